@@ -1,0 +1,411 @@
+"""Turn what the user passes as ``X`` into an ordered ``{modality: float32 array}``.
+
+Every input check and every input error message of the package lives here.
+Accepted forms:
+
+* a mapping (``dict``, :class:`skorch.helper.SliceDict`) of 2-D arrays;
+* a pandas DataFrame or 2-D array with ``modalities={name: columns}``;
+* a DataFrame whose columns carry ColumnTransformer-style ``name__feature``
+  prefixes, with ``modalities=None``;
+* a plain 2-D array (or an unprefixed DataFrame) with ``modalities=None``: one
+  modality named ``"x"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SINGLE_MODALITY = "x"
+_PREFIX_SEP = "__"
+
+
+def _describe(obj: object) -> str:
+    """Short description of an object's type and shape for error messages."""
+    shape = getattr(obj, "shape", None)
+    kind = type(obj).__name__
+    return f"{kind} of shape {tuple(shape)}" if shape is not None else kind
+
+
+def _as_float32(values: object, name: str) -> np.ndarray:
+    """Validate one modality's data and return it as a 2-D float32 array."""
+    if isinstance(values, pd.DataFrame):
+        bad = [
+            c
+            for c, t in values.dtypes.items()
+            if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
+        ]
+        if bad:
+            raise TypeError(
+                f"Modality {name!r} has non-numeric columns {bad[:5]} "
+                f"(dtypes {[str(values[c].dtype) for c in bad[:5]]}). Encode them first, e.g. "
+                "with sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
+            )
+        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif isinstance(values, pd.Series):
+        raise ValueError(
+            f"Modality {name!r} is a 1-D pandas Series of length {len(values)}; expected a "
+            "2-D array (n_samples, n_features). Use series.to_frame() for a single feature."
+        )
+    else:
+        arr = np.asarray(values)
+    if arr.ndim != 2:
+        hint = (
+            " Use array.reshape(-1, 1) for a single feature."
+            if arr.ndim == 1
+            else " Flatten it to (n_samples, n_features) first."
+        )
+        raise ValueError(
+            f"Modality {name!r} must be a 2-D array (n_samples, n_features); got "
+            f"{_describe(values)} with {arr.ndim} dimension(s).{hint}"
+        )
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"Modality {name!r} must hold numbers; got dtype {arr.dtype} that cannot be "
+                f"converted ({err}). Encode categorical data first, e.g. with OneHotEncoder."
+            ) from err
+    if arr.shape[1] == 0:
+        raise ValueError(
+            f"Modality {name!r} has 0 features (shape {arr.shape}); expected at least 1. "
+            "Remove the empty modality."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(
+            f"Modality {name!r} has 0 samples (shape {arr.shape}); expected at least 1."
+        )
+    out = arr.astype(np.float32, copy=False)
+    finite = np.isfinite(out)
+    if not finite.all():
+        n_nan = int(np.isnan(out).sum())
+        n_inf = int(out.size - finite.sum() - n_nan)
+        raise ValueError(
+            f"Modality {name!r} contains NaN ({n_nan} values) or inf ({n_inf} values, "
+            "including values too large for float32). Impute or drop them first, e.g. with "
+            "sklearn.impute.SimpleImputer in a Pipeline."
+        )
+    return out
+
+
+def _normalise_selector(
+    selector: object, columns: pd.Index | None, n_columns: int, name: str
+) -> np.ndarray:
+    """Turn a column selector (names, positions, slice or mask) into ordered positions."""
+    if isinstance(selector, slice):
+        if columns is not None and not all(
+            v is None or isinstance(v, (int, np.integer)) for v in (selector.start, selector.stop)
+        ):
+            # label-based slice, end inclusive like DataFrame.loc
+            selector = columns.slice_indexer(selector.start, selector.stop, selector.step)
+        return np.arange(n_columns)[selector]
+    sel = np.asarray(selector)
+    if sel.ndim == 0:
+        sel = sel.reshape(1)
+    if sel.dtype.kind == "b":
+        if sel.shape != (n_columns,):
+            raise ValueError(
+                f"Boolean column mask of modality {name!r} has length {sel.shape[0]}; "
+                f"expected one entry per column ({n_columns})."
+            )
+        return np.flatnonzero(sel)
+    if sel.dtype.kind in "iu":
+        if sel.size and (sel.min() < -n_columns or sel.max() >= n_columns):
+            raise ValueError(
+                f"Column indices of modality {name!r} out of range for {n_columns} columns: "
+                f"{sel.tolist()}."
+            )
+        return sel % n_columns
+    if columns is None:
+        raise TypeError(
+            f"Modality {name!r} selects columns by name ({sel.tolist()[:5]}), but X is a "
+            "NumPy array without column names; use integer positions, a slice or a boolean "
+            "mask, or pass a pandas DataFrame."
+        )
+    missing = [c for c in sel.tolist() if c not in columns]
+    if missing:
+        raise ValueError(
+            f"Modality {name!r} names columns {missing[:5]} that are not in X. "
+            f"Available columns start with {list(columns[:5])}."
+        )
+    return columns.get_indexer(sel)
+
+
+def _split_by_prefix(columns: pd.Index) -> dict[str, np.ndarray]:
+    """Group ``name__feature`` columns by prefix, in first-seen order."""
+    labels = [str(c) for c in columns]
+    prefixed = [_PREFIX_SEP in c for c in labels]
+    if not any(prefixed):
+        return {SINGLE_MODALITY: np.arange(len(labels))}
+    if not all(prefixed):
+        bare = [c for c, p in zip(labels, prefixed) if not p]
+        raise ValueError(
+            f"Cannot infer modalities: columns {bare[:5]} have no 'modality__' prefix while "
+            "others do. Prefix every column (ColumnTransformer does this with its "
+            "transformer names) or pass modalities={name: columns}."
+        )
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(labels):
+        groups.setdefault(c.split(_PREFIX_SEP, 1)[0], []).append(i)
+    return {k: np.asarray(v) for k, v in groups.items()}
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """How ``X`` was laid out at fit time, so later calls can be checked against it.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Modality names in order.
+    n_features : tuple of int
+        Features per modality.
+    columns : tuple of ndarray or None
+        For 2-D input: each modality's column positions; None for mappings.
+    feature_names : ndarray or None
+        Column names of a DataFrame input (``feature_names_in_``).
+    n_columns : int
+        Total number of input columns (``n_features_in_``).
+    """
+
+    names: tuple[str, ...]
+    n_features: tuple[int, ...]
+    columns: tuple[np.ndarray, ...] | None
+    feature_names: np.ndarray | None
+    n_columns: int
+
+    @classmethod
+    def from_input(
+        cls, X: object, modalities: Mapping | None
+    ) -> tuple[ModalitySpec, dict[str, np.ndarray]]:
+        """Infer the layout from training data and convert it.
+
+        Parameters
+        ----------
+        X : mapping, DataFrame or array-like
+            Training input.
+        modalities : mapping of str to column selector, or None
+            Column groups for 2-D input.
+
+        Returns
+        -------
+        spec : ModalitySpec
+        data : dict of str to ndarray
+        """
+        if isinstance(X, Mapping):
+            if modalities is not None:
+                raise ValueError(
+                    "modalities= selects columns of a DataFrame or 2-D array, but X is already "
+                    f"a mapping of modalities ({list(X)}). Set modalities=None."
+                )
+            data = _convert_mapping(X)
+            names = tuple(data)
+            return cls(
+                names,
+                tuple(a.shape[1] for a in data.values()),
+                None,
+                None,
+                sum(a.shape[1] for a in data.values()),
+            ), data
+        frame = X if isinstance(X, pd.DataFrame) else None
+        arr = frame if frame is not None else _table(X)
+        n_columns = arr.shape[1]
+        columns_index = frame.columns if frame is not None else None
+        if modalities is None:
+            groups = (
+                _split_by_prefix(columns_index)
+                if columns_index is not None
+                else {SINGLE_MODALITY: np.arange(n_columns)}
+            )
+        else:
+            if not isinstance(modalities, Mapping) or not modalities:
+                raise TypeError(
+                    "modalities must be a non-empty mapping {name: columns}; got "
+                    f"{_describe(modalities)}."
+                )
+            groups = {
+                _check_name(k): _normalise_selector(v, columns_index, n_columns, str(k))
+                for k, v in modalities.items()
+            }
+            _check_partition(groups, n_columns, columns_index)
+        feature_names = (
+            np.asarray(columns_index, dtype=object) if columns_index is not None else None
+        )
+        spec = cls(
+            tuple(groups),
+            tuple(len(g) for g in groups.values()),
+            tuple(groups.values()),
+            feature_names,
+            n_columns,
+        )
+        return spec, spec._slice(arr)
+
+    def transform(self, X: object) -> dict[str, np.ndarray]:
+        """Convert new data laid out like the training data.
+
+        Parameters
+        ----------
+        X : mapping, DataFrame or array-like
+            Same form as at fit time.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``{modality: float32 array}`` in the fitted order.
+        """
+        if self.columns is None:
+            if not isinstance(X, Mapping):
+                raise TypeError(
+                    f"The model was fitted on a mapping of modalities {list(self.names)}; got "
+                    f"{_describe(X)}. Pass a dict (or SliceDict) with the same keys."
+                )
+            missing = [n for n in self.names if n not in X]
+            extra = [n for n in X if n not in self.names]
+            if missing or extra:
+                raise ValueError(
+                    f"Modalities do not match those seen in fit {list(self.names)}: missing "
+                    f"{missing}, unexpected {extra}. Pass exactly the fitted modalities."
+                )
+            data = _convert_mapping({n: X[n] for n in self.names})
+            for name, expected in zip(self.names, self.n_features):
+                got = data[name].shape[1]
+                if got != expected:
+                    raise ValueError(
+                        f"Modality {name!r} has {got} features, but the model was fitted with "
+                        f"{expected}. Pass the same features as in fit."
+                    )
+            return data
+        if isinstance(X, Mapping):
+            raise TypeError(
+                f"The model was fitted on a 2-D table; got a mapping with keys {list(X)}. "
+                "Pass the same kind of table as in fit."
+            )
+        if isinstance(X, pd.DataFrame):
+            if self.feature_names is None:
+                raise TypeError(
+                    "The model was fitted on an array without column names; got a DataFrame. "
+                    "Pass the same kind of input as in fit."
+                )
+            got = np.asarray(X.columns, dtype=object)
+            if got.shape != self.feature_names.shape or (got != self.feature_names).any():
+                missing = [c for c in self.feature_names if c not in set(got)]
+                unexpected = [c for c in got if c not in set(self.feature_names)]
+                raise ValueError(
+                    "The DataFrame's columns differ from those seen in fit (missing "
+                    f"{missing[:5]}, unexpected {unexpected[:5]}"
+                    + (", same names in another order" if not missing and not unexpected else "")
+                    + "). Pass the columns of feature_names_in_ in the same order."
+                )
+            arr: object = X
+        else:
+            arr = _table(X)
+        if arr.shape[1] != self.n_columns:
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but the model was fitted with "
+                f"{self.n_columns}. Pass the same columns as in fit."
+            )
+        return self._slice(arr)
+
+    def _slice(self, arr: object) -> dict[str, np.ndarray]:
+        """Cut a validated table into the modalities."""
+        take = (
+            (lambda idx: arr.iloc[:, idx])
+            if isinstance(arr, pd.DataFrame)
+            else (lambda idx: arr[:, idx])
+        )
+        return {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"Modality names must be non-empty strings; got {name!r}.")
+    return name
+
+
+def _table(X: object) -> np.ndarray:
+    """Check that non-mapping input is a 2-D table and return it as an array."""
+    if isinstance(X, pd.Series):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except Exception as err:  # ragged lists and other unconvertible input
+            raise TypeError(
+                f"X must be a mapping of modality arrays, a DataFrame or a 2-D array; got "
+                f"{_describe(X)} ({err})."
+            ) from err
+    if arr.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) or a mapping of modalities; got "
+            f"{_describe(X)} with {arr.ndim} dimension(s)."
+            + (" Use X.reshape(-1, 1) for a single feature." if arr.ndim == 1 else "")
+        )
+    return arr
+
+
+def _check_partition(
+    groups: dict[str, np.ndarray], n_columns: int, columns: pd.Index | None
+) -> None:
+    """Every column belongs to exactly one modality; no modality is empty."""
+    label = (lambda i: columns[i]) if columns is not None else (lambda i: i)
+    for name, idx in groups.items():
+        if len(idx) == 0:
+            raise ValueError(f"Modality {name!r} selects no columns; expected at least 1.")
+    counts = np.bincount(np.concatenate(list(groups.values())), minlength=n_columns)
+    shared = np.flatnonzero(counts > 1)
+    if shared.size:
+        raise ValueError(
+            f"Columns {[label(i) for i in shared[:5]]} are assigned to more than one modality; "
+            "each column must belong to exactly one."
+        )
+    unused = np.flatnonzero(counts == 0)
+    if unused.size:
+        raise ValueError(
+            f"Columns {[label(i) for i in unused[:5]]} belong to no modality; add them to one "
+            "or drop them from X explicitly (nothing is dropped silently)."
+        )
+
+
+def _convert_mapping(X: Mapping) -> dict[str, np.ndarray]:
+    """Validate a mapping of modality arrays."""
+    if not X:
+        raise ValueError("X is an empty mapping; expected at least one modality.")
+    data = {_check_name(k): _as_float32(v, k) for k, v in X.items()}
+    counts = {k: v.shape[0] for k, v in data.items()}
+    if len(set(counts.values())) > 1:
+        raise ValueError(
+            f"All modalities must have the same number of samples; got {counts}. "
+            "Align the rows of every modality."
+        )
+    return data
+
+
+def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
+    """Validate ``sample_weight``: None gives ones; else 1-D, finite, non-negative, positive sum.
+
+    Parameters
+    ----------
+    sample_weight : array-like or None
+        Per-sample loss weights.
+    n_samples : int
+        Number of samples in X.
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float32)
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}.")
+    w = w.astype(np.float64)
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X; got {w.shape}.")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("sample_weight must be finite and non-negative with a positive sum.")
+    return w.astype(np.float32)

@@ -1,0 +1,20 @@
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def three_views():
+    """Small three-modality binary problem whose label depends on all views."""
+    rng = np.random.default_rng(0)
+    n = 120
+    X = {
+        "labs": rng.normal(size=(n, 5)).astype(np.float32),
+        "notes": rng.normal(size=(n, 4)).astype(np.float32),
+        "codes": rng.normal(size=(n, 3)).astype(np.float32),
+    }
+    score = X["labs"][:, 0] + X["notes"][:, 1] - X["codes"][:, 2]
+    y = (score > 0).astype(int)
+    return X, y

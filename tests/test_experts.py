@@ -1,0 +1,135 @@
+import pytest
+import torch
+
+from sk_i2moe.nn import InteractionMoE
+from sk_i2moe.nn.experts import ExpertLinear, build_variants, variant_shared_dropout
+from sk_i2moe.nn.losses import interaction_loss
+
+from .reference import mlp_expert, transformer_expert
+
+N_FEATURES = [7, 5, 3]
+
+
+def _model(fusion):
+    torch.manual_seed(0)
+    kwargs = {"dropout": 0.0, "n_layers": 2}
+    if fusion == "transformer":
+        kwargs["n_heads"] = 2
+    return InteractionMoE(
+        N_FEATURES, 3, hidden_dim=8, n_tokens=2, fusion=fusion, fusion_kwargs=kwargs
+    )
+
+
+@pytest.mark.parametrize("fusion", ["transformer", "mlp"])
+def test_batched_experts_equal_plain_loop(fusion):
+    model = _model(fusion).train()
+    g = torch.Generator().manual_seed(1)
+    xs = [torch.randn(4, d, generator=g) for d in N_FEATURES]
+    tokens = model.embed(xs).detach()
+    reference = torch.randn(tokens.shape, generator=g)
+
+    # batched: all experts x all variants in one call
+    batched_tokens = tokens.clone().requires_grad_(True)
+    out = model(xs, reference=reference)
+    variants = build_variants(batched_tokens, reference, model.tokens_per_modality)
+    logits, _ = model.fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+    logits = logits.unflatten(1, variants.shape[:2])
+    loss = interaction_loss(logits) + logits.square().mean()
+    loss.backward()
+
+    # looped: one expert, one variant at a time, torch's own layers
+    make = transformer_expert if fusion == "transformer" else mlp_expert
+    experts = [make(model.fusion, e) for e in range(model.n_experts)]
+    loop_tokens = tokens.clone().requires_grad_(True)
+    n_modalities = len(N_FEATURES)
+    p = model.tokens_per_modality
+    rows = []
+    for expert in experts:
+        per_variant = [expert(loop_tokens)]
+        for j in range(n_modalities):
+            replaced = torch.cat(
+                (
+                    loop_tokens[:, : j * p],
+                    reference[:, j * p : (j + 1) * p],
+                    loop_tokens[:, (j + 1) * p :],
+                ),
+                dim=1,
+            )
+            per_variant.append(expert(replaced))
+        rows.append(torch.stack(per_variant))
+    looped = torch.stack(rows)
+    loop_loss = interaction_loss(looped) + looped.square().mean()
+    loop_loss.backward()
+
+    torch.testing.assert_close(logits, looped, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        out.expert_logits, looped[:, 0].transpose(0, 1), atol=1e-5, rtol=1e-5
+    )
+    torch.testing.assert_close(batched_tokens.grad, loop_tokens.grad, atol=1e-5, rtol=1e-5)
+    # parameter gradients, expert by expert
+    if fusion == "transformer":
+        pairs = [
+            (model.fusion.head.weight, lambda ex: ex.head.weight.grad.T),
+            (
+                model.fusion.layers[0].qkv.weight,
+                lambda ex: ex.layers[0].self_attn.in_proj_weight.grad.T,
+            ),
+            (model.fusion.layers[1].ffn_in.weight, lambda ex: ex.layers[1].linear1.weight.grad.T),
+            (model.fusion.layers[0].norm1.weight, lambda ex: ex.layers[0].norm1.weight.grad),
+            (model.fusion.position, lambda ex: ex.position.grad),
+        ]
+    else:
+        pairs = [
+            (model.fusion.head.weight, lambda ex: ex.linears[-1].weight.grad.T),
+            (model.fusion.hidden[0].weight, lambda ex: ex.linears[0].weight.grad.T),
+        ]
+    for batched, get in pairs:
+        for e, expert in enumerate(experts):
+            torch.testing.assert_close(batched.grad[e], get(expert), atol=1e-5, rtol=1e-5)
+
+
+def test_experts_are_initialised_independently():
+    model = _model("transformer")
+    w = model.fusion.layers[0].qkv.weight
+    assert not torch.allclose(w[0], w[1])
+    assert not torch.allclose(model.fusion.position[0], model.fusion.position[1])
+
+
+def test_expert_linear_shared_equals_per_expert():
+    layer = ExpertLinear(3, 4, 2)
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(layer(x, shared=True), layer(x.expand(3, 5, 4)))
+    for e in range(3):
+        torch.testing.assert_close(layer(x, shared=True)[e], x @ layer.weight[e] + layer.bias[e])
+
+
+def test_build_variants_replaces_one_modality_each():
+    tokens = torch.zeros(2, 6, 3)
+    reference = torch.ones(2, 6, 3)
+    variants = build_variants(tokens, reference, tokens_per_modality=2)
+    assert variants.shape == (4, 2, 6, 3)
+    replaced = variants[:, 0, :, 0]  # [V, T]
+    expected = torch.tensor(
+        [
+            [0, 0, 0, 0, 0, 0],
+            [1, 1, 0, 0, 0, 0],
+            [0, 0, 1, 1, 0, 0],
+            [0, 0, 0, 0, 1, 1],
+        ],
+        dtype=torch.float32,
+    )
+    torch.testing.assert_close(replaced, expected)
+
+
+def test_dropout_mask_is_shared_by_a_samples_variants():
+    torch.manual_seed(0)
+    n_variants, batch = 4, 3
+    x = torch.ones(2, n_variants * batch, 5, 8)
+    out = variant_shared_dropout(x, 0.5, n_variants, training=True).view(2, n_variants, batch, 5, 8)
+    for v in range(1, n_variants):
+        torch.testing.assert_close(out[:, v], out[:, 0])
+    assert (out == 0).any() and (out == 2).any()
+    # different samples and experts draw different masks
+    assert not torch.equal(out[0, 0, 0], out[0, 0, 1])
+    assert not torch.equal(out[0, 0], out[1, 0])
+    torch.testing.assert_close(variant_shared_dropout(x, 0.5, n_variants, training=False), x)

@@ -1,0 +1,112 @@
+import pytest
+import torch
+
+from sk_i2moe.nn import InteractionMoE, ReweightingMLP
+
+N_FEATURES = [6, 4, 9]
+
+
+def _inputs(batch=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, d, generator=g) for d in N_FEATURES]
+
+
+@pytest.mark.parametrize("fusion", ["transformer", "mlp"])
+@pytest.mark.parametrize("encoder", ["patch", "mlp"])
+def test_output_shapes_and_weights(fusion, encoder):
+    torch.manual_seed(0)
+    model = InteractionMoE(N_FEATURES, 4, hidden_dim=8, n_tokens=3, fusion=fusion, encoder=encoder)
+    out = model(_inputs())
+    assert out.logits.shape == (5, 4)
+    assert out.weights.shape == (5, 5)
+    assert out.expert_logits.shape == (5, 5, 4)
+    assert (out.weights >= 0).all()
+    torch.testing.assert_close(out.weights.sum(1), torch.ones(5))
+    torch.testing.assert_close(out.logits, (out.weights.unsqueeze(-1) * out.expert_logits).sum(1))
+    assert out.interaction_loss is not None and out.interaction_loss.ndim == 0
+
+
+def test_eval_runs_only_the_clean_variant(monkeypatch):
+    torch.manual_seed(0)
+    model = InteractionMoE(N_FEATURES, 2, hidden_dim=8, n_tokens=2).eval()
+    rows = []
+    forward = model.fusion.forward
+
+    def recording(tokens, n_variants=1):
+        rows.append(tokens.shape[0])
+        return forward(tokens, n_variants)
+
+    monkeypatch.setattr(model.fusion, "forward", recording)
+    xs = _inputs(batch=7)
+    first = model(xs)
+    second = model(xs)
+    assert rows == [7, 7]
+    assert first.interaction_loss is None
+    torch.testing.assert_close(first.logits, second.logits)
+    model.train()
+    model(xs)
+    assert rows[-1] == 7 * (len(N_FEATURES) + 1)
+
+
+def test_interaction_off_skips_perturbed_passes(monkeypatch):
+    model = InteractionMoE(N_FEATURES, 2, hidden_dim=8, interaction=False).train()
+    rows = []
+    forward = model.fusion.forward
+    monkeypatch.setattr(
+        model.fusion,
+        "forward",
+        lambda t, n_variants=1: rows.append(t.shape[0]) or forward(t, n_variants),
+    )
+    out = model(_inputs(batch=3))
+    assert rows == [3] and out.interaction_loss is None
+
+
+def test_temperature_controls_sharpness():
+    torch.manual_seed(0)
+    scorer = ReweightingMLP(12, 5)
+    pooled = torch.randn(20, 12) * 3
+
+    def entropy(t):
+        w = scorer(pooled, t)
+        return -(w * w.clamp_min(1e-12).log()).sum(1).mean().item()
+
+    assert entropy(0.25) < entropy(1.0) < entropy(4.0)
+    assert entropy(1e3) == pytest.approx(torch.log(torch.tensor(5.0)).item(), abs=1e-3)
+    hard = scorer(pooled, 1e-6)
+    torch.testing.assert_close(hard.max(1).values, torch.ones(20), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("perturbation", ["noise", "mean", "zero"])
+def test_perturbations_give_finite_losses(perturbation):
+    torch.manual_seed(0)
+    model = InteractionMoE(N_FEATURES, 3, hidden_dim=8, perturbation=perturbation).train()
+    out = model(_inputs())
+    assert torch.isfinite(out.interaction_loss)
+    if perturbation == "mean":
+        assert bool(model.reference_seen)
+        assert model.reference_mean.abs().sum() > 0
+
+
+def test_standardisation_buffers_are_applied():
+    loc = [torch.full((d,), 10.0) for d in N_FEATURES]
+    scale = [torch.full((d,), 2.0) for d in N_FEATURES]
+    torch.manual_seed(0)
+    plain = InteractionMoE(N_FEATURES, 2, hidden_dim=8).eval()
+    torch.manual_seed(0)
+    scaled = InteractionMoE(N_FEATURES, 2, hidden_dim=8, input_loc=loc, input_scale=scale).eval()
+    xs = _inputs()
+    torch.testing.assert_close(scaled([x * 2 + 10 for x in xs]).logits, plain(xs).logits)
+
+
+def test_hidden_dim_must_divide_heads():
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        InteractionMoE(N_FEATURES, 2, hidden_dim=10, fusion_kwargs={"n_heads": 4})
+
+
+def test_one_modality_trains():
+    torch.manual_seed(0)
+    model = InteractionMoE([5], 2, hidden_dim=8).train()
+    out = model([torch.randn(4, 5)])
+    assert out.weights.shape == (4, 3)
+    assert torch.isfinite(out.interaction_loss)
+    out.interaction_loss.backward()
