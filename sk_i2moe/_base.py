@@ -121,38 +121,40 @@ class I2MoEBase(BaseEstimator):
     # -- fitting -------------------------------------------------------------
     def _fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEBase:
         self._validate_params()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
+            self._check_warm_start_compatible()
             data = self._input_spec.transform(X)
         else:
-            self._input_spec, data = ModalitySpec.from_input(X, self.modalities)
+            self._input_spec, data = ModalitySpec.from_input(
+                X, self.modalities, type(self).__name__
+            )
         arrays = list(data.values())
         n_samples = arrays[0].shape[0]
-        y_arr = np.asarray(y) if not hasattr(y, "iloc") else y
-        if len(y_arr) != n_samples:
-            raise ValueError(f"y has {len(y_arr)} samples but X has {n_samples}; they must match.")
+        n_targets = len(y) if hasattr(y, "__len__") else np.asarray(y).size
+        if n_targets != n_samples:
+            raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         y_encoded = self._prepare_target(y, fit=not reuse)
         weights = self._loss_weights(y, check_sample_weight(sample_weight, n_samples))
         device = resolve_device(self.device)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        dataset = ModalityDataset(arrays, y_encoded, weights)
-        train, valid = dataset, None
-        if self.early_stopping:
-            idx_train, idx_valid = train_test_split(
-                np.arange(n_samples),
-                test_size=self.validation_fraction,
-                random_state=seed,
-                stratify=self._stratify(y_encoded),
-            )
-            train, valid = dataset.subset(idx_train), dataset.subset(idx_valid)
+        train, valid = self._split(ModalityDataset(arrays, y_encoded, weights), y_encoded, seed)
         forked = [device.index or 0] if device.type == "cuda" else []
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
             torch.manual_seed(seed)
             if reuse:
+                self.net_.train_split = predefined_split(valid) if valid is not None else None
+                self.net_.max_epochs = self.max_epochs
+                self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
             else:
                 self.net_ = self._build_net(train, valid, device)
                 self.net_.fit(train)
+                self._architecture = self._architecture_params()
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         self.modalities_ = dict(zip(self._input_spec.names, self._input_spec.n_features))
@@ -165,9 +167,55 @@ class I2MoEBase(BaseEstimator):
             "synergy",
             "redundancy",
         ]
-        weights_train = self._forward_arrays(arrays)["weights"]
-        self.interaction_weights_ = weights_train.mean(axis=0)
+        self.interaction_weights_ = self._forward_arrays(arrays)["weights"].mean(axis=0)
         return self
+
+    def _split(
+        self, dataset: ModalityDataset, y_encoded: np.ndarray, seed: int
+    ) -> tuple[ModalityDataset, ModalityDataset | None]:
+        """Hold out ``validation_fraction`` for early stopping; nothing otherwise."""
+        if not self.early_stopping:
+            return dataset, None
+        try:
+            idx_train, idx_valid = train_test_split(
+                np.arange(len(dataset)),
+                test_size=self.validation_fraction,
+                random_state=seed,
+                stratify=self._stratify(y_encoded),
+            )
+        except ValueError as err:
+            raise ValueError(
+                f"Cannot hold out validation_fraction={self.validation_fraction} of "
+                f"{len(dataset)} samples for early stopping ({err}). Use more data, a larger "
+                "validation_fraction, or early_stopping=False."
+            ) from err
+        return dataset.subset(idx_train), dataset.subset(idx_valid)
+
+    _ARCHITECTURE = (
+        "fusion",
+        "encoder",
+        "hidden_dim",
+        "n_tokens",
+        "n_layers",
+        "n_heads",
+        "reweight_hidden",
+        "perturbation",
+        "standardize",
+    )
+
+    def _architecture_params(self) -> dict:
+        return {k: getattr(self, k) for k in self._ARCHITECTURE}
+
+    def _check_warm_start_compatible(self) -> None:
+        changed = {
+            k: (v, getattr(self, k)) for k, v in self._architecture.items() if getattr(self, k) != v
+        }
+        if changed:
+            raise ValueError(
+                f"warm_start=True cannot continue training after architecture parameters "
+                f"changed ({', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}). "
+                "Set warm_start=False to fit a new network."
+            )
 
     def _n_outputs(self) -> int:
         raise NotImplementedError

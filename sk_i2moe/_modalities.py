@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 SINGLE_MODALITY = "x"
 _PREFIX_SEP = "__"
@@ -32,6 +33,11 @@ def _describe(obj: object) -> str:
 
 def _as_float32(values: object, name: str) -> np.ndarray:
     """Validate one modality's data and return it as a 2-D float32 array."""
+    if sparse.issparse(values):
+        raise TypeError(
+            f"Modality {name!r} is a sparse {type(values).__name__}; sparse input is not "
+            "supported. Convert it with .toarray() (or reduce it, e.g. with TruncatedSVD)."
+        )
     if isinstance(values, pd.DataFrame):
         bad = [
             c
@@ -54,7 +60,8 @@ def _as_float32(values: object, name: str) -> np.ndarray:
         arr = np.asarray(values)
     if arr.ndim != 2:
         hint = (
-            " Use array.reshape(-1, 1) for a single feature."
+            " Reshape your data: array.reshape(-1, 1) for a single feature, or "
+            "array.reshape(1, -1) for a single sample."
             if arr.ndim == 1
             else " Flatten it to (n_samples, n_features) first."
         )
@@ -62,24 +69,33 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             f"Modality {name!r} must be a 2-D array (n_samples, n_features); got "
             f"{_describe(values)} with {arr.ndim} dimension(s).{hint}"
         )
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind == "O":  # e.g. numbers stored as Python objects
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as err:
             raise TypeError(
-                f"Modality {name!r} must hold numbers; got dtype {arr.dtype} that cannot be "
-                f"converted ({err}). Encode categorical data first, e.g. with OneHotEncoder."
+                f"Modality {name!r} must hold real numbers; its object array holds values that "
+                f"cannot be converted ({err}). Encode categorical data first, e.g. with "
+                "OneHotEncoder."
             ) from err
+    elif arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Modality {name!r} must hold real numbers (bool, int or float); got dtype "
+            f"{arr.dtype}. Encode it first (e.g. OneHotEncoder for categories, numeric "
+            "features for dates, real and imaginary parts for complex values)."
+        )
     if arr.shape[1] == 0:
         raise ValueError(
-            f"Modality {name!r} has 0 features (shape {arr.shape}); expected at least 1. "
-            "Remove the empty modality."
+            f"Modality {name!r} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+            "required. Remove the empty modality."
         )
     if arr.shape[0] == 0:
         raise ValueError(
-            f"Modality {name!r} has 0 samples (shape {arr.shape}); expected at least 1."
+            f"Modality {name!r} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is "
+            "required."
         )
-    out = arr.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # overflow becomes inf, reported just below
+        out = arr.astype(np.float32, copy=False)
     finite = np.isfinite(out)
     if not finite.all():
         n_nan = int(np.isnan(out).sum())
@@ -170,6 +186,8 @@ class ModalitySpec:
         Column names of a DataFrame input (``feature_names_in_``).
     n_columns : int
         Total number of input columns (``n_features_in_``).
+    owner : str
+        Name of the estimator, for error messages.
     """
 
     names: tuple[str, ...]
@@ -177,10 +195,11 @@ class ModalitySpec:
     columns: tuple[np.ndarray, ...] | None
     feature_names: np.ndarray | None
     n_columns: int
+    owner: str
 
     @classmethod
     def from_input(
-        cls, X: object, modalities: Mapping | None
+        cls, X: object, modalities: Mapping | None, owner: str
     ) -> tuple[ModalitySpec, dict[str, np.ndarray]]:
         """Infer the layout from training data and convert it.
 
@@ -190,12 +209,15 @@ class ModalitySpec:
             Training input.
         modalities : mapping of str to column selector, or None
             Column groups for 2-D input.
+        owner : str
+            Name of the estimator, for error messages.
 
         Returns
         -------
         spec : ModalitySpec
         data : dict of str to ndarray
         """
+        _reject_sparse(X)
         if isinstance(X, Mapping):
             if modalities is not None:
                 raise ValueError(
@@ -210,6 +232,7 @@ class ModalitySpec:
                 None,
                 None,
                 sum(a.shape[1] for a in data.values()),
+                owner,
             ), data
         frame = X if isinstance(X, pd.DataFrame) else None
         arr = frame if frame is not None else _table(X)
@@ -241,6 +264,7 @@ class ModalitySpec:
             tuple(groups.values()),
             feature_names,
             n_columns,
+            owner,
         )
         return spec, spec._slice(arr)
 
@@ -257,6 +281,7 @@ class ModalitySpec:
         dict of str to ndarray
             ``{modality: float32 array}`` in the fitted order.
         """
+        _reject_sparse(X)
         if self.columns is None:
             if not isinstance(X, Mapping):
                 raise TypeError(
@@ -305,8 +330,8 @@ class ModalitySpec:
             arr = _table(X)
         if arr.shape[1] != self.n_columns:
             raise ValueError(
-                f"X has {arr.shape[1]} features, but the model was fitted with "
-                f"{self.n_columns}. Pass the same columns as in fit."
+                f"X has {arr.shape[1]} features, but {self.owner} is expecting "
+                f"{self.n_columns} features as input. Pass the same columns as in fit."
             )
         return self._slice(arr)
 
@@ -318,6 +343,15 @@ class ModalitySpec:
             else (lambda idx: arr[:, idx])
         )
         return {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
+
+
+def _reject_sparse(X: object) -> None:
+    """Raise a TypeError for a SciPy sparse matrix or array (dok arrays are mappings too)."""
+    if sparse.issparse(X):
+        raise TypeError(
+            f"X is a sparse {type(X).__name__}; sparse input is not supported. Convert it "
+            "with X.toarray() (or reduce it first, e.g. with TruncatedSVD)."
+        )
 
 
 def _check_name(name: object) -> str:
@@ -342,7 +376,12 @@ def _table(X: object) -> np.ndarray:
         raise ValueError(
             f"X must be 2-D (n_samples, n_features) or a mapping of modalities; got "
             f"{_describe(X)} with {arr.ndim} dimension(s)."
-            + (" Use X.reshape(-1, 1) for a single feature." if arr.ndim == 1 else "")
+            + (
+                " Reshape your data: X.reshape(-1, 1) for a single feature, or "
+                "X.reshape(1, -1) for a single sample."
+                if arr.ndim == 1
+                else ""
+            )
         )
     return arr
 
@@ -406,6 +445,12 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
     w = w.astype(np.float64)
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(f"sample_weight must have shape ({n_samples},) to match X; got {w.shape}.")
-    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError("sample_weight must be finite and non-negative with a positive sum.")
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or inf; every weight must be finite.")
+    if (w < 0).any():
+        raise ValueError(
+            f"sample_weight has {int((w < 0).sum())} negative values; weights must be >= 0."
+        )
+    if w.sum() == 0:
+        raise ValueError("sample_weight is all zero; at least one sample needs a positive weight.")
     return w.astype(np.float32)

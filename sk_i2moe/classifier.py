@@ -296,4 +296,5 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         ndarray of shape (n_samples,)
             The most probable class for every sample.
         """
-        return self.classes_[self._forward(X)["logits"].argmax(axis=1)]
+        logits = self._forward(X)["logits"]
+        return self.classes_[logits.argmax(axis=1)]

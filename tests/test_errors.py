@@ -1,0 +1,229 @@
+"""Wrong input fails with a clear error naming the culprit; nothing is silently changed."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from sk_i2moe import I2MoEClassifier
+from sk_i2moe._modalities import ModalitySpec
+
+SMALL = {"max_epochs": 1, "hidden_dim": 8, "n_tokens": 2, "batch_size": 16, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    X = {"labs": rng.normal(size=(40, 3)), "notes": rng.normal(size=(40, 2))}
+    y = np.arange(40) % 2
+    return I2MoEClassifier(**SMALL).fit(X, y), X, y
+
+
+def _fit(X, y=None, **params):
+    y = np.arange(len(next(iter(X.values())))) % 2 if y is None else y
+    return I2MoEClassifier(**{**SMALL, **params}).fit(X, y)
+
+
+def test_missing_or_extra_modality_at_predict(fitted):
+    clf, X, _ = fitted
+    with pytest.raises(ValueError, match=r"missing \['notes'\], unexpected \[\]"):
+        clf.predict({"labs": X["labs"]})
+    with pytest.raises(ValueError, match=r"missing \[\], unexpected \['codes'\]"):
+        clf.predict({**X, "codes": X["labs"]})
+
+
+def test_feature_count_changed(fitted):
+    clf, X, _ = fitted
+    with pytest.raises(ValueError, match="Modality 'notes' has 3 features, but .* fitted with 2"):
+        clf.predict_proba({"labs": X["labs"], "notes": np.ones((40, 3))})
+
+
+def test_different_sample_counts():
+    with pytest.raises(ValueError, match=r"same number of samples; got \{'a': 10, 'b': 9\}"):
+        _fit({"a": np.ones((10, 2)), "b": np.ones((9, 2))})
+
+
+def test_empty_modality_and_zero_samples():
+    with pytest.raises(ValueError, match="Modality 'b' has 0 feature"):
+        _fit({"a": np.ones((10, 2)), "b": np.ones((10, 0))})
+    with pytest.raises(ValueError, match="Modality 'a' has 0 sample"):
+        _fit({"a": np.ones((0, 2))}, y=np.array([]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e39])
+def test_nan_inf_names_modality_and_suggests_imputer(bad):
+    b = np.ones((10, 2))
+    b[3, 1] = bad
+    with pytest.raises(ValueError, match="Modality .b. contains NaN .*SimpleImputer"):
+        _fit({"a": np.ones((10, 2)), "b": b})
+
+
+def test_nan_at_predict(fitted):
+    clf, X, _ = fitted
+    notes = X["notes"].copy()
+    notes[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Modality 'notes' contains NaN"):
+        clf.predict({"labs": X["labs"], "notes": notes})
+
+
+def test_non_numeric_columns():
+    frame = pd.DataFrame({"x": np.arange(10.0), "sex": ["f", "m"] * 5})
+    with pytest.raises(TypeError, match=r"Modality 'demo' has non-numeric columns \['sex'\]"):
+        _fit({"demo": frame})
+    prefixed = pd.DataFrame({"demo__x": np.arange(10.0), "demo__sex": ["f", "m"] * 5})
+    with pytest.raises(TypeError, match="non-numeric columns .*OneHotEncoder"):
+        I2MoEClassifier(**SMALL).fit(prefixed, np.arange(10) % 2)
+    with pytest.raises(TypeError, match="Modality 'c' must hold real numbers"):
+        _fit({"c": np.array([["a", "b"]] * 10, dtype=object)})
+    with pytest.raises(TypeError, match="Modality 'c' must hold real numbers .* complex"):
+        _fit({"c": np.ones((10, 2), dtype=complex)})
+
+
+@pytest.mark.parametrize("shape", [(10,), (10, 2, 2)])
+def test_wrong_dimensionality(shape):
+    with pytest.raises(ValueError, match=f"Modality 'a' must be a 2-D array .*{len(shape)} dim"):
+        _fit({"a": np.ones(shape)}, y=np.arange(10) % 2)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        I2MoEClassifier(**SMALL).fit(np.ones(shape), np.arange(10) % 2)
+
+
+def test_y_problems():
+    X = {"a": np.random.default_rng(0).normal(size=(10, 2))}
+    with pytest.raises(ValueError, match="only one class"):
+        _fit(X, y=np.zeros(10))
+    with pytest.raises(ValueError, match="y has 9 samples but X has 10"):
+        _fit(X, y=np.arange(9) % 2)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _fit(X, y=np.linspace(0, 1, 10))
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("fusion", "resnet"),
+        ("perturbation", "blur"),
+        ("hidden_dim", 0),
+        ("batch_size", 0),
+        ("max_epochs", -1),
+        ("temperature", 0.0),
+        ("temperature", -1.0),
+        ("lr", 0.0),
+        ("class_weight", "balance"),
+    ],
+)
+def test_invalid_parameters(param, value):
+    X = {"a": np.ones((10, 2))}
+    with pytest.raises(ValueError, match=f"'{param}' parameter of I2MoEClassifier must be"):
+        _fit(X, **{param: value})
+
+
+def test_heads_must_divide_hidden_dim():
+    with pytest.raises(ValueError, match="hidden_dim=10 must be divisible by n_heads=4"):
+        _fit({"a": np.ones((10, 2))}, fusion="transformer", hidden_dim=10, n_heads=4)
+
+
+def test_more_tokens_than_features_is_allowed():
+    X = {"a": np.random.default_rng(0).normal(size=(20, 2))}
+    clf = _fit(X, n_tokens=5)
+    assert clf.net_.module_.encoders[0].pad == 3
+    assert clf.predict_proba(X).shape == (20, 2)
+
+
+def test_diverging_training_stops_with_advice():
+    X = {"a": np.random.default_rng(0).normal(size=(64, 3)) * 100}
+    with pytest.raises(ValueError, match="lower the learning rate"):
+        _fit(X, lr=1e30, max_epochs=5, standardize=False)
+
+
+def test_sample_weight_errors():
+    X = {"a": np.ones((10, 2))}
+    with pytest.raises(ValueError, match="sample_weight must have shape \\(10,\\)"):
+        I2MoEClassifier(**SMALL).fit(X, np.arange(10) % 2, sample_weight=np.ones(9))
+    with pytest.raises(ValueError, match="negative"):
+        I2MoEClassifier(**SMALL).fit(X, np.arange(10) % 2, sample_weight=-np.ones(10))
+
+
+def test_modalities_spec_errors():
+    frame = pd.DataFrame(np.ones((10, 3)), columns=["a", "b", "c"])
+    y = np.arange(10) % 2
+    with pytest.raises(ValueError, match=r"Columns \['c'\] belong to no modality"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["a", "b"]}).fit(frame, y)
+    with pytest.raises(ValueError, match=r"Columns \['b'\] are assigned to more than one"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["a", "b"], "n": ["b", "c"]}).fit(frame, y)
+    with pytest.raises(ValueError, match=r"names columns \['z'\] that are not in X"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["a", "b", "z"]}).fit(frame, y)
+    with pytest.raises(TypeError, match="NumPy array without column names"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["a"]}).fit(frame.to_numpy(), y)
+    with pytest.raises(ValueError, match="modalities= selects columns .* Set modalities=None"):
+        I2MoEClassifier(**SMALL, modalities={"m": [0]}).fit({"m": np.ones((10, 1))}, y)
+    mixed = pd.DataFrame(np.ones((10, 2)), columns=["labs__a", "b"])
+    with pytest.raises(ValueError, match=r"columns \['b'\] have no 'modality__' prefix"):
+        I2MoEClassifier(**SMALL).fit(mixed, y)
+
+
+# -- property tests of the conversion -------------------------------------------------------
+KNOWN_ERRORS = (
+    "must be a 2-D array",
+    "0 feature",
+    "0 sample",
+    "contains NaN",
+    "same number of samples",
+    "must hold real numbers",
+    "non-empty strings",
+)
+
+dtypes = st.sampled_from(
+    [
+        np.float32,
+        np.float64,
+        np.int8,
+        np.int64,
+        np.uint16,
+        np.bool_,
+        np.complex64,
+        "datetime64[s]",
+        "U3",
+        object,
+    ]
+)
+
+
+@st.composite
+def modality_arrays(draw):
+    dtype = draw(dtypes)
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4))
+    if dtype is object:
+        return np.array(
+            draw(
+                st.lists(
+                    st.one_of(st.floats(), st.text(max_size=2)),
+                    min_size=int(np.prod(shape)),
+                    max_size=int(np.prod(shape)),
+                )
+            ),
+            dtype=object,
+        ).reshape(shape)
+    return draw(hnp.arrays(np.dtype(dtype), shape))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.one_of(st.text(max_size=3), st.integers()), modality_arrays(), min_size=1, max_size=3
+    )
+)
+def test_conversion_is_exact_or_a_known_error(X):
+    try:
+        spec, data = ModalitySpec.from_input(X, None, "I2MoEClassifier")
+    except (ValueError, TypeError) as err:
+        assert any(msg in str(err) for msg in KNOWN_ERRORS), str(err)
+        return
+    assert list(data) == list(X)  # nothing dropped or reordered
+    for name, arr in data.items():
+        original = np.asarray(X[name])
+        assert arr.dtype == np.float32 and arr.shape == original.shape
+        assert np.isfinite(arr).all()
+        np.testing.assert_array_equal(arr, original.astype(np.float64).astype(np.float32))
+    assert spec.transform(X).keys() == data.keys()

@@ -1,0 +1,93 @@
+"""Every accepted input form gives the same model for the same data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from skorch.helper import SliceDict
+
+from sk_i2moe import I2MoEClassifier
+
+SMALL = {"max_epochs": 2, "hidden_dim": 8, "n_tokens": 2, "batch_size": 16, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def table():
+    rng = np.random.default_rng(0)
+    labs = rng.normal(size=(60, 3))
+    notes = rng.normal(size=(60, 2))
+    y = (labs[:, 0] + notes[:, 1] > 0).astype(int)
+    frame = pd.DataFrame(np.hstack([labs, notes]), columns=["hb", "wbc", "crp", "svd0", "svd1"])
+    return labs, notes, frame, y
+
+
+def _proba(X, y, **params):
+    return I2MoEClassifier(**SMALL, **params).fit(X, y).predict_proba(X)
+
+
+def test_all_input_forms_give_the_same_model(table):
+    labs, notes, frame, y = table
+    reference = _proba({"labs": labs, "notes": notes}, y)
+    arr = frame.to_numpy()
+    prefixed = frame.set_axis(
+        ["labs__hb", "labs__wbc", "labs__crp", "notes__svd0", "notes__svd1"], axis=1
+    )
+    forms = {
+        "slicedict": (SliceDict(labs=labs, notes=notes), {}),
+        "frame_names": (
+            frame,
+            {"modalities": {"labs": ["hb", "wbc", "crp"], "notes": ["svd0", "svd1"]}},
+        ),
+        "frame_label_slice": (
+            frame,
+            {"modalities": {"labs": slice("hb", "crp"), "notes": slice("svd0", None)}},
+        ),
+        "array_indices": (arr, {"modalities": {"labs": [0, 1, 2], "notes": [3, 4]}}),
+        "array_slices": (arr, {"modalities": {"labs": slice(0, 3), "notes": slice(3, 5)}}),
+        "array_masks": (
+            arr,
+            {"modalities": {"labs": np.arange(5) < 3, "notes": np.arange(5) >= 3}},
+        ),
+        "prefixes": (prefixed, {}),
+    }
+    for name, (X, params) in forms.items():
+        np.testing.assert_array_equal(_proba(X, y, **params), reference, err_msg=name)
+
+
+def test_prefix_inference_keeps_first_seen_order(table):
+    labs, notes, frame, y = table
+    prefixed = pd.DataFrame(
+        {"notes__a": notes[:, 0], "labs__x": labs[:, 0], "notes__b": notes[:, 1]}
+    )
+    clf = I2MoEClassifier(**SMALL).fit(prefixed, y)
+    assert clf.modalities_ == {"notes": 2, "labs": 1}
+    assert clf.feature_names_in_.tolist() == ["notes__a", "labs__x", "notes__b"]
+    assert clf.n_features_in_ == 3
+
+
+def test_plain_array_is_one_modality(table):
+    labs, _, _, y = table
+    clf = I2MoEClassifier(**SMALL).fit(labs, y)
+    assert clf.modalities_ == {"x": 3}
+    assert clf.expert_names_ == ["uniqueness[x]", "synergy", "redundancy"]
+    assert not hasattr(clf, "feature_names_in_")
+
+
+def test_dataframe_sets_feature_names_and_checks_them(table):
+    _, _, frame, y = table
+    spec = {"labs": ["hb", "wbc", "crp"], "notes": ["svd0", "svd1"]}
+    clf = I2MoEClassifier(**SMALL, modalities=spec).fit(frame, y)
+    assert clf.feature_names_in_.tolist() == list(frame.columns)
+    with pytest.raises(ValueError, match="unexpected \\['HB'\\]"):
+        clf.predict(frame.rename(columns={"hb": "HB"}))
+    with pytest.raises(ValueError, match="another order"):
+        clf.predict(frame[["wbc", "hb", "crp", "svd0", "svd1"]])
+    with pytest.raises(ValueError, match="missing \\['crp'\\]"):
+        clf.predict(frame.drop(columns="crp"))
+    with pytest.raises(TypeError, match="without column names|2-D table"):
+        clf.predict({"labs": frame.iloc[:, :3]})
+
+
+def test_mapping_values_may_be_dataframes(table):
+    labs, notes, _, y = table
+    X = {"labs": pd.DataFrame(labs), "notes": notes}
+    np.testing.assert_array_equal(_proba(X, y), _proba({"labs": labs, "notes": notes}, y))

@@ -1,0 +1,127 @@
+"""Training options: weights, early stopping, warm start, verbosity, callbacks, batching."""
+
+import numpy as np
+import pytest
+from skorch.callbacks import Callback
+
+from sk_i2moe import I2MoEClassifier
+from sk_i2moe._data import ModalityDataset
+
+SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def imbalanced():
+    rng = np.random.default_rng(0)
+    n = 300
+    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2))}
+    y = (X["a"][:, 0] + 0.5 * rng.normal(size=n) > 1.3).astype(int)  # about 10% positives
+    return X, y
+
+
+def _minority_proba(clf, X):
+    return clf.predict_proba(X)[:, 1].mean()
+
+
+def test_class_weight_and_sample_weight_favour_the_minority(imbalanced):
+    X, y = imbalanced
+    assert 0.03 < y.mean() < 0.2
+    plain = _minority_proba(I2MoEClassifier(**SMALL).fit(X, y), X)
+    balanced = _minority_proba(I2MoEClassifier(**SMALL, class_weight="balanced").fit(X, y), X)
+    as_dict = _minority_proba(I2MoEClassifier(**SMALL, class_weight={0: 1, 1: 10}).fit(X, y), X)
+    weights = np.where(y == 1, 10.0, 1.0)
+    weighted = _minority_proba(I2MoEClassifier(**SMALL).fit(X, y, sample_weight=weights), X)
+    assert balanced > plain + 0.1
+    assert as_dict > plain + 0.1
+    assert weighted > plain + 0.1
+    # sample_weight=10 on positives is the same objective as class_weight={0: 1, 1: 10}
+    assert weighted == pytest.approx(as_dict, abs=1e-5)
+
+
+def test_no_data_held_out_without_early_stopping(imbalanced):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL).fit(X, y)
+    assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == len(y)
+    assert "valid_loss" not in clf.history_[-1]
+
+
+def test_early_stopping_holds_out_a_stratified_seeded_split(imbalanced):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL, early_stopping=True, validation_fraction=0.2)
+    dataset = ModalityDataset(list(X.values()), y)
+    train, valid = clf._split(dataset, y, seed=3)
+    assert len(valid) == 60 and len(train) == 240
+    assert valid.y.float().mean().item() == pytest.approx(y.mean(), abs=0.02)
+    again, _ = clf._split(dataset, y, seed=3)
+    other, _ = clf._split(dataset, y, seed=4)
+    assert np.array_equal(again.inputs[0].numpy(), train.inputs[0].numpy())
+    assert not np.array_equal(other.inputs[0].numpy(), train.inputs[0].numpy())
+
+    clf.set_params(max_epochs=200, n_iter_no_change=3, lr=0.05).fit(X, y)
+    assert clf.n_iter_ < 200
+    assert np.isfinite(clf.history_[:, "valid_loss"]).all()
+    assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == 240
+
+
+def test_warm_start_continues_training(imbalanced):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL, warm_start=True).fit(X, y)
+    first = clf.history_[:, "train_loss"]
+    weight = clf.net_.module_.reweighting.net[0].weight.detach().clone()
+    clf.fit(X, y)
+    assert clf.n_iter_ == 8
+    assert clf.history_[4, "train_loss"] < first[0]
+    assert not np.allclose(clf.net_.module_.reweighting.net[0].weight.detach(), weight)
+    cold = I2MoEClassifier(**SMALL).fit(X, y)
+    cold.fit(X, y)
+    assert cold.n_iter_ == 4
+    with pytest.raises(ValueError, match="hidden_dim: 8 -> 16"):
+        clf.set_params(hidden_dim=16).fit(X, y)
+
+
+def test_verbose_zero_is_silent_and_verbose_one_reports(imbalanced, capsys):
+    X, y = imbalanced
+    I2MoEClassifier(**{**SMALL, "max_epochs": 2}, verbose=0).fit(X, y).predict(X)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    I2MoEClassifier(**{**SMALL, "max_epochs": 2}, verbose=1).fit(X, y)
+    out = capsys.readouterr()
+    assert "epoch" in out.out and "train_loss" in out.out and "interaction_loss" in out.out
+    assert "%" in out.err or "it/s" in out.err or "batch" in out.err  # the progress bar
+
+
+def test_extra_callbacks_are_passed_through(imbalanced):
+    X, y = imbalanced
+
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = CountEpochs()
+    clf = I2MoEClassifier(**SMALL, callbacks=[("count", counter)]).fit(X, y)
+    assert dict(clf.net_.callbacks_)["count"].epochs == 4
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "explain"])
+def test_prediction_memory_is_bounded_by_batch_size(imbalanced, method):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL).fit(X, y)
+    module = clf.net_.module_
+    seen = []
+    forward = module.forward
+
+    def recording(xs, **kwargs):
+        seen.append(xs[0].shape[0])
+        return forward(xs, **kwargs)
+
+    module.forward = recording
+    big = {k: np.tile(v, (4, 1)) for k, v in X.items()}  # 1200 rows
+    result = getattr(clf, method)(big)
+    assert max(seen) == 32 and sum(seen) == 1200
+    del module.forward
+    n = result.weights.shape[0] if method == "explain" else len(result)
+    assert n == 1200
