@@ -78,6 +78,11 @@ def _as_float32(values: object, name: str) -> np.ndarray:
                 f"cannot be converted ({err}). Encode categorical data first, e.g. with "
                 "OneHotEncoder."
             ) from err
+    elif arr.dtype.kind == "c":
+        raise ValueError(
+            f"Modality {name!r} must hold real numbers; got dtype {arr.dtype} (Complex data "
+            "not supported). Split it into real and imaginary parts first."
+        )
     elif arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Modality {name!r} must hold real numbers (bool, int or float); got dtype "

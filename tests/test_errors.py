@@ -77,7 +77,7 @@ def test_non_numeric_columns():
         I2MoEClassifier(**SMALL).fit(prefixed, np.arange(10) % 2)
     with pytest.raises(TypeError, match="Modality 'c' must hold real numbers"):
         _fit({"c": np.array([["a", "b"]] * 10, dtype=object)})
-    with pytest.raises(TypeError, match="Modality 'c' must hold real numbers .* complex"):
+    with pytest.raises(ValueError, match="Modality 'c' must hold real numbers.*Complex data"):
         _fit({"c": np.ones((10, 2), dtype=complex)})
 
 
