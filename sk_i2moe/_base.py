@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,12 +22,163 @@ from skorch.helper import predefined_split
 from ._data import BatchLoader, ModalityDataset
 from ._modalities import ModalitySpec, check_sample_weight
 from ._net import I2MoENet
-from .inspection import Explanation
+from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
 from .nn.fusion import FUSIONS
-from .nn.moe import PERTURBATIONS, InteractionMoE
+from .nn.moe import (
+    EXPERT_SETS,
+    LOSS_TARGETS,
+    NOISE_SCALES,
+    PERTURBATIONS,
+    REWEIGHTINGS,
+    InteractionMoE,
+)
 
-_BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout")
+# estimator parameters handed to a backbone whose constructor accepts them
+_BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
+
+SHARED_PARAMETERS = """\
+    modalities : dict of str to columns, default=None
+        For a DataFrame or 2-D array ``X``: which columns form each modality
+        (column names, integer positions, a slice or a boolean mask). Ignored
+        for mapping input. With None, a DataFrame whose columns carry
+        ``modality__feature`` prefixes is split by prefix, and any other 2-D
+        input is one modality named ``"x"``.
+    fusion : str or callable, default="mlp"
+        Fusion backbone of every expert. ``"mlp"`` concatenates the mean-pooled
+        modality embeddings into an MLP (fast, strong on tabular data);
+        ``"transformer"`` is the paper's backbone, self-attention over all
+        modalities' tokens (10-30x the training cost on a CPU); ``"early"``,
+        ``"late"``, ``"lrtf"`` (low-rank tensor fusion), ``"interpretcc"``
+        (Gumbel-sigmoid modality gates), ``"switch"`` and ``"moepp"`` (sparse
+        mixture-of-experts transformers) are the paper's other backbones. A
+        callable is a factory ``f(n_modalities=, n_tokens=, hidden_dim=,
+        n_outputs=, **options)`` returning a :class:`torch.nn.Module` that maps
+        tokens ``[B, T, H]`` to logits ``[B, C]``; its ``E`` copies are run
+        batched with :mod:`torch.func` (it must be picklable to pickle the
+        estimator).
+    encoder : {"patch", "mlp"}, default="patch"
+        Modality encoder: ``n_tokens`` linear patch embeddings, or an MLP
+        giving one token.
+    hidden_dim : int, default=64
+        Token width.
+    n_tokens : int, default=4
+        Tokens per modality with the patch encoder. Larger than a modality's
+        number of features is allowed: the extra tokens embed zero padding.
+    n_layers : int, default=2
+        Layers of the fusion backbone.
+    n_heads : int, default=4
+        Attention heads of the transformer backbones; must divide ``hidden_dim``.
+    dropout : float, default=0.1
+        Dropout in the experts (one mask per sample, shared by its variants).
+    rank : int, default=4
+        Rank of the low-rank tensor fusion (``fusion="lrtf"``).
+    fusion_kwargs : dict, default=None
+        Further backbone options, e.g. ``{"ffn_mult": 4}`` or
+        ``{"n_ffn_experts": 8}`` for the sparse backbones.
+    experts : {"all", "synergy_redundancy", "single"}, default="all"
+        Which experts exist: a uniqueness expert per modality plus synergy and
+        redundancy; only synergy and redundancy; or one expert (vanilla fusion,
+        no interaction loss).
+    reweighting : {"mlp", "static"}, default="mlp"
+        Per-sample weights from an MLP on the pooled embeddings, or one learned
+        global weight vector.
+    interaction_loss_weight : float, default=0.1
+        Weight of the interaction loss. ``0`` skips the perturbed passes, so
+        training costs what a mixture without them costs.
+    gate_loss_weight : float, default=0.01
+        Weight of the load-balancing loss of the sparse backbones.
+    temperature : float, default=1.0
+        Softmax temperature of the interaction weights (lower is sharper).
+    perturbation : {"noise", "mean", "zero"}, default="noise"
+        What replaces a modality's tokens in the perturbed passes: standard
+        normal noise, the running mean of the training tokens, or zeros.
+    noise_scale : {"unit", "matched"}, default="unit"
+        With ``perturbation="noise"``: unit variance (the paper) or the mean and
+        standard deviation of the modality's tokens in the batch.
+    n_perturbed : int, default=None
+        Perturb only this many randomly drawn modalities per training step
+        (cheaper); None perturbs all of them.
+    loss_on : {"logits", "latent"}, default="logits"
+        Compute the interaction losses on the experts' outputs or on their
+        pooled latent vectors.
+    reweight_hidden : int, default=128
+        Hidden width of the reweighting MLP.
+    max_epochs : int, default=50
+        Training epochs.
+    batch_size : int, default=64
+        Mini-batch size for training and prediction.
+    lr : float, default=1e-3
+        Learning rate of AdamW.
+    weight_decay : float, default=1e-2
+        Decoupled weight decay of AdamW."""
+
+SHARED_TRAINING_PARAMETERS = """\
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data and stop when the
+        validation loss has not improved by ``tol`` for ``n_iter_no_change``
+        epochs; the best epoch's weights are restored.
+    validation_fraction : float, default=0.1
+        Share of the data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Minimum improvement of the validation loss.
+    warm_start : bool, default=False
+        When True, a further ``fit`` continues training the fitted network for
+        ``max_epochs`` more epochs instead of starting afresh.
+    standardize : bool, default=True
+        Standardise every feature with the training mean and standard deviation
+        inside the network.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
+        force one.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs forward passes under :func:`torch.autocast` with
+        bfloat16 (faster on recent GPUs; parameters stay float32).
+    compile : bool, default=False
+        Compile the network with :func:`torch.compile` (skorch's ``compile``).
+    n_threads : int, default=None
+        Torch CPU threads used by ``fit`` and prediction (restored afterwards);
+        None keeps torch's setting. Set it to ``cores // n_jobs`` when running
+        fits in parallel.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks passed to the skorch net.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout, replacement noise and
+        the validation split.
+    verbose : int, default=0
+        0 prints nothing; 1 or more prints skorch's epoch table and a progress bar."""
+
+SHARED_ATTRIBUTES = """\
+    modalities_ : dict of str to int
+        Modality names, in order, with their number of features.
+    n_features_in_ : int
+        Number of input features (all modalities).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` was a DataFrame.
+    expert_names_ : list of str
+        ``["uniqueness[<modality>]", ..., "synergy", "redundancy"]`` (or the
+        subset chosen by ``experts``; ``["fusion"]`` for a single expert).
+    interaction_weights_ : ndarray of shape (n_experts,)
+        Mean interaction weight of each expert over the training data (sums to 1).
+    net_ : I2MoENet
+        The fitted skorch net; ``net_.module_`` is the torch model.
+    history_ : skorch.History
+        Training record (``train_loss``, ``task_loss``, ``interaction_loss``,
+        ``gate_loss`` for sparse backbones, ``valid_loss`` with early stopping).
+    n_iter_ : int
+        Number of epochs run."""
+
+
+def fill_doc(cls: type) -> type:
+    """Insert the shared parameter and attribute docs into a class docstring."""
+    cls.__doc__ = (
+        cls.__doc__.replace("    {shared_parameters}", SHARED_PARAMETERS)
+        .replace("    {shared_training_parameters}", SHARED_TRAINING_PARAMETERS)
+        .replace("    {shared_attributes}", SHARED_ATTRIBUTES)
+    )
+    return cls
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -68,25 +221,37 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-class I2MoEBase(BaseEstimator):
+class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
+    # distance between outputs used by the interaction losses
+    _interaction_distance = "cosine"
+
     """Shared implementation of :class:`~sk_i2moe.I2MoEClassifier` and its siblings.
 
-    Subclasses define ``__init__`` (the public parameters), ``_prepare_target``,
-    ``_loss_weights``, ``_criterion`` and ``_stratify``.
+    Subclasses define ``__init__`` (the public parameters) and the abstract
+    hooks below; they may override ``_loss_weights``, ``_stratify`` and
+    ``_to_output_space``.
     """
 
     _parameter_constraints: dict = {
         "modalities": [dict, None],
-        "fusion": [StrOptions(set(FUSIONS))],
+        "fusion": [StrOptions(set(FUSIONS)), callable],
         "encoder": [StrOptions(set(ENCODERS))],
         "hidden_dim": [Interval(Integral, 1, None, closed="left")],
         "n_tokens": [Interval(Integral, 1, None, closed="left")],
         "n_layers": [Interval(Integral, 1, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "rank": [Interval(Integral, 1, None, closed="left")],
+        "fusion_kwargs": [dict, None],
+        "experts": [StrOptions(set(EXPERT_SETS))],
+        "reweighting": [StrOptions(set(REWEIGHTINGS))],
         "interaction_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "gate_loss_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "perturbation": [StrOptions(set(PERTURBATIONS))],
+        "noise_scale": [StrOptions(set(NOISE_SCALES))],
+        "n_perturbed": [Interval(Integral, 1, None, closed="left"), None],
+        "loss_on": [StrOptions(set(LOSS_TARGETS))],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -99,6 +264,8 @@ class I2MoEBase(BaseEstimator):
         "warm_start": ["boolean"],
         "standardize": ["boolean"],
         "device": [str, torch.device],
+        "precision": [StrOptions({"float32", "bfloat16"})],
+        "compile": ["boolean"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "callbacks": [list, None],
         "random_state": ["random_state"],
@@ -106,17 +273,31 @@ class I2MoEBase(BaseEstimator):
     }
 
     # -- hooks for subclasses ------------------------------------------------
+    @abstractmethod
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
-        raise NotImplementedError
+        """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
+
+    @abstractmethod
+    def _criterion(self) -> type[torch.nn.Module]:
+        """The task loss class (built with ``reduction="none"``)."""
+
+    @abstractmethod
+    def _n_outputs(self) -> int:
+        """Number of network outputs ``C``."""
+
+    @abstractmethod
+    def _output_names(self) -> list[str]:
+        """A name per network output (class labels or target names)."""
 
     def _loss_weights(self, y: object, sample_weight: np.ndarray) -> np.ndarray:
         return sample_weight
 
-    def _criterion(self) -> type[torch.nn.Module]:
-        raise NotImplementedError
-
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return None
+
+    def _to_output_space(self, values: np.ndarray) -> np.ndarray:
+        """Map network outputs ``(..., C)`` to the space ``explain`` reports (identity)."""
+        return values
 
     # -- fitting -------------------------------------------------------------
     def _fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEBase:
@@ -163,10 +344,7 @@ class I2MoEBase(BaseEstimator):
             self.feature_names_in_ = self._input_spec.feature_names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.expert_names_ = [f"uniqueness[{m}]" for m in self.modalities_] + [
-            "synergy",
-            "redundancy",
-        ]
+        self.expert_names_ = self.net_.module_.expert_names(list(self.modalities_))
         self.interaction_weights_ = self._forward_arrays(arrays)["weights"].mean(axis=0)
         return self
 
@@ -198,9 +376,13 @@ class I2MoEBase(BaseEstimator):
         "n_tokens",
         "n_layers",
         "n_heads",
+        "rank",
+        "fusion_kwargs",
+        "experts",
+        "reweighting",
         "reweight_hidden",
-        "perturbation",
         "standardize",
+        "compile",
     )
 
     def _architecture_params(self) -> dict:
@@ -217,9 +399,6 @@ class I2MoEBase(BaseEstimator):
                 "Set warm_start=False to fit a new network."
             )
 
-    def _n_outputs(self) -> int:
-        raise NotImplementedError
-
     def _build_net(
         self, train: ModalityDataset, valid: ModalityDataset | None, device: torch.device
     ) -> I2MoENet:
@@ -228,16 +407,21 @@ class I2MoEBase(BaseEstimator):
             scale = [t.std(0, correction=0).clamp_min(1e-6) for t in train.inputs]
         else:
             loc = scale = None
-        fusion_cls = FUSIONS[self.fusion]
-        accepted = inspect.signature(fusion_cls).parameters
+        factory: Callable = (
+            FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
+        )
+        accepted = inspect.signature(factory).parameters
         fusion_kwargs = {k: getattr(self, k) for k in _BACKBONE_OPTIONS if k in accepted}
+        fusion_kwargs.update(self.fusion_kwargs or {})
         callbacks: list = [
             ("task_loss", PassthroughScoring("task_loss", on_train=True)),
         ]
-        if self.interaction_loss_weight > 0:
+        if self.interaction_loss_weight > 0 and self.experts != "single":
             callbacks.append(
                 ("interaction_loss", PassthroughScoring("interaction_loss", on_train=True))
             )
+        if self.fusion in ("switch", "moepp"):
+            callbacks.append(("gate_loss", PassthroughScoring("gate_loss", on_train=True)))
         if self.early_stopping:
             callbacks.append(
                 (
@@ -264,9 +448,15 @@ class I2MoEBase(BaseEstimator):
             module__encoder=self.encoder,
             module__fusion=self.fusion,
             module__fusion_kwargs=fusion_kwargs,
+            module__experts=self.experts,
+            module__reweighting=self.reweighting,
             module__reweight_hidden=self.reweight_hidden,
             module__temperature=self.temperature,
             module__perturbation=self.perturbation,
+            module__noise_scale=self.noise_scale,
+            module__n_perturbed=self.n_perturbed,
+            module__loss_on=self.loss_on,
+            module__interaction_distance=self._interaction_distance,
             module__interaction=self.interaction_loss_weight > 0,
             module__input_loc=loc,
             module__input_scale=scale,
@@ -285,7 +475,10 @@ class I2MoEBase(BaseEstimator):
             callbacks=callbacks,
             device=str(device),
             verbose=self.verbose,
+            compile=self.compile,
             interaction_loss_weight=self.interaction_loss_weight,
+            gate_loss_weight=self.gate_loss_weight,
+            precision=self.precision,
         )
 
     # -- prediction ----------------------------------------------------------
@@ -304,7 +497,7 @@ class I2MoEBase(BaseEstimator):
         module.eval()
         start = 0
         try:
-            with torch_threads(self.n_threads), torch.inference_mode():
+            with torch_threads(self.n_threads), torch.inference_mode(), self.net_.autocast():
                 for xb, _ in BatchLoader(ModalityDataset(arrays), self.batch_size):
                     res = module([t.to(device) for t in xb["inputs"]])
                     stop = start + res.logits.shape[0]
@@ -342,11 +535,30 @@ class I2MoEBase(BaseEstimator):
         res = self._forward(X)
         return Explanation(
             weights=res["weights"],
-            expert_outputs=res["expert_logits"],
-            output=res["logits"],
+            expert_outputs=self._to_output_space(res["expert_logits"]),
+            output=self._to_output_space(res["logits"]),
             expert_names=list(self.expert_names_),
             output_names=self._output_names(),
+            task="classification" if is_classifier(self) else "regression",
         )
 
-    def _output_names(self) -> list[str]:
-        raise NotImplementedError
+    def expert_scores(self, X: object, y: object, sample_weight: object = None) -> pd.DataFrame:
+        """Score each expert alone next to the whole mixture.
+
+        Parameters
+        ----------
+        X : mapping, DataFrame or array-like
+            Input in the same form as in :meth:`fit`.
+        y : array-like
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights of the scores.
+
+        Returns
+        -------
+        DataFrame
+            One row per expert, then ``"mixture"``: the expert's own score (its
+            clean output alone; accuracy for classifiers, R^2 for regressors)
+            and its mean weight. See :func:`sk_i2moe.inspection.expert_scores`.
+        """
+        return expert_scores(self, X, y, sample_weight=sample_weight)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 import torch
 from skorch import NeuralNet
 from skorch.utils import to_tensor
@@ -13,9 +16,11 @@ class I2MoENet(NeuralNet):
     """skorch :class:`~skorch.NeuralNet` training an :class:`~sk_i2moe.nn.InteractionMoE`.
 
     The training objective is the sample-weighted task loss plus
-    ``interaction_loss_weight`` times the module's interaction loss. Both parts
-    are recorded per batch in ``history`` as ``task_loss`` and
-    ``interaction_loss``; validation reports the task loss as ``valid_loss``.
+    ``interaction_loss_weight`` times the module's interaction loss plus
+    ``gate_loss_weight`` times a sparse backbone's load-balancing loss. The
+    parts are recorded per batch in ``history`` as ``task_loss``,
+    ``interaction_loss`` and ``gate_loss``; validation reports the task loss as
+    ``valid_loss``.
 
     Parameters
     ----------
@@ -24,16 +29,36 @@ class I2MoENet(NeuralNet):
         per sample (``reduction="none"``).
     interaction_loss_weight : float, default=0.1
         Weight of the interaction loss in the training objective.
+    gate_loss_weight : float, default=0.01
+        Weight of the load-balancing loss of sparse backbones.
+    precision : {"float32", "bfloat16"}, default="float32"
+        ``"bfloat16"`` runs forward passes under bfloat16 autocast.
     """
 
-    def __init__(self, *args, interaction_loss_weight: float = 0.1, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        interaction_loss_weight: float = 0.1,
+        gate_loss_weight: float = 0.01,
+        precision: str = "float32",
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.interaction_loss_weight = interaction_loss_weight
+        self.gate_loss_weight = gate_loss_weight
+        self.precision = precision
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Context for forward passes: bfloat16 autocast when ``precision="bfloat16"``."""
+        if self.precision == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
     def infer(self, x: dict, **fit_params) -> MoEOutput:
         """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``."""
         x = to_tensor(x, device=self.device)
-        return self.module_(x["inputs"], **fit_params)
+        with self.autocast():
+            return self.module_(x["inputs"], **fit_params)
 
     def get_loss(
         self, y_pred: MoEOutput, y_true: torch.Tensor, X: dict | None = None, training: bool = False
@@ -46,21 +71,28 @@ class I2MoENet(NeuralNet):
             When the training loss is NaN or infinite.
         """
         y_true = to_tensor(y_true, device=self.device)
-        per_sample = self.criterion_(y_pred.logits, y_true)
+        per_sample = self.criterion_(y_pred.logits.float(), y_true)
         if per_sample.dim() > 1:  # multi-output targets: mean over outputs
             per_sample = per_sample.flatten(1).mean(1)
         weight = to_tensor(X["sample_weight"], device=self.device)
         task = (per_sample * weight).sum() / weight.sum()
         if not training:
             return task
+        parts = {"task_loss": task}
         total = task
-        self.history.record_batch("task_loss", task.item())
         if y_pred.interaction_loss is not None:
-            total = task + self.interaction_loss_weight * y_pred.interaction_loss
-            self.history.record_batch("interaction_loss", y_pred.interaction_loss.item())
-        if not torch.isfinite(total):
+            parts["interaction_loss"] = y_pred.interaction_loss
+            total = total + self.interaction_loss_weight * y_pred.interaction_loss
+        if y_pred.gate_loss is not None:
+            parts["gate_loss"] = y_pred.gate_loss
+            total = total + self.gate_loss_weight * y_pred.gate_loss
+        # one device-to-host copy for all recorded values
+        values = torch.stack([*parts.values(), total]).detach().float().tolist()
+        for name, value in zip(parts, values):
+            self.history.record_batch(name, value)
+        if not math.isfinite(values[-1]):
             raise ValueError(
-                f"The training loss became {total.item()} at epoch {len(self.history)}. "
+                f"The training loss became {values[-1]} at epoch {len(self.history)}. "
                 f"Training diverged; lower the learning rate (lr={self.lr}) or check the "
                 "input scale."
             )

@@ -1,4 +1,11 @@
-"""Local and global interpretation of a fitted I2MoE estimator."""
+"""Local and global interpretation of a fitted I2MoE estimator.
+
+:meth:`I2MoEClassifier.explain <sk_i2moe.I2MoEClassifier.explain>` returns an
+:class:`Explanation`: per-sample interaction weights, every expert's output
+and their contributions (local), whose :meth:`Explanation.summary` gives the
+distribution of the weights over a data set (global). :func:`expert_scores`
+scores each expert alone against the whole mixture.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_classifier, is_regressor
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["Explanation", "expert_scores"]
+
+_SUMMARY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,10 @@ class Explanation:
         Name of each expert, e.g. ``"uniqueness[labs]"``, ``"synergy"``.
     output_names : list of str
         Name of each output (the class labels for a classifier).
+    task : {"classification", "regression"} or None, default=None
+        What the outputs are: logits of a classifier or raw regression
+        outputs. Optional; it lets plots pick a default output and label
+        their axes (None: unknown).
 
     Examples
     --------
@@ -41,6 +59,8 @@ class Explanation:
            [ 1.5 ,  0.  ]])
     >>> exp.to_frame().shape
     (2, 7)
+    >>> exp.summary()["mean"].tolist()
+    [0.25, 0.75]
     """
 
     weights: np.ndarray
@@ -48,6 +68,7 @@ class Explanation:
     output: np.ndarray
     expert_names: list[str]
     output_names: list[str]
+    task: str | None = None
 
     @property
     def contributions(self) -> np.ndarray:
@@ -78,3 +99,158 @@ class Explanation:
         for k, name in enumerate(self.output_names):
             frame[f"contribution[{name}]"] = contributions[:, :, k].reshape(-1)
         return pd.DataFrame(frame)
+
+    def summary(self) -> pd.DataFrame:
+        """Distribution of each expert's interaction weight over the samples.
+
+        The global view of the paper: how much the data set, as a whole,
+        leans on every kind of interaction, and how that varies by sample.
+
+        Returns
+        -------
+        DataFrame of shape (n_experts, 7)
+            Indexed by expert name (index name ``"expert"``), with columns
+            ``mean``, ``std`` (population, ``ddof=0``) and the quantiles
+            ``5%``, ``25%``, ``50%``, ``75%``, ``95%`` (as in
+            :meth:`pandas.DataFrame.describe`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_i2moe.inspection import Explanation
+        >>> weights = np.array([[0.9, 0.1], [0.7, 0.3], [0.8, 0.2]])
+        >>> exp = Explanation(
+        ...     weights=weights,
+        ...     expert_outputs=np.zeros((3, 2, 1)),
+        ...     output=np.zeros((3, 1)),
+        ...     expert_names=["synergy", "redundancy"],
+        ...     output_names=["y"],
+        ... )
+        >>> exp.summary().round(2)
+                    mean   std    5%   25%   50%   75%   95%
+        expert
+        synergy      0.8  0.08  0.71  0.75  0.8  0.85  0.89
+        redundancy   0.2  0.08  0.11  0.15  0.2  0.25  0.29
+        """
+        weights = np.asarray(self.weights, dtype=np.float64)
+        columns = {"mean": weights.mean(axis=0), "std": weights.std(axis=0)}
+        for q in _SUMMARY_QUANTILES:
+            columns[f"{100 * q:g}%"] = np.quantile(weights, q, axis=0)
+        return pd.DataFrame(columns, index=pd.Index(list(self.expert_names), name="expert"))
+
+
+def expert_scores(
+    estimator: object,
+    X: object,
+    y: object,
+    *,
+    sample_weight: object = None,
+) -> pd.DataFrame:
+    """Score every interaction expert on its own, next to the whole mixture.
+
+    Each expert is a complete predictor: its clean output alone is scored
+    with the estimator's default metric, the same one ``estimator.score``
+    uses. For a classifier that is accuracy, with an expert's prediction the
+    class of its largest logit (mapped through ``estimator.classes_``), or,
+    for multi-label targets (a 2-D ``y``), the indicator ``logit > 0``
+    scored by subset accuracy. For a regressor it is R^2 of the expert's raw
+    output (averaged uniformly over outputs). An expert that scores close to
+    the mixture can carry the task alone; an expert with a large weight but a
+    poor score only helps in combination.
+
+    Parameters
+    ----------
+    estimator : fitted I2MoE classifier or regressor
+        Any fitted estimator with ``explain(X)`` returning an
+        :class:`Explanation` and a ``score(X, y)`` method.
+    X : mapping, DataFrame or array-like
+        Input in the form the estimator was fitted on.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        True targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights for every score.
+
+    Returns
+    -------
+    DataFrame of shape (n_experts + 1, 2)
+        Indexed by expert name, then ``"mixture"`` (index name ``"expert"``);
+        column ``score`` (the metric) and ``mean_weight`` (the expert's mean
+        interaction weight on ``X``; 1 for the mixture). ``frame.attrs["metric"]``
+        names the metric: ``"accuracy"`` or ``"r2"``.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is neither a classifier nor a regressor, or has no
+        ``explain`` method.
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+
+    Examples
+    --------
+    >>> from sk_i2moe import I2MoEClassifier
+    >>> from sk_i2moe.datasets import make_interaction_classification
+    >>> from sk_i2moe.inspection import expert_scores
+    >>> X, y, _ = make_interaction_classification("redundancy", n_samples=100, random_state=0)
+    >>> clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0).fit(X, y)
+    >>> scores = expert_scores(clf, X, y)
+    >>> scores.index.tolist()
+    ['uniqueness[m0]', 'uniqueness[m1]', 'uniqueness[m2]', 'synergy', 'redundancy', 'mixture']
+    >>> scores.columns.tolist(), scores.attrs["metric"]
+    (['score', 'mean_weight'], 'accuracy')
+    """
+    if not callable(getattr(estimator, "explain", None)):
+        raise TypeError(
+            f"expert_scores needs an I2MoE estimator with an explain(X) method; got "
+            f"{type(estimator).__name__}."
+        )
+    classifier = is_classifier(estimator)
+    if not classifier and not is_regressor(estimator):
+        raise TypeError(
+            f"expert_scores needs a classifier or a regressor; {type(estimator).__name__} is "
+            "neither (sklearn.base.is_classifier and is_regressor are both False)."
+        )
+    check_is_fitted(estimator)
+    explanation = estimator.explain(X)
+    y_true = np.asarray(y)
+    outputs = np.asarray(explanation.expert_outputs)
+    n_experts = outputs.shape[1]
+    if classifier:
+        metric = "accuracy"
+        if y_true.ndim == 2 and y_true.shape[1] == 1 and outputs.shape[2] != 1:
+            y_true = y_true.ravel()  # a column vector of labels, not multi-label
+        if y_true.ndim == 2:
+            # Multi-label: one logit per label, positive when > 0.
+            predictions = [(outputs[:, e] > 0).astype(y_true.dtype) for e in range(n_experts)]
+        else:
+            classes = np.asarray(estimator.classes_)
+            predictions = [classes[outputs[:, e].argmax(axis=1)] for e in range(n_experts)]
+        scores = [accuracy_score(y_true, p, sample_weight=sample_weight) for p in predictions]
+    else:
+        metric = "r2"
+        if y_true.ndim == 1:
+            if outputs.shape[2] != 1:
+                raise ValueError(
+                    f"y is 1-D but the estimator has {outputs.shape[2]} outputs; pass y of "
+                    f"shape (n_samples, {outputs.shape[2]})."
+                )
+            outputs = outputs[:, :, 0]
+        scores = [
+            r2_score(y_true, outputs[:, e], sample_weight=sample_weight) for e in range(n_experts)
+        ]
+    if sample_weight is None:
+        mixture = estimator.score(X, y)
+    else:
+        mixture = estimator.score(X, y, sample_weight=sample_weight)
+    mean_weight = np.average(
+        np.asarray(explanation.weights, dtype=np.float64), axis=0, weights=sample_weight
+    )
+    frame = pd.DataFrame(
+        {
+            "score": np.append(np.asarray(scores, dtype=np.float64), float(mixture)),
+            "mean_weight": np.append(mean_weight, 1.0),
+        },
+        index=pd.Index([*explanation.expert_names, "mixture"], name="expert"),
+    )
+    frame.attrs["metric"] = metric
+    return frame

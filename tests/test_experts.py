@@ -32,7 +32,7 @@ def test_batched_experts_equal_plain_loop(fusion):
     batched_tokens = tokens.clone().requires_grad_(True)
     out = model(xs, reference=reference)
     variants = build_variants(batched_tokens, reference, model.tokens_per_modality)
-    logits, _ = model.fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+    logits = model.fusion(variants.flatten(0, 1), n_variants=variants.shape[0]).logits
     logits = logits.unflatten(1, variants.shape[:2])
     loss = interaction_loss(logits) + logits.square().mean()
     loss.backward()
@@ -71,17 +71,20 @@ def test_batched_experts_equal_plain_loop(fusion):
         pairs = [
             (model.fusion.head.weight, lambda ex: ex.head.weight.grad.T),
             (
-                model.fusion.layers[0].qkv.weight,
+                model.fusion.layers[0].attn.qkv.weight,
                 lambda ex: ex.layers[0].self_attn.in_proj_weight.grad.T,
             ),
-            (model.fusion.layers[1].ffn_in.weight, lambda ex: ex.layers[1].linear1.weight.grad.T),
+            (
+                model.fusion.layers[1].ffn.ffn_in.weight,
+                lambda ex: ex.layers[1].linear1.weight.grad.T,
+            ),
             (model.fusion.layers[0].norm1.weight, lambda ex: ex.layers[0].norm1.weight.grad),
             (model.fusion.position, lambda ex: ex.position.grad),
         ]
     else:
         pairs = [
-            (model.fusion.head.weight, lambda ex: ex.linears[-1].weight.grad.T),
-            (model.fusion.hidden[0].weight, lambda ex: ex.linears[0].weight.grad.T),
+            (model.fusion.mlp.head.weight, lambda ex: ex.linears[-1].weight.grad.T),
+            (model.fusion.mlp.hidden[0].weight, lambda ex: ex.linears[0].weight.grad.T),
         ]
     for batched, get in pairs:
         for e, expert in enumerate(experts):
@@ -90,7 +93,7 @@ def test_batched_experts_equal_plain_loop(fusion):
 
 def test_experts_are_initialised_independently():
     model = _model("transformer")
-    w = model.fusion.layers[0].qkv.weight
+    w = model.fusion.layers[0].attn.qkv.weight
     assert not torch.allclose(w[0], w[1])
     assert not torch.allclose(model.fusion.position[0], model.fusion.position[1])
 

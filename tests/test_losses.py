@@ -102,3 +102,80 @@ def test_losses_reward_the_intended_behaviour():
     assert redundancy_loss(anchor, same).item() == pytest.approx(0.0, abs=1e-6)
     assert synergy_loss(anchor, same).item() == pytest.approx(1.0, abs=1e-6)
     assert synergy_loss(anchor, -same).item() == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_euclidean_synergy_and_redundancy_hand_computed():
+    anchor = torch.tensor([[0.0, 0.0]])
+    perturbed = torch.tensor([[[3.0, 4.0]], [[0.5, 0.0]]])  # distances 5 and 0.5
+    # synergy: hinge on the distance, mean(relu(1 - 5), relu(1 - 0.5)) = 0.25
+    got = synergy_loss(anchor, perturbed, distance="euclidean", margin=1.0)
+    assert got.item() == pytest.approx(0.25, abs=1e-5)
+    assert synergy_loss(anchor, perturbed, "euclidean", margin=6.0).item() == pytest.approx(
+        ((6 - 5) + (6 - 0.5)) / 2, abs=1e-5
+    )
+    # redundancy: mean squared distance (25 + 0.25) / 2
+    assert redundancy_loss(anchor, perturbed, distance="euclidean").item() == pytest.approx(12.625)
+    # identical outputs: redundancy 0, synergy at its maximum, the margin
+    same = anchor.expand(2, 1, 2)
+    assert redundancy_loss(anchor, same, "euclidean").item() == pytest.approx(0.0)
+    assert synergy_loss(anchor, same, "euclidean").item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_euclidean_terms_are_bounded_below_and_synergy_pushes_apart():
+    outputs = torch.randn(5, 4, 6, 1, generator=torch.Generator().manual_seed(0)) * 100
+    terms = interaction_terms(outputs, distance="euclidean")
+    assert terms.shape == (5,) and (terms >= 0).all()
+    # descending the synergy term separates the clean and perturbed outputs, then stops at 0
+    anchor = torch.zeros(8, 1, requires_grad=True)
+    perturbed = torch.full((3, 8, 1), 0.1, requires_grad=True)
+    opt = torch.optim.SGD([anchor, perturbed], lr=0.5)
+    for _ in range(50):
+        loss = synergy_loss(anchor, perturbed, "euclidean")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    assert (perturbed - anchor).abs().min() >= 1.0 - 1e-3
+
+
+def test_euclidean_vectorised_terms_equal_per_expert_functions():
+    outputs = torch.randn(5, 4, 7, 2, generator=torch.Generator().manual_seed(3))
+    expected = [uniqueness_loss(outputs[i, 0], outputs[i, 1:], i) for i in range(3)]
+    expected.append(synergy_loss(outputs[3, 0], outputs[3, 1:], "euclidean"))
+    expected.append(redundancy_loss(outputs[4, 0], outputs[4, 1:], "euclidean"))
+    got = interaction_terms(outputs, distance="euclidean")
+    torch.testing.assert_close(got, torch.stack(expected))
+
+
+def test_terms_over_a_subset_of_perturbed_modalities():
+    # 4 modalities, variants: clean, modality 1 replaced, modality 3 replaced
+    outputs = torch.randn(6, 3, 5, 2, generator=torch.Generator().manual_seed(4))
+    terms = interaction_terms(outputs, modalities=[1, 3])
+    anchors, perturbed = outputs[:, 0], outputs[:, 1:]
+    expected = torch.stack(
+        [
+            uniqueness_loss(anchors[1], perturbed[1], modality=0),  # its negative is variant 0
+            uniqueness_loss(anchors[3], perturbed[3], modality=1),
+            synergy_loss(anchors[4], perturbed[4]),
+            redundancy_loss(anchors[5], perturbed[5]),
+        ]
+    )
+    torch.testing.assert_close(terms, expected)
+    # one perturbed modality: no positive for any uniqueness expert
+    assert interaction_terms(outputs[:, :2], modalities=[2]).shape == (2,)
+
+
+def test_synergy_and_redundancy_experts_only():
+    outputs = torch.randn(2, 4, 5, 3, generator=torch.Generator().manual_seed(5))
+    expected = torch.stack(
+        [
+            synergy_loss(outputs[0, 0], outputs[0, 1:]),
+            redundancy_loss(outputs[1, 0], outputs[1, 1:]),
+        ]
+    )
+    torch.testing.assert_close(interaction_terms(outputs), expected)
+
+
+def test_unknown_distance_is_rejected():
+    with pytest.raises(ValueError, match="Unknown distance 'l1'"):
+        interaction_loss(torch.randn(5, 4, 2, 2), distance="l1")

@@ -5,42 +5,77 @@ size ``E``; every layer holds ``E`` independent sets of weights stacked along
 that axis and runs them in one batched kernel. The ``M + 1`` input variants
 (clean plus one per replaced modality) are stacked along the sample axis, so
 the whole ``E x (M + 1)`` grid of expert passes is a single computation.
+
+Some backbones hold a grid of weight sets per expert (one per modality, one per
+feed-forward expert of a sparse layer): their layers take a tuple of leading
+sizes such as ``(E, K)``. Every parameter of every built-in backbone starts with
+the expert axis ``E``, so slicing ``[e:e + 1]`` of each parameter gives a
+one-expert backbone computing exactly what expert ``e`` computes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
+class FusionOutput(NamedTuple):
+    """What a fusion backbone returns.
+
+    Attributes
+    ----------
+    logits : Tensor
+        ``[E, N, C]`` every expert's output for every row.
+    latent : Tensor
+        ``[E, N, D]`` every expert's pooled representation (the input of its
+        output head); the interaction losses use it with ``loss_on="latent"``.
+    aux_loss : Tensor or None
+        Scalar auxiliary loss of the backbone (the load-balancing loss of the
+        sparse mixture-of-experts layers), part of the autograd graph; None for
+        backbones without one.
+    """
+
+    logits: torch.Tensor
+    latent: torch.Tensor
+    aux_loss: torch.Tensor | None = None
+
+
+def _lead(n_experts: int | Sequence[int]) -> tuple[int, ...]:
+    return (n_experts,) if isinstance(n_experts, int) else tuple(n_experts)
+
+
 class ExpertLinear(nn.Module):
-    """``E`` independent affine maps evaluated with one batched matmul.
+    """Independent affine maps evaluated with one batched matmul.
 
     Parameters
     ----------
-    n_experts : int
-        Number of independent weight sets ``E``.
+    n_experts : int or tuple of int
+        Number of independent weight sets ``E``, or the leading shape of a grid
+        of weight sets, e.g. ``(E, K)``.
     in_features, out_features : int
         Size of each input and output sample.
 
     Notes
     -----
-    Each expert is initialised independently with the same distribution as
+    Each weight set is initialised independently with the same distribution as
     :class:`torch.nn.Linear` (uniform in ``[-1/sqrt(in), 1/sqrt(in)]``).
     """
 
-    def __init__(self, n_experts: int, in_features: int, out_features: int) -> None:
+    def __init__(self, n_experts: int | Sequence[int], in_features: int, out_features: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_experts, in_features, out_features))
-        self.bias = nn.Parameter(torch.empty(n_experts, out_features))
+        lead = _lead(n_experts)
+        self.weight = nn.Parameter(torch.empty(*lead, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(*lead, out_features))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Draw fresh, independent weights for every expert."""
-        bound = 1.0 / math.sqrt(self.weight.shape[1])
+        bound = 1.0 / math.sqrt(self.weight.shape[-2])
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
@@ -50,23 +85,28 @@ class ExpertLinear(nn.Module):
         Parameters
         ----------
         x : Tensor
-            ``[E, *, in]`` (one input per expert) or, with ``shared=True``,
-            ``[*, in]`` (one input seen by all experts).
+            ``[*lead, *, in]`` (one input per weight set) or, with
+            ``shared=True``, ``[*, in]`` (one input seen by all weight sets).
         shared : bool, default=False
-            Whether ``x`` lacks the expert axis and is broadcast to all experts.
+            Whether ``x`` lacks the leading axes and is broadcast to all sets.
 
         Returns
         -------
         Tensor
-            ``[E, *, out]``.
+            ``[*lead, *, out]``.
         """
-        n_experts, in_features, out_features = self.weight.shape
-        lead = x.shape[:-1] if shared else x.shape[1:-1]
-        flat = x.reshape(1 if shared else n_experts, -1, in_features)
+        *lead, in_features, out_features = self.weight.shape
+        n_sets = math.prod(lead)
+        rows = x.shape[:-1] if shared else x.shape[len(lead) : -1]
+        flat = x.reshape(1 if shared else n_sets, -1, in_features)
         if shared:
-            flat = flat.expand(n_experts, -1, -1)
-        out = torch.baddbmm(self.bias.unsqueeze(1), flat, self.weight)
-        return out.reshape(n_experts, *lead, out_features)
+            flat = flat.expand(n_sets, -1, -1)
+        out = torch.baddbmm(
+            self.bias.reshape(n_sets, 1, out_features),
+            flat,
+            self.weight.reshape(n_sets, in_features, out_features),
+        )
+        return out.reshape(*lead, *rows, out_features)
 
 
 class ExpertLayerNorm(nn.Module):
@@ -96,7 +136,7 @@ class ExpertLayerNorm(nn.Module):
 
 
 def variant_shared_dropout(
-    x: torch.Tensor, p: float, n_variants: int, training: bool
+    x: torch.Tensor, p: float, n_variants: int, training: bool, row_dim: int = 1
 ) -> torch.Tensor:
     """Dropout whose mask is shared by the input variants of a sample.
 
@@ -108,13 +148,15 @@ def variant_shared_dropout(
     Parameters
     ----------
     x : Tensor
-        ``[E, V * B, ...]`` with the variant axis outermost in the sample axis.
+        ``[*lead, V * B, ...]`` with the variant axis outermost in the row axis.
     p : float
         Drop probability.
     n_variants : int
         ``V``, the number of stacked variants.
     training : bool
         Dropout is the identity when False or when ``p == 0``.
+    row_dim : int, default=1
+        Position of the row axis (after the leading expert axes).
 
     Returns
     -------
@@ -123,15 +165,81 @@ def variant_shared_dropout(
     """
     if not training or p == 0.0:
         return x
-    n_experts, n_rows = x.shape[:2]
-    grouped = x.reshape(n_experts, n_variants, n_rows // n_variants, *x.shape[2:])
-    mask_shape = (n_experts, 1) + grouped.shape[2:]
+    n_rows = x.shape[row_dim]
+    grouped = x.unflatten(row_dim, (n_variants, n_rows // n_variants))
+    mask_shape = x.shape[:row_dim] + (1,) + grouped.shape[row_dim + 1 :]
     mask = torch.empty(mask_shape, device=x.device, dtype=x.dtype).bernoulli_(1.0 - p)
     return (grouped * mask.div_(1.0 - p)).reshape(x.shape)
 
 
+class ExpertMLP(nn.Module):
+    """Expert-batched MLP: ``n_layers`` x (linear, GELU, dropout), then a linear head.
+
+    Parameters
+    ----------
+    n_experts : int or tuple of int
+        Leading shape of the weight sets (``E`` or e.g. ``(E, M)``).
+    in_features : int
+        Input width.
+    hidden_dim : int
+        Width of the hidden layers.
+    n_layers : int
+        Number of hidden layers (0 gives a linear map).
+    n_outputs : int
+        Output width.
+    dropout : float
+        Variant-shared dropout after every hidden layer.
+    """
+
+    def __init__(
+        self,
+        n_experts: int | Sequence[int],
+        in_features: int,
+        hidden_dim: int,
+        n_layers: int,
+        n_outputs: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.lead = _lead(n_experts)
+        self.dropout = dropout
+        widths = [in_features] + [hidden_dim] * n_layers
+        self.hidden = nn.ModuleList(
+            ExpertLinear(self.lead, w_in, w_out) for w_in, w_out in zip(widths, widths[1:])
+        )
+        self.head = ExpertLinear(self.lead, widths[-1], n_outputs)
+
+    def forward(
+        self, x: torch.Tensor, n_variants: int = 1, shared: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(output [*lead, N, out], last hidden [*lead, N, hidden])``.
+
+        ``x`` is ``[*lead, N, in]``, or ``[N, in]`` seen by every weight set
+        with ``shared=True``.
+        """
+        h = x
+        for i, layer in enumerate(self.hidden):
+            h = F.gelu(layer(h, shared=shared and i == 0))
+            h = variant_shared_dropout(
+                h, self.dropout, n_variants, self.training, row_dim=len(self.lead)
+            )
+        if shared and not self.hidden:
+            h = h.expand(*self.lead, *h.shape)
+        return self.head(h), h
+
+
+def pool_modalities(x: torch.Tensor, n_modalities: int) -> torch.Tensor:
+    """Mean-pool each modality's tokens and concatenate: ``[..., T, H] -> [..., M * H]``."""
+    *lead, n_tokens, hidden = x.shape
+    per_modality = x.reshape(*lead, n_modalities, n_tokens // n_modalities, hidden)
+    return per_modality.mean(-2).reshape(*lead, n_modalities * hidden)
+
+
 def build_variants(
-    tokens: torch.Tensor, reference: torch.Tensor, tokens_per_modality: int
+    tokens: torch.Tensor,
+    reference: torch.Tensor,
+    tokens_per_modality: int,
+    modalities: torch.Tensor | Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Stack the clean input and one copy per replaced modality.
 
@@ -141,20 +249,27 @@ def build_variants(
         ``[B, T, H]`` clean tokens of all modalities, modality-major
         (``T = M * tokens_per_modality``).
     reference : Tensor
-        ``[B, T, H]`` replacement tokens; variant ``j + 1`` takes modality
-        ``j``'s slice from it.
+        ``[B, T, H]`` replacement tokens; variant ``k + 1`` takes the slice of
+        the ``k``-th replaced modality from it.
     tokens_per_modality : int
         Number of tokens ``P`` of each modality.
+    modalities : Tensor or sequence of int, optional
+        Indices of the modalities to replace, one variant each (default: all
+        ``M`` modalities in order).
 
     Returns
     -------
     Tensor
-        ``[M + 1, B, T, H]``: index 0 is the clean input, index ``j + 1`` has
-        modality ``j`` replaced.
+        ``[K + 1, B, T, H]``: index 0 is the clean input, index ``k + 1`` has
+        modality ``modalities[k]`` replaced (``K = len(modalities)``).
     """
     n_tokens = tokens.shape[1]
-    n_modalities = n_tokens // tokens_per_modality
-    owner = torch.arange(n_tokens, device=tokens.device) // tokens_per_modality
-    variant = torch.arange(n_modalities + 1, device=tokens.device) - 1
-    replace = (owner.unsqueeze(0) == variant.unsqueeze(1)).view(n_modalities + 1, 1, n_tokens, 1)
+    device = tokens.device
+    owner = torch.arange(n_tokens, device=device) // tokens_per_modality
+    if modalities is None:
+        replaced = torch.arange(n_tokens // tokens_per_modality, device=device)
+    else:
+        replaced = torch.as_tensor(modalities, device=device, dtype=torch.long)
+    variant = torch.cat((replaced.new_full((1,), -1), replaced))
+    replace = (owner.unsqueeze(0) == variant.unsqueeze(1)).view(-1, 1, n_tokens, 1)
     return torch.where(replace, reference.unsqueeze(0), tokens.unsqueeze(0))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -11,9 +11,18 @@ from torch import nn
 from .encoders import make_encoder
 from .experts import build_variants
 from .fusion import make_fusion
-from .losses import interaction_loss
+from .losses import DISTANCES, interaction_loss
 
 PERTURBATIONS = ("noise", "mean", "zero")
+NOISE_SCALES = ("unit", "matched")
+EXPERT_SETS = ("all", "synergy_redundancy", "single")
+REWEIGHTINGS = ("mlp", "static")
+LOSS_TARGETS = ("logits", "latent")
+
+
+def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of {list(choices)}.")
 
 
 class MoEOutput(NamedTuple):
@@ -28,13 +37,20 @@ class MoEOutput(NamedTuple):
     expert_logits : Tensor
         ``[B, E, C]`` each expert's output on the clean input.
     interaction_loss : Tensor or None
-        Scalar interaction loss; only in training mode with the losses enabled.
+        Scalar interaction loss; only in training mode with the perturbed
+        passes enabled.
+    gate_loss : Tensor or None
+        Scalar load-balancing loss of a sparse mixture-of-experts backbone
+        (``"switch"``, ``"moepp"``), part of the autograd graph (not detached);
+        None for the other backbones. Returned in evaluation mode too; the
+        training objective adds it with its own weight.
     """
 
     logits: torch.Tensor
     weights: torch.Tensor
     expert_logits: torch.Tensor
     interaction_loss: torch.Tensor | None
+    gate_loss: torch.Tensor | None = None
 
 
 class ReweightingMLP(nn.Module):
@@ -64,7 +80,27 @@ class ReweightingMLP(nn.Module):
 
     def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
         """Return ``softmax(scores / temperature)``, ``[B, E]``."""
-        return torch.softmax(self.net(pooled) / temperature, dim=-1)
+        # float32 softmax: the weights must sum to 1 also under bfloat16 autocast
+        return torch.softmax(self.net(pooled).float() / temperature, dim=-1)
+
+
+class StaticReweighting(nn.Module):
+    """One learned global weight vector, the same for every sample (ablation).
+
+    Parameters
+    ----------
+    n_experts : int
+        Number of experts ``E``. The scores start at 0 (uniform weights).
+    """
+
+    def __init__(self, n_experts: int) -> None:
+        super().__init__()
+        self.scores = nn.Parameter(torch.zeros(n_experts))
+
+    def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Return ``softmax(scores / temperature)`` repeated for the ``B`` rows of ``pooled``."""
+        weights = torch.softmax(self.scores / temperature, dim=-1)
+        return weights.expand(pooled.shape[0], -1)
 
 
 class InteractionMoE(nn.Module):
@@ -91,11 +127,26 @@ class InteractionMoE(nn.Module):
         Tokens per modality with the patch encoder (the MLP encoder gives 1).
     encoder : {"patch", "mlp"}, default="patch"
         Modality encoder.
-    fusion : str, default="transformer"
-        Fusion backbone, see :data:`sk_i2moe.nn.fusion.FUSIONS`.
+    fusion : str or callable, default="transformer"
+        Fusion backbone: a key of :data:`sk_i2moe.nn.fusion.FUSIONS`
+        (``"transformer"``, ``"mlp"``, ``"early"``, ``"late"``, ``"lrtf"``,
+        ``"interpretcc"``, ``"switch"``, ``"moepp"``), or a factory of one plain
+        module ``factory(n_modalities=, n_tokens=, hidden_dim=, n_outputs=,
+        **fusion_kwargs)`` mapping tokens ``[B, T, H]`` to logits ``[B, C]``,
+        instantiated once per expert and batched with ``torch.func.vmap``
+        (:class:`~sk_i2moe.nn.custom.VmappedFusion`).
     fusion_kwargs : dict, optional
         Extra keyword arguments of the backbone (``n_layers``, ``n_heads``,
-        ``dropout``, ...).
+        ``dropout``, ``rank``, ``n_ffn_experts``, ...).
+    experts : {"all", "synergy_redundancy", "single"}, default="all"
+        Which experts: uniqueness per modality + synergy + redundancy
+        (``E = M + 2``); synergy + redundancy only (``E = 2``); or one plain
+        fusion network (``E = 1``, no interaction loss and no perturbed
+        passes, weights all 1: vanilla fusion). See :attr:`expert_kinds`.
+    reweighting : {"mlp", "static"}, default="mlp"
+        Per-sample weights from the reweighting MLP, or one learned global
+        weight vector (``softmax(scores / temperature)``) shared by all samples.
+        ``experts="single"`` always uses ``"static"``.
     reweight_hidden : int, default=256
         Hidden width of the reweighting MLP.
     reweight_layers : int, default=2
@@ -103,13 +154,35 @@ class InteractionMoE(nn.Module):
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
     perturbation : {"noise", "mean", "zero"}, default="noise"
-        Reference that replaces a modality's tokens: standard-normal noise,
-        the running mean of the training tokens, or zeros.
+        Reference that replaces a modality's tokens: random noise, the running
+        mean of the training tokens, or zeros.
+    noise_scale : {"unit", "matched"}, default="unit"
+        With ``perturbation="noise"``: standard-normal noise (the paper's), or
+        noise with each modality's batch mean and standard deviation (scalars
+        over the modality's tokens and features, not back-propagated), so that
+        the reference is on the embeddings' scale. Ignored otherwise.
+    n_perturbed : int, optional
+        Perturb only this many modalities per training step, drawn uniformly
+        without replacement (only those variants are computed: ``n_perturbed +
+        1`` rows per sample instead of ``M + 1``). The interaction terms then
+        use the drawn modalities only: a uniqueness expert whose modality was
+        not drawn has no negative and its term is left out of that step's
+        mean; the positives of a drawn one are the other drawn modalities (so
+        uniqueness terms need ``n_perturbed >= 2``); synergy and redundancy
+        average over the drawn modalities. None perturbs all ``M``.
     interaction : bool, default=True
         Whether training computes the perturbed passes and the interaction
         loss. When False training costs one clean pass per expert.
+    loss_on : {"logits", "latent"}, default="logits"
+        Outputs the interaction losses compare: the experts' logits, or the
+        pooled latent vectors their backbone returns (the input of its head).
+    interaction_distance : {"cosine", "euclidean"}, default="cosine"
+        Synergy / redundancy terms: cosine (classification, the paper's) or
+        euclidean hinge / squared distance (regression); see
+        :mod:`sk_i2moe.nn.losses`.
     margin : float, default=1.0
-        Triplet margin of the uniqueness terms.
+        Triplet margin of the uniqueness terms (and of the euclidean synergy
+        hinge).
     input_loc, input_scale : sequence of Tensor, optional
         Per-modality feature centre and scale; inputs are standardised as
         ``(x - loc) / scale`` before encoding. Stored as buffers.
@@ -123,29 +196,54 @@ class InteractionMoE(nn.Module):
         hidden_dim: int = 64,
         n_tokens: int = 4,
         encoder: str = "patch",
-        fusion: str = "transformer",
+        fusion: str | Callable[..., nn.Module] = "transformer",
         fusion_kwargs: dict | None = None,
+        experts: str = "all",
+        reweighting: str = "mlp",
         reweight_hidden: int = 256,
         reweight_layers: int = 2,
         temperature: float = 1.0,
         perturbation: str = "noise",
+        noise_scale: str = "unit",
+        n_perturbed: int | None = None,
         interaction: bool = True,
+        loss_on: str = "logits",
+        interaction_distance: str = "cosine",
         margin: float = 1.0,
         input_loc: Sequence[torch.Tensor] | None = None,
         input_scale: Sequence[torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
-        if perturbation not in PERTURBATIONS:
-            raise ValueError(
-                f"Unknown perturbation {perturbation!r}; expected one of {list(PERTURBATIONS)}."
-            )
+        _check_choice("perturbation", perturbation, PERTURBATIONS)
+        _check_choice("noise_scale", noise_scale, NOISE_SCALES)
+        _check_choice("experts", experts, EXPERT_SETS)
+        _check_choice("reweighting", reweighting, REWEIGHTINGS)
+        _check_choice("loss_on", loss_on, LOSS_TARGETS)
+        _check_choice("interaction_distance", interaction_distance, DISTANCES)
         n_modalities = len(n_features)
+        if n_perturbed is not None and not 1 <= n_perturbed <= n_modalities:
+            raise ValueError(
+                f"n_perturbed={n_perturbed} must be between 1 and the number of modalities "
+                f"({n_modalities}), or None to perturb all of them."
+            )
         self.n_modalities = n_modalities
-        self.n_experts = n_modalities + 2
+        if experts == "all":
+            kinds = [f"uniqueness[{m}]" for m in range(n_modalities)] + ["synergy", "redundancy"]
+        elif experts == "synergy_redundancy":
+            kinds = ["synergy", "redundancy"]
+        else:
+            kinds = ["fusion"]
+        self._expert_kinds = tuple(kinds)
+        self.n_experts = len(kinds)
+        self.experts = experts
         self.tokens_per_modality = n_tokens if encoder == "patch" else 1
         self.temperature = temperature
         self.perturbation = perturbation
+        self.noise_scale = noise_scale
+        self.n_perturbed = n_perturbed
         self.interaction = interaction
+        self.loss_on = loss_on
+        self.interaction_distance = interaction_distance
         self.margin = margin
         self.encoders = nn.ModuleList(
             make_encoder(encoder, d, n_tokens, hidden_dim) for d in n_features
@@ -159,9 +257,12 @@ class InteractionMoE(nn.Module):
             n_outputs=n_outputs,
             **(fusion_kwargs or {}),
         )
-        self.reweighting = ReweightingMLP(
-            n_modalities * hidden_dim, self.n_experts, reweight_hidden, reweight_layers
-        )
+        if reweighting == "static" or experts == "single":
+            self.reweighting: nn.Module = StaticReweighting(self.n_experts)
+        else:
+            self.reweighting = ReweightingMLP(
+                n_modalities * hidden_dim, self.n_experts, reweight_hidden, reweight_layers
+            )
         n_total = n_modalities * self.tokens_per_modality
         self.register_buffer("reference_mean", torch.zeros(n_total, hidden_dim))
         self.register_buffer("reference_seen", torch.zeros((), dtype=torch.bool))
@@ -170,6 +271,41 @@ class InteractionMoE(nn.Module):
             scale = torch.ones(d) if input_scale is None else torch.as_tensor(input_scale[m])
             self.register_buffer(f"loc_{m}", loc.float().clone())
             self.register_buffer(f"scale_{m}", scale.float().clone())
+
+    @property
+    def expert_kinds(self) -> list[str]:
+        """Kind of each expert, in output order.
+
+        ``["uniqueness[0]", ..., "uniqueness[M-1]", "synergy", "redundancy"]``
+        with ``experts="all"`` (the index is the modality's position in
+        ``n_features``), ``["synergy", "redundancy"]`` or ``["fusion"]``.
+        """
+        return list(self._expert_kinds)
+
+    def expert_names(self, modality_names: Sequence[str]) -> list[str]:
+        """:attr:`expert_kinds` with modality indices replaced by names.
+
+        Parameters
+        ----------
+        modality_names : sequence of str
+            One name per modality, in the order of ``n_features``.
+
+        Returns
+        -------
+        list of str
+            E.g. ``["uniqueness[labs]", "uniqueness[notes]", "synergy", "redundancy"]``.
+        """
+        if len(modality_names) != self.n_modalities:
+            raise ValueError(
+                f"Expected {self.n_modalities} modality names, got {len(modality_names)}."
+            )
+        names = {f"uniqueness[{m}]": f"uniqueness[{n}]" for m, n in enumerate(modality_names)}
+        return [names.get(kind, kind) for kind in self._expert_kinds]
+
+    @property
+    def perturbs(self) -> bool:
+        """Whether training runs the perturbed passes and the interaction loss."""
+        return self.interaction and self.experts != "single"
 
     def embed(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Standardise and encode every modality: ``M x [B, d_m] -> [B, M * P, H]``."""
@@ -184,7 +320,13 @@ class InteractionMoE(nn.Module):
     def _reference(self, tokens: torch.Tensor) -> torch.Tensor:
         """Replacement tokens ``[B, T, H]`` for the configured perturbation."""
         if self.perturbation == "noise":
-            return torch.randn_like(tokens)
+            noise = torch.randn_like(tokens)
+            if self.noise_scale == "unit":
+                return noise
+            grouped = tokens.detach().unflatten(1, (self.n_modalities, -1))  # [B, M, P, H]
+            mean = grouped.mean((0, 2, 3), keepdim=True)
+            std = grouped.std((0, 2, 3), keepdim=True, correction=0)
+            return (mean + std * noise.unflatten(1, (self.n_modalities, -1))).flatten(1, 2)
         if self.perturbation == "zero":
             return torch.zeros_like(tokens)
         with torch.no_grad():
@@ -193,6 +335,13 @@ class InteractionMoE(nn.Module):
             self.reference_mean.lerp_(batch_mean, momentum)
             self.reference_seen.fill_(True)
         return self.reference_mean.expand_as(tokens)
+
+    def _draw_modalities(self, device: torch.device) -> torch.Tensor | None:
+        """Sorted indices of the modalities to perturb this step (None: all)."""
+        if self.n_perturbed is None or self.n_perturbed >= self.n_modalities:
+            return None
+        drawn = torch.randperm(self.n_modalities)[: self.n_perturbed]
+        return drawn.sort().values.to(device)
 
     def forward(
         self, xs: Sequence[torch.Tensor], reference: torch.Tensor | None = None
@@ -216,17 +365,28 @@ class InteractionMoE(nn.Module):
         pooled = tokens.view(batch, self.n_modalities, -1, hidden).mean(2).flatten(1)
         weights = self.reweighting(pooled, self.temperature)
         loss = None
-        if self.training and self.interaction:
+        if self.training and self.perturbs:
             if reference is None:
                 reference = self._reference(tokens)
-            variants = build_variants(tokens, reference, self.tokens_per_modality)
+            drawn = self._draw_modalities(tokens.device)
+            variants = build_variants(tokens, reference, self.tokens_per_modality, drawn)
             n_variants = variants.shape[0]
-            logits, _ = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
-            logits = logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
-            loss = interaction_loss(logits, self.margin)
+            fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+            logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
+            if self.loss_on == "logits":
+                compared = logits
+            else:
+                compared = fused.latent.unflatten(1, (n_variants, batch))  # [E, V, B, D]
+            loss = interaction_loss(
+                compared,
+                self.margin,
+                modalities=drawn,
+                distance=self.interaction_distance,
+            )
             expert_logits = logits[:, 0]
         else:
-            expert_logits, _ = self.fusion(tokens)
+            fused = self.fusion(tokens)
+            expert_logits = fused.logits
         expert_logits = expert_logits.transpose(0, 1)  # [B, E, C]
         mixture = torch.einsum("be,bec->bc", weights, expert_logits)
-        return MoEOutput(mixture, weights, expert_logits, loss)
+        return MoEOutput(mixture, weights, expert_logits, loss, fused.aux_loss)

@@ -1,0 +1,168 @@
+"""Does the dominant interaction weight name the true interaction?
+
+For each pure interaction type of ``make_interaction_classification`` with
+three modalities (uniqueness of m0, m1 and m2, redundancy, synergy) and each
+seed, fit ``I2MoEClassifier`` with default settings on a train split and
+report:
+
+* whether the expert with the largest ``interaction_weights_`` (mean weight
+  over the training data) is the expert named after the true interaction;
+* the mean weight on the true expert (``1 / 5`` is uniform);
+* the held-out accuracy of the mixture, and of the true expert alone.
+
+Run with ``python benchmarks/bench_interpretation.py`` (``--help`` for
+options). Target: dominant expert correct in >= 90 % of fits, with held-out
+accuracy >= 0.85.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+import torch
+from sklearn.model_selection import train_test_split
+
+import sk_i2moe
+from sk_i2moe import I2MoEClassifier
+from sk_i2moe.datasets import make_interaction_classification
+from sk_i2moe.inspection import expert_scores
+
+CASES = [
+    ("uniqueness[m0]", {"interaction": "uniqueness", "unique_modality": 0}),
+    ("uniqueness[m1]", {"interaction": "uniqueness", "unique_modality": 1}),
+    ("uniqueness[m2]", {"interaction": "uniqueness", "unique_modality": 2}),
+    ("redundancy", {"interaction": "redundancy"}),
+    ("synergy", {"interaction": "synergy"}),
+]
+
+
+def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) -> dict:
+    X, y, labels = make_interaction_classification(
+        n_samples=args.n_samples, n_modalities=3, noise=args.noise, random_state=seed, **data_kwargs
+    )
+    assert set(labels) == {truth}
+    train, test = train_test_split(
+        np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=seed
+    )
+    X_train = {name: block[train] for name, block in X.items()}
+    X_test = {name: block[test] for name, block in X.items()}
+    clf = I2MoEClassifier(random_state=seed, device=args.device)
+    start = time.perf_counter()
+    clf.fit(X_train, y[train])
+    fit_s = time.perf_counter() - start
+    weights = clf.interaction_weights_
+    true_index = clf.expert_names_.index(truth)
+    scores = expert_scores(clf, X_test, y[test])
+    return {
+        "interaction": truth,
+        "seed": seed,
+        "dominant": clf.expert_names_[int(np.argmax(weights))],
+        "correct": bool(np.argmax(weights) == true_index),
+        "true_weight": float(weights[true_index]),
+        "test_weight": float(scores.loc[truth, "mean_weight"]),
+        "accuracy": float(scores.loc["mixture", "score"]),
+        "true_expert_accuracy": float(scores.loc[truth, "score"]),
+        "fit_s": fit_s,
+        "weights": [round(float(w), 3) for w in weights],
+    }
+
+
+def _mean_std(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}"
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for truth, _ in CASES:
+        part = results[results["interaction"] == truth]
+        if part.empty:
+            continue
+        dominant = Counter(part["dominant"]).most_common(1)[0]
+        rows.append(
+            {
+                "true interaction": truth,
+                "dominant correct": f"{part['correct'].sum()}/{len(part)}",
+                "weight on true expert": _mean_std(part["true_weight"]),
+                "held-out accuracy": _mean_std(part["accuracy"]),
+                "true expert alone": _mean_std(part["true_expert_accuracy"]),
+                "most frequent dominant": f"{dominant[0]} ({dominant[1]})",
+                "fit s": f"{part['fit_s'].mean():.0f}",
+            }
+        )
+    return pd.DataFrame(rows).set_index("true interaction")
+
+
+def _git_state() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "sk_i2moe"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{commit}{' + uncommitted changes in sk_i2moe/' if dirty else ''}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per interaction type")
+    parser.add_argument("--n-samples", type=int, default=500)
+    parser.add_argument("--test-size", type=float, default=0.25)
+    parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--csv", default=None, help="also write every fit's result here")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    print(
+        f"sk_i2moe {sk_i2moe.__version__} (git {_git_state()}), torch {torch.__version__}, "
+        f"scikit-learn {sklearn.__version__}, Python {platform.python_version()}"
+    )
+    print(
+        f"device={args.device}, torch threads={torch.get_num_threads()}, "
+        f"n_samples={args.n_samples} (test {args.test_size:.0%}), noise={args.noise}, "
+        f"seeds=0..{args.seeds - 1}, I2MoEClassifier defaults"
+    )
+    records = []
+    start = time.perf_counter()
+    for truth, data_kwargs in CASES:
+        for seed in range(args.seeds):
+            record = run_one(truth, data_kwargs, seed, args)
+            records.append(record)
+            print(
+                f"  {truth:<15} seed {seed}: dominant {record['dominant']:<15} "
+                f"w_true {record['true_weight']:.3f}  acc {record['accuracy']:.3f}  "
+                f"weights {record['weights']}  ({record['fit_s']:.0f} s)",
+                flush=True,
+            )
+    results = pd.DataFrame(records)
+    if args.csv:
+        results.to_csv(args.csv, index=False)
+    print()
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summarise(results).to_string())
+    correct = results["correct"].mean()
+    accurate = (results["accuracy"] >= 0.85).mean()
+    print()
+    print(
+        f"dominant expert is the true one in {correct:.0%} of {len(results)} fits "
+        f"(target >= 90%); held-out accuracy >= 0.85 in {accurate:.0%} of fits; "
+        f"mean accuracy {results['accuracy'].mean():.3f}"
+    )
+    print(f"total time {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

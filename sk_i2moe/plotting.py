@@ -1,0 +1,361 @@
+"""Matplotlib figures for interpreting a fitted I2MoE estimator.
+
+Matplotlib is an optional dependency (``pip install "sk-i2moe[plot]"``); it
+is imported when a plotting function is called, so importing this module
+never needs it. (The doctest lines that draw are marked ``+SKIP`` so the
+suite passes without matplotlib; ``tests/test_plotting.py`` runs them when
+matplotlib is installed.)
+
+- :func:`plot_interaction_weights`: distribution of each expert's weight
+  over a data set (global interpretation);
+- :func:`plot_sample_explanation`: one sample's expert outputs, weights and
+  contributions (local interpretation);
+- :func:`plot_expert_scores`: each expert's own score against the mixture's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .inspection import Explanation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_expert_scores", "plot_interaction_weights", "plot_sample_explanation"]
+
+_MIXTURE = "mixture"
+
+
+def _pyplot() -> Any:
+    """Import :mod:`matplotlib.pyplot`, or say how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - exercised without matplotlib
+        raise ImportError(
+            "sk_i2moe.plotting needs matplotlib, which is not installed. Install it with "
+            '`pip install "sk-i2moe[plot]"` (or `pip install matplotlib`).'
+        ) from err
+    return plt
+
+
+def _check_explanation(explanation: object) -> Explanation:
+    if not isinstance(explanation, Explanation):
+        raise TypeError(
+            "expected an sk_i2moe.inspection.Explanation, as returned by estimator.explain(X); "
+            f"got {type(explanation).__name__}."
+        )
+    return explanation
+
+
+def _label_experts(ax: Axes, names: list[str], axis: str = "x") -> None:
+    positions = np.arange(1, len(names) + 1)
+    if axis == "x":
+        ax.set_xticks(positions)
+        rotate = max(len(n) for n in names) * len(names) > 60
+        ax.set_xticklabels(names, rotation=30 if rotate else 0, ha="right" if rotate else "center")
+    else:
+        ax.set_yticks(positions)
+        ax.set_yticklabels(names)
+
+
+def plot_interaction_weights(
+    explanation: Explanation,
+    ax: Axes | None = None,
+    kind: str = "violin",
+) -> Axes:
+    """Distribution of every expert's interaction weight over the samples.
+
+    The global view of the I2MoE paper: one violin (or box) per expert, the
+    median marked, and a dotted line at the uniform weight ``1 / n_experts``.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        From ``estimator.explain(X)``.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure is made when None.
+    kind : {"violin", "box"}, default="violin"
+        Violin plot (kernel density, median as a line) or box plot (median,
+        quartiles, whiskers at 1.5 IQR).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on; ticks are the expert names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``.
+    ImportError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe.inspection import Explanation
+    >>> from sk_i2moe.plotting import plot_interaction_weights
+    >>> rng = np.random.default_rng(0)
+    >>> weights = rng.dirichlet([4.0, 1.0, 1.0], size=50)
+    >>> exp = Explanation(weights, np.zeros((50, 3, 1)), np.zeros((50, 1)),
+    ...                   ["uniqueness[a]", "synergy", "redundancy"], ["y"])
+    >>> ax = plot_interaction_weights(exp, kind="box")  # doctest: +SKIP
+    >>> [t.get_text() for t in ax.get_xticklabels()]  # doctest: +SKIP
+    ['uniqueness[a]', 'synergy', 'redundancy']
+    """
+    explanation = _check_explanation(explanation)
+    if kind not in ("violin", "box"):
+        raise ValueError(f"kind must be 'violin' or 'box'; got {kind!r}.")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.3 * len(explanation.expert_names) + 2.5, 4))
+    weights = np.asarray(explanation.weights, dtype=np.float64)
+    n_samples, n_experts = weights.shape
+    positions = np.arange(1, n_experts + 1)
+    columns = [weights[:, e] for e in range(n_experts)]
+    if kind == "violin":
+        # A kernel density needs spread: give constant columns a negligible one.
+        spread = [c if np.ptp(c) > 0 else c + np.linspace(-1e-6, 1e-6, c.size) for c in columns]
+        if n_samples == 1:
+            spread = [np.repeat(c, 2) + np.array([-1e-6, 1e-6]) for c in columns]
+        parts = ax.violinplot(spread, positions=positions, showmedians=True, showextrema=False)
+        for body in parts["bodies"]:
+            body.set_alpha(0.6)
+    else:
+        ax.boxplot(columns, positions=positions, widths=0.5)
+    ax.axhline(1.0 / n_experts, color="0.5", linestyle=":", linewidth=1, label="uniform 1/E")
+    _label_experts(ax, list(explanation.expert_names))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("expert")
+    ax.set_ylabel("interaction weight")
+    ax.set_title(f"Interaction weights over {n_samples} samples")
+    ax.legend(loc="upper right", frameon=False)
+    return ax
+
+
+def _default_output(explanation: Explanation, index: int) -> int:
+    n_outputs = explanation.output.shape[1]
+    if n_outputs == 1 or explanation.task == "regression":
+        return 0
+    # Classification (or unknown): the predicted class, largest mixture logit.
+    return int(np.argmax(explanation.output[index]))
+
+
+def _resolve_output(explanation: Explanation, index: int, output: object) -> int:
+    names = [str(n) for n in explanation.output_names]
+    n_outputs = explanation.output.shape[1]
+    if output is None:
+        return _default_output(explanation, index)
+    if isinstance(output, str) or output not in range(-n_outputs, n_outputs):
+        if str(output) in names:
+            return names.index(str(output))
+        raise ValueError(
+            f"output={output!r} is neither an output name {names} nor a position in "
+            f"[0, {n_outputs - 1}]."
+        )
+    return int(output) % n_outputs
+
+
+def plot_sample_explanation(
+    explanation: Explanation,
+    index: int,
+    output: int | str | None = None,
+    axes: Any = None,
+) -> Figure:
+    """How one sample's prediction is composed from the experts.
+
+    Three panels share the expert axis: each expert's output for the sample
+    (a logit for classifiers), its interaction weight, and its contribution
+    ``weight * output``; the contributions add up to the mixture output,
+    drawn as a vertical line in the last panel.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        From ``estimator.explain(X)``.
+    index : int
+        Row of the sample in ``X`` (negative counts from the end).
+    output : int or str, default=None
+        Which output to show when there are several: a position or an output
+        name (a class label as a string, e.g. ``"1"``). None picks the
+        predicted class (largest mixture logit) for a classifier and the
+        first output for a regressor (``explanation.task == "regression"``;
+        when the task is unknown, the largest output).
+    axes : sequence of 3 matplotlib Axes, default=None
+        Where to draw; a new 1 x 3 figure is made when None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the three panels (``figure.axes``).
+
+    Raises
+    ------
+    IndexError
+        If ``index`` is out of range.
+    ValueError
+        For an unknown ``output`` or not exactly three ``axes``.
+    ImportError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe.inspection import Explanation
+    >>> from sk_i2moe.plotting import plot_sample_explanation
+    >>> outputs = np.array([[[2.0, -1.0], [0.5, 0.0]]])
+    >>> weights = np.array([[0.75, 0.25]])
+    >>> exp = Explanation(weights, outputs, (weights[:, :, None] * outputs).sum(1),
+    ...                   ["synergy", "redundancy"], ["no", "yes"], task="classification")
+    >>> fig = plot_sample_explanation(exp, 0)  # doctest: +SKIP
+    >>> [ax.get_title() for ax in fig.axes]  # doctest: +SKIP
+    ['Expert output', 'Interaction weight', 'Contribution']
+    >>> fig.get_suptitle()  # doctest: +SKIP
+    "Sample 0: logit of class 'no'"
+    """
+    explanation = _check_explanation(explanation)
+    n_samples = explanation.weights.shape[0]
+    if not -n_samples <= index < n_samples:
+        raise IndexError(f"index {index} is out of range for {n_samples} samples.")
+    index = int(index) % n_samples
+    k = _resolve_output(explanation, index, output)
+    plt = _pyplot()
+    if axes is None:
+        n_experts = len(explanation.expert_names)
+        fig, axes = plt.subplots(
+            1, 3, figsize=(11, 0.45 * n_experts + 2), sharey=True, layout="constrained"
+        )
+    axes = np.asarray(axes, dtype=object).ravel()
+    if axes.size != 3:
+        raise ValueError(f"axes must hold exactly 3 matplotlib Axes; got {axes.size}.")
+    fig = axes[0].figure
+
+    names = list(explanation.expert_names)
+    positions = np.arange(1, len(names) + 1)
+    values = np.asarray(explanation.expert_outputs[index, :, k], dtype=np.float64)
+    weights = np.asarray(explanation.weights[index], dtype=np.float64)
+    contributions = weights * values
+    total = float(explanation.output[index, k])
+    output_name = str(explanation.output_names[k])
+    if explanation.task == "regression":
+        quantity = f"output '{output_name}'"
+    elif explanation.task == "classification":
+        quantity = f"logit of class '{output_name}'"
+    else:
+        quantity = f"output '{output_name}'"
+    colors = np.where(contributions >= 0, "tab:blue", "tab:red")
+
+    panels = [
+        (values, "Expert output", quantity, "tab:gray"),
+        (weights, "Interaction weight", "weight", "tab:green"),
+        (contributions, "Contribution", "weight x output", colors),
+    ]
+    for ax, (data, title, xlabel, color) in zip(axes, panels):
+        ax.barh(positions, data, color=color, height=0.6)
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        _label_experts(ax, names, axis="y")
+    for ax in axes:  # first expert on top (shared axes flip together)
+        if not ax.yaxis_inverted():
+            ax.invert_yaxis()
+    axes[1].set_xlim(0.0, max(1.0, float(weights.max())) * 1.02)
+    axes[2].axvline(total, color="black", linestyle="--", linewidth=1.2, label=f"sum = {total:.3g}")
+    axes[2].margins(x=0.12)
+    axes[2].legend(loc="best", frameon=False)
+    fig.suptitle(f"Sample {index}: {quantity}")
+    return fig
+
+
+def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Each expert's own score next to the mixture's.
+
+    One bar per expert; the ``"mixture"`` row, when present, is a distinct
+    (dark, hatched) last bar and a dashed horizontal line across the plot,
+    so experts that reach it alone stand out. Bars carry their values.
+
+    Parameters
+    ----------
+    scores_frame : DataFrame
+        As returned by :func:`sk_i2moe.inspection.expert_scores`: indexed by
+        expert name (optionally with a ``"mixture"`` row), with a ``score``
+        column (or a single column). ``scores_frame.attrs["metric"]`` names
+        the y axis when present.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure is made when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on; ticks are the row names.
+
+    Raises
+    ------
+    ValueError
+        If the frame is empty or has no ``score`` column (and not exactly one
+        column).
+    ImportError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sk_i2moe.plotting import plot_expert_scores
+    >>> frame = pd.DataFrame({"score": [0.6, 0.9, 0.93]},
+    ...                      index=["synergy", "redundancy", "mixture"])
+    >>> ax = plot_expert_scores(frame)  # doctest: +SKIP
+    >>> len(ax.patches), ax.get_ylabel()  # doctest: +SKIP
+    (3, 'score')
+    """
+    if not isinstance(scores_frame, pd.DataFrame) or scores_frame.empty:
+        raise ValueError("scores_frame must be a non-empty DataFrame from expert_scores().")
+    if "score" in scores_frame.columns:
+        scores = scores_frame["score"]
+    elif scores_frame.shape[1] == 1:
+        scores = scores_frame.iloc[:, 0]
+    else:
+        raise ValueError(
+            "scores_frame needs a 'score' column (as from expert_scores()); got columns "
+            f"{list(scores_frame.columns)}."
+        )
+    plt = _pyplot()
+    names = [str(n) for n in scores.index]
+    values = scores.to_numpy(dtype=np.float64)
+    is_mixture = np.array([n == _MIXTURE for n in names])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 4))
+    positions = np.arange(1, len(names) + 1)
+    experts = ax.bar(positions[~is_mixture], values[~is_mixture], width=0.6, color="tab:blue")
+    ax.bar_label(experts, fmt="%.2f", fontsize=8, padding=2)
+    if is_mixture.any():
+        mixture_value = float(values[is_mixture][0])
+        mixture = ax.bar(
+            positions[is_mixture],
+            values[is_mixture],
+            width=0.6,
+            color="tab:orange",
+            edgecolor="black",
+            hatch="//",
+        )
+        ax.bar_label(mixture, fmt="%.2f", fontsize=8, padding=2)
+        ax.axhline(
+            mixture_value,
+            color="tab:orange",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"mixture = {mixture_value:.3f}",
+        )
+        ax.legend(loc="best", frameon=False)
+    _label_experts(ax, names)
+    metric = scores_frame.attrs.get("metric")
+    ax.set_ylabel({"accuracy": "accuracy", "r2": "R$^2$"}.get(metric, "score"))
+    ax.set_xlabel("expert")
+    ax.set_title("Score of each expert alone vs the mixture")
+    if np.all(values >= 0):
+        ax.set_ylim(0.0, max(1.0, float(values.max())) * 1.08)
+    return ax

@@ -1,0 +1,222 @@
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import accuracy_score, r2_score
+
+from sk_i2moe import I2MoEClassifier
+from sk_i2moe.datasets import make_interaction_classification
+from sk_i2moe.inspection import Explanation, expert_scores
+
+NAMES = ["uniqueness[a]", "uniqueness[b]", "synergy", "redundancy"]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    mixture = {"uniqueness": 0.4, "synergy": 0.3, "redundancy": 0.3}
+    X, y, _ = make_interaction_classification(mixture, n_samples=120, n_features=5, random_state=0)
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_tokens=2, random_state=0).fit(X, y)
+    return clf, X, y
+
+
+def _explanation(weights, outputs, **kwargs):
+    weights = np.asarray(weights, dtype=float)
+    outputs = np.asarray(outputs, dtype=float)
+    return Explanation(
+        weights=weights,
+        expert_outputs=outputs,
+        output=(weights[:, :, None] * outputs).sum(axis=1),
+        expert_names=NAMES[: weights.shape[1]],
+        output_names=[f"y{k}" for k in range(outputs.shape[2])],
+        **kwargs,
+    )
+
+
+# -- Explanation.summary -------------------------------------------------------
+def test_summary_matches_numpy_on_known_weights():
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(4), size=201)
+    summary = _explanation(weights, np.zeros((201, 4, 1))).summary()
+    assert summary.index.tolist() == NAMES
+    assert summary.index.name == "expert"
+    assert summary.columns.tolist() == ["mean", "std", "5%", "25%", "50%", "75%", "95%"]
+    np.testing.assert_allclose(summary["mean"], weights.mean(axis=0))
+    np.testing.assert_allclose(summary["std"], weights.std(axis=0))
+    np.testing.assert_allclose(summary["50%"], np.median(weights, axis=0))
+    np.testing.assert_allclose(summary["5%"], np.quantile(weights, 0.05, axis=0))
+    np.testing.assert_allclose(summary["95%"], np.quantile(weights, 0.95, axis=0))
+
+
+def test_summary_of_fitted_model(fitted):
+    clf, X, _ = fitted
+    explanation = clf.explain(X)
+    summary = explanation.summary()
+    assert summary.index.tolist() == clf.expert_names_
+    quantiles = summary[["5%", "25%", "50%", "75%", "95%"]].to_numpy()
+    assert np.all(np.diff(quantiles, axis=1) >= 0)
+    assert np.all((quantiles >= 0) & (quantiles <= 1))
+    assert summary["mean"].sum() == pytest.approx(1.0, abs=1e-5)
+    # On the training data the mean weights are interaction_weights_.
+    np.testing.assert_allclose(summary["mean"], clf.interaction_weights_, atol=1e-6)
+
+
+def test_summary_single_sample():
+    summary = _explanation([[0.5, 0.5]], np.zeros((1, 2, 1))).summary()
+    assert summary["std"].tolist() == [0.0, 0.0]
+    assert summary["5%"].tolist() == [0.5, 0.5]
+
+
+def test_explanation_keeps_its_fields_and_task_is_optional():
+    exp = _explanation([[0.5, 0.5]], np.ones((1, 2, 3)))
+    assert exp.task is None
+    assert exp.contributions.shape == (1, 2, 3)
+    assert exp.to_frame().shape == (2, 3 + 2 * 3)
+    assert _explanation([[1.0]], np.ones((1, 1, 1)), task="regression").task == "regression"
+
+
+# -- expert_scores -----------------------------------------------------------
+def test_expert_scores_classifier(fitted):
+    clf, X, y = fitted
+    scores = expert_scores(clf, X, y)
+    assert scores.index.tolist() == [*clf.expert_names_, "mixture"]
+    assert scores.columns.tolist() == ["score", "mean_weight"]
+    assert scores.attrs["metric"] == "accuracy"
+    assert scores["score"].between(0, 1).all()
+    assert scores.loc["mixture", "score"] == pytest.approx(clf.score(X, y))
+    explanation = clf.explain(X)
+    for e, name in enumerate(clf.expert_names_):
+        predicted = clf.classes_[explanation.expert_outputs[:, e].argmax(axis=1)]
+        assert scores.loc[name, "score"] == pytest.approx(accuracy_score(y, predicted))
+    np.testing.assert_allclose(
+        scores["mean_weight"].iloc[:-1], explanation.weights.mean(axis=0), rtol=1e-6
+    )
+    assert scores.loc["mixture", "mean_weight"] == 1.0
+
+
+def test_expert_scores_maps_through_classes(fitted):
+    clf, X, y = fitted
+    labels = np.array(["no", "yes"])[y]
+    clf_str = I2MoEClassifier(max_epochs=1, hidden_dim=8, n_tokens=2, random_state=0)
+    clf_str.fit(X, labels)
+    scores = expert_scores(clf_str, X, labels)
+    assert scores["score"].between(0, 1).all()
+    assert scores.loc["mixture", "score"] == pytest.approx(clf_str.score(X, labels))
+
+
+def test_expert_scores_sample_weight(fitted):
+    clf, X, y = fitted
+    sample_weight = np.where(y == 1, 3.0, 1.0)
+    weighted = expert_scores(clf, X, y, sample_weight=sample_weight)
+    assert weighted.loc["mixture", "score"] == pytest.approx(
+        clf.score(X, y, sample_weight=sample_weight)
+    )
+
+
+class _FakeRegressor(RegressorMixin, BaseEstimator):
+    """Stands in for an I2MoE regressor: explain() returns raw outputs."""
+
+    def __init__(self, explanation=None):
+        self.explanation = explanation
+
+    def fit(self, X, y):
+        self.fitted_ = True
+        return self
+
+    def explain(self, X):
+        return self.explanation
+
+    def predict(self, X):
+        out = self.explanation.output
+        return out[:, 0] if out.shape[1] == 1 else out
+
+
+class _FakeMultilabel(ClassifierMixin, BaseEstimator):
+    def __init__(self, explanation=None):
+        self.explanation = explanation
+
+    def fit(self, X, y):
+        self.classes_ = [np.array([0, 1])] * np.asarray(y).shape[1]
+        return self
+
+    def explain(self, X):
+        return self.explanation
+
+    def predict(self, X):
+        return (self.explanation.output > 0).astype(int)
+
+
+def test_expert_scores_regressor_single_output():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=50)
+    y -= y.mean()
+    outputs = np.stack([y, np.full(50, y.mean()), -y], axis=1)[:, :, None]
+    weights = np.tile([0.8, 0.1, 0.1], (50, 1))
+    explanation = Explanation(
+        weights,
+        outputs,
+        (weights[:, :, None] * outputs).sum(1),
+        ["uniqueness[a]", "synergy", "redundancy"],
+        ["y"],
+        task="regression",
+    )
+    reg = _FakeRegressor(explanation).fit(None, y)
+    scores = expert_scores(reg, None, y)
+    assert scores.attrs["metric"] == "r2"
+    assert scores.index.tolist() == ["uniqueness[a]", "synergy", "redundancy", "mixture"]
+    np.testing.assert_allclose(scores["score"].iloc[:3], [1.0, 0.0, -3.0], atol=1e-12)
+    assert scores.loc["mixture", "score"] == pytest.approx(r2_score(y, 0.7 * y))
+
+
+def test_expert_scores_regressor_multi_output():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(40, 2))
+    outputs = np.stack([y, np.column_stack([y[:, 0], np.full(40, y[:, 1].mean())])], axis=1)
+    weights = np.full((40, 2), 0.5)
+    explanation = Explanation(
+        weights,
+        outputs,
+        (weights[:, :, None] * outputs).sum(1),
+        ["synergy", "redundancy"],
+        ["a", "b"],
+    )
+    reg = _FakeRegressor(explanation).fit(None, y)
+    scores = expert_scores(reg, None, y)
+    np.testing.assert_allclose(scores["score"].iloc[:2], [1.0, 0.5])
+    with pytest.raises(ValueError, match="2 outputs"):
+        expert_scores(reg, None, y[:, 0])
+
+
+def test_expert_scores_multilabel():
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    logits = np.where(y == 1, 2.0, -2.0)
+    outputs = np.stack([logits, -logits], axis=1)  # expert 0 perfect, expert 1 always wrong
+    weights = np.tile([0.9, 0.1], (4, 1))
+    explanation = Explanation(
+        weights,
+        outputs,
+        (weights[:, :, None] * outputs).sum(1),
+        ["synergy", "redundancy"],
+        ["l0", "l1"],
+    )
+    clf = _FakeMultilabel(explanation).fit(None, y)
+    scores = expert_scores(clf, None, y)
+    assert scores.attrs["metric"] == "accuracy"
+    assert scores["score"].tolist() == [1.0, 0.0, 1.0]
+
+
+def test_expert_scores_errors():
+    with pytest.raises(TypeError, match="explain"):
+        expert_scores(BaseEstimator(), None, None)
+    with pytest.raises(NotFittedError):
+        expert_scores(I2MoEClassifier(), {"a": np.zeros((2, 2))}, [0, 1])
+
+    class Transformer(BaseEstimator):
+        def fit(self, X, y=None):
+            self.fitted_ = True
+            return self
+
+        def explain(self, X):
+            return None
+
+    with pytest.raises(TypeError, match="classifier or a regressor"):
+        expert_scores(Transformer().fit(None), None, np.zeros(3))

@@ -1,0 +1,146 @@
+"""Every backbone, task and ablation trains through the estimators."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe.nn.fusion import FUSIONS
+
+SMALL = {"max_epochs": 8, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def views():
+    rng = np.random.default_rng(0)
+    X = {
+        "a": rng.normal(size=(96, 4)),
+        "b": rng.normal(size=(96, 3)),
+        "c": rng.normal(size=(96, 2)),
+    }
+    y = (X["a"][:, 0] + X["b"][:, 1] > 0).astype(int)
+    return X, y
+
+
+def _check_training(est, X):
+    losses = est.history_[:, "train_loss"]
+    assert np.isfinite(losses).all()
+    assert losses[-1] < losses[0]
+    exp = est.explain(X)
+    assert exp.weights.shape == (96, len(est.expert_names_))
+    np.testing.assert_allclose(exp.weights.sum(1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_every_backbone_trains(views, fusion):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, fusion=fusion, n_heads=2, lr=3e-3).fit(X, y)
+    assert clf.predict_proba(X).shape == (96, 2)
+    _check_training(clf, X)
+    if fusion in ("switch", "moepp"):
+        assert np.isfinite(clf.history_[:, "gate_loss"]).all()
+    else:
+        assert "gate_loss" not in clf.history_[-1]
+
+
+@pytest.mark.parametrize("fusion", ["lrtf", "switch"])
+def test_backbones_in_regression(views, fusion):
+    X, y = views
+    reg = I2MoERegressor(**SMALL, fusion=fusion, n_heads=2).fit(X, X["a"][:, 0] * 3 + 1)
+    assert reg.predict(X).shape == (96,)
+    _check_training(reg, X)
+
+
+def test_multilabel(views):
+    X, _ = views
+    Y = np.column_stack([X["a"][:, 0] > 0, X["b"][:, 0] > 0, X["c"][:, 0] > 0]).astype(int)
+    clf = I2MoEClassifier(**{**SMALL, "max_epochs": 20}, lr=5e-3).fit(X, Y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (96, 3) and ((proba >= 0) & (proba <= 1)).all()
+    assert not np.allclose(proba.sum(1), 1.0)  # independent sigmoids, not a softmax
+    pred = clf.predict(X)
+    assert pred.shape == (96, 3) and set(np.unique(pred)) <= {0, 1}
+    np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
+    assert clf.score(X, Y) > 0.3  # subset accuracy, far above chance (1/8)
+    assert clf.explain(X).expert_outputs.shape == (96, 5, 3)
+    _check_training(clf, X)
+    with pytest.raises(ValueError, match="class_weight is not supported for multi-label"):
+        I2MoEClassifier(**SMALL, class_weight="balanced").fit(X, Y)
+
+
+@pytest.mark.parametrize(
+    "params, n_experts",
+    [
+        ({"perturbation": "mean"}, 5),
+        ({"perturbation": "zero"}, 5),
+        ({"noise_scale": "matched"}, 5),
+        ({"n_perturbed": 2}, 5),
+        ({"loss_on": "latent"}, 5),
+        ({"reweighting": "static"}, 5),
+        ({"experts": "synergy_redundancy"}, 2),
+        ({"experts": "single"}, 1),
+        ({"interaction_loss_weight": 0.0}, 5),
+        ({"encoder": "mlp"}, 5),
+    ],
+)
+def test_ablations(views, params, n_experts):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, **params).fit(X, y)
+    assert len(clf.expert_names_) == n_experts
+    assert clf.interaction_weights_.shape == (n_experts,)
+    _check_training(clf, X)
+    perturbs = params.get("interaction_loss_weight", 0.1) > 0 and n_experts > 1
+    assert ("interaction_loss" in clf.history_[-1]) == perturbs
+    if params.get("reweighting") == "static":
+        weights = clf.explain(X).weights
+        np.testing.assert_allclose(weights, np.broadcast_to(weights[0], weights.shape), rtol=1e-6)
+    if n_experts == 1:
+        assert clf.expert_names_ == ["fusion"]
+
+
+def test_interaction_loss_weight_zero_skips_perturbed_passes(views):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, interaction_loss_weight=0.0).fit(X, y)
+    module = clf.net_.module_.train()
+    rows = []
+    forward = module.fusion.forward
+    module.fusion.forward = lambda tokens, n_variants=1: (
+        rows.append(len(tokens)) or forward(tokens, n_variants)
+    )
+    module([torch.zeros(7, 4), torch.zeros(7, 3), torch.zeros(7, 2)])
+    assert rows == [7]
+
+
+def small_mlp(n_modalities, n_tokens, hidden_dim, n_outputs, dropout=0.0):
+    """A user backbone: a plain MLP on the flattened tokens."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(n_modalities * n_tokens * hidden_dim, 16),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(16, n_outputs),
+    )
+
+
+def test_custom_backbone(views):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, fusion=small_mlp).fit(X, y)
+    _check_training(clf, X)
+    assert clf.predict(X).shape == (96,)
+
+
+def test_bfloat16_autocast_on_cpu(views):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, precision="bfloat16").fit(X, y)
+    assert next(clf.net_.module_.parameters()).dtype == torch.float32
+    _check_training(clf, X)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("params", [{"precision": "bfloat16"}, {"compile": True}])
+def test_cuda_options(views, params):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, device="cuda", **params).fit(X, y)
+    _check_training(clf, X)
+    assert clf.score(X, y) > 0.6

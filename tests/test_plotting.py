@@ -1,0 +1,236 @@
+import doctest
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sk_i2moe.plotting as plotting
+from sk_i2moe.inspection import Explanation
+from sk_i2moe.plotting import (
+    plot_expert_scores,
+    plot_interaction_weights,
+    plot_sample_explanation,
+)
+
+NAMES = ["uniqueness[a]", "uniqueness[b]", "uniqueness[c]", "synergy", "redundancy"]
+
+
+@pytest.fixture
+def plt():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def _explanation(n=40, n_outputs=2, task="classification", seed=0):
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.arange(1, len(NAMES) + 1), size=n)
+    outputs = rng.normal(size=(n, len(NAMES), n_outputs))
+    return Explanation(
+        weights=weights,
+        expert_outputs=outputs,
+        output=(weights[:, :, None] * outputs).sum(axis=1),
+        expert_names=list(NAMES),
+        output_names=[f"class{k}" for k in range(n_outputs)],
+        task=task,
+    )
+
+
+def _tick_labels(labels):
+    return [t.get_text() for t in labels]
+
+
+def test_import_error_without_matplotlib(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r'pip install "sk-i2moe\[plot\]"'):
+        plot_interaction_weights(_explanation())
+
+
+# -- plot_interaction_weights -----------------------------------------------
+def test_violin_structure(plt):
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    exp = _explanation()
+    ax = plot_interaction_weights(exp)
+    bodies = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bodies) == len(NAMES)
+    medians = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(medians) == 1 and len(medians[0].get_segments()) == len(NAMES)
+    # Each median segment sits at that expert's median weight.
+    heights = sorted(seg[0, 1] for seg in medians[0].get_segments())
+    np.testing.assert_allclose(heights, sorted(np.median(exp.weights, axis=0)))
+    assert _tick_labels(ax.get_xticklabels()) == NAMES
+    assert ax.get_ylabel() == "interaction weight"
+    assert ax.get_title() == "Interaction weights over 40 samples"
+    # the uniform-weight reference line
+    assert any(np.allclose(line.get_ydata(), 1 / len(NAMES)) for line in ax.get_lines())
+
+
+def test_box_structure(plt):
+    exp = _explanation()
+    ax = plot_interaction_weights(exp, kind="box")
+    assert _tick_labels(ax.get_xticklabels()) == NAMES
+    # 7 artists per box (box, 2 whiskers, 2 caps, median, fliers) + the uniform line
+    assert len(ax.get_lines()) == 7 * len(NAMES) + 1
+    medians = ax.get_lines()[5 : 7 * len(NAMES) : 7]
+    np.testing.assert_allclose([m.get_ydata()[0] for m in medians], np.median(exp.weights, axis=0))
+
+
+def test_weights_plot_on_given_axes_and_degenerate_data(plt):
+    fig, ax = plt.subplots()
+    exp = _explanation(n=1)
+    assert plot_interaction_weights(exp, ax=ax) is ax
+    constant = Explanation(
+        np.full((10, 2), 0.5), np.zeros((10, 2, 1)), np.zeros((10, 1)), ["s", "r"], ["y"]
+    )
+    ax = plot_interaction_weights(constant)
+    assert _tick_labels(ax.get_xticklabels()) == ["s", "r"]
+
+
+def test_weights_plot_errors(plt):
+    with pytest.raises(ValueError, match="kind must be 'violin' or 'box'"):
+        plot_interaction_weights(_explanation(), kind="bar")
+    with pytest.raises(TypeError, match="Explanation"):
+        plot_interaction_weights(np.ones((3, 2)))
+
+
+# -- plot_sample_explanation ------------------------------------------------
+def test_sample_explanation_structure(plt):
+    exp = _explanation()
+    fig = plot_sample_explanation(exp, 3)
+    axes = fig.axes
+    assert len(axes) == 3
+    assert [ax.get_title() for ax in axes] == [
+        "Expert output",
+        "Interaction weight",
+        "Contribution",
+    ]
+    assert _tick_labels(axes[0].get_yticklabels()) == NAMES
+    k = int(np.argmax(exp.output[3]))  # default: the predicted class
+    assert fig.get_suptitle() == f"Sample 3: logit of class 'class{k}'"
+    widths = [[p.get_width() for p in ax.patches] for ax in axes]
+    assert all(len(w) == len(NAMES) for w in widths)
+    np.testing.assert_allclose(widths[0], exp.expert_outputs[3, :, k])
+    np.testing.assert_allclose(widths[1], exp.weights[3])
+    np.testing.assert_allclose(widths[2], exp.contributions[3, :, k])
+    # the contributions add up to the mixture output, drawn as a line
+    totals = [line.get_xdata()[0] for line in axes[2].get_lines()]
+    assert exp.output[3, k] == pytest.approx(totals[-1])
+    assert axes[0].get_xlabel() == f"logit of class 'class{k}'"
+
+
+def test_sample_explanation_output_choice(plt):
+    exp = _explanation(n_outputs=3)
+    fig = plot_sample_explanation(exp, -1, output="class2")
+    assert fig.get_suptitle() == f"Sample {len(exp.weights) - 1}: logit of class 'class2'"
+    np.testing.assert_allclose(
+        [p.get_width() for p in fig.axes[0].patches], exp.expert_outputs[-1, :, 2]
+    )
+    fig = plot_sample_explanation(exp, 0, output=1)
+    assert fig.get_suptitle().endswith("'class1'")
+    # A regressor's default is its first output, whatever the values.
+    reg = _explanation(n_outputs=3, task="regression")
+    fig = plot_sample_explanation(reg, 0)
+    assert fig.get_suptitle() == "Sample 0: output 'class0'"
+
+
+def test_sample_explanation_on_given_axes(plt):
+    fig, axes = plt.subplots(3, 1)
+    assert plot_sample_explanation(_explanation(), 0, axes=axes) is fig
+    with pytest.raises(ValueError, match="exactly 3"):
+        plot_sample_explanation(_explanation(), 0, axes=axes[:2])
+
+
+def test_sample_explanation_errors(plt):
+    exp = _explanation()
+    with pytest.raises(IndexError, match="out of range"):
+        plot_sample_explanation(exp, 40)
+    with pytest.raises(ValueError, match="neither an output name"):
+        plot_sample_explanation(exp, 0, output="dog")
+    with pytest.raises(ValueError, match="neither an output name"):
+        plot_sample_explanation(exp, 0, output=5)
+
+
+# -- plot_expert_scores -----------------------------------------------------
+def _scores(with_mixture=True):
+    values = [0.55, 0.6, 0.5, 0.8, 0.7]
+    index = list(NAMES)
+    if with_mixture:
+        values.append(0.85)
+        index.append("mixture")
+    frame = pd.DataFrame({"score": values, "mean_weight": 1.0}, index=index)
+    frame.attrs["metric"] = "accuracy"
+    return frame
+
+
+def test_expert_scores_plot_structure(plt):
+    scores = _scores()
+    ax = plot_expert_scores(scores)
+    bars = ax.patches
+    assert len(bars) == len(NAMES) + 1
+    np.testing.assert_allclose([b.get_height() for b in bars], scores["score"])
+    assert _tick_labels(ax.get_xticklabels()) == [*NAMES, "mixture"]
+    # the mixture bar is highlighted and its score drawn across the plot
+    assert bars[-1].get_facecolor() != bars[0].get_facecolor()
+    assert bars[-1].get_hatch() == "//"
+    assert any(np.allclose(line.get_ydata(), 0.85) for line in ax.get_lines())
+    assert ax.get_ylabel() == "accuracy"
+    assert ax.get_title() == "Score of each expert alone vs the mixture"
+    # values written on the bars
+    assert "0.85" in [t.get_text() for t in ax.texts]
+
+
+def test_expert_scores_plot_without_mixture_and_r2(plt):
+    scores = _scores(with_mixture=False)
+    scores.loc["synergy", "score"] = -0.4
+    scores.attrs["metric"] = "r2"
+    fig, ax = plt.subplots()
+    assert plot_expert_scores(scores, ax=ax) is ax
+    assert len(ax.patches) == len(NAMES)
+    assert ax.get_lines() == []
+    assert ax.get_ylabel() == "R$^2$"
+    assert ax.get_ylim()[0] < -0.4
+
+
+def test_expert_scores_plot_errors(plt):
+    with pytest.raises(ValueError, match="non-empty DataFrame"):
+        plot_expert_scores(pd.DataFrame())
+    with pytest.raises(ValueError, match="'score' column"):
+        plot_expert_scores(pd.DataFrame({"a": [1.0], "b": [2.0]}))
+
+
+# -- end to end and doctests --------------------------------------------------
+def test_plots_from_a_fitted_classifier(plt):
+    from sk_i2moe import I2MoEClassifier
+    from sk_i2moe.datasets import make_interaction_classification
+    from sk_i2moe.inspection import expert_scores
+
+    X, y, _ = make_interaction_classification("synergy", n_samples=80, random_state=0)
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_tokens=2, random_state=0).fit(X, y)
+    exp = clf.explain(X)
+    ax = plot_interaction_weights(exp)
+    assert _tick_labels(ax.get_xticklabels()) == clf.expert_names_
+    fig = plot_sample_explanation(exp, 0)
+    predicted = clf.predict({k: v[:1] for k, v in X.items()})[0]
+    assert fig.get_suptitle().endswith(f"'{predicted}'")
+    ax = plot_expert_scores(expert_scores(clf, X, y))
+    assert len(ax.patches) == len(clf.expert_names_) + 1
+
+
+def test_docstring_examples_run_with_matplotlib(plt):
+    """The module's doctests skip drawing lines without matplotlib; run them all here."""
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, verbose=False
+    )
+    tests = doctest.DocTestFinder().find(plotting)
+    assert sum(len(t.examples) for t in tests) > 10
+    for test in tests:
+        for example in test.examples:
+            example.options.pop(doctest.SKIP, None)
+        runner.run(test)
+    assert runner.failures == 0

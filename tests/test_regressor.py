@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk_i2moe import I2MoERegressor
+
+SMALL = {"max_epochs": 5, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    data = load_diabetes()
+    X = {"demographics": data.data[:, :4], "serum": data.data[:, 4:]}
+    return X, data.target
+
+
+def test_regressor_learns_and_maps_targets_back(diabetes):
+    X, y = diabetes
+    reg = I2MoERegressor(random_state=0, max_epochs=30).fit(X, y)
+    pred = reg.predict(X)
+    assert pred.shape == (442,)
+    assert reg.score(X, y) > 0.45
+    assert abs(pred.mean() - y.mean()) < 0.1 * y.std()  # outputs are in target units
+    assert reg.expert_names_ == [
+        "uniqueness[demographics]",
+        "uniqueness[serum]",
+        "synergy",
+        "redundancy",
+    ]
+    assert reg.history_[0, "train_loss"] > reg.history_[-1, "train_loss"]
+
+
+def test_explanation_is_additive_in_target_units(diabetes):
+    X, y = diabetes
+    reg = I2MoERegressor(**SMALL).fit(X, y)
+    exp = reg.explain(X)
+    assert exp.expert_outputs.shape == (442, 4, 1)
+    np.testing.assert_allclose(exp.contributions.sum(1)[:, 0], reg.predict(X), rtol=1e-4)
+    np.testing.assert_allclose(exp.output[:, 0], reg.predict(X), rtol=1e-4)
+    assert exp.task == "regression" and exp.output_names == ["y"]
+    scores = reg.expert_scores(X, y)
+    assert list(scores.index) == reg.expert_names_ + ["mixture"]
+    assert scores.loc["mixture", "score"] == pytest.approx(reg.score(X, y))
+
+
+@pytest.mark.parametrize("loss", ["smooth_l1", "mse"])
+def test_multi_output(diabetes, loss):
+    X, y = diabetes
+    Y = np.column_stack([y, -2 * y + 5, y**0.5])
+    reg = I2MoERegressor(**SMALL, loss=loss).fit(X, Y)
+    pred = reg.predict(X)
+    assert pred.shape == (442, 3)
+    assert reg.explain(X).output_names == ["y0", "y1", "y2"]
+    assert np.isfinite(reg.history_[:, "interaction_loss"]).all()
+    # the interaction losses of regression are bounded below by zero
+    assert min(reg.history_[:, "interaction_loss"]) >= 0
+
+
+def test_regression_target_errors(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="y contains NaN"):
+        I2MoERegressor(**SMALL).fit(X, np.where(np.arange(442) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="real numbers"):
+        I2MoERegressor(**SMALL).fit(X, np.array(["a"] * 442))
+    with pytest.raises(ValueError, match="'loss' parameter"):
+        I2MoERegressor(**SMALL, loss="huber").fit(X, y)
+
+
+@parametrize_with_checks(
+    [I2MoERegressor(max_epochs=30, hidden_dim=16, n_tokens=2, batch_size=32, random_state=0)],
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "mini-batch training: repeating a row changes the batches and the number of "
+            "optimiser steps, so weighting and repeating agree in expectation only"
+        ),
+    },
+)
+def test_sklearn_compatible_regressor(estimator, check):
+    check(estimator)
