@@ -18,6 +18,7 @@ accuracy >= 0.85.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import subprocess
 import time
@@ -54,7 +55,7 @@ def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) 
     )
     X_train = {name: block[train] for name, block in X.items()}
     X_test = {name: block[test] for name, block in X.items()}
-    clf = I2MoEClassifier(random_state=seed, device=args.device)
+    clf = I2MoEClassifier(random_state=seed, device=args.device, **json.loads(args.params))
     start = time.perf_counter()
     clf.fit(X_train, y[train])
     fit_s = time.perf_counter() - start
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--params", default="{}", help="estimator parameters as JSON")
     parser.add_argument("--csv", default=None, help="also write every fit's result here")
     args = parser.parse_args()
 

@@ -88,6 +88,12 @@ SHARED_PARAMETERS = """\
         training costs what a mixture without them costs.
     gate_loss_weight : float, default=0.01
         Weight of the load-balancing loss of the sparse backbones.
+    expert_loss_weight : float, default=0.0
+        Weight of an auxiliary task loss on every expert's own output. It
+        stops experts from becoming constant class voters that the reweighting
+        network routes between by class, so that the interaction weights say
+        which interaction the data needs (see the interpretation guide).
+        ``0`` is the paper's objective.
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
     perturbation : {"noise", "mean", "zero"}, default="noise"
@@ -247,6 +253,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "reweighting": [StrOptions(set(REWEIGHTINGS))],
         "interaction_loss_weight": [Interval(Real, 0, None, closed="left")],
         "gate_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "expert_loss_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "perturbation": [StrOptions(set(PERTURBATIONS))],
         "noise_scale": [StrOptions(set(NOISE_SCALES))],
@@ -420,6 +427,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             callbacks.append(
                 ("interaction_loss", PassthroughScoring("interaction_loss", on_train=True))
             )
+        if self.expert_loss_weight > 0:
+            callbacks.append(("expert_loss", PassthroughScoring("expert_loss", on_train=True)))
         if self.fusion in ("switch", "moepp"):
             callbacks.append(("gate_loss", PassthroughScoring("gate_loss", on_train=True)))
         if self.early_stopping:
@@ -478,6 +487,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             compile=self.compile,
             interaction_loss_weight=self.interaction_loss_weight,
             gate_loss_weight=self.gate_loss_weight,
+            expert_loss_weight=self.expert_loss_weight,
             precision=self.precision,
         )
 

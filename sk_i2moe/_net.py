@@ -31,6 +31,9 @@ class I2MoENet(NeuralNet):
         Weight of the interaction loss in the training objective.
     gate_loss_weight : float, default=0.01
         Weight of the load-balancing loss of sparse backbones.
+    expert_loss_weight : float, default=0.0
+        Weight of the experts' own task loss (each expert's clean output scored
+        alone, averaged over experts), recorded as ``expert_loss``.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs forward passes under bfloat16 autocast.
     """
@@ -40,12 +43,14 @@ class I2MoENet(NeuralNet):
         *args,
         interaction_loss_weight: float = 0.1,
         gate_loss_weight: float = 0.01,
+        expert_loss_weight: float = 0.0,
         precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.interaction_loss_weight = interaction_loss_weight
         self.gate_loss_weight = gate_loss_weight
+        self.expert_loss_weight = expert_loss_weight
         self.precision = precision
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -60,6 +65,15 @@ class I2MoENet(NeuralNet):
         with self.autocast():
             return self.module_(x["inputs"], **fit_params)
 
+    def _weighted_task_loss(
+        self, logits: torch.Tensor, y_true: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """Sample-weighted mean of the criterion (averaged over outputs for 2-D targets)."""
+        per_sample = self.criterion_(logits.float(), y_true)
+        if per_sample.dim() > 1:
+            per_sample = per_sample.flatten(1).mean(1)
+        return (per_sample * weight).sum() / weight.sum()
+
     def get_loss(
         self, y_pred: MoEOutput, y_true: torch.Tensor, X: dict | None = None, training: bool = False
     ) -> torch.Tensor:
@@ -71,15 +85,23 @@ class I2MoENet(NeuralNet):
             When the training loss is NaN or infinite.
         """
         y_true = to_tensor(y_true, device=self.device)
-        per_sample = self.criterion_(y_pred.logits.float(), y_true)
-        if per_sample.dim() > 1:  # multi-output targets: mean over outputs
-            per_sample = per_sample.flatten(1).mean(1)
         weight = to_tensor(X["sample_weight"], device=self.device)
-        task = (per_sample * weight).sum() / weight.sum()
+        task = self._weighted_task_loss(y_pred.logits, y_true, weight)
         if not training:
             return task
         parts = {"task_loss": task}
         total = task
+        if self.expert_loss_weight > 0:
+            batch, n_experts, n_outputs = y_pred.expert_logits.shape
+            # every expert scored alone: experts folded into the batch axis
+            targets = y_true.repeat_interleave(n_experts, dim=0)
+            per_expert = self._weighted_task_loss(
+                y_pred.expert_logits.reshape(batch * n_experts, n_outputs),
+                targets,
+                weight.repeat_interleave(n_experts),
+            )
+            parts["expert_loss"] = per_expert
+            total = total + self.expert_loss_weight * per_expert
         if y_pred.interaction_loss is not None:
             parts["interaction_loss"] = y_pred.interaction_loss
             total = total + self.interaction_loss_weight * y_pred.interaction_loss

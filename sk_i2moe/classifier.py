@@ -86,6 +86,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         reweighting: str = "mlp",
         interaction_loss_weight: float = 0.1,
         gate_loss_weight: float = 0.01,
+        expert_loss_weight: float = 0.0,
         temperature: float = 1.0,
         perturbation: str = "noise",
         noise_scale: str = "unit",
@@ -125,6 +126,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.reweighting = reweighting
         self.interaction_loss_weight = interaction_loss_weight
         self.gate_loss_weight = gate_loss_weight
+        self.expert_loss_weight = expert_loss_weight
         self.temperature = temperature
         self.perturbation = perturbation
         self.noise_scale = noise_scale
