@@ -26,7 +26,6 @@ small model, and draw the three plots of :mod:`sk_i2moe.plotting`.
 # holds the ground truth of every sample.
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier
@@ -37,8 +36,6 @@ from sk_i2moe.plotting import (
     plot_interaction_weights,
     plot_sample_explanation,
 )
-
-torch.set_num_threads(2)
 
 X, y, interaction = make_interaction_classification(
     {"uniqueness": 1 / 3, "synergy": 1 / 3, "redundancy": 1 / 3},

@@ -161,7 +161,7 @@ SHARED_ATTRIBUTES = """\
         Modality names, in order, with their number of features.
     n_features_in_ : int
         Number of input features (all modalities).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``X`` was a DataFrame.
     expert_names_ : list of str
         ``["uniqueness[<modality>]", ..., "synergy", "redundancy"]`` (or the
@@ -541,6 +541,18 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             Per-sample interaction weights ``(n, E)``, each expert's output
             ``(n, E, C)`` (logits for classifiers), their contributions
             ``weight * output`` and the mixture output.
+
+        Examples
+        --------
+        >>> from sk_i2moe import I2MoEClassifier
+        >>> from sk_i2moe.datasets import load_breast_cancer_views
+        >>> X, y = load_breast_cancer_views()
+        >>> clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0).fit(X, y)
+        >>> explanation = clf.explain(X)
+        >>> explanation.weights.shape, explanation.expert_outputs.shape
+        ((569, 5), (569, 5, 2))
+        >>> explanation.to_frame().columns.tolist()[:3]
+        ['sample', 'expert', 'weight']
         """
         res = self._forward(X)
         return Explanation(
@@ -570,5 +582,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             One row per expert, then ``"mixture"``: the expert's own score (its
             clean output alone; accuracy for classifiers, R^2 for regressors)
             and its mean weight. See :func:`sk_i2moe.inspection.expert_scores`.
+
+        Examples
+        --------
+        >>> from sk_i2moe import I2MoEClassifier
+        >>> from sk_i2moe.datasets import load_breast_cancer_views
+        >>> X, y = load_breast_cancer_views()
+        >>> clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0).fit(X, y)
+        >>> clf.expert_scores(X, y).index.tolist()[-1]
+        'mixture'
         """
         return expert_scores(self, X, y, sample_weight=sample_weight)

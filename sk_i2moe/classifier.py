@@ -175,6 +175,15 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         -------
         self : I2MoEClassifier
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sk_i2moe import I2MoEClassifier
+        >>> from sk_i2moe.datasets import load_breast_cancer_views
+        >>> X, y = load_breast_cancer_views()
+        >>> clf = I2MoEClassifier(max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.modalities_
+        {'mean': 10, 'error': 10, 'worst': 10}
         """
         return self._fit(X, y, sample_weight)
 
@@ -250,6 +259,16 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         ndarray of shape (n_samples, n_classes)
             Softmax of the mixture logits, columns following ``classes_``; for
             multi-label targets, each label's sigmoid probability.
+
+        Examples
+        --------
+        >>> from sk_i2moe import I2MoEClassifier
+        >>> from sk_i2moe.datasets import load_breast_cancer_views
+        >>> X, y = load_breast_cancer_views()
+        >>> clf = I2MoEClassifier(max_epochs=2, random_state=0).fit(X, y)
+        >>> proba = clf.predict_proba(X)
+        >>> proba.shape, bool(abs(proba.sum(1) - 1).max() < 1e-6)
+        ((569, 2), True)
         """
         logits = torch.from_numpy(self._forward(X)["logits"]).double()
         if self._multilabel:
@@ -269,6 +288,15 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         ndarray of shape (n_samples,) or (n_samples, n_labels)
             The most probable class for every sample; for multi-label targets
             the 0/1 indicator matrix of labels with probability above 0.5.
+
+        Examples
+        --------
+        >>> from sk_i2moe import I2MoEClassifier
+        >>> from sk_i2moe.datasets import load_breast_cancer_views
+        >>> X, y = load_breast_cancer_views()
+        >>> clf = I2MoEClassifier(max_epochs=2, random_state=0).fit(X, y)
+        >>> clf.predict(X).shape
+        (569,)
         """
         check_is_fitted(self, "net_")
         logits = self._forward(X)["logits"]

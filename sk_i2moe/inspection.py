@@ -75,6 +75,20 @@ class Explanation:
         """``weights * expert_outputs``, shape (n_samples, n_experts, n_outputs).
 
         Summed over experts they give :attr:`output`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_i2moe.inspection import Explanation
+        >>> exp = Explanation(
+        ...     weights=np.array([[0.25, 0.75]]),
+        ...     expert_outputs=np.array([[[2.0], [4.0]]]),
+        ...     output=np.array([[3.5]]),
+        ...     expert_names=["synergy", "redundancy"],
+        ...     output_names=["y"],
+        ... )
+        >>> exp.contributions.sum(axis=1)
+        array([[3.5]])
         """
         return self.weights[:, :, None] * self.expert_outputs
 
@@ -86,6 +100,22 @@ class Explanation:
         DataFrame
             Columns ``sample``, ``expert``, ``weight``, then ``output[<name>]``
             and ``contribution[<name>]`` for every output.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_i2moe.inspection import Explanation
+        >>> exp = Explanation(
+        ...     weights=np.array([[0.25, 0.75]]),
+        ...     expert_outputs=np.array([[[2.0], [4.0]]]),
+        ...     output=np.array([[3.5]]),
+        ...     expert_names=["synergy", "redundancy"],
+        ...     output_names=["y"],
+        ... )
+        >>> exp.to_frame()[["expert", "weight", "contribution[y]"]]
+               expert  weight  contribution[y]
+        0     synergy    0.25              0.5
+        1  redundancy    0.75              3.0
         """
         n, n_experts, _ = self.expert_outputs.shape
         frame = {

@@ -166,6 +166,16 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         -------
         self : I2MoERegressor
             The fitted estimator.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sk_i2moe import I2MoERegressor
+        >>> data = load_diabetes()
+        >>> X = {"demographics": data.data[:, :4], "serum": data.data[:, 4:]}
+        >>> reg = I2MoERegressor(max_epochs=2, random_state=0).fit(X, data.target)
+        >>> reg.n_features_in_
+        10
         """
         return self._fit(X, y, sample_weight)
 
@@ -223,6 +233,16 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Same dimensionality as the ``y`` given to :meth:`fit`.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_diabetes
+        >>> from sk_i2moe import I2MoERegressor
+        >>> data = load_diabetes()
+        >>> X = {"demographics": data.data[:, :4], "serum": data.data[:, 4:]}
+        >>> reg = I2MoERegressor(max_epochs=2, random_state=0).fit(X, data.target)
+        >>> reg.predict(X).shape
+        (442,)
         """
         check_is_fitted(self, "net_")
         out = self._to_output_space(self._forward(X)["logits"].astype(np.float64))

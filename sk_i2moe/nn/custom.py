@@ -82,6 +82,21 @@ class VmappedFusion(nn.Module):
     module normalises over all stacked rows, clean and perturbed variants
     together. Tensors the module keeps as plain attributes (neither parameters
     nor buffers) are not supported.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from sk_i2moe.nn import VmappedFusion
+    >>> def factory(n_modalities, n_tokens, hidden_dim, n_outputs):
+    ...     width = n_modalities * n_tokens * hidden_dim
+    ...     return nn.Sequential(nn.Flatten(), nn.Linear(width, n_outputs))
+    >>> fusion = VmappedFusion(factory, n_experts=5, n_modalities=2, n_tokens=3, hidden_dim=8,
+    ...                        n_outputs=2)
+    >>> fusion(torch.randn(4, 6, 8)).logits.shape  # 5 experts, one batched call
+    torch.Size([5, 4, 2])
+    >>> type(fusion.expert_module(0)).__name__
+    'Sequential'
     """
 
     def __init__(

@@ -26,6 +26,13 @@ class PatchTokenizer(nn.Module):
         Number of patches / tokens ``P``.
     hidden_dim : int
         Token width ``H``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import PatchTokenizer
+    >>> PatchTokenizer(n_features=10, n_tokens=4, hidden_dim=16)(torch.randn(8, 10)).shape
+    torch.Size([8, 4, 16])
     """
 
     def __init__(self, n_features: int, n_tokens: int, hidden_dim: int) -> None:
@@ -54,6 +61,13 @@ class MLPEncoder(nn.Module):
         Number of input features.
     hidden_dim : int
         Width of the hidden layer and of the token.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import MLPEncoder
+    >>> MLPEncoder(n_features=10, hidden_dim=16)(torch.randn(8, 10)).shape
+    torch.Size([8, 1, 16])
     """
 
     def __init__(self, n_features: int, hidden_dim: int) -> None:

@@ -62,6 +62,14 @@ def make_fusion(name: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     -------
     torch.nn.Module
         The expert-batched backbone.
+
+    Examples
+    --------
+    >>> from sk_i2moe.nn import make_fusion
+    >>> fusion = make_fusion("lrtf", n_experts=4, n_modalities=2, n_tokens=2, hidden_dim=8,
+    ...                      n_outputs=2, rank=3)
+    >>> type(fusion).__name__
+    'LowRankTensorFusion'
     """
     if callable(name) and not isinstance(name, str):
         return VmappedFusion(name, **kwargs)

@@ -66,6 +66,17 @@ def uniqueness_loss(
     -------
     Tensor
         Scalar loss, ``>= 0``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import uniqueness_loss
+    >>> anchor = torch.zeros(4, 2)
+    >>> perturbed = torch.stack([torch.full((4, 2), 3.0), torch.zeros(4, 2)])
+    >>> float(uniqueness_loss(anchor, perturbed, modality=0))  # moved by modality 0 only: no loss
+    0.0
+    >>> float(uniqueness_loss(anchor, perturbed, modality=1)) > 0
+    True
     """
     dist = _l2(anchor.unsqueeze(0), perturbed)  # [M, B]
     positives = torch.cat((dist[:modality], dist[modality + 1 :]))
@@ -94,6 +105,16 @@ def synergy_loss(
     -------
     Tensor
         Scalar loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import synergy_loss
+    >>> anchor = torch.ones(4, 2)
+    >>> round(float(synergy_loss(anchor, anchor.expand(3, 4, 2))), 4)  # unchanged: worst case
+    1.0
+    >>> round(float(synergy_loss(anchor, -anchor.expand(3, 4, 2))), 4)  # reversed: best case
+    -1.0
     """
     _check_distance(distance)
     if distance == "cosine":
@@ -120,6 +141,16 @@ def redundancy_loss(
     -------
     Tensor
         Scalar loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import redundancy_loss
+    >>> anchor = torch.ones(4, 2)
+    >>> round(float(redundancy_loss(anchor, anchor.expand(3, 4, 2))), 4)  # unchanged: no loss
+    0.0
+    >>> round(float(redundancy_loss(anchor, anchor.expand(3, 4, 2) + 1, "euclidean")), 4)
+    2.0
     """
     _check_distance(distance)
     if distance == "cosine":
@@ -180,6 +211,14 @@ def interaction_terms(
         experts whose modality was perturbed (none when ``K < 2``: there is no
         positive), then synergy and redundancy. With all ``M`` modalities
         perturbed and ``M >= 2`` this is ``[E]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import interaction_terms
+    >>> outputs = torch.randn(5, 4, 8, 2)  # 3 + 2 experts; clean + 3 perturbed variants; 8 samples
+    >>> interaction_terms(outputs).shape  # uniqueness[0..2], synergy, redundancy
+    torch.Size([5])
     """
     _check_distance(distance)
     n_experts, n_perturbed = outputs.shape[0], outputs.shape[1] - 1
@@ -233,5 +272,13 @@ def interaction_loss(
     -------
     Tensor
         Scalar loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import interaction_loss
+    >>> outputs = torch.randn(5, 4, 8, 2)  # 3 + 2 experts; clean + 3 perturbed variants; 8 samples
+    >>> interaction_loss(outputs).shape
+    torch.Size([])
     """
     return interaction_terms(outputs, margin, modalities=modalities, distance=distance).mean()

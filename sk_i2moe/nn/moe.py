@@ -44,6 +44,17 @@ class MoEOutput(NamedTuple):
         (``"switch"``, ``"moepp"``), part of the autograd graph (not detached);
         None for the other backbones. Returned in evaluation mode too; the
         training objective adds it with its own weight.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import InteractionMoE
+    >>> model = InteractionMoE([5, 3], n_outputs=2, hidden_dim=16, fusion="mlp").eval()
+    >>> out = model([torch.randn(8, 5), torch.randn(8, 3)])
+    >>> out.interaction_loss is None, out.gate_loss is None
+    (True, True)
+    >>> torch.allclose(out.weights.sum(1), torch.ones(8))
+    True
     """
 
     logits: torch.Tensor
@@ -66,6 +77,14 @@ class ReweightingMLP(nn.Module):
         Width of the hidden layers.
     n_layers : int, default=2
         Number of linear layers (1 gives a linear scorer).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import ReweightingMLP
+    >>> weights = ReweightingMLP(in_features=32, n_experts=4)(torch.randn(8, 32), temperature=1.0)
+    >>> weights.shape, torch.allclose(weights.sum(1), torch.ones(8))
+    (torch.Size([8, 4]), True)
     """
 
     def __init__(
@@ -91,6 +110,14 @@ class StaticReweighting(nn.Module):
     ----------
     n_experts : int
         Number of experts ``E``. The scores start at 0 (uniform weights).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import StaticReweighting
+    >>> weights = StaticReweighting(n_experts=4)(torch.randn(3, 32), temperature=1.0)
+    >>> weights.shape, weights.detach()[0]  # the scores start at 0: uniform weights
+    (torch.Size([3, 4]), tensor([0.2500, 0.2500, 0.2500, 0.2500]))
     """
 
     def __init__(self, n_experts: int) -> None:
@@ -186,6 +213,20 @@ class InteractionMoE(nn.Module):
     input_loc, input_scale : sequence of Tensor, optional
         Per-modality feature centre and scale; inputs are standardised as
         ``(x - loc) / scale`` before encoding. Stored as buffers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import InteractionMoE
+    >>> model = InteractionMoE([5, 3], n_outputs=2, hidden_dim=16, fusion="mlp")
+    >>> xs = [torch.randn(8, 5), torch.randn(8, 3)]
+    >>> out = model(xs)  # training mode: perturbed passes and interaction loss
+    >>> out.logits.shape, out.weights.shape, out.expert_logits.shape
+    (torch.Size([8, 2]), torch.Size([8, 4]), torch.Size([8, 4, 2]))
+    >>> out.interaction_loss.shape
+    torch.Size([])
+    >>> model.expert_names(["labs", "notes"])
+    ['uniqueness[labs]', 'uniqueness[notes]', 'synergy', 'redundancy']
     """
 
     def __init__(
