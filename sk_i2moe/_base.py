@@ -83,12 +83,12 @@ SHARED_PARAMETERS = """\
     reweighting : {"mlp", "static"}, default="mlp"
         Per-sample weights from an MLP on the pooled embeddings, or one learned
         global weight vector.
-    interaction_loss_weight : float, default=0.1
+    interaction_loss_weight : float, default=0.5
         Weight of the interaction loss. ``0`` skips the perturbed passes, so
         training costs what a mixture without them costs.
     gate_loss_weight : float, default=0.01
         Weight of the load-balancing loss of the sparse backbones.
-    expert_loss_weight : float, default=0.0
+    expert_loss_weight : float, default=1.0
         Weight of an auxiliary task loss on every expert's own output. It
         stops experts from becoming constant class voters that the reweighting
         network routes between by class, so that the interaction weights say
@@ -110,11 +110,11 @@ SHARED_PARAMETERS = """\
         pooled latent vectors.
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
-    max_epochs : int, default=50
+    max_epochs : int, default=30
         Training epochs.
-    batch_size : int, default=64
+    batch_size : int, default=128
         Mini-batch size for training and prediction.
-    lr : float, default=1e-3
+    lr : float, default=2e-3
         Learning rate of AdamW.
     weight_decay : float, default=1e-2
         Decoupled weight decay of AdamW."""

@@ -51,7 +51,10 @@ def test_fitted_attributes(three_views):
     # the objective is the task loss plus the weighted interaction loss
     last = clf.history_[-1]
     assert last["train_loss"] == pytest.approx(
-        last["task_loss"] + clf.interaction_loss_weight * last["interaction_loss"], rel=1e-4
+        last["task_loss"]
+        + clf.interaction_loss_weight * last["interaction_loss"]
+        + clf.expert_loss_weight * last["expert_loss"],
+        rel=1e-4,
     )
     proba = clf.predict_proba(X)
     assert proba.shape == (120, 2)
