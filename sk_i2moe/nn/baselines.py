@@ -14,7 +14,13 @@ import math
 import torch
 from torch import nn
 
-from .experts import ExpertLinear, ExpertMLP, FusionOutput, pool_modalities, variant_shared_dropout
+from .experts import (
+    ExpertLinear,
+    ExpertMLP,
+    FusionOutput,
+    pool_modalities,
+    variant_shared_dropout,
+)
 
 
 def _per_modality(tokens: torch.Tensor, n_modalities: int) -> torch.Tensor:

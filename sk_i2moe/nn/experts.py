@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 
@@ -95,18 +96,41 @@ class ExpertLinear(nn.Module):
         Tensor
             ``[*lead, *, out]``.
         """
-        *lead, in_features, out_features = self.weight.shape
-        n_sets = math.prod(lead)
-        rows = x.shape[:-1] if shared else x.shape[len(lead) : -1]
-        flat = x.reshape(1 if shared else n_sets, -1, in_features)
-        if shared:
-            flat = flat.expand(n_sets, -1, -1)
-        out = torch.baddbmm(
-            self.bias.reshape(n_sets, 1, out_features),
-            flat,
-            self.weight.reshape(n_sets, in_features, out_features),
+        return _batched_affine(x, self.weight, self.bias, shared)
+
+
+def _batched_affine(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, shared: bool = False
+) -> torch.Tensor:
+    """``x @ weight + bias`` for every weight set.
+
+    ``weight`` is ``[*lead, in, out]`` and ``bias`` ``[*lead, out]``; ``x`` as in
+    :meth:`ExpertLinear.forward`.
+    """
+    *lead, in_features, out_features = weight.shape
+    n_sets = math.prod(lead)
+    if shared:
+        # one input for every weight set: a single matmul against all the sets'
+        # weights side by side, [R, in] @ [in, S * out]; the result is viewed
+        # [S, R, out] without a copy. Backward is two plain matmuls as well,
+        # with no [S, R, in] gradient to reduce over the sets.
+        rows = x.shape[:-1]
+        side_by_side = weight.reshape(n_sets, in_features, out_features).transpose(0, 1)
+        out = torch.addmm(
+            bias.reshape(n_sets * out_features),
+            x.reshape(-1, in_features),
+            side_by_side.reshape(in_features, n_sets * out_features),
         )
+        out = out.view(-1, n_sets, out_features).transpose(0, 1)
         return out.reshape(*lead, *rows, out_features)
+    rows = x.shape[len(lead) : -1]
+    flat = x.reshape(n_sets, -1, in_features)
+    out = torch.baddbmm(
+        bias.reshape(n_sets, 1, out_features),
+        flat,
+        weight.reshape(n_sets, in_features, out_features),
+    )
+    return out.reshape(*lead, *rows, out_features)
 
 
 class ExpertLayerNorm(nn.Module):
@@ -135,8 +159,79 @@ class ExpertLayerNorm(nn.Module):
         return torch.addcmul(self.bias.view(shape), normed, self.weight.view(shape))
 
 
+def fold_norm(
+    norm: ExpertLayerNorm, weight: torch.Tensor, bias: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fold ``norm``'s affine map into the affine map ``(weight, bias)`` that follows it.
+
+    ``weight`` is ``[E, H, out]`` and ``bias`` ``[E, out]``.
+
+    ``(n * g + b) W + c = n (g[:, None] * W) + (b W + c)``: the per-expert scale
+    and shift are applied to the small weight tensors instead of the large
+    activation tensor, which saves one elementwise pass forward and two
+    backward. Returns the folded ``(weight, bias)``.
+    """
+    folded_weight = norm.weight.unsqueeze(-1) * weight
+    folded_bias = torch.baddbmm(bias.unsqueeze(1), norm.bias.unsqueeze(1), weight).squeeze(1)
+    return folded_weight, folded_bias
+
+
+def normed_linear(x: torch.Tensor, norm: ExpertLayerNorm, linear: ExpertLinear) -> torch.Tensor:
+    """``linear(norm(x))``, the norm's affine map folded into the linear map (:func:`fold_norm`).
+
+    ``x`` is ``[E, *, H]``; returns ``[E, *, out]``.
+    """
+    weight, bias = fold_norm(norm, linear.weight, linear.bias)
+    return _batched_affine(F.layer_norm(x, x.shape[-1:], eps=norm.eps), weight, bias)
+
+
+_TWO_32 = 2**32
+
+
+def _keep_mask(
+    shape: Sequence[int], p: float, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """Inverted-dropout mask: ``1 / keep`` with probability ``keep = 1 - p``, else 0.
+
+    On a CPU, Bernoulli draws cost most of a dropout layer (``bernoulli_`` is
+    several times slower than the multiplication it feeds). There every entry
+    compares one 32-bit word of a fully random int64 buffer with a threshold:
+    ``keep`` is rounded to a multiple of ``2**-32`` (finer than the ``2**-24``
+    grid of :func:`torch.rand`), and the scale is the inverse of the rounded
+    probability, so that the mask has expectation exactly 1. Other devices
+    use ``bernoulli_``.
+    """
+    if torch.device(device).type != "cpu":
+        keep = 1.0 - p
+        return torch.empty(shape, device=device, dtype=dtype).bernoulli_(keep).div_(keep)
+    n = math.prod(shape)
+    threshold = min(max(round((1.0 - p) * _TWO_32), 1), _TWO_32 - 1)
+    words = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-(2**63), None)
+    draws = words.view(torch.int32)[:n].view(shape)
+    scale = torch.tensor(_TWO_32 / threshold, dtype=dtype, device=device)
+    return torch.where(
+        draws < threshold - 2**31, scale, torch.zeros((), dtype=dtype, device=device)
+    )
+
+
+def _variant_mask(
+    x: torch.Tensor, p: float, n_variants: int, row_dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` viewed ``[*lead, V, B, ...]`` and a variant-shared mask ``[*lead, 1, B, ...]``."""
+    n_rows = x.shape[row_dim]
+    grouped = x.unflatten(row_dim, (n_variants, n_rows // n_variants))
+    mask_shape = x.shape[:row_dim] + (1,) + grouped.shape[row_dim + 1 :]
+    return grouped, _keep_mask(mask_shape, p, x.device, x.dtype)
+
+
 def variant_shared_dropout(
-    x: torch.Tensor, p: float, n_variants: int, training: bool, row_dim: int = 1
+    x: torch.Tensor,
+    p: float,
+    n_variants: int,
+    training: bool,
+    row_dim: int = 1,
+    *,
+    inplace: bool = False,
 ) -> torch.Tensor:
     """Dropout whose mask is shared by the input variants of a sample.
 
@@ -150,13 +245,18 @@ def variant_shared_dropout(
     x : Tensor
         ``[*lead, V * B, ...]`` with the variant axis outermost in the row axis.
     p : float
-        Drop probability.
+        Drop probability (rounded to a multiple of ``2**-32``; kept entries
+        are scaled by the inverse of the keep probability).
     n_variants : int
         ``V``, the number of stacked variants.
     training : bool
         Dropout is the identity when False or when ``p == 0``.
     row_dim : int, default=1
         Position of the row axis (after the leading expert axes).
+    inplace : bool, default=False
+        Multiply ``x`` by the mask in place (for an ``x`` that autograd does
+        not save, such as the output of an activation function that saves
+        its input): no new tensor is allocated.
 
     Returns
     -------
@@ -165,11 +265,40 @@ def variant_shared_dropout(
     """
     if not training or p == 0.0:
         return x
-    n_rows = x.shape[row_dim]
-    grouped = x.unflatten(row_dim, (n_variants, n_rows // n_variants))
-    mask_shape = x.shape[:row_dim] + (1,) + grouped.shape[row_dim + 1 :]
-    mask = torch.empty(mask_shape, device=x.device, dtype=x.dtype).bernoulli_(1.0 - p)
-    return (grouped * mask.div_(1.0 - p)).reshape(x.shape)
+    grouped, mask = _variant_mask(x, p, n_variants, row_dim)
+    if inplace:
+        grouped.mul_(mask)
+        return x
+    return (grouped * mask).reshape(x.shape)
+
+
+def residual_dropout(
+    residual: torch.Tensor,
+    x: torch.Tensor,
+    p: float,
+    n_variants: int,
+    training: bool,
+    row_dim: int = 1,
+) -> torch.Tensor:
+    """``residual + variant_shared_dropout(x, ...)`` in one elementwise kernel.
+
+    Parameters
+    ----------
+    residual, x : Tensor
+        Same shape, ``[*lead, V * B, ...]``.
+    p, n_variants, training, row_dim
+        As in :func:`variant_shared_dropout`.
+
+    Returns
+    -------
+    Tensor
+        Same shape as ``x``.
+    """
+    if not training or p == 0.0:
+        return residual + x
+    grouped, mask = _variant_mask(x, p, n_variants, row_dim)
+    res = residual.unflatten(row_dim, grouped.shape[row_dim : row_dim + 2])
+    return torch.addcmul(res, grouped, mask).reshape(x.shape)
 
 
 class ExpertMLP(nn.Module):
@@ -220,8 +349,8 @@ class ExpertMLP(nn.Module):
         h = x
         for i, layer in enumerate(self.hidden):
             h = F.gelu(layer(h, shared=shared and i == 0))
-            h = variant_shared_dropout(
-                h, self.dropout, n_variants, self.training, row_dim=len(self.lead)
+            h = variant_shared_dropout(  # GELU saves its input: mask its output in place
+                h, self.dropout, n_variants, self.training, row_dim=len(self.lead), inplace=True
             )
         if shared and not self.hidden:
             h = h.expand(*self.lead, *h.shape)
@@ -233,6 +362,39 @@ def pool_modalities(x: torch.Tensor, n_modalities: int) -> torch.Tensor:
     *lead, n_tokens, hidden = x.shape
     per_modality = x.reshape(*lead, n_modalities, n_tokens // n_modalities, hidden)
     return per_modality.mean(-2).reshape(*lead, n_modalities * hidden)
+
+
+class _StackVariants(torch.autograd.Function):
+    """``[V, B, T, H]`` copies of ``tokens`` with token ranges taken from ``reference``.
+
+    Forward is one broadcast copy plus one small copy per replaced range;
+    backward adds, for each variant, the gradient of the token ranges it did
+    not replace (no elementwise select over the whole stack).
+    """
+
+    @staticmethod
+    def forward(ctx, tokens, reference, ranges):
+        out = tokens.new_empty((len(ranges) + 1, *tokens.shape))
+        out.copy_(tokens.unsqueeze(0).expand_as(out))
+        for v, (start, stop) in enumerate(ranges, 1):
+            out[v, :, start:stop] = reference[:, start:stop]
+        ctx.ranges = ranges
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        grad_tokens = grad_reference = None
+        if ctx.needs_input_grad[0]:
+            grad_tokens = grad[0].clone(memory_format=torch.contiguous_format)
+            for v, (start, stop) in enumerate(ctx.ranges, 1):
+                grad_tokens[:, :start] += grad[v, :, :start]
+                grad_tokens[:, stop:] += grad[v, :, stop:]
+        if ctx.needs_input_grad[1]:
+            grad_reference = grad.new_zeros(grad.shape[1:])
+            for v, (start, stop) in enumerate(ctx.ranges, 1):
+                grad_reference[:, start:stop] += grad[v, :, start:stop]
+        return grad_tokens, grad_reference, None
 
 
 def build_variants(
@@ -263,13 +425,11 @@ def build_variants(
         ``[K + 1, B, T, H]``: index 0 is the clean input, index ``k + 1`` has
         modality ``modalities[k]`` replaced (``K = len(modalities)``).
     """
-    n_tokens = tokens.shape[1]
-    device = tokens.device
-    owner = torch.arange(n_tokens, device=device) // tokens_per_modality
+    n_modalities = tokens.shape[1] // tokens_per_modality
     if modalities is None:
-        replaced = torch.arange(n_tokens // tokens_per_modality, device=device)
+        replaced = list(range(n_modalities))
     else:
-        replaced = torch.as_tensor(modalities, device=device, dtype=torch.long)
-    variant = torch.cat((replaced.new_full((1,), -1), replaced))
-    replace = (owner.unsqueeze(0) == variant.unsqueeze(1)).view(-1, 1, n_tokens, 1)
-    return torch.where(replace, reference.unsqueeze(0), tokens.unsqueeze(0))
+        replaced = torch.as_tensor(modalities).tolist()
+    ranges = tuple((m * tokens_per_modality, (m + 1) * tokens_per_modality) for m in replaced)
+    reference = reference.expand_as(tokens)
+    return _StackVariants.apply(tokens, reference, ranges)

@@ -6,19 +6,92 @@ mixture-of-experts backbones (:mod:`sk_i2moe.nn.sparse`) reuse everything else.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from .experts import (
     ExpertLayerNorm,
     ExpertLinear,
     FusionOutput,
+    _batched_affine,
+    fold_norm,
+    normed_linear,
     pool_modalities,
+    residual_dropout,
     variant_shared_dropout,
 )
+
+# Sequences up to this length use explicit batched matmuls and softmax for the
+# attention; longer ones torch's fused scaled_dot_product_attention. On a CPU
+# the fused kernel is tuned for long sequences: on the few dozen tokens of a
+# tabular model, two batched matmuls per head are faster forward and backward.
+_MATMUL_ATTENTION_MAX_TOKENS = 256
+
+
+class _ShortRowSoftmax(torch.autograd.Function):
+    """Softmax over a short last axis from whole-tensor vectorised kernels.
+
+    torch's CPU softmax vectorises along the softmax axis and is several times
+    slower when that axis is shorter than one SIMD register (the attention
+    scores of a few tokens per sample); max, exp, sum and division over the
+    whole tensor are not.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        e = (x - x.amax(-1, keepdim=True)).exp_()
+        y = e.div_(e.sum(-1, keepdim=True))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        gy = grad * y
+        return gy.sub_(y * gy.sum(-1, keepdim=True))
+
+
+@functools.cache
+def _simd_floats() -> int:
+    """float32 lanes of the CPU kernels torch dispatches to (16 with AVX-512, else 8)."""
+    return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
+
+
+def _softmax(x: torch.Tensor) -> torch.Tensor:
+    if x.device.type == "cpu" and x.shape[-1] < _simd_floats():
+        return _ShortRowSoftmax.apply(x)
+    return torch.softmax(x, dim=-1)
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Multi-head attention of ``q``, ``k``, ``v`` ``[B, T, H]``; returns ``[B, T, H]``."""
+    batch, n_tokens, hidden = q.shape
+    head_dim = hidden // n_heads
+    if n_tokens > _MATMUL_ATTENTION_MAX_TOKENS:
+        q, k, v = (t.view(batch, n_tokens, n_heads, head_dim).transpose(1, 2) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v)
+        return out.transpose(1, 2).reshape(batch, n_tokens, hidden)
+    # one head at a time: a head's q, k and v are strided [B, T, d] slices that
+    # the batched matmuls read in place (no permuted copies), and the backward
+    # of each split writes the heads' gradients in one concatenation
+    scale = head_dim**-0.5
+    outs = []
+    for q_h, k_h, v_h in zip(*(t.split(head_dim, dim=-1) for t in (q, k, v))):
+        scores = torch.baddbmm(
+            q_h.new_empty(()).expand(batch, n_tokens, n_tokens),
+            q_h,
+            k_h.transpose(1, 2),
+            beta=0.0,
+            alpha=scale,
+        )
+        outs.append(torch.bmm(_softmax(scores), v_h))
+    return torch.cat(outs, dim=-1)
 
 
 class ExpertSelfAttention(nn.Module):
@@ -41,14 +114,22 @@ class ExpertSelfAttention(nn.Module):
         self.qkv = ExpertLinear(n_experts, hidden_dim, 3 * hidden_dim)
         self.out = ExpertLinear(n_experts, hidden_dim, hidden_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend over the tokens of ``x`` ``[E, N, T, H]`` (fused SDPA kernel)."""
+    def forward(self, x: torch.Tensor, norm: ExpertLayerNorm | None = None) -> torch.Tensor:
+        """Attend over the tokens of ``x`` ``[E, N, T, H]``.
+
+        With ``norm``, attend over ``norm(x)`` (the norm's affine map folded
+        into the query/key/value projection).
+        """
         n_experts, n_rows, n_tokens, hidden = x.shape
-        head_dim = hidden // self.n_heads
-        qkv = self.qkv(x).view(n_experts * n_rows, n_tokens, 3, self.n_heads, head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        attn = F.scaled_dot_product_attention(q, k, v)
-        return self.out(attn.transpose(1, 2).reshape(n_experts, n_rows, n_tokens, hidden))
+        weight, bias = self.qkv.weight, self.qkv.bias
+        if norm is not None:
+            weight, bias = fold_norm(norm, weight, bias)
+            x = F.layer_norm(x, x.shape[-1:], eps=norm.eps)
+        # one [.., 3H] projection; q, k and v are strided views of it
+        qkv = _batched_affine(x, weight, bias).view(n_experts * n_rows, n_tokens, 3 * hidden)
+        q, k, v = qkv.chunk(3, dim=-1)
+        attn = _attention(q, k, v, self.n_heads)
+        return self.out(attn.view(n_experts, n_rows, n_tokens, hidden))
 
 
 class ExpertFeedForward(nn.Module):
@@ -68,9 +149,17 @@ class ExpertFeedForward(nn.Module):
         self.ffn_in = ExpertLinear(n_experts, hidden_dim, ffn_dim)
         self.ffn_out = ExpertLinear(n_experts, ffn_dim, hidden_dim)
 
-    def forward(self, x: torch.Tensor, n_variants: int) -> tuple[torch.Tensor, None]:
-        """Return ``(FFN(x), None)`` for ``x`` ``[E, N, T, H]`` (no auxiliary loss)."""
-        h = variant_shared_dropout(F.gelu(self.ffn_in(x)), self.dropout, n_variants, self.training)
+    def forward(
+        self, x: torch.Tensor, n_variants: int, norm: ExpertLayerNorm | None = None
+    ) -> tuple[torch.Tensor, None]:
+        """Return ``(FFN(x), None)`` for ``x`` ``[E, N, T, H]`` (no auxiliary loss).
+
+        With ``norm``, return ``FFN(norm(x))`` (the norm's affine map folded
+        into the first linear layer).
+        """
+        h = self.ffn_in(x) if norm is None else normed_linear(x, norm, self.ffn_in)
+        # GELU saves its input, not its output: the mask can overwrite the output
+        h = variant_shared_dropout(F.gelu(h), self.dropout, n_variants, self.training, inplace=True)
         return self.ffn_out(h), None
 
 
@@ -102,11 +191,14 @@ class ExpertTransformerLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, n_variants: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Transform ``x`` ``[E, N, T, H]``; also return the block's auxiliary loss."""
-        x = x + variant_shared_dropout(
-            self.attn(self.norm1(x)), self.dropout, n_variants, self.training
+        x = residual_dropout(
+            x, self.attn(x, norm=self.norm1), self.dropout, n_variants, self.training
         )
-        y, aux = self.ffn(self.norm2(x), n_variants)
-        return x + variant_shared_dropout(y, self.dropout, n_variants, self.training), aux
+        if isinstance(self.ffn, ExpertFeedForward):
+            y, aux = self.ffn(x, n_variants, norm=self.norm2)
+        else:
+            y, aux = self.ffn(self.norm2(x), n_variants)
+        return residual_dropout(x, y, self.dropout, n_variants, self.training), aux
 
 
 class ExpertTransformer(nn.Module):
@@ -164,7 +256,15 @@ class ExpertTransformer(nn.Module):
             x, layer_aux = layer(x, n_variants)
             if layer_aux is not None:
                 aux.append(layer_aux)
-        latent = pool_modalities(self.norm(x), self.n_modalities)
+        # the final norm's affine map commutes with mean-pooling: apply it to the pooled vectors
+        normed = F.layer_norm(x, x.shape[-1:], eps=self.norm.eps)
+        pooled = pool_modalities(normed, self.n_modalities)
+        n_experts, n_rows = pooled.shape[:2]
+        latent = torch.addcmul(
+            self.norm.bias.unsqueeze(1).unsqueeze(1),
+            pooled.view(n_experts, n_rows, self.n_modalities, -1),
+            self.norm.weight.unsqueeze(1).unsqueeze(1),
+        ).flatten(2)
         return FusionOutput(self.head(latent), latent, torch.stack(aux).mean() if aux else None)
 
 
