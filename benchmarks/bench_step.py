@@ -69,6 +69,19 @@ CONFIGS = {
     "paper M=4": (PAPER, 4),
     "small M=3": (SMALL, 3),
 }
+# ablation name -> InteractionMoE options (transformer, paper configuration, M = 3)
+ABLATIONS = {
+    "experts='single'": {"experts": "single"},
+    "experts='synergy_redundancy'": {"experts": "synergy_redundancy"},
+    "reweighting='static'": {"reweighting": "static"},
+    "interaction_loss_weight=0": {"interaction": False},
+    "n_perturbed=1": {"n_perturbed": 1},
+    "n_perturbed=2": {"n_perturbed": 2},
+    "loss_on='latent'": {"loss_on": "latent"},
+    "perturbation='mean'": {"perturbation": "mean"},
+    "perturbation='zero'": {"perturbation": "zero"},
+    "noise_scale='matched'": {"noise_scale": "matched"},
+}
 BACKBONES = ["transformer", "mlp", "early", "late", "lrtf", "interpretcc", "switch", "moepp"]
 N_CLASSES = 3
 DROPOUT = 0.1
@@ -91,7 +104,7 @@ def cpu_model() -> str:
 
 
 def make_model(
-    arch: dict, n_modalities: int, fusion: str, experts: str = "all", seed: int = 0
+    arch: dict, n_modalities: int, fusion: str, experts: str = "all", seed: int = 0, **options
 ) -> InteractionMoE:
     torch.manual_seed(seed)
     fusion_kwargs: dict = {"n_layers": arch["n_layers"], "dropout": DROPOUT}
@@ -105,6 +118,7 @@ def make_model(
         fusion=fusion,
         fusion_kwargs=fusion_kwargs,
         experts=experts,
+        **options,
     ).train()
 
 
@@ -266,6 +280,29 @@ def measure(
     return out, rates
 
 
+def ablation_table(args: argparse.Namespace, mm: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Training step of each ablation against the full method, transformer, paper config."""
+    rows = []
+    for name, options in ABLATIONS.items():
+        runners = {
+            "full": Runner(make_model(PAPER, 3, "transformer"), args.batch_size, 3),
+            "ablation": Runner(make_model(PAPER, 3, "transformer", **options), args.batch_size, 3),
+        }
+        res, _ = measure(runners, args.repeats, args.warmup, mm, infer=False)
+        rows.append(
+            {
+                "ablation": name,
+                "train ms/step": 1e3 * res["ablation"]["train_s"],
+                "full method ms/step": 1e3 * res["full"]["train_s"],
+                "train vs transformer": res["ablation"]["train_s"] / res["full"]["train_s"],
+            }
+        )
+        print(f"[done] {name}", flush=True)
+    print()
+    print("Ablations, I2MoE transformer at the paper configuration, M=3 (interleaved):")
+    print(fmt_table(pd.DataFrame(rows)))
+
+
 def fmt_table(df: pd.DataFrame) -> str:
     return df.to_string(index=False, float_format=lambda v: f"{v:,.3g}")
 
@@ -280,6 +317,11 @@ def main() -> None:
         "--configs", nargs="*", default=list(CONFIGS), help=f"subset of {list(CONFIGS)}"
     )
     parser.add_argument("--no-backbones", action="store_true", help="skip the backbone table")
+    parser.add_argument(
+        "--only-ablations",
+        action="store_true",
+        help="print only the ablation table (training cost vs the full method)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument(
         "--no-breakdown",
@@ -312,6 +354,10 @@ def main() -> None:
     )
     print(f"paper config {PAPER}; small config {SMALL}")
     print()
+
+    if args.only_ablations:
+        ablation_table(args, mm)
+        return
 
     rows, ratio_rows, all_rates, breakdowns = [], [], [], []
     for name in args.configs:

@@ -7,15 +7,16 @@ al. 2024). Every I2MoE expert has its own router and its own feed-forward
 experts: weights carry the leading I2MoE-expert axis ``E`` and, for the
 feed-forward experts, a second axis ``K``.
 
-Cost choice: routing is computed densely. Every token goes through every
-feed-forward expert's first layer (``K`` times the FLOPs of one dense block);
-the gate weights (one-hot times the probability for top-1, the renormalised
-top-k weights for MoE++) multiply the hidden activations, so unrouted experts
-contribute exactly 0, and the ``K`` second layers run as one matmul over the
-concatenated hidden units. There is no Python loop over tokens or experts, no
-gather/scatter and no capacity limit (no token is dropped). At the sizes this
-package targets (``hidden_dim`` <= 256, ``K`` <= 8) these few batched matmuls
-are cheaper than sorting tokens into ``E x K`` groups.
+Cost choice: tokens are dispatched to the feed-forward experts they are
+routed to. For each I2MoE expert ``e`` and feed-forward expert ``k`` the
+(token, route) assignments are gathered into one row group, padded to the
+largest group, and all ``E x K`` groups run as two batched matmuls; the
+outputs, scaled by the gate weights, are added back to their tokens. A
+token costs the FLOPs of the experts it is routed to (one for top-1, at most
+``top_k`` for MoE++), not of all ``K``. There is no Python loop over tokens
+or experts and no capacity limit (no token is dropped); unrouted experts
+contribute exactly 0, as in the dense formulation
+``sum_k g_k (h_k W2_k + b2_k)`` with ``g_k = 0`` off the chosen routes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .experts import ExpertLinear, variant_shared_dropout
+from .experts import ExpertLinear, _keep_mask
 from .transformer import ExpertTransformer
 
 
@@ -54,12 +55,12 @@ def load_balancing_loss(probs: torch.Tensor, assigned: torch.Tensor) -> torch.Te
 
 
 class _DenseExperts(nn.Module):
-    """``K`` feed-forward experts per I2MoE expert, all evaluated on every token.
+    """``K`` feed-forward experts per I2MoE expert, each run on the tokens routed to it.
 
-    The gates are folded in before the second matmul,
-    ``sum_k g_k (h_k W2_k + b2_k) = [g_1 h_1, ..., g_K h_K] [W2_1; ...; W2_K] + g b2``,
-    so the ``K`` experts cost two batched matmuls and no ``[E, K, N, T, H]``
-    tensor is materialised.
+    ``forward(x, gates)`` returns ``sum_k gates[..., k] * FFN_k(x)``, evaluating
+    ``FFN_k`` only where ``gates[..., k] != 0`` (see the module docstring).
+    Dropout inside the experts draws one mask per (I2MoE expert, sample,
+    token, feed-forward expert), shared by the input variants of the sample.
     """
 
     def __init__(
@@ -76,17 +77,47 @@ class _DenseExperts(nn.Module):
         ``x`` is ``[E, N, T, H]`` and ``gates`` ``[E, N, T, K]``.
         """
         n_experts, n_ffn, hidden, ffn_dim = self.ffn_in.weight.shape
-        w_in = self.ffn_in.weight.permute(0, 2, 1, 3).reshape(n_experts, hidden, n_ffn * ffn_dim)
+        n_rows, n_tokens = x.shape[1], x.shape[2]
+        per_expert = n_rows * n_tokens  # tokens of one I2MoE expert
+        n_groups = n_experts * n_ffn
+        # assignments (e, k, token) sorted by group e * K + k
+        routed = (gates != 0).reshape(n_experts, per_expert, n_ffn).transpose(1, 2)
+        e_idx, k_idx, t_idx = routed.nonzero(as_tuple=True)
+        group = e_idx * n_ffn + k_idx
+        counts = torch.bincount(group, minlength=n_groups)
+        capacity = max(int(counts.max()), 1) if group.numel() else 1
+        pos = torch.arange(group.numel(), device=x.device) - (counts.cumsum(0) - counts)[group]
+        slot = group * capacity + pos
+        token = e_idx * per_expert + t_idx  # row of x.reshape(E * N * T, H)
+        # padding slots read row 0; their outputs are never gathered back
+        source = torch.zeros(n_groups * capacity, dtype=torch.long, device=x.device)
+        source[slot] = token
+        xs = x.reshape(-1, hidden).index_select(0, source).view(n_groups, capacity, hidden)
         h = torch.baddbmm(
-            self.ffn_in.bias.reshape(n_experts, 1, n_ffn * ffn_dim),
-            x.reshape(n_experts, -1, hidden),
-            w_in,
+            self.ffn_in.bias.reshape(n_groups, 1, ffn_dim),
+            xs,
+            self.ffn_in.weight.reshape(n_groups, hidden, ffn_dim),
         )
-        h = F.gelu(h).view(*x.shape[:-1], n_ffn, ffn_dim)  # [E, N, T, K, F]
-        h = variant_shared_dropout(h, self.dropout, n_variants, self.training)
-        h = (h * gates.unsqueeze(-1)).reshape(n_experts, -1, n_ffn * ffn_dim)
-        bias = torch.bmm(gates.reshape(n_experts, -1, n_ffn), self.ffn_out.bias)
-        out = torch.baddbmm(bias, h, self.ffn_out.weight.reshape(n_experts, -1, hidden))
+        h = F.gelu(h)
+        if self.training and self.dropout > 0.0:
+            # the dense mask [E, 1, B, T, K, F] (one draw per sample, shared by
+            # its variants), read at each assignment's (e, sample, token, k)
+            batch = n_rows // n_variants
+            mask = _keep_mask(
+                (n_experts, batch * n_tokens, n_ffn, ffn_dim), self.dropout, x.device, h.dtype
+            )
+            cell = (e_idx * (batch * n_tokens) + t_idx % (batch * n_tokens)) * n_ffn + k_idx
+            rows = torch.zeros(n_groups * capacity, dtype=torch.long, device=x.device)
+            rows[slot] = cell
+            h = h * mask.view(-1, ffn_dim).index_select(0, rows).view_as(h)
+        y = torch.baddbmm(
+            self.ffn_out.bias.reshape(n_groups, 1, hidden),
+            h,
+            self.ffn_out.weight.reshape(n_groups, ffn_dim, hidden),
+        )
+        weight = gates.reshape(n_experts, per_expert, n_ffn)[e_idx, t_idx, k_idx]
+        y = y.view(-1, hidden).index_select(0, slot) * weight.unsqueeze(-1)
+        out = x.new_zeros(n_experts * per_expert, hidden).index_add(0, token, y)
         return out.view_as(x)
 
 
