@@ -31,8 +31,14 @@ one forward + backward of the batched training step (matmuls and attention);
 the achieved rate divides them by the median training step time (which also
 includes the optimizer step and every elementwise kernel).
 
+For the paper and small configurations (M=3) a profile of a few training
+steps of the batched and vanilla models shows where the time goes (self time
+of the kernels grouped by kind: matmuls, softmax, layer norm, GELU, dropout
+masks, copies, other elementwise work, and the rest: Python, autograd and
+dispatch), with the rate the matmul kernels reach.
+
 Run ``python benchmarks/bench_step.py`` (``--help`` for options; ``--quick`` for
-a short smoke run).
+a short smoke run; ``--only-ablations`` for the training cost of each ablation).
 """
 
 from __future__ import annotations
