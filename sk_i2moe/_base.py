@@ -96,9 +96,12 @@ SHARED_PARAMETERS = """\
         ``0`` is the paper's objective.
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
-    perturbation : {"noise", "mean", "zero"}, default="noise"
+    perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"
         What replaces a modality's tokens in the perturbed passes: standard
-        normal noise, the running mean of the training tokens, or zeros.
+        normal noise (the paper's), the running mean of the training tokens,
+        zeros, or another sample's tokens of that modality (a random
+        permutation of the batch): an in-distribution reference that an
+        expert cannot detect, see the interpretation guide.
     noise_scale : {"unit", "matched"}, default="unit"
         With ``perturbation="noise"``: unit variance (the paper) or the mean and
         standard deviation of the modality's tokens in the batch.

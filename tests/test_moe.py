@@ -76,7 +76,7 @@ def test_temperature_controls_sharpness():
     torch.testing.assert_close(hard.max(1).values, torch.ones(20), atol=1e-3, rtol=0)
 
 
-@pytest.mark.parametrize("perturbation", ["noise", "mean", "zero"])
+@pytest.mark.parametrize("perturbation", ["noise", "mean", "zero", "shuffle"])
 def test_perturbations_give_finite_losses(perturbation):
     torch.manual_seed(0)
     model = InteractionMoE(N_FEATURES, 3, hidden_dim=8, perturbation=perturbation).train()
@@ -85,6 +85,19 @@ def test_perturbations_give_finite_losses(perturbation):
     if perturbation == "mean":
         assert bool(model.reference_seen)
         assert model.reference_mean.abs().sum() > 0
+
+
+def test_shuffle_reference_is_a_detached_permutation_of_the_batch():
+    torch.manual_seed(0)
+    model = InteractionMoE(N_FEATURES, 3, hidden_dim=8, perturbation="shuffle").train()
+    tokens = model.embed(_inputs(batch=16))
+    reference = model._reference(tokens)
+    assert reference.shape == tokens.shape and not reference.requires_grad
+    # every replacement row is one sample's tokens, each sample used exactly once
+    matches = (reference.unsqueeze(1) == tokens.detach().unsqueeze(0)).flatten(2).all(-1)
+    assert matches.sum(1).tolist() == [1] * 16
+    assert matches.sum(0).tolist() == [1] * 16
+    assert not torch.equal(reference, tokens.detach())  # not the identity permutation
 
 
 def test_standardisation_buffers_are_applied():

@@ -13,7 +13,7 @@ from .experts import build_variants
 from .fusion import make_fusion
 from .losses import DISTANCES, interaction_loss
 
-PERTURBATIONS = ("noise", "mean", "zero")
+PERTURBATIONS = ("noise", "mean", "zero", "shuffle")
 NOISE_SCALES = ("unit", "matched")
 EXPERT_SETS = ("all", "synergy_redundancy", "single")
 REWEIGHTINGS = ("mlp", "static")
@@ -180,9 +180,13 @@ class InteractionMoE(nn.Module):
         Linear layers of the reweighting MLP.
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
-    perturbation : {"noise", "mean", "zero"}, default="noise"
+    perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"
         Reference that replaces a modality's tokens: random noise, the running
-        mean of the training tokens, or zeros.
+        mean of the training tokens, zeros, or the (detached) tokens of another
+        sample of the batch (a random permutation of the batch, drawn per
+        step and shared by the modalities), which stay on the data's
+        distribution so an expert cannot tell a replaced modality from a real
+        one.
     noise_scale : {"unit", "matched"}, default="unit"
         With ``perturbation="noise"``: standard-normal noise (the paper's), or
         noise with each modality's batch mean and standard deviation (scalars
@@ -370,6 +374,8 @@ class InteractionMoE(nn.Module):
             return (mean + std * noise.unflatten(1, (self.n_modalities, -1))).flatten(1, 2)
         if self.perturbation == "zero":
             return torch.zeros_like(tokens)
+        if self.perturbation == "shuffle":  # another sample's tokens: in-distribution
+            return tokens.detach()[torch.randperm(tokens.shape[0], device=tokens.device)]
         with torch.no_grad():
             batch_mean = tokens.mean(0)
             momentum = torch.where(self.reference_seen, 0.1, 1.0)
