@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
+from _common import load_mfeat
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -46,13 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from sk_i2moe import I2MoEClassifier
 from sk_i2moe.datasets import load_breast_cancer_views
 
-ROOT = Path(__file__).resolve().parent.parent
 BRCA_VIEWS = ("clinical", "rna", "mirna", "methylation")
-
-
-def load_mfeat() -> tuple[dict[str, np.ndarray], np.ndarray]:
-    data = np.load(ROOT.parent / "shared" / "data" / "mfeat.npz")
-    return {k: data[k] for k in ("fou", "fac", "kar", "pix", "zer", "mor")}, data["y"]
 
 
 def load_brca(wheel: str | None) -> tuple[dict[str, np.ndarray], np.ndarray] | None:

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import torch
+from _common import MFEAT, cpu_model, load_mfeat
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -61,8 +62,6 @@ import sk_i2moe
 from sk_i2moe import I2MoEClassifier
 from sk_i2moe.datasets import load_breast_cancer_views
 
-MFEAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mfeat.npz"
-MFEAT_VIEWS = ("fou", "fac", "kar", "pix", "zer", "mor")
 TARGET_FIT_RATIO = 10.0
 TARGET_OUTSIDE_SHARE = 0.15
 
@@ -139,21 +138,11 @@ class StepTimer(Callback):
         net.optimizer_.step = timed_opt_step
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def load_datasets(mfeat: Path) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     data = {"breast_cancer": load_breast_cancer_views()}
     if mfeat.exists():
-        d = np.load(mfeat)
-        data["mfeat"] = ({k: d[k].astype(np.float32) for k in MFEAT_VIEWS}, d["y"])
+        views, y = load_mfeat(mfeat)
+        data["mfeat"] = ({k: v.astype(np.float32) for k, v in views.items()}, y)
     else:
         print(f"(mfeat skipped: {mfeat} not found)")
     return data

@@ -62,6 +62,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import cpu_model  # noqa: E402
 from _looped import LoopedI2MoE  # noqa: E402
 
 from sk_i2moe.nn import InteractionMoE  # noqa: E402
@@ -97,16 +98,6 @@ TARGET_LOOPED_PAPER = 3.0
 TARGET_LOOPED_SMALL = 5.0
 TARGET_MATMUL_SHARE = 0.60
 TARGET_VANILLA_RATIO = 15.0
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_model(
