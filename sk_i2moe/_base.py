@@ -26,6 +26,7 @@ from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
 from .nn.fusion import FUSIONS
 from .nn.moe import (
+    CONSTRAINTS,
     EXPERT_SETS,
     LOSS_TARGETS,
     NOISE_SCALES,
@@ -111,6 +112,22 @@ SHARED_PARAMETERS = """\
     loss_on : {"logits", "latent"}, default="logits"
         Compute the interaction losses on the experts' outputs or on their
         pooled latent vectors.
+    interaction_constraint : {"loss", "structure"}, default="loss"
+        ``"loss"`` (the paper's): every expert sees every modality and the
+        interaction loss asks it to behave as its kind should. ``"structure"``
+        builds the kinds into the experts: a uniqueness expert sees only its
+        modality; the redundancy expert averages its predictions from each
+        modality alone, each trained to predict the target alone; the synergy
+        expert's outputs on each modality alone are subtracted from its output
+        and it keeps the paper's synergy term (against another sample's
+        modality); and the mixture's task loss trains only the weights, each
+        expert learning from its own task loss (``expert_loss_weight`` must be
+        > 0). The dominant weight then names the true interaction in 96% of
+        the synthetic benchmark's fits instead of 68% (see the interpretation
+        guide). ``perturbation``, ``noise_scale``, ``n_perturbed`` and
+        ``loss_on`` are not used; a training step costs ``2M + 1`` expert
+        passes per sample instead of ``M + 1``, and prediction ``M + 1``
+        instead of 1.
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30
@@ -262,6 +279,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "noise_scale": [StrOptions(set(NOISE_SCALES))],
         "n_perturbed": [Interval(Integral, 1, None, closed="left"), None],
         "loss_on": [StrOptions(set(LOSS_TARGETS))],
+        "interaction_constraint": [StrOptions(set(CONSTRAINTS))],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -315,6 +333,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        if self.interaction_constraint == "structure" and self.expert_loss_weight == 0:
+            raise ValueError(
+                "interaction_constraint='structure' trains every expert on its own task loss "
+                "(the mixture's loss trains only the weights), so expert_loss_weight must be "
+                "> 0; got expert_loss_weight=0. Set expert_loss_weight=1.0 (the default)."
             )
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
@@ -468,6 +492,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             module__noise_scale=self.noise_scale,
             module__n_perturbed=self.n_perturbed,
             module__loss_on=self.loss_on,
+            module__interaction_constraint=self.interaction_constraint,
             module__interaction_distance=self._interaction_distance,
             module__interaction=self.interaction_loss_weight > 0,
             module__input_loc=loc,

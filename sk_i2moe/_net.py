@@ -16,7 +16,9 @@ class I2MoENet(NeuralNet):
     """skorch :class:`~skorch.NeuralNet` training an :class:`~sk_i2moe.nn.InteractionMoE`.
 
     The training objective is the sample-weighted task loss plus
-    ``interaction_loss_weight`` times the module's interaction loss plus
+    ``interaction_loss_weight`` times the module's interaction loss (with
+    ``interaction_constraint="structure"``, plus the task loss of the
+    redundancy expert's output from each modality alone) plus
     ``gate_loss_weight`` times a sparse backbone's load-balancing loss. The
     parts are recorded per batch in ``history`` as ``task_loss``,
     ``interaction_loss`` and ``gate_loss``; validation reports the task loss as
@@ -74,6 +76,17 @@ class I2MoENet(NeuralNet):
             per_sample = per_sample.flatten(1).mean(1)
         return (per_sample * weight).sum() / weight.sum()
 
+    def _folded_task_loss(
+        self, logits: torch.Tensor, y_true: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """Task loss of ``[B, K, C]`` outputs, each of the ``K`` scored alone and averaged."""
+        batch, n_scored, n_outputs = logits.shape
+        return self._weighted_task_loss(
+            logits.reshape(batch * n_scored, n_outputs),
+            y_true.repeat_interleave(n_scored, dim=0),
+            weight.repeat_interleave(n_scored),
+        )
+
     def get_loss(
         self, y_pred: MoEOutput, y_true: torch.Tensor, X: dict | None = None, training: bool = False
     ) -> torch.Tensor:
@@ -92,19 +105,18 @@ class I2MoENet(NeuralNet):
         parts = {"task_loss": task}
         total = task
         if self.expert_loss_weight > 0:
-            batch, n_experts, n_outputs = y_pred.expert_logits.shape
-            # every expert scored alone: experts folded into the batch axis
-            targets = y_true.repeat_interleave(n_experts, dim=0)
-            per_expert = self._weighted_task_loss(
-                y_pred.expert_logits.reshape(batch * n_experts, n_outputs),
-                targets,
-                weight.repeat_interleave(n_experts),
-            )
+            per_expert = self._folded_task_loss(y_pred.expert_logits, y_true, weight)
             parts["expert_loss"] = per_expert
             total = total + self.expert_loss_weight * per_expert
-        if y_pred.interaction_loss is not None:
-            parts["interaction_loss"] = y_pred.interaction_loss
-            total = total + self.interaction_loss_weight * y_pred.interaction_loss
+        interaction = y_pred.interaction_loss
+        if y_pred.modality_logits is not None:  # interaction_constraint="structure"
+            # plus the redundancy expert's output from each modality alone, scored like an expert
+            interaction = interaction + self._folded_task_loss(
+                y_pred.modality_logits, y_true, weight
+            )
+        if interaction is not None:
+            parts["interaction_loss"] = interaction
+            total = total + self.interaction_loss_weight * interaction
         if y_pred.gate_loss is not None:
             parts["gate_loss"] = y_pred.gate_loss
             total = total + self.gate_loss_weight * y_pred.gate_loss

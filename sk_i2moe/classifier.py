@@ -92,6 +92,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         noise_scale: str = "unit",
         n_perturbed: int | None = None,
         loss_on: str = "logits",
+        interaction_constraint: str = "loss",
         reweight_hidden: int = 128,
         max_epochs: int = 30,
         batch_size: int = 128,
@@ -132,6 +133,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.noise_scale = noise_scale
         self.n_perturbed = n_perturbed
         self.loss_on = loss_on
+        self.interaction_constraint = interaction_constraint
         self.reweight_hidden = reweight_hidden
         self.max_epochs = max_epochs
         self.batch_size = batch_size

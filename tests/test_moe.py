@@ -123,3 +123,67 @@ def test_one_modality_trains():
     assert out.weights.shape == (4, 3)
     assert torch.isfinite(out.interaction_loss)
     out.interaction_loss.backward()
+
+
+def _structured(fusion="mlp", **kwargs):
+    torch.manual_seed(0)
+    return InteractionMoE(
+        N_FEATURES, 3, hidden_dim=8, fusion=fusion, interaction_constraint="structure", **kwargs
+    )
+
+
+def test_structured_uniqueness_experts_see_only_their_modality():
+    model = _structured().eval()
+    xs = _inputs(batch=6)
+    base = model(xs).expert_logits
+    for m in range(3):
+        changed = [x + 3.0 if k == m else x for k, x in enumerate(xs)]
+        moved = (model(changed).expert_logits - base).abs().amax((0, 2))  # per expert
+        assert moved[m] > 1e-3  # its own modality moves it
+        others = [u for u in range(3) if u != m]
+        torch.testing.assert_close(moved[others], torch.zeros(2))  # the others' do not
+
+
+def test_structured_synergy_expert_is_zero_for_an_additive_backbone():
+    # late fusion averages per-modality heads: a sum of single-modality effects,
+    # so the synergy expert has nothing left to output
+    model = _structured(fusion="late").eval()
+    out = model(_inputs(batch=6))
+    torch.testing.assert_close(out.expert_logits[:, 3], torch.zeros(6, 3), atol=1e-5, rtol=0)
+    assert out.expert_logits[:, [0, 1, 2, 4]].abs().amax() > 1e-3
+    # a backbone that mixes modalities leaves an interaction
+    mixing = _structured(fusion="mlp").eval()(_inputs(batch=6))
+    assert mixing.expert_logits[:, 3].abs().amax() > 1e-4
+
+
+def test_structured_training_outputs_and_detached_mixture():
+    model = _structured().train()
+    xs = _inputs(batch=6)
+    torch.manual_seed(1)
+    out = model(xs)
+    # the redundancy expert is the mean of its single-modality outputs
+    assert out.modality_logits.shape == (6, 3, 3)
+    torch.testing.assert_close(out.expert_logits[:, 4], out.modality_logits.mean(1))
+    # the synergy term, weighted 1 / E: a mean cosine in [-1, 1] divided by 5
+    assert out.interaction_loss.shape == () and abs(float(out.interaction_loss.detach())) <= 0.2
+    mixture = torch.einsum("be,bec->bc", out.weights, out.expert_logits)
+    torch.testing.assert_close(out.logits, mixture)
+    # the mixture's loss reaches the weights but not the experts
+    out.logits.sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.fusion.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.reweighting.parameters())
+    model.zero_grad()
+    out = model(xs)
+    (out.expert_logits.sum() + out.interaction_loss).backward()
+    assert all(p.grad is not None for p in model.fusion.parameters())
+    assert model.eval()(xs).modality_logits is None
+    assert _structured(interaction=False).train()(xs).interaction_loss is None
+
+
+def test_structured_mode_needs_interaction_experts():
+    with pytest.raises(ValueError, match="experts='single' has none"):
+        InteractionMoE(N_FEATURES, 2, experts="single", interaction_constraint="structure")
+    with pytest.raises(ValueError, match="Unknown interaction_constraint"):
+        InteractionMoE(N_FEATURES, 2, interaction_constraint="hard")
+    model = _structured(experts="synergy_redundancy").eval()
+    assert model(_inputs()).expert_logits.shape == (5, 2, 3)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.nn.fusion import FUSIONS
 
 SMALL = {"max_epochs": 8, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
@@ -161,3 +162,39 @@ def test_expert_loss_trains_every_expert_to_predict(views):
     plain_scores = plain.expert_scores(X, y)["score"].iloc[:-1]
     guided_scores = guided.expert_scores(X, y)["score"].iloc[:-1]
     assert guided_scores.mean() > plain_scores.mean()
+
+
+def test_structure_constraint_trains_and_names_the_informative_modality():
+    X, y, _ = make_interaction_classification(
+        interaction="uniqueness", unique_modality=1, n_samples=300, random_state=0
+    )
+    params = {**SMALL, "hidden_dim": 16, "max_epochs": 15, "lr": 5e-3}
+    clf = I2MoEClassifier(**params, interaction_constraint="structure").fit(X, y)
+    assert clf.history_[-1, "train_loss"] < clf.history_[0, "train_loss"]
+    last = clf.history_[-1]
+    # the interaction loss is the redundancy expert's task loss on each modality alone
+    assert last["train_loss"] == pytest.approx(
+        last["task_loss"] + 0.5 * last["interaction_loss"] + last["expert_loss"], rel=1e-4
+    )
+    assert clf.expert_names_[int(np.argmax(clf.interaction_weights_))] == "uniqueness[m1]"
+    assert clf.score(X, y) > 0.85
+    # a uniqueness expert's output ignores every other modality
+    shifted = {name: block + 5.0 if name != "m1" else block for name, block in X.items()}
+    np.testing.assert_allclose(
+        clf.explain(shifted).expert_outputs[:, 1], clf.explain(X).expert_outputs[:, 1], atol=1e-5
+    )
+
+
+def test_structure_constraint_needs_the_expert_loss(views):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, interaction_constraint="structure", expert_loss_weight=0.0)
+    with pytest.raises(ValueError, match="expert_loss_weight must be > 0"):
+        clf.fit(X, y)
+
+
+def test_structure_constraint_in_regression(views):
+    X, y = views
+    reg = I2MoERegressor(**SMALL, interaction_constraint="structure").fit(X, y + X["c"][:, 0])
+    assert np.isfinite(reg.history_[:, "interaction_loss"]).all()
+    assert reg.history_[-1, "train_loss"] < reg.history_[0, "train_loss"]
+    assert reg.explain(X).expert_outputs.shape == (96, 5, 1)

@@ -433,3 +433,42 @@ def build_variants(
     ranges = tuple((m * tokens_per_modality, (m + 1) * tokens_per_modality) for m in replaced)
     reference = reference.expand_as(tokens)
     return _StackVariants.apply(tokens, reference, ranges)
+
+
+def single_modality_variants(
+    tokens: torch.Tensor, tokens_per_modality: int, absent: torch.Tensor
+) -> torch.Tensor:
+    """Stack the clean input and one copy per modality with only that modality kept.
+
+    Parameters
+    ----------
+    tokens : Tensor
+        ``[B, T, H]`` clean tokens of all modalities, modality-major
+        (``T = M * tokens_per_modality``).
+    tokens_per_modality : int
+        Number of tokens ``P`` of each modality.
+    absent : Tensor
+        ``[1, T, H]`` (or ``[B, T, H]``) tokens that stand for absent modalities.
+
+    Returns
+    -------
+    Tensor
+        ``[M + 1, B, T, H]``: index 0 is the clean input, index ``m + 1`` keeps
+        modality ``m``'s tokens and takes every other token from ``absent``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn.experts import single_modality_variants
+    >>> variants = single_modality_variants(torch.ones(2, 6, 3), 2, absent=torch.zeros(1, 6, 3))
+    >>> variants.shape
+    torch.Size([4, 2, 6, 3])
+    >>> variants[2, 0, :, 0]  # modality 1 (tokens 2-3) kept
+    tensor([0., 0., 1., 1., 0., 0.])
+    """
+    n_tokens = tokens.shape[1]
+    n_modalities = n_tokens // tokens_per_modality
+    owner = torch.arange(n_tokens, device=tokens.device) // tokens_per_modality  # [T]
+    kept = torch.arange(-1, n_modalities, device=tokens.device).unsqueeze(1)  # [M + 1, 1]
+    keep = (kept == owner) | (kept == -1)  # row 0 keeps every token
+    return torch.where(keep[:, None, :, None], tokens.unsqueeze(0), absent.unsqueeze(0))

@@ -9,15 +9,16 @@ import torch
 from torch import nn
 
 from .encoders import make_encoder
-from .experts import build_variants
+from .experts import build_variants, single_modality_variants
 from .fusion import make_fusion
-from .losses import DISTANCES, interaction_loss
+from .losses import DISTANCES, interaction_loss, synergy_loss
 
 PERTURBATIONS = ("noise", "mean", "zero", "shuffle")
 NOISE_SCALES = ("unit", "matched")
 EXPERT_SETS = ("all", "synergy_redundancy", "single")
 REWEIGHTINGS = ("mlp", "static")
 LOSS_TARGETS = ("logits", "latent")
+CONSTRAINTS = ("loss", "structure")
 
 
 def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
@@ -31,19 +32,26 @@ class MoEOutput(NamedTuple):
     Attributes
     ----------
     logits : Tensor
-        ``[B, C]`` mixture output, ``sum_e weights[:, e] * expert_logits[:, e]``.
+        ``[B, C]`` mixture output, ``sum_e weights[:, e] * expert_logits[:, e]``
+        (with ``interaction_constraint="structure"`` the expert outputs enter
+        detached).
     weights : Tensor
         ``[B, E]`` interaction weights (non-negative, rows sum to 1).
     expert_logits : Tensor
         ``[B, E, C]`` each expert's output on the clean input.
     interaction_loss : Tensor or None
         Scalar interaction loss; only in training mode with the perturbed
-        passes enabled.
+        passes enabled (with ``interaction_constraint="structure"``: the
+        synergy expert's term).
     gate_loss : Tensor or None
         Scalar load-balancing loss of a sparse mixture-of-experts backbone
         (``"switch"``, ``"moepp"``), part of the autograd graph (not detached);
         None for the other backbones. Returned in evaluation mode too; the
         training objective adds it with its own weight.
+    modality_logits : Tensor or None
+        ``[B, M, C]`` the redundancy expert's output from each modality alone,
+        with ``interaction_constraint="structure"`` in training mode (the
+        training objective scores each against the target); else None.
 
     Examples
     --------
@@ -62,6 +70,7 @@ class MoEOutput(NamedTuple):
     expert_logits: torch.Tensor
     interaction_loss: torch.Tensor | None
     gate_loss: torch.Tensor | None = None
+    modality_logits: torch.Tensor | None = None
 
 
 class ReweightingMLP(nn.Module):
@@ -214,6 +223,29 @@ class InteractionMoE(nn.Module):
     margin : float, default=1.0
         Triplet margin of the uniqueness terms (and of the euclidean synergy
         hinge).
+    interaction_constraint : {"loss", "structure"}, default="loss"
+        How the experts are held to their interaction. ``"loss"`` (the
+        paper's): every expert sees every modality and the interaction loss on
+        the perturbed passes asks it to behave as its kind should.
+        ``"structure"``: the kinds are built into the outputs, a modality
+        being marked absent by zero tokens. The uniqueness expert of modality
+        ``m`` is evaluated on modality ``m`` alone. The redundancy expert
+        outputs the mean of its outputs on each modality alone
+        (``modality_logits``, each scored against the target by the training
+        objective). The synergy expert, with backbone output ``f``, outputs
+        ``f(x) - sum_m f(x_m alone) + (M - 1) f(none)``, which is 0 when ``f``
+        is a sum of single-modality effects, and ``f`` keeps the paper's
+        synergy term against references drawn from the batch (another
+        sample's modality), weighted ``1 / E`` as in the paper's mean over
+        the experts' terms (the ``interaction_loss``). The mixture is formed
+        from the experts' detached outputs, so the task loss trains the
+        weights (and the encoders through them) but not the experts: the
+        weights choose between the experts' predictions and cannot assemble
+        one that no expert makes. ``perturbation``, ``noise_scale``,
+        ``n_perturbed`` and ``loss_on`` are not used. Training evaluates
+        every expert on ``2M + 1`` rows per sample (clean, each modality
+        alone, each modality replaced), prediction on ``M + 1``, plus one
+        all-absent row.
     input_loc, input_scale : sequence of Tensor, optional
         Per-modality feature centre and scale; inputs are standardised as
         ``(x - loc) / scale`` before encoding. Stored as buffers.
@@ -255,6 +287,7 @@ class InteractionMoE(nn.Module):
         loss_on: str = "logits",
         interaction_distance: str = "cosine",
         margin: float = 1.0,
+        interaction_constraint: str = "loss",
         input_loc: Sequence[torch.Tensor] | None = None,
         input_scale: Sequence[torch.Tensor] | None = None,
     ) -> None:
@@ -265,6 +298,13 @@ class InteractionMoE(nn.Module):
         _check_choice("reweighting", reweighting, REWEIGHTINGS)
         _check_choice("loss_on", loss_on, LOSS_TARGETS)
         _check_choice("interaction_distance", interaction_distance, DISTANCES)
+        _check_choice("interaction_constraint", interaction_constraint, CONSTRAINTS)
+        if interaction_constraint == "structure" and experts == "single":
+            raise ValueError(
+                "interaction_constraint='structure' builds the interaction kinds into the "
+                "experts, but experts='single' has none; use experts='all' or "
+                "'synergy_redundancy', or interaction_constraint='loss'."
+            )
         n_modalities = len(n_features)
         if n_perturbed is not None and not 1 <= n_perturbed <= n_modalities:
             raise ValueError(
@@ -290,6 +330,7 @@ class InteractionMoE(nn.Module):
         self.loss_on = loss_on
         self.interaction_distance = interaction_distance
         self.margin = margin
+        self.interaction_constraint = interaction_constraint
         self.encoders = nn.ModuleList(
             make_encoder(encoder, d, n_tokens, hidden_dim) for d in n_features
         )
@@ -411,6 +452,8 @@ class InteractionMoE(nn.Module):
         batch, n_total, hidden = tokens.shape
         pooled = tokens.view(batch, self.n_modalities, -1, hidden).mean(2).flatten(1)
         weights = self.reweighting(pooled, self.temperature)
+        if self.interaction_constraint == "structure":
+            return self._structured(tokens, weights)
         loss = None
         if self.training and self.perturbs:
             if reference is None:
@@ -437,3 +480,41 @@ class InteractionMoE(nn.Module):
         expert_logits = expert_logits.transpose(0, 1)  # [B, E, C]
         mixture = torch.einsum("be,bec->bc", weights, expert_logits)
         return MoEOutput(mixture, weights, expert_logits, loss, fused.aux_loss)
+
+    def _structured(self, tokens: torch.Tensor, weights: torch.Tensor) -> MoEOutput:
+        """Forward pass with ``interaction_constraint="structure"``."""
+        batch, n_modalities = tokens.shape[0], self.n_modalities
+        absent = torch.zeros_like(tokens[:1])
+        variants = single_modality_variants(tokens, self.tokens_per_modality, absent)
+        with_terms = self.training and self.interaction
+        if with_terms:  # the synergy term's passes: each modality replaced by another sample's
+            shuffled = tokens.detach()[torch.randperm(batch, device=tokens.device)]
+            replaced = build_variants(tokens, shuffled, self.tokens_per_modality)[1:]
+            variants = torch.cat((variants, replaced))
+        n_variants = variants.shape[0]
+        fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
+        clean, alone = logits[:, 0], logits[:, 1 : n_modalities + 1]  # [E, B, C], [E, M, B, C]
+        none = self.fusion(absent).logits  # [E, 1, C], every modality absent
+        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
+        unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
+        synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
+        redundancy = alone[-1].mean(0)
+        expert_logits = torch.stack([*unique, synergy, redundancy], dim=1)  # [B, E, C]
+        # the task loss trains the weights only: they choose between the experts'
+        # predictions and cannot assemble one the experts do not make
+        mixture = torch.einsum("be,bec->bc", weights, expert_logits.detach())
+        if not with_terms:
+            return MoEOutput(mixture, weights, expert_logits, None, fused.aux_loss)
+        # the paper's synergy term, with its weight in the paper's loss (1 of E terms)
+        term = synergy_loss(
+            clean[-2], logits[-2, n_modalities + 1 :], self.interaction_distance, self.margin
+        )
+        return MoEOutput(
+            mixture,
+            weights,
+            expert_logits,
+            term / self.n_experts,
+            fused.aux_loss,
+            alone[-1].transpose(0, 1),  # [B, M, C]
+        )
