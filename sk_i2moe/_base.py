@@ -124,10 +124,10 @@ SHARED_PARAMETERS = """\
         expert learning from its own task loss (``expert_loss_weight`` must be
         > 0). The dominant weight then names the true interaction in 96% of
         the synthetic benchmark's fits instead of 68% (84% instead of 64%
-        with ten seeds; see the interpretation guide). ``perturbation``, ``noise_scale``, ``n_perturbed`` and
-        ``loss_on`` are not used; a training step costs ``2M + 1`` expert
-        passes per sample instead of ``M + 1``, and prediction ``M + 1``
-        instead of 1.
+        with ten seeds; see the interpretation guide). ``perturbation``,
+        ``noise_scale``, ``n_perturbed`` and ``loss_on`` are not used; a
+        training step costs ``2M + 1`` expert passes per sample instead of
+        ``M + 1``, and prediction ``M + 1`` instead of 1.
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30

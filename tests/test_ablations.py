@@ -32,7 +32,15 @@ def _record_rows(model, monkeypatch):
         rows.append((tokens.shape[0], n_variants))
         return forward(tokens, n_variants)
 
+    def recording_variants(tokens, reference, modalities=None):
+        out = forward_variants(tokens, reference, modalities)
+        rows.append((out.logits.shape[1], out.logits.shape[1] // tokens.shape[0]))
+        return out
+
     monkeypatch.setattr(model.fusion, "forward", recording)
+    forward_variants = getattr(model.fusion, "forward_variants", None)
+    if forward_variants is not None:  # MLP fusion builds the variants' passes itself
+        monkeypatch.setattr(model.fusion, "forward_variants", recording_variants)
     return rows
 
 

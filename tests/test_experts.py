@@ -136,3 +136,36 @@ def test_dropout_mask_is_shared_by_a_samples_variants():
     assert not torch.equal(out[0, 0, 0], out[0, 0, 1])
     assert not torch.equal(out[0, 0], out[1, 0])
     torch.testing.assert_close(variant_shared_dropout(x, 0.5, n_variants, training=False), x)
+
+
+@pytest.mark.parametrize("modalities", [None, [2, 0]])
+@pytest.mark.parametrize("n_layers", [2, 0])
+def test_mlp_fusion_forward_variants_equals_the_stacked_variants(modalities, n_layers):
+    torch.manual_seed(0)
+    model = InteractionMoE(
+        N_FEATURES, 3, hidden_dim=8, fusion="mlp", fusion_kwargs={"n_layers": n_layers}
+    ).train()
+    fusion = model.fusion
+    fusion.mlp.dropout = 0.0
+    g = torch.Generator().manual_seed(1)
+    tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
+    reference = torch.randn(tokens.shape, generator=g)
+    results = []
+    for fast in (True, False):
+        fusion.zero_grad()
+        leaf = tokens.clone().requires_grad_(True)
+        if fast:
+            out = fusion.forward_variants(leaf, reference, modalities)
+        else:
+            variants = build_variants(leaf, reference, model.tokens_per_modality, modalities)
+            out = fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+        (out.logits.square().sum() + out.latent.sum()).backward()
+        grads = [p.grad.clone() for p in fusion.parameters()]
+        results.append((out.logits.detach(), leaf.grad, grads))
+    (fast_logits, fast_grad, fast_params), (logits, grad, params) = results
+    n_variants = 1 + (3 if modalities is None else len(modalities))
+    assert logits.shape == (5, n_variants * 5, 3)
+    torch.testing.assert_close(fast_logits, logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)
+    for a, b in zip(fast_params, params):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

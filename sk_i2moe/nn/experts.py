@@ -346,14 +346,27 @@ class ExpertMLP(nn.Module):
         ``x`` is ``[*lead, N, in]``, or ``[N, in]`` seen by every weight set
         with ``shared=True``.
         """
-        h = x
+        if not self.hidden:
+            h = x.expand(*self.lead, *x.shape) if shared else x
+            return self.head(h), h
+        return self.forward_from_first(self.hidden[0](x, shared=shared), n_variants)
+
+    def forward_from_first(
+        self, pre: torch.Tensor, n_variants: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Finish :meth:`forward` from the first layer's pre-activation ``[*lead, N, hidden]``.
+
+        For callers that compute the first (linear) layer themselves, e.g. from
+        per-modality partial products (:meth:`MLPFusion.forward_variants`).
+        """
+        h = pre
         for i, layer in enumerate(self.hidden):
-            h = F.gelu(layer(h, shared=shared and i == 0))
+            if i:
+                h = layer(h)
+            h = F.gelu(h)
             h = variant_shared_dropout(  # GELU saves its input: mask its output in place
                 h, self.dropout, n_variants, self.training, row_dim=len(self.lead), inplace=True
             )
-        if shared and not self.hidden:
-            h = h.expand(*self.lead, *h.shape)
         return self.head(h), h
 
 

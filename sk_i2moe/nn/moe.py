@@ -459,9 +459,14 @@ class InteractionMoE(nn.Module):
             if reference is None:
                 reference = self._reference(tokens)
             drawn = self._draw_modalities(tokens.device)
-            variants = build_variants(tokens, reference, self.tokens_per_modality, drawn)
-            n_variants = variants.shape[0]
-            fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+            fast = getattr(self.fusion, "forward_variants", None)
+            if fast is not None:  # a backbone that builds the variants' passes itself
+                fused = fast(tokens, reference, drawn)
+                n_variants = fused.logits.shape[1] // batch
+            else:
+                variants = build_variants(tokens, reference, self.tokens_per_modality, drawn)
+                n_variants = variants.shape[0]
+                fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
             logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
             if self.loss_on == "logits":
                 compared = logits
