@@ -116,10 +116,14 @@ class MLPFusion(nn.Module):
         pooled = pool_modalities(tokens, n_modalities).view(batch, n_modalities, -1)
         clean_parts = torch.einsum("bmh,emhw->embw", pooled, weight)  # [E, M, B, W]
         ref = pool_modalities(reference.expand_as(tokens), n_modalities)
-        ref = ref.view(batch, n_modalities, -1)[:, replaced]
-        ref_parts = torch.einsum("bkh,ekhw->ekbw", ref, weight[:, replaced])  # [E, K, B, W]
+        ref = ref.view(batch, n_modalities, -1)
+        replaced_parts = clean_parts
+        if modalities is not None:  # a subset: gather it (all modalities need no indexing)
+            ref, weight = ref[:, replaced], weight[:, replaced]
+            replaced_parts = clean_parts[:, replaced]
+        ref_parts = torch.einsum("bkh,ekhw->ekbw", ref, weight)  # [E, K, B, W]
         clean = clean_parts.sum(1) + first.bias.unsqueeze(1)  # [E, B, W]
-        variants = clean.unsqueeze(1) + ref_parts - clean_parts[:, replaced]
+        variants = clean.unsqueeze(1) + ref_parts - replaced_parts
         pre = torch.cat((clean.unsqueeze(1), variants), dim=1).flatten(1, 2)
         return FusionOutput(*self.mlp.forward_from_first(pre, len(replaced) + 1))
 
