@@ -21,6 +21,7 @@ from .experts import (
     FusionOutput,
     build_variants,
     pool_modalities,
+    replaced_modalities,
     variant_shared_dropout,
 )
 
@@ -103,10 +104,7 @@ class MLPFusion(nn.Module):
             Logits ``[E, (K + 1) * B, C]``, variant-major as with ``build_variants``.
         """
         batch, n_modalities = tokens.shape[0], self.n_modalities
-        if modalities is None:
-            replaced = list(range(n_modalities))
-        else:
-            replaced = torch.as_tensor(modalities).tolist()
+        replaced = replaced_modalities(modalities, n_modalities)
         if not self.mlp.hidden:  # no first hidden layer to decompose
             variants = build_variants(tokens, reference, tokens.shape[1] // n_modalities, replaced)
             return self(variants.flatten(0, 1), n_variants=len(replaced) + 1)

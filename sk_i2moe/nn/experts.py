@@ -410,6 +410,28 @@ class _StackVariants(torch.autograd.Function):
         return grad_tokens, grad_reference, None
 
 
+def replaced_modalities(
+    modalities: torch.Tensor | Sequence[int] | None, n_modalities: int
+) -> list[int]:
+    """The modalities a set of perturbed variants replaces, as a list.
+
+    Parameters
+    ----------
+    modalities : Tensor, sequence of int or None
+        Indices of the replaced modalities; None means all of them.
+    n_modalities : int
+        Number of modalities ``M``.
+
+    Returns
+    -------
+    list of int
+        ``modalities`` as a list, or ``[0, ..., M - 1]``.
+    """
+    if modalities is None:
+        return list(range(n_modalities))
+    return torch.as_tensor(modalities).tolist()
+
+
 def build_variants(
     tokens: torch.Tensor,
     reference: torch.Tensor,
@@ -438,19 +460,13 @@ def build_variants(
         ``[K + 1, B, T, H]``: index 0 is the clean input, index ``k + 1`` has
         modality ``modalities[k]`` replaced (``K = len(modalities)``).
     """
-    n_modalities = tokens.shape[1] // tokens_per_modality
-    if modalities is None:
-        replaced = list(range(n_modalities))
-    else:
-        replaced = torch.as_tensor(modalities).tolist()
+    replaced = replaced_modalities(modalities, tokens.shape[1] // tokens_per_modality)
     ranges = tuple((m * tokens_per_modality, (m + 1) * tokens_per_modality) for m in replaced)
     reference = reference.expand_as(tokens)
     return _StackVariants.apply(tokens, reference, ranges)
 
 
-def single_modality_variants(
-    tokens: torch.Tensor, tokens_per_modality: int, absent: torch.Tensor
-) -> torch.Tensor:
+def single_modality_variants(tokens: torch.Tensor, tokens_per_modality: int) -> torch.Tensor:
     """Stack the clean input and one copy per modality with only that modality kept.
 
     Parameters
@@ -460,20 +476,18 @@ def single_modality_variants(
         (``T = M * tokens_per_modality``).
     tokens_per_modality : int
         Number of tokens ``P`` of each modality.
-    absent : Tensor
-        ``[1, T, H]`` (or ``[B, T, H]``) tokens that stand for absent modalities.
 
     Returns
     -------
     Tensor
         ``[M + 1, B, T, H]``: index 0 is the clean input, index ``m + 1`` keeps
-        modality ``m``'s tokens and takes every other token from ``absent``.
+        modality ``m``'s tokens and sets every other token to 0 (absent).
 
     Examples
     --------
     >>> import torch
     >>> from sk_i2moe.nn.experts import single_modality_variants
-    >>> variants = single_modality_variants(torch.ones(2, 6, 3), 2, absent=torch.zeros(1, 6, 3))
+    >>> variants = single_modality_variants(torch.ones(2, 6, 3), tokens_per_modality=2)
     >>> variants.shape
     torch.Size([4, 2, 6, 3])
     >>> variants[2, 0, :, 0]  # modality 1 (tokens 2-3) kept
@@ -484,4 +498,4 @@ def single_modality_variants(
     owner = torch.arange(n_tokens, device=tokens.device) // tokens_per_modality  # [T]
     kept = torch.arange(-1, n_modalities, device=tokens.device).unsqueeze(1)  # [M + 1, 1]
     keep = (kept == owner) | (kept == -1)  # row 0 keeps every token
-    return torch.where(keep[:, None, :, None], tokens.unsqueeze(0), absent.unsqueeze(0))
+    return tokens.unsqueeze(0) * keep[:, None, :, None].to(tokens.dtype)

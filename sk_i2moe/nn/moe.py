@@ -489,8 +489,7 @@ class InteractionMoE(nn.Module):
     def _structured(self, tokens: torch.Tensor, weights: torch.Tensor) -> MoEOutput:
         """Forward pass with ``interaction_constraint="structure"``."""
         batch, n_modalities = tokens.shape[0], self.n_modalities
-        absent = torch.zeros_like(tokens[:1])
-        variants = single_modality_variants(tokens, self.tokens_per_modality, absent)
+        variants = single_modality_variants(tokens, self.tokens_per_modality)
         with_terms = self.training and self.interaction
         if with_terms:  # the synergy term's passes: each modality replaced by another sample's
             shuffled = tokens.detach()[torch.randperm(batch, device=tokens.device)]
@@ -500,7 +499,7 @@ class InteractionMoE(nn.Module):
         fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
         logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
         clean, alone = logits[:, 0], logits[:, 1 : n_modalities + 1]  # [E, B, C], [E, M, B, C]
-        none = self.fusion(absent).logits  # [E, 1, C], every modality absent
+        none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
         n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
         unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
         synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
