@@ -20,6 +20,7 @@ from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
 from skorch.helper import predefined_split
 
 from ._data import BatchLoader, ModalityDataset
+from ._malloc import retain_heap
 from ._modalities import ModalitySpec, check_sample_weight
 from ._net import I2MoENet
 from .inspection import Explanation, expert_scores
@@ -233,6 +234,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def fused_adamw(device: torch.device) -> bool:
+    """Whether this torch has fused AdamW kernels for ``device``.
+
+    The fused update is one kernel for all parameters instead of about ten
+    small operations per parameter tensor (on a CPU, 0.6 -> 0.2 ms per step for
+    the default model on three modalities). CUDA has it in every supported
+    torch; CPUs from torch 2.4.
+    """
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+
+
 @contextlib.contextmanager
 def torch_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n_threads)``, then restore it."""
@@ -356,6 +370,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         y_encoded = self._prepare_target(y, fit=not reuse)
         weights = self._loss_weights(y, check_sample_weight(sample_weight, n_samples))
         device = resolve_device(self.device)
+        if device.type == "cpu":
+            retain_heap()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         train, valid = self._split(ModalityDataset(arrays, y_encoded, weights), y_encoded, seed)
         forked = [device.index or 0] if device.type == "cuda" else []
@@ -501,6 +517,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             criterion__reduction="none",
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
+            optimizer__fused=fused_adamw(device),
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,

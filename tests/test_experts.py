@@ -169,3 +169,21 @@ def test_mlp_fusion_forward_variants_equals_the_stacked_variants(modalities, n_l
     torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)
     for a, b in zip(fast_params, params):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_layers", [2, 0])
+def test_mlp_fusion_forward_variants_reads_each_modalitys_mean_reference(n_layers):
+    # one reference token per modality gives the same passes as any P tokens with that mean
+    torch.manual_seed(0)
+    model = InteractionMoE(
+        N_FEATURES, 3, hidden_dim=8, n_tokens=4, fusion="mlp", fusion_kwargs={"n_layers": n_layers}
+    ).eval()
+    g = torch.Generator().manual_seed(1)
+    tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
+    full = torch.randn(tokens.shape, generator=g)
+    per_modality = full.view(5, 3, 4, 8).mean(2)  # [B, M, H]
+    expected = model.fusion.forward_variants(tokens, full).logits
+    got = model.fusion.forward_variants(tokens, per_modality).logits
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    # a reference that differs only in its token mean changes the result
+    assert not torch.allclose(model.fusion.forward_variants(tokens, full + 1).logits, expected)

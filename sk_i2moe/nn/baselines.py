@@ -94,7 +94,9 @@ class MLPFusion(nn.Module):
         tokens : Tensor
             ``[B, T, H]`` clean tokens.
         reference : Tensor
-            ``[B, T, H]`` (or broadcastable) replacement tokens.
+            ``[B, T', H]`` (or broadcastable) replacement tokens, ``T'`` a
+            multiple of ``M`` (not necessarily ``T``): only each modality's mean
+            reference token enters, so one token per modality suffices.
         modalities : Tensor or sequence of int, optional
             Modalities replaced, one variant each (default: all, in order).
 
@@ -105,16 +107,16 @@ class MLPFusion(nn.Module):
         """
         batch, n_modalities = tokens.shape[0], self.n_modalities
         replaced = replaced_modalities(modalities, n_modalities)
-        if not self.mlp.hidden:  # no first hidden layer to decompose
-            variants = build_variants(tokens, reference, tokens.shape[1] // n_modalities, replaced)
+        pooled = pool_modalities(tokens, n_modalities).view(batch, n_modalities, -1)
+        ref = pool_modalities(reference, n_modalities).expand(batch, -1)
+        ref = ref.view(batch, n_modalities, -1)
+        if not self.mlp.hidden:  # no first hidden layer to decompose: one token per modality
+            variants = build_variants(pooled, ref, 1, replaced)
             return self(variants.flatten(0, 1), n_variants=len(replaced) + 1)
         first = self.mlp.hidden[0]
         n_experts, _, width = first.weight.shape
         weight = first.weight.view(n_experts, n_modalities, -1, width)  # [E, M, H, W]
-        pooled = pool_modalities(tokens, n_modalities).view(batch, n_modalities, -1)
         clean_parts = torch.einsum("bmh,emhw->embw", pooled, weight)  # [E, M, B, W]
-        ref = pool_modalities(reference.expand_as(tokens), n_modalities)
-        ref = ref.view(batch, n_modalities, -1)
         replaced_parts = clean_parts
         if modalities is not None:  # a subset: gather it (all modalities need no indexing)
             ref, weight = ref[:, replaced], weight[:, replaced]

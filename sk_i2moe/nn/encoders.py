@@ -49,7 +49,9 @@ class PatchTokenizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embed ``x`` ``[B, d]`` into tokens ``[B, P, H]``."""
         patches = F.pad(x, (0, self.pad)).view(x.shape[0], self.n_tokens, self.patch_len)
-        return torch.einsum("bpl,plh->bph", patches, self.weight) + self.bias
+        # every patch's projection in one batched kernel, [P, B, L] @ [P, L, H] + [P, 1, H]
+        tokens = torch.baddbmm(self.bias.unsqueeze(1), patches.transpose(0, 1), self.weight)
+        return tokens.transpose(0, 1)
 
 
 class MLPEncoder(nn.Module):

@@ -230,8 +230,6 @@ def variant_shared_dropout(
     n_variants: int,
     training: bool,
     row_dim: int = 1,
-    *,
-    inplace: bool = False,
 ) -> torch.Tensor:
     """Dropout whose mask is shared by the input variants of a sample.
 
@@ -253,10 +251,6 @@ def variant_shared_dropout(
         Dropout is the identity when False or when ``p == 0``.
     row_dim : int, default=1
         Position of the row axis (after the leading expert axes).
-    inplace : bool, default=False
-        Multiply ``x`` by the mask in place (for an ``x`` that autograd does
-        not save, such as the output of an activation function that saves
-        its input): no new tensor is allocated.
 
     Returns
     -------
@@ -266,9 +260,8 @@ def variant_shared_dropout(
     if not training or p == 0.0:
         return x
     grouped, mask = _variant_mask(x, p, n_variants, row_dim)
-    if inplace:
-        grouped.mul_(mask)
-        return x
+    # out of place: an in-place product on the grouped view would make
+    # autograd clone and copy back the whole gradient in the backward pass
     return (grouped * mask).reshape(x.shape)
 
 
@@ -364,8 +357,8 @@ class ExpertMLP(nn.Module):
             if i:
                 h = layer(h)
             h = F.gelu(h)
-            h = variant_shared_dropout(  # GELU saves its input: mask its output in place
-                h, self.dropout, n_variants, self.training, row_dim=len(self.lead), inplace=True
+            h = variant_shared_dropout(
+                h, self.dropout, n_variants, self.training, row_dim=len(self.lead)
             )
         return self.head(h), h
 

@@ -403,16 +403,28 @@ class InteractionMoE(nn.Module):
         ]
         return torch.cat(tokens, dim=1)
 
-    def _reference(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Replacement tokens ``[B, T, H]`` for the configured perturbation."""
+    def _reference(self, tokens: torch.Tensor, pooled: bool = False) -> torch.Tensor:
+        """Replacement tokens ``[B, T, H]`` for the configured perturbation.
+
+        With ``pooled=True`` (for a backbone that reads only each modality's
+        mean token) noise is drawn as one token per modality, ``[B, M, H]``,
+        distributed as the mean of the modality's ``P`` noise tokens
+        (standard deviation ``1 / sqrt(P)`` of the per-token one): the same
+        reference in distribution, at ``1 / P`` of the draws.
+        """
         if self.perturbation == "noise":
-            noise = torch.randn_like(tokens)
-            if self.noise_scale == "unit":
-                return noise
             grouped = tokens.detach().unflatten(1, (self.n_modalities, -1))  # [B, M, P, H]
-            mean = grouped.mean((0, 2, 3), keepdim=True)
-            std = grouped.std((0, 2, 3), keepdim=True, correction=0)
-            return (mean + std * noise.unflatten(1, (self.n_modalities, -1))).flatten(1, 2)
+            if pooled:
+                shape = (grouped.shape[0], self.n_modalities, 1, grouped.shape[-1])
+                noise = torch.randn(shape, device=tokens.device, dtype=tokens.dtype)
+                noise = noise.mul_(grouped.shape[2] ** -0.5)
+            else:
+                noise = torch.randn_like(grouped)
+            if self.noise_scale == "matched":
+                mean = grouped.mean((0, 2, 3), keepdim=True)
+                std = grouped.std((0, 2, 3), keepdim=True, correction=0)
+                noise = mean + std * noise
+            return noise.flatten(1, 2)
         if self.perturbation == "zero":
             return torch.zeros_like(tokens)
         if self.perturbation == "shuffle":  # another sample's tokens: in-distribution
@@ -442,7 +454,10 @@ class InteractionMoE(nn.Module):
             One ``[B, d_m]`` tensor per modality, in the constructor's order.
         reference : Tensor, optional
             ``[B, M * P, H]`` replacement tokens to use instead of drawing them
-            (training only; for tests and custom references).
+            (training only; for tests and custom references). A backbone with
+            a ``forward_variants`` method (``"mlp"``) reads only each
+            modality's mean reference token and accepts any number of tokens
+            per modality.
 
         Returns
         -------
@@ -456,10 +471,10 @@ class InteractionMoE(nn.Module):
             return self._structured(tokens, weights)
         loss = None
         if self.training and self.perturbs:
-            if reference is None:
-                reference = self._reference(tokens)
             drawn = self._draw_modalities(tokens.device)
             fast = getattr(self.fusion, "forward_variants", None)
+            if reference is None:
+                reference = self._reference(tokens, pooled=fast is not None)
             if fast is not None:  # a backbone that builds the variants' passes itself
                 fused = fast(tokens, reference, drawn)
                 n_variants = fused.logits.shape[1] // batch

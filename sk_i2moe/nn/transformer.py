@@ -158,8 +158,7 @@ class ExpertFeedForward(nn.Module):
         into the first linear layer).
         """
         h = self.ffn_in(x) if norm is None else normed_linear(x, norm, self.ffn_in)
-        # GELU saves its input, not its output: the mask can overwrite the output
-        h = variant_shared_dropout(F.gelu(h), self.dropout, n_variants, self.training, inplace=True)
+        h = variant_shared_dropout(F.gelu(h), self.dropout, n_variants, self.training)
         return self.ffn_out(h), None
 
 

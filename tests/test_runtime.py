@@ -1,0 +1,123 @@
+"""Runtime settings: reference noise draws, fused optimizer, heap settings."""
+
+import pytest
+import torch
+
+from sk_i2moe import I2MoEClassifier, _malloc
+from sk_i2moe._base import fused_adamw
+from sk_i2moe.nn import InteractionMoE
+
+N_FEATURES = [6, 4, 9]
+
+
+def _tokens(model, batch):
+    g = torch.Generator().manual_seed(0)
+    inputs = [3 * torch.randn(batch, d, generator=g) + 1 for d in N_FEATURES]
+    return model.embed(inputs).detach()
+
+
+@pytest.mark.parametrize("noise_scale", ["unit", "matched"])
+def test_pooled_noise_is_distributed_as_the_mean_of_the_token_noise(noise_scale):
+    torch.manual_seed(0)
+    model = InteractionMoE(N_FEATURES, 3, hidden_dim=8, n_tokens=4, noise_scale=noise_scale)
+    tokens = _tokens(model.train(), 4000)
+    per_token = model._reference(tokens)
+    pooled = model._reference(tokens, pooled=True)
+    assert per_token.shape == tokens.shape
+    assert pooled.shape == (4000, 3, 8)  # one token per modality
+    mean_of_tokens = per_token.view(4000, 3, 4, 8).mean(2)
+    for got, expected in [
+        (pooled.mean((0, 2)), mean_of_tokens.mean((0, 2))),
+        (pooled.std((0, 2)), mean_of_tokens.std((0, 2))),
+    ]:
+        torch.testing.assert_close(got, expected, atol=0.03, rtol=0.03)
+    if noise_scale == "unit":  # the mean of 4 unit-variance draws has std 1/2
+        torch.testing.assert_close(pooled.std(), torch.tensor(0.5), atol=0.01, rtol=0)
+
+
+def test_mlp_backbone_draws_one_noise_token_per_modality(monkeypatch):
+    calls = []
+    for fusion, pooled in [("mlp", True), ("transformer", False)]:
+        torch.manual_seed(0)
+        model = InteractionMoE(N_FEATURES, 3, hidden_dim=8, n_tokens=4, fusion=fusion).train()
+        original = model._reference
+
+        def recording(tokens, pooled=False, original=original):
+            calls.append(pooled)
+            return original(tokens, pooled)
+
+        monkeypatch.setattr(model, "_reference", recording)
+        g = torch.Generator().manual_seed(1)
+        out = model([torch.randn(6, d, generator=g) for d in N_FEATURES])
+        assert torch.isfinite(out.interaction_loss)
+        assert calls[-1] is pooled
+
+
+def test_fused_adamw_on_cpu_and_cuda():
+    assert fused_adamw(torch.device("cuda")) is True
+    new_torch = torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+    assert fused_adamw(torch.device("cpu")) is new_torch
+    assert fused_adamw(torch.device("meta")) is False
+
+
+def test_classifier_uses_the_fused_optimizer_where_available():
+    g = torch.Generator().manual_seed(0)
+    X = {"a": torch.randn(40, 3, generator=g).numpy(), "b": torch.randn(40, 2, generator=g).numpy()}
+    y = (X["a"][:, 0] > 0).astype(int)
+    clf = I2MoEClassifier(hidden_dim=8, max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    group = clf.net_.optimizer_.param_groups[0]
+    assert group["fused"] is fused_adamw(torch.device("cpu"))
+
+
+def _recording_mallopt(result=1):
+    calls = []
+
+    def mallopt(param, value):
+        calls.append((param, value))
+        return result
+
+    return mallopt, calls
+
+
+def test_heap_settings_are_applied_through_mallopt():
+    mallopt, calls = _recording_mallopt()
+    assert _malloc.apply_heap_settings({}, mallopt) is True
+    assert calls == [
+        (_malloc.M_MMAP_THRESHOLD, _malloc.MMAP_THRESHOLD),
+        (_malloc.M_TOP_PAD, _malloc.TOP_PAD),
+    ]
+    failing, _ = _recording_mallopt(result=0)
+    assert _malloc.apply_heap_settings({}, failing) is False
+    assert _malloc.apply_heap_settings({}, None) is False  # not glibc
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SK_I2MOE_TUNE_MALLOC": "0"},
+        {"SK_I2MOE_TUNE_MALLOC": "False"},
+        {"MALLOC_TOP_PAD_": "0"},
+        {"MALLOC_TRIM_THRESHOLD_": "131072"},
+        {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"},
+    ],
+)
+def test_heap_settings_respect_the_users_allocator_configuration(environ):
+    mallopt, calls = _recording_mallopt()
+    assert _malloc.apply_heap_settings(environ, mallopt) is False
+    assert calls == []
+
+
+def test_unrelated_environment_does_not_block_the_heap_settings():
+    mallopt, calls = _recording_mallopt()
+    environ = {"SK_I2MOE_TUNE_MALLOC": "1", "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2"}
+    assert _malloc.apply_heap_settings(environ, mallopt) is True
+    assert len(calls) == 2
+
+
+def test_glibc_mallopt_is_found_on_glibc_linux():
+    import platform
+    import sys
+
+    mallopt = _malloc.glibc_mallopt()
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert (mallopt is not None) is on_glibc
