@@ -16,7 +16,9 @@ inference is one forward pass in evaluation mode under
 :func:`torch.inference_mode` on the same batch. The models are timed
 interleaved (one step of each in turn, rotating the order), after warm-up, and
 the median over the repeats is reported; a large ``torch.mm`` is timed in the
-same loop, so the matmul rate is measured under the same machine load.
+same loop, so the matmul rate is measured under the same machine load. The
+glibc heap settings that every CPU ``fit`` applies (see the performance guide)
+are applied first, for all models alike.
 
 Peak memory is the largest amount of tensor memory allocated *during* one
 training step and live at the same time (activations kept for backward,
@@ -65,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_model  # noqa: E402
 from _looped import LoopedI2MoE  # noqa: E402
 
+from sk_i2moe._malloc import retain_heap  # noqa: E402
 from sk_i2moe.nn import InteractionMoE  # noqa: E402
 
 PAPER = {"hidden_dim": 128, "n_tokens": 16, "n_layers": 2, "n_heads": 4}
@@ -333,6 +336,8 @@ def main() -> None:
         args.repeats, args.warmup = 2, 1
 
     torch.set_num_threads(args.threads)
+    # the heap settings every CPU fit applies (see the performance guide), for all models alike
+    heap = retain_heap()
     n = args.matmul_size
     g = torch.Generator().manual_seed(0)
     mm = (torch.randn(n, n, generator=g), torch.randn(n, n, generator=g))
@@ -341,7 +346,8 @@ def main() -> None:
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"python {platform.python_version()}"
+        f"python {platform.python_version()}, glibc heap settings of sk_i2moe: "
+        f"{'applied' if heap else 'not applied'}"
     )
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(
