@@ -244,7 +244,7 @@ def fused_adamw(device: torch.device) -> bool:
     """
     if device.type == "cuda":
         return True
-    return device.type == "cpu" and torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+    return device.type == "cpu" and torch.__version__ >= "2.4"  # TorchVersion: version order
 
 
 @contextlib.contextmanager

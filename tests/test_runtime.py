@@ -1,5 +1,8 @@
 """Runtime settings: reference noise draws, fused optimizer, heap settings."""
 
+import platform
+import sys
+
 import pytest
 import torch
 
@@ -115,9 +118,6 @@ def test_unrelated_environment_does_not_block_the_heap_settings():
 
 
 def test_glibc_mallopt_is_found_on_glibc_linux():
-    import platform
-    import sys
-
     mallopt = _malloc.glibc_mallopt()
     on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert (mallopt is not None) is on_glibc
