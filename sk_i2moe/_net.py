@@ -17,11 +17,15 @@ class I2MoENet(NeuralNet):
 
     The training objective is the sample-weighted task loss plus
     ``interaction_loss_weight`` times the module's interaction loss (with
-    ``interaction_constraint="structure"``, plus the task loss of the
-    redundancy expert's output from each modality alone) plus
-    ``gate_loss_weight`` times a sparse backbone's load-balancing loss. The
-    parts are recorded per batch in ``history`` as ``task_loss``,
-    ``interaction_loss`` and ``gate_loss``; validation reports the task loss as
+    ``interaction_constraint="structure"``: the task loss of the redundancy
+    expert's output from each modality alone) plus ``expert_loss_weight``
+    times the experts' own task losses plus ``gate_loss_weight`` times a
+    sparse backbone's load-balancing loss; with
+    ``interaction_constraint="structure"`` also the task loss of the
+    mixture with each modality missing (``MoEOutput.missing_logits``,
+    weight 1). The parts are recorded per batch in ``history`` as
+    ``task_loss``, ``interaction_loss``, ``expert_loss``, ``gate_loss`` and
+    ``missing_modality_loss``; validation reports the task loss as
     ``valid_loss``.
 
     Parameters
@@ -110,10 +114,13 @@ class I2MoENet(NeuralNet):
             total = total + self.expert_loss_weight * per_expert
         interaction = y_pred.interaction_loss
         if y_pred.modality_logits is not None:  # interaction_constraint="structure"
-            # plus the redundancy expert's output from each modality alone, scored like an expert
-            interaction = interaction + self._folded_task_loss(
-                y_pred.modality_logits, y_true, weight
-            )
+            # the redundancy expert's output from each modality alone, scored like an expert
+            interaction = self._folded_task_loss(y_pred.modality_logits, y_true, weight)
+        if y_pred.missing_logits is not None:  # interaction_constraint="structure"
+            # the weights also answer for the mixture with any one modality missing
+            missing = self._folded_task_loss(y_pred.missing_logits, y_true, weight)
+            parts["missing_modality_loss"] = missing
+            total = total + missing
         if interaction is not None:
             parts["interaction_loss"] = interaction
             total = total + self.interaction_loss_weight * interaction

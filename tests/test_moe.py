@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sk_i2moe.nn import InteractionMoE, ReweightingMLP
+from sk_i2moe.nn import InteractionMoE, ReweightingMLP, missing_modality_mixtures
 
 N_FEATURES = [6, 4, 9]
 
@@ -159,25 +159,66 @@ def test_structured_synergy_expert_is_zero_for_an_additive_backbone():
 def test_structured_training_outputs_and_detached_mixture():
     model = _structured().train()
     xs = _inputs(batch=6)
-    torch.manual_seed(1)
     out = model(xs)
     # the redundancy expert is the mean of its single-modality outputs
     assert out.modality_logits.shape == (6, 3, 3)
     torch.testing.assert_close(out.expert_logits[:, 4], out.modality_logits.mean(1))
-    # the synergy term, weighted 1 / E: a mean cosine in [-1, 1] divided by 5
-    assert out.interaction_loss.shape == () and abs(float(out.interaction_loss.detach())) <= 0.2
+    assert out.interaction_loss is None  # no perturbed passes and no synergy term
+    assert out.missing_logits.shape == (6, 3, 3)
     mixture = torch.einsum("be,bec->bc", out.weights, out.expert_logits)
     torch.testing.assert_close(out.logits, mixture)
-    # the mixture's loss reaches the weights but not the experts
-    out.logits.sum().backward()
+    # the mixtures' losses reach the weights but not the experts
+    (out.logits.sum() + out.missing_logits.sum()).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.fusion.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.reweighting.parameters())
     model.zero_grad()
     out = model(xs)
-    (out.expert_logits.sum() + out.interaction_loss).backward()
+    (out.expert_logits.sum() + out.modality_logits.sum()).backward()
     assert all(p.grad is not None for p in model.fusion.parameters())
-    assert model.eval()(xs).modality_logits is None
-    assert _structured(interaction=False).train()(xs).interaction_loss is None
+    evaluated = model.eval()(xs)
+    assert evaluated.modality_logits is None and evaluated.missing_logits is None
+    # without interaction terms: no per-modality loss, the weights still answer for
+    # the missing-modality mixtures
+    plain = _structured(interaction=False).train()(xs)
+    assert plain.modality_logits is None and plain.missing_logits is not None
+
+
+def _missing_by_hand(weights, experts, per_modality, n_unique):
+    """Loop over modalities and experts: what each expert keeps without modality k."""
+    batch, n_modalities, n_outputs = per_modality.shape
+    rows = []
+    for k in range(n_modalities):
+        total = torch.zeros(batch, n_outputs)
+        for e in range(n_unique):  # uniqueness[e] keeps its output unless e is missing
+            if e != k:
+                total += weights[:, e, None] * experts[:, e]
+        # synergy keeps nothing; redundancy averages the modalities still present
+        present = [m for m in range(n_modalities) if m != k]
+        if present:
+            total += weights[:, -1, None] * per_modality[:, present].mean(1)
+        rows.append(total)
+    return torch.stack(rows, 1)
+
+
+@pytest.mark.parametrize(("n_modalities", "n_unique"), [(3, 3), (2, 2), (4, 0), (1, 1)])
+def test_missing_modality_mixtures_match_a_loop(n_modalities, n_unique):
+    torch.manual_seed(n_modalities)
+    n_experts = n_unique + 2
+    weights = torch.softmax(torch.randn(5, n_experts), 1)
+    experts = torch.randn(5, n_experts, 3)
+    per_modality = torch.randn(5, n_modalities, 3)
+    got = missing_modality_mixtures(weights, experts, per_modality, n_unique)
+    expected = _missing_by_hand(weights, experts, per_modality, n_unique)
+    torch.testing.assert_close(got, expected)
+
+
+def test_structured_missing_mixtures_come_from_the_experts_outputs():
+    model = _structured().train()
+    out = model(_inputs(batch=6))
+    expected = _missing_by_hand(
+        out.weights.detach(), out.expert_logits.detach(), out.modality_logits.detach(), 3
+    )
+    torch.testing.assert_close(out.missing_logits.detach(), expected)
 
 
 def test_structured_mode_needs_interaction_experts():

@@ -172,10 +172,16 @@ def test_structure_constraint_trains_and_names_the_informative_modality():
     clf = I2MoEClassifier(**params, interaction_constraint="structure").fit(X, y)
     assert clf.history_[-1, "train_loss"] < clf.history_[0, "train_loss"]
     last = clf.history_[-1]
-    # the interaction loss is the redundancy expert's task loss on each modality alone
+    # the interaction loss is the redundancy expert's task loss on each modality alone;
+    # the weights also pay for the mixtures with one modality missing
     assert last["train_loss"] == pytest.approx(
-        last["task_loss"] + 0.5 * last["interaction_loss"] + last["expert_loss"], rel=1e-4
+        last["task_loss"]
+        + 0.5 * last["interaction_loss"]
+        + last["expert_loss"]
+        + last["missing_modality_loss"],
+        rel=1e-4,
     )
+    assert last["missing_modality_loss"] > 0
     assert clf.expert_names_[int(np.argmax(clf.interaction_weights_))] == "uniqueness[m1]"
     assert clf.score(X, y) > 0.85
     # a uniqueness expert's output ignores every other modality
@@ -183,6 +189,22 @@ def test_structure_constraint_trains_and_names_the_informative_modality():
     np.testing.assert_allclose(
         clf.explain(shifted).expert_outputs[:, 1], clf.explain(X).expert_outputs[:, 1], atol=1e-5
     )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_structure_constraint_names_redundancy(seed):
+    # every modality carries the label: the redundancy expert and an even mix of the
+    # uniqueness experts predict alike on clean data; only the redundancy expert stays
+    # right when a modality is missing, which the missing-modality loss rewards
+    X, y, _ = make_interaction_classification(
+        interaction="redundancy", n_samples=600, random_state=seed
+    )
+    params = {"max_epochs": 15, "hidden_dim": 16, "n_tokens": 2, "batch_size": 64, "lr": 5e-3}
+    clf = I2MoEClassifier(**params, random_state=seed, interaction_constraint="structure")
+    clf.fit(X, y)
+    assert clf.expert_names_[int(np.argmax(clf.interaction_weights_))] == "redundancy"
+    assert clf.interaction_weights_[-1] > 0.5
+    assert clf.score(X, y) > 0.95
 
 
 def test_structure_constraint_needs_the_expert_loss(views):

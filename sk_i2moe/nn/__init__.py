@@ -26,7 +26,13 @@ from .losses import (
     synergy_loss,
     uniqueness_loss,
 )
-from .moe import InteractionMoE, MoEOutput, ReweightingMLP, StaticReweighting
+from .moe import (
+    InteractionMoE,
+    MoEOutput,
+    ReweightingMLP,
+    StaticReweighting,
+    missing_modality_mixtures,
+)
 from .sparse import load_balancing_loss
 
 __all__ = [
@@ -51,6 +57,7 @@ __all__ = [
     "interaction_terms",
     "load_balancing_loss",
     "make_fusion",
+    "missing_modality_mixtures",
     "redundancy_loss",
     "synergy_loss",
     "uniqueness_loss",

@@ -11,7 +11,7 @@ from torch import nn
 from .encoders import make_encoder
 from .experts import build_variants, single_modality_variants
 from .fusion import make_fusion
-from .losses import DISTANCES, interaction_loss, synergy_loss
+from .losses import DISTANCES, interaction_loss
 
 PERTURBATIONS = ("noise", "mean", "zero", "shuffle")
 NOISE_SCALES = ("unit", "matched")
@@ -52,6 +52,12 @@ class MoEOutput(NamedTuple):
         ``[B, M, C]`` the redundancy expert's output from each modality alone,
         with ``interaction_constraint="structure"`` in training mode (the
         training objective scores each against the target); else None.
+    missing_logits : Tensor or None
+        ``[B, M, C]`` with ``interaction_constraint="structure"`` in training
+        mode: the mixture, with the same weights, when modality ``m`` is
+        missing and each expert keeps what its kind of interaction keeps (see
+        :func:`missing_modality_mixtures`; the training objective scores each
+        against the target); else None.
 
     Examples
     --------
@@ -71,6 +77,61 @@ class MoEOutput(NamedTuple):
     interaction_loss: torch.Tensor | None
     gate_loss: torch.Tensor | None = None
     modality_logits: torch.Tensor | None = None
+    missing_logits: torch.Tensor | None = None
+
+
+def missing_modality_mixtures(
+    weights: torch.Tensor,
+    expert_logits: torch.Tensor,
+    modality_logits: torch.Tensor,
+    n_unique: int,
+) -> torch.Tensor:
+    """The mixture's output when one modality is missing, for each modality.
+
+    Each expert keeps what its kind of interaction keeps when a modality is
+    lost: a uniqueness expert keeps its output unless its own modality is the
+    missing one; the synergy expert, whose information needs the modalities
+    jointly, keeps nothing; the redundancy expert, whose information every
+    modality carries, becomes the mean of its outputs on the modalities still
+    present. An expert that keeps nothing outputs 0 (uniform probabilities for
+    a classifier, the training mean of a standardised regression target).
+
+    Parameters
+    ----------
+    weights : Tensor
+        ``[B, E]`` interaction weights.
+    expert_logits : Tensor
+        ``[B, E, C]`` expert outputs, ordered uniqueness experts (one per
+        modality, ``n_unique`` of them), synergy, redundancy.
+    modality_logits : Tensor
+        ``[B, M, C]`` the redundancy expert's output from each modality alone.
+    n_unique : int
+        Number of uniqueness experts: ``M`` or 0.
+
+    Returns
+    -------
+    Tensor
+        ``[B, M, C]``: entry ``[:, m]`` is the weighted sum of the experts'
+        outputs with modality ``m`` missing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> weights = torch.tensor([[0.5, 0.0, 0.0, 0.5]])  # uniqueness[m0], [m1], synergy, redundancy
+    >>> experts = torch.tensor([[[4.0], [3.0], [1.0], [5.0]]])
+    >>> per_modality = torch.tensor([[[4.0], [6.0]]])  # redundancy from m0 alone, m1 alone
+    >>> missing_modality_mixtures(weights, experts, per_modality, n_unique=2)[0, :, 0]
+    tensor([3., 4.])
+    """
+    n_modalities = modality_logits.shape[1]
+    kept = torch.ones(n_modalities, expert_logits.shape[1] - 1, device=weights.device)
+    kept[:, -1] = 0  # synergy
+    kept[:, :n_unique] -= torch.eye(n_modalities, n_unique, device=weights.device)
+    others = weights[:, :-1].unsqueeze(1) * kept.to(weights.dtype)  # [B, M, E - 1]
+    mixed = torch.einsum("bme,bec->bmc", others, expert_logits[:, :-1])
+    # the redundancy expert's mean over the modalities still present (0 if none is)
+    present = (modality_logits.sum(1, keepdim=True) - modality_logits) / max(n_modalities - 1, 1)
+    return mixed + weights[:, -1, None, None] * present
 
 
 class ReweightingMLP(nn.Module):
@@ -232,20 +293,22 @@ class InteractionMoE(nn.Module):
         ``m`` is evaluated on modality ``m`` alone. The redundancy expert
         outputs the mean of its outputs on each modality alone
         (``modality_logits``, each scored against the target by the training
-        objective). The synergy expert, with backbone output ``f``, outputs
-        ``f(x) - sum_m f(x_m alone) + (M - 1) f(none)``, which is 0 when ``f``
-        is a sum of single-modality effects, and ``f`` keeps the paper's
-        synergy term against references drawn from the batch (another
-        sample's modality), weighted ``1 / E`` as in the paper's mean over
-        the experts' terms (the ``interaction_loss``). The mixture is formed
-        from the experts' detached outputs, so the task loss trains the
-        weights (and the encoders through them) but not the experts: the
-        weights choose between the experts' predictions and cannot assemble
-        one that no expert makes. ``perturbation``, ``noise_scale``,
-        ``n_perturbed`` and ``loss_on`` are not used. Training evaluates
-        every expert on ``2M + 1`` rows per sample (clean, each modality
-        alone, each modality replaced), prediction on ``M + 1``, plus one
-        all-absent row.
+        objective when ``interaction`` is True). The synergy expert, with
+        backbone output ``f``, outputs ``f(x) - sum_m f(x_m alone) + (M - 1)
+        f(none)``, which is 0 when ``f`` is a sum of single-modality effects.
+        The mixture is formed from the experts' detached outputs, so the task
+        loss trains the weights (and the encoders through them) but not the
+        experts: the weights choose between the experts' predictions and
+        cannot assemble one that no expert makes. In training mode the
+        output also carries ``missing_logits``, the mixture with each modality
+        missing in turn (:func:`missing_modality_mixtures`), which the
+        training objective scores too: the weights then prefer the expert
+        whose prediction survives the loss of a modality as its kind says it
+        should. No perturbed passes are run and ``interaction_loss`` is None;
+        ``perturbation``, ``noise_scale``, ``n_perturbed``, ``loss_on``,
+        ``interaction_distance`` and ``margin`` are not used. Training and
+        prediction evaluate every expert on ``M + 1`` rows per sample (clean,
+        each modality alone), plus one all-absent row.
     input_loc, input_scale : sequence of Tensor, optional
         Per-modality feature centre and scale; inputs are standardised as
         ``(x - loc) / scale`` before encoding. Stored as buffers.
@@ -503,37 +566,31 @@ class InteractionMoE(nn.Module):
 
     def _structured(self, tokens: torch.Tensor, weights: torch.Tensor) -> MoEOutput:
         """Forward pass with ``interaction_constraint="structure"``."""
-        batch, n_modalities = tokens.shape[0], self.n_modalities
+        n_modalities = self.n_modalities
         variants = single_modality_variants(tokens, self.tokens_per_modality)
-        with_terms = self.training and self.interaction
-        if with_terms:  # the synergy term's passes: each modality replaced by another sample's
-            shuffled = tokens.detach()[torch.randperm(batch, device=tokens.device)]
-            replaced = build_variants(tokens, shuffled, self.tokens_per_modality)[1:]
-            variants = torch.cat((variants, replaced))
-        n_variants = variants.shape[0]
+        n_variants, batch = variants.shape[:2]
         fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
-        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
-        clean, alone = logits[:, 0], logits[:, 1 : n_modalities + 1]  # [E, B, C], [E, M, B, C]
+        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, M + 1, B, C]
+        clean, alone = logits[:, 0], logits[:, 1:]  # [E, B, C], [E, M, B, C]
         none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
         n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
         unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
         synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
-        redundancy = alone[-1].mean(0)
-        expert_logits = torch.stack([*unique, synergy, redundancy], dim=1)  # [B, E, C]
+        per_modality = alone[-1].transpose(0, 1)  # [B, M, C], the redundancy expert's
+        expert_logits = torch.stack([*unique, synergy, per_modality.mean(1)], dim=1)  # [B, E, C]
         # the task loss trains the weights only: they choose between the experts'
         # predictions and cannot assemble one the experts do not make
-        mixture = torch.einsum("be,bec->bc", weights, expert_logits.detach())
-        if not with_terms:
+        detached = expert_logits.detach()
+        mixture = torch.einsum("be,bec->bc", weights, detached)
+        if not self.training:
             return MoEOutput(mixture, weights, expert_logits, None, fused.aux_loss)
-        # the paper's synergy term, with its weight in the paper's loss (1 of E terms)
-        term = synergy_loss(
-            clean[-2], logits[-2, n_modalities + 1 :], self.interaction_distance, self.margin
-        )
+        missing = missing_modality_mixtures(weights, detached, per_modality.detach(), n_unique)
         return MoEOutput(
             mixture,
             weights,
             expert_logits,
-            term / self.n_experts,
+            None,
             fused.aux_loss,
-            alone[-1].transpose(0, 1),  # [B, M, C]
+            per_modality if self.interaction else None,
+            missing,
         )
