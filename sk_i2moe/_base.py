@@ -155,7 +155,11 @@ SHARED_TRAINING_PARAMETERS = """\
         Minimum improvement of the validation loss.
     warm_start : bool, default=False
         When True, a further ``fit`` continues training the fitted network for
-        ``max_epochs`` more epochs instead of starting afresh.
+        ``max_epochs`` more epochs instead of starting afresh. It takes
+        ``max_epochs``, ``lr``, ``n_threads``, ``random_state``,
+        ``class_weight`` and ``validation_fraction`` from the current
+        parameters; changing any other parameter between the fits raises a
+        ``ValueError`` (they are built into the fitted network).
     standardize : bool, default=True
         Standardise every feature with the training mean and standard deviation
         inside the network.
@@ -390,7 +394,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             else:
                 self.net_ = self._build_net(train, valid, device)
                 self.net_.fit(train)
-                self._architecture = self._architecture_params()
+                self._frozen = self._frozen_params()
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         self.modalities_ = dict(zip(self._input_spec.names, self._input_spec.n_features))
@@ -424,34 +428,34 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             ) from err
         return dataset.subset(idx_train), dataset.subset(idx_valid)
 
-    _ARCHITECTURE = (
-        "fusion",
-        "encoder",
-        "hidden_dim",
-        "n_tokens",
-        "n_layers",
-        "n_heads",
-        "rank",
-        "fusion_kwargs",
-        "experts",
-        "reweighting",
-        "reweight_hidden",
-        "standardize",
-        "compile",
+    # what a warm-started fit takes from the current parameters; every other
+    # parameter is built into the fitted net and must not change between fits
+    _CONTINUABLE = frozenset(
+        {
+            "warm_start",
+            "max_epochs",
+            "lr",
+            "n_threads",
+            "random_state",
+            "class_weight",
+            "validation_fraction",
+        }
     )
 
-    def _architecture_params(self) -> dict:
-        return {k: getattr(self, k) for k in self._ARCHITECTURE}
+    def _frozen_params(self) -> dict:
+        return {k: v for k, v in self.get_params(deep=False).items() if k not in self._CONTINUABLE}
 
     def _check_warm_start_compatible(self) -> None:
         changed = {
-            k: (v, getattr(self, k)) for k, v in self._architecture.items() if getattr(self, k) != v
+            k: (v, getattr(self, k)) for k, v in self._frozen.items() if getattr(self, k) != v
         }
         if changed:
             raise ValueError(
-                f"warm_start=True cannot continue training after architecture parameters "
-                f"changed ({', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}). "
-                "Set warm_start=False to fit a new network."
+                "warm_start=True continues training the fitted network and takes only "
+                f"{', '.join(sorted(self._CONTINUABLE - {'warm_start'}))} from the current "
+                "parameters, but these changed since it was built: "
+                f"{', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}. "
+                "Set them back, or set warm_start=False to fit a new network."
             )
 
     def _build_net(

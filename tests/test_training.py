@@ -75,8 +75,20 @@ def test_warm_start_continues_training(imbalanced):
     cold = I2MoEClassifier(**SMALL).fit(X, y)
     cold.fit(X, y)
     assert cold.n_iter_ == 4
+    # lr and max_epochs are taken from the current parameters
+    clf.set_params(lr=1e-4, max_epochs=2).fit(X, y)
+    assert clf.n_iter_ == 10 and clf.net_.lr == 1e-4
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == 1e-4
+    # anything else built into the net must not change silently
     with pytest.raises(ValueError, match="hidden_dim: 8 -> 16"):
         clf.set_params(hidden_dim=16).fit(X, y)
+    clf.set_params(hidden_dim=8)
+    for name, value in [("interaction_loss_weight", 2.0), ("batch_size", 16), ("temperature", 0.5)]:
+        before = clf.get_params()[name]
+        with pytest.raises(ValueError, match=f"{name}: {before!r} -> {value!r}.*warm_start=False"):
+            clf.set_params(**{name: value}).fit(X, y)
+        clf.set_params(**{name: before})
+    assert clf.fit(X, y).n_iter_ == 12
 
 
 def test_verbose_zero_is_silent_and_verbose_one_reports(imbalanced, capsys):
