@@ -8,6 +8,7 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 
+import joblib
 import numpy as np
 import pandas as pd
 import torch
@@ -270,6 +271,16 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _same_value(before: object, now: object) -> bool:
+    """Whether a parameter value is unchanged (arrays and containers of arrays included)."""
+    if before is now:
+        return True
+    try:
+        return bool(before == now)
+    except (TypeError, ValueError):  # e.g. a dict of boolean masks compares element-wise
+        return joblib.hash(before) == joblib.hash(now)
+
+
 class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     # distance between outputs used by the interaction losses
     _interaction_distance = "cosine"
@@ -447,7 +458,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     def _check_warm_start_compatible(self) -> None:
         changed = {
-            k: (v, getattr(self, k)) for k, v in self._frozen.items() if getattr(self, k) != v
+            k: (v, getattr(self, k))
+            for k, v in self._frozen.items()
+            if not _same_value(v, getattr(self, k))
         }
         if changed:
             raise ValueError(

@@ -137,3 +137,17 @@ def test_prediction_memory_is_bounded_by_batch_size(imbalanced, method):
     del module.forward
     n = result.weights.shape[0] if method == "explain" else len(result)
     assert n == 1200
+
+
+def test_warm_start_compares_array_valued_parameters():
+    # modality masks compare element-wise: an equal copy continues, a changed mask is named
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 6))
+    y = (X[:, 0] > 0).astype(int)
+    masks = {"a": np.arange(6) < 3, "b": np.arange(6) >= 3}
+    clf = I2MoEClassifier(**{**SMALL, "max_epochs": 1}, modalities=masks, warm_start=True)
+    clf.fit(X, y)
+    clf.set_params(modalities={name: mask.copy() for name, mask in masks.items()}).fit(X, y)
+    assert clf.n_iter_ == 2
+    with pytest.raises(ValueError, match="modalities: "):
+        clf.set_params(modalities={"a": masks["b"], "b": masks["a"]}).fit(X, y)
