@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
 from skorch.helper import predefined_split
 
-from ._data import BatchLoader, ModalityDataset
+from ._data import BatchLoader, ModalityDataset, resolve_batch_size
 from ._malloc import retain_heap
 from ._modalities import ModalitySpec, check_sample_weight
 from ._net import I2MoENet
@@ -136,8 +136,12 @@ SHARED_PARAMETERS = """\
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30
         Training epochs.
-    batch_size : int, default=128
-        Mini-batch size for training and prediction.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size for training and prediction. ``"auto"`` uses
+        ``min(256, max(128, ceil(n / 8)))`` for ``n`` training samples: 128
+        up to 1,024 samples, then eight batches per epoch of at most 256
+        rows (every step has a fixed cost; see the hyperparameter guide).
+        The value used is ``batch_size_``.
     lr : float, default=2e-3
         Learning rate of AdamW.
     weight_decay : float, default=1e-2
@@ -205,7 +209,10 @@ SHARED_ATTRIBUTES = """\
         ``interaction_constraint="structure"``, ``valid_loss`` with early
         stopping).
     n_iter_ : int
-        Number of epochs run."""
+        Number of epochs run.
+    batch_size_ : int
+        Batch size used for training and prediction (``batch_size`` with
+        ``"auto"`` resolved; a ``warm_start`` refit keeps the first fit's)."""
 
 
 def fill_doc(cls: type) -> type:
@@ -316,7 +323,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "interaction_constraint": [StrOptions(set(CONSTRAINTS))],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -403,6 +410,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
             else:
+                self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
                 self.net_ = self._build_net(train, valid, device)
                 self.net_.fit(train)
                 self._frozen = self._frozen_params()
@@ -549,7 +557,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             optimizer__fused=fused_adamw(device),
             lr=self.lr,
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size_,
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
             iterator_valid=BatchLoader,
@@ -567,7 +575,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     # -- prediction ----------------------------------------------------------
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """Evaluate the fitted mixture batch by batch (memory bounded by ``batch_size``)."""
+        """Evaluate the fitted mixture batch by batch (memory bounded by ``batch_size_``)."""
         module = self.net_.module_
         device = torch.device(self.net_.device)
         n = arrays[0].shape[0]
@@ -582,7 +590,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         start = 0
         try:
             with torch_threads(self.n_threads), torch.inference_mode(), self.net_.autocast():
-                for xb, _ in BatchLoader(ModalityDataset(arrays), self.batch_size):
+                for xb, _ in BatchLoader(ModalityDataset(arrays), self.batch_size_):
                     res = module([t.to(device) for t in xb["inputs"]])
                     stop = start + res.logits.shape[0]
                     if out["logits"] is None:

@@ -61,6 +61,48 @@ class ModalityDataset(Dataset):
         )
 
 
+#: ``batch_size="auto"``: about this many steps per epoch ...
+AUTO_STEPS_PER_EPOCH = 8
+#: ... with batches of at least (and, for up to 1,024 samples, exactly) this many rows ...
+AUTO_MIN_BATCH = 128
+#: ... and at most this many rows
+AUTO_MAX_BATCH = 256
+
+
+def resolve_batch_size(batch_size: int | str, n_samples: int) -> int:
+    """The training batch size for ``n_samples`` rows (``"auto"`` resolved).
+
+    ``"auto"`` is ``min(256, max(128, ceil(n_samples / 8)))``: batches of 128
+    up to 1,024 samples (small data keeps its optimiser steps), then eight
+    equal batches per epoch up to 256 rows each (each training step has a
+    fixed cost, so larger data sets take fewer, larger steps).
+
+    Parameters
+    ----------
+    batch_size : int or "auto"
+        The estimator's ``batch_size``.
+    n_samples : int
+        Training samples (after any validation hold-out).
+
+    Returns
+    -------
+    int
+        ``batch_size`` itself when it is an integer.
+
+    Examples
+    --------
+    >>> from sk_i2moe._data import resolve_batch_size
+    >>> [resolve_batch_size("auto", n) for n in (100, 1024, 1500, 5000)]
+    [128, 128, 188, 256]
+    >>> resolve_batch_size(32, 5000)
+    32
+    """
+    if batch_size != "auto":
+        return int(batch_size)
+    per_step = math.ceil(n_samples / AUTO_STEPS_PER_EPOCH)
+    return min(AUTO_MAX_BATCH, max(AUTO_MIN_BATCH, per_step))
+
+
 class BatchLoader:
     """Iterate over a :class:`ModalityDataset` one whole batch at a time.
 

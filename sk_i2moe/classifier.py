@@ -95,7 +95,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         interaction_constraint: str = "loss",
         reweight_hidden: int = 128,
         max_epochs: int = 30,
-        batch_size: int = 128,
+        batch_size: int | str = "auto",
         lr: float = 2e-3,
         weight_decay: float = 1e-2,
         class_weight: dict | str | None = None,

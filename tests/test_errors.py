@@ -106,6 +106,7 @@ def test_y_problems():
         ("perturbation", "blur"),
         ("hidden_dim", 0),
         ("batch_size", 0),
+        ("batch_size", "large"),
         ("max_epochs", -1),
         ("temperature", 0.0),
         ("temperature", -1.0),

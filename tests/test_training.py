@@ -1,11 +1,15 @@
 """Training options: weights, early stopping, warm start, verbosity, callbacks, batching."""
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from skorch.callbacks import Callback
 
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe._data import ModalityDataset
+from sk_i2moe._data import ModalityDataset, resolve_batch_size
 
 SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
 
@@ -43,6 +47,35 @@ def test_no_data_held_out_without_early_stopping(imbalanced):
     clf = I2MoEClassifier(**SMALL).fit(X, y)
     assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == len(y)
     assert "valid_loss" not in clf.history_[-1]
+
+
+@given(st.integers(1, 100_000))
+def test_auto_batch_size_keeps_small_data_at_128_and_eight_steps_per_epoch_above(n):
+    batch = resolve_batch_size("auto", n)
+    assert 128 <= batch <= 256
+    if n <= 1024:
+        assert batch == 128
+    elif n <= 2048:
+        assert math.ceil(n / batch) == 8
+    else:
+        assert batch == 256
+
+
+def test_auto_batch_size_is_resolved_on_the_training_rows():
+    rng = np.random.default_rng(0)
+    n = 1600
+    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    tiny = {**SMALL, "max_epochs": 1, "batch_size": "auto"}
+    clf = I2MoEClassifier(**tiny).fit(X, y)
+    assert clf.batch_size_ == 200
+    sizes = clf.history_[-1, "batches", :, "train_batch_size"]
+    assert sizes == [200] * 8
+    # the validation hold-out leaves 800 training rows: small data, batches of 128
+    held_out = I2MoEClassifier(**tiny, early_stopping=True, validation_fraction=0.5).fit(X, y)
+    assert held_out.batch_size_ == 128
+    assert held_out.get_params()["batch_size"] == "auto"
+    assert I2MoEClassifier(**{**tiny, "batch_size": 50}).fit(X, y).batch_size_ == 50
 
 
 def test_early_stopping_holds_out_a_stratified_seeded_split(imbalanced):
