@@ -76,6 +76,10 @@ def test_auto_batch_size_is_resolved_on_the_training_rows():
     assert held_out.batch_size_ == 128
     assert held_out.get_params()["batch_size"] == "auto"
     assert I2MoEClassifier(**{**tiny, "batch_size": 50}).fit(X, y).batch_size_ == 50
+    # a warm_start refit continues with the first fit's batches, whatever the new data's size
+    clf.set_params(warm_start=True).fit({k: v[:300] for k, v in X.items()}, y[:300])
+    assert clf.batch_size_ == 200
+    assert clf.history_[-1, "batches", :, "train_batch_size"] == [200, 100]
 
 
 def test_early_stopping_holds_out_a_stratified_seeded_split(imbalanced):
