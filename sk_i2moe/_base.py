@@ -138,10 +138,11 @@ SHARED_PARAMETERS = """\
         Training epochs.
     batch_size : int or "auto", default="auto"
         Mini-batch size for training and prediction. ``"auto"`` uses
-        ``min(256, max(128, ceil(n / 8)))`` for ``n`` training samples: 128
-        up to 1,024 samples, then eight batches per epoch of at most 256
-        rows (every step has a fixed cost; see the hyperparameter guide).
-        The value used is ``batch_size_``.
+        ``min(256, max(128, ceil(n / 8)))`` rows for ``n`` samples (training
+        samples when fitting, rows to predict when predicting): 128 up to
+        1,024 samples, then eight batches per epoch of at most 256 rows
+        (every step has a fixed cost; see the hyperparameter guide). The
+        training batch size used is ``batch_size_``.
     lr : float, default=2e-3
         Learning rate of AdamW.
     weight_decay : float, default=1e-2
@@ -211,8 +212,8 @@ SHARED_ATTRIBUTES = """\
     n_iter_ : int
         Number of epochs run.
     batch_size_ : int
-        Batch size used for training and prediction (``batch_size`` with
-        ``"auto"`` resolved; a ``warm_start`` refit keeps the first fit's)."""
+        Batch size used in training (``batch_size`` with ``"auto"``
+        resolved; a ``warm_start`` refit keeps the first fit's)."""
 
 
 def fill_doc(cls: type) -> type:
@@ -575,7 +576,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     # -- prediction ----------------------------------------------------------
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """Evaluate the fitted mixture batch by batch (memory bounded by ``batch_size_``)."""
+        """Evaluate the fitted mixture batch by batch (memory bounded by ``batch_size``)."""
         module = self.net_.module_
         device = torch.device(self.net_.device)
         n = arrays[0].shape[0]
@@ -590,7 +591,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         start = 0
         try:
             with torch_threads(self.n_threads), torch.inference_mode(), self.net_.autocast():
-                for xb, _ in BatchLoader(ModalityDataset(arrays), self.batch_size_):
+                batch_size = resolve_batch_size(self.batch_size, n)
+                for xb, _ in BatchLoader(ModalityDataset(arrays), batch_size):
                     res = module([t.to(device) for t in xb["inputs"]])
                     stop = start + res.logits.shape[0]
                     if out["logits"] is None:

@@ -74,15 +74,15 @@ def resolve_batch_size(batch_size: int | str, n_samples: int) -> int:
 
     ``"auto"`` is ``min(256, max(128, ceil(n_samples / 8)))``: batches of 128
     up to 1,024 samples (small data keeps its optimiser steps), then eight
-    equal batches per epoch up to 256 rows each (each training step has a
-    fixed cost, so larger data sets take fewer, larger steps).
+    batches per epoch of at most 256 rows (each training step has a fixed
+    cost, so larger data sets take fewer, larger steps).
 
     Parameters
     ----------
     batch_size : int or "auto"
         The estimator's ``batch_size``.
     n_samples : int
-        Training samples (after any validation hold-out).
+        Training samples (after any validation hold-out), or rows to predict.
 
     Returns
     -------

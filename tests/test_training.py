@@ -171,6 +171,11 @@ def test_prediction_memory_is_bounded_by_batch_size(imbalanced, method):
     big = {k: np.tile(v, (4, 1)) for k, v in X.items()}  # 1200 rows
     result = getattr(clf, method)(big)
     assert max(seen) == 32 and sum(seen) == 1200
+    # the current batch_size applies, e.g. lowered after fit to predict with less memory
+    seen.clear()
+    clf.set_params(batch_size=100)
+    getattr(clf, method)(big)
+    assert max(seen) == 100 and sum(seen) == 1200
     del module.forward
     n = result.weights.shape[0] if method == "explain" else len(result)
     assert n == 1200
