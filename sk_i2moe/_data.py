@@ -70,7 +70,7 @@ AUTO_MAX_BATCH = 256
 
 
 def resolve_batch_size(batch_size: int | str, n_samples: int) -> int:
-    """The training batch size for ``n_samples`` rows (``"auto"`` resolved).
+    """The batch size for ``n_samples`` rows to train on or predict (``"auto"`` resolved).
 
     ``"auto"`` is ``min(256, max(128, ceil(n_samples / 8)))``: batches of 128
     up to 1,024 samples (small data keeps its optimiser steps), then eight

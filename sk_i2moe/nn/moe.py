@@ -124,10 +124,11 @@ def missing_modality_mixtures(
     tensor([3., 4.])
     """
     n_modalities = modality_logits.shape[1]
-    kept = torch.ones(n_modalities, expert_logits.shape[1] - 1, device=weights.device)
+    like = {"device": weights.device, "dtype": weights.dtype}
+    kept = torch.ones(n_modalities, expert_logits.shape[1] - 1, **like)
     kept[:, -1] = 0  # synergy
-    kept[:, :n_unique] -= torch.eye(n_modalities, n_unique, device=weights.device)
-    others = weights[:, :-1].unsqueeze(1) * kept.to(weights.dtype)  # [B, M, E - 1]
+    kept[:, :n_unique] -= torch.eye(n_modalities, n_unique, **like)
+    others = weights[:, :-1].unsqueeze(1) * kept  # [B, M, E - 1]
     mixed = torch.einsum("bme,bec->bmc", others, expert_logits[:, :-1])
     # the redundancy expert's mean over the modalities still present (0 if none is)
     present = (modality_logits.sum(1, keepdim=True) - modality_logits) / max(n_modalities - 1, 1)
@@ -577,7 +578,8 @@ class InteractionMoE(nn.Module):
         unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
         synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
         per_modality = alone[-1].transpose(0, 1)  # [B, M, C], the redundancy expert's
-        expert_logits = torch.stack([*unique, synergy, per_modality.mean(1)], dim=1)  # [B, E, C]
+        kinds = (unique, synergy.unsqueeze(0), per_modality.mean(1).unsqueeze(0))
+        expert_logits = torch.cat(kinds).transpose(0, 1)  # [B, E, C]
         # the task loss trains the weights only: they choose between the experts'
         # predictions and cannot assemble one the experts do not make
         detached = expert_logits.detach()
