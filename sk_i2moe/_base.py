@@ -12,30 +12,38 @@ import joblib
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
+from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
+from skorch.utils import noop
 
 from ._data import BatchLoader, ModalityDataset, resolve_batch_size
-from ._malloc import retain_heap
+from ._malloc import retain_heap_if_asked
 from ._modalities import ModalitySpec, check_sample_weight
-from ._net import I2MoENet
+from ._net import I2MoENet, mixture_output
 from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
 from .nn.fusion import FUSIONS
-from .nn.moe import (
-    CONSTRAINTS,
+from .nn.models import (
     EXPERT_SETS,
     LOSS_TARGETS,
     NOISE_SCALES,
     PERTURBATIONS,
     REWEIGHTINGS,
     InteractionMoE,
+    MixtureOfInteractionExperts,
+    StructuredInteractionMoE,
 )
+
+#: ``interaction_constraint`` -> the kind of mixture it builds
+MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
+    "loss": InteractionMoE,
+    "structure": StructuredInteractionMoE,
+}
 
 # estimator parameters handed to a backbone whose constructor accepts them
 _BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
@@ -289,16 +297,23 @@ def _same_value(before: object, now: object) -> bool:
         return joblib.hash(before) == joblib.hash(now)
 
 
-class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
-    # distance between outputs used by the interaction losses
-    _interaction_distance = "cosine"
+def _accepted_by(target: Callable, prefix: str, options: dict) -> dict:
+    """``options`` that ``target``'s constructor accepts, as skorch ``prefix__name`` arguments."""
+    accepted = inspect.signature(target).parameters
+    return {f"{prefix}__{k}": v for k, v in options.items() if k in accepted}
 
+
+class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     """Shared implementation of :class:`~sk_i2moe.I2MoEClassifier` and its siblings.
 
-    Subclasses define ``__init__`` (the public parameters) and the abstract
-    hooks below; they may override ``_loss_weights``, ``_stratify`` and
-    ``_to_output_space``.
+    Subclasses define ``__init__`` (the public parameters, with defaults from
+    :data:`~sk_i2moe.nn.DEFAULTS`) and the abstract hooks below; they may
+    override ``_loss_weights``, ``_stratify``, ``_to_output_space`` and
+    ``_net_options``.
     """
+
+    #: distance between outputs used by the interaction terms of the paper's objective
+    _interaction_distance = "cosine"
 
     _parameter_constraints: dict = {
         "modalities": [dict, None],
@@ -321,7 +336,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "noise_scale": [StrOptions(set(NOISE_SCALES))],
         "n_perturbed": [Interval(Integral, 1, None, closed="left"), None],
         "loss_on": [StrOptions(set(LOSS_TARGETS))],
-        "interaction_constraint": [StrOptions(set(CONSTRAINTS))],
+        "interaction_constraint": [StrOptions(set(MODEL_KINDS))],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -365,13 +380,17 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return None
 
+    @abstractmethod
+    def _predict_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        """The decision rule: ``predict``'s result from outputs in ``explain``'s space."""
+
     def _to_output_space(self, values: np.ndarray) -> np.ndarray:
         """Map network outputs ``(..., C)`` to the space ``explain`` reports (identity)."""
         return values
 
     # -- fitting -------------------------------------------------------------
     def _fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEBase:
-        self._validate_params()
+        """Fit (or, with ``warm_start``, continue fitting); ``fit`` validates the parameters."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -399,7 +418,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         weights = self._loss_weights(y, check_sample_weight(sample_weight, n_samples))
         device = resolve_device(self.device)
         if device.type == "cpu":
-            retain_heap()
+            retain_heap_if_asked()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         train, valid = self._split(ModalityDataset(arrays, y_encoded, weights), y_encoded, seed)
         forked = [device.index or 0] if device.type == "cuda" else []
@@ -480,6 +499,38 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "Set them back, or set warm_start=False to fit a new network."
             )
 
+    def _net_options(self) -> tuple[type[I2MoENet], dict]:
+        """The net class and its task-specific options (regression: the mixture output)."""
+        return I2MoENet, {"predict_nonlinearity": mixture_output}
+
+    def _callbacks(self) -> list:
+        """Early stopping, the progress bar and fresh copies of the user's callbacks."""
+        callbacks: list = []
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        threshold=self.tol,
+                        threshold_mode="abs",
+                        load_best=True,
+                        sink=noop,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        # fit never changes a parameter: the net sets up copies, not the user's objects
+        for item in self.callbacks or []:
+            if isinstance(item, tuple):
+                name, callback = item
+                callbacks.append((name, clone(callback, safe=False)))
+            else:
+                callbacks.append(clone(item, safe=False))
+        return callbacks
+
     def _build_net(
         self, train: ModalityDataset, valid: ModalityDataset | None, device: torch.device
     ) -> I2MoENet:
@@ -494,65 +545,40 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         accepted = inspect.signature(factory).parameters
         fusion_kwargs = {k: getattr(self, k) for k in _BACKBONE_OPTIONS if k in accepted}
         fusion_kwargs.update(self.fusion_kwargs or {})
-        callbacks: list = [
-            ("task_loss", PassthroughScoring("task_loss", on_train=True)),
-        ]
-        if self.interaction_loss_weight > 0 and self.experts != "single":
-            callbacks.append(
-                ("interaction_loss", PassthroughScoring("interaction_loss", on_train=True))
-            )
-        if self.expert_loss_weight > 0:
-            callbacks.append(("expert_loss", PassthroughScoring("expert_loss", on_train=True)))
-        if self.interaction_constraint == "structure":
-            callbacks.append(
-                (
-                    "missing_modality_loss",
-                    PassthroughScoring("missing_modality_loss", on_train=True),
-                )
-            )
-        if self.fusion in ("switch", "moepp"):
-            callbacks.append(("gate_loss", PassthroughScoring("gate_loss", on_train=True)))
-        if self.early_stopping:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        threshold=self.tol,
-                        threshold_mode="abs",
-                        load_best=True,
-                        sink=lambda *_: None,
-                    ),
-                )
-            )
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += list(self.callbacks or [])
-        return I2MoENet(
-            module=InteractionMoE,
+        model = MODEL_KINDS[self.interaction_constraint]
+        model_options = {
+            "hidden_dim": self.hidden_dim,
+            "n_tokens": self.n_tokens,
+            "encoder": self.encoder,
+            "fusion": self.fusion,
+            "fusion_kwargs": fusion_kwargs,
+            "experts": self.experts,
+            "reweighting": self.reweighting,
+            "reweight_hidden": self.reweight_hidden,
+            "temperature": self.temperature,
+            "perturbation": self.perturbation,
+            "noise_scale": self.noise_scale,
+            "n_perturbed": self.n_perturbed,
+            "perturbed_passes": self.interaction_loss_weight > 0,
+            "loss_on": self.loss_on,
+            "input_loc": loc,
+            "input_scale": scale,
+        }
+        objective_options = {
+            "task_loss": self._criterion()(reduction="none"),
+            "interaction_loss_weight": self.interaction_loss_weight,
+            "expert_loss_weight": self.expert_loss_weight,
+            "gate_loss_weight": self.gate_loss_weight,
+            "distance": self._interaction_distance,
+        }
+        net_class, net_options = self._net_options()
+        return net_class(
+            module=model,
             module__n_features=[t.shape[1] for t in train.inputs],
             module__n_outputs=self._n_outputs(),
-            module__hidden_dim=self.hidden_dim,
-            module__n_tokens=self.n_tokens,
-            module__encoder=self.encoder,
-            module__fusion=self.fusion,
-            module__fusion_kwargs=fusion_kwargs,
-            module__experts=self.experts,
-            module__reweighting=self.reweighting,
-            module__reweight_hidden=self.reweight_hidden,
-            module__temperature=self.temperature,
-            module__perturbation=self.perturbation,
-            module__noise_scale=self.noise_scale,
-            module__n_perturbed=self.n_perturbed,
-            module__loss_on=self.loss_on,
-            module__interaction_constraint=self.interaction_constraint,
-            module__interaction_distance=self._interaction_distance,
-            module__interaction=self.interaction_loss_weight > 0,
-            module__input_loc=loc,
-            module__input_scale=scale,
-            criterion=self._criterion(),
-            criterion__reduction="none",
+            **_accepted_by(model, "module", model_options),
+            criterion=model.Objective,
+            **_accepted_by(model.Objective, "criterion", objective_options),
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
             optimizer__fused=fused_adamw(device),
@@ -564,50 +590,23 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             iterator_valid=BatchLoader,
             dataset=ModalityDataset,
             train_split=predefined_split(valid) if valid is not None else None,
-            callbacks=callbacks,
+            callbacks=self._callbacks(),
             device=str(device),
             verbose=self.verbose,
             compile=self.compile,
-            interaction_loss_weight=self.interaction_loss_weight,
-            gate_loss_weight=self.gate_loss_weight,
-            expert_loss_weight=self.expert_loss_weight,
             precision=self.precision,
+            **net_options,
         )
 
     # -- prediction ----------------------------------------------------------
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """Evaluate the fitted mixture batch by batch (memory bounded by ``batch_size``)."""
-        module = self.net_.module_
-        device = torch.device(self.net_.device)
-        n = arrays[0].shape[0]
-        n_experts = len(self.expert_names_)
-        out = {
-            "logits": None,
-            "weights": np.empty((n, n_experts), dtype=np.float32),
-            "expert_logits": None,
-        }
-        was_training = module.training
-        module.eval()
-        start = 0
-        try:
-            with torch_threads(self.n_threads), torch.inference_mode(), self.net_.autocast():
-                batch_size = resolve_batch_size(self.batch_size, n)
-                for xb, _ in BatchLoader(ModalityDataset(arrays), batch_size):
-                    res = module([t.to(device) for t in xb["inputs"]])
-                    stop = start + res.logits.shape[0]
-                    if out["logits"] is None:
-                        n_out = res.logits.shape[1]
-                        out["logits"] = np.empty((n, n_out), dtype=np.float32)
-                        out["expert_logits"] = np.empty((n, n_experts, n_out), dtype=np.float32)
-                    out["logits"][start:stop] = res.logits.float().cpu().numpy()
-                    out["weights"][start:stop] = res.weights.float().cpu().numpy()
-                    out["expert_logits"][start:stop] = res.expert_logits.float().cpu().numpy()
-                    start = stop
-        finally:
-            module.train(was_training)
-        return out
+        """Evaluate the fitted mixture through the net (memory bounded by ``batch_size``)."""
+        batch_size = resolve_batch_size(self.batch_size, arrays[0].shape[0])
+        with torch_threads(self.n_threads):
+            return self.net_.forward_outputs(ModalityDataset(arrays), batch_size)
 
     def _forward(self, X: object) -> dict[str, np.ndarray]:
+        """Check the fit, validate ``X`` and evaluate the mixture on it."""
         check_is_fitted(self, "net_")
         return self._forward_arrays(list(self._input_spec.transform(X).values()))
 

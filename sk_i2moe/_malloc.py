@@ -1,4 +1,4 @@
-"""Keep glibc's heap mapped between training steps on Linux CPUs.
+"""Opt-in: keep glibc's heap mapped between training steps on Linux CPUs.
 
 A training step allocates and frees tens of megabytes of activations. With
 glibc's default settings the freed top of the heap is returned to the kernel
@@ -7,17 +7,18 @@ the default model for mfeat (six modalities) 1,300-2,800 page faults and
 3-7 ms of kernel time per 12 ms step, varying from run to run with the
 allocator's adaptive thresholds. Fixing the thresholds once removes them.
 
-The setting is process-wide and kept after ``fit``: the process holds on to
-up to :data:`TOP_PAD` bytes of freed heap instead of returning them at once.
-It is left alone where the user configured the allocator (``MALLOC_*_``
-environment variables or ``glibc.malloc`` tunables) or opted out with
-``SK_I2MOE_TUNE_MALLOC=0``.
+The setting is process-wide and kept after ``fit`` (glibc cannot restore
+its adaptive thresholds): the process holds on to up to :data:`TOP_PAD` bytes
+of freed heap instead of returning them at once. A library must not change a
+notebook's, server's or worker's allocator unasked, so ``fit`` applies it
+only when the environment asks with ``SK_I2MOE_TUNE_MALLOC=1``, and never
+where the user configured the allocator (``MALLOC_*_`` environment
+variables or ``glibc.malloc`` tunables). See the performance guide.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 import platform
 import sys
@@ -30,24 +31,24 @@ M_MMAP_THRESHOLD = -3
 TOP_PAD = 64 << 20
 #: allocations below this size come from the heap (glibc's adaptive maximum on 64-bit)
 MMAP_THRESHOLD = 32 << 20
-#: environment variable that turns the tuning off ("0", "false" or "no")
-OPT_OUT = "SK_I2MOE_TUNE_MALLOC"
+#: environment variable that turns the tuning on ("1", "true" or "yes")
+OPT_IN = "SK_I2MOE_TUNE_MALLOC"
 _USER_SETTINGS = ("MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
-def user_configured(environ: Mapping[str, str]) -> bool:
-    """Whether ``environ`` opts out or configures glibc's allocator itself."""
-    if environ.get(OPT_OUT, "").strip().lower() in {"0", "false", "no"}:
-        return True
+def asked(environ: Mapping[str, str]) -> bool:
+    """Whether ``environ`` opts in and leaves glibc's allocator settings to this package."""
+    if environ.get(OPT_IN, "").strip().lower() not in {"1", "true", "yes"}:
+        return False
     if any(name in environ for name in _USER_SETTINGS):
-        return True
-    return "glibc.malloc." in environ.get("GLIBC_TUNABLES", "")
+        return False
+    return "glibc.malloc." not in environ.get("GLIBC_TUNABLES", "")
 
 
 def apply_heap_settings(
     environ: Mapping[str, str], mallopt: Callable[[int, int], int] | None
 ) -> bool:
-    """Set the mmap threshold and top pad through ``mallopt`` unless ``environ`` says not to.
+    """Set the mmap threshold and top pad through ``mallopt`` if ``environ`` asks for it.
 
     Parameters
     ----------
@@ -62,7 +63,7 @@ def apply_heap_settings(
     bool
         True if both settings were applied.
     """
-    if mallopt is None or user_configured(environ):
+    if mallopt is None or not asked(environ):
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TOP_PAD, TOP_PAD))
 
@@ -80,13 +81,18 @@ def glibc_mallopt() -> Callable[[int, int], int] | None:
     return mallopt
 
 
-@functools.cache
-def retain_heap() -> bool:
-    """Apply the heap settings once per process (see the module docstring).
+_applied = False
+
+
+def retain_heap_if_asked() -> bool:
+    """Apply the heap settings once per process if asked (see the module docstring).
 
     Returns
     -------
     bool
         Whether the settings are in effect.
     """
-    return apply_heap_settings(os.environ, glibc_mallopt())
+    global _applied
+    if not _applied:
+        _applied = apply_heap_settings(os.environ, glibc_mallopt())
+    return _applied

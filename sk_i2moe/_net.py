@@ -1,63 +1,101 @@
-"""The skorch net: task loss plus the weighted interaction loss."""
+"""The skorch nets: an interaction mixture trained with its objective, prediction included.
+
+The criterion is the mixture's objective (:mod:`sk_i2moe.nn.objective`): the
+net records every named part it reports in ``history`` (per batch, and the
+epoch means through :class:`LossParts`), and validation scores the task loss
+alone. Prediction belongs to the net too: :meth:`I2MoENet.forward_outputs`
+batches the rows and runs each batch through skorch's ``evaluation_step``
+(evaluation mode, no gradients) under the net's autocast on the net's device,
+and never switches the module back to training mode, so concurrent
+predictions from several threads equal the serial ones.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 
+import numpy as np
 import torch
+from sklearn.base import ClassifierMixin
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 
-from .nn.moe import MoEOutput
+from ._data import BatchLoader, ModalityDataset
+from .nn.models import MixtureOutput
+
+
+def mixture_output(output: MixtureOutput) -> torch.Tensor:
+    """Prediction nonlinearity of a regression net: the mixture output itself (float32)."""
+    return output.logits.float()
+
+
+def class_probabilities(output: MixtureOutput) -> torch.Tensor:
+    """Prediction nonlinearity of a single-label classification net: softmax of the logits."""
+    return torch.softmax(output.logits.float(), dim=-1)
+
+
+def label_probabilities(output: MixtureOutput) -> torch.Tensor:
+    """Prediction nonlinearity of a multi-label classification net: sigmoid of each logit."""
+    return torch.sigmoid(output.logits.float())
+
+
+class LossParts(Callback):
+    """Record the epoch mean of every part of the training loss.
+
+    The objective reports its parts per batch (:meth:`I2MoENet.get_loss`
+    records them); at the end of an epoch each part seen in the epoch's
+    training batches gets its batch-size-weighted mean, as skorch's
+    :class:`~skorch.callbacks.PassthroughScoring` computes it. Adding a term
+    to an objective therefore needs no new callback.
+    """
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs) -> None:
+        """Write ``history[-1, name]`` for every part recorded in this epoch."""
+        batches = [b for b in net.history[-1, "batches"] if "train_batch_size" in b]
+        names = dict.fromkeys(
+            name for batch in batches for name in batch if name in net.loss_part_names_
+        )
+        for name in names:
+            sizes, values = zip(*((b["train_batch_size"], b[name]) for b in batches if name in b))
+            net.history.record(name, float(np.average(values, weights=sizes)))
 
 
 class I2MoENet(NeuralNet):
-    """skorch :class:`~skorch.NeuralNet` training an :class:`~sk_i2moe.nn.InteractionMoE`.
+    """skorch :class:`~skorch.NeuralNet` training an interaction mixture with its objective.
 
-    The training objective is the sample-weighted task loss plus
-    ``interaction_loss_weight`` times the module's interaction loss (with
-    ``interaction_constraint="structure"``: the task loss of the redundancy
-    expert's output from each modality alone) plus ``expert_loss_weight``
-    times the experts' own task losses plus ``gate_loss_weight`` times a
-    sparse backbone's load-balancing loss; with
-    ``interaction_constraint="structure"`` also the task loss of the
-    mixture with each modality missing (``MoEOutput.missing_logits``,
-    weight 1). The parts are recorded per batch in ``history`` as
-    ``task_loss``, ``interaction_loss``, ``expert_loss``, ``gate_loss`` and
-    ``missing_modality_loss``; validation reports the task loss as
-    ``valid_loss``.
+    The module is a :class:`~sk_i2moe.nn.MixtureOfInteractionExperts`
+    subclass and the criterion its objective (``module.Objective``); the
+    training loss is the objective's total, the validation loss its
+    sample-weighted task loss. Batches are ``({"inputs": [...],
+    "sample_weight": w}, y)`` from :class:`~sk_i2moe._data.BatchLoader`.
 
     Parameters
     ----------
     *args, **kwargs
-        As for :class:`skorch.NeuralNet`. The criterion must return one loss
-        per sample (``reduction="none"``).
-    interaction_loss_weight : float, default=0.1
-        Weight of the interaction loss in the training objective.
-    gate_loss_weight : float, default=0.01
-        Weight of the load-balancing loss of sparse backbones.
-    expert_loss_weight : float, default=0.0
-        Weight of the experts' own task loss (each expert's clean output scored
-        alone, averaged over experts), recorded as ``expert_loss``.
+        As for :class:`skorch.NeuralNet`.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs forward passes under bfloat16 autocast.
+
+    Attributes
+    ----------
+    loss_part_names_ : dict
+        Names of the loss parts recorded so far (ordered, values unused).
     """
 
-    def __init__(
-        self,
-        *args,
-        interaction_loss_weight: float = 0.1,
-        gate_loss_weight: float = 0.01,
-        expert_loss_weight: float = 0.0,
-        precision: str = "float32",
-        **kwargs,
-    ) -> None:
+    def __init__(self, *args, precision: str = "float32", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.interaction_loss_weight = interaction_loss_weight
-        self.gate_loss_weight = gate_loss_weight
-        self.expert_loss_weight = expert_loss_weight
         self.precision = precision
+
+    def get_default_callbacks(self) -> list:
+        """The default callbacks of skorch plus :class:`LossParts`."""
+        return [*super().get_default_callbacks(), ("loss_parts", LossParts())]
+
+    def initialize(self) -> I2MoENet:
+        """Initialise as skorch does and forget the recorded loss part names."""
+        self.loss_part_names_: dict = {}
+        return super().initialize()
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Context for forward passes: bfloat16 autocast when ``precision="bfloat16"``."""
@@ -65,36 +103,22 @@ class I2MoENet(NeuralNet):
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
-    def infer(self, x: dict, **fit_params) -> MoEOutput:
+    def infer(self, x: dict, **fit_params) -> MixtureOutput:
         """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``."""
         x = to_tensor(x, device=self.device)
         with self.autocast():
             return self.module_(x["inputs"], **fit_params)
 
-    def _weighted_task_loss(
-        self, logits: torch.Tensor, y_true: torch.Tensor, weight: torch.Tensor
-    ) -> torch.Tensor:
-        """Sample-weighted mean of the criterion (averaged over outputs for 2-D targets)."""
-        per_sample = self.criterion_(logits.float(), y_true)
-        if per_sample.dim() > 1:
-            per_sample = per_sample.flatten(1).mean(1)
-        return (per_sample * weight).sum() / weight.sum()
-
-    def _folded_task_loss(
-        self, logits: torch.Tensor, y_true: torch.Tensor, weight: torch.Tensor
-    ) -> torch.Tensor:
-        """Task loss of ``[B, K, C]`` outputs, each of the ``K`` scored alone and averaged."""
-        batch, n_scored, n_outputs = logits.shape
-        return self._weighted_task_loss(
-            logits.reshape(batch * n_scored, n_outputs),
-            y_true.repeat_interleave(n_scored, dim=0),
-            weight.repeat_interleave(n_scored),
-        )
-
     def get_loss(
-        self, y_pred: MoEOutput, y_true: torch.Tensor, X: dict | None = None, training: bool = False
+        self,
+        y_pred: MixtureOutput,
+        y_true: torch.Tensor,
+        X: dict | None = None,
+        training: bool = False,
     ) -> torch.Tensor:
-        """Weighted task loss, plus the interaction loss when training.
+        """The objective's total loss when training, else its sample-weighted task loss.
+
+        The training loss's parts are recorded in the batch's history.
 
         Raises
         ------
@@ -103,34 +127,14 @@ class I2MoENet(NeuralNet):
         """
         y_true = to_tensor(y_true, device=self.device)
         weight = to_tensor(X["sample_weight"], device=self.device)
-        task = self._weighted_task_loss(y_pred.logits, y_true, weight)
         if not training:
-            return task
-        parts = {"task_loss": task}
-        total = task
-        if self.expert_loss_weight > 0:
-            per_expert = self._folded_task_loss(y_pred.expert_logits, y_true, weight)
-            parts["expert_loss"] = per_expert
-            total = total + self.expert_loss_weight * per_expert
-        interaction = y_pred.interaction_loss
-        if y_pred.modality_logits is not None:  # interaction_constraint="structure"
-            # the redundancy expert's output from each modality alone, scored like an expert
-            interaction = self._folded_task_loss(y_pred.modality_logits, y_true, weight)
-        if y_pred.missing_logits is not None:  # interaction_constraint="structure"
-            # the weights also answer for the mixture with any one modality missing
-            missing = self._folded_task_loss(y_pred.missing_logits, y_true, weight)
-            parts["missing_modality_loss"] = missing
-            total = total + missing
-        if interaction is not None:
-            parts["interaction_loss"] = interaction
-            total = total + self.interaction_loss_weight * interaction
-        if y_pred.gate_loss is not None:
-            parts["gate_loss"] = y_pred.gate_loss
-            total = total + self.gate_loss_weight * y_pred.gate_loss
+            return self.criterion_.weighted_task_loss(y_pred.logits, y_true, weight)
+        total, parts = self.criterion_(y_pred, y_true, weight)
         # one device-to-host copy for all recorded values
         values = torch.stack([*parts.values(), total]).detach().float().tolist()
         for name, value in zip(parts, values):
             self.history.record_batch(name, value)
+            self.loss_part_names_[name] = None
         if not math.isfinite(values[-1]):
             raise ValueError(
                 f"The training loss became {values[-1]} at epoch {len(self.history)}. "
@@ -138,3 +142,65 @@ class I2MoENet(NeuralNet):
                 "input scale."
             )
         return total
+
+    def forward_outputs(self, dataset: ModalityDataset, batch_size: int) -> dict[str, np.ndarray]:
+        """Evaluate the fitted mixture on ``dataset``, ``batch_size`` rows at a time.
+
+        Each batch goes through skorch's ``evaluation_step`` (evaluation mode,
+        no gradients; the module is not switched back to training mode), so
+        memory is bounded by ``batch_size`` and concurrent calls from several
+        threads give the serial result.
+
+        Parameters
+        ----------
+        dataset : ModalityDataset
+            The rows to evaluate.
+        batch_size : int
+            Rows per forward pass.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``"logits"`` ``(n, C)``, ``"weights"`` ``(n, E)`` and
+            ``"expert_logits"`` ``(n, E, C)``, float32.
+        """
+        parts: dict[str, list[np.ndarray]] = {"logits": [], "weights": [], "expert_logits": []}
+        for batch in BatchLoader(dataset, batch_size):
+            output = self.evaluation_step(batch, training=False)
+            for name, chunks in parts.items():
+                chunks.append(getattr(output, name).float().cpu().numpy())
+        return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+class I2MoENetClassifier(ClassifierMixin, I2MoENet):
+    """:class:`I2MoENet` for encoded class targets, usable by scikit-learn's classification scorers.
+
+    ``predict_proba`` applies ``predict_nonlinearity`` (softmax, or sigmoid
+    for multi-label targets) to the mixture's logits and ``predict`` takes
+    the most probable class (labels above 0.5 for multi-label), so skorch's
+    :class:`~skorch.callbacks.EpochScoring` works with any scorer, e.g.
+    ``"roc_auc"``, on the encoded targets ``0 .. C - 1``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`I2MoENet`.
+    classes : array-like
+        The encoded classes (``arange(C)``).
+    """
+
+    def __init__(self, *args, classes: np.ndarray | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The encoded classes."""
+        return np.asarray(self.classes)
+
+    def predict(self, X: object) -> np.ndarray:
+        """Encoded class of every row (a 0/1 indicator matrix for multi-label targets)."""
+        proba = self.predict_proba(X)
+        if self.predict_nonlinearity is label_probabilities:
+            return (proba > 0.5).astype(np.int64)
+        return proba.argmax(axis=1)

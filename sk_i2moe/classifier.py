@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from ._base import I2MoEBase, fill_doc
+from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
+from .nn import DEFAULTS
 
 
 @fill_doc
@@ -73,40 +75,40 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self,
         *,
         modalities: dict | None = None,
-        fusion: str | object = "mlp",
-        encoder: str = "patch",
-        hidden_dim: int = 64,
-        n_tokens: int = 4,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        dropout: float = 0.1,
-        rank: int = 4,
+        fusion: str | object = DEFAULTS["fusion"],
+        encoder: str = DEFAULTS["encoder"],
+        hidden_dim: int = DEFAULTS["hidden_dim"],
+        n_tokens: int = DEFAULTS["n_tokens"],
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
+        dropout: float = DEFAULTS["dropout"],
+        rank: int = DEFAULTS["rank"],
         fusion_kwargs: dict | None = None,
-        experts: str = "all",
-        reweighting: str = "mlp",
-        interaction_loss_weight: float = 0.5,
-        gate_loss_weight: float = 0.01,
-        expert_loss_weight: float = 1.0,
-        temperature: float = 1.0,
-        perturbation: str = "noise",
-        noise_scale: str = "unit",
-        n_perturbed: int | None = None,
-        loss_on: str = "logits",
-        interaction_constraint: str = "loss",
-        reweight_hidden: int = 128,
-        max_epochs: int = 30,
-        batch_size: int | str = "auto",
-        lr: float = 2e-3,
-        weight_decay: float = 1e-2,
+        experts: str = DEFAULTS["experts"],
+        reweighting: str = DEFAULTS["reweighting"],
+        interaction_loss_weight: float = DEFAULTS["interaction_loss_weight"],
+        gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
+        expert_loss_weight: float = DEFAULTS["expert_loss_weight"],
+        temperature: float = DEFAULTS["temperature"],
+        perturbation: str = DEFAULTS["perturbation"],
+        noise_scale: str = DEFAULTS["noise_scale"],
+        n_perturbed: int | None = DEFAULTS["n_perturbed"],
+        loss_on: str = DEFAULTS["loss_on"],
+        interaction_constraint: str = DEFAULTS["interaction_constraint"],
+        reweight_hidden: int = DEFAULTS["reweight_hidden"],
+        max_epochs: int = DEFAULTS["max_epochs"],
+        batch_size: int | str = DEFAULTS["batch_size"],
+        lr: float = DEFAULTS["lr"],
+        weight_decay: float = DEFAULTS["weight_decay"],
         class_weight: dict | str | None = None,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
+        early_stopping: bool = DEFAULTS["early_stopping"],
+        validation_fraction: float = DEFAULTS["validation_fraction"],
+        n_iter_no_change: int = DEFAULTS["n_iter_no_change"],
+        tol: float = DEFAULTS["tol"],
         warm_start: bool = False,
-        standardize: bool = True,
-        device: str | torch.device = "auto",
-        precision: str = "float32",
+        standardize: bool = DEFAULTS["standardize"],
+        device: str | torch.device = DEFAULTS["device"],
+        precision: str = DEFAULTS["precision"],
         compile: bool = False,
         n_threads: int | None = None,
         callbacks: list | None = None,
@@ -159,6 +161,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         tags.classifier_tags.multi_label = True
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEClassifier:
         """Fit the mixture of interaction experts.
 
@@ -239,6 +242,19 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     def _criterion(self) -> type[torch.nn.Module]:
         return torch.nn.BCEWithLogitsLoss if self._multilabel else torch.nn.CrossEntropyLoss
 
+    def _net_options(self) -> tuple[type[I2MoENet], dict]:
+        nonlinearity = label_probabilities if self._multilabel else class_probabilities
+        return I2MoENetClassifier, {
+            "classes": np.arange(len(self.classes_)),
+            "predict_nonlinearity": nonlinearity,
+        }
+
+    def _predict_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        """The decision rule: labels from logits ``(n, C)``."""
+        if self._multilabel:
+            return (outputs > 0).astype(np.int64)
+        return self.classes_[outputs.argmax(axis=1)]
+
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return y_encoded if y_encoded.ndim == 1 else None  # multi-label: plain split
 
@@ -300,8 +316,4 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         >>> clf.predict(X).shape
         (569,)
         """
-        check_is_fitted(self, "net_")
-        logits = self._forward(X)["logits"]
-        if self._multilabel:
-            return (logits > 0).astype(np.int64)
-        return self.classes_[logits.argmax(axis=1)]
+        return self._predict_outputs(self._forward(X)["logits"])

@@ -178,21 +178,21 @@ def expert_scores(
 ) -> pd.DataFrame:
     """Score every interaction expert on its own, next to the whole mixture.
 
-    Each expert is a complete predictor: its clean output alone is scored
-    with the estimator's default metric, the same one ``estimator.score``
-    uses. For a classifier that is accuracy, with an expert's prediction the
-    class of its largest logit (mapped through ``estimator.classes_``), or,
-    for multi-label targets (a 2-D ``y``), the indicator ``logit > 0``
-    scored by subset accuracy. For a regressor it is R^2 of the expert's raw
-    output (averaged uniformly over outputs). An expert that scores close to
+    Each expert is a complete predictor: its clean output alone is turned
+    into a prediction by the estimator's own decision rule (the one
+    ``predict`` applies to the mixture) and scored with the estimator's
+    default metric, the same one ``estimator.score`` uses: accuracy for a
+    classifier (subset accuracy for multi-label targets), R^2 for a
+    regressor (averaged uniformly over outputs). The mixture's row scores
+    the mixture output of the same forward pass. An expert that scores close to
     the mixture can carry the task alone; an expert with a large weight but a
     poor score only helps in combination.
 
     Parameters
     ----------
     estimator : fitted I2MoE classifier or regressor
-        Any fitted estimator with ``explain(X)`` returning an
-        :class:`Explanation` and a ``score(X, y)`` method.
+        A fitted :class:`~sk_i2moe.I2MoEClassifier` or
+        :class:`~sk_i2moe.I2MoERegressor`.
     X : mapping, DataFrame or array-like
         Input in the form the estimator was fitted on.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
@@ -244,40 +244,29 @@ def expert_scores(
     explanation = estimator.explain(X)
     y_true = np.asarray(y)
     outputs = np.asarray(explanation.expert_outputs)
-    n_experts = outputs.shape[1]
     if classifier:
-        metric = "accuracy"
+        metric, score = "accuracy", accuracy_score
         if y_true.ndim == 2 and y_true.shape[1] == 1 and outputs.shape[2] != 1:
             y_true = y_true.ravel()  # a column vector of labels, not multi-label
-        if y_true.ndim == 2:
-            # Multi-label: one logit per label, positive when > 0.
-            predictions = [(outputs[:, e] > 0).astype(y_true.dtype) for e in range(n_experts)]
-        else:
-            classes = np.asarray(estimator.classes_)
-            predictions = [classes[outputs[:, e].argmax(axis=1)] for e in range(n_experts)]
-        scores = [accuracy_score(y_true, p, sample_weight=sample_weight) for p in predictions]
     else:
-        metric = "r2"
-        if y_true.ndim == 1:
-            if outputs.shape[2] != 1:
-                raise ValueError(
-                    f"y is 1-D but the estimator has {outputs.shape[2]} outputs; pass y of "
-                    f"shape (n_samples, {outputs.shape[2]})."
-                )
-            outputs = outputs[:, :, 0]
-        scores = [
-            r2_score(y_true, outputs[:, e], sample_weight=sample_weight) for e in range(n_experts)
-        ]
-    if sample_weight is None:
-        mixture = estimator.score(X, y)
-    else:
-        mixture = estimator.score(X, y, sample_weight=sample_weight)
+        metric, score = "r2", r2_score
+        if y_true.ndim == 1 and outputs.shape[2] != 1:
+            raise ValueError(
+                f"y is 1-D but the estimator has {outputs.shape[2]} outputs; pass y of "
+                f"shape (n_samples, {outputs.shape[2]})."
+            )
+    # every expert, then the mixture, through the estimator's own decision rule
+    candidates = [outputs[:, e] for e in range(outputs.shape[1])] + [explanation.output]
+    scores = [
+        score(y_true, estimator._predict_outputs(o), sample_weight=sample_weight)
+        for o in candidates
+    ]
     mean_weight = np.average(
         np.asarray(explanation.weights, dtype=np.float64), axis=0, weights=sample_weight
     )
     frame = pd.DataFrame(
         {
-            "score": np.append(np.asarray(scores, dtype=np.float64), float(mixture)),
+            "score": np.asarray(scores, dtype=np.float64),
             "mean_weight": np.append(mean_weight, 1.0),
         },
         index=pd.Index([*explanation.expert_names, "mixture"], name="expert"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import I2MoEBase, fill_doc
+from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
 
@@ -65,40 +65,40 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self,
         *,
         modalities: dict | None = None,
-        fusion: str | object = "mlp",
-        encoder: str = "patch",
-        hidden_dim: int = 64,
-        n_tokens: int = 4,
-        n_layers: int = 2,
-        n_heads: int = 4,
-        dropout: float = 0.1,
-        rank: int = 4,
+        fusion: str | object = DEFAULTS["fusion"],
+        encoder: str = DEFAULTS["encoder"],
+        hidden_dim: int = DEFAULTS["hidden_dim"],
+        n_tokens: int = DEFAULTS["n_tokens"],
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
+        dropout: float = DEFAULTS["dropout"],
+        rank: int = DEFAULTS["rank"],
         fusion_kwargs: dict | None = None,
-        experts: str = "all",
-        reweighting: str = "mlp",
-        interaction_loss_weight: float = 0.5,
-        gate_loss_weight: float = 0.01,
-        expert_loss_weight: float = 1.0,
-        temperature: float = 1.0,
-        perturbation: str = "noise",
-        noise_scale: str = "unit",
-        n_perturbed: int | None = None,
-        loss_on: str = "logits",
-        interaction_constraint: str = "loss",
-        reweight_hidden: int = 128,
-        max_epochs: int = 30,
-        batch_size: int | str = "auto",
-        lr: float = 2e-3,
-        weight_decay: float = 1e-2,
+        experts: str = DEFAULTS["experts"],
+        reweighting: str = DEFAULTS["reweighting"],
+        interaction_loss_weight: float = DEFAULTS["interaction_loss_weight"],
+        gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
+        expert_loss_weight: float = DEFAULTS["expert_loss_weight"],
+        temperature: float = DEFAULTS["temperature"],
+        perturbation: str = DEFAULTS["perturbation"],
+        noise_scale: str = DEFAULTS["noise_scale"],
+        n_perturbed: int | None = DEFAULTS["n_perturbed"],
+        loss_on: str = DEFAULTS["loss_on"],
+        interaction_constraint: str = DEFAULTS["interaction_constraint"],
+        reweight_hidden: int = DEFAULTS["reweight_hidden"],
+        max_epochs: int = DEFAULTS["max_epochs"],
+        batch_size: int | str = DEFAULTS["batch_size"],
+        lr: float = DEFAULTS["lr"],
+        weight_decay: float = DEFAULTS["weight_decay"],
         loss: str = "smooth_l1",
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
+        early_stopping: bool = DEFAULTS["early_stopping"],
+        validation_fraction: float = DEFAULTS["validation_fraction"],
+        n_iter_no_change: int = DEFAULTS["n_iter_no_change"],
+        tol: float = DEFAULTS["tol"],
         warm_start: bool = False,
-        standardize: bool = True,
-        device: str | torch.device = "auto",
-        precision: str = "float32",
+        standardize: bool = DEFAULTS["standardize"],
+        device: str | torch.device = DEFAULTS["device"],
+        precision: str = DEFAULTS["precision"],
         compile: bool = False,
         n_threads: int | None = None,
         callbacks: list | None = None,
@@ -151,6 +151,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         tags.target_tags.multi_output = True
         return tags
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: object, y: object, sample_weight: object = None) -> I2MoERegressor:
         """Fit the mixture of interaction experts.
 
@@ -221,7 +222,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
 
     def _to_output_space(self, values: np.ndarray) -> np.ndarray:
         """Map standardised outputs back to target units (contributions stay additive)."""
-        return values * self._y_scale + self._y_loc
+        return values.astype(np.float64) * self._y_scale + self._y_loc
 
     def predict(self, X: object) -> np.ndarray:
         """Predicted targets.
@@ -246,6 +247,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         >>> reg.predict(X).shape
         (442,)
         """
-        check_is_fitted(self, "net_")
-        out = self._to_output_space(self._forward(X)["logits"].astype(np.float64))
-        return out.ravel() if self._y_ndim == 1 else out
+        return self._predict_outputs(self._to_output_space(self._forward(X)["logits"]))
+
+    def _predict_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        """The decision rule: predictions from outputs in target units ``(n, C)``."""
+        outputs = outputs.astype(np.float64)
+        return outputs.ravel() if self._y_ndim == 1 else outputs

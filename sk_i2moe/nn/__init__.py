@@ -1,9 +1,35 @@
-"""The I2MoE model in plain PyTorch (no scikit-learn, no skorch).
+"""The I2MoE model and its training objective in plain PyTorch (no scikit-learn, no skorch).
 
-Use :class:`InteractionMoE` directly in your own training loop, or through
-:class:`sk_i2moe.I2MoEClassifier`.
+A kind of mixture (:class:`InteractionMoE`, the paper's, or
+:class:`StructuredInteractionMoE`) returns outputs only; its objective
+(``model.Objective``, see :mod:`sk_i2moe.nn.objective`) turns them into the
+training loss and its named parts. The estimators train exactly this pair;
+in your own loop:
+
+>>> import torch
+>>> from sk_i2moe.nn import InteractionMoE
+>>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+<torch._C.Generator object at ...>
+>>> xs = [torch.randn(64, 5), torch.randn(64, 3)]          # two modalities
+>>> y = (xs[0][:, 0] * xs[1][:, 0] > 0).long()               # a synergy label
+>>> model = InteractionMoE([5, 3], n_outputs=2, hidden_dim=16)
+>>> objective = model.Objective(
+...     torch.nn.CrossEntropyLoss(reduction="none"), interaction_loss_weight=0.5
+... )
+>>> optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+>>> for step in range(20):
+...     optimizer.zero_grad()
+...     total, parts = objective(model(xs), y)               # training mode: perturbed passes
+...     total.backward()
+...     optimizer.step()
+>>> sorted(parts)
+['expert_loss', 'interaction_loss', 'task_loss']
+>>> weights = model.eval()(xs).weights                       # [64, 4], rows sum to 1
+>>> model.expert_names(["labs", "notes"])
+['uniqueness[labs]', 'uniqueness[notes]', 'synergy', 'redundancy']
 """
 
+from ._defaults import DEFAULTS
 from .custom import VmappedFusion
 from .encoders import MLPEncoder, PatchTokenizer
 from .experts import FusionOutput
@@ -19,37 +45,49 @@ from .fusion import (
     TransformerFusion,
     make_fusion,
 )
-from .losses import (
-    interaction_loss,
-    interaction_terms,
-    redundancy_loss,
-    synergy_loss,
-    uniqueness_loss,
-)
-from .moe import (
+from .models import (
     InteractionMoE,
+    MixtureOfInteractionExperts,
+    MixtureOutput,
     MoEOutput,
     ReweightingMLP,
     StaticReweighting,
+    StructuredInteractionMoE,
+    StructuredMoEOutput,
     missing_modality_mixtures,
+)
+from .objective import (
+    InteractionObjective,
+    MixtureObjective,
+    StructuredObjective,
+    interaction_loss,
+    interaction_terms,
 )
 from .sparse import load_balancing_loss
 
 __all__ = [
+    "DEFAULTS",
     "FUSIONS",
     "EarlyFusion",
     "FusionOutput",
     "InteractionMoE",
+    "InteractionObjective",
     "InterpretCCFusion",
     "LateFusion",
     "LowRankTensorFusion",
     "MLPEncoder",
     "MLPFusion",
+    "MixtureObjective",
+    "MixtureOfInteractionExperts",
+    "MixtureOutput",
     "MoEOutput",
     "MoEPlusPlusFusion",
     "PatchTokenizer",
     "ReweightingMLP",
     "StaticReweighting",
+    "StructuredInteractionMoE",
+    "StructuredMoEOutput",
+    "StructuredObjective",
     "SwitchTransformerFusion",
     "TransformerFusion",
     "VmappedFusion",
@@ -58,7 +96,4 @@ __all__ = [
     "load_balancing_loss",
     "make_fusion",
     "missing_modality_mixtures",
-    "redundancy_loss",
-    "synergy_loss",
-    "uniqueness_loss",
 ]

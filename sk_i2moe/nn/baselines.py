@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._defaults import DEFAULTS
 from .experts import (
     ExpertLinear,
     ExpertMLP,
@@ -61,8 +62,8 @@ class MLPFusion(nn.Module):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 2,
-        dropout: float = 0.1,
+        n_layers: int = DEFAULTS["n_layers"],
+        dropout: float = DEFAULTS["dropout"],
     ) -> None:
         super().__init__()
         self.n_modalities = n_modalities
@@ -152,8 +153,8 @@ class EarlyFusion(nn.Module):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 2,
-        dropout: float = 0.1,
+        n_layers: int = DEFAULTS["n_layers"],
+        dropout: float = DEFAULTS["dropout"],
     ) -> None:
         super().__init__()
         self.mlp = ExpertMLP(
@@ -183,7 +184,7 @@ class LateFusion(nn.Module):
     ----------
     n_experts, n_modalities, n_tokens, hidden_dim, n_outputs : int
         As in :class:`MLPFusion`.
-    n_layers : int, default=1
+    n_layers : int, default=2
         Hidden layers of each modality head.
     dropout : float, default=0.1
         Dropout after each hidden layer.
@@ -199,8 +200,8 @@ class LateFusion(nn.Module):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 1,
-        dropout: float = 0.1,
+        n_layers: int = DEFAULTS["n_layers"],
+        dropout: float = DEFAULTS["dropout"],
         combine: str = "mean",
     ) -> None:
         super().__init__()
@@ -247,7 +248,7 @@ class LowRankTensorFusion(nn.Module):
         Rank ``r`` of the factorisation.
     fusion_dim : int, optional
         Width of the fused vector (default ``hidden_dim``).
-    n_layers : int, default=1
+    n_layers : int, default=2
         Hidden layers of the head.
     dropout : float, default=0.1
         Dropout on the fused vector and after each hidden layer.
@@ -261,10 +262,10 @@ class LowRankTensorFusion(nn.Module):
         hidden_dim: int,
         n_outputs: int,
         *,
-        rank: int = 4,
+        rank: int = DEFAULTS["rank"],
         fusion_dim: int | None = None,
-        n_layers: int = 1,
-        dropout: float = 0.1,
+        n_layers: int = DEFAULTS["n_layers"],
+        dropout: float = DEFAULTS["dropout"],
     ) -> None:
         super().__init__()
         width = fusion_dim or hidden_dim
@@ -329,8 +330,8 @@ class InterpretCCFusion(nn.Module):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 2,
-        dropout: float = 0.1,
+        n_layers: int = DEFAULTS["n_layers"],
+        dropout: float = DEFAULTS["dropout"],
         gate_temperature: float = 1.0,
         straight_through: bool = False,
     ) -> None:

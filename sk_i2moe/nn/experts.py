@@ -21,8 +21,9 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
+
+from ._kernels import keep_mask, stack_variants
 
 
 class FusionOutput(NamedTuple):
@@ -185,35 +186,6 @@ def normed_linear(x: torch.Tensor, norm: ExpertLayerNorm, linear: ExpertLinear) 
     return _batched_affine(F.layer_norm(x, x.shape[-1:], eps=norm.eps), weight, bias)
 
 
-_TWO_32 = 2**32
-
-
-def _keep_mask(
-    shape: Sequence[int], p: float, device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
-    """Inverted-dropout mask: ``1 / keep`` with probability ``keep = 1 - p``, else 0.
-
-    On a CPU, Bernoulli draws cost most of a dropout layer (``bernoulli_`` is
-    several times slower than the multiplication it feeds). There every entry
-    compares one 32-bit word of a fully random int64 buffer with a threshold:
-    ``keep`` is rounded to a multiple of ``2**-32`` (finer than the ``2**-24``
-    grid of :func:`torch.rand`), and the scale is the inverse of the rounded
-    probability, so that the mask has expectation exactly 1. Other devices
-    use ``bernoulli_``.
-    """
-    if torch.device(device).type != "cpu":
-        keep = 1.0 - p
-        return torch.empty(shape, device=device, dtype=dtype).bernoulli_(keep).div_(keep)
-    n = math.prod(shape)
-    threshold = min(max(round((1.0 - p) * _TWO_32), 1), _TWO_32 - 1)
-    words = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-(2**63), None)
-    draws = words.view(torch.int32)[:n].view(shape)
-    scale = torch.tensor(_TWO_32 / threshold, dtype=dtype, device=device)
-    return torch.where(
-        draws < threshold - 2**31, scale, torch.zeros((), dtype=dtype, device=device)
-    )
-
-
 def _variant_mask(
     x: torch.Tensor, p: float, n_variants: int, row_dim: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -221,7 +193,7 @@ def _variant_mask(
     n_rows = x.shape[row_dim]
     grouped = x.unflatten(row_dim, (n_variants, n_rows // n_variants))
     mask_shape = x.shape[:row_dim] + (1,) + grouped.shape[row_dim + 1 :]
-    return grouped, _keep_mask(mask_shape, p, x.device, x.dtype)
+    return grouped, keep_mask(mask_shape, p, x.device, x.dtype)
 
 
 def variant_shared_dropout(
@@ -243,8 +215,8 @@ def variant_shared_dropout(
     x : Tensor
         ``[*lead, V * B, ...]`` with the variant axis outermost in the row axis.
     p : float
-        Drop probability (rounded to a multiple of ``2**-32``; kept entries
-        are scaled by the inverse of the keep probability).
+        Drop probability (kept entries are scaled by the inverse of the keep
+        probability; see :func:`~sk_i2moe.nn._kernels.keep_mask`).
     n_variants : int
         ``V``, the number of stacked variants.
     training : bool
@@ -370,39 +342,6 @@ def pool_modalities(x: torch.Tensor, n_modalities: int) -> torch.Tensor:
     return per_modality.mean(-2).reshape(*lead, n_modalities * hidden)
 
 
-class _StackVariants(torch.autograd.Function):
-    """``[V, B, T, H]`` copies of ``tokens`` with token ranges taken from ``reference``.
-
-    Forward is one broadcast copy plus one small copy per replaced range;
-    backward adds, for each variant, the gradient of the token ranges it did
-    not replace (no elementwise select over the whole stack).
-    """
-
-    @staticmethod
-    def forward(ctx, tokens, reference, ranges):
-        out = tokens.new_empty((len(ranges) + 1, *tokens.shape))
-        out.copy_(tokens.unsqueeze(0).expand_as(out))
-        for v, (start, stop) in enumerate(ranges, 1):
-            out[v, :, start:stop] = reference[:, start:stop]
-        ctx.ranges = ranges
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        grad_tokens = grad_reference = None
-        if ctx.needs_input_grad[0]:
-            grad_tokens = grad[0].clone(memory_format=torch.contiguous_format)
-            for v, (start, stop) in enumerate(ctx.ranges, 1):
-                grad_tokens[:, :start] += grad[v, :, :start]
-                grad_tokens[:, stop:] += grad[v, :, stop:]
-        if ctx.needs_input_grad[1]:
-            grad_reference = grad.new_zeros(grad.shape[1:])
-            for v, (start, stop) in enumerate(ctx.ranges, 1):
-                grad_reference[:, start:stop] += grad[v, :, start:stop]
-        return grad_tokens, grad_reference, None
-
-
 def replaced_modalities(
     modalities: torch.Tensor | Sequence[int] | None, n_modalities: int
 ) -> list[int]:
@@ -455,8 +394,7 @@ def build_variants(
     """
     replaced = replaced_modalities(modalities, tokens.shape[1] // tokens_per_modality)
     ranges = tuple((m * tokens_per_modality, (m + 1) * tokens_per_modality) for m in replaced)
-    reference = reference.expand_as(tokens)
-    return _StackVariants.apply(tokens, reference, ranges)
+    return stack_variants(tokens, reference.expand_as(tokens), ranges)
 
 
 def single_modality_variants(tokens: torch.Tensor, tokens_per_modality: int) -> torch.Tensor:

@@ -25,7 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .experts import ExpertLinear, _keep_mask
+from ._defaults import DEFAULTS
+from ._kernels import keep_mask
+from .experts import ExpertLinear
 from .transformer import ExpertTransformer
 
 
@@ -103,7 +105,7 @@ class _DenseExperts(nn.Module):
             # the dense mask [E, 1, B, T, K, F] (one draw per sample, shared by
             # its variants), read at each assignment's (e, sample, token, k)
             batch = n_rows // n_variants
-            mask = _keep_mask(
+            mask = keep_mask(
                 (n_experts, batch * n_tokens, n_ffn, ffn_dim), self.dropout, x.device, h.dtype
             )
             cell = (e_idx * (batch * n_tokens) + t_idx % (batch * n_tokens)) * n_ffn + k_idx
@@ -257,10 +259,10 @@ class SwitchTransformerFusion(ExpertTransformer):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 2,
-        n_heads: int = 4,
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
         ffn_mult: int = 2,
-        dropout: float = 0.1,
+        dropout: float = DEFAULTS["dropout"],
         n_ffn_experts: int = 4,
     ) -> None:
         super().__init__(
@@ -312,10 +314,10 @@ class MoEPlusPlusFusion(ExpertTransformer):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 2,
-        n_heads: int = 4,
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
         ffn_mult: int = 2,
-        dropout: float = 0.1,
+        dropout: float = DEFAULTS["dropout"],
         n_ffn_experts: int = 4,
         n_constant_experts: int = 1,
         top_k: int = 2,

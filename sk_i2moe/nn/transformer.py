@@ -6,14 +6,14 @@ mixture-of-experts backbones (:mod:`sk_i2moe.nn.sparse`) reuse everything else.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
+from ._defaults import DEFAULTS
+from ._kernels import attention
 from .experts import (
     ExpertLayerNorm,
     ExpertLinear,
@@ -25,73 +25,6 @@ from .experts import (
     residual_dropout,
     variant_shared_dropout,
 )
-
-# Sequences up to this length use explicit batched matmuls and softmax for the
-# attention; longer ones torch's fused scaled_dot_product_attention. On a CPU
-# the fused kernel is tuned for long sequences: on the few dozen tokens of a
-# tabular model, two batched matmuls per head are faster forward and backward.
-_MATMUL_ATTENTION_MAX_TOKENS = 256
-
-
-class _ShortRowSoftmax(torch.autograd.Function):
-    """Softmax over a short last axis from whole-tensor vectorised kernels.
-
-    torch's CPU softmax vectorises along the softmax axis and is several times
-    slower when that axis is shorter than one SIMD register (the attention
-    scores of a few tokens per sample); max, exp, sum and division over the
-    whole tensor are not.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        e = (x - x.amax(-1, keepdim=True)).exp_()
-        y = e.div_(e.sum(-1, keepdim=True))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (y,) = ctx.saved_tensors
-        gy = grad * y
-        return gy.sub_(y * gy.sum(-1, keepdim=True))
-
-
-@functools.cache
-def _simd_floats() -> int:
-    """float32 lanes of the CPU kernels torch dispatches to (16 with AVX-512, else 8)."""
-    return 16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 8
-
-
-def _softmax(x: torch.Tensor) -> torch.Tensor:
-    if x.device.type == "cpu" and x.shape[-1] < _simd_floats():
-        return _ShortRowSoftmax.apply(x)
-    return torch.softmax(x, dim=-1)
-
-
-def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """Multi-head attention of ``q``, ``k``, ``v`` ``[B, T, H]``; returns ``[B, T, H]``."""
-    batch, n_tokens, hidden = q.shape
-    head_dim = hidden // n_heads
-    if n_tokens > _MATMUL_ATTENTION_MAX_TOKENS:
-        q, k, v = (t.view(batch, n_tokens, n_heads, head_dim).transpose(1, 2) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v)
-        return out.transpose(1, 2).reshape(batch, n_tokens, hidden)
-    # one head at a time: a head's q, k and v are strided [B, T, d] slices that
-    # the batched matmuls read in place (no permuted copies), and the backward
-    # of each split writes the heads' gradients in one concatenation
-    scale = head_dim**-0.5
-    outs = []
-    for q_h, k_h, v_h in zip(*(t.split(head_dim, dim=-1) for t in (q, k, v))):
-        scores = torch.baddbmm(
-            q_h.new_empty(()).expand(batch, n_tokens, n_tokens),
-            q_h,
-            k_h.transpose(1, 2),
-            beta=0.0,
-            alpha=scale,
-        )
-        outs.append(torch.bmm(_softmax(scores), v_h))
-    return torch.cat(outs, dim=-1)
 
 
 class ExpertSelfAttention(nn.Module):
@@ -128,7 +61,7 @@ class ExpertSelfAttention(nn.Module):
         # one [.., 3H] projection; q, k and v are strided views of it
         qkv = _batched_affine(x, weight, bias).view(n_experts * n_rows, n_tokens, 3 * hidden)
         q, k, v = qkv.chunk(3, dim=-1)
-        attn = _attention(q, k, v, self.n_heads)
+        attn = attention(q, k, v, self.n_heads)
         return self.out(attn.view(n_experts, n_rows, n_tokens, hidden))
 
 
@@ -300,10 +233,10 @@ class TransformerFusion(ExpertTransformer):
         hidden_dim: int,
         n_outputs: int,
         *,
-        n_layers: int = 2,
-        n_heads: int = 4,
+        n_layers: int = DEFAULTS["n_layers"],
+        n_heads: int = DEFAULTS["n_heads"],
         ffn_mult: int = 2,
-        dropout: float = 0.1,
+        dropout: float = DEFAULTS["dropout"],
     ) -> None:
         super().__init__(
             n_experts,

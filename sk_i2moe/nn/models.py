@@ -1,0 +1,760 @@
+"""The kinds of interaction mixture: encoders -> interaction experts -> reweighting -> output.
+
+Every kind shares the modality encoders, the expert-batched fusion backbone
+and the reweighting network (:class:`MixtureOfInteractionExperts`); a kind
+differs in how its experts are made to be what their names say and in what
+its forward pass returns for its objective (``Kind.Objective``, see
+:mod:`sk_i2moe.nn.objective`):
+
+- :class:`InteractionMoE`, the paper's: every expert sees every modality and
+  the interaction loss, computed on the experts' outputs with each modality
+  replaced by a reference, asks it to behave as its kind should.
+- :class:`StructuredInteractionMoE`: the kinds are built into the experts (a
+  uniqueness expert sees only its modality, the redundancy expert averages
+  its single-modality predictions, the synergy expert's single-modality
+  effects are subtracted).
+
+A forward pass returns outputs only (a :class:`MixtureOutput` subclass); the
+losses are the objective's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ._defaults import DEFAULTS
+from .encoders import make_encoder
+from .experts import build_variants, single_modality_variants
+from .fusion import make_fusion
+from .objective import InteractionObjective, StructuredObjective
+
+PERTURBATIONS = ("noise", "mean", "zero", "shuffle")
+NOISE_SCALES = ("unit", "matched")
+EXPERT_SETS = ("all", "synergy_redundancy", "single")
+REWEIGHTINGS = ("mlp", "static")
+LOSS_TARGETS = ("logits", "latent")
+
+
+def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of {list(choices)}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class MixtureOutput:
+    """What every kind of mixture returns for a batch.
+
+    Attributes
+    ----------
+    logits : Tensor
+        ``[B, C]`` mixture output, ``sum_e weights[:, e] * expert_logits[:, e]``.
+    weights : Tensor
+        ``[B, E]`` interaction weights (non-negative, rows sum to 1).
+    expert_logits : Tensor
+        ``[B, E, C]`` each expert's output on the clean input.
+    gate_loss : Tensor or None
+        Scalar load-balancing loss of a sparse mixture-of-experts backbone
+        (``"switch"``, ``"moepp"``), part of the autograd graph; None for the
+        other backbones.
+    """
+
+    logits: torch.Tensor
+    weights: torch.Tensor
+    expert_logits: torch.Tensor
+    gate_loss: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> MixtureOutput:
+        """A copy with every tensor moved to ``device`` (what skorch calls on outputs)."""
+        moved = {
+            field.name: value.to(device)
+            for field in dataclasses.fields(self)
+            if isinstance(value := getattr(self, field.name), torch.Tensor)
+        }
+        return dataclasses.replace(self, **moved)
+
+
+@dataclasses.dataclass(frozen=True)
+class MoEOutput(MixtureOutput):
+    """What :class:`InteractionMoE` returns.
+
+    Attributes
+    ----------
+    logits, weights, expert_logits, gate_loss
+        As in :class:`MixtureOutput`.
+    variant_outputs : Tensor or None
+        ``[E, K + 1, B, D]`` in training mode with perturbed passes: every
+        expert's output (``loss_on="logits"``) or pooled latent vector
+        (``"latent"``) on the clean input (variant 0) and with modality
+        ``perturbed_modalities[k]`` replaced (variant ``k + 1``); None in
+        evaluation mode.
+    perturbed_modalities : Tensor or None
+        The modality each perturbed variant replaced when only a subset was
+        drawn (``n_perturbed``); None when all ``M`` were, in order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import InteractionMoE
+    >>> model = InteractionMoE([5, 3], n_outputs=2, hidden_dim=16).eval()
+    >>> out = model([torch.randn(8, 5), torch.randn(8, 3)])
+    >>> out.variant_outputs is None, out.gate_loss is None
+    (True, True)
+    >>> torch.allclose(out.weights.sum(1), torch.ones(8))
+    True
+    """
+
+    variant_outputs: torch.Tensor | None = None
+    perturbed_modalities: torch.Tensor | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StructuredMoEOutput(MixtureOutput):
+    """What :class:`StructuredInteractionMoE` returns.
+
+    Attributes
+    ----------
+    logits, weights, expert_logits, gate_loss
+        As in :class:`MixtureOutput`; ``logits`` mixes the experts' detached
+        outputs.
+    modality_logits : Tensor or None
+        ``[B, M, C]`` in training mode: the redundancy expert's output from
+        each modality alone.
+    missing_logits : Tensor or None
+        ``[B, M, C]`` in training mode: the mixture, with the same weights,
+        when modality ``m`` is missing and each expert keeps what its kind
+        keeps (:func:`missing_modality_mixtures`).
+    """
+
+    modality_logits: torch.Tensor | None = None
+    missing_logits: torch.Tensor | None = None
+
+
+def missing_modality_mixtures(
+    weights: torch.Tensor,
+    expert_logits: torch.Tensor,
+    modality_logits: torch.Tensor,
+    n_unique: int,
+) -> torch.Tensor:
+    """The mixture's output when one modality is missing, for each modality.
+
+    Each expert keeps what its kind of interaction keeps when a modality is
+    lost: a uniqueness expert keeps its output unless its own modality is the
+    missing one; the synergy expert, whose information needs the modalities
+    jointly, keeps nothing; the redundancy expert, whose information every
+    modality carries, becomes the mean of its outputs on the modalities still
+    present. An expert that keeps nothing outputs 0 (uniform probabilities for
+    a classifier, the training mean of a standardised regression target).
+
+    Parameters
+    ----------
+    weights : Tensor
+        ``[B, E]`` interaction weights.
+    expert_logits : Tensor
+        ``[B, E, C]`` expert outputs, ordered uniqueness experts (one per
+        modality, ``n_unique`` of them), synergy, redundancy.
+    modality_logits : Tensor
+        ``[B, M, C]`` the redundancy expert's output from each modality alone.
+    n_unique : int
+        Number of uniqueness experts: ``M`` or 0.
+
+    Returns
+    -------
+    Tensor
+        ``[B, M, C]``: entry ``[:, m]`` is the weighted sum of the experts'
+        outputs with modality ``m`` missing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> weights = torch.tensor([[0.5, 0.0, 0.0, 0.5]])  # uniqueness[m0], [m1], synergy, redundancy
+    >>> experts = torch.tensor([[[4.0], [3.0], [1.0], [5.0]]])
+    >>> per_modality = torch.tensor([[[4.0], [6.0]]])  # redundancy from m0 alone, m1 alone
+    >>> missing_modality_mixtures(weights, experts, per_modality, n_unique=2)[0, :, 0]
+    tensor([3., 4.])
+    """
+    n_modalities = modality_logits.shape[1]
+    like = {"device": weights.device, "dtype": weights.dtype}
+    kept = torch.ones(n_modalities, expert_logits.shape[1] - 1, **like)
+    kept[:, -1] = 0  # synergy
+    kept[:, :n_unique] -= torch.eye(n_modalities, n_unique, **like)
+    others = weights[:, :-1].unsqueeze(1) * kept  # [B, M, E - 1]
+    mixed = torch.einsum("bme,bec->bmc", others, expert_logits[:, :-1])
+    # the redundancy expert's mean over the modalities still present (0 if none is)
+    present = (modality_logits.sum(1, keepdim=True) - modality_logits) / max(n_modalities - 1, 1)
+    return mixed + weights[:, -1, None, None] * present
+
+
+class ReweightingMLP(nn.Module):
+    """MLP scoring the experts from the pooled clean embeddings.
+
+    Parameters
+    ----------
+    in_features : int
+        ``M * H``, the concatenated mean-pooled embeddings.
+    n_experts : int
+        Number of experts ``E``.
+    hidden : int, default=128
+        Width of the hidden layers.
+    n_layers : int, default=2
+        Number of linear layers (1 gives a linear scorer).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import ReweightingMLP
+    >>> weights = ReweightingMLP(in_features=32, n_experts=4)(torch.randn(8, 32), temperature=1.0)
+    >>> weights.shape, torch.allclose(weights.sum(1), torch.ones(8))
+    (torch.Size([8, 4]), True)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        n_experts: int,
+        hidden: int = DEFAULTS["reweight_hidden"],
+        n_layers: int = 2,
+    ) -> None:
+        super().__init__()
+        widths = [in_features] + [hidden] * (n_layers - 1) + [n_experts]
+        layers: list[nn.Module] = []
+        for w_in, w_out in zip(widths, widths[1:]):
+            layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+        self.net = nn.Sequential(*layers[:-1])
+
+    def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Return ``softmax(scores / temperature)``, ``[B, E]``."""
+        # float32 softmax: the weights must sum to 1 also under bfloat16 autocast
+        return torch.softmax(self.net(pooled).float() / temperature, dim=-1)
+
+
+class StaticReweighting(nn.Module):
+    """One learned global weight vector, the same for every sample (ablation).
+
+    Parameters
+    ----------
+    n_experts : int
+        Number of experts ``E``. The scores start at 0 (uniform weights).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import StaticReweighting
+    >>> weights = StaticReweighting(n_experts=4)(torch.randn(3, 32), temperature=1.0)
+    >>> weights.shape, weights.detach()[0]  # the scores start at 0: uniform weights
+    (torch.Size([3, 4]), tensor([0.2500, 0.2500, 0.2500, 0.2500]))
+    """
+
+    def __init__(self, n_experts: int) -> None:
+        super().__init__()
+        self.scores = nn.Parameter(torch.zeros(n_experts))
+
+    def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Return ``softmax(scores / temperature)`` repeated for the ``B`` rows of ``pooled``."""
+        weights = torch.softmax(self.scores / temperature, dim=-1)
+        return weights.expand(pooled.shape[0], -1)
+
+
+_SHARED_PARAMETERS = """\
+    n_features : sequence of int
+        Number of features of each modality (``M`` entries).
+    n_outputs : int
+        Output size ``C``.
+    hidden_dim : int, default=64
+        Token width.
+    n_tokens : int, default=4
+        Tokens per modality with the patch encoder (the MLP encoder gives 1).
+    encoder : {"patch", "mlp"}, default="patch"
+        Modality encoder.
+    fusion : str or callable, default="mlp"
+        Fusion backbone: a key of :data:`sk_i2moe.nn.fusion.FUSIONS`
+        (``"mlp"``, ``"transformer"``, ``"early"``, ``"late"``, ``"lrtf"``,
+        ``"interpretcc"``, ``"switch"``, ``"moepp"``), or a factory of one plain
+        module ``factory(n_modalities=, n_tokens=, hidden_dim=, n_outputs=,
+        **fusion_kwargs)`` mapping tokens ``[B, T, H]`` to logits ``[B, C]``,
+        instantiated once per expert and batched with ``torch.func.vmap``
+        (:class:`~sk_i2moe.nn.custom.VmappedFusion`).
+    fusion_kwargs : dict, optional
+        Extra keyword arguments of the backbone (``n_layers``, ``n_heads``,
+        ``dropout``, ``rank``, ``n_ffn_experts``, ...).
+    reweighting : {"mlp", "static"}, default="mlp"
+        Per-sample weights from the reweighting MLP, or one learned global
+        weight vector (``softmax(scores / temperature)``) shared by all samples.
+    reweight_hidden : int, default=128
+        Hidden width of the reweighting MLP.
+    reweight_layers : int, default=2
+        Linear layers of the reweighting MLP.
+    temperature : float, default=1.0
+        Softmax temperature of the interaction weights (lower is sharper).
+    input_loc, input_scale : sequence of Tensor, optional
+        Per-modality feature centre and scale; inputs are standardised as
+        ``(x - loc) / scale`` before encoding. Stored as buffers."""
+
+
+class MixtureOfInteractionExperts(nn.Module):
+    """What every kind of interaction mixture shares (abstract).
+
+    Modality encoders, ``E`` experts evaluated together by one expert-batched
+    fusion backbone, and a reweighting network on the pooled clean
+    embeddings. Subclasses define :meth:`forward` and their ``Objective``.
+
+    Parameters
+    ----------
+    kinds : sequence of str
+        Kind of each expert, in output order (see :attr:`expert_kinds`).
+    {shared}
+    """
+
+    #: the training objective of this kind of mixture
+    Objective: type[nn.Module]
+
+    def __init__(
+        self,
+        n_features: Sequence[int],
+        n_outputs: int,
+        kinds: Sequence[str],
+        *,
+        hidden_dim: int,
+        n_tokens: int,
+        encoder: str,
+        fusion: str | Callable[..., nn.Module],
+        fusion_kwargs: dict | None,
+        reweighting: str,
+        reweight_hidden: int,
+        reweight_layers: int,
+        temperature: float,
+        input_loc: Sequence[torch.Tensor] | None,
+        input_scale: Sequence[torch.Tensor] | None,
+    ) -> None:
+        super().__init__()
+        _check_choice("reweighting", reweighting, REWEIGHTINGS)
+        n_modalities = len(n_features)
+        self.n_modalities = n_modalities
+        self._expert_kinds = tuple(kinds)
+        self.n_experts = len(kinds)
+        self.tokens_per_modality = n_tokens if encoder == "patch" else 1
+        self.temperature = temperature
+        self.encoders = nn.ModuleList(
+            make_encoder(encoder, d, n_tokens, hidden_dim) for d in n_features
+        )
+        self.fusion = make_fusion(
+            fusion,
+            n_experts=self.n_experts,
+            n_modalities=n_modalities,
+            n_tokens=self.tokens_per_modality,
+            hidden_dim=hidden_dim,
+            n_outputs=n_outputs,
+            **(fusion_kwargs or {}),
+        )
+        if reweighting == "static" or self.n_experts == 1:
+            self.reweighting: nn.Module = StaticReweighting(self.n_experts)
+        else:
+            self.reweighting = ReweightingMLP(
+                n_modalities * hidden_dim, self.n_experts, reweight_hidden, reweight_layers
+            )
+        n_total = n_modalities * self.tokens_per_modality
+        self.register_buffer("reference_mean", torch.zeros(n_total, hidden_dim))
+        self.register_buffer("reference_seen", torch.zeros((), dtype=torch.bool))
+        for m, d in enumerate(n_features):
+            loc = torch.zeros(d) if input_loc is None else torch.as_tensor(input_loc[m])
+            scale = torch.ones(d) if input_scale is None else torch.as_tensor(input_scale[m])
+            self.register_buffer(f"loc_{m}", loc.float().clone())
+            self.register_buffer(f"scale_{m}", scale.float().clone())
+
+    @property
+    def expert_kinds(self) -> list[str]:
+        """Kind of each expert, in output order.
+
+        ``["uniqueness[0]", ..., "uniqueness[M-1]", "synergy", "redundancy"]``
+        (the index is the modality's position in ``n_features``),
+        ``["synergy", "redundancy"]`` or ``["fusion"]``.
+        """
+        return list(self._expert_kinds)
+
+    def expert_names(self, modality_names: Sequence[str]) -> list[str]:
+        """:attr:`expert_kinds` with modality indices replaced by names.
+
+        Parameters
+        ----------
+        modality_names : sequence of str
+            One name per modality, in the order of ``n_features``.
+
+        Returns
+        -------
+        list of str
+            E.g. ``["uniqueness[labs]", "uniqueness[notes]", "synergy", "redundancy"]``.
+        """
+        if len(modality_names) != self.n_modalities:
+            raise ValueError(
+                f"Expected {self.n_modalities} modality names, got {len(modality_names)}."
+            )
+        names = {f"uniqueness[{m}]": f"uniqueness[{n}]" for m, n in enumerate(modality_names)}
+        return [names.get(kind, kind) for kind in self._expert_kinds]
+
+    def embed(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Standardise and encode every modality: ``M x [B, d_m] -> [B, M * P, H]``."""
+        if len(xs) != self.n_modalities:
+            raise ValueError(f"Expected {self.n_modalities} modalities, got {len(xs)}.")
+        tokens = [
+            enc((x - getattr(self, f"loc_{m}")) / getattr(self, f"scale_{m}"))
+            for m, (enc, x) in enumerate(zip(self.encoders, xs))
+        ]
+        return torch.cat(tokens, dim=1)
+
+    def interaction_weights(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Per-sample interaction weights ``[B, E]`` from the tokens ``[B, M * P, H]``."""
+        batch, _, hidden = tokens.shape
+        pooled = tokens.view(batch, self.n_modalities, -1, hidden).mean(2).flatten(1)
+        return self.reweighting(pooled, self.temperature)
+
+
+def _kinds(experts: str, n_modalities: int) -> list[str]:
+    """Expert kinds of an expert set."""
+    _check_choice("experts", experts, EXPERT_SETS)
+    if experts == "all":
+        return [f"uniqueness[{m}]" for m in range(n_modalities)] + ["synergy", "redundancy"]
+    if experts == "synergy_redundancy":
+        return ["synergy", "redundancy"]
+    return ["fusion"]
+
+
+class InteractionMoE(MixtureOfInteractionExperts):
+    """Interpretable multimodal interaction-aware mixture of experts (I2MoE, the paper's).
+
+    Each modality is encoded into ``n_tokens`` tokens. ``E = M + 2`` experts
+    (one uniqueness expert per modality, a synergy and a redundancy expert),
+    each a full fusion network with its own weights, map all tokens to logits.
+    In training mode every expert is also evaluated with each modality
+    replaced by a reference, all ``E x (M + 1)`` passes in one batched
+    computation, and the outputs are returned for the interaction loss of
+    :class:`~sk_i2moe.nn.objective.InteractionObjective` (``Objective``). A
+    reweighting MLP on the pooled clean embeddings gives per-sample weights
+    over the experts; the output is the weighted sum of the experts' clean
+    logits.
+
+    Parameters
+    ----------
+    {shared}
+    experts : {"all", "synergy_redundancy", "single"}, default="all"
+        Which experts: uniqueness per modality + synergy + redundancy
+        (``E = M + 2``); synergy + redundancy only (``E = 2``); or one plain
+        fusion network (``E = 1``, no perturbed passes, weight 1: vanilla
+        fusion, always with static reweighting). See :attr:`expert_kinds`.
+    perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"
+        Reference that replaces a modality's tokens: random noise, the running
+        mean of the training tokens, zeros, or the (detached) tokens of another
+        sample of the batch (a random permutation of the batch, drawn per
+        step and shared by the modalities), which stay on the data's
+        distribution so an expert cannot tell a replaced modality from a real
+        one.
+    noise_scale : {"unit", "matched"}, default="unit"
+        With ``perturbation="noise"``: standard-normal noise (the paper's), or
+        noise with each modality's batch mean and standard deviation (scalars
+        over the modality's tokens and features, not back-propagated), so that
+        the reference is on the embeddings' scale. Ignored otherwise.
+    n_perturbed : int, optional
+        Perturb only this many modalities per training step, drawn uniformly
+        without replacement (only those variants are computed: ``n_perturbed +
+        1`` rows per sample instead of ``M + 1``; see
+        :func:`~sk_i2moe.nn.objective.interaction_terms` for the terms then
+        defined). None perturbs all ``M``.
+    perturbed_passes : bool, default=True
+        Whether training computes the perturbed passes (for the interaction
+        loss). When False, training costs one clean pass per expert.
+    loss_on : {"logits", "latent"}, default="logits"
+        What ``variant_outputs`` holds: the experts' logits, or the pooled
+        latent vectors their backbone returns (the input of its head).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import InteractionMoE
+    >>> model = InteractionMoE([5, 3], n_outputs=2, hidden_dim=16)
+    >>> out = model([torch.randn(8, 5), torch.randn(8, 3)])  # training mode: perturbed passes
+    >>> out.logits.shape, out.weights.shape, out.expert_logits.shape
+    (torch.Size([8, 2]), torch.Size([8, 4]), torch.Size([8, 4, 2]))
+    >>> out.variant_outputs.shape  # 4 experts x (clean + 2 perturbed) x 8 samples x 2 outputs
+    torch.Size([4, 3, 8, 2])
+    >>> model.expert_names(["labs", "notes"])
+    ['uniqueness[labs]', 'uniqueness[notes]', 'synergy', 'redundancy']
+    """
+
+    Objective = InteractionObjective
+
+    def __init__(
+        self,
+        n_features: Sequence[int],
+        n_outputs: int,
+        *,
+        hidden_dim: int = DEFAULTS["hidden_dim"],
+        n_tokens: int = DEFAULTS["n_tokens"],
+        encoder: str = DEFAULTS["encoder"],
+        fusion: str | Callable[..., nn.Module] = DEFAULTS["fusion"],
+        fusion_kwargs: dict | None = None,
+        experts: str = DEFAULTS["experts"],
+        reweighting: str = DEFAULTS["reweighting"],
+        reweight_hidden: int = DEFAULTS["reweight_hidden"],
+        reweight_layers: int = 2,
+        temperature: float = DEFAULTS["temperature"],
+        perturbation: str = DEFAULTS["perturbation"],
+        noise_scale: str = DEFAULTS["noise_scale"],
+        n_perturbed: int | None = DEFAULTS["n_perturbed"],
+        perturbed_passes: bool = True,
+        loss_on: str = DEFAULTS["loss_on"],
+        input_loc: Sequence[torch.Tensor] | None = None,
+        input_scale: Sequence[torch.Tensor] | None = None,
+    ) -> None:
+        _check_choice("perturbation", perturbation, PERTURBATIONS)
+        _check_choice("noise_scale", noise_scale, NOISE_SCALES)
+        _check_choice("loss_on", loss_on, LOSS_TARGETS)
+        n_modalities = len(n_features)
+        if n_perturbed is not None and not 1 <= n_perturbed <= n_modalities:
+            raise ValueError(
+                f"n_perturbed={n_perturbed} must be between 1 and the number of modalities "
+                f"({n_modalities}), or None to perturb all of them."
+            )
+        super().__init__(
+            n_features,
+            n_outputs,
+            _kinds(experts, n_modalities),
+            hidden_dim=hidden_dim,
+            n_tokens=n_tokens,
+            encoder=encoder,
+            fusion=fusion,
+            fusion_kwargs=fusion_kwargs,
+            reweighting=reweighting,
+            reweight_hidden=reweight_hidden,
+            reweight_layers=reweight_layers,
+            temperature=temperature,
+            input_loc=input_loc,
+            input_scale=input_scale,
+        )
+        self.experts = experts
+        self.perturbation = perturbation
+        self.noise_scale = noise_scale
+        self.n_perturbed = n_perturbed
+        self.perturbed_passes = perturbed_passes
+        self.loss_on = loss_on
+
+    @property
+    def perturbs(self) -> bool:
+        """Whether training runs the perturbed passes."""
+        return self.perturbed_passes and self.experts != "single"
+
+    def _reference(self, tokens: torch.Tensor, pooled: bool = False) -> torch.Tensor:
+        """Replacement tokens ``[B, T, H]`` for the configured perturbation.
+
+        With ``pooled=True`` (for a backbone that reads only each modality's
+        mean token) noise is drawn as one token per modality, ``[B, M, H]``,
+        distributed as the mean of the modality's ``P`` noise tokens
+        (standard deviation ``1 / sqrt(P)`` of the per-token one): the same
+        reference in distribution, at ``1 / P`` of the draws.
+        """
+        if self.perturbation == "noise":
+            grouped = tokens.detach().unflatten(1, (self.n_modalities, -1))  # [B, M, P, H]
+            if pooled:
+                shape = (grouped.shape[0], self.n_modalities, 1, grouped.shape[-1])
+                noise = torch.randn(shape, device=tokens.device, dtype=tokens.dtype)
+                noise = noise.mul_(grouped.shape[2] ** -0.5)
+            else:
+                noise = torch.randn_like(grouped)
+            if self.noise_scale == "matched":
+                mean = grouped.mean((0, 2, 3), keepdim=True)
+                std = grouped.std((0, 2, 3), keepdim=True, correction=0)
+                noise = mean + std * noise
+            return noise.flatten(1, 2)
+        if self.perturbation == "zero":
+            return torch.zeros_like(tokens)
+        if self.perturbation == "shuffle":  # another sample's tokens: in-distribution
+            return tokens.detach()[torch.randperm(tokens.shape[0], device=tokens.device)]
+        with torch.no_grad():
+            batch_mean = tokens.mean(0)
+            momentum = torch.where(self.reference_seen, 0.1, 1.0)
+            self.reference_mean.lerp_(batch_mean, momentum)
+            self.reference_seen.fill_(True)
+        return self.reference_mean.expand_as(tokens)
+
+    def _draw_modalities(self, device: torch.device) -> torch.Tensor | None:
+        """Sorted indices of the modalities to perturb this step (None: all)."""
+        if self.n_perturbed is None or self.n_perturbed >= self.n_modalities:
+            return None
+        drawn = torch.randperm(self.n_modalities)[: self.n_perturbed]
+        return drawn.sort().values.to(device)
+
+    def forward(
+        self, xs: Sequence[torch.Tensor], reference: torch.Tensor | None = None
+    ) -> MoEOutput:
+        """Run the mixture on one batch.
+
+        Parameters
+        ----------
+        xs : sequence of Tensor
+            One ``[B, d_m]`` tensor per modality, in the constructor's order.
+        reference : Tensor, optional
+            ``[B, M * P, H]`` replacement tokens to use instead of drawing them
+            (training only; for tests and custom references). A backbone with
+            a ``forward_variants`` method (``"mlp"``) reads only each
+            modality's mean reference token and accepts any number of tokens
+            per modality.
+
+        Returns
+        -------
+        MoEOutput
+        """
+        tokens = self.embed(xs)
+        batch = tokens.shape[0]
+        weights = self.interaction_weights(tokens)
+        variant_outputs = drawn = None
+        if self.training and self.perturbs:
+            drawn = self._draw_modalities(tokens.device)
+            fast = getattr(self.fusion, "forward_variants", None)
+            if reference is None:
+                reference = self._reference(tokens, pooled=fast is not None)
+            if fast is not None:  # a backbone that builds the variants' passes itself
+                fused = fast(tokens, reference, drawn)
+                n_variants = fused.logits.shape[1] // batch
+            else:
+                variants = build_variants(tokens, reference, self.tokens_per_modality, drawn)
+                n_variants = variants.shape[0]
+                fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+            logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, V, B, C]
+            if self.loss_on == "logits":
+                variant_outputs = logits
+            else:
+                variant_outputs = fused.latent.unflatten(1, (n_variants, batch))  # [E, V, B, D]
+            expert_logits = logits[:, 0]
+        else:
+            fused = self.fusion(tokens)
+            expert_logits = fused.logits
+        expert_logits = expert_logits.transpose(0, 1)  # [B, E, C]
+        mixture = torch.einsum("be,bec->bc", weights, expert_logits)
+        return MoEOutput(mixture, weights, expert_logits, fused.aux_loss, variant_outputs, drawn)
+
+
+class StructuredInteractionMoE(MixtureOfInteractionExperts):
+    """Interaction mixture whose experts are their kinds by construction.
+
+    A uniqueness expert sees only its modality (its output is its backbone's
+    output with every other modality's tokens set to 0, absent). The
+    redundancy expert outputs the mean of its outputs on each modality alone
+    (``modality_logits``, each scored against the target by
+    :class:`~sk_i2moe.nn.objective.StructuredObjective`). The synergy expert,
+    with backbone output ``f``, outputs ``f(x) - sum_m f(x_m alone) + (M - 1)
+    f(none)``, which is 0 when ``f`` is a sum of single-modality effects. The
+    mixture is formed from the experts' detached outputs, so the task loss
+    trains the weights (and the encoders through them) but not the experts:
+    the weights choose between the experts' predictions and cannot assemble
+    one that no expert makes. In training mode the output also carries
+    ``missing_logits``, the mixture with each modality missing in turn
+    (:func:`missing_modality_mixtures`), which the objective scores too: the
+    weights then prefer the expert whose prediction survives the loss of a
+    modality as its kind says it should. Training and prediction evaluate
+    every expert on ``M + 1`` rows per sample (clean, each modality alone),
+    plus one all-absent row.
+
+    Parameters
+    ----------
+    {shared}
+    experts : {"all", "synergy_redundancy"}, default="all"
+        Uniqueness per modality + synergy + redundancy (``E = M + 2``), or
+        synergy + redundancy only (``E = 2``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import StructuredInteractionMoE
+    >>> model = StructuredInteractionMoE([5, 3], n_outputs=2, hidden_dim=16)
+    >>> out = model([torch.randn(8, 5), torch.randn(8, 3)])
+    >>> out.modality_logits.shape, out.missing_logits.shape
+    (torch.Size([8, 2, 2]), torch.Size([8, 2, 2]))
+    """
+
+    Objective = StructuredObjective
+
+    def __init__(
+        self,
+        n_features: Sequence[int],
+        n_outputs: int,
+        *,
+        hidden_dim: int = DEFAULTS["hidden_dim"],
+        n_tokens: int = DEFAULTS["n_tokens"],
+        encoder: str = DEFAULTS["encoder"],
+        fusion: str | Callable[..., nn.Module] = DEFAULTS["fusion"],
+        fusion_kwargs: dict | None = None,
+        experts: str = DEFAULTS["experts"],
+        reweighting: str = DEFAULTS["reweighting"],
+        reweight_hidden: int = DEFAULTS["reweight_hidden"],
+        reweight_layers: int = 2,
+        temperature: float = DEFAULTS["temperature"],
+        input_loc: Sequence[torch.Tensor] | None = None,
+        input_scale: Sequence[torch.Tensor] | None = None,
+    ) -> None:
+        if experts == "single":
+            raise ValueError(
+                "A structured interaction mixture builds the interaction kinds into the "
+                "experts, but experts='single' has none; use experts='all' or "
+                "'synergy_redundancy', or the paper's InteractionMoE "
+                "(interaction_constraint='loss')."
+            )
+        super().__init__(
+            n_features,
+            n_outputs,
+            _kinds(experts, len(n_features)),
+            hidden_dim=hidden_dim,
+            n_tokens=n_tokens,
+            encoder=encoder,
+            fusion=fusion,
+            fusion_kwargs=fusion_kwargs,
+            reweighting=reweighting,
+            reweight_hidden=reweight_hidden,
+            reweight_layers=reweight_layers,
+            temperature=temperature,
+            input_loc=input_loc,
+            input_scale=input_scale,
+        )
+
+    def forward(self, xs: Sequence[torch.Tensor]) -> StructuredMoEOutput:
+        """Run the mixture on one batch.
+
+        Parameters
+        ----------
+        xs : sequence of Tensor
+            One ``[B, d_m]`` tensor per modality, in the constructor's order.
+
+        Returns
+        -------
+        StructuredMoEOutput
+        """
+        tokens = self.embed(xs)
+        weights = self.interaction_weights(tokens)
+        n_modalities = self.n_modalities
+        variants = single_modality_variants(tokens, self.tokens_per_modality)
+        n_variants, batch = variants.shape[:2]
+        fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, M + 1, B, C]
+        clean, alone = logits[:, 0], logits[:, 1:]  # [E, B, C], [E, M, B, C]
+        none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
+        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
+        unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
+        synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
+        per_modality = alone[-1].transpose(0, 1)  # [B, M, C], the redundancy expert's
+        kinds = (unique, synergy.unsqueeze(0), per_modality.mean(1).unsqueeze(0))
+        expert_logits = torch.cat(kinds).transpose(0, 1)  # [B, E, C]
+        # the task loss trains the weights only: they choose between the experts'
+        # predictions and cannot assemble one the experts do not make
+        detached = expert_logits.detach()
+        mixture = torch.einsum("be,bec->bc", weights, detached)
+        if not self.training:
+            return StructuredMoEOutput(mixture, weights, expert_logits, fused.aux_loss)
+        missing = missing_modality_mixtures(weights, detached, per_modality.detach(), n_unique)
+        return StructuredMoEOutput(
+            mixture, weights, expert_logits, fused.aux_loss, per_modality, missing
+        )
+
+
+for _cls in (MixtureOfInteractionExperts, InteractionMoE, StructuredInteractionMoE):
+    _cls.__doc__ = _cls.__doc__.replace("    {shared}", _SHARED_PARAMETERS)
+del _cls
