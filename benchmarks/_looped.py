@@ -23,8 +23,8 @@ per variant.
 
 As in the paper's code, every pass draws its own dropout masks; the replaced
 modality gets fresh standard-normal noise (``perturbation="noise"``). The
-interaction loss is :func:`sk_i2moe.nn.interaction_loss` on the stacked
-``[E, M + 1, B, C]`` logits; a sparse backbone's gate loss is the mean of the
+stacked ``[E, M + 1, B, C]`` logits are returned as ``variant_outputs`` for the
+objective's interaction loss; a sparse backbone's gate loss is the mean of the
 passes' load-balancing losses.
 
 Only used by ``benchmarks/bench_step.py``; not part of the package.
@@ -37,7 +37,7 @@ import copy
 import torch
 from torch import nn
 
-from sk_i2moe.nn import InteractionMoE, MoEOutput, VmappedFusion, interaction_loss
+from sk_i2moe.nn import InteractionMoE, MoEOutput, VmappedFusion
 from sk_i2moe.nn.baselines import MLPFusion
 from sk_i2moe.nn.transformer import TransformerFusion
 
@@ -169,7 +169,6 @@ class LoopedI2MoE(nn.Module):
         self.n_modalities = model.n_modalities
         self.tokens_per_modality = model.tokens_per_modality
         self.temperature = model.temperature
-        self.margin = model.margin
         self.encoders = copy.deepcopy(model.encoders)
         self.reweighting = copy.deepcopy(model.reweighting)
         for m in range(model.n_modalities):
@@ -191,7 +190,7 @@ class LoopedI2MoE(nn.Module):
         weights = self.reweighting(pooled, self.temperature)
         p = self.tokens_per_modality
         aux: list[torch.Tensor] = []
-        loss = None
+        outputs = None
         if self.training:
             reference = torch.randn_like(tokens)
             rows = []
@@ -215,7 +214,6 @@ class LoopedI2MoE(nn.Module):
                         aux.append(gate)
                 rows.append(torch.stack(per_variant))
             outputs = torch.stack(rows)  # [E, M + 1, B, C]
-            loss = interaction_loss(outputs, self.margin)
             expert_logits = outputs[:, 0]
         else:
             clean = [expert(tokens) for expert in self.experts]
@@ -224,4 +222,4 @@ class LoopedI2MoE(nn.Module):
         expert_logits = expert_logits.transpose(0, 1)  # [B, E, C]
         mixture = torch.einsum("be,bec->bc", weights, expert_logits)
         gate_loss = torch.stack(aux).mean() if aux else None
-        return MoEOutput(mixture, weights, expert_logits, loss, gate_loss)
+        return MoEOutput(mixture, weights, expert_logits, gate_loss, outputs)

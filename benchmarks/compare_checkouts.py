@@ -38,7 +38,6 @@ HERE = Path(__file__).resolve()
 
 def tiny_backbone(n_modalities, n_tokens, hidden_dim, n_outputs):
     """A plain one-expert backbone, batched by the package with ``torch.func``."""
-    import torch
     from torch import nn
 
     return nn.Sequential(

@@ -6,7 +6,9 @@ import torch
 
 from sk_i2moe.nn import InteractionMoE
 from sk_i2moe.nn.experts import build_variants
-from sk_i2moe.nn.losses import interaction_loss, interaction_terms
+from sk_i2moe.nn.objective import InteractionObjective, interaction_loss, interaction_terms
+
+from .helpers import interaction_of
 
 N_FEATURES = [6, 4, 5]
 B = 5
@@ -63,7 +65,7 @@ def test_n_perturbed_computes_only_the_drawn_variants(monkeypatch, k, expected_v
     rows = _record_rows(model, monkeypatch)
     out = model(_inputs())
     assert rows == [(expected_variants * B, expected_variants)]
-    assert torch.isfinite(out.interaction_loss)
+    assert torch.isfinite(interaction_of(out))
     model.eval()
     model(_inputs())
     assert rows[-1] == (B, 1)
@@ -82,7 +84,7 @@ def test_n_perturbed_draws_vary_and_loss_uses_the_subset(monkeypatch):
     variants = build_variants(tokens, reference, 2, [0, 2])
     logits = model.fusion(variants.flatten(0, 1), 3).logits.unflatten(1, (3, B))
     expected = interaction_loss(logits, modalities=[0, 2])
-    torch.testing.assert_close(out.interaction_loss, expected)
+    torch.testing.assert_close(interaction_of(out), expected)
     # expert 1 (uniqueness of the undrawn modality) has no term
     assert interaction_terms(logits, modalities=[0, 2]).shape == (4,)
 
@@ -104,8 +106,8 @@ def test_loss_on_latent_uses_the_backbones_latent_vectors():
     fused = model.fusion(variants.flatten(0, 1), 4)
     expected = interaction_loss(fused.latent.unflatten(1, (4, B)))
     on_logits = interaction_loss(fused.logits.unflatten(1, (4, B)))
-    torch.testing.assert_close(out.interaction_loss, expected)
-    assert not torch.allclose(out.interaction_loss, on_logits)
+    torch.testing.assert_close(interaction_of(out), expected)
+    assert not torch.allclose(interaction_of(out), on_logits)
 
 
 def test_static_reweighting_is_the_same_for_every_sample():
@@ -146,7 +148,7 @@ def test_synergy_redundancy_only(monkeypatch):
     out = model(_inputs())
     assert rows == [(4 * B, 4)]
     assert out.weights.shape == (B, 2) and out.expert_logits.shape == (B, 2, 3)
-    assert torch.isfinite(out.interaction_loss)
+    assert torch.isfinite(interaction_of(out))
 
 
 @pytest.mark.parametrize("fusion", ["mlp", "transformer"])
@@ -158,15 +160,15 @@ def test_single_expert_is_vanilla_fusion(monkeypatch, fusion):
     rows = _record_rows(model, monkeypatch)
     out = model(_inputs())
     assert rows == [(B, 1)]  # no perturbed passes
-    assert out.interaction_loss is None
+    assert out.variant_outputs is None
     torch.testing.assert_close(out.weights, torch.ones(B, 1))
     torch.testing.assert_close(out.logits, out.expert_logits[:, 0])
 
 
 def test_euclidean_distance_losses_are_bounded_below():
-    model = _model(interaction_distance="euclidean").train()
-    out = model(_inputs())
-    assert torch.isfinite(out.interaction_loss) and out.interaction_loss >= 0
+    model = _model().train()
+    loss = interaction_of(model(_inputs()), distance="euclidean")
+    assert torch.isfinite(loss) and loss >= 0
 
 
 @pytest.mark.parametrize(
@@ -177,9 +179,13 @@ def test_euclidean_distance_losses_are_bounded_below():
         ("experts", "some"),
         ("reweighting", "tree"),
         ("loss_on", "tokens"),
-        ("interaction_distance", "manhattan"),
     ],
 )
 def test_unknown_options_are_rejected(option, value):
     with pytest.raises(ValueError, match=f"Unknown {option} '{value}'"):
         _model(**{option: value})
+
+
+def test_unknown_distance_is_rejected():
+    with pytest.raises(ValueError, match="Unknown distance 'manhattan'"):
+        InteractionObjective(torch.nn.CrossEntropyLoss(reduction="none"), distance="manhattan")

@@ -3,7 +3,7 @@ import torch
 
 from sk_i2moe.nn import InteractionMoE
 from sk_i2moe.nn.experts import ExpertLinear, build_variants, variant_shared_dropout
-from sk_i2moe.nn.losses import interaction_loss
+from sk_i2moe.nn.objective import interaction_loss
 
 from .reference import mlp_expert, transformer_expert
 

@@ -7,6 +7,7 @@ from torch.nn import functional as F
 from sk_i2moe.nn import FUSIONS, InteractionMoE, load_balancing_loss
 from sk_i2moe.nn.fusion import make_fusion
 
+from .helpers import interaction_of
 from .reference import (
     early_expert,
     interpretcc_expert_eval,
@@ -237,11 +238,15 @@ def test_training_decreases_the_loss(name):
 
     before = task_loss()
     model.train()
+    objective = model.Objective(
+        torch.nn.CrossEntropyLoss(reduction="none"),
+        interaction_loss_weight=0.1,
+        expert_loss_weight=0.0,
+        gate_loss_weight=0.01,
+    )
     for _ in range(20):
-        out = model(xs)
-        loss = F.cross_entropy(out.logits, y) + 0.1 * out.interaction_loss
-        if out.gate_loss is not None:
-            loss = loss + 0.01 * out.gate_loss
+        loss, parts = objective(model(xs), y)
+        assert ("gate_loss" in parts) == (name in ("switch", "moepp"))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -347,10 +352,10 @@ def test_custom_backbone_parameters_train_and_serialise():
     assert "fusion.stacked_buffers.scale" in dict(model.named_buffers())
     xs = [torch.randn(6, d) for d in (5, 4, 3)]
     out = model(xs)
-    assert out.expert_logits.shape == (6, 5, 2) and torch.isfinite(out.interaction_loss)
+    assert out.expert_logits.shape == (6, 5, 2) and torch.isfinite(interaction_of(out))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     before = model.fusion.stacked_params["net:0:weight"].detach().clone()
-    (out.logits.square().mean() + out.interaction_loss).backward()
+    (out.logits.square().mean() + interaction_of(out)).backward()
     opt.step()
     assert not torch.allclose(before, model.fusion.stacked_params["net:0:weight"])
 

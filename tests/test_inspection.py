@@ -125,9 +125,11 @@ class _FakeRegressor(RegressorMixin, BaseEstimator):
     def explain(self, X):
         return self.explanation
 
+    def _predict_outputs(self, outputs):
+        return outputs[:, 0] if outputs.shape[1] == 1 else outputs
+
     def predict(self, X):
-        out = self.explanation.output
-        return out[:, 0] if out.shape[1] == 1 else out
+        return self._predict_outputs(self.explanation.output)
 
 
 class _FakeMultilabel(ClassifierMixin, BaseEstimator):
@@ -141,8 +143,11 @@ class _FakeMultilabel(ClassifierMixin, BaseEstimator):
     def explain(self, X):
         return self.explanation
 
+    def _predict_outputs(self, outputs):
+        return (outputs > 0).astype(int)
+
     def predict(self, X):
-        return (self.explanation.output > 0).astype(int)
+        return self._predict_outputs(self.explanation.output)
 
 
 def test_expert_scores_regressor_single_output():

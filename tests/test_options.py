@@ -172,11 +172,12 @@ def test_structure_constraint_trains_and_names_the_informative_modality():
     clf = I2MoEClassifier(**params, interaction_constraint="structure").fit(X, y)
     assert clf.history_[-1, "train_loss"] < clf.history_[0, "train_loss"]
     last = clf.history_[-1]
-    # the interaction loss is the redundancy expert's task loss on each modality alone;
+    # the modality loss is the redundancy expert's task loss on each modality alone;
     # the weights also pay for the mixtures with one modality missing
+    assert "interaction_loss" not in last
     assert last["train_loss"] == pytest.approx(
         last["task_loss"]
-        + 0.5 * last["interaction_loss"]
+        + 0.5 * last["modality_loss"]
         + last["expert_loss"]
         + last["missing_modality_loss"],
         rel=1e-4,
@@ -217,6 +218,6 @@ def test_structure_constraint_needs_the_expert_loss(views):
 def test_structure_constraint_in_regression(views):
     X, y = views
     reg = I2MoERegressor(**SMALL, interaction_constraint="structure").fit(X, y + X["c"][:, 0])
-    assert np.isfinite(reg.history_[:, "interaction_loss"]).all()
+    assert np.isfinite(reg.history_[:, "modality_loss"]).all()
     assert reg.history_[-1, "train_loss"] < reg.history_[0, "train_loss"]
     assert reg.explain(X).expert_outputs.shape == (96, 5, 1)

@@ -10,6 +10,8 @@ from sk_i2moe import I2MoEClassifier, _malloc
 from sk_i2moe._base import fused_adamw
 from sk_i2moe.nn import InteractionMoE
 
+from .helpers import interaction_of
+
 N_FEATURES = [6, 4, 9]
 
 
@@ -52,7 +54,7 @@ def test_mlp_backbone_draws_one_noise_token_per_modality(monkeypatch):
         monkeypatch.setattr(model, "_reference", recording)
         g = torch.Generator().manual_seed(1)
         out = model([torch.randn(6, d, generator=g) for d in N_FEATURES])
-        assert torch.isfinite(out.interaction_loss)
+        assert torch.isfinite(interaction_of(out))
         assert calls[-1] is pooled
 
 
@@ -82,26 +84,30 @@ def _recording_mallopt(result=1):
     return mallopt, calls
 
 
-def test_heap_settings_are_applied_through_mallopt():
+ASKED = {"SK_I2MOE_TUNE_MALLOC": "1"}
+
+
+def test_heap_settings_are_applied_through_mallopt_when_asked():
     mallopt, calls = _recording_mallopt()
-    assert _malloc.apply_heap_settings({}, mallopt) is True
+    assert _malloc.apply_heap_settings(ASKED, mallopt) is True
     assert calls == [
         (_malloc.M_MMAP_THRESHOLD, _malloc.MMAP_THRESHOLD),
         (_malloc.M_TOP_PAD, _malloc.TOP_PAD),
     ]
     failing, _ = _recording_mallopt(result=0)
-    assert _malloc.apply_heap_settings({}, failing) is False
-    assert _malloc.apply_heap_settings({}, None) is False  # not glibc
+    assert _malloc.apply_heap_settings(ASKED, failing) is False
+    assert _malloc.apply_heap_settings(ASKED, None) is False  # not glibc
 
 
 @pytest.mark.parametrize(
     "environ",
     [
+        {},  # not asked: the default
         {"SK_I2MOE_TUNE_MALLOC": "0"},
         {"SK_I2MOE_TUNE_MALLOC": "False"},
-        {"MALLOC_TOP_PAD_": "0"},
-        {"MALLOC_TRIM_THRESHOLD_": "131072"},
-        {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"},
+        {**ASKED, "MALLOC_TOP_PAD_": "0"},
+        {**ASKED, "MALLOC_TRIM_THRESHOLD_": "131072"},
+        {**ASKED, "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"},
     ],
 )
 def test_heap_settings_respect_the_users_allocator_configuration(environ):
@@ -114,6 +120,23 @@ def test_unrelated_environment_does_not_block_the_heap_settings():
     mallopt, calls = _recording_mallopt()
     environ = {"SK_I2MOE_TUNE_MALLOC": "1", "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2"}
     assert _malloc.apply_heap_settings(environ, mallopt) is True
+    assert len(calls) == 2
+
+
+def test_a_default_fit_does_not_call_mallopt(monkeypatch):
+    mallopt, calls = _recording_mallopt()
+    monkeypatch.setattr(_malloc, "glibc_mallopt", lambda: mallopt)
+    monkeypatch.setattr(_malloc, "_applied", False)
+    # (dask's nanny, used by an earlier test, sets MALLOC_TRIM_THRESHOLD_ in this process)
+    for name in ("SK_I2MOE_TUNE_MALLOC", "GLIBC_TUNABLES", *_malloc._USER_SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    g = torch.Generator().manual_seed(0)
+    X = {"a": torch.randn(40, 3, generator=g).numpy(), "b": torch.randn(40, 2, generator=g).numpy()}
+    y = (X["a"][:, 0] > 0).astype(int)
+    I2MoEClassifier(hidden_dim=8, max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    assert calls == []
+    monkeypatch.setenv("SK_I2MOE_TUNE_MALLOC", "1")  # the documented opt-in
+    I2MoEClassifier(hidden_dim=8, max_epochs=1, random_state=0, device="cpu").fit(X, y)
     assert len(calls) == 2
 
 

@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from sk_i2moe.nn import InteractionMoE, ReweightingMLP, missing_modality_mixtures
+from sk_i2moe.nn import (
+    InteractionMoE,
+    ReweightingMLP,
+    StructuredInteractionMoE,
+    missing_modality_mixtures,
+)
+
+from .helpers import interaction_of
 
 N_FEATURES = [6, 4, 9]
 
@@ -23,12 +30,14 @@ def test_output_shapes_and_weights(fusion, encoder):
     assert (out.weights >= 0).all()
     torch.testing.assert_close(out.weights.sum(1), torch.ones(5))
     torch.testing.assert_close(out.logits, (out.weights.unsqueeze(-1) * out.expert_logits).sum(1))
-    assert out.interaction_loss is not None and out.interaction_loss.ndim == 0
+    assert out.variant_outputs.shape == (5, 4, 5, 4)  # experts, clean + 3 perturbed, batch, C
+    assert out.perturbed_modalities is None  # all modalities, in order
+    assert interaction_of(out).ndim == 0
 
 
 def test_eval_runs_only_the_clean_variant(monkeypatch):
     torch.manual_seed(0)
-    model = InteractionMoE(N_FEATURES, 2, hidden_dim=8, n_tokens=2).eval()
+    model = InteractionMoE(N_FEATURES, 2, hidden_dim=8, n_tokens=2, fusion="transformer").eval()
     rows = []
     forward = model.fusion.forward
 
@@ -41,7 +50,7 @@ def test_eval_runs_only_the_clean_variant(monkeypatch):
     first = model(xs)
     second = model(xs)
     assert rows == [7, 7]
-    assert first.interaction_loss is None
+    assert first.variant_outputs is None
     torch.testing.assert_close(first.logits, second.logits)
     model.train()
     model(xs)
@@ -49,7 +58,7 @@ def test_eval_runs_only_the_clean_variant(monkeypatch):
 
 
 def test_interaction_off_skips_perturbed_passes(monkeypatch):
-    model = InteractionMoE(N_FEATURES, 2, hidden_dim=8, interaction=False).train()
+    model = InteractionMoE(N_FEATURES, 2, hidden_dim=8, perturbed_passes=False).train()
     rows = []
     forward = model.fusion.forward
     monkeypatch.setattr(
@@ -58,7 +67,7 @@ def test_interaction_off_skips_perturbed_passes(monkeypatch):
         lambda t, n_variants=1: rows.append(t.shape[0]) or forward(t, n_variants),
     )
     out = model(_inputs(batch=3))
-    assert rows == [3] and out.interaction_loss is None
+    assert rows == [3] and out.variant_outputs is None
 
 
 def test_temperature_controls_sharpness():
@@ -81,7 +90,7 @@ def test_perturbations_give_finite_losses(perturbation):
     torch.manual_seed(0)
     model = InteractionMoE(N_FEATURES, 3, hidden_dim=8, perturbation=perturbation).train()
     out = model(_inputs())
-    assert torch.isfinite(out.interaction_loss)
+    assert torch.isfinite(interaction_of(out))
     if perturbation == "mean":
         assert bool(model.reference_seen)
         assert model.reference_mean.abs().sum() > 0
@@ -113,7 +122,9 @@ def test_standardisation_buffers_are_applied():
 
 def test_hidden_dim_must_divide_heads():
     with pytest.raises(ValueError, match="divisible by n_heads"):
-        InteractionMoE(N_FEATURES, 2, hidden_dim=10, fusion_kwargs={"n_heads": 4})
+        InteractionMoE(
+            N_FEATURES, 2, hidden_dim=10, fusion="transformer", fusion_kwargs={"n_heads": 4}
+        )
 
 
 def test_one_modality_trains():
@@ -121,15 +132,14 @@ def test_one_modality_trains():
     model = InteractionMoE([5], 2, hidden_dim=8).train()
     out = model([torch.randn(4, 5)])
     assert out.weights.shape == (4, 3)
-    assert torch.isfinite(out.interaction_loss)
-    out.interaction_loss.backward()
+    loss = interaction_of(out)
+    assert torch.isfinite(loss)
+    loss.backward()
 
 
 def _structured(fusion="mlp", **kwargs):
     torch.manual_seed(0)
-    return InteractionMoE(
-        N_FEATURES, 3, hidden_dim=8, fusion=fusion, interaction_constraint="structure", **kwargs
-    )
+    return StructuredInteractionMoE(N_FEATURES, 3, hidden_dim=8, fusion=fusion, **kwargs)
 
 
 def test_structured_uniqueness_experts_see_only_their_modality():
@@ -163,7 +173,7 @@ def test_structured_training_outputs_and_detached_mixture():
     # the redundancy expert is the mean of its single-modality outputs
     assert out.modality_logits.shape == (6, 3, 3)
     torch.testing.assert_close(out.expert_logits[:, 4], out.modality_logits.mean(1))
-    assert out.interaction_loss is None  # no perturbed passes and no synergy term
+    assert not hasattr(out, "variant_outputs")  # no perturbed passes
     assert out.missing_logits.shape == (6, 3, 3)
     mixture = torch.einsum("be,bec->bc", out.weights, out.expert_logits)
     torch.testing.assert_close(out.logits, mixture)
@@ -177,10 +187,6 @@ def test_structured_training_outputs_and_detached_mixture():
     assert all(p.grad is not None for p in model.fusion.parameters())
     evaluated = model.eval()(xs)
     assert evaluated.modality_logits is None and evaluated.missing_logits is None
-    # without interaction terms: no per-modality loss, the weights still answer for
-    # the missing-modality mixtures
-    plain = _structured(interaction=False).train()(xs)
-    assert plain.modality_logits is None and plain.missing_logits is not None
 
 
 def _missing_by_hand(weights, experts, per_modality, n_unique):
@@ -221,10 +227,8 @@ def test_structured_missing_mixtures_come_from_the_experts_outputs():
     torch.testing.assert_close(out.missing_logits.detach(), expected)
 
 
-def test_structured_mode_needs_interaction_experts():
+def test_structured_mixture_needs_interaction_experts():
     with pytest.raises(ValueError, match="experts='single' has none"):
-        InteractionMoE(N_FEATURES, 2, experts="single", interaction_constraint="structure")
-    with pytest.raises(ValueError, match="Unknown interaction_constraint"):
-        InteractionMoE(N_FEATURES, 2, interaction_constraint="hard")
+        StructuredInteractionMoE(N_FEATURES, 2, experts="single")
     model = _structured(experts="synergy_redundancy").eval()
     assert model(_inputs()).expert_logits.shape == (5, 2, 3)
