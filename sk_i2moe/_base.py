@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
@@ -12,7 +13,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -59,7 +60,8 @@ SHARED_PARAMETERS = """\
         Fusion backbone of every expert. ``"mlp"`` concatenates the mean-pooled
         modality embeddings into an MLP (fast, strong on tabular data);
         ``"transformer"`` is the paper's backbone, self-attention over all
-        modalities' tokens (10-30x the training cost on a CPU); ``"early"``,
+        modalities' tokens (many times the training cost on a CPU, see the
+        performance guide); ``"early"``,
         ``"late"``, ``"lrtf"`` (low-rank tensor fusion), ``"interpretcc"``
         (Gumbel-sigmoid modality gates), ``"switch"`` and ``"moepp"`` (sparse
         mixture-of-experts transformers) are the paper's other backbones. A
@@ -123,23 +125,24 @@ SHARED_PARAMETERS = """\
         Compute the interaction losses on the experts' outputs or on their
         pooled latent vectors.
     interaction_constraint : {"loss", "structure"}, default="loss"
-        ``"loss"`` (the paper's): every expert sees every modality and the
-        interaction loss asks it to behave as its kind should. ``"structure"``
+        The kind of mixture. ``"loss"`` (the paper's,
+        :class:`~sk_i2moe.nn.InteractionMoE`): every expert sees every
+        modality and the interaction loss asks it to behave as its kind
+        should. ``"structure"`` (:class:`~sk_i2moe.nn.StructuredInteractionMoE`)
         builds the kinds into the experts: a uniqueness expert sees only its
         modality; the redundancy expert averages its predictions from each
         modality alone, each trained to predict the target alone (weight
-        ``interaction_loss_weight``); the synergy expert's outputs on each
-        modality alone are subtracted from its output; the mixture's task loss
-        trains only the weights, each expert learning from its own task loss
-        (``expert_loss_weight`` must be > 0); and the weights also answer for
-        the mixture with each modality missing in turn, each expert keeping
-        what its kind keeps (``missing_modality_loss``). The dominant weight
-        then names the true interaction in 100% of the synthetic benchmark's
-        50 fits (ten seeds) instead of 64%, with equal accuracy (see the
-        interpretation guide). ``perturbation``, ``noise_scale``,
-        ``n_perturbed`` and ``loss_on`` are not used; training evaluates the
-        experts on ``M + 1`` rows per sample, as ``"loss"`` does, and
-        prediction on ``M + 1`` instead of 1.
+        ``interaction_loss_weight``, recorded as ``modality_loss``); the
+        synergy expert's outputs on each modality alone are subtracted from
+        its output; the mixture's task loss trains only the weights, each
+        expert learning from its own task loss (``expert_loss_weight`` must
+        be > 0); and the weights also answer for the mixture with each
+        modality missing in turn, each expert keeping what its kind keeps
+        (``missing_modality_loss``). ``perturbation``, ``noise_scale``,
+        ``n_perturbed`` and ``loss_on`` are not used; prediction evaluates
+        the experts on ``M + 1`` rows per sample instead of 1. The
+        interpretation guide compares the two on data whose interaction is
+        known.
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30
@@ -188,12 +191,23 @@ SHARED_TRAINING_PARAMETERS = """\
     n_threads : int, default=None
         Torch CPU threads used by ``fit`` and prediction (restored afterwards);
         None keeps torch's setting. Set it to ``cores // n_jobs`` when running
-        fits in parallel.
+        fits in parallel. Torch's thread count is process-wide: with
+        ``n_threads`` set, concurrent calls from several threads may restore
+        each other's setting (their results are unaffected); leave it None
+        when predicting from several threads.
     callbacks : list of skorch callbacks, default=None
-        Extra callbacks passed to the skorch net.
+        Extra callbacks (or ``(name, callback)`` pairs) for the skorch net,
+        e.g. ``EpochScoring("roc_auc", lower_is_better=False)`` with
+        ``early_stopping=True`` to score the validation split every epoch
+        (on the encoded targets ``0 .. C - 1``). ``fit`` sets up copies; the
+        objects passed stay unchanged.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, replacement noise and
-        the validation split.
+        the validation split. ``fit`` seeds torch's global generator inside
+        :func:`torch.random.fork_rng`, so the caller's random state is
+        restored afterwards; fits running at the same time in threads of one
+        process share that generator and are not reproducible (fits in
+        separate processes, as joblib's default backend runs them, are).
     verbose : int, default=0
         0 prints nothing; 1 or more prints skorch's epoch table and a progress bar."""
 
@@ -212,11 +226,14 @@ SHARED_ATTRIBUTES = """\
     net_ : I2MoENet
         The fitted skorch net; ``net_.module_`` is the torch model.
     history_ : skorch.History
-        Training record (``train_loss``, ``task_loss``, ``interaction_loss``,
-        ``expert_loss`` when ``expert_loss_weight > 0``, ``gate_loss`` for
-        sparse backbones, ``missing_modality_loss`` with
-        ``interaction_constraint="structure"``, ``valid_loss`` with early
-        stopping).
+        Training record: ``train_loss`` and every part of the objective that
+        applies (``task_loss``; ``expert_loss`` when ``expert_loss_weight >
+        0``; ``interaction_loss`` for the paper's mixture when
+        ``interaction_loss_weight > 0``; ``missing_modality_loss`` and
+        ``modality_loss`` with ``interaction_constraint="structure"``;
+        ``gate_loss`` for sparse backbones), per batch and per epoch;
+        ``valid_loss`` (the task loss) with early stopping; and whatever
+        ``callbacks`` record, e.g. ``EpochScoring("roc_auc")``.
     n_iter_ : int
         Number of epochs run.
     batch_size_ : int
@@ -523,12 +540,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         # fit never changes a parameter: the net sets up copies, not the user's objects
+        # (deep copies: skorch callbacks list every attribute as a parameter, so
+        # sklearn.base.clone cannot rebuild one that keeps state outside __init__)
         for item in self.callbacks or []:
-            if isinstance(item, tuple):
+            if isinstance(item, (tuple, list)):  # skorch's (name, callback) pairs
                 name, callback = item
-                callbacks.append((name, clone(callback, safe=False)))
+                callbacks.append((name, copy.deepcopy(callback)))
             else:
-                callbacks.append(clone(item, safe=False))
+                callbacks.append(copy.deepcopy(item))
         return callbacks
 
     def _build_net(

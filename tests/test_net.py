@@ -7,7 +7,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import EarlyStopping, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe._data import ModalityDataset
@@ -172,3 +172,19 @@ def test_bfloat16_autocast_runs_forward_passes_in_bfloat16(data):
     clf.predict_proba(X)
     del module.fusion.forward
     assert seen and all(dtype == torch.bfloat16 for dtype in seen)
+
+
+def test_a_stateful_user_callback_is_copied_not_changed(data):
+    X, y = data
+
+    class CountEpochs(Callback):
+        def __init__(self):
+            self.epochs = 0  # state kept outside the constructor's parameters
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = CountEpochs()
+    clf = I2MoEClassifier(**SMALL, callbacks=[("count", counter)]).fit(X, y)
+    assert counter.epochs == 0
+    assert dict(clf.net_.callbacks_)["count"].epochs == SMALL["max_epochs"]
