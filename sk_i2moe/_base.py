@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import os
+import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
@@ -20,9 +22,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
+from skorch.history import History
 from skorch.utils import noop
 
-from ._data import BatchLoader, ModalityDataset, resolve_batch_size
+from . import _io
+from ._data import BatchLoader, ModalityDataset, resolve_batch_size, standardization
 from ._malloc import retain_heap_if_asked
 from ._modalities import ModalitySpec, check_sample_weight
 from ._net import I2MoENet, mixture_output
@@ -448,11 +452,23 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.partial_fit(train)
             else:
                 self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
-                self.net_ = self._build_net(train, valid, device)
+                stats = standardization(train.inputs) if self.standardize else None
+                n_features = [t.shape[1] for t in train.inputs]
+                self.net_ = self._build_net(n_features, stats, valid, device)
                 self.net_.fit(train)
                 self._frozen = self._frozen_params()
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
+        if self.net_.interrupted_:
+            # as MLPClassifier: keep the network trained so far, and say so
+            restored = " (early stopping restored its best epoch)" if self.early_stopping else ""
+            warnings.warn(
+                f"Training was interrupted by the user (KeyboardInterrupt) after "
+                f"{self.n_iter_} epoch(s) of max_epochs={self.max_epochs}; the estimator holds "
+                f"the network as it was then{restored}. Fit again to train fully.",
+                UserWarning,
+                stacklevel=3,
+            )
         self.modalities_ = dict(zip(self._input_spec.names, self._input_spec.n_features))
         self.n_features_in_ = self._input_spec.n_columns
         if self._input_spec.feature_names is not None:
@@ -551,13 +567,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         return callbacks
 
     def _build_net(
-        self, train: ModalityDataset, valid: ModalityDataset | None, device: torch.device
+        self,
+        n_features: list[int],
+        standardization: tuple[list, list] | None,
+        valid: ModalityDataset | None,
+        device: torch.device,
     ) -> I2MoENet:
-        if self.standardize:
-            loc = [t.mean(0) for t in train.inputs]
-            scale = [t.std(0, correction=0).clamp_min(1e-6) for t in train.inputs]
-        else:
-            loc = scale = None
+        """The skorch net for this estimator's parameters (not yet initialised)."""
+        loc, scale = standardization if standardization is not None else (None, None)
         factory: Callable = (
             FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
         )
@@ -593,7 +610,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         net_class, net_options = self._net_options()
         return net_class(
             module=model,
-            module__n_features=[t.shape[1] for t in train.inputs],
+            module__n_features=n_features,
             module__n_outputs=self._n_outputs(),
             **_accepted_by(model, "module", model_options),
             criterion=model.Objective,
@@ -616,6 +633,82 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             precision=self.precision,
             **net_options,
         )
+
+    def _restore_net(self, module_state: dict[str, torch.Tensor], history: History) -> None:
+        """Rebuild the fitted net around saved weights (for :func:`sk_i2moe.load`).
+
+        Raises
+        ------
+        RuntimeError
+            When the weights do not fit the network the parameters describe.
+        """
+        device = resolve_device(self.device)
+        net = self._build_net(list(self._input_spec.n_features), None, None, device)
+        with torch.random.fork_rng(devices=[]):  # the throwaway initialisation draws
+            net.initialize()
+        module = getattr(net.module_, "_orig_mod", net.module_)
+        module.load_state_dict(module_state)
+        net.history = history
+        self.net_ = net
+        self.history_ = net.history
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted estimator to one file, without pickle.
+
+        The weights are stored as safetensors, everything else (parameters,
+        modality layout and feature names, classes, target scaling, history,
+        versions) as JSON in the file's metadata; :func:`sk_i2moe.load` reads
+        it back without executing anything from the file. See
+        :ref:`model_files`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (conventionally ``*.i2moe``).
+
+        Raises
+        ------
+        ValueError
+            For a custom (callable) fusion backbone, which cannot be written
+            as data, or any other value that cannot (named in the message).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from sk_i2moe import I2MoEClassifier, load
+        >>> from sk_i2moe.datasets import load_breast_cancer_views
+        >>> X, y = load_breast_cancer_views()
+        >>> clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0).fit(X, y)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.i2moe"
+        >>> clf.save(path)
+        >>> load(path).expert_names_ == clf.expert_names_
+        True
+        """
+        _io.save(self, path)
+
+    def to_onnx(self, path: str | os.PathLike) -> None:
+        """Export the fitted model for serving as an ONNX graph.
+
+        The graph has one float32 input per modality, named after it, of shape
+        ``(n_samples, n_features_m)``, and one output: ``predict_proba``
+        (``"probabilities"``) for a classifier, ``predict`` (``"predictions"``,
+        always 2-D) for a regressor, input standardisation included. Needs
+        the ``export`` extra (``pip install "sk-i2moe[export]"``). See
+        :ref:`model_files`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (``*.onnx``).
+
+        Raises
+        ------
+        ValueError
+            For a backbone that cannot be exported (named in the message).
+        ImportError
+            When the ``export`` extra is not installed.
+        """
+        _io.to_onnx(self, path)
 
     # -- prediction ----------------------------------------------------------
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:

@@ -61,6 +61,50 @@ class ModalityDataset(Dataset):
         )
 
 
+def standardization(
+    arrays: Sequence[np.ndarray],
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per-feature centre and scale of each modality, as scikit-learn's ``StandardScaler``.
+
+    Means and standard deviations are computed in float64 (a finite float32
+    value such as 3e38 does not overflow them). A feature that is constant
+    in the training data, up to float64 rounding (scikit-learn's test), gets
+    scale 1, so that a tiny change of it at prediction time moves the input
+    by that change, not by that change times 1e6.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray
+        One ``(n_samples, n_features_m)`` array per modality.
+
+    Returns
+    -------
+    loc, scale : list of Tensor
+        float32 tensors of shape ``(n_features_m,)``, one per modality.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe._data import standardization
+    >>> loc, scale = standardization([np.array([[5.0, 0.0], [5.0, 2.0]], dtype=np.float32)])
+    >>> loc[0].tolist(), scale[0].tolist()  # the constant feature keeps scale 1
+    ([5.0, 1.0], [1.0, 1.0])
+    """
+    eps = np.finfo(np.float64).eps
+    locs, scales = [], []
+    for values in arrays:
+        table = np.asarray(values, dtype=np.float64)
+        mean = table.mean(axis=0)
+        var = table.var(axis=0)
+        n = table.shape[0]
+        constant = var <= n * eps * var + (n * mean * eps) ** 2
+        std = np.sqrt(var)
+        std[constant | (std < 10 * eps)] = 1.0
+        locs.append(torch.from_numpy(mean.astype(np.float32)))
+        scales.append(torch.from_numpy(std.astype(np.float32)))
+    return locs, scales
+
+
 #: ``batch_size="auto"``: about this many steps per epoch ...
 AUTO_STEPS_PER_EPOCH = 8
 #: ... with batches of at least (and, for up to 1,024 samples, exactly) this many rows ...

@@ -7,12 +7,15 @@ Accepted forms:
 * a pandas DataFrame or 2-D array with ``modalities={name: columns}``;
 * a DataFrame whose columns carry ColumnTransformer-style ``name__feature``
   prefixes, with ``modalities=None``;
+* a DataFrame with two-level ``(modality, feature)`` MultiIndex columns, with
+  ``modalities=None``;
 * a plain 2-D array (or an unprefixed DataFrame) with ``modalities=None``: one
   modality named ``"x"``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -171,7 +174,27 @@ def _split_by_prefix(columns: pd.Index) -> dict[str, np.ndarray]:
         )
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(labels):
-        groups.setdefault(c.split(_PREFIX_SEP, 1)[0], []).append(i)
+        prefix = c.split(_PREFIX_SEP, 1)[0]
+        if not prefix:
+            raise ValueError(
+                f"Column {c!r} starts with the separator {_PREFIX_SEP!r}: its modality name "
+                "would be empty. Name the modality before the separator (e.g. 'labs__hb'), "
+                "or pass modalities={name: columns}."
+            )
+        groups.setdefault(prefix, []).append(i)
+    return {k: np.asarray(v) for k, v in groups.items()}
+
+
+def _split_by_level(columns: pd.MultiIndex) -> dict[str, np.ndarray]:
+    """Group ``(modality, feature)`` MultiIndex columns by their first level, first-seen order."""
+    if columns.nlevels != 2:
+        raise ValueError(
+            f"DataFrame columns are a MultiIndex with {columns.nlevels} levels; expected 2, "
+            "(modality, feature). Drop the extra levels, or pass modalities={name: columns}."
+        )
+    groups: dict[str, list[int]] = {}
+    for i, (modality, _) in enumerate(columns):
+        groups.setdefault(_check_name(modality), []).append(i)
     return {k: np.asarray(v) for k, v in groups.items()}
 
 
@@ -193,6 +216,9 @@ class ModalitySpec:
         Total number of input columns (``n_features_in_``).
     owner : str
         Name of the estimator, for error messages.
+    modality_feature_names : tuple of (ndarray or None), or None
+        For mapping input: each modality's column names when it was a
+        DataFrame (None for an array); None for 2-D input.
     """
 
     names: tuple[str, ...]
@@ -201,6 +227,7 @@ class ModalitySpec:
     feature_names: np.ndarray | None
     n_columns: int
     owner: str
+    modality_feature_names: tuple[np.ndarray | None, ...] | None = None
 
     @classmethod
     def from_input(
@@ -238,17 +265,19 @@ class ModalitySpec:
                 None,
                 sum(a.shape[1] for a in data.values()),
                 owner,
+                tuple(_column_names(X[n]) for n in names),
             ), data
         frame = X if isinstance(X, pd.DataFrame) else None
         arr = frame if frame is not None else _table(X)
         n_columns = arr.shape[1]
         columns_index = frame.columns if frame is not None else None
         if modalities is None:
-            groups = (
-                _split_by_prefix(columns_index)
-                if columns_index is not None
-                else {SINGLE_MODALITY: np.arange(n_columns)}
-            )
+            if isinstance(columns_index, pd.MultiIndex):
+                groups = _split_by_level(columns_index)
+            elif columns_index is not None:
+                groups = _split_by_prefix(columns_index)
+            else:
+                groups = {SINGLE_MODALITY: np.arange(n_columns)}
         else:
             if not isinstance(modalities, Mapping) or not modalities:
                 raise TypeError(
@@ -259,6 +288,7 @@ class ModalitySpec:
                 _check_name(k): _normalise_selector(v, columns_index, n_columns, str(k))
                 for k, v in modalities.items()
             }
+            _check_no_repeats(groups, columns_index)
             _check_partition(groups, n_columns, columns_index)
         feature_names = (
             np.asarray(columns_index, dtype=object) if columns_index is not None else None
@@ -301,6 +331,11 @@ class ModalitySpec:
                     f"{missing}, unexpected {extra}. Pass exactly the fitted modalities."
                 )
             data = _convert_mapping({n: X[n] for n in self.names})
+            fitted_names = self.modality_feature_names or (None,) * len(self.names)
+            for name, fitted in zip(self.names, fitted_names):
+                _check_feature_names(
+                    _column_names(X[name]), fitted, f"Modality {name!r}", self.owner
+                )
             for name, expected in zip(self.names, self.n_features):
                 got = data[name].shape[1]
                 if got != expected:
@@ -333,6 +368,8 @@ class ModalitySpec:
             arr: object = X
         else:
             arr = _table(X)
+            if self.feature_names is not None:
+                _check_feature_names(None, self.feature_names, "X", self.owner)
         if arr.shape[1] != self.n_columns:
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {self.owner} is expecting "
@@ -391,6 +428,66 @@ def _table(X: object) -> np.ndarray:
     return arr
 
 
+def _column_names(values: object) -> np.ndarray | None:
+    """A DataFrame's column names as an object array; None for anything else."""
+    if isinstance(values, pd.DataFrame):
+        return np.asarray(values.columns, dtype=object)
+    return None
+
+
+def _check_feature_names(
+    got: np.ndarray | None, fitted: np.ndarray | None, what: str, owner: str
+) -> None:
+    """Compare column names with those seen in fit, as scikit-learn does for ``X``.
+
+    Names that differ (renamed, reordered, missing) are an error; names on
+    one side only are a warning (the columns may be in another order without
+    anyone knowing).
+    """
+    if got is None and fitted is None:
+        return
+    if got is None:
+        warnings.warn(
+            f"{what} does not have valid feature names, but {owner} was fitted with feature "
+            "names; its columns are taken to be in the fitted order. Pass a DataFrame with "
+            "the fitted columns to have them checked.",
+            UserWarning,
+            stacklevel=5,
+        )
+        return
+    if fitted is None:
+        warnings.warn(
+            f"{what} has feature names, but {owner} was fitted without feature names; they "
+            "are not checked.",
+            UserWarning,
+            stacklevel=5,
+        )
+        return
+    if got.shape == fitted.shape and (got == fitted).all():
+        return
+    missing = [c for c in fitted if c not in set(got)]
+    unexpected = [c for c in got if c not in set(fitted)]
+    order = ", same names in another order" if not missing and not unexpected else ""
+    raise ValueError(
+        f"{what}'s columns differ from those seen in fit (missing {missing[:5]}, "
+        f"unexpected {unexpected[:5]}{order}). Pass the fitted columns in the fitted order: "
+        f"{list(fitted[:5])}{' ...' if len(fitted) > 5 else ''}."
+    )
+
+
+def _check_no_repeats(groups: dict[str, np.ndarray], columns: pd.Index | None) -> None:
+    """A modality lists each of its columns once."""
+    label = (lambda i: columns[i]) if columns is not None else (lambda i: i)
+    for name, idx in groups.items():
+        values, counts = np.unique(idx, return_counts=True)
+        repeated = values[counts > 1]
+        if repeated.size:
+            raise ValueError(
+                f"Modality {name!r} lists columns {[label(i) for i in repeated[:5]]} more than "
+                "once; list each column once."
+            )
+
+
 def _check_partition(
     groups: dict[str, np.ndarray], n_columns: int, columns: pd.Index | None
 ) -> None:
@@ -425,7 +522,31 @@ def _convert_mapping(X: Mapping) -> dict[str, np.ndarray]:
             f"All modalities must have the same number of samples; got {counts}. "
             "Align the rows of every modality."
         )
+    _check_aligned(X)
     return data
+
+
+def _check_aligned(X: Mapping) -> None:
+    """DataFrame modalities must carry the same row index in the same order."""
+    indexed = [(k, v.index) for k, v in X.items() if isinstance(v, pd.DataFrame)]
+    if len(indexed) < 2:
+        return
+    first_name, first = indexed[0]
+    for name, index in indexed[1:]:
+        if index.equals(first):
+            continue
+        same_rows = len(index) == len(first) and set(index) == set(first)
+        detail = (
+            "the same row labels in another order"
+            if same_rows
+            else f"different row labels (e.g. {list(index.difference(first)[:3])} only in "
+            f"{name!r})"
+        )
+        raise ValueError(
+            f"Modalities {first_name!r} and {name!r} are DataFrames with {detail}; rows are "
+            "paired by position, so they must be the same patients in the same order. Align "
+            f"them first, e.g. X = {{k: v.loc[X[{first_name!r}].index] for k, v in X.items()}}."
+        )
 
 
 def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:

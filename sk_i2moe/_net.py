@@ -82,6 +82,8 @@ class I2MoENet(NeuralNet):
     ----------
     loss_part_names_ : dict
         Names of the loss parts recorded so far (ordered, values unused).
+    interrupted_ : bool
+        Whether the last training run was stopped by ``KeyboardInterrupt``.
     """
 
     def __init__(self, *args, precision: str = "float32", **kwargs) -> None:
@@ -96,6 +98,19 @@ class I2MoENet(NeuralNet):
         """Initialise as skorch does and forget the recorded loss part names."""
         self.loss_part_names_: dict = {}
         return super().initialize()
+
+    def fit_loop(self, *args, **kwargs) -> I2MoENet:
+        """Skorch's epoch loop, noting a ``KeyboardInterrupt`` in ``interrupted_``.
+
+        skorch stops training quietly on ``KeyboardInterrupt``; the estimator
+        reads ``interrupted_`` to warn about it.
+        """
+        self.interrupted_ = False
+        try:
+            return super().fit_loop(*args, **kwargs)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            raise
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Context for forward passes: bfloat16 autocast when ``precision="bfloat16"``."""

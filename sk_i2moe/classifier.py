@@ -237,6 +237,14 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 "through fit(..., sample_weight=...) instead."
             )
         y = column_or_1d(y)
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names labels {unknown[:5]} that are not classes of y "
+                    f"(classes: {self.classes_.tolist()[:10]}). Fix the labels (a typo, or "
+                    "'1' for 1?) or drop them."
+                )
         return (sample_weight * compute_sample_weight(self.class_weight, y)).astype(np.float32)
 
     def _criterion(self) -> type[torch.nn.Module]:

@@ -201,14 +201,27 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         table = arr.reshape(len(arr), -1)
         if fit:
             self._y_ndim = arr.ndim
-            self._y_loc = table.mean(0)
-            self._y_scale = np.where(table.std(0) > 0, table.std(0), 1.0)
+            # mean and standard deviation of y / max|y|, scaled back: no overflow of the
+            # squares for targets near 1e200
+            peak = np.abs(table).max(0)
+            peak[peak == 0] = 1.0
+            unit = table / peak
+            std = unit.std(0) * peak
+            self._y_loc = unit.mean(0) * peak
+            self._y_scale = np.where(std > 0, std, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):
             raise ValueError(
                 f"y has shape {arr.shape}, but the model was fitted with "
                 f"{len(self._y_loc)} output(s)."
             )
-        return ((table - self._y_loc) / self._y_scale).astype(np.float32)
+        with np.errstate(over="ignore"):
+            standardized = (table - self._y_loc) / self._y_scale
+        if not np.isfinite(standardized.astype(np.float32)).all():
+            raise ValueError(
+                "y spans a range too wide to standardise (its values reach "
+                f"{np.abs(table).max():.3g}); rescale it, e.g. predict y / 1e100 or log(y)."
+            )
+        return standardized.astype(np.float32)
 
     def _criterion(self) -> type[torch.nn.Module]:
         return _LOSSES[self.loss]

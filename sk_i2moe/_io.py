@@ -1,0 +1,441 @@
+"""Save and load fitted estimators without pickle; export them to ONNX.
+
+A model file is one `safetensors <https://huggingface.co/docs/safetensors>`_
+file: the network's weights as tensors, and in the file's metadata one JSON
+document (under the key ``"sk_i2moe"``) with everything else: the format
+version, the versions of the package and of torch, the estimator's class
+(one of a fixed list), its parameters and its fitted state (modality layout
+and feature names, classes, target scaling, history, ...). Reading it parses
+JSON and copies tensors; nothing in the file is executed and nothing is
+unpickled. Values JSON cannot hold natively (tuples, slices, arrays,
+mappings with non-string keys) are written as small tagged objects, each
+decoded by a fixed rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from skorch.history import History
+
+#: the file format this package writes and reads
+FORMAT_VERSION = 1
+_META_KEY = "sk_i2moe"
+_MODULE_PREFIX = "module."
+# fitted attributes written to the file, by estimator; anything else is rebuilt
+_FITTED = {
+    "I2MoEClassifier": ("classes_", "_multilabel"),
+    "I2MoERegressor": ("_y_ndim", "_y_loc", "_y_scale"),
+}
+_COMMON_FITTED = (
+    "batch_size_",
+    "n_iter_",
+    "modalities_",
+    "n_features_in_",
+    "expert_names_",
+    "interaction_weights_",
+    "_frozen",
+)
+# parameters that hold code or live state: not written, restored as None
+_NOT_SAVED = ("callbacks",)
+_ARRAY_KINDS = {"b", "i", "u", "f", "U", "O"}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read: corrupted, truncated, inconsistent or incompatible."""
+
+
+def _encode(value: object, where: str) -> object:
+    """JSON-ready form of ``value`` (tagged objects for what JSON lacks)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _encode_float(float(value))
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, slice):
+        return {"__slice__": [_encode(v, where) for v in (value.start, value.stop, value.step)]}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(f"{where}: arrays of dtype {value.dtype} cannot be saved")
+        items = [_encode(v, where) for v in value.ravel().tolist()]
+        return {"__ndarray__": items, "dtype": value.dtype.str, "shape": list(value.shape)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if isinstance(value, Mapping):
+        return {"__mapping__": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
+    raise TypeError(f"{where}: a {type(value).__name__} cannot be saved as data")
+
+
+def _encode_float(value: float) -> object:
+    if math.isfinite(value):
+        return value
+    return {"__float__": repr(value)}  # nan, inf, -inf: not valid JSON numbers
+
+
+def _decode(value: object) -> object:
+    """Inverse of :func:`_encode`."""
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__slice__" in value:
+        return slice(*(_decode(v) for v in value["__slice__"]))
+    if "__tuple__" in value:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if "__mapping__" in value:
+        return {_hashable(_decode(k)): _decode(v) for k, v in value["__mapping__"]}
+    if "__float__" in value:
+        text = value["__float__"]
+        if text not in ("nan", "inf", "-inf"):
+            raise ModelFileError(f"unexpected float {text!r} in the metadata")
+        return float(text)
+    if "__ndarray__" in value:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in _ARRAY_KINDS:
+            raise ModelFileError(f"unexpected array dtype {value['dtype']!r} in the metadata")
+        items = [_decode(v) for v in value["__ndarray__"]]
+        if dtype.kind != "O":
+            return np.asarray(items, dtype=dtype).reshape(value["shape"])
+        out = np.empty(len(items), dtype=object)  # element by element: no nesting inferred
+        for i, item in enumerate(items):
+            out[i] = item
+        return out.reshape(value["shape"])
+    raise ModelFileError(f"unexpected object with keys {sorted(value)} in the metadata")
+
+
+def _hashable(key: object) -> object:
+    return tuple(key) if isinstance(key, list) else key
+
+
+def _json_default(value: object) -> object:
+    """Numbers from numpy inside skorch's history."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a {type(value).__name__} in the training history cannot be saved")
+
+
+def _saved_params(estimator: object) -> dict:
+    params = estimator.get_params(deep=False)
+    if callable(params.get("fusion")):
+        raise ValueError(
+            f"Cannot save a model with a custom fusion backbone ({params['fusion']!r}): a file "
+            "holds data, not code, and the backbone's code is needed to rebuild the network. "
+            "Use a built-in fusion (see sk_i2moe.nn.FUSIONS), or pickle the estimator if the "
+            "file stays with you."
+        )
+    dropped = [name for name in _NOT_SAVED if params.get(name)]
+    if isinstance(params.get("random_state"), np.random.RandomState):
+        dropped.append("random_state")
+    if dropped:
+        warnings.warn(
+            f"Parameters {dropped} are not saved (callbacks are code, a RandomState instance "
+            "is live state); the loaded estimator has them set to None.",
+            UserWarning,
+            stacklevel=3,
+        )
+    for name in dropped:
+        params[name] = None
+    return params
+
+
+def _encoded(values: dict, what: str) -> dict:
+    out = {}
+    for name, value in values.items():
+        try:
+            out[name] = _encode(value, f"{what} {name!r}")
+        except TypeError as err:
+            raise ValueError(f"Cannot save the model: {err}.") from None
+    return out
+
+
+def _spec_state(spec: object) -> dict:
+    return {
+        "names": spec.names,
+        "n_features": spec.n_features,
+        "columns": spec.columns,
+        "feature_names": spec.feature_names,
+        "n_columns": spec.n_columns,
+        "owner": spec.owner,
+        "modality_feature_names": spec.modality_feature_names,
+    }
+
+
+def save(estimator: object, path: str | os.PathLike) -> None:
+    """Write a fitted estimator to ``path`` (weights as safetensors, the rest as JSON).
+
+    Parameters
+    ----------
+    estimator : I2MoEClassifier or I2MoERegressor
+        A fitted estimator.
+    path : str or path-like
+        File to write (conventionally ``*.i2moe``); overwritten if it exists.
+
+    Raises
+    ------
+    ValueError
+        For a custom (callable) fusion backbone, or a parameter or fitted value
+        that cannot be written as data (named in the message).
+    """
+    from safetensors.torch import save_file
+    from sklearn.utils.validation import check_is_fitted
+
+    from . import __version__
+
+    check_is_fitted(estimator, "net_")
+    name = type(estimator).__name__
+    if name not in _FITTED:
+        raise TypeError(f"save() supports {sorted(_FITTED)}; got {name}.")
+    fitted = {k: getattr(estimator, k) for k in (*_COMMON_FITTED, *_FITTED[name])}
+    if isinstance(fitted["_frozen"], dict):
+        fitted["_frozen"] = {
+            k: (None if k in _NOT_SAVED else v) for k, v in fitted["_frozen"].items()
+        }
+    if hasattr(estimator, "feature_names_in_"):
+        fitted["feature_names_in_"] = estimator.feature_names_in_
+    document = {
+        "format": FORMAT_VERSION,
+        "package_version": __version__,
+        "torch_version": str(torch.__version__),
+        "estimator": name,
+        "params": _encoded(_saved_params(estimator), "parameter"),
+        "fitted": _encoded(fitted, "fitted attribute"),
+        "input_spec": _encoded(_spec_state(estimator._input_spec), "input layout"),
+        "history": json.loads(json.dumps(list(estimator.history_), default=_json_default)),
+    }
+    module = getattr(estimator.net_.module_, "_orig_mod", estimator.net_.module_)
+    tensors = {
+        _MODULE_PREFIX + k: v.detach().to("cpu").contiguous().clone()
+        for k, v in module.state_dict().items()
+    }
+    save_file(tensors, os.fspath(path), metadata={_META_KEY: json.dumps(document)})
+
+
+def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    from safetensors import SafetensorError, safe_open
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"No model file at {os.fspath(path)!r}.")
+    try:
+        with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is not a readable sk_i2moe model file (truncated, corrupted "
+            f"or another format): {err}"
+        ) from None
+    if _META_KEY not in metadata:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is a safetensors file without sk_i2moe metadata; it was not "
+            "written by sk_i2moe's save()."
+        )
+    try:
+        document = json.loads(metadata[_META_KEY])
+    except json.JSONDecodeError as err:
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} is not valid JSON: {err}"
+        ) from None
+    return document, tensors
+
+
+def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -> object:
+    """Read a fitted estimator written by ``save``; nothing in the file is executed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :meth:`I2MoEClassifier.save <sk_i2moe.I2MoEClassifier.save>`
+        or :meth:`I2MoERegressor.save <sk_i2moe.I2MoERegressor.save>`.
+    device : str or torch.device, optional
+        Where to put the network (sets the estimator's ``device``
+        parameter). None keeps the saved ``device`` parameter (``"auto"``
+        loads a model trained on a GPU onto the CPU of a machine without
+        one).
+
+    Returns
+    -------
+    I2MoEClassifier or I2MoERegressor
+        The fitted estimator; its predictions equal the saved model's
+        bitwise on the same device. ``callbacks`` (code) are not saved; a
+        ``warm_start`` fit after loading starts a fresh optimizer.
+
+    Raises
+    ------
+    ValueError
+        (:class:`ModelFileError`) for a truncated or corrupted file, a file
+        of another format or of an incompatible format version, or metadata
+        that does not match the tensors.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from sk_i2moe import I2MoEClassifier, load
+    >>> from sk_i2moe.datasets import load_breast_cancer_views
+    >>> X, y = load_breast_cancer_views()
+    >>> clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0).fit(X, y)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.i2moe"
+    >>> clf.save(path)
+    >>> restored = load(path)
+    >>> bool((restored.predict_proba(X) == clf.predict_proba(X)).all())
+    True
+    """
+    from ._modalities import ModalitySpec
+    from .classifier import I2MoEClassifier
+    from .regressor import I2MoERegressor
+
+    document, tensors = _read(path)
+    fmt = document.get("format")
+    if fmt != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} has model format {fmt!r} (written by sk_i2moe "
+            f"{document.get('package_version')!r}); this version of sk_i2moe reads format "
+            f"{FORMAT_VERSION}. Load it with the version that wrote it, or refit."
+        )
+    classes: dict[str, Callable] = {
+        "I2MoEClassifier": I2MoEClassifier,
+        "I2MoERegressor": I2MoERegressor,
+    }
+    name = document.get("estimator")
+    if name not in classes:
+        raise ModelFileError(f"{os.fspath(path)!r} names an unknown estimator {name!r}.")
+    try:
+        params = {k: _decode(v) for k, v in document["params"].items()}
+        fitted = {k: _decode(v) for k, v in document["fitted"].items()}
+        spec = ModalitySpec(**{k: _decode(v) for k, v in document["input_spec"].items()})
+        history = History(document["history"])
+    except (KeyError, TypeError) as err:
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} is incomplete or malformed ({err!r})."
+        ) from None
+    if device is not None:
+        params["device"] = device
+    try:
+        estimator = classes[name](**params)
+        estimator._validate_params()
+    except (TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here "
+            f"({err})."
+        ) from None
+    expected = {*_COMMON_FITTED, *_FITTED[name]}
+    if not expected <= set(fitted):
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} lacks fitted attributes "
+            f"{sorted(expected - set(fitted))}."
+        )
+    for key, value in fitted.items():
+        setattr(estimator, key, value)
+    if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:
+        estimator._frozen["callbacks"] = estimator.callbacks
+    estimator._input_spec = spec
+    module_state = {
+        k[len(_MODULE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)
+    }
+    try:
+        estimator._restore_net(module_state, history)
+    except RuntimeError as err:  # load_state_dict: missing, unexpected or mis-shaped weights
+        raise ModelFileError(
+            f"The weights in {os.fspath(path)!r} do not match the network its metadata "
+            f"describes: {str(err).splitlines()[0]} ..."
+        ) from None
+    except ValueError as err:  # e.g. a device that this machine lacks
+        raise ModelFileError(
+            f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
+            "load(path, device='cpu') to load it on the CPU."
+        ) from None
+    return estimator
+
+
+class _Serving(torch.nn.Module):
+    """The fitted mixture with one tensor argument per modality and ``predict``'s output."""
+
+    def __init__(self, mixture: torch.nn.Module, head: str, loc=None, scale=None) -> None:
+        super().__init__()
+        self.mixture = mixture
+        self.head = head
+        if head == "affine":
+            self.register_buffer("loc", torch.as_tensor(loc, dtype=torch.float32))
+            self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        logits = self.mixture(list(xs)).logits
+        if self.head == "softmax":
+            return torch.softmax(logits, dim=-1)
+        if self.head == "sigmoid":
+            return torch.sigmoid(logits)
+        return logits * self.scale + self.loc
+
+
+def to_onnx(estimator: object, path: str | os.PathLike) -> None:
+    """Export a fitted estimator to ONNX (see ``I2MoEBase.to_onnx``)."""
+    import copy
+
+    from sklearn.base import is_classifier
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator, "net_")
+    try:
+        import onnx  # noqa: F401  (the exporter needs it)
+        import onnxscript  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            "to_onnx needs the 'export' extra: pip install \"sk-i2moe[export]\" "
+            f"(onnx, onnxscript, onnxruntime); {err}."
+        ) from None
+    module = getattr(estimator.net_.module_, "_orig_mod", estimator.net_.module_)
+    mixture = copy.deepcopy(module).to("cpu").eval()
+    if is_classifier(estimator):
+        head = "sigmoid" if estimator._multilabel else "softmax"
+        serving, output = _Serving(mixture, head), "probabilities"
+    else:
+        serving = _Serving(mixture, "affine", estimator._y_loc, estimator._y_scale)
+        output = "predictions"
+    names = list(estimator.modalities_)
+    example = tuple(torch.zeros(2, d) for d in estimator.modalities_.values())
+    batch = torch.export.Dim("batch", min=1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                serving,
+                example,
+                dynamo=True,
+                input_names=names,
+                output_names=[output],
+                dynamic_shapes=(tuple({0: batch} for _ in names),),  # the *xs argument
+                verbose=False,
+            )
+    except Exception as err:
+        cause = err
+        while cause.__cause__ is not None:  # the exporter wraps the tracer's error
+            cause = cause.__cause__
+        fusion = estimator.fusion if isinstance(estimator.fusion, str) else "custom"
+        raise ValueError(
+            f"fusion={fusion!r} cannot be exported to ONNX by torch {torch.__version__} "
+            f"({type(cause).__name__}: {str(cause).strip().splitlines()[0][:300]}). The "
+            "built-in backbones 'mlp', 'transformer', 'early', 'late', 'lrtf' and "
+            "'interpretcc' export; the sparse ones route tokens by their values, which the "
+            "exporter cannot trace."
+        ) from None
+    program.save(os.fspath(path))

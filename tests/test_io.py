@@ -1,0 +1,272 @@
+"""_io.py: model files that hold data, not code."""
+
+import json
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skorch.callbacks import EpochScoring
+from skorch.helper import SliceDict
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe._io import ModelFileError
+from sk_i2moe.nn import FUSIONS
+
+safetensors = pytest.importorskip("safetensors")
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+TINY = {"max_epochs": 1, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2)), "c": rng.normal(size=(n, 4))}
+    y = (X["a"][:, 0] + X["b"][:, 1] > 0).astype(int)
+    return X, y
+
+
+def _round_trip(estimator, tmp_path, **load_kwargs):
+    path = tmp_path / "model.i2moe"
+    estimator.save(path)
+    return load(path, **load_kwargs)
+
+
+def _assert_same(restored, original, X):
+    method = "predict_proba" if hasattr(original, "predict_proba") else "predict"
+    np.testing.assert_array_equal(getattr(restored, method)(X), getattr(original, method)(X))
+    a, b = restored.explain(X), original.explain(X)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.expert_outputs, b.expert_outputs)
+    for name in ("modalities_", "expert_names_", "n_iter_", "batch_size_", "n_features_in_"):
+        assert getattr(restored, name) == getattr(original, name), name
+    np.testing.assert_array_equal(restored.interaction_weights_, original.interaction_weights_)
+    assert joblib.hash(restored.get_params()) == joblib.hash(
+        {**original.get_params(), "callbacks": None}
+    )
+    assert [e["train_loss"] for e in restored.history_] == [
+        e["train_loss"] for e in original.history_
+    ]
+
+
+@pytest.mark.parametrize("constraint", ["loss", "structure"])
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+def test_every_backbone_and_kind_round_trips_bitwise(fusion, constraint, tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, fusion=fusion, interaction_constraint=constraint).fit(X, y)
+    _assert_same(_round_trip(clf, tmp_path), clf, X)
+
+
+@pytest.mark.parametrize(
+    "make_target",
+    [
+        lambda X: np.where(X["a"][:, 0] > 0, "yes", "no"),  # string labels
+        lambda X: np.digitize(X["a"][:, 0], [-0.5, 0.5]) * 10,  # three integer classes
+        lambda X: np.stack([X["a"][:, 0] > 0, X["b"][:, 0] > 0], 1).astype(int),  # multi-label
+    ],
+    ids=["strings", "multiclass", "multilabel"],
+)
+def test_classification_targets_round_trip(make_target, tmp_path):
+    X, _ = _data()
+    y = make_target(X)
+    clf = I2MoEClassifier(**TINY, class_weight=None).fit(X, y)
+    restored = _round_trip(clf, tmp_path)
+    _assert_same(restored, clf, X)
+    np.testing.assert_array_equal(restored.classes_, clf.classes_)
+    assert restored.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_regressors_round_trip(two_d, tmp_path):
+    X, _ = _data()
+    y = X["a"][:, :2] * 100 + 5 if two_d else X["a"][:, 0] * 1e6
+    reg = I2MoERegressor(**TINY, interaction_constraint="structure", loss="mse").fit(X, y)
+    restored = _round_trip(reg, tmp_path)
+    _assert_same(restored, reg, X)
+    assert restored.predict(X).shape == reg.predict(X).shape
+
+
+def _forms():
+    X, y = _data()
+    table = pd.DataFrame(
+        np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)]
+    )
+    prefixed = table.set_axis([f"{m}__{i}" for m, n in (("a", 3), ("b", 2), ("c", 4))
+                               for i in range(n)], axis=1)
+    multi = table.set_axis(pd.MultiIndex.from_tuples([tuple(c.split("__")) for c in prefixed]),
+                           axis=1)
+    frames = {k: pd.DataFrame(v, columns=[f"{k}{i}" for i in range(v.shape[1])])
+              for k, v in X.items()}
+    mask = np.arange(9) < 3
+    return y, [
+        ("dict", X, None),
+        ("slicedict", SliceDict(**X), None),
+        ("names", table, {"a": ["f0", "f1", "f2"], "b": ["f3", "f4"], "c": slice("f5", "f8")}),
+        ("positions", table.to_numpy(), {"a": mask, "b": [3, 4], "c": slice(5, 9)}),
+        ("prefixed", prefixed, None),
+        ("multiindex", multi, None),
+        ("array", table.to_numpy(), None),
+        ("frames", frames, None),
+    ]
+
+
+@pytest.mark.parametrize("form", [name for name, _, _ in _forms()[1]])
+def test_every_input_form_round_trips(form, tmp_path):
+    y, forms = _forms()
+    _, X, modalities = next(f for f in forms if f[0] == form)
+    clf = I2MoEClassifier(**TINY, modalities=modalities).fit(X, y)
+    restored = _round_trip(clf, tmp_path)
+    _assert_same(restored, clf, X)
+    if hasattr(clf, "feature_names_in_"):
+        np.testing.assert_array_equal(restored.feature_names_in_, clf.feature_names_in_)
+    else:
+        assert not hasattr(restored, "feature_names_in_")
+
+
+def test_loading_never_unpickles(tmp_path, monkeypatch):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pickle used while loading")
+
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "Unpickler", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    state = torch.random.get_rng_state()
+    restored = load(path)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG untouched
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_custom_backbone_cannot_be_saved(tmp_path):
+    X, y = _data()
+
+    def backbone(n_modalities, n_tokens, hidden_dim, n_outputs):
+        return torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(n_modalities * n_tokens * hidden_dim, n_outputs)
+        )
+
+    clf = I2MoEClassifier(**TINY, fusion=backbone).fit(X, y)
+    with pytest.raises(ValueError, match="custom fusion backbone .* data, not code"):
+        clf.save(tmp_path / "model.i2moe")
+    assert not (tmp_path / "model.i2moe").exists()
+
+
+def test_callbacks_are_not_saved(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(
+        **TINY, early_stopping=True, callbacks=[EpochScoring("accuracy")]
+    ).fit(X, y)
+    with pytest.warns(UserWarning, match=r"\['callbacks'\] are not saved"):
+        restored = _round_trip(clf, tmp_path)
+    assert restored.callbacks is None
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_loaded_model_continues_training_with_warm_start(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, warm_start=True).fit(X, y)
+    restored = _round_trip(clf, tmp_path)
+    restored.fit(X, y)
+    assert restored.n_iter_ == 2
+
+
+def _rewrite(path, edit):
+    """Load a model file's tensors and metadata, apply ``edit``, write it back."""
+    tensors = load_file(path)
+    with safetensors.safe_open(path, "pt") as f:
+        document = json.loads(f.metadata()["sk_i2moe"])
+    edit(document, tensors)
+    save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
+
+
+@pytest.fixture
+def saved(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    return path, clf, X
+
+
+def test_a_truncated_or_corrupted_file_is_a_clear_error(saved):
+    path, _, _ = saved
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="truncated, corrupted"):
+        load(path)
+    path.write_bytes(b"\x00" * 64)
+    with pytest.raises(ValueError, match="not a readable sk_i2moe model file"):
+        load(path)
+    with pytest.raises(FileNotFoundError):
+        load(path.with_name("missing.i2moe"))
+
+
+def test_a_foreign_safetensors_file_is_refused(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, path)
+    with pytest.raises(ModelFileError, match="without sk_i2moe metadata"):
+        load(path)
+
+
+def test_a_newer_format_is_refused(saved):
+    path, _, _ = saved
+
+    def newer(document, tensors):
+        document["format"] = 99
+        document["package_version"] = "9.0.0"
+
+    _rewrite(path, newer)
+    with pytest.raises(ModelFileError, match="format 99 .*'9.0.0'.* reads format 1"):
+        load(path)
+
+
+def test_metadata_that_does_not_match_the_tensors_is_refused(saved):
+    path, _, _ = saved
+
+    def wider(document, tensors):
+        document["params"]["hidden_dim"] = 16
+
+    _rewrite(path, wider)
+    with pytest.raises(ModelFileError, match="do not match the network"):
+        load(path)
+
+
+def test_an_unknown_estimator_or_value_is_refused(saved):
+    path, _, _ = saved
+    _rewrite(path, lambda d, t: d.update(estimator="os.system"))
+    with pytest.raises(ModelFileError, match="unknown estimator 'os.system'"):
+        load(path)
+
+
+def test_an_unknown_tagged_value_is_refused(saved):
+    path, _, _ = saved
+    _rewrite(path, lambda d, t: d["params"].update(lr={"__reduce__": ["os.system", "ls"]}))
+    with pytest.raises(ModelFileError, match="unexpected object"):
+        load(path)
+
+
+def test_a_model_marked_for_cuda_loads_on_the_cpu(saved):
+    path, clf, X = saved
+    _rewrite(path, lambda d, t: d["params"].update(device="cuda"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelFileError, match="CUDA is not available"):
+            load(path)
+    restored = load(path, device="cpu")
+    assert restored.device == "cpu"
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_model_fitted_on_cuda_loads_on_the_cpu(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, device="cuda").fit(X, y)
+    restored = _round_trip(clf, tmp_path, device="cpu")
+    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-5)

@@ -1,0 +1,161 @@
+"""Inputs and situations that used to give a silently wrong result."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import r2_score
+from skorch.callbacks import Callback
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
+
+TINY = {"max_epochs": 2, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+def _frames(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    index = pd.Index([f"p{i}" for i in range(n)], name="patient")
+    labs = pd.DataFrame(rng.normal(size=(n, 3)), index=index, columns=["hb", "crp", "na"])
+    notes = pd.DataFrame(rng.normal(size=(n, 2)), index=index, columns=["svd0", "svd1"])
+    y = (labs["hb"] + notes["svd0"] > 0).astype(int).to_numpy()
+    return {"labs": labs, "notes": notes}, y
+
+
+def test_a_constant_feature_keeps_scale_one():
+    rng = np.random.default_rng(0)
+    X = {
+        "a": np.column_stack([rng.normal(size=80), np.full(80, 5.0)]),
+        "b": rng.normal(size=(80, 2)),
+    }
+    y = (X["a"][:, 0] > 0).astype(int)
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    moved = {"a": X["a"].copy(), "b": X["b"]}
+    moved["a"][:, 1] = 5.001
+    # before: the constant feature was divided by 1e-6 and probabilities moved by up to 0.48
+    assert np.abs(clf.predict_proba(moved) - clf.predict_proba(X)).max() < 0.01
+    assert clf.net_.module_.scale_0.tolist()[1] == 1.0
+
+
+def test_a_finite_extreme_value_does_not_overflow_the_standardisation():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 2)), "b": rng.normal(size=(60, 2))}
+    X["a"][0, 0] = 3e38  # finite in float32
+    y = (X["b"][:, 0] > 0).astype(int)
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    assert np.isfinite(clf.net_.module_.scale_0.numpy()).all()
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_dataframe_modalities_must_share_their_row_order():
+    X, y = _frames()
+    shuffled = dict(X, notes=X["notes"].sample(frac=1.0, random_state=0))
+    with pytest.raises(ValueError, match="same row labels in another order"):
+        I2MoEClassifier(**TINY).fit(shuffled, y)
+    other = dict(X, notes=X["notes"].set_axis([f"q{i}" for i in range(60)]))
+    with pytest.raises(ValueError, match="different row labels"):
+        I2MoEClassifier(**TINY).fit(other, y)
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="same row labels in another order"):
+        clf.predict(shuffled)
+
+
+def test_dataframe_modalities_check_their_column_names_at_prediction():
+    X, y = _frames()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    reordered = dict(X, labs=X["labs"][["crp", "hb", "na"]])
+    with pytest.raises(ValueError, match="Modality 'labs'.*another order"):
+        clf.predict(reordered)
+    renamed = dict(X, labs=X["labs"].rename(columns={"hb": "haemoglobin"}))
+    with pytest.raises(ValueError, match=r"missing \['hb'\], unexpected \['haemoglobin'\]"):
+        clf.predict(renamed)
+    as_arrays = dict(X, labs=X["labs"].to_numpy())
+    with pytest.warns(UserWarning, match="'labs' does not have valid feature names"):
+        clf.predict(as_arrays)
+
+
+def test_a_table_fitted_with_names_warns_for_an_array():
+    X, y = _frames()
+    table = pd.concat(X, axis=1)
+    table.columns = [f"{m}__{f}" for m, f in table.columns]
+    clf = I2MoEClassifier(**TINY).fit(table, y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        clf.predict(table.to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(table)  # the fitted form: no warning
+
+
+def test_multiindex_columns_are_modality_feature_pairs():
+    X, y = _frames()
+    table = pd.concat(X, axis=1)  # columns ('labs', 'hb'), ..., ('notes', 'svd1')
+    clf = I2MoEClassifier(**TINY).fit(table, y)
+    assert clf.modalities_ == {"labs": 3, "notes": 2}
+    reference = I2MoEClassifier(**TINY).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(table), reference.predict_proba(X), atol=1e-6)
+    deeper = table.copy()
+    deeper.columns = pd.MultiIndex.from_tuples([(*c, "x") for c in table.columns])
+    with pytest.raises(ValueError, match="MultiIndex with 3 levels"):
+        I2MoEClassifier(**TINY).fit(deeper, y)
+
+
+def test_an_empty_prefix_is_not_a_modality_name():
+    X, y = _frames()
+    table = pd.DataFrame(
+        np.column_stack([X["labs"], X["notes"]]),
+        columns=["__hb", "labs__crp", "labs__na", "notes__svd0", "notes__svd1"],
+    )
+    with pytest.raises(ValueError, match="'__hb' starts with the separator"):
+        I2MoEClassifier(**TINY).fit(table, y)
+
+
+def test_a_column_listed_twice_in_one_modality_is_named():
+    X, y = _frames()
+    table = pd.concat([X["labs"], X["notes"]], axis=1)
+    modalities = {"labs": ["hb", "crp", "na", "hb"], "notes": ["svd0", "svd1"]}
+    with pytest.raises(ValueError, match=r"Modality 'labs' lists columns \['hb'\] more than once"):
+        I2MoEClassifier(**TINY, modalities=modalities).fit(table, y)
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_fit_warns_and_keeps_the_epochs_run():
+    X, y = _frames()
+    clf = I2MoEClassifier(**{**TINY, "max_epochs": 10}, callbacks=[_InterruptAt(2)])
+    with pytest.warns(UserWarning, match=r"interrupted by the user .* after 2 epoch\(s\) of "):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2
+    assert clf.predict_proba(X).shape == (60, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        I2MoEClassifier(**TINY).fit(X, y)  # an ordinary fit does not warn
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_regression_targets_of_extreme_scale(scale):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(80, 3)), "b": rng.normal(size=(80, 2))}
+    y = (X["a"][:, 0] + 3.0) * scale
+    reg = I2MoERegressor(**{**TINY, "max_epochs": 20}).fit(X, y)
+    pred = reg.predict(X)
+    assert np.isfinite(pred).all()
+    # the same model as on y / scale, in the target's units
+    unit = I2MoERegressor(**{**TINY, "max_epochs": 20}).fit(X, y / scale)
+    np.testing.assert_allclose(pred / scale, unit.predict(X), rtol=1e-5)
+    assert r2_score(y / scale, pred / scale) > 0.05
+    lopsided = np.r_[np.full(79, 1.7e308), -1.7e308]  # y - mean(y) overflows float64
+    with pytest.raises(ValueError, match="too wide to standardise"):
+        I2MoERegressor(**TINY).fit(X, lopsided)
+
+
+def test_class_weight_naming_an_unknown_label_is_an_error():
+    X, y = _frames()
+    with pytest.raises(ValueError, match=r"class_weight names labels \['1'\]"):
+        I2MoEClassifier(**TINY, class_weight={0: 1.0, "1": 5.0}).fit(X, y)
