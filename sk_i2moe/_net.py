@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.utils import to_tensor
 
 from ._data import BatchLoader, ModalityDataset
@@ -83,7 +83,8 @@ class I2MoENet(NeuralNet):
     loss_part_names_ : dict
         Names of the loss parts recorded so far (ordered, values unused).
     interrupted_ : bool
-        Whether the last training run was stopped by ``KeyboardInterrupt``.
+        Whether the last training run was stopped by a ``KeyboardInterrupt``
+        that no early-stopping callback raised.
     """
 
     def __init__(self, *args, precision: str = "float32", **kwargs) -> None:
@@ -100,16 +101,21 @@ class I2MoENet(NeuralNet):
         return super().initialize()
 
     def fit_loop(self, *args, **kwargs) -> I2MoENet:
-        """Skorch's epoch loop, noting a ``KeyboardInterrupt`` in ``interrupted_``.
+        """Run the epochs as skorch does, noting an interruption in ``interrupted_``.
 
-        skorch stops training quietly on ``KeyboardInterrupt``; the estimator
-        reads ``interrupted_`` to warn about it.
+        skorch stops training quietly on ``KeyboardInterrupt``, which is also
+        how its :class:`~skorch.callbacks.EarlyStopping` ends training; an
+        interruption that no early-stopping callback claims is the user's
+        (Ctrl-C), and the estimator warns about it.
         """
         self.interrupted_ = False
         try:
             return super().fit_loop(*args, **kwargs)
         except KeyboardInterrupt:
-            self.interrupted_ = True
+            self.interrupted_ = not any(
+                isinstance(callback, EarlyStopping) and callback.misses_ >= callback.patience
+                for _, callback in self.callbacks_
+            )
             raise
 
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -136,6 +136,11 @@ def test_an_interrupted_fit_warns_and_keeps_the_epochs_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         I2MoEClassifier(**TINY).fit(X, y)  # an ordinary fit does not warn
+        # nor does early stopping, which skorch implements with a KeyboardInterrupt
+        stopped = I2MoEClassifier(
+            **{**TINY, "max_epochs": 200}, early_stopping=True, n_iter_no_change=2, lr=1e-6
+        ).fit(X, y)
+    assert stopped.n_iter_ < 200
 
 
 @pytest.mark.parametrize("scale", [1e200, 1e-200])
