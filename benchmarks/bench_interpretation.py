@@ -11,7 +11,13 @@ report:
 * the held-out accuracy of the mixture, and of the true expert alone;
 * for reference, the held-out accuracy of scikit-learn's ``MLPClassifier``
   (standardised, concatenated views, ``max_iter=1000``) on the same split: what
-  a well-tuned generic model reaches on the dataset.
+  a well-tuned generic model reaches on the dataset;
+* the verdict of :func:`sk_i2moe.inspection.interaction_report` on the held-out
+  split: is its ``dominant`` the true expert?
+
+A last case, ``none (shuffled labels)``, fits the synergy data with its labels
+permuted: no interaction is there to find, and the report's ``dominant`` should
+be None (the weight-based answer always names some expert).
 
 2000 samples by default: the synergy data (an XOR of two rotated factors) is not
 learnable from the 375 training samples of a 500-sample set by any model we
@@ -46,7 +52,7 @@ from sklearn.preprocessing import StandardScaler
 import sk_i2moe
 from sk_i2moe import I2MoEClassifier
 from sk_i2moe.datasets import make_interaction_classification
-from sk_i2moe.inspection import expert_scores
+from sk_i2moe.inspection import expert_scores, interaction_report
 
 CASES = [
     ("uniqueness[m0]", {"interaction": "uniqueness", "unique_modality": 0}),
@@ -54,14 +60,19 @@ CASES = [
     ("uniqueness[m2]", {"interaction": "uniqueness", "unique_modality": 2}),
     ("redundancy", {"interaction": "redundancy"}),
     ("synergy", {"interaction": "synergy"}),
+    ("none (shuffled labels)", {"interaction": "synergy"}),
 ]
+SHUFFLED = "none (shuffled labels)"
 
 
 def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) -> dict:
     X, y, labels = make_interaction_classification(
         n_samples=args.n_samples, n_modalities=3, noise=args.noise, random_state=seed, **data_kwargs
     )
-    assert set(labels) == {truth}
+    if truth == SHUFFLED:
+        y = np.random.default_rng(seed).permutation(y)
+    else:
+        assert set(labels) == {truth}
     train, test = train_test_split(
         np.arange(len(y)), test_size=args.test_size, stratify=y, random_state=seed
     )
@@ -72,22 +83,27 @@ def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) 
     clf.fit(X_train, y[train])
     fit_s = time.perf_counter() - start
     weights = clf.interaction_weights_
-    true_index = clf.expert_names_.index(truth)
     scores = expert_scores(clf, X_test, y[test])
+    report = interaction_report(clf, X_test, y[test], random_state=seed)
+    expected = None if truth == SHUFFLED else truth
     reference = make_pipeline(StandardScaler(), MLPClassifier(max_iter=1000, random_state=seed))
     with warnings.catch_warnings():  # report the score whether or not Adam converged
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference.fit(np.hstack(list(X_train.values())), y[train])
     reference_accuracy = reference.score(np.hstack(list(X_test.values())), y[test])
+    dominant = clf.expert_names_[int(np.argmax(weights))]
+    named = expected if expected is not None else dominant  # shuffled: the expert it named
     return {
         "interaction": truth,
         "seed": seed,
-        "dominant": clf.expert_names_[int(np.argmax(weights))],
-        "correct": bool(np.argmax(weights) == true_index),
-        "true_weight": float(weights[true_index]),
-        "test_weight": float(scores.loc[truth, "mean_weight"]),
+        "dominant": dominant,
+        "correct": dominant == expected,
+        "report_dominant": str(report.dominant),
+        "report_correct": report.dominant == expected,
+        "true_weight": float(weights[clf.expert_names_.index(named)]),
+        "test_weight": float(scores.loc[named, "mean_weight"]),
         "accuracy": float(scores.loc["mixture", "score"]),
-        "true_expert_accuracy": float(scores.loc[truth, "score"]),
+        "true_expert_accuracy": float(scores.loc[named, "score"]),
         "mlp_accuracy": float(reference_accuracy),
         "fit_s": fit_s,
         "weights": [round(float(w), 3) for w in weights],
@@ -109,6 +125,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
             {
                 "true interaction": truth,
                 "dominant correct": f"{part['correct'].sum()}/{len(part)}",
+                "report correct": f"{part['report_correct'].sum()}/{len(part)}",
                 "weight on true expert": _mean_std(part["true_weight"]),
                 "held-out accuracy": _mean_std(part["accuracy"]),
                 "true expert alone": _mean_std(part["true_expert_accuracy"]),
@@ -164,6 +181,7 @@ def main() -> None:
             records.append(record)
             print(
                 f"  {truth:<15} seed {seed}: dominant {record['dominant']:<15} "
+                f"report {record['report_dominant']:<15} "
                 f"w_true {record['true_weight']:.3f}  acc {record['accuracy']:.3f}  "
                 f"weights {record['weights']}  ({record['fit_s']:.0f} s)",
                 flush=True,
@@ -174,13 +192,20 @@ def main() -> None:
     print()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summarise(results).to_string())
-    correct = results["correct"].mean()
-    accurate = (results["accuracy"] >= 0.85).mean()
+    real = results[results["interaction"] != SHUFFLED]
+    shuffled = results[results["interaction"] == SHUFFLED]
+    correct = real["correct"].mean()
+    accurate = (real["accuracy"] >= 0.85).mean()
     print()
     print(
-        f"dominant expert is the true one in {correct:.0%} of {len(results)} fits "
+        f"dominant expert is the true one in {correct:.0%} of {len(real)} fits "
         f"(target >= 90%); held-out accuracy >= 0.85 in {accurate:.0%} of fits; "
-        f"mean accuracy {results['accuracy'].mean():.3f}"
+        f"mean accuracy {real['accuracy'].mean():.3f}"
+    )
+    print(
+        f"interaction_report.dominant is the true one in {real['report_correct'].mean():.0%} "
+        f"of {len(real)} fits; None on shuffled labels in "
+        f"{shuffled['report_correct'].sum()}/{len(shuffled)} fits"
     )
     print(f"total time {time.perf_counter() - start:.0f} s")
 

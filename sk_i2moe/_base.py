@@ -749,7 +749,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         >>> explanation.to_frame().columns.tolist()[:3]
         ['sample', 'expert', 'weight']
         """
-        res = self._forward(X)
+        check_is_fitted(self, "net_")
+        return self._explain_arrays(list(self._input_spec.transform(X).values()))
+
+    def _explain_arrays(self, arrays: list[np.ndarray]) -> Explanation:
+        """:meth:`explain` on validated modality arrays (in the fitted order)."""
+        res = self._forward_arrays(arrays)
         return Explanation(
             weights=res["weights"],
             expert_outputs=self._to_output_space(res["expert_logits"]),

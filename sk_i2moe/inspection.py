@@ -4,7 +4,9 @@
 :class:`Explanation`: per-sample interaction weights, every expert's output
 and their contributions (local), whose :meth:`Explanation.summary` gives the
 distribution of the weights over a data set (global). :func:`expert_scores`
-scores each expert alone against the whole mixture.
+scores each expert alone against the whole mixture, and
+:func:`interaction_report` says which interaction held-out data support,
+with bootstrap intervals (or that they support none).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["Explanation", "expert_scores"]
+from ._report import InteractionReport, interaction_report
+
+__all__ = ["Explanation", "InteractionReport", "expert_scores", "interaction_report"]
 
 _SUMMARY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 

@@ -310,6 +310,9 @@ class MixtureOfInteractionExperts(nn.Module):
 
     #: the training objective of this kind of mixture
     Objective: type[nn.Module]
+    #: whether every expert is its kind by construction (a uniqueness expert cannot see
+    #: another modality); where not, an interaction report checks the names on data
+    names_by_construction: bool
 
     def __init__(
         self,
@@ -483,6 +486,7 @@ class InteractionMoE(MixtureOfInteractionExperts):
     """
 
     Objective = InteractionObjective
+    names_by_construction = False
 
     def __init__(
         self,
@@ -673,6 +677,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     """
 
     Objective = StructuredObjective
+    names_by_construction = True
 
     def __init__(
         self,

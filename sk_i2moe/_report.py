@@ -1,0 +1,443 @@
+"""The interaction report: which interaction the held-out evidence supports, if any.
+
+Weights say how the fitted mixture composed its predictions; they are not
+evidence about the data. :func:`interaction_report` adds the evidence, from
+held-out data only:
+
+- every expert's own predictive **skill** (how much of the chance-level loss
+  it removes when it predicts alone), with a bootstrap interval;
+- a **check of the expert's name** where the kind of mixture does not
+  guarantee it (the paper's: every expert sees every modality): the
+  uniqueness expert of a modality must keep its skill when every other
+  modality is shuffled across samples;
+- a **rule per kind of interaction** deciding whether the data support it
+  (:attr:`InteractionReport.table`'s ``supported`` and ``reason`` columns);
+- the **dominant** interaction: the supported expert with the largest mean
+  weight, or None when the data support none (for instance on shuffled
+  labels, where the mixture is no better than chance on held-out data).
+
+Intervals are percentile bootstrap intervals over the held-out samples
+(paired: every quantity is computed on the same resamples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+_EPS = 1e-12
+_CHUNK = 100  # bootstrap resamples evaluated at once
+
+
+def final_estimator(estimator: object, X: object) -> tuple[object, object]:
+    """The I2MoE estimator (the last step of a Pipeline) and ``X`` in its input form.
+
+    Parameters
+    ----------
+    estimator : I2MoE estimator or Pipeline ending in one
+        Fitted.
+    X : object
+        Input of ``estimator``.
+
+    Returns
+    -------
+    final : I2MoE estimator
+    Xt : object
+        ``X`` transformed by the steps before the last one.
+    """
+    if isinstance(estimator, Pipeline):
+        final = estimator[-1]
+        X = estimator[:-1].transform(X) if len(estimator) > 1 else X
+    else:
+        final = estimator
+    if not hasattr(final, "_explain_arrays"):
+        raise TypeError(
+            "Expected a fitted I2MoEClassifier or I2MoERegressor, or a Pipeline ending in one; "
+            f"got {type(final).__name__}."
+        )
+    check_is_fitted(final, "net_")
+    return final, X
+
+
+@dataclass(frozen=True)
+class InteractionReport:
+    """Held-out evidence for each interaction expert of a fitted mixture.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per expert (index ``expert``): ``mean_weight`` with its
+        interval ``weight_low``/``weight_high``; ``score`` (the estimator's
+        own metric, accuracy or R^2, of the expert predicting alone);
+        ``skill`` with ``skill_low``/``skill_high`` (the share of the
+        chance-level loss the expert removes: 0 is chance, 1 is perfect;
+        log-loss for classifiers, squared error for regressors);
+        ``name_check`` (True/False, or None where the names hold by
+        construction); ``supported`` (bool) and ``reason`` (plain words).
+    dominant : str or None
+        The supported expert with the largest mean weight; None when the
+        held-out data support no interaction.
+    mixture : dict
+        ``score``, ``skill``, ``skill_low``, ``skill_high`` of the whole
+        mixture.
+    metric : str
+        ``"accuracy"`` or ``"r2"``.
+    n_samples : int
+        Held-out samples the report is computed on.
+    confidence : float
+        Level of the bootstrap intervals.
+    names_by_construction : bool
+        Whether the kind of mixture guarantees the expert names.
+    estimator_name : str
+        Class name of the estimator.
+    """
+
+    table: pd.DataFrame
+    dominant: str | None
+    mixture: dict = field(repr=False)
+    metric: str = "accuracy"
+    n_samples: int = 0
+    confidence: float = 0.95
+    names_by_construction: bool = True
+    estimator_name: str = ""
+
+    def summary(self) -> str:
+        """The report as plain text for a clinical or methods report.
+
+        Returns
+        -------
+        str
+            A few lines: what was evaluated, the mixture's held-out skill,
+            the dominant interaction (or that none is supported), and one
+            line per expert with its weight, skill, verdict and reason.
+        """
+        level = f"{100 * self.confidence:g}%"
+        m = self.mixture
+        lines = [
+            f"Interaction report for {self.estimator_name} on {self.n_samples} held-out samples "
+            f"({level} bootstrap intervals).",
+            f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:.3f} "
+            f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
+            "removed; 0 = chance).",
+        ]
+        if self.dominant is None:
+            lines.append("Dominant interaction: none supported by the held-out data.")
+        else:
+            row = self.table.loc[self.dominant]
+            lines.append(
+                f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
+                f"[{row.weight_low:.2f}, {row.weight_high:.2f}])."
+            )
+        if not self.names_by_construction:
+            lines.append(
+                "Expert names are not guaranteed by this kind of mixture; uniqueness experts "
+                "were checked with the other modalities shuffled."
+            )
+        width = max(len(str(name)) for name in self.table.index)
+        for name, row in self.table.iterrows():
+            verdict = "supported" if row.supported else "not supported"
+            lines.append(
+                f"  {name:<{width}}  weight {row.mean_weight:.2f} [{row.weight_low:.2f}, "
+                f"{row.weight_high:.2f}]  skill {row.skill:+.3f} [{row.skill_low:+.3f}, "
+                f"{row.skill_high:+.3f}]  {verdict}: {row.reason}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
+    """``y`` in the form the losses need, and the kind of task."""
+    y = np.asarray(y)
+    if len(y) != n:
+        raise ValueError(f"y has {len(y)} samples but X has {n}; they must match.")
+    if not is_classifier(final):
+        return y.reshape(n, -1).astype(np.float64), "regression"
+    if final._multilabel:
+        return y.reshape(n, -1).astype(np.float64), "multilabel"
+    y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+    classes = np.asarray(final.classes_)
+    unknown = np.setdiff1d(y, classes)
+    if unknown.size:
+        raise ValueError(
+            f"y contains labels {unknown[:5].tolist()} the estimator was not fitted on "
+            f"(classes_={classes.tolist()[:10]})."
+        )
+    return np.searchsorted(classes, y), "classification"
+
+
+def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+    """Per-sample loss of outputs ``(n, C)``: log-loss, mean label log-loss or squared error."""
+    if task == "classification":
+        z = outputs - outputs.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return -log_p[np.arange(len(y)), y]
+    if task == "multilabel":
+        # log(1 + exp(-s)) for a positive label, log(1 + exp(s)) for a negative one
+        signed = np.where(y > 0.5, outputs, -outputs)
+        return np.logaddexp(0.0, -signed).mean(axis=1)
+    return np.square(outputs - y).mean(axis=1)
+
+
+def _chance_losses(y: np.ndarray, task: str) -> np.ndarray:
+    """Per-sample loss of the best constant prediction on these samples (the chance level)."""
+    if task == "classification":
+        freq = np.bincount(y) / len(y)
+        return -np.log(freq[y])
+    if task == "multilabel":
+        rate = np.clip(y.mean(axis=0), _EPS, 1 - _EPS)
+        return -(y * np.log(rate) + (1 - y) * np.log(1 - rate)).mean(axis=1)
+    return np.square(y - y.mean(axis=0)).mean(axis=1)
+
+
+def _bootstrap_means(values: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of the columns of ``values`` ``(n, k)`` over ``n_bootstrap`` resamples ``(B, k)``."""
+    n = values.shape[0]
+    out = []
+    for start in range(0, n_bootstrap, _CHUNK):
+        size = min(_CHUNK, n_bootstrap - start)
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # [size, n]
+        out.append(counts @ values / n)
+    return np.concatenate(out)
+
+
+def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = 100 * (1 - confidence) / 2
+    return np.percentile(draws, tail, axis=0), np.percentile(draws, 100 - tail, axis=0)
+
+
+def _predictions_score(final: object, outputs: np.ndarray, y_raw: object, metric: str) -> float:
+    prediction = final._predict_outputs(outputs)
+    y_true = np.asarray(y_raw)
+    if metric == "accuracy":
+        if y_true.ndim == 2 and y_true.shape[1] == 1 and prediction.ndim == 1:
+            y_true = y_true.ravel()
+        return float(accuracy_score(y_true, prediction))
+    return float(r2_score(y_true, prediction))
+
+
+def _unique_modality(name: str, modalities: list[str]) -> int | None:
+    if name.startswith("uniqueness[") and name.endswith("]"):
+        return modalities.index(name[len("uniqueness[") : -1])
+    return None
+
+
+def interaction_report(
+    estimator: object,
+    X: object,
+    y: object,
+    *,
+    confidence: float = 0.95,
+    n_bootstrap: int = 1000,
+    random_state: int | None = 0,
+) -> InteractionReport:
+    """Which interaction the held-out data support, with uncertainty.
+
+    Pass data the estimator was **not** trained on (a test split, or the
+    held-out fold of a cross-validation): a model can fit any interaction
+    to its training data, shuffled labels included.
+
+    What ``supported`` means, in plain words (``low`` is the lower end of
+    an interval):
+
+    - the **mixture** must predict better than chance on the held-out data
+      (its skill's ``low`` > 0); if it does not, no interaction is
+      supported and ``dominant`` is None;
+    - **uniqueness[m]**: the expert predicts better than chance (skill
+      ``low`` > 0) and, where names are not guaranteed by construction,
+      keeps doing so when every other modality is shuffled across samples:
+      modality ``m`` alone carries information about the target;
+    - **synergy**: the expert predicts better than chance and better than
+      the best single-modality expert (the ``low`` of the paired difference
+      of their losses > 0; without uniqueness experts, better than the
+      redundancy expert): combining modalities adds information no single
+      one has;
+    - **redundancy**: the expert predicts better than chance and at least
+      two modalities do so on their own (two uniqueness experts with skill
+      ``low`` > 0): the same information is carried by several modalities;
+    - **fusion** (vanilla fusion's single expert): the mixture's verdict.
+
+    ``dominant`` is the supported expert with the largest mean weight.
+
+    Parameters
+    ----------
+    estimator : I2MoEClassifier, I2MoERegressor or Pipeline ending in one
+        Fitted.
+    X : mapping, DataFrame or array-like
+        Held-out input, in the form the estimator (or pipeline) takes.
+    y : array-like
+        Held-out targets.
+    confidence : float, default=0.95
+        Level of the bootstrap intervals.
+    n_bootstrap : int, default=1000
+        Bootstrap resamples of the held-out samples.
+    random_state : int or None, default=0
+        Seeds the resamples and the shuffles of the name check.
+
+    Returns
+    -------
+    InteractionReport
+        ``.table``, ``.dominant``, ``.summary()``.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
+    ValueError
+        For fewer than 2 held-out samples, mismatched lengths or labels the
+        estimator does not know.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sk_i2moe import I2MoEClassifier
+    >>> from sk_i2moe.datasets import make_interaction_classification
+    >>> from sk_i2moe.inspection import interaction_report
+    >>> X, y, _ = make_interaction_classification("redundancy", n_samples=300, random_state=0)
+    >>> clf = I2MoEClassifier(max_epochs=3, hidden_dim=8, random_state=0)
+    >>> clf = clf.fit({k: v[:200] for k, v in X.items()}, y[:200])
+    >>> report = interaction_report(clf, {k: v[200:] for k, v in X.items()}, y[200:])
+    >>> report.table.columns.tolist()[:4]
+    ['mean_weight', 'weight_low', 'weight_high', 'score']
+    >>> print(report.summary().splitlines()[0])
+    Interaction report for I2MoEClassifier on 100 held-out samples (95% bootstrap intervals).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
+    if n_bootstrap < 10:
+        raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
+    final, Xt = final_estimator(estimator, X)
+    arrays = list(final._input_spec.transform(Xt).values())
+    n = arrays[0].shape[0]
+    if n < 2:
+        raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
+    targets, task = _targets(final, y, n)
+    metric = "accuracy" if is_classifier(final) else "r2"
+    explanation = final._explain_arrays(arrays)
+    names = list(explanation.expert_names)
+    outputs = np.asarray(explanation.expert_outputs, dtype=np.float64)
+    mixture_output = np.asarray(explanation.output, dtype=np.float64)
+    weights = np.asarray(explanation.weights, dtype=np.float64)
+    rng = np.random.default_rng(random_state)
+    modalities = list(final.modalities_)
+    by_construction = bool(getattr(final.net_.module_, "names_by_construction", True))
+
+    losses = np.column_stack(
+        [_losses(outputs[:, e], targets, task) for e in range(len(names))]
+        + [_losses(mixture_output, targets, task)]
+    )  # [n, E + 1], the mixture last
+    chance = _chance_losses(targets, task)
+    unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
+    # the name check: each uniqueness expert with every other modality shuffled
+    checked = []
+    if not by_construction:
+        for e in unique:
+            m = _unique_modality(names[e], modalities)
+            order = rng.permutation(n)
+            shuffled = [a if k == m else a[order] for k, a in enumerate(arrays)]
+            alone = final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
+            checked.append(_losses(alone, targets, task))
+    synergy = names.index("synergy") if "synergy" in names else None
+    redundancy = names.index("redundancy") if "redundancy" in names else None
+    rival = None
+    if synergy is not None:
+        pool = unique or ([redundancy] if redundancy is not None else [])
+        if pool:
+            rival = min(pool, key=lambda e: losses[:, e].mean())
+    extra = [losses[:, rival] - losses[:, synergy]] if rival is not None else []
+    per_sample = np.column_stack([weights, losses, chance, *checked, *extra])
+    draws = _bootstrap_means(per_sample, n_bootstrap, rng)
+    n_e = len(names)
+    w_draws = draws[:, :n_e]
+    loss_draws = draws[:, n_e : 2 * n_e + 1]
+    chance_draws = draws[:, 2 * n_e + 1 : 2 * n_e + 2]
+    skill_draws = 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
+    check_draws = draws[:, 2 * n_e + 2 : 2 * n_e + 2 + len(checked)]
+    check_skill = 1.0 - check_draws / np.maximum(chance_draws, _EPS)
+    skill = 1.0 - losses.mean(axis=0) / max(chance.mean(), _EPS)
+    w_low, w_high = _interval(w_draws, confidence)
+    s_low, s_high = _interval(skill_draws, confidence)
+    check_low = _interval(check_skill, confidence)[0] if checked else np.array([])
+    margin_low = _interval(draws[:, -1:], confidence)[0][0] if extra else None
+
+    mixture_ok = s_low[-1] > 0
+    skilled = {e: s_low[e] > 0 for e in range(n_e)}
+    name_ok: dict[int, bool | None] = {e: None for e in range(n_e)}
+    for k, e in enumerate(unique if checked else []):
+        name_ok[e] = bool(check_low[k] > 0)
+    informative = [e for e in unique if skilled[e] and name_ok[e] is not False]
+    supported, reasons = [], []
+    for e, name in enumerate(names):
+        if not mixture_ok:
+            ok, why = False, "the mixture is not better than chance on these data"
+        elif not skilled[e]:
+            ok, why = False, "not better than chance when predicting alone"
+        elif e in unique:
+            m = modalities[_unique_modality(name, modalities)]
+            if name_ok[e] is False:
+                ok, why = False, f"its skill needs modalities other than {m!r} (name check failed)"
+            else:
+                ok, why = True, f"{m!r} alone predicts better than chance"
+        elif e == synergy:
+            if rival is None:
+                ok, why = False, "no single-modality expert to compare with"
+            elif margin_low > 0:
+                ok, why = True, f"combining modalities beats the best single one ({names[rival]})"
+            else:
+                ok, why = False, f"not better than the best single expert ({names[rival]})"
+        elif e == redundancy:
+            if not unique:
+                ok, why = True, "better than chance (no uniqueness experts to check sharing)"
+            elif len(informative) >= 2:
+                shared = ", ".join(repr(modalities[_unique_modality(names[u], modalities)])
+                                   for u in informative)
+                ok, why = True, f"several modalities carry the information ({shared})"
+            else:
+                ok, why = False, "fewer than two modalities predict on their own"
+        else:  # vanilla fusion's single expert
+            ok, why = True, "the mixture predicts better than chance"
+        supported.append(bool(ok))
+        reasons.append(why)
+
+    table = pd.DataFrame(
+        {
+            "mean_weight": weights.mean(axis=0),
+            "weight_low": w_low,
+            "weight_high": w_high,
+            "score": [
+                _predictions_score(final, outputs[:, e], y, metric) for e in range(n_e)
+            ],
+            "skill": skill[:n_e],
+            "skill_low": s_low[:n_e],
+            "skill_high": s_high[:n_e],
+            "name_check": pd.array([name_ok[e] for e in range(n_e)], dtype="boolean"),
+            "supported": supported,
+            "reason": reasons,
+        },
+        index=pd.Index(names, name="expert"),
+    )
+    candidates = table[table["supported"]]
+    dominant = None if candidates.empty else str(candidates["mean_weight"].idxmax())
+    mixture = {
+        "score": _predictions_score(final, mixture_output, y, metric),
+        "skill": float(skill[-1]),
+        "skill_low": float(s_low[-1]),
+        "skill_high": float(s_high[-1]),
+    }
+    return InteractionReport(
+        table=table,
+        dominant=dominant,
+        mixture=mixture,
+        metric=metric,
+        n_samples=n,
+        confidence=confidence,
+        names_by_construction=by_construction,
+        estimator_name=type(final).__name__,
+    )

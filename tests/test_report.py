@@ -1,0 +1,145 @@
+"""inspection.interaction_report: the evidence table, its rules and its verdicts."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
+from sk_i2moe.inspection import InteractionReport, interaction_report
+
+STRUCTURE = {
+    "interaction_constraint": "structure",
+    "hidden_dim": 16,
+    "n_tokens": 2,
+    "max_epochs": 15,
+    "lr": 5e-3,
+    "random_state": 0,
+    "n_threads": 1,
+}
+
+
+def _split(X, y, n_train):
+    head = {k: v[:n_train] for k, v in X.items()}
+    tail = {k: v[n_train:] for k, v in X.items()}
+    return head, y[:n_train], tail, y[n_train:]
+
+
+@pytest.fixture(scope="module")
+def unique_m1():
+    X, y, _ = make_interaction_classification(
+        interaction="uniqueness", unique_modality=1, n_samples=500, random_state=0
+    )
+    X_tr, y_tr, X_te, y_te = _split(X, y, 300)
+    return I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr), X_te, y_te
+
+
+def test_the_table_has_intervals_around_its_estimates(unique_m1):
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=200)
+    table = report.table
+    assert isinstance(report, InteractionReport)
+    assert table.index.tolist() == clf.expert_names_
+    assert table.columns.tolist() == [
+        "mean_weight", "weight_low", "weight_high", "score", "skill", "skill_low",
+        "skill_high", "name_check", "supported", "reason",
+    ]
+    assert (table.weight_low <= table.mean_weight + 1e-12).all()
+    assert (table.mean_weight <= table.weight_high + 1e-12).all()
+    assert (table.skill_low <= table.skill).all() and (table.skill <= table.skill_high).all()
+    assert table.mean_weight.sum() == pytest.approx(1.0, abs=1e-5)
+    assert table.name_check.isna().all()  # names hold by construction in this kind
+    assert all(isinstance(r, str) and r for r in table.reason)
+    assert report.n_samples == 200 and report.metric == "accuracy"
+    # the expert's score is its accuracy alone, as expert_scores computes it
+    np.testing.assert_allclose(table.score, clf.expert_scores(X, y)["score"].iloc[:-1])
+
+
+def test_a_pure_uniqueness_case_names_its_modality(unique_m1):
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y)
+    assert report.dominant == "uniqueness[m1]"
+    table = report.table
+    assert table.loc["uniqueness[m1]", "supported"]
+    # the label lives in m1 only: the others do not predict, so nothing is redundant
+    assert not table.loc["uniqueness[m0]", "supported"]
+    assert not table.loc["redundancy", "supported"]
+    assert "fewer than two modalities" in table.loc["redundancy", "reason"]
+    text = report.summary()
+    assert "Dominant interaction: uniqueness[m1]" in text and repr(report) == text
+
+
+def test_shuffled_labels_support_no_interaction():
+    rng = np.random.default_rng(0)
+    X_all, y_all, _ = make_interaction_classification(
+        interaction="synergy", n_samples=400, random_state=1
+    )
+    noise = rng.permutation(y_all)
+    X_tr, y_tr, X_te, y_te = _split(X_all, noise, 250)
+    fitted = I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr)
+    report = interaction_report(fitted, X_te, y_te)
+    assert report.dominant is None
+    assert not report.table.supported.any()
+    assert report.mixture["skill_low"] <= 0
+    assert "none supported" in report.summary()
+
+
+def test_redundant_modalities_support_redundancy():
+    X, y, _ = make_interaction_classification(
+        interaction="redundancy", n_samples=900, random_state=1
+    )
+    X_tr, y_tr, X_te, y_te = _split(X, y, 600)
+    clf = I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr)
+    report = interaction_report(clf, X_te, y_te)
+    table = report.table
+    assert table.loc["redundancy", "supported"]
+    assert table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"], "supported"].sum() >= 2
+    assert not table.loc["synergy", "supported"]  # no single modality is beaten
+    assert report.dominant == "redundancy"
+
+
+def test_the_papers_mixture_gets_its_names_checked():
+    X, y, _ = make_interaction_classification(
+        interaction="uniqueness", unique_modality=0, n_samples=500, random_state=0
+    )
+    X_tr, y_tr, X_te, y_te = _split(X, y, 300)
+    clf = I2MoEClassifier(hidden_dim=16, n_tokens=2, max_epochs=10, random_state=0, n_threads=1)
+    report = interaction_report(clf.fit(X_tr, y_tr), X_te, y_te)
+    assert not report.names_by_construction
+    unique = report.table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]]
+    assert unique.name_check.notna().all()
+    # experts named after the uninformative modalities cannot pass: with m0 shuffled away
+    # they have nothing left to predict from
+    assert not unique.loc[["uniqueness[m1]", "uniqueness[m2]"], "supported"].any()
+    assert "shuffled" in report.summary()
+
+
+def test_a_pipeline_is_accepted_and_regressors_report_r2():
+    X, y, _ = make_interaction_regression(interaction="uniqueness", n_samples=300, random_state=0)
+    table = pd.concat({k: pd.DataFrame(v) for k, v in X.items()}, axis=1)
+    table.columns = [f"{m}__{f}" for m, f in table.columns]
+    pipe = make_pipeline(
+        FunctionTransformer(lambda t: t * 1.0),
+        I2MoERegressor(**{**STRUCTURE, "max_epochs": 10}),
+    )
+    pipe.fit(table.iloc[:200], y[:200])
+    report = interaction_report(pipe, table.iloc[200:], y[200:], n_bootstrap=100)
+    assert report.metric == "r2" and report.estimator_name == "I2MoERegressor"
+    np.testing.assert_allclose(
+        report.table.score,
+        pipe[-1].expert_scores(table.iloc[200:], y[200:])["score"].iloc[:-1],
+    )
+
+
+def test_bad_input_is_named(unique_m1):
+    clf, X, y = unique_m1
+    with pytest.raises(TypeError, match="Pipeline ending in one"):
+        interaction_report(make_pipeline(FunctionTransformer()), X, y)
+    with pytest.raises(ValueError, match="y has 5 samples but X has 200"):
+        interaction_report(clf, X, y[:5])
+    with pytest.raises(ValueError, match=r"labels \[7\] the estimator was not fitted on"):
+        interaction_report(clf, X, np.full(200, 7))
+    with pytest.raises(ValueError, match="confidence"):
+        interaction_report(clf, X, y, confidence=95)
