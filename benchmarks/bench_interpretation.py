@@ -54,21 +54,34 @@ from sk_i2moe import I2MoEClassifier
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import expert_scores, interaction_report
 
-CASES = [
-    ("uniqueness[m0]", {"interaction": "uniqueness", "unique_modality": 0}),
-    ("uniqueness[m1]", {"interaction": "uniqueness", "unique_modality": 1}),
-    ("uniqueness[m2]", {"interaction": "uniqueness", "unique_modality": 2}),
-    ("redundancy", {"interaction": "redundancy"}),
-    ("synergy", {"interaction": "synergy"}),
-    ("none (shuffled labels)", {"interaction": "synergy"}),
-]
 SHUFFLED = "none (shuffled labels)"
+NOISE = "noise"  # name of the optional pure-noise modality
+
+
+def cases(n_modalities: int) -> list[tuple[str, dict]]:
+    """(true expert, data options) for every pure mechanism, then shuffled labels."""
+    unique = [
+        (f"uniqueness[m{m}]", {"interaction": "uniqueness", "unique_modality": m})
+        for m in range(n_modalities)
+    ]
+    return [
+        *unique,
+        ("redundancy", {"interaction": "redundancy"}),
+        ("synergy", {"interaction": "synergy"}),
+        (SHUFFLED, {"interaction": "synergy"}),
+    ]
 
 
 def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) -> dict:
     X, y, labels = make_interaction_classification(
-        n_samples=args.n_samples, n_modalities=3, noise=args.noise, random_state=seed, **data_kwargs
+        n_samples=args.n_samples,
+        n_modalities=args.n_modalities,
+        noise=args.noise,
+        random_state=seed,
+        **data_kwargs,
     )
+    if args.noise_modality:  # a modality that carries nothing about the label
+        X[NOISE] = np.random.default_rng(1000 + seed).normal(size=(len(y), 10))
     if truth == SHUFFLED:
         y = np.random.default_rng(seed).permutation(y)
     else:
@@ -106,6 +119,9 @@ def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) 
         "true_expert_accuracy": float(scores.loc[named, "score"]),
         "mlp_accuracy": float(reference_accuracy),
         "fit_s": fit_s,
+        "noise_weight": float(scores.loc[f"uniqueness[{NOISE}]", "mean_weight"])
+        if args.noise_modality
+        else float("nan"),
         "weights": [round(float(w), 3) for w in weights],
     }
 
@@ -114,9 +130,9 @@ def _mean_std(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}"
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
+def summarise(results: pd.DataFrame, n_modalities: int) -> pd.DataFrame:
     rows = []
-    for truth, _ in CASES:
+    for truth, _ in cases(n_modalities):
         part = results[results["interaction"] == truth]
         if part.empty:
             continue
@@ -131,6 +147,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
                 "true expert alone": _mean_std(part["true_expert_accuracy"]),
                 "MLPClassifier": _mean_std(part["mlp_accuracy"]),
                 "most frequent dominant": f"{dominant[0]} ({dominant[1]})",
+                "noise modality weight": f"{part['noise_weight'].max():.3f}",
                 "fit s": f"{part['fit_s'].mean():.0f}",
             }
         )
@@ -157,6 +174,10 @@ def main() -> None:
     parser.add_argument("--n-samples", type=int, default=2000)
     parser.add_argument("--test-size", type=float, default=0.25)
     parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument("--n-modalities", type=int, default=3)
+    parser.add_argument(
+        "--noise-modality", action="store_true", help="add a pure-noise modality 'noise'"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--params", default="{}", help="estimator parameters as JSON")
@@ -171,11 +192,12 @@ def main() -> None:
     print(
         f"device={args.device}, torch threads={torch.get_num_threads()}, "
         f"n_samples={args.n_samples} (test {args.test_size:.0%}), noise={args.noise}, "
+        f"modalities={args.n_modalities}{' + a pure-noise one' if args.noise_modality else ''}, "
         f"seeds=0..{args.seeds - 1}, I2MoEClassifier parameters {args.params} (others at defaults)"
     )
     records = []
     start = time.perf_counter()
-    for truth, data_kwargs in CASES:
+    for truth, data_kwargs in cases(args.n_modalities):
         for seed in range(args.seeds):
             record = run_one(truth, data_kwargs, seed, args)
             records.append(record)
@@ -191,7 +213,7 @@ def main() -> None:
         results.to_csv(args.csv, index=False)
     print()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(summarise(results).to_string())
+        print(summarise(results, args.n_modalities).to_string())
     real = results[results["interaction"] != SHUFFLED]
     shuffled = results[results["interaction"] == SHUFFLED]
     correct = real["correct"].mean()

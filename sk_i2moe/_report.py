@@ -6,15 +6,15 @@ held-out data only:
 
 - every expert's own predictive **skill** (how much of the chance-level loss
   it removes when it predicts alone), with a bootstrap interval;
-- a **check of the expert's name** where the kind of mixture does not
-  guarantee it (the paper's: every expert sees every modality): the
-  uniqueness expert of a modality must keep its skill when every other
-  modality is shuffled across samples;
+- each **modality on its own** (its uniqueness expert; in the paper's kind of
+  mixture, whose experts see every modality, with every other modality
+  shuffled across samples, which also checks the expert's name);
 - a **rule per kind of interaction** deciding whether the data support it
   (:attr:`InteractionReport.table`'s ``supported`` and ``reason`` columns);
-- the **dominant** interaction: the supported expert with the largest mean
-  weight, or None when the data support none (for instance on shuffled
-  labels, where the mixture is no better than chance on held-out data).
+- the **dominant** interaction: the expert with the largest mean weight (the
+  one the predictions lean on most) when the evidence supports its
+  interaction, or None (for instance on shuffled labels, where the mixture
+  is no better than chance on held-out data).
 
 Intervals are percentile bootstrap intervals over the held-out samples
 (paired: every quantity is computed on the same resamples).
@@ -81,8 +81,8 @@ class InteractionReport:
         ``name_check`` (True/False, or None where the names hold by
         construction); ``supported`` (bool) and ``reason`` (plain words).
     dominant : str or None
-        The supported expert with the largest mean weight; None when the
-        held-out data support no interaction.
+        The expert with the largest mean weight, when the held-out evidence
+        supports its interaction; None otherwise.
     mixture : dict
         ``score``, ``skill``, ``skill_low``, ``skill_high`` of the whole
         mixture.
@@ -136,8 +136,8 @@ class InteractionReport:
             )
         if not self.names_by_construction:
             lines.append(
-                "Expert names are not guaranteed by this kind of mixture; uniqueness experts "
-                "were checked with the other modalities shuffled."
+                "Expert names are not guaranteed by this kind of mixture: each uniqueness expert "
+                "was evaluated with the other modalities shuffled across samples."
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
@@ -250,21 +250,26 @@ def interaction_report(
     - the **mixture** must predict better than chance on the held-out data
       (its skill's ``low`` > 0); if it does not, no interaction is
       supported and ``dominant`` is None;
-    - **uniqueness[m]**: the expert predicts better than chance (skill
-      ``low`` > 0) and, where names are not guaranteed by construction,
-      keeps doing so when every other modality is shuffled across samples:
-      modality ``m`` alone carries information about the target;
-    - **synergy**: the expert predicts better than chance and better than
-      the best single-modality expert (the ``low`` of the paired difference
-      of their losses > 0; without uniqueness experts, better than the
-      redundancy expert): combining modalities adds information no single
-      one has;
+    - **uniqueness[m]**: modality ``m`` on its own predicts better than
+      chance (skill ``low`` > 0) **and** better than every other modality on
+      its own (the ``low`` of each paired loss difference > 0): it carries
+      information the others lack. "On its own" is the uniqueness expert,
+      which sees only ``m`` in the structured mixture; in the paper's
+      mixture, whose experts see every modality, it is the uniqueness
+      expert with every other modality shuffled across samples
+      (``name_check`` says whether that expert still predicts);
+    - **synergy**: the expert predicts better than chance, better than the
+      best single modality on its own and better than the redundancy expert
+      (the ``low`` of each paired difference of losses > 0): combining
+      modalities adds information that no single one has and that pooling
+      them (which also averages their noise away) does not explain;
     - **redundancy**: the expert predicts better than chance and at least
-      two modalities do so on their own (two uniqueness experts with skill
-      ``low`` > 0): the same information is carried by several modalities;
+      two modalities predict on their own: the same information is carried
+      by several modalities;
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
 
-    ``dominant`` is the supported expert with the largest mean weight.
+    ``dominant`` is the expert with the largest mean weight (the one the
+    predictions lean on most) when it is supported, else None.
 
     Parameters
     ----------
@@ -296,7 +301,6 @@ def interaction_report(
 
     Examples
     --------
-    >>> from sklearn.model_selection import train_test_split
     >>> from sk_i2moe import I2MoEClassifier
     >>> from sk_i2moe.datasets import make_interaction_classification
     >>> from sk_i2moe.inspection import interaction_report
@@ -334,71 +338,106 @@ def interaction_report(
         + [_losses(mixture_output, targets, task)]
     )  # [n, E + 1], the mixture last
     chance = _chance_losses(targets, task)
+    n_e = len(names)
     unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
-    # the name check: each uniqueness expert with every other modality shuffled
-    checked = []
-    if not by_construction:
-        for e in unique:
-            m = _unique_modality(names[e], modalities)
-            order = rng.permutation(n)
-            shuffled = [a if k == m else a[order] for k, a in enumerate(arrays)]
-            alone = final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
-            checked.append(_losses(alone, targets, task))
+    # each modality on its own: the uniqueness expert, with every other modality shuffled
+    # across samples where the kind of mixture does not keep it from seeing them
+    alone = {}
+    for e in unique:
+        if by_construction:
+            alone[e] = losses[:, e]
+            continue
+        m = _unique_modality(names[e], modalities)
+        order = rng.permutation(n)
+        shuffled = [a if k == m else a[order] for k, a in enumerate(arrays)]
+        out = final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
+        alone[e] = _losses(out, targets, task)
     synergy = names.index("synergy") if "synergy" in names else None
     redundancy = names.index("redundancy") if "redundancy" in names else None
-    rival = None
-    if synergy is not None:
-        pool = unique or ([redundancy] if redundancy is not None else [])
-        if pool:
-            rival = min(pool, key=lambda e: losses[:, e].mean())
-    extra = [losses[:, rival] - losses[:, synergy]] if rival is not None else []
-    per_sample = np.column_stack([weights, losses, chance, *checked, *extra])
-    draws = _bootstrap_means(per_sample, n_bootstrap, rng)
-    n_e = len(names)
-    w_draws = draws[:, :n_e]
-    loss_draws = draws[:, n_e : 2 * n_e + 1]
-    chance_draws = draws[:, 2 * n_e + 1 : 2 * n_e + 2]
-    skill_draws = 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
-    check_draws = draws[:, 2 * n_e + 2 : 2 * n_e + 2 + len(checked)]
-    check_skill = 1.0 - check_draws / np.maximum(chance_draws, _EPS)
+    # the best single-modality predictor, the rival a synergy claim must beat
+    rival = min(alone, key=lambda e: alone[e].mean()) if alone else redundancy
+    rival_loss = None
+    if rival is not None:
+        rival_loss = alone[rival] if rival in alone else losses[:, rival]
+    pairs = [(e, k) for e in unique for k in unique if k != e]
+    columns = [weights, losses, chance[:, None]]
+    columns += [alone[e][:, None] for e in unique]
+    columns += [(alone[k] - alone[e])[:, None] for e, k in pairs]  # > 0: e beats k
+    if synergy is not None and rival is not None:
+        columns.append((rival_loss - losses[:, synergy])[:, None])
+    # an additive pooling of the modalities gains from averaging their noise too: synergy
+    # must also beat the redundancy expert, which pools them
+    pooled = synergy is not None and redundancy is not None and rival != redundancy
+    if pooled:
+        columns.append((losses[:, redundancy] - losses[:, synergy])[:, None])
+    draws = _bootstrap_means(np.hstack(columns), n_bootstrap, rng)
+    offset = 0
+
+    def take(width: int) -> np.ndarray:
+        nonlocal offset
+        offset += width
+        return draws[:, offset - width : offset]
+
+    w_draws, loss_draws, chance_draws = take(n_e), take(n_e + 1), take(1)
+    alone_draws, pair_draws = take(len(unique)), take(len(pairs))
+    margin_draws = take(1) if synergy is not None and rival is not None else None
+    pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
+
+    def skill_of(loss_draws: np.ndarray) -> np.ndarray:
+        return 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
+
     skill = 1.0 - losses.mean(axis=0) / max(chance.mean(), _EPS)
     w_low, w_high = _interval(w_draws, confidence)
-    s_low, s_high = _interval(skill_draws, confidence)
-    check_low = _interval(check_skill, confidence)[0] if checked else np.array([])
-    margin_low = _interval(draws[:, -1:], confidence)[0][0] if extra else None
+    s_low, s_high = _interval(skill_of(loss_draws), confidence)
+    alone_low = dict(zip(unique, _interval(skill_of(alone_draws), confidence)[0]))
+    pair_low = dict(zip(pairs, _interval(pair_draws, confidence)[0]))
+    margin_low = _interval(margin_draws, confidence)[0][0] if margin_draws is not None else None
+
+    def label(e: int) -> str:
+        return repr(modalities[_unique_modality(names[e], modalities)])
 
     mixture_ok = s_low[-1] > 0
-    skilled = {e: s_low[e] > 0 for e in range(n_e)}
-    name_ok: dict[int, bool | None] = {e: None for e in range(n_e)}
-    for k, e in enumerate(unique if checked else []):
-        name_ok[e] = bool(check_low[k] > 0)
-    informative = [e for e in unique if skilled[e] and name_ok[e] is not False]
+    informative = [e for e in unique if alone_low[e] > 0]
+    name_ok = {e: (None if by_construction else bool(alone_low[e] > 0)) for e in unique}
     supported, reasons = [], []
-    for e, name in enumerate(names):
+    for e in range(n_e):
         if not mixture_ok:
             ok, why = False, "the mixture is not better than chance on these data"
-        elif not skilled[e]:
-            ok, why = False, "not better than chance when predicting alone"
         elif e in unique:
-            m = modalities[_unique_modality(name, modalities)]
-            if name_ok[e] is False:
-                ok, why = False, f"its skill needs modalities other than {m!r} (name check failed)"
+            beaten = [k for k in unique if k != e and not pair_low[(e, k)] > 0]
+            if alone_low[e] <= 0:
+                check = "" if by_construction else " with the other modalities shuffled"
+                ok, why = False, f"{label(e)} alone is not better than chance{check}"
+            elif beaten:
+                others = ", ".join(label(k) for k in beaten)
+                ok, why = False, (
+                    f"{label(e)} alone predicts, but not better than {others} alone: the "
+                    "information is not unique to it"
+                )
             else:
-                ok, why = True, f"{m!r} alone predicts better than chance"
+                ok, why = True, f"{label(e)} alone predicts better than chance and than the others"
+        elif s_low[e] <= 0:
+            ok, why = False, "not better than chance when predicting alone"
         elif e == synergy:
             if rival is None:
-                ok, why = False, "no single-modality expert to compare with"
+                ok, why = False, "no single-modality predictor to compare with"
+            elif margin_low > 0 and pooled and not pooled_low > 0:
+                ok, why = False, (
+                    "beats every single modality but not the redundancy expert: pooling the "
+                    "modalities explains the gain"
+                )
             elif margin_low > 0:
-                ok, why = True, f"combining modalities beats the best single one ({names[rival]})"
+                ok, why = True, f"beats the best single-modality predictor ({names[rival]})"
             else:
-                ok, why = False, f"not better than the best single expert ({names[rival]})"
+                ok, why = False, (
+                    f"not better than the best single-modality predictor ({names[rival]})"
+                )
         elif e == redundancy:
             if not unique:
                 ok, why = True, "better than chance (no uniqueness experts to check sharing)"
             elif len(informative) >= 2:
-                shared = ", ".join(repr(modalities[_unique_modality(names[u], modalities)])
-                                   for u in informative)
-                ok, why = True, f"several modalities carry the information ({shared})"
+                shared = ", ".join(label(k) for k in informative)
+                ok, why = True, f"several modalities predict on their own ({shared})"
             else:
                 ok, why = False, "fewer than two modalities predict on their own"
         else:  # vanilla fusion's single expert
@@ -417,14 +456,15 @@ def interaction_report(
             "skill": skill[:n_e],
             "skill_low": s_low[:n_e],
             "skill_high": s_high[:n_e],
-            "name_check": pd.array([name_ok[e] for e in range(n_e)], dtype="boolean"),
+            "name_check": pd.array([name_ok.get(e) for e in range(n_e)], dtype="boolean"),
             "supported": supported,
             "reason": reasons,
         },
         index=pd.Index(names, name="expert"),
     )
-    candidates = table[table["supported"]]
-    dominant = None if candidates.empty else str(candidates["mean_weight"].idxmax())
+    # the expert the predictions lean on most, if the evidence backs its interaction
+    heaviest = str(table["mean_weight"].idxmax())
+    dominant = heaviest if table.loc[heaviest, "supported"] else None
     mixture = {
         "score": _predictions_score(final, mixture_output, y, metric),
         "skill": float(skill[-1]),
