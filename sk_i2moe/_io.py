@@ -412,6 +412,8 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
         serving = _Serving(mixture, "affine", estimator._y_loc, estimator._y_scale)
         output = "predictions"
     names = list(estimator.modalities_)
+    # placeholders: a modality may be named like a value inside the graph ("mean", "add")
+    placeholders = [f"sk_i2moe_input_{i}" for i in range(len(names))]
     example = tuple(torch.zeros(2, d) for d in estimator.modalities_.values())
     batch = torch.export.Dim("batch", min=1)
     try:
@@ -421,7 +423,7 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
                 serving,
                 example,
                 dynamo=True,
-                input_names=names,
+                input_names=placeholders,
                 output_names=[output],
                 dynamic_shapes=(tuple({0: batch} for _ in names),),  # the *xs argument
                 verbose=False,
@@ -439,3 +441,31 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
             "exporter cannot trace."
         ) from None
     program.save(os.fspath(path))
+    _name_inputs(os.fspath(path), dict(zip(placeholders, names)))
+
+
+def _name_inputs(path: str, names: dict[str, str]) -> None:
+    """Rename the graph's inputs to the modality names, moving clashing inner names aside."""
+    import onnx
+
+    model = onnx.load(path)
+    graph = model.graph
+    wanted = set(names.values())
+    inner = {o for node in graph.node for o in node.output}
+    inner |= {t.name for t in graph.initializer} | {v.name for v in graph.value_info}
+    renames = dict(names)
+    for name in sorted(inner & wanted):
+        fresh, k = f"{name}_inner", 0
+        while fresh in inner or fresh in wanted:
+            k += 1
+            fresh = f"{name}_inner{k}"
+        renames[name] = fresh
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        value.name = renames.get(value.name, value.name)
+    for tensor in graph.initializer:
+        tensor.name = renames.get(tensor.name, tensor.name)
+    for node in graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    onnx.checker.check_model(model)
+    onnx.save(model, path)

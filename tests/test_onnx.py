@@ -55,6 +55,15 @@ def test_backbones_that_cannot_export_say_so(fusion, tmp_path):
         clf.to_onnx(tmp_path / "model.onnx")
 
 
+def test_modalities_named_like_values_inside_the_graph(tmp_path):
+    X, y = _data()
+    X = {"mean": X["labs"], "add": X["notes"], "probabilities_0": X["labs"][:, :1]}
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.to_onnx(tmp_path / "model.onnx")
+    got = _run(tmp_path / "model.onnx", clf, X)
+    np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-5)
+
+
 def test_multilabel_and_multiclass_probabilities(tmp_path):
     X, _ = _data()
     multilabel = np.stack([X["labs"][:, 0] > 0, X["notes"][:, 0] > 3], 1).astype(int)
