@@ -188,3 +188,21 @@ def test_a_stateful_user_callback_is_copied_not_changed(data):
     clf = I2MoEClassifier(**SMALL, callbacks=[("count", counter)]).fit(X, y)
     assert counter.epochs == 0
     assert dict(clf.net_.callbacks_)["count"].epochs == SMALL["max_epochs"]
+
+
+def test_expert_scores_take_one_forward_pass(fitted, data):
+    X, y = data
+    calls = []
+    forward_outputs = fitted.net_.forward_outputs
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return forward_outputs(*args, **kwargs)
+
+    fitted.net_.forward_outputs = counting
+    try:
+        scores = fitted.expert_scores(X, y)
+    finally:
+        del fitted.net_.forward_outputs
+    assert len(calls) == 1
+    assert scores.loc["mixture", "score"] == pytest.approx(fitted.score(X, y))
