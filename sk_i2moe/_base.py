@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import inspect
 import os
 import warnings
@@ -28,7 +29,7 @@ from skorch.utils import noop
 from . import _io
 from ._data import BatchLoader, ModalityDataset, resolve_batch_size, standardization
 from ._malloc import retain_heap_if_asked
-from ._modalities import ModalitySpec, check_sample_weight
+from ._modalities import ModalitySpec, check_sample_weight, row_labels
 from ._net import I2MoENet, mixture_output
 from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
@@ -750,7 +751,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         ['sample', 'expert', 'weight']
         """
         check_is_fitted(self, "net_")
-        return self._explain_arrays(list(self._input_spec.transform(X).values()))
+        explanation = self._explain_arrays(list(self._input_spec.transform(X).values()))
+        ids = row_labels(X)
+        return explanation if ids is None else dataclasses.replace(explanation, sample_ids=ids)
 
     def _explain_arrays(self, arrays: list[np.ndarray]) -> Explanation:
         """:meth:`explain` on validated modality arrays (in the fitted order)."""
@@ -764,7 +767,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             task="classification" if is_classifier(self) else "regression",
         )
 
-    def expert_scores(self, X: object, y: object, sample_weight: object = None) -> pd.DataFrame:
+    def expert_scores(
+        self,
+        X: object,
+        y: object,
+        sample_weight: object = None,
+        *,
+        scoring: str | Callable | None = None,
+    ) -> pd.DataFrame:
         """Score each expert alone next to the whole mixture.
 
         Parameters
@@ -775,13 +785,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights of the scores.
+        scoring : str, callable or None, default=None
+            Any scikit-learn scorer name or callable; None is the default
+            metric (accuracy for classifiers, R^2 for regressors).
 
         Returns
         -------
         DataFrame
             One row per expert, then ``"mixture"``: the expert's own score (its
-            clean output alone; accuracy for classifiers, R^2 for regressors)
-            and its mean weight. See :func:`sk_i2moe.inspection.expert_scores`.
+            clean output alone) and its mean weight. See
+            :func:`sk_i2moe.inspection.expert_scores`.
 
         Examples
         --------
@@ -792,4 +805,4 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         >>> clf.expert_scores(X, y).index.tolist()[-1]
         'mixture'
         """
-        return expert_scores(self, X, y, sample_weight=sample_weight)
+        return expert_scores(self, X, y, scoring=scoring, sample_weight=sample_weight)

@@ -387,6 +387,29 @@ class ModalitySpec:
         return {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
 
 
+def row_labels(X: object) -> np.ndarray | None:
+    """The row index of a DataFrame input (or of a mapping's first DataFrame modality).
+
+    Parameters
+    ----------
+    X : object
+        Input in any accepted form.
+
+    Returns
+    -------
+    ndarray or None
+        The labels (patient ids, say) as an object array; None for input
+        without a row index.
+    """
+    if isinstance(X, pd.DataFrame):
+        return np.asarray(X.index, dtype=object)
+    if isinstance(X, Mapping):
+        for value in X.values():
+            if isinstance(value, pd.DataFrame):
+                return np.asarray(value.index, dtype=object)
+    return None
+
+
 def _reject_sparse(X: object) -> None:
     """Raise a TypeError for a SciPy sparse matrix or array (dok arrays are mappings too)."""
     if sparse.issparse(X):

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
+
+from ._scoring import default_scoring, score_outputs
 
 _EPS = 1e-12
 _CHUNK = 100  # bootstrap resamples evaluated at once
@@ -213,16 +214,6 @@ def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndar
     return np.percentile(draws, tail, axis=0), np.percentile(draws, 100 - tail, axis=0)
 
 
-def _predictions_score(final: object, outputs: np.ndarray, y_raw: object, metric: str) -> float:
-    prediction = final._predict_outputs(outputs)
-    y_true = np.asarray(y_raw)
-    if metric == "accuracy":
-        if y_true.ndim == 2 and y_true.shape[1] == 1 and prediction.ndim == 1:
-            y_true = y_true.ravel()
-        return float(accuracy_score(y_true, prediction))
-    return float(r2_score(y_true, prediction))
-
-
 def _unique_modality(name: str, modalities: list[str]) -> int | None:
     if name.startswith("uniqueness[") and name.endswith("]"):
         return modalities.index(name[len("uniqueness[") : -1])
@@ -323,7 +314,7 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
-    metric = "accuracy" if is_classifier(final) else "r2"
+    metric = default_scoring(final)
     explanation = final._explain_arrays(arrays)
     names = list(explanation.expert_names)
     outputs = np.asarray(explanation.expert_outputs, dtype=np.float64)
@@ -451,7 +442,7 @@ def interaction_report(
             "weight_low": w_low,
             "weight_high": w_high,
             "score": [
-                _predictions_score(final, outputs[:, e], y, metric) for e in range(n_e)
+                score_outputs(final, outputs[:, e], y) for e in range(n_e)
             ],
             "skill": skill[:n_e],
             "skill_low": s_low[:n_e],
@@ -466,7 +457,7 @@ def interaction_report(
     heaviest = str(table["mean_weight"].idxmax())
     dominant = heaviest if table.loc[heaviest, "supported"] else None
     mixture = {
-        "score": _predictions_score(final, mixture_output, y, metric),
+        "score": score_outputs(final, mixture_output, y),
         "skill": float(skill[-1]),
         "skill_low": float(s_low[-1]),
         "skill_high": float(s_high[-1]),

@@ -11,17 +11,26 @@ with bootstrap intervals (or that they support none).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier, is_regressor
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import check_random_state
 
-from ._report import InteractionReport, interaction_report
+from ._modalities import row_labels
+from ._report import InteractionReport, final_estimator, interaction_report
+from ._scoring import default_scoring, score_outputs
 
-__all__ = ["Explanation", "InteractionReport", "expert_scores", "interaction_report"]
+__all__ = [
+    "Explanation",
+    "InteractionReport",
+    "explain",
+    "expert_scores",
+    "interaction_report",
+    "modality_importance",
+]
 
 _SUMMARY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -42,10 +51,14 @@ class Explanation:
         Name of each expert, e.g. ``"uniqueness[labs]"``, ``"synergy"``.
     output_names : list of str
         Name of each output (the class labels for a classifier).
-    task : {"classification", "regression"} or None, default=None
-        What the outputs are: logits of a classifier or raw regression
-        outputs. Optional; it lets plots pick a default output and label
-        their axes (None: unknown).
+    task : {"classification", "regression", "log_odds"} or None, default=None
+        What the outputs are: logits of a classifier, raw regression outputs,
+        or the log-odds of a binary classifier's positive class
+        (:meth:`log_odds`). Optional; it lets plots pick a default output,
+        label their axes and show the predicted probability (None: unknown).
+    sample_ids : ndarray of shape (n_samples,) or None, default=None
+        The row labels of ``X`` (a DataFrame's index, e.g. patient ids);
+        ``to_frame()`` and the plots use them instead of ``0 .. n-1``.
 
     Examples
     --------
@@ -73,6 +86,7 @@ class Explanation:
     expert_names: list[str]
     output_names: list[str]
     task: str | None = None
+    sample_ids: np.ndarray | None = None
 
     @property
     def contributions(self) -> np.ndarray:
@@ -96,14 +110,62 @@ class Explanation:
         """
         return self.weights[:, :, None] * self.expert_outputs
 
+    def log_odds(self) -> Explanation:
+        """The explanation of a binary classifier on the log-odds of its positive class.
+
+        A binary classifier has two logits per expert; their difference is
+        the log-odds of the second class (``classes_[1]``), and the experts'
+        contributions ``weight * (logit_1 - logit_0)`` add up to the
+        mixture's log-odds, ``log(p / (1 - p))`` of its predicted
+        probability.
+
+        Returns
+        -------
+        Explanation
+            One output, named ``"log-odds(<class>)"``, with ``task="log_odds"``.
+
+        Raises
+        ------
+        ValueError
+            Unless this explains a classifier with exactly two outputs (a
+            multi-label classifier's outputs are log-odds already).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_i2moe.inspection import Explanation
+        >>> outputs = np.array([[[0.0, 2.0], [1.0, 0.0]]])
+        >>> weights = np.array([[0.5, 0.5]])
+        >>> exp = Explanation(weights, outputs, (weights[:, :, None] * outputs).sum(1),
+        ...                   ["synergy", "redundancy"], ["no", "yes"], task="classification")
+        >>> odds = exp.log_odds()
+        >>> odds.output_names, odds.contributions[0, :, 0].tolist(), float(odds.output[0, 0])
+        (['log-odds(yes)'], [1.0, -0.5], 0.5)
+        """
+        if self.task != "classification" or self.output.shape[1] != 2:
+            raise ValueError(
+                "log_odds() needs the explanation of a binary classifier (task='classification', "
+                f"2 outputs); got task={self.task!r} with {self.output.shape[1]} output(s). A "
+                "multi-label classifier's outputs are already each label's log-odds."
+            )
+        experts = self.expert_outputs[:, :, 1:] - self.expert_outputs[:, :, :1]
+        return replace(
+            self,
+            expert_outputs=experts,
+            output=self.output[:, 1:] - self.output[:, :1],
+            output_names=[f"log-odds({self.output_names[1]})"],
+            task="log_odds",
+        )
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per (sample, expert).
 
         Returns
         -------
         DataFrame
-            Columns ``sample``, ``expert``, ``weight``, then ``output[<name>]``
-            and ``contribution[<name>]`` for every output.
+            Columns ``sample`` (the row label when ``sample_ids`` is set,
+            else the row number), ``expert``, ``weight``, then
+            ``output[<name>]`` and ``contribution[<name>]`` for every output.
 
         Examples
         --------
@@ -122,8 +184,9 @@ class Explanation:
         1  redundancy    0.75              3.0
         """
         n, n_experts, _ = self.expert_outputs.shape
+        ids = np.arange(n) if self.sample_ids is None else np.asarray(self.sample_ids)
         frame = {
-            "sample": np.repeat(np.arange(n), n_experts),
+            "sample": np.repeat(ids, n_experts),
             "expert": pd.Categorical(np.tile(self.expert_names, n), categories=self.expert_names),
             "weight": self.weights.reshape(-1),
         }
@@ -173,34 +236,77 @@ class Explanation:
         return pd.DataFrame(columns, index=pd.Index(list(self.expert_names), name="expert"))
 
 
+def explain(estimator: object, X: object) -> Explanation:
+    """Local explanation of a fitted estimator's predictions, Pipelines included.
+
+    Parameters
+    ----------
+    estimator : I2MoE estimator or Pipeline ending in one
+        Fitted.
+    X : object
+        Input of ``estimator`` (for a Pipeline, what its first step takes).
+
+    Returns
+    -------
+    Explanation
+        As :meth:`I2MoEClassifier.explain <sk_i2moe.I2MoEClassifier.explain>`,
+        with the row index of ``X`` (a DataFrame, or a mapping of
+        DataFrames) as ``sample_ids``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sk_i2moe import I2MoEClassifier
+    >>> from sk_i2moe.datasets import load_breast_cancer_views
+    >>> from sk_i2moe.inspection import explain
+    >>> views, y = load_breast_cancer_views()
+    >>> X = pd.concat({k: pd.DataFrame(v) for k, v in views.items()}, axis=1)
+    >>> X.columns = [f"{m}__{f}" for m, f in X.columns]
+    >>> X.index = [f"patient{i}" for i in range(len(X))]
+    >>> pipe = make_pipeline(StandardScaler().set_output(transform="pandas"),
+    ...                      I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0))
+    >>> explain(pipe.fit(X, y), X.iloc[:2]).to_frame()["sample"].unique().tolist()
+    ['patient0', 'patient1']
+    """
+    final, Xt = final_estimator(estimator, X)
+    explanation = final.explain(Xt)
+    ids = row_labels(X)
+    return explanation if ids is None else replace(explanation, sample_ids=ids)
+
+
 def expert_scores(
     estimator: object,
     X: object,
     y: object,
     *,
+    scoring: str | Callable | None = None,
     sample_weight: object = None,
 ) -> pd.DataFrame:
     """Score every interaction expert on its own, next to the whole mixture.
 
     Each expert is a complete predictor: its clean output alone is turned
-    into a prediction by the estimator's own decision rule (the one
-    ``predict`` applies to the mixture) and scored with the estimator's
-    default metric, the same one ``estimator.score`` uses: accuracy for a
-    classifier (subset accuracy for multi-label targets), R^2 for a
-    regressor (averaged uniformly over outputs). The mixture's row scores
-    the mixture output of the same forward pass. An expert that scores close to
-    the mixture can carry the task alone; an expert with a large weight but a
+    into predictions by the estimator's own decision rule (the one
+    ``predict`` applies to the mixture; probabilities are the softmax, or
+    per-label sigmoid, of its logits) and scored with ``scoring``. All the
+    rows come from one forward pass. An expert that scores close to the
+    mixture can carry the task alone; an expert with a large weight but a
     poor score only helps in combination.
 
     Parameters
     ----------
-    estimator : fitted I2MoE classifier or regressor
-        A fitted :class:`~sk_i2moe.I2MoEClassifier` or
-        :class:`~sk_i2moe.I2MoERegressor`.
+    estimator : I2MoE estimator or Pipeline ending in one
+        Fitted.
     X : mapping, DataFrame or array-like
-        Input in the form the estimator was fitted on.
+        Input of ``estimator``.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         True targets.
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer name (``"roc_auc"``, ``"neg_brier_score"``,
+        ``"balanced_accuracy"``, ...) or a callable ``scorer(estimator, X,
+        y)``; None is the estimator's default metric (accuracy, subset
+        accuracy for multi-label targets, or R^2), the one ``score`` uses.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights for every score.
 
@@ -208,15 +314,14 @@ def expert_scores(
     -------
     DataFrame of shape (n_experts + 1, 2)
         Indexed by expert name, then ``"mixture"`` (index name ``"expert"``);
-        column ``score`` (the metric) and ``mean_weight`` (the expert's mean
-        interaction weight on ``X``; 1 for the mixture). ``frame.attrs["metric"]``
-        names the metric: ``"accuracy"`` or ``"r2"``.
+        column ``score`` and ``mean_weight`` (the expert's mean interaction
+        weight on ``X``; 1 for the mixture). ``frame.attrs["metric"]`` names
+        the metric.
 
     Raises
     ------
     TypeError
-        If ``estimator`` is neither a classifier nor a regressor, or has no
-        ``explain`` method.
+        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
 
@@ -227,44 +332,17 @@ def expert_scores(
     >>> from sk_i2moe.inspection import expert_scores
     >>> X, y, _ = make_interaction_classification("redundancy", n_samples=100, random_state=0)
     >>> clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, random_state=0).fit(X, y)
-    >>> scores = expert_scores(clf, X, y)
+    >>> scores = expert_scores(clf, X, y, scoring="roc_auc")
     >>> scores.index.tolist()
     ['uniqueness[m0]', 'uniqueness[m1]', 'uniqueness[m2]', 'synergy', 'redundancy', 'mixture']
     >>> scores.columns.tolist(), scores.attrs["metric"]
-    (['score', 'mean_weight'], 'accuracy')
+    (['score', 'mean_weight'], 'roc_auc')
     """
-    if not callable(getattr(estimator, "explain", None)):
-        raise TypeError(
-            f"expert_scores needs an I2MoE estimator with an explain(X) method; got "
-            f"{type(estimator).__name__}."
-        )
-    classifier = is_classifier(estimator)
-    if not classifier and not is_regressor(estimator):
-        raise TypeError(
-            f"expert_scores needs a classifier or a regressor; {type(estimator).__name__} is "
-            "neither (sklearn.base.is_classifier and is_regressor are both False)."
-        )
-    check_is_fitted(estimator)
-    explanation = estimator.explain(X)
-    y_true = np.asarray(y)
+    final, Xt = final_estimator(estimator, X)
+    explanation = final.explain(Xt)
     outputs = np.asarray(explanation.expert_outputs)
-    if classifier:
-        metric, score = "accuracy", accuracy_score
-        if y_true.ndim == 2 and y_true.shape[1] == 1 and outputs.shape[2] != 1:
-            y_true = y_true.ravel()  # a column vector of labels, not multi-label
-    else:
-        metric, score = "r2", r2_score
-        if y_true.ndim == 1 and outputs.shape[2] != 1:
-            raise ValueError(
-                f"y is 1-D but the estimator has {outputs.shape[2]} outputs; pass y of "
-                f"shape (n_samples, {outputs.shape[2]})."
-            )
-    # every expert, then the mixture, through the estimator's own decision rule
     candidates = [outputs[:, e] for e in range(outputs.shape[1])] + [explanation.output]
-    scores = [
-        score(y_true, estimator._predict_outputs(o), sample_weight=sample_weight)
-        for o in candidates
-    ]
+    scores = [score_outputs(final, o, y, scoring, sample_weight) for o in candidates]
     mean_weight = np.average(
         np.asarray(explanation.weights, dtype=np.float64), axis=0, weights=sample_weight
     )
@@ -275,5 +353,94 @@ def expert_scores(
         },
         index=pd.Index([*explanation.expert_names, "mixture"], name="expert"),
     )
-    frame.attrs["metric"] = metric
+    frame.attrs["metric"] = _metric_name(final, scoring)
     return frame
+
+
+def modality_importance(
+    estimator: object,
+    X: object,
+    y: object,
+    *,
+    scoring: str | Callable | None = None,
+    n_repeats: int = 5,
+    random_state: int | np.random.RandomState | None = None,
+    sample_weight: object = None,
+) -> pd.DataFrame:
+    """Permutation importance of whole modalities: what the predictions need.
+
+    For each modality, its rows are shuffled across samples (all its columns
+    together, so the modality stays internally consistent) ``n_repeats``
+    times, and the drop of the score is recorded. Interaction weights say
+    how a prediction is *composed*; this says what it *needs*: a modality
+    whose shuffling costs nothing can be dropped, whatever the weights of
+    its experts.
+
+    Parameters
+    ----------
+    estimator : I2MoE estimator or Pipeline ending in one
+        Fitted.
+    X : mapping, DataFrame or array-like
+        Held-out input of ``estimator``.
+    y : array-like
+        True targets.
+    scoring : str, callable or None, default=None
+        As in :func:`expert_scores`.
+    n_repeats : int, default=5
+        Shuffles per modality.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffles.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights of the score.
+
+    Returns
+    -------
+    DataFrame of shape (n_modalities, 2 + n_repeats)
+        Indexed by modality (index name ``"modality"``): ``importance_mean``
+        and ``importance_std`` (population, as
+        :func:`sklearn.inspection.permutation_importance`), then one column
+        per repeat. ``frame.attrs`` holds ``"metric"`` and
+        ``"baseline_score"``.
+
+    Examples
+    --------
+    >>> from sk_i2moe import I2MoEClassifier
+    >>> from sk_i2moe.datasets import make_interaction_classification
+    >>> from sk_i2moe.inspection import modality_importance
+    >>> X, y, _ = make_interaction_classification("uniqueness", n_samples=200, random_state=0)
+    >>> clf = I2MoEClassifier(max_epochs=5, hidden_dim=8, random_state=0).fit(X, y)
+    >>> imp = modality_importance(clf, X, y, n_repeats=3, random_state=0)
+    >>> imp.columns.tolist()[:2], imp.index.tolist()
+    (['importance_mean', 'importance_std'], ['m0', 'm1', 'm2'])
+    """
+    if not isinstance(n_repeats, Integral) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
+    final, Xt = final_estimator(estimator, X)
+    arrays = list(final._input_spec.transform(Xt).values())
+    rng = check_random_state(random_state)
+    baseline = score_outputs(
+        final, final._explain_arrays(arrays).output, y, scoring, sample_weight
+    )
+    n = arrays[0].shape[0]
+    drops = np.empty((len(arrays), n_repeats))
+    for m in range(len(arrays)):
+        for r in range(n_repeats):
+            shuffled = list(arrays)
+            shuffled[m] = arrays[m][rng.permutation(n)]
+            output = final._explain_arrays(shuffled).output
+            drops[m, r] = baseline - score_outputs(final, output, y, scoring, sample_weight)
+    frame = pd.DataFrame(
+        {"importance_mean": drops.mean(axis=1), "importance_std": drops.std(axis=1)},
+        index=pd.Index(list(final.modalities_), name="modality"),
+    )
+    for r in range(n_repeats):
+        frame[f"repeat_{r}"] = drops[:, r]
+    frame.attrs["metric"] = _metric_name(final, scoring)
+    frame.attrs["baseline_score"] = baseline
+    return frame
+
+
+def _metric_name(estimator: object, scoring: object) -> str:
+    if scoring is None:
+        return default_scoring(estimator)
+    return scoring if isinstance(scoring, str) else getattr(scoring, "__name__", repr(scoring))

@@ -113,7 +113,9 @@ def plot_interaction_weights(
         raise ValueError(f"kind must be 'violin' or 'box'; got {kind!r}.")
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.3 * len(explanation.expert_names) + 2.5, 4))
+        _, ax = plt.subplots(
+            figsize=(1.3 * len(explanation.expert_names) + 2.5, 4), layout="constrained"
+        )
     weights = np.asarray(explanation.weights, dtype=np.float64)
     n_samples, n_experts = weights.shape
     positions = np.arange(1, n_experts + 1)
@@ -216,7 +218,7 @@ def plot_sample_explanation(
     >>> [ax.get_title() for ax in fig.axes]  # doctest: +SKIP
     ['Expert output', 'Interaction weight', 'Contribution']
     >>> fig.get_suptitle()  # doctest: +SKIP
-    "Sample 0: logit of class 'no'"
+    "Sample 0: logit of class 'no' (predicted probability 0.91)"
     """
     explanation = _check_explanation(explanation)
     n_samples = explanation.weights.shape[0]
@@ -242,12 +244,16 @@ def plot_sample_explanation(
     contributions = weights * values
     total = float(explanation.output[index, k])
     output_name = str(explanation.output_names[k])
-    if explanation.task == "regression":
-        quantity = f"output '{output_name}'"
-    elif explanation.task == "classification":
+    row = np.asarray(explanation.output[index], dtype=np.float64)
+    if explanation.task == "classification":
         quantity = f"logit of class '{output_name}'"
+        probability = np.exp(row[k] - row.max()) / np.exp(row - row.max()).sum()
+    elif explanation.task == "log_odds":
+        quantity = output_name
+        probability = 1.0 / (1.0 + np.exp(-row[k]))
     else:
         quantity = f"output '{output_name}'"
+        probability = None
     colors = np.where(contributions >= 0, "tab:blue", "tab:red")
 
     panels = [
@@ -268,7 +274,9 @@ def plot_sample_explanation(
     axes[2].axvline(total, color="black", linestyle="--", linewidth=1.2, label=f"sum = {total:.3g}")
     axes[2].margins(x=0.12)
     axes[2].legend(loc="best", frameon=False)
-    fig.suptitle(f"Sample {index}: {quantity}")
+    label = index if explanation.sample_ids is None else explanation.sample_ids[index]
+    predicted = "" if probability is None else f" (predicted probability {probability:.2f})"
+    fig.suptitle(f"Sample {label}: {quantity}{predicted}")
     return fig
 
 
@@ -328,7 +336,7 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
     values = scores.to_numpy(dtype=np.float64)
     is_mixture = np.array([n == _MIXTURE for n in names])
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 4))
+        _, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 4), layout="constrained")
     positions = np.arange(1, len(names) + 1)
     experts = ax.bar(positions[~is_mixture], values[~is_mixture], width=0.6, color="tab:blue")
     ax.bar_label(experts, fmt="%.2f", fontsize=8, padding=2)

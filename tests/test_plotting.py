@@ -112,7 +112,11 @@ def test_sample_explanation_structure(plt):
     ]
     assert _tick_labels(axes[0].get_yticklabels()) == NAMES
     k = int(np.argmax(exp.output[3]))  # default: the predicted class
-    assert fig.get_suptitle() == f"Sample 3: logit of class 'class{k}'"
+    row = exp.output[3]
+    p = np.exp(row[k]) / np.exp(row).sum()
+    assert fig.get_suptitle() == (
+        f"Sample 3: logit of class 'class{k}' (predicted probability {p:.2f})"
+    )
     widths = [[p.get_width() for p in ax.patches] for ax in axes]
     assert all(len(w) == len(NAMES) for w in widths)
     np.testing.assert_allclose(widths[0], exp.expert_outputs[3, :, k])
@@ -127,12 +131,14 @@ def test_sample_explanation_structure(plt):
 def test_sample_explanation_output_choice(plt):
     exp = _explanation(n_outputs=3)
     fig = plot_sample_explanation(exp, -1, output="class2")
-    assert fig.get_suptitle() == f"Sample {len(exp.weights) - 1}: logit of class 'class2'"
+    assert fig.get_suptitle().startswith(
+        f"Sample {len(exp.weights) - 1}: logit of class 'class2' (predicted probability 0."
+    )
     np.testing.assert_allclose(
         [p.get_width() for p in fig.axes[0].patches], exp.expert_outputs[-1, :, 2]
     )
     fig = plot_sample_explanation(exp, 0, output=1)
-    assert fig.get_suptitle().endswith("'class1'")
+    assert "'class1' (predicted probability" in fig.get_suptitle()
     # A regressor's default is its first output, whatever the values.
     reg = _explanation(n_outputs=3, task="regression")
     fig = plot_sample_explanation(reg, 0)
@@ -217,7 +223,16 @@ def test_plots_from_a_fitted_classifier(plt):
     assert _tick_labels(ax.get_xticklabels()) == clf.expert_names_
     fig = plot_sample_explanation(exp, 0)
     predicted = clf.predict({k: v[:1] for k, v in X.items()})[0]
-    assert fig.get_suptitle().endswith(f"'{predicted}'")
+    proba = clf.predict_proba({k: v[:1] for k, v in X.items()}).max()
+    assert fig.get_suptitle().endswith(f"'{predicted}' (predicted probability {proba:.2f})")
+    # on the log-odds of the positive class: contributions add up to the mixture's log-odds
+    odds = exp.log_odds()
+    fig = plot_sample_explanation(odds, 0)
+    p1 = clf.predict_proba({k: v[:1] for k, v in X.items()})[0, 1]
+    assert fig.get_suptitle() == (
+        f"Sample 0: log-odds({clf.classes_[1]}) (predicted probability {p1:.2f})"
+    )
+    np.testing.assert_allclose(odds.contributions[0, :, 0].sum(), np.log(p1 / (1 - p1)), atol=1e-5)
     ax = plot_expert_scores(expert_scores(clf, X, y))
     assert len(ax.patches) == len(clf.expert_names_) + 1
 
@@ -234,3 +249,30 @@ def test_docstring_examples_run_with_matplotlib(plt):
             example.options.pop(doctest.SKIP, None)
         runner.run(test)
     assert runner.failures == 0
+
+
+@pytest.mark.parametrize("n_experts", [3, 9])
+def test_no_label_is_cut_off_without_a_tight_bbox(plt, n_experts):
+    names = [f"uniqueness[a_long_modality_name_{i}]" for i in range(n_experts - 2)]
+    names += ["synergy", "redundancy"]
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(n_experts), size=20)
+    outputs = rng.normal(size=(20, n_experts, 2))
+    exp = Explanation(weights, outputs, (weights[:, :, None] * outputs).sum(1), names,
+                      ["no", "yes"], task="classification")
+    scores = pd.DataFrame(
+        {"score": rng.random(n_experts + 1), "mean_weight": np.append(weights.mean(0), 1.0)},
+        index=pd.Index([*names, "mixture"], name="expert"),
+    )
+    scores.attrs["metric"] = "accuracy"
+    figures = [
+        plot_interaction_weights(exp).figure,
+        plot_expert_scores(scores).figure,
+        plot_sample_explanation(exp, 0),
+    ]
+    for fig in figures:
+        fig.canvas.draw()
+        drawn = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, what is drawn
+        page = fig.bbox_inches
+        assert drawn.x0 >= page.x0 - 0.01 and drawn.x1 <= page.x1 + 0.01, drawn
+        assert drawn.y0 >= page.y0 - 0.01 and drawn.y1 <= page.y1 + 0.01, drawn

@@ -1,0 +1,118 @@
+"""inspection.explain / expert_scores / modality_importance on estimators and Pipelines."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, make_scorer, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
+from sk_i2moe.inspection import expert_scores, explain, modality_importance
+
+SMALL = {"max_epochs": 8, "hidden_dim": 16, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+def _table(X, ids):
+    frame = pd.concat({k: pd.DataFrame(v) for k, v in X.items()}, axis=1)
+    frame.columns = [f"{m}__{f}" for m, f in frame.columns]
+    frame.index = ids
+    return frame
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    X, y, _ = make_interaction_classification(
+        interaction="uniqueness", unique_modality=1, n_samples=300, random_state=0
+    )
+    table = _table(X, [f"P{i:03d}" for i in range(300)])
+    pipe = make_pipeline(
+        StandardScaler().set_output(transform="pandas"),
+        I2MoEClassifier(**SMALL, interaction_constraint="structure"),
+    )
+    return pipe.fit(table.iloc[:200], y[:200]), table.iloc[200:], y[200:]
+
+
+def test_explain_takes_a_pipeline_and_keeps_patient_ids(pipeline):
+    pipe, X, y = pipeline
+    explanation = explain(pipe, X)
+    np.testing.assert_array_equal(explanation.sample_ids, X.index.to_numpy(dtype=object))
+    frame = explanation.to_frame()
+    assert frame["sample"].iloc[0] == "P200"
+    assert set(frame["sample"]) == set(X.index)
+    direct = pipe[-1].explain(pipe[:-1].transform(X))  # the estimator keeps the ids too
+    np.testing.assert_array_equal(direct.sample_ids, explanation.sample_ids)
+    np.testing.assert_allclose(direct.weights, explanation.weights)
+
+
+def test_a_dict_of_dataframes_keeps_its_index():
+    X, y, _ = make_interaction_classification(n_samples=80, random_state=0)
+    ids = pd.Index([f"id{i}" for i in range(80)])
+    frames = {k: pd.DataFrame(v, index=ids) for k, v in X.items()}
+    clf = I2MoEClassifier(**{**SMALL, "max_epochs": 1}).fit(frames, y)
+    assert clf.explain(frames).to_frame()["sample"].iloc[-1] == "id79"
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        arrays = clf.explain(X)  # arrays where DataFrames were fitted: row numbers
+    assert arrays.sample_ids is None
+    assert arrays.to_frame()["sample"].iloc[-1] == 79
+
+
+def test_the_sample_plot_is_titled_with_the_id(pipeline):
+    pytest.importorskip("matplotlib")
+    from sk_i2moe.plotting import plot_sample_explanation
+
+    pipe, X, _ = pipeline
+    fig = plot_sample_explanation(explain(pipe, X), 3)
+    assert fig._suptitle.get_text().startswith("Sample P203:")
+
+
+def test_expert_scores_take_any_scorer(pipeline):
+    pipe, X, y = pipeline
+    proba = pipe.predict_proba(X)[:, 1]
+    auc = expert_scores(pipe, X, y, scoring="roc_auc")
+    assert auc.attrs["metric"] == "roc_auc"
+    assert auc.loc["mixture", "score"] == pytest.approx(roc_auc_score(y, proba), abs=1e-6)
+    brier = expert_scores(pipe, X, y, scoring="neg_brier_score")
+    assert brier.loc["mixture", "score"] == pytest.approx(-brier_score_loss(y, proba), abs=1e-6)
+    # the informative modality's expert is the best single predictor
+    assert auc["score"].iloc[:-1].idxmax() == "uniqueness[m1]"
+    custom = make_scorer(roc_auc_score, response_method="predict_proba")
+    by_callable = expert_scores(pipe, X, y, scoring=custom)
+    np.testing.assert_allclose(by_callable["score"], auc["score"])
+    default = expert_scores(pipe, X, y)
+    assert default.attrs["metric"] == "accuracy"
+    assert default.loc["mixture", "score"] == pytest.approx(pipe.score(X, y))
+
+
+def test_modality_importance_finds_the_modality_the_predictions_need(pipeline):
+    pipe, X, y = pipeline
+    imp = modality_importance(pipe, X, y, scoring="roc_auc", n_repeats=4, random_state=0)
+    assert imp.index.tolist() == ["m0", "m1", "m2"]
+    assert imp.columns.tolist() == [
+        "importance_mean", "importance_std", "repeat_0", "repeat_1", "repeat_2", "repeat_3",
+    ]
+    assert imp["importance_mean"].idxmax() == "m1"
+    assert imp.loc["m1", "importance_mean"] > 0.2
+    assert (imp.loc[["m0", "m2"], "importance_mean"].abs() < 0.05).all()
+    np.testing.assert_allclose(
+        imp["importance_mean"], imp.filter(like="repeat_").mean(axis=1), rtol=1e-12
+    )
+    assert imp.attrs["metric"] == "roc_auc"
+    assert imp.attrs["baseline_score"] == pytest.approx(
+        roc_auc_score(y, pipe.predict_proba(X)[:, 1]), abs=1e-6
+    )
+    again = modality_importance(pipe, X, y, scoring="roc_auc", n_repeats=4, random_state=0)
+    pd.testing.assert_frame_equal(imp, again)  # seeded
+    with pytest.raises(ValueError, match="n_repeats must be a positive integer"):
+        modality_importance(pipe, X, y, n_repeats=0)
+
+
+def test_regressors_score_and_permute_in_target_units():
+    X, y, _ = make_interaction_regression(interaction="uniqueness", n_samples=200, random_state=0)
+    reg = I2MoERegressor(**SMALL).fit(X, y * 100)
+    scores = expert_scores(reg, X, y * 100, scoring="neg_mean_absolute_error")
+    expected = -np.abs(reg.predict(X) - y * 100).mean()
+    assert scores.loc["mixture", "score"] == pytest.approx(expected, rel=1e-6)
+    imp = modality_importance(reg, X, y * 100, n_repeats=2, random_state=0)
+    assert imp.attrs["metric"] == "r2" and imp["importance_mean"].idxmax() == "m0"
