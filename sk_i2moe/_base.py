@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import inspect
 import os
+import sys
 import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping, EpochScoring, ProgressBar
 from skorch.helper import predefined_split
 from skorch.history import History
 from skorch.utils import noop
@@ -31,6 +32,7 @@ from ._data import BatchLoader, ModalityDataset, resolve_batch_size, standardiza
 from ._malloc import retain_heap_if_asked
 from ._modalities import ModalitySpec, check_sample_weight, row_labels
 from ._net import I2MoENet, mixture_output
+from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
 from .nn.fusion import FUSIONS
@@ -168,7 +170,9 @@ SHARED_TRAINING_PARAMETERS = """\
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data and stop when the
         validation loss has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's weights are restored.
+        epochs; the best epoch's weights are restored. The held-out part is
+        also scored every epoch with the default metric (``valid_accuracy``
+        or ``valid_r2`` in ``history_``).
     validation_fraction : float, default=0.1
         Share of the data held out when ``early_stopping=True``.
     n_iter_no_change : int, default=10
@@ -214,7 +218,10 @@ SHARED_TRAINING_PARAMETERS = """\
         process share that generator and are not reproducible (fits in
         separate processes, as joblib's default backend runs them, are).
     verbose : int, default=0
-        0 prints nothing; 1 or more prints skorch's epoch table and a progress bar."""
+        0 prints nothing; 1 or more reports every epoch: on a terminal,
+        skorch's epoch table and a progress bar; otherwise (a log file, a CI
+        job) one plain line per epoch, without colour codes or carriage
+        returns."""
 
 SHARED_ATTRIBUTES = """\
     modalities_ : dict of str to int
@@ -538,7 +545,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         return I2MoENet, {"predict_nonlinearity": mixture_output}
 
     def _callbacks(self) -> list:
-        """Early stopping, the progress bar and fresh copies of the user's callbacks."""
+        """Early stopping with a validation score, the progress bar, and copies of the user's."""
         callbacks: list = []
         if self.early_stopping:
             callbacks.append(
@@ -554,7 +561,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     ),
                 )
             )
-        if self.verbose:
+            # a validation split exists: score it every epoch with the default metric
+            metric = default_scoring(self)
+            name = f"valid_{metric}"
+            callbacks.append((name, EpochScoring(metric, name=name, lower_is_better=False)))
+        if self.verbose and sys.stdout.isatty():  # a bar only where \r redraws it
             callbacks.append(("progress_bar", ProgressBar()))
         # fit never changes a parameter: the net sets up copies, not the user's objects
         # (deep copies: skorch callbacks list every attribute as a parameter, so

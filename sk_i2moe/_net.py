@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.utils import to_tensor
 
 from ._data import BatchLoader, ModalityDataset
@@ -62,6 +63,49 @@ class LossParts(Callback):
             net.history.record(name, float(np.average(values, weights=sizes)))
 
 
+class EpochLine(PrintLog):
+    """One plain line per epoch: no colours, no carriage returns, flushed.
+
+    Used instead of skorch's table and progress bar when standard output is
+    not a terminal (a log file, a CI job, a batch scheduler), where ANSI
+    colour codes and carriage-return progress fragments turn into noise. A
+    :class:`~skorch.callbacks.PrintLog`, so that skorch runs it after every
+    other callback has recorded its numbers.
+
+    Parameters
+    ----------
+    sink : callable, default=None
+        Called with each line; None writes it to standard output, flushed.
+    """
+
+    def __init__(self, sink: object = None) -> None:
+        self.sink = sink
+
+    def initialize(self) -> EpochLine:
+        """Nothing to set up (skorch's table keeps state here)."""
+        return self
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs) -> None:
+        """Write ``epoch N/M`` and every number recorded for the epoch."""
+        if not net.verbose:
+            return
+        row = net.history[-1]
+        skipped = {"epoch", "batches", "dur", "train_batch_count", "valid_batch_count"}
+        fields = [f"epoch {row['epoch']}/{net.max_epochs}"]
+        for key, value in row.items():
+            if key in skipped or key.endswith("_best") or key.startswith("event_"):
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                fields.append(f"{key}={value:.4f}")
+        fields.append(f"dur={row['dur']:.2f}s")
+        line = "  ".join(fields)
+        if self.sink is not None:
+            self.sink(line)
+            return
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 class I2MoENet(NeuralNet):
     """skorch :class:`~skorch.NeuralNet` training an interaction mixture with its objective.
 
@@ -92,8 +136,18 @@ class I2MoENet(NeuralNet):
         self.precision = precision
 
     def get_default_callbacks(self) -> list:
-        """The default callbacks of skorch plus :class:`LossParts`."""
-        return [*super().get_default_callbacks(), ("loss_parts", LossParts())]
+        """The default callbacks of skorch plus :class:`LossParts`.
+
+        When standard output is not a terminal, skorch's coloured table is
+        replaced by :class:`EpochLine`.
+        """
+        callbacks = [*super().get_default_callbacks(), ("loss_parts", LossParts())]
+        if not sys.stdout.isatty():
+            callbacks = [
+                ("print_log", EpochLine()) if name == "print_log" else (name, callback)
+                for name, callback in callbacks
+            ]
+        return callbacks
 
     def initialize(self) -> I2MoENet:
         """Initialise as skorch does and forget the recorded loss part names."""

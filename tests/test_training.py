@@ -1,6 +1,7 @@
 """Training options: weights, early stopping, warm start, verbosity, callbacks, batching."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -133,10 +134,32 @@ def test_verbose_zero_is_silent_and_verbose_one_reports(imbalanced, capsys):
     I2MoEClassifier(**{**SMALL, "max_epochs": 2}, verbose=0).fit(X, y).predict(X)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+    # not a terminal (captured, as in a log file): one plain line per epoch
+    I2MoEClassifier(**{**SMALL, "max_epochs": 2}, verbose=1, early_stopping=True).fit(X, y)
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train_loss=" in line and "interaction_loss=" in line for line in lines)
+    assert all("valid_loss=" in line and "valid_accuracy=" in line for line in lines)
+    assert "\r" not in out.out + out.err and "\x1b[" not in out.out + out.err
+    assert out.err == ""  # no progress bar
+
+
+def test_verbose_on_a_terminal_shows_the_table_and_a_progress_bar(imbalanced, capsys, monkeypatch):
+    X, y = imbalanced
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     I2MoEClassifier(**{**SMALL, "max_epochs": 2}, verbose=1).fit(X, y)
     out = capsys.readouterr()
     assert "epoch" in out.out and "train_loss" in out.out and "interaction_loss" in out.out
     assert "%" in out.err or "it/s" in out.err or "batch" in out.err  # the progress bar
+
+
+def test_early_stopping_records_a_validation_score(imbalanced):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL, early_stopping=True).fit(X, y)
+    scores = clf.history_[:, "valid_accuracy"]
+    assert len(scores) == clf.n_iter_ and all(0 <= s <= 1 for s in scores)
+    assert "valid_accuracy" not in I2MoEClassifier(**SMALL).fit(X, y).history_[-1]
 
 
 def test_extra_callbacks_are_passed_through(imbalanced):
