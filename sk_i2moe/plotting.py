@@ -67,21 +67,33 @@ def plot_interaction_weights(
     explanation: Explanation,
     ax: Axes | None = None,
     kind: str = "violin",
+    by: object = None,
+    report: object = None,
 ) -> Axes:
     """Distribution of every expert's interaction weight over the samples.
 
     The global view of the I2MoE paper: one violin (or box) per expert, the
-    median marked, and a dotted line at the uniform weight ``1 / n_experts``.
+    median marked, and a dotted line at the uniform weight ``1 / n_experts``;
+    optionally split by a grouping of the samples, and with the mean weights
+    and intervals of an interaction report.
 
     Parameters
     ----------
     explanation : Explanation
-        From ``estimator.explain(X)``.
+        From ``estimator.explain(X)`` or :func:`sk_i2moe.inspection.explain`.
     ax : matplotlib Axes, default=None
         Where to draw; a new figure is made when None.
     kind : {"violin", "box"}, default="violin"
         Violin plot (kernel density, median as a line) or box plot (median,
         quartiles, whiskers at 1.5 IQR).
+    by : array-like of shape (n_samples,), default=None
+        A group label per sample (the predicted class, a cohort, a site):
+        one violin or box per group and expert, side by side, with a
+        legend. None draws all samples together.
+    report : InteractionReport, default=None
+        From :func:`~sk_i2moe.inspection.interaction_report`: its mean
+        weight per expert is drawn as a black dot with its bootstrap
+        interval.
 
     Returns
     -------
@@ -91,7 +103,8 @@ def plot_interaction_weights(
     Raises
     ------
     ValueError
-        For an unknown ``kind``.
+        For an unknown ``kind``, a ``by`` of another length than the samples,
+        or a ``report`` about other experts.
     ImportError
         If matplotlib is not installed.
 
@@ -104,40 +117,90 @@ def plot_interaction_weights(
     >>> weights = rng.dirichlet([4.0, 1.0, 1.0], size=50)
     >>> exp = Explanation(weights, np.zeros((50, 3, 1)), np.zeros((50, 1)),
     ...                   ["uniqueness[a]", "synergy", "redundancy"], ["y"])
-    >>> ax = plot_interaction_weights(exp, kind="box")  # doctest: +SKIP
+    >>> ax = plot_interaction_weights(exp, kind="box", by=rng.integers(0, 2, 50))  # doctest: +SKIP
     >>> [t.get_text() for t in ax.get_xticklabels()]  # doctest: +SKIP
     ['uniqueness[a]', 'synergy', 'redundancy']
     """
     explanation = _check_explanation(explanation)
     if kind not in ("violin", "box"):
         raise ValueError(f"kind must be 'violin' or 'box'; got {kind!r}.")
-    plt = _pyplot()
-    if ax is None:
-        _, ax = plt.subplots(
-            figsize=(1.3 * len(explanation.expert_names) + 2.5, 4), layout="constrained"
-        )
     weights = np.asarray(explanation.weights, dtype=np.float64)
     n_samples, n_experts = weights.shape
+    groups = _groups(by, n_samples)
+    names = list(explanation.expert_names)
+    plt = _pyplot()
+    from matplotlib.patches import Patch  # matplotlib is there: _pyplot() imported it
+
+    if ax is None:
+        width = (1.3 + 0.5 * (len(groups) - 1)) * n_experts + 2.5
+        _, ax = plt.subplots(figsize=(width, 4), layout="constrained")
     positions = np.arange(1, n_experts + 1)
-    columns = [weights[:, e] for e in range(n_experts)]
-    if kind == "violin":
-        # A kernel density needs spread: give constant columns a negligible one.
-        spread = [c if np.ptp(c) > 0 else c + np.linspace(-1e-6, 1e-6, c.size) for c in columns]
-        if n_samples == 1:
-            spread = [np.repeat(c, 2) + np.array([-1e-6, 1e-6]) for c in columns]
-        parts = ax.violinplot(spread, positions=positions, showmedians=True, showextrema=False)
-        for body in parts["bodies"]:
-            body.set_alpha(0.6)
-    else:
-        ax.boxplot(columns, positions=positions, widths=0.5)
-    ax.axhline(1.0 / n_experts, color="0.5", linestyle=":", linewidth=1, label="uniform 1/E")
-    _label_experts(ax, list(explanation.expert_names))
+    step = 0.8 / len(groups)
+    handles = []
+    for g, (label, rows) in enumerate(groups):
+        at = positions + (g - (len(groups) - 1) / 2) * step
+        columns = [weights[rows, e] for e in range(n_experts)]
+        color = f"C{g}"
+        if kind == "violin":
+            # A kernel density needs spread: give constant columns a negligible one.
+            spread = [
+                np.repeat(c, 2) + np.array([-1e-6, 1e-6]) if c.size == 1
+                else c if np.ptp(c) > 0 else c + np.linspace(-1e-6, 1e-6, c.size)
+                for c in columns
+            ]
+            parts = ax.violinplot(
+                spread, positions=at, widths=0.9 * step, showmedians=True, showextrema=False
+            )
+            for body in parts["bodies"]:
+                body.set_facecolor(color)
+                body.set_alpha(0.6)
+        else:
+            ax.boxplot(
+                columns, positions=at, widths=0.6 * step, patch_artist=by is not None,
+                boxprops={"facecolor": color} if by is not None else None,
+            )
+        if label is not None:
+            handles.append(Patch(color=color, alpha=0.6, label=label))
+    uniform = ax.axhline(1.0 / n_experts, color="0.5", linestyle=":", linewidth=1,
+                         label="uniform 1/E")
+    handles.append(uniform)
+    if report is not None:
+        handles.append(_draw_report(ax, report, names, positions))
+    _label_experts(ax, names)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("expert")
     ax.set_ylabel("interaction weight")
     ax.set_title(f"Interaction weights over {n_samples} samples")
-    ax.legend(loc="upper right", frameon=False)
+    ax.legend(handles=handles, loc="upper right", frameon=False)
     return ax
+
+
+def _groups(by: object, n_samples: int) -> list[tuple[str | None, np.ndarray]]:
+    """``[(label, rows)]``: one group of every sample, or one per value of ``by``."""
+    if by is None:
+        return [(None, np.arange(n_samples))]
+    labels = np.asarray(by)
+    if labels.shape != (n_samples,):
+        raise ValueError(
+            f"by must hold one label per sample ({n_samples}); got shape {labels.shape}."
+        )
+    return [(str(v), np.flatnonzero(labels == v)) for v in dict.fromkeys(labels.tolist())]
+
+
+def _draw_report(ax: Axes, report: object, names: list[str], positions: np.ndarray) -> Any:
+    """The report's mean weights with their intervals, on the experts' positions."""
+    table = report.table
+    if list(table.index) != names:
+        raise ValueError(
+            f"The report is about experts {list(table.index)}, the explanation about {names}; "
+            "pass the report of the same estimator."
+        )
+    mean = table["mean_weight"].to_numpy()
+    errors = [mean - table["weight_low"].to_numpy(), table["weight_high"].to_numpy() - mean]
+    return ax.errorbar(
+        positions, mean, yerr=errors, fmt="o", color="black", capsize=4, zorder=5,
+        label=f"report: mean weight, {100 * report.confidence:g}% interval",
+    )
 
 
 def _default_output(explanation: Explanation, index: int) -> int:

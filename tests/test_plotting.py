@@ -276,3 +276,32 @@ def test_no_label_is_cut_off_without_a_tight_bbox(plt, n_experts):
         page = fig.bbox_inches
         assert drawn.x0 >= page.x0 - 0.01 and drawn.x1 <= page.x1 + 0.01, drawn
         assert drawn.y0 >= page.y0 - 0.01 and drawn.y1 <= page.y1 + 0.01, drawn
+
+
+@pytest.mark.parametrize("kind", ["violin", "box"])
+def test_weights_split_by_group_and_drawn_with_a_report(plt, kind):
+    from sk_i2moe import I2MoEClassifier
+    from sk_i2moe.datasets import make_interaction_classification
+    from sk_i2moe.inspection import interaction_report
+
+    X, y, _ = make_interaction_classification("redundancy", n_samples=120, random_state=0)
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_tokens=2, random_state=0).fit(X, y)
+    exp = clf.explain(X)
+    groups = np.where(y == 1, "benign", "malignant")
+    report = interaction_report(clf, X, y, n_bootstrap=50)
+    ax = plot_interaction_weights(exp, kind=kind, by=groups, report=report)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == list(dict.fromkeys(groups.tolist()))
+    assert legend[-1].startswith("report: mean weight, 95% interval")
+    bars = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
+    assert len(bars) == 1
+    np.testing.assert_allclose(bars[0].lines[0].get_ydata(), report.table.mean_weight)
+    assert _tick_labels(ax.get_xticklabels()) == clf.expert_names_
+    with pytest.raises(ValueError, match="one label per sample"):
+        plot_interaction_weights(exp, by=groups[:-1])
+    other = interaction_report(
+        I2MoEClassifier(max_epochs=1, hidden_dim=8, experts="synergy_redundancy").fit(X, y),
+        X, y, n_bootstrap=20,
+    )
+    with pytest.raises(ValueError, match="pass the report of the same estimator"):
+        plot_interaction_weights(exp, report=other)
