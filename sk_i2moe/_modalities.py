@@ -355,16 +355,7 @@ class ModalitySpec:
                     "The model was fitted on an array without column names; got a DataFrame. "
                     "Pass the same kind of input as in fit."
                 )
-            got = np.asarray(X.columns, dtype=object)
-            if got.shape != self.feature_names.shape or (got != self.feature_names).any():
-                missing = [c for c in self.feature_names if c not in set(got)]
-                unexpected = [c for c in got if c not in set(self.feature_names)]
-                raise ValueError(
-                    "The DataFrame's columns differ from those seen in fit (missing "
-                    f"{missing[:5]}, unexpected {unexpected[:5]}"
-                    + (", same names in another order" if not missing and not unexpected else "")
-                    + "). Pass the columns of feature_names_in_ in the same order."
-                )
+            _check_feature_names(_column_names(X), self.feature_names, "X", self.owner)
             arr: object = X
         else:
             arr = _table(X)
