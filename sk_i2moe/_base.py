@@ -104,8 +104,11 @@ SHARED_PARAMETERS = """\
         Per-sample weights from an MLP on the pooled embeddings, or one learned
         global weight vector.
     interaction_loss_weight : float, default=0.5
-        Weight of the interaction loss. ``0`` skips the perturbed passes, so
-        training costs what a mixture without them costs.
+        Weight of the interaction term: with ``interaction_constraint="structure"``
+        the redundancy expert's task loss from each modality alone
+        (``modality_loss``); with ``"loss"`` the paper's interaction loss on
+        perturbed passes (``0`` skips those passes, so training costs what a
+        mixture without them costs).
     gate_loss_weight : float, default=0.01
         Weight of the load-balancing loss of the sparse backbones.
     expert_loss_weight : float, default=1.0
@@ -117,39 +120,45 @@ SHARED_PARAMETERS = """\
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
     perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"
+        The paper's mixture (``interaction_constraint="loss"``) only.
         What replaces a modality's tokens in the perturbed passes: standard
         normal noise (the paper's), the running mean of the training tokens,
         zeros, or another sample's tokens of that modality (a random
         permutation of the batch): an in-distribution reference that an
         expert cannot detect, see the interpretation guide.
     noise_scale : {"unit", "matched"}, default="unit"
-        With ``perturbation="noise"``: unit variance (the paper) or the mean and
+        The paper's mixture only. With ``perturbation="noise"``: unit variance (the paper) or the mean and
         standard deviation of the modality's tokens in the batch.
     n_perturbed : int, default=None
-        Perturb only this many randomly drawn modalities per training step
+        The paper's mixture only. Perturb only this many randomly drawn modalities per training step
         (cheaper); None perturbs all of them.
     loss_on : {"logits", "latent"}, default="logits"
-        Compute the interaction losses on the experts' outputs or on their
+        The paper's mixture only. Compute the interaction losses on the experts' outputs or on their
         pooled latent vectors.
-    interaction_constraint : {"loss", "structure"}, default="loss"
-        The kind of mixture. ``"loss"`` (the paper's,
-        :class:`~sk_i2moe.nn.InteractionMoE`): every expert sees every
-        modality and the interaction loss asks it to behave as its kind
-        should. ``"structure"`` (:class:`~sk_i2moe.nn.StructuredInteractionMoE`)
-        builds the kinds into the experts: a uniqueness expert sees only its
-        modality; the redundancy expert averages its predictions from each
-        modality alone, each trained to predict the target alone (weight
-        ``interaction_loss_weight``, recorded as ``modality_loss``); the
-        synergy expert's outputs on each modality alone are subtracted from
-        its output; the mixture's task loss trains only the weights, each
-        expert learning from its own task loss (``expert_loss_weight`` must
-        be > 0); and the weights also answer for the mixture with each
-        modality missing in turn, each expert keeping what its kind keeps
-        (``missing_modality_loss``). ``perturbation``, ``noise_scale``,
-        ``n_perturbed`` and ``loss_on`` are not used; prediction evaluates
-        the experts on ``M + 1`` rows per sample instead of 1. The
-        interpretation guide compares the two on data whose interaction is
-        known.
+    interaction_constraint : {"structure", "loss"}, default="structure"
+        The kind of mixture. ``"structure"``
+        (:class:`~sk_i2moe.nn.StructuredInteractionMoE`) builds the kinds into
+        the experts, so that their names are true by construction: a
+        uniqueness expert sees only its modality; the redundancy expert is a
+        weighted mean of its predictions from each modality alone, each
+        trained to predict the target alone (weight ``interaction_loss_weight``,
+        recorded as ``modality_loss``), with per-sample modality weights of at
+        most one half each (at least two modalities share the information; a
+        modality that carries none gets a weight near 0); the synergy
+        expert's outputs on each modality alone are subtracted from its
+        output; the mixture's task loss trains only the weights, each expert
+        learning from its own task loss (``expert_loss_weight`` must be > 0);
+        and the weights also answer for the mixture with each modality
+        missing in turn, each expert keeping what its kind keeps
+        (``missing_modality_loss``). Training and prediction evaluate the
+        experts on ``M + 1`` rows per sample. ``"loss"`` is the paper's
+        mixture (:class:`~sk_i2moe.nn.InteractionMoE`): every expert sees
+        every modality and the interaction loss on perturbed passes asks it to
+        behave as its kind should, which it need not do (the interpretation
+        guide shows where it does not); ``perturbation``, ``noise_scale``,
+        ``n_perturbed`` and ``loss_on`` apply to it only. Vanilla fusion
+        (``experts="single"``) has no interaction kinds and is built as the
+        paper's mixture with one expert whatever this parameter says.
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30
@@ -424,7 +433,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        if self.interaction_constraint == "structure" and self.expert_loss_weight == 0:
+        if self._model_kind() is StructuredInteractionMoE and self.expert_loss_weight == 0:
             raise ValueError(
                 "interaction_constraint='structure' trains every expert on its own task loss "
                 "(the mixture's loss trains only the weights), so expert_loss_weight must be "
@@ -578,6 +587,17 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 callbacks.append(copy.deepcopy(item))
         return callbacks
 
+    def _model_kind(self) -> type[MixtureOfInteractionExperts]:
+        """The kind of mixture to build.
+
+        ``interaction_constraint``'s, except for vanilla fusion
+        (``experts="single"``): it has no interaction kinds to build into
+        experts and is the paper's mixture with one expert.
+        """
+        if self.experts == "single":
+            return InteractionMoE
+        return MODEL_KINDS[self.interaction_constraint]
+
     def _build_net(
         self,
         n_features: list[int],
@@ -593,7 +613,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         accepted = inspect.signature(factory).parameters
         fusion_kwargs = {k: getattr(self, k) for k in _BACKBONE_OPTIONS if k in accepted}
         fusion_kwargs.update(self.fusion_kwargs or {})
-        model = MODEL_KINDS[self.interaction_constraint]
+        model = self._model_kind()
         model_options = {
             "hidden_dim": self.hidden_dim,
             "n_tokens": self.n_tokens,

@@ -46,16 +46,20 @@ def test_fitted_attributes(three_views):
     assert clf.interaction_weights_.sum() == pytest.approx(1.0, abs=1e-5)
     assert (clf.interaction_weights_ >= 0).all()
     assert clf.n_iter_ == 3 and len(clf.history_) == 3
-    for key in ("train_loss", "task_loss", "interaction_loss"):
+    parts = ("task_loss", "expert_loss", "missing_modality_loss", "modality_loss")
+    for key in ("train_loss", *parts):
         assert np.isfinite(clf.history_[-1, key])
-    # the objective is the task loss plus the weighted interaction loss
+    # the default (structured) objective: the task, expert and missing-modality losses
+    # plus the weighted single-modality loss of the redundancy expert
     last = clf.history_[-1]
     assert last["train_loss"] == pytest.approx(
         last["task_loss"]
-        + clf.interaction_loss_weight * last["interaction_loss"]
-        + clf.expert_loss_weight * last["expert_loss"],
+        + clf.expert_loss_weight * last["expert_loss"]
+        + last["missing_modality_loss"]
+        + clf.interaction_loss_weight * last["modality_loss"],
         rel=1e-4,
     )
+    assert "interaction_loss" not in last
     proba = clf.predict_proba(X)
     assert proba.shape == (120, 2)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
@@ -137,7 +141,9 @@ def test_number_of_modalities(n_modalities):
     y = (X["m0"][:, 0] > 0).astype(int)
     clf = I2MoEClassifier(**SMALL, random_state=0).fit(X, y)
     assert len(clf.expert_names_) == n_modalities + 2
-    assert np.isfinite(clf.history_[:, "interaction_loss"]).all()
+    assert np.isfinite(clf.history_[:, "modality_loss"]).all()
+    # one modality: the redundancy expert is its single-modality output
+    assert clf.explain(X).weights.sum(1) == pytest.approx(1.0, abs=1e-5)
     assert clf.predict_proba(X).shape == (50, 2)
 
 

@@ -1,10 +1,13 @@
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sk_i2moe.nn import (
     InteractionMoE,
     ReweightingMLP,
     StructuredInteractionMoE,
+    capped_softmax,
     missing_modality_mixtures,
 )
 
@@ -170,9 +173,11 @@ def test_structured_training_outputs_and_detached_mixture():
     model = _structured().train()
     xs = _inputs(batch=6)
     out = model(xs)
-    # the redundancy expert is the mean of its single-modality outputs
+    # the redundancy expert is the weighted mean of its single-modality outputs
     assert out.modality_logits.shape == (6, 3, 3)
-    torch.testing.assert_close(out.expert_logits[:, 4], out.modality_logits.mean(1))
+    redundancy = torch.einsum("bm,bmc->bc", out.redundancy_weights, out.modality_logits)
+    torch.testing.assert_close(out.expert_logits[:, 4], redundancy)
+    assert out.redundancy_weights.max() <= 0.5 + 1e-6
     assert not hasattr(out, "variant_outputs")  # no perturbed passes
     assert out.missing_logits.shape == (6, 3, 3)
     mixture = torch.einsum("be,bec->bc", out.weights, out.expert_logits)
@@ -181,6 +186,7 @@ def test_structured_training_outputs_and_detached_mixture():
     (out.logits.sum() + out.missing_logits.sum()).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.fusion.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.reweighting.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.redundancy_gate.parameters())
     model.zero_grad()
     out = model(xs)
     (out.expert_logits.sum() + out.modality_logits.sum()).backward()
@@ -189,9 +195,11 @@ def test_structured_training_outputs_and_detached_mixture():
     assert evaluated.modality_logits is None and evaluated.missing_logits is None
 
 
-def _missing_by_hand(weights, experts, per_modality, n_unique):
+def _missing_by_hand(weights, experts, per_modality, n_unique, redundancy_weights=None):
     """Loop over modalities and experts: what each expert keeps without modality k."""
     batch, n_modalities, n_outputs = per_modality.shape
+    if redundancy_weights is None:
+        redundancy_weights = torch.full((batch, n_modalities), 1 / n_modalities)
     rows = []
     for k in range(n_modalities):
         total = torch.zeros(batch, n_outputs)
@@ -201,7 +209,9 @@ def _missing_by_hand(weights, experts, per_modality, n_unique):
         # synergy keeps nothing; redundancy averages the modalities still present
         present = [m for m in range(n_modalities) if m != k]
         if present:
-            total += weights[:, -1, None] * per_modality[:, present].mean(1)
+            kept = redundancy_weights[:, present, None]
+            mean = (kept * per_modality[:, present]).sum(1) / kept.sum(1)
+            total += weights[:, -1, None] * mean
         rows.append(total)
     return torch.stack(rows, 1)
 
@@ -216,15 +226,56 @@ def test_missing_modality_mixtures_match_a_loop(n_modalities, n_unique):
     got = missing_modality_mixtures(weights, experts, per_modality, n_unique)
     expected = _missing_by_hand(weights, experts, per_modality, n_unique)
     torch.testing.assert_close(got, expected)
+    cap = 0.5 if n_modalities > 1 else 1.0
+    redundancy_weights = capped_softmax(3 * torch.randn(5, n_modalities), cap)
+    got = missing_modality_mixtures(weights, experts, per_modality, n_unique, redundancy_weights)
+    expected = _missing_by_hand(weights, experts, per_modality, n_unique, redundancy_weights)
+    torch.testing.assert_close(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scores=st.lists(st.floats(-30, 30, allow_nan=False, width=32), min_size=2, max_size=6).map(
+        torch.tensor
+    ),
+)
+def test_capped_softmax_is_a_distribution_with_no_weight_above_the_cap(scores):
+    weights = capped_softmax(scores)
+    assert torch.isclose(weights.sum(), torch.tensor(1.0), atol=1e-5)
+    assert weights.min() >= 0 and weights.max() <= 0.5 + 1e-6
+    # it keeps the order of the scores (ties aside) and, below the cap, the softmax's
+    assert torch.all(torch.diff(weights[torch.argsort(scores)]) >= -1e-6)
+    softmax = torch.softmax(scores, -1)
+    if softmax.max() <= 0.5:
+        torch.testing.assert_close(weights, softmax)
+
+
+def test_capped_softmax_two_modalities_weigh_equally_and_cap_is_checked():
+    torch.testing.assert_close(capped_softmax(torch.tensor([[9.0, -9.0]])), torch.full((1, 2), 0.5))
+    with pytest.raises(ValueError, match="cannot sum to 1"):
+        capped_softmax(torch.zeros(3), cap=0.2)
 
 
 def test_structured_missing_mixtures_come_from_the_experts_outputs():
     model = _structured().train()
     out = model(_inputs(batch=6))
     expected = _missing_by_hand(
-        out.weights.detach(), out.expert_logits.detach(), out.modality_logits.detach(), 3
+        out.weights.detach(),
+        out.expert_logits.detach(),
+        out.modality_logits.detach(),
+        3,
+        out.redundancy_weights.detach(),
     )
     torch.testing.assert_close(out.missing_logits.detach(), expected)
+
+
+def test_structured_redundancy_weights_follow_the_reweighting_kind():
+    xs = _inputs(batch=6)
+    static = _structured(reweighting="static").eval()(xs).redundancy_weights
+    torch.testing.assert_close(static, torch.full((6, 3), 1 / 3))  # scores start at 0
+    per_sample = _structured().eval()(xs).redundancy_weights
+    assert per_sample.shape == (6, 3) and per_sample.std(0).amax() > 0
+    torch.testing.assert_close(per_sample.sum(1), torch.ones(6))
 
 
 def test_structured_mixture_needs_interaction_experts():

@@ -102,7 +102,9 @@ def test_epoch_scoring_on_a_regressor(data):
 
 def test_loss_parts_are_recorded_per_batch_and_as_batch_size_weighted_epoch_means(data):
     X, y = data
-    clf = I2MoEClassifier(**{**SMALL, "batch_size": 50}).fit(X, y)  # batches of 50, 50, 50, 10
+    clf = I2MoEClassifier(  # the paper's mixture; batches of 50, 50, 50, 10
+        **{**SMALL, "batch_size": 50, "interaction_constraint": "loss"}
+    ).fit(X, y)
     for epoch in clf.history_:
         batches = [b for b in epoch["batches"] if "train_batch_size" in b]
         sizes = [b["train_batch_size"] for b in batches]

@@ -86,8 +86,9 @@ def test_multilabel(views):
     ],
 )
 def test_ablations(views, params, n_experts):
+    # the paper's mixture, whose options these mostly are
     X, y = views
-    clf = I2MoEClassifier(**SMALL, **params).fit(X, y)
+    clf = I2MoEClassifier(**SMALL, **{"interaction_constraint": "loss", **params}).fit(X, y)
     assert len(clf.expert_names_) == n_experts
     assert clf.interaction_weights_.shape == (n_experts,)
     _check_training(clf, X)
@@ -100,9 +101,31 @@ def test_ablations(views, params, n_experts):
         assert clf.expert_names_ == ["fusion"]
 
 
+@pytest.mark.parametrize(
+    ("params", "n_experts"),
+    [
+        ({"reweighting": "static"}, 5),
+        ({"experts": "synergy_redundancy"}, 2),
+        ({"experts": "single"}, 1),
+        ({"encoder": "mlp"}, 5),
+    ],
+)
+def test_ablations_of_the_default_mixture(views, params, n_experts):
+    X, y = views
+    clf = I2MoEClassifier(**SMALL, **params).fit(X, y)
+    assert len(clf.expert_names_) == n_experts
+    _check_training(clf, X)
+    # vanilla fusion has no interaction kinds: it is the paper's mixture with one expert
+    assert ("modality_loss" in clf.history_[-1]) == (n_experts > 1)
+    weights = clf.explain(X).weights
+    if params.get("reweighting") == "static":
+        np.testing.assert_allclose(weights, np.broadcast_to(weights[0], weights.shape), rtol=1e-6)
+
+
 def test_interaction_loss_weight_zero_skips_perturbed_passes(views):
     X, y = views
-    clf = I2MoEClassifier(**SMALL, interaction_loss_weight=0.0).fit(X, y)
+    clf = I2MoEClassifier(**SMALL, interaction_loss_weight=0.0, interaction_constraint="loss")
+    clf.fit(X, y)
     module = clf.net_.module_.train()
     rows = []
     forward = module.fusion.forward
@@ -149,7 +172,7 @@ def test_cuda_options(views, params):
 
 def test_expert_loss_trains_every_expert_to_predict(views):
     X, y = views
-    params = {**SMALL, "max_epochs": 15, "lr": 5e-3}
+    params = {**SMALL, "max_epochs": 15, "lr": 5e-3, "interaction_constraint": "loss"}
     plain = I2MoEClassifier(**params, expert_loss_weight=0.0).fit(X, y)
     guided = I2MoEClassifier(**params, expert_loss_weight=1.0).fit(X, y)
     assert "expert_loss" not in plain.history_[-1]

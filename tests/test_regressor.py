@@ -52,9 +52,11 @@ def test_multi_output(diabetes, loss):
     pred = reg.predict(X)
     assert pred.shape == (442, 3)
     assert reg.explain(X).output_names == ["y0", "y1", "y2"]
-    assert np.isfinite(reg.history_[:, "interaction_loss"]).all()
-    # the interaction losses of regression are bounded below by zero
-    assert min(reg.history_[:, "interaction_loss"]) >= 0
+    assert np.isfinite(reg.history_[:, "modality_loss"]).all()
+    paper = I2MoERegressor(**SMALL, loss=loss, interaction_constraint="loss").fit(X, Y)
+    assert paper.predict(X).shape == (442, 3)
+    # the paper's interaction losses of regression are bounded below by zero
+    assert min(paper.history_[:, "interaction_loss"]) >= 0
 
 
 def test_regression_target_errors(diabetes):

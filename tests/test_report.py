@@ -10,8 +10,8 @@ from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
 from sk_i2moe.inspection import InteractionReport, interaction_report
 
+# the default mixture, small
 STRUCTURE = {
-    "interaction_constraint": "structure",
     "hidden_dim": 16,
     "n_tokens": 2,
     "max_epochs": 15,
@@ -43,8 +43,16 @@ def test_the_table_has_intervals_around_its_estimates(unique_m1):
     assert isinstance(report, InteractionReport)
     assert table.index.tolist() == clf.expert_names_
     assert table.columns.tolist() == [
-        "mean_weight", "weight_low", "weight_high", "score", "skill", "skill_low",
-        "skill_high", "name_check", "supported", "reason",
+        "mean_weight",
+        "weight_low",
+        "weight_high",
+        "score",
+        "skill",
+        "skill_low",
+        "skill_high",
+        "name_check",
+        "supported",
+        "reason",
     ]
     assert (table.weight_low <= table.mean_weight + 1e-12).all()
     assert (table.mean_weight <= table.weight_high + 1e-12).all()
@@ -104,12 +112,32 @@ def test_redundant_modalities_support_redundancy():
     assert report.dominant == "redundancy"
 
 
+def test_a_pure_noise_modality_does_not_dilute_redundancy():
+    X, y, _ = make_interaction_classification(
+        interaction="redundancy", n_samples=900, random_state=1
+    )
+    X["noise"] = np.random.default_rng(0).normal(size=(900, 6))
+    X_tr, y_tr, X_te, y_te = _split(X, y, 600)
+    clf = I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr)
+    report = interaction_report(clf, X_te, y_te)
+    assert report.dominant == "redundancy"
+    assert report.table.loc["uniqueness[noise]", "mean_weight"] < 0.02
+    assert not report.table.loc["uniqueness[noise]", "supported"]
+
+
 def test_the_papers_mixture_gets_its_names_checked():
     X, y, _ = make_interaction_classification(
         interaction="uniqueness", unique_modality=0, n_samples=500, random_state=0
     )
     X_tr, y_tr, X_te, y_te = _split(X, y, 300)
-    clf = I2MoEClassifier(hidden_dim=16, n_tokens=2, max_epochs=10, random_state=0, n_threads=1)
+    clf = I2MoEClassifier(
+        hidden_dim=16,
+        n_tokens=2,
+        max_epochs=10,
+        random_state=0,
+        n_threads=1,
+        interaction_constraint="loss",
+    )
     report = interaction_report(clf.fit(X_tr, y_tr), X_te, y_te)
     assert not report.names_by_construction
     unique = report.table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]]

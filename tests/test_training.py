@@ -139,7 +139,7 @@ def test_verbose_zero_is_silent_and_verbose_one_reports(imbalanced, capsys):
     out = capsys.readouterr()
     lines = out.out.splitlines()
     assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
-    assert all("train_loss=" in line and "interaction_loss=" in line for line in lines)
+    assert all("train_loss=" in line and "modality_loss=" in line for line in lines)
     assert all("valid_loss=" in line and "valid_accuracy=" in line for line in lines)
     assert "\r" not in out.out + out.err and "\x1b[" not in out.out + out.err
     assert out.err == ""  # no progress bar
@@ -150,7 +150,7 @@ def test_verbose_on_a_terminal_shows_the_table_and_a_progress_bar(imbalanced, ca
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     I2MoEClassifier(**{**SMALL, "max_epochs": 2}, verbose=1).fit(X, y)
     out = capsys.readouterr()
-    assert "epoch" in out.out and "train_loss" in out.out and "interaction_loss" in out.out
+    assert "epoch" in out.out and "train_loss" in out.out and "modality_loss" in out.out
     assert "%" in out.err or "it/s" in out.err or "batch" in out.err  # the progress bar
 
 

@@ -54,6 +54,7 @@ from .models import (
     StaticReweighting,
     StructuredInteractionMoE,
     StructuredMoEOutput,
+    capped_softmax,
     missing_modality_mixtures,
 )
 from .objective import (
@@ -91,6 +92,7 @@ __all__ = [
     "SwitchTransformerFusion",
     "TransformerFusion",
     "VmappedFusion",
+    "capped_softmax",
     "interaction_loss",
     "interaction_terms",
     "load_balancing_loss",

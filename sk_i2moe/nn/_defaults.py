@@ -31,7 +31,7 @@ DEFAULTS = MappingProxyType(
         "noise_scale": "unit",
         "n_perturbed": None,
         "loss_on": "logits",
-        "interaction_constraint": "loss",
+        "interaction_constraint": "structure",
         # objective
         "interaction_loss_weight": 0.5,
         "gate_loss_weight": 0.01,

