@@ -141,7 +141,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args: argparse.Namespace) -> lis
                 }
             )
         if args.verbose:
-            last = pd.DataFrame(rows[-len(models(args.i2moe_params, 0)) :])
+            last = pd.DataFrame([r for r in rows if r["fold"] == fold])
             print(
                 f"  {name} fold {fold}: "
                 + ", ".join(f"{r.model} {r['ROC-AUC']:.3f}" for _, r in last.iterrows()),

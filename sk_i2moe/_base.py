@@ -127,8 +127,9 @@ SHARED_PARAMETERS = """\
         permutation of the batch): an in-distribution reference that an
         expert cannot detect, see the interpretation guide.
     noise_scale : {"unit", "matched"}, default="unit"
-        The paper's mixture only. With ``perturbation="noise"``: unit variance (the paper) or the mean and
-        standard deviation of the modality's tokens in the batch.
+        The paper's mixture only. With ``perturbation="noise"``: unit
+        variance (the paper) or the mean and standard deviation of the
+        modality's tokens in the batch.
     n_perturbed : int, default=None
         The paper's mixture only. Perturb only this many randomly drawn modalities per training step
         (cheaper); None perturbs all of them.
@@ -142,9 +143,10 @@ SHARED_PARAMETERS = """\
         uniqueness expert sees only its modality; the redundancy expert is a
         weighted mean of its predictions from each modality alone, each
         trained to predict the target alone (weight ``interaction_loss_weight``,
-        recorded as ``modality_loss``), with per-sample modality weights of at
-        most one half each (at least two modalities share the information; a
-        modality that carries none gets a weight near 0); the synergy
+        recorded as ``modality_loss``), with per-sample modality weights, each
+        from that modality's own embedding and at most one half (at least two
+        modalities share the information; a modality that carries none gets a
+        weight near 0); the synergy
         expert's outputs on each modality alone are subtracted from its
         output; the mixture's task loss trains only the weights, each expert
         learning from its own task loss (``expert_loss_weight`` must be > 0);
@@ -170,7 +172,7 @@ SHARED_PARAMETERS = """\
         1,024 samples, then eight batches per epoch of at most 256 rows
         (every step has a fixed cost; see the hyperparameter guide). The
         training batch size used is ``batch_size_``.
-    lr : float, default=2e-3
+    lr : float, default=5e-3
         Learning rate of AdamW.
     weight_decay : float, default=1e-2
         Decoupled weight decay of AdamW."""

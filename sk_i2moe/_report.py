@@ -78,7 +78,7 @@ class InteractionReport:
         own metric, accuracy or R^2, of the expert predicting alone);
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
-        log-loss for classifiers, squared error for regressors);
+        the Brier score for classifiers, squared error for regressors);
         ``name_check`` (True/False, or None where the names hold by
         construction); ``supported`` (bool) and ``reason`` (plain words).
     dominant : str or None
@@ -175,15 +175,21 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
 
 
 def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
-    """Per-sample loss of outputs ``(n, C)``: log-loss, mean label log-loss or squared error."""
+    """Per-sample loss of outputs ``(n, C)``: Brier score (classes, labels) or squared error.
+
+    The Brier score (squared error of the predicted probabilities) is proper
+    and bounded: a few confident mistakes cannot outweigh many right answers,
+    as they can with the log-loss.
+    """
     if task == "classification":
         z = outputs - outputs.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return -log_p[np.arange(len(y)), y]
+        proba = np.exp(z)
+        proba /= proba.sum(axis=1, keepdims=True)
+        proba[np.arange(len(y)), y] -= 1.0
+        return np.square(proba).sum(axis=1)
     if task == "multilabel":
-        # log(1 + exp(-s)) for a positive label, log(1 + exp(s)) for a negative one
-        signed = np.where(y > 0.5, outputs, -outputs)
-        return np.logaddexp(0.0, -signed).mean(axis=1)
+        proba = 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, overflow-free
+        return np.square(proba - y).mean(axis=1)
     return np.square(outputs - y).mean(axis=1)
 
 
@@ -191,11 +197,10 @@ def _chance_losses(y: np.ndarray, task: str) -> np.ndarray:
     """Per-sample loss of the best constant prediction on these samples (the chance level)."""
     if task == "classification":
         freq = np.bincount(y) / len(y)
-        return -np.log(freq[y])
-    if task == "multilabel":
-        rate = np.clip(y.mean(axis=0), _EPS, 1 - _EPS)
-        return -(y * np.log(rate) + (1 - y) * np.log(1 - rate)).mean(axis=1)
-    return np.square(y - y.mean(axis=0)).mean(axis=1)
+        onehot_error = np.tile(freq, (len(y), 1))
+        onehot_error[np.arange(len(y)), y] -= 1.0
+        return np.square(onehot_error).sum(axis=1)
+    return np.square(y - y.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
 
 
 def _bootstrap_means(values: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:

@@ -273,9 +273,31 @@ def test_structured_redundancy_weights_follow_the_reweighting_kind():
     xs = _inputs(batch=6)
     static = _structured(reweighting="static").eval()(xs).redundancy_weights
     torch.testing.assert_close(static, torch.full((6, 3), 1 / 3))  # scores start at 0
-    per_sample = _structured().eval()(xs).redundancy_weights
+    model = _structured().eval()
+    torch.testing.assert_close(model(xs).redundancy_weights, torch.full((6, 3), 1 / 3))
+    with torch.no_grad():  # the scores start at 0; give them something to say
+        model.redundancy_gate.weight.normal_()
+    per_sample = model(xs).redundancy_weights
     assert per_sample.shape == (6, 3) and per_sample.std(0).amax() > 0
     torch.testing.assert_close(per_sample.sum(1), torch.ones(6))
+
+
+def test_a_modalitys_redundancy_score_depends_on_that_modality_only():
+    # so that the redundancy expert cannot route between modalities (an XOR by routing)
+    model = _structured().eval()
+    with torch.no_grad():
+        model.redundancy_gate.weight.normal_()
+    xs = _inputs(batch=6)
+
+    def scores(inputs):
+        return model.redundancy_gate.raw_scores(model.pool(model.embed(inputs)))
+
+    base = scores(xs)
+    for k in range(3):
+        changed = scores([x + 2.0 if m == k else x for m, x in enumerate(xs)])
+        moved = (changed - base).abs().amax(0)
+        assert moved[k] > 1e-3
+        torch.testing.assert_close(moved[[m for m in range(3) if m != k]], torch.zeros(2))
 
 
 def test_structured_mixture_needs_interaction_experts():

@@ -39,7 +39,7 @@ DEFAULTS = MappingProxyType(
         # training
         "max_epochs": 30,
         "batch_size": "auto",
-        "lr": 2e-3,
+        "lr": 5e-3,
         "weight_decay": 1e-2,
         "early_stopping": False,
         "validation_fraction": 0.1,

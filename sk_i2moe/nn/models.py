@@ -326,6 +326,46 @@ class StaticReweighting(nn.Module):
         return torch.softmax(self.raw_scores(pooled) / temperature, dim=-1)
 
 
+class ModalityScorer(nn.Module):
+    """One score per modality, each from that modality's own pooled embedding.
+
+    The redundancy expert's modality weights come from it. A score that
+    depends on one modality only cannot combine modalities: the weighted mean
+    ``sum_m a_m(x_m) r_m(x_m) / sum_m a_m(x_m)`` has the sign (the arg-max, for
+    several classes) of a sum of single-modality functions, so it cannot
+    compute an XOR of two modalities, whatever the weights learn.
+
+    Parameters
+    ----------
+    n_modalities : int
+        Number of modalities ``M``.
+    hidden_dim : int
+        Width ``H`` of each modality's pooled embedding.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import ModalityScorer
+    >>> scorer = ModalityScorer(n_modalities=3, hidden_dim=8)
+    >>> scorer.raw_scores(torch.randn(5, 24))  # starts at 0: equal weights
+    tensor([[0., 0., 0.],
+            [0., 0., 0.],
+            [0., 0., 0.],
+            [0., 0., 0.],
+            [0., 0., 0.]], grad_fn=<AddBackward0>)
+    """
+
+    def __init__(self, n_modalities: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_modalities, hidden_dim))
+        self.bias = nn.Parameter(torch.zeros(n_modalities))
+
+    def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, M]`` from the pooled embeddings ``[B, M * H]`` (float32)."""
+        per_modality = pooled.unflatten(1, self.weight.shape).float()  # [B, M, H]
+        return torch.einsum("bmh,mh->bm", per_modality, self.weight.float()) + self.bias.float()
+
+
 _SHARED_PARAMETERS = """\
     n_features : sequence of int
         Number of features of each modality (``M`` entries).
@@ -420,8 +460,12 @@ class MixtureOfInteractionExperts(nn.Module):
             n_outputs=n_outputs,
             **(fusion_kwargs or {}),
         )
-        self._reweighting_options = (reweighting, hidden_dim, reweight_hidden, reweight_layers)
-        self.reweighting = self._scorer(self.n_experts)
+        if reweighting == "static" or self.n_experts == 1:
+            self.reweighting: nn.Module = StaticReweighting(self.n_experts)
+        else:
+            self.reweighting = ReweightingMLP(
+                n_modalities * hidden_dim, self.n_experts, reweight_hidden, reweight_layers
+            )
         n_total = n_modalities * self.tokens_per_modality
         self.register_buffer("reference_mean", torch.zeros(n_total, hidden_dim))
         self.register_buffer("reference_seen", torch.zeros((), dtype=torch.bool))
@@ -470,15 +514,6 @@ class MixtureOfInteractionExperts(nn.Module):
             for m, (enc, x) in enumerate(zip(self.encoders, xs))
         ]
         return torch.cat(tokens, dim=1)
-
-    def _scorer(self, n_scores: int) -> nn.Module:
-        """A reweighting network of ``n_scores`` outputs, of the constructor's kind."""
-        reweighting, hidden_dim, reweight_hidden, reweight_layers = self._reweighting_options
-        if reweighting == "static" or n_scores == 1:
-            return StaticReweighting(n_scores)
-        return ReweightingMLP(
-            self.n_modalities * hidden_dim, n_scores, reweight_hidden, reweight_layers
-        )
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
         """Mean-pool each modality's tokens: ``[B, M * P, H] -> [B, M * H]``."""
@@ -796,9 +831,13 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             input_loc=input_loc,
             input_scale=input_scale,
         )
-        # scores the modalities for the redundancy expert, as the reweighting network
-        # scores the experts (see capped_softmax)
-        self.redundancy_gate = self._scorer(self.n_modalities)
+        # scores the modalities for the redundancy expert (see capped_softmax), each
+        # from its own embedding, or one learned vector with static reweighting
+        self.redundancy_gate = (
+            StaticReweighting(self.n_modalities)
+            if reweighting == "static"
+            else ModalityScorer(self.n_modalities, hidden_dim)
+        )
 
     def forward(self, xs: Sequence[torch.Tensor]) -> StructuredMoEOutput:
         """Run the mixture on one batch.
