@@ -30,7 +30,7 @@ from skorch.utils import noop
 from . import _io
 from ._data import BatchLoader, ModalityDataset, resolve_batch_size, standardization
 from ._malloc import retain_heap_if_asked
-from ._modalities import ModalitySpec, check_sample_weight, row_labels
+from ._modalities import ModalitySpec, absent_rows, check_sample_weight, row_labels
 from ._net import I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
@@ -199,7 +199,15 @@ SHARED_TRAINING_PARAMETERS = """\
         ``ValueError`` (they are built into the fitted network).
     standardize : bool, default=True
         Standardise every feature with the training mean and standard deviation
-        inside the network.
+        (over the samples that have its modality) inside the network.
+    allow_missing_modalities : bool, default=True
+        A modality whose values are all NaN in a row is absent for that
+        sample, in ``fit`` and in every prediction and explanation: the model
+        is told which modalities each sample has, and the experts that need
+        an absent modality get weight 0 (see the missing-modalities guide).
+        NaN in only some of a modality's columns is always an error (impute
+        it inside the pipeline), and so is a row with every modality absent.
+        False raises on absent modalities too, naming them.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
         force one.
@@ -388,6 +396,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "standardize": ["boolean"],
+        "allow_missing_modalities": ["boolean"],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
@@ -450,6 +459,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 X, self.modalities, type(self).__name__
             )
         arrays = list(data.values())
+        self._check_absent(arrays, fitting=True)
         n_samples = arrays[0].shape[0]
         n_targets = len(y) if hasattr(y, "__len__") else np.asarray(y).size
         if n_targets != n_samples:
@@ -471,7 +481,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.partial_fit(train)
             else:
                 self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
-                stats = standardization(train.inputs) if self.standardize else None
+                stats = standardization(train.inputs, train.present) if self.standardize else None
                 n_features = [t.shape[1] for t in train.inputs]
                 self.net_ = self._build_net(n_features, stats, valid, device)
                 self.net_.fit(train)
@@ -745,8 +755,43 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         _io.to_onnx(self, path)
 
     # -- prediction ----------------------------------------------------------
+    def _check_absent(self, arrays: list[np.ndarray], fitting: bool = False) -> None:
+        """Refuse absent modalities where they cannot be handled, naming them."""
+        names = list(self._input_spec.names)
+        absent = {n: absent_rows(a) for n, a in zip(names, arrays)}
+        counts = {n: int(a.sum()) for n, a in absent.items() if a.any()}
+        if not counts:
+            return
+        if not self.allow_missing_modalities:
+            raise ValueError(
+                f"Modalities are absent (all NaN) in some rows: {counts} (modality: rows). "
+                "With allow_missing_modalities=False every sample needs every modality; set "
+                "it to True to let the model handle absent modalities, or impute them first."
+            )
+        if not fitting:
+            return
+        everywhere = [n for n, a in absent.items() if a.all()]
+        if everywhere:
+            raise ValueError(
+                f"Modality {everywhere[0]!r} is absent (all NaN) in every training row, so "
+                "nothing can be learned about it. Drop it from X."
+            )
+        if (
+            self._model_kind() is InteractionMoE
+            and self.interaction_loss_weight > 0
+            and (self.experts != "single")
+        ):
+            raise ValueError(
+                f"Modalities are absent in some training rows ({counts}), but the paper's "
+                "mixture (interaction_constraint='loss') trains its interaction losses by "
+                "replacing each modality in turn, which is undefined for an absent one. Use "
+                "interaction_constraint='structure' (the default), set "
+                "interaction_loss_weight=0, or train on complete rows."
+            )
+
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate the fitted mixture through the net (memory bounded by ``batch_size``)."""
+        self._check_absent(arrays)
         batch_size = resolve_batch_size(self.batch_size, arrays[0].shape[0])
         with torch_threads(self.n_threads):
             return self.net_.forward_outputs(ModalityDataset(arrays), batch_size)
@@ -791,6 +836,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _explain_arrays(self, arrays: list[np.ndarray]) -> Explanation:
         """:meth:`explain` on validated modality arrays (in the fitted order)."""
         res = self._forward_arrays(arrays)
+        absent = np.column_stack([absent_rows(a) for a in arrays])
+        usable = (
+            self.net_.module_.available_experts(torch.from_numpy(~absent)).numpy()
+            if absent.any()
+            else None
+        )
         return Explanation(
             weights=res["weights"],
             expert_outputs=self._to_output_space(res["expert_logits"]),
@@ -798,6 +849,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             expert_names=list(self.expert_names_),
             output_names=self._output_names(),
             task="classification" if is_classifier(self) else "regression",
+            absent=absent,
+            modality_names=list(self._input_spec.names),
+            usable=usable,
         )
 
     def expert_scores(

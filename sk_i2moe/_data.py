@@ -14,18 +14,31 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ._modalities import absent_rows
+
 
 class ModalityDataset(Dataset):
     """Modality tensors, optional targets and per-sample weights.
 
+    A modality that is all NaN in a row is absent for that sample: its values
+    become 0 and ``present[row, modality]`` is False; the model receives the
+    mask (``"present"`` in a batch), never a NaN.
+
     Parameters
     ----------
     arrays : sequence of ndarray
-        One ``(n_samples, n_features_m)`` float32 array per modality.
+        One ``(n_samples, n_features_m)`` float32 array per modality, each row
+        either all NaN (absent) or free of NaN.
     y : ndarray, optional
         Targets; a dummy zero vector when None (prediction).
     sample_weight : ndarray, optional
         Per-sample loss weights; ones when None.
+
+    Attributes
+    ----------
+    present : Tensor or None
+        ``(n_samples, M)`` bool, or None when every modality is present in
+        every row (batches then carry no mask).
     """
 
     def __init__(
@@ -34,7 +47,14 @@ class ModalityDataset(Dataset):
         y: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> None:
-        self.inputs = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+        absent = np.column_stack([absent_rows(a) for a in arrays])
+        self.present = torch.from_numpy(~absent) if absent.any() else None
+        self.inputs = [
+            torch.from_numpy(
+                np.ascontiguousarray(np.nan_to_num(a, nan=0.0) if a_absent.any() else a)
+            )
+            for a, a_absent in zip(arrays, absent.T)
+        ]
         n = self.inputs[0].shape[0]
         self.y = torch.zeros(n) if y is None else torch.as_tensor(y)
         self.sample_weight = (
@@ -47,27 +67,31 @@ class ModalityDataset(Dataset):
         return self.inputs[0].shape[0]
 
     def __getitem__(self, index: torch.Tensor) -> tuple[dict, torch.Tensor]:
-        """Return ``({"inputs": [...], "sample_weight": w}, y)`` for an index tensor."""
+        """Return ``({"inputs": [...], "sample_weight": w[, "present": mask]}, y)``."""
         x = {"inputs": [t[index] for t in self.inputs], "sample_weight": self.sample_weight[index]}
+        if self.present is not None:
+            x["present"] = self.present[index]
         return x, self.y[index]
 
     def subset(self, index: np.ndarray) -> ModalityDataset:
         """A new dataset holding the rows ``index``."""
         idx = torch.as_tensor(index)
-        return ModalityDataset(
-            [t[idx].numpy() for t in self.inputs],
-            self.y[idx].numpy(),
-            self.sample_weight[idx].numpy(),
-        )
+        arrays = [t[idx].numpy().copy() for t in self.inputs]
+        if self.present is not None:
+            for a, present in zip(arrays, self.present[idx].T.numpy()):
+                a[~present] = np.nan
+        return ModalityDataset(arrays, self.y[idx].numpy(), self.sample_weight[idx].numpy())
 
 
 def standardization(
     arrays: Sequence[np.ndarray],
+    present: np.ndarray | None = None,
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Per-feature centre and scale of each modality, as scikit-learn's ``StandardScaler``.
 
     Means and standard deviations are computed in float64 (a finite float32
-    value such as 3e38 does not overflow them). A feature that is constant
+    value such as 3e38 does not overflow them), over the rows where the
+    modality is present. A feature that is constant
     in the training data, up to float64 rounding (scikit-learn's test), gets
     scale 1, so that a tiny change of it at prediction time moves the input
     by that change, not by that change times 1e6.
@@ -76,6 +100,9 @@ def standardization(
     ----------
     arrays : sequence of ndarray
         One ``(n_samples, n_features_m)`` array per modality.
+    present : ndarray of bool of shape (n_samples, M), optional
+        Which modality each row has (:attr:`ModalityDataset.present`); every
+        row when None.
 
     Returns
     -------
@@ -92,8 +119,10 @@ def standardization(
     """
     eps = np.finfo(np.float64).eps
     locs, scales = [], []
-    for values in arrays:
+    for m, values in enumerate(arrays):
         table = np.asarray(values, dtype=np.float64)
+        if present is not None:
+            table = table[np.asarray(present)[:, m]]
         mean = table.mean(axis=0)
         var = table.var(axis=0)
         n = table.shape[0]

@@ -11,6 +11,10 @@ Accepted forms:
   ``modalities=None``;
 * a plain 2-D array (or an unprefixed DataFrame) with ``modalities=None``: one
   modality named ``"x"``.
+
+In every form, a modality whose values are all NaN in a row is **absent** for
+that sample (:func:`absent_rows`); NaN in only some of a modality's columns is
+an error, and so is a row with every modality absent.
 """
 
 from __future__ import annotations
@@ -104,16 +108,63 @@ def _as_float32(values: object, name: str) -> np.ndarray:
         )
     with np.errstate(over="ignore"):  # overflow becomes inf, reported just below
         out = arr.astype(np.float32, copy=False)
-    finite = np.isfinite(out)
-    if not finite.all():
-        n_nan = int(np.isnan(out).sum())
-        n_inf = int(out.size - finite.sum() - n_nan)
+    n_inf = int(np.isinf(out).sum())
+    if n_inf:
         raise ValueError(
-            f"Modality {name!r} contains NaN ({n_nan} values) or inf ({n_inf} values, "
-            "including values too large for float32). Impute or drop them first, e.g. with "
-            "sklearn.impute.SimpleImputer in a Pipeline."
+            f"Modality {name!r} contains inf ({n_inf} values, including values too large for "
+            "float32). Replace or drop them first."
+        )
+    nan = np.isnan(out)
+    partial = nan.any(axis=1) & ~nan.all(axis=1)
+    if partial.any():
+        rows = np.flatnonzero(partial)
+        raise ValueError(
+            f"Modality {name!r} has NaN in some but not all of its {out.shape[1]} columns in "
+            f"{rows.size} row(s) (e.g. rows {rows[:5].tolist()}). A modality that is all NaN "
+            "in a row is absent for that sample and handled by the model; a partly missing "
+            "modality must be imputed first, e.g. with sklearn.impute.SimpleImputer inside a "
+            "Pipeline (sk_i2moe.preprocessing.make_modality_transformer builds one per "
+            "modality)."
         )
     return out
+
+
+def absent_rows(values: np.ndarray) -> np.ndarray:
+    """Rows in which a validated modality is absent (all NaN), as a boolean vector.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_features)
+        A modality as the checks of this module return it: each row is either
+        all NaN or free of NaN.
+
+    Returns
+    -------
+    ndarray of bool of shape (n_samples,)
+    """
+    return np.isnan(values[:, 0])
+
+
+def check_presence(data: Mapping[str, np.ndarray]) -> None:
+    """Reject rows in which every modality is absent.
+
+    Parameters
+    ----------
+    data : mapping of str to ndarray
+        Validated modalities, in order.
+
+    Raises
+    ------
+    ValueError
+        Naming the rows (positions) with no modality present.
+    """
+    absent = np.column_stack([absent_rows(v) for v in data.values()])
+    empty = np.flatnonzero(absent.all(axis=1))
+    if empty.size:
+        raise ValueError(
+            f"{empty.size} row(s) have every modality absent (all NaN), e.g. rows "
+            f"{empty[:5].tolist()}; a sample needs at least one modality. Drop those rows."
+        )
 
 
 def _normalise_selector(
@@ -375,7 +426,9 @@ class ModalitySpec:
             if isinstance(arr, pd.DataFrame)
             else (lambda idx: arr[:, idx])
         )
-        return {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
+        data = {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
+        check_presence(data)
+        return data
 
 
 def row_labels(X: object) -> np.ndarray | None:
@@ -537,6 +590,7 @@ def _convert_mapping(X: Mapping) -> dict[str, np.ndarray]:
             "Align the rows of every modality."
         )
     _check_aligned(X)
+    check_presence(data)
     return data
 
 
@@ -553,8 +607,7 @@ def _check_aligned(X: Mapping) -> None:
         detail = (
             "the same row labels in another order"
             if same_rows
-            else f"different row labels (e.g. {list(index.difference(first)[:3])} only in "
-            f"{name!r})"
+            else f"different row labels (e.g. {list(index.difference(first)[:3])} only in {name!r})"
         )
         raise ValueError(
             f"Modalities {first_name!r} and {name!r} are DataFrames with {detail}; rows are "

@@ -179,8 +179,14 @@ class I2MoENet(NeuralNet):
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
     def infer(self, x: dict, **fit_params) -> MixtureOutput:
-        """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``."""
+        """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``.
+
+        A batch with absent modalities also carries ``"present"`` (``[B, M]``
+        bool), which the module receives as ``present=``.
+        """
         x = to_tensor(x, device=self.device)
+        if "present" in x:
+            fit_params = {**fit_params, "present": x["present"]}
         with self.autocast():
             return self.module_(x["inputs"], **fit_params)
 

@@ -22,6 +22,7 @@ Intervals are percentile bootstrap intervals over the held-out samples
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +80,8 @@ class InteractionReport:
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
         the Brier score for classifiers, squared error for regressors);
+        ``n_usable`` (the held-out samples that have the modalities the
+        expert needs; every statistic of the row is over those samples only);
         ``name_check`` (True/False, or None where the names hold by
         construction); ``supported`` (bool) and ``reason`` (plain words).
     dominant : str or None
@@ -140,13 +143,20 @@ class InteractionReport:
                 "Expert names are not guaranteed by this kind of mixture: each uniqueness expert "
                 "was evaluated with the other modalities shuffled across samples."
             )
+        incomplete = (self.table["n_usable"] < self.n_samples).any()
+        if incomplete:
+            lines.append(
+                "Some samples lack modalities: each expert is evaluated on the samples that "
+                "have the modalities it needs (n)."
+            )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
             verdict = "supported" if row.supported else "not supported"
+            count = f"  n={row.n_usable}" if incomplete else ""
             lines.append(
                 f"  {name:<{width}}  weight {row.mean_weight:.2f} [{row.weight_low:.2f}, "
                 f"{row.weight_high:.2f}]  skill {row.skill:+.3f} [{row.skill_low:+.3f}, "
-                f"{row.skill_high:+.3f}]  {verdict}: {row.reason}"
+                f"{row.skill_high:+.3f}]{count}  {verdict}: {row.reason}"
             )
         return "\n".join(lines)
 
@@ -203,20 +213,38 @@ def _chance_losses(y: np.ndarray, task: str) -> np.ndarray:
     return np.square(y - y.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
 
 
-def _bootstrap_means(values: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
-    """Means of the columns of ``values`` ``(n, k)`` over ``n_bootstrap`` resamples ``(B, k)``."""
+def _bootstrap_means(
+    values: np.ndarray, mask: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Means of the columns of ``values`` ``(n, k)`` over ``n_bootstrap`` resamples ``(B, k)``.
+
+    Each column's mean is over the samples its ``mask`` column keeps (NaN in a
+    resample that keeps none).
+    """
     n = values.shape[0]
+    kept = mask.astype(np.float64)
+    masked = np.where(mask, values, 0.0)
     out = []
     for start in range(0, n_bootstrap, _CHUNK):
         size = min(_CHUNK, n_bootstrap - start)
         counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # [size, n]
-        out.append(counts @ values / n)
+        totals, weights = counts @ masked, counts @ kept
+        out.append(np.divide(totals, weights, out=np.full_like(totals, np.nan), where=weights > 0))
     return np.concatenate(out)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Column means of ``values`` ``(n, k)`` over the rows ``mask`` keeps (NaN where none)."""
+    kept = mask.sum(axis=0)
+    totals = np.where(mask, values, 0.0).sum(axis=0)
+    return np.divide(totals, kept, out=np.full(totals.shape, np.nan), where=kept > 0)
 
 
 def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     tail = 100 * (1 - confidence) / 2
-    return np.percentile(draws, tail, axis=0), np.percentile(draws, 100 - tail, axis=0)
+    with warnings.catch_warnings():  # an expert no resample could use: NaN, reported as such
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
 
 
 def _unique_modality(name: str, modalities: list[str]) -> int | None:
@@ -327,14 +355,18 @@ def interaction_report(
     weights = np.asarray(explanation.weights, dtype=np.float64)
     rng = np.random.default_rng(random_state)
     modalities = list(final.modalities_)
-    by_construction = bool(getattr(final.net_.module_, "names_by_construction", True))
+    module = final.net_.module_
+    by_construction = bool(getattr(module, "names_by_construction", True))
+    n_e = len(names)
+    # the samples each expert could be used on (all, unless modalities are absent)
+    usable = np.ones((n, n_e), dtype=bool) if explanation.usable is None else explanation.usable
 
     losses = np.column_stack(
         [_losses(outputs[:, e], targets, task) for e in range(len(names))]
         + [_losses(mixture_output, targets, task)]
     )  # [n, E + 1], the mixture last
+    loss_mask = np.column_stack([usable, np.ones(n, dtype=bool)])
     chance = _chance_losses(targets, task)
-    n_e = len(names)
     unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
     # each modality on its own: the uniqueness expert, with every other modality shuffled
     # across samples where the kind of mixture does not keep it from seeing them
@@ -356,17 +388,26 @@ def interaction_report(
     if rival is not None:
         rival_loss = alone[rival] if rival in alone else losses[:, rival]
     pairs = [(e, k) for e in unique for k in unique if k != e]
-    columns = [weights, losses, chance[:, None]]
-    columns += [alone[e][:, None] for e in unique]
-    columns += [(alone[k] - alone[e])[:, None] for e, k in pairs]  # > 0: e beats k
+    # (values, mask) column blocks; each mean is over the samples the mask keeps
+    columns = [(weights, usable), (losses, loss_mask)]
+    columns += [(np.tile(chance[:, None], n_e + 1), loss_mask)]  # chance on the same samples
+    columns += [(alone[e][:, None], usable[:, [e]]) for e in unique]
+    columns += [  # > 0: e beats k, on the samples that have both modalities
+        ((alone[k] - alone[e])[:, None], (usable[:, e] & usable[:, k])[:, None]) for e, k in pairs
+    ]
     if synergy is not None and rival is not None:
-        columns.append((rival_loss - losses[:, synergy])[:, None])
+        both = usable[:, synergy] & usable[:, rival]
+        columns.append(((rival_loss - losses[:, synergy])[:, None], both[:, None]))
     # an additive pooling of the modalities gains from averaging their noise too: synergy
     # must also beat the redundancy expert, which pools them
     pooled = synergy is not None and redundancy is not None and rival != redundancy
     if pooled:
-        columns.append((losses[:, redundancy] - losses[:, synergy])[:, None])
-    draws = _bootstrap_means(np.hstack(columns), n_bootstrap, rng)
+        columns.append(
+            ((losses[:, redundancy] - losses[:, synergy])[:, None], usable[:, [synergy]])
+        )
+    draws = _bootstrap_means(
+        np.hstack([v for v, _ in columns]), np.hstack([m for _, m in columns]), n_bootstrap, rng
+    )
     offset = 0
 
     def take(width: int) -> np.ndarray:
@@ -374,18 +415,22 @@ def interaction_report(
         offset += width
         return draws[:, offset - width : offset]
 
-    w_draws, loss_draws, chance_draws = take(n_e), take(n_e + 1), take(1)
+    w_draws, loss_draws, chance_draws = take(n_e), take(n_e + 1), take(n_e + 1)
     alone_draws, pair_draws = take(len(unique)), take(len(pairs))
     margin_draws = take(1) if synergy is not None and rival is not None else None
     pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
 
-    def skill_of(loss_draws: np.ndarray) -> np.ndarray:
+    def skill_of(loss_draws: np.ndarray, chance_draws: np.ndarray) -> np.ndarray:
         return 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
 
-    skill = 1.0 - losses.mean(axis=0) / max(chance.mean(), _EPS)
+    skill = 1.0 - _masked_mean(losses, loss_mask) / np.maximum(
+        _masked_mean(np.tile(chance[:, None], n_e + 1), loss_mask), _EPS
+    )
     w_low, w_high = _interval(w_draws, confidence)
-    s_low, s_high = _interval(skill_of(loss_draws), confidence)
-    alone_low = dict(zip(unique, _interval(skill_of(alone_draws), confidence)[0]))
+    s_low, s_high = _interval(skill_of(loss_draws, chance_draws), confidence)
+    alone_low = dict(
+        zip(unique, _interval(skill_of(alone_draws, chance_draws[:, unique]), confidence)[0])
+    )
     pair_low = dict(zip(pairs, _interval(pair_draws, confidence)[0]))
     margin_low = _interval(margin_draws, confidence)[0][0] if margin_draws is not None else None
 
@@ -399,6 +444,8 @@ def interaction_report(
     for e in range(n_e):
         if not mixture_ok:
             ok, why = False, "the mixture is not better than chance on these data"
+        elif not usable[:, e].any():
+            ok, why = False, "no held-out sample has the modalities it needs"
         elif e in unique:
             beaten = [k for k in unique if k != e and not pair_low[(e, k)] > 0]
             if alone_low[e] <= 0:
@@ -406,9 +453,12 @@ def interaction_report(
                 ok, why = False, f"{label(e)} alone is not better than chance{check}"
             elif beaten:
                 others = ", ".join(label(k) for k in beaten)
-                ok, why = False, (
-                    f"{label(e)} alone predicts, but not better than {others} alone: the "
-                    "information is not unique to it"
+                ok, why = (
+                    False,
+                    (
+                        f"{label(e)} alone predicts, but not better than {others} alone: the "
+                        "information is not unique to it"
+                    ),
                 )
             else:
                 ok, why = True, f"{label(e)} alone predicts better than chance and than the others"
@@ -418,15 +468,19 @@ def interaction_report(
             if rival is None:
                 ok, why = False, "no single-modality predictor to compare with"
             elif margin_low > 0 and pooled and not pooled_low > 0:
-                ok, why = False, (
-                    "beats every single modality but not the redundancy expert: pooling the "
-                    "modalities explains the gain"
+                ok, why = (
+                    False,
+                    (
+                        "beats every single modality but not the redundancy expert: pooling the "
+                        "modalities explains the gain"
+                    ),
                 )
             elif margin_low > 0:
                 ok, why = True, f"beats the best single-modality predictor ({names[rival]})"
             else:
-                ok, why = False, (
-                    f"not better than the best single-modality predictor ({names[rival]})"
+                ok, why = (
+                    False,
+                    (f"not better than the best single-modality predictor ({names[rival]})"),
                 )
         elif e == redundancy:
             if not unique:
@@ -443,12 +497,16 @@ def interaction_report(
 
     table = pd.DataFrame(
         {
-            "mean_weight": weights.mean(axis=0),
+            "mean_weight": _masked_mean(weights, usable),
             "weight_low": w_low,
             "weight_high": w_high,
             "score": [
-                score_outputs(final, outputs[:, e], y) for e in range(n_e)
+                score_outputs(final, outputs[usable[:, e], e], np.asarray(y)[usable[:, e]])
+                if usable[:, e].any()
+                else np.nan
+                for e in range(n_e)
             ],
+            "n_usable": usable.sum(axis=0),
             "skill": skill[:n_e],
             "skill_low": s_low[:n_e],
             "skill_high": s_high[:n_e],

@@ -107,6 +107,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         tol: float = DEFAULTS["tol"],
         warm_start: bool = False,
         standardize: bool = DEFAULTS["standardize"],
+        allow_missing_modalities: bool = DEFAULTS["allow_missing_modalities"],
         device: str | torch.device = DEFAULTS["device"],
         precision: str = DEFAULTS["precision"],
         compile: bool = False,
@@ -148,6 +149,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.tol = tol
         self.warm_start = warm_start
         self.standardize = standardize
+        self.allow_missing_modalities = allow_missing_modalities
         self.device = device
         self.precision = precision
         self.compile = compile

@@ -59,6 +59,15 @@ class Explanation:
     sample_ids : ndarray of shape (n_samples,) or None, default=None
         The row labels of ``X`` (a DataFrame's index, e.g. patient ids);
         ``to_frame()`` and the plots use them instead of ``0 .. n-1``.
+    absent : ndarray of bool of shape (n_samples, n_modalities) or None, default=None
+        Which modalities each sample lacked (all NaN in its row), columns in
+        the order of ``modality_names``; None when not recorded. The experts
+        that need an absent modality have weight 0 for that sample.
+    modality_names : list of str or None, default=None
+        Names of the columns of ``absent``.
+    usable : ndarray of bool of shape (n_samples, n_experts) or None, default=None
+        Which experts each sample could use (a uniqueness expert needs its
+        modality, the synergy expert two modalities); None when all could.
 
     Examples
     --------
@@ -87,6 +96,33 @@ class Explanation:
     output_names: list[str]
     task: str | None = None
     sample_ids: np.ndarray | None = None
+    absent: np.ndarray | None = None
+    modality_names: list[str] | None = None
+    usable: np.ndarray | None = None
+
+    def absent_names(self) -> list[str]:
+        """Each sample's absent modalities, comma-separated ("" when it has all).
+
+        Returns
+        -------
+        list of str
+            One entry per sample; all empty when ``absent`` is None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_i2moe.inspection import Explanation
+        >>> exp = Explanation(np.ones((2, 1)), np.zeros((2, 1, 1)), np.zeros((2, 1)),
+        ...                   ["fusion"], ["y"], absent=np.array([[True, False], [False, False]]),
+        ...                   modality_names=["labs", "notes"])
+        >>> exp.absent_names()
+        ['labs', '']
+        """
+        n = self.weights.shape[0]
+        if self.absent is None:
+            return [""] * n
+        names = np.asarray(self.modality_names, dtype=object)
+        return [", ".join(names[row]) for row in np.asarray(self.absent, dtype=bool)]
 
     @property
     def contributions(self) -> np.ndarray:
@@ -165,7 +201,9 @@ class Explanation:
         DataFrame
             Columns ``sample`` (the row label when ``sample_ids`` is set,
             else the row number), ``expert``, ``weight``, then
-            ``output[<name>]`` and ``contribution[<name>]`` for every output.
+            ``output[<name>]`` and ``contribution[<name>]`` for every output,
+            and ``absent`` (the sample's absent modalities, comma-separated)
+            when ``absent`` is set.
 
         Examples
         --------
@@ -195,6 +233,8 @@ class Explanation:
             frame[f"output[{name}]"] = self.expert_outputs[:, :, k].reshape(-1)
         for k, name in enumerate(self.output_names):
             frame[f"contribution[{name}]"] = contributions[:, :, k].reshape(-1)
+        if self.absent is not None:
+            frame["absent"] = np.repeat(np.asarray(self.absent_names(), dtype=object), n_experts)
         return pd.DataFrame(frame)
 
     def summary(self) -> pd.DataFrame:
@@ -418,9 +458,7 @@ def modality_importance(
     final, Xt = final_estimator(estimator, X)
     arrays = list(final._input_spec.transform(Xt).values())
     rng = check_random_state(random_state)
-    baseline = score_outputs(
-        final, final._explain_arrays(arrays).output, y, scoring, sample_weight
-    )
+    baseline = score_outputs(final, final._explain_arrays(arrays).output, y, scoring, sample_weight)
     n = arrays[0].shape[0]
     drops = np.empty((len(arrays), n_repeats))
     for m in range(len(arrays)):

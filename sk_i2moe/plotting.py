@@ -137,15 +137,22 @@ def plot_interaction_weights(
     positions = np.arange(1, n_experts + 1)
     step = 0.8 / len(groups)
     handles = []
+    usable = np.ones_like(weights, dtype=bool) if explanation.usable is None else explanation.usable
     for g, (label, rows) in enumerate(groups):
         at = positions + (g - (len(groups) - 1) / 2) * step
-        columns = [weights[rows, e] for e in range(n_experts)]
+        # each expert over the samples that could use it (all, unless modalities are absent)
+        columns = [weights[rows, e][usable[rows, e]] for e in range(n_experts)]
+        drawn = [e for e, c in enumerate(columns) if c.size]
+        at, columns = at[drawn], [columns[e] for e in drawn]
         color = f"C{g}"
         if kind == "violin":
             # A kernel density needs spread: give constant columns a negligible one.
             spread = [
-                np.repeat(c, 2) + np.array([-1e-6, 1e-6]) if c.size == 1
-                else c if np.ptp(c) > 0 else c + np.linspace(-1e-6, 1e-6, c.size)
+                np.repeat(c, 2) + np.array([-1e-6, 1e-6])
+                if c.size == 1
+                else c
+                if np.ptp(c) > 0
+                else c + np.linspace(-1e-6, 1e-6, c.size)
                 for c in columns
             ]
             parts = ax.violinplot(
@@ -156,13 +163,17 @@ def plot_interaction_weights(
                 body.set_alpha(0.6)
         else:
             ax.boxplot(
-                columns, positions=at, widths=0.6 * step, patch_artist=by is not None,
+                columns,
+                positions=at,
+                widths=0.6 * step,
+                patch_artist=by is not None,
                 boxprops={"facecolor": color} if by is not None else None,
             )
         if label is not None:
             handles.append(Patch(color=color, alpha=0.6, label=label))
-    uniform = ax.axhline(1.0 / n_experts, color="0.5", linestyle=":", linewidth=1,
-                         label="uniform 1/E")
+    uniform = ax.axhline(
+        1.0 / n_experts, color="0.5", linestyle=":", linewidth=1, label="uniform 1/E"
+    )
     handles.append(uniform)
     if report is not None:
         handles.append(_draw_report(ax, report, names, positions))
@@ -170,7 +181,10 @@ def plot_interaction_weights(
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("expert")
     ax.set_ylabel("interaction weight")
-    ax.set_title(f"Interaction weights over {n_samples} samples")
+    title = f"Interaction weights over {n_samples} samples"
+    if not usable.all():
+        title += "\n(each expert over the samples that have the modalities it needs)"
+    ax.set_title(title)
     ax.legend(handles=handles, loc="upper right", frameon=False)
     return ax
 
@@ -198,7 +212,13 @@ def _draw_report(ax: Axes, report: object, names: list[str], positions: np.ndarr
     mean = table["mean_weight"].to_numpy()
     errors = [mean - table["weight_low"].to_numpy(), table["weight_high"].to_numpy() - mean]
     return ax.errorbar(
-        positions, mean, yerr=errors, fmt="o", color="black", capsize=4, zorder=5,
+        positions,
+        mean,
+        yerr=errors,
+        fmt="o",
+        color="black",
+        capsize=4,
+        zorder=5,
         label=f"report: mean weight, {100 * report.confidence:g}% interval",
     )
 
@@ -237,7 +257,8 @@ def plot_sample_explanation(
     Three panels share the expert axis: each expert's output for the sample
     (a logit for classifiers), its interaction weight, and its contribution
     ``weight * output``; the contributions add up to the mixture output,
-    drawn as a vertical line in the last panel.
+    drawn as a vertical line in the last panel. The title names the
+    modalities the sample lacked, if any.
 
     Parameters
     ----------
@@ -339,7 +360,9 @@ def plot_sample_explanation(
     axes[2].legend(loc="best", frameon=False)
     label = index if explanation.sample_ids is None else explanation.sample_ids[index]
     predicted = "" if probability is None else f" (predicted probability {probability:.2f})"
-    fig.suptitle(f"Sample {label}: {quantity}{predicted}")
+    lacking = explanation.absent_names()[index]
+    absent = f"\nabsent: {lacking} (its experts get weight 0)" if lacking else ""
+    fig.suptitle(f"Sample {label}: {quantity}{predicted}{absent}")
     return fig
 
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from sklearn.base import clone
 
 from sk_i2moe import I2MoEClassifier
 from sk_i2moe._modalities import ModalitySpec
@@ -52,20 +53,53 @@ def test_empty_modality_and_zero_samples():
         _fit({"a": np.ones((0, 2))}, y=np.array([]))
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e39])
-def test_nan_inf_names_modality_and_suggests_imputer(bad):
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e39])
+def test_inf_names_modality(bad):
     b = np.ones((10, 2))
     b[3, 1] = bad
-    with pytest.raises(ValueError, match="Modality .b. contains NaN .*SimpleImputer"):
+    with pytest.raises(ValueError, match="Modality .b. contains inf .1 values"):
         _fit({"a": np.ones((10, 2)), "b": b})
 
 
-def test_nan_at_predict(fitted):
+def test_partial_nan_names_modality_rows_and_suggests_imputer():
+    b = np.ones((10, 3))
+    b[3, 1] = b[7, 0] = np.nan
+    expected = (
+        r"Modality 'b' has NaN in some but not all .* 2 row\(s\) .*rows \[3, 7\].*SimpleImputer"
+    )
+    with pytest.raises(ValueError, match=expected):
+        _fit({"a": np.ones((10, 2)), "b": b})
+
+
+def test_partial_nan_at_predict(fitted):
     clf, X, _ = fitted
     notes = X["notes"].copy()
     notes[0, 0] = np.nan
-    with pytest.raises(ValueError, match="Modality 'notes' contains NaN"):
+    with pytest.raises(ValueError, match="Modality 'notes' has NaN in some but not all"):
         clf.predict({"labs": X["labs"], "notes": notes})
+
+
+def test_rows_with_every_modality_absent_are_named():
+    a, b = np.ones((10, 2)), np.ones((10, 3))
+    a[[2, 5]] = b[[2, 5]] = np.nan
+    expected = r"2 row\(s\) have every modality absent .*rows \[2, 5\]"
+    with pytest.raises(ValueError, match=expected):
+        _fit({"a": a, "b": b})
+
+
+def test_a_modality_absent_in_every_training_row_is_refused():
+    b = np.full((10, 2), np.nan)
+    with pytest.raises(ValueError, match="Modality 'b' is absent .* in every training row"):
+        _fit({"a": np.ones((10, 2)), "b": b})
+
+
+def test_absent_modalities_can_be_refused(fitted):
+    clf, X, _ = fitted
+    notes = X["notes"].copy()
+    notes[:3] = np.nan
+    strict = clone(clf).set_params(allow_missing_modalities=False)
+    with pytest.raises(ValueError, match=r"absent \(all NaN\) in some rows: \{'notes': 3\}"):
+        strict.fit({"labs": X["labs"], "notes": notes}, np.arange(len(notes)) % 2)
 
 
 def test_non_numeric_columns():
@@ -169,7 +203,9 @@ KNOWN_ERRORS = (
     "must be a 2-D array",
     "0 feature",
     "0 sample",
-    "contains NaN",
+    "contains inf",
+    "NaN in some but not all",
+    "have every modality absent",
     "same number of samples",
     "must hold real numbers",
     "non-empty strings",
@@ -225,6 +261,9 @@ def test_conversion_is_exact_or_a_known_error(X):
     for name, arr in data.items():
         original = np.asarray(X[name])
         assert arr.dtype == np.float32 and arr.shape == original.shape
-        assert np.isfinite(arr).all()
+        assert not np.isinf(arr).any()
+        # NaN only as whole absent rows, every other value exact
+        nan = np.isnan(arr)
+        assert (nan.all(axis=1) | ~nan.any(axis=1)).all()
         np.testing.assert_array_equal(arr, original.astype(np.float64).astype(np.float32))
     assert spec.transform(X).keys() == data.keys()

@@ -47,6 +47,7 @@ def test_the_table_has_intervals_around_its_estimates(unique_m1):
         "weight_low",
         "weight_high",
         "score",
+        "n_usable",
         "skill",
         "skill_low",
         "skill_high",
@@ -61,6 +62,7 @@ def test_the_table_has_intervals_around_its_estimates(unique_m1):
     assert table.name_check.isna().all()  # names hold by construction in this kind
     assert all(isinstance(r, str) and r for r in table.reason)
     assert report.n_samples == 200 and report.metric == "accuracy"
+    assert (table.n_usable == 200).all()  # every modality in every sample
     # the expert's score is its accuracy alone, as expert_scores computes it
     np.testing.assert_allclose(table.score, clf.expert_scores(X, y)["score"].iloc[:-1])
 

@@ -46,6 +46,7 @@ DEFAULTS = MappingProxyType(
         "n_iter_no_change": 10,
         "tol": 1e-4,
         "standardize": True,
+        "allow_missing_modalities": True,
         "device": "auto",
         "precision": "float32",
     }

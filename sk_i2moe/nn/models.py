@@ -60,12 +60,21 @@ class MixtureOutput:
         Scalar load-balancing loss of a sparse mixture-of-experts backbone
         (``"switch"``, ``"moepp"``), part of the autograd graph; None for the
         other backbones.
+    present : Tensor or None
+        ``[B, M]`` bool, which modalities each sample has, as passed to the
+        model; None when every sample has every modality.
+    available : Tensor or None
+        ``[B, E]`` bool, which experts can be used for each sample (see
+        :meth:`MixtureOfInteractionExperts.available_experts`); their weights
+        are 0 elsewhere. None with ``present``.
     """
 
     logits: torch.Tensor
     weights: torch.Tensor
     expert_logits: torch.Tensor
     gate_loss: torch.Tensor | None = None
+    present: torch.Tensor | None = None
+    available: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> MixtureOutput:
         """A copy with every tensor moved to ``device`` (what skorch calls on outputs)."""
@@ -83,7 +92,7 @@ class MoEOutput(MixtureOutput):
 
     Attributes
     ----------
-    logits, weights, expert_logits, gate_loss
+    logits, weights, expert_logits, gate_loss, present, available
         As in :class:`MixtureOutput`.
     variant_outputs : Tensor or None
         ``[E, K + 1, B, D]`` in training mode with perturbed passes: every
@@ -117,7 +126,7 @@ class StructuredMoEOutput(MixtureOutput):
 
     Attributes
     ----------
-    logits, weights, expert_logits, gate_loss
+    logits, weights, expert_logits, gate_loss, present, available
         As in :class:`MixtureOutput`; ``logits`` mixes the experts' detached
         outputs.
     modality_logits : Tensor or None
@@ -219,8 +228,10 @@ def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
     ----------
     scores : Tensor
         ``[..., M]`` scores.
-    cap : float, default=0.5
-        Largest weight, at least ``1 / M``.
+    cap : float or Tensor, default=0.5
+        Largest weight, at least ``1 / M`` (``1 / K`` with ``K`` finite
+        scores: a score of ``-inf`` gives weight 0); a tensor broadcast
+        against ``[..., 1]`` sets one cap per row.
 
     Returns
     -------
@@ -238,15 +249,37 @@ def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
     tensor([0.5000, 0.5000])
     """
     weights = torch.softmax(scores.float(), dim=-1)
-    if cap * scores.shape[-1] < 1:
+    if not isinstance(cap, torch.Tensor) and cap * scores.shape[-1] < 1:
         raise ValueError(f"cap={cap} is below 1/{scores.shape[-1]}: the weights cannot sum to 1.")
+    cap = torch.as_tensor(cap, dtype=weights.dtype, device=weights.device).expand_as(weights)
     for _ in range(scores.shape[-1]):
         over = weights >= cap
         excess = (weights - cap).clamp_min(0).sum(-1, keepdim=True)
         free = torch.where(over, torch.zeros_like(weights), weights)
         share = free / free.sum(-1, keepdim=True).clamp_min(torch.finfo(weights.dtype).tiny)
-        weights = torch.where(over, torch.full_like(weights, cap), weights + excess * share)
+        weights = torch.where(over, cap, weights + excess * share)
     return weights
+
+
+def _masked_softmax(scores: torch.Tensor, available: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax over the last axis (float32) with weight exactly 0 where not ``available``.
+
+    Parameters
+    ----------
+    scores : Tensor
+        ``[B, E]`` scores.
+    available : Tensor, optional
+        ``[B, E]`` bool; every row needs at least one True.
+
+    Returns
+    -------
+    Tensor
+        ``[B, E]`` weights summing to 1 over the available entries.
+    """
+    scores = scores.float()
+    if available is not None:
+        scores = scores.masked_fill(~available, float("-inf"))
+    return torch.softmax(scores, dim=-1)
 
 
 class ReweightingMLP(nn.Module):
@@ -290,10 +323,12 @@ class ReweightingMLP(nn.Module):
         """Return the raw scores ``[B, E]`` (float32, also under autocast)."""
         return self.net(pooled).float()
 
-    def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
-        """Return ``softmax(scores / temperature)``, ``[B, E]``."""
+    def forward(
+        self, pooled: torch.Tensor, temperature: float, available: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Return ``softmax(scores / temperature)``, ``[B, E]``, 0 where not ``available``."""
         # float32 softmax: the weights must sum to 1 also under bfloat16 autocast
-        return torch.softmax(self.raw_scores(pooled) / temperature, dim=-1)
+        return _masked_softmax(self.raw_scores(pooled) / temperature, available)
 
 
 class StaticReweighting(nn.Module):
@@ -321,9 +356,15 @@ class StaticReweighting(nn.Module):
         """Return the learned scores repeated for the ``B`` rows of ``pooled``, ``[B, E]``."""
         return self.scores.expand(pooled.shape[0], -1)
 
-    def forward(self, pooled: torch.Tensor, temperature: float) -> torch.Tensor:
-        """Return ``softmax(scores / temperature)`` repeated for the ``B`` rows of ``pooled``."""
-        return torch.softmax(self.raw_scores(pooled) / temperature, dim=-1)
+    def forward(
+        self, pooled: torch.Tensor, temperature: float, available: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Return ``softmax(scores / temperature)`` for the ``B`` rows of ``pooled``.
+
+        The same for every row, except that experts not ``available`` to a
+        row get weight 0 there.
+        """
+        return _masked_softmax(self.raw_scores(pooled) / temperature, available)
 
 
 class ModalityScorer(nn.Module):
@@ -505,24 +546,67 @@ class MixtureOfInteractionExperts(nn.Module):
         names = {f"uniqueness[{m}]": f"uniqueness[{n}]" for m, n in enumerate(modality_names)}
         return [names.get(kind, kind) for kind in self._expert_kinds]
 
-    def embed(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Standardise and encode every modality: ``M x [B, d_m] -> [B, M * P, H]``."""
+    def embed(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Standardise and encode every modality: ``M x [B, d_m] -> [B, M * P, H]``.
+
+        The tokens of a modality a sample lacks (``present[b, m]`` False) are
+        0, the representation of an absent modality.
+        """
         if len(xs) != self.n_modalities:
             raise ValueError(f"Expected {self.n_modalities} modalities, got {len(xs)}.")
-        tokens = [
-            enc((x - getattr(self, f"loc_{m}")) / getattr(self, f"scale_{m}"))
-            for m, (enc, x) in enumerate(zip(self.encoders, xs))
+        tokens = torch.cat(
+            [
+                enc((x - getattr(self, f"loc_{m}")) / getattr(self, f"scale_{m}"))
+                for m, (enc, x) in enumerate(zip(self.encoders, xs))
+            ],
+            dim=1,
+        )
+        if present is None:
+            return tokens
+        keep = present.repeat_interleave(self.tokens_per_modality, dim=1)  # [B, M * P]
+        return tokens * keep.unsqueeze(-1).to(tokens.dtype)
+
+    def available_experts(self, present: torch.Tensor | None) -> torch.Tensor | None:
+        """Which experts each sample can use, ``[B, E]`` bool (None when all can).
+
+        A uniqueness expert needs its modality; the synergy expert needs at
+        least two modalities (it keeps what they predict together); the
+        redundancy expert and vanilla fusion's single expert use whatever is
+        present.
+
+        Parameters
+        ----------
+        present : Tensor or None
+            ``[B, M]`` bool.
+        """
+        if present is None:
+            return None
+        # columns: each modality, "two or more present", "always"; one per expert
+        needs = [
+            int(kind[len("uniqueness[") : -1])
+            if kind.startswith("uniqueness[")
+            else self.n_modalities + (kind != "synergy")
+            for kind in self._expert_kinds
         ]
-        return torch.cat(tokens, dim=1)
+        two = present.sum(1, keepdim=True) >= 2
+        table = torch.cat([present, two, torch.ones_like(two)], dim=1)
+        return table[:, needs]
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
         """Mean-pool each modality's tokens: ``[B, M * P, H] -> [B, M * H]``."""
         batch, _, hidden = tokens.shape
         return tokens.view(batch, self.n_modalities, -1, hidden).mean(2).flatten(1)
 
-    def interaction_weights(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Per-sample interaction weights ``[B, E]`` from the tokens ``[B, M * P, H]``."""
-        return self.reweighting(self.pool(tokens), self.temperature)
+    def interaction_weights(
+        self, tokens: torch.Tensor, available: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Per-sample interaction weights ``[B, E]`` from the tokens ``[B, M * P, H]``.
+
+        Experts not ``available`` (``[B, E]`` bool) to a sample get weight 0.
+        """
+        return self.reweighting(self.pool(tokens), self.temperature, available)
 
 
 def _kinds(experts: str, n_modalities: int) -> list[str]:
@@ -700,7 +784,10 @@ class InteractionMoE(MixtureOfInteractionExperts):
         return drawn.sort().values.to(device)
 
     def forward(
-        self, xs: Sequence[torch.Tensor], reference: torch.Tensor | None = None
+        self,
+        xs: Sequence[torch.Tensor],
+        reference: torch.Tensor | None = None,
+        present: torch.Tensor | None = None,
     ) -> MoEOutput:
         """Run the mixture on one batch.
 
@@ -708,6 +795,10 @@ class InteractionMoE(MixtureOfInteractionExperts):
         ----------
         xs : sequence of Tensor
             One ``[B, d_m]`` tensor per modality, in the constructor's order.
+        present : Tensor, optional
+            ``[B, M]`` bool: which modalities each sample has (all when None).
+            An absent modality's tokens are 0 and the experts that need it get
+            weight 0. Training with perturbed passes needs every modality.
         reference : Tensor, optional
             ``[B, M * P, H]`` replacement tokens to use instead of drawing them
             (training only; for tests and custom references). A backbone with
@@ -719,11 +810,19 @@ class InteractionMoE(MixtureOfInteractionExperts):
         -------
         MoEOutput
         """
-        tokens = self.embed(xs)
+        tokens = self.embed(xs, present)
         batch = tokens.shape[0]
-        weights = self.interaction_weights(tokens)
+        available = self.available_experts(present)
+        weights = self.interaction_weights(tokens, available)
         variant_outputs = drawn = None
         if self.training and self.perturbs:
+            if present is not None:
+                raise ValueError(
+                    "The paper's mixture trains its interaction losses by replacing each "
+                    "modality in turn, which is undefined for a modality a sample lacks. Train "
+                    "on samples with every modality, set interaction_loss_weight=0, or use the "
+                    "structured mixture (interaction_constraint='structure', the default)."
+                )
             drawn = self._draw_modalities(tokens.device)
             fast = getattr(self.fusion, "forward_variants", None)
             if reference is None:
@@ -746,7 +845,16 @@ class InteractionMoE(MixtureOfInteractionExperts):
             expert_logits = fused.logits
         expert_logits = expert_logits.transpose(0, 1)  # [B, E, C]
         mixture = torch.einsum("be,bec->bc", weights, expert_logits)
-        return MoEOutput(mixture, weights, expert_logits, fused.aux_loss, variant_outputs, drawn)
+        return MoEOutput(
+            mixture,
+            weights,
+            expert_logits,
+            fused.aux_loss,
+            present,
+            available,
+            variant_outputs,
+            drawn,
+        )
 
 
 class StructuredInteractionMoE(MixtureOfInteractionExperts):
@@ -839,25 +947,38 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             else ModalityScorer(self.n_modalities, hidden_dim)
         )
 
-    def forward(self, xs: Sequence[torch.Tensor]) -> StructuredMoEOutput:
+    def forward(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
+    ) -> StructuredMoEOutput:
         """Run the mixture on one batch.
 
         Parameters
         ----------
         xs : sequence of Tensor
             One ``[B, d_m]`` tensor per modality, in the constructor's order.
+        present : Tensor, optional
+            ``[B, M]`` bool: which modalities each sample has (all when None).
+            An absent modality's tokens are 0, as in the single-modality
+            rows: the uniqueness expert of an absent modality gets weight 0,
+            the synergy expert keeps what the modalities present predict
+            together (weight 0 with fewer than two), and the redundancy
+            expert's weights are spread over the modalities present.
 
         Returns
         -------
         StructuredMoEOutput
         """
-        tokens = self.embed(xs)
+        tokens = self.embed(xs, present)
         pooled = self.pool(tokens)
-        weights = self.reweighting(pooled, self.temperature)
-        redundancy_weights = capped_softmax(  # [B, M]; one modality alone: weight 1
-            self.redundancy_gate.raw_scores(pooled) / self.temperature,
-            cap=0.5 if self.n_modalities > 1 else 1.0,
-        )
+        available = self.available_experts(present)
+        weights = self.reweighting(pooled, self.temperature, available)
+        scores = self.redundancy_gate.raw_scores(pooled) / self.temperature
+        if present is None:  # no modality above one half, or one modality alone: weight 1
+            cap: float | torch.Tensor = 0.5 if self.n_modalities > 1 else 1.0
+        else:
+            scores = scores.masked_fill(~present, float("-inf"))
+            cap = 1.0 / present.sum(1, keepdim=True).clamp(1, 2)
+        redundancy_weights = capped_softmax(scores, cap)  # [B, M]
         n_modalities = self.n_modalities
         variants = single_modality_variants(tokens, self.tokens_per_modality)
         n_variants, batch = variants.shape[:2]
@@ -887,26 +1008,21 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             dim=1,
         )
         mixture = torch.einsum("be,bec->bc", weights, detached)
+        shared = {
+            "logits": mixture,
+            "weights": weights,
+            "expert_logits": expert_logits,
+            "gate_loss": fused.aux_loss,
+            "present": present,
+            "available": available,
+            "redundancy_weights": redundancy_weights,
+        }
         if not self.training:
-            return StructuredMoEOutput(
-                mixture,
-                weights,
-                expert_logits,
-                fused.aux_loss,
-                redundancy_weights=redundancy_weights,
-            )
+            return StructuredMoEOutput(**shared)
         missing = missing_modality_mixtures(
             weights, detached, per_modality.detach(), n_unique, redundancy_weights
         )
-        return StructuredMoEOutput(
-            mixture,
-            weights,
-            expert_logits,
-            fused.aux_loss,
-            per_modality,
-            missing,
-            redundancy_weights,
-        )
+        return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
 
 
 for _cls in (MixtureOfInteractionExperts, InteractionMoE, StructuredInteractionMoE):

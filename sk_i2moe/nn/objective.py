@@ -266,14 +266,25 @@ class MixtureObjective(nn.Module):
         return (per_sample * sample_weight).sum() / sample_weight.sum()
 
     def folded_task_loss(
-        self, logits: torch.Tensor, y: torch.Tensor, sample_weight: torch.Tensor
+        self,
+        logits: torch.Tensor,
+        y: torch.Tensor,
+        sample_weight: torch.Tensor,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Task loss of ``[B, K, C]`` outputs, each of the ``K`` scored alone and averaged."""
+        """Task loss of ``[B, K, C]`` outputs, each of the ``K`` scored alone and averaged.
+
+        ``mask`` (``[B, K]`` bool) leaves out the outputs it marks False, e.g.
+        the uniqueness expert of a modality the sample lacks.
+        """
         batch, n_scored, n_outputs = logits.shape
+        weight = sample_weight.unsqueeze(1).expand(batch, n_scored)
+        if mask is not None:
+            weight = weight * mask.to(weight.dtype)
         return self.weighted_task_loss(
             logits.reshape(batch * n_scored, n_outputs),
             y.repeat_interleave(n_scored, dim=0),
-            sample_weight.repeat_interleave(n_scored),
+            weight.reshape(-1),
         )
 
     def _kind_terms(
@@ -309,7 +320,7 @@ class MixtureObjective(nn.Module):
         task = self.weighted_task_loss(output.logits, y, sample_weight)
         terms = [("task_loss", task, 1.0)]
         if self.expert_loss_weight > 0:
-            expert = self.folded_task_loss(output.expert_logits, y, sample_weight)
+            expert = self.folded_task_loss(output.expert_logits, y, sample_weight, output.available)
             terms.append(("expert_loss", expert, self.expert_loss_weight))
         terms += self._kind_terms(output, y, sample_weight)
         if output.gate_loss is not None:
@@ -453,14 +464,16 @@ class StructuredObjective(MixtureObjective):
     ) -> list[tuple[str, torch.Tensor, float]]:
         if output.missing_logits is None:  # evaluation mode
             return []
+        # a modality a sample lacks cannot go missing, nor predict alone
+        present = output.present
         terms = [
             (
                 "missing_modality_loss",
-                self.folded_task_loss(output.missing_logits, y, sample_weight),
+                self.folded_task_loss(output.missing_logits, y, sample_weight, present),
                 1.0,
             )
         ]
         if self.interaction_loss_weight > 0:
-            modality = self.folded_task_loss(output.modality_logits, y, sample_weight)
+            modality = self.folded_task_loss(output.modality_logits, y, sample_weight, present)
             terms.append(("modality_loss", modality, self.interaction_loss_weight))
         return terms

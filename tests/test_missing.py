@@ -1,0 +1,173 @@
+"""Samples that lack a whole modality: fit, predict, explain and report without imputation."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skorch.helper import SliceDict
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe._data import ModalityDataset, standardization
+from sk_i2moe.datasets import make_interaction_classification
+from sk_i2moe.inspection import interaction_report
+from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
+
+SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Three modalities; about a third of the rows lack one or two of them."""
+    X, y, _ = make_interaction_classification("redundancy", n_samples=240, random_state=0)
+    rng = np.random.default_rng(0)
+    X = {k: v.copy() for k, v in X.items()}
+    for row in np.flatnonzero(rng.random(240) < 0.35):
+        lost = rng.choice(3, size=rng.integers(1, 3), replace=False)
+        for m in lost:
+            X[f"m{m}"][row] = np.nan
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return I2MoEClassifier(**SMALL).fit(X, y)
+
+
+def _absent(X):
+    return np.column_stack([np.isnan(v[:, 0]) for v in X.values()])
+
+
+def test_absent_experts_get_exactly_zero_weight_and_the_rest_sum_to_one(fitted, data):
+    X, _ = data
+    explanation = fitted.explain(X)
+    absent = _absent(X)
+    np.testing.assert_array_equal(explanation.absent, absent)
+    weights = explanation.weights
+    for m in range(3):  # uniqueness[m<m>] is expert m
+        assert (weights[absent[:, m], m] == 0).all()
+        assert (weights[~absent[:, m], m] > 0).all()
+    lonely = (~absent).sum(1) < 2
+    assert lonely.any() and (weights[lonely, 3] == 0).all()  # synergy needs two modalities
+    np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(explanation.usable[:, :3], ~absent)
+    frame = explanation.to_frame()
+    row = int(np.flatnonzero(absent[:, 0] & ~absent[:, 1] & ~absent[:, 2])[0])
+    assert set(frame.loc[frame["sample"] == row, "absent"]) == {"m0"}
+
+
+def test_an_absent_modalitys_values_do_not_matter(fitted, data):
+    X, _ = data
+    proba = fitted.predict_proba(X)
+    assert np.isfinite(proba).all()
+    # a model never sees an absent modality: with a different complete row there it would
+    # predict differently, but every all-NaN row is the same absence
+    model = fitted.net_.module_.eval()
+    xs = [torch.randn(4, 10) for _ in range(3)]
+    present = torch.tensor([[True, False, True]] * 4)
+    base = model(xs, present=present).logits
+    moved = model([xs[0], xs[1] + 5.0, xs[2]], present=present).logits
+    torch.testing.assert_close(base, moved)
+
+
+@pytest.mark.parametrize("form", ["SliceDict", "modalities=", "prefixed", "MultiIndex"])
+def test_every_input_form_handles_absent_rows(data, form):
+    X, y = data
+    frame = pd.concat(
+        {k: pd.DataFrame(v, columns=[f"f{i}" for i in range(v.shape[1])]) for k, v in X.items()},
+        axis=1,
+    )
+    params = {}
+    if form == "SliceDict":
+        Xf = SliceDict(**X)
+    elif form == "modalities=":
+        Xf = frame.copy()
+        Xf.columns = [f"{a}_{b}" for a, b in frame.columns]
+        params["modalities"] = {k: [c for c in Xf.columns if c.startswith(f"{k}_")] for k in X}
+    elif form == "prefixed":
+        Xf = frame.copy()
+        Xf.columns = [f"{a}__{b}" for a, b in frame.columns]
+    else:
+        Xf = frame
+    clf = I2MoEClassifier(**SMALL, **params).fit(Xf, y)
+    explanation = clf.explain(Xf)
+    np.testing.assert_array_equal(explanation.absent, _absent(X))
+    np.testing.assert_allclose(explanation.weights.sum(1), 1.0, atol=1e-5)
+    assert clf.predict(Xf).shape == (len(y),)
+
+
+def test_a_model_fitted_on_complete_rows_predicts_incomplete_ones(data):
+    X, y = data
+    complete = ~_absent(X).any(1)
+    clf = I2MoEClassifier(**SMALL).fit({k: v[complete] for k, v in X.items()}, y[complete])
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    weights = clf.explain(X).weights
+    assert (weights[_absent(X)[:, 1], 1] == 0).all()
+
+
+def test_pickle_and_model_files_keep_the_behaviour(fitted, data, tmp_path):
+    X, _ = data
+    expected = fitted.predict_proba(X)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(fitted)).predict_proba(X), expected)
+    fitted.save(tmp_path / "model")
+    np.testing.assert_allclose(load(tmp_path / "model").predict_proba(X), expected, rtol=1e-6)
+
+
+def test_standardisation_uses_present_values_only(data):
+    X, _ = data
+    dataset = ModalityDataset(list(X.values()))
+    assert dataset.present is not None and not torch.isnan(dataset.inputs[0]).any()
+    loc, scale = standardization(dataset.inputs, dataset.present)
+    for m, values in enumerate(X.values()):
+        present = values[~np.isnan(values[:, 0])].astype(np.float64)
+        np.testing.assert_allclose(loc[m].numpy(), present.mean(0), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(scale[m].numpy(), present.std(0), rtol=1e-5)
+    assert ModalityDataset([np.ones((3, 2), dtype=np.float32)]).present is None
+
+
+def test_the_report_counts_only_samples_that_could_use_an_expert(fitted, data):
+    X, y = data
+    report = interaction_report(fitted, X, y)
+    absent = _absent(X)
+    usable = report.table["n_usable"]
+    assert usable.iloc[:3].tolist() == (~absent).sum(0).tolist()
+    assert usable["synergy"] == ((~absent).sum(1) >= 2).sum() and usable["redundancy"] == len(y)
+    assert "Some samples lack modalities" in report.summary()
+
+
+def test_the_papers_mixture_refuses_absent_rows_with_interaction_losses(data):
+    X, y = data
+    with pytest.raises(ValueError, match="undefined for an absent one"):
+        I2MoEClassifier(**SMALL, interaction_constraint="loss").fit(X, y)
+    # vanilla fusion and the paper's mixture without interaction losses handle them
+    for params in (
+        {"experts": "single"},
+        {"interaction_constraint": "loss", "interaction_loss_weight": 0.0},
+    ):
+        clf = I2MoEClassifier(**SMALL, **params).fit(X, y)
+        assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_the_regressor_handles_absent_modalities(data):
+    X, y = data
+    target = np.where(np.isnan(X["m0"][:, 0]), 0.0, np.nan_to_num(X["m0"][:, 0])) + y
+    reg = I2MoERegressor(**SMALL).fit(X, target)
+    assert np.isfinite(reg.predict(X)).all()
+
+
+@pytest.mark.parametrize("model_class", [StructuredInteractionMoE, InteractionMoE])
+def test_models_take_the_presence_mask_explicitly(model_class):
+    torch.manual_seed(0)
+    model = model_class([5, 3, 4], n_outputs=2, hidden_dim=8).eval()
+    xs = [torch.randn(6, 5), torch.randn(6, 3), torch.randn(6, 4)]
+    present = torch.tensor([[True, True, True], [False, True, True], [True, False, False]] * 2)
+    out = model(xs, present=present)
+    assert (out.weights[~present[:, 0], 0] == 0).all()
+    assert (out.weights[2, [1, 2, 3]] == 0).all()  # one modality left: no synergy
+    torch.testing.assert_close(out.weights.sum(1), torch.ones(6))
+    complete = model(xs)
+    # a sample with every modality gets the same output with or without a mask
+    torch.testing.assert_close(out.logits[0], complete.logits[0])
