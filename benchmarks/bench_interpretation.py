@@ -1,31 +1,34 @@
 """Does the dominant interaction weight name the true interaction?
 
-For each pure interaction type of ``make_interaction_classification`` with
-three modalities (uniqueness of m0, m1 and m2, redundancy, synergy) and each
-seed, fit ``I2MoEClassifier`` with default settings on a train split and
-report:
+For each pure mechanism (uniqueness of each modality, redundancy, synergy) and
+each seed, fit the estimator (default settings unless ``--params``) on a train
+split and report:
 
 * whether the expert with the largest ``interaction_weights_`` (mean weight
   over the training data) is the expert named after the true interaction;
-* the mean weight on the true expert (``1 / 5`` is uniform);
-* the held-out accuracy of the mixture, and of the true expert alone;
-* for reference, the held-out accuracy of scikit-learn's ``MLPClassifier``
-  (standardised, concatenated views, ``max_iter=1000``) on the same split: what
-  a well-tuned generic model reaches on the dataset;
-* the verdict of :func:`sk_i2moe.inspection.interaction_report` on the held-out
-  split: is its ``dominant`` the true expert?
+* the verdict of :func:`sk_i2moe.inspection.interaction_report` on the
+  held-out split: is its ``dominant`` the true expert?
+* the mean weight on the true expert, the held-out score (accuracy or R^2)
+  of the mixture and of the true expert alone, and for reference the score of
+  scikit-learn's ``MLPClassifier``/``MLPRegressor`` (standardised,
+  concatenated views, ``max_iter=1000``) on the same split.
 
-A last case, ``none (shuffled labels)``, fits the synergy data with its labels
-permuted: no interaction is there to find, and the report's ``dominant`` should
-be None (the weight-based answer always names some expert).
+A case ``none (shuffled labels)`` fits the synergy data with its labels
+permuted: the report's ``dominant`` should be None. With ``--mixed`` (latent
+generator only), a data set mixing uniqueness of m0, redundancy and synergy
+sample by sample, its mechanism announced by a marker in every modality:
+the AUC of each mechanism's expert weight for telling its samples from the
+others, and how often a sample's largest weight is on its own expert.
 
-2000 samples by default: the synergy data (an XOR of two rotated factors) is not
-learnable from the 375 training samples of a 500-sample set by any model we
-tried (``MLPClassifier`` 0.74-0.76), while at 2000 it reaches 0.87-0.89.
+Generators: ``package`` (``sk_i2moe.datasets``) or ``latent``
+(``benchmarks/_latent.py``: every factor always present, only the label's
+mechanism changes). ``--noise-modality`` adds a pure-noise modality;
+``--task regression`` uses the regressor.
 
-Run with ``python benchmarks/bench_interpretation.py`` (``--help`` for
-options). Target: dominant expert correct in >= 90 % of fits, with held-out
-accuracy >= 0.85.
+2000 samples by default: an XOR of two rotated factors is not learnable from
+the 375 training samples of a 500-sample set by any model we tried.
+
+Run with ``python benchmarks/bench_interpretation.py`` (``--help`` for options).
 """
 
 from __future__ import annotations

@@ -94,7 +94,20 @@ def _scores(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
 
 
 def run_fold(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> np.ndarray:
-    """Predicted probabilities of one approach on one fold."""
+    """Predicted probabilities of one approach on one fold, one column per class of ``y_tr``.
+
+    A model fitted on complete cases may not have seen every class; its
+    probability of the others is 0.
+    """
+    classes = np.unique(y_tr)
+    model, proba = _fit_predict(approach, X_tr, y_tr, X_te, args)
+    full = np.zeros((proba.shape[0], classes.size))
+    full[:, np.searchsorted(classes, model.classes_)] = proba
+    return full
+
+
+def _fit_predict(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> tuple:
+    """(fitted model, its predicted probabilities) of one approach on one fold."""
     i2moe = I2MoEClassifier(random_state=0, n_threads=args.threads)
     if approach == "(a) I2MoE native":
         return i2moe.fit(X_tr, y_tr).predict_proba(X_te)
@@ -153,8 +166,14 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
                     }
                 )
         done = pd.DataFrame([r for r in rows if r["missing"] == f"{mechanism} {rate:.0%}"])
-        means = done.groupby("approach")["ROC-AUC"].mean().round(3).to_dict()
-        print(f"  {name} {mechanism} {rate:.0%}: {means}", flush=True)
+        print(f"  {name}, {mechanism} {rate:.0%} (AUC / macro-F1 / fit s):", flush=True)
+        for approach, part in done.groupby("approach", sort=False):
+            print(
+                f"    {approach:<28} {part['ROC-AUC'].mean():.3f} ± {part['ROC-AUC'].std():.3f}"
+                f"  {part['macro-F1'].mean():.3f} ± {part['macro-F1'].std():.3f}"
+                f"  {part['fit s'].mean():.2f}",
+                flush=True,
+            )
     return rows
 
 
@@ -204,6 +223,8 @@ def main() -> None:
         )[:2],
     }
     print(f"torch threads {args.threads}; {args.folds}-fold stratified CV")
+    if args.recovery:
+        recovery(args)
     rows = []
     for name in [d for d in args.datasets.split(",") if d]:
         data = loaders[name]()
@@ -225,8 +246,6 @@ def main() -> None:
         table["fit s"] = grouped["fit s"].mean().round(2)
         with pd.option_context("display.width", 200, "display.max_rows", 500):
             print(table.to_string())
-    if args.recovery:
-        recovery(args)
 
 
 if __name__ == "__main__":

@@ -105,14 +105,17 @@ def data_sets(args: argparse.Namespace) -> dict:
     return out
 
 
-def overlap(reports: list) -> bool:
-    """Whether every pair of reports' intervals overlap, for every expert."""
-    for a, b in combinations(reports, 2):
-        lo = np.maximum(a.table["weight_low"], b.table["weight_low"])
-        hi = np.minimum(a.table["weight_high"], b.table["weight_high"])
-        if (lo > hi + 1e-12).any():
-            return False
-    return True
+def overlapping_pairs(reports: list) -> pd.Series:
+    """Per expert, the share of pairs of seeds whose weight intervals overlap."""
+    pairs = list(combinations(reports, 2))
+    counts = sum(
+        (
+            np.maximum(a.table["weight_low"], b.table["weight_low"])
+            <= np.minimum(a.table["weight_high"], b.table["weight_high"]) + 1e-12
+        ).astype(int)
+        for a, b in pairs
+    )
+    return counts / len(pairs)
 
 
 def main() -> None:
@@ -142,12 +145,26 @@ def main() -> None:
             )
         answers = pd.Series([str(r.dominant) for r in reports])
         top = answers.value_counts()
+        weights = pd.concat([r.table["mean_weight"] for r in reports], axis=1)
+        shared = overlapping_pairs(reports)
+        heaviest = weights.mean(axis=1).idxmax()
+        print(
+            "  per expert: mean weight over seeds (min-max), share of seed pairs whose "
+            "intervals overlap"
+        )
+        for expert in weights.index:
+            row = weights.loc[expert]
+            print(
+                f"    {expert:<24} {row.mean():.2f} ({row.min():.2f}-{row.max():.2f})  "
+                f"{shared[expert]:.0%}"
+            )
         summary.append(
             {
                 "data set": name,
                 "dominant per seed": ", ".join(answers),
                 "agreement": f"{top.iloc[0]}/{len(answers)} ({top.index[0]})",
-                "intervals overlap": overlap(reports),
+                "intervals overlap (heaviest expert)": f"{shared[heaviest]:.0%} ({heaviest})",
+                "intervals overlap (all experts)": f"{(shared == 1).sum()}/{len(shared)} experts",
             }
         )
     print()

@@ -736,9 +736,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         The graph has one float32 input per modality, named after it, of shape
         ``(n_samples, n_features_m)``, and one output: ``predict_proba``
         (``"probabilities"``) for a classifier, ``predict`` (``"predictions"``,
-        always 2-D) for a regressor, input standardisation included. Needs
-        the ``export`` extra (``pip install "sk-i2moe[export]"``). See
-        :ref:`model_files`.
+        always 2-D) for a regressor, input standardisation included. The
+        graph expects every modality in every row: absent modalities (all-NaN
+        rows) are handled by the estimator, not by the graph, whose outputs
+        for such rows are NaN. Needs the ``export`` extra (``pip install
+        "sk-i2moe[export]"``). See :ref:`model_files`.
 
         Parameters
         ----------

@@ -1,8 +1,13 @@
 import pytest
 import torch
 
-from sk_i2moe.nn import InteractionMoE
-from sk_i2moe.nn.experts import ExpertLinear, build_variants, variant_shared_dropout
+from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
+from sk_i2moe.nn.experts import (
+    ExpertLinear,
+    build_variants,
+    single_modality_variants,
+    variant_shared_dropout,
+)
 from sk_i2moe.nn.objective import interaction_loss
 
 from .reference import mlp_expert, transformer_expert
@@ -165,6 +170,38 @@ def test_mlp_fusion_forward_variants_equals_the_stacked_variants(modalities, n_l
     (fast_logits, fast_grad, fast_params), (logits, grad, params) = results
     n_variants = 1 + (3 if modalities is None else len(modalities))
     assert logits.shape == (5, n_variants * 5, 3)
+    torch.testing.assert_close(fast_logits, logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)
+    for a, b in zip(fast_params, params):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_layers", [2, 0])
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_mlp_fusion_forward_alone_equals_the_stacked_single_modality_passes(n_layers, dropout):
+    torch.manual_seed(0)
+    model = StructuredInteractionMoE(
+        N_FEATURES, 3, hidden_dim=8, fusion="mlp", fusion_kwargs={"n_layers": n_layers}
+    ).train()
+    fusion = model.fusion
+    fusion.mlp.dropout = dropout
+    g = torch.Generator().manual_seed(1)
+    tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
+    results = []
+    for fast in (True, False):
+        fusion.zero_grad()
+        leaf = tokens.clone().requires_grad_(True)
+        torch.manual_seed(2)  # the same dropout masks in both
+        if fast:
+            out = fusion.forward_alone(leaf)
+        else:
+            variants = single_modality_variants(leaf, model.tokens_per_modality)
+            out = fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+        (out.logits.square().sum() + out.latent.sum()).backward()
+        grads = [p.grad.clone() for p in fusion.parameters()]
+        results.append((out.logits.detach(), leaf.grad, grads))
+    (fast_logits, fast_grad, fast_params), (logits, grad, params) = results
+    assert logits.shape == (5, 4 * 5, 3)
     torch.testing.assert_close(fast_logits, logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)
     for a, b in zip(fast_params, params):

@@ -23,6 +23,7 @@ from .experts import (
     build_variants,
     pool_modalities,
     replaced_modalities,
+    single_modality_variants,
     variant_shared_dropout,
 )
 
@@ -127,6 +128,42 @@ class MLPFusion(nn.Module):
         variants = clean.unsqueeze(1) + ref_parts - replaced_parts
         pre = torch.cat((clean.unsqueeze(1), variants), dim=1).flatten(1, 2)
         return FusionOutput(*self.mlp.forward_from_first(pre, len(replaced) + 1))
+
+    def forward_alone(self, tokens: torch.Tensor) -> FusionOutput:
+        """:meth:`forward` on the clean input and on each modality alone.
+
+        Equal to ``forward(single_modality_variants(tokens, P).flatten(0, 1),
+        n_variants=M + 1)`` but cheaper: the first layer is linear in the pooled
+        modalities, so the pre-activation of modality ``m`` alone (every other
+        modality absent, its pooled embedding 0) is ``m``'s partial product
+        plus the bias, and the clean one is the sum of the partial products
+        plus the bias. The first layer costs one pass over the pooled inputs
+        instead of ``M + 1``.
+
+        Parameters
+        ----------
+        tokens : Tensor
+            ``[B, T, H]`` clean tokens (an absent modality's tokens are 0).
+
+        Returns
+        -------
+        FusionOutput
+            Logits ``[E, (M + 1) * B, C]``, variant-major (clean first).
+        """
+        batch, n_modalities = tokens.shape[0], self.n_modalities
+        if not self.mlp.hidden:  # no first hidden layer to decompose
+            variants = single_modality_variants(tokens, tokens.shape[1] // n_modalities)
+            return self(variants.flatten(0, 1), n_variants=n_modalities + 1)
+        pooled = pool_modalities(tokens, n_modalities).view(batch, n_modalities, -1)
+        first = self.mlp.hidden[0]
+        n_experts, _, width = first.weight.shape
+        weight = first.weight.view(n_experts, n_modalities, -1, width)  # [E, M, H, W]
+        parts = torch.einsum("bmh,emhw->embw", pooled, weight)  # [E, M, B, W]
+        bias = first.bias.unsqueeze(1)  # [E, 1, W]
+        clean = parts.sum(1) + bias  # [E, B, W]
+        alone = parts + bias.unsqueeze(1)  # [E, M, B, W]
+        pre = torch.cat((clean.unsqueeze(1), alone), dim=1).flatten(1, 2)
+        return FusionOutput(*self.mlp.forward_from_first(pre, n_modalities + 1))
 
 
 class EarlyFusion(nn.Module):

@@ -980,9 +980,13 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             cap = 1.0 / present.sum(1, keepdim=True).clamp(1, 2)
         redundancy_weights = capped_softmax(scores, cap)  # [B, M]
         n_modalities = self.n_modalities
-        variants = single_modality_variants(tokens, self.tokens_per_modality)
-        n_variants, batch = variants.shape[:2]
-        fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+        n_variants, batch = n_modalities + 1, tokens.shape[0]
+        fast = getattr(self.fusion, "forward_alone", None)
+        if fast is not None:  # a backbone that builds the single-modality passes itself
+            fused = fast(tokens)
+        else:
+            variants = single_modality_variants(tokens, self.tokens_per_modality)
+            fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
         logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, M + 1, B, C]
         clean, alone = logits[:, 0], logits[:, 1:]  # [E, B, C], [E, M, B, C]
         none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
