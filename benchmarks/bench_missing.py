@@ -110,24 +110,22 @@ def _fit_predict(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> tuple:
     """(fitted model, its predicted probabilities) of one approach on one fold."""
     i2moe = I2MoEClassifier(random_state=0, n_threads=args.threads)
     if approach == "(a) I2MoE native":
-        return i2moe.fit(X_tr, y_tr).predict_proba(X_te)
+        return i2moe, i2moe.fit(X_tr, y_tr).predict_proba(X_te)
     if approach == "(f) vanilla fusion native":
         vanilla = i2moe.set_params(experts="single", interaction_loss_weight=0.0)
-        return vanilla.fit(X_tr, y_tr).predict_proba(X_te)
+        return vanilla, vanilla.fit(X_tr, y_tr).predict_proba(X_te)
     if approach == "(b) I2MoE mean-imputed":
         train, test = _mean_impute(X_tr, X_te)
-        return i2moe.fit(train, y_tr).predict_proba(test)
+        return i2moe, i2moe.fit(train, y_tr).predict_proba(test)
     if approach == "(c) I2MoE complete cases":
         complete = ~np.any([np.isnan(v[:, 0]) for v in X_tr.values()], axis=0)
         train, test = _mean_impute(X_tr, X_te)
-        return i2moe.fit({k: v[complete] for k, v in train.items()}, y_tr[complete]).predict_proba(
-            test
-        )
+        i2moe.fit({k: v[complete] for k, v in train.items()}, y_tr[complete])
+        return i2moe, i2moe.predict_proba(test)
     flat_tr, flat_te = np.hstack(list(X_tr.values())), np.hstack(list(X_te.values()))
     if approach == "(d) HistGradientBoosting":
-        return (
-            HistGradientBoostingClassifier(random_state=0).fit(flat_tr, y_tr).predict_proba(flat_te)
-        )
+        model = HistGradientBoostingClassifier(random_state=0).fit(flat_tr, y_tr)
+        return model, model.predict_proba(flat_te)
     model = make_pipeline(
         SimpleImputer(strategy="mean", add_indicator=True),
         StandardScaler(),
@@ -135,7 +133,8 @@ def _fit_predict(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> tuple:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(flat_tr, y_tr).predict_proba(flat_te)
+        model.fit(flat_tr, y_tr)
+    return model, model.predict_proba(flat_te)
 
 
 def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
