@@ -49,8 +49,10 @@ print(X.shape, np.bincount(y))
 #   (vanilla fusion);
 # * ``reweighting="static"``: one global weight vector instead of
 #   per-sample weights;
-# * ``interaction_loss_weight=0``: the experts without their interaction
-#   losses (and without the perturbed passes).
+# * ``interaction_loss_weight=0``: the redundancy expert's single-modality
+#   outputs without their own task loss (``modality_loss``; with the paper's
+#   mixture, ``interaction_constraint="loss"``, it switches off the
+#   interaction losses and the perturbed passes).
 #
 # ``refit=False``: we compare candidates and need no final model.
 base = I2MoEClassifier(max_epochs=20, hidden_dim=32, n_tokens=2, random_state=0)

@@ -37,7 +37,7 @@ X_test = {name: block[test] for name, block in X.items()}
 # ---
 # Features are standardised inside the network (``standardize=True``), so
 # raw measurements can be passed as they are. Fewer epochs than the default
-# 50 keep this page fast.
+# 30 keep this page fast.
 clf = I2MoEClassifier(max_epochs=20, random_state=0)
 clf.fit(X_train, y[train])
 
@@ -45,12 +45,15 @@ print(f"held-out accuracy: {clf.score(X_test, y[test]):.3f}")
 print(f"held-out ROC-AUC:  {roc_auc_score(y[test], clf.predict_proba(X_test)[:, 1]):.3f}")
 
 # %%
-# The training record is skorch's history: the task loss and the
-# interaction loss (the part that shapes the experts) per epoch.
+# The training record is skorch's history: per epoch, the task loss of the
+# mixture (which trains the weights), the experts' own task losses (which
+# train the experts), and the loss of the mixture with each modality missing
+# in turn (which settles which kind of expert the weights prefer).
 history = clf.history_
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(history[:, "task_loss"], label="task loss")
-ax.plot(history[:, "interaction_loss"], label="interaction loss")
+ax.plot(history[:, "task_loss"], label="task loss (mixture)")
+ax.plot(history[:, "expert_loss"], label="expert loss")
+ax.plot(history[:, "missing_modality_loss"], label="one modality missing")
 ax.set_xlabel("epoch")
 ax.set_ylabel("loss")
 ax.legend()
