@@ -7,6 +7,7 @@ index tensor applied to each modality's tensor.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator, Sequence
 
@@ -76,11 +77,12 @@ class ModalityDataset(Dataset):
     def subset(self, index: np.ndarray) -> ModalityDataset:
         """A new dataset holding the rows ``index``."""
         idx = torch.as_tensor(index)
-        arrays = [t[idx].numpy().copy() for t in self.inputs]
-        if self.present is not None:
-            for a, present in zip(arrays, self.present[idx].T.numpy()):
-                a[~present] = np.nan
-        return ModalityDataset(arrays, self.y[idx].numpy(), self.sample_weight[idx].numpy())
+        part = copy.copy(self)
+        part.inputs = [t[idx] for t in self.inputs]
+        present = None if self.present is None else self.present[idx]
+        part.present = None if present is None or present.all() else present
+        part.y, part.sample_weight = self.y[idx], self.sample_weight[idx]
+        return part
 
 
 def standardization(

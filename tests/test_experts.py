@@ -143,6 +143,23 @@ def test_dropout_mask_is_shared_by_a_samples_variants():
     torch.testing.assert_close(variant_shared_dropout(x, 0.5, n_variants, training=False), x)
 
 
+def _two_ways(fusion, tokens, fast, stacked):
+    """Outputs, input gradients and parameter gradients of a fast path and its stacked twin.
+
+    Each run starts from the same generator state, so dropout draws the same masks.
+    """
+    results = []
+    for run in (fast, stacked):
+        fusion.zero_grad()
+        leaf = tokens.clone().requires_grad_(True)
+        torch.manual_seed(2)
+        out = run(leaf)
+        (out.logits.square().sum() + out.latent.sum()).backward()
+        grads = [p.grad.clone() for p in fusion.parameters()]
+        results.append((out.logits.detach(), leaf.grad, grads))
+    return results
+
+
 @pytest.mark.parametrize("modalities", [None, [2, 0]])
 @pytest.mark.parametrize("n_layers", [2, 0])
 def test_mlp_fusion_forward_variants_equals_the_stacked_variants(modalities, n_layers):
@@ -155,19 +172,15 @@ def test_mlp_fusion_forward_variants_equals_the_stacked_variants(modalities, n_l
     g = torch.Generator().manual_seed(1)
     tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
     reference = torch.randn(tokens.shape, generator=g)
-    results = []
-    for fast in (True, False):
-        fusion.zero_grad()
-        leaf = tokens.clone().requires_grad_(True)
-        if fast:
-            out = fusion.forward_variants(leaf, reference, modalities)
-        else:
-            variants = build_variants(leaf, reference, model.tokens_per_modality, modalities)
-            out = fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
-        (out.logits.square().sum() + out.latent.sum()).backward()
-        grads = [p.grad.clone() for p in fusion.parameters()]
-        results.append((out.logits.detach(), leaf.grad, grads))
-    (fast_logits, fast_grad, fast_params), (logits, grad, params) = results
+
+    def stacked(leaf):
+        variants = build_variants(leaf, reference, model.tokens_per_modality, modalities)
+        return fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+
+    fast = lambda leaf: fusion.forward_variants(leaf, reference, modalities)  # noqa: E731
+    (fast_logits, fast_grad, fast_params), (logits, grad, params) = _two_ways(
+        fusion, tokens, fast, stacked
+    )
     n_variants = 1 + (3 if modalities is None else len(modalities))
     assert logits.shape == (5, n_variants * 5, 3)
     torch.testing.assert_close(fast_logits, logits, atol=1e-5, rtol=1e-5)
@@ -187,20 +200,14 @@ def test_mlp_fusion_forward_alone_equals_the_stacked_single_modality_passes(n_la
     fusion.mlp.dropout = dropout
     g = torch.Generator().manual_seed(1)
     tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
-    results = []
-    for fast in (True, False):
-        fusion.zero_grad()
-        leaf = tokens.clone().requires_grad_(True)
-        torch.manual_seed(2)  # the same dropout masks in both
-        if fast:
-            out = fusion.forward_alone(leaf)
-        else:
-            variants = single_modality_variants(leaf, model.tokens_per_modality)
-            out = fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
-        (out.logits.square().sum() + out.latent.sum()).backward()
-        grads = [p.grad.clone() for p in fusion.parameters()]
-        results.append((out.logits.detach(), leaf.grad, grads))
-    (fast_logits, fast_grad, fast_params), (logits, grad, params) = results
+
+    def stacked(leaf):
+        variants = single_modality_variants(leaf, model.tokens_per_modality)
+        return fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+
+    (fast_logits, fast_grad, fast_params), (logits, grad, params) = _two_ways(
+        fusion, tokens, fusion.forward_alone, stacked
+    )
     assert logits.shape == (5, 4 * 5, 3)
     torch.testing.assert_close(fast_logits, logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)

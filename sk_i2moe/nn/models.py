@@ -486,6 +486,14 @@ class MixtureOfInteractionExperts(nn.Module):
         n_modalities = len(n_features)
         self.n_modalities = n_modalities
         self._expert_kinds = tuple(kinds)
+        # what each expert needs, as a column of available_experts' table: its modality
+        # (uniqueness), "two or more present" (synergy, column M) or nothing (column M + 1)
+        self._needs = tuple(
+            int(kind[len("uniqueness[") : -1])
+            if kind.startswith("uniqueness[")
+            else n_modalities + (kind != "synergy")
+            for kind in kinds
+        )
         self.n_experts = len(kinds)
         self.tokens_per_modality = n_tokens if encoder == "patch" else 1
         self.temperature = temperature
@@ -583,16 +591,9 @@ class MixtureOfInteractionExperts(nn.Module):
         """
         if present is None:
             return None
-        # columns: each modality, "two or more present", "always"; one per expert
-        needs = [
-            int(kind[len("uniqueness[") : -1])
-            if kind.startswith("uniqueness[")
-            else self.n_modalities + (kind != "synergy")
-            for kind in self._expert_kinds
-        ]
         two = present.sum(1, keepdim=True) >= 2
-        table = torch.cat([present, two, torch.ones_like(two)], dim=1)
-        return table[:, needs]
+        table = torch.cat([present, two, torch.ones_like(two)], dim=1)  # [B, M + 2]
+        return table[:, list(self._needs)]
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
         """Mean-pool each modality's tokens: ``[B, M * P, H] -> [B, M * H]``."""
