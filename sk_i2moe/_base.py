@@ -35,6 +35,7 @@ from ._net import I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
+from .nn.ensemble import EnsembleObjective, MixtureEnsemble
 from .nn.fusion import FUSIONS
 from .nn.models import (
     EXPERT_SETS,
@@ -46,6 +47,7 @@ from .nn.models import (
     MixtureOfInteractionExperts,
     StructuredInteractionMoE,
 )
+from .nn.objective import StructuredObjective
 
 #: ``interaction_constraint`` -> the kind of mixture it builds
 MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
@@ -161,6 +163,15 @@ SHARED_PARAMETERS = """\
         ``n_perturbed`` and ``loss_on`` apply to it only. Vanilla fusion
         (``experts="single"``) has no interaction kinds and is built as the
         paper's mixture with one expert whatever this parameter says.
+    n_members : int, default=1
+        Number of mixtures trained side by side, each from its own random
+        initialisation, on the same batches (one network, one model file;
+        training and prediction cost about ``n_members`` times one mixture).
+        Predictions average the members' outputs (logits for classifiers);
+        the interaction weights are the members' mean, and
+        :func:`~sk_i2moe.inspection.interaction_report` widens its weight
+        intervals by the members' spread, so that they also cover the
+        randomness of training (see the interpretation guide).
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30
@@ -385,6 +396,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "n_perturbed": [Interval(Integral, 1, None, closed="left"), None],
         "loss_on": [StrOptions(set(LOSS_TARGETS))],
         "interaction_constraint": [StrOptions(set(MODEL_KINDS))],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -444,12 +456,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        if self._model_kind() is StructuredInteractionMoE and self.expert_loss_weight == 0:
-            raise ValueError(
-                "interaction_constraint='structure' trains every expert on its own task loss "
-                "(the mixture's loss trains only the weights), so expert_loss_weight must be "
-                "> 0; got expert_loss_weight=0. Set expert_loss_weight=1.0 (the default)."
-            )
+        if self._model_kind() is StructuredInteractionMoE:
+            StructuredObjective.check_weights(self.interaction_loss_weight, self.expert_loss_weight)
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
             self._check_warm_start_compatible()
@@ -652,13 +660,24 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             "distance": self._interaction_distance,
         }
         net_class, net_options = self._net_options()
+        module = {
+            "module": model,
+            **_accepted_by(model, "module", model_options),
+            "criterion": model.Objective,
+            **_accepted_by(model.Objective, "criterion", objective_options),
+        }
+        if self.n_members > 1:  # the same options, one level down
+            module.update(
+                module=MixtureEnsemble,
+                module__member=model,
+                module__n_members=self.n_members,
+                criterion=EnsembleObjective,
+                criterion__member=model.Objective,
+            )
         return net_class(
-            module=model,
             module__n_features=n_features,
             module__n_outputs=self._n_outputs(),
-            **_accepted_by(model, "module", model_options),
-            criterion=model.Objective,
-            **_accepted_by(model.Objective, "criterion", objective_options),
+            **module,
             optimizer=torch.optim.AdamW,
             optimizer__weight_decay=self.weight_decay,
             optimizer__fused=fused_adamw(device),
@@ -854,6 +873,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             absent=absent,
             modality_names=list(self._input_spec.names),
             usable=usable,
+            member_weights=res.get("member_weights"),
         )
 
     def expert_scores(

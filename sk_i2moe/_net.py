@@ -243,13 +243,17 @@ class I2MoENet(NeuralNet):
         -------
         dict of str to ndarray
             ``"logits"`` ``(n, C)``, ``"weights"`` ``(n, E)`` and
-            ``"expert_logits"`` ``(n, E, C)``, float32.
+            ``"expert_logits"`` ``(n, E, C)``, float32; an ensemble
+            (:class:`~sk_i2moe.nn.ensemble.MixtureEnsemble`) adds
+            ``"member_weights"`` ``(n, K, E)``.
         """
-        parts: dict[str, list[np.ndarray]] = {"logits": [], "weights": [], "expert_logits": []}
+        parts: dict[str, list[np.ndarray]] = {}
+        names = ("logits", "weights", "expert_logits", "member_weights")
         for batch in BatchLoader(dataset, batch_size):
             output = self.evaluation_step(batch, training=False)
-            for name, chunks in parts.items():
-                chunks.append(getattr(output, name).float().cpu().numpy())
+            for name in names:
+                if (value := getattr(output, name, None)) is not None:
+                    parts.setdefault(name, []).append(value.float().cpu().numpy())
         return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 

@@ -17,7 +17,10 @@ held-out data only:
   is no better than chance on held-out data).
 
 Intervals are percentile bootstrap intervals over the held-out samples
-(paired: every quantity is computed on the same resamples).
+(paired: every quantity is computed on the same resamples). For an ensemble
+(``n_members > 1``) each resample of the weights also draws one member, so
+that the weight intervals cover the randomness of training as well: where
+one fit from another random initialisation could put its weight.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ class InteractionReport:
     ----------
     table : DataFrame
         One row per expert (index ``expert``): ``mean_weight`` with its
-        interval ``weight_low``/``weight_high``; ``score`` (the estimator's
+        interval ``weight_low``/``weight_high`` (over held-out resamples and,
+        for an ensemble, its members); ``score`` (the estimator's
         own metric, accuracy or R^2, of the expert predicting alone);
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
@@ -389,7 +393,12 @@ def interaction_report(
         rival_loss = alone[rival] if rival in alone else losses[:, rival]
     pairs = [(e, k) for e in unique for k in unique if k != e]
     # (values, mask) column blocks; each mean is over the samples the mask keeps
-    columns = [(weights, usable), (losses, loss_mask)]
+    # an ensemble's members: each resample takes one member's weights, so the weight
+    # intervals also cover the randomness of training (one fit from another seed)
+    members = explanation.member_weights
+    n_members = 1 if members is None else members.shape[1]
+    member_columns = weights if members is None else members.reshape(n, n_members * n_e)
+    columns = [(member_columns, np.tile(usable, n_members)), (losses, loss_mask)]
     columns += [(np.tile(chance[:, None], n_e + 1), loss_mask)]  # chance on the same samples
     columns += [(alone[e][:, None], usable[:, [e]]) for e in unique]
     columns += [  # > 0: e beats k, on the samples that have both modalities
@@ -415,7 +424,10 @@ def interaction_report(
         offset += width
         return draws[:, offset - width : offset]
 
-    w_draws, loss_draws, chance_draws = take(n_e), take(n_e + 1), take(n_e + 1)
+    w_draws = take(n_members * n_e).reshape(n_bootstrap, n_members, n_e)
+    drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
+    w_draws = w_draws[np.arange(n_bootstrap), drawn]
+    loss_draws, chance_draws = take(n_e + 1), take(n_e + 1)
     alone_draws, pair_draws = take(len(unique)), take(len(pairs))
     margin_draws = take(1) if synergy is not None and rival is not None else None
     pooled_low = _interval(take(1), confidence)[0][0] if pooled else None

@@ -68,6 +68,9 @@ class Explanation:
     usable : ndarray of bool of shape (n_samples, n_experts) or None, default=None
         Which experts each sample could use (a uniqueness expert needs its
         modality, the synergy expert two modalities); None when all could.
+    member_weights : ndarray of shape (n_samples, n_members, n_experts) or None, default=None
+        Every member's interaction weights when the estimator is an ensemble
+        (``n_members > 1``); ``weights`` is their mean. None otherwise.
 
     Examples
     --------
@@ -99,6 +102,7 @@ class Explanation:
     absent: np.ndarray | None = None
     modality_names: list[str] | None = None
     usable: np.ndarray | None = None
+    member_weights: np.ndarray | None = None
 
     def absent_names(self) -> list[str]:
         """Each sample's absent modalities, comma-separated ("" when it has all).

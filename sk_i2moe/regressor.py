@@ -85,6 +85,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         n_perturbed: int | None = DEFAULTS["n_perturbed"],
         loss_on: str = DEFAULTS["loss_on"],
         interaction_constraint: str = DEFAULTS["interaction_constraint"],
+        n_members: int = DEFAULTS["n_members"],
         reweight_hidden: int = DEFAULTS["reweight_hidden"],
         max_epochs: int = DEFAULTS["max_epochs"],
         batch_size: int | str = DEFAULTS["batch_size"],
@@ -127,6 +128,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self.n_perturbed = n_perturbed
         self.loss_on = loss_on
         self.interaction_constraint = interaction_constraint
+        self.n_members = n_members
         self.reweight_hidden = reweight_hidden
         self.max_epochs = max_epochs
         self.batch_size = batch_size

@@ -80,7 +80,7 @@ def test_grid_search_with_slicedict(clinical):
     )
     search = GridSearchCV(
         I2MoEClassifier(**SMALL),
-        {"interaction_loss_weight": [0.0, 0.1], "temperature": [0.5, 1.0]},
+        {"interaction_loss_weight": [0.1, 0.5], "temperature": [0.5, 1.0]},
         cv=2,
         scoring="roc_auc",
     ).fit(X, y)

@@ -208,10 +208,25 @@ def test_structured_objective_parts_and_weights():
         + 0.25 * parts["modality_loss"]
     )
     torch.testing.assert_close(total, expected)
-    _, without = StructuredObjective(_ce(), interaction_loss_weight=0.0)(out, y)
-    assert "modality_loss" not in without and "missing_modality_loss" in without
+    with pytest.raises(ValueError, match="interaction_loss_weight must be > 0"):
+        StructuredObjective(_ce(), interaction_loss_weight=0.0)
     with pytest.raises(ValueError, match="expert_loss_weight must be > 0"):
         StructuredObjective(_ce(), expert_loss_weight=0.0)
+
+
+def test_single_modality_outputs_learn_from_their_own_loss_only():
+    # the redundancy expert's loss reaches its modality weights, not the outputs it averages
+    torch.manual_seed(0)
+    model = StructuredInteractionMoE([4, 3], 2, hidden_dim=8)
+    xs, y = _batch()
+    out = model(xs)
+    redundancy = out.expert_logits[:, -1]
+    loss = F.cross_entropy(redundancy, y)
+    grads = torch.autograd.grad(
+        loss, [out.modality_logits, out.redundancy_weights], allow_unused=True
+    )
+    assert grads[0] is None or torch.count_nonzero(grads[0]) == 0
+    assert grads[1] is not None and torch.count_nonzero(grads[1]) > 0
 
 
 def test_task_loss_must_be_per_sample():

@@ -84,3 +84,12 @@ def test_regressor_predictions_in_target_units(two_d, tmp_path):
     got = _run(tmp_path / "model.onnx", reg, X)
     expected = reg.predict(X).reshape(len(y), -1)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_an_ensemble_exports_its_averaged_prediction(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, n_members=3).fit(X, y)
+    path = tmp_path / "model.onnx"
+    clf.to_onnx(path)
+    X_new, _ = _data(n=9, seed=2)
+    np.testing.assert_allclose(_run(path, clf, X_new), clf.predict_proba(X_new), atol=1e-5)

@@ -231,10 +231,11 @@ def test_structure_constraint_names_redundancy(seed):
     assert clf.score(X, y) > 0.95
 
 
-def test_structure_constraint_needs_the_expert_loss(views):
+@pytest.mark.parametrize("weight", ["expert_loss_weight", "interaction_loss_weight"])
+def test_structure_constraint_needs_the_losses_that_train_its_experts(views, weight):
     X, y = views
-    clf = I2MoEClassifier(**SMALL, interaction_constraint="structure", expert_loss_weight=0.0)
-    with pytest.raises(ValueError, match="expert_loss_weight must be > 0"):
+    clf = I2MoEClassifier(**SMALL, interaction_constraint="structure", **{weight: 0.0})
+    with pytest.raises(ValueError, match=f"{weight} must be > 0"):
         clf.fit(X, y)
 
 

@@ -32,6 +32,7 @@ in your own loop:
 from ._defaults import DEFAULTS
 from .custom import VmappedFusion
 from .encoders import MLPEncoder, PatchTokenizer
+from .ensemble import EnsembleObjective, EnsembleOutput, MixtureEnsemble
 from .experts import FusionOutput
 from .fusion import (
     FUSIONS,
@@ -71,6 +72,8 @@ __all__ = [
     "DEFAULTS",
     "FUSIONS",
     "EarlyFusion",
+    "EnsembleObjective",
+    "EnsembleOutput",
     "FusionOutput",
     "InteractionMoE",
     "InteractionObjective",
@@ -79,6 +82,7 @@ __all__ = [
     "LowRankTensorFusion",
     "MLPEncoder",
     "MLPFusion",
+    "MixtureEnsemble",
     "MixtureObjective",
     "MixtureOfInteractionExperts",
     "MixtureOutput",

@@ -995,23 +995,19 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
         synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
         per_modality = alone[-1].transpose(0, 1)  # [B, M, C], the redundancy expert's
+        # the single-modality outputs learn from their own task loss only (modality_loss):
+        # trained through the weighted mean as well, the output of a modality with weight
+        # one half grows twice as confident and ties with that modality's uniqueness expert
+        # on samples only it informs; the redundancy expert's loss trains its modality weights
         redundancy = torch.einsum(
-            "bm,bmc->bc", redundancy_weights.to(per_modality.dtype), per_modality
-        )
+            "bm,bmc->bc", redundancy_weights, per_modality.detach().float()
+        ).to(per_modality.dtype)
         kinds = (unique, synergy.unsqueeze(0), redundancy.unsqueeze(0))
         expert_logits = torch.cat(kinds).transpose(0, 1)  # [B, E, C]
         # the task loss trains the weights only: they choose between the experts'
         # predictions and cannot assemble one the experts do not make (the redundancy
         # expert's modality weights are weights too)
-        detached = torch.cat(
-            [
-                expert_logits[:, :-1].detach(),
-                torch.einsum("bm,bmc->bc", redundancy_weights, per_modality.detach().float())
-                .unsqueeze(1)
-                .to(expert_logits.dtype),
-            ],
-            dim=1,
-        )
+        detached = torch.cat([expert_logits[:, :-1].detach(), expert_logits[:, -1:]], dim=1)
         mixture = torch.einsum("be,bec->bc", weights, detached)
         shared = {
             "logits": mixture,

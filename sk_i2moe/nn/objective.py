@@ -412,15 +412,16 @@ class StructuredObjective(MixtureObjective):
     ``interaction_loss_weight`` times the ``modality_loss`` (the redundancy
     expert's task loss from each modality alone). The mixture's task loss
     trains the weights only (the model detaches the experts' outputs in the
-    mixture), so the experts learn from ``expert_loss``, which must have a
-    positive weight.
+    mixture), so the experts learn from ``expert_loss`` and the redundancy
+    expert's single-modality outputs from ``modality_loss`` alone: both
+    weights must be positive.
 
     Parameters
     ----------
     task_loss : torch.nn.Module
         Per-sample task criterion (``reduction="none"``).
     interaction_loss_weight : float, default=0.5
-        Weight of the redundancy expert's single-modality task loss.
+        Weight of the redundancy expert's single-modality task loss; must be > 0.
     expert_loss_weight : float, default=1.0
         Weight of the experts' own task losses; must be > 0.
     gate_loss_weight : float, default=0.01
@@ -445,19 +446,48 @@ class StructuredObjective(MixtureObjective):
         expert_loss_weight: float = DEFAULTS["expert_loss_weight"],
         gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
     ) -> None:
-        if expert_loss_weight <= 0:
-            raise ValueError(
-                "The structured mixture trains every expert on its own task loss (the "
-                "mixture's loss trains only the weights), so expert_loss_weight must be > 0; "
-                f"got expert_loss_weight={expert_loss_weight}. Set expert_loss_weight=1.0 "
-                "(the default)."
-            )
+        self.check_weights(interaction_loss_weight, expert_loss_weight)
         super().__init__(
             task_loss,
             interaction_loss_weight=interaction_loss_weight,
             expert_loss_weight=expert_loss_weight,
             gate_loss_weight=gate_loss_weight,
         )
+
+    @staticmethod
+    def check_weights(interaction_loss_weight: float, expert_loss_weight: float) -> None:
+        """Refuse loss weights that would leave experts of the structured mixture untrained.
+
+        Parameters
+        ----------
+        interaction_loss_weight : float
+            Weight of the ``modality_loss``, the only loss that trains the
+            redundancy expert's single-modality outputs.
+        expert_loss_weight : float
+            Weight of the experts' own task losses, the only loss that trains
+            the experts (the mixture's loss trains the weights).
+
+        Raises
+        ------
+        ValueError
+            When either weight is not positive.
+        """
+        for name, value, trains in (
+            ("expert_loss_weight", expert_loss_weight, "every expert on its own task loss"),
+            (
+                "interaction_loss_weight",
+                interaction_loss_weight,
+                "the redundancy expert's single-modality outputs on their own task loss "
+                "(modality_loss)",
+            ),
+        ):
+            if value <= 0:
+                raise ValueError(
+                    f"interaction_constraint='structure' trains {trains}, and nothing else "
+                    f"trains them, so {name} must be > 0; got {name}={value}. Set it to "
+                    f"{DEFAULTS[name]} (the default), or use interaction_constraint='loss' "
+                    "(the paper's mixture)."
+                )
 
     def _kind_terms(
         self, output: object, y: torch.Tensor, sample_weight: torch.Tensor
@@ -473,7 +503,6 @@ class StructuredObjective(MixtureObjective):
                 1.0,
             )
         ]
-        if self.interaction_loss_weight > 0:
-            modality = self.folded_task_loss(output.modality_logits, y, sample_weight, present)
-            terms.append(("modality_loss", modality, self.interaction_loss_weight))
+        modality = self.folded_task_loss(output.modality_logits, y, sample_weight, present)
+        terms.append(("modality_loss", modality, self.interaction_loss_weight))
         return terms

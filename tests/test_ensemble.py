@@ -1,0 +1,123 @@
+"""n_members: mixtures trained side by side, averaged, and their spread in the report."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe.datasets import make_interaction_classification
+from sk_i2moe.inspection import interaction_report
+from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
+from sk_i2moe.nn.ensemble import EnsembleObjective, MixtureEnsemble
+
+SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = make_interaction_classification("redundancy", n_samples=240, random_state=0)
+    train = {k: v[:160] for k, v in X.items()}
+    test = {k: v[160:] for k, v in X.items()}
+    return train, y[:160], test, y[160:]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    train, y, _, _ = data
+    return I2MoEClassifier(**SMALL, n_members=3).fit(train, y)
+
+
+def _members(clf, X):
+    """Each member's output, run directly on the standardised input."""
+    module = clf.net_.module_.eval()
+    xs = [torch.as_tensor(X[name], dtype=torch.float32) for name in clf.modalities_]
+    with torch.no_grad():
+        return [member(xs) for member in module.members]
+
+
+def test_the_ensemble_averages_its_members(fitted, data):
+    _, _, test, _ = data
+    explanation = fitted.explain(test)
+    members = _members(fitted, test)
+    assert explanation.member_weights.shape == (80, 3, len(fitted.expert_names_))
+    for k, out in enumerate(members):
+        np.testing.assert_allclose(explanation.member_weights[:, k], out.weights, atol=1e-6)
+    np.testing.assert_allclose(explanation.weights, explanation.member_weights.mean(1), atol=1e-6)
+    mean_logits = torch.stack([out.logits for out in members]).mean(0)
+    np.testing.assert_allclose(
+        fitted.predict_proba(test), torch.softmax(mean_logits, -1).numpy(), atol=1e-5
+    )
+    # the contributions still add up to the output
+    np.testing.assert_allclose(explanation.contributions.sum(1), explanation.output, atol=1e-5)
+    np.testing.assert_allclose(fitted.interaction_weights_.sum(), 1.0, atol=1e-5)
+
+
+def test_members_start_from_different_initialisations(fitted, data):
+    _, _, test, _ = data
+    weights = fitted.explain(test).member_weights
+    assert not np.allclose(weights[:, 0], weights[:, 1], atol=1e-3)
+    first, second = fitted.net_.module_.members[:2]
+    assert not torch.equal(next(first.parameters()), next(second.parameters()))
+
+
+def test_the_objective_is_the_members_mean(data):
+    train, y, _, _ = data
+    torch.manual_seed(0)
+    model = MixtureEnsemble(StructuredInteractionMoE, 2, n_features=[10, 10, 10], n_outputs=2)
+    objective = EnsembleObjective(
+        StructuredInteractionMoE.Objective, task_loss=torch.nn.CrossEntropyLoss(reduction="none")
+    )
+    xs = [torch.as_tensor(v[:16], dtype=torch.float32) for v in train.values()]
+    target = torch.as_tensor(y[:16])
+    out = model(xs)
+    total, parts = objective(out, target)
+    alone = [objective.member(o, target) for o in out.members]
+    torch.testing.assert_close(total, (alone[0][0] + alone[1][0]) / 2)
+    torch.testing.assert_close(
+        parts["task_loss"], (alone[0][1]["task_loss"] + alone[1][1]["task_loss"]) / 2
+    )
+    with pytest.raises(ValueError, match="training mode"):
+        objective(model.eval()(xs), target)
+
+
+def test_the_report_widens_weight_intervals_by_the_members_spread(fitted, data):
+    _, _, test, y_test = data
+    report = interaction_report(fitted, test, y_test, n_bootstrap=400)
+    member_means = fitted.explain(test).member_weights.mean(0)  # [K, E]
+    table = report.table
+    assert (table["weight_low"].to_numpy() <= member_means.min(0) + 1e-9).all()
+    assert (table["weight_high"].to_numpy() >= member_means.max(0) - 1e-9).all()
+    np.testing.assert_allclose(table["mean_weight"], member_means.mean(0), atol=1e-6)
+
+
+def test_model_files_and_pickles_keep_every_member(fitted, data, tmp_path):
+    _, _, test, _ = data
+    path = tmp_path / "ensemble.safetensors"
+    fitted.save(path)
+    expected = fitted.explain(test).member_weights
+    for twin in (load(path), pickle.loads(pickle.dumps(fitted))):
+        np.testing.assert_allclose(twin.explain(test).member_weights, expected, atol=1e-6)
+        np.testing.assert_allclose(twin.predict_proba(test), fitted.predict_proba(test), atol=1e-6)
+
+
+@pytest.mark.parametrize("constraint", ["loss", "structure"])
+def test_both_kinds_and_the_regressor_train_as_ensembles(data, constraint):
+    train, y, _, _ = data
+    reg = I2MoERegressor(**SMALL, n_members=2, interaction_constraint=constraint)
+    reg.fit(train, y + train["m0"][:, 0])
+    kind = InteractionMoE if constraint == "loss" else StructuredInteractionMoE
+    assert all(type(m) is kind for m in reg.net_.module_.members)
+    assert reg.history_[-1, "train_loss"] < reg.history_[0, "train_loss"]
+    assert reg.predict(train).shape == (160,)
+
+
+def test_one_member_is_the_plain_mixture(data):
+    train, y, _, _ = data
+    clf = I2MoEClassifier(**SMALL).fit(train, y)
+    assert isinstance(clf.net_.module_, StructuredInteractionMoE)
+    assert clf.explain(train).member_weights is None
+    with pytest.raises(InvalidParameterError, match="n_members"):
+        I2MoEClassifier(n_members=0).fit(train, y)
