@@ -108,7 +108,8 @@ SHARED_PARAMETERS = """\
     interaction_loss_weight : float, default=0.5
         Weight of the interaction term: with ``interaction_constraint="structure"``
         the redundancy expert's task loss from each modality alone
-        (``modality_loss``); with ``"loss"`` the paper's interaction loss on
+        (``modality_loss``, the only loss that trains those outputs, so it
+        must be > 0); with ``"loss"`` the paper's interaction loss on
         perturbed passes (``0`` skips those passes, so training costs what a
         mixture without them costs).
     gate_loss_weight : float, default=0.01
@@ -144,8 +145,9 @@ SHARED_PARAMETERS = """\
         the experts, so that their names are true by construction: a
         uniqueness expert sees only its modality; the redundancy expert is a
         weighted mean of its predictions from each modality alone, each
-        trained to predict the target alone (weight ``interaction_loss_weight``,
-        recorded as ``modality_loss``), with per-sample modality weights, each
+        trained to predict the target alone and by that loss only (weight
+        ``interaction_loss_weight``, which must be > 0 here, recorded as
+        ``modality_loss``), with per-sample modality weights, each
         from that modality's own embedding and at most one half (at least two
         modalities share the information; a modality that carries none gets a
         weight near 0); the synergy
