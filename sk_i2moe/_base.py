@@ -82,7 +82,7 @@ SHARED_PARAMETERS = """\
     encoder : {"patch", "mlp"}, default="patch"
         Modality encoder: ``n_tokens`` linear patch embeddings, or an MLP
         giving one token.
-    hidden_dim : int, default=16
+    hidden_dim : int, default=64
         Token width.
     n_tokens : int, default=4
         Tokens per modality with the patch encoder. Larger than a modality's

@@ -17,7 +17,7 @@ DEFAULTS = MappingProxyType(
         # model
         "fusion": "mlp",
         "encoder": "patch",
-        "hidden_dim": 16,
+        "hidden_dim": 64,
         "n_tokens": 4,
         "n_layers": 2,
         "n_heads": 4,

@@ -412,7 +412,7 @@ _SHARED_PARAMETERS = """\
         Number of features of each modality (``M`` entries).
     n_outputs : int
         Output size ``C``.
-    hidden_dim : int, default=16
+    hidden_dim : int, default=64
         Token width.
     n_tokens : int, default=4
         Tokens per modality with the patch encoder (the MLP encoder gives 1).
