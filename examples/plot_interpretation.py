@@ -88,7 +88,7 @@ print((largest == truth).groupby(truth).mean().round(3).rename("largest weight o
 # training samples are few to learn that from: most redundancy samples lean
 # on the redundancy expert, but the uniqueness samples spread their weight
 # over the uniqueness expert of ``m0``, the redundancy and the synergy
-# expert, each of which predicts them from ``m0``. Where the mechanism is
+# expert, and only about a third lean most on their own. Where the mechanism is
 # easy to read from the features, the weights route samples sharply (each
 # expert's weight picks out its own samples with an AUC of 0.98 or more,
 # ``benchmarks/README.md``, mixed data). Weights of a whole data set, tested
