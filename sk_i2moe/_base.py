@@ -221,6 +221,13 @@ SHARED_TRAINING_PARAMETERS = """\
         NaN in only some of a modality's columns is always an error (impute
         it inside the pipeline), and so is a row with every modality absent.
         False raises on absent modalities too, naming them.
+    modality_dropout : float, default=0.0
+        Training-time modality dropout: in every training batch, each
+        modality a row has is treated as absent with this probability (a row
+        keeps at least one modality), so that a model trained on complete
+        data also learns to predict without a modality. Prediction is
+        unaffected. Needs a mixture that trains with absent modalities (not
+        the paper's mixture with ``interaction_loss_weight > 0``).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
         force one.
@@ -411,6 +418,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "warm_start": ["boolean"],
         "standardize": ["boolean"],
         "allow_missing_modalities": ["boolean"],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
@@ -460,6 +468,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
         if self._model_kind() is StructuredInteractionMoE:
             StructuredObjective.check_weights(self.interaction_loss_weight, self.expert_loss_weight)
+        if self.modality_dropout > 0 and self._replaces_modalities():
+            raise ValueError(
+                f"modality_dropout={self.modality_dropout} trains with absent modalities, but "
+                "the paper's mixture (interaction_constraint='loss') trains its interaction "
+                "losses by replacing each modality in turn, which is undefined for an absent "
+                "one. Use interaction_constraint='structure' (the default), set "
+                "interaction_loss_weight=0, or modality_dropout=0."
+            )
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
             self._check_warm_start_compatible()
@@ -620,6 +636,17 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             return InteractionMoE
         return MODEL_KINDS[self.interaction_constraint]
 
+    def _replaces_modalities(self) -> bool:
+        """Whether training replaces each modality in turn (the paper's interaction losses).
+
+        Such training needs every modality in every training row.
+        """
+        return (
+            self._model_kind() is InteractionMoE
+            and self.interaction_loss_weight > 0
+            and self.experts != "single"
+        )
+
     def _build_net(
         self,
         n_features: list[int],
@@ -696,6 +723,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose,
             compile=self.compile,
             precision=self.precision,
+            modality_dropout=self.modality_dropout,
             **net_options,
         )
 
@@ -799,11 +827,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"Modality {everywhere[0]!r} is absent (all NaN) in every training row, so "
                 "nothing can be learned about it. Drop it from X."
             )
-        if (
-            self._model_kind() is InteractionMoE
-            and self.interaction_loss_weight > 0
-            and (self.experts != "single")
-        ):
+        if self._replaces_modalities():
             raise ValueError(
                 f"Modalities are absent in some training rows ({counts}), but the paper's "
                 "mixture (interaction_constraint='loss') trains its interaction losses by "

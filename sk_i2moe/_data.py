@@ -85,6 +85,42 @@ class ModalityDataset(Dataset):
         return part
 
 
+def drop_modalities(present: torch.Tensor, rate: float) -> torch.Tensor:
+    """Mark each present modality of each row absent with probability ``rate``.
+
+    Training-time modality dropout: a row that would lose every modality it
+    has keeps one of them, drawn at random among those present, so every row
+    still has something to predict from.
+
+    Parameters
+    ----------
+    present : Tensor
+        ``[B, M]`` bool: which modalities each row has.
+    rate : float
+        Probability, in ``[0, 1)``, that a present modality is dropped.
+
+    Returns
+    -------
+    Tensor
+        ``[B, M]`` bool, a subset of ``present`` with at least one True per
+        row that had one. Drawn from torch's global generator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> kept = drop_modalities(torch.ones(1000, 3, dtype=torch.bool), 0.5)
+    >>> bool(kept.any(1).all()), 0.4 < kept.float().mean().item() < 0.65
+    (True, True)
+    """
+    draw = torch.rand(present.shape, device=present.device)
+    kept = present & (draw >= rate)
+    # a row left with nothing keeps the present modality with the largest draw
+    rescued = draw.masked_fill(~present, -1.0).argmax(1, keepdim=True)
+    lost_all = ~kept.any(1, keepdim=True) & present.any(1, keepdim=True)
+    return kept.scatter(1, rescued, kept.gather(1, rescued) | lost_all)
+
+
 def standardization(
     arrays: Sequence[np.ndarray],
     present: np.ndarray | None = None,

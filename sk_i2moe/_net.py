@@ -23,7 +23,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.utils import to_tensor
 
-from ._data import BatchLoader, ModalityDataset
+from ._data import BatchLoader, ModalityDataset, drop_modalities
 from .nn.models import MixtureOutput
 
 
@@ -121,6 +121,9 @@ class I2MoENet(NeuralNet):
         As for :class:`skorch.NeuralNet`.
     precision : {"float32", "bfloat16"}, default="float32"
         ``"bfloat16"`` runs forward passes under bfloat16 autocast.
+    modality_dropout : float, default=0.0
+        Probability that a training batch marks a present modality of a row
+        absent (at least one modality of each row is kept).
 
     Attributes
     ----------
@@ -131,9 +134,12 @@ class I2MoENet(NeuralNet):
         that no early-stopping callback raised.
     """
 
-    def __init__(self, *args, precision: str = "float32", **kwargs) -> None:
+    def __init__(
+        self, *args, precision: str = "float32", modality_dropout: float = 0.0, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.precision = precision
+        self.modality_dropout = modality_dropout
 
     def get_default_callbacks(self) -> list:
         """The default callbacks of skorch plus :class:`LossParts`.
@@ -182,11 +188,20 @@ class I2MoENet(NeuralNet):
         """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``.
 
         A batch with absent modalities also carries ``"present"`` (``[B, M]``
-        bool), which the module receives as ``present=``.
+        bool), which the module receives as ``present=``. In training mode
+        with ``modality_dropout > 0``, each present modality of each row is
+        also dropped from the mask with that probability
+        (``sk_i2moe._data.drop_modalities``).
         """
         x = to_tensor(x, device=self.device)
-        if "present" in x:
-            fit_params = {**fit_params, "present": x["present"]}
+        present = x.get("present")
+        if self.modality_dropout > 0 and self.module_.training:
+            if present is None:
+                shape = (x["inputs"][0].shape[0], len(x["inputs"]))
+                present = torch.ones(shape, dtype=torch.bool, device=x["inputs"][0].device)
+            present = drop_modalities(present, self.modality_dropout)
+        if present is not None:
+            fit_params = {**fit_params, "present": present}
         with self.autocast():
             return self.module_(x["inputs"], **fit_params)
 

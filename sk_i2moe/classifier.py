@@ -109,6 +109,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         warm_start: bool = False,
         standardize: bool = DEFAULTS["standardize"],
         allow_missing_modalities: bool = DEFAULTS["allow_missing_modalities"],
+        modality_dropout: float = DEFAULTS["modality_dropout"],
         device: str | torch.device = DEFAULTS["device"],
         precision: str = DEFAULTS["precision"],
         compile: bool = False,
@@ -152,6 +153,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.warm_start = warm_start
         self.standardize = standardize
         self.allow_missing_modalities = allow_missing_modalities
+        self.modality_dropout = modality_dropout
         self.device = device
         self.precision = precision
         self.compile = compile

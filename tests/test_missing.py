@@ -9,7 +9,7 @@ import torch
 from skorch.helper import SliceDict
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
-from sk_i2moe._data import ModalityDataset, standardization
+from sk_i2moe._data import ModalityDataset, drop_modalities, standardization
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import interaction_report
 from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
@@ -171,3 +171,70 @@ def test_models_take_the_presence_mask_explicitly(model_class):
     complete = model(xs)
     # a sample with every modality gets the same output with or without a mask
     torch.testing.assert_close(out.logits[0], complete.logits[0])
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 0.9])
+def test_modality_dropout_keeps_a_subset_of_what_is_present_and_one_modality(rate):
+    torch.manual_seed(0)
+    present = torch.rand(4000, 3) < 0.8
+    present[0] = False  # a row with nothing stays with nothing
+    kept = drop_modalities(present, rate)
+    assert not (kept & ~present).any()
+    had = present.any(1)
+    assert kept[had].any(1).all() and not kept[0].any()
+    if rate == 0.0:
+        assert torch.equal(kept, present)
+    # a row with k modalities keeps Binomial(k, 1 - rate) of them, or 1 if that is 0
+    k = present.sum(1).double()
+    expected = (k * (1 - rate) + torch.where(k > 0, rate**k, 0.0)).sum() / k.sum()
+    assert abs(kept.sum() / present.sum() - expected) < 0.02
+
+
+def _record_masks(clf):
+    """Wrap ``clf``'s fitted module so that every forward pass records its mask."""
+    seen = []
+
+    def hook(module, args, kwargs):
+        seen.append((module.training, kwargs.get("present")))
+
+    clf.net_.module_.register_forward_pre_hook(hook, with_kwargs=True)
+    return seen
+
+
+def test_modality_dropout_masks_training_batches_only(data):
+    X, y = data
+    complete = ~_absent(X).any(1)
+    Xc, yc = {k: v[complete] for k, v in X.items()}, y[complete]
+    clf = I2MoEClassifier(**SMALL, modality_dropout=0.5, warm_start=True).fit(Xc, yc)
+    seen = _record_masks(clf)
+    clf.set_params(max_epochs=1).fit(Xc, yc)  # one more epoch, watched
+    masks = [mask for training, mask in seen if training]
+    assert masks and all(mask is not None and mask.any(1).all() for mask in masks)
+    dropped = 1 - torch.cat(masks).float().mean().item()
+    assert 0.3 < dropped < 0.5
+    seen.clear()
+    before = clf.predict_proba(Xc)
+    assert seen and all(not training and mask is None for training, mask in seen)
+    np.testing.assert_array_equal(clf.predict_proba(Xc), before)  # no randomness left
+
+
+def test_modality_dropout_is_reproducible_and_changes_training(data):
+    X, y = data
+    complete = ~_absent(X).any(1)
+    Xc, yc = {k: v[complete] for k, v in X.items()}, y[complete]
+    first = I2MoEClassifier(**SMALL, modality_dropout=0.3).fit(Xc, yc).predict_proba(X)
+    again = I2MoEClassifier(**SMALL, modality_dropout=0.3).fit(Xc, yc).predict_proba(X)
+    plain = I2MoEClassifier(**SMALL).fit(Xc, yc).predict_proba(X)
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - plain).max() > 1e-3
+
+
+def test_modality_dropout_needs_a_mixture_that_trains_with_absent_modalities(data):
+    X, y = data
+    complete = ~_absent(X).any(1)
+    Xc, yc = {k: v[complete] for k, v in X.items()}, y[complete]
+    clf = I2MoEClassifier(**SMALL, interaction_constraint="loss", modality_dropout=0.2)
+    with pytest.raises(ValueError, match="modality_dropout=0.2 trains with absent"):
+        clf.fit(Xc, yc)
+    vanilla = I2MoEClassifier(**SMALL, experts="single", modality_dropout=0.2).fit(Xc, yc)
+    assert np.isfinite(vanilla.predict_proba(X)).all()
