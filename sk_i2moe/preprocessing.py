@@ -9,20 +9,136 @@ each an inner transformer that imputes and scales the numeric columns and
 imputes and one-hot encodes the others. Its pandas output has columns
 ``<modality>__num__<feature>`` and ``<modality>__cat__<feature>_<level>``,
 which the estimators split by their first prefix, back into the intended
-modalities.
+modalities. A row that lacks a whole modality (every one of its columns
+missing) stays missing, by default, so that the estimators treat that
+modality as absent for the patient instead of fitting an imputed panel
+(:class:`KeepAbsentRows`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sklearn.base import BaseEstimator, clone
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["make_modality_transformer"]
+__all__ = ["KeepAbsentRows", "make_modality_transformer"]
+
+
+class KeepAbsentRows(TransformerMixin, BaseEstimator):
+    """Apply a transformer to the rows that have a modality; keep the others missing.
+
+    A row whose columns are all missing (NaN or None) lacks the modality.
+    ``transformer`` is fitted on the other rows only (so a lacking patient
+    does not shift an imputer's median or a scaler's scale) and transforms
+    them; a lacking row's outputs are all NaN, which the estimators read as
+    an absent modality (see the missing-modalities guide).
+
+    Parameters
+    ----------
+    transformer : transformer
+        The transformer of one modality's columns (cloned when fitted).
+
+    Attributes
+    ----------
+    transformer_ : transformer
+        The fitted clone.
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of str
+        Input column names, when fitted on a DataFrame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sk_i2moe.preprocessing import KeepAbsentRows
+    >>> panel = pd.DataFrame({"crp": [1.0, np.nan, 3.0], "wbc": [4.0, np.nan, 8.0]})
+    >>> KeepAbsentRows(StandardScaler()).fit_transform(panel)
+    array([[-1., -1.],
+           [nan, nan],
+           [ 1.,  1.]])
+    """
+
+    def __init__(self, transformer: BaseEstimator) -> None:
+        self.transformer = transformer
+
+    @staticmethod
+    def _lacking(X: object) -> np.ndarray:
+        """Rows of ``X`` whose every column is missing."""
+        return pd.DataFrame(X).isna().to_numpy().all(axis=1)
+
+    def fit(self, X: object, y: object = None) -> KeepAbsentRows:
+        """Fit ``transformer`` on the rows that have the modality.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            One modality's columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        KeepAbsentRows
+
+        Raises
+        ------
+        ValueError
+            When every row lacks the modality.
+        """
+        X = validate_data(self, X, reset=True, skip_check_array=True)
+        lacking = self._lacking(X)
+        if lacking.all():
+            columns = list(X.columns) if hasattr(X, "columns") else X.shape[1]
+            raise ValueError(
+                f"Every row lacks the modality of the columns {columns} (all missing), so "
+                "there is nothing to fit. Drop these columns."
+            )
+        rows = np.flatnonzero(~lacking)
+        part = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+        self.transformer_ = clone(self.transformer).fit(part)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """Transform the rows that have the modality; NaN for the others.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            One modality's columns, as in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, skip_check_array=True)
+        out = self.transformer_.transform(X)
+        out = np.array(out.to_numpy() if hasattr(out, "to_numpy") else out, dtype=np.float64)
+        out[self._lacking(X)] = np.nan
+        return out
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """The fitted transformer's output feature names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Passed on to the fitted transformer.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        return self.transformer_.get_feature_names_out(input_features)
 
 
 def make_modality_transformer(
@@ -30,6 +146,7 @@ def make_modality_transformer(
     *,
     numeric: BaseEstimator | None = None,
     categorical: BaseEstimator | None = None,
+    absent: str = "keep",
 ) -> ColumnTransformer:
     """A transformer that preprocesses each modality of a mixed-type table.
 
@@ -51,6 +168,14 @@ def make_modality_transformer(
         Applied to the other columns; None is
         ``SimpleImputer(strategy="most_frequent")`` then
         ``OneHotEncoder(handle_unknown="ignore", sparse_output=False)``.
+    absent : {"keep", "impute"}, default="keep"
+        What to do with a row that lacks a whole modality (all of its
+        columns missing). ``"keep"`` leaves the row's outputs for that
+        modality all NaN, so that the estimators treat the modality as
+        absent for the sample (:class:`KeepAbsentRows`; the modality's steps
+        are fitted on the rows that have it). ``"impute"`` fills it in like
+        any other missing value, so the model sees an imputed panel as if it
+        had been measured.
 
     Returns
     -------
@@ -63,8 +188,8 @@ def make_modality_transformer(
     Raises
     ------
     ValueError
-        For an empty mapping or a modality name that is empty or contains
-        ``"__"``.
+        For an empty mapping, a modality name that is empty or contains
+        ``"__"``, or an unknown ``absent``.
 
     Examples
     --------
@@ -94,6 +219,8 @@ def make_modality_transformer(
                 f"Modality name {name!r} must be a non-empty string without '__' (the "
                 "estimators split the output's column names at the first '__')."
             )
+    if absent not in ("keep", "impute"):
+        raise ValueError(f"absent must be 'keep' or 'impute'; got {absent!r}.")
     numeric = numeric if numeric is not None else make_pipeline(
         SimpleImputer(strategy="median"), StandardScaler()
     )
@@ -102,13 +229,14 @@ def make_modality_transformer(
         OneHotEncoder(handle_unknown="ignore", sparse_output=False),
     )
 
-    def per_modality() -> ColumnTransformer:
-        return ColumnTransformer(
+    def per_modality() -> BaseEstimator:
+        inner = ColumnTransformer(
             [
                 ("num", clone(numeric), make_column_selector(dtype_include="number")),
                 ("cat", clone(categorical), make_column_selector(dtype_exclude="number")),
             ]
         )
+        return KeepAbsentRows(inner) if absent == "keep" else inner
 
     outer = ColumnTransformer(
         [(name, per_modality(), columns) for name, columns in modalities.items()],

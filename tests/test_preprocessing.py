@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe.preprocessing import make_modality_transformer
+from sk_i2moe.preprocessing import KeepAbsentRows, make_modality_transformer
 
 
 def _clinical(n=120, seed=0):
@@ -47,12 +48,39 @@ def test_the_estimator_sees_the_intended_modalities():
     # age (scaled) + sex one-hot (f, m); size + grade one-hot (I, II, III); chemo (no, yes) + dose
     assert clf.modalities_ == {"demographics": 3, "tumour": 4, "treatment": 3}
     assert clf.expert_names_[:3] == [
-        "uniqueness[demographics]", "uniqueness[tumour]", "uniqueness[treatment]",
+        "uniqueness[demographics]",
+        "uniqueness[tumour]",
+        "uniqueness[treatment]",
     ]
     assert pipe.predict_proba(table.iloc[:5]).shape == (5, 2)
     out = pipe[0].transform(table)
-    assert not out.isna().any().any()  # imputed
     assert "demographics__num__age" in out and "tumour__cat__grade_III" in out
+    # scattered NaN are imputed; a row with neither age nor sex lacks the modality
+    lacking = table["age"].isna() & table["sex"].isna()
+    demographics = out.filter(like="demographics__")
+    assert lacking.sum() > 0 and demographics.isna().all(axis=1).equals(lacking)
+    assert not demographics[~lacking].isna().any().any()
+    assert not out.drop(columns=demographics.columns).isna().any().any()
+    np.testing.assert_array_equal(clf.explain(out).absent[:, 0], lacking.to_numpy())
+
+
+def test_absent_rows_can_be_imputed_instead():
+    table, _ = _clinical()
+    out = make_modality_transformer(MODALITIES, absent="impute").fit_transform(table)
+    assert not out.isna().any().any()
+    with pytest.raises(ValueError, match="absent must be 'keep' or 'impute'"):
+        make_modality_transformer(MODALITIES, absent="drop")
+
+
+def test_a_modalitys_steps_are_fitted_on_the_rows_that_have_it():
+    table = pd.DataFrame({"crp": [1.0, np.nan, 3.0, np.nan], "wbc": [2.0, np.nan, 6.0, 5.0]})
+    keep = KeepAbsentRows(make_pipeline(SimpleImputer(), StandardScaler())).fit(table)
+    np.testing.assert_allclose(keep.transformer_[-1].mean_, [2.0, 13 / 3])
+    out = keep.transform(table)
+    assert np.isnan(out[1]).all() and not np.isnan(out[[0, 2, 3]]).any()
+    assert keep.get_feature_names_out().tolist() == ["crp", "wbc"]
+    with pytest.raises(ValueError, match=r"Every row lacks the modality of the columns \['crp'\]"):
+        KeepAbsentRows(StandardScaler()).fit(table.iloc[[1, 3]][["crp"]])
 
 
 def test_custom_steps_are_cloned_per_modality():
@@ -65,7 +93,8 @@ def test_custom_steps_are_cloned_per_modality():
     out = transformer.transform(numbers)
     assert out.min().min() == pytest.approx(0.0) and out.max().max() == pytest.approx(1.0)
     assert not hasattr(scaler, "data_min_")  # the user's object is left unfitted
-    assert transformer.named_transformers_["a"].named_transformers_["num"] is not scaler
+    inner = transformer.named_transformers_["a"].transformer_
+    assert inner.named_transformers_["num"] is not scaler
 
 
 @pytest.mark.parametrize("bad", [{}, {"": ["age"]}, {"demo__x": ["age"]}, ["age"]])
