@@ -305,6 +305,9 @@ def main() -> None:
             auc = _mean_std(mixed[f"auc {mechanism}"])
             argmax = _mean_std(mixed[f"argmax {mechanism}"])
             print(f"  {mechanism:<15} AUC of its expert's weight {auc}, argmax on it {argmax}")
+            per_seed = " ".join(f"{v:.2f}" for v in mixed[f"argmax {mechanism}"])
+            below = int((mixed[f"argmax {mechanism}"] < 0.8).sum())
+            print(f"  {'':<15} argmax per seed {per_seed} ({below} below 0.8)")
     print(
         f"interaction_report.dominant is the true one in {real['report_correct'].mean():.0%} "
         f"of {len(real)} fits; None on shuffled labels in "
