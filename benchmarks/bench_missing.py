@@ -203,7 +203,7 @@ def recovery(args) -> None:
             X, y, _ = make_interaction_classification(n_samples=2000, random_state=seed, **kwargs)
             Xm = knock_out(X, y, 0.4, "mcar", seed)
             tr, te = train_test_split(np.arange(2000), test_size=0.25, stratify=y, random_state=0)
-            clf = I2MoEClassifier(random_state=seed, n_threads=args.threads)
+            clf = I2MoEClassifier(random_state=seed, n_threads=args.threads, **args.params)
             clf.fit({k: v[tr] for k, v in Xm.items()}, y[tr])
             report = interaction_report(clf, {k: v[te] for k, v in Xm.items()}, y[te])
             hits.append(report.dominant == truth)
