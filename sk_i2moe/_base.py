@@ -861,7 +861,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         Explanation
             Per-sample interaction weights ``(n, E)``, each expert's output
             ``(n, E, C)`` (logits for classifiers), their contributions
-            ``weight * output`` and the mixture output.
+            (``weight * output``; an ensemble's: the members' mean of it) and
+            the mixture output.
 
         Examples
         --------
@@ -900,6 +901,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             modality_names=list(self._input_spec.names),
             usable=usable,
             member_weights=res.get("member_weights"),
+            member_outputs=(
+                self._to_output_space(res["member_expert_logits"])
+                if "member_expert_logits" in res
+                else None
+            ),
         )
 
     def expert_scores(

@@ -260,10 +260,11 @@ class I2MoENet(NeuralNet):
             ``"logits"`` ``(n, C)``, ``"weights"`` ``(n, E)`` and
             ``"expert_logits"`` ``(n, E, C)``, float32; an ensemble
             (:class:`~sk_i2moe.nn.ensemble.MixtureEnsemble`) adds
-            ``"member_weights"`` ``(n, K, E)``.
+            ``"member_weights"`` ``(n, K, E)`` and ``"member_expert_logits"``
+            ``(n, K, E, C)``.
         """
         parts: dict[str, list[np.ndarray]] = {}
-        names = ("logits", "weights", "expert_logits", "member_weights")
+        names = ("logits", "weights", "expert_logits", "member_weights", "member_expert_logits")
         for batch in BatchLoader(dataset, batch_size):
             output = self.evaluation_step(batch, training=False)
             for name in names:

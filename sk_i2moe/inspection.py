@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from ._modalities import row_labels
 from ._report import InteractionReport, final_estimator, interaction_report
 from ._scoring import default_scoring, score_outputs
+from .nn.ensemble import member_contributions
 
 __all__ = [
     "Explanation",
@@ -44,9 +45,11 @@ class Explanation:
     weights : ndarray of shape (n_samples, n_experts)
         Interaction weights; each row is non-negative and sums to 1.
     expert_outputs : ndarray of shape (n_samples, n_experts, n_outputs)
-        Each expert's output on the clean input (logits for classifiers).
+        Each expert's output on the clean input (logits for classifiers); for
+        an ensemble, the mean of its members' outputs of that expert.
     output : ndarray of shape (n_samples, n_outputs)
-        The mixture output, ``sum_e weights[:, e] * expert_outputs[:, e]``.
+        The mixture output, the sum of :attr:`contributions` over the experts
+        (``sum_e weights[:, e] * expert_outputs[:, e]`` for one mixture).
     expert_names : list of str
         Name of each expert, e.g. ``"uniqueness[labs]"``, ``"synergy"``.
     output_names : list of str
@@ -71,6 +74,11 @@ class Explanation:
     member_weights : ndarray of shape (n_samples, n_members, n_experts) or None, default=None
         Every member's interaction weights when the estimator is an ensemble
         (``n_members > 1``); ``weights`` is their mean. None otherwise.
+    member_outputs : ndarray of shape (n_samples, n_members, n_experts, n_outputs) or None, \
+default=None
+        Every member's expert outputs when the estimator is an ensemble;
+        ``expert_outputs`` is their mean. Given with ``member_weights``, the
+        contributions are the members' mean of ``weight * output``.
 
     Examples
     --------
@@ -103,6 +111,14 @@ class Explanation:
     modality_names: list[str] | None = None
     usable: np.ndarray | None = None
     member_weights: np.ndarray | None = None
+    member_outputs: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if (self.member_weights is None) != (self.member_outputs is None):
+            raise ValueError(
+                "member_weights and member_outputs describe an ensemble's members together; "
+                "give both or neither."
+            )
 
     def absent_names(self) -> list[str]:
         """Each sample's absent modalities, comma-separated ("" when it has all).
@@ -130,8 +146,11 @@ class Explanation:
 
     @property
     def contributions(self) -> np.ndarray:
-        """``weights * expert_outputs``, shape (n_samples, n_experts, n_outputs).
+        """Each expert's share of the output, shape (n_samples, n_experts, n_outputs).
 
+        ``weights * expert_outputs`` for one mixture; for an ensemble, the
+        members' mean of their own ``weight * output`` (each member's output
+        is its weighted sum of experts, the ensemble's the members' mean).
         Summed over experts they give :attr:`output`.
 
         Examples
@@ -148,6 +167,8 @@ class Explanation:
         >>> exp.contributions.sum(axis=1)
         array([[3.5]])
         """
+        if self.member_weights is not None:
+            return member_contributions(self.member_weights, self.member_outputs)
         return self.weights[:, :, None] * self.expert_outputs
 
     def log_odds(self) -> Explanation:
@@ -189,9 +210,11 @@ class Explanation:
                 "multi-label classifier's outputs are already each label's log-odds."
             )
         experts = self.expert_outputs[:, :, 1:] - self.expert_outputs[:, :, :1]
+        members = self.member_outputs
         return replace(
             self,
             expert_outputs=experts,
+            member_outputs=None if members is None else members[..., 1:] - members[..., :1],
             output=self.output[:, 1:] - self.output[:, :1],
             output_names=[f"log-odds({self.output_names[1]})"],
             task="log_odds",

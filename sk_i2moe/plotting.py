@@ -256,7 +256,9 @@ def plot_sample_explanation(
 
     Three panels share the expert axis: each expert's output for the sample
     (a logit for classifiers), its interaction weight, and its contribution
-    ``weight * output``; the contributions add up to the mixture output,
+    (:attr:`~sk_i2moe.inspection.Explanation.contributions`: ``weight *
+    output``, for an ensemble the members' mean of it); the contributions add
+    up to the mixture output,
     drawn as a vertical line in the last panel. The title names the
     modalities the sample lacked, if any.
 
@@ -325,7 +327,7 @@ def plot_sample_explanation(
     positions = np.arange(1, len(names) + 1)
     values = np.asarray(explanation.expert_outputs[index, :, k], dtype=np.float64)
     weights = np.asarray(explanation.weights[index], dtype=np.float64)
-    contributions = weights * values
+    contributions = np.asarray(explanation.contributions[index, :, k], dtype=np.float64)
     total = float(explanation.output[index, k])
     output_name = str(explanation.output_names[k])
     row = np.asarray(explanation.output[index], dtype=np.float64)

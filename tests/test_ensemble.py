@@ -50,9 +50,27 @@ def test_the_ensemble_averages_its_members(fitted, data):
     np.testing.assert_allclose(
         fitted.predict_proba(test), torch.softmax(mean_logits, -1).numpy(), atol=1e-5
     )
-    # the contributions still add up to the output
+    # each expert's output is the plain mean of the members' outputs of it
+    mean_experts = torch.stack([out.expert_logits for out in members]).mean(0)
+    np.testing.assert_allclose(explanation.expert_outputs, mean_experts.numpy(), atol=1e-5)
+    # the contributions are the members' mean of weight * output and add up to the output
+    own = torch.stack([out.weights[..., None] * out.expert_logits for out in members]).mean(0)
+    np.testing.assert_allclose(explanation.contributions, own.numpy(), atol=1e-5)
     np.testing.assert_allclose(explanation.contributions.sum(1), explanation.output, atol=1e-5)
+    odds = explanation.log_odds()
+    np.testing.assert_allclose(odds.contributions.sum(1), odds.output, atol=1e-5)
     np.testing.assert_allclose(fitted.interaction_weights_.sum(), 1.0, atol=1e-5)
+
+
+def test_an_ensembles_uniqueness_outputs_see_only_their_modality(fitted, data):
+    # the members' weights read every modality; the experts' outputs must not
+    _, _, test, _ = data
+    before = fitted.explain(test)
+    changed = {**test, "m1": test["m1"][::-1].copy(), "m2": test["m2"] * -3.0}
+    after = fitted.explain(changed)
+    m0 = fitted.expert_names_.index("uniqueness[m0]")
+    np.testing.assert_array_equal(after.expert_outputs[:, m0], before.expert_outputs[:, m0])
+    assert not np.allclose(after.weights[:, m0], before.weights[:, m0])
 
 
 def test_members_start_from_different_initialisations(fitted, data):
@@ -112,6 +130,12 @@ def test_both_kinds_and_the_regressor_train_as_ensembles(data, constraint):
     assert all(type(m) is kind for m in reg.net_.module_.members)
     assert reg.history_[-1, "train_loss"] < reg.history_[0, "train_loss"]
     assert reg.predict(train).shape == (160,)
+    # in target units the contributions still add up to the prediction
+    explanation = reg.explain(train)
+    assert explanation.member_outputs.shape == (160, 2, len(reg.expert_names_), 1)
+    np.testing.assert_allclose(
+        explanation.contributions.sum(1)[:, 0], reg.predict(train), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_one_member_is_the_plain_mixture(data):
@@ -121,3 +145,11 @@ def test_one_member_is_the_plain_mixture(data):
     assert clf.explain(train).member_weights is None
     with pytest.raises(InvalidParameterError, match="n_members"):
         I2MoEClassifier(n_members=0).fit(train, y)
+
+
+def test_an_explanation_needs_both_member_arrays():
+    from sk_i2moe.inspection import Explanation
+
+    args = (np.ones((1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1)), ["fusion"], ["y"])
+    with pytest.raises(ValueError, match="member_weights and member_outputs"):
+        Explanation(*args, member_weights=np.ones((1, 2, 1)))

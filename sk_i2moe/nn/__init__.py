@@ -32,7 +32,7 @@ in your own loop:
 from ._defaults import DEFAULTS
 from .custom import VmappedFusion
 from .encoders import MLPEncoder, PatchTokenizer
-from .ensemble import EnsembleObjective, EnsembleOutput, MixtureEnsemble
+from .ensemble import EnsembleObjective, EnsembleOutput, MixtureEnsemble, member_contributions
 from .experts import FusionOutput
 from .fusion import (
     FUSIONS,
@@ -103,5 +103,6 @@ __all__ = [
     "interaction_terms",
     "load_balancing_loss",
     "make_fusion",
+    "member_contributions",
     "missing_modality_mixtures",
 ]

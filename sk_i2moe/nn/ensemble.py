@@ -7,21 +7,26 @@ experts, and an interval over held-out samples says nothing about that.
 initialised from its own draw of the random generator and trained on the
 same batches by the sum of their objectives (:class:`EnsembleObjective`), so
 that one skorch net, one optimiser and one model file hold them all. Its
-output averages the members (their logits, weights and, weighted by those
-weights, expert outputs) and keeps every member's weights
-(``member_weights``), whose spread the interaction report turns into the
-training-randomness part of its intervals.
+output averages the members (their logits, weights and expert outputs) and
+keeps every member's weights and expert outputs (``member_weights``,
+``member_expert_logits``): the spread of the weights is the
+training-randomness part of the interaction report's intervals, and the
+members' products ``weight * output`` are the experts' contributions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TypeVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from .models import MixtureOfInteractionExperts, MixtureOutput
+
+ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,26 +40,31 @@ class EnsembleOutput(MixtureOutput):
     weights : Tensor
         ``[B, E]`` mean of the members' interaction weights (rows sum to 1).
     expert_logits : Tensor
-        ``[B, E, C]`` each expert's output as the ensemble uses it: the
-        members' outputs of that expert averaged with the members' weights on
-        it (a plain mean where every member gives it weight 0), so that
-        ``sum_e weights[:, e] * expert_logits[:, e] == logits``.
+        ``[B, E, C]`` the mean of the members' outputs of each expert. Each
+        member's expert sees only the inputs its kind allows, and so does
+        this mean (a uniqueness expert's output depends on its modality
+        only). ``sum_e weights[:, e] * expert_logits[:, e]`` is *not*
+        ``logits`` in general: the experts' contributions are the members'
+        mean of ``weight * output`` (:func:`member_contributions`).
     gate_loss, present, available
         As in :class:`~sk_i2moe.nn.MixtureOutput` (``gate_loss`` the members'
         mean).
     member_weights : Tensor
         ``[B, K, E]`` every member's interaction weights.
+    member_expert_logits : Tensor
+        ``[B, K, E, C]`` every member's expert outputs.
     members : tuple of MixtureOutput
         The members' own outputs in training mode, which
         :class:`EnsembleObjective` scores; empty in evaluation mode.
     """
 
     member_weights: torch.Tensor | None = None
+    member_expert_logits: torch.Tensor | None = None
     members: tuple = ()
 
 
 def combine_members(outputs: Sequence[MixtureOutput]) -> dict[str, torch.Tensor]:
-    """Average member outputs so that contributions still add up to the output.
+    """Average the members' outputs, keeping each member's weights and expert outputs.
 
     Parameters
     ----------
@@ -64,8 +74,8 @@ def combine_members(outputs: Sequence[MixtureOutput]) -> dict[str, torch.Tensor]
     Returns
     -------
     dict of str to Tensor
-        ``logits``, ``weights``, ``expert_logits`` and ``member_weights`` as
-        documented in :class:`EnsembleOutput`.
+        ``logits``, ``weights``, ``expert_logits``, ``member_weights`` and
+        ``member_expert_logits`` as documented in :class:`EnsembleOutput`.
 
     Examples
     --------
@@ -77,18 +87,47 @@ def combine_members(outputs: Sequence[MixtureOutput]) -> dict[str, torch.Tensor]
     >>> b = MixtureOutput(t([[4.0]]), t([[0.5, 0.5]]), t([[[0.0], [8.0]]]))
     >>> out = combine_members([a, b])
     >>> out["logits"].item(), out["weights"].tolist(), out["expert_logits"][0, :, 0].tolist()
-    (3.0, [[0.75, 0.25]], [1.3333333730697632, 8.0])
+    (3.0, [[0.75, 0.25]], [1.0, 8.5])
     """
     weights = torch.stack([o.weights.float() for o in outputs], dim=1)  # [B, K, E]
     experts = torch.stack([o.expert_logits.float() for o in outputs], dim=1)  # [B, K, E, C]
-    total = weights.sum(1, keepdim=True)  # [B, 1, E]
-    share = torch.where(total > 0, weights / total.clamp_min(1e-30), 1.0 / len(outputs))
     return {
         "logits": torch.stack([o.logits.float() for o in outputs]).mean(0),
         "weights": weights.mean(1),
-        "expert_logits": torch.einsum("bke,bkec->bec", share, experts),
+        "expert_logits": experts.mean(1),
         "member_weights": weights,
+        "member_expert_logits": experts,
     }
+
+
+def member_contributions(member_weights: ArrayLike, member_outputs: ArrayLike) -> ArrayLike:
+    """The experts' contributions to an ensemble's output.
+
+    Each member's output is ``sum_e w[k, e] * o[k, e]`` and the ensemble's
+    the members' mean, so expert ``e`` contributes ``mean_k w[k, e] *
+    o[k, e]``; summed over the experts this is the ensemble's output.
+
+    Parameters
+    ----------
+    member_weights : ndarray or Tensor of shape (n, K, E)
+        Every member's interaction weights.
+    member_outputs : ndarray or Tensor of shape (n, K, E, C)
+        Every member's expert outputs.
+
+    Returns
+    -------
+    ndarray or Tensor of shape (n, E, C)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe.nn.ensemble import member_contributions
+    >>> w = np.array([[[1.0, 0.0], [0.5, 0.5]]])
+    >>> o = np.array([[[[2.0], [9.0]], [[0.0], [8.0]]]])
+    >>> member_contributions(w, o)[0, :, 0].tolist(), member_contributions(w, o).sum(1).item()
+    ([1.0, 2.0], 3.0)
+    """
+    return (member_weights[..., None] * member_outputs).mean(1)
 
 
 class MixtureEnsemble(nn.Module):
