@@ -58,6 +58,9 @@ MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
 # estimator parameters handed to a backbone whose constructor accepts them
 _BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
 
+#: the fewest held-out samples ``early_stopping="auto"`` chooses the epochs on
+AUTO_MIN_VALIDATION = 20
+
 SHARED_PARAMETERS = """\
     modalities : dict of str to columns, default=None
         For a DataFrame or 2-D array ``X``: which columns form each modality
@@ -190,15 +193,30 @@ SHARED_PARAMETERS = """\
     weight_decay : float, default=1e-2
         Decoupled weight decay of AdamW."""
 
-SHARED_TRAINING_PARAMETERS = """\
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data and stop when the
+SHARED_TRAINING_PARAMETERS = f"""\
+    early_stopping : bool, "refit" or "auto", default=False
+        Choose the number of epochs on held-out data. Each mode holds out
+        ``validation_fraction`` of the training data (stratified by class for
+        classifiers), trains for at most ``max_epochs`` and stops when the
         validation loss has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's weights are restored. The held-out part is
-        also scored every epoch with the default metric (``valid_accuracy``
-        or ``valid_r2`` in ``history_``).
+        epochs.
+
+        - ``True``: keep the network of the best epoch, trained on the rest
+          of the data. The held-out part is also scored every epoch with the
+          default metric (``valid_accuracy`` or ``valid_r2`` in ``history_``).
+        - ``"refit"``: then fit a fresh network on *all* the data for the
+          best epoch's number of epochs (``n_iter_``); the validation losses
+          that chose it are ``validation_loss_``. Costs the first fit on top
+          of the second.
+        - ``"auto"``: ``"refit"`` where the held-out part would have at least
+          {AUTO_MIN_VALIDATION} samples and (for classifiers) every class can be stratified;
+          otherwise train on all the data for ``max_epochs``.
+        - ``False``: train on all the data for ``max_epochs``.
+
+        A ``warm_start`` continuation of a ``"refit"``/``"auto"`` fit trains
+        on all the data for ``max_epochs``.
     validation_fraction : float, default=0.1
-        Share of the data held out when ``early_stopping=True``.
+        Share of the data held out by early stopping.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
@@ -231,7 +249,7 @@ SHARED_TRAINING_PARAMETERS = """\
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
         force one.
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {{"float32", "bfloat16"}}, default="float32"
         ``"bfloat16"`` runs forward passes under :func:`torch.autocast` with
         bfloat16 (faster on recent GPUs; parameters stay float32).
     compile : bool, default=False
@@ -286,7 +304,11 @@ SHARED_ATTRIBUTES = """\
         ``valid_loss`` (the task loss) with early stopping; and whatever
         ``callbacks`` record, e.g. ``EpochScoring("roc_auc")``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (of the final fit, with ``early_stopping="refit"``).
+    validation_loss_ : ndarray of shape (n_epochs,) or None
+        The held-out loss of every epoch of the fit that chose ``n_iter_``,
+        when ``early_stopping`` refitted (``"refit"``, or ``"auto"`` with
+        enough data); None otherwise.
     batch_size_ : int
         Batch size used in training (``batch_size`` with ``"auto"``
         resolved; a ``warm_start`` refit keeps the first fit's)."""
@@ -411,7 +433,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"refit", "auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -496,7 +518,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if device.type == "cpu":
             retain_heap_if_asked()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        train, valid = self._split(ModalityDataset(arrays, y_encoded, weights), y_encoded, seed)
+        dataset = ModalityDataset(arrays, y_encoded, weights)
+        # a continued fit trains on all the data unless it keeps the best epoch itself
+        refits = self._stopping_mode() == "refit" and not reuse
+        train, valid = (
+            (dataset, None)
+            if reuse and self._stopping_mode() == "refit"
+            else self._split(dataset, y_encoded, seed)
+        )
         forked = [device.index or 0] if device.type == "cuda" else []
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
             torch.manual_seed(seed)
@@ -506,17 +535,21 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
             else:
-                self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
-                stats = standardization(train.inputs, train.present) if self.standardize else None
-                n_features = [t.shape[1] for t in train.inputs]
-                self.net_ = self._build_net(n_features, stats, valid, device)
-                self.net_.fit(train)
+                self.net_ = self._train_new(train, valid, device)
+                self.validation_loss_ = None
+                if refits and valid is not None and not self.net_.interrupted_:
+                    # the epochs are chosen: fit afresh on all the data for that many
+                    chosen = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
+                    self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
+                    torch.manual_seed(seed)
+                    self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
                 self._frozen = self._frozen_params()
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         if self.net_.interrupted_:
             # as MLPClassifier: keep the network trained so far, and say so
-            restored = " (early stopping restored its best epoch)" if self.early_stopping else ""
+            keeps = self._stopping_mode() == "keep" or (refits and self.validation_loss_ is None)
+            restored = " (early stopping restored its best epoch)" if keeps else ""
             warnings.warn(
                 f"Training was interrupted by the user (KeyboardInterrupt) after "
                 f"{self.n_iter_} epoch(s) of max_epochs={self.max_epochs}; the estimator holds "
@@ -534,11 +567,27 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         self.interaction_weights_ = self._forward_arrays(arrays)["weights"].mean(axis=0)
         return self
 
+    def _stopping_mode(self) -> str | None:
+        """What early stopping does: ``"keep"`` the best epoch, ``"refit"``, or None."""
+        if self.early_stopping is True:
+            return "keep"
+        if self.early_stopping in ("refit", "auto"):
+            return "refit"
+        return None
+
     def _split(
         self, dataset: ModalityDataset, y_encoded: np.ndarray, seed: int
     ) -> tuple[ModalityDataset, ModalityDataset | None]:
-        """Hold out ``validation_fraction`` for early stopping; nothing otherwise."""
-        if not self.early_stopping:
+        """Hold out ``validation_fraction`` for early stopping; nothing otherwise.
+
+        ``early_stopping="auto"`` holds out data only where the held-out part
+        has at least :data:`AUTO_MIN_VALIDATION` samples and (for classifiers)
+        every class can be stratified; otherwise it trains on all the data.
+        """
+        if self._stopping_mode() is None:
+            return dataset, None
+        n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
+        if self.early_stopping == "auto" and n_valid < AUTO_MIN_VALIDATION:
             return dataset, None
         try:
             idx_train, idx_valid = train_test_split(
@@ -548,12 +597,31 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 stratify=self._stratify(y_encoded),
             )
         except ValueError as err:
+            if self.early_stopping == "auto":
+                return dataset, None
             raise ValueError(
                 f"Cannot hold out validation_fraction={self.validation_fraction} of "
-                f"{len(dataset)} samples for early stopping ({err}). Use more data, a larger "
-                "validation_fraction, or early_stopping=False."
+                f"{len(dataset)} samples for early_stopping={self.early_stopping!r} ({err}). "
+                "Use more data, a larger validation_fraction, early_stopping='auto' (which "
+                "trains on all the data when no split is possible), or early_stopping=False."
             ) from err
         return dataset.subset(idx_train), dataset.subset(idx_valid)
+
+    def _train_new(
+        self,
+        train: ModalityDataset,
+        valid: ModalityDataset | None,
+        device: torch.device,
+        max_epochs: int | None = None,
+    ) -> I2MoENet:
+        """Build a fresh net for ``train`` (its batch size and input statistics) and fit it."""
+        self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
+        stats = standardization(train.inputs, train.present) if self.standardize else None
+        n_features = [t.shape[1] for t in train.inputs]
+        net = self._build_net(n_features, stats, valid, device)
+        if max_epochs is not None:
+            net.max_epochs = max_epochs
+        return net.fit(train)
 
     # what a warm-started fit takes from the current parameters; every other
     # parameter is built into the fitted net and must not change between fits
@@ -591,10 +659,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """The net class and its task-specific options (regression: the mixture output)."""
         return I2MoENet, {"predict_nonlinearity": mixture_output}
 
-    def _callbacks(self) -> list:
-        """Early stopping with a validation score, the progress bar, and copies of the user's."""
+    def _callbacks(self, validating: bool) -> list:
+        """Early stopping with a validation score, the progress bar, and copies of the user's.
+
+        ``validating``: whether data are held out (early stopping stops on them).
+        """
         callbacks: list = []
-        if self.early_stopping:
+        if validating:
             callbacks.append(
                 (
                     "early_stopping",
@@ -653,8 +724,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         standardization: tuple[list, list] | None,
         valid: ModalityDataset | None,
         device: torch.device,
+        validating: bool | None = None,
     ) -> I2MoENet:
-        """The skorch net for this estimator's parameters (not yet initialised)."""
+        """The skorch net for this estimator's parameters (not yet initialised).
+
+        ``validating`` (default: whether ``valid`` is given) adds early stopping.
+        """
         loc, scale = standardization if standardization is not None else (None, None)
         factory: Callable = (
             FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
@@ -718,7 +793,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             iterator_valid=BatchLoader,
             dataset=ModalityDataset,
             train_split=predefined_split(valid) if valid is not None else None,
-            callbacks=self._callbacks(),
+            callbacks=self._callbacks(valid is not None if validating is None else validating),
             device=str(device),
             verbose=self.verbose,
             compile=self.compile,
@@ -736,7 +811,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             When the weights do not fit the network the parameters describe.
         """
         device = resolve_device(self.device)
-        net = self._build_net(list(self._input_spec.n_features), None, None, device)
+        # early stopping that kept the best epoch trained (and continues) with its callback
+        keeps = self._stopping_mode() == "keep"
+        net = self._build_net(list(self._input_spec.n_features), None, None, device, keeps)
         with torch.random.fork_rng(devices=[]):  # the throwaway initialisation draws
             net.initialize()
         module = getattr(net.module_, "_orig_mod", net.module_)

@@ -43,6 +43,8 @@ _COMMON_FITTED = (
     "interaction_weights_",
     "_frozen",
 )
+# written when the estimator has them (files of earlier versions may lack them)
+_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_")
 # parameters that hold code or live state: not written, restored as None
 _NOT_SAVED = ("callbacks",)
 _ARRAY_KINDS = {"b", "i", "u", "f", "U", "O"}
@@ -210,8 +212,7 @@ def save(estimator: object, path: str | os.PathLike) -> None:
         fitted["_frozen"] = {
             k: (None if k in _NOT_SAVED else v) for k, v in fitted["_frozen"].items()
         }
-    if hasattr(estimator, "feature_names_in_"):
-        fitted["feature_names_in_"] = estimator.feature_names_in_
+    fitted.update({k: getattr(estimator, k) for k in _OPTIONAL_FITTED if hasattr(estimator, k)})
     document = {
         "format": FORMAT_VERSION,
         "package_version": __version__,
@@ -344,6 +345,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"The metadata of {os.fspath(path)!r} lacks fitted attributes "
             f"{sorted(expected - set(fitted))}."
         )
+    estimator.validation_loss_ = None  # unless the file records it
     for key, value in fitted.items():
         setattr(estimator, key, value)
     if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:

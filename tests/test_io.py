@@ -43,6 +43,10 @@ def _assert_same(restored, original, X):
     for name in ("modalities_", "expert_names_", "n_iter_", "batch_size_", "n_features_in_"):
         assert getattr(restored, name) == getattr(original, name), name
     np.testing.assert_array_equal(restored.interaction_weights_, original.interaction_weights_)
+    if original.validation_loss_ is None:
+        assert restored.validation_loss_ is None
+    else:
+        np.testing.assert_array_equal(restored.validation_loss_, original.validation_loss_)
     assert joblib.hash(restored.get_params()) == joblib.hash(
         {**original.get_params(), "callbacks": None}
     )
@@ -270,3 +274,10 @@ def test_a_model_fitted_on_cuda_loads_on_the_cpu(tmp_path):
     clf = I2MoEClassifier(**TINY, device="cuda").fit(X, y)
     restored = _round_trip(clf, tmp_path, device="cpu")
     np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+
+
+def test_the_validation_losses_of_a_refit_round_trip(tmp_path):
+    X, y = _data(n=120)
+    clf = I2MoEClassifier(**{**TINY, "max_epochs": 3}, early_stopping="refit").fit(X, y)
+    assert clf.validation_loss_.shape == (3,)
+    _assert_same(_round_trip(clf, tmp_path), clf, X)

@@ -216,3 +216,60 @@ def test_warm_start_compares_array_valued_parameters():
     assert clf.n_iter_ == 2
     with pytest.raises(ValueError, match="modalities: "):
         clf.set_params(modalities={"a": masks["b"], "b": masks["a"]}).fit(X, y)
+
+
+def _stopper(clf):
+    return dict(clf.net_.callbacks_).get("early_stopping")
+
+
+def test_refit_chooses_the_epochs_on_held_out_data_then_fits_all_the_data(imbalanced):
+    X, y = imbalanced
+    params = {**SMALL, "max_epochs": 40, "n_iter_no_change": 3, "lr": 0.05}
+    keep = I2MoEClassifier(**params, early_stopping=True, validation_fraction=0.2).fit(X, y)
+    refit = I2MoEClassifier(**params, early_stopping="refit", validation_fraction=0.2).fit(X, y)
+    # the same held-out split and selection as keeping the best epoch ...
+    np.testing.assert_allclose(refit.validation_loss_, keep.history_[:, "valid_loss"])
+    assert refit.n_iter_ == _stopper(keep).best_epoch_ < 40
+    # ... then a fresh network on all the rows, for that many epochs, without a split
+    assert len(refit.history_) == refit.n_iter_
+    assert sum(refit.history_[-1, "batches", :, "train_batch_size"]) == len(y)
+    assert "valid_loss" not in refit.history_[-1] and _stopper(refit) is None
+    features = np.column_stack(list(X.values()))
+    np.testing.assert_allclose(
+        np.concatenate([getattr(refit.net_.module_, f"loc_{m}").numpy() for m in range(2)]),
+        features.mean(0),
+        atol=1e-5,
+    )
+    assert keep.validation_loss_ is None
+    assert I2MoEClassifier(**SMALL).fit(X, y).validation_loss_ is None
+    again = I2MoEClassifier(**params, early_stopping="refit", validation_fraction=0.2).fit(X, y)
+    np.testing.assert_array_equal(again.predict_proba(X), refit.predict_proba(X))
+
+
+def test_auto_early_stopping_needs_enough_held_out_samples(imbalanced):
+    X, y = imbalanced
+    # 300 * 0.2 = 60 held-out samples: the epochs are chosen
+    chosen = I2MoEClassifier(**SMALL, early_stopping="auto", validation_fraction=0.2).fit(X, y)
+    assert chosen.validation_loss_ is not None
+    # 90 * 0.2 = 18 < 20: trained on all the data for max_epochs
+    small = {k: v[:90] for k, v in X.items()}
+    few = I2MoEClassifier(**SMALL, early_stopping="auto", validation_fraction=0.2)
+    few.fit(small, y[:90])
+    assert few.validation_loss_ is None and few.n_iter_ == SMALL["max_epochs"]
+    assert sum(few.history_[-1, "batches", :, "train_batch_size"]) == 90
+    # a class with one sample cannot be stratified: "auto" trains on all, the others say why
+    single = y.copy()
+    single[0] = 2
+    assert I2MoEClassifier(**SMALL, early_stopping="auto").fit(X, single).validation_loss_ is None
+    for mode in (True, "refit"):
+        with pytest.raises(ValueError, match=rf"early_stopping={mode!r}.*early_stopping='auto'"):
+            I2MoEClassifier(**SMALL, early_stopping=mode).fit(X, single)
+
+
+def test_a_warm_start_after_refit_trains_on_all_the_data(imbalanced):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL, early_stopping="refit", warm_start=True).fit(X, y)
+    first = clf.n_iter_
+    clf.fit(X, y)
+    assert clf.n_iter_ == first + SMALL["max_epochs"]
+    assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == len(y)
