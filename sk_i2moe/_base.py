@@ -168,10 +168,11 @@ SHARED_PARAMETERS = """\
         ``n_perturbed`` and ``loss_on`` apply to it only. Vanilla fusion
         (``experts="single"``) has no interaction kinds and is built as the
         paper's mixture with one expert whatever this parameter says.
-    n_members : int, default=1
+    n_members : int, default=2
         Number of mixtures trained side by side, each from its own random
         initialisation, on the same batches (one network, one model file;
-        training and prediction cost about ``n_members`` times one mixture).
+        training and prediction cost about ``n_members`` times one mixture;
+        1 gives a single mixture).
         Predictions average the members' outputs (logits for classifiers);
         the interaction weights are the members' mean, and
         :func:`~sk_i2moe.inspection.interaction_report` widens its weight

@@ -102,7 +102,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         lr: float = DEFAULTS["lr"],
         weight_decay: float = DEFAULTS["weight_decay"],
         class_weight: dict | str | None = None,
-        early_stopping: bool = DEFAULTS["early_stopping"],
+        early_stopping: bool | str = DEFAULTS["early_stopping"],
         validation_fraction: float = DEFAULTS["validation_fraction"],
         n_iter_no_change: int = DEFAULTS["n_iter_no_change"],
         tol: float = DEFAULTS["tol"],

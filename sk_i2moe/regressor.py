@@ -92,7 +92,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         lr: float = DEFAULTS["lr"],
         weight_decay: float = DEFAULTS["weight_decay"],
         loss: str = "smooth_l1",
-        early_stopping: bool = DEFAULTS["early_stopping"],
+        early_stopping: bool | str = DEFAULTS["early_stopping"],
         validation_fraction: float = DEFAULTS["validation_fraction"],
         n_iter_no_change: int = DEFAULTS["n_iter_no_change"],
         tol: float = DEFAULTS["tol"],

@@ -161,7 +161,7 @@ def test_heads_must_divide_hidden_dim():
 
 def test_more_tokens_than_features_is_allowed():
     X = {"a": np.random.default_rng(0).normal(size=(20, 2))}
-    clf = _fit(X, n_tokens=5)
+    clf = _fit(X, n_tokens=5, n_members=1)  # one mixture's encoders
     assert clf.net_.module_.encoders[0].pad == 3
     assert clf.predict_proba(X).shape == (20, 2)
 

@@ -133,8 +133,16 @@ def test_forward_outputs_do_not_depend_on_the_batch_size(fitted, data):
     arrays = [np.asarray(v, dtype=np.float32) for v in X.values()]
     one = fitted.net_.forward_outputs(ModalityDataset(arrays), batch_size=1000)
     small = fitted.net_.forward_outputs(ModalityDataset(arrays), batch_size=7)
-    assert set(one) == {"logits", "weights", "expert_logits"}
+    # the default ensemble of two adds every member's weights and expert outputs
+    assert set(one) == {
+        "logits",
+        "weights",
+        "expert_logits",
+        "member_weights",
+        "member_expert_logits",
+    }
     assert one["expert_logits"].shape == (160, 4, 2) and one["logits"].dtype == np.float32
+    assert one["member_expert_logits"].shape == (160, 2, 4, 2)
     for name in one:
         np.testing.assert_allclose(one[name], small[name], rtol=1e-5, atol=1e-6)
 
@@ -160,7 +168,8 @@ def test_a_diverging_loss_is_reported(data):
 
 def test_bfloat16_autocast_runs_forward_passes_in_bfloat16(data):
     X, y = data
-    clf = I2MoEClassifier(**{**SMALL, "max_epochs": 1}, precision="bfloat16").fit(X, y)
+    clf = I2MoEClassifier(**{**SMALL, "max_epochs": 1}, precision="bfloat16", n_members=1)
+    clf.fit(X, y)
     seen = []
     module = clf.net_.module_
     fusion_forward = module.fusion.forward

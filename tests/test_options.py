@@ -124,7 +124,9 @@ def test_ablations_of_the_default_mixture(views, params, n_experts):
 
 def test_interaction_loss_weight_zero_skips_perturbed_passes(views):
     X, y = views
-    clf = I2MoEClassifier(**SMALL, interaction_loss_weight=0.0, interaction_constraint="loss")
+    clf = I2MoEClassifier(
+        **SMALL, interaction_loss_weight=0.0, interaction_constraint="loss", n_members=1
+    )
     clf.fit(X, y)
     module = clf.net_.module_.train()
     rows = []

@@ -103,7 +103,7 @@ def test_early_stopping_holds_out_a_stratified_seeded_split(imbalanced):
 
 def test_warm_start_continues_training(imbalanced):
     X, y = imbalanced
-    clf = I2MoEClassifier(**SMALL, warm_start=True).fit(X, y)
+    clf = I2MoEClassifier(**SMALL, warm_start=True, n_members=1).fit(X, y)
     first = clf.history_[:, "train_loss"]
     weight = clf.net_.module_.reweighting.net[0].weight.detach().clone()
     clf.fit(X, y)
@@ -224,7 +224,7 @@ def _stopper(clf):
 
 def test_refit_chooses_the_epochs_on_held_out_data_then_fits_all_the_data(imbalanced):
     X, y = imbalanced
-    params = {**SMALL, "max_epochs": 40, "n_iter_no_change": 3, "lr": 0.05}
+    params = {**SMALL, "max_epochs": 40, "n_iter_no_change": 3, "lr": 0.05, "n_members": 1}
     keep = I2MoEClassifier(**params, early_stopping=True, validation_fraction=0.2).fit(X, y)
     refit = I2MoEClassifier(**params, early_stopping="refit", validation_fraction=0.2).fit(X, y)
     # the same held-out split and selection as keeping the best epoch ...

@@ -32,7 +32,7 @@ DEFAULTS = MappingProxyType(
         "n_perturbed": None,
         "loss_on": "logits",
         "interaction_constraint": "structure",
-        "n_members": 1,
+        "n_members": 2,
         # objective
         "interaction_loss_weight": 0.5,
         "gate_loss_weight": 0.01,
