@@ -88,7 +88,7 @@ print((largest == truth).groupby(truth).mean().round(3).rename("largest weight o
 # training samples are few to learn that from: most redundancy samples lean
 # on the redundancy expert, but the uniqueness samples spread their weight
 # over the uniqueness expert of ``m0``, the redundancy and the synergy
-# expert, and only about a third lean most on their own. Where the mechanism is
+# expert, and fewer than one in four lean most on their own. Where the mechanism is
 # easy to read from the features, the weights route samples sharply (each
 # expert's weight picks out its own samples with an AUC of 0.98 or more,
 # ``benchmarks/README.md``, mixed data). Weights of a whole data set, tested
@@ -105,8 +105,9 @@ print(weights.groupby(clf.predict(X_test)).mean().round(3).to_string())
 # Local view: one prediction
 # --------------------------
 # For one synergy sample, each expert's logit for the predicted class, its
-# weight, and its contribution ``weight * logit``; the contributions add up
-# to the mixture's logit (dashed line).
+# weight, and its contribution ``weight * logit`` (the default averages two
+# mixtures, so each of these is the mean over the two); the contributions
+# add up to the mixture's logit (dashed line).
 index = int(np.flatnonzero(interaction[test] == "synergy")[0])
 plot_sample_explanation(explanation, index)
 
@@ -130,8 +131,10 @@ plot_expert_scores(scores)
 # uniqueness expert's modality must beat every other modality on its own,
 # the synergy expert must beat the best single modality and the redundancy
 # expert. On data with one interaction throughout, its ``dominant`` names
-# it. Here, one modality carries the label and a fourth modality is pure
-# noise.
+# it. Here every modality carries the same information about the label
+# (redundancy) and a fourth modality is pure noise. The weight intervals
+# also cover the spread between the default's two members, which is why
+# they are wide where the members share the weight differently.
 from sk_i2moe.inspection import interaction_report
 
 
