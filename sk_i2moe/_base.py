@@ -520,12 +520,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             retain_heap_if_asked()
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         dataset = ModalityDataset(arrays, y_encoded, weights)
+        refits = self._stopping_mode() == "refit"
         # a continued fit trains on all the data unless it keeps the best epoch itself
-        refits = self._stopping_mode() == "refit" and not reuse
         train, valid = (
-            (dataset, None)
-            if reuse and self._stopping_mode() == "refit"
-            else self._split(dataset, y_encoded, seed)
+            (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed)
         )
         forked = [device.index or 0] if device.type == "cuda" else []
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
@@ -549,8 +547,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         self.n_iter_ = len(self.history_)
         if self.net_.interrupted_:
             # as MLPClassifier: keep the network trained so far, and say so
-            keeps = self._stopping_mode() == "keep" or (refits and self.validation_loss_ is None)
-            restored = " (early stopping restored its best epoch)" if keeps else ""
+            stopper = "early_stopping" in dict(self.net_.callbacks_)
+            restored = " (early stopping restored its best epoch)" if stopper else ""
             warnings.warn(
                 f"Training was interrupted by the user (KeyboardInterrupt) after "
                 f"{self.n_iter_} epoch(s) of max_epochs={self.max_epochs}; the estimator holds "
