@@ -90,10 +90,16 @@ def late_fusion(view_sizes: dict[str, int]) -> StackingClassifier:
 def models(params: dict, configs: dict, seed: int) -> dict:
     i2moe = {
         "I2MoE (defaults)": I2MoEClassifier(random_state=seed, **params),
-        # the defaults before the structured mixture became the default
+        # the defaults before the structured mixture (and two members) became the default
         "I2MoE (previous defaults)": I2MoEClassifier(
             random_state=seed,
-            **{**params, "interaction_constraint": "loss", "lr": 2e-3, "hidden_dim": 64},
+            **{
+                **params,
+                "interaction_constraint": "loss",
+                "lr": 2e-3,
+                "hidden_dim": 64,
+                "n_members": 1,
+            },
         ),
         "vanilla fusion": I2MoEClassifier(
             random_state=seed, **{**params, "experts": "single", "interaction_loss_weight": 0.0}
