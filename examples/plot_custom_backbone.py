@@ -95,13 +95,15 @@ for name, weight in zip(custom.expert_names_, custom.interaction_weights_):
 # %%
 # Looking inside the experts
 # --------------------------
-# The fitted torch model is ``net_.module_`` (an
-# :class:`~sk_i2moe.nn.InteractionMoE`). Its ``fusion`` wraps the stacked
+# The fitted torch model is ``net_.module_``: by default a
+# :class:`~sk_i2moe.nn.MixtureEnsemble` of two mixtures (``n_members=2``),
+# each a :class:`~sk_i2moe.nn.StructuredInteractionMoE`; we look inside the
+# first member. Its ``fusion`` wraps the stacked
 # experts in a :class:`~sk_i2moe.nn.VmappedFusion`, whose
 # :meth:`~sk_i2moe.nn.VmappedFusion.expert_module` gives back one expert as
 # an ordinary instance of our class. Here we read the attention each expert
 # pays to the modalities' tokens, averaged over the test samples.
-model = custom.net_.module_.eval()
+model = custom.net_.module_.eval().members[0]
 with torch.no_grad():
     tokens = model.embed([torch.as_tensor(X_test[m], dtype=torch.float32) for m in X_test])
     attention = np.stack(
