@@ -90,7 +90,7 @@ def late_fusion(view_sizes: dict[str, int]) -> StackingClassifier:
 def models(params: dict, configs: dict, seed: int) -> dict:
     i2moe = {
         "I2MoE (defaults)": I2MoEClassifier(random_state=seed, **params),
-        # the defaults before the structured mixture (and two members) became the default
+        # the defaults before the structured mixture, two members and early stopping
         "I2MoE (previous defaults)": I2MoEClassifier(
             random_state=seed,
             **{
@@ -99,6 +99,7 @@ def models(params: dict, configs: dict, seed: int) -> dict:
                 "lr": 2e-3,
                 "hidden_dim": 64,
                 "n_members": 1,
+                "early_stopping": False,
             },
         ),
         "vanilla fusion": I2MoEClassifier(

@@ -95,7 +95,8 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# For a real comparison, give every candidate the epochs it needs (or
-# ``early_stopping=True``), use more folds, and run the search in parallel:
+# For a real comparison, give every candidate the epochs it needs (the
+# default ``early_stopping="auto"`` chooses them on held-out data where it
+# can), use more folds, and run the search in parallel:
 # ``GridSearchCV(..., n_jobs=k)`` with ``n_threads`` about ``cores // k``
 # (see :ref:`scaling`).

@@ -61,6 +61,11 @@ _BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
 #: the fewest held-out samples ``early_stopping="auto"`` chooses the epochs on
 AUTO_MIN_VALIDATION = 20
 
+#: the fewest epochs a ``"refit"``/``"auto"`` fit trains on all the data (or
+#: ``max_epochs`` if fewer): the held-out loss can bottom out before the
+#: reweighting network has settled which expert serves which samples
+REFIT_MIN_EPOCHS = 10
+
 SHARED_PARAMETERS = """\
     modalities : dict of str to columns, default=None
         For a DataFrame or 2-D array ``X``: which columns form each modality
@@ -181,7 +186,8 @@ SHARED_PARAMETERS = """\
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
     max_epochs : int, default=30
-        Training epochs.
+        Training epochs: the number trained with ``early_stopping=False``
+        (or where ``"auto"`` cannot hold data out), the most otherwise.
     batch_size : int or "auto", default="auto"
         Mini-batch size for training and prediction. ``"auto"`` uses
         ``min(256, max(128, ceil(n / 8)))`` rows for ``n`` samples (training
@@ -195,7 +201,7 @@ SHARED_PARAMETERS = """\
         Decoupled weight decay of AdamW."""
 
 SHARED_TRAINING_PARAMETERS = f"""\
-    early_stopping : bool, "refit" or "auto", default=False
+    early_stopping : bool, "refit" or "auto", default="auto"
         Choose the number of epochs on held-out data. Each mode holds out
         ``validation_fraction`` of the training data (stratified by class for
         classifiers), trains for at most ``max_epochs`` and stops when the
@@ -205,10 +211,12 @@ SHARED_TRAINING_PARAMETERS = f"""\
         - ``True``: keep the network of the best epoch, trained on the rest
           of the data. The held-out part is also scored every epoch with the
           default metric (``valid_accuracy`` or ``valid_r2`` in ``history_``).
-        - ``"refit"``: then fit a fresh network on *all* the data for the
-          best epoch's number of epochs (``n_iter_``); the validation losses
-          that chose it are ``validation_loss_``. Costs the first fit on top
-          of the second.
+        - ``"refit"``: then fit a fresh network on *all* the data for as
+          many epochs as the best one had, but at least {REFIT_MIN_EPOCHS} (or
+          ``max_epochs`` if fewer), because the routing of samples to experts
+          can settle after the validation loss is lowest (``n_iter_``). The
+          validation losses that chose it are ``validation_loss_``. Costs the
+          first fit on top of the second.
         - ``"auto"``: ``"refit"`` where the held-out part would have at least
           {AUTO_MIN_VALIDATION} samples and (for classifiers) every class can be stratified;
           otherwise train on all the data for ``max_epochs``.
@@ -216,7 +224,7 @@ SHARED_TRAINING_PARAMETERS = f"""\
 
         A ``warm_start`` continuation of a ``"refit"``/``"auto"`` fit trains
         on all the data for ``max_epochs``.
-    validation_fraction : float, default=0.1
+    validation_fraction : float, default=0.2
         Share of the data held out by early stopping.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
@@ -538,7 +546,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.validation_loss_ = None
                 if refits and valid is not None and not self.net_.interrupted_:
                     # the epochs are chosen: fit afresh on all the data for that many
-                    chosen = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
+                    best = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
+                    chosen = max(best, min(REFIT_MIN_EPOCHS, self.max_epochs))
                     self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
                     torch.manual_seed(seed)
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from skorch.callbacks import Callback
 
 from sk_i2moe import I2MoEClassifier
+from sk_i2moe._base import REFIT_MIN_EPOCHS
 from sk_i2moe._data import ModalityDataset, resolve_batch_size
 
 SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
@@ -229,7 +230,9 @@ def test_refit_chooses_the_epochs_on_held_out_data_then_fits_all_the_data(imbala
     refit = I2MoEClassifier(**params, early_stopping="refit", validation_fraction=0.2).fit(X, y)
     # the same held-out split and selection as keeping the best epoch ...
     np.testing.assert_allclose(refit.validation_loss_, keep.history_[:, "valid_loss"])
-    assert refit.n_iter_ == _stopper(keep).best_epoch_ < 40
+    best = _stopper(keep).best_epoch_
+    assert best < REFIT_MIN_EPOCHS  # the floor binds here ...
+    assert refit.n_iter_ == REFIT_MIN_EPOCHS  # ... so the refit trains that many epochs
     # ... then a fresh network on all the rows, for that many epochs, without a split
     assert len(refit.history_) == refit.n_iter_
     assert sum(refit.history_[-1, "batches", :, "train_batch_size"]) == len(y)
@@ -241,7 +244,7 @@ def test_refit_chooses_the_epochs_on_held_out_data_then_fits_all_the_data(imbala
         atol=1e-5,
     )
     assert keep.validation_loss_ is None
-    assert I2MoEClassifier(**SMALL).fit(X, y).validation_loss_ is None
+    assert I2MoEClassifier(**SMALL, early_stopping=False).fit(X, y).validation_loss_ is None
     again = I2MoEClassifier(**params, early_stopping="refit", validation_fraction=0.2).fit(X, y)
     np.testing.assert_array_equal(again.predict_proba(X), refit.predict_proba(X))
 
@@ -251,6 +254,11 @@ def test_auto_early_stopping_needs_enough_held_out_samples(imbalanced):
     # 300 * 0.2 = 60 held-out samples: the epochs are chosen
     chosen = I2MoEClassifier(**SMALL, early_stopping="auto", validation_fraction=0.2).fit(X, y)
     assert chosen.validation_loss_ is not None
+    # the refit's floor of REFIT_MIN_EPOCHS epochs never exceeds max_epochs
+    assert chosen.n_iter_ == SMALL["max_epochs"] < REFIT_MIN_EPOCHS
+    # "auto" with a 20 % split is the default
+    default = I2MoEClassifier(**SMALL).fit(X, y)
+    np.testing.assert_array_equal(default.validation_loss_, chosen.validation_loss_)
     # 90 * 0.2 = 18 < 20: trained on all the data for max_epochs
     small = {k: v[:90] for k, v in X.items()}
     few = I2MoEClassifier(**SMALL, early_stopping="auto", validation_fraction=0.2)
