@@ -38,7 +38,9 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from skorch.callbacks import Callback
 
 from sk_i2moe import I2MoEClassifier
+from sk_i2moe._base import REFIT_MIN_EPOCHS
 from sk_i2moe.inspection import explain
+from sk_i2moe.nn import DEFAULTS
 
 LATENT_DEFAULTS = {"n": 2000, "m": 3, "noise": 0.1}
 
@@ -148,10 +150,11 @@ def run(name: str, args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def lowest_loss_epoch(valid_loss: np.ndarray, patience: int = 10, tol: float = 1e-4) -> int:
-    """skorch's ``EarlyStopping`` within 30 epochs: the best epoch (1-based)."""
+def lowest_loss_epoch(valid_loss: np.ndarray) -> int:
+    """skorch's ``EarlyStopping`` with the default patience, tol and max_epochs: the best epoch."""
+    patience, tol = DEFAULTS["n_iter_no_change"], DEFAULTS["tol"]
     best, best_epoch, wait = np.inf, 0, 0
-    for i, value in enumerate(valid_loss[:30]):
+    for i, value in enumerate(valid_loss[: DEFAULTS["max_epochs"]]):
         if value < best - tol:
             best, best_epoch, wait = value, i, 0
         else:
@@ -167,7 +170,8 @@ def choose(curves_: pd.DataFrame, floors: list[int]) -> pd.DataFrame:
     for (name, seed), group in curves_.groupby(["data set", "seed"]):
         group = group.sort_values("epoch").reset_index(drop=True)
         best = lowest_loss_epoch(group["valid_loss"].to_numpy())
-        rules = {"fixed 30": 30, "loss": best}
+        fixed = DEFAULTS["max_epochs"]
+        rules = {f"fixed {fixed}": fixed, "loss": best}
         rules.update({f"loss, at least {f}": max(best, f) for f in floors})
         for rule, epoch in rules.items():
             chosen = group.iloc[min(epoch, len(group)) - 1]
@@ -184,7 +188,7 @@ def main() -> None:
         help="bench_accuracy.py data sets, and latent[:n=..][:m=..][:noise=..]",
     )
     parser.add_argument("--max-epochs", type=int, default=40)
-    parser.add_argument("--floors", default="8,10,12")
+    parser.add_argument("--floors", default=f"8,{REFIT_MIN_EPOCHS},12")
     parser.add_argument("--seeds", type=int, default=5, help="latent data only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--csv", default=None, help="also write the per-epoch curves here")
