@@ -48,7 +48,7 @@ DEFAULTS = MappingProxyType(
         "tol": 1e-4,
         "standardize": True,
         "allow_missing_modalities": True,
-        "modality_dropout": 0.0,
+        "modality_dropout": "auto",
         "device": "auto",
         "precision": "float32",
     }
