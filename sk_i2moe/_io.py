@@ -44,7 +44,7 @@ _COMMON_FITTED = (
     "_frozen",
 )
 # written when the estimator has them (files of earlier versions may lack them)
-_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_", "modality_dropout_")
+_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_")
 # parameters that hold code or live state: not written, restored as None
 _NOT_SAVED = ("callbacks",)
 _ARRAY_KINDS = {"b", "i", "u", "f", "U", "O"}

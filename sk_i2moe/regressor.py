@@ -99,7 +99,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         warm_start: bool = False,
         standardize: bool = DEFAULTS["standardize"],
         allow_missing_modalities: bool = DEFAULTS["allow_missing_modalities"],
-        modality_dropout: float | str = DEFAULTS["modality_dropout"],
+        modality_dropout: float = DEFAULTS["modality_dropout"],
         device: str | torch.device = DEFAULTS["device"],
         precision: str = DEFAULTS["precision"],
         compile: bool = False,

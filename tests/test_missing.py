@@ -9,7 +9,6 @@ import torch
 from skorch.helper import SliceDict
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
-from sk_i2moe._base import AUTO_MODALITY_DROPOUT
 from sk_i2moe._data import ModalityDataset, drop_modalities, standardization
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import interaction_report
@@ -228,28 +227,6 @@ def test_modality_dropout_is_reproducible_and_changes_training(data):
     plain = I2MoEClassifier(**SMALL).fit(Xc, yc).predict_proba(X)
     np.testing.assert_array_equal(first, again)
     assert np.abs(first - plain).max() > 1e-3
-
-
-def test_auto_modality_dropout_trains_with_it_only_where_training_rows_lack_modalities(
-    data, tmp_path
-):
-    X, y = data
-    complete = ~_absent(X).any(1)
-    Xc, yc = {k: v[complete] for k, v in X.items()}, y[complete]
-    on_complete = I2MoEClassifier(**SMALL).fit(Xc, yc)
-    assert on_complete.modality_dropout == "auto" and on_complete.modality_dropout_ == 0.0
-    off = I2MoEClassifier(**SMALL, modality_dropout=0.0).fit(Xc, yc)
-    np.testing.assert_array_equal(on_complete.predict_proba(X), off.predict_proba(X))
-    on_incomplete = I2MoEClassifier(**SMALL).fit(X, y)
-    assert on_incomplete.modality_dropout_ == AUTO_MODALITY_DROPOUT > 0
-    assert on_incomplete.net_.modality_dropout == AUTO_MODALITY_DROPOUT
-    explicit = I2MoEClassifier(**SMALL, modality_dropout=AUTO_MODALITY_DROPOUT).fit(X, y)
-    np.testing.assert_array_equal(on_incomplete.predict_proba(X), explicit.predict_proba(X))
-    on_incomplete.save(tmp_path / "model")
-    assert load(tmp_path / "model").modality_dropout_ == AUTO_MODALITY_DROPOUT
-    # the paper's mixture cannot train with absent modalities; on complete rows "auto" is 0
-    paper = I2MoEClassifier(**SMALL, interaction_constraint="loss").fit(Xc, yc)
-    assert paper.modality_dropout_ == 0.0
 
 
 def test_modality_dropout_needs_a_mixture_that_trains_with_absent_modalities(data):

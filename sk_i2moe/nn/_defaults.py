@@ -48,7 +48,7 @@ DEFAULTS = MappingProxyType(
         "tol": 1e-4,
         "standardize": True,
         "allow_missing_modalities": True,
-        "modality_dropout": "auto",
+        "modality_dropout": 0.0,
         "device": "auto",
         "precision": "float32",
     }
