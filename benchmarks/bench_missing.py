@@ -6,7 +6,8 @@ M - 1 modalities, drawn uniformly. Not at random (``mnar``): a sample of class 0
 (the first class) is three times as likely to be affected as the others, so
 that missingness itself says something about the label. 5-fold stratified CV,
 ROC-AUC (one-vs-rest macro for several classes) and macro-F1, mean ± std over
-folds, every approach on the same folds and the same missing entries:
+folds (and over ``--draws`` draws of the missing entries), every approach on
+the same folds and the same missing entries:
 
 - (a) ``I2MoE native``: ``I2MoEClassifier()`` with the absent modalities as NaN rows;
 - (b) ``I2MoE mean-imputed``: train-fold mean imputation, then ``I2MoEClassifier()``;
@@ -157,27 +158,29 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(y, y))
     classes = np.unique(y)
     for mechanism, rate in settings:
-        Xm = knock_out(X, y, rate, mechanism, seed=1)
-        absent = np.mean([np.isnan(v[:, 0]) for v in Xm.values()], axis=0)
-        for fold, (train, test) in enumerate(folds):
-            X_tr = {k: v[train] for k, v in Xm.items()}
-            X_te = {k: v[test] for k, v in Xm.items()}
-            for approach in APPROACHES:
-                if approach not in args.approaches:
-                    continue
-                start = time.perf_counter()
-                proba = run_fold(approach, X_tr, y[train], X_te, args)
-                rows.append(
-                    {
-                        "data set": name,
-                        "missing": f"{mechanism} {rate:.0%}",
-                        "approach": approach,
-                        "fold": fold,
-                        **_scores(y[test], proba, classes),
-                        "fit s": time.perf_counter() - start,
-                        "samples affected": float((absent > 0).mean()),
-                    }
-                )
+        for draw in range(1, args.draws + 1):
+            Xm = knock_out(X, y, rate, mechanism, seed=draw)
+            absent = np.mean([np.isnan(v[:, 0]) for v in Xm.values()], axis=0)
+            for fold, (train, test) in enumerate(folds):
+                X_tr = {k: v[train] for k, v in Xm.items()}
+                X_te = {k: v[test] for k, v in Xm.items()}
+                for approach in APPROACHES:
+                    if approach not in args.approaches:
+                        continue
+                    start = time.perf_counter()
+                    proba = run_fold(approach, X_tr, y[train], X_te, args)
+                    rows.append(
+                        {
+                            "data set": name,
+                            "missing": f"{mechanism} {rate:.0%}",
+                            "draw": draw,
+                            "approach": approach,
+                            "fold": fold,
+                            **_scores(y[test], proba, classes),
+                            "fit s": time.perf_counter() - start,
+                            "samples affected": float((absent > 0).mean()),
+                        }
+                    )
         done = pd.DataFrame([r for r in rows if r["missing"] == f"{mechanism} {rate:.0%}"])
         print(f"  {name}, {mechanism} {rate:.0%} (AUC / macro-F1 / fit s):", flush=True)
         for approach, part in done.groupby("approach", sort=False):
@@ -217,6 +220,12 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="*", default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--mnar-rates", type=float, nargs="*", default=[0.4])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        help="draws of the missing entries per setting (seeds 1..draws); mean ± std over all",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--approaches", default=",".join(APPROACHES))
     parser.add_argument("--recovery", type=int, default=0, help="seeds of the recovery check")
