@@ -157,16 +157,15 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
     settings = [("mcar", r) for r in args.rates] + [("mnar", r) for r in args.mnar_rates]
     folds = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(y, y))
     classes = np.unique(y)
+    chosen = [a for a in APPROACHES if a in args.approaches]
     for mechanism, rate in settings:
         for draw in range(1, args.draws + 1):
             Xm = knock_out(X, y, rate, mechanism, seed=draw)
-            absent = np.mean([np.isnan(v[:, 0]) for v in Xm.values()], axis=0)
+            affected = float(np.any([np.isnan(v[:, 0]) for v in Xm.values()], axis=0).mean())
             for fold, (train, test) in enumerate(folds):
                 X_tr = {k: v[train] for k, v in Xm.items()}
                 X_te = {k: v[test] for k, v in Xm.items()}
-                for approach in APPROACHES:
-                    if approach not in args.approaches:
-                        continue
+                for approach in chosen:
                     start = time.perf_counter()
                     proba = run_fold(approach, X_tr, y[train], X_te, args)
                     rows.append(
@@ -178,7 +177,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
                             "fold": fold,
                             **_scores(y[test], proba, classes),
                             "fit s": time.perf_counter() - start,
-                            "samples affected": float((absent > 0).mean()),
+                            "samples affected": affected,
                         }
                     )
         done = pd.DataFrame([r for r in rows if r["missing"] == f"{mechanism} {rate:.0%}"])
