@@ -136,15 +136,20 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "min_reported_time": 1,
     "matplotlib_animations": False,
+    # examples run two at a time (joblib's loky workers), each with one torch thread (below)
+    "parallel": int(os.environ.get("SK_I2MOE_DOCS_JOBS", "2")),
 }
 
 
 # The gallery's models are tiny: one torch thread is the fastest setting, and
 # several threads on a shared machine can be 10-100 times slower. Set
-# SK_I2MOE_DOCS_THREADS to change it.
+# SK_I2MOE_DOCS_THREADS to change it; the parallel gallery's worker processes
+# take it from OMP_NUM_THREADS, which torch reads when it is imported there.
 import torch  # noqa: E402
 
-torch.set_num_threads(int(os.environ.get("SK_I2MOE_DOCS_THREADS", "1")))
+_DOCS_THREADS = os.environ.get("SK_I2MOE_DOCS_THREADS", "1")
+torch.set_num_threads(int(_DOCS_THREADS))
+os.environ["OMP_NUM_THREADS"] = _DOCS_THREADS
 
 # Non-interactive backend for the examples' plt.show(), and no GUI warnings.
 os.environ.setdefault("MPLBACKEND", "Agg")
