@@ -138,9 +138,10 @@ def main() -> None:
             report = interaction_report(model, X_test, y_test, random_state=seed)
             reports.append(report)
             weights = ", ".join(f"{k} {v:.2f}" for k, v in report.table["mean_weight"].items())
+            final = model[-1] if hasattr(model, "steps") else model
             print(
                 f"  seed {seed}: dominant {report.dominant}; mixture {report.metric} "
-                f"{report.mixture['score']:.3f}; weights {weights}"
+                f"{report.mixture['score']:.3f}; weights {weights}; {final.n_iter_} epochs"
                 f" ({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
