@@ -159,7 +159,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
     classes = np.unique(y)
     chosen = [a for a in APPROACHES if a in args.approaches]
     for mechanism, rate in settings:
-        for draw in range(1, args.draws + 1):
+        for draw in range(args.first_draw, args.first_draw + args.draws):
             Xm = knock_out(X, y, rate, mechanism, seed=draw)
             affected = float(np.any([np.isnan(v[:, 0]) for v in Xm.values()], axis=0).mean())
             for fold, (train, test) in enumerate(folds):
@@ -223,7 +223,13 @@ def main() -> None:
         "--draws",
         type=int,
         default=1,
-        help="draws of the missing entries per setting (seeds 1..draws); mean ± std over all",
+        help="draws of the missing entries per setting; mean ± std over all",
+    )
+    parser.add_argument(
+        "--first-draw",
+        type=int,
+        default=1,
+        help="seed of the first draw (draws use seeds first-draw .. first-draw + draws - 1)",
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--approaches", default=",".join(APPROACHES))
