@@ -48,6 +48,7 @@ from .nn.models import (
     StructuredInteractionMoE,
 )
 from .nn.objective import StructuredObjective
+from .nn.refine import fit_reweighting, refinable
 
 #: ``interaction_constraint`` -> the kind of mixture it builds
 MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
@@ -185,6 +186,19 @@ SHARED_PARAMETERS = """\
         randomness of training (see the interpretation guide).
     reweight_hidden : int, default=128
         Hidden width of the reweighting MLP.
+    reweight_steps : int, default=500
+        ``interaction_constraint="structure"`` only. After training, the
+        reweighting networks (and the redundancy expert's modality scorer)
+        are trained on their own, every expert frozen, by AdamW on all the
+        training data at each step (learning rate
+        :data:`sk_i2moe.nn.refine.LEARNING_RATE`, ``weight_decay``), until
+        their objective stops improving or for at most this many steps
+        (``n_reweight_steps_`` says how many). Training
+        stops when the experts are ready, which on small data is before the
+        weights have settled, so without this step the weights depend on
+        where in their drift the seed's run stopped (see the interpretation
+        guide). ``0`` skips it. The paper's mixture trains its experts
+        through the weights and ignores this parameter.
     max_epochs : int, default=30
         Training epochs: the number trained with ``early_stopping=False``
         (or where ``"auto"`` cannot hold data out), the most otherwise.
@@ -438,6 +452,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "interaction_constraint": [StrOptions(set(MODEL_KINDS))],
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
+        "reweight_steps": [Interval(Integral, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -552,6 +567,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     torch.manual_seed(seed)
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
                 self._frozen = self._frozen_params()
+            self.n_reweight_steps_ = self._fit_weights(dataset, device)
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         if self.net_.interrupted_:
@@ -574,6 +590,29 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         self.expert_names_ = self.net_.module_.expert_names(list(self.modalities_))
         self.interaction_weights_ = self._forward_arrays(arrays)["weights"].mean(axis=0)
         return self
+
+    def _fit_weights(self, dataset: ModalityDataset, device: torch.device) -> int:
+        """Train the reweighting networks alone on ``dataset`` (``reweight_steps``).
+
+        Returns the number of steps taken: 0 when skipped (``reweight_steps=0``,
+        an interrupted fit, or the paper's mixture).
+        """
+        module = self.net_.module_
+        if self.reweight_steps == 0 or self.net_.interrupted_ or not refinable(module):
+            return 0
+        present = None if dataset.present is None else dataset.present.to(device)
+        losses = fit_reweighting(
+            module,
+            self.net_.criterion_,
+            [x.to(device) for x in dataset.inputs],
+            dataset.y.to(device),
+            dataset.sample_weight.to(device),
+            present=present,
+            max_steps=self.reweight_steps,
+            weight_decay=self.weight_decay,
+            batch_size=resolve_batch_size(self.batch_size, len(dataset)),
+        )
+        return len(losses)
 
     def _stopping_mode(self) -> str | None:
         """What early stopping does: ``"keep"`` the best epoch, ``"refit"``, or None."""
@@ -642,6 +681,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             "random_state",
             "class_weight",
             "validation_fraction",
+            "reweight_steps",
         }
     )
 

@@ -87,6 +87,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         interaction_constraint: str = DEFAULTS["interaction_constraint"],
         n_members: int = DEFAULTS["n_members"],
         reweight_hidden: int = DEFAULTS["reweight_hidden"],
+        reweight_steps: int = DEFAULTS["reweight_steps"],
         max_epochs: int = DEFAULTS["max_epochs"],
         batch_size: int | str = DEFAULTS["batch_size"],
         lr: float = DEFAULTS["lr"],
@@ -131,6 +132,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self.interaction_constraint = interaction_constraint
         self.n_members = n_members
         self.reweight_hidden = reweight_hidden
+        self.reweight_steps = reweight_steps
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

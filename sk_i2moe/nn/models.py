@@ -147,6 +147,45 @@ class StructuredMoEOutput(MixtureOutput):
     redundancy_weights: torch.Tensor | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ExpertPass:
+    """The part of a :class:`StructuredInteractionMoE` pass that the weights do not change.
+
+    Attributes
+    ----------
+    pooled : Tensor
+        ``[B, M * H]`` mean-pooled embeddings, the reweighting networks' input.
+    present : Tensor or None
+        ``[B, M]`` bool, which modalities each sample has (None: all).
+    fixed_logits : Tensor
+        ``[B, E - 1, C]`` the uniqueness experts' and the synergy expert's outputs.
+    modality_logits : Tensor
+        ``[B, M, C]`` the redundancy expert's output from each modality alone.
+    gate_loss : Tensor or None
+        A sparse backbone's load-balancing loss.
+    """
+
+    pooled: torch.Tensor
+    present: torch.Tensor | None
+    fixed_logits: torch.Tensor
+    modality_logits: torch.Tensor
+    gate_loss: torch.Tensor | None
+
+    @classmethod
+    def concat(cls, parts: Sequence[ExpertPass]) -> ExpertPass:
+        """One pass from the passes of consecutive batches (without ``gate_loss``).
+
+        Every part has a ``present`` mask, or none has.
+        """
+        return cls(
+            pooled=torch.cat([p.pooled for p in parts]),
+            present=None if parts[0].present is None else torch.cat([p.present for p in parts]),
+            fixed_logits=torch.cat([p.fixed_logits for p in parts]),
+            modality_logits=torch.cat([p.modality_logits for p in parts]),
+            gate_loss=None,
+        )
+
+
 def missing_modality_mixtures(
     weights: torch.Tensor,
     expert_logits: torch.Tensor,
@@ -948,10 +987,117 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             else ModalityScorer(self.n_modalities, hidden_dim)
         )
 
+    def expert_pass(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
+    ) -> ExpertPass:
+        """Everything in a forward pass that the weights do not change.
+
+        The embeddings the reweighting networks read and the experts'
+        outputs; :meth:`mix` turns them into the mixture. Training the
+        reweighting networks alone (:func:`~sk_i2moe.nn.refine.fit_reweighting`)
+        computes this once and mixes it at every step.
+
+        Parameters
+        ----------
+        xs : sequence of Tensor
+            One ``[B, d_m]`` tensor per modality, in the constructor's order.
+        present : Tensor, optional
+            ``[B, M]`` bool: which modalities each sample has (all when None).
+
+        Returns
+        -------
+        ExpertPass
+        """
+        tokens = self.embed(xs, present)
+        n_modalities = self.n_modalities
+        n_variants, batch = n_modalities + 1, tokens.shape[0]
+        fast = getattr(self.fusion, "forward_alone", None)
+        if fast is not None:  # a backbone that builds the single-modality passes itself
+            fused = fast(tokens)
+        else:
+            variants = single_modality_variants(tokens, self.tokens_per_modality)
+            fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
+        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, M + 1, B, C]
+        clean, alone = logits[:, 0], logits[:, 1:]  # [E, B, C], [E, M, B, C]
+        none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
+        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
+        unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
+        synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
+        return ExpertPass(
+            pooled=self.pool(tokens),
+            present=present,
+            fixed_logits=torch.cat([unique, synergy.unsqueeze(0)]).transpose(0, 1),
+            modality_logits=alone[-1].transpose(0, 1),  # [B, M, C], the redundancy expert's
+            gate_loss=fused.aux_loss,
+        )
+
+    def mix(self, parts: ExpertPass, with_missing: bool = False) -> StructuredMoEOutput:
+        """Weigh the experts of an :meth:`expert_pass` into the mixture.
+
+        Parameters
+        ----------
+        parts : ExpertPass
+            The pass to mix.
+        with_missing : bool, default=False
+            Also return ``modality_logits`` and ``missing_logits``, which the
+            objective scores in training.
+
+        Returns
+        -------
+        StructuredMoEOutput
+        """
+        present = parts.present
+        available = self.available_experts(present)
+        weights = self.reweighting(parts.pooled, self.temperature, available)
+        scores = self.redundancy_gate.raw_scores(parts.pooled) / self.temperature
+        if present is None:  # no modality above one half, or one modality alone: weight 1
+            cap: float | torch.Tensor = 0.5 if self.n_modalities > 1 else 1.0
+        else:
+            scores = scores.masked_fill(~present, float("-inf"))
+            cap = 1.0 / present.sum(1, keepdim=True).clamp(1, 2)
+        redundancy_weights = capped_softmax(scores, cap)  # [B, M]
+        per_modality = parts.modality_logits
+        # the single-modality outputs learn from their own task loss only (modality_loss):
+        # trained through the weighted mean as well, the output of a modality with weight
+        # one half grows twice as confident and ties with that modality's uniqueness expert
+        # on samples only it informs; the redundancy expert's loss trains its modality weights
+        redundancy = torch.einsum(
+            "bm,bmc->bc", redundancy_weights, per_modality.detach().float()
+        ).to(per_modality.dtype)
+        expert_logits = torch.cat([parts.fixed_logits, redundancy.unsqueeze(1)], dim=1)  # [B, E, C]
+        # the task loss trains the weights only: they choose between the experts'
+        # predictions and cannot assemble one the experts do not make (the redundancy
+        # expert's modality weights are weights too)
+        detached = torch.cat([expert_logits[:, :-1].detach(), expert_logits[:, -1:]], dim=1)
+        mixture = torch.einsum("be,bec->bc", weights, detached)
+        shared = {
+            "logits": mixture,
+            "weights": weights,
+            "expert_logits": expert_logits,
+            "gate_loss": parts.gate_loss,
+            "present": present,
+            "available": available,
+            "redundancy_weights": redundancy_weights,
+        }
+        if not with_missing:
+            return StructuredMoEOutput(**shared)
+        n_unique = self.n_experts - 2
+        missing = missing_modality_mixtures(
+            weights, detached, per_modality.detach(), n_unique, redundancy_weights
+        )
+        return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
+
+    def reweighting_parameters(self) -> list[nn.Parameter]:
+        """The parameters that set the weights (what :meth:`mix` trains).
+
+        The reweighting network's and the redundancy expert's modality scorer's.
+        """
+        return [*self.reweighting.parameters(), *self.redundancy_gate.parameters()]
+
     def forward(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
     ) -> StructuredMoEOutput:
-        """Run the mixture on one batch.
+        """Run the mixture on one batch: :meth:`mix` of :meth:`expert_pass`.
 
         Parameters
         ----------
@@ -969,61 +1115,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         -------
         StructuredMoEOutput
         """
-        tokens = self.embed(xs, present)
-        pooled = self.pool(tokens)
-        available = self.available_experts(present)
-        weights = self.reweighting(pooled, self.temperature, available)
-        scores = self.redundancy_gate.raw_scores(pooled) / self.temperature
-        if present is None:  # no modality above one half, or one modality alone: weight 1
-            cap: float | torch.Tensor = 0.5 if self.n_modalities > 1 else 1.0
-        else:
-            scores = scores.masked_fill(~present, float("-inf"))
-            cap = 1.0 / present.sum(1, keepdim=True).clamp(1, 2)
-        redundancy_weights = capped_softmax(scores, cap)  # [B, M]
-        n_modalities = self.n_modalities
-        n_variants, batch = n_modalities + 1, tokens.shape[0]
-        fast = getattr(self.fusion, "forward_alone", None)
-        if fast is not None:  # a backbone that builds the single-modality passes itself
-            fused = fast(tokens)
-        else:
-            variants = single_modality_variants(tokens, self.tokens_per_modality)
-            fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
-        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, M + 1, B, C]
-        clean, alone = logits[:, 0], logits[:, 1:]  # [E, B, C], [E, M, B, C]
-        none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
-        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
-        unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
-        synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
-        per_modality = alone[-1].transpose(0, 1)  # [B, M, C], the redundancy expert's
-        # the single-modality outputs learn from their own task loss only (modality_loss):
-        # trained through the weighted mean as well, the output of a modality with weight
-        # one half grows twice as confident and ties with that modality's uniqueness expert
-        # on samples only it informs; the redundancy expert's loss trains its modality weights
-        redundancy = torch.einsum(
-            "bm,bmc->bc", redundancy_weights, per_modality.detach().float()
-        ).to(per_modality.dtype)
-        kinds = (unique, synergy.unsqueeze(0), redundancy.unsqueeze(0))
-        expert_logits = torch.cat(kinds).transpose(0, 1)  # [B, E, C]
-        # the task loss trains the weights only: they choose between the experts'
-        # predictions and cannot assemble one the experts do not make (the redundancy
-        # expert's modality weights are weights too)
-        detached = torch.cat([expert_logits[:, :-1].detach(), expert_logits[:, -1:]], dim=1)
-        mixture = torch.einsum("be,bec->bc", weights, detached)
-        shared = {
-            "logits": mixture,
-            "weights": weights,
-            "expert_logits": expert_logits,
-            "gate_loss": fused.aux_loss,
-            "present": present,
-            "available": available,
-            "redundancy_weights": redundancy_weights,
-        }
-        if not self.training:
-            return StructuredMoEOutput(**shared)
-        missing = missing_modality_mixtures(
-            weights, detached, per_modality.detach(), n_unique, redundancy_weights
-        )
-        return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
+        return self.mix(self.expert_pass(xs, present), with_missing=self.training)
 
 
 for _cls in (MixtureOfInteractionExperts, InteractionMoE, StructuredInteractionMoE):
