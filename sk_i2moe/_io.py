@@ -44,7 +44,7 @@ _COMMON_FITTED = (
     "_frozen",
 )
 # written when the estimator has them (files of earlier versions may lack them)
-_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_")
+_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_", "n_reweight_steps_")
 # parameters that hold code or live state: not written, restored as None
 _NOT_SAVED = ("callbacks",)
 _ARRAY_KINDS = {"b", "i", "u", "f", "U", "O"}
@@ -336,8 +336,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         estimator._validate_params()
     except (TypeError, ValueError) as err:
         raise ModelFileError(
-            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here "
-            f"({err})."
+            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here ({err})."
         ) from None
     expected = {*_COMMON_FITTED, *_FITTED[name]}
     if not expected <= set(fitted):
@@ -346,6 +345,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"{sorted(expected - set(fitted))}."
         )
     estimator.validation_loss_ = None  # unless the file records it
+    estimator.n_reweight_steps_ = 0  # files of earlier versions: the weights were not refined
     for key, value in fitted.items():
         setattr(estimator, key, value)
     if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:

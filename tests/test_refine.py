@@ -157,3 +157,15 @@ def test_the_regressor_and_the_papers_mixture():
     paper = I2MoEClassifier(**SMALL, interaction_constraint="loss")
     X, y, _ = make_interaction_classification("synergy", n_samples=160, random_state=0)
     assert paper.fit(X, y).n_reweight_steps_ == 0
+
+
+def test_model_files_keep_the_refined_weights(data, tmp_path):
+    from sk_i2moe import load
+
+    X, y = data
+    model = I2MoEClassifier(**SMALL).fit(X, y)
+    model.save(tmp_path / "model.i2moe")
+    again = load(tmp_path / "model.i2moe")
+    assert again.n_reweight_steps_ == model.n_reweight_steps_
+    assert again.get_params()["reweight_steps"] == 500
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
