@@ -184,7 +184,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
         print(f"  {name}, {mechanism} {rate:.0%} (AUC / macro-F1 / fit s):", flush=True)
         for approach, part in done.groupby("approach", sort=False):
             print(
-                f"    {approach:<32} {part['ROC-AUC'].mean():.3f} ± {part['ROC-AUC'].std():.3f}"
+                f"    {approach:<32} {part['ROC-AUC'].mean():.4f} ± {part['ROC-AUC'].std():.4f}"
                 f"  {part['macro-F1'].mean():.3f} ± {part['macro-F1'].std():.3f}"
                 f"  {part['fit s'].mean():.2f}",
                 flush=True,

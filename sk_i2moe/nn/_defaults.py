@@ -26,7 +26,7 @@ DEFAULTS = MappingProxyType(
         "experts": "all",
         "reweighting": "mlp",
         "reweight_hidden": 128,
-        "reweight_steps": 500,
+        "reweight_steps": 0,
         "temperature": 1.0,
         "perturbation": "noise",
         "noise_scale": "unit",
