@@ -191,7 +191,7 @@ SHARED_PARAMETERS = """\
         reweighting networks (and the redundancy expert's modality scorer)
         are trained on their own, every expert frozen, by AdamW on all the
         training data at each step (learning rate
-        :data:`sk_i2moe.nn.refine.LEARNING_RATE`, ``weight_decay``), until
+        ``sk_i2moe.nn.refine.LEARNING_RATE``, ``weight_decay``), until
         their objective stops improving or for at most this many steps
         (``n_reweight_steps_`` says how many). Training
         stops when the experts are ready, which on small data is before the

@@ -47,6 +47,7 @@ from .fusion import (
     make_fusion,
 )
 from .models import (
+    ExpertPass,
     InteractionMoE,
     MixtureOfInteractionExperts,
     MixtureOutput,
@@ -66,6 +67,7 @@ from .objective import (
     interaction_loss,
     interaction_terms,
 )
+from .refine import fit_reweighting
 from .sparse import load_balancing_loss
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "EarlyFusion",
     "EnsembleObjective",
     "EnsembleOutput",
+    "ExpertPass",
     "FusionOutput",
     "InteractionMoE",
     "InteractionObjective",
@@ -99,6 +102,7 @@ __all__ = [
     "TransformerFusion",
     "VmappedFusion",
     "capped_softmax",
+    "fit_reweighting",
     "interaction_loss",
     "interaction_terms",
     "load_balancing_loss",

@@ -92,8 +92,9 @@ def fit_reweighting(
     Full-batch AdamW on the mixture's objective (task loss and the
     missing-modality loss; the experts' own terms are constants here) over
     the reweighting network and the redundancy expert's modality scorer of
-    every member, until the objective has not improved by :data:`TOLERANCE`
-    in :data:`PATIENCE` steps, or ``max_steps``. Nothing else changes; the
+    every member, until the objective has not improved by ``TOLERANCE``
+    in ``PATIENCE`` consecutive steps (constants of this module), or for
+    ``max_steps`` steps. Nothing else changes; the
     module is left in evaluation mode.
 
     Parameters
@@ -114,7 +115,7 @@ def fit_reweighting(
     max_steps : int
         Most optimiser steps (at least 1).
     lr : float, default=LEARNING_RATE
-        AdamW's learning rate.
+        AdamW's learning rate (``LEARNING_RATE`` is this module's constant).
     weight_decay : float, default=0.0
         AdamW's weight decay.
     batch_size : int, default=1024
