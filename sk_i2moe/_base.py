@@ -199,10 +199,10 @@ SHARED_PARAMETERS = """\
         where in their drift the seed's run stopped. It makes the weights of
         small real data sets far more stable over seeds, but on data that
         mixes mechanisms it routes fewer redundancy samples to the
-        redundancy expert (measured in the interpretation guide), so it is
-        an option: try e.g. ``500``. ``0`` (default) skips it. The paper's
-        mixture trains its experts through the weights and ignores this
-        parameter.
+        redundancy expert (measured in the interpretation guide), and it
+        can double the fit time, so it is an option: try e.g. ``500``.
+        ``0`` (default) skips it. The paper's mixture trains its experts
+        through the weights and ignores this parameter.
     max_epochs : int, default=30
         Training epochs: the number trained with ``early_stopping=False``
         (or where ``"auto"`` cannot hold data out), the most otherwise.
