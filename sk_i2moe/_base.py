@@ -336,6 +336,9 @@ SHARED_ATTRIBUTES = """\
         The held-out loss of every epoch of the fit that chose ``n_iter_``,
         when ``early_stopping`` refitted (``"refit"``, or ``"auto"`` with
         enough data); None otherwise.
+    n_reweight_steps_ : int
+        Steps that trained the reweighting networks alone after training
+        (``reweight_steps``); 0 when skipped.
     batch_size_ : int
         Batch size used in training (``batch_size`` with ``"auto"``
         resolved; a ``warm_start`` refit keeps the first fit's)."""
