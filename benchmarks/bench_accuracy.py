@@ -213,6 +213,9 @@ def targets(results: pd.DataFrame, model: str) -> pd.DataFrame:
 
 def report_targets(results: pd.DataFrame, model: str) -> None:
     """Print :func:`targets` and the counts the issue asks for."""
+    if not any(p in mean_scores(results) for p in PEERS):
+        print(f"\ntargets for {model!r}: no scikit-learn peer in this run (see --models)")
+        return
     frame = targets(results, model)
     n = len(frame)
     print(f"\ntargets for {model!r} ({n} data sets):")
