@@ -14,7 +14,10 @@ whatever the truth and only the label's mechanism changes:
 
 - ``uniqueness[m<k>]``: the label is ``p_k`` (its sign for classification);
 - ``redundancy``: the label is ``z``, which every modality carries a noisy copy of;
-- ``synergy``: the label is ``s_0 * s_1`` (an XOR of signs for classification).
+- ``synergy``: the label is ``s_0 * s_1`` (an XOR of signs for classification);
+- ``additive``: the label is ``(p_0 + ... + p_{M-1}) / sqrt(M)``, every modality's
+  private factor added up: each modality informs it separately, none jointly, and
+  no two share what they carry, so no single interaction explains it.
 
 ``mixed`` data draw the mechanism per sample, one third each of
 uniqueness[m0], redundancy and synergy, and announce it in every modality by a
@@ -34,6 +37,8 @@ def _mechanism_label(mechanism: str, factors: dict[str, np.ndarray]) -> np.ndarr
         return factors["shared"]
     if mechanism == "synergy":
         return factors["synergy"][:, 0] * factors["synergy"][:, 1]
+    if mechanism == "additive":
+        return factors["private"].sum(axis=1) / np.sqrt(factors["private"].shape[1])
     m = int(mechanism[len("uniqueness[m") : -1])
     return factors["private"][:, m]
 
@@ -53,7 +58,8 @@ def make_latent(
     Parameters
     ----------
     mechanism : str
-        ``"uniqueness[m<k>]"``, ``"redundancy"``, ``"synergy"`` or ``"mixed"``.
+        ``"uniqueness[m<k>]"``, ``"redundancy"``, ``"synergy"``, ``"additive"`` or
+        ``"mixed"``.
     n_samples, n_modalities : int
         Size of the data set.
     task : {"classification", "regression"}

@@ -14,7 +14,10 @@ split and report:
   concatenated views, ``max_iter=1000``) on the same split.
 
 A case ``none (shuffled labels)`` fits the synergy data with its labels
-permuted: the report's ``dominant`` should be None. With ``--mixed`` (latent
+permuted: the report's ``dominant`` should be None. With ``--additive``
+(latent generator only), a case ``none (added up)`` whose label adds up every
+modality's private factor: each modality informs it separately, so no single
+interaction explains it and ``dominant`` should be None as well. With ``--mixed`` (latent
 generator only), a data set mixing uniqueness of m0, redundancy and synergy
 sample by sample, its mechanism announced by a marker in every modality:
 the AUC of each mechanism's expert weight for telling its samples from the
@@ -61,10 +64,11 @@ from sk_i2moe.inspection import expert_scores, explain, interaction_report
 
 SHUFFLED = "none (shuffled labels)"
 MIXED_CASE = "mixed (per-sample routing)"
+ADDITIVE = "none (added up)"
 NOISE = "noise"  # name of the optional pure-noise modality
 
 
-def cases(n_modalities: int, mixed: bool = False) -> list[tuple[str, dict]]:
+def cases(n_modalities: int, mixed: bool = False, additive: bool = False) -> list[tuple[str, dict]]:
     """(true expert, data options) for every pure mechanism, shuffled labels, mixed data."""
     unique = [
         (
@@ -82,6 +86,7 @@ def cases(n_modalities: int, mixed: bool = False) -> list[tuple[str, dict]]:
         ("redundancy", {"interaction": "redundancy", "mechanism": "redundancy"}),
         ("synergy", {"interaction": "synergy", "mechanism": "synergy"}),
         (SHUFFLED, {"interaction": "synergy", "mechanism": "synergy"}),
+        *([(ADDITIVE, {"mechanism": "additive"})] if additive else []),
         *([(MIXED_CASE, {})] if mixed else []),
     ]
 
@@ -137,7 +142,7 @@ def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) 
         X[NOISE] = np.random.default_rng(1000 + seed).normal(size=(len(y), 10))
     if truth == SHUFFLED:
         y = np.random.default_rng(seed).permutation(y)
-    elif truth != MIXED_CASE:
+    elif truth not in (MIXED_CASE, ADDITIVE):
         assert set(labels) == {truth}
     train, test = train_test_split(
         np.arange(len(y)),
@@ -155,7 +160,7 @@ def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) 
     weights = clf.interaction_weights_
     scores = expert_scores(clf, X_test, y[test])
     report = interaction_report(clf, X_test, y[test], random_state=seed)
-    expected = None if truth in (SHUFFLED, MIXED_CASE) else truth
+    expected = None if truth in (SHUFFLED, MIXED_CASE, ADDITIVE) else truth
     MLP = MLPClassifier if classification else MLPRegressor
     reference = make_pipeline(StandardScaler(), MLP(max_iter=1000, random_state=seed))
     with warnings.catch_warnings():  # report the score whether or not Adam converged
@@ -192,7 +197,7 @@ def _mean_std(values: pd.Series) -> str:
 
 def summarise(results: pd.DataFrame, n_modalities: int) -> pd.DataFrame:
     rows = []
-    for truth, _ in cases(n_modalities):
+    for truth, _ in cases(n_modalities, additive=True):
         part = results[results["interaction"] == truth]
         if part.empty:
             continue
@@ -248,6 +253,11 @@ def main() -> None:
         "--mixed", action="store_true", help="add mixed data (per-sample routing; latent only)"
     )
     parser.add_argument(
+        "--additive",
+        action="store_true",
+        help="add data whose label adds up every modality's own factor (latent only)",
+    )
+    parser.add_argument(
         "--noise-modality", action="store_true", help="add a pure-noise modality 'noise'"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
@@ -268,11 +278,11 @@ def main() -> None:
         f"task={args.task}, generator={args.generator}, seeds=0..{args.seeds - 1}, "
         f"estimator parameters {args.params} (others at defaults)"
     )
-    if args.mixed and args.generator != "latent":
-        parser.error("--mixed needs --generator latent")
+    if (args.mixed or args.additive) and args.generator != "latent":
+        parser.error("--mixed and --additive need --generator latent")
     records = []
     start = time.perf_counter()
-    for truth, data_kwargs in cases(args.n_modalities, args.mixed):
+    for truth, data_kwargs in cases(args.n_modalities, args.mixed, args.additive):
         for seed in range(args.seeds):
             record = run_one(truth, data_kwargs, seed, args)
             records.append(record)
@@ -289,8 +299,9 @@ def main() -> None:
     print()
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summarise(results, args.n_modalities).to_string())
-    real = results[~results["interaction"].isin([SHUFFLED, MIXED_CASE])]
+    real = results[~results["interaction"].isin([SHUFFLED, MIXED_CASE, ADDITIVE])]
     shuffled = results[results["interaction"] == SHUFFLED]
+    added_up = results[results["interaction"] == ADDITIVE]
     mixed = results[results["interaction"] == MIXED_CASE]
     correct = real["correct"].mean()
     print()
@@ -313,6 +324,11 @@ def main() -> None:
         f"of {len(real)} fits; None on shuffled labels in "
         f"{int(shuffled['report_correct'].sum())}/{len(shuffled)} fits"
     )
+    if not added_up.empty:
+        print(
+            f"None on data whose label adds up the modalities' own factors in "
+            f"{int(added_up['report_correct'].sum())}/{len(added_up)} fits"
+        )
     print(f"total time {time.perf_counter() - start:.0f} s")
 
 

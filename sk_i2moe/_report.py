@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -38,6 +40,7 @@ from ._scoring import default_scoring, score_outputs
 
 _EPS = 1e-12
 _CHUNK = 100  # bootstrap resamples evaluated at once
+_FOLDS = 5  # cross-fitting of the single-modality predictions added up
 
 
 def final_estimator(estimator: object, X: object) -> tuple[object, object]:
@@ -257,6 +260,78 @@ def _unique_modality(name: str, modalities: list[str]) -> int | None:
     return None
 
 
+def _log_proba(outputs: np.ndarray) -> np.ndarray:
+    """Log-softmax of logits ``(n, C)``."""
+    z = outputs - outputs.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _added_up(
+    alone: list[np.ndarray],
+    usable: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """The single-modality predictions added up, cross-fitted on the held-out samples.
+
+    A linear model (logistic for classifiers, least squares for regressors)
+    on each modality's own prediction (its centred log-probabilities, or its
+    output; 0 where a sample lacks the modality), fitted on four fifths of the
+    held-out samples and predicting the other fifth, in turn. This is what
+    modalities that inform the target separately (additively) need: the rival
+    that a claim of synergy, information the modalities hold only jointly,
+    must beat. None where it cannot be fitted: multilabel targets, fewer than
+    ten held-out samples, or a class with fewer than five.
+    """
+    seed = int(rng.integers(2**31))
+    if task == "classification":
+        features = [_log_proba(a) - _log_proba(a).mean(axis=1, keepdims=True) for a in alone]
+        counts = np.bincount(targets)
+        if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():
+            return None
+        folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
+        model, method, y = LogisticRegression(max_iter=1000), "predict_proba", targets
+    elif task == "regression" and len(targets) >= 2 * _FOLDS:
+        features = alone
+        folds = KFold(_FOLDS, shuffle=True, random_state=seed)
+        model, method = LinearRegression(), "predict"
+        y = targets.ravel() if targets.shape[1] == 1 else targets
+    else:
+        return None
+    design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
+    predicted = cross_val_predict(model, design, y, cv=folds, method=method)
+    if task == "classification":  # log-probabilities serve as logits
+        proba = np.full((len(targets), alone[0].shape[1]), _EPS)
+        proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
+        return np.log(np.maximum(proba, _EPS))
+    return predicted.reshape(len(targets), -1)
+
+
+def _beyond_label(
+    alone: np.ndarray, losses: np.ndarray, targets: np.ndarray, task: str
+) -> np.ndarray:
+    """What of a modality's held-out prediction the label does not explain, per sample.
+
+    The part of its per-sample loss (classifiers) or prediction (regressors)
+    that a least-squares fit on the label leaves. Two modalities that carry the
+    same information err together beyond the label, so these residuals are
+    positively correlated; two that inform it independently are not (given
+    the label they are, if anything, negatively correlated: one explains away
+    the other).
+    """
+    n = len(losses)
+    if task == "classification":
+        design = np.zeros((n, int(targets.max()) + 1))
+        design[np.arange(n), targets] = 1.0
+        signal = losses
+    else:
+        design = np.column_stack([np.ones(n), targets])
+        signal = losses if task == "multilabel" else alone.mean(axis=1)
+    coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
+    return signal - design @ coef
+
+
 def interaction_report(
     estimator: object,
     X: object,
@@ -287,13 +362,21 @@ def interaction_report(
       expert with every other modality shuffled across samples
       (``name_check`` says whether that expert still predicts);
     - **synergy**: the expert predicts better than chance, better than the
-      best single modality on its own and better than the redundancy expert
-      (the ``low`` of each paired difference of losses > 0): combining
-      modalities adds information that no single one has and that pooling
-      them (which also averages their noise away) does not explain;
-    - **redundancy**: the expert predicts better than chance and at least
-      two modalities predict on their own: the same information is carried
-      by several modalities;
+      best single modality on its own, better than the redundancy expert and
+      better than the single-modality predictions added up (a linear model
+      on them, cross-fitted on the held-out samples; the ``low`` of each
+      paired difference of losses > 0): combining modalities adds
+      information that no single one has and that pooling them (which also
+      averages their noise away) or adding up what each says separately
+      does not explain;
+    - **redundancy**: the expert predicts better than chance, at least two
+      modalities predict on their own, and for at least one pair of those
+      the errors of their single-modality predictions are correlated beyond
+      what the label explains (the ``low`` of the correlation of what a
+      least-squares fit on the label leaves of their per-sample losses, or of
+      their predictions for regressors, > 0): the same information is
+      carried by several modalities. Modalities that inform the target
+      separately are not correlated that way (if anything, negatively);
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
 
     ``dominant`` is the expert with the largest mean weight (the one the
@@ -374,16 +457,16 @@ def interaction_report(
     unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
     # each modality on its own: the uniqueness expert, with every other modality shuffled
     # across samples where the kind of mixture does not keep it from seeing them
-    alone = {}
+    alone, alone_out = {}, {}
     for e in unique:
         if by_construction:
-            alone[e] = losses[:, e]
+            alone[e], alone_out[e] = losses[:, e], outputs[:, e]
             continue
         m = _unique_modality(names[e], modalities)
         order = rng.permutation(n)
         shuffled = [a if k == m else a[order] for k, a in enumerate(arrays)]
-        out = final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
-        alone[e] = _losses(out, targets, task)
+        alone_out[e] = final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
+        alone[e] = _losses(alone_out[e], targets, task)
     synergy = names.index("synergy") if "synergy" in names else None
     redundancy = names.index("redundancy") if "redundancy" in names else None
     # the best single-modality predictor, the rival a synergy claim must beat
@@ -414,6 +497,24 @@ def interaction_report(
         columns.append(
             ((losses[:, redundancy] - losses[:, synergy])[:, None], usable[:, [synergy]])
         )
+    # ... and the modalities' own predictions added up, which is all that modalities
+    # informing the target independently need: synergy must be more than that
+    additive = (
+        _added_up([alone_out[e] for e in unique], usable[:, unique], targets, task, rng)
+        if synergy is not None and len(unique) >= 2
+        else None
+    )
+    added = additive is not None
+    if added:
+        additive_loss = _losses(additive, targets, task)
+        columns.append(((additive_loss - losses[:, synergy])[:, None], usable[:, [synergy]]))
+    # shared information: two modalities' predictions err together beyond the label
+    residual = {e: _beyond_label(alone_out[e], alone[e], targets, task) for e in unique}
+    upper = [(e, k) for e, k in pairs if e < k]
+    for e, k in upper:
+        both = (usable[:, e] & usable[:, k])[:, None]
+        products = np.column_stack([residual[e] * residual[k], residual[e] ** 2, residual[k] ** 2])
+        columns.append((products, np.repeat(both, 3, axis=1)))
     draws = _bootstrap_means(
         np.hstack([v for v, _ in columns]), np.hstack([m for _, m in columns]), n_bootstrap, rng
     )
@@ -431,6 +532,11 @@ def interaction_report(
     alone_draws, pair_draws = take(len(unique)), take(len(pairs))
     margin_draws = take(1) if synergy is not None and rival is not None else None
     pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
+    added_low = _interval(take(1), confidence)[0][0] if added else None
+    moments = take(3 * len(upper)).reshape(n_bootstrap, len(upper), 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = moments[..., 0] / np.sqrt(moments[..., 1] * moments[..., 2])
+    agree_low = dict(zip(upper, _interval(correlation, confidence)[0]))
 
     def skill_of(loss_draws: np.ndarray, chance_draws: np.ndarray) -> np.ndarray:
         return 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
@@ -469,7 +575,7 @@ def interaction_report(
                     False,
                     (
                         f"{label(e)} alone predicts, but not better than {others} alone: the "
-                        "information is not unique to it"
+                        "target does not rest on it more than on them"
                     ),
                 )
             else:
@@ -487,6 +593,14 @@ def interaction_report(
                         "modalities explains the gain"
                     ),
                 )
+            elif margin_low > 0 and added and not added_low > 0:
+                ok, why = (
+                    False,
+                    (
+                        "beats every single modality but not their predictions added up: the "
+                        "modalities inform the target separately, not jointly"
+                    ),
+                )
             elif margin_low > 0:
                 ok, why = True, f"beats the best single-modality predictor ({names[rival]})"
             else:
@@ -498,8 +612,26 @@ def interaction_report(
             if not unique:
                 ok, why = True, "better than chance (no uniqueness experts to check sharing)"
             elif len(informative) >= 2:
-                shared = ", ".join(label(k) for k in informative)
-                ok, why = True, f"several modalities predict on their own ({shared})"
+                sharing = [
+                    (a, b)
+                    for a, b in upper
+                    if a in informative and b in informative and agree_low[(a, b)] > 0
+                ]
+                if sharing:
+                    shared = ", ".join(f"{label(a)} and {label(b)}" for a, b in sharing)
+                    ok, why = (
+                        True,
+                        f"several modalities predict on their own and err alike beyond the "
+                        f"label ({shared})",
+                    )
+                else:
+                    ok, why = (
+                        False,
+                        (
+                            "several modalities predict on their own, but their errors are not "
+                            "shared beyond the label: each carries its own information"
+                        ),
+                    )
             else:
                 ok, why = False, "fewer than two modalities predict on their own"
         else:  # vanilla fusion's single expert

@@ -105,11 +105,11 @@ def test_redundant_modalities_support_redundancy():
     report = interaction_report(clf, X_te, y_te)
     table = report.table
     assert table.loc["redundancy", "supported"]
-    assert "several modalities predict on their own" in table.loc["redundancy", "reason"]
+    assert "err alike beyond the label" in table.loc["redundancy", "reason"]
     # every modality predicts, none better than the others: nothing is unique
     unique = table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]]
     assert (unique.skill_low > 0).sum() >= 2 and not unique.supported.any()
-    assert unique.reason.str.contains("not unique").sum() >= 2
+    assert unique.reason.str.contains("does not rest on it").sum() >= 2
     assert not table.loc["synergy", "supported"]  # no single modality is beaten
     assert report.dominant == "redundancy"
 
@@ -177,3 +177,75 @@ def test_bad_input_is_named(unique_m1):
         interaction_report(clf, X, np.full(200, 7))
     with pytest.raises(ValueError, match="confidence"):
         interaction_report(clf, X, y, confidence=95)
+
+
+def _added_up_data(n=600, seed=0):
+    """Three modalities, each with its own factor; the label adds the three up."""
+    rng = np.random.default_rng(seed)
+    X = {f"m{m}": rng.normal(size=(n, 4)) for m in range(3)}
+    logit = sum(X[f"m{m}"][:, 0] + 0.5 * X[f"m{m}"][:, 1] for m in range(3))
+    y = (logit + 0.5 * rng.normal(size=n) > 0).astype(int)
+    return X, y
+
+
+def test_modalities_that_add_up_support_neither_synergy_nor_redundancy():
+    X, y = _added_up_data()
+    X_tr, y_tr, X_te, y_te = _split(X, y, 350)
+    clf = I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr)
+    report = interaction_report(clf, X_te, y_te)
+    table = report.table
+    assert report.mixture["skill_low"] > 0  # the mixture predicts
+    assert (table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]].skill_low > 0).all()
+    assert not table.loc["redundancy", "supported"]
+    assert "not shared beyond the label" in table.loc["redundancy", "reason"]
+    assert not table.loc["synergy", "supported"]
+    assert report.dominant is None
+
+
+def test_added_up_predictions_beat_each_modality_alone():
+    from sk_i2moe._report import _added_up, _losses
+
+    rng = np.random.default_rng(0)
+    n = 400
+    parts = rng.normal(size=(n, 3))
+    y = (parts.sum(axis=1) + 0.3 * rng.normal(size=n) > 0).astype(int)
+    alone = [np.column_stack([-p, p]) / 2 for p in parts.T]  # each modality's own logits
+    usable = np.ones((n, 3), dtype=bool)
+    added = _added_up(alone, usable, y, "classification", np.random.default_rng(0))
+    assert added.shape == (n, 2)
+    best_alone = min(_losses(a, y, "classification").mean() for a in alone)
+    assert _losses(added, y, "classification").mean() < 0.7 * best_alone
+    # a class with fewer than five held-out samples: no cross-fitting, no rival
+    rare = y.copy()
+    rare[:] = 0
+    rare[:3] = 1
+    assert _added_up(alone, usable, rare, "classification", np.random.default_rng(0)) is None
+    # regressors: least squares on the outputs; a target never seen here is not an issue
+    target = parts.sum(axis=1, keepdims=True)
+    outputs = [p[:, None] for p in parts.T]
+    fitted = _added_up(outputs, usable, target, "regression", np.random.default_rng(0))
+    np.testing.assert_allclose(fitted, target, atol=1e-6)
+
+
+def test_shared_information_errs_alike_beyond_the_label():
+    from sk_i2moe._report import _beyond_label
+
+    rng = np.random.default_rng(0)
+    n = 2000
+
+    def correlation(a, b, y):
+        def beyond(score):
+            p = 1 / (1 + np.exp(-score))
+            brier = np.where(y == 1, 2 * (1 - p) ** 2, 2 * p**2)
+            return _beyond_label(None, brier, y, "classification")
+
+        return np.corrcoef(beyond(a), beyond(b))[0, 1]
+
+    # two noisy copies of the factor behind the label: they err together
+    shared = rng.normal(size=n)
+    noise = 0.5 * rng.normal(size=(2, n))
+    copies = correlation(shared + noise[0], shared + noise[1], (shared > 0).astype(int))
+    # two independent factors that add up to the label: given it, one explains the other away
+    a, b = rng.normal(size=(2, n))
+    separate = correlation(2 * a, 2 * b, (a + b > 0).astype(int))
+    assert copies > 0.2 and separate < 0
