@@ -17,7 +17,11 @@ whatever the truth and only the label's mechanism changes:
 - ``synergy``: the label is ``s_0 * s_1`` (an XOR of signs for classification);
 - ``additive``: the label is ``(p_0 + ... + p_{M-1}) / sqrt(M)``, every modality's
   private factor added up: each modality informs it separately, none jointly, and
-  no two share what they carry, so no single interaction explains it.
+  no two share what they carry, so no single interaction explains it. For
+  classification the class is drawn from a logistic model of it (log-odds
+  ``ADDITIVE_SLOPE`` times the sum), the usual meaning of "no interaction" in
+  clinical statistics; the sign of the sum would be a threshold of both factors at
+  once, which information theory counts as partly synergistic.
 
 ``mixed`` data draw the mechanism per sample, one third each of
 uniqueness[m0], redundancy and synergy, and announce it in every modality by a
@@ -30,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 MIXED = ("uniqueness[m0]", "redundancy", "synergy")
+ADDITIVE_SLOPE = 3.0  # log-odds per unit of the added-up factors (additive classification)
 
 
 def _mechanism_label(mechanism: str, factors: dict[str, np.ndarray]) -> np.ndarray:
@@ -105,7 +110,9 @@ def make_latent(
         latent_m = np.column_stack([*columns, marker, nuisance])
         rotation, _ = np.linalg.qr(rng.standard_normal((n_features, n_features)))
         X[f"m{m}"] = latent_m @ rotation + noise * rng.standard_normal((n_samples, n_features))
-    if task == "classification":
+    if task == "classification" and mechanism == "additive":
+        y = (rng.random(n_samples) < 1 / (1 + np.exp(-ADDITIVE_SLOPE * latent))).astype(np.int64)
+    elif task == "classification":
         y = (latent > 0).astype(np.int64)
     else:
         y = latent + noise * rng.standard_normal(n_samples)

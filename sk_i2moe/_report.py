@@ -308,26 +308,25 @@ def _added_up(
     return predicted.reshape(len(targets), -1)
 
 
-def _beyond_label(
-    alone: np.ndarray, losses: np.ndarray, targets: np.ndarray, task: str
-) -> np.ndarray:
+def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarray:
     """What of a modality's held-out prediction the label does not explain, per sample.
 
-    The part of its per-sample loss (classifiers) or prediction (regressors)
-    that a least-squares fit on the label leaves. Two modalities that carry the
-    same information err together beyond the label, so these residuals are
-    positively correlated; two that inform it independently are not (given
-    the label they are, if anything, negatively correlated: one explains away
-    the other).
+    The part of its predicted probabilities (classifiers), label rates
+    (multilabel) or outputs (regressors), ``(n, C)``, that a least-squares
+    fit on the label leaves (for classifiers: the prediction minus its mean
+    over the samples of the same class). Two modalities that carry the same
+    information err together beyond the label, so their residuals point the
+    same way; two that inform it independently do not (given the label they
+    are, if anything, opposed: one explains the other away).
     """
-    n = len(losses)
+    n = len(targets)
     if task == "classification":
-        design = np.zeros((n, int(targets.max()) + 1))
+        design = np.zeros((n, alone.shape[1]))
         design[np.arange(n), targets] = 1.0
-        signal = losses
+        signal = np.exp(_log_proba(alone))
     else:
         design = np.column_stack([np.ones(n), targets])
-        signal = losses if task == "multilabel" else alone.mean(axis=1)
+        signal = 0.5 * (1.0 + np.tanh(0.5 * alone)) if task == "multilabel" else alone
     coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
     return signal - design @ coef
 
@@ -371,12 +370,13 @@ def interaction_report(
       does not explain;
     - **redundancy**: the expert predicts better than chance, at least two
       modalities predict on their own, and for at least one pair of those
-      the errors of their single-modality predictions are correlated beyond
-      what the label explains (the ``low`` of the correlation of what a
-      least-squares fit on the label leaves of their per-sample losses, or of
-      their predictions for regressors, > 0): the same information is
-      carried by several modalities. Modalities that inform the target
-      separately are not correlated that way (if anything, negatively);
+      their single-modality predictions err alike beyond what the label
+      explains (the ``low`` of the correlation of what a least-squares fit on
+      the label leaves of their predicted probabilities, label rates or
+      outputs > 0): the same information is carried by several modalities.
+      Modalities that inform the target separately do not err alike (given
+      the label, one explains the other away: if anything their errors are
+      opposed);
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
 
     ``dominant`` is the expert with the largest mean weight (the one the
@@ -509,11 +509,12 @@ def interaction_report(
         additive_loss = _losses(additive, targets, task)
         columns.append(((additive_loss - losses[:, synergy])[:, None], usable[:, [synergy]]))
     # shared information: two modalities' predictions err together beyond the label
-    residual = {e: _beyond_label(alone_out[e], alone[e], targets, task) for e in unique}
+    residual = {e: _beyond_label(alone_out[e], targets, task) for e in unique}
     upper = [(e, k) for e, k in pairs if e < k]
     for e, k in upper:
         both = (usable[:, e] & usable[:, k])[:, None]
-        products = np.column_stack([residual[e] * residual[k], residual[e] ** 2, residual[k] ** 2])
+        a, b = residual[e], residual[k]
+        products = np.column_stack([(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)])
         columns.append((products, np.repeat(both, 3, axis=1)))
     draws = _bootstrap_means(
         np.hstack([v for v, _ in columns]), np.hstack([m for _, m in columns]), n_bootstrap, rng

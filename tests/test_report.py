@@ -234,10 +234,11 @@ def test_shared_information_errs_alike_beyond_the_label():
     n = 2000
 
     def correlation(a, b, y):
-        def beyond(score):
-            p = 1 / (1 + np.exp(-score))
-            brier = np.where(y == 1, 2 * (1 - p) ** 2, 2 * p**2)
-            return _beyond_label(None, brier, y, "classification")
+        def beyond(score):  # a binary classifier's logits from a score
+            residual = _beyond_label(np.column_stack([-score, score]) / 2, y, "classification")
+            assert residual.shape == (n, 2)
+            np.testing.assert_allclose(residual[y == 1].mean(axis=0), 0, atol=1e-12)
+            return residual[:, 1]
 
         return np.corrcoef(beyond(a), beyond(b))[0, 1]
 
