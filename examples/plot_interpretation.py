@@ -138,9 +138,11 @@ plot_expert_scores(scores)
 # :func:`~sk_i2moe.inspection.interaction_report` turns the weights into a
 # claim only where held-out data back it: the mixture must beat chance, a
 # uniqueness expert's modality must beat every other modality on its own,
-# the synergy expert must beat the best single modality and the redundancy
-# expert. On data with one interaction throughout, its ``dominant`` names
-# it. Here every modality carries the same information about the label
+# the synergy expert must beat the best single modality, the redundancy
+# expert and the single-modality predictions added up, and the redundancy
+# expert needs two modalities whose predictions err alike beyond what the
+# label explains. On data with one interaction throughout, its ``dominant``
+# names it. Here every modality carries the same information about the label
 # (redundancy) and a fourth modality is pure noise. The weight intervals
 # also cover the spread between the default's two members, which is why
 # they are wide where the members share the weight differently.
@@ -157,9 +159,7 @@ def report_on(data, labels, seed=0):
     return interaction_report(model, {k: v[held] for k, v in data.items()}, labels[held])
 
 
-X_pure, y_pure, _ = make_interaction_classification(
-    "redundancy", n_samples=900, random_state=1
-)
+X_pure, y_pure, _ = make_interaction_classification("redundancy", n_samples=900, random_state=1)
 X_pure["noise"] = np.random.default_rng(1).normal(size=(900, 8))
 print(report_on(X_pure, y_pure).summary())
 
@@ -170,6 +170,20 @@ y_shuffled = np.random.default_rng(0).permutation(y_pure)
 shuffled = report_on(X_pure, y_shuffled)
 print("dominant on shuffled labels:", shuffled.dominant)
 print(shuffled.table[["mean_weight", "skill", "skill_low", "supported"]].round(3))
+
+# %%
+# Modalities that inform the label separately: each carries its own factor
+# and the label's log-odds add the three up. Nothing is shared and nothing
+# needs the modalities jointly, so neither redundancy nor synergy is
+# supported, whatever the weights lean on (the synergy expert can learn an
+# added-up signal too: it sees which modalities are present).
+rng = np.random.default_rng(2)
+X_added = {f"m{m}": rng.normal(size=(900, 6)) for m in range(3)}
+log_odds = sum(1.5 * X_added[f"m{m}"][:, 0] for m in range(3))
+y_added = (rng.random(900) < 1 / (1 + np.exp(-log_odds))).astype(int)
+added = report_on(X_added, y_added)
+print("dominant when the modalities add up:", added.dominant)
+print(added.table[["mean_weight", "supported", "reason"]].round(2).to_string())
 
 # %%
 # Show the figures when run as a script.
