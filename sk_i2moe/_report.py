@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
@@ -300,7 +301,9 @@ def _added_up(
     else:
         return None
     design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
-    predicted = cross_val_predict(model, design, y, cv=folds, method=method)
+    with warnings.catch_warnings():  # an unconverged fit is still a rival, if a weaker one
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        predicted = cross_val_predict(model, design, y, cv=folds, method=method)
     if task == "classification":  # log-probabilities serve as logits
         proba = np.full((len(targets), alone[0].shape[1]), _EPS)
         proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
