@@ -42,6 +42,9 @@ from ._scoring import default_scoring, score_outputs
 _EPS = 1e-12
 _CHUNK = 100  # bootstrap resamples evaluated at once
 _FOLDS = 5  # cross-fitting of the single-modality predictions added up
+#: a synergy claim needs more than this share of the synergy expert's gain over the best
+#: single modality to be lost when the expert is made additive across some modality
+JOINT_SHARE = 0.5
 
 
 def final_estimator(estimator: object, X: object) -> tuple[object, object]:
@@ -334,6 +337,50 @@ def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarr
     return signal - design @ coef
 
 
+def _swap_partners(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random pairing of the samples: ``partner[partner[i]] == i`` (one alone if n is odd)."""
+    order = rng.permutation(n)
+    partner = np.arange(n)
+    pairs = order[: n - n % 2].reshape(-1, 2)
+    partner[pairs[:, 0]], partner[pairs[:, 1]] = pairs[:, 1], pairs[:, 0]
+    return partner
+
+
+def _additive_surrogates(
+    final: object,
+    arrays: list[np.ndarray],
+    own: np.ndarray,
+    absent: np.ndarray | None,
+    expert: int,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """What an expert would output if it were additive across each modality, per modality.
+
+    Pair every sample ``i`` with a partner ``j`` and swap modality ``m``
+    between them. If the expert's output ``s`` is a sum of a function of
+    ``m`` and a function of the other modalities, ``s(m_i, rest_i) =
+    s(m_i, rest_j) + s(m_j, rest_i) - s(m_j, rest_j)`` exactly; the right-hand
+    side is the surrogate (one forward pass per modality). An expert whose
+    name says synergy must predict better than every one of them on at least
+    one modality: otherwise its prediction is a sum across the modalities.
+
+    ``own`` is the expert's output ``(n, C)`` on ``arrays``; ``absent``
+    ``(n, M)`` which modalities each sample lacks (None: none). Returns the
+    surrogate outputs, one ``(n, C)`` array per modality, and a mask of the
+    samples whose pair has every modality (an absent one cannot be swapped).
+    """
+    n = arrays[0].shape[0]
+    partner = _swap_partners(n, rng)
+    complete = np.ones(n, dtype=bool) if absent is None else ~absent.any(axis=1)
+    surrogates = []
+    for m in range(len(arrays)):
+        swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
+        # row i: sample i with modality m from its partner, s(m_j, rest_i)
+        out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
+        surrogates.append(out[partner] + out - own[partner])
+    return surrogates, complete & complete[partner]
+
+
 def interaction_report(
     estimator: object,
     X: object,
@@ -370,7 +417,12 @@ def interaction_report(
       paired difference of losses > 0): combining modalities adds
       information that no single one has and that pooling them (which also
       averages their noise away) or adding up what each says separately
-      does not explain;
+      does not explain; **and** the expert's own prediction needs the
+      modalities jointly: made additive across some modality (swapping that
+      modality between paired samples, which leaves a sum unchanged), it
+      loses more than ``JOINT_SHARE`` (one half) of its gain over the best
+      single modality (``low`` > 0). A backbone that sees which modalities
+      are present can learn a sum of their effects; this is what tells it;
     - **redundancy**: the expert predicts better than chance, at least two
       modalities predict on their own, and for at least one pair of those
       their single-modality predictions err alike beyond what the label
@@ -511,6 +563,26 @@ def interaction_report(
     if added:
         additive_loss = _losses(additive, targets, task)
         columns.append(((additive_loss - losses[:, synergy])[:, None], usable[:, [synergy]]))
+    # ... and its own prediction made additive across each modality in turn: an expert
+    # that only adds the modalities up (it can learn to, seeing which are present) is no
+    # synergy whatever its construction
+    swap = synergy is not None and rival is not None and len(modalities) >= 2
+    if swap:
+        surrogates, pairable = _additive_surrogates(
+            final, arrays, outputs[:, synergy], explanation.absent, synergy, rng
+        )
+        # > 0: more than JOINT_SHARE of the gain over the best single modality is lost
+        # when the expert is made additive across this modality
+        gain = rival_loss - losses[:, synergy]
+        columns += [
+            (
+                (_losses(surrogate, targets, task) - losses[:, synergy] - JOINT_SHARE * gain)[
+                    :, None
+                ],
+                (pairable & usable[:, synergy] & usable[:, rival])[:, None],
+            )
+            for surrogate in surrogates
+        ]
     # shared information: two modalities' predictions err together beyond the label
     residual = {e: _beyond_label(alone_out[e], targets, task) for e in unique}
     upper = [(e, k) for e, k in pairs if e < k]
@@ -537,6 +609,7 @@ def interaction_report(
     margin_draws = take(1) if synergy is not None and rival is not None else None
     pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
     added_low = _interval(take(1), confidence)[0][0] if added else None
+    swap_low = _interval(take(len(modalities)), confidence)[0] if swap else None
     moments = take(3 * len(upper)).reshape(n_bootstrap, len(upper), 3)
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = moments[..., 0] / np.sqrt(moments[..., 1] * moments[..., 2])
@@ -603,6 +676,15 @@ def interaction_report(
                     (
                         "beats every single modality but not their predictions added up: the "
                         "modalities inform the target separately, not jointly"
+                    ),
+                )
+            elif margin_low > 0 and swap and not (swap_low > 0).any():
+                ok, why = (
+                    False,
+                    (
+                        "beats every single modality, but keeps most of that gain when made "
+                        "additive across any one modality (swapping it between samples): it "
+                        "mostly adds the modalities up"
                     ),
                 )
             elif margin_low > 0:

@@ -250,3 +250,42 @@ def test_shared_information_errs_alike_beyond_the_label():
     a, b = rng.normal(size=(2, n))
     separate = correlation(2 * a, 2 * b, (a + b > 0).astype(int))
     assert copies > 0.2 and separate < 0
+
+
+def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
+    from types import SimpleNamespace
+
+    from sk_i2moe._report import _additive_surrogates
+
+    class Expert:  # a fitted estimator's explain pass, for one expert of a given output
+        def __init__(self, fn):
+            self.fn = fn
+
+        def _explain_arrays(self, arrays):
+            return SimpleNamespace(expert_outputs=self.fn(*arrays)[:, None, None])
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(301, 2)) for _ in range(3)]
+
+    def added(a, b, c):
+        return np.sin(a[:, 0]) + b[:, 1] ** 2 - c[:, 0]
+
+    def product(a, b, c):
+        return a[:, 0] * b[:, 0] + c[:, 1]
+
+    for fn, exact in ((added, [True, True, True]), (product, [False, False, True])):
+        own = fn(*arrays)[:, None]
+        surrogates, pairable = _additive_surrogates(
+            Expert(fn), arrays, own, None, 0, np.random.default_rng(1)
+        )
+        assert pairable.all() and len(surrogates) == 3
+        for surrogate, additive in zip(surrogates, exact):
+            close = np.allclose(surrogate, own)
+            assert close == additive  # exact across a modality the output is additive in
+    # an absent modality cannot be swapped: its pairs are left out
+    absent = np.zeros((301, 3), dtype=bool)
+    absent[0, 1] = True
+    _, pairable = _additive_surrogates(
+        Expert(added), arrays, added(*arrays)[:, None], absent, 0, np.random.default_rng(1)
+    )
+    assert pairable.sum() == 301 - 2
