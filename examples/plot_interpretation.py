@@ -139,7 +139,10 @@ plot_expert_scores(scores)
 # claim only where held-out data back it: the mixture must beat chance, a
 # uniqueness expert's modality must beat every other modality on its own,
 # the synergy expert must beat the best single modality, the redundancy
-# expert and the single-modality predictions added up, and the redundancy
+# expert and the single-modality predictions added up, and lose most of its
+# gain when made additive across some modality (the report swaps that
+# modality between paired samples to build the additive version), and the
+# redundancy
 # expert needs two modalities whose predictions err alike beyond what the
 # label explains. On data with one interaction throughout, its ``dominant``
 # names it. Here every modality carries the same information about the label
