@@ -202,16 +202,20 @@ def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     and bounded: a few confident mistakes cannot outweigh many right answers,
     as they can with the log-loss.
     """
+    predicted = _predictions(outputs, task)
     if task == "classification":
-        z = outputs - outputs.max(axis=1, keepdims=True)
-        proba = np.exp(z)
-        proba /= proba.sum(axis=1, keepdims=True)
-        proba[np.arange(len(y)), y] -= 1.0
-        return np.square(proba).sum(axis=1)
+        predicted[np.arange(len(y)), y] -= 1.0
+        return np.square(predicted).sum(axis=1)
+    return np.square(predicted - y).mean(axis=1)
+
+
+def _predictions(outputs: np.ndarray, task: str) -> np.ndarray:
+    """What outputs ``(n, C)`` predict: class probabilities, label rates, or the outputs."""
+    if task == "classification":
+        return np.exp(_log_proba(outputs))
     if task == "multilabel":
-        proba = 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, overflow-free
-        return np.square(proba - y).mean(axis=1)
-    return np.square(outputs - y).mean(axis=1)
+        return 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, overflow-free
+    return outputs
 
 
 def _chance_losses(y: np.ndarray, task: str) -> np.ndarray:
@@ -329,10 +333,9 @@ def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarr
     if task == "classification":
         design = np.zeros((n, alone.shape[1]))
         design[np.arange(n), targets] = 1.0
-        signal = np.exp(_log_proba(alone))
     else:
         design = np.column_stack([np.ones(n), targets])
-        signal = 0.5 * (1.0 + np.tanh(0.5 * alone)) if task == "multilabel" else alone
+    signal = _predictions(alone, task)
     coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
     return signal - design @ coef
 
