@@ -4,6 +4,7 @@ import torch
 from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
 from sk_i2moe.nn.experts import (
     ExpertLinear,
+    alone_from_variants,
     build_variants,
     single_modality_variants,
     variant_shared_dropout,
@@ -190,26 +191,43 @@ def test_mlp_fusion_forward_variants_equals_the_stacked_variants(modalities, n_l
 
 
 @pytest.mark.parametrize("n_layers", [2, 0])
-@pytest.mark.parametrize("dropout", [0.0, 0.5])
-def test_mlp_fusion_forward_alone_equals_the_stacked_single_modality_passes(n_layers, dropout):
+@pytest.mark.parametrize("experts", ["all", "synergy_redundancy"])
+def test_mlp_fusion_forward_alone_equals_the_stacked_single_modality_passes(n_layers, experts):
+    # each expert on the rows it needs: uniqueness experts on their own modality only
     torch.manual_seed(0)
     model = StructuredInteractionMoE(
-        N_FEATURES, 3, hidden_dim=8, fusion="mlp", fusion_kwargs={"n_layers": n_layers}
+        N_FEATURES,
+        3,
+        hidden_dim=8,
+        fusion="mlp",
+        experts=experts,
+        fusion_kwargs={"n_layers": n_layers},
     ).train()
     fusion = model.fusion
-    fusion.mlp.dropout = dropout
+    fusion.mlp.dropout = 0.0
+    n_unique = model.n_experts - 2
     g = torch.Generator().manual_seed(1)
     tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
 
     def stacked(leaf):
         variants = single_modality_variants(leaf, model.tokens_per_modality)
-        return fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+        fused = fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+        return alone_from_variants(fused, n_unique, len(N_FEATURES))
 
-    (fast_logits, fast_grad, fast_params), (logits, grad, params) = _two_ways(
-        fusion, tokens, fusion.forward_alone, stacked
-    )
-    assert logits.shape == (5, 4 * 5, 3)
-    torch.testing.assert_close(fast_logits, logits, atol=1e-5, rtol=1e-5)
+    results = []
+    for run in (lambda leaf: fusion.forward_alone(leaf, n_unique), stacked):
+        fusion.zero_grad()
+        leaf = tokens.clone().requires_grad_(True)
+        out = run(leaf)
+        (out.unique.square().sum() + out.clean.sum() + out.alone.square().sum()).backward()
+        grads = [p.grad.clone() for p in fusion.parameters()]
+        results.append(
+            ([out.unique.detach(), out.clean.detach(), out.alone.detach()], leaf.grad, grads)
+        )
+    (fast, fast_grad, fast_params), (slow, grad, params) = results
+    assert [t.shape for t in slow] == [(n_unique, 5, 3), (2, 5, 3), (2, 3, 5, 3)]
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)
     for a, b in zip(fast_params, params):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -17,9 +17,11 @@ from torch import nn
 
 from ._defaults import DEFAULTS
 from .experts import (
+    AloneOutput,
     ExpertLinear,
     ExpertMLP,
     FusionOutput,
+    alone_from_variants,
     build_variants,
     pool_modalities,
     replaced_modalities,
@@ -129,41 +131,56 @@ class MLPFusion(nn.Module):
         pre = torch.cat((clean.unsqueeze(1), variants), dim=1).flatten(1, 2)
         return FusionOutput(*self.mlp.forward_from_first(pre, len(replaced) + 1))
 
-    def forward_alone(self, tokens: torch.Tensor) -> FusionOutput:
-        """:meth:`forward` on the clean input and on each modality alone.
+    def forward_alone(self, tokens: torch.Tensor, n_unique: int) -> AloneOutput:
+        """The structured mixture's passes: each expert on the rows it needs.
 
-        Equal to ``forward(single_modality_variants(tokens, P).flatten(0, 1),
-        n_variants=M + 1)`` but cheaper: the first layer is linear in the pooled
-        modalities, so the pre-activation of modality ``m`` alone (every other
-        modality absent, its pooled embedding 0) is ``m``'s partial product
-        plus the bias, and the clean one is the sum of the partial products
-        plus the bias. The first layer costs one pass over the pooled inputs
-        instead of ``M + 1``.
+        Equal to ``alone_from_variants(forward(single_modality_variants(tokens,
+        P).flatten(0, 1), n_variants=M + 1), n_unique, M)`` but cheaper, in two
+        ways. The first layer is linear in the pooled modalities, so the
+        pre-activation of modality ``m`` alone (every other modality absent,
+        its pooled embedding 0) is ``m``'s partial product plus the bias, and
+        the clean one is the sum of the partial products plus the bias. And a
+        uniqueness expert runs on its own modality's row only, not on all
+        ``M + 1``: ``U + (E - U)(M + 1)`` rows per sample instead of
+        ``E (M + 1)``. Dropout masks are shared by a sample's rows within an
+        expert, as in :meth:`forward`.
 
         Parameters
         ----------
         tokens : Tensor
             ``[B, T, H]`` clean tokens (an absent modality's tokens are 0).
+        n_unique : int
+            Number of uniqueness experts ``U``, the first ``U`` on the expert
+            axis (``U = M`` or 0).
 
         Returns
         -------
-        FusionOutput
-            Logits ``[E, (M + 1) * B, C]``, variant-major (clean first).
+        AloneOutput
         """
         batch, n_modalities = tokens.shape[0], self.n_modalities
         if not self.mlp.hidden:  # no first hidden layer to decompose
             variants = single_modality_variants(tokens, tokens.shape[1] // n_modalities)
-            return self(variants.flatten(0, 1), n_variants=n_modalities + 1)
+            fused = self(variants.flatten(0, 1), n_variants=n_modalities + 1)
+            return alone_from_variants(fused, n_unique, n_modalities)
         pooled = pool_modalities(tokens, n_modalities).view(batch, n_modalities, -1)
         first = self.mlp.hidden[0]
         n_experts, _, width = first.weight.shape
         weight = first.weight.view(n_experts, n_modalities, -1, width)  # [E, M, H, W]
-        parts = torch.einsum("bmh,emhw->embw", pooled, weight)  # [E, M, B, W]
         bias = first.bias.unsqueeze(1)  # [E, 1, W]
-        clean = parts.sum(1) + bias  # [E, B, W]
-        alone = parts + bias.unsqueeze(1)  # [E, M, B, W]
-        pre = torch.cat((clean.unsqueeze(1), alone), dim=1).flatten(1, 2)
-        return FusionOutput(*self.mlp.forward_from_first(pre, n_modalities + 1))
+        parts = torch.einsum("bmh,emhw->embw", pooled, weight[n_unique:])  # [R, M, B, W]
+        rest_bias = bias[n_unique:]
+        clean = parts.sum(1) + rest_bias  # [R, B, W]
+        alone = parts + rest_bias.unsqueeze(1)  # [R, M, B, W]
+        rest_pre = torch.cat((clean.unsqueeze(1), alone), dim=1).flatten(1, 2)
+        rest = self.mlp.forward_from_first(rest_pre, n_modalities + 1, slice(n_unique, None))[0]
+        rest = rest.unflatten(1, (n_modalities + 1, batch))  # [R, M + 1, B, C]
+        if n_unique:  # uniqueness expert u reads modality u only: [U, B, W]
+            own = weight[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, H, W]
+            pre = torch.baddbmm(bias[:n_unique], pooled[:, :n_unique].transpose(0, 1), own)
+            unique = self.mlp.forward_from_first(pre, 1, slice(None, n_unique))[0]
+        else:
+            unique = rest.new_empty(0, *rest.shape[2:])
+        return AloneOutput(unique, rest[:, 0], rest[:, 1:])
 
 
 class EarlyFusion(nn.Module):

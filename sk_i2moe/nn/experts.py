@@ -51,6 +51,54 @@ def _lead(n_experts: int | Sequence[int]) -> tuple[int, ...]:
     return (n_experts,) if isinstance(n_experts, int) else tuple(n_experts)
 
 
+class AloneOutput(NamedTuple):
+    """What a structured mixture needs from its backbone: each expert on its rows.
+
+    The uniqueness experts come first on the expert axis; each is evaluated on
+    its own modality alone. The other experts (synergy, redundancy) are
+    evaluated on the clean input and on each modality alone.
+
+    Attributes
+    ----------
+    unique : Tensor
+        ``[U, B, C]``: uniqueness expert ``u`` on modality ``u`` alone.
+    clean : Tensor
+        ``[E - U, B, C]``: the other experts on the clean input.
+    alone : Tensor
+        ``[E - U, M, B, C]``: the other experts on each modality alone.
+    aux_loss : Tensor or None
+        As in :class:`FusionOutput`.
+    """
+
+    unique: torch.Tensor
+    clean: torch.Tensor
+    alone: torch.Tensor
+    aux_loss: torch.Tensor | None = None
+
+
+def alone_from_variants(fused: FusionOutput, n_unique: int, n_modalities: int) -> AloneOutput:
+    """Pick an :class:`AloneOutput` from every expert's passes over all variants.
+
+    Parameters
+    ----------
+    fused : FusionOutput
+        A backbone's output on the ``M + 1`` stacked variants of
+        :func:`single_modality_variants` (clean first), all ``E`` experts.
+    n_unique : int
+        Number of uniqueness experts ``U`` (the first ``U`` on the expert axis).
+    n_modalities : int
+        Number of modalities ``M``.
+
+    Returns
+    -------
+    AloneOutput
+    """
+    logits = fused.logits.unflatten(1, (n_modalities + 1, -1))  # [E, M + 1, B, C]
+    clean, alone = logits[:, 0], logits[:, 1:]
+    unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
+    return AloneOutput(unique, clean[n_unique:], alone[n_unique:], fused.aux_loss)
+
+
 class ExpertLinear(nn.Module):
     """Independent affine maps evaluated with one batched matmul.
 
@@ -317,22 +365,24 @@ class ExpertMLP(nn.Module):
         return self.forward_from_first(self.hidden[0](x, shared=shared), n_variants)
 
     def forward_from_first(
-        self, pre: torch.Tensor, n_variants: int = 1
+        self, pre: torch.Tensor, n_variants: int = 1, experts: slice = slice(None)
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Finish :meth:`forward` from the first layer's pre-activation ``[*lead, N, hidden]``.
 
         For callers that compute the first (linear) layer themselves, e.g. from
         per-modality partial products (:meth:`MLPFusion.forward_variants`).
+        ``experts`` runs only those weight sets (a slice of the first leading
+        axis; ``pre`` then has that many on its first axis).
         """
         h = pre
         for i, layer in enumerate(self.hidden):
             if i:
-                h = layer(h)
+                h = _batched_affine(h, layer.weight[experts], layer.bias[experts])
             h = F.gelu(h)
             h = variant_shared_dropout(
                 h, self.dropout, n_variants, self.training, row_dim=len(self.lead)
             )
-        return self.head(h), h
+        return _batched_affine(h, self.head.weight[experts], self.head.bias[experts]), h
 
 
 def pool_modalities(x: torch.Tensor, n_modalities: int) -> torch.Tensor:

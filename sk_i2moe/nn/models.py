@@ -28,7 +28,7 @@ from torch import nn
 
 from ._defaults import DEFAULTS
 from .encoders import make_encoder
-from .experts import build_variants, single_modality_variants
+from .experts import alone_from_variants, build_variants, single_modality_variants
 from .fusion import make_fusion
 from .objective import InteractionObjective, StructuredObjective
 
@@ -915,8 +915,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     (:func:`missing_modality_mixtures`), which the objective scores too: the
     weights then prefer the expert whose prediction survives the loss of a
     modality as its kind says it should. Training and prediction evaluate
-    every expert on ``M + 1`` rows per sample (clean, each modality alone),
-    plus one all-absent row.
+    the synergy and redundancy experts on ``M + 1`` rows per sample (clean,
+    each modality alone) and each uniqueness expert on its modality alone
+    (backbones without a ``forward_alone`` method run every expert on all
+    ``M + 1``), plus one all-absent row.
 
     Parameters
     ----------
@@ -1010,25 +1012,23 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         """
         tokens = self.embed(xs, present)
         n_modalities = self.n_modalities
-        n_variants, batch = n_modalities + 1, tokens.shape[0]
+        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
         fast = getattr(self.fusion, "forward_alone", None)
         if fast is not None:  # a backbone that builds the single-modality passes itself
-            fused = fast(tokens)
+            passes = fast(tokens, n_unique)
         else:
             variants = single_modality_variants(tokens, self.tokens_per_modality)
-            fused = self.fusion(variants.flatten(0, 1), n_variants=n_variants)
-        logits = fused.logits.unflatten(1, (n_variants, batch))  # [E, M + 1, B, C]
-        clean, alone = logits[:, 0], logits[:, 1:]  # [E, B, C], [E, M, B, C]
+            fused = self.fusion(variants.flatten(0, 1), n_variants=n_modalities + 1)
+            passes = alone_from_variants(fused, n_unique, n_modalities)
         none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
-        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
-        unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
-        synergy = clean[-2] - alone[-2].sum(0) + (n_modalities - 1) * none[-2]
+        # synergy, then redundancy, after the uniqueness experts
+        synergy = passes.clean[0] - passes.alone[0].sum(0) + (n_modalities - 1) * none[-2]
         return ExpertPass(
             pooled=self.pool(tokens),
             present=present,
-            fixed_logits=torch.cat([unique, synergy.unsqueeze(0)]).transpose(0, 1),
-            modality_logits=alone[-1].transpose(0, 1),  # [B, M, C], the redundancy expert's
-            gate_loss=fused.aux_loss,
+            fixed_logits=torch.cat([passes.unique, synergy.unsqueeze(0)]).transpose(0, 1),
+            modality_logits=passes.alone[1].transpose(0, 1),  # [B, M, C], the redundancy expert's
+            gate_loss=passes.aux_loss,
         )
 
     def mix(self, parts: ExpertPass, with_missing: bool = False) -> StructuredMoEOutput:
