@@ -233,8 +233,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
           many epochs as the best one had, but at least {REFIT_MIN_EPOCHS} (or
           ``max_epochs`` if fewer), because the routing of samples to experts
           can settle after the validation loss is lowest (``n_iter_``). The
-          validation losses that chose it are ``validation_loss_``. Costs the
-          first fit on top of the second.
+          validation losses that chose it are ``validation_loss_``. The first
+          fit only chooses the number of epochs, so it trains one mixture
+          whatever ``n_members`` is; it costs that on top of the second.
         - ``"auto"``: ``"refit"`` where the held-out part would have at least
           {AUTO_MIN_VALIDATION} samples and (for classifiers) every class can be stratified;
           otherwise train on all the data for ``max_epochs``.
@@ -333,9 +334,9 @@ SHARED_ATTRIBUTES = """\
     n_iter_ : int
         Number of epochs run (of the final fit, with ``early_stopping="refit"``).
     validation_loss_ : ndarray of shape (n_epochs,) or None
-        The held-out loss of every epoch of the fit that chose ``n_iter_``,
-        when ``early_stopping`` refitted (``"refit"``, or ``"auto"`` with
-        enough data); None otherwise.
+        The held-out loss of every epoch of the fit that chose ``n_iter_``
+        (one mixture), when ``early_stopping`` refitted (``"refit"``, or
+        ``"auto"`` with enough data); None otherwise.
     n_reweight_steps_ : int
         Steps that trained the reweighting networks alone after training
         (``reweight_steps``); 0 when skipped.
@@ -551,6 +552,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         dataset = ModalityDataset(arrays, y_encoded, weights)
         refits = self._stopping_mode() == "refit"
+        searching = False
         # a continued fit trains on all the data unless it keeps the best epoch itself
         train, valid = (
             (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed)
@@ -564,9 +566,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
             else:
-                self.net_ = self._train_new(train, valid, device)
+                # a refit's first fit only chooses the number of epochs: one member does
+                searching = refits and valid is not None
+                self.net_ = self._train_new(
+                    train, valid, device, n_members=1 if searching else None
+                )
                 self.validation_loss_ = None
-                if refits and valid is not None and not self.net_.interrupted_:
+                if searching and not self.net_.interrupted_:
                     # the epochs are chosen: fit afresh on all the data for that many
                     best = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
                     chosen = max(best, min(REFIT_MIN_EPOCHS, self.max_epochs))
@@ -581,6 +587,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             # as MLPClassifier: keep the network trained so far, and say so
             stopper = "early_stopping" in dict(self.net_.callbacks_)
             restored = " (early stopping restored its best epoch)" if stopper else ""
+            if searching and self.n_members > 1:
+                restored += ", one mixture of the first fit that chooses the number of epochs"
             warnings.warn(
                 f"Training was interrupted by the user (KeyboardInterrupt) after "
                 f"{self.n_iter_} epoch(s) of max_epochs={self.max_epochs}; the estimator holds "
@@ -667,12 +675,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         valid: ModalityDataset | None,
         device: torch.device,
         max_epochs: int | None = None,
+        n_members: int | None = None,
     ) -> I2MoENet:
-        """Build a fresh net for ``train`` (its batch size and input statistics) and fit it."""
+        """Build a fresh net for ``train`` (its batch size and input statistics) and fit it.
+
+        ``max_epochs`` and ``n_members`` override the estimator's parameters.
+        """
         self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
         stats = standardization(train.inputs, train.present) if self.standardize else None
         n_features = [t.shape[1] for t in train.inputs]
-        net = self._build_net(n_features, stats, valid, device)
+        net = self._build_net(n_features, stats, valid, device, n_members=n_members)
         if max_epochs is not None:
             net.max_epochs = max_epochs
         return net.fit(train)
@@ -780,11 +792,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         valid: ModalityDataset | None,
         device: torch.device,
         validating: bool | None = None,
+        n_members: int | None = None,
     ) -> I2MoENet:
         """The skorch net for this estimator's parameters (not yet initialised).
 
-        ``validating`` (default: whether ``valid`` is given) adds early stopping.
+        ``validating`` (default: whether ``valid`` is given) adds early stopping;
+        ``n_members`` (default: the estimator's) is the number of mixtures.
         """
+        n_members = self.n_members if n_members is None else n_members
         loc, scale = standardization if standardization is not None else (None, None)
         factory: Callable = (
             FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
@@ -825,11 +840,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             "criterion": model.Objective,
             **_accepted_by(model.Objective, "criterion", objective_options),
         }
-        if self.n_members > 1:  # the same options, one level down
+        if n_members > 1:  # the same options, one level down
             module.update(
                 module=MixtureEnsemble,
                 module__member=model,
-                module__n_members=self.n_members,
+                module__n_members=n_members,
                 criterion=EnsembleObjective,
                 criterion__member=model.Objective,
             )

@@ -157,3 +157,17 @@ def test_an_explanation_needs_both_member_arrays():
     args = (np.ones((1, 1)), np.zeros((1, 1, 1)), np.zeros((1, 1)), ["fusion"], ["y"])
     with pytest.raises(ValueError, match="member_weights and member_outputs"):
         Explanation(*args, member_weights=np.ones((1, 2, 1)))
+
+
+def test_a_refit_chooses_its_epochs_with_one_mixture(data):
+    # the first fit of early_stopping="refit" only picks the number of epochs: it trains one
+    # mixture whatever n_members is (same split and seed, so the same validation losses),
+    # and the fit that follows trains every member
+    train, y, _, _ = data
+    options = {**SMALL, "max_epochs": 5, "early_stopping": "refit"}
+    one = I2MoEClassifier(**options, n_members=1).fit(train, y)
+    three = I2MoEClassifier(**options, n_members=3).fit(train, y)
+    assert one.validation_loss_ is not None and len(one.validation_loss_) == 5
+    np.testing.assert_allclose(three.validation_loss_, one.validation_loss_, rtol=1e-6)
+    assert len(three.net_.module_.members) == 3
+    assert three.n_iter_ == one.n_iter_
