@@ -147,7 +147,7 @@ plot_expert_scores(scores)
 # label explains. On data with one interaction throughout, its ``dominant``
 # names it. Here every modality carries the same information about the label
 # (redundancy) and a fourth modality is pure noise. The weight intervals
-# also cover the spread between the default's two members, which is why
+# also cover the spread between the default's four members, which is why
 # they are wide where the members share the weight differently.
 from sk_i2moe.inspection import interaction_report
 

@@ -174,7 +174,7 @@ SHARED_PARAMETERS = """\
         ``n_perturbed`` and ``loss_on`` apply to it only. Vanilla fusion
         (``experts="single"``) has no interaction kinds and is built as the
         paper's mixture with one expert whatever this parameter says.
-    n_members : int, default=2
+    n_members : int, default=4
         Number of mixtures trained side by side, each from its own random
         initialisation, on the same batches (one network, one model file;
         training and prediction cost about ``n_members`` times one mixture;

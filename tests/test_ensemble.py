@@ -138,7 +138,7 @@ def test_both_kinds_and_the_regressor_train_as_ensembles(data, constraint):
     )
 
 
-def test_one_member_is_the_plain_mixture_and_the_default_is_two(data):
+def test_one_member_is_the_plain_mixture_and_the_default_is_four(data):
     train, y, _, _ = data
     clf = I2MoEClassifier(**SMALL, n_members=1).fit(train, y)
     assert isinstance(clf.net_.module_, StructuredInteractionMoE)
@@ -146,7 +146,7 @@ def test_one_member_is_the_plain_mixture_and_the_default_is_two(data):
     assert explanation.member_weights is None and explanation.member_outputs is None
     default = I2MoEClassifier(**SMALL).fit(train, y)
     assert isinstance(default.net_.module_, MixtureEnsemble)
-    assert len(default.net_.module_.members) == 2
+    assert len(default.net_.module_.members) == 4
     with pytest.raises(InvalidParameterError, match="n_members"):
         I2MoEClassifier(n_members=0).fit(train, y)
 
