@@ -142,9 +142,9 @@ plot_expert_scores(scores)
 # expert and the single-modality predictions added up, and lose most of its
 # gain when made additive across some modality (the report swaps that
 # modality between paired samples to build the additive version), and the
-# redundancy
-# expert needs two modalities whose predictions err alike beyond what the
-# label explains. On data with one interaction throughout, its ``dominant``
+# redundancy expert needs two modalities whose predictions agree across the
+# samples more than their errors do once the label is known (they share
+# information). On data with one interaction throughout, its ``dominant``
 # names it. Here every modality carries the same information about the label
 # (redundancy) and a fourth modality is pure noise. The weight intervals
 # also cover the spread between the default's four members, which is why

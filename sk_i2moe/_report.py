@@ -340,6 +340,49 @@ def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarr
     return signal - design @ coef
 
 
+_N_MOMENTS = 6  # per pair of modalities: see _pair_moments
+
+
+def _pair_moments(
+    alone_a: np.ndarray, alone_b: np.ndarray, targets: np.ndarray, task: str, rows: np.ndarray
+) -> np.ndarray:
+    """Per-sample products behind two modalities' shared information ``(n, 6)``.
+
+    For the two held-out single-modality predictions, centred over ``rows``
+    (a mask), and for what the label leaves of them (:func:`_beyond_label`):
+    the cross product and each one's square, summed over the classes or
+    outputs. Their means over samples give the two correlations that
+    :func:`_shared_information` compares.
+    """
+    signals = [_predictions(a, task) for a in (alone_a, alone_b)]
+    if rows.any():
+        signals = [s - s[rows].mean(axis=0) for s in signals]
+    residuals = [_beyond_label(a, targets, task) for a in (alone_a, alone_b)]
+    columns = []
+    for a, b in (signals, residuals):
+        columns += [(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)]
+    return np.column_stack(columns)
+
+
+def _shared_information(moments: np.ndarray) -> np.ndarray:
+    """How much two modalities' predictions share beyond the label, from mean moments.
+
+    ``moments`` ``(..., 6)`` are means of :func:`_pair_moments`. Returns the
+    correlation of the two predictions across samples minus the absolute
+    correlation of what the label leaves of them: positive when the two
+    share information about the target (for jointly Gaussian predictions,
+    exactly when their co-information is: together they tell less than the
+    sum of what each tells). Noisy copies of one factor predict alike (and
+    their errors, given a noisy label, too, but less); modalities that
+    inform the target separately predict independently, and given the label
+    one explains the other away (their residuals are opposed).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        signal = moments[..., 0] / np.sqrt(moments[..., 1] * moments[..., 2])
+        residual = moments[..., 3] / np.sqrt(moments[..., 4] * moments[..., 5])
+    return signal - np.abs(residual)
+
+
 def _swap_partners(n: int, rng: np.random.Generator) -> np.ndarray:
     """A random pairing of the samples: ``partner[partner[i]] == i`` (one alone if n is odd)."""
     order = rng.permutation(n)
@@ -428,13 +471,14 @@ def interaction_report(
       are present can learn a sum of their effects; this is what tells it;
     - **redundancy**: the expert predicts better than chance, at least two
       modalities predict on their own, and for at least one pair of those
-      their single-modality predictions err alike beyond what the label
-      explains (the ``low`` of the correlation of what a least-squares fit on
-      the label leaves of their predicted probabilities, label rates or
-      outputs > 0): the same information is carried by several modalities.
-      Modalities that inform the target separately do not err alike (given
-      the label, one explains the other away: if anything their errors are
-      opposed);
+      their single-modality predictions (predicted probabilities, label rates
+      or outputs) agree across the samples more than their errors do once the
+      label is known (the ``low`` of their correlation minus the absolute
+      correlation of what a least-squares fit on the label leaves of them
+      > 0): the two carry the same information about the target, so together
+      they tell less than the sum of what each tells. Modalities that inform
+      the target separately predict independently of each other, and given
+      the label one explains the other away (their errors are opposed);
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
 
     ``dominant`` is the expert with the largest mean weight (the one the
@@ -586,14 +630,13 @@ def interaction_report(
             )
             for surrogate in surrogates
         ]
-    # shared information: two modalities' predictions err together beyond the label
-    residual = {e: _beyond_label(alone_out[e], targets, task) for e in unique}
+    # shared information: two modalities' predictions agree across the samples more than
+    # what the label leaves of them does
     upper = [(e, k) for e, k in pairs if e < k]
     for e, k in upper:
-        both = (usable[:, e] & usable[:, k])[:, None]
-        a, b = residual[e], residual[k]
-        products = np.column_stack([(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)])
-        columns.append((products, np.repeat(both, 3, axis=1)))
+        both = usable[:, e] & usable[:, k]
+        moments = _pair_moments(alone_out[e], alone_out[k], targets, task, both)
+        columns.append((moments, np.repeat(both[:, None], moments.shape[1], axis=1)))
     draws = _bootstrap_means(
         np.hstack([v for v, _ in columns]), np.hstack([m for _, m in columns]), n_bootstrap, rng
     )
@@ -613,10 +656,8 @@ def interaction_report(
     pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
     added_low = _interval(take(1), confidence)[0][0] if added else None
     swap_low = _interval(take(len(modalities)), confidence)[0] if swap else None
-    moments = take(3 * len(upper)).reshape(n_bootstrap, len(upper), 3)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = moments[..., 0] / np.sqrt(moments[..., 1] * moments[..., 2])
-    agree_low = dict(zip(upper, _interval(correlation, confidence)[0]))
+    moments = take(_N_MOMENTS * len(upper)).reshape(n_bootstrap, len(upper), _N_MOMENTS)
+    agree_low = dict(zip(upper, _interval(_shared_information(moments), confidence)[0]))
 
     def skill_of(loss_draws: np.ndarray, chance_draws: np.ndarray) -> np.ndarray:
         return 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
@@ -710,15 +751,15 @@ def interaction_report(
                     shared = ", ".join(f"{label(a)} and {label(b)}" for a, b in sharing)
                     ok, why = (
                         True,
-                        f"several modalities predict on their own and err alike beyond the "
-                        f"label ({shared})",
+                        f"several modalities predict on their own, and {shared} predict alike "
+                        "more than the label explains: they share information",
                     )
                 else:
                     ok, why = (
                         False,
                         (
-                            "several modalities predict on their own, but their errors are not "
-                            "shared beyond the label: each carries its own information"
+                            "several modalities predict on their own, but no two predict alike "
+                            "more than the label explains: each carries its own information"
                         ),
                     )
             else:

@@ -105,7 +105,7 @@ def test_redundant_modalities_support_redundancy():
     report = interaction_report(clf, X_te, y_te)
     table = report.table
     assert table.loc["redundancy", "supported"]
-    assert "err alike beyond the label" in table.loc["redundancy", "reason"]
+    assert "predict alike more than the label explains" in table.loc["redundancy", "reason"]
     # every modality predicts, none better than the others: nothing is unique
     unique = table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]]
     assert (unique.skill_low > 0).sum() >= 2 and not unique.supported.any()
@@ -197,7 +197,7 @@ def test_modalities_that_add_up_support_neither_synergy_nor_redundancy():
     assert report.mixture["skill_low"] > 0  # the mixture predicts
     assert (table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]].skill_low > 0).all()
     assert not table.loc["redundancy", "supported"]
-    assert "not shared beyond the label" in table.loc["redundancy", "reason"]
+    assert "no two predict alike" in table.loc["redundancy", "reason"]
     assert not table.loc["synergy", "supported"]
     assert report.dominant is None
 
@@ -227,29 +227,43 @@ def test_added_up_predictions_beat_each_modality_alone():
     np.testing.assert_allclose(fitted, target, atol=1e-6)
 
 
-def test_shared_information_errs_alike_beyond_the_label():
-    from sk_i2moe._report import _beyond_label
+def test_shared_information_is_positive_for_copies_and_negative_for_separate_factors():
+    from sk_i2moe._report import _beyond_label, _pair_moments, _shared_information
 
     rng = np.random.default_rng(0)
     n = 2000
+    rows = np.ones(n, dtype=bool)
 
-    def correlation(a, b, y):
-        def beyond(score):  # a binary classifier's logits from a score
-            residual = _beyond_label(np.column_stack([-score, score]) / 2, y, "classification")
-            assert residual.shape == (n, 2)
-            np.testing.assert_allclose(residual[y == 1].mean(axis=0), 0, atol=1e-12)
-            return residual[:, 1]
+    def logits(score):  # a binary classifier's logits from a score
+        return np.column_stack([-score, score]) / 2
 
-        return np.corrcoef(beyond(a), beyond(b))[0, 1]
+    def shared(a, b, y, task):
+        moments = _pair_moments(a, b, y, task, rows)
+        assert moments.shape == (n, 6)
+        mean = moments.mean(axis=0)
+        residual = mean[3] / np.sqrt(mean[4] * mean[5])
+        return _shared_information(mean), residual
 
-    # two noisy copies of the factor behind the label: they err together
-    shared = rng.normal(size=n)
-    noise = 0.5 * rng.normal(size=(2, n))
-    copies = correlation(shared + noise[0], shared + noise[1], (shared > 0).astype(int))
-    # two independent factors that add up to the label: given it, one explains the other away
+    residual = _beyond_label(logits(rng.normal(size=n)), np.arange(n) % 2, "classification")
+    np.testing.assert_allclose(residual[1::2].mean(axis=0), 0, atol=1e-12)  # per class
+    factor = rng.normal(size=n)
+    copies = factor + 0.5 * rng.normal(size=(2, n))
     a, b = rng.normal(size=(2, n))
-    separate = correlation(2 * a, 2 * b, (a + b > 0).astype(int))
-    assert copies > 0.2 and separate < 0
+    # two noisy copies of the factor behind a thresholded label: they err together
+    label = (factor > 0).astype(int)
+    both, errors = shared(logits(copies[0]), logits(copies[1]), label, "classification")
+    assert errors > 0.2 and both > 0.2
+    # the same copies of a nearly noiseless regression target: their errors given it are
+    # unrelated, but they predict alike, and that is what they share
+    target = (factor + 0.01 * rng.normal(size=n))[:, None]
+    both, errors = shared(copies[0][:, None], copies[1][:, None], target, "regression")
+    assert abs(errors) < 0.1 and both > 0.5
+    # two independent factors that add up to the target: given it, one explains the other
+    # away, and they do not predict alike
+    label = (a + b > 0).astype(int)
+    assert shared(logits(2 * a), logits(2 * b), label, "classification")[0] < -0.1
+    target = (a + b)[:, None]
+    assert shared(a[:, None], b[:, None], target, "regression")[0] < -0.5
 
 
 def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
