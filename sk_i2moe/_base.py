@@ -176,7 +176,8 @@ SHARED_PARAMETERS = """\
         paper's mixture with one expert whatever this parameter says.
     n_members : int, default=4
         Number of mixtures trained side by side, each from its own random
-        initialisation, on the same batches (one network, one model file;
+        initialisation and in its own random order of the training data
+        (each step gives every member its own batch; one network, one model file;
         training and prediction cost about ``n_members`` times one mixture;
         1 gives a single mixture).
         Predictions average the members' outputs (logits for classifiers);
@@ -860,6 +861,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             batch_size=self.batch_size_,
             iterator_train=BatchLoader,
             iterator_train__shuffle=True,
+            iterator_train__streams=n_members,  # each member in its own order
             iterator_valid=BatchLoader,
             dataset=ModalityDataset,
             train_split=predefined_split(valid) if valid is not None else None,

@@ -220,26 +220,58 @@ class BatchLoader:
     Used as skorch's ``iterator_train`` / ``iterator_valid``. Shuffling draws
     from torch's global generator, which the estimators seed.
 
+    With ``streams=K > 1`` (and ``shuffle``), every epoch draws ``K``
+    independent permutations and each batch stacks the next ``batch_size``
+    rows of every one: ``K`` equal blocks, block ``k`` from stream ``k``. An
+    ensemble of ``K`` members trains member ``k`` on block ``k``
+    (:class:`~sk_i2moe.nn.ensemble.MixtureEnsemble`), so that each member
+    sees the data in its own order, as a fit with another seed would. The
+    batch then carries ``"stream"``, each row's stream (``[K * B]`` int64,
+    ``0 .. K - 1`` in blocks).
+
     Parameters
     ----------
     dataset : ModalityDataset
         Data to iterate over.
     batch_size : int
-        Rows per batch (the last batch may be smaller).
+        Rows per batch and stream (the last batch may be smaller).
     shuffle : bool, default=False
-        Draw a new permutation at every iteration.
+        Draw new permutations at every iteration.
+    streams : int, default=1
+        Independent orders stacked in each batch (used with ``shuffle``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe._data import BatchLoader, ModalityDataset
+    >>> data = ModalityDataset([np.arange(10, dtype=np.float32)[:, None]])
+    >>> batches = list(BatchLoader(data, 4, shuffle=True, streams=2))
+    >>> [len(x["inputs"][0]) for x, _ in batches], batches[-1][0]["stream"].tolist()
+    ([8, 8, 4], [0, 0, 1, 1])
+    >>> sorted(int(v) for x, _ in batches for v in x["inputs"][0][: len(x["inputs"][0]) // 2])
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
 
-    def __init__(self, dataset: ModalityDataset, batch_size: int, shuffle: bool = False) -> None:
+    def __init__(
+        self, dataset: ModalityDataset, batch_size: int, shuffle: bool = False, streams: int = 1
+    ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.streams = streams
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[dict, torch.Tensor]]:
         n = len(self.dataset)
+        if self.shuffle and self.streams > 1:
+            orders = torch.stack([torch.randperm(n) for _ in range(self.streams)])  # [K, n]
+            for block in orders.split(self.batch_size, dim=1):
+                x, y = self.dataset[block.reshape(-1)]
+                stream = torch.arange(self.streams).repeat_interleave(block.shape[1])
+                yield {**x, "stream": stream}, y
+            return
         order = torch.randperm(n) if self.shuffle else torch.arange(n)
         for index in order.split(self.batch_size):
             yield self.dataset[index]

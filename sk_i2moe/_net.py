@@ -188,12 +188,16 @@ class I2MoENet(NeuralNet):
         """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``.
 
         A batch with absent modalities also carries ``"present"`` (``[B, M]``
-        bool), which the module receives as ``present=``. In training mode
-        with ``modality_dropout > 0``, each present modality of each row is
-        also dropped from the mask with that probability
+        bool), which the module receives as ``present=``; a batch of several
+        streams (an ensemble's training batch) carries each row's
+        ``"stream"``, and the module receives their number as ``streams=``.
+        In training mode with ``modality_dropout > 0``, each present modality
+        of each row is also dropped from the mask with that probability
         (``sk_i2moe._data.drop_modalities``).
         """
-        x = to_tensor(x, device=self.device)
+        if "stream" in x:  # rows in blocks 0 .. K - 1, still on the host
+            fit_params = {**fit_params, "streams": int(x["stream"][-1]) + 1}
+        x = to_tensor({k: v for k, v in x.items() if k != "stream"}, device=self.device)
         present = x.get("present")
         if self.modality_dropout > 0 and self.module_.training:
             if present is None:

@@ -101,6 +101,43 @@ def test_the_objective_is_the_members_mean(data):
         objective(model.eval()(xs), target)
 
 
+def test_each_member_trains_on_its_own_block_of_a_streamed_batch(data):
+    train, y, _, _ = data
+    torch.manual_seed(0)
+    model = MixtureEnsemble(StructuredInteractionMoE, 2, n_features=[10, 10, 10], n_outputs=2)
+    objective = EnsembleObjective(
+        StructuredInteractionMoE.Objective, task_loss=torch.nn.CrossEntropyLoss(reduction="none")
+    )
+    xs = [torch.as_tensor(v[:32], dtype=torch.float32) for v in train.values()]
+    present = torch.ones(32, 3, dtype=torch.bool)
+    present[::3, 1] = False
+    target, weight = torch.as_tensor(y[:32]), torch.rand(32)
+    torch.manual_seed(1)  # the same dropout draws for both
+    out = model(xs, present, streams=2)
+    torch.manual_seed(1)
+    alone = [
+        member([x[16 * k : 16 * (k + 1)] for x in xs], present[16 * k : 16 * (k + 1)])
+        for k, member in enumerate(model.members)
+    ]
+    assert out.streams == 2 and out.member_weights is None and out.logits.shape == (32, 2)
+    torch.testing.assert_close(out.weights, torch.cat([o.weights for o in alone]))
+    torch.testing.assert_close(out.present, present)
+    total, _ = objective(out, target, weight)
+    scored = [
+        objective.member(o, target[16 * k : 16 * (k + 1)], weight[16 * k : 16 * (k + 1)])[0]
+        for k, o in enumerate(alone)
+    ]
+    torch.testing.assert_close(total, (scored[0] + scored[1]) / 2)
+    with pytest.raises(ValueError, match="equal block"):
+        model(xs, present, streams=3)
+    with pytest.raises(ValueError, match="equal block"):
+        model([x[:31] for x in xs], streams=2)
+
+
+def test_the_estimator_streams_one_order_per_member(fitted):
+    assert fitted.net_.get_params()["iterator_train__streams"] == 3
+
+
 def test_the_report_widens_weight_intervals_by_the_members_spread(fitted, data):
     _, _, test, y_test = data
     report = interaction_report(fitted, test, y_test, n_bootstrap=400)

@@ -4,9 +4,11 @@ The interaction weights of one trained mixture depend on its random
 initialisation: two fits on the same small data set can lean on different
 experts, and an interval over held-out samples says nothing about that.
 :class:`MixtureEnsemble` holds ``n_members`` mixtures of one kind, each
-initialised from its own draw of the random generator and trained on the
-same batches by the sum of their objectives (:class:`EnsembleObjective`), so
-that one skorch net, one optimiser and one model file hold them all. Its
+initialised from its own draw of the random generator and trained by the
+sum of their objectives (:class:`EnsembleObjective`), so that one skorch net,
+one optimiser and one model file hold them all; a training batch gives each
+member its own block of rows, so that each also sees the data in its own
+order (as a fit with another seed would). Its
 output averages the members (their logits, weights and expert outputs) and
 keeps every member's weights and expert outputs (``member_weights``,
 ``member_expert_logits``): the spread of the weights is the
@@ -56,11 +58,18 @@ class EnsembleOutput(MixtureOutput):
     members : tuple of MixtureOutput
         The members' own outputs in training mode, which
         :class:`EnsembleObjective` scores; empty in evaluation mode.
+    streams : int
+        1 when every member ran on the whole batch. ``K`` when member ``k``
+        ran on block ``k`` of ``K`` equal blocks of rows (``streams=K`` in
+        :meth:`MixtureEnsemble.forward`): ``logits``, ``weights`` and
+        ``expert_logits`` are then each row's output from the member that
+        ran on it, and the ``member_*`` fields are None.
     """
 
     member_weights: torch.Tensor | None = None
     member_expert_logits: torch.Tensor | None = None
     members: tuple = ()
+    streams: int = 1
 
 
 def combine_members(outputs: Sequence[MixtureOutput]) -> dict[str, torch.Tensor]:
@@ -130,11 +139,21 @@ def member_contributions(member_weights: ArrayLike, member_outputs: ArrayLike) -
     return (member_weights[..., None] * member_outputs).mean(1)
 
 
+def _joined(values: Sequence[torch.Tensor | None], streams: int) -> torch.Tensor | None:
+    """The members' per-row masks: the first's (shared rows) or all, in block order."""
+    if values[0] is None:
+        return None
+    return values[0] if streams == 1 else torch.cat(list(values))
+
+
 class MixtureEnsemble(nn.Module):
     """``n_members`` mixtures of one kind, trained together and averaged.
 
     Each member is built with the same options and initialised from its own
-    draw of the random generator; all see the same batches. In training mode
+    draw of the random generator. A batch of ``K`` blocks of rows
+    (``streams=K``, from :class:`~sk_i2moe._data.BatchLoader`) gives member
+    ``k`` block ``k``, so that each member also sees the data in its own
+    order; otherwise every member runs on the whole batch. In training mode
     the output carries every member's output, and the objective is the mean
     of the members' objectives, so each member learns as it would alone.
 
@@ -178,9 +197,12 @@ class MixtureEnsemble(nn.Module):
         return self.members[0].available_experts(present)
 
     def forward(
-        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
+        self,
+        xs: Sequence[torch.Tensor],
+        present: torch.Tensor | None = None,
+        streams: int = 1,
     ) -> EnsembleOutput:
-        """Run every member on the batch and average them.
+        """Run every member on the batch (or on its own block of it) and average them.
 
         Parameters
         ----------
@@ -188,20 +210,56 @@ class MixtureEnsemble(nn.Module):
             One ``[B, d_m]`` tensor per modality.
         present : Tensor, optional
             ``[B, M]`` bool, which modalities each sample has.
+        streams : int, default=1
+            1, or the number of members: the batch is that many equal blocks
+            of rows and member ``k`` runs on block ``k`` only.
 
         Returns
         -------
         EnsembleOutput
+
+        Raises
+        ------
+        ValueError
+            If ``streams`` is neither 1 nor the number of members, or the
+            batch does not split into that many equal blocks.
         """
-        outputs = [member(xs, present) for member in self.members]
+        if streams == 1:
+            outputs = [member(xs, present) for member in self.members]
+            combined = combine_members(outputs)
+        else:
+            outputs = [
+                member(block, mask)
+                for member, block, mask in zip(self.members, *self._blocks(xs, present, streams))
+            ]
+            combined = {
+                name: torch.cat([getattr(o, name).float() for o in outputs])
+                for name in ("logits", "weights", "expert_logits")
+            }
         gates = [o.gate_loss for o in outputs if o.gate_loss is not None]
         return EnsembleOutput(
-            **combine_members(outputs),
+            **combined,
             gate_loss=torch.stack(gates).mean() if gates else None,
-            present=outputs[0].present,
-            available=outputs[0].available,
+            present=_joined([o.present for o in outputs], streams),
+            available=_joined([o.available for o in outputs], streams),
             members=tuple(outputs) if self.training else (),
+            streams=streams,
         )
+
+    def _blocks(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
+    ) -> tuple[list[list[torch.Tensor]], list[torch.Tensor | None]]:
+        """The batch's ``streams`` blocks of rows: per member, its inputs and its mask."""
+        rows = xs[0].shape[0]
+        if streams != len(self.members) or rows % streams:
+            raise ValueError(
+                f"A batch of {rows} rows in {streams} streams does not give each of the "
+                f"{len(self.members)} members an equal block; streams must be 1 or the number "
+                "of members, and the rows a multiple of it."
+            )
+        blocks = [list(block) for block in zip(*(x.chunk(streams) for x in xs))]
+        masks = [None] * streams if present is None else list(present.chunk(streams))
+        return blocks, masks
 
 
 class EnsembleObjective(nn.Module):
@@ -262,7 +320,18 @@ class EnsembleObjective(nn.Module):
                 "EnsembleObjective scores the members' outputs, which the ensemble returns "
                 "in training mode only; call model.train() before computing the loss."
             )
-        scored = [self.member(o, y, sample_weight) for o in output.members]
+        if output.streams == 1:
+            scored = [self.member(o, y, sample_weight) for o in output.members]
+        else:  # member k ran on block k of the rows
+            weights = (
+                [None] * output.streams
+                if sample_weight is None
+                else sample_weight.chunk(output.streams)
+            )
+            scored = [
+                self.member(o, y_k, w_k)
+                for o, y_k, w_k in zip(output.members, y.chunk(output.streams), weights)
+            ]
         total = torch.stack([t for t, _ in scored]).mean()
         names = scored[0][1]
         parts = {name: torch.stack([p[name] for _, p in scored]).mean() for name in names}
