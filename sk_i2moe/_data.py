@@ -214,6 +214,29 @@ def resolve_batch_size(batch_size: int | str, n_samples: int) -> int:
     return min(AUTO_MAX_BATCH, max(AUTO_MIN_BATCH, per_step))
 
 
+def stream_blocks(values: torch.Tensor) -> torch.Tensor:
+    """A streamed batch's ``[B, K, ...]`` tensor as ``K`` blocks of ``B`` rows, ``[K * B, ...]``.
+
+    Parameters
+    ----------
+    values : Tensor
+        Row ``i`` of every stream (:class:`BatchLoader` with ``streams=K``).
+
+    Returns
+    -------
+    Tensor
+        Stream 0's rows, then stream 1's, and so on.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe._data import stream_blocks
+    >>> stream_blocks(torch.tensor([[0, 10], [1, 11], [2, 12]])).tolist()
+    [0, 1, 2, 10, 11, 12]
+    """
+    return values.transpose(0, 1).reshape(-1, *values.shape[2:])
+
+
 class BatchLoader:
     """Iterate over a :class:`ModalityDataset` one whole batch at a time.
 
@@ -225,9 +248,11 @@ class BatchLoader:
     rows of every one: ``K`` equal blocks, block ``k`` from stream ``k``. An
     ensemble of ``K`` members trains member ``k`` on block ``k``
     (:class:`~sk_i2moe.nn.ensemble.MixtureEnsemble`), so that each member
-    sees the data in its own order, as a fit with another seed would. The
-    batch then carries ``"stream"``, each row's stream (``[K * B]`` int64,
-    ``0 .. K - 1`` in blocks).
+    sees the data in its own order, as a fit with another seed would. Such a
+    batch holds ``[B, K, ...]`` tensors (row ``i`` of every stream) and
+    ``"streams"``, ``[B]`` filled with ``K``; its length, which skorch records
+    as the batch size, stays ``B`` (:func:`stream_blocks` lays it out in
+    blocks).
 
     Parameters
     ----------
@@ -246,9 +271,9 @@ class BatchLoader:
     >>> from sk_i2moe._data import BatchLoader, ModalityDataset
     >>> data = ModalityDataset([np.arange(10, dtype=np.float32)[:, None]])
     >>> batches = list(BatchLoader(data, 4, shuffle=True, streams=2))
-    >>> [len(x["inputs"][0]) for x, _ in batches], batches[-1][0]["stream"].tolist()
-    ([8, 8, 4], [0, 0, 1, 1])
-    >>> sorted(int(v) for x, _ in batches for v in x["inputs"][0][: len(x["inputs"][0]) // 2])
+    >>> [tuple(x["inputs"][0].shape) for x, _ in batches], batches[-1][0]["streams"].tolist()
+    ([(4, 2, 1), (4, 2, 1), (2, 2, 1)], [2, 2])
+    >>> sorted(int(v) for x, _ in batches for v in x["inputs"][0][:, 0, 0])  # stream 0
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
 
@@ -268,9 +293,8 @@ class BatchLoader:
         if self.shuffle and self.streams > 1:
             orders = torch.stack([torch.randperm(n) for _ in range(self.streams)])  # [K, n]
             for block in orders.split(self.batch_size, dim=1):
-                x, y = self.dataset[block.reshape(-1)]
-                stream = torch.arange(self.streams).repeat_interleave(block.shape[1])
-                yield {**x, "stream": stream}, y
+                x, y = self.dataset[block.T]  # [B, K, ...]
+                yield {**x, "streams": torch.full((block.shape[1],), self.streams)}, y
             return
         order = torch.randperm(n) if self.shuffle else torch.arange(n)
         for index in order.split(self.batch_size):

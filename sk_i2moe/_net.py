@@ -23,7 +23,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.utils import to_tensor
 
-from ._data import BatchLoader, ModalityDataset, drop_modalities
+from ._data import BatchLoader, ModalityDataset, drop_modalities, stream_blocks
 from .nn.models import MixtureOutput
 
 
@@ -188,16 +188,20 @@ class I2MoENet(NeuralNet):
         """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``.
 
         A batch with absent modalities also carries ``"present"`` (``[B, M]``
-        bool), which the module receives as ``present=``; a batch of several
-        streams (an ensemble's training batch) carries each row's
-        ``"stream"``, and the module receives their number as ``streams=``.
-        In training mode with ``modality_dropout > 0``, each present modality
-        of each row is also dropped from the mask with that probability
-        (``sk_i2moe._data.drop_modalities``).
+        bool), which the module receives as ``present=``. A batch of several
+        streams (an ensemble's training batch, ``"streams"`` in it) is laid out
+        in blocks (``sk_i2moe._data.stream_blocks``) and the module receives
+        their number as ``streams=``. In training mode with ``modality_dropout
+        > 0``, each present modality of each row is also dropped from the mask
+        with that probability (``sk_i2moe._data.drop_modalities``).
         """
-        if "stream" in x:  # rows in blocks 0 .. K - 1, still on the host
-            fit_params = {**fit_params, "streams": int(x["stream"][-1]) + 1}
-        x = to_tensor({k: v for k, v in x.items() if k != "stream"}, device=self.device)
+        if "streams" in x:
+            fit_params = {**fit_params, "streams": int(x["streams"][0])}
+            x = {
+                "inputs": [stream_blocks(t) for t in x["inputs"]],
+                **{k: stream_blocks(v) for k, v in x.items() if k not in ("inputs", "streams")},
+            }
+        x = to_tensor(x, device=self.device)
         present = x.get("present")
         if self.modality_dropout > 0 and self.module_.training:
             if present is None:
@@ -225,8 +229,11 @@ class I2MoENet(NeuralNet):
         ValueError
             When the training loss is NaN or infinite.
         """
+        weight = X["sample_weight"]
+        if "streams" in X:  # the rows in the blocks the module ran them in
+            y_true, weight = stream_blocks(torch.as_tensor(y_true)), stream_blocks(weight)
         y_true = to_tensor(y_true, device=self.device)
-        weight = to_tensor(X["sample_weight"], device=self.device)
+        weight = to_tensor(weight, device=self.device)
         if not training:
             return self.criterion_.weighted_task_loss(y_pred.logits, y_true, weight)
         total, parts = self.criterion_(y_pred, y_true, weight)
