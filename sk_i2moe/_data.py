@@ -244,15 +244,14 @@ class BatchLoader:
     from torch's global generator, which the estimators seed.
 
     With ``streams=K > 1`` (and ``shuffle``), every epoch draws ``K``
-    independent permutations and each batch stacks the next ``batch_size``
-    rows of every one: ``K`` equal blocks, block ``k`` from stream ``k``. An
-    ensemble of ``K`` members trains member ``k`` on block ``k``
+    independent permutations and each batch holds the next ``batch_size``
+    rows of every one: ``[B, K, ...]`` tensors (row ``i`` of every stream)
+    and ``"streams"``, ``[B]`` filled with ``K``. Its length, which skorch
+    records as the batch size, stays ``B``. The net lays such a batch out in
+    ``K`` blocks (:func:`stream_blocks`) and an ensemble of ``K`` members
+    trains member ``k`` on block ``k``
     (:class:`~sk_i2moe.nn.ensemble.MixtureEnsemble`), so that each member
-    sees the data in its own order, as a fit with another seed would. Such a
-    batch holds ``[B, K, ...]`` tensors (row ``i`` of every stream) and
-    ``"streams"``, ``[B]`` filled with ``K``; its length, which skorch records
-    as the batch size, stays ``B`` (:func:`stream_blocks` lays it out in
-    blocks).
+    sees the data in its own order, as a fit with another seed would.
 
     Parameters
     ----------

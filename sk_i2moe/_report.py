@@ -344,20 +344,21 @@ _N_MOMENTS = 6  # per pair of modalities: see _pair_moments
 
 
 def _pair_moments(
-    alone_a: np.ndarray, alone_b: np.ndarray, targets: np.ndarray, task: str, rows: np.ndarray
+    signals: tuple[np.ndarray, np.ndarray],
+    residuals: tuple[np.ndarray, np.ndarray],
+    rows: np.ndarray,
 ) -> np.ndarray:
     """Per-sample products behind two modalities' shared information ``(n, 6)``.
 
-    For the two held-out single-modality predictions, centred over ``rows``
-    (a mask), and for what the label leaves of them (:func:`_beyond_label`):
-    the cross product and each one's square, summed over the classes or
-    outputs. Their means over samples give the two correlations that
-    :func:`_shared_information` compares.
+    ``signals`` are the two held-out single-modality predictions
+    (:func:`_predictions`), centred here over ``rows`` (a mask), and
+    ``residuals`` what the label leaves of them (:func:`_beyond_label`); for
+    each pair, the cross product and each one's square, summed over the
+    classes or outputs. Their means over samples give the two correlations
+    that :func:`_shared_information` compares.
     """
-    signals = [_predictions(a, task) for a in (alone_a, alone_b)]
     if rows.any():
-        signals = [s - s[rows].mean(axis=0) for s in signals]
-    residuals = [_beyond_label(a, targets, task) for a in (alone_a, alone_b)]
+        signals = tuple(s - s[rows].mean(axis=0) for s in signals)
     columns = []
     for a, b in (signals, residuals):
         columns += [(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)]
@@ -632,10 +633,12 @@ def interaction_report(
         ]
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does
+    signal = {e: _predictions(alone_out[e], task) for e in unique}
+    residual = {e: _beyond_label(alone_out[e], targets, task) for e in unique}
     upper = [(e, k) for e, k in pairs if e < k]
     for e, k in upper:
         both = usable[:, e] & usable[:, k]
-        moments = _pair_moments(alone_out[e], alone_out[k], targets, task, both)
+        moments = _pair_moments((signal[e], signal[k]), (residual[e], residual[k]), both)
         columns.append((moments, np.repeat(both[:, None], moments.shape[1], axis=1)))
     draws = _bootstrap_means(
         np.hstack([v for v, _ in columns]), np.hstack([m for _, m in columns]), n_bootstrap, rng

@@ -81,13 +81,19 @@ def test_members_start_from_different_initialisations(fitted, data):
     assert not torch.equal(next(first.parameters()), next(second.parameters()))
 
 
-def test_the_objective_is_the_members_mean(data):
-    train, y, _, _ = data
+def _two_members():
+    """A seeded two-member structured ensemble and its objective (three 10-feature modalities)."""
     torch.manual_seed(0)
     model = MixtureEnsemble(StructuredInteractionMoE, 2, n_features=[10, 10, 10], n_outputs=2)
     objective = EnsembleObjective(
         StructuredInteractionMoE.Objective, task_loss=torch.nn.CrossEntropyLoss(reduction="none")
     )
+    return model, objective
+
+
+def test_the_objective_is_the_members_mean(data):
+    train, y, _, _ = data
+    model, objective = _two_members()
     xs = [torch.as_tensor(v[:16], dtype=torch.float32) for v in train.values()]
     target = torch.as_tensor(y[:16])
     out = model(xs)
@@ -103,11 +109,7 @@ def test_the_objective_is_the_members_mean(data):
 
 def test_each_member_trains_on_its_own_block_of_a_streamed_batch(data):
     train, y, _, _ = data
-    torch.manual_seed(0)
-    model = MixtureEnsemble(StructuredInteractionMoE, 2, n_features=[10, 10, 10], n_outputs=2)
-    objective = EnsembleObjective(
-        StructuredInteractionMoE.Objective, task_loss=torch.nn.CrossEntropyLoss(reduction="none")
-    )
+    model, objective = _two_members()
     xs = [torch.as_tensor(v[:32], dtype=torch.float32) for v in train.values()]
     present = torch.ones(32, 3, dtype=torch.bool)
     present[::3, 1] = False

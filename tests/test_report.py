@@ -228,7 +228,12 @@ def test_added_up_predictions_beat_each_modality_alone():
 
 
 def test_shared_information_is_positive_for_copies_and_negative_for_separate_factors():
-    from sk_i2moe._report import _beyond_label, _pair_moments, _shared_information
+    from sk_i2moe._report import (
+        _beyond_label,
+        _pair_moments,
+        _predictions,
+        _shared_information,
+    )
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -238,7 +243,9 @@ def test_shared_information_is_positive_for_copies_and_negative_for_separate_fac
         return np.column_stack([-score, score]) / 2
 
     def shared(a, b, y, task):
-        moments = _pair_moments(a, b, y, task, rows)
+        signals = (_predictions(a, task), _predictions(b, task))
+        residuals = (_beyond_label(a, y, task), _beyond_label(b, y, task))
+        moments = _pair_moments(signals, residuals, rows)
         assert moments.shape == (n, 6)
         mean = moments.mean(axis=0)
         residual = mean[3] / np.sqrt(mean[4] * mean[5])
