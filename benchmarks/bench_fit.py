@@ -47,6 +47,7 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,17 @@ TARGET_FIT_RATIO = 10.0
 TARGET_OUTSIDE_SHARE = 0.15
 
 
+@dataclass
+class StepTotals:
+    """Seconds spent in each part of the training steps, and their number."""
+
+    loop_s: float = 0.0
+    single_s: float = 0.0
+    forward_s: float = 0.0
+    update_s: float = 0.0
+    n_steps: int = 0
+
+
 class StepTimer(Callback):
     """Time the compute of every training step and the epochs around it.
 
@@ -80,11 +92,18 @@ class StepTimer(Callback):
     is the parameter update). Everything in the fit that is none of these is
     data loading and skorch bookkeeping (callbacks, history, batch glue), or
     the estimator's own work around the skorch fit.
+
+    The estimator trains deep copies of its callbacks, one per skorch fit
+    (with ``early_stopping="auto"`` a first fit chooses the number of epochs,
+    then the final fit runs): every copy adds to the same :class:`StepTotals`,
+    so the totals cover every training step of one ``fit``.
     """
 
-    def __init__(self) -> None:
-        self.loop_s = self.single_s = self.forward_s = self.update_s = 0.0
-        self.n_steps = 0
+    def __init__(self, totals: StepTotals | None = None) -> None:
+        self.totals = StepTotals() if totals is None else totals
+
+    def __deepcopy__(self, memo: dict) -> StepTimer:
+        return StepTimer(self.totals)
 
     def initialize(self) -> StepTimer:
         return self
@@ -94,7 +113,7 @@ class StepTimer(Callback):
             return
         fit_loop, single = net.fit_loop, net.train_step_single
         forward, opt_step = net.module_.forward, net.optimizer_.step
-        in_loop = [False]
+        in_loop, totals = [False], self.totals
 
         def timed_loop(*args, **kw):
             in_loop[0] = True
@@ -102,7 +121,7 @@ class StepTimer(Callback):
             try:
                 return fit_loop(*args, **kw)
             finally:
-                self.loop_s += time.perf_counter() - start
+                totals.loop_s += time.perf_counter() - start
                 in_loop[0] = False
 
         def timed_single(*args, **kw):
@@ -110,8 +129,8 @@ class StepTimer(Callback):
             try:
                 return single(*args, **kw)
             finally:
-                self.single_s += time.perf_counter() - start
-                self.n_steps += 1
+                totals.single_s += time.perf_counter() - start
+                totals.n_steps += 1
 
         def timed_forward(*args, **kw):
             start = time.perf_counter()
@@ -119,7 +138,7 @@ class StepTimer(Callback):
                 return forward(*args, **kw)
             finally:
                 if in_loop[0]:
-                    self.forward_s += time.perf_counter() - start
+                    totals.forward_s += time.perf_counter() - start
 
         def timed_opt_step(closure=None):
             closure_s = [0.0]
@@ -135,7 +154,7 @@ class StepTimer(Callback):
             try:
                 return opt_step(timed_closure if closure is not None else None)
             finally:
-                self.update_s += time.perf_counter() - start - closure_s[0]
+                totals.update_s += time.perf_counter() - start - closure_s[0]
 
         net.fit_loop = timed_loop
         net.train_step_single = timed_single
@@ -256,18 +275,10 @@ def main() -> None:
                 times[label].append(time.perf_counter() - start)
                 fitted[label] = est
                 if views:
-                    timer = dict(est.net_.callbacks_)["step_timer"]
+                    totals = dict(est.callbacks)["step_timer"].totals  # every skorch fit's
                     breakdown.append(
-                        {
-                            "dataset": name,
-                            "model": label,
-                            "fit_s": times[label][-1],
-                            "loop_s": timer.loop_s,
-                            "forward_s": timer.forward_s,
-                            "single_s": timer.single_s,
-                            "update_s": timer.update_s,
-                            "n_steps": timer.n_steps,
-                        }
+                        {"dataset": name, "model": label, "fit_s": times[label][-1]}
+                        | asdict(totals)
                     )
         mlp = statistics.median(times["MLPClassifier()"]) if "MLPClassifier()" in times else None
         for label, (_, views) in models.items():
