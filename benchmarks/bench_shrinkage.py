@@ -13,6 +13,12 @@ experts' outputs do not depend on the weights and no refit is needed.
 Data sets with absent modalities are refused: there, ``w_bar`` would have to be
 renormalised over each row's usable experts.
 
+``--mixed SEEDS`` instead measures what shrinkage does to per-sample routing, on the mixed
+latent data of ``bench_interpretation.py --generator latent --noise-modality --mixed`` (same
+generator, pure-noise modality and split; one fit per seed): for each mechanism the AUC of
+its expert's shrunk weight for telling its samples from the others, the share of its samples
+whose largest shrunk weight is on its expert, and the mixture's held-out accuracy.
+
 Run ``python benchmarks/bench_shrinkage.py`` (``--help`` for options).
 """
 
@@ -23,10 +29,12 @@ import argparse
 import numpy as np
 import pandas as pd
 import torch
+from _latent import MIXED, make_latent
 from _real_data import REAL_DATASETS
 from bench_accuracy import load, preprocess
+from bench_interpretation import NOISE
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 
 from sk_i2moe import I2MoEClassifier
 
@@ -40,33 +48,30 @@ def auc(y: np.ndarray, logits: np.ndarray) -> float:
     return roc_auc_score(y, proba, multi_class="ovr", average="macro")
 
 
-def shrunk_aucs(
-    clf: I2MoEClassifier, X_train: dict, X_test: dict, y_test: np.ndarray, lams: list[float]
-) -> list[float]:
-    """The test ROC-AUC of ``clf``'s mixture for every shrinkage ``lam``."""
+def shrunk_mixtures(
+    clf: I2MoEClassifier, X_train: dict, X_test: dict, lams: list[float]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For every shrinkage ``lam``: the test rows' weights ``(n, E)`` and logits ``(n, C)``.
+
+    The weights are the members' mean, as ``explain`` reports them; the logits are the
+    mean of the members' mixtures, as the ensemble predicts.
+    """
     train, test = clf.explain(X_train), clf.explain(X_test)
     if test.usable is not None and not np.all(test.usable):
         raise ValueError("absent modalities: the mean weights would need renormalising")
     weights = np.asarray(test.member_weights, dtype=np.float64)  # [n, K, E]
     outputs = np.asarray(test.member_outputs, dtype=np.float64)  # [n, K, E, C]
     mean = np.asarray(train.member_weights, dtype=np.float64).mean(axis=0)  # [K, E]
-    scores = []
+    mixtures = []
     for lam in lams:
         shrunk = (1.0 - lam) * weights + lam * mean[None]
-        scores.append(auc(y_test, np.einsum("nke,nkec->nc", shrunk, outputs) / mean.shape[0]))
-    return scores
+        logits = np.einsum("nke,nkec->nc", shrunk, outputs) / mean.shape[0]
+        mixtures.append((shrunk.mean(axis=1), logits))
+    return mixtures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join([*REAL_DATASETS, "tcga_brca_200"]))
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--lams", default="0,0.25,0.5,0.75,1")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    lams = [float(v) for v in args.lams.split(",")]
+def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
+    """Mean ROC-AUC per data set (rows) and shrinkage (columns)."""
     rows = []
     for name in args.datasets.split(","):
         data = load(name)
@@ -81,17 +86,63 @@ def main() -> None:
             )
             clf = I2MoEClassifier(random_state=fold).fit(X_train, y[train])
             baseline = auc(y[test], np.log(np.clip(clf.predict_proba(X_test), 1e-12, None)))
-            scores = shrunk_aucs(clf, X_train, X_test, y[test], lams)
+            mixtures = shrunk_mixtures(clf, X_train, X_test, lams)
             rows.append(
                 {"dataset": name, "fold": fold, "predict_proba": baseline}
-                | {f"lam={lam:g}": s for lam, s in zip(lams, scores)}
+                | {f"lam={lam:g}": auc(y[test], m[1]) for lam, m in zip(lams, mixtures)}
             )
         print(f"[done] {name}", flush=True)
     frame = pd.DataFrame(rows).groupby("dataset", sort=False).mean().drop(columns="fold")
     first, half = f"lam={lams[0]:g}", "lam=0.5"
     if half in frame and first in frame:
         frame[f"{half} - {first}"] = frame[half] - frame[first]
-    print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+    return frame
+
+
+def mixed_data(seeds: int, lams: list[float]) -> pd.DataFrame:
+    """Routing and accuracy on mixed latent data, mean ± std over seeds per shrinkage."""
+    rows = []
+    for seed in range(seeds):
+        X, y, labels = make_latent("mixed", n_samples=2000, n_modalities=3, random_state=seed)
+        X[NOISE] = np.random.default_rng(1000 + seed).normal(size=(len(y), 10))
+        train, test = train_test_split(
+            np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed
+        )
+        X_train = {k: v[train] for k, v in X.items()}
+        X_test = {k: v[test] for k, v in X.items()}
+        clf = I2MoEClassifier(random_state=seed).fit(X_train, y[train])
+        names = list(clf.expert_names_)
+        for lam, (weights, logits) in zip(lams, shrunk_mixtures(clf, X_train, X_test, lams)):
+            row = {"lam": lam, "seed": seed}
+            row["accuracy"] = float(np.mean(clf.classes_[logits.argmax(axis=1)] == y[test]))
+            for mechanism in MIXED:
+                own = labels[test] == mechanism
+                column = names.index(mechanism)
+                row[f"AUC {mechanism}"] = roc_auc_score(own, weights[:, column])
+                row[f"argmax {mechanism}"] = np.mean(weights[own].argmax(axis=1) == column)
+            rows.append(row)
+        print(f"[done] seed {seed}", flush=True)
+    grouped = pd.DataFrame(rows).drop(columns="seed").groupby("lam")
+    mean, std = grouped.mean(), grouped.std()
+    return mean.map(lambda v: f"{v:.3f}") + " ± " + std.map(lambda v: f"{v:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join([*REAL_DATASETS, "tcga_brca_200"]))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lams", default="0,0.25,0.5,0.75,1")
+    parser.add_argument(
+        "--mixed", type=int, default=0, help="seeds of mixed latent data instead of real data"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    lams = [float(v) for v in args.lams.split(",")]
+    frame = mixed_data(args.mixed, lams) if args.mixed else real_data(args, lams)
+    with pd.option_context("display.width", 200):
+        print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
 
 
 if __name__ == "__main__":
