@@ -223,7 +223,7 @@ def save(estimator: object, path: str | os.PathLike) -> None:
         "input_spec": _encoded(_spec_state(estimator._input_spec), "input layout"),
         "history": json.loads(json.dumps(list(estimator.history_), default=_json_default)),
     }
-    module = getattr(estimator.net_.module_, "_orig_mod", estimator.net_.module_)
+    module = estimator._module()
     tensors = {
         _MODULE_PREFIX + k: v.detach().to("cpu").contiguous().clone()
         for k, v in module.state_dict().items()
@@ -331,6 +331,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         ) from None
     if device is not None:
         params["device"] = device
+    # files written before weight_shrinkage existed predict with the weights as trained
+    params.setdefault("weight_shrinkage", 0.0)
     try:
         estimator = classes[name](**params)
         estimator._validate_params()
@@ -405,7 +407,7 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
             "to_onnx needs the 'export' extra: pip install \"sk-i2moe[export]\" "
             f"(onnx, onnxscript, onnxruntime); {err}."
         ) from None
-    module = getattr(estimator.net_.module_, "_orig_mod", estimator.net_.module_)
+    module = estimator._module()
     mixture = copy.deepcopy(module).to("cpu").eval()
     if is_classifier(estimator):
         head = "sigmoid" if estimator._multilabel else "softmax"

@@ -98,6 +98,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         n_members: int = DEFAULTS["n_members"],
         reweight_hidden: int = DEFAULTS["reweight_hidden"],
         reweight_steps: int = DEFAULTS["reweight_steps"],
+        weight_shrinkage: float = DEFAULTS["weight_shrinkage"],
         max_epochs: int = DEFAULTS["max_epochs"],
         batch_size: int | str = DEFAULTS["batch_size"],
         lr: float = DEFAULTS["lr"],
@@ -143,6 +144,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.n_members = n_members
         self.reweight_hidden = reweight_hidden
         self.reweight_steps = reweight_steps
+        self.weight_shrinkage = weight_shrinkage
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

@@ -88,6 +88,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         n_members: int = DEFAULTS["n_members"],
         reweight_hidden: int = DEFAULTS["reweight_hidden"],
         reweight_steps: int = DEFAULTS["reweight_steps"],
+        weight_shrinkage: float = DEFAULTS["weight_shrinkage"],
         max_epochs: int = DEFAULTS["max_epochs"],
         batch_size: int | str = DEFAULTS["batch_size"],
         lr: float = DEFAULTS["lr"],
@@ -133,6 +134,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self.n_members = n_members
         self.reweight_hidden = reweight_hidden
         self.reweight_steps = reweight_steps
+        self.weight_shrinkage = weight_shrinkage
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

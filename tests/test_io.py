@@ -281,3 +281,20 @@ def test_the_validation_losses_of_a_refit_round_trip(tmp_path):
     clf = I2MoEClassifier(**{**TINY, "max_epochs": 3}, early_stopping="refit").fit(X, y)
     assert clf.validation_loss_.shape == (3,)
     _assert_same(_round_trip(clf, tmp_path), clf, X)
+
+
+def test_a_file_from_before_weight_shrinkage_predicts_without_it(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    I2MoEClassifier(**TINY, weight_shrinkage=0.5).fit(X, y).save(path)
+    plain = I2MoEClassifier(**TINY, weight_shrinkage=0.0).fit(X, y)
+
+    def older(document, tensors):
+        del document["params"]["weight_shrinkage"]
+        for key in [k for k in tensors if k.endswith(("weight_anchor", "weight_shrinkage"))]:
+            del tensors[key]
+
+    _rewrite(path, older)
+    restored = load(path)
+    assert restored.weight_shrinkage == 0.0
+    np.testing.assert_array_equal(restored.predict_proba(X), plain.predict_proba(X))

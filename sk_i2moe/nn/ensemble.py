@@ -262,6 +262,21 @@ class MixtureEnsemble(nn.Module):
         return blocks, masks
 
 
+def mixtures_of(module: nn.Module) -> list[nn.Module]:
+    """The mixtures in ``module``: an ensemble's members, or ``[module]`` for one mixture.
+
+    Parameters
+    ----------
+    module : Module
+        A :class:`MixtureEnsemble` or a single mixture.
+
+    Returns
+    -------
+    list of Module
+    """
+    return list(module.members) if isinstance(module, MixtureEnsemble) else [module]
+
+
 class EnsembleObjective(nn.Module):
     """The mean of the members' objectives, part by part.
 

@@ -300,6 +300,56 @@ def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
     return weights
 
 
+def shrink_weights(
+    weights: torch.Tensor,
+    anchor: torch.Tensor,
+    shrinkage: float | torch.Tensor,
+    available: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Move every row of ``weights`` a fraction ``shrinkage`` of the way to ``anchor``.
+
+    The anchor is restricted to the experts ``available`` to a row and
+    renormalised over them, so that the result still sums to 1 and gives
+    weight 0 to an expert the row cannot use; a row whose usable experts
+    all have anchor weight 0 keeps its own weights.
+
+    Parameters
+    ----------
+    weights : Tensor
+        ``[B, E]`` per-sample weights, rows summing to 1.
+    anchor : Tensor
+        ``[E]`` non-negative weights to shrink towards.
+    shrinkage : float or Tensor
+        In ``[0, 1]``: 0 returns ``weights``, 1 the (restricted) anchor.
+    available : Tensor, optional
+        ``[B, E]`` bool: which experts each row can use (all when None).
+
+    Returns
+    -------
+    Tensor
+        ``[B, E]`` weights, rows summing to 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.tensor([[0.9, 0.1, 0.0], [0.0, 0.2, 0.8]])
+    >>> shrink_weights(w, torch.tensor([0.5, 0.3, 0.2]), 0.5)
+    tensor([[0.7000, 0.2000, 0.1000],
+            [0.2500, 0.2500, 0.5000]])
+    >>> usable = torch.tensor([[True, True, False], [True, True, True]])
+    >>> shrink_weights(w, torch.tensor([0.5, 0.3, 0.2]), 0.5, usable)[0]
+    tensor([0.7625, 0.2375, 0.0000])
+    """
+    target = anchor.to(weights.dtype).expand_as(weights)
+    if available is not None:
+        target = target * available.to(weights.dtype)
+    total = target.sum(-1, keepdim=True)
+    target = torch.where(
+        total > 0, target / total.clamp_min(torch.finfo(weights.dtype).tiny), weights
+    )
+    return weights + shrinkage * (target - weights)
+
+
 def _masked_softmax(scores: torch.Tensor, available: torch.Tensor | None = None) -> torch.Tensor:
     """Softmax over the last axis (float32) with weight exactly 0 where not ``available``.
 
@@ -988,6 +1038,43 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             if reweighting == "static"
             else ModalityScorer(self.n_modalities, hidden_dim)
         )
+        # what prediction shrinks the weights towards, and how far (anchor_weights);
+        # a mixture that was never anchored does not shrink
+        self.register_buffer("weight_anchor", torch.full((self.n_experts,), 1.0 / self.n_experts))
+        self.register_buffer("weight_shrinkage", torch.zeros(()))
+
+    def anchor_weights(self, anchor: torch.Tensor, shrinkage: float) -> None:
+        """Shrink the per-sample weights at prediction towards ``anchor``.
+
+        In evaluation mode, :meth:`forward` then mixes the experts with
+        :func:`shrink_weights` of the weights (training and
+        :meth:`mix` with ``shrink=False`` use the weights as they are).
+        :func:`sk_i2moe.nn.shrinkage.anchor_weights` sets the anchor to the
+        mean weight over the training rows.
+
+        Parameters
+        ----------
+        anchor : Tensor
+            ``[E]`` non-negative weights, not all 0.
+        shrinkage : float
+            In ``[0, 1]``; 0 predicts with the weights as they are.
+
+        Raises
+        ------
+        ValueError
+            For an anchor of the wrong shape, negative, or all 0, or a
+            shrinkage outside ``[0, 1]``.
+        """
+        anchor = torch.as_tensor(anchor, dtype=self.weight_anchor.dtype)
+        if anchor.shape != self.weight_anchor.shape or (anchor < 0).any() or anchor.sum() <= 0:
+            raise ValueError(
+                f"The anchor must be {self.n_experts} non-negative weights, not all 0; got "
+                f"{anchor.tolist()}."
+            )
+        if not 0 <= shrinkage <= 1:
+            raise ValueError(f"shrinkage must be in [0, 1]; got {shrinkage}.")
+        self.weight_anchor.copy_(anchor)
+        self.weight_shrinkage.fill_(shrinkage)
 
     def expert_pass(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
@@ -1031,7 +1118,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             gate_loss=passes.aux_loss,
         )
 
-    def mix(self, parts: ExpertPass, with_missing: bool = False) -> StructuredMoEOutput:
+    def mix(
+        self, parts: ExpertPass, with_missing: bool = False, shrink: bool = False
+    ) -> StructuredMoEOutput:
         """Weigh the experts of an :meth:`expert_pass` into the mixture.
 
         Parameters
@@ -1041,6 +1130,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         with_missing : bool, default=False
             Also return ``modality_logits`` and ``missing_logits``, which the
             objective scores in training.
+        shrink : bool, default=False
+            Shrink the weights towards the anchor (:meth:`anchor_weights`),
+            as prediction does.
 
         Returns
         -------
@@ -1049,6 +1141,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         present = parts.present
         available = self.available_experts(present)
         weights = self.reweighting(parts.pooled, self.temperature, available)
+        if shrink:
+            weights = shrink_weights(weights, self.weight_anchor, self.weight_shrinkage, available)
         scores = self.redundancy_gate.raw_scores(parts.pooled) / self.temperature
         if present is None:  # no modality above one half, or one modality alone: weight 1
             cap: float | torch.Tensor = 0.5 if self.n_modalities > 1 else 1.0
@@ -1099,6 +1193,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     ) -> StructuredMoEOutput:
         """Run the mixture on one batch: :meth:`mix` of :meth:`expert_pass`.
 
+        In evaluation mode the weights are shrunk towards the anchor
+        (:meth:`anchor_weights`; no change until one is set).
+
         Parameters
         ----------
         xs : sequence of Tensor
@@ -1115,7 +1212,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         -------
         StructuredMoEOutput
         """
-        return self.mix(self.expert_pass(xs, present), with_missing=self.training)
+        training = self.training
+        return self.mix(self.expert_pass(xs, present), with_missing=training, shrink=not training)
 
 
 for _cls in (MixtureOfInteractionExperts, InteractionMoE, StructuredInteractionMoE):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .ensemble import EnsembleObjective, MixtureEnsemble
+from .ensemble import EnsembleObjective, mixtures_of
 from .models import ExpertPass
 
 #: AdamW's learning rate: full batches allow a larger step than the training loop's
@@ -31,10 +31,6 @@ TOLERANCE = 1e-4
 PATIENCE = 20
 
 
-def _members(module: nn.Module) -> list[nn.Module]:
-    return list(module.members) if isinstance(module, MixtureEnsemble) else [module]
-
-
 def refinable(module: nn.Module) -> bool:
     """Whether :func:`fit_reweighting` can train ``module``'s weights alone.
 
@@ -42,7 +38,7 @@ def refinable(module: nn.Module) -> bool:
     them; the paper's :class:`~sk_i2moe.nn.InteractionMoE` trains its experts
     through the mixture, so its weights have no objective of their own.
     """
-    return all(hasattr(member, "expert_pass") for member in _members(module))
+    return all(hasattr(member, "expert_pass") for member in mixtures_of(module))
 
 
 @torch.no_grad()
@@ -153,7 +149,7 @@ def fit_reweighting(
         )
     if max_steps < 1:
         raise ValueError(f"max_steps must be at least 1; got {max_steps}.")
-    members = _members(module)
+    members = mixtures_of(module)
     member_objective = objective.member if isinstance(objective, EnsembleObjective) else objective
     module.eval()
     passes = _expert_passes(members, inputs, present, batch_size)
