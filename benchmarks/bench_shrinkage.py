@@ -1,9 +1,10 @@
 """ROC-AUC of a fitted default model with its per-sample weights shrunk towards their mean.
 
-A measurement for a possible ``weight_shrinkage`` parameter, made after fitting and without
-changing the package. For every fold of ``bench_accuracy.py``'s cross-validation (same
-splits and preprocessing; the default ``I2MoEClassifier(random_state=fold)``), each
-member's per-sample weights ``w(x)`` on the test rows are replaced by
+The measurement behind the ``weight_shrinkage`` parameter, for several values from one fit:
+the model is fitted without shrinkage and shrunk afterwards (as ``weight_shrinkage`` does at
+prediction). For every fold of ``bench_accuracy.py``'s cross-validation (same splits and
+preprocessing; ``I2MoEClassifier(random_state=fold, weight_shrinkage=0)``, otherwise the
+defaults), each member's per-sample weights ``w(x)`` on the test rows are replaced by
 ``(1 - lam) w(x) + lam w_bar``, where ``w_bar`` is that member's mean weight on the training
 rows, and the mixture is rebuilt from the members' expert outputs (``explain``'s
 ``member_weights`` and ``member_outputs``; the members' mixtures are averaged, as the
@@ -17,7 +18,8 @@ renormalised over each row's usable experts.
 latent data of ``bench_interpretation.py --generator latent --noise-modality --mixed`` (same
 generator, pure-noise modality and split; one fit per seed): for each mechanism the AUC of
 its expert's shrunk weight for telling its samples from the others, the share of its samples
-whose largest shrunk weight is on its expert, and the mixture's held-out accuracy.
+whose largest shrunk weight is on its expert, and the mixture's held-out accuracy and
+log-loss.
 
 Run ``python benchmarks/bench_shrinkage.py`` (``--help`` for options).
 """
@@ -33,16 +35,24 @@ from _latent import MIXED, make_latent
 from _real_data import REAL_DATASETS
 from bench_accuracy import available, cv_folds
 from bench_interpretation import NOISE
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier
 
+#: the fits' weights as trained; every shrinkage is then applied to the same fit
+UNSHRUNK = {"weight_shrinkage": 0.0}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits ``(n, C)``."""
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
 
 def auc(y: np.ndarray, logits: np.ndarray) -> float:
     """ROC-AUC of class probabilities from logits (one-vs-rest macro for several classes)."""
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    proba = z / z.sum(axis=1, keepdims=True)
+    proba = softmax(logits)
     if proba.shape[1] == 2:
         return roc_auc_score(y, proba[:, 1])
     return roc_auc_score(y, proba, multi_class="ovr", average="macro")
@@ -75,7 +85,7 @@ def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
     rows = []
     for name, X, y in available(args.datasets):
         for fold, train, test, X_train, X_test in cv_folds(X, y, args.folds, args.repeats):
-            clf = I2MoEClassifier(random_state=fold).fit(X_train, y[train])
+            clf = I2MoEClassifier(random_state=fold, **UNSHRUNK).fit(X_train, y[train])
             baseline = auc(y[test], np.log(np.clip(clf.predict_proba(X_test), 1e-12, None)))
             mixtures = shrunk_mixtures(clf, X_train, X_test, lams)
             rows.append(
@@ -101,11 +111,12 @@ def mixed_data(seeds: int, lams: list[float]) -> pd.DataFrame:
         )
         X_train = {k: v[train] for k, v in X.items()}
         X_test = {k: v[test] for k, v in X.items()}
-        clf = I2MoEClassifier(random_state=seed).fit(X_train, y[train])
+        clf = I2MoEClassifier(random_state=seed, **UNSHRUNK).fit(X_train, y[train])
         names = list(clf.expert_names_)
         for lam, (weights, logits) in zip(lams, shrunk_mixtures(clf, X_train, X_test, lams)):
             row = {"lam": lam, "seed": seed}
             row["accuracy"] = float(np.mean(clf.classes_[logits.argmax(axis=1)] == y[test]))
+            row["log-loss"] = log_loss(y[test], softmax(logits), labels=clf.classes_)
             for mechanism in MIXED:
                 own = labels[test] == mechanism
                 column = names.index(mechanism)
