@@ -46,6 +46,7 @@ from .nn.models import (
     InteractionMoE,
     MixtureOfInteractionExperts,
     StructuredInteractionMoE,
+    shrink_weights,
 )
 from .nn.objective import StructuredObjective
 from .nn.refine import fit_reweighting, refinable
@@ -602,7 +603,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
                 self._frozen = self._frozen_params()
             self.n_reweight_steps_ = self._fit_weights(dataset, device)
-        self._anchor_weights(arrays)
+        mean_weights = self._anchor_weights(arrays)
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         if self.net_.interrupted_:
@@ -625,7 +626,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.expert_names_ = self.net_.module_.expert_names(list(self.modalities_))
-        self.interaction_weights_ = self._forward_arrays(arrays)["weights"].mean(axis=0)
+        self.interaction_weights_ = mean_weights
         return self
 
     def _fit_weights(self, dataset: ModalityDataset, device: torch.device) -> int:
@@ -655,19 +656,29 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """The fitted torch module (the compiled module's original)."""
         return getattr(self.net_.module_, "_orig_mod", self.net_.module_)
 
-    def _anchor_weights(self, arrays: list[np.ndarray]) -> None:
+    def _anchor_weights(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Shrink the weights at prediction towards their mean on ``arrays`` (``weight_shrinkage``).
 
         Each member's mean is taken over its unshrunk weights on the
-        training rows; the paper's mixture does not shrink.
+        training rows; the paper's mixture does not shrink. Returns the mean
+        weights that prediction gives these rows (``interaction_weights_``),
+        from the same forward pass.
         """
         module = self._module()
         release_weights(module)
-        if self.weight_shrinkage == 0 or not shrinks(module):
-            return
         outputs = self._forward_arrays(arrays)
+        if self.weight_shrinkage == 0 or not shrinks(module):
+            return outputs["weights"].mean(axis=0)
         member_weights = outputs.get("member_weights", outputs["weights"][:, None])
-        anchor_weights(module, member_weights, self._usable(arrays), self.weight_shrinkage)
+        usable = self._usable(arrays)
+        anchors = anchor_weights(module, member_weights, usable, self.weight_shrinkage)
+        shrunk = shrink_weights(
+            torch.from_numpy(member_weights).double(),  # [n, K, E]
+            torch.from_numpy(anchors),  # [K, E]
+            self.weight_shrinkage,
+            None if usable is None else torch.from_numpy(usable).unsqueeze(1),
+        )
+        return shrunk.mean(dim=(0, 1)).numpy().astype(np.float32)
 
     def _usable(self, arrays: list[np.ndarray]) -> np.ndarray | None:
         """``(n, E)`` bool: the experts each row can use; None when every row has every modality."""

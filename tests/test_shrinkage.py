@@ -181,3 +181,13 @@ def test_a_fresh_mixture_does_not_shrink_until_anchored():
     after = model(xs).weights
     torch.testing.assert_close(after, torch.tensor([[1.0, 0.0, 0.0, 0.0]]).expand(10, 4))
     torch.testing.assert_close(model.train()(xs).weights, before)  # training: as trained
+
+
+@pytest.mark.parametrize("absent", [False, True])
+def test_the_mean_training_weights_are_those_prediction_gives(data, absent):
+    X, y = data
+    if absent:
+        X = {k: v.copy() for k, v in X.items()}
+        X["m1"][::3] = np.nan
+    clf = I2MoEClassifier(**SMALL, n_members=2, weight_shrinkage=0.3).fit(X, y)
+    np.testing.assert_allclose(clf.interaction_weights_, clf.explain(X).weights.mean(0), atol=1e-6)
