@@ -59,6 +59,7 @@ from .models import (
     StructuredMoEOutput,
     capped_softmax,
     missing_modality_mixtures,
+    shrink_weights,
 )
 from .objective import (
     InteractionObjective,
@@ -68,6 +69,7 @@ from .objective import (
     interaction_terms,
 )
 from .refine import fit_reweighting
+from .shrinkage import anchor_weights, release_weights
 from .sparse import load_balancing_loss
 
 __all__ = [
@@ -101,6 +103,7 @@ __all__ = [
     "SwitchTransformerFusion",
     "TransformerFusion",
     "VmappedFusion",
+    "anchor_weights",
     "capped_softmax",
     "fit_reweighting",
     "interaction_loss",
@@ -109,4 +112,6 @@ __all__ = [
     "make_fusion",
     "member_contributions",
     "missing_modality_mixtures",
+    "release_weights",
+    "shrink_weights",
 ]

@@ -1049,7 +1049,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         In evaluation mode, :meth:`forward` then mixes the experts with
         :func:`shrink_weights` of the weights (training and
         :meth:`mix` with ``shrink=False`` use the weights as they are).
-        :func:`sk_i2moe.nn.shrinkage.anchor_weights` sets the anchor to the
+        :func:`sk_i2moe.nn.anchor_weights` sets the anchor to the
         mean weight over the training rows.
 
         Parameters

@@ -7,7 +7,7 @@ held-out ROC-AUC on most small data sets while keeping every expert's
 weights in the same order across samples (an increasing map of each). The
 experts' outputs do not depend on the weights (the structured mixture trains
 each expert on its own loss), so the shrinkage is applied after training,
-at prediction only: :func:`~sk_i2moe.nn.models.shrink_weights` is the rule
+at prediction only: :func:`~sk_i2moe.nn.shrink_weights` is the rule
 (applied by :meth:`~sk_i2moe.nn.StructuredInteractionMoE.mix`),
 :func:`anchor_weights` stores ``w_bar`` and ``s`` in a fitted mixture (or
 in each member of an ensemble), whose evaluation-mode forward pass then
@@ -50,7 +50,7 @@ def anchor_weights(
     ----------
     module : Module
         A :class:`~sk_i2moe.nn.StructuredInteractionMoE` or an ensemble of
-        them (:func:`shrinks` is True).
+        them (``shrinks(module)`` is True).
     member_weights : ndarray
         ``(n, K, E)`` every member's unshrunk weights on the training rows
         (``K = 1`` for a single mixture).
