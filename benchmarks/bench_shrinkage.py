@@ -39,6 +39,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier
+from sk_i2moe.nn import shrink_weights
 
 #: the fits' weights as trained; every shrinkage is then applied to the same fit
 UNSHRUNK = {"weight_shrinkage": 0.0}
@@ -74,7 +75,7 @@ def shrunk_mixtures(
     mean = np.asarray(train.member_weights, dtype=np.float64).mean(axis=0)  # [K, E]
     mixtures = []
     for lam in lams:
-        shrunk = (1.0 - lam) * weights + lam * mean[None]
+        shrunk = shrink_weights(torch.from_numpy(weights), torch.from_numpy(mean), lam).numpy()
         logits = np.einsum("nke,nkec->nc", shrunk, outputs) / mean.shape[0]
         mixtures.append((shrunk.mean(axis=1), logits))
     return mixtures

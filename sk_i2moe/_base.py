@@ -30,7 +30,13 @@ from skorch.utils import noop
 from . import _io
 from ._data import BatchLoader, ModalityDataset, resolve_batch_size, standardization
 from ._malloc import retain_heap_if_asked
-from ._modalities import ModalitySpec, absent_rows, check_sample_weight, row_labels
+from ._modalities import (
+    ModalitySpec,
+    absent_modalities,
+    absent_rows,
+    check_sample_weight,
+    row_labels,
+)
 from ._net import I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
@@ -50,7 +56,7 @@ from .nn.models import (
 )
 from .nn.objective import StructuredObjective
 from .nn.refine import fit_reweighting, refinable
-from .nn.shrinkage import SHRINKAGE_BUFFERS, anchor_weights, release_weights, shrinks
+from .nn.shrinkage import SHRINKAGE_BUFFERS, anchor_weights, release_weights
 
 #: ``interaction_constraint`` -> the kind of mixture it builds
 MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
@@ -667,10 +673,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         module = self._module()
         release_weights(module)
         outputs = self._forward_arrays(arrays)
-        if self.weight_shrinkage == 0 or not shrinks(module):
+        if self.weight_shrinkage == 0 or not refinable(module):
             return outputs["weights"].mean(axis=0)
         member_weights = outputs.get("member_weights", outputs["weights"][:, None])
-        usable = self._usable(arrays)
+        usable = self._usable(absent_modalities(arrays))
         anchors = anchor_weights(module, member_weights, usable, self.weight_shrinkage)
         shrunk = shrink_weights(
             torch.from_numpy(member_weights).double(),  # [n, K, E]
@@ -680,9 +686,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         return shrunk.mean(dim=(0, 1)).numpy().astype(np.float32)
 
-    def _usable(self, arrays: list[np.ndarray]) -> np.ndarray | None:
-        """``(n, E)`` bool: the experts each row can use; None when every row has every modality."""
-        absent = np.column_stack([absent_rows(a) for a in arrays])
+    def _usable(self, absent: np.ndarray) -> np.ndarray | None:
+        """``(n, E)`` bool: the experts each row can use, from its absent modalities ``(n, M)``.
+
+        None when every row has every modality.
+        """
         if not absent.any():
             return None
         return self.net_.module_.available_experts(torch.from_numpy(~absent)).numpy()
@@ -1093,8 +1101,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _explain_arrays(self, arrays: list[np.ndarray]) -> Explanation:
         """:meth:`explain` on validated modality arrays (in the fitted order)."""
         res = self._forward_arrays(arrays)
-        absent = np.column_stack([absent_rows(a) for a in arrays])
-        usable = self._usable(arrays)
+        absent = absent_modalities(arrays)
+        usable = self._usable(absent)
         return Explanation(
             weights=res["weights"],
             expert_outputs=self._to_output_space(res["expert_logits"]),

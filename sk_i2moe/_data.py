@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ._modalities import absent_rows
+from ._modalities import absent_modalities
 
 
 class ModalityDataset(Dataset):
@@ -48,7 +48,7 @@ class ModalityDataset(Dataset):
         y: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> None:
-        absent = np.column_stack([absent_rows(a) for a in arrays])
+        absent = absent_modalities(arrays)
         self.present = torch.from_numpy(~absent) if absent.any() else None
         self.inputs = [
             torch.from_numpy(

@@ -20,7 +20,7 @@ an error, and so is a row with every modality absent.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,6 +143,21 @@ def absent_rows(values: np.ndarray) -> np.ndarray:
     ndarray of bool of shape (n_samples,)
     """
     return np.isnan(values[:, 0])
+
+
+def absent_modalities(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Which modality each row lacks, as a boolean matrix (:func:`absent_rows` per modality).
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray
+        Validated modalities, in order, with the same rows.
+
+    Returns
+    -------
+    ndarray of bool of shape (n_samples, n_modalities)
+    """
+    return np.column_stack([absent_rows(a) for a in arrays])
 
 
 def check_presence(data: Mapping[str, np.ndarray]) -> None:

@@ -11,7 +11,8 @@ from sk_i2moe.datasets import make_interaction_classification, make_interaction_
 from sk_i2moe.nn import StructuredInteractionMoE
 from sk_i2moe.nn.ensemble import MixtureEnsemble, member_contributions
 from sk_i2moe.nn.models import shrink_weights
-from sk_i2moe.nn.shrinkage import anchor_weights, release_weights, shrinks
+from sk_i2moe.nn.refine import refinable
+from sk_i2moe.nn.shrinkage import anchor_weights, release_weights
 
 SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
 
@@ -127,7 +128,7 @@ def test_the_papers_mixture_ignores_the_shrinkage(data):
     options = {**SMALL, "n_members": 1, "interaction_constraint": "loss"}
     shrunk = I2MoEClassifier(**options, weight_shrinkage=0.9).fit(X, y)
     plain = I2MoEClassifier(**options, weight_shrinkage=0.0).fit(X, y)
-    assert not shrinks(shrunk.net_.module_)
+    assert not refinable(shrunk.net_.module_)  # its weights are not shrunk
     np.testing.assert_array_equal(shrunk.predict_proba(X), plain.predict_proba(X))
 
 

@@ -21,21 +21,10 @@ import torch
 from torch import nn
 
 from .ensemble import mixtures_of
-from .models import StructuredInteractionMoE
+from .refine import refinable
 
 #: the buffers of a mixture that hold its anchor and shrinkage (state-dict name endings)
 SHRINKAGE_BUFFERS = ("weight_anchor", "weight_shrinkage")
-
-
-def shrinks(module: nn.Module) -> bool:
-    """Whether ``module`` (a mixture or an ensemble of them) can shrink its weights.
-
-    True for :class:`~sk_i2moe.nn.StructuredInteractionMoE` and ensembles of it;
-    the paper's :class:`~sk_i2moe.nn.InteractionMoE` trains its experts
-    through the mixture, so its experts' outputs are not independent of the
-    weights and it does not shrink.
-    """
-    return all(isinstance(member, StructuredInteractionMoE) for member in mixtures_of(module))
 
 
 def anchor_weights(
@@ -50,7 +39,8 @@ def anchor_weights(
     ----------
     module : Module
         A :class:`~sk_i2moe.nn.StructuredInteractionMoE` or an ensemble of
-        them (``shrinks(module)`` is True).
+        them: a mixture whose experts do not learn through the weights
+        (:func:`~sk_i2moe.nn.refine.refinable`).
     member_weights : ndarray
         ``(n, K, E)`` every member's unshrunk weights on the training rows
         (``K = 1`` for a single mixture).
@@ -72,7 +62,7 @@ def anchor_weights(
         have one block per member.
     """
     members = mixtures_of(module)
-    if not shrinks(module):
+    if not refinable(module):
         raise ValueError(
             f"{type(members[0]).__name__} trains its experts through the weights and does "
             "not shrink them; use a StructuredInteractionMoE (interaction_constraint="
@@ -99,6 +89,6 @@ def release_weights(module: nn.Module) -> None:
     module : Module
         A mixture or an ensemble of them.
     """
-    if shrinks(module):
+    if refinable(module):
         for member in mixtures_of(module):
             member.anchor_weights(member.weight_anchor, 0.0)
