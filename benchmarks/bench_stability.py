@@ -4,8 +4,9 @@ On small real multimodal data, one fixed stratified train/test split per data
 set, ``I2MoEClassifier`` (default settings unless ``--params``) is fitted with
 five seeds and :func:`sk_i2moe.inspection.interaction_report` is run on the
 held-out part. Printed per data set: each seed's ``dominant`` and mean weights,
-how many seeds agree on ``dominant``, and whether every pair of seeds' 95 %
-intervals for each expert's mean weight overlap.
+how many seeds agree on ``dominant``, whether every pair of seeds' 95 %
+intervals for each expert's mean weight overlap, how often one seed's interval
+holds another seed's mean weight, and how wide the intervals are.
 
 Data sets:
 
@@ -128,6 +129,19 @@ def overlapping_pairs(reports: list, tolerance: float = 1e-12) -> pd.Series:
     return counts / len(pairs)
 
 
+def covering_share(reports: list) -> pd.Series:
+    """Per expert: share of ordered seed pairs where one's interval holds the other's mean."""
+    pairs = [(a, b) for a in reports for b in reports if a is not b]
+    counts = sum(
+        (
+            (a.table["weight_low"] <= b.table["mean_weight"])
+            & (b.table["mean_weight"] <= a.table["weight_high"])
+        ).astype(int)
+        for a, b in pairs
+    )
+    return counts / len(pairs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -159,16 +173,21 @@ def main() -> None:
         weights = pd.concat([r.table["mean_weight"] for r in reports], axis=1)
         shared = overlapping_pairs(reports)
         shown = overlapping_pairs(reports, SHOWN)
+        covers = covering_share(reports)
+        widths = pd.concat(
+            [r.table["weight_high"] - r.table["weight_low"] for r in reports], axis=1
+        ).mean(axis=1)
         heaviest = weights.mean(axis=1).idxmax()
         print(
             "  per expert: mean weight over seeds (min-max), share of seed pairs whose "
-            "intervals overlap"
+            "intervals overlap, share of (seed, other seed) whose interval holds the other's "
+            "mean, mean interval width"
         )
         for expert in weights.index:
             row = weights.loc[expert]
             print(
                 f"    {expert:<24} {row.mean():.2f} ({row.min():.2f}-{row.max():.2f})  "
-                f"{shared[expert]:.0%}"
+                f"{shared[expert]:.0%}  {covers[expert]:.0%}  {widths[expert]:.2f}"
             )
         summary.append(
             {
@@ -178,6 +197,8 @@ def main() -> None:
                 "intervals overlap (heaviest expert)": f"{shared[heaviest]:.0%} ({heaviest})",
                 "intervals overlap (all experts)": f"{(shared == 1).sum()}/{len(shared)} experts",
                 f"... missing by < {SHOWN}": f"{(shown == 1).sum()}/{len(shown)} experts",
+                "interval holds another seed's mean": f"{covers.mean():.0%}",
+                "mean interval width": f"{widths.mean():.2f}",
             }
         )
     print()
