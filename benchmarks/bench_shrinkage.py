@@ -1,4 +1,4 @@
-"""ROC-AUC of a fitted default model with its per-sample weights shrunk towards their mean.
+"""ROC-AUC and macro-F1 of a fitted default model with its per-sample weights shrunk to their mean.
 
 The measurement behind the ``weight_shrinkage`` parameter, for several values from one fit:
 the model is fitted without shrinkage and shrunk afterwards (as ``weight_shrinkage`` does at
@@ -18,8 +18,8 @@ renormalised over each row's usable experts.
 latent data of ``bench_interpretation.py --generator latent --noise-modality --mixed`` (same
 generator, pure-noise modality and split; one fit per seed): for each mechanism the AUC of
 its expert's shrunk weight for telling its samples from the others, the share of its samples
-whose largest shrunk weight is on its expert, and the mixture's held-out accuracy and
-log-loss.
+whose largest shrunk weight is on its expert (mean ± std over seeds, the lowest seed in
+brackets), and the mixture's held-out accuracy and log-loss.
 
 Run ``python benchmarks/bench_shrinkage.py`` (``--help`` for options).
 """
@@ -35,7 +35,7 @@ from _latent import MIXED, make_latent
 from _real_data import REAL_DATASETS
 from bench_accuracy import available, cv_folds
 from bench_interpretation import NOISE
-from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.metrics import f1_score, log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier
@@ -82,7 +82,8 @@ def shrunk_mixtures(
 
 
 def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
-    """Mean ROC-AUC per data set (rows) and shrinkage (columns)."""
+    """Per data set (rows) and shrinkage (columns): mean ROC-AUC and macro-F1, and the share
+    of folds that predict one class for every test row."""
     rows = []
     for name, X, y in available(args.datasets):
         for fold, train, test, X_train, X_test in cv_folds(X, y, args.folds, args.repeats):
@@ -92,6 +93,16 @@ def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
             rows.append(
                 {"dataset": name, "fold": fold, "predict_proba": baseline}
                 | {f"lam={lam:g}": auc(y[test], m[1]) for lam, m in zip(lams, mixtures)}
+                | {
+                    f"F1 lam={lam:g}": f1_score(
+                        y[test], clf.classes_[m[1].argmax(axis=1)], average="macro"
+                    )
+                    for lam, m in zip(lams, mixtures)
+                }
+                | {  # one predicted class for every test row (bench_accuracy's "collapsed")
+                    f"collapsed lam={lam:g}": float(np.unique(m[1].argmax(axis=1)).size <= 1)
+                    for lam, m in zip(lams, mixtures)
+                }
             )
         print(f"[done] {name}", flush=True)
     frame = pd.DataFrame(rows).groupby("dataset", sort=False).mean().drop(columns="fold")
@@ -101,11 +112,19 @@ def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
     return frame
 
 
-def mixed_data(seeds: int, lams: list[float]) -> pd.DataFrame:
+def mixed_data(
+    seeds: int, lams: list[float], n_modalities: int = 3, n_samples: int = 2000, noise: float = 0.1
+) -> pd.DataFrame:
     """Routing and accuracy on mixed latent data, mean ± std over seeds per shrinkage."""
     rows = []
     for seed in range(seeds):
-        X, y, labels = make_latent("mixed", n_samples=2000, n_modalities=3, random_state=seed)
+        X, y, labels = make_latent(
+            "mixed",
+            n_samples=n_samples,
+            n_modalities=n_modalities,
+            noise=noise,
+            random_state=seed,
+        )
         X[NOISE] = np.random.default_rng(1000 + seed).normal(size=(len(y), 10))
         train, test = train_test_split(
             np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed
@@ -126,8 +145,11 @@ def mixed_data(seeds: int, lams: list[float]) -> pd.DataFrame:
             rows.append(row)
         print(f"[done] seed {seed}", flush=True)
     grouped = pd.DataFrame(rows).drop(columns="seed").groupby("lam")
-    mean, std = grouped.mean(), grouped.std()
-    return mean.map(lambda v: f"{v:.3f}") + " ± " + std.map(lambda v: f"{v:.3f}")
+    mean, std, lowest = grouped.mean(), grouped.std(), grouped.min()
+    cells = mean.map(lambda v: f"{v:.3f}") + " ± " + std.map(lambda v: f"{v:.3f}")
+    argmax = [c for c in cells if c.startswith("argmax")]
+    cells[argmax] += " (" + lowest[argmax].map(lambda v: f"{v:.2f}") + ")"
+    return cells
 
 
 def main() -> None:
@@ -140,10 +162,16 @@ def main() -> None:
     parser.add_argument(
         "--mixed", type=int, default=0, help="seeds of mixed latent data instead of real data"
     )
+    parser.add_argument("--n-modalities", type=int, default=3, help="mixed data: modalities")
+    parser.add_argument("--n-samples", type=int, default=2000, help="mixed data: samples")
+    parser.add_argument("--noise", type=float, default=0.1, help="mixed data: feature noise")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     lams = [float(v) for v in args.lams.split(",")]
-    frame = mixed_data(args.mixed, lams) if args.mixed else real_data(args, lams)
+    if args.mixed:
+        frame = mixed_data(args.mixed, lams, args.n_modalities, args.n_samples, args.noise)
+    else:
+        frame = real_data(args, lams)
     with pd.option_context("display.width", 200):
         print(frame.to_string(float_format=lambda v: f"{v:.4f}"))
 
