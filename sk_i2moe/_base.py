@@ -212,7 +212,7 @@ SHARED_PARAMETERS = """\
         can double the fit time, so it is an option: try e.g. ``500``.
         ``0`` (default) skips it. The paper's mixture trains its experts
         through the weights and ignores this parameter.
-    weight_shrinkage : float, default=0.25
+    weight_shrinkage : float, default=0.15
         ``interaction_constraint="structure"`` only. Prediction mixes the
         experts with every sample's weights moved this fraction of the way
         towards the mixture's mean weight over the training rows (each

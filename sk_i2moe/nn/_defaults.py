@@ -27,7 +27,7 @@ DEFAULTS = MappingProxyType(
         "reweighting": "mlp",
         "reweight_hidden": 128,
         "reweight_steps": 0,
-        "weight_shrinkage": 0.25,
+        "weight_shrinkage": 0.15,
         "temperature": 1.0,
         "perturbation": "noise",
         "noise_scale": "unit",
