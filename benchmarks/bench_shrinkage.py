@@ -90,19 +90,15 @@ def real_data(args: argparse.Namespace, lams: list[float]) -> pd.DataFrame:
             clf = I2MoEClassifier(random_state=fold, **UNSHRUNK).fit(X_train, y[train])
             baseline = auc(y[test], np.log(np.clip(clf.predict_proba(X_test), 1e-12, None)))
             mixtures = shrunk_mixtures(clf, X_train, X_test, lams)
+            aucs, f1s, collapsed = {}, {}, {}
+            for lam, (_, logits) in zip(lams, mixtures):
+                predicted = logits.argmax(axis=1)
+                aucs[f"lam={lam:g}"] = auc(y[test], logits)
+                f1s[f"F1 lam={lam:g}"] = f1_score(y[test], clf.classes_[predicted], average="macro")
+                # one predicted class for every test row (bench_accuracy's "collapsed")
+                collapsed[f"collapsed lam={lam:g}"] = float(np.unique(predicted).size <= 1)
             rows.append(
-                {"dataset": name, "fold": fold, "predict_proba": baseline}
-                | {f"lam={lam:g}": auc(y[test], m[1]) for lam, m in zip(lams, mixtures)}
-                | {
-                    f"F1 lam={lam:g}": f1_score(
-                        y[test], clf.classes_[m[1].argmax(axis=1)], average="macro"
-                    )
-                    for lam, m in zip(lams, mixtures)
-                }
-                | {  # one predicted class for every test row (bench_accuracy's "collapsed")
-                    f"collapsed lam={lam:g}": float(np.unique(m[1].argmax(axis=1)).size <= 1)
-                    for lam, m in zip(lams, mixtures)
-                }
+                {"dataset": name, "fold": fold, "predict_proba": baseline} | aucs | f1s | collapsed
             )
         print(f"[done] {name}", flush=True)
     frame = pd.DataFrame(rows).groupby("dataset", sort=False).mean().drop(columns="fold")
