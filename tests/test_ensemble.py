@@ -11,7 +11,8 @@ from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import interaction_report
 from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
-from sk_i2moe.nn.ensemble import EnsembleObjective, MixtureEnsemble
+from sk_i2moe.nn.ensemble import EnsembleObjective, EnsembleOutput, MixtureEnsemble
+from sk_i2moe.nn.fusion import FUSIONS
 
 SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
 
@@ -81,10 +82,16 @@ def test_members_start_from_different_initialisations(fitted, data):
     assert not torch.equal(next(first.parameters()), next(second.parameters()))
 
 
-def _two_members():
+def _two_members(dropout: float = 0.1):
     """A seeded two-member structured ensemble and its objective (three 10-feature modalities)."""
     torch.manual_seed(0)
-    model = MixtureEnsemble(StructuredInteractionMoE, 2, n_features=[10, 10, 10], n_outputs=2)
+    model = MixtureEnsemble(
+        StructuredInteractionMoE,
+        2,
+        n_features=[10, 10, 10],
+        n_outputs=2,
+        fusion_kwargs={"dropout": dropout},
+    )
     objective = EnsembleObjective(
         StructuredInteractionMoE.Objective, task_loss=torch.nn.CrossEntropyLoss(reduction="none")
     )
@@ -109,14 +116,12 @@ def test_the_objective_is_the_members_mean(data):
 
 def test_each_member_trains_on_its_own_block_of_a_streamed_batch(data):
     train, y, _, _ = data
-    model, objective = _two_members()
+    model, objective = _two_members(dropout=0.0)  # no random draws: the same outputs
     xs = [torch.as_tensor(v[:32], dtype=torch.float32) for v in train.values()]
     present = torch.ones(32, 3, dtype=torch.bool)
     present[::3, 1] = False
     target, weight = torch.as_tensor(y[:32]), torch.rand(32)
-    torch.manual_seed(1)  # the same dropout draws for both
     out = model(xs, present, streams=2)
-    torch.manual_seed(1)
     alone = [
         member([x[16 * k : 16 * (k + 1)] for x in xs], present[16 * k : 16 * (k + 1)])
         for k, member in enumerate(model.members)
@@ -134,6 +139,58 @@ def test_each_member_trains_on_its_own_block_of_a_streamed_batch(data):
         model(xs, present, streams=3)
     with pytest.raises(ValueError, match="equal block"):
         model([x[:31] for x in xs], streams=2)
+
+
+VMAPPABLE = [name for name, backbone in FUSIONS.items() if getattr(backbone, "vmappable", False)]
+
+
+@pytest.mark.parametrize("fusion", VMAPPABLE)
+@pytest.mark.parametrize("streams", [1, 3])
+def test_members_run_as_one_batched_axis_as_they_would_one_by_one(fusion, streams, monkeypatch):
+    torch.manual_seed(0)
+    options = {"n_features": [6, 4, 5], "n_outputs": 2, "hidden_dim": 8, "fusion": fusion}
+    model = MixtureEnsemble(StructuredInteractionMoE, 3, **options, fusion_kwargs={"dropout": 0})
+    assert model.members[0].vmappable
+    xs = [torch.randn(12, d) for d in options["n_features"]]
+    present = torch.rand(12, 3) > 0.3
+    present[:, 0] = True
+
+    # without dropout nothing is drawn at random but interpretcc's gate noise: make it 0
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.full(shape, 0.5, **kw))
+
+    def run() -> tuple[EnsembleOutput, list[torch.Tensor]]:
+        model.zero_grad()
+        out = model.train()(xs, present, streams=streams)
+        loss = sum((o.logits**2).sum() + o.modality_logits.sum() for o in out.members)
+        loss.backward()
+        return out, [torch.zeros_like(p) if p.grad is None else p.grad for p in model.parameters()]
+
+    batched, batched_grads = run()
+    monkeypatch.setattr(StructuredInteractionMoE, "vmappable", False)
+    looped, looped_grads = run()
+    for name in ("logits", "weights", "expert_logits"):
+        torch.testing.assert_close(getattr(batched, name), getattr(looped, name))
+    assert len(batched_grads) == len(looped_grads) == len(list(model.parameters()))
+    for a, b in zip(batched_grads, looped_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_batched_members_draw_their_own_dropout_masks():
+    torch.manual_seed(0)
+    model = MixtureEnsemble(StructuredInteractionMoE, 2, n_features=[6, 4], n_outputs=2)
+    model.members[1].load_state_dict(model.members[0].state_dict())  # two identical members
+    xs = [torch.randn(8, 6), torch.randn(8, 4)]
+    out = model.train()(xs)
+    assert not torch.allclose(out.members[0].logits, out.members[1].logits)
+    evaluated = model.eval()(xs)
+    torch.testing.assert_close(evaluated.member_weights[:, 0], evaluated.member_weights[:, 1])
+
+
+def test_only_stateless_mixtures_with_a_vmappable_backbone_batch_their_members():
+    options = {"n_features": [6, 4], "n_outputs": 2, "hidden_dim": 8}
+    assert not InteractionMoE(**options).vmappable  # its forward updates a buffer
+    assert not StructuredInteractionMoE(**options, fusion="transformer").vmappable
+    assert StructuredInteractionMoE(**options).vmappable  # the default backbone
 
 
 def test_the_estimator_streams_one_order_per_member(fitted):

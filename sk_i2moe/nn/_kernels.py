@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import math
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -161,43 +160,36 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int) -
 _TWO_32 = 2**32
 
 
-def keep_mask(
-    shape: Sequence[int], p: float, device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
-    """Inverted-dropout mask: ``1 / keep`` with probability ``keep = 1 - p``, else 0.
+def keep_mask(like: torch.Tensor, p: float) -> torch.Tensor:
+    """Inverted-dropout mask like ``like``: ``1 / keep`` with probability ``keep = 1 - p``, else 0.
 
-    The fast path compares one 32-bit word of a fully random int64 buffer with
-    a threshold per entry: ``keep`` is rounded to a multiple of ``2**-32``
-    (finer than the ``2**-24`` grid of :func:`torch.rand`) and the scale is
-    the inverse of the rounded probability, so that the mask has expectation
-    exactly 1.
+    The fast path compares one random 32-bit word per entry with a threshold:
+    ``keep`` is rounded to a multiple of ``2**-32`` (finer than the ``2**-24``
+    grid of :func:`torch.rand`) and the scale is the inverse of the rounded
+    probability, so that the mask has expectation exactly 1. The mask is
+    drawn as a tensor "like" ``like``, so that under :func:`torch.vmap` each
+    batched slice draws its own (``randomness="different"``).
 
     Parameters
     ----------
-    shape : sequence of int
-        Shape of the mask.
+    like : Tensor
+        Gives the mask's shape, floating dtype and device (its values are not read).
     p : float
         Drop probability, ``0 <= p < 1``.
-    device : torch.device
-        Device of the mask.
-    dtype : torch.dtype
-        Floating dtype of the mask.
 
     Returns
     -------
     Tensor
         The mask, entries ``0`` or ``1 / keep``.
     """
-    if not _fast(torch.device(device)):
+    if not _fast(like.device):
         keep = 1.0 - p
-        return torch.empty(shape, device=device, dtype=dtype).bernoulli_(keep).div_(keep)
-    n = math.prod(shape)
+        return torch.empty_like(like).bernoulli_(keep).div_(keep)
     threshold = min(max(round((1.0 - p) * _TWO_32), 1), _TWO_32 - 1)
-    words = torch.empty((n + 1) // 2, dtype=torch.int64, device=device).random_(-(2**63), None)
-    draws = words.view(torch.int32)[:n].view(shape)
-    scale = torch.tensor(_TWO_32 / threshold, dtype=dtype, device=device)
+    draws = torch.empty_like(like, dtype=torch.int32).random_(-(2**31), 2**31)
+    scale = torch.tensor(_TWO_32 / threshold, dtype=like.dtype, device=like.device)
     return torch.where(
-        draws < threshold - 2**31, scale, torch.zeros((), dtype=dtype, device=device)
+        draws < threshold - 2**31, scale, torch.zeros((), dtype=like.dtype, device=like.device)
     )
 
 

@@ -57,6 +57,9 @@ class MLPFusion(nn.Module):
         Dropout after each hidden layer.
     """
 
+    #: members of an ensemble can run as one batched axis through it (torch.func.vmap)
+    vmappable = True
+
     def __init__(
         self,
         n_experts: int,
@@ -199,6 +202,9 @@ class EarlyFusion(nn.Module):
         Dropout after each hidden layer.
     """
 
+    #: members of an ensemble can run as one batched axis through it (torch.func.vmap)
+    vmappable = True
+
     def __init__(
         self,
         n_experts: int,
@@ -245,6 +251,9 @@ class LateFusion(nn.Module):
     combine : {"mean", "weighted"}, default="mean"
         How the modality logits are fused.
     """
+
+    #: members of an ensemble can run as one batched axis through it (torch.func.vmap)
+    vmappable = True
 
     def __init__(
         self,
@@ -307,6 +316,9 @@ class LowRankTensorFusion(nn.Module):
     dropout : float, default=0.1
         Dropout on the fused vector and after each hidden layer.
     """
+
+    #: members of an ensemble can run as one batched axis through it (torch.func.vmap)
+    vmappable = True
 
     def __init__(
         self,
@@ -375,6 +387,9 @@ class InterpretCCFusion(nn.Module):
         Use hard 0/1 gates in training too, with the relaxed sample's gradient
         (straight-through estimator), as the paper's code does.
     """
+
+    #: members of an ensemble can run as one batched axis through it (torch.func.vmap)
+    vmappable = True
 
     def __init__(
         self,

@@ -224,14 +224,20 @@ class MixtureEnsemble(nn.Module):
             If ``streams`` is neither 1 nor the number of members, or the
             batch does not split into that many equal blocks.
         """
-        if streams == 1:
+        if streams != 1:
+            self._check_streams(xs[0].shape[0], streams)
+        if self.training and len(self.members) > 1 and self.members[0].vmappable:
+            outputs = self._vmapped(xs, present, streams)
+        elif streams == 1:
             outputs = [member(xs, present) for member in self.members]
-            combined = combine_members(outputs)
         else:
             outputs = [
                 member(block, mask)
                 for member, block, mask in zip(self.members, *self._blocks(xs, present, streams))
             ]
+        if streams == 1:
+            combined = combine_members(outputs)
+        else:
             combined = {
                 name: torch.cat([getattr(o, name).float() for o in outputs])
                 for name in ("logits", "weights", "expert_logits")
@@ -246,17 +252,67 @@ class MixtureEnsemble(nn.Module):
             streams=streams,
         )
 
-    def _blocks(
-        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
-    ) -> tuple[list[list[torch.Tensor]], list[torch.Tensor | None]]:
-        """The batch's ``streams`` blocks of rows: per member, its inputs and its mask."""
-        rows = xs[0].shape[0]
+    def _check_streams(self, rows: int, streams: int) -> None:
+        """Raise unless ``streams`` gives every member an equal block of ``rows``."""
         if streams != len(self.members) or rows % streams:
             raise ValueError(
                 f"A batch of {rows} rows in {streams} streams does not give each of the "
                 f"{len(self.members)} members an equal block; streams must be 1 or the number "
                 "of members, and the rows a multiple of it."
             )
+
+    def _vmapped(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
+    ) -> list[MixtureOutput]:
+        """Every member's training output from one pass with the members as a batched axis.
+
+        The members' parameters and buffers are stacked (gradients flow back
+        to each member's own) and :func:`torch.func.vmap` runs the first
+        member's forward with each member's in turn; dropout draws its own
+        masks per member (``randomness="different"``). Training only:
+        :func:`torch.func.functional_call` swaps the first member's tensors
+        for the call, which concurrent predictions on one fitted model must
+        not see, so evaluation runs the members one by one.
+        """
+        template = self.members[0]
+        stacked = [
+            {
+                name: torch.stack(values)
+                for name, values in zip(
+                    [n for n, _ in named(template)],
+                    zip(*([t for _, t in named(m)] for m in self.members)),
+                )
+            }
+            for named in (nn.Module.named_parameters, nn.Module.named_buffers)
+        ]
+        if streams == 1:
+            inputs, mask, dim = list(xs), present, None
+        else:
+            inputs = [x.unflatten(0, (streams, -1)) for x in xs]
+            mask = None if present is None else present.unflatten(0, (streams, -1))
+            dim = 0
+        absent: dict[str, object] = {}
+
+        def run(params: dict, buffers: dict, inputs: list, mask: torch.Tensor | None) -> dict:
+            out = torch.func.functional_call(template, (params, buffers), (inputs, mask))
+            fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+            absent["kind"] = type(out)
+            absent["none"] = [name for name, value in fields.items() if value is None]
+            return {name: value for name, value in fields.items() if value is not None}
+
+        batched = torch.func.vmap(
+            run, in_dims=(0, 0, dim, None if mask is None else dim), randomness="different"
+        )(*stacked, inputs, mask)
+        kind, none = absent["kind"], dict.fromkeys(absent["none"])
+        return [
+            kind(**{name: value[k] for name, value in batched.items()}, **none)
+            for k in range(len(self.members))
+        ]
+
+    def _blocks(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
+    ) -> tuple[list[list[torch.Tensor]], list[torch.Tensor | None]]:
+        """The batch's ``streams`` blocks of rows: per member, its inputs and its mask."""
         blocks = [list(block) for block in zip(*(x.chunk(streams) for x in xs))]
         masks = [None] * streams if present is None else list(present.chunk(streams))
         return blocks, masks

@@ -240,8 +240,7 @@ def _variant_mask(
     """``x`` viewed ``[*lead, V, B, ...]`` and a variant-shared mask ``[*lead, 1, B, ...]``."""
     n_rows = x.shape[row_dim]
     grouped = x.unflatten(row_dim, (n_variants, n_rows // n_variants))
-    mask_shape = x.shape[:row_dim] + (1,) + grouped.shape[row_dim + 1 :]
-    return grouped, keep_mask(mask_shape, p, x.device, x.dtype)
+    return grouped, keep_mask(grouped.narrow(row_dim, 0, 1), p)
 
 
 def variant_shared_dropout(

@@ -551,6 +551,8 @@ class MixtureOfInteractionExperts(nn.Module):
     #: whether every expert is its kind by construction (a uniqueness expert cannot see
     #: another modality); where not, an interaction report checks the names on data
     names_by_construction: bool
+    #: whether :meth:`forward` leaves every buffer as it is (see :attr:`vmappable`)
+    stateless_forward: bool
 
     def __init__(
         self,
@@ -642,6 +644,15 @@ class MixtureOfInteractionExperts(nn.Module):
             )
         names = {f"uniqueness[{m}]": f"uniqueness[{n}]" for m, n in enumerate(modality_names)}
         return [names.get(kind, kind) for kind in self._expert_kinds]
+
+    @property
+    def vmappable(self) -> bool:
+        """Whether members of this mixture can run as one batched axis (:func:`torch.func.vmap`).
+
+        True when the forward pass changes no buffer and its backbone says it
+        supports :func:`torch.func.vmap` (its ``vmappable`` attribute).
+        """
+        return self.stateless_forward and getattr(self.fusion, "vmappable", False)
 
     def embed(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
@@ -772,6 +783,7 @@ class InteractionMoE(MixtureOfInteractionExperts):
 
     Objective = InteractionObjective
     names_by_construction = False
+    stateless_forward = False  # it keeps a running mean of the embeddings
 
     def __init__(
         self,
@@ -989,6 +1001,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
 
     Objective = StructuredObjective
     names_by_construction = True
+    stateless_forward = True
 
     def __init__(
         self,

@@ -105,9 +105,7 @@ class _DenseExperts(nn.Module):
             # the dense mask [E, 1, B, T, K, F] (one draw per sample, shared by
             # its variants), read at each assignment's (e, sample, token, k)
             batch = n_rows // n_variants
-            mask = keep_mask(
-                (n_experts, batch * n_tokens, n_ffn, ffn_dim), self.dropout, x.device, h.dtype
-            )
+            mask = keep_mask(h.new_empty(n_experts, batch * n_tokens, n_ffn, ffn_dim), self.dropout)
             cell = (e_idx * (batch * n_tokens) + t_idx % (batch * n_tokens)) * n_ffn + k_idx
             rows = torch.zeros(n_groups * capacity, dtype=torch.long, device=x.device)
             rows[slot] = cell
