@@ -65,11 +65,24 @@ def test_stack_variants():
 def test_keep_mask_is_an_inverted_dropout_mask(plain, p):
     torch.manual_seed(0)
     with plain_torch(plain):
-        mask = keep_mask(torch.empty(400, 500), p)
+        mask = keep_mask(torch.empty(400, 501), p)  # an odd row: half a word at its end
     kept = mask != 0
     torch.testing.assert_close(mask[kept], torch.full_like(mask[kept], 1 / (1 - p)), **TOL)
     assert kept.float().mean().item() == pytest.approx(1 - p, abs=0.005)
     assert mask.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("plain", [False, True])
+def test_keep_mask_draws_its_own_mask_per_vmapped_slice(plain):
+    torch.manual_seed(0)
+    like = torch.empty(4, 300, 7)
+    with plain_torch(plain):
+        masks = torch.vmap(lambda t: keep_mask(t, 0.5), randomness="different")(like)
+    assert masks.shape == like.shape
+    assert not torch.equal(masks[0], masks[1])
+    # every column, the last (half a 64-bit word on the fast path) included, keeps about half
+    kept = masks.ne(0).float().mean((0, 1))
+    assert kept.sub(0.5).abs().max().item() < 0.06
 
 
 def test_the_switch_is_scoped():

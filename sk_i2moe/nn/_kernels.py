@@ -163,12 +163,13 @@ _TWO_32 = 2**32
 def keep_mask(like: torch.Tensor, p: float) -> torch.Tensor:
     """Inverted-dropout mask like ``like``: ``1 / keep`` with probability ``keep = 1 - p``, else 0.
 
-    The fast path compares one random 32-bit word per entry with a threshold:
-    ``keep`` is rounded to a multiple of ``2**-32`` (finer than the ``2**-24``
-    grid of :func:`torch.rand`) and the scale is the inverse of the rounded
-    probability, so that the mask has expectation exactly 1. The mask is
-    drawn as a tensor "like" ``like``, so that under :func:`torch.vmap` each
-    batched slice draws its own (``randomness="different"``).
+    The fast path compares one random 32-bit word per entry (half a 64-bit
+    draw) with a threshold: ``keep`` is rounded to a multiple of ``2**-32``
+    (finer than the ``2**-24`` grid of :func:`torch.rand`) and the scale is
+    the inverse of the rounded probability, so that the mask has expectation
+    exactly 1. The mask is drawn as a tensor "like" ``like``, so that under
+    :func:`torch.vmap` each batched slice draws its own
+    (``randomness="different"``).
 
     Parameters
     ----------
@@ -186,7 +187,12 @@ def keep_mask(like: torch.Tensor, p: float) -> torch.Tensor:
         keep = 1.0 - p
         return torch.empty_like(like).bernoulli_(keep).div_(keep)
     threshold = min(max(round((1.0 - p) * _TWO_32), 1), _TWO_32 - 1)
-    draws = torch.empty_like(like, dtype=torch.int32).random_(-(2**31), 2**31)
+    # one fully random 64-bit word per two entries (half the draws of one per entry)
+    shaped = like if like.dim() else like.reshape(1)
+    last = shaped.shape[-1]
+    half = shaped.narrow(-1, 0, (last + 1) // 2)
+    words = torch.empty_like(half, dtype=torch.int64).random_(-(2**63), None)
+    draws = words.view(torch.int32).narrow(-1, 0, last).reshape(like.shape)
     scale = torch.tensor(_TWO_32 / threshold, dtype=like.dtype, device=like.device)
     return torch.where(
         draws < threshold - 2**31, scale, torch.zeros((), dtype=like.dtype, device=like.device)
