@@ -19,7 +19,7 @@ members' products ``weight * output`` are the experts' contributions.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -156,6 +156,13 @@ class MixtureEnsemble(nn.Module):
     order; otherwise every member runs on the whole batch. In training mode
     the output carries every member's output, and the objective is the mean
     of the members' objectives, so each member learns as it would alone.
+    Where the members can (their
+    :attr:`~sk_i2moe.nn.MixtureOfInteractionExperts.vmappable`,
+    true for the structured mixture with the default backbone), training
+    runs them as one more batched axis through :func:`torch.func.vmap`: one
+    pass of the network's operations for all members instead of one per
+    member. Each member computes what it would alone, its own dropout masks
+    included; evaluation runs the members one by one.
 
     Parameters
     ----------
@@ -276,14 +283,7 @@ class MixtureEnsemble(nn.Module):
         """
         template = self.members[0]
         stacked = [
-            {
-                name: torch.stack(values)
-                for name, values in zip(
-                    [n for n, _ in named(template)],
-                    zip(*([t for _, t in named(m)] for m in self.members)),
-                )
-            }
-            for named in (nn.Module.named_parameters, nn.Module.named_buffers)
+            self._stacked(named) for named in (nn.Module.named_parameters, nn.Module.named_buffers)
         ]
         if streams == 1:
             inputs, mask, dim = list(xs), present, None
@@ -308,6 +308,11 @@ class MixtureEnsemble(nn.Module):
             kind(**{name: value[k] for name, value in batched.items()}, **none)
             for k in range(len(self.members))
         ]
+
+    def _stacked(self, named: Callable) -> dict[str, torch.Tensor]:
+        """The members' tensors that ``named`` lists (parameters or buffers), stacked by name."""
+        per_member = [dict(named(member)) for member in self.members]
+        return {name: torch.stack([own[name] for own in per_member]) for name in per_member[0]}
 
     def _blocks(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
