@@ -41,7 +41,9 @@ def tiny_backbone(n_modalities, n_tokens, hidden_dim, n_outputs):
     from torch import nn
 
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(n_modalities * n_tokens * hidden_dim, 8), nn.GELU(),
+        nn.Flatten(),
+        nn.Linear(n_modalities * n_tokens * hidden_dim, 8),
+        nn.GELU(),
         nn.Linear(8, n_outputs),
     )
 
@@ -55,16 +57,22 @@ def grid() -> list[tuple[str, str, dict]]:
     for fusion in FUSIONS:
         for constraint in ("loss", "structure"):
             cases.append(
-                (f"{fusion}/{constraint}", "binary",
-                 {"fusion": fusion, "interaction_constraint": constraint})
+                (
+                    f"{fusion}/{constraint}",
+                    "binary",
+                    {"fusion": fusion, "interaction_constraint": constraint},
+                )
             )
     cases += [
         ("custom/loss", "binary", {"fusion": "custom"}),
         ("custom/structure", "binary", {"fusion": "custom", "interaction_constraint": "structure"}),
         ("experts=single", "binary", {"experts": "single"}),
         ("experts=synergy_redundancy", "binary", {"experts": "synergy_redundancy"}),
-        ("synergy_redundancy/structure", "binary",
-         {"experts": "synergy_redundancy", "interaction_constraint": "structure"}),
+        (
+            "synergy_redundancy/structure",
+            "binary",
+            {"experts": "synergy_redundancy", "interaction_constraint": "structure"},
+        ),
         ("reweighting=static", "binary", {"reweighting": "static"}),
         ("perturbation=mean", "binary", {"perturbation": "mean", "fusion": "transformer"}),
         ("perturbation=zero", "binary", {"perturbation": "zero"}),

@@ -31,9 +31,7 @@ from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import interaction_report
 from sk_i2moe.plotting import plot_interaction_weights, plot_sample_explanation
 
-X, y, _ = make_interaction_classification(
-    "redundancy", n_samples=600, noise=1.0, random_state=3
-)
+X, y, _ = make_interaction_classification("redundancy", n_samples=600, noise=1.0, random_state=3)
 X = dict(zip(["vitals", "labs", "notes"], X.values()))
 ids = pd.Index([f"patient-{i:03d}" for i in range(len(y))], name="patient")
 rng = np.random.default_rng(0)

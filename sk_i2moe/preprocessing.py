@@ -221,12 +221,18 @@ def make_modality_transformer(
             )
     if absent not in ("keep", "impute"):
         raise ValueError(f"absent must be 'keep' or 'impute'; got {absent!r}.")
-    numeric = numeric if numeric is not None else make_pipeline(
-        SimpleImputer(strategy="median"), StandardScaler()
+    numeric = (
+        numeric
+        if numeric is not None
+        else make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
     )
-    categorical = categorical if categorical is not None else make_pipeline(
-        SimpleImputer(strategy="most_frequent"),
-        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    categorical = (
+        categorical
+        if categorical is not None
+        else make_pipeline(
+            SimpleImputer(strategy="most_frequent"),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+        )
     )
 
     def per_modality() -> BaseEstimator:

@@ -90,7 +90,12 @@ def test_modality_importance_finds_the_modality_the_predictions_need(pipeline):
     imp = modality_importance(pipe, X, y, scoring="roc_auc", n_repeats=4, random_state=0)
     assert imp.index.tolist() == ["m0", "m1", "m2"]
     assert imp.columns.tolist() == [
-        "importance_mean", "importance_std", "repeat_0", "repeat_1", "repeat_2", "repeat_3",
+        "importance_mean",
+        "importance_std",
+        "repeat_0",
+        "repeat_1",
+        "repeat_2",
+        "repeat_3",
     ]
     assert imp["importance_mean"].idxmax() == "m1"
     assert imp.loc["m1", "importance_mean"] > 0.2

@@ -95,15 +95,16 @@ def test_regressors_round_trip(two_d, tmp_path):
 
 def _forms():
     X, y = _data()
-    table = pd.DataFrame(
-        np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)]
+    table = pd.DataFrame(np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)])
+    prefixed = table.set_axis(
+        [f"{m}__{i}" for m, n in (("a", 3), ("b", 2), ("c", 4)) for i in range(n)], axis=1
     )
-    prefixed = table.set_axis([f"{m}__{i}" for m, n in (("a", 3), ("b", 2), ("c", 4))
-                               for i in range(n)], axis=1)
-    multi = table.set_axis(pd.MultiIndex.from_tuples([tuple(c.split("__")) for c in prefixed]),
-                           axis=1)
-    frames = {k: pd.DataFrame(v, columns=[f"{k}{i}" for i in range(v.shape[1])])
-              for k, v in X.items()}
+    multi = table.set_axis(
+        pd.MultiIndex.from_tuples([tuple(c.split("__")) for c in prefixed]), axis=1
+    )
+    frames = {
+        k: pd.DataFrame(v, columns=[f"{k}{i}" for i in range(v.shape[1])]) for k, v in X.items()
+    }
     mask = np.arange(9) < 3
     return y, [
         ("dict", X, None),
@@ -165,9 +166,9 @@ def test_a_custom_backbone_cannot_be_saved(tmp_path):
 
 def test_callbacks_are_not_saved(tmp_path):
     X, y = _data()
-    clf = I2MoEClassifier(
-        **TINY, early_stopping=True, callbacks=[EpochScoring("accuracy")]
-    ).fit(X, y)
+    clf = I2MoEClassifier(**TINY, early_stopping=True, callbacks=[EpochScoring("accuracy")]).fit(
+        X, y
+    )
     with pytest.warns(UserWarning, match=r"\['callbacks'\] are not saved"):
         restored = _round_trip(clf, tmp_path)
     assert restored.callbacks is None

@@ -104,7 +104,9 @@ def _options(name):
 
 def _tiny_backbone(n_modalities, n_tokens, hidden_dim, n_outputs, dropout=0.0):
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(n_modalities * n_tokens * hidden_dim, 6), nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(n_modalities * n_tokens * hidden_dim, 6),
+        nn.Tanh(),
         nn.Linear(6, n_outputs),
     )
 

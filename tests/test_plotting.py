@@ -258,8 +258,14 @@ def test_no_label_is_cut_off_without_a_tight_bbox(plt, n_experts):
     rng = np.random.default_rng(0)
     weights = rng.dirichlet(np.ones(n_experts), size=20)
     outputs = rng.normal(size=(20, n_experts, 2))
-    exp = Explanation(weights, outputs, (weights[:, :, None] * outputs).sum(1), names,
-                      ["no", "yes"], task="classification")
+    exp = Explanation(
+        weights,
+        outputs,
+        (weights[:, :, None] * outputs).sum(1),
+        names,
+        ["no", "yes"],
+        task="classification",
+    )
     scores = pd.DataFrame(
         {"score": rng.random(n_experts + 1), "mean_weight": np.append(weights.mean(0), 1.0)},
         index=pd.Index([*names, "mixture"], name="expert"),
@@ -301,7 +307,9 @@ def test_weights_split_by_group_and_drawn_with_a_report(plt, kind):
         plot_interaction_weights(exp, by=groups[:-1])
     other = interaction_report(
         I2MoEClassifier(max_epochs=1, hidden_dim=8, experts="synergy_redundancy").fit(X, y),
-        X, y, n_bootstrap=20,
+        X,
+        y,
+        n_bootstrap=20,
     )
     with pytest.raises(ValueError, match="pass the report of the same estimator"):
         plot_interaction_weights(exp, report=other)
