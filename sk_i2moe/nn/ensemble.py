@@ -304,8 +304,10 @@ class MixtureEnsemble(nn.Module):
             run, in_dims=(0, 0, dim, None if mask is None else dim), randomness="different"
         )(*stacked, inputs, mask)
         kind, none = absent["kind"], dict.fromkeys(absent["none"])
+        # one unbind per field (its backward is one stack), not one index per member and field
+        per_member = {name: value.unbind(0) for name, value in batched.items()}
         return [
-            kind(**{name: value[k] for name, value in batched.items()}, **none)
+            kind(**{name: values[k] for name, values in per_member.items()}, **none)
             for k in range(len(self.members))
         ]
 
