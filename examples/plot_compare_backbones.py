@@ -56,8 +56,8 @@ print(X.shape, np.bincount(y))
 #   ``"structure"``, builds each expert to see only what its kind allows).
 #
 # ``refit=False``: we compare candidates and need no final model. The base
-# estimator is one mixture (``n_members=1``; the default trains four side by
-# side) trained for exactly twenty epochs (``early_stopping=False``).
+# estimator is one mixture (``n_members=1``; the default trains eight or four side
+# by side) trained for exactly twenty epochs (``early_stopping=False``).
 base = I2MoEClassifier(
     max_epochs=20,
     hidden_dim=32,

@@ -96,7 +96,8 @@ for name, weight in zip(custom.expert_names_, custom.interaction_weights_):
 # Looking inside the experts
 # --------------------------
 # The fitted torch model is ``net_.module_``: by default a
-# :class:`~sk_i2moe.nn.MixtureEnsemble` of four mixtures (``n_members=4``),
+# :class:`~sk_i2moe.nn.MixtureEnsemble` of several mixtures (``n_members="auto"``:
+# eight here, on 420 training rows; ``n_members_`` says how many),
 # each a :class:`~sk_i2moe.nn.StructuredInteractionMoE`; we look inside the
 # first member. Its ``fusion`` wraps the stacked
 # experts in a :class:`~sk_i2moe.nn.VmappedFusion`, whose

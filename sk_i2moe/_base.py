@@ -75,6 +75,46 @@ AUTO_MIN_VALIDATION = 20
 #: reweighting network has settled which expert serves which samples
 REFIT_MIN_EPOCHS = 10
 
+#: ``n_members="auto"``: the members of a fit on at most ``SMALL_FIT_ROWS``
+#: rows and of a larger one. On
+#: small data the members' spread is what keeps the weight intervals of fits
+#: from different seeds covering each other, and a member costs little there
+SMALL_FIT_ROWS = 600
+AUTO_MEMBERS_SMALL = 8
+AUTO_MEMBERS = 4
+
+
+def resolve_n_members(n_members: int | str, n_samples: int) -> int:
+    """The number of mixtures a fit on ``n_samples`` rows trains (``"auto"`` resolved).
+
+    ``"auto"`` is ``AUTO_MEMBERS_SMALL`` (8) members for at most
+    ``SMALL_FIT_ROWS`` (600) rows and ``AUTO_MEMBERS`` (4) above.
+
+    Parameters
+    ----------
+    n_members : int or "auto"
+        The estimator's ``n_members``.
+    n_samples : int
+        Rows the fit is given (before any validation hold-out).
+
+    Returns
+    -------
+    int
+        ``n_members`` itself when it is an integer.
+
+    Examples
+    --------
+    >>> from sk_i2moe._base import resolve_n_members
+    >>> [resolve_n_members("auto", n) for n in (100, 600, 601, 5000)]
+    [8, 8, 4, 4]
+    >>> resolve_n_members(2, 100)
+    2
+    """
+    if n_members != "auto":
+        return int(n_members)
+    return AUTO_MEMBERS_SMALL if n_samples <= SMALL_FIT_ROWS else AUTO_MEMBERS
+
+
 SHARED_PARAMETERS = """\
     modalities : dict of str to columns, default=None
         For a DataFrame or 2-D array ``X``: which columns form each modality
@@ -182,12 +222,16 @@ SHARED_PARAMETERS = """\
         ``n_perturbed`` and ``loss_on`` apply to it only. Vanilla fusion
         (``experts="single"``) has no interaction kinds and is built as the
         paper's mixture with one expert whatever this parameter says.
-    n_members : int, default=4
+    n_members : int or "auto", default="auto"
         Number of mixtures trained side by side, each from its own random
         initialisation and in its own random order of the training data
-        (each step gives every member its own batch; one network, one model file;
-        training and prediction cost about ``n_members`` times one mixture;
-        1 gives a single mixture).
+        (each step gives every member its own batch; one network, one model
+        file; 1 gives a single mixture). ``"auto"`` trains {AUTO_MEMBERS_SMALL}
+        on at most {SMALL_FIT_ROWS} rows and {AUTO_MEMBERS} on more
+        (``n_members_``): on small data the weights move most from seed to
+        seed, and a member costs least. Prediction runs the members one by
+        one; training runs them as one batched axis where the backbone allows
+        (the backbone guide), so that a member costs a fraction of a mixture.
         Predictions average the members' outputs (logits for classifiers);
         the interaction weights are the members' mean, and
         :func:`~sk_i2moe.inspection.interaction_report` widens its weight
@@ -243,6 +287,13 @@ SHARED_PARAMETERS = """\
         Learning rate of AdamW.
     weight_decay : float, default=1e-2
         Decoupled weight decay of AdamW."""
+
+# the n_members entry names the "auto" rule's numbers (the other braces are literal)
+SHARED_PARAMETERS = (
+    SHARED_PARAMETERS.replace("{AUTO_MEMBERS_SMALL}", str(AUTO_MEMBERS_SMALL))
+    .replace("{SMALL_FIT_ROWS}", str(SMALL_FIT_ROWS))
+    .replace("{AUTO_MEMBERS}", str(AUTO_MEMBERS))
+)
 
 SHARED_TRAINING_PARAMETERS = f"""\
     early_stopping : bool, "refit" or "auto", default="auto"
@@ -363,6 +414,9 @@ SHARED_ATTRIBUTES = """\
         The held-out loss of every epoch of the fit that chose ``n_iter_``
         (one mixture), when ``early_stopping`` refitted (``"refit"``, or
         ``"auto"`` with enough data); None otherwise.
+    n_members_ : int
+        Number of mixtures in the fitted network (``n_members`` with
+        ``"auto"`` resolved for the training data's size).
     n_reweight_steps_ : int
         Steps that trained the reweighting networks alone after training
         (``reweight_steps``); 0 when skipped.
@@ -484,7 +538,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "n_perturbed": [Interval(Integral, 1, None, closed="left"), None],
         "loss_on": [StrOptions(set(LOSS_TARGETS))],
         "interaction_constraint": [StrOptions(set(MODEL_KINDS))],
-        "n_members": [Interval(Integral, 1, None, closed="left")],
+        "n_members": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
         "reweight_steps": [Interval(Integral, 0, None, closed="left")],
         "weight_shrinkage": [Interval(Real, 0, 1, closed="both")],
@@ -594,6 +648,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
             else:
+                self.n_members_ = resolve_n_members(self.n_members, n_samples)
                 # a refit's first fit only chooses the number of epochs: one member does
                 searching = refits and valid is not None
                 self.net_ = self._train_new(
@@ -616,7 +671,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             # as MLPClassifier: keep the network trained so far, and say so
             stopper = "early_stopping" in dict(self.net_.callbacks_)
             restored = " (early stopping restored its best epoch)" if stopper else ""
-            if searching and self.n_members > 1:
+            if searching and self.n_members_ > 1:
                 restored += ", one mixture of the first fit that chooses the number of epochs"
             warnings.warn(
                 f"Training was interrupted by the user (KeyboardInterrupt) after "
@@ -864,9 +919,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """The skorch net for this estimator's parameters (not yet initialised).
 
         ``validating`` (default: whether ``valid`` is given) adds early stopping;
-        ``n_members`` (default: the estimator's) is the number of mixtures.
+        ``n_members`` (default: the fit's, ``n_members_``) is the number of mixtures.
         """
-        n_members = self.n_members if n_members is None else n_members
+        n_members = self.n_members_ if n_members is None else n_members
         loc, scale = standardization if standardization is not None else (None, None)
         factory: Callable = (
             FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion

@@ -44,7 +44,7 @@ _COMMON_FITTED = (
     "_frozen",
 )
 # written when the estimator has them (files of earlier versions may lack them)
-_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_", "n_reweight_steps_")
+_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_", "n_reweight_steps_", "n_members_")
 # parameters that hold code or live state: not written, restored as None
 _NOT_SAVED = ("callbacks",)
 _ARRAY_KINDS = {"b", "i", "u", "f", "U", "O"}
@@ -348,8 +348,14 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         )
     estimator.validation_loss_ = None  # unless the file records it
     estimator.n_reweight_steps_ = 0  # files of earlier versions: the weights were not refined
+    estimator.n_members_ = estimator.n_members  # files of earlier versions: an integer
     for key, value in fitted.items():
         setattr(estimator, key, value)
+    if not isinstance(estimator.n_members_, int):
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} has n_members={estimator.n_members!r} but "
+            "not the number of members the fit resolved it to (n_members_)."
+        )
     if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:
         estimator._frozen["callbacks"] = estimator.callbacks
     estimator._input_spec = spec

@@ -95,7 +95,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         n_perturbed: int | None = DEFAULTS["n_perturbed"],
         loss_on: str = DEFAULTS["loss_on"],
         interaction_constraint: str = DEFAULTS["interaction_constraint"],
-        n_members: int = DEFAULTS["n_members"],
+        n_members: int | str = DEFAULTS["n_members"],
         reweight_hidden: int = DEFAULTS["reweight_hidden"],
         reweight_steps: int = DEFAULTS["reweight_steps"],
         weight_shrinkage: float = DEFAULTS["weight_shrinkage"],

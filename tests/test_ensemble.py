@@ -8,6 +8,7 @@ import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe._base import SMALL_FIT_ROWS
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import interaction_report
 from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE
@@ -234,17 +235,39 @@ def test_both_kinds_and_the_regressor_train_as_ensembles(data, constraint):
     )
 
 
-def test_one_member_is_the_plain_mixture_and_the_default_is_four(data):
+def test_one_member_is_the_plain_mixture(data):
     train, y, _, _ = data
     clf = I2MoEClassifier(**SMALL, n_members=1).fit(train, y)
     assert isinstance(clf.net_.module_, StructuredInteractionMoE)
+    assert clf.n_members_ == 1
     explanation = clf.explain(train)
     assert explanation.member_weights is None and explanation.member_outputs is None
-    default = I2MoEClassifier(**SMALL).fit(train, y)
-    assert isinstance(default.net_.module_, MixtureEnsemble)
-    assert len(default.net_.module_.members) == 4
-    with pytest.raises(InvalidParameterError, match="n_members"):
-        I2MoEClassifier(n_members=0).fit(train, y)
+    for wrong in (0, "all", 2.0):
+        with pytest.raises(InvalidParameterError, match="n_members"):
+            I2MoEClassifier(n_members=wrong).fit(train, y)
+
+
+@pytest.mark.parametrize(("rows", "members"), [(SMALL_FIT_ROWS, 8), (SMALL_FIT_ROWS + 1, 4)])
+def test_the_default_trains_eight_members_on_small_data_and_four_on_more(rows, members):
+    X, y, _ = make_interaction_classification("redundancy", n_samples=rows, random_state=0)
+    options = {**SMALL, "max_epochs": 1, "early_stopping": False}
+    clf = I2MoEClassifier(**options).fit(X, y)
+    assert clf.n_members == "auto" and clf.n_members_ == members
+    assert len(clf.net_.module_.members) == members
+    assert clf.explain({k: v[:5] for k, v in X.items()}).member_weights.shape[1] == members
+    # an integer is taken as it is, whatever the size
+    assert I2MoEClassifier(**options, n_members=2).fit(X, y).n_members_ == 2
+
+
+def test_a_continued_fit_keeps_its_members_whatever_the_new_size(data):
+    train, y, _, _ = data
+    clf = I2MoEClassifier(**SMALL, warm_start=True).fit(train, y)
+    assert clf.n_members_ == 8
+    X, y_more, _ = make_interaction_classification(
+        "redundancy", n_samples=SMALL_FIT_ROWS + 60, random_state=1
+    )
+    clf.fit(X, y_more)
+    assert clf.n_members_ == 8 and len(clf.net_.module_.members) == 8
 
 
 def test_an_explanation_needs_both_member_arrays():

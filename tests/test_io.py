@@ -299,3 +299,34 @@ def test_a_file_from_before_weight_shrinkage_predicts_without_it(tmp_path):
     restored = load(path)
     assert restored.weight_shrinkage == 0.0
     np.testing.assert_array_equal(restored.predict_proba(X), plain.predict_proba(X))
+
+
+def test_the_resolved_number_of_members_round_trips(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    assert clf.n_members == "auto" and clf.n_members_ == 8
+    restored = _round_trip(clf, tmp_path)
+    assert restored.n_members == "auto" and restored.n_members_ == 8
+    _assert_same(restored, clf, X)
+
+
+def test_a_file_from_before_auto_members_takes_its_integer(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    clf = I2MoEClassifier(**TINY, n_members=3).fit(X, y)
+    clf.save(path)
+
+    def older(document, tensors):
+        del document["fitted"]["n_members_"]
+
+    _rewrite(path, older)
+    restored = load(path)
+    assert restored.n_members_ == 3
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+    def broken(document, tensors):
+        document["params"]["n_members"] = "auto"
+
+    _rewrite(path, broken)
+    with pytest.raises(ModelFileError, match="n_members_"):
+        load(path)

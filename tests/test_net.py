@@ -133,7 +133,8 @@ def test_forward_outputs_do_not_depend_on_the_batch_size(fitted, data):
     arrays = [np.asarray(v, dtype=np.float32) for v in X.values()]
     one = fitted.net_.forward_outputs(ModalityDataset(arrays), batch_size=1000)
     small = fitted.net_.forward_outputs(ModalityDataset(arrays), batch_size=7)
-    # the default ensemble of four adds every member's weights and expert outputs
+    # the default ensemble (eight members on these 160 rows) adds every member's weights and
+    # expert outputs
     assert set(one) == {
         "logits",
         "weights",
@@ -142,7 +143,8 @@ def test_forward_outputs_do_not_depend_on_the_batch_size(fitted, data):
         "member_expert_logits",
     }
     assert one["expert_logits"].shape == (160, 4, 2) and one["logits"].dtype == np.float32
-    assert one["member_expert_logits"].shape == (160, 4, 4, 2)
+    assert fitted.n_members_ == 8
+    assert one["member_expert_logits"].shape == (160, 8, 4, 2)
     for name in one:
         np.testing.assert_allclose(one[name], small[name], rtol=1e-5, atol=1e-6)
 

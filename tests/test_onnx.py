@@ -16,6 +16,7 @@ TINY = {
     "n_layers": 1,
     "random_state": 0,
     "n_threads": 1,
+    "n_members": 4,  # an ensemble, as by default on larger data; "auto" gives 8 on these rows
 }
 #: backbones torch's exporter cannot trace (data-dependent routing of the sparse layers)
 NOT_EXPORTABLE = {"switch", "moepp"}

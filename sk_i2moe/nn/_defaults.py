@@ -34,7 +34,7 @@ DEFAULTS = MappingProxyType(
         "n_perturbed": None,
         "loss_on": "logits",
         "interaction_constraint": "structure",
-        "n_members": 4,
+        "n_members": "auto",
         # objective
         "interaction_loss_weight": 0.5,
         "gate_loss_weight": 0.01,
