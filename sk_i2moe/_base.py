@@ -75,10 +75,10 @@ AUTO_MIN_VALIDATION = 20
 #: reweighting network has settled which expert serves which samples
 REFIT_MIN_EPOCHS = 10
 
-#: ``n_members="auto"``: the members of a fit on at most ``SMALL_FIT_ROWS``
-#: rows and of a larger one. On
-#: small data the members' spread is what keeps the weight intervals of fits
-#: from different seeds covering each other, and a member costs little there
+#: ``n_members="auto"``: ``AUTO_MEMBERS_SMALL`` members for a fit on at most
+#: ``SMALL_FIT_ROWS`` rows, ``AUTO_MEMBERS`` above. On small data the members'
+#: spread is what keeps the weight intervals of fits from different seeds
+#: covering each other, and a member costs little there
 SMALL_FIT_ROWS = 600
 AUTO_MEMBERS_SMALL = 8
 AUTO_MEMBERS = 4
