@@ -94,7 +94,7 @@ def test_regressor_predictions_in_target_units(two_d, tmp_path):
 
 def test_an_ensemble_exports_its_averaged_prediction(tmp_path):
     X, y = _data()
-    clf = I2MoEClassifier(**TINY, n_members=3).fit(X, y)
+    clf = I2MoEClassifier(**{**TINY, "n_members": 3}).fit(X, y)
     path = tmp_path / "model.onnx"
     clf.to_onnx(path)
     X_new, _ = _data(n=9, seed=2)
