@@ -177,6 +177,15 @@ SHARED_PARAMETERS = """\
         network routes between by class, so that the interaction weights say
         which interaction the data needs (see the interpretation guide).
         ``0`` is the paper's objective.
+    missing_modality_loss_weight : float, default=4.0
+        ``interaction_constraint="structure"`` only. Weight of the task loss
+        of the mixture with each modality missing in turn
+        (``missing_modality_loss``): the term that teaches the weights which
+        expert needs which modality, so that each sample's weights go to the
+        expert of its mechanism. Heavier favours the experts that survive a
+        missing modality (uniqueness of another modality, redundancy) over
+        synergy; ``0`` leaves the term out. The interpretation guide shows
+        what it changes.
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
     perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"
@@ -213,8 +222,9 @@ SHARED_PARAMETERS = """\
         learning from its own task loss (``expert_loss_weight`` must be > 0);
         and the weights also answer for the mixture with each modality
         missing in turn, each expert keeping what its kind keeps
-        (``missing_modality_loss``). Training and prediction evaluate the
-        experts on ``M + 1`` rows per sample. ``"loss"`` is the paper's
+        (``missing_modality_loss``, weight ``missing_modality_loss_weight``).
+        Training and prediction evaluate the experts on ``M + 1`` rows per
+        sample. ``"loss"`` is the paper's
         mixture (:class:`~sk_i2moe.nn.InteractionMoE`): every expert sees
         every modality and the interaction loss on perturbed passes asks it to
         behave as its kind should, which it need not do (the interpretation
@@ -403,8 +413,9 @@ SHARED_ATTRIBUTES = """\
         Training record: ``train_loss`` and every part of the objective that
         applies (``task_loss``; ``expert_loss`` when ``expert_loss_weight >
         0``; ``interaction_loss`` for the paper's mixture when
-        ``interaction_loss_weight > 0``; ``missing_modality_loss`` and
-        ``modality_loss`` with ``interaction_constraint="structure"``;
+        ``interaction_loss_weight > 0``; ``missing_modality_loss`` (when
+        ``missing_modality_loss_weight > 0``) and ``modality_loss`` with
+        ``interaction_constraint="structure"``;
         ``gate_loss`` for sparse backbones), per batch and per epoch;
         ``valid_loss`` (the task loss) with early stopping; and whatever
         ``callbacks`` record, e.g. ``EpochScoring("roc_auc")``.
@@ -532,6 +543,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "interaction_loss_weight": [Interval(Real, 0, None, closed="left")],
         "gate_loss_weight": [Interval(Real, 0, None, closed="left")],
         "expert_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "missing_modality_loss_weight": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "perturbation": [StrOptions(set(PERTURBATIONS))],
         "noise_scale": [StrOptions(set(NOISE_SCALES))],
@@ -952,6 +964,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             "task_loss": self._criterion()(reduction="none"),
             "interaction_loss_weight": self.interaction_loss_weight,
             "expert_loss_weight": self.expert_loss_weight,
+            "missing_modality_loss_weight": self.missing_modality_loss_weight,
             "gate_loss_weight": self.gate_loss_weight,
             "distance": self._interaction_distance,
         }

@@ -333,6 +333,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         params["device"] = device
     # files written before weight_shrinkage existed predict with the weights as trained
     params.setdefault("weight_shrinkage", 0.0)
+    # files written before missing_modality_loss_weight existed were trained with weight 1
+    params.setdefault("missing_modality_loss_weight", 1.0)
     try:
         estimator = classes[name](**params)
         estimator._validate_params()

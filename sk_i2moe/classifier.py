@@ -89,6 +89,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         interaction_loss_weight: float = DEFAULTS["interaction_loss_weight"],
         gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
         expert_loss_weight: float = DEFAULTS["expert_loss_weight"],
+        missing_modality_loss_weight: float = DEFAULTS["missing_modality_loss_weight"],
         temperature: float = DEFAULTS["temperature"],
         perturbation: str = DEFAULTS["perturbation"],
         noise_scale: str = DEFAULTS["noise_scale"],
@@ -135,6 +136,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.interaction_loss_weight = interaction_loss_weight
         self.gate_loss_weight = gate_loss_weight
         self.expert_loss_weight = expert_loss_weight
+        self.missing_modality_loss_weight = missing_modality_loss_weight
         self.temperature = temperature
         self.perturbation = perturbation
         self.noise_scale = noise_scale

@@ -55,7 +55,7 @@ def test_fitted_attributes(three_views):
     assert last["train_loss"] == pytest.approx(
         last["task_loss"]
         + clf.expert_loss_weight * last["expert_loss"]
-        + last["missing_modality_loss"]
+        + clf.missing_modality_loss_weight * last["missing_modality_loss"]
         + clf.interaction_loss_weight * last["modality_loss"],
         rel=1e-4,
     )
@@ -65,6 +65,23 @@ def test_fitted_attributes(three_views):
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(1)])
     assert not hasattr(clf, "feature_names_in_")
+
+
+def test_missing_modality_loss_weight_reaches_the_objective(three_views):
+    X, y = three_views
+    heavy = I2MoEClassifier(**SMALL, missing_modality_loss_weight=2.5, random_state=0).fit(X, y)
+    last = heavy.history_[-1]
+    assert last["train_loss"] == pytest.approx(
+        last["task_loss"]
+        + heavy.expert_loss_weight * last["expert_loss"]
+        + 2.5 * last["missing_modality_loss"]
+        + heavy.interaction_loss_weight * last["modality_loss"],
+        rel=1e-4,
+    )
+    off = I2MoEClassifier(**SMALL, missing_modality_loss_weight=0, random_state=0).fit(X, y)
+    assert "missing_modality_loss" not in off.history_[-1]
+    # the term trains the weights: without it they come out different
+    assert not np.allclose(off.interaction_weights_, heavy.interaction_weights_, atol=1e-3)
 
 
 def test_explain(three_views):

@@ -301,6 +301,22 @@ def test_a_file_from_before_weight_shrinkage_predicts_without_it(tmp_path):
     np.testing.assert_array_equal(restored.predict_proba(X), plain.predict_proba(X))
 
 
+def test_a_file_from_before_missing_modality_loss_weight_records_weight_one(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.save(path)
+    assert load(path).missing_modality_loss_weight == clf.missing_modality_loss_weight != 1.0
+
+    def older(document, tensors):
+        del document["params"]["missing_modality_loss_weight"]
+
+    _rewrite(path, older)
+    restored = load(path)
+    assert restored.missing_modality_loss_weight == 1.0  # what trained it
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
 def test_the_resolved_number_of_members_round_trips(tmp_path):
     X, y = _data()
     clf = I2MoEClassifier(**TINY).fit(X, y)

@@ -197,17 +197,28 @@ def test_structured_objective_parts_and_weights():
     model = StructuredInteractionMoE([4, 3], 2, hidden_dim=8)
     xs, y = _batch()
     out = model(xs)
-    total, parts = StructuredObjective(_ce(), interaction_loss_weight=0.25)(out, y)
+    objective = StructuredObjective(
+        _ce(), interaction_loss_weight=0.25, missing_modality_loss_weight=3.0
+    )
+    total, parts = objective(out, y)
     assert list(parts) == ["task_loss", "expert_loss", "missing_modality_loss", "modality_loss"]
     folded = F.cross_entropy(out.modality_logits.flatten(0, 1), y.repeat_interleave(2))
     torch.testing.assert_close(parts["modality_loss"], folded)
+    missing = F.cross_entropy(out.missing_logits.flatten(0, 1), y.repeat_interleave(2))
+    torch.testing.assert_close(parts["missing_modality_loss"], missing)
     expected = (
         parts["task_loss"]
         + parts["expert_loss"]
-        + parts["missing_modality_loss"]
+        + 3.0 * parts["missing_modality_loss"]
         + 0.25 * parts["modality_loss"]
     )
     torch.testing.assert_close(total, expected)
+    # weight 0 leaves the term out of the total and of the record
+    total0, parts0 = StructuredObjective(
+        _ce(), interaction_loss_weight=0.25, missing_modality_loss_weight=0.0
+    )(out, y)
+    assert "missing_modality_loss" not in parts0
+    torch.testing.assert_close(total0, expected - 3.0 * parts["missing_modality_loss"])
     with pytest.raises(ValueError, match="interaction_loss_weight must be > 0"):
         StructuredObjective(_ce(), interaction_loss_weight=0.0)
     with pytest.raises(ValueError, match="expert_loss_weight must be > 0"):

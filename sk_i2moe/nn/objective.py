@@ -9,7 +9,8 @@ as ``model.Objective``):
   paper's): task + ``expert_loss_weight`` x expert + ``interaction_loss_weight``
   x interaction + ``gate_loss_weight`` x gate.
 - :class:`StructuredObjective` for :class:`~sk_i2moe.nn.StructuredInteractionMoE`:
-  task + ``expert_loss_weight`` x expert + missing-modality +
+  task + ``expert_loss_weight`` x expert + ``missing_modality_loss_weight``
+  x missing-modality +
   ``interaction_loss_weight`` x single-modality + ``gate_loss_weight`` x gate.
 
 The terms:
@@ -29,7 +30,7 @@ The terms:
     averaged over modalities (structured mixture, training mode only).
 ``missing_modality_loss``
     The task loss of the mixture with each modality missing in turn
-    (structured mixture, training mode only, weight 1).
+    (structured mixture, training mode only).
 ``gate_loss``
     The load-balancing loss of a sparse mixture-of-experts backbone, when the
     backbone returns one.
@@ -407,8 +408,9 @@ class InteractionObjective(MixtureObjective):
 class StructuredObjective(MixtureObjective):
     """Objective of :class:`~sk_i2moe.nn.StructuredInteractionMoE`.
 
-    Adds, in training mode, the ``missing_modality_loss`` (weight 1: the
-    weights answer for the mixture with each modality missing in turn) and
+    Adds, in training mode, ``missing_modality_loss_weight`` times the
+    ``missing_modality_loss`` (the weights answer for the mixture with each
+    modality missing in turn) and
     ``interaction_loss_weight`` times the ``modality_loss`` (the redundancy
     expert's task loss from each modality alone). The mixture's task loss
     trains the weights only (the model detaches the experts' outputs in the
@@ -424,6 +426,10 @@ class StructuredObjective(MixtureObjective):
         Weight of the redundancy expert's single-modality task loss; must be > 0.
     expert_loss_weight : float, default=1.0
         Weight of the experts' own task losses; must be > 0.
+    missing_modality_loss_weight : float, default=4.0
+        Weight of the mixture's task loss with each modality missing in turn,
+        the term that tells the weights which expert needs which modality;
+        0 leaves it out.
     gate_loss_weight : float, default=0.01
         Weight of a sparse backbone's load-balancing loss.
 
@@ -444,6 +450,7 @@ class StructuredObjective(MixtureObjective):
         *,
         interaction_loss_weight: float = DEFAULTS["interaction_loss_weight"],
         expert_loss_weight: float = DEFAULTS["expert_loss_weight"],
+        missing_modality_loss_weight: float = DEFAULTS["missing_modality_loss_weight"],
         gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
     ) -> None:
         self.check_weights(interaction_loss_weight, expert_loss_weight)
@@ -453,6 +460,7 @@ class StructuredObjective(MixtureObjective):
             expert_loss_weight=expert_loss_weight,
             gate_loss_weight=gate_loss_weight,
         )
+        self.missing_modality_loss_weight = missing_modality_loss_weight
 
     @staticmethod
     def check_weights(interaction_loss_weight: float, expert_loss_weight: float) -> None:
@@ -496,13 +504,10 @@ class StructuredObjective(MixtureObjective):
             return []
         # a modality a sample lacks cannot go missing, nor predict alone
         present = output.present
-        terms = [
-            (
-                "missing_modality_loss",
-                self.folded_task_loss(output.missing_logits, y, sample_weight, present),
-                1.0,
-            )
-        ]
+        terms = []
+        if self.missing_modality_loss_weight > 0:
+            missing = self.folded_task_loss(output.missing_logits, y, sample_weight, present)
+            terms.append(("missing_modality_loss", missing, self.missing_modality_loss_weight))
         modality = self.folded_task_loss(output.modality_logits, y, sample_weight, present)
         terms.append(("modality_loss", modality, self.interaction_loss_weight))
         return terms
