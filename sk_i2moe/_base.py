@@ -177,7 +177,7 @@ SHARED_PARAMETERS = """\
         network routes between by class, so that the interaction weights say
         which interaction the data needs (see the interpretation guide).
         ``0`` is the paper's objective.
-    missing_modality_loss_weight : float, default=4.0
+    missing_modality_loss_weight : float, default=2.0
         ``interaction_constraint="structure"`` only. Weight of the task loss
         of the mixture with each modality missing in turn
         (``missing_modality_loss``): the term that teaches the weights which
