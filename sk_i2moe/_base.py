@@ -177,15 +177,16 @@ SHARED_PARAMETERS = """\
         network routes between by class, so that the interaction weights say
         which interaction the data needs (see the interpretation guide).
         ``0`` is the paper's objective.
-    missing_modality_loss_weight : float, default=2.0
+    missing_modality_loss_weight : float, default=1.0
         ``interaction_constraint="structure"`` only. Weight of the task loss
         of the mixture with each modality missing in turn
         (``missing_modality_loss``): the term that teaches the weights which
         expert needs which modality, so that each sample's weights go to the
         expert of its mechanism. Heavier favours the experts that survive a
         missing modality (uniqueness of another modality, redundancy) over
-        synergy; ``0`` leaves the term out. The interpretation guide shows
-        what it changes.
+        synergy, which helped per-sample routing on some data and hurt it
+        on other data (the hyperparameter guide); ``0`` leaves the term
+        out.
     temperature : float, default=1.0
         Softmax temperature of the interaction weights (lower is sharper).
     perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"

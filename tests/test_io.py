@@ -304,9 +304,9 @@ def test_a_file_from_before_weight_shrinkage_predicts_without_it(tmp_path):
 def test_a_file_from_before_missing_modality_loss_weight_records_weight_one(tmp_path):
     X, y = _data()
     path = tmp_path / "model.i2moe"
-    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf = I2MoEClassifier(**TINY, missing_modality_loss_weight=3.0).fit(X, y)
     clf.save(path)
-    assert load(path).missing_modality_loss_weight == clf.missing_modality_loss_weight != 1.0
+    assert load(path).missing_modality_loss_weight == 3.0
 
     def older(document, tensors):
         del document["params"]["missing_modality_loss_weight"]

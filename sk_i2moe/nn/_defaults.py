@@ -39,7 +39,7 @@ DEFAULTS = MappingProxyType(
         "interaction_loss_weight": 0.5,
         "gate_loss_weight": 0.01,
         "expert_loss_weight": 1.0,
-        "missing_modality_loss_weight": 2.0,
+        "missing_modality_loss_weight": 1.0,
         # training
         "max_epochs": 30,
         "batch_size": "auto",

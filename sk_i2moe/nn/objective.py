@@ -426,7 +426,7 @@ class StructuredObjective(MixtureObjective):
         Weight of the redundancy expert's single-modality task loss; must be > 0.
     expert_loss_weight : float, default=1.0
         Weight of the experts' own task losses; must be > 0.
-    missing_modality_loss_weight : float, default=2.0
+    missing_modality_loss_weight : float, default=1.0
         Weight of the mixture's task loss with each modality missing in turn,
         the term that tells the weights which expert needs which modality;
         0 leaves it out.
