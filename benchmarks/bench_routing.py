@@ -7,7 +7,8 @@ with a third of the samples of each mechanism (uniqueness of ``m0``, synergy, re
 splits it 70/30 (stratified), fits one default estimator per setting with
 ``random_state=seed`` (the settings differ only where ``--configs`` says) and prints the
 held-out accuracy and, per mechanism, the share of its held-out samples whose largest weight
-is on its own expert.
+is on its own expert ("argmax") and the AUC of its expert's weight for telling its samples
+from the others.
 
 Run ``python benchmarks/bench_routing.py --configs '{"weight 1": {}, "weight 2":
 {"missing_modality_loss_weight": 2.0}}'`` (``--help`` for options).
@@ -21,6 +22,7 @@ import json
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier
@@ -30,11 +32,16 @@ MECHANISMS = {"uniqueness": 1 / 3, "synergy": 1 / 3, "redundancy": 1 / 3}
 EXPERT_OF = {"uniqueness[m0]": "uniqueness[m0]", "redundancy": "redundancy", "synergy": "synergy"}
 
 
-def routing(estimator: I2MoEClassifier, X: dict, interaction: np.ndarray) -> pd.Series:
-    """Share of each mechanism's samples whose largest weight is on that mechanism's expert."""
+def routing(estimator: I2MoEClassifier, X: dict, interaction: np.ndarray) -> dict:
+    """Per mechanism: argmax share on its expert and the AUC of that expert's weight."""
     weights = pd.DataFrame(estimator.explain(X).weights, columns=estimator.expert_names_)
-    truth = pd.Series(interaction)
-    return (weights.idxmax(axis=1) == truth).groupby(truth).mean()
+    largest = weights.idxmax(axis=1).to_numpy()
+    out = {}
+    for mechanism, expert in EXPERT_OF.items():
+        mine = interaction == mechanism
+        out[f"argmax {mechanism}"] = float(np.mean(largest[mine] == expert))
+        out[f"AUC {mechanism}"] = roc_auc_score(mine, weights[expert])
+    return out
 
 
 def main() -> None:
@@ -63,14 +70,14 @@ def main() -> None:
             for name, params in configs.items():
                 estimator = I2MoEClassifier(random_state=seed, **{**shared, **params})
                 estimator.fit(X_train, y[train])
-                shares = routing(estimator, X_test, interaction[test])
                 row = {"n_samples": n_samples, "seed": seed, "setting": name}
                 row["accuracy"] = estimator.score(X_test, y[test])
-                row.update({f"argmax {k}": shares[k] for k in EXPERT_OF})
+                row.update(routing(estimator, X_test, interaction[test]))
                 rows.append(row)
+                scores = [f"{k} {v:.2f}" for k, v in row.items() if k.startswith(("arg", "AUC"))]
                 print(
                     f"n={n_samples} seed {seed} {name:>12}: accuracy {row['accuracy']:.3f}, "
-                    + ", ".join(f"{k} {shares[k]:.2f}" for k in EXPERT_OF),
+                    + ", ".join(scores),
                     flush=True,
                 )
     table = pd.DataFrame(rows).drop(columns="seed").groupby(["n_samples", "setting"])
