@@ -8,7 +8,10 @@ splits it 70/30 (stratified), fits one default estimator per setting with
 ``random_state=seed`` (the settings differ only where ``--configs`` says) and prints the
 held-out accuracy and, per mechanism, the share of its held-out samples whose largest weight
 is on its own expert ("argmax") and the AUC of its expert's weight for telling its samples
-from the others.
+from the others. ``--ceiling`` adds a row per seed for a supervised reference: an
+``MLPClassifier`` trained on the concatenated training features to predict each sample's
+mechanism (which the mixture never sees), whose held-out AUCs say how well the features
+identify the mechanism at all.
 
 Run ``python benchmarks/bench_routing.py --configs '{"weight 1": {}, "weight 2":
 {"missing_modality_loss_weight": 2.0}}'`` (``--help`` for options).
@@ -24,6 +27,7 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
 
 from sk_i2moe import I2MoEClassifier
 from sk_i2moe.datasets import make_interaction_classification
@@ -44,6 +48,19 @@ def routing(estimator: I2MoEClassifier, X: dict, interaction: np.ndarray) -> dic
     return out
 
 
+def ceiling(
+    X_train: dict, X_test: dict, mechanism_train: np.ndarray, mechanism_test: np.ndarray
+) -> dict:
+    """Held-out AUC per mechanism of an MLP trained to predict the mechanism from the features."""
+    model = MLPClassifier(max_iter=500, random_state=0)
+    model.fit(np.hstack(list(X_train.values())), mechanism_train)
+    proba = model.predict_proba(np.hstack(list(X_test.values())))
+    return {
+        f"AUC {mechanism}": roc_auc_score(mechanism_test == mechanism, proba[:, i])
+        for i, mechanism in enumerate(model.classes_)
+    }
+
+
 def main() -> None:
     """Fit every setting on every seed and print one row per fit, then the means."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,6 +69,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--configs", default='{"defaults": {}}', help="JSON {name: {params}}")
     parser.add_argument("--params", default="{}", help="parameters of every setting, JSON")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="add a supervised mechanism classifier's AUCs"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     configs, shared = json.loads(args.configs), json.loads(args.params)
@@ -67,6 +87,12 @@ def main() -> None:
             )
             X_train = {name: block[train] for name, block in X.items()}
             X_test = {name: block[test] for name, block in X.items()}
+            if args.ceiling:
+                row = {"n_samples": n_samples, "seed": seed, "setting": "supervised ceiling"}
+                row.update(ceiling(X_train, X_test, interaction[train], interaction[test]))
+                rows.append(row)
+                aucs = ", ".join(f"{k} {v:.2f}" for k, v in row.items() if k.startswith("AUC"))
+                print(f"n={n_samples} seed {seed} supervised ceiling: {aucs}", flush=True)
             for name, params in configs.items():
                 estimator = I2MoEClassifier(random_state=seed, **{**shared, **params})
                 estimator.fit(X_train, y[train])
