@@ -11,7 +11,9 @@ is on its own expert ("argmax") and the AUC of its expert's weight for telling i
 from the others. ``--ceiling`` adds a row per seed for a supervised reference: an
 ``MLPClassifier`` trained on the concatenated training features to predict each sample's
 mechanism (which the mixture never sees), whose held-out AUCs say how well the features
-identify the mechanism at all.
+identify the mechanism at all. ``--by-mechanism`` also prints, for every fit, each expert's
+held-out accuracy and mean weight on each mechanism's samples: where several experts predict a
+mechanism's samples equally well, the task loss cannot tell the weights which of them to use.
 
 Run ``python benchmarks/bench_routing.py --configs '{"weight 1": {}, "weight 2":
 {"missing_modality_loss_weight": 2.0}}'`` (``--help`` for options).
@@ -34,6 +36,19 @@ from sk_i2moe.datasets import make_interaction_classification
 
 MECHANISMS = {"uniqueness": 1 / 3, "synergy": 1 / 3, "redundancy": 1 / 3}
 EXPERT_OF = {"uniqueness[m0]": "uniqueness[m0]", "redundancy": "redundancy", "synergy": "synergy"}
+
+
+def by_mechanism(
+    estimator: I2MoEClassifier, X: dict, y: np.ndarray, interaction: np.ndarray
+) -> pd.DataFrame:
+    """Each expert's accuracy and mean weight on each mechanism's samples (rows: mechanisms)."""
+    explanation = estimator.explain(X)
+    target = np.searchsorted(estimator.classes_, y)
+    correct = explanation.expert_outputs.argmax(-1) == target[:, None]
+    names = estimator.expert_names_
+    accuracy = pd.DataFrame(correct, columns=names).groupby(interaction).mean()
+    weight = pd.DataFrame(explanation.weights, columns=names).groupby(interaction).mean()
+    return pd.concat([accuracy, weight], axis=1, keys=["accuracy", "mean weight"]).round(2)
 
 
 def routing(estimator: I2MoEClassifier, X: dict, interaction: np.ndarray) -> dict:
@@ -72,6 +87,9 @@ def main() -> None:
     parser.add_argument(
         "--ceiling", action="store_true", help="add a supervised mechanism classifier's AUCs"
     )
+    parser.add_argument(
+        "--by-mechanism", action="store_true", help="print each expert's accuracy and weight"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     configs, shared = json.loads(args.configs), json.loads(args.params)
@@ -100,6 +118,8 @@ def main() -> None:
                 row["accuracy"] = estimator.score(X_test, y[test])
                 row.update(routing(estimator, X_test, interaction[test]))
                 rows.append(row)
+                if args.by_mechanism:
+                    print(by_mechanism(estimator, X_test, y[test], interaction[test]).to_string())
                 scores = [f"{k} {v:.2f}" for k, v in row.items() if k.startswith(("arg", "AUC"))]
                 print(
                     f"n={n_samples} seed {seed} {name:>12}: accuracy {row['accuracy']:.3f}, "
