@@ -35,14 +35,14 @@ from sk_i2moe import I2MoEClassifier
 from sk_i2moe.datasets import make_interaction_classification
 
 MECHANISMS = {"uniqueness": 1 / 3, "synergy": 1 / 3, "redundancy": 1 / 3}
-EXPERT_OF = {"uniqueness[m0]": "uniqueness[m0]", "redundancy": "redundancy", "synergy": "synergy"}
+#: the mechanisms' labels, which are also the names of their experts
+EXPERTS = ("uniqueness[m0]", "redundancy", "synergy")
 
 
 def by_mechanism(
-    estimator: I2MoEClassifier, X: dict, y: np.ndarray, interaction: np.ndarray
+    estimator: I2MoEClassifier, explanation: object, y: np.ndarray, interaction: np.ndarray
 ) -> pd.DataFrame:
     """Each expert's accuracy and mean weight on each mechanism's samples (rows: mechanisms)."""
-    explanation = estimator.explain(X)
     target = np.searchsorted(estimator.classes_, y)
     correct = explanation.expert_outputs.argmax(-1) == target[:, None]
     names = estimator.expert_names_
@@ -51,15 +51,15 @@ def by_mechanism(
     return pd.concat([accuracy, weight], axis=1, keys=["accuracy", "mean weight"]).round(2)
 
 
-def routing(estimator: I2MoEClassifier, X: dict, interaction: np.ndarray) -> dict:
+def routing(estimator: I2MoEClassifier, explanation: object, interaction: np.ndarray) -> dict:
     """Per mechanism: argmax share on its expert and the AUC of that expert's weight."""
-    weights = pd.DataFrame(estimator.explain(X).weights, columns=estimator.expert_names_)
+    weights = pd.DataFrame(explanation.weights, columns=estimator.expert_names_)
     largest = weights.idxmax(axis=1).to_numpy()
     out = {}
-    for mechanism, expert in EXPERT_OF.items():
-        mine = interaction == mechanism
-        out[f"argmax {mechanism}"] = float(np.mean(largest[mine] == expert))
-        out[f"AUC {mechanism}"] = roc_auc_score(mine, weights[expert])
+    for expert in EXPERTS:
+        mine = interaction == expert
+        out[f"argmax {expert}"] = float(np.mean(largest[mine] == expert))
+        out[f"AUC {expert}"] = roc_auc_score(mine, weights[expert])
     return out
 
 
@@ -116,10 +116,12 @@ def main() -> None:
                 estimator.fit(X_train, y[train])
                 row = {"n_samples": n_samples, "seed": seed, "setting": name}
                 row["accuracy"] = estimator.score(X_test, y[test])
-                row.update(routing(estimator, X_test, interaction[test]))
+                explanation = estimator.explain(X_test)
+                row.update(routing(estimator, explanation, interaction[test]))
                 rows.append(row)
                 if args.by_mechanism:
-                    print(by_mechanism(estimator, X_test, y[test], interaction[test]).to_string())
+                    per_mechanism = by_mechanism(estimator, explanation, y[test], interaction[test])
+                    print(per_mechanism.to_string())
                 scores = [f"{k} {v:.2f}" for k, v in row.items() if k.startswith(("arg", "AUC"))]
                 print(
                     f"n={n_samples} seed {seed} {name:>12}: accuracy {row['accuracy']:.3f}, "
