@@ -48,6 +48,7 @@ from .nn.models import (
     LOSS_TARGETS,
     NOISE_SCALES,
     PERTURBATIONS,
+    REDUNDANCY_RULES,
     REWEIGHTINGS,
     InteractionMoE,
     MixtureOfInteractionExperts,
@@ -159,6 +160,22 @@ SHARED_PARAMETERS = """\
         Which experts exist: a uniqueness expert per modality plus synergy and
         redundancy; only synergy and redundancy; or one expert (vanilla fusion,
         no interaction loss).
+    redundancy : {"weighted_mean", "agreement"}, default="weighted_mean"
+        ``interaction_constraint="structure"`` only. How the redundancy
+        expert combines its predictions from each modality alone:
+        ``"weighted_mean"``, a per-sample weighted mean with no modality
+        above one half (each modality's weight from its own embedding; a
+        modality that carries nothing gets a weight near 0); or
+        ``"agreement"``, for each output only what at least two modalities
+        back (the median of three modalities' predictions, the smaller of
+        two that agree, 0 where two disagree or one modality is sure alone;
+        :func:`sk_i2moe.nn.modality_agreement`). Under ``"agreement"`` a
+        sample that one modality alone explains gives the redundancy expert
+        nothing, so it goes to that modality's uniqueness expert rather than
+        being shared with the redundancy expert, but where every modality
+        carries a noisy copy of the same signal the mean of the uniqueness
+        experts predicts better than the agreement and can take the
+        redundancy expert's weight (the interpretation guide).
     reweighting : {"mlp", "static"}, default="mlp"
         Per-sample weights from an MLP on the pooled embeddings, or one learned
         global weight vector.
@@ -210,14 +227,11 @@ SHARED_PARAMETERS = """\
         The kind of mixture. ``"structure"``
         (:class:`~sk_i2moe.nn.StructuredInteractionMoE`) builds the kinds into
         the experts, so that their names are true by construction: a
-        uniqueness expert sees only its modality; the redundancy expert is a
-        weighted mean of its predictions from each modality alone, each
-        trained to predict the target alone and by that loss only (weight
-        ``interaction_loss_weight``, which must be > 0 here, recorded as
-        ``modality_loss``), with per-sample modality weights, each
-        from that modality's own embedding and at most one half (at least two
-        modalities share the information; a modality that carries none gets a
-        weight near 0); the synergy
+        uniqueness expert sees only its modality; the redundancy expert
+        combines its predictions from each modality alone (``redundancy``),
+        each trained to predict the target alone and by that loss only
+        (weight ``interaction_loss_weight``, which must be > 0 here,
+        recorded as ``modality_loss``); the synergy
         expert's outputs on each modality alone are subtracted from its
         output; the mixture's task loss trains only the weights, each expert
         learning from its own task loss (``expert_loss_weight`` must be > 0);
@@ -540,6 +554,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "rank": [Interval(Integral, 1, None, closed="left")],
         "fusion_kwargs": [dict, None],
         "experts": [StrOptions(set(EXPERT_SETS))],
+        "redundancy": [StrOptions(set(REDUNDANCY_RULES))],
         "reweighting": [StrOptions(set(REWEIGHTINGS))],
         "interaction_loss_weight": [Interval(Real, 0, None, closed="left")],
         "gate_loss_weight": [Interval(Real, 0, None, closed="left")],
@@ -584,6 +599,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _criterion(self) -> type[torch.nn.Module]:
         """The task loss class (built with ``reduction="none"``)."""
+
+    def _softmax_outputs(self) -> bool:
+        """Whether the outputs are softmax logits, whose shared shift means nothing."""
+        return self._criterion() is torch.nn.CrossEntropyLoss
 
     @abstractmethod
     def _n_outputs(self) -> int:
@@ -950,6 +969,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             "fusion": self.fusion,
             "fusion_kwargs": fusion_kwargs,
             "experts": self.experts,
+            "redundancy": self.redundancy,
+            "softmax_outputs": self._softmax_outputs(),
             "reweighting": self.reweighting,
             "reweight_hidden": self.reweight_hidden,
             "temperature": self.temperature,

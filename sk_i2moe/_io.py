@@ -335,6 +335,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     params.setdefault("weight_shrinkage", 0.0)
     # files written before missing_modality_loss_weight existed were trained with weight 1
     params.setdefault("missing_modality_loss_weight", 1.0)
+    # files written before redundancy existed hold a weighted-mean redundancy expert
+    params.setdefault("redundancy", "weighted_mean")
     try:
         estimator = classes[name](**params)
         estimator._validate_params()

@@ -85,6 +85,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         rank: int = DEFAULTS["rank"],
         fusion_kwargs: dict | None = None,
         experts: str = DEFAULTS["experts"],
+        redundancy: str = DEFAULTS["redundancy"],
         reweighting: str = DEFAULTS["reweighting"],
         interaction_loss_weight: float = DEFAULTS["interaction_loss_weight"],
         gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
@@ -132,6 +133,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.rank = rank
         self.fusion_kwargs = fusion_kwargs
         self.experts = experts
+        self.redundancy = redundancy
         self.reweighting = reweighting
         self.interaction_loss_weight = interaction_loss_weight
         self.gate_loss_weight = gate_loss_weight

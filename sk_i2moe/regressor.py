@@ -75,6 +75,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         rank: int = DEFAULTS["rank"],
         fusion_kwargs: dict | None = None,
         experts: str = DEFAULTS["experts"],
+        redundancy: str = DEFAULTS["redundancy"],
         reweighting: str = DEFAULTS["reweighting"],
         interaction_loss_weight: float = DEFAULTS["interaction_loss_weight"],
         gate_loss_weight: float = DEFAULTS["gate_loss_weight"],
@@ -122,6 +123,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self.rank = rank
         self.fusion_kwargs = fusion_kwargs
         self.experts = experts
+        self.redundancy = redundancy
         self.reweighting = reweighting
         self.interaction_loss_weight = interaction_loss_weight
         self.gate_loss_weight = gate_loss_weight

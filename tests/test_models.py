@@ -7,8 +7,11 @@ from sk_i2moe.nn import (
     InteractionMoE,
     ReweightingMLP,
     StructuredInteractionMoE,
+    agreement_missing,
     capped_softmax,
     missing_modality_mixtures,
+    modality_agreement,
+    weighted_mean_missing,
 )
 
 from .helpers import interaction_of
@@ -170,14 +173,15 @@ def test_structured_synergy_expert_is_zero_for_an_additive_backbone():
 
 
 def test_structured_training_outputs_and_detached_mixture():
-    model = _structured().train()
+    model = _structured(redundancy="agreement").train()
     xs = _inputs(batch=6)
     out = model(xs)
-    # the redundancy expert is the weighted mean of its single-modality outputs
+    # the redundancy expert keeps what its single-modality outputs agree on
     assert out.modality_logits.shape == (6, 3, 3)
-    redundancy = torch.einsum("bm,bmc->bc", out.redundancy_weights, out.modality_logits)
-    torch.testing.assert_close(out.expert_logits[:, 4], redundancy)
-    assert out.redundancy_weights.max() <= 0.5 + 1e-6
+    torch.testing.assert_close(
+        out.expert_logits[:, 4], modality_agreement(out.modality_logits.detach())
+    )
+    assert out.redundancy_weights is None and not hasattr(model, "redundancy_gate")
     assert not hasattr(out, "variant_outputs")  # no perturbed passes
     assert out.missing_logits.shape == (6, 3, 3)
     mixture = torch.einsum("be,bec->bc", out.weights, out.expert_logits)
@@ -186,7 +190,7 @@ def test_structured_training_outputs_and_detached_mixture():
     (out.logits.sum() + out.missing_logits.sum()).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.fusion.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.reweighting.parameters())
-    assert any(p.grad is not None and p.grad.any() for p in model.redundancy_gate.parameters())
+    assert model.reweighting_parameters() == list(model.reweighting.parameters())
     model.zero_grad()
     out = model(xs)
     (out.expert_logits.sum() + out.modality_logits.sum()).backward()
@@ -195,25 +199,69 @@ def test_structured_training_outputs_and_detached_mixture():
     assert evaluated.modality_logits is None and evaluated.missing_logits is None
 
 
-def _missing_by_hand(weights, experts, per_modality, n_unique, redundancy_weights=None):
-    """Loop over modalities and experts: what each expert keeps without modality k."""
-    batch, n_modalities, n_outputs = per_modality.shape
-    if redundancy_weights is None:
-        redundancy_weights = torch.full((batch, n_modalities), 1 / n_modalities)
+def test_structured_weighted_mean_redundancy_trains_its_modality_weights():
+    model = _structured(redundancy="weighted_mean").train()
+    out = model(_inputs(batch=6))
+    redundancy = torch.einsum("bm,bmc->bc", out.redundancy_weights, out.modality_logits)
+    torch.testing.assert_close(out.expert_logits[:, 4], redundancy)
+    assert out.redundancy_weights.max() <= 0.5 + 1e-6
+    (out.logits.sum() + out.missing_logits.sum()).backward()
+    assert any(p.grad is not None and p.grad.any() for p in model.redundancy_gate.parameters())
+    assert len(model.reweighting_parameters()) > len(list(model.reweighting.parameters()))
+
+
+def test_structured_redundancy_rule_is_checked():
+    with pytest.raises(ValueError, match="redundancy"):
+        _structured(redundancy="mean")
+
+
+def _agreement_by_hand(outputs, softmax=True):
+    """Per sample and output: the second largest value if positive, plus the second smallest
+    if negative, over the modalities given (one modality: its value; none: 0)."""
+    if outputs.shape[1] == 0:
+        return torch.zeros(outputs.shape[0], outputs.shape[2])
+    if softmax:
+        outputs = outputs - outputs.mean(-1, keepdim=True)
+    rank = min(1, outputs.shape[1] - 1)
+    rows = []
+    for sample in outputs:
+        row = []
+        for values in sample.T.tolist():
+            high = sorted(values, reverse=True)[rank]
+            low = sorted(values)[rank]
+            row.append(max(high, 0.0) + min(low, 0.0))
+        rows.append(row)
+    return torch.tensor(rows)
+
+
+def _missing_by_hand(weights, experts, n_modalities, n_unique, redundancy_of):
+    """Loop over modalities and experts: what each expert keeps without modality k;
+    ``redundancy_of(present)`` is the redundancy expert's output from the modalities given."""
+    batch, _, n_outputs = experts.shape
     rows = []
     for k in range(n_modalities):
         total = torch.zeros(batch, n_outputs)
         for e in range(n_unique):  # uniqueness[e] keeps its output unless e is missing
             if e != k:
                 total += weights[:, e, None] * experts[:, e]
-        # synergy keeps nothing; redundancy averages the modalities still present
-        present = [m for m in range(n_modalities) if m != k]
-        if present:
-            kept = redundancy_weights[:, present, None]
-            mean = (kept * per_modality[:, present]).sum(1) / kept.sum(1)
-            total += weights[:, -1, None] * mean
+        # synergy keeps nothing; redundancy keeps what the modalities still present give it
+        total += weights[:, -1, None] * redundancy_of([m for m in range(n_modalities) if m != k])
         rows.append(total)
     return torch.stack(rows, 1)
+
+
+def _mean_of(per_modality, redundancy_weights):
+    def redundancy_of(present):
+        if not present:
+            return torch.zeros(per_modality.shape[0], per_modality.shape[2])
+        kept = redundancy_weights[:, present, None]
+        return (kept * per_modality[:, present]).sum(1) / kept.sum(1)
+
+    return redundancy_of
+
+
+def _agreement_of(per_modality, softmax=True):
+    return lambda present: _agreement_by_hand(per_modality[:, present], softmax)
 
 
 @pytest.mark.parametrize(("n_modalities", "n_unique"), [(3, 3), (2, 2), (4, 0), (1, 1)])
@@ -223,14 +271,63 @@ def test_missing_modality_mixtures_match_a_loop(n_modalities, n_unique):
     weights = torch.softmax(torch.randn(5, n_experts), 1)
     experts = torch.randn(5, n_experts, 3)
     per_modality = torch.randn(5, n_modalities, 3)
-    got = missing_modality_mixtures(weights, experts, per_modality, n_unique)
-    expected = _missing_by_hand(weights, experts, per_modality, n_unique)
-    torch.testing.assert_close(got, expected)
     cap = 0.5 if n_modalities > 1 else 1.0
     redundancy_weights = capped_softmax(3 * torch.randn(5, n_modalities), cap)
-    got = missing_modality_mixtures(weights, experts, per_modality, n_unique, redundancy_weights)
-    expected = _missing_by_hand(weights, experts, per_modality, n_unique, redundancy_weights)
-    torch.testing.assert_close(got, expected)
+    for redundancy_missing, redundancy_of in (
+        (
+            weighted_mean_missing(per_modality, redundancy_weights),
+            _mean_of(per_modality, redundancy_weights),
+        ),
+        (agreement_missing(per_modality), _agreement_of(per_modality)),
+        (agreement_missing(per_modality, softmax=False), _agreement_of(per_modality, False)),
+    ):
+        got = missing_modality_mixtures(weights, experts, redundancy_missing, n_unique)
+        expected = _missing_by_hand(weights, experts, n_modalities, n_unique, redundancy_of)
+        torch.testing.assert_close(got, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_modalities=st.integers(1, 5),
+    n_outputs=st.integers(1, 4),
+    softmax=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_modality_agreement_matches_order_statistics_by_hand(
+    n_modalities, n_outputs, softmax, seed
+):
+    g = torch.Generator().manual_seed(seed)
+    outputs = 3 * torch.randn(4, n_modalities, n_outputs, generator=g)
+    present = torch.rand(4, n_modalities, generator=g) > 0.3
+    got = modality_agreement(outputs, present, softmax)
+    for b in range(4):
+        kept = outputs[b : b + 1, present[b]]
+        torch.testing.assert_close(got[b : b + 1], _agreement_by_hand(kept, softmax))
+    # all present when no mask is given
+    torch.testing.assert_close(
+        modality_agreement(outputs, None, softmax), _agreement_by_hand(outputs, softmax)
+    )
+
+
+def test_modality_agreement_needs_two_modalities_and_ignores_a_shift_of_softmax_logits():
+    sure = torch.tensor([3.0, -1.0, -2.0])
+    agrees = torch.tensor([1.0, 0.0, -1.0])
+    nothing = torch.zeros(3)
+    # one modality alone, however sure, gives nothing; a second that agrees gives the smaller push
+    torch.testing.assert_close(
+        modality_agreement(torch.stack([sure, nothing, nothing])[None]), torch.zeros(1, 3)
+    )
+    both = modality_agreement(torch.stack([sure, agrees, nothing])[None])
+    torch.testing.assert_close(both, agrees[None])
+    # a modality that knows nothing does not dilute two that agree; disagreement gives 0
+    torch.testing.assert_close(modality_agreement(torch.stack([sure, agrees])[None]), agrees[None])
+    torch.testing.assert_close(
+        modality_agreement(torch.stack([sure, -sure])[None]), torch.zeros(1, 3)
+    )
+    # softmax logits: a modality's shared shift changes nothing; other outputs: it does
+    shifted = torch.stack([sure + 5.0, agrees - 2.0, nothing + 1.0])[None]
+    torch.testing.assert_close(modality_agreement(shifted), agrees[None])
+    assert not torch.allclose(modality_agreement(shifted, softmax=False), agrees[None])
 
 
 @settings(max_examples=60, deadline=None)
@@ -256,24 +353,30 @@ def test_capped_softmax_two_modalities_weigh_equally_and_cap_is_checked():
         capped_softmax(torch.zeros(3), cap=0.2)
 
 
-def test_structured_missing_mixtures_come_from_the_experts_outputs():
-    model = _structured().train()
-    out = model(_inputs(batch=6))
-    expected = _missing_by_hand(
-        out.weights.detach(),
-        out.expert_logits.detach(),
-        out.modality_logits.detach(),
-        3,
-        out.redundancy_weights.detach(),
+@pytest.mark.parametrize("redundancy", ["agreement", "weighted_mean"])
+def test_structured_missing_mixtures_come_from_the_experts_outputs(redundancy):
+    model = _structured(redundancy=redundancy).train()
+    present = torch.tensor([[True, True, True], [True, False, True], [False, True, False]] * 2)
+    out = model(_inputs(batch=6), present)
+    per_modality = out.modality_logits.detach()
+    if redundancy == "agreement":
+        redundancy_missing = agreement_missing(per_modality, present)
+    else:
+        redundancy_missing = weighted_mean_missing(per_modality, out.redundancy_weights.detach())
+    expected = missing_modality_mixtures(
+        out.weights.detach(), out.expert_logits.detach(), redundancy_missing, 3
     )
     torch.testing.assert_close(out.missing_logits.detach(), expected)
+    if redundancy == "agreement":  # a sample's redundancy expert uses the modalities it has
+        kept = modality_agreement(per_modality[1:2, [0, 2]])[0]
+        torch.testing.assert_close(out.expert_logits[1, 4].detach(), kept)
 
 
 def test_structured_redundancy_weights_follow_the_reweighting_kind():
     xs = _inputs(batch=6)
-    static = _structured(reweighting="static").eval()(xs).redundancy_weights
-    torch.testing.assert_close(static, torch.full((6, 3), 1 / 3))  # scores start at 0
-    model = _structured().eval()
+    static = _structured(reweighting="static", redundancy="weighted_mean").eval()
+    torch.testing.assert_close(static(xs).redundancy_weights, torch.full((6, 3), 1 / 3))
+    model = _structured(redundancy="weighted_mean").eval()
     torch.testing.assert_close(model(xs).redundancy_weights, torch.full((6, 3), 1 / 3))
     with torch.no_grad():  # the scores start at 0; give them something to say
         model.redundancy_gate.weight.normal_()
@@ -284,7 +387,7 @@ def test_structured_redundancy_weights_follow_the_reweighting_kind():
 
 def test_a_modalitys_redundancy_score_depends_on_that_modality_only():
     # so that the redundancy expert cannot route between modalities (an XOR by routing)
-    model = _structured().eval()
+    model = _structured(redundancy="weighted_mean").eval()
     with torch.no_grad():
         model.redundancy_gate.weight.normal_()
     xs = _inputs(batch=6)

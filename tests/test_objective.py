@@ -228,7 +228,7 @@ def test_structured_objective_parts_and_weights():
 def test_single_modality_outputs_learn_from_their_own_loss_only():
     # the redundancy expert's loss reaches its modality weights, not the outputs it averages
     torch.manual_seed(0)
-    model = StructuredInteractionMoE([4, 3], 2, hidden_dim=8)
+    model = StructuredInteractionMoE([4, 3], 2, hidden_dim=8, redundancy="weighted_mean")
     xs, y = _batch()
     out = model(xs)
     redundancy = out.expert_logits[:, -1]

@@ -57,9 +57,12 @@ from .models import (
     StaticReweighting,
     StructuredInteractionMoE,
     StructuredMoEOutput,
+    agreement_missing,
     capped_softmax,
     missing_modality_mixtures,
+    modality_agreement,
     shrink_weights,
+    weighted_mean_missing,
 )
 from .objective import (
     InteractionObjective,
@@ -104,6 +107,7 @@ __all__ = [
     "TransformerFusion",
     "VmappedFusion",
     "anchor_weights",
+    "agreement_missing",
     "capped_softmax",
     "fit_reweighting",
     "interaction_loss",
@@ -112,6 +116,8 @@ __all__ = [
     "make_fusion",
     "member_contributions",
     "missing_modality_mixtures",
+    "modality_agreement",
+    "weighted_mean_missing",
     "release_weights",
     "shrink_weights",
 ]

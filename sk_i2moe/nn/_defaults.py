@@ -24,6 +24,7 @@ DEFAULTS = MappingProxyType(
         "dropout": 0.1,
         "rank": 4,
         "experts": "all",
+        "redundancy": "weighted_mean",
         "reweighting": "mlp",
         "reweight_hidden": 128,
         "reweight_steps": 0,

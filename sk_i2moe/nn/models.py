@@ -10,7 +10,7 @@ its forward pass returns for its objective (``Kind.Objective``, see
   the interaction loss, computed on the experts' outputs with each modality
   replaced by a reference, asks it to behave as its kind should.
 - :class:`StructuredInteractionMoE`: the kinds are built into the experts (a
-  uniqueness expert sees only its modality, the redundancy expert averages
+  uniqueness expert sees only its modality, the redundancy expert combines
   its single-modality predictions, the synergy expert's single-modality
   effects are subtracted).
 
@@ -37,6 +37,7 @@ NOISE_SCALES = ("unit", "matched")
 EXPERT_SETS = ("all", "synergy_redundancy", "single")
 REWEIGHTINGS = ("mlp", "static")
 LOSS_TARGETS = ("logits", "latent")
+REDUNDANCY_RULES = ("agreement", "weighted_mean")
 
 
 def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
@@ -137,9 +138,10 @@ class StructuredMoEOutput(MixtureOutput):
         when modality ``m`` is missing and each expert keeps what its kind
         keeps (:func:`missing_modality_mixtures`).
     redundancy_weights : Tensor or None
-        ``[B, M]``: how much each modality's single-modality output counts in
-        the redundancy expert's output (non-negative, at most one half each,
-        rows sum to 1; see :func:`capped_softmax`).
+        ``[B, M]`` with ``redundancy="weighted_mean"``: how much each
+        modality's single-modality output counts in the redundancy expert's
+        output (non-negative, at most one half each, rows sum to 1; see
+        :func:`capped_softmax`); None with ``redundancy="agreement"``.
     """
 
     modality_logits: torch.Tensor | None = None
@@ -189,9 +191,8 @@ class ExpertPass:
 def missing_modality_mixtures(
     weights: torch.Tensor,
     expert_logits: torch.Tensor,
-    modality_logits: torch.Tensor,
+    redundancy_missing: torch.Tensor,
     n_unique: int,
-    redundancy_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The mixture's output when one modality is missing, for each modality.
 
@@ -199,9 +200,11 @@ def missing_modality_mixtures(
     lost: a uniqueness expert keeps its output unless its own modality is the
     missing one; the synergy expert, whose information needs the modalities
     jointly, keeps nothing; the redundancy expert, whose information every
-    modality carries, becomes the mean of its outputs on the modalities still
-    present. An expert that keeps nothing outputs 0 (uniform probabilities for
-    a classifier, the training mean of a standardised regression target).
+    modality carries, keeps what it makes of the modalities still present
+    (``redundancy_missing``, from :func:`modality_agreement` or
+    :func:`weighted_mean_missing`). An expert that keeps nothing outputs 0
+    (uniform probabilities for a classifier, the training mean of a
+    standardised regression target).
 
     Parameters
     ----------
@@ -210,14 +213,11 @@ def missing_modality_mixtures(
     expert_logits : Tensor
         ``[B, E, C]`` expert outputs, ordered uniqueness experts (one per
         modality, ``n_unique`` of them), synergy, redundancy.
-    modality_logits : Tensor
-        ``[B, M, C]`` the redundancy expert's output from each modality alone.
+    redundancy_missing : Tensor
+        ``[B, M, C]``: entry ``[:, m]`` is the redundancy expert's output
+        with modality ``m`` missing.
     n_unique : int
         Number of uniqueness experts: ``M`` or 0.
-    redundancy_weights : Tensor, optional
-        ``[B, M]`` weights of the modalities in the redundancy expert's
-        output (rows sum to 1, each at most one half); equal weights if
-        omitted.
 
     Returns
     -------
@@ -230,28 +230,141 @@ def missing_modality_mixtures(
     >>> import torch
     >>> weights = torch.tensor([[0.5, 0.0, 0.0, 0.5]])  # uniqueness[m0], [m1], synergy, redundancy
     >>> experts = torch.tensor([[[4.0], [3.0], [1.0], [5.0]]])
-    >>> per_modality = torch.tensor([[[4.0], [6.0]]])  # redundancy from m0 alone, m1 alone
-    >>> missing_modality_mixtures(weights, experts, per_modality, n_unique=2)[0, :, 0]
+    >>> redundancy_missing = torch.tensor([[[6.0], [4.0]]])  # m0 missing: m1's; m1 missing: m0's
+    >>> missing_modality_mixtures(weights, experts, redundancy_missing, n_unique=2)[0, :, 0]
     tensor([3., 4.])
     """
-    n_modalities = modality_logits.shape[1]
+    n_modalities = redundancy_missing.shape[1]
     like = {"device": weights.device, "dtype": weights.dtype}
     kept = torch.ones(n_modalities, expert_logits.shape[1] - 1, **like)
     kept[:, -1] = 0  # synergy
     kept[:, :n_unique] -= torch.eye(n_modalities, n_unique, **like)
     others = weights[:, :-1].unsqueeze(1) * kept  # [B, M, E - 1]
     mixed = torch.einsum("bme,bec->bmc", others, expert_logits[:, :-1])
-    if redundancy_weights is None:
-        redundancy_weights = torch.full_like(modality_logits[..., 0], 1 / n_modalities)
-    # the redundancy expert's weighted mean over the modalities still present; with every
-    # weight at most one half, the others' weights sum to at least one half
-    weighted = redundancy_weights.unsqueeze(-1) * modality_logits  # [B, M, C]
-    others = (weighted.sum(1, keepdim=True) - weighted) / (
-        1 - redundancy_weights.unsqueeze(-1)
-    ).clamp_min(torch.finfo(weights.dtype).eps)
-    if n_modalities == 1:
-        others = torch.zeros_like(others)
-    return mixed + weights[:, -1, None, None] * others
+    return mixed + weights[:, -1, None, None] * redundancy_missing
+
+
+def modality_agreement(
+    modality_logits: torch.Tensor, present: torch.Tensor | None = None, softmax: bool = True
+) -> torch.Tensor:
+    """What at least two modalities' predictions agree on, output by output.
+
+    The redundancy expert's output under ``redundancy="agreement"``. For
+    each output ``c``, with ``z_m`` modality ``m``'s output (centred over the
+    outputs when ``softmax``: softmax logits mean only their differences),
+    the result is ``max(0, z_(2)) + min(0, z^(2))``, with ``z_(2)`` the
+    second largest and ``z^(2)`` the second smallest of the ``z_m`` over the
+    modalities present: a push up or down counts only as far as a second
+    modality backs it. With two modalities it is the smaller push when both
+    push the same way and 0 when they disagree; with three it is their
+    median. A modality that knows nothing (output 0) does not dilute two
+    that agree, and one modality alone, however sure, gives 0: redundancy
+    is information that at least two modalities carry. A sample with one
+    modality present gets that modality's output; with none, 0.
+
+    Parameters
+    ----------
+    modality_logits : Tensor
+        ``[B, M, C]`` outputs from each modality alone.
+    present : Tensor, optional
+        ``[B, M]`` bool, the modalities to use (all when None).
+    softmax : bool, default=True
+        Whether the outputs are softmax logits (a classifier's), so that only
+        their differences mean anything; False for outputs whose 0 means
+        "no information" each on its own (regression on a standardised
+        target, multi-label logits).
+
+    Returns
+    -------
+    Tensor
+        ``[B, C]`` in float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn import modality_agreement
+    >>> sure, unsure, other = [2.0, -2.0], [0.0, 0.0], [1.0, -1.0]
+    >>> modality_agreement(torch.tensor([[sure, unsure, unsure]]))  # one modality alone
+    tensor([[0., 0.]])
+    >>> modality_agreement(torch.tensor([[sure, other, unsure]]))  # two agree
+    tensor([[ 1., -1.]])
+    >>> modality_agreement(torch.tensor([[sure, unsure]]), torch.tensor([[True, False]]))
+    tensor([[ 2., -2.]])
+    """
+    outputs = modality_logits.float()
+    if softmax:
+        outputs = outputs - outputs.mean(-1, keepdim=True)
+    if present is None:
+        present = torch.ones(outputs.shape[:2], dtype=torch.bool, device=outputs.device)
+    absent = ~present.unsqueeze(-1).expand_as(outputs)
+    # the second order statistic where two or more modalities are present, else the first
+    rank = (present.sum(1) >= 2).long().view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+    high = outputs.masked_fill(absent, float("-inf")).sort(1, descending=True).values
+    low = outputs.masked_fill(absent, float("inf")).sort(1).values
+    high, low = high.gather(1, rank).squeeze(1), low.gather(1, rank).squeeze(1)
+    up = torch.where(torch.isfinite(high), high.clamp_min(0), torch.zeros_like(high))
+    down = torch.where(torch.isfinite(low), low.clamp_max(0), torch.zeros_like(low))
+    return up + down
+
+
+def agreement_missing(
+    modality_logits: torch.Tensor, present: torch.Tensor | None = None, softmax: bool = True
+) -> torch.Tensor:
+    """:func:`modality_agreement` with each modality missing in turn.
+
+    Parameters
+    ----------
+    modality_logits, present, softmax
+        As in :func:`modality_agreement`.
+
+    Returns
+    -------
+    Tensor
+        ``[B, M, C]``: entry ``[:, m]`` is the agreement of the modalities
+        present other than ``m``.
+    """
+    n_modalities = modality_logits.shape[1]
+    if present is None:
+        present = torch.ones(
+            modality_logits.shape[:2], dtype=torch.bool, device=modality_logits.device
+        )
+    others = present.unsqueeze(1) & ~torch.eye(
+        n_modalities, dtype=torch.bool, device=present.device
+    )  # [B, M (missing), M]
+    return torch.stack(
+        [modality_agreement(modality_logits, others[:, m], softmax) for m in range(n_modalities)],
+        dim=1,
+    )
+
+
+def weighted_mean_missing(modality_logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The weighted mean of the single-modality outputs with each modality missing in turn.
+
+    The redundancy expert's outputs with a modality missing under
+    ``redundancy="weighted_mean"``: the weights of the modalities still
+    present, renormalised.
+
+    Parameters
+    ----------
+    modality_logits : Tensor
+        ``[B, M, C]`` outputs from each modality alone.
+    weights : Tensor
+        ``[B, M]`` modality weights (rows sum to 1, each at most one half when
+        ``M > 1``; see :func:`capped_softmax`).
+
+    Returns
+    -------
+    Tensor
+        ``[B, M, C]``: entry ``[:, m]`` is the weighted mean without modality
+        ``m`` (0 with one modality).
+    """
+    if modality_logits.shape[1] == 1:
+        return torch.zeros_like(modality_logits)
+    weighted = weights.unsqueeze(-1) * modality_logits  # [B, M, C]
+    # with every weight at most one half, the others' weights sum to at least one half
+    return (weighted.sum(1, keepdim=True) - weighted) / (1 - weights.unsqueeze(-1)).clamp_min(
+        torch.finfo(weights.dtype).eps
+    )
 
 
 def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
@@ -964,9 +1077,11 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
 
     A uniqueness expert sees only its modality (its output is its backbone's
     output with every other modality's tokens set to 0, absent). The
-    redundancy expert outputs the mean of its outputs on each modality alone
+    redundancy expert combines its outputs on each modality alone
     (``modality_logits``, each scored against the target by
-    :class:`~sk_i2moe.nn.objective.StructuredObjective`). The synergy expert,
+    :class:`~sk_i2moe.nn.objective.StructuredObjective`): by default their
+    per-sample weighted mean with no modality above one half, or what at
+    least two of them agree on (``redundancy="agreement"``). The synergy expert,
     with backbone output ``f``, outputs ``f(x) - sum_m f(x_m alone) + (M - 1)
     f(none)``, which is 0 when ``f`` is a sum of single-modality effects. The
     mixture is formed from the experts' detached outputs, so the task loss
@@ -988,6 +1103,16 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     experts : {"all", "synergy_redundancy"}, default="all"
         Uniqueness per modality + synergy + redundancy (``E = M + 2``), or
         synergy + redundancy only (``E = 2``).
+    redundancy : {"weighted_mean", "agreement"}, default="weighted_mean"
+        How the redundancy expert combines its single-modality outputs: a
+        per-sample weighted mean with no modality above one half (weights
+        from a :class:`ModalityScorer` through :func:`capped_softmax`), or
+        what at least two of them agree on (:func:`modality_agreement`, no
+        weights to learn).
+    softmax_outputs : bool, default=True
+        Whether the outputs are softmax logits (cross-entropy), whose shared
+        shift means nothing; False for regression and multi-label outputs.
+        Used by ``redundancy="agreement"``.
 
     Examples
     --------
@@ -1020,7 +1145,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         temperature: float = DEFAULTS["temperature"],
         input_loc: Sequence[torch.Tensor] | None = None,
         input_scale: Sequence[torch.Tensor] | None = None,
+        redundancy: str = DEFAULTS["redundancy"],
+        softmax_outputs: bool = True,
     ) -> None:
+        _check_choice("redundancy", redundancy, REDUNDANCY_RULES)
         if experts == "single":
             raise ValueError(
                 "A structured interaction mixture builds the interaction kinds into the "
@@ -1044,13 +1172,16 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             input_loc=input_loc,
             input_scale=input_scale,
         )
-        # scores the modalities for the redundancy expert (see capped_softmax), each
-        # from its own embedding, or one learned vector with static reweighting
-        self.redundancy_gate = (
-            StaticReweighting(self.n_modalities)
-            if reweighting == "static"
-            else ModalityScorer(self.n_modalities, hidden_dim)
-        )
+        self.redundancy = redundancy
+        self.softmax_outputs = softmax_outputs
+        if redundancy == "weighted_mean":
+            # scores the modalities for the redundancy expert (see capped_softmax), each
+            # from its own embedding, or one learned vector with static reweighting
+            self.redundancy_gate = (
+                StaticReweighting(self.n_modalities)
+                if reweighting == "static"
+                else ModalityScorer(self.n_modalities, hidden_dim)
+            )
         # what prediction shrinks the weights towards, and how far (anchor_weights);
         # a mixture that was never anchored does not shrink
         self.register_buffer("weight_anchor", torch.full((self.n_experts,), 1.0 / self.n_experts))
@@ -1156,22 +1287,23 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         weights = self.reweighting(parts.pooled, self.temperature, available)
         if shrink:
             weights = shrink_weights(weights, self.weight_anchor, self.weight_shrinkage, available)
-        scores = self.redundancy_gate.raw_scores(parts.pooled) / self.temperature
-        if present is None:  # no modality above one half, or one modality alone: weight 1
-            cap: float | torch.Tensor = 0.5 if self.n_modalities > 1 else 1.0
-        else:
-            scores = scores.masked_fill(~present, float("-inf"))
-            cap = 1.0 / present.sum(1, keepdim=True).clamp(1, 2)
-        redundancy_weights = capped_softmax(scores, cap)  # [B, M]
         per_modality = parts.modality_logits
-        # the single-modality outputs learn from their own task loss only (modality_loss):
-        # trained through the weighted mean as well, the output of a modality with weight
-        # one half grows twice as confident and ties with that modality's uniqueness expert
-        # on samples only it informs; the redundancy expert's loss trains its modality weights
-        redundancy = torch.einsum(
-            "bm,bmc->bc", redundancy_weights, per_modality.detach().float()
-        ).to(per_modality.dtype)
-        expert_logits = torch.cat([parts.fixed_logits, redundancy.unsqueeze(1)], dim=1)  # [B, E, C]
+        if self.redundancy == "agreement":
+            redundancy_weights = None
+            redundancy = modality_agreement(per_modality.detach(), present, self.softmax_outputs)
+        else:
+            redundancy_weights = self._modality_weights(parts.pooled, present)
+            # the single-modality outputs learn from their own task loss only (modality_loss):
+            # trained through the weighted mean as well, the output of a modality with weight
+            # one half grows twice as confident and ties with that modality's uniqueness
+            # expert on samples only it informs; the redundancy expert's loss trains its
+            # modality weights
+            redundancy = torch.einsum(
+                "bm,bmc->bc", redundancy_weights, per_modality.detach().float()
+            )
+        expert_logits = torch.cat(
+            [parts.fixed_logits, redundancy.to(per_modality.dtype).unsqueeze(1)], dim=1
+        )  # [B, E, C]
         # the task loss trains the weights only: they choose between the experts'
         # predictions and cannot assemble one the experts do not make (the redundancy
         # expert's modality weights are weights too)
@@ -1188,18 +1320,35 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         }
         if not with_missing:
             return StructuredMoEOutput(**shared)
-        n_unique = self.n_experts - 2
+        if redundancy_weights is None:
+            redundancy_missing = agreement_missing(
+                per_modality.detach(), present, self.softmax_outputs
+            )
+        else:
+            redundancy_missing = weighted_mean_missing(per_modality.detach(), redundancy_weights)
         missing = missing_modality_mixtures(
-            weights, detached, per_modality.detach(), n_unique, redundancy_weights
+            weights, detached, redundancy_missing.to(detached.dtype), self.n_experts - 2
         )
         return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
+
+    def _modality_weights(self, pooled: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+        """``[B, M]`` weights of ``redundancy="weighted_mean"`` (:func:`capped_softmax`)."""
+        scores = self.redundancy_gate.raw_scores(pooled) / self.temperature
+        if present is None:  # no modality above one half, or one modality alone: weight 1
+            cap: float | torch.Tensor = 0.5 if self.n_modalities > 1 else 1.0
+        else:
+            scores = scores.masked_fill(~present, float("-inf"))
+            cap = 1.0 / present.sum(1, keepdim=True).clamp(1, 2)
+        return capped_softmax(scores, cap)
 
     def reweighting_parameters(self) -> list[nn.Parameter]:
         """The parameters that set the weights (what :meth:`mix` trains).
 
-        The reweighting network's and the redundancy expert's modality scorer's.
+        The reweighting network's, and the redundancy expert's modality
+        scorer's with ``redundancy="weighted_mean"``.
         """
-        return [*self.reweighting.parameters(), *self.redundancy_gate.parameters()]
+        gate = self.redundancy_gate.parameters() if self.redundancy == "weighted_mean" else ()
+        return [*self.reweighting.parameters(), *gate]
 
     def forward(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
