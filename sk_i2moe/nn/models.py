@@ -323,18 +323,19 @@ def agreement_missing(
         ``[B, M, C]``: entry ``[:, m]`` is the agreement of the modalities
         present other than ``m``.
     """
-    n_modalities = modality_logits.shape[1]
+    batch, n_modalities, n_outputs = modality_logits.shape
     if present is None:
-        present = torch.ones(
-            modality_logits.shape[:2], dtype=torch.bool, device=modality_logits.device
-        )
+        present = torch.ones(batch, n_modalities, dtype=torch.bool, device=modality_logits.device)
     others = present.unsqueeze(1) & ~torch.eye(
         n_modalities, dtype=torch.bool, device=present.device
     )  # [B, M (missing), M]
-    return torch.stack(
-        [modality_agreement(modality_logits, others[:, m], softmax) for m in range(n_modalities)],
-        dim=1,
-    )
+    # every (sample, missing modality) pair is one row of a single agreement call
+    repeated = modality_logits.unsqueeze(1).expand(batch, n_modalities, n_modalities, n_outputs)
+    return modality_agreement(
+        repeated.reshape(batch * n_modalities, n_modalities, n_outputs),
+        others.reshape(batch * n_modalities, n_modalities),
+        softmax,
+    ).view(batch, n_modalities, n_outputs)
 
 
 def weighted_mean_missing(modality_logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
