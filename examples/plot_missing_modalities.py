@@ -86,10 +86,15 @@ print(f"held-out ROC-AUC, all patients:     {roc_auc_score(y_test, proba_dropped
 # :meth:`~sk_i2moe.I2MoEClassifier.explain` records which modalities each
 # patient lacked (``absent``, and an ``absent`` column in ``to_frame()``);
 # the uniqueness expert of the labs has weight 0 for them and the plot's
-# title names the missing panel.
+# title names the missing panel. What the missing panel says by itself goes
+# to ``absence_offset`` (on by default), added to the output outside the
+# experts: where labs were missing more often in one class, it would move
+# these patients towards that class. Here they are missing at random, so it
+# stays small.
 explanation = clf.explain(X_test).log_odds()
 row = int(np.flatnonzero(test_no_labs)[0])
 print(explanation.to_frame().query("sample == @X_test.index[@row]").round(3).to_string())
+print(f"what the missing labs add to the log-odds: {explanation.absence_offset[row, 0]:+.3f}")
 plot_sample_explanation(explanation, row)
 
 # %%

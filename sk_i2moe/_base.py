@@ -41,7 +41,7 @@ from ._net import I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
 from .nn.encoders import ENCODERS
-from .nn.ensemble import EnsembleObjective, MixtureEnsemble
+from .nn.ensemble import EnsembleObjective, MixtureEnsemble, mixtures_of
 from .nn.fusion import FUSIONS
 from .nn.models import (
     EXPERT_SETS,
@@ -376,6 +376,19 @@ SHARED_TRAINING_PARAMETERS = f"""\
         data also learns to predict without a modality. Prediction is
         unaffected. Needs a mixture that trains with absent modalities (not
         the paper's mixture with ``interaction_loss_weight > 0``).
+    absence_offset : bool, default=True
+        ``interaction_constraint="structure"`` only. Learn, per modality, an
+        offset to the output (a logit per class for classifiers) that is
+        added to the prediction of every sample lacking that modality, so
+        that the model can use how often a modality is missing in each class
+        (e.g. a test ordered when a doctor suspects something), as an imputed
+        constant or a missing-value indicator would. It is not an expert and
+        gets no weight; :class:`~sk_i2moe.inspection.Explanation` shows it
+        per sample (``absence_offset``). A sample with every modality gets no
+        offset, so a fit on complete data is the same either way. False
+        keeps the absence of a modality from moving the prediction except
+        through the weights (e.g. when missingness reflects access to care
+        rather than the patient).
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
         force one.
@@ -582,6 +595,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "standardize": ["boolean"],
         "allow_missing_modalities": ["boolean"],
         "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "absence_offset": ["boolean"],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
@@ -971,6 +985,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             "experts": self.experts,
             "redundancy": self.redundancy,
             "softmax_outputs": self._softmax_outputs(),
+            "absence_offset": self.absence_offset,
             "reweighting": self.reweighting,
             "reweight_hidden": self.reweight_hidden,
             "temperature": self.temperature,
@@ -1194,6 +1209,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         absent = absent_modalities(arrays)
         usable = self._usable(absent)
         return Explanation(
+            absence_offset=self._absence_offset(absent),
             weights=res["weights"],
             expert_outputs=self._to_output_space(res["expert_logits"]),
             output=self._to_output_space(res["logits"]),
@@ -1210,6 +1226,22 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 else None
             ),
         )
+
+    def _absence_offset(self, absent: np.ndarray) -> np.ndarray | None:
+        """``(n, C)`` what the absent modalities add to each row's output (``absence_offset``).
+
+        In output units; an ensemble's is the members' mean. None when every
+        row has every modality or the model learns no offsets.
+        """
+        offsets = [
+            mixture.absence_logits.detach().float().cpu()
+            for mixture in mixtures_of(self._module())
+            if getattr(mixture, "absence_logits", None) is not None
+        ]
+        if not offsets or not absent.any():
+            return None
+        logits = absent.astype(np.float32) @ torch.stack(offsets).mean(0).numpy()
+        return self._to_output_space(logits) - self._to_output_space(np.zeros_like(logits))
 
     def expert_scores(
         self,

@@ -337,6 +337,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     params.setdefault("missing_modality_loss_weight", 1.0)
     # files written before redundancy existed hold a weighted-mean redundancy expert
     params.setdefault("redundancy", "weighted_mean")
+    # and files written before absence offsets existed have none
+    params.setdefault("absence_offset", False)
     try:
         estimator = classes[name](**params)
         estimator._validate_params()

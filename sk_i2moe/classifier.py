@@ -114,6 +114,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         standardize: bool = DEFAULTS["standardize"],
         allow_missing_modalities: bool = DEFAULTS["allow_missing_modalities"],
         modality_dropout: float = DEFAULTS["modality_dropout"],
+        absence_offset: bool = DEFAULTS["absence_offset"],
         device: str | torch.device = DEFAULTS["device"],
         precision: str = DEFAULTS["precision"],
         compile: bool = False,
@@ -162,6 +163,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self.standardize = standardize
         self.allow_missing_modalities = allow_missing_modalities
         self.modality_dropout = modality_dropout
+        self.absence_offset = absence_offset
         self.device = device
         self.precision = precision
         self.compile = compile

@@ -49,7 +49,8 @@ class Explanation:
         an ensemble, the mean of its members' outputs of that expert.
     output : ndarray of shape (n_samples, n_outputs)
         The mixture output, the sum of :attr:`contributions` over the experts
-        (``sum_e weights[:, e] * expert_outputs[:, e]`` for one mixture).
+        (``sum_e weights[:, e] * expert_outputs[:, e]`` for one mixture), plus
+        :attr:`absence_offset` where that is set.
     expert_names : list of str
         Name of each expert, e.g. ``"uniqueness[labs]"``, ``"synergy"``.
     output_names : list of str
@@ -79,6 +80,12 @@ default=None
         Every member's expert outputs when the estimator is an ensemble;
         ``expert_outputs`` is their mean. Given with ``member_weights``, the
         contributions are the members' mean of ``weight * output``.
+    absence_offset : ndarray of shape (n_samples, n_outputs) or None, default=None
+        What the sample's absent modalities add to its output, outside the
+        experts (the estimators' ``absence_offset``: how much more likely
+        each class is when those modalities are missing); 0 for a sample
+        with every modality. None when every sample had every modality or
+        the model learns no offsets.
 
     Examples
     --------
@@ -112,6 +119,7 @@ default=None
     usable: np.ndarray | None = None
     member_weights: np.ndarray | None = None
     member_outputs: np.ndarray | None = None
+    absence_offset: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if (self.member_weights is None) != (self.member_outputs is None):
@@ -151,7 +159,8 @@ default=None
         ``weights * expert_outputs`` for one mixture; for an ensemble, the
         members' mean of their own ``weight * output`` (each member's output
         is its weighted sum of experts, the ensemble's the members' mean).
-        Summed over experts they give :attr:`output`.
+        Summed over experts, plus :attr:`absence_offset` where set, they give
+        :attr:`output`.
 
         Examples
         --------
@@ -211,8 +220,10 @@ default=None
             )
         experts = self.expert_outputs[:, :, 1:] - self.expert_outputs[:, :, :1]
         members = self.member_outputs
+        offset = self.absence_offset
         return replace(
             self,
+            absence_offset=None if offset is None else offset[:, 1:] - offset[:, :1],
             expert_outputs=experts,
             member_outputs=None if members is None else members[..., 1:] - members[..., :1],
             output=self.output[:, 1:] - self.output[:, :1],

@@ -258,9 +258,10 @@ def plot_sample_explanation(
     (a logit for classifiers), its interaction weight, and its contribution
     (:attr:`~sk_i2moe.inspection.Explanation.contributions`: ``weight *
     output``, for an ensemble the members' mean of it); the contributions add
-    up to the mixture output,
-    drawn as a vertical line in the last panel. The title names the
-    modalities the sample lacked, if any.
+    up to the mixture output (plus what the sample's absent modalities add,
+    :attr:`~sk_i2moe.inspection.Explanation.absence_offset`), drawn as a
+    vertical line in the last panel. The title names the modalities the
+    sample lacked, if any, and what their absence adds.
 
     Parameters
     ----------
@@ -357,13 +358,17 @@ def plot_sample_explanation(
         if not ax.yaxis_inverted():
             ax.invert_yaxis()
     axes[1].set_xlim(0.0, max(1.0, float(weights.max())) * 1.02)
-    axes[2].axvline(total, color="black", linestyle="--", linewidth=1.2, label=f"sum = {total:.3g}")
+    axes[2].axvline(
+        total, color="black", linestyle="--", linewidth=1.2, label=f"output = {total:.3g}"
+    )
     axes[2].margins(x=0.12)
     axes[2].legend(loc="best", frameon=False)
     label = index if explanation.sample_ids is None else explanation.sample_ids[index]
     predicted = "" if probability is None else f" (predicted probability {probability:.2f})"
     lacking = explanation.absent_names()[index]
-    absent = f"\nabsent: {lacking} (its experts get weight 0)" if lacking else ""
+    offset = 0.0 if explanation.absence_offset is None else explanation.absence_offset[index, k]
+    shift = f"; their absence adds {offset:+.3g}" if offset != 0 else ""
+    absent = f"\nabsent: {lacking} (its experts get weight 0{shift})" if lacking else ""
     fig.suptitle(f"Sample {label}: {quantity}{predicted}{absent}")
     return fig
 

@@ -190,7 +190,8 @@ def test_structured_training_outputs_and_detached_mixture():
     (out.logits.sum() + out.missing_logits.sum()).backward()
     assert all(p.grad is None or not p.grad.any() for p in model.fusion.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.reweighting.parameters())
-    assert model.reweighting_parameters() == list(model.reweighting.parameters())
+    expected = [*model.reweighting.parameters(), model.absence_logits]
+    assert [id(p) for p in model.reweighting_parameters()] == [id(p) for p in expected]
     model.zero_grad()
     out = model(xs)
     (out.expert_logits.sum() + out.modality_logits.sum()).backward()

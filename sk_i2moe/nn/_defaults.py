@@ -53,6 +53,7 @@ DEFAULTS = MappingProxyType(
         "standardize": True,
         "allow_missing_modalities": True,
         "modality_dropout": 0.0,
+        "absence_offset": True,
         "device": "auto",
         "precision": "float32",
     }

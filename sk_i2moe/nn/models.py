@@ -129,7 +129,8 @@ class StructuredMoEOutput(MixtureOutput):
     ----------
     logits, weights, expert_logits, gate_loss, present, available
         As in :class:`MixtureOutput`; ``logits`` mixes the experts' detached
-        outputs.
+        outputs (plus the absent modalities' offsets,
+        :meth:`StructuredInteractionMoE.absence_offsets`).
     modality_logits : Tensor or None
         ``[B, M, C]`` in training mode: the redundancy expert's output from
         each modality alone.
@@ -1114,6 +1115,15 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         Whether the outputs are softmax logits (cross-entropy), whose shared
         shift means nothing; False for regression and multi-label outputs.
         Used by ``redundancy="agreement"``.
+    absence_offset : bool, default=True
+        Learn one output offset per modality (``absence_logits``, ``[M, C]``,
+        initialised to 0) that is added to the mixture of a sample lacking
+        that modality (:meth:`absence_offsets`): where a modality is missing
+        more often in one class, the model can say so, as an imputed constant
+        or a missing-value indicator would. A sample with every modality gets
+        no offset, so on complete data the mixture is the same as without it.
+        The weights choose between the experts as before; the offset is not
+        an expert and gets no weight.
 
     Examples
     --------
@@ -1148,6 +1158,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         input_scale: Sequence[torch.Tensor] | None = None,
         redundancy: str = DEFAULTS["redundancy"],
         softmax_outputs: bool = True,
+        absence_offset: bool = DEFAULTS["absence_offset"],
     ) -> None:
         _check_choice("redundancy", redundancy, REDUNDANCY_RULES)
         if experts == "single":
@@ -1183,6 +1194,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
                 if reweighting == "static"
                 else ModalityScorer(self.n_modalities, hidden_dim)
             )
+        # what each absent modality adds to a sample's mixture (absence_offsets)
+        self.absence_logits = (
+            nn.Parameter(torch.zeros(self.n_modalities, n_outputs)) if absence_offset else None
+        )
         # what prediction shrinks the weights towards, and how far (anchor_weights);
         # a mixture that was never anchored does not shrink
         self.register_buffer("weight_anchor", torch.full((self.n_experts,), 1.0 / self.n_experts))
@@ -1310,6 +1325,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         # expert's modality weights are weights too)
         detached = torch.cat([expert_logits[:, :-1].detach(), expert_logits[:, -1:]], dim=1)
         mixture = torch.einsum("be,bec->bc", weights, detached)
+        offset = self.absence_offsets(present)
+        if offset is not None:
+            mixture = mixture + offset.to(mixture.dtype)
         shared = {
             "logits": mixture,
             "weights": weights,
@@ -1330,7 +1348,41 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         missing = missing_modality_mixtures(
             weights, detached, redundancy_missing.to(detached.dtype), self.n_experts - 2
         )
+        if offset is not None:  # a modality really absent stays absent; one made missing adds none
+            missing = missing + offset.to(missing.dtype).unsqueeze(1)
         return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
+
+    def absence_offsets(self, present: torch.Tensor | None) -> torch.Tensor | None:
+        """What the absent modalities add to each sample's mixture (``absence_offset``).
+
+        Parameters
+        ----------
+        present : Tensor or None
+            ``[B, M]`` bool: which modalities each sample has (all when None).
+
+        Returns
+        -------
+        Tensor or None
+            ``[B, C]``: the sum of ``absence_logits[m]`` over the modalities
+            ``m`` a sample lacks (0 for a complete sample); None when
+            ``present`` is None or the mixture has no offsets.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sk_i2moe.nn import StructuredInteractionMoE
+        >>> model = StructuredInteractionMoE([5, 3], n_outputs=2, hidden_dim=16)
+        >>> with torch.no_grad():
+        ...     _ = model.absence_logits.copy_(torch.tensor([[1.0, -1.0], [0.5, 0.0]]))
+        >>> present = torch.tensor([[True, True], [False, True], [True, False]])
+        >>> model.absence_offsets(present).detach()
+        tensor([[ 0.0000,  0.0000],
+                [ 1.0000, -1.0000],
+                [ 0.5000,  0.0000]])
+        """
+        if self.absence_logits is None or present is None:
+            return None
+        return (~present).to(self.absence_logits.dtype) @ self.absence_logits
 
     def _modality_weights(self, pooled: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
         """``[B, M]`` weights of ``redundancy="weighted_mean"`` (:func:`capped_softmax`)."""
@@ -1345,11 +1397,13 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     def reweighting_parameters(self) -> list[nn.Parameter]:
         """The parameters that set the weights (what :meth:`mix` trains).
 
-        The reweighting network's, and the redundancy expert's modality
-        scorer's with ``redundancy="weighted_mean"``.
+        The reweighting network's, the redundancy expert's modality
+        scorer's with ``redundancy="weighted_mean"``, and the offsets of
+        absent modalities (``absence_offset``).
         """
         gate = self.redundancy_gate.parameters() if self.redundancy == "weighted_mean" else ()
-        return [*self.reweighting.parameters(), *gate]
+        offsets = () if self.absence_logits is None else (self.absence_logits,)
+        return [*self.reweighting.parameters(), *gate, *offsets]
 
     def forward(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
@@ -1368,8 +1422,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             An absent modality's tokens are 0, as in the single-modality
             rows: the uniqueness expert of an absent modality gets weight 0,
             the synergy expert keeps what the modalities present predict
-            together (weight 0 with fewer than two), and the redundancy
-            expert's weights are spread over the modalities present.
+            together (weight 0 with fewer than two), the redundancy
+            expert's weights are spread over the modalities present, and
+            the absent modalities' offsets are added (:meth:`absence_offsets`).
 
         Returns
         -------

@@ -1,0 +1,148 @@
+"""``absence_offset``: what a missing modality says about the label, outside the experts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe.nn import StructuredInteractionMoE
+from sk_i2moe.nn.ensemble import mixtures_of
+from sk_i2moe.plotting import plot_sample_explanation
+
+TINY = {"hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+def _informative_absence(n=240, seed=0):
+    """Two classes told apart by ``a``; ``b`` is missing in 60 % of class 1, 10 % of class 0."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = {
+        "a": rng.normal(size=(n, 3)) + 0.6 * y[:, None],
+        "b": rng.normal(size=(n, 2)),
+        "c": rng.normal(size=(n, 4)),
+    }
+    lost = rng.random(n) < np.where(y == 1, 0.6, 0.1)
+    X["b"][lost] = np.nan
+    return X, y, lost
+
+
+def test_complete_data_fits_the_same_with_or_without_offsets():
+    rng = np.random.default_rng(1)
+    X = {"a": rng.normal(size=(80, 3)), "b": rng.normal(size=(80, 2))}
+    y = (X["a"][:, 0] + X["b"][:, 1] > 0).astype(int)
+    on = I2MoEClassifier(**TINY, max_epochs=3).fit(X, y)
+    off = I2MoEClassifier(**TINY, max_epochs=3, absence_offset=False).fit(X, y)
+    np.testing.assert_array_equal(on.predict_proba(X), off.predict_proba(X))
+    assert on.explain(X).absence_offset is None
+    for member in on.net_.module_.members:  # never used, so never trained
+        assert torch.count_nonzero(member.absence_logits) == 0
+    assert all(m.absence_logits is None for m in off.net_.module_.members)
+
+
+def test_the_offset_learns_which_class_lacks_the_modality_more_often():
+    X, y, lost = _informative_absence()
+    clf = I2MoEClassifier(**TINY, max_epochs=20, early_stopping=False).fit(X, y)
+    explanation = clf.explain(X)
+    offset = explanation.absence_offset[:, 1] - explanation.absence_offset[:, 0]
+    assert np.all(offset[~lost] == 0)
+    assert np.all(offset[lost] > 0.2)  # class 1 more likely when b is missing
+    # without offsets the same rows are scored lower for class 1 (their weights must do it all)
+    plain = I2MoEClassifier(**TINY, max_epochs=20, early_stopping=False, absence_offset=False)
+    gap = clf.predict_proba(X)[lost, 1].mean() - plain.fit(X, y).predict_proba(X)[lost, 1].mean()
+    assert gap > 0.05
+
+
+@pytest.mark.parametrize("n_members", [1, 3])
+def test_the_explanation_adds_up_to_the_output(n_members):
+    X, y, lost = _informative_absence(n=120)
+    clf = I2MoEClassifier(**TINY, max_epochs=4, n_members=n_members).fit(X, y)
+    explanation = clf.explain(X)
+    total = explanation.contributions.sum(axis=1) + explanation.absence_offset
+    np.testing.assert_allclose(total, explanation.output, atol=1e-5)
+    odds = explanation.log_odds()
+    np.testing.assert_allclose(
+        odds.contributions.sum(axis=1) + odds.absence_offset, odds.output, atol=1e-5
+    )
+    # the offset is the members' mean of each one's per-modality logits, summed over what is absent
+    per_member = torch.stack([m.absence_logits for m in mixtures_of(clf.net_.module_)]).mean(0)
+    expected = explanation.absent.astype(np.float32) @ per_member.detach().numpy()
+    np.testing.assert_allclose(explanation.absence_offset, expected, atol=1e-6)
+
+
+def test_a_regressor_reports_its_offset_in_target_units():
+    X, y, lost = _informative_absence(n=120)
+    target = 100.0 + 50.0 * (X["a"][:, 0] + 2.0 * lost)
+    reg = I2MoERegressor(**TINY, max_epochs=6, n_members=1).fit(X, target)
+    explanation = reg.explain(X)
+    total = explanation.contributions.sum(axis=1) + explanation.absence_offset
+    np.testing.assert_allclose(total, explanation.output, rtol=1e-5)
+    np.testing.assert_allclose(explanation.output[:, 0], reg.predict(X), rtol=1e-5)
+    logits = reg.net_.module_.absence_logits.detach().numpy()
+    np.testing.assert_allclose(explanation.absence_offset[lost][0], logits[1] * reg._y_scale)
+
+
+def test_a_modality_made_missing_in_the_objective_adds_no_offset():
+    model = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8).train()
+    with torch.no_grad():
+        model.absence_logits.copy_(torch.tensor([[0.0, 0.0], [2.0, -2.0]]))
+    xs = [torch.randn(4, 3), torch.randn(4, 2)]
+    present = torch.tensor([[True, True], [True, False], [True, True], [True, True]])
+    torch.manual_seed(0)  # the same dropout masks in both passes
+    out = model(xs, present)
+    model.absence_logits.data.zero_()
+    torch.manual_seed(0)
+    plain = model(xs, present)
+    shift = torch.tensor([[0.0, 0.0], [2.0, -2.0], [0.0, 0.0], [0.0, 0.0]])
+    torch.testing.assert_close(out.logits - plain.logits, shift)
+    torch.testing.assert_close(
+        out.missing_logits - plain.missing_logits, shift[:, None].expand(4, 2, 2)
+    )
+
+
+def test_offsets_are_trained_with_the_weights():
+    model = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8)
+    assert any(p is model.absence_logits for p in model.reweighting_parameters())
+    without = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8, absence_offset=False)
+    assert without.absence_logits is None and without.absence_offsets(None) is None
+
+
+def test_offsets_round_trip_and_older_files_have_none(tmp_path):
+    safetensors = pytest.importorskip("safetensors")
+    from safetensors.torch import load_file, save_file
+
+    X, y, _ = _informative_absence(n=120)
+    clf = I2MoEClassifier(**TINY, max_epochs=4, n_members=2).fit(X, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    restored = load(path)
+    assert restored.absence_offset is True
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+    plain = I2MoEClassifier(**TINY, max_epochs=4, n_members=2, absence_offset=False).fit(X, y)
+    plain.save(path)
+    tensors = load_file(path)
+    with safetensors.safe_open(path, "pt") as f:
+        document = json.loads(f.metadata()["sk_i2moe"])
+    del document["params"]["absence_offset"]  # as a file written before the parameter
+    save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
+    older = load(path)
+    assert older.absence_offset is False
+    np.testing.assert_array_equal(older.predict_proba(X), plain.predict_proba(X))
+
+
+def test_the_sample_plot_says_what_the_absence_adds():
+    pytest.importorskip("matplotlib")
+    X, y, lost = _informative_absence(n=120)
+    clf = I2MoEClassifier(**TINY, max_epochs=4, n_members=1).fit(X, y)
+    fig = plot_sample_explanation(clf.explain(X), int(np.flatnonzero(lost)[0]))
+    assert "their absence adds" in fig._suptitle.get_text()
+    fig = plot_sample_explanation(clf.explain(X), int(np.flatnonzero(~lost)[0]))
+    assert "absent" not in fig._suptitle.get_text()
+
+
+def test_the_parameter_is_validated():
+    X, y, _ = _informative_absence(n=60)
+    with pytest.raises(ValueError, match="absence_offset"):
+        I2MoEClassifier(**TINY, absence_offset="yes").fit(X, y)
