@@ -90,7 +90,9 @@ class InteractionReport:
         own metric, accuracy or R^2, of the expert predicting alone);
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
-        the Brier score for classifiers, squared error for regressors);
+        the Brier score for classifiers, squared error for regressors; the
+        chance level is the best constant prediction on the samples the
+        expert is scored on);
         ``n_usable`` (the held-out samples that have the modalities the
         expert needs; every statistic of the row is over those samples only);
         ``name_check`` (True/False, or None where the names hold by
@@ -111,6 +113,13 @@ class InteractionReport:
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
         Class name of the estimator.
+    absence : dict or None
+        Where held-out samples lack modalities and the model learns what an
+        absence says (``absence_offset``): ``n_samples`` (the incomplete
+        samples), and the mixture's ``skill`` on them with its absence
+        offsets and ``skill_without_offsets`` with them taken out. The gap
+        is how much those predictions rest on the *fact* that a modality is
+        missing rather than on any expert. None otherwise.
     """
 
     table: pd.DataFrame
@@ -121,6 +130,7 @@ class InteractionReport:
     confidence: float = 0.95
     names_by_construction: bool = True
     estimator_name: str = ""
+    absence: dict | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -159,6 +169,13 @@ class InteractionReport:
             lines.append(
                 "Some samples lack modalities: each expert is evaluated on the samples that "
                 "have the modalities it needs (n)."
+            )
+        if self.absence is not None:
+            a = self.absence
+            lines.append(
+                f"On the {a['n_samples']} samples lacking a modality, the absence itself (not an "
+                f"interaction) is part of the prediction: skill {a['skill']:.3f} with it, "
+                f"{a['skill_without_offsets']:.3f} without it."
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
@@ -218,14 +235,40 @@ def _predictions(outputs: np.ndarray, task: str) -> np.ndarray:
     return outputs
 
 
-def _chance_losses(y: np.ndarray, task: str) -> np.ndarray:
-    """Per-sample loss of the best constant prediction on these samples (the chance level)."""
+def _chance_losses(y: np.ndarray, task: str, fitted_on: np.ndarray | None = None) -> np.ndarray:
+    """Per-sample loss of the best constant prediction (the chance level).
+
+    The constant is the best one on the samples ``fitted_on`` keeps (all when
+    None or when it keeps none): an expert evaluated on the samples that have
+    its modalities is compared with the class rates (or mean target) of those
+    samples, which differ from the others' where modalities go missing more
+    often in one class.
+    """
+    ref = y if fitted_on is None or not fitted_on.any() else y[fitted_on]
     if task == "classification":
-        freq = np.bincount(y) / len(y)
+        freq = np.bincount(ref, minlength=y.max() + 1) / len(ref)
         onehot_error = np.tile(freq, (len(y), 1))
         onehot_error[np.arange(len(y)), y] -= 1.0
         return np.square(onehot_error).sum(axis=1)
-    return np.square(y - y.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
+    return np.square(y - ref.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
+
+
+def _absence_evidence(
+    explanation: object, output: np.ndarray, targets: np.ndarray, task: str, chance: np.ndarray
+) -> dict | None:
+    """The mixture's skill on the incomplete samples with and without their absence offsets."""
+    offset = explanation.absence_offset
+    if offset is None:
+        return None
+    rows = np.asarray(explanation.absent).any(axis=1)
+    base = max(float(chance[rows].mean()), _EPS)
+    with_offsets = _losses(output[rows], targets[rows], task).mean()
+    without = _losses(output[rows] - offset[rows], targets[rows], task).mean()
+    return {
+        "n_samples": int(rows.sum()),
+        "skill": float(1.0 - with_offsets / base),
+        "skill_without_offsets": float(1.0 - without / base),
+    }
 
 
 def _bootstrap_means(
@@ -585,7 +628,11 @@ def interaction_report(
     n_members = 1 if members is None else members.shape[1]
     member_columns = weights if members is None else members.reshape(n, n_members * n_e)
     columns = [(member_columns, np.tile(usable, n_members)), (losses, loss_mask)]
-    columns += [(np.tile(chance[:, None], n_e + 1), loss_mask)]  # chance on the same samples
+    # chance on the same samples: each expert's constant fitted on the samples it is scored on
+    chances = np.column_stack(
+        [_chance_losses(targets, task, usable[:, e]) for e in range(n_e)] + [chance]
+    )
+    columns += [(chances, loss_mask)]
     columns += [(alone[e][:, None], usable[:, [e]]) for e in unique]
     columns += [  # > 0: e beats k, on the samples that have both modalities
         ((alone[k] - alone[e])[:, None], (usable[:, e] & usable[:, k])[:, None]) for e, k in pairs
@@ -666,7 +713,7 @@ def interaction_report(
         return 1.0 - loss_draws / np.maximum(chance_draws, _EPS)
 
     skill = 1.0 - _masked_mean(losses, loss_mask) / np.maximum(
-        _masked_mean(np.tile(chance[:, None], n_e + 1), loss_mask), _EPS
+        _masked_mean(chances, loss_mask), _EPS
     )
     w_low, w_high = _interval(w_draws, confidence)
     s_low, s_high = _interval(skill_of(loss_draws, chance_draws), confidence)
@@ -811,4 +858,5 @@ def interaction_report(
         confidence=confidence,
         names_by_construction=by_construction,
         estimator_name=type(final).__name__,
+        absence=_absence_evidence(explanation, mixture_output, targets, task, chance),
     )

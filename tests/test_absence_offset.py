@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe.inspection import interaction_report
 from sk_i2moe.nn import StructuredInteractionMoE
 from sk_i2moe.nn.ensemble import mixtures_of
 from sk_i2moe.plotting import plot_sample_explanation
@@ -146,3 +147,34 @@ def test_the_parameter_is_validated():
     X, y, _ = _informative_absence(n=60)
     with pytest.raises(ValueError, match="absence_offset"):
         I2MoEClassifier(**TINY, absence_offset="yes").fit(X, y)
+
+
+def test_the_report_says_how_much_the_absence_itself_predicts():
+    X, y, lost = _informative_absence(n=400, seed=2)
+    train, test = np.arange(300), np.arange(300, 400)
+    clf = I2MoEClassifier(**TINY, max_epochs=20, early_stopping=False, n_members=1)
+    clf.fit({k: v[train] for k, v in X.items()}, y[train])
+    report = interaction_report(clf, {k: v[test] for k, v in X.items()}, y[test])
+    absence = report.absence
+    assert absence["n_samples"] == lost[test].sum()
+    # the incomplete samples are mostly class 1, which only the offsets know
+    assert absence["skill"] > absence["skill_without_offsets"] + 0.02
+    assert "the absence itself" in report.summary()
+    complete = {k: np.nan_to_num(v[test]) for k, v in X.items()}
+    plain = interaction_report(clf, complete, y[test])
+    assert plain.absence is None and "the absence itself" not in plain.summary()
+
+
+def test_a_modality_missing_more_often_in_one_class_earns_its_expert_no_skill():
+    # b is noise; the samples that have it are mostly class 0, so a constant fitted on them
+    # beats the overall class rates: the report's chance level for an expert is the best
+    # constant on the samples it is scored on, and b's expert must not look informative
+    X, y, lost = _informative_absence(n=400, seed=2)
+    train, test = np.arange(300), np.arange(300, 400)
+    clf = I2MoEClassifier(**TINY, max_epochs=20, early_stopping=False, n_members=1)
+    clf.fit({k: v[train] for k, v in X.items()}, y[train])
+    row = interaction_report(clf, {k: v[test] for k, v in X.items()}, y[test]).table.loc[
+        "uniqueness[b]"
+    ]
+    assert row.n_usable == (~lost[test]).sum()
+    assert row.skill_low < 0 < row.skill_high and not row.supported
