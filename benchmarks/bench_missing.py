@@ -194,7 +194,11 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
 
 def recovery(args) -> None:
     """Interaction recovery with 40 % of the samples missing modalities (pure mechanisms)."""
-    print("interaction recovery, 40% of samples missing modalities (mcar), report on held-out:")
+    mechanism = args.recovery_missing
+    print(
+        f"interaction recovery, 40% of samples missing modalities ({mechanism}), report on "
+        "held-out:"
+    )
     for truth, kwargs in [
         ("uniqueness[m1]", {"interaction": "uniqueness", "unique_modality": 1}),
         ("redundancy", {"interaction": "redundancy"}),
@@ -203,13 +207,20 @@ def recovery(args) -> None:
         hits = []
         for seed in range(args.recovery):
             X, y, _ = make_interaction_classification(n_samples=2000, random_state=seed, **kwargs)
-            Xm = knock_out(X, y, 0.4, "mcar", seed)
+            Xm = knock_out(X, y, 0.4, mechanism, seed)
             tr, te = train_test_split(np.arange(2000), test_size=0.25, stratify=y, random_state=0)
             clf = I2MoEClassifier(random_state=seed, n_threads=args.threads, **args.params)
             clf.fit({k: v[tr] for k, v in Xm.items()}, y[tr])
             report = interaction_report(clf, {k: v[te] for k, v in Xm.items()}, y[te])
             hits.append(report.dominant == truth)
-            print(f"  {truth} seed {seed}: dominant {report.dominant}", flush=True)
+            absence = report.absence
+            offsets = (
+                ""
+                if absence is None
+                else f"; skill on incomplete samples {absence['skill']:.3f} "
+                f"({absence['skill_without_offsets']:.3f} without absence offsets)"
+            )
+            print(f"  {truth} seed {seed}: dominant {report.dominant}{offsets}", flush=True)
         print(f"  {truth}: {sum(hits)}/{len(hits)}")
 
 
@@ -234,6 +245,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--approaches", default=",".join(APPROACHES))
     parser.add_argument("--recovery", type=int, default=0, help="seeds of the recovery check")
+    parser.add_argument(
+        "--recovery-missing",
+        choices=["mcar", "mnar"],
+        default="mcar",
+        help="how the recovery check removes modalities",
+    )
     parser.add_argument("--brca-wheel", default=os.environ.get("SK_I2MOE_BRCA_WHEEL"))
     parser.add_argument("--csv", default=None)
     parser.add_argument(
