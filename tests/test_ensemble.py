@@ -292,3 +292,29 @@ def test_a_refit_chooses_its_epochs_with_one_mixture(data):
     np.testing.assert_allclose(three.validation_loss_, one.validation_loss_, rtol=1e-6)
     assert len(three.net_.module_.members) == 3
     assert three.n_iter_ == one.n_iter_
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"interaction_constraint": "loss", "interaction_loss_weight": 0.0},
+        {"interaction_constraint": "loss", "interaction_loss_weight": 0.0, "experts": "single"},
+        {},
+    ],
+)
+def test_every_kind_of_member_is_told_which_modalities_are_absent(params):
+    # the paper's mixture takes ``reference`` before ``present``: an ensemble must hand the
+    # mask over by name, or its members see an absent modality as a measured one
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(120, 3)), "b": rng.normal(size=(120, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    X["b"][:40] = np.nan
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_members=2, random_state=0, **params)
+    explanation = clf.fit(X, y).explain(X)
+    if explanation.weights.shape[1] > 1:  # uniqueness[b] cannot be used without b
+        assert np.all(explanation.member_weights[:40, :, 1] == 0)
+    one = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_members=1, random_state=0, **params)
+    members = clf.net_.module_.members
+    one.fit(X, y).net_.module_.load_state_dict(members[0].state_dict())
+    alone = one.explain(X)
+    np.testing.assert_allclose(explanation.member_outputs[:, 0], alone.expert_outputs, atol=1e-5)

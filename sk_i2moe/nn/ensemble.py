@@ -236,10 +236,10 @@ class MixtureEnsemble(nn.Module):
         if self.training and len(self.members) > 1 and self.members[0].vmappable:
             outputs = self._vmapped(xs, present, streams)
         elif streams == 1:
-            outputs = [member(xs, present) for member in self.members]
+            outputs = [member(xs, present=present) for member in self.members]
         else:
             outputs = [
-                member(block, mask)
+                member(block, present=mask)
                 for member, block, mask in zip(self.members, *self._blocks(xs, present, streams))
             ]
         if streams == 1:
@@ -294,7 +294,9 @@ class MixtureEnsemble(nn.Module):
         absent: dict[str, object] = {}
 
         def run(params: dict, buffers: dict, inputs: list, mask: torch.Tensor | None) -> dict:
-            out = torch.func.functional_call(template, (params, buffers), (inputs, mask))
+            out = torch.func.functional_call(
+                template, (params, buffers), (inputs,), {"present": mask}
+            )
             fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
             absent["kind"] = type(out)
             absent["none"] = [name for name, value in fields.items() if value is None]
