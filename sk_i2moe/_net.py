@@ -193,7 +193,8 @@ class I2MoENet(NeuralNet):
         in blocks (``sk_i2moe._data.stream_blocks``) and the module receives
         their number as ``streams=``. In training mode with ``modality_dropout
         > 0``, each present modality of each row is also dropped from the mask
-        with that probability (``sk_i2moe._data.drop_modalities``).
+        with that probability (``sk_i2moe._data.drop_modalities``), and the
+        mask before the drops goes to the module as ``measured=``.
         """
         if "streams" in x:
             fit_params = {**fit_params, "streams": int(x["streams"][0])}
@@ -207,6 +208,8 @@ class I2MoENet(NeuralNet):
             if present is None:
                 shape = (x["inputs"][0].shape[0], len(x["inputs"]))
                 present = torch.ones(shape, dtype=torch.bool, device=x["inputs"][0].device)
+            # what each row really has, for what an absence says (absence offsets)
+            fit_params = {**fit_params, "measured": present}
             present = drop_modalities(present, self.modality_dropout)
         if present is not None:
             fit_params = {**fit_params, "present": present}

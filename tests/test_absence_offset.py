@@ -178,3 +178,36 @@ def test_a_modality_missing_more_often_in_one_class_earns_its_expert_no_skill():
     ]
     assert row.n_usable == (~lost[test]).sum()
     assert row.skill_low < 0 < row.skill_high and not row.supported
+
+
+def test_a_modality_dropped_in_training_adds_no_offset():
+    model = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8).train()
+    with torch.no_grad():
+        model.absence_logits.copy_(torch.tensor([[1.0, -1.0], [2.0, -2.0]]))
+    xs = [torch.randn(3, 3), torch.randn(3, 2)]
+    measured = torch.tensor([[True, True], [True, False], [True, True]])
+    dropped = torch.tensor([[False, True], [True, False], [True, True]])  # row 0 lost a by chance
+    torch.manual_seed(0)
+    out = model(xs, dropped, measured=measured)
+    torch.manual_seed(0)
+    plain = model(xs, dropped)  # without measured the dropped modality counts as absent
+    torch.testing.assert_close(out.logits[1:], plain.logits[1:])
+    torch.testing.assert_close(out.logits[0] - plain.logits[0], torch.tensor([-1.0, 1.0]))
+
+
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_modality_dropout_leaves_the_offsets_to_the_real_absences(n_members):
+    X, y, lost = _informative_absence()
+    sizes = {}
+    for dropout in (0.0, 0.5):
+        clf = I2MoEClassifier(
+            **TINY,
+            max_epochs=20,
+            early_stopping=False,
+            n_members=n_members,
+            modality_dropout=dropout,
+        ).fit(X, y)
+        offsets = clf.explain(X).absence_offset
+        sizes[dropout] = float(np.mean(offsets[lost, 1] - offsets[lost, 0]))
+    # diluted by the random drops the offset would shrink towards 0
+    assert sizes[0.5] > 0.93 * sizes[0.0] > 0  # 0.76-0.84 when the drops counted

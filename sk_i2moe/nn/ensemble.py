@@ -208,6 +208,7 @@ class MixtureEnsemble(nn.Module):
         xs: Sequence[torch.Tensor],
         present: torch.Tensor | None = None,
         streams: int = 1,
+        measured: torch.Tensor | None = None,
     ) -> EnsembleOutput:
         """Run every member on the batch (or on its own block of it) and average them.
 
@@ -220,6 +221,10 @@ class MixtureEnsemble(nn.Module):
         streams : int, default=1
             1, or the number of members: the batch is that many equal blocks
             of rows and member ``k`` runs on block ``k`` only.
+        measured : Tensor, optional
+            ``[B, M]`` bool, which modalities each sample really has where
+            ``present`` also drops some in training (``modality_dropout``);
+            handed to the members as it is.
 
         Returns
         -------
@@ -233,14 +238,20 @@ class MixtureEnsemble(nn.Module):
         """
         if streams != 1:
             self._check_streams(xs[0].shape[0], streams)
+        # the masks go to the members by name (the paper's mixture takes ``reference`` second)
+        masks = {
+            name: mask
+            for name, mask in (("present", present), ("measured", measured))
+            if mask is not None
+        }
         if self.training and len(self.members) > 1 and self.members[0].vmappable:
-            outputs = self._vmapped(xs, present, streams)
+            outputs = self._vmapped(xs, masks, streams)
         elif streams == 1:
-            outputs = [member(xs, present=present) for member in self.members]
+            outputs = [member(xs, **masks) for member in self.members]
         else:
             outputs = [
-                member(block, present=mask)
-                for member, block, mask in zip(self.members, *self._blocks(xs, present, streams))
+                member(block, **own)
+                for member, (block, own) in zip(self.members, self._blocks(xs, masks, streams))
             ]
         if streams == 1:
             combined = combine_members(outputs)
@@ -269,7 +280,7 @@ class MixtureEnsemble(nn.Module):
             )
 
     def _vmapped(
-        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
+        self, xs: Sequence[torch.Tensor], masks: dict[str, torch.Tensor], streams: int
     ) -> list[MixtureOutput]:
         """Every member's training output from one pass with the members as a batched axis.
 
@@ -286,25 +297,23 @@ class MixtureEnsemble(nn.Module):
             self._stacked(named) for named in (nn.Module.named_parameters, nn.Module.named_buffers)
         ]
         if streams == 1:
-            inputs, mask, dim = list(xs), present, None
+            inputs, dim = list(xs), None
         else:
             inputs = [x.unflatten(0, (streams, -1)) for x in xs]
-            mask = None if present is None else present.unflatten(0, (streams, -1))
+            masks = {name: mask.unflatten(0, (streams, -1)) for name, mask in masks.items()}
             dim = 0
         absent: dict[str, object] = {}
 
-        def run(params: dict, buffers: dict, inputs: list, mask: torch.Tensor | None) -> dict:
-            out = torch.func.functional_call(
-                template, (params, buffers), (inputs,), {"present": mask}
-            )
+        def run(params: dict, buffers: dict, inputs: list, masks: dict) -> dict:
+            out = torch.func.functional_call(template, (params, buffers), (inputs,), masks)
             fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
             absent["kind"] = type(out)
             absent["none"] = [name for name, value in fields.items() if value is None]
             return {name: value for name, value in fields.items() if value is not None}
 
-        batched = torch.func.vmap(
-            run, in_dims=(0, 0, dim, None if mask is None else dim), randomness="different"
-        )(*stacked, inputs, mask)
+        batched = torch.func.vmap(run, in_dims=(0, 0, dim, dim), randomness="different")(
+            *stacked, inputs, masks
+        )
         kind, none = absent["kind"], dict.fromkeys(absent["none"])
         # one unbind per field (its backward is one stack), not one index per member and field
         per_member = {name: value.unbind(0) for name, value in batched.items()}
@@ -319,12 +328,15 @@ class MixtureEnsemble(nn.Module):
         return {name: torch.stack([own[name] for own in per_member]) for name in per_member[0]}
 
     def _blocks(
-        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None, streams: int
-    ) -> tuple[list[list[torch.Tensor]], list[torch.Tensor | None]]:
-        """The batch's ``streams`` blocks of rows: per member, its inputs and its mask."""
+        self, xs: Sequence[torch.Tensor], masks: dict[str, torch.Tensor], streams: int
+    ) -> list[tuple[list[torch.Tensor], dict[str, torch.Tensor]]]:
+        """The batch's ``streams`` blocks of rows: per member, its inputs and its masks."""
         blocks = [list(block) for block in zip(*(x.chunk(streams) for x in xs))]
-        masks = [None] * streams if present is None else list(present.chunk(streams))
-        return blocks, masks
+        chunks = {name: mask.chunk(streams) for name, mask in masks.items()}
+        return [
+            (block, {name: own[k] for name, own in chunks.items()})
+            for k, block in enumerate(blocks)
+        ]
 
 
 def mixtures_of(module: nn.Module) -> list[nn.Module]:

@@ -1005,6 +1005,7 @@ class InteractionMoE(MixtureOfInteractionExperts):
         xs: Sequence[torch.Tensor],
         reference: torch.Tensor | None = None,
         present: torch.Tensor | None = None,
+        measured: torch.Tensor | None = None,
     ) -> MoEOutput:
         """Run the mixture on one batch.
 
@@ -1022,6 +1023,10 @@ class InteractionMoE(MixtureOfInteractionExperts):
             a ``forward_variants`` method (``"mlp"``) reads only each
             modality's mean reference token and accepts any number of tokens
             per modality.
+        measured : Tensor, optional
+            Accepted for a uniform interface (the modalities each sample
+            really has where ``present`` also drops some in training); this
+            kind of mixture has no absence offsets and does not use it.
 
         Returns
         -------
@@ -1279,7 +1284,11 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         )
 
     def mix(
-        self, parts: ExpertPass, with_missing: bool = False, shrink: bool = False
+        self,
+        parts: ExpertPass,
+        with_missing: bool = False,
+        shrink: bool = False,
+        measured: torch.Tensor | None = None,
     ) -> StructuredMoEOutput:
         """Weigh the experts of an :meth:`expert_pass` into the mixture.
 
@@ -1293,6 +1302,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         shrink : bool, default=False
             Shrink the weights towards the anchor (:meth:`anchor_weights`),
             as prediction does.
+        measured : Tensor, optional
+            ``[B, M]`` bool, the modalities each sample really has, for the
+            absence offsets (see :meth:`forward`); None: ``parts.present``.
 
         Returns
         -------
@@ -1325,7 +1337,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         # expert's modality weights are weights too)
         detached = torch.cat([expert_logits[:, :-1].detach(), expert_logits[:, -1:]], dim=1)
         mixture = torch.einsum("be,bec->bc", weights, detached)
-        offset = self.absence_offsets(present)
+        offset = self.absence_offsets(present if measured is None else measured)
         if offset is not None:
             mixture = mixture + offset.to(mixture.dtype)
         shared = {
@@ -1406,7 +1418,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         return [*self.reweighting.parameters(), *gate, *offsets]
 
     def forward(
-        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
+        self,
+        xs: Sequence[torch.Tensor],
+        present: torch.Tensor | None = None,
+        measured: torch.Tensor | None = None,
     ) -> StructuredMoEOutput:
         """Run the mixture on one batch: :meth:`mix` of :meth:`expert_pass`.
 
@@ -1425,13 +1440,24 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             together (weight 0 with fewer than two), the redundancy
             expert's weights are spread over the modalities present, and
             the absent modalities' offsets are added (:meth:`absence_offsets`).
+        measured : Tensor, optional
+            ``[B, M]`` bool: which modalities each sample really has, where
+            ``present`` also drops some at random in training (modality
+            dropout). The absence offsets are added for the modalities
+            really absent only: a dropped one says nothing about the label.
+            None: the same as ``present``.
 
         Returns
         -------
         StructuredMoEOutput
         """
         training = self.training
-        return self.mix(self.expert_pass(xs, present), with_missing=training, shrink=not training)
+        return self.mix(
+            self.expert_pass(xs, present),
+            with_missing=training,
+            shrink=not training,
+            measured=measured,
+        )
 
 
 for _cls in (MixtureOfInteractionExperts, InteractionMoE, StructuredInteractionMoE):
