@@ -1233,14 +1233,18 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         In output units; an ensemble's is the members' mean. None when every
         row has every modality or the model learns no offsets.
         """
-        offsets = [
-            mixture.absence_logits.detach().float().cpu()
-            for mixture in mixtures_of(self._module())
-            if getattr(mixture, "absence_logits", None) is not None
-        ]
-        if not offsets or not absent.any():
+        if not absent.any():
             return None
-        logits = absent.astype(np.float32) @ torch.stack(offsets).mean(0).numpy()
+        present = torch.from_numpy(~absent)
+        with torch.no_grad():  # each mixture's own rule (absence_offsets), on the CPU
+            offsets = [
+                mixture.absence_offsets(present.to(mixture.absence_logits.device)).float().cpu()
+                for mixture in mixtures_of(self._module())
+                if getattr(mixture, "absence_logits", None) is not None
+            ]
+        if not offsets:
+            return None
+        logits = torch.stack(offsets).mean(0).numpy()
         return self._to_output_space(logits) - self._to_output_space(np.zeros_like(logits))
 
     def expert_scores(
