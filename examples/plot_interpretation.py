@@ -137,16 +137,17 @@ plot_expert_scores(scores)
 # -----------------------------------------------------
 # :func:`~sk_i2moe.inspection.interaction_report` turns the weights into a
 # claim only where held-out data back it: the mixture must beat chance, a
-# uniqueness expert's modality must beat every other modality on its own,
-# the synergy expert must beat the best single modality, the redundancy
-# expert and the single-modality predictions added up, and lose most of its
-# gain when made additive across some modality (the report swaps that
-# modality between paired samples to build the additive version), and the
-# redundancy expert needs two modalities whose predictions agree across the
-# samples more than their errors do once the label is known (they share
-# information). On data with one interaction throughout, its ``dominant``
-# names it. Here every modality carries the same information about the label
-# (redundancy) and a fourth modality is pure noise. The weight intervals
+# uniqueness expert's modality must beat every other modality on its own
+# while the others add little to it, the synergy expert must beat the best
+# single modality, the redundancy expert and the single-modality predictions
+# added up, and lose most of its gain when made additive across some
+# modality (the report swaps that modality between paired samples to build
+# the additive version), and the redundancy expert needs two modalities
+# whose predictions agree across the samples more than their errors do once
+# the label is known (they share information). On data with one interaction
+# throughout, its ``dominant`` names it. Here every modality carries the same
+# information about the label (redundancy) and a fourth modality is pure
+# noise. The weight intervals
 # also cover the spread between the default's four members, which is why
 # they are wide where the members share the weight differently.
 from sk_i2moe.inspection import interaction_report
@@ -179,7 +180,9 @@ print(shuffled.table[["mean_weight", "skill", "skill_low", "supported"]].round(3
 # and the label's log-odds add the three up. Nothing is shared and nothing
 # needs the modalities jointly, so neither redundancy nor synergy is
 # supported, whatever the weights lean on (the synergy expert can learn an
-# added-up signal too: it sees which modalities are present).
+# added-up signal too: it sees which modalities are present); and since the
+# others add to each modality's prediction, no modality's uniqueness is the
+# answer either.
 rng = np.random.default_rng(2)
 X_added = {f"m{m}": rng.normal(size=(900, 6)) for m in range(3)}
 log_odds = sum(1.5 * X_added[f"m{m}"][:, 0] for m in range(3))

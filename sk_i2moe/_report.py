@@ -45,6 +45,9 @@ _FOLDS = 5  # cross-fitting of the single-modality predictions added up
 #: a synergy claim needs more than this share of the synergy expert's gain over the best
 #: single modality to be lost when the expert is made additive across some modality
 JOINT_SHARE = 0.5
+#: a uniqueness claim fails when the single-modality predictions added up beat the
+#: modality's own by more than this share of its gain over chance (over the whole interval)
+ADDED_SHARE = 0.05
 
 
 def final_estimator(estimator: object, X: object) -> tuple[object, object]:
@@ -322,7 +325,7 @@ def _added_up(
     usable: np.ndarray,
     targets: np.ndarray,
     task: str,
-    rng: np.random.Generator,
+    seed: int,
 ) -> np.ndarray | None:
     """The single-modality predictions added up, cross-fitted on the held-out samples.
 
@@ -332,10 +335,12 @@ def _added_up(
     held-out samples and predicting the other fifth, in turn. This is what
     modalities that inform the target separately (additively) need: the rival
     that a claim of synergy, information the modalities hold only jointly,
-    must beat. None where it cannot be fitted: multilabel targets, fewer than
-    ten held-out samples, or a class with fewer than five.
+    must beat; and, given one modality's prediction alone, the same model on
+    that modality only, which a claim of uniqueness must not fall behind.
+    ``seed`` sets the folds (the same for every call on the same samples).
+    None where it cannot be fitted: multilabel targets, fewer than ten
+    held-out samples, or a class with fewer than five.
     """
-    seed = int(rng.integers(2**31))
     if task == "classification":
         features = [_log_proba(a) - _log_proba(a).mean(axis=1, keepdims=True) for a in alone]
         counts = np.bincount(targets)
@@ -495,11 +500,18 @@ def interaction_report(
     - **uniqueness[m]**: modality ``m`` on its own predicts better than
       chance (skill ``low`` > 0) **and** better than every other modality on
       its own (the ``low`` of each paired loss difference > 0): it carries
-      information the others lack. "On its own" is the uniqueness expert,
-      which sees only ``m`` in the structured mixture; in the paper's
-      mixture, whose experts see every modality, it is the uniqueness
-      expert with every other modality shuffled across samples
-      (``name_check`` says whether that expert still predicts);
+      information the others lack; **and** the others add little to it:
+      the single-modality predictions added up (the cross-fitted linear
+      model below) do not beat the same model on ``m``'s prediction alone
+      by more than ``ADDED_SHARE`` (a twentieth) of that model's gain over
+      chance (the ``low`` of the paired difference is not > 0). Where the
+      modalities inform the target separately, the strongest one beats each
+      other alone, but the target rests on all of them, not on it. "On its
+      own" is the uniqueness expert, which sees only ``m`` in the
+      structured mixture; in the paper's mixture, whose experts see every
+      modality, it is the uniqueness expert with every other modality
+      shuffled across samples (``name_check`` says whether that expert still
+      predicts);
     - **synergy**: the expert predicts better than chance, better than the
       best single modality on its own, better than the redundancy expert and
       better than the single-modality predictions added up (a linear model
@@ -649,15 +661,25 @@ def interaction_report(
         )
     # ... and the modalities' own predictions added up, which is all that modalities
     # informing the target independently need: synergy must be more than that
+    # (and a claim of uniqueness asks that it beat the modality's own prediction,
+    # refitted the same way, by little: the others add little to that modality)
+    fold_seed = int(rng.integers(2**31)) if len(unique) >= 2 else 0
     additive = (
-        _added_up([alone_out[e] for e in unique], usable[:, unique], targets, task, rng)
-        if synergy is not None and len(unique) >= 2
+        _added_up([alone_out[e] for e in unique], usable[:, unique], targets, task, fold_seed)
+        if len(unique) >= 2
         else None
     )
     added = additive is not None
     if added:
         additive_loss = _losses(additive, targets, task)
-        columns.append(((additive_loss - losses[:, synergy])[:, None], usable[:, [synergy]]))
+        if synergy is not None:
+            columns.append(((additive_loss - losses[:, synergy])[:, None], usable[:, [synergy]]))
+        for e in unique:  # > 0: the others add more than ADDED_SHARE of e's own gain to it
+            own = _losses(
+                _added_up([alone_out[e]], usable[:, [e]], targets, task, fold_seed), targets, task
+            )
+            added_gain = own - additive_loss - ADDED_SHARE * (chances[:, e] - own)
+            columns.append((added_gain[:, None], usable[:, [e]]))
     # ... and its own prediction made additive across each modality in turn: an expert
     # that only adds the modalities up (it can learn to, seeing which are present) is no
     # synergy whatever its construction
@@ -704,7 +726,8 @@ def interaction_report(
     alone_draws, pair_draws = take(len(unique)), take(len(pairs))
     margin_draws = take(1) if synergy is not None and rival is not None else None
     pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
-    added_low = _interval(take(1), confidence)[0][0] if added else None
+    added_low = _interval(take(1), confidence)[0][0] if added and synergy is not None else None
+    others_low = dict(zip(unique, _interval(take(len(unique)), confidence)[0])) if added else {}
     swap_low = _interval(take(len(modalities)), confidence)[0] if swap else None
     moments = take(_N_MOMENTS * len(upper)).reshape(n_bootstrap, len(upper), _N_MOMENTS)
     agree_low = dict(zip(upper, _interval(_shared_information(moments), confidence)[0]))
@@ -749,8 +772,23 @@ def interaction_report(
                         "target does not rest on it more than on them"
                     ),
                 )
+            elif others_low.get(e, 0.0) > 0:
+                ok, why = (
+                    False,
+                    (
+                        f"{label(e)} alone predicts better than the others, but adding up what "
+                        "the other modalities predict on their own improves on it by more than "
+                        f"a twentieth of its skill: the target does not rest on {label(e)} alone"
+                    ),
+                )
             else:
-                ok, why = True, f"{label(e)} alone predicts better than chance and than the others"
+                ok, why = (
+                    True,
+                    (
+                        f"{label(e)} alone predicts better than chance and than the others, and "
+                        "the others add little to it"
+                    ),
+                )
         elif s_low[e] <= 0:
             ok, why = False, "not better than chance when predicting alone"
         elif e == synergy:
@@ -764,7 +802,7 @@ def interaction_report(
                         "modalities explains the gain"
                     ),
                 )
-            elif margin_low > 0 and added and not added_low > 0:
+            elif margin_low > 0 and added_low is not None and not added_low > 0:
                 ok, why = (
                     False,
                     (

@@ -202,6 +202,24 @@ def test_modalities_that_add_up_support_neither_synergy_nor_redundancy():
     assert report.dominant is None
 
 
+def test_a_strongest_modality_is_not_unique_when_the_others_add_to_it():
+    # the label adds the modalities up with unequal effects: m0 alone beats the others
+    # alone, but it is not what the target rests on alone
+    rng = np.random.default_rng(1)
+    n = 700
+    X = {f"m{m}": rng.normal(size=(n, 4)) for m in range(3)}
+    logit = 2.0 * X["m0"][:, 0] + 1.0 * X["m1"][:, 0] + 0.8 * X["m2"][:, 0]
+    y = (logit + 0.5 * rng.normal(size=n) > 0).astype(int)
+    X_tr, y_tr, X_te, y_te = _split(X, y, 400)
+    clf = I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr)
+    report = interaction_report(clf, X_te, y_te)
+    row = report.table.loc["uniqueness[m0]"]
+    assert row.skill_low > 0  # it predicts, and better than each other modality alone ...
+    assert not row.supported  # ... but the others added up improve on it
+    assert "does not rest on 'm0' alone" in row.reason
+    assert report.dominant is None
+
+
 def test_added_up_predictions_beat_each_modality_alone():
     from sk_i2moe._report import _added_up, _losses
 
@@ -211,7 +229,7 @@ def test_added_up_predictions_beat_each_modality_alone():
     y = (parts.sum(axis=1) + 0.3 * rng.normal(size=n) > 0).astype(int)
     alone = [np.column_stack([-p, p]) / 2 for p in parts.T]  # each modality's own logits
     usable = np.ones((n, 3), dtype=bool)
-    added = _added_up(alone, usable, y, "classification", np.random.default_rng(0))
+    added = _added_up(alone, usable, y, "classification", 0)
     assert added.shape == (n, 2)
     best_alone = min(_losses(a, y, "classification").mean() for a in alone)
     assert _losses(added, y, "classification").mean() < 0.7 * best_alone
@@ -219,11 +237,11 @@ def test_added_up_predictions_beat_each_modality_alone():
     rare = y.copy()
     rare[:] = 0
     rare[:3] = 1
-    assert _added_up(alone, usable, rare, "classification", np.random.default_rng(0)) is None
+    assert _added_up(alone, usable, rare, "classification", 0) is None
     # regressors: least squares on the outputs; a target never seen here is not an issue
     target = parts.sum(axis=1, keepdims=True)
     outputs = [p[:, None] for p in parts.T]
-    fitted = _added_up(outputs, usable, target, "regression", np.random.default_rng(0))
+    fitted = _added_up(outputs, usable, target, "regression", 0)
     np.testing.assert_allclose(fitted, target, atol=1e-6)
 
 
