@@ -202,17 +202,19 @@ def test_modalities_that_add_up_support_neither_synergy_nor_redundancy():
     assert report.dominant is None
 
 
-def test_a_strongest_modality_is_not_unique_when_the_others_add_to_it():
+@pytest.mark.parametrize("Estimator", [I2MoEClassifier, I2MoERegressor])
+def test_a_strongest_modality_is_not_unique_when_the_others_add_to_it(Estimator):
     # the label adds the modalities up with unequal effects: m0 alone beats the others
     # alone, but it is not what the target rests on alone
     rng = np.random.default_rng(1)
     n = 700
     X = {f"m{m}": rng.normal(size=(n, 4)) for m in range(3)}
-    logit = 2.0 * X["m0"][:, 0] + 1.0 * X["m1"][:, 0] + 0.8 * X["m2"][:, 0]
-    y = (logit + 0.5 * rng.normal(size=n) > 0).astype(int)
+    signal = 2.0 * X["m0"][:, 0] + 1.0 * X["m1"][:, 0] + 0.8 * X["m2"][:, 0]
+    y = signal + 0.5 * rng.normal(size=n)
+    if Estimator is I2MoEClassifier:
+        y = (y > 0).astype(int)
     X_tr, y_tr, X_te, y_te = _split(X, y, 400)
-    clf = I2MoEClassifier(**STRUCTURE).fit(X_tr, y_tr)
-    report = interaction_report(clf, X_te, y_te)
+    report = interaction_report(Estimator(**STRUCTURE).fit(X_tr, y_tr), X_te, y_te)
     row = report.table.loc["uniqueness[m0]"]
     assert row.skill_low > 0  # it predicts, and better than each other modality alone ...
     assert not row.supported  # ... but the others added up improve on it
