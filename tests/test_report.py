@@ -223,7 +223,7 @@ def test_a_strongest_modality_is_not_unique_when_the_others_add_to_it(Estimator)
 
 
 def test_added_up_predictions_beat_each_modality_alone():
-    from sk_i2moe._report import _added_up, _losses
+    from sk_i2moe._evidence import _added_up, _losses
 
     rng = np.random.default_rng(0)
     n = 400
@@ -248,7 +248,7 @@ def test_added_up_predictions_beat_each_modality_alone():
 
 
 def test_shared_information_is_positive_for_copies_and_negative_for_separate_factors():
-    from sk_i2moe._report import (
+    from sk_i2moe._evidence import (
         _beyond_label,
         _pair_moments,
         _predictions,
@@ -296,7 +296,7 @@ def test_shared_information_is_positive_for_copies_and_negative_for_separate_fac
 def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
     from types import SimpleNamespace
 
-    from sk_i2moe._report import _additive_surrogates
+    from sk_i2moe._evidence import _additive_surrogates
 
     class Expert:  # a fitted estimator's explain pass, for one expert of a given output
         def __init__(self, fn):

@@ -1,0 +1,259 @@
+"""The statistics the interaction report rests on (:mod:`sk_i2moe._report`).
+
+Per-sample losses and chance levels of held-out predictions, paired
+bootstrap means and percentile intervals, the single-modality predictions
+added up (cross-fitted on the held-out samples), what a modality's prediction
+says beyond the label, and an expert's output made additive across one
+modality by swapping it between paired samples. The rules that turn these
+into verdicts live in :func:`sk_i2moe._report.interaction_report`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+
+EPS = 1e-12
+_CHUNK = 100  # bootstrap resamples evaluated at once
+_FOLDS = 5  # cross-fitting of the single-modality predictions added up
+
+
+def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+    """Per-sample loss of outputs ``(n, C)``: Brier score (classes, labels) or squared error.
+
+    The Brier score (squared error of the predicted probabilities) is proper
+    and bounded: a few confident mistakes cannot outweigh many right answers,
+    as they can with the log-loss.
+    """
+    predicted = _predictions(outputs, task)
+    if task == "classification":
+        predicted[np.arange(len(y)), y] -= 1.0
+        return np.square(predicted).sum(axis=1)
+    return np.square(predicted - y).mean(axis=1)
+
+
+def _predictions(outputs: np.ndarray, task: str) -> np.ndarray:
+    """What outputs ``(n, C)`` predict: class probabilities, label rates, or the outputs."""
+    if task == "classification":
+        return np.exp(_log_proba(outputs))
+    if task == "multilabel":
+        return 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, overflow-free
+    return outputs
+
+
+def _chance_losses(y: np.ndarray, task: str, fitted_on: np.ndarray | None = None) -> np.ndarray:
+    """Per-sample loss of the best constant prediction (the chance level).
+
+    The constant is the best one on the samples ``fitted_on`` keeps (all when
+    None or when it keeps none): an expert evaluated on the samples that have
+    its modalities is compared with the class rates (or mean target) of those
+    samples, which differ from the others' where modalities go missing more
+    often in one class.
+    """
+    ref = y if fitted_on is None or not fitted_on.any() else y[fitted_on]
+    if task == "classification":
+        freq = np.bincount(ref, minlength=y.max() + 1) / len(ref)
+        onehot_error = np.tile(freq, (len(y), 1))
+        onehot_error[np.arange(len(y)), y] -= 1.0
+        return np.square(onehot_error).sum(axis=1)
+    return np.square(y - ref.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
+
+
+def _bootstrap_means(
+    values: np.ndarray, mask: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Means of the columns of ``values`` ``(n, k)`` over ``n_bootstrap`` resamples ``(B, k)``.
+
+    Each column's mean is over the samples its ``mask`` column keeps (NaN in a
+    resample that keeps none).
+    """
+    n = values.shape[0]
+    kept = mask.astype(np.float64)
+    masked = np.where(mask, values, 0.0)
+    out = []
+    for start in range(0, n_bootstrap, _CHUNK):
+        size = min(_CHUNK, n_bootstrap - start)
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # [size, n]
+        totals, weights = counts @ masked, counts @ kept
+        out.append(np.divide(totals, weights, out=np.full_like(totals, np.nan), where=weights > 0))
+    return np.concatenate(out)
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Column means of ``values`` ``(n, k)`` over the rows ``mask`` keeps (NaN where none)."""
+    kept = mask.sum(axis=0)
+    totals = np.where(mask, values, 0.0).sum(axis=0)
+    return np.divide(totals, kept, out=np.full(totals.shape, np.nan), where=kept > 0)
+
+
+def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    tail = 100 * (1 - confidence) / 2
+    with warnings.catch_warnings():  # an expert no resample could use: NaN, reported as such
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
+
+
+def _log_proba(outputs: np.ndarray) -> np.ndarray:
+    """Log-softmax of logits ``(n, C)``."""
+    z = outputs - outputs.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _added_up(
+    alone: list[np.ndarray],
+    usable: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    seed: int,
+) -> np.ndarray | None:
+    """The single-modality predictions added up, cross-fitted on the held-out samples.
+
+    A linear model (logistic for classifiers, least squares for regressors)
+    on each modality's own prediction (its centred log-probabilities, or its
+    output; 0 where a sample lacks the modality), fitted on four fifths of the
+    held-out samples and predicting the other fifth, in turn. This is what
+    modalities that inform the target separately (additively) need: the rival
+    that a claim of synergy, information the modalities hold only jointly,
+    must beat; and, given one modality's prediction alone, the same model on
+    that modality only, which a claim of uniqueness must not fall behind.
+    ``seed`` sets the folds (the same for every call on the same samples).
+    None where it cannot be fitted: multilabel targets, fewer than ten
+    held-out samples, or a class with fewer than five.
+    """
+    if task == "classification":
+        features = [_log_proba(a) - _log_proba(a).mean(axis=1, keepdims=True) for a in alone]
+        counts = np.bincount(targets)
+        if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():
+            return None
+        folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
+        model, method, y = LogisticRegression(max_iter=1000), "predict_proba", targets
+    elif task == "regression" and len(targets) >= 2 * _FOLDS:
+        features = alone
+        folds = KFold(_FOLDS, shuffle=True, random_state=seed)
+        model, method = LinearRegression(), "predict"
+        y = targets.ravel() if targets.shape[1] == 1 else targets
+    else:
+        return None
+    design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
+    with warnings.catch_warnings():  # an unconverged fit is still a rival, if a weaker one
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        predicted = cross_val_predict(model, design, y, cv=folds, method=method)
+    if task == "classification":  # log-probabilities serve as logits
+        proba = np.full((len(targets), alone[0].shape[1]), EPS)
+        proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
+        return np.log(np.maximum(proba, EPS))
+    return predicted.reshape(len(targets), -1)
+
+
+def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarray:
+    """What of a modality's held-out prediction the label does not explain, per sample.
+
+    The part of its predicted probabilities (classifiers), label rates
+    (multilabel) or outputs (regressors), ``(n, C)``, that a least-squares
+    fit on the label leaves (for classifiers: the prediction minus its mean
+    over the samples of the same class). Two modalities that carry the same
+    information err together beyond the label, so their residuals point the
+    same way; two that inform it independently do not (given the label they
+    are, if anything, opposed: one explains the other away).
+    """
+    n = len(targets)
+    if task == "classification":
+        design = np.zeros((n, alone.shape[1]))
+        design[np.arange(n), targets] = 1.0
+    else:
+        design = np.column_stack([np.ones(n), targets])
+    signal = _predictions(alone, task)
+    coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
+    return signal - design @ coef
+
+
+N_MOMENTS = 6  # per pair of modalities: see _pair_moments
+
+
+def _pair_moments(
+    signals: tuple[np.ndarray, np.ndarray],
+    residuals: tuple[np.ndarray, np.ndarray],
+    rows: np.ndarray,
+) -> np.ndarray:
+    """Per-sample products behind two modalities' shared information ``(n, 6)``.
+
+    ``signals`` are the two held-out single-modality predictions
+    (:func:`_predictions`), centred here over ``rows`` (a mask), and
+    ``residuals`` what the label leaves of them (:func:`_beyond_label`); for
+    each pair, the cross product and each one's square, summed over the
+    classes or outputs. Their means over samples give the two correlations
+    that :func:`_shared_information` compares.
+    """
+    if rows.any():
+        signals = tuple(s - s[rows].mean(axis=0) for s in signals)
+    columns = []
+    for a, b in (signals, residuals):
+        columns += [(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)]
+    return np.column_stack(columns)
+
+
+def _shared_information(moments: np.ndarray) -> np.ndarray:
+    """How much two modalities' predictions share beyond the label, from mean moments.
+
+    ``moments`` ``(..., 6)`` are means of :func:`_pair_moments`. Returns the
+    correlation of the two predictions across samples minus the absolute
+    correlation of what the label leaves of them: positive when the two
+    share information about the target (for jointly Gaussian predictions,
+    exactly when their co-information is: together they tell less than the
+    sum of what each tells). Noisy copies of one factor predict alike (and
+    their errors, given a noisy label, too, but less); modalities that
+    inform the target separately predict independently, and given the label
+    one explains the other away (their residuals are opposed).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        signal = moments[..., 0] / np.sqrt(moments[..., 1] * moments[..., 2])
+        residual = moments[..., 3] / np.sqrt(moments[..., 4] * moments[..., 5])
+    return signal - np.abs(residual)
+
+
+def _swap_partners(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random pairing of the samples: ``partner[partner[i]] == i`` (one alone if n is odd)."""
+    order = rng.permutation(n)
+    partner = np.arange(n)
+    pairs = order[: n - n % 2].reshape(-1, 2)
+    partner[pairs[:, 0]], partner[pairs[:, 1]] = pairs[:, 1], pairs[:, 0]
+    return partner
+
+
+def _additive_surrogates(
+    final: object,
+    arrays: list[np.ndarray],
+    own: np.ndarray,
+    absent: np.ndarray | None,
+    expert: int,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """What an expert would output if it were additive across each modality, per modality.
+
+    Pair every sample ``i`` with a partner ``j`` and swap modality ``m``
+    between them. If the expert's output ``s`` is a sum of a function of
+    ``m`` and a function of the other modalities, ``s(m_i, rest_i) =
+    s(m_i, rest_j) + s(m_j, rest_i) - s(m_j, rest_j)`` exactly; the right-hand
+    side is the surrogate (one forward pass per modality). An expert whose
+    name says synergy must predict better than every one of them on at least
+    one modality: otherwise its prediction is a sum across the modalities.
+
+    ``own`` is the expert's output ``(n, C)`` on ``arrays``; ``absent``
+    ``(n, M)`` which modalities each sample lacks (None: none). Returns the
+    surrogate outputs, one ``(n, C)`` array per modality, and a mask of the
+    samples whose pair has every modality (an absent one cannot be swapped).
+    """
+    n = arrays[0].shape[0]
+    partner = _swap_partners(n, rng)
+    complete = np.ones(n, dtype=bool) if absent is None else ~absent.any(axis=1)
+    surrogates = []
+    for m in range(len(arrays)):
+        swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
+        # row i: sample i with modality m from its partner, s(m_j, rest_i)
+        out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
+        surrogates.append(out[partner] + out - own[partner])
+    return surrogates, complete & complete[partner]
