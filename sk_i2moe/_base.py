@@ -1107,11 +1107,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         The graph has one float32 input per modality, named after it, of shape
         ``(n_samples, n_features_m)``, and one output: ``predict_proba``
         (``"probabilities"``) for a classifier, ``predict`` (``"predictions"``,
-        always 2-D) for a regressor, input standardisation included. The
-        graph expects every modality in every row: absent modalities (all-NaN
-        rows) are handled by the estimator, not by the graph, whose outputs
-        for such rows are NaN. Needs the ``export`` extra (``pip install
-        "sk-i2moe[export]"``). See :ref:`model_files`.
+        always 2-D) for a regressor, input standardisation included. A
+        modality that is NaN in every column of a row is absent for that
+        sample, as in ``predict``: the graph handles it as the estimator does
+        (with ``allow_missing_modalities=True``). Rows the estimator refuses
+        (every modality absent, a modality partly NaN) give NaN. Needs the
+        ``export`` extra (``pip install "sk-i2moe[export]"``). See
+        :ref:`model_files`.
 
         Parameters
         ----------

@@ -384,18 +384,45 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
 
 
 class _Serving(torch.nn.Module):
-    """The fitted mixture with one tensor argument per modality and ``predict``'s output."""
+    """The fitted mixture with one tensor argument per modality and ``predict``'s output.
 
-    def __init__(self, mixture: torch.nn.Module, head: str, loc=None, scale=None) -> None:
+    With ``absent_modalities`` the graph treats a modality that is NaN in every
+    column of a row as absent for that sample, as the estimator does: its
+    inputs become 0 and the mixture gets the ``present`` mask (the absent
+    modality's experts get no weight and its absence offset is added). A row
+    whose every modality is absent, which the estimator refuses, gives NaN.
+    Without it (a model fitted with ``allow_missing_modalities=False``, whose
+    estimator refuses absent modalities) such rows give NaN too, as a NaN
+    input does.
+    """
+
+    def __init__(
+        self,
+        mixture: torch.nn.Module,
+        head: str,
+        loc=None,
+        scale=None,
+        absent_modalities: bool = False,
+    ) -> None:
         super().__init__()
         self.mixture = mixture
         self.head = head
+        self.absent_modalities = absent_modalities
         if head == "affine":
             self.register_buffer("loc", torch.as_tensor(loc, dtype=torch.float32))
             self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        logits = self.mixture(list(xs)).logits
+        if self.absent_modalities:
+            absent = torch.stack([torch.isnan(x).all(dim=1) for x in xs], dim=1)  # [B, M]
+            inputs = [
+                torch.where(absent[:, m : m + 1], torch.zeros_like(x), x) for m, x in enumerate(xs)
+            ]
+            logits = self.mixture(inputs, present=~absent).logits
+            nothing = absent.all(dim=1, keepdim=True)
+            logits = torch.where(nothing, torch.full_like(logits, float("nan")), logits)
+        else:
+            logits = self.mixture(list(xs)).logits
         if self.head == "softmax":
             return torch.softmax(logits, dim=-1)
         if self.head == "sigmoid":
@@ -421,11 +448,14 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
         ) from None
     module = estimator._module()
     mixture = copy.deepcopy(module).to("cpu").eval()
+    absent = bool(estimator.allow_missing_modalities)
     if is_classifier(estimator):
         head = "sigmoid" if estimator._multilabel else "softmax"
-        serving, output = _Serving(mixture, head), "probabilities"
+        serving, output = _Serving(mixture, head, absent_modalities=absent), "probabilities"
     else:
-        serving = _Serving(mixture, "affine", estimator._y_loc, estimator._y_scale)
+        serving = _Serving(
+            mixture, "affine", estimator._y_loc, estimator._y_scale, absent_modalities=absent
+        )
         output = "predictions"
     names = list(estimator.modalities_)
     # placeholders: a modality may be named like a value inside the graph ("mean", "add")

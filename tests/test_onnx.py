@@ -99,3 +99,52 @@ def test_an_ensemble_exports_its_averaged_prediction(tmp_path):
     clf.to_onnx(path)
     X_new, _ = _data(n=9, seed=2)
     np.testing.assert_allclose(_run(path, clf, X_new), clf.predict_proba(X_new), atol=1e-5)
+
+
+def _with_absent(X):
+    """A copy of ``X`` where some rows lack ``labs``, some ``notes`` (all-NaN rows)."""
+    X = {name: a.copy() for name, a in X.items()}
+    X["labs"][::4] = np.nan
+    X["notes"][2::4] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_absent_modalities_are_handled_as_the_estimator_does(task, tmp_path):
+    complete, y = _data(n=60)
+    X = _with_absent(complete)
+    if task == "classification":
+        model = I2MoEClassifier(**TINY).fit(X, y)
+    else:
+        model = I2MoERegressor(**TINY).fit(X, complete["labs"][:, 1] * 50 + 1000)
+    # the offsets the absent modalities add are part of the prediction the graph must match
+    assert np.abs(model._module().members[0].absence_logits.detach().numpy()).max() > 0
+    model.to_onnx(tmp_path / "model.onnx")
+    X_new = _with_absent(_data(n=23, seed=3)[0])
+    got = _run(tmp_path / "model.onnx", model, X_new)
+    if task == "classification":
+        np.testing.assert_allclose(got, model.predict_proba(X_new), atol=1e-5)
+    else:
+        np.testing.assert_allclose(got[:, 0], model.predict(X_new), rtol=1e-5, atol=1e-3)
+
+
+def test_rows_the_estimator_refuses_give_nan(tmp_path):
+    X, y = _data()
+    X_new = {name: a[:4].copy() for name, a in X.items()}
+    X_new["labs"][0] = np.nan  # absent: handled
+    X_new["labs"][1] = np.nan  # every modality absent: the estimator refuses the row
+    X_new["notes"][1] = np.nan
+    X_new["notes"][2, 0] = np.nan  # partly missing: the estimator asks for imputation
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.to_onnx(tmp_path / "model.onnx")
+    got = _run(tmp_path / "model.onnx", clf, X_new)
+    assert np.isnan(got[1:3]).all()
+    assert np.isfinite(got[[0, 3]]).all()
+    complete = {name: a[[0, 3]] for name, a in X_new.items()}
+    complete["labs"][0] = np.nan
+    np.testing.assert_allclose(got[[0, 3]], clf.predict_proba(complete), atol=1e-5)
+    # a model that refuses absent modalities: its graph does not handle them either
+    strict = I2MoEClassifier(**TINY, allow_missing_modalities=False).fit(X, y)
+    strict.to_onnx(tmp_path / "strict.onnx")
+    got = _run(tmp_path / "strict.onnx", strict, X_new)
+    assert np.isnan(got[:3]).all() and np.isfinite(got[3]).all()
