@@ -247,6 +247,190 @@ def _unique_modality(name: str, modalities: list[str]) -> int | None:
     return None
 
 
+def _stack(columns: list[np.ndarray], n: int, dtype: type = np.float64) -> np.ndarray:
+    """The columns side by side, ``(n, len(columns))`` (``(n, 0)`` for none)."""
+    return np.column_stack(columns) if columns else np.zeros((n, 0), dtype=dtype)
+
+
+def _first(lows: np.ndarray | None) -> float | None:
+    """The one lower bound of a one-column block, or None where the block was not measured."""
+    return None if lows is None else lows[0]
+
+
+def _shuffled_others(
+    final: object, arrays: list[np.ndarray], m: int, e: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Expert ``e``'s outputs with every modality but ``m`` shuffled across the samples.
+
+    In the paper's mixture every expert sees every modality; this is the
+    uniqueness expert of ``m`` on ``m`` alone (and its name check).
+    """
+    order = rng.permutation(arrays[0].shape[0])
+    shuffled = [a if k == m else a[order] for k, a in enumerate(arrays)]
+    return final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
+
+
+class _Blocks:
+    """Named blocks of per-sample columns, each with the mask of the samples it is averaged over.
+
+    :meth:`bootstrap` resamples them all together (paired: every block's mean
+    is over the same resamples of the samples).
+    """
+
+    def __init__(self) -> None:
+        self._blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
+
+    def add(self, name: str, values: np.ndarray, mask: np.ndarray) -> None:
+        """Add ``values`` ``(n,)`` or ``(n, k)`` with a mask of the same or one-column shape."""
+        values = values.reshape(len(values), -1)
+        mask = np.broadcast_to(mask.reshape(len(mask), -1), values.shape)
+        self._blocks.append((name, values, mask))
+
+    def bootstrap(self, n_bootstrap: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Each block's column means over the resamples, ``(n_bootstrap, k)``, by name."""
+        draws = _bootstrap_means(
+            np.hstack([v for _, v, _ in self._blocks]),
+            np.hstack([m for _, _, m in self._blocks]),
+            n_bootstrap,
+            rng,
+        )
+        out, start = {}, 0
+        for name, values, _ in self._blocks:
+            out[name] = draws[:, start : start + values.shape[1]]
+            start += values.shape[1]
+        return out
+
+
+@dataclass
+class _Evidence:
+    """The lower ends of the report's intervals, and the rule per kind of expert.
+
+    ``*_low`` are lower interval ends: ``skill_low`` per expert (the mixture
+    last), ``alone_low`` each modality's skill on its own (by uniqueness
+    expert), ``pair_low[(e, k)]`` how much ``e``'s modality beats ``k``'s
+    alone, ``others_low[e]`` how much the modalities added up beat ``e``'s
+    own by more than ``ADDED_SHARE``, ``margin_low`` / ``pooled_low`` /
+    ``added_low`` how much the synergy expert beats the best single modality
+    / the redundancy expert / the predictions added up, ``swap_low`` per
+    modality what made-additive copies of it lose beyond ``JOINT_SHARE``,
+    and ``agree_low[(e, k)]`` how much two modalities' predictions agree
+    beyond the label. None (or empty) where a quantity was not measured.
+    """
+
+    names: list[str]
+    modalities: list[str]
+    unique: list[int]
+    synergy: int | None
+    redundancy: int | None
+    rival: int | None
+    by_construction: bool
+    usable: np.ndarray
+    skill_low: np.ndarray
+    alone_low: dict[int, float]
+    pair_low: dict[tuple[int, int], float]
+    others_low: dict[int, float]
+    margin_low: float | None
+    pooled_low: float | None
+    added_low: float | None
+    swap_low: np.ndarray | None
+    agree_low: dict[tuple[int, int], float]
+
+    def label(self, e: int) -> str:
+        """The quoted modality name of uniqueness expert ``e``."""
+        return repr(self.modalities[_unique_modality(self.names[e], self.modalities)])
+
+    def name_check(self, e: int) -> bool | None:
+        """Whether a uniqueness expert that sees every modality predicts from its own alone."""
+        if self.by_construction or e not in self.unique:
+            return None
+        return bool(self.alone_low[e] > 0)
+
+    def verdict(self, e: int) -> tuple[bool, str]:
+        """``(supported, reason)`` for expert ``e``."""
+        if not self.skill_low[-1] > 0:
+            return False, "the mixture is not better than chance on these data"
+        if not self.usable[:, e].any():
+            return False, "no held-out sample has the modalities it needs"
+        if e in self.unique:
+            return self._uniqueness(e)
+        if self.skill_low[e] <= 0:
+            return False, "not better than chance when predicting alone"
+        if e == self.synergy:
+            return self._synergy()
+        if e == self.redundancy:
+            return self._redundancy()
+        return True, "the mixture predicts better than chance"  # vanilla fusion's single expert
+
+    def _uniqueness(self, e: int) -> tuple[bool, str]:
+        name = self.label(e)
+        if self.alone_low[e] <= 0:
+            check = "" if self.by_construction else " with the other modalities shuffled"
+            return False, f"{name} alone is not better than chance{check}"
+        beaten = [k for k in self.unique if k != e and not self.pair_low[(e, k)] > 0]
+        if beaten:
+            others = ", ".join(self.label(k) for k in beaten)
+            return False, (
+                f"{name} alone predicts, but not better than {others} alone: the target does "
+                "not rest on it more than on them"
+            )
+        if self.others_low.get(e, 0.0) > 0:
+            return False, (
+                f"{name} alone predicts better than the others, but adding up what the other "
+                "modalities predict on their own improves on it by more than a twentieth of "
+                f"its skill: the target does not rest on {name} alone"
+            )
+        return True, (
+            f"{name} alone predicts better than chance and than the others, and the others "
+            "add little to it"
+        )
+
+    def _synergy(self) -> tuple[bool, str]:
+        if self.rival is None:
+            return False, "no single-modality predictor to compare with"
+        rival = self.names[self.rival]
+        if not self.margin_low > 0:
+            return False, f"not better than the best single-modality predictor ({rival})"
+        if self.pooled_low is not None and not self.pooled_low > 0:
+            return False, (
+                "beats every single modality but not the redundancy expert: pooling the "
+                "modalities explains the gain"
+            )
+        if self.added_low is not None and not self.added_low > 0:
+            return False, (
+                "beats every single modality but not their predictions added up: the "
+                "modalities inform the target separately, not jointly"
+            )
+        if self.swap_low is not None and not (self.swap_low > 0).any():
+            return False, (
+                "beats every single modality, but keeps most of that gain when made additive "
+                "across any one modality (swapping it between samples): it mostly adds the "
+                "modalities up"
+            )
+        return True, f"beats the best single-modality predictor ({rival})"
+
+    def _redundancy(self) -> tuple[bool, str]:
+        if not self.unique:
+            return True, "better than chance (no uniqueness experts to check sharing)"
+        informative = [e for e in self.unique if self.alone_low[e] > 0]
+        if len(informative) < 2:
+            return False, "fewer than two modalities predict on their own"
+        sharing = [
+            (a, b)
+            for (a, b), agree in self.agree_low.items()
+            if a in informative and b in informative and agree > 0
+        ]
+        if not sharing:
+            return False, (
+                "several modalities predict on their own, but no two predict alike more than "
+                "the label explains: each carries its own information"
+            )
+        shared = ", ".join(f"{self.label(a)} and {self.label(b)}" for a, b in sharing)
+        return True, (
+            f"several modalities predict on their own, and {shared} predict alike more than "
+            "the label explains: they share information"
+        )
+
+
 def interaction_report(
     estimator: object,
     X: object,
@@ -363,7 +547,6 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
-    metric = default_scoring(final)
     explanation = final._explain_arrays(arrays)
     names = list(explanation.expert_names)
     outputs = np.asarray(explanation.expert_outputs, dtype=np.float64)
@@ -371,31 +554,27 @@ def interaction_report(
     weights = np.asarray(explanation.weights, dtype=np.float64)
     rng = np.random.default_rng(random_state)
     modalities = list(final.modalities_)
-    module = final.net_.module_
-    by_construction = bool(getattr(module, "names_by_construction", True))
+    by_construction = bool(getattr(final.net_.module_, "names_by_construction", True))
     n_e = len(names)
     # the samples each expert could be used on (all, unless modalities are absent)
     usable = np.ones((n, n_e), dtype=bool) if explanation.usable is None else explanation.usable
 
     losses = np.column_stack(
-        [_losses(outputs[:, e], targets, task) for e in range(len(names))]
+        [_losses(outputs[:, e], targets, task) for e in range(n_e)]
         + [_losses(mixture_output, targets, task)]
     )  # [n, E + 1], the mixture last
     loss_mask = np.column_stack([usable, np.ones(n, dtype=bool)])
     chance = _chance_losses(targets, task)
     unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
-    # each modality on its own: the uniqueness expert, with every other modality shuffled
-    # across samples where the kind of mixture does not keep it from seeing them
     alone, alone_out = {}, {}
     for e in unique:
         if by_construction:
             alone[e], alone_out[e] = losses[:, e], outputs[:, e]
-            continue
-        m = _unique_modality(names[e], modalities)
-        order = rng.permutation(n)
-        shuffled = [a if k == m else a[order] for k, a in enumerate(arrays)]
-        alone_out[e] = final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
-        alone[e] = _losses(alone_out[e], targets, task)
+        else:
+            alone_out[e] = _shuffled_others(
+                final, arrays, _unique_modality(names[e], modalities), e, rng
+            )
+            alone[e] = _losses(alone_out[e], targets, task)
     synergy = names.index("synergy") if "synergy" in names else None
     redundancy = names.index("redundancy") if "redundancy" in names else None
     # the best single-modality predictor, the rival a synergy claim must beat
@@ -404,32 +583,37 @@ def interaction_report(
     if rival is not None:
         rival_loss = alone[rival] if rival in alone else losses[:, rival]
     pairs = [(e, k) for e in unique for k in unique if k != e]
-    # (values, mask) column blocks; each mean is over the samples the mask keeps
+    upper = [(e, k) for e, k in pairs if e < k]
+
+    # every quantity below is a column of per-sample values with the mask of the samples its
+    # mean is over, bootstrapped on the same resamples (paired)
+    blocks = _Blocks()
     # an ensemble's members: each resample takes one member's weights, so the weight
     # intervals also cover the randomness of training (one fit from another seed)
     members = explanation.member_weights
     n_members = 1 if members is None else members.shape[1]
     member_columns = weights if members is None else members.reshape(n, n_members * n_e)
-    columns = [(member_columns, np.tile(usable, n_members)), (losses, loss_mask)]
+    blocks.add("weights", member_columns, np.tile(usable, n_members))
+    blocks.add("losses", losses, loss_mask)
     # chance on the same samples: each expert's constant fitted on the samples it is scored on
     chances = np.column_stack(
         [_chance_losses(targets, task, usable[:, e]) for e in range(n_e)] + [chance]
     )
-    columns += [(chances, loss_mask)]
-    columns += [(alone[e][:, None], usable[:, [e]]) for e in unique]
-    columns += [  # > 0: e beats k, on the samples that have both modalities
-        ((alone[k] - alone[e])[:, None], (usable[:, e] & usable[:, k])[:, None]) for e, k in pairs
-    ]
+    blocks.add("chances", chances, loss_mask)
+    blocks.add("alone", _stack([alone[e] for e in unique], n), usable[:, unique])
+    # > 0: e beats k, on the samples that have both modalities
+    blocks.add(
+        "pairs",
+        _stack([alone[k] - alone[e] for e, k in pairs], n),
+        _stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool),
+    )
     if synergy is not None and rival is not None:
         both = usable[:, synergy] & usable[:, rival]
-        columns.append(((rival_loss - losses[:, synergy])[:, None], both[:, None]))
+        blocks.add("margin", rival_loss - losses[:, synergy], both)
     # an additive pooling of the modalities gains from averaging their noise too: synergy
     # must also beat the redundancy expert, which pools them
-    pooled = synergy is not None and redundancy is not None and rival != redundancy
-    if pooled:
-        columns.append(
-            ((losses[:, redundancy] - losses[:, synergy])[:, None], usable[:, [synergy]])
-        )
+    if synergy is not None and redundancy is not None and rival != redundancy:
+        blocks.add("pooled", losses[:, redundancy] - losses[:, synergy], usable[:, synergy])
     # ... and the modalities' own predictions added up, which is all that modalities
     # informing the target independently need: synergy must be more than that
     # (and a claim of uniqueness asks that it beat the modality's own prediction,
@@ -440,194 +624,88 @@ def interaction_report(
         if len(unique) >= 2
         else None
     )
-    added = additive is not None
-    if added:
+    if additive is not None:
         additive_loss = _losses(additive, targets, task)
         if synergy is not None:
-            columns.append(((additive_loss - losses[:, synergy])[:, None], usable[:, [synergy]]))
+            blocks.add("added", additive_loss - losses[:, synergy], usable[:, synergy])
+        others = []
         for e in unique:  # > 0: the others add more than ADDED_SHARE of e's own gain to it
             own = _losses(
                 _added_up([alone_out[e]], usable[:, [e]], targets, task, fold_seed), targets, task
             )
-            added_gain = own - additive_loss - ADDED_SHARE * (chances[:, e] - own)
-            columns.append((added_gain[:, None], usable[:, [e]]))
+            others.append(own - additive_loss - ADDED_SHARE * (chances[:, e] - own))
+        blocks.add("others", _stack(others, n), usable[:, unique])
     # ... and its own prediction made additive across each modality in turn: an expert
     # that only adds the modalities up (it can learn to, seeing which are present) is no
     # synergy whatever its construction
-    swap = synergy is not None and rival is not None and len(modalities) >= 2
-    if swap:
+    if synergy is not None and rival is not None and len(modalities) >= 2:
         surrogates, pairable = _additive_surrogates(
             final, arrays, outputs[:, synergy], explanation.absent, synergy, rng
         )
         # > 0: more than JOINT_SHARE of the gain over the best single modality is lost
         # when the expert is made additive across this modality
         gain = rival_loss - losses[:, synergy]
-        columns += [
-            (
-                (_losses(surrogate, targets, task) - losses[:, synergy] - JOINT_SHARE * gain)[
-                    :, None
+        blocks.add(
+            "swap",
+            _stack(
+                [
+                    _losses(surrogate, targets, task) - losses[:, synergy] - JOINT_SHARE * gain
+                    for surrogate in surrogates
                 ],
-                (pairable & usable[:, synergy] & usable[:, rival])[:, None],
-            )
-            for surrogate in surrogates
-        ]
+                n,
+            ),
+            pairable & usable[:, synergy] & usable[:, rival],
+        )
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does
     signal = {e: _predictions(alone_out[e], task) for e in unique}
     residual = {e: _beyond_label(alone_out[e], targets, task) for e in unique}
-    upper = [(e, k) for e, k in pairs if e < k]
+    moments, both = [], []
     for e, k in upper:
-        both = usable[:, e] & usable[:, k]
-        moments = _pair_moments((signal[e], signal[k]), (residual[e], residual[k]), both)
-        columns.append((moments, np.repeat(both[:, None], moments.shape[1], axis=1)))
-    draws = _bootstrap_means(
-        np.hstack([v for v, _ in columns]), np.hstack([m for _, m in columns]), n_bootstrap, rng
+        both.append(usable[:, e] & usable[:, k])
+        moments.append(_pair_moments((signal[e], signal[k]), (residual[e], residual[k]), both[-1]))
+    blocks.add(
+        "moments",
+        np.hstack(moments) if moments else np.zeros((n, 0)),
+        np.repeat(_stack(both, n, dtype=bool), N_MOMENTS, axis=1),
     )
-    offset = 0
+    draws = blocks.bootstrap(n_bootstrap, rng)
 
-    def take(width: int) -> np.ndarray:
-        nonlocal offset
-        offset += width
-        return draws[:, offset - width : offset]
-
-    w_draws = take(n_members * n_e).reshape(n_bootstrap, n_members, n_e)
-    drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
-    w_draws = w_draws[np.arange(n_bootstrap), drawn]
-    loss_draws, chance_draws = take(n_e + 1), take(n_e + 1)
-    alone_draws, pair_draws = take(len(unique)), take(len(pairs))
-    margin_draws = take(1) if synergy is not None and rival is not None else None
-    pooled_low = _interval(take(1), confidence)[0][0] if pooled else None
-    added_low = _interval(take(1), confidence)[0][0] if added and synergy is not None else None
-    others_low = dict(zip(unique, _interval(take(len(unique)), confidence)[0])) if added else {}
-    swap_low = _interval(take(len(modalities)), confidence)[0] if swap else None
-    moments = take(N_MOMENTS * len(upper)).reshape(n_bootstrap, len(upper), N_MOMENTS)
-    agree_low = dict(zip(upper, _interval(_shared_information(moments), confidence)[0]))
+    def low(name: str) -> np.ndarray | None:
+        return _interval(draws[name], confidence)[0] if name in draws else None
 
     def skill_of(loss_draws: np.ndarray, chance_draws: np.ndarray) -> np.ndarray:
         return 1.0 - loss_draws / np.maximum(chance_draws, EPS)
 
+    w_draws = draws["weights"].reshape(n_bootstrap, n_members, n_e)
+    drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
+    w_low, w_high = _interval(w_draws[np.arange(n_bootstrap), drawn], confidence)
     skill = 1.0 - _masked_mean(losses, loss_mask) / np.maximum(
         _masked_mean(chances, loss_mask), EPS
     )
-    w_low, w_high = _interval(w_draws, confidence)
-    s_low, s_high = _interval(skill_of(loss_draws, chance_draws), confidence)
-    alone_low = dict(
-        zip(unique, _interval(skill_of(alone_draws, chance_draws[:, unique]), confidence)[0])
+    s_low, s_high = _interval(skill_of(draws["losses"], draws["chances"]), confidence)
+    alone_low = _interval(skill_of(draws["alone"], draws["chances"][:, unique]), confidence)[0]
+    agree = draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS)
+    evidence = _Evidence(
+        names=names,
+        modalities=modalities,
+        unique=unique,
+        synergy=synergy,
+        redundancy=redundancy,
+        rival=rival,
+        by_construction=by_construction,
+        usable=usable,
+        skill_low=s_low,
+        alone_low=dict(zip(unique, alone_low)),
+        pair_low=dict(zip(pairs, low("pairs"))),
+        others_low=dict(zip(unique, low("others"))) if "others" in draws else {},
+        margin_low=_first(low("margin")),
+        pooled_low=_first(low("pooled")),
+        added_low=_first(low("added")),
+        swap_low=low("swap"),
+        agree_low=dict(zip(upper, _interval(_shared_information(agree), confidence)[0])),
     )
-    pair_low = dict(zip(pairs, _interval(pair_draws, confidence)[0]))
-    margin_low = _interval(margin_draws, confidence)[0][0] if margin_draws is not None else None
-
-    def label(e: int) -> str:
-        return repr(modalities[_unique_modality(names[e], modalities)])
-
-    mixture_ok = s_low[-1] > 0
-    informative = [e for e in unique if alone_low[e] > 0]
-    name_ok = {e: (None if by_construction else bool(alone_low[e] > 0)) for e in unique}
-    supported, reasons = [], []
-    for e in range(n_e):
-        if not mixture_ok:
-            ok, why = False, "the mixture is not better than chance on these data"
-        elif not usable[:, e].any():
-            ok, why = False, "no held-out sample has the modalities it needs"
-        elif e in unique:
-            beaten = [k for k in unique if k != e and not pair_low[(e, k)] > 0]
-            if alone_low[e] <= 0:
-                check = "" if by_construction else " with the other modalities shuffled"
-                ok, why = False, f"{label(e)} alone is not better than chance{check}"
-            elif beaten:
-                others = ", ".join(label(k) for k in beaten)
-                ok, why = (
-                    False,
-                    (
-                        f"{label(e)} alone predicts, but not better than {others} alone: the "
-                        "target does not rest on it more than on them"
-                    ),
-                )
-            elif others_low.get(e, 0.0) > 0:
-                ok, why = (
-                    False,
-                    (
-                        f"{label(e)} alone predicts better than the others, but adding up what "
-                        "the other modalities predict on their own improves on it by more than "
-                        f"a twentieth of its skill: the target does not rest on {label(e)} alone"
-                    ),
-                )
-            else:
-                ok, why = (
-                    True,
-                    (
-                        f"{label(e)} alone predicts better than chance and than the others, and "
-                        "the others add little to it"
-                    ),
-                )
-        elif s_low[e] <= 0:
-            ok, why = False, "not better than chance when predicting alone"
-        elif e == synergy:
-            if rival is None:
-                ok, why = False, "no single-modality predictor to compare with"
-            elif margin_low > 0 and pooled and not pooled_low > 0:
-                ok, why = (
-                    False,
-                    (
-                        "beats every single modality but not the redundancy expert: pooling the "
-                        "modalities explains the gain"
-                    ),
-                )
-            elif margin_low > 0 and added_low is not None and not added_low > 0:
-                ok, why = (
-                    False,
-                    (
-                        "beats every single modality but not their predictions added up: the "
-                        "modalities inform the target separately, not jointly"
-                    ),
-                )
-            elif margin_low > 0 and swap and not (swap_low > 0).any():
-                ok, why = (
-                    False,
-                    (
-                        "beats every single modality, but keeps most of that gain when made "
-                        "additive across any one modality (swapping it between samples): it "
-                        "mostly adds the modalities up"
-                    ),
-                )
-            elif margin_low > 0:
-                ok, why = True, f"beats the best single-modality predictor ({names[rival]})"
-            else:
-                ok, why = (
-                    False,
-                    (f"not better than the best single-modality predictor ({names[rival]})"),
-                )
-        elif e == redundancy:
-            if not unique:
-                ok, why = True, "better than chance (no uniqueness experts to check sharing)"
-            elif len(informative) >= 2:
-                sharing = [
-                    (a, b)
-                    for a, b in upper
-                    if a in informative and b in informative and agree_low[(a, b)] > 0
-                ]
-                if sharing:
-                    shared = ", ".join(f"{label(a)} and {label(b)}" for a, b in sharing)
-                    ok, why = (
-                        True,
-                        f"several modalities predict on their own, and {shared} predict alike "
-                        "more than the label explains: they share information",
-                    )
-                else:
-                    ok, why = (
-                        False,
-                        (
-                            "several modalities predict on their own, but no two predict alike "
-                            "more than the label explains: each carries its own information"
-                        ),
-                    )
-            else:
-                ok, why = False, "fewer than two modalities predict on their own"
-        else:  # vanilla fusion's single expert
-            ok, why = True, "the mixture predicts better than chance"
-        supported.append(bool(ok))
-        reasons.append(why)
-
+    verdicts = [evidence.verdict(e) for e in range(n_e)]
     table = pd.DataFrame(
         {
             "mean_weight": _masked_mean(weights, usable),
@@ -643,9 +721,9 @@ def interaction_report(
             "skill": skill[:n_e],
             "skill_low": s_low[:n_e],
             "skill_high": s_high[:n_e],
-            "name_check": pd.array([name_ok.get(e) for e in range(n_e)], dtype="boolean"),
-            "supported": supported,
-            "reason": reasons,
+            "name_check": pd.array([evidence.name_check(e) for e in range(n_e)], dtype="boolean"),
+            "supported": [ok for ok, _ in verdicts],
+            "reason": [why for _, why in verdicts],
         },
         index=pd.Index(names, name="expert"),
     )
@@ -662,7 +740,7 @@ def interaction_report(
         table=table,
         dominant=dominant,
         mixture=mixture,
-        metric=metric,
+        metric=default_scoring(final),
         n_samples=n,
         confidence=confidence,
         names_by_construction=by_construction,
