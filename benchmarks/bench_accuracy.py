@@ -2,7 +2,8 @@
 
 Protocol: stratified 5-fold cross-validation repeated 3 times with fixed seeds. In every
 fold each view is imputed (median) and standardised on the training part only. Metrics:
-accuracy, macro-F1, ROC-AUC (one-vs-rest, macro, for multi-class) and fit time.
+accuracy, macro-F1, ROC-AUC (one-vs-rest, macro, for multi-class), log-loss (how well the
+predicted probabilities are calibrated, not only ranked) and fit time.
 
 Data sets: every loader of ``_real_data.REAL_DATASETS`` (twelve real multimodal sets:
 multi-view, multi-omics and clinical tables, 40 to 2,139 samples, 2 to 6 modalities, up to
@@ -43,7 +44,7 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -178,6 +179,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args: argparse.Namespace) -> lis
                     "accuracy": accuracy_score(y[test], pred),
                     "macro-F1": f1_score(y[test], pred, average="macro"),
                     "ROC-AUC": auc,
+                    "log-loss": log_loss(y[test], proba, labels=model.classes_),
                     "fit s": fit_s,
                     "distinct predictions": len(np.unique(pred)),
                 }
@@ -193,7 +195,7 @@ def evaluate(name: str, X: dict, y: np.ndarray, args: argparse.Namespace) -> lis
 
 
 def table(results: pd.DataFrame) -> str:
-    metrics = ["accuracy", "macro-F1", "ROC-AUC", "fit s"]
+    metrics = ["accuracy", "macro-F1", "ROC-AUC", "log-loss", "fit s"]
     grouped = results.groupby(["dataset", "model"], sort=False)[metrics]
     mean, std = grouped.mean(), grouped.std()
     cells = mean.map(lambda v: f"{v:.3f}").astype(str) + " ± " + std.map(lambda v: f"{v:.3f}")
