@@ -1067,19 +1067,25 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         self.net_ = net
         self.history_ = net.history
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, *, optimizer: bool = True) -> None:
         """Write the fitted estimator to one file, without pickle.
 
-        The weights are stored as safetensors, everything else (parameters,
-        modality layout and feature names, classes, target scaling, history,
-        versions) as JSON in the file's metadata; :func:`sk_i2moe.load` reads
-        it back without executing anything from the file. See
-        :ref:`model_files`.
+        The weights (and the optimizer's state) are stored as safetensors,
+        everything else (parameters, modality layout and feature names,
+        classes, target scaling, history, versions) as JSON in the file's
+        metadata; :func:`sk_i2moe.load` reads it back without executing
+        anything from the file. See :ref:`model_files`.
 
         Parameters
         ----------
         path : str or path-like
             File to write (conventionally ``*.i2moe``).
+        optimizer : bool, default=True
+            Also write the optimizer's state (Adam's moment estimates, about
+            twice the weights' size), so that a ``warm_start`` fit of the
+            loaded model continues exactly as the saved one would have.
+            False writes a smaller file for prediction only; a ``warm_start``
+            fit of it starts a fresh optimizer.
 
         Raises
         ------
@@ -1099,7 +1105,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         >>> load(path).expert_names_ == clf.expert_names_
         True
         """
-        _io.save(self, path)
+        _io.save(self, path, optimizer=optimizer)
 
     def to_onnx(self, path: str | os.PathLike) -> None:
         """Export the fitted model for serving as an ONNX graph.

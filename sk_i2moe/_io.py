@@ -29,6 +29,7 @@ from skorch.history import History
 FORMAT_VERSION = 1
 _META_KEY = "sk_i2moe"
 _MODULE_PREFIX = "module."
+_OPTIMIZER_PREFIX = "optimizer."
 # fitted attributes written to the file, by estimator; anything else is rebuilt
 _FITTED = {
     "I2MoEClassifier": ("classes_", "_multilabel"),
@@ -182,7 +183,7 @@ def _spec_state(spec: object) -> dict:
     }
 
 
-def save(estimator: object, path: str | os.PathLike) -> None:
+def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) -> None:
     """Write a fitted estimator to ``path`` (weights as safetensors, the rest as JSON).
 
     Parameters
@@ -191,6 +192,8 @@ def save(estimator: object, path: str | os.PathLike) -> None:
         A fitted estimator.
     path : str or path-like
         File to write (conventionally ``*.i2moe``); overwritten if it exists.
+    optimizer : bool, default=True
+        Also write the optimizer's state (see ``I2MoEBase.save``).
 
     Raises
     ------
@@ -228,7 +231,53 @@ def save(estimator: object, path: str | os.PathLike) -> None:
         _MODULE_PREFIX + k: v.detach().to("cpu").contiguous().clone()
         for k, v in module.state_dict().items()
     }
+    if optimizer:
+        groups, optimizer_tensors = _optimizer_state(estimator.net_.optimizer_)
+        document["optimizer"] = groups
+        tensors.update(optimizer_tensors)
     save_file(tensors, os.fspath(path), metadata={_META_KEY: json.dumps(document)})
+
+
+def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The optimizer's state as JSON-ready metadata and tensors named ``optimizer.<i>.<key>``.
+
+    Its per-parameter state (Adam's step counts and moment estimates) are
+    tensors; its parameter groups (learning rate, betas, ...) are data.
+    """
+    state = optimizer.state_dict()
+    tensors = {}
+    for index, entries in state["state"].items():
+        for key, value in entries.items():
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"optimizer state {key!r} of parameter {index} is a "
+                    f"{type(value).__name__}, not a tensor: it cannot be saved as data"
+                )
+            tensors[f"{_OPTIMIZER_PREFIX}{index}.{key}"] = value.detach().to("cpu").contiguous()
+    groups = _encode(state["param_groups"], "optimizer parameter group")
+    return {"param_groups": groups}, tensors
+
+
+def _restore_optimizer(
+    estimator: object, saved: dict | None, tensors: dict[str, torch.Tensor], path: str
+) -> None:
+    """Load the saved optimizer state into the rebuilt net's optimizer."""
+    if saved is None:  # written without it (save(optimizer=False), older files): a fresh one
+        return
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        index, _, key = name[len(_OPTIMIZER_PREFIX) :].partition(".")
+        if not index.isdigit() or not key:
+            raise ModelFileError(f"{path!r} has an unexpected optimizer tensor {name!r}.")
+        state.setdefault(int(index), {})[key] = value
+    try:
+        groups = _decode(saved["param_groups"])
+        estimator.net_.optimizer_.load_state_dict({"state": state, "param_groups": groups})
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(
+            f"The optimizer state in {path!r} does not match the network's parameters "
+            f"({str(err).splitlines()[0]})."
+        ) from None
 
 
 def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -277,8 +326,9 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     -------
     I2MoEClassifier or I2MoERegressor
         The fitted estimator; its predictions equal the saved model's
-        bitwise on the same device. ``callbacks`` (code) are not saved; a
-        ``warm_start`` fit after loading starts a fresh optimizer.
+        bitwise on the same device, and a ``warm_start`` fit continues with
+        the saved optimizer state (as it would have without saving).
+        ``callbacks`` (code) are not saved.
 
     Raises
     ------
@@ -368,6 +418,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     module_state = {
         k[len(_MODULE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)
     }
+    optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPTIMIZER_PREFIX)}
     try:
         estimator._restore_net(module_state, history)
     except RuntimeError as err:  # load_state_dict: missing, unexpected or mis-shaped weights
@@ -380,6 +431,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
             "load(path, device='cpu') to load it on the CPU."
         ) from None
+    _restore_optimizer(estimator, document.get("optimizer"), optimizer_tensors, os.fspath(path))
     return estimator
 
 

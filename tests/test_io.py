@@ -175,12 +175,47 @@ def test_callbacks_are_not_saved(tmp_path):
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
 
 
-def test_a_loaded_model_continues_training_with_warm_start(tmp_path):
+@pytest.mark.parametrize("constraint", ["loss", "structure"])
+def test_a_loaded_model_continues_training_as_without_saving(constraint, tmp_path):
     X, y = _data()
-    clf = I2MoEClassifier(**TINY, warm_start=True).fit(X, y)
+    clf = I2MoEClassifier(**TINY, warm_start=True, interaction_constraint=constraint)
+    clf.fit(X, y)
     restored = _round_trip(clf, tmp_path)
     restored.fit(X, y)
+    clf.fit(X, y)
+    assert restored.n_iter_ == clf.n_iter_ == 2
+    # the optimizer's moments and step counts travel with the weights
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_file_without_optimizer_state_continues_with_a_fresh_optimizer(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, warm_start=True).fit(X, y)
+    full, lean = tmp_path / "full.i2moe", tmp_path / "lean.i2moe"
+    clf.save(full)
+    clf.save(lean, optimizer=False)
+    assert lean.stat().st_size < full.stat().st_size / 2
+    restored = load(lean)
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert not restored.net_.optimizer_.state_dict()["state"]
+    restored.fit(X, y)
     assert restored.n_iter_ == 2
+
+
+def test_an_optimizer_state_that_does_not_match_is_refused(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    I2MoEClassifier(**TINY).fit(X, y).save(path)
+
+    def shorter(document, tensors):
+        groups = document["optimizer"]["param_groups"]
+        groups[0]["__mapping__"] = [
+            [k, v[:-1] if k == "params" else v] for k, v in groups[0]["__mapping__"]
+        ]
+
+    _rewrite(path, shorter)
+    with pytest.raises(ModelFileError, match="optimizer state .* does not match"):
+        load(path)
 
 
 def _rewrite(path, edit):
