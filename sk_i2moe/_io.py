@@ -249,13 +249,13 @@ def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, 
     for index, entries in state["state"].items():
         for key, value in entries.items():
             if not isinstance(value, torch.Tensor):
-                raise TypeError(
-                    f"optimizer state {key!r} of parameter {index} is a "
-                    f"{type(value).__name__}, not a tensor: it cannot be saved as data"
+                raise ValueError(
+                    f"Cannot save the model: the optimizer's {key!r} of parameter {index} is a "
+                    f"{type(value).__name__}, not a tensor. Pass optimizer=False to save "
+                    "without the optimizer's state."
                 )
             tensors[f"{_OPTIMIZER_PREFIX}{index}.{key}"] = value.detach().to("cpu").contiguous()
-    groups = _encode(state["param_groups"], "optimizer parameter group")
-    return {"param_groups": groups}, tensors
+    return _encoded({"param_groups": state["param_groups"]}, "optimizer"), tensors
 
 
 def _restore_optimizer(

@@ -381,3 +381,16 @@ def test_a_file_from_before_auto_members_takes_its_integer(tmp_path):
     _rewrite(path, broken)
     with pytest.raises(ModelFileError, match="n_members_"):
         load(path)
+
+
+def test_an_optimizer_state_that_is_not_tensors_is_refused_by_name(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    first = next(iter(clf.net_.optimizer_.state.values()))
+    first["schedule"] = "cosine"  # e.g. an optimizer that keeps a string in its state
+    with pytest.raises(ValueError, match=r"'schedule' of parameter \d+ is a str.*optimizer=False"):
+        clf.save(tmp_path / "model.i2moe")
+    clf.save(tmp_path / "model.i2moe", optimizer=False)
+    np.testing.assert_array_equal(
+        load(tmp_path / "model.i2moe").predict_proba(X), clf.predict_proba(X)
+    )
