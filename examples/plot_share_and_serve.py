@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier, load
@@ -84,6 +85,13 @@ incomplete = {name: block.copy() for name, block in X_test.items()}
 first = next(iter(incomplete))
 incomplete[first][:5] = np.nan  # five patients without the first view
 feeds = {name: block.astype(np.float32) for name, block in incomplete.items()}
-served = session.run(None, feeds)[0][:5]
+served, weights = (output[:5] for output in session.run(None, feeds))
 gap = np.abs(served - clf.predict_proba(incomplete)[:5]).max()
 print(f"without {first!r}: largest difference to predict_proba: {gap:.1e}")
+
+# %%
+# The graph's second output is every row's interaction weights, as
+# :meth:`~sk_i2moe.I2MoEClassifier.explain` gives them; the model's metadata
+# names the experts. The absent view's uniqueness expert gets no weight.
+experts = json.loads(session.get_modelmeta().custom_metadata_map["expert_names"])
+print(pd.DataFrame(weights, columns=experts).round(3))

@@ -1111,9 +1111,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """Export the fitted model for serving as an ONNX graph.
 
         The graph has one float32 input per modality, named after it, of shape
-        ``(n_samples, n_features_m)``, and one output: ``predict_proba``
+        ``(n_samples, n_features_m)``, and two outputs: ``predict_proba``
         (``"probabilities"``) for a classifier, ``predict`` (``"predictions"``,
-        always 2-D) for a regressor, input standardisation included. A
+        always 2-D) for a regressor, input standardisation included; and
+        ``"interaction_weights"``, ``(n_samples, n_experts)``, every row's
+        weights as in :meth:`explain` (the expert names are in the model's
+        metadata, ``"expert_names"``, a JSON list). A
         modality that is NaN in every column of a row is absent for that
         sample, as in ``predict``: the graph handles it as the estimator does
         (with ``allow_missing_modalities=True``). Rows the estimator refuses
@@ -1129,7 +1132,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         Raises
         ------
         ValueError
-            For a backbone that cannot be exported (named in the message).
+            For a backbone that cannot be exported (named in the message), or
+            a modality named like an output.
         ImportError
             When the ``export`` extra is not installed.
         """

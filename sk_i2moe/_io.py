@@ -30,6 +30,8 @@ FORMAT_VERSION = 1
 _META_KEY = "sk_i2moe"
 _MODULE_PREFIX = "module."
 _OPTIMIZER_PREFIX = "optimizer."
+#: the ONNX graph's second output: every row's interaction weights, one column per expert
+WEIGHTS_OUTPUT = "interaction_weights"
 # fitted attributes written to the file, by estimator; anything else is rebuilt
 _FITTED = {
     "I2MoEClassifier": ("classes_", "_multilabel"),
@@ -464,22 +466,28 @@ class _Serving(torch.nn.Module):
             self.register_buffer("loc", torch.as_tensor(loc, dtype=torch.float32))
             self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
 
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``predict``'s output and the interaction weights ``[B, E]`` of every row."""
         if self.absent_modalities:
             absent = torch.stack([torch.isnan(x).all(dim=1) for x in xs], dim=1)  # [B, M]
             inputs = [
                 torch.where(absent[:, m : m + 1], torch.zeros_like(x), x) for m, x in enumerate(xs)
             ]
-            logits = self.mixture(inputs, present=~absent).logits
+            output = self.mixture(inputs, present=~absent)
             nothing = absent.all(dim=1, keepdim=True)
-            logits = torch.where(nothing, torch.full_like(logits, float("nan")), logits)
+            logits, weights = (
+                torch.where(nothing, torch.full_like(t, float("nan")), t)
+                for t in (output.logits, output.weights)
+            )
         else:
-            logits = self.mixture(list(xs)).logits
+            output = self.mixture(list(xs))
+            logits, weights = output.logits, output.weights
+        weights = weights.float()
         if self.head == "softmax":
-            return torch.softmax(logits, dim=-1)
+            return torch.softmax(logits, dim=-1), weights
         if self.head == "sigmoid":
-            return torch.sigmoid(logits)
-        return logits * self.scale + self.loc
+            return torch.sigmoid(logits), weights
+        return logits * self.scale + self.loc, weights
 
 
 def to_onnx(estimator: object, path: str | os.PathLike) -> None:
@@ -510,6 +518,12 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
         )
         output = "predictions"
     names = list(estimator.modalities_)
+    clash = sorted({output, WEIGHTS_OUTPUT} & set(names))
+    if clash:
+        raise ValueError(
+            f"A modality is named {clash[0]!r}, like an output of the ONNX graph; rename the "
+            "modality (the key of X) to export."
+        )
     # placeholders: a modality may be named like a value inside the graph ("mean", "add")
     placeholders = [f"sk_i2moe_input_{i}" for i in range(len(names))]
     example = tuple(torch.zeros(2, d) for d in estimator.modalities_.values())
@@ -522,7 +536,7 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
                 example,
                 dynamo=True,
                 input_names=placeholders,
-                output_names=[output],
+                output_names=[output, WEIGHTS_OUTPUT],
                 dynamic_shapes=(tuple({0: batch} for _ in names),),  # the *xs argument
                 verbose=False,
             )
@@ -539,14 +553,22 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
             "exporter cannot trace."
         ) from None
     program.save(os.fspath(path))
-    _name_inputs(os.fspath(path), dict(zip(placeholders, names)))
+    _name_inputs(
+        os.fspath(path),
+        dict(zip(placeholders, names)),
+        {"expert_names": json.dumps(list(estimator.expert_names_))},
+    )
 
 
-def _name_inputs(path: str, names: dict[str, str]) -> None:
-    """Rename the graph's inputs to the modality names, moving clashing inner names aside."""
+def _name_inputs(path: str, names: dict[str, str], metadata: dict[str, str]) -> None:
+    """Rename the graph's inputs to the modality names, moving clashing inner names aside.
+
+    Also writes ``metadata`` to the model's metadata properties.
+    """
     import onnx
 
     model = onnx.load(path)
+    onnx.helper.set_model_props(model, metadata)
     graph = model.graph
     wanted = set(names.values())
     inner = {o for node in graph.node for o in node.output}

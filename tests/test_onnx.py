@@ -1,5 +1,7 @@
 """to_onnx: the exported graph, run by onnxruntime, predicts what the estimator predicts."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -29,12 +31,14 @@ def _data(n=50, seed=0):
     return X, y
 
 
-def _run(path, estimator, X):
+def _run(path, estimator, X, weights=False):
+    """The graph's prediction on ``X`` (and its interaction weights, with ``weights``)."""
     session = ort.InferenceSession(str(path))
     inputs = [(i.name, i.type) for i in session.get_inputs()]
     assert inputs == [(name, "tensor(float)") for name in estimator.modalities_]
     feeds = {name: np.asarray(X[name], dtype=np.float32) for name in estimator.modalities_}
-    return session.run(None, feeds)[0]
+    prediction, interaction_weights = session.run(None, feeds)
+    return (prediction, interaction_weights) if weights else prediction
 
 
 #: every exportable backbone in the default mixture, and the paper's mixture once: the mixture
@@ -50,7 +54,9 @@ def test_every_exportable_backbone_matches_predict_proba(fusion, constraint, tmp
     path = tmp_path / "model.onnx"
     clf.to_onnx(path)
     X_new, _ = _data(n=17, seed=1)  # another number of rows than the export's example
-    np.testing.assert_allclose(_run(path, clf, X_new), clf.predict_proba(X_new), atol=1e-5)
+    proba, weights = _run(path, clf, X_new, weights=True)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-5)
+    np.testing.assert_allclose(weights, clf.explain(X_new).weights, atol=1e-5)
 
 
 @pytest.mark.parametrize("fusion", sorted(NOT_EXPORTABLE))
@@ -121,7 +127,10 @@ def test_absent_modalities_are_handled_as_the_estimator_does(task, tmp_path):
     assert np.abs(model._module().members[0].absence_logits.detach().numpy()).max() > 0
     model.to_onnx(tmp_path / "model.onnx")
     X_new = _with_absent(_data(n=23, seed=3)[0])
-    got = _run(tmp_path / "model.onnx", model, X_new)
+    got, weights = _run(tmp_path / "model.onnx", model, X_new, weights=True)
+    # the absent modality's uniqueness expert gets no weight, in the graph as in explain
+    np.testing.assert_allclose(weights, model.explain(X_new).weights, atol=1e-5)
+    assert (weights[np.isnan(X_new["labs"]).all(axis=1), 0] == 0).all()
     if task == "classification":
         np.testing.assert_allclose(got, model.predict_proba(X_new), atol=1e-5)
     else:
@@ -148,3 +157,24 @@ def test_rows_the_estimator_refuses_give_nan(tmp_path):
     strict.to_onnx(tmp_path / "strict.onnx")
     got = _run(tmp_path / "strict.onnx", strict, X_new)
     assert np.isnan(got[:3]).all() and np.isfinite(got[3]).all()
+
+
+def test_the_graph_names_its_outputs_and_experts(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.to_onnx(tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    assert [o.name for o in session.get_outputs()] == ["probabilities", "interaction_weights"]
+    stored = session.get_modelmeta().custom_metadata_map["expert_names"]
+    assert json.loads(stored) == clf.expert_names_
+    _, weights = _run(tmp_path / "model.onnx", clf, X, weights=True)
+    assert weights.shape == (len(y), len(clf.expert_names_))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_modality_named_like_an_output_is_refused(tmp_path):
+    X, y = _data()
+    X = {"interaction_weights": X["labs"], "notes": X["notes"]}
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="named 'interaction_weights', like an output"):
+        clf.to_onnx(tmp_path / "model.onnx")
