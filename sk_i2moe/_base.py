@@ -1115,8 +1115,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         (``"probabilities"``) for a classifier, ``predict`` (``"predictions"``,
         always 2-D) for a regressor, input standardisation included; and
         ``"interaction_weights"``, ``(n_samples, n_experts)``, every row's
-        weights as in :meth:`explain` (the expert names are in the model's
-        metadata, ``"expert_names"``, a JSON list). A
+        weights as in :meth:`explain`. The model's metadata names the
+        columns of both (``"output_names"``: class labels as strings or
+        target names; ``"expert_names"``; JSON lists). A
         modality that is NaN in every column of a row is absent for that
         sample, as in ``predict``: the graph handles it as the estimator does
         (with ``allow_missing_modalities=True``). Rows the estimator refuses

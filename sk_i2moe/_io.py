@@ -556,7 +556,10 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
     _name_inputs(
         os.fspath(path),
         dict(zip(placeholders, names)),
-        {"expert_names": json.dumps(list(estimator.expert_names_))},
+        {
+            "expert_names": json.dumps(list(estimator.expert_names_)),
+            "output_names": json.dumps(estimator._output_names()),
+        },
     )
 
 

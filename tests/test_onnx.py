@@ -165,8 +165,9 @@ def test_the_graph_names_its_outputs_and_experts(tmp_path):
     clf.to_onnx(tmp_path / "model.onnx")
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
     assert [o.name for o in session.get_outputs()] == ["probabilities", "interaction_weights"]
-    stored = session.get_modelmeta().custom_metadata_map["expert_names"]
-    assert json.loads(stored) == clf.expert_names_
+    stored = session.get_modelmeta().custom_metadata_map
+    assert json.loads(stored["expert_names"]) == clf.expert_names_
+    assert json.loads(stored["output_names"]) == [str(c) for c in clf.classes_]
     _, weights = _run(tmp_path / "model.onnx", clf, X, weights=True)
     assert weights.shape == (len(y), len(clf.expert_names_))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
