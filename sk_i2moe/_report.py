@@ -566,6 +566,8 @@ def interaction_report(
     loss_mask = np.column_stack([usable, np.ones(n, dtype=bool)])
     chance = _chance_losses(targets, task)
     unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
+    # each modality on its own: its uniqueness expert (with every other modality shuffled
+    # across samples where the kind of mixture does not keep the expert from seeing them)
     alone, alone_out = {}, {}
     for e in unique:
         if by_construction:
