@@ -5,7 +5,7 @@ bootstrap means and percentile intervals, the single-modality predictions
 added up (cross-fitted on the held-out samples), what a modality's prediction
 says beyond the label, and an expert's output made additive across one
 modality by swapping it between paired samples. The rules that turn these
-into verdicts live in :func:`sk_i2moe._report.interaction_report`.
+into verdicts live in :mod:`sk_i2moe._report` (its ``_Evidence`` class).
 """
 
 from __future__ import annotations
