@@ -40,6 +40,7 @@ from ._modalities import (
 from ._net import I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
+from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
 from .nn.encoders import ENCODERS
 from .nn.ensemble import EnsembleObjective, MixtureEnsemble, mixtures_of
 from .nn.fusion import FUSIONS
@@ -75,6 +76,11 @@ AUTO_MIN_VALIDATION = 20
 #: ``max_epochs`` if fewer): the held-out loss can bottom out before the
 #: reweighting network has settled which expert serves which samples
 REFIT_MIN_EPOCHS = 10
+
+#: the most folds whose cross-fitted predictions choose the output temperature of a
+#: classifier that ``early_stopping="auto"`` trains on all the data (fewer where the
+#: smallest class has fewer samples)
+CALIBRATION_FOLDS = 5
 
 #: ``n_members="auto"``: ``AUTO_MEMBERS_SMALL`` members for a fit on at most
 #: ``SMALL_FIT_ROWS`` rows, ``AUTO_MEMBERS`` above. On small data the members'
@@ -340,11 +346,20 @@ SHARED_TRAINING_PARAMETERS = f"""\
           whatever ``n_members`` is; it costs that on top of the second.
         - ``"auto"``: ``"refit"`` where the held-out part would have at least
           {AUTO_MIN_VALIDATION} samples and (for classifiers) every class can be stratified;
-          otherwise train on all the data for ``max_epochs``.
+          otherwise train on all the data for ``max_epochs``. Such a fit of
+          a classifier (structured mixture) is then calibrated: the same
+          estimator is fitted on all but one of {CALIBRATION_FOLDS} folds (stratified; fewer
+          folds where a class has fewer samples) in turn, and the network's
+          outputs are divided by the temperature, at least 1, that gives
+          these cross-fitted predictions the least loss
+          (``output_temperature_``). Predicted classes, the ranking of the
+          rows and the interaction weights do not change; the probabilities
+          become less confident where the cross-fitted predictions were
+          over-confident. It costs up to {CALIBRATION_FOLDS} more fits on small data.
         - ``False``: train on all the data for ``max_epochs``.
 
         A ``warm_start`` continuation of a ``"refit"``/``"auto"`` fit trains
-        on all the data for ``max_epochs``.
+        on all the data for ``max_epochs``, and predicts without a temperature.
     validation_fraction : float, default=0.2
         Share of the data held out by early stopping.
     n_iter_no_change : int, default=10
@@ -453,6 +468,11 @@ SHARED_ATTRIBUTES = """\
         The held-out loss of every epoch of the fit that chose ``n_iter_``
         (one mixture), when ``early_stopping`` refitted (``"refit"``, or
         ``"auto"`` with enough data); None otherwise.
+    output_temperature_ : float
+        What the network's outputs are divided by at prediction: 1, except
+        for a classifier that ``early_stopping="auto"`` trained on all the
+        data for lack of held-out samples (then the cross-fitted temperature,
+        at least 1; see ``early_stopping``).
     n_members_ : int
         Number of mixtures in the fitted network (``n_members`` with
         ``"auto"`` resolved for the training data's size).
@@ -672,7 +692,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         y_encoded = self._prepare_target(y, fit=not reuse)
-        weights = self._loss_weights(y, check_sample_weight(sample_weight, n_samples))
+        given_weights = check_sample_weight(sample_weight, n_samples)
+        weights = self._loss_weights(y, given_weights)
         device = resolve_device(self.device)
         if device.type == "cpu":
             retain_heap_if_asked()
@@ -684,11 +705,20 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         train, valid = (
             (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed)
         )
+        # too little data to hold out: a classifier's output temperature from cross-fitting
+        # (before the fit itself, so that callbacks see the estimator's own fit last)
+        temperature = (
+            self._cross_fitted_temperature(arrays, y_encoded, given_weights, weights, seed)
+            if valid is None and not reuse and self.early_stopping == "auto"
+            else None
+        )
         forked = [device.index or 0] if device.type == "cuda" else []
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
             torch.manual_seed(seed)
             if reuse:
                 release_weights(self._module())  # train and validate on the weights as they are
+                if calibratable(self._module()):
+                    set_temperature(self._module(), 1.0)  # fitted for the network before
                 self.net_.train_split = predefined_split(valid) if valid is not None else None
                 self.net_.max_epochs = self.max_epochs
                 self.net_.set_params(lr=self.lr)
@@ -711,6 +741,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self._frozen = self._frozen_params()
             self.n_reweight_steps_ = self._fit_weights(dataset, device)
         mean_weights = self._anchor_weights(arrays)
+        if temperature is not None and not self.net_.interrupted_:
+            set_temperature(self._module(), temperature)
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         if self.net_.interrupted_:
@@ -736,6 +768,20 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         self.interaction_weights_ = mean_weights
         return self
 
+    def _cross_fitted_temperature(
+        self,
+        arrays: list[np.ndarray],
+        y_encoded: np.ndarray,
+        sample_weight: np.ndarray,
+        weights: np.ndarray,
+        seed: int,
+    ) -> float | None:
+        """The output temperature of a fit without held-out data; None: no temperature.
+
+        Classifiers fit one (see ``early_stopping``); other estimators do not.
+        """
+        return None
+
     def _fit_weights(self, dataset: ModalityDataset, device: torch.device) -> int:
         """Train the reweighting networks alone on ``dataset`` (``reweight_steps``).
 
@@ -758,6 +804,17 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             batch_size=resolve_batch_size(self.batch_size, len(dataset)),
         )
         return len(losses)
+
+    @property
+    def output_temperature_(self) -> float:
+        """What the fitted network's outputs are divided by at prediction (1: as trained).
+
+        Above 1 only for a classifier that ``early_stopping="auto"`` trained on
+        all the data because too few samples could be held out; see
+        ``early_stopping``.
+        """
+        check_is_fitted(self, "net_")
+        return output_temperature(self._module())
 
     def _module(self) -> torch.nn.Module:
         """The fitted torch module (the compiled module's original)."""
@@ -1061,8 +1118,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             net.initialize()
         module = getattr(net.module_, "_orig_mod", net.module_)
         # files written before weight_shrinkage lack its buffers: such a model does not shrink
-        unshrunk = {k: v for k, v in module.state_dict().items() if k.endswith(SHRINKAGE_BUFFERS)}
-        module.load_state_dict({**unshrunk, **module_state})
+        # ... nor before the output temperature: such a model predicts as trained
+        older = SHRINKAGE_BUFFERS + CALIBRATION_BUFFERS
+        defaults = {k: v for k, v in module.state_dict().items() if k.endswith(older)}
+        module.load_state_dict({**defaults, **module_state})
         net.history = history
         self.net_ = net
         self.history_ = net.history
@@ -1251,7 +1310,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         present = torch.from_numpy(~absent)
         with torch.no_grad():  # each mixture's own rule (absence_offsets), on the CPU
             offsets = [
-                mixture.absence_offsets(present.to(mixture.absence_logits.device)).float().cpu()
+                mixture.absence_offsets(present.to(mixture.absence_logits.device), predicting=True)
+                .float()
+                .cpu()
                 for mixture in mixtures_of(self._module())
                 if getattr(mixture, "absence_logits", None) is not None
             ]

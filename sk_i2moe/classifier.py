@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin, _fit_context, clone
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ._base import I2MoEBase, fill_doc
+from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
-from .nn import DEFAULTS
+from .nn import DEFAULTS, fit_temperature
 
 
 @fill_doc
@@ -278,6 +279,61 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         if self._multilabel:
             return (outputs > 0).astype(np.int64)
         return self.classes_[outputs.argmax(axis=1)]
+
+    def _cross_fitted_temperature(
+        self,
+        arrays: list[np.ndarray],
+        y_encoded: np.ndarray,
+        sample_weight: np.ndarray,
+        weights: np.ndarray,
+        seed: int,
+    ) -> float | None:
+        """The output temperature (at least 1) that cross-fitted predictions ask for.
+
+        For a fit that ``early_stopping="auto"`` trains on all the data: each
+        of ``CALIBRATION_FOLDS`` folds (stratified by class; fewer folds where
+        a class has fewer samples) is predicted by this estimator fitted with
+        ``early_stopping=False`` on the other folds, and
+        :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from
+        these predictions with the task loss and ``weights``. None for the
+        paper's mixture and where a class has fewer than two samples.
+        """
+        if not hasattr(self._model_kind(), "set_output_temperature"):
+            return None
+        n = len(y_encoded)
+        if self._multilabel:
+            labels, strata = y_encoded.astype(np.int64), None
+            splitter = KFold(min(CALIBRATION_FOLDS, n), shuffle=True, random_state=seed)
+        else:
+            labels, strata = self.classes_[y_encoded], y_encoded
+            smallest = int(np.bincount(y_encoded).min())
+            if smallest < 2:
+                return None
+            splitter = StratifiedKFold(
+                min(CALIBRATION_FOLDS, smallest), shuffle=True, random_state=seed
+            )
+        fold_estimator = clone(self).set_params(
+            modalities=None, early_stopping=False, warm_start=False, verbose=0, random_state=seed
+        )
+        names = self._input_spec.names
+        logits = np.zeros((n, len(self.classes_)), np.float32)
+        for train, test in splitter.split(np.zeros(n), strata):
+            fold = clone(fold_estimator).fit(
+                {name: a[train] for name, a in zip(names, arrays)},
+                labels[train],
+                sample_weight=sample_weight[train],
+            )
+            logits[test] = fold._forward_arrays([a[test] for a in arrays])["logits"]
+        criterion = self._criterion()(reduction="none")
+        target = torch.from_numpy(y_encoded)
+        target = target.double() if self._multilabel else target
+        w = torch.from_numpy(np.asarray(weights, np.float64))
+
+        def loss(scaled: torch.Tensor) -> torch.Tensor:
+            per_sample = criterion(scaled, target).reshape(n, -1).mean(dim=1)
+            return (per_sample * w).sum() / w.sum()
+
+        return fit_temperature(torch.from_numpy(logits), loss)
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return y_encoded if y_encoded.ndim == 1 else None  # multi-label: plain split

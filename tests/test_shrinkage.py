@@ -177,7 +177,7 @@ def test_a_fresh_mixture_does_not_shrink_until_anchored():
     model = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8).eval()
     xs = [torch.randn(10, 3), torch.randn(10, 2)]
     before = model(xs).weights
-    torch.testing.assert_close(model.mix(model.expert_pass(xs), shrink=True).weights, before)
+    torch.testing.assert_close(model.mix(model.expert_pass(xs), predicting=True).weights, before)
     model.anchor_weights(torch.tensor([1.0, 0.0, 0.0, 0.0]), 1.0)
     after = model(xs).weights
     torch.testing.assert_close(after, torch.tensor([[1.0, 0.0, 0.0, 0.0]]).expand(10, 4))

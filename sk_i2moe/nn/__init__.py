@@ -30,6 +30,7 @@ in your own loop:
 """
 
 from ._defaults import DEFAULTS
+from .calibration import fit_temperature, set_temperature
 from .custom import VmappedFusion
 from .encoders import MLPEncoder, PatchTokenizer
 from .ensemble import EnsembleObjective, EnsembleOutput, MixtureEnsemble, member_contributions
@@ -110,6 +111,7 @@ __all__ = [
     "agreement_missing",
     "capped_softmax",
     "fit_reweighting",
+    "fit_temperature",
     "interaction_loss",
     "interaction_terms",
     "load_balancing_loss",
@@ -119,5 +121,6 @@ __all__ = [
     "modality_agreement",
     "weighted_mean_missing",
     "release_weights",
+    "set_temperature",
     "shrink_weights",
 ]

@@ -21,6 +21,7 @@ losses are the objective's.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -1207,13 +1208,15 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         # a mixture that was never anchored does not shrink
         self.register_buffer("weight_anchor", torch.full((self.n_experts,), 1.0 / self.n_experts))
         self.register_buffer("weight_shrinkage", torch.zeros(()))
+        # what prediction divides the outputs by (set_output_temperature); 1: as trained
+        self.register_buffer("output_temperature", torch.ones(()))
 
     def anchor_weights(self, anchor: torch.Tensor, shrinkage: float) -> None:
         """Shrink the per-sample weights at prediction towards ``anchor``.
 
         In evaluation mode, :meth:`forward` then mixes the experts with
         :func:`shrink_weights` of the weights (training and
-        :meth:`mix` with ``shrink=False`` use the weights as they are).
+        :meth:`mix` with ``predicting=False`` use the weights as they are).
         :func:`sk_i2moe.nn.anchor_weights` sets the anchor to the
         mean weight over the training rows.
 
@@ -1240,6 +1243,32 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             raise ValueError(f"shrinkage must be in [0, 1]; got {shrinkage}.")
         self.weight_anchor.copy_(anchor)
         self.weight_shrinkage.fill_(shrinkage)
+
+    def set_output_temperature(self, temperature: float) -> None:
+        """Divide the outputs at prediction by ``temperature``.
+
+        In evaluation mode, :meth:`forward` then divides the mixture's
+        output, every expert's output and the absence offsets by it (training
+        and :meth:`mix` with ``predicting=False`` use them as they are), so the
+        mixture stays the weighted sum of its experts plus the offsets, and
+        the weights do not change. A temperature above 1 makes the predicted
+        probabilities less confident without changing their order.
+
+        Parameters
+        ----------
+        temperature : float
+            Positive and finite; 1 predicts with the outputs as trained.
+
+        Raises
+        ------
+        ValueError
+            For a temperature that is not positive and finite.
+        """
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise ValueError(
+                f"The output temperature must be positive and finite; got {temperature}."
+            )
+        self.output_temperature.fill_(float(temperature))
 
     def expert_pass(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
@@ -1287,7 +1316,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         self,
         parts: ExpertPass,
         with_missing: bool = False,
-        shrink: bool = False,
+        predicting: bool = False,
         measured: torch.Tensor | None = None,
     ) -> StructuredMoEOutput:
         """Weigh the experts of an :meth:`expert_pass` into the mixture.
@@ -1299,9 +1328,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         with_missing : bool, default=False
             Also return ``modality_logits`` and ``missing_logits``, which the
             objective scores in training.
-        shrink : bool, default=False
-            Shrink the weights towards the anchor (:meth:`anchor_weights`),
-            as prediction does.
+        predicting : bool, default=False
+            Mix as a fitted mixture predicts: shrink the weights towards the
+            anchor (:meth:`anchor_weights`) and divide the outputs by the
+            output temperature (:meth:`set_output_temperature`).
         measured : Tensor, optional
             ``[B, M]`` bool, the modalities each sample really has, for the
             absence offsets (see :meth:`forward`); None: ``parts.present``.
@@ -1313,7 +1343,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         present = parts.present
         available = self.available_experts(present)
         weights = self.reweighting(parts.pooled, self.temperature, available)
-        if shrink:
+        if predicting:
             weights = shrink_weights(weights, self.weight_anchor, self.weight_shrinkage, available)
         per_modality = parts.modality_logits
         if self.redundancy == "agreement":
@@ -1340,6 +1370,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         offset = self.absence_offsets(present if measured is None else measured)
         if offset is not None:
             mixture = mixture + offset.to(mixture.dtype)
+        if predicting:
+            mixture, expert_logits = self._calibrated(mixture), self._calibrated(expert_logits)
         shared = {
             "logits": mixture,
             "weights": weights,
@@ -1364,13 +1396,22 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             missing = missing + offset.to(missing.dtype).unsqueeze(1)
         return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
 
-    def absence_offsets(self, present: torch.Tensor | None) -> torch.Tensor | None:
+    def _calibrated(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``outputs`` as prediction gives them: divided by the output temperature."""
+        return outputs / self.output_temperature.to(outputs.dtype)
+
+    def absence_offsets(
+        self, present: torch.Tensor | None, predicting: bool = False
+    ) -> torch.Tensor | None:
         """What the absent modalities add to each sample's mixture (``absence_offset``).
 
         Parameters
         ----------
         present : Tensor or None
             ``[B, M]`` bool: which modalities each sample has (all when None).
+        predicting : bool, default=False
+            The offsets as prediction adds them: divided by the output
+            temperature (:meth:`set_output_temperature`).
 
         Returns
         -------
@@ -1394,7 +1435,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         """
         if self.absence_logits is None or present is None:
             return None
-        return (~present).to(self.absence_logits.dtype) @ self.absence_logits
+        offsets = (~present).to(self.absence_logits.dtype) @ self.absence_logits
+        return self._calibrated(offsets) if predicting else offsets
 
     def _modality_weights(self, pooled: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
         """``[B, M]`` weights of ``redundancy="weighted_mean"`` (:func:`capped_softmax`)."""
@@ -1455,7 +1497,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         return self.mix(
             self.expert_pass(xs, present),
             with_missing=training,
-            shrink=not training,
+            predicting=not training,
             measured=measured,
         )
 

@@ -1,0 +1,126 @@
+"""An output temperature for a mixture trained on all the data without a held-out part.
+
+Where too few samples can be held out to choose the number of epochs
+(``early_stopping="auto"`` on a few dozen rows), a mixture trains for a fixed
+number of epochs on every row and can end far more confident than it is
+right: on 86 training rows of 6,000 features its held-out log-loss was 3.3,
+where predicting the class rate gives 0.37. Dividing its logits by a
+temperature ``T >= 1`` fitted to cross-fitted predictions (each row predicted
+by a model that did not train on it) removes the over-confidence without
+changing which class is predicted or how the rows rank.
+:func:`fit_temperature` is the rule; :func:`set_temperature` stores it in a
+fitted mixture (or in each member of an ensemble), whose evaluation-mode
+forward pass then applies it
+(:meth:`~sk_i2moe.nn.StructuredInteractionMoE.set_output_temperature`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+from torch import nn
+
+from .ensemble import mixtures_of
+
+#: the buffers of a mixture that hold its output temperature (state-dict name endings)
+CALIBRATION_BUFFERS = ("output_temperature",)
+
+#: the largest temperature :func:`fit_temperature` returns: predictions that carry no
+#: information on held-out rows end (almost) at the uniform distribution
+MAX_TEMPERATURE = 1e3
+
+
+def fit_temperature(
+    logits: torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    max_temperature: float = MAX_TEMPERATURE,
+) -> float:
+    """The temperature in ``[1, max_temperature]`` whose scaled logits have the least loss.
+
+    Only temperatures of at least 1 are considered: the rule can make a
+    model less confident, never more. (Sharpening by cross-fitted
+    predictions fails where they are nearly perfect: the fitted temperature
+    then goes to 0 and one wrong prediction on new data costs without bound.)
+    The loss of the scaled logits is convex in ``1 / T`` for cross-entropy
+    and binary cross-entropy, so a bounded one-dimensional search finds the
+    minimum.
+
+    Parameters
+    ----------
+    logits : Tensor
+        ``[n, C]`` cross-fitted logits: each row from a model that did not
+        train on it.
+    loss : callable
+        Maps scaled logits ``[n, C]`` to the (weighted) mean loss, a scalar
+        tensor.
+    max_temperature : float, default=MAX_TEMPERATURE
+        The largest temperature returned.
+
+    Returns
+    -------
+    float
+        The temperature; 1 when scaling does not lower the loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sk_i2moe.nn.calibration import fit_temperature
+    >>> y = torch.tensor([0, 1, 0, 1])
+    >>> logits = torch.tensor([[9.0, -9.0], [-9.0, 9.0], [-9.0, 9.0], [9.0, -9.0]])
+    >>> ce = lambda z: torch.nn.functional.cross_entropy(z, y)
+    >>> round(fit_temperature(logits, ce))  # half wrong: nothing to trust
+    1000
+    >>> fit_temperature(logits[:2], lambda z: torch.nn.functional.cross_entropy(z, y[:2]))
+    1.0
+    """
+    logits = logits.detach().double()
+
+    def scaled_loss(inverse: float) -> float:
+        with torch.no_grad():
+            return float(loss(logits * inverse))
+
+    found = minimize_scalar(
+        scaled_loss, bounds=(1.0 / max_temperature, 1.0), method="bounded", options={"xatol": 1e-6}
+    )
+    # the search does not evaluate the bounds themselves; a tie keeps T = 1
+    inverse = min((1.0, found.x, 1.0 / max_temperature), key=scaled_loss)
+    return float(np.clip(1.0 / inverse, 1.0, max_temperature))
+
+
+def calibratable(module: nn.Module) -> bool:
+    """Whether ``module`` (a mixture or an ensemble of them) can hold an output temperature."""
+    return all(hasattr(m, "set_output_temperature") for m in mixtures_of(module))
+
+
+def set_temperature(module: nn.Module, temperature: float) -> None:
+    """Store ``temperature`` in ``module``'s mixture, or in each member of an ensemble.
+
+    Parameters
+    ----------
+    module : Module
+        A :class:`~sk_i2moe.nn.StructuredInteractionMoE` or an ensemble of
+        them (:func:`calibratable`).
+    temperature : float
+        Positive; 1 predicts with the outputs as trained.
+
+    Raises
+    ------
+    ValueError
+        When ``module`` cannot hold a temperature (the paper's mixture).
+    """
+    if not calibratable(module):
+        raise ValueError(
+            f"{type(mixtures_of(module)[0]).__name__} has no output temperature; use a "
+            "StructuredInteractionMoE (interaction_constraint='structure')."
+        )
+    for member in mixtures_of(module):
+        member.set_output_temperature(temperature)
+
+
+def output_temperature(module: nn.Module) -> float:
+    """The temperature ``module`` divides its outputs by at prediction (1 when it has none)."""
+    members = mixtures_of(module)
+    return float(members[0].output_temperature) if calibratable(module) else 1.0

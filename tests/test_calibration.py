@@ -1,0 +1,158 @@
+"""The output temperature of a classifier that ``early_stopping="auto"`` fits on all the data."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe.nn import StructuredInteractionMoE, fit_temperature, set_temperature
+from sk_i2moe.nn.calibration import MAX_TEMPERATURE
+
+SMALL = {"max_epochs": 15, "hidden_dim": 16, "n_members": 2, "random_state": 0, "n_threads": 1}
+
+
+def _wide_noise(n=40, seed=0):
+    """Few rows, many features, labels unrelated to them: a fit memorises."""
+    rng = np.random.default_rng(seed)
+    X = {"a": rng.normal(size=(n, 60)), "b": rng.normal(size=(n, 40))}
+    return X, rng.integers(0, 2, n)
+
+
+def _cross_entropy(y):
+    return lambda z: torch.nn.functional.cross_entropy(z, y)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.floats(0.1, 20.0),
+    st.integers(2, 4),
+)
+def test_fit_temperature_finds_the_grid_minimum_and_never_sharpens(seed, scale, n_classes):
+    generator = torch.Generator().manual_seed(seed)
+    logits = scale * torch.randn(60, n_classes, generator=generator, dtype=torch.float64)
+    y = torch.randint(0, n_classes, (60,), generator=generator)
+    loss = _cross_entropy(y)
+    found = fit_temperature(logits, loss)
+    assert 1.0 <= found <= MAX_TEMPERATURE
+    grid = np.exp(np.linspace(0.0, np.log(MAX_TEMPERATURE), 400))
+    best = min(float(loss(logits / t)) for t in grid)
+    assert float(loss(logits / found)) <= best + 1e-6
+
+
+def test_fit_temperature_keeps_confident_right_predictions_and_flattens_wrong_ones():
+    y = torch.tensor([0, 1, 0, 1])
+    right = torch.tensor([[5.0, -5.0], [-5.0, 5.0], [6.0, -6.0], [-4.0, 4.0]])
+    assert fit_temperature(right, _cross_entropy(y)) == 1.0
+    half_wrong = torch.tensor([[9.0, -9.0], [-9.0, 9.0], [-9.0, 9.0], [9.0, -9.0]])
+    assert fit_temperature(half_wrong, _cross_entropy(y)) == pytest.approx(MAX_TEMPERATURE)
+    some_wrong = torch.tensor([[9.0, -9.0], [-9.0, 9.0], [9.0, -9.0], [9.0, -9.0]])
+    assert 1.0 < fit_temperature(some_wrong, _cross_entropy(y)) < MAX_TEMPERATURE
+
+
+def test_the_fallback_fit_is_the_plain_fit_divided_by_the_temperature():
+    X, y = _wide_noise()
+    auto = I2MoEClassifier(**SMALL).fit(X, y)
+    plain = I2MoEClassifier(**SMALL, early_stopping=False).fit(X, y)
+    assert plain.output_temperature_ == 1.0
+    assert auto.output_temperature_ > 1.5  # memorised noise: cross-fitted predictions are wrong
+    np.testing.assert_array_equal(auto.predict(X), plain.predict(X))
+    np.testing.assert_array_equal(auto.interaction_weights_, plain.interaction_weights_)
+    logits = plain.explain(X).output / auto.output_temperature_
+    expected = torch.softmax(torch.from_numpy(logits).double(), dim=1).numpy()
+    np.testing.assert_allclose(auto.predict_proba(X), expected, atol=1e-5)
+    # less confident than the plain fit on every row
+    assert (auto.predict_proba(X).max(1) <= plain.predict_proba(X).max(1) + 1e-6).all()
+
+
+def test_the_explanation_stays_the_sum_of_its_parts_with_absent_modalities():
+    X, y = _wide_noise(n=48, seed=1)
+    X["a"][:6] = np.nan
+    clf = I2MoEClassifier(**SMALL).fit(X, y)
+    assert clf.output_temperature_ > 1.0
+    explanation = clf.explain(X)
+    total = explanation.contributions.sum(axis=1) + explanation.absence_offset
+    np.testing.assert_allclose(total, explanation.output, atol=1e-5)
+    z = torch.from_numpy(explanation.output).double()
+    np.testing.assert_allclose(clf.predict_proba(X), torch.softmax(z, 1).numpy(), atol=1e-5)
+
+
+def test_the_temperature_round_trips_through_a_model_file(tmp_path):
+    pytest.importorskip("safetensors")
+    X, y = _wide_noise()
+    clf = I2MoEClassifier(**SMALL).fit(X, y)
+    clf.save(tmp_path / "model.i2moe")
+    restored = load(tmp_path / "model.i2moe")
+    assert restored.output_temperature_ == clf.output_temperature_
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_the_served_graph_applies_the_temperature(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, y = _wide_noise()
+    clf = I2MoEClassifier(**{**SMALL, "n_members": 1}).fit(X, y)
+    assert clf.output_temperature_ > 1.0
+    path = tmp_path / "model.onnx"
+    clf.to_onnx(path)
+    session = ort.InferenceSession(str(path))
+    feed = {name: X[name].astype(np.float32) for name in X}
+    probabilities = session.run(None, feed)[0]
+    np.testing.assert_allclose(probabilities, clf.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        I2MoEClassifier(**SMALL, early_stopping=False),
+        I2MoEClassifier(**SMALL, interaction_constraint="loss"),
+        I2MoERegressor(**SMALL),
+    ],
+    ids=["no early stopping", "paper's mixture", "regressor"],
+)
+def test_only_the_fallback_of_a_structured_classifier_is_calibrated(estimator):
+    X, y = _wide_noise()
+    target = y.astype(float) if isinstance(estimator, I2MoERegressor) else y
+    assert estimator.fit(X, target).output_temperature_ == 1.0
+
+
+def test_a_fit_with_held_out_data_or_a_lone_class_sample_has_no_temperature():
+    X, y = _wide_noise(n=120)
+    assert I2MoEClassifier(**SMALL).fit(X, y).output_temperature_ == 1.0  # refit instead
+    X, y = _wide_noise()
+    y[:] = 0
+    y[0] = 1  # one sample of class 1: no fold can predict it
+    assert I2MoEClassifier(**SMALL).fit(X, y).output_temperature_ == 1.0
+
+
+def test_a_warm_start_continuation_predicts_without_the_temperature():
+    X, y = _wide_noise()
+    clf = I2MoEClassifier(**SMALL, warm_start=True).fit(X, y)
+    assert clf.output_temperature_ > 1.0
+    clf.set_params(max_epochs=1).fit(X, y)
+    assert clf.output_temperature_ == 1.0
+
+
+def test_the_cross_fitting_leaves_the_callers_data_and_parameters_alone():
+    X, y = _wide_noise()
+    copies = {k: v.copy() for k, v in X.items()}, y.copy()
+    weights = np.linspace(0.5, 1.5, len(y))
+    clf = I2MoEClassifier(**SMALL)
+    params = clf.get_params()
+    clf.fit(X, y, sample_weight=weights)
+    assert clf.get_params() == params
+    for name in X:
+        np.testing.assert_array_equal(X[name], copies[0][name])
+    np.testing.assert_array_equal(y, copies[1])
+    np.testing.assert_array_equal(weights, np.linspace(0.5, 1.5, len(y)))
+
+
+def test_set_output_temperature_rejects_what_is_not_a_positive_number():
+    model = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="positive and finite"):
+            model.set_output_temperature(bad)
+    set_temperature(model, 2.0)
+    assert float(model.output_temperature) == 2.0
