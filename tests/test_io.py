@@ -337,6 +337,27 @@ def test_a_file_from_before_weight_shrinkage_predicts_without_it(tmp_path):
     np.testing.assert_array_equal(restored.predict_proba(X), plain.predict_proba(X))
 
 
+def test_a_file_from_before_the_output_temperature_predicts_as_trained(tmp_path):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(40, 60)), "b": rng.normal(size=(40, 40))}
+    y = rng.integers(0, 2, 40)  # noise: the fallback's temperature is above 1
+    params = {**TINY, "max_epochs": 15, "hidden_dim": 16, "n_members": 2}
+    path = tmp_path / "model.i2moe"
+    calibrated = I2MoEClassifier(**params).fit(X, y)
+    assert calibrated.output_temperature_ > 1.0
+    calibrated.save(path)
+    plain = I2MoEClassifier(**params, early_stopping=False).fit(X, y)
+
+    def older(document, tensors):
+        for key in [k for k in tensors if k.endswith("output_temperature")]:
+            del tensors[key]
+
+    _rewrite(path, older)
+    restored = load(path)
+    assert restored.output_temperature_ == 1.0
+    np.testing.assert_array_equal(restored.predict_proba(X), plain.predict_proba(X))
+
+
 def test_a_file_from_before_missing_modality_loss_weight_records_weight_one(tmp_path):
     X, y = _data()
     path = tmp_path / "model.i2moe"
