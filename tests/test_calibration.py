@@ -156,3 +156,15 @@ def test_set_output_temperature_rejects_what_is_not_a_positive_number():
             model.set_output_temperature(bad)
     set_temperature(model, 2.0)
     assert float(model.output_temperature) == 2.0
+
+
+def test_a_multilabel_fallback_is_calibrated_per_label_with_plain_folds():
+    X, _ = _wide_noise(n=40, seed=2)
+    Y = np.random.default_rng(2).integers(0, 2, (40, 3))  # three noise labels
+    auto = I2MoEClassifier(**SMALL).fit(X, Y)
+    plain = I2MoEClassifier(**SMALL, early_stopping=False).fit(X, Y)
+    assert auto.output_temperature_ > 1.0
+    logits = plain.explain(X).output / auto.output_temperature_
+    np.testing.assert_allclose(auto.predict_proba(X), 1 / (1 + np.exp(-logits)), atol=1e-5)
+    np.testing.assert_array_equal(auto.predict(X), plain.predict(X))
+
