@@ -167,4 +167,3 @@ def test_a_multilabel_fallback_is_calibrated_per_label_with_plain_folds():
     logits = plain.explain(X).output / auto.output_temperature_
     np.testing.assert_allclose(auto.predict_proba(X), 1 / (1 + np.exp(-logits)), atol=1e-5)
     np.testing.assert_array_equal(auto.predict(X), plain.predict(X))
-
