@@ -15,6 +15,7 @@ from sklearn.utils.validation import column_or_1d
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
+from .nn.calibration import calibratable
 
 
 @fill_doc
@@ -298,7 +299,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         these predictions with the task loss and ``weights``. None for the
         paper's mixture and where a class has fewer than two samples.
         """
-        if not hasattr(self._model_kind(), "set_output_temperature"):
+        if not calibratable(self._model_kind()):
             return None
         n = len(y_encoded)
         if self._multilabel:

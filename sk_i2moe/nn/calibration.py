@@ -90,8 +90,20 @@ def fit_temperature(
     return float(np.clip(1.0 / inverse, 1.0, max_temperature))
 
 
-def calibratable(module: nn.Module) -> bool:
-    """Whether ``module`` (a mixture or an ensemble of them) can hold an output temperature."""
+def calibratable(module: nn.Module | type) -> bool:
+    """Whether ``module`` can hold an output temperature.
+
+    Parameters
+    ----------
+    module : Module or type
+        A mixture, an ensemble of them, or a kind of mixture (the class).
+
+    Returns
+    -------
+    bool
+        True for a :class:`~sk_i2moe.nn.StructuredInteractionMoE` (or an
+        ensemble of them, or the class itself).
+    """
     return all(hasattr(m, "set_output_temperature") for m in mixtures_of(module))
 
 
