@@ -424,7 +424,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
         e.g. ``EpochScoring("roc_auc", lower_is_better=False)`` with
         ``early_stopping=True`` to score the validation split every epoch
         (on the encoded targets ``0 .. C - 1``). ``fit`` sets up copies; the
-        objects passed stay unchanged.
+        objects passed stay unchanged. Every training of a fit runs them: the
+        one that chooses the epochs, and the cross-fitted ones of a
+        calibrated small-data fit (see ``early_stopping``), before the final
+        one.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, replacement noise and
         the validation split. ``fit`` seeds torch's global generator inside
