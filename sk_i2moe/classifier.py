@@ -296,7 +296,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         a class has fewer samples) is predicted by this estimator fitted with
         ``early_stopping=False`` on the other folds, and
         :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from
-        these predictions with the task loss and ``weights``. None for the
+        these predictions with the objective's weighted task loss. None for the
         paper's mixture and where a class has fewer than two samples.
         """
         if not calibratable(self._model_kind()):
@@ -325,16 +325,12 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 sample_weight=sample_weight[train],
             )
             logits[test] = fold._forward_arrays([a[test] for a in arrays])["logits"]
-        criterion = self._criterion()(reduction="none")
+        objective = fold.net_.criterion_  # the owner of the weighted task loss the fits train on
         target = torch.from_numpy(y_encoded)
-        target = target.double() if self._multilabel else target
-        w = torch.from_numpy(np.asarray(weights, np.float64))
-
-        def loss(scaled: torch.Tensor) -> torch.Tensor:
-            per_sample = criterion(scaled, target).reshape(n, -1).mean(dim=1)
-            return (per_sample * w).sum() / w.sum()
-
-        return fit_temperature(torch.from_numpy(logits), loss)
+        w = torch.from_numpy(np.asarray(weights, np.float32))
+        return fit_temperature(
+            torch.from_numpy(logits), lambda scaled: objective.weighted_task_loss(scaled, target, w)
+        )
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return y_encoded if y_encoded.ndim == 1 else None  # multi-label: plain split
