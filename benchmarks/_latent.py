@@ -110,10 +110,17 @@ def make_latent(
         latent_m = np.column_stack([*columns, marker, nuisance])
         rotation, _ = np.linalg.qr(rng.standard_normal((n_features, n_features)))
         X[f"m{m}"] = latent_m @ rotation + noise * rng.standard_normal((n_samples, n_features))
-    if task == "classification" and mechanism == "additive":
-        y = (rng.random(n_samples) < 1 / (1 + np.exp(-ADDITIVE_SLOPE * latent))).astype(np.int64)
-    elif task == "classification":
-        y = (latent > 0).astype(np.int64)
+    if task == "classification":
+        y = class_labels(mechanism, latent, rng)
     else:
         y = latent + noise * rng.standard_normal(n_samples)
     return X, y, mechanisms
+
+
+def class_labels(mechanism: str, latent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Classes of a latent label: its sign, or a logistic draw for ``"additive"``."""
+    if mechanism == "additive":
+        return (rng.random(len(latent)) < 1 / (1 + np.exp(-ADDITIVE_SLOPE * latent))).astype(
+            np.int64
+        )
+    return (latent > 0).astype(np.int64)

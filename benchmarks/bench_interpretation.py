@@ -15,7 +15,7 @@ split and report:
 
 A case ``none (shuffled labels)`` fits the synergy data with its labels
 permuted: the report's ``dominant`` should be None. With ``--additive``
-(latent generator only), a case ``none (added up)`` whose label adds up every
+(latent and warped generators), a case ``none (added up)`` whose label adds up every
 modality's private factor: each modality informs it separately, so no single
 interaction explains it and ``dominant`` should be None as well. With ``--mixed`` (latent
 generator only), a data set mixing uniqueness of m0, redundancy and synergy
@@ -23,10 +23,13 @@ sample by sample, its mechanism announced by a marker in every modality:
 the AUC of each mechanism's expert weight for telling its samples from the
 others, and how often a sample's largest weight is on its own expert.
 
-Generators: ``package`` (``sk_i2moe.datasets``) or ``latent``
+Generators: ``package`` (``sk_i2moe.datasets``), ``latent``
 (``benchmarks/_latent.py``: every factor always present, only the label's
-mechanism changes). ``--noise-modality`` adds a pure-noise modality;
-``--task regression`` uses the regressor.
+mechanism changes) or ``warped`` (``benchmarks/_warped.py``: the latent
+generator's factors and labels through a random ``tanh`` map into modalities
+of unequal widths, with 10 % of the class labels flipped).
+``--noise-modality`` adds a pure-noise modality; ``--task regression`` uses
+the regressor.
 
 2000 samples by default: an XOR of two rotated factors is not learnable from
 the 375 training samples of a 500-sample set by any model we tried.
@@ -50,6 +53,7 @@ import pandas as pd
 import sklearn
 import torch
 from _latent import MIXED, make_latent
+from _warped import make_warped
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -95,6 +99,14 @@ def make_data(
     truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The case's data from the chosen generator."""
+    if args.generator == "warped":
+        return make_warped(
+            data_kwargs["mechanism"],
+            n_samples=args.n_samples,
+            n_modalities=args.n_modalities,
+            task=args.task,
+            random_state=seed,
+        )
     if args.generator == "latent":
         mechanism = "mixed" if truth == MIXED_CASE else data_kwargs["mechanism"]
         return make_latent(
@@ -245,9 +257,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--generator",
-        choices=["package", "latent"],
+        choices=["package", "latent", "warped"],
         default="package",
-        help="sk_i2moe.datasets, or benchmarks/_latent.py (every factor always on)",
+        help="sk_i2moe.datasets, benchmarks/_latent.py (every factor always on) or "
+        "benchmarks/_warped.py (the latent factors warped, unequal widths, noisy labels)",
     )
     parser.add_argument(
         "--mixed", action="store_true", help="add mixed data (per-sample routing; latent only)"
@@ -255,7 +268,7 @@ def main() -> None:
     parser.add_argument(
         "--additive",
         action="store_true",
-        help="add data whose label adds up every modality's own factor (latent only)",
+        help="add data whose label adds up every modality's own factor (latent, warped)",
     )
     parser.add_argument(
         "--noise-modality", action="store_true", help="add a pure-noise modality 'noise'"
@@ -278,8 +291,10 @@ def main() -> None:
         f"task={args.task}, generator={args.generator}, seeds=0..{args.seeds - 1}, "
         f"estimator parameters {args.params} (others at defaults)"
     )
-    if (args.mixed or args.additive) and args.generator != "latent":
-        parser.error("--mixed and --additive need --generator latent")
+    if args.mixed and args.generator != "latent":
+        parser.error("--mixed needs --generator latent")
+    if args.additive and args.generator == "package":
+        parser.error("--additive needs --generator latent or warped")
     records = []
     start = time.perf_counter()
     for truth, data_kwargs in cases(args.n_modalities, args.mixed, args.additive):

@@ -97,9 +97,10 @@ for name, model in [("tuned", best), ("calibrated", calibrated)]:
 # %%
 # What the predictions rely on, with evidence
 # -------------------------------------------
-# The interaction report uses the held-out patients only. ``dominant`` is the
-# expert the predictions lean on most, if the held-out evidence supports its
-# kind of interaction, and None otherwise; each row says why.
+# The interaction report uses the held-out patients only. ``dominant`` is, of
+# the experts whose kind of interaction the held-out evidence supports, the
+# one the predictions lean on most, and None when it supports none; each row
+# says why.
 report = interaction_report(best, X_test, y_test, random_state=0)
 print(report.summary())
 

@@ -11,10 +11,11 @@ held-out data only:
   shuffled across samples, which also checks the expert's name);
 - a **rule per kind of interaction** deciding whether the data support it
   (:attr:`InteractionReport.table`'s ``supported`` and ``reason`` columns);
-- the **dominant** interaction: the expert with the largest mean weight (the
-  one the predictions lean on most) when the evidence supports its
-  interaction, or None (for instance on shuffled labels, where the mixture
-  is no better than chance on held-out data).
+- the **dominant** interaction: of the experts whose interaction the
+  evidence supports, the one with the largest mean weight (the one the
+  predictions lean on most), or None where the evidence supports none (for
+  instance on shuffled labels, where the mixture is no better than chance on
+  held-out data).
 
 Intervals are percentile bootstrap intervals over the held-out samples
 (paired: every quantity is computed on the same resamples). For an ensemble
@@ -109,8 +110,8 @@ class InteractionReport:
         ``name_check`` (True/False, or None where the names hold by
         construction); ``supported`` (bool) and ``reason`` (plain words).
     dominant : str or None
-        The expert with the largest mean weight, when the held-out evidence
-        supports its interaction; None otherwise.
+        Of the experts whose interaction the held-out evidence supports, the
+        one with the largest mean weight; None when it supports none.
     mixture : dict
         ``score``, ``skill``, ``skill_low``, ``skill_high`` of the whole
         mixture.
@@ -169,6 +170,13 @@ class InteractionReport:
             lines.append(
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}])."
+            )
+        heaviest = str(self.table["mean_weight"].idxmax())
+        if not self.table.loc[heaviest, "supported"]:
+            lines.append(
+                f"The mixture leans most on {heaviest} (mean weight "
+                f"{self.table.loc[heaviest, 'mean_weight']:.2f}), whose interaction the held-out "
+                "data do not support."
             )
         if not self.names_by_construction:
             lines.append(
@@ -255,6 +263,18 @@ def _stack(columns: list[np.ndarray], n: int, dtype: type = np.float64) -> np.nd
 def _first(lows: np.ndarray | None) -> float | None:
     """The one lower bound of a one-column block, or None where the block was not measured."""
     return None if lows is None else lows[0]
+
+
+def _dominant(table: pd.DataFrame) -> str | None:
+    """The supported expert with the largest mean weight; None when none is supported.
+
+    The evidence decides which interactions are supported; among those, the
+    weights say which one the predictions lean on most. An expert the
+    mixture leans on more whose interaction the evidence does not back
+    (:meth:`InteractionReport.summary` names it) does not hide one it does.
+    """
+    supported = table.loc[table["supported"], "mean_weight"]
+    return str(supported.idxmax()) if len(supported) else None
 
 
 def _shuffled_others(
@@ -492,8 +512,10 @@ def interaction_report(
       the label one explains the other away (their errors are opposed);
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
 
-    ``dominant`` is the expert with the largest mean weight (the one the
-    predictions lean on most) when it is supported, else None.
+    ``dominant`` is, of the supported experts, the one with the largest mean
+    weight (the one the predictions lean on most), or None when no expert is
+    supported. Where the mixture leans more on an expert whose interaction
+    is not supported, :meth:`InteractionReport.summary` says so.
 
     Parameters
     ----------
@@ -729,9 +751,7 @@ def interaction_report(
         },
         index=pd.Index(names, name="expert"),
     )
-    # the expert the predictions lean on most, if the evidence backs its interaction
-    heaviest = str(table["mean_weight"].idxmax())
-    dominant = heaviest if table.loc[heaviest, "supported"] else None
+    dominant = _dominant(table)
     mixture = {
         "score": score_outputs(final, mixture_output, y),
         "skill": float(skill[-1]),

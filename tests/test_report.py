@@ -81,6 +81,29 @@ def test_a_pure_uniqueness_case_names_its_modality(unique_m1):
     assert "Dominant interaction: uniqueness[m1]" in text and repr(report) == text
 
 
+def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
+    # on a few hundred rows the mixture can lean on an expert the held-out data do not
+    # back (e.g. a synergy expert that fits the training rows only); the verdict is the
+    # supported expert, and the summary names the heavier one separately
+    from dataclasses import replace
+
+    from sk_i2moe._report import _dominant
+
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=200)
+    table = report.table.copy()
+    assert not table.loc["synergy", "supported"]
+    table["mean_weight"] = 0.05
+    table.loc["synergy", "mean_weight"] = 0.8
+    assert _dominant(table) == "uniqueness[m1]"
+    leaning = replace(report, table=table, dominant=_dominant(table)).summary()
+    assert "Dominant interaction: uniqueness[m1] (mean weight 0.05" in leaning
+    assert "leans most on synergy (mean weight 0.80), whose interaction" in leaning
+    assert "leans most" not in report.summary()  # the heaviest is the supported one
+    table["supported"] = False
+    assert _dominant(table) is None
+
+
 def test_shuffled_labels_support_no_interaction():
     rng = np.random.default_rng(0)
     X_all, y_all, _ = make_interaction_classification(
