@@ -83,11 +83,7 @@ def make_latent(
     mechanisms : ndarray of str
     """
     rng = np.random.default_rng(random_state)
-    factors = {
-        "private": rng.standard_normal((n_samples, n_modalities)),
-        "synergy": rng.standard_normal((n_samples, n_modalities)),
-        "shared": rng.standard_normal(n_samples),
-    }
+    factors = draw_factors(rng, n_samples, n_modalities)
     if mechanism == "mixed":
         mechanisms = np.array(MIXED)[rng.permutation(n_samples) % len(MIXED)]
     else:
@@ -115,6 +111,15 @@ def make_latent(
     else:
         y = latent + noise * rng.standard_normal(n_samples)
     return X, y, mechanisms
+
+
+def draw_factors(rng: np.random.Generator, n_samples: int, n_modalities: int) -> dict:
+    """Each modality's private and synergy factor, and the factor all of them share."""
+    return {
+        "private": rng.standard_normal((n_samples, n_modalities)),
+        "synergy": rng.standard_normal((n_samples, n_modalities)),
+        "shared": rng.standard_normal(n_samples),
+    }
 
 
 def class_labels(mechanism: str, latent: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -22,7 +22,7 @@ It has no ``mixed`` mechanism (nothing announces a sample's mechanism).
 from __future__ import annotations
 
 import numpy as np
-from _latent import _mechanism_label, class_labels
+from _latent import _mechanism_label, class_labels, draw_factors
 
 #: features per modality, in order (cycled for more modalities)
 WIDTHS = (6, 15, 30, 9, 20, 12)
@@ -45,34 +45,14 @@ def make_warped(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Modalities, target and each sample's true mechanism (all ``mechanism``).
 
-    Parameters
-    ----------
-    mechanism : str
-        ``"uniqueness[m<k>]"``, ``"redundancy"``, ``"synergy"`` or ``"additive"``.
-    n_samples, n_modalities : int
-        Size of the data set.
-    task : {"classification", "regression"}
-        Sign of the latent label with :data:`LABEL_FLIP` of the labels flipped, or
-        the latent label plus noise.
-    noise : float
-        Standard deviation of the noise added to the warped features.
-    random_state : int
-        Seed.
-
-    Returns
-    -------
-    X : dict of str to ndarray
-    y : ndarray
-    mechanisms : ndarray of str
+    As :func:`_latent.make_latent` (without ``"mixed"`` or ``n_features``), but
+    ``noise`` is added to the warped features only: the regression target's is
+    :data:`TARGET_NOISE`, and :data:`LABEL_FLIP` of the classes are flipped.
     """
     if mechanism == "mixed":
         raise ValueError("the warped generator has no mixed mechanism; use the latent one")
     rng = np.random.default_rng(random_state)
-    factors = {
-        "private": rng.standard_normal((n_samples, n_modalities)),
-        "synergy": rng.standard_normal((n_samples, n_modalities)),
-        "shared": rng.standard_normal(n_samples),
-    }
+    factors = draw_factors(rng, n_samples, n_modalities)
     latent = _mechanism_label(mechanism, factors)
     X = {}
     for m in range(n_modalities):
