@@ -151,8 +151,10 @@ class InteractionReport:
         -------
         str
             A few lines: what was evaluated, the mixture's held-out skill,
-            the dominant interaction (or that none is supported), and one
-            line per expert with its weight, skill, verdict and reason.
+            the dominant interaction (or that none is supported), the expert
+            the mixture leans on most where its interaction is not
+            supported, and one line per expert with its weight, skill,
+            verdict and reason.
         """
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
