@@ -63,6 +63,35 @@ def _chance_losses(y: np.ndarray, task: str, fitted_on: np.ndarray | None = None
     return np.square(y - ref.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
 
 
+def _chance_floor(targets: np.ndarray, task: str) -> float:
+    """The chance-level loss at or below which a skill is undefined.
+
+    A chance level of 0 means the targets do not vary on the samples scored
+    (one class, one target value): the best constant is exact, and no
+    prediction can remove a share of its loss. Relative to the targets'
+    scale for regression, whose losses are in the target's units squared.
+    """
+    if task == "regression":
+        return EPS * float(np.mean(np.square(targets)))
+    return EPS
+
+
+def _skill(losses: np.ndarray, chances: np.ndarray, floor: float) -> np.ndarray:
+    """``1 - losses / chances``, NaN where the chance level is at most ``floor`` (undefined).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe._evidence import _skill
+    >>> _skill(np.array([0.1, 0.2]), np.array([0.4, 0.0]), 1e-12).tolist()
+    [0.75, nan]
+    """
+    chances = np.asarray(chances, dtype=np.float64)
+    defined = chances > floor
+    ratio = np.divide(losses, chances, out=np.full(chances.shape, np.nan), where=defined)
+    return 1.0 - ratio
+
+
 def _bootstrap_means(
     values: np.ndarray, mask: np.ndarray, n_bootstrap: int, rng: np.random.Generator
 ) -> np.ndarray:

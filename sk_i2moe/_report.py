@@ -35,12 +35,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._evidence import (
-    EPS,
     N_MOMENTS,
     _added_up,
     _additive_surrogates,
     _beyond_label,
     _bootstrap_means,
+    _chance_floor,
     _chance_losses,
     _interval,
     _losses,
@@ -48,6 +48,7 @@ from ._evidence import (
     _pair_moments,
     _predictions,
     _shared_information,
+    _skill,
 )
 from ._scoring import default_scoring, score_outputs
 
@@ -104,7 +105,9 @@ class InteractionReport:
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
         the Brier score for classifiers, squared error for regressors; the
         chance level is the best constant prediction on the samples the
-        expert is scored on);
+        expert is scored on; NaN where those samples all have the same
+        target, which leaves no chance level to beat, and resamples whose
+        targets do not vary are left out of the interval);
         ``n_usable`` (the held-out samples that have the modalities the
         expert needs; every statistic of the row is over those samples only);
         ``name_check`` (True/False, or None where the names hold by
@@ -126,8 +129,9 @@ class InteractionReport:
     estimator_name : str
         Class name of the estimator.
     absence : dict or None
-        Where held-out samples lack modalities and the model learns what an
-        absence says (``absence_offset``): ``n_samples`` (the incomplete
+        Where held-out samples lack modalities and the model learned what an
+        absence says (``absence_offset``, nonzero offsets for these samples;
+        a model fitted on complete data never learns them): ``n_samples`` (the incomplete
         samples), and the mixture's ``skill`` on them with its absence
         offsets and ``skill_without_offsets`` with them taken out. The gap
         is how much those predictions rest on the *fact* that a modality is
@@ -180,10 +184,16 @@ class InteractionReport:
                 f"{self.table.loc[heaviest, 'mean_weight']:.2f}), whose interaction the held-out "
                 "data do not support."
             )
-        if not self.names_by_construction:
+        if not self.names_by_construction and len(self.table) > 1:
+            shuffled = any(str(name).startswith("uniqueness[") for name in self.table.index)
             lines.append(
-                "Expert names are not guaranteed by this kind of mixture: each uniqueness expert "
-                "was evaluated with the other modalities shuffled across samples."
+                "Expert names are not guaranteed by this kind of mixture"
+                + (
+                    ": each uniqueness expert was evaluated with the other modalities shuffled "
+                    "across samples."
+                    if shuffled
+                    else "."
+                )
             )
         incomplete = (self.table["n_usable"] < self.n_samples).any()
         if incomplete:
@@ -241,13 +251,16 @@ def _absence_evidence(
     if offset is None:
         return None
     rows = np.asarray(explanation.absent).any(axis=1)
-    base = max(float(chance[rows].mean()), EPS)
+    if not np.any(offset[rows]):  # never learned (fitted on complete data): it adds nothing
+        return None
+    base = np.asarray([chance[rows].mean()])
+    floor = _chance_floor(targets, task)
     with_offsets = _losses(output[rows], targets[rows], task).mean()
     without = _losses(output[rows] - offset[rows], targets[rows], task).mean()
     return {
         "n_samples": int(rows.sum()),
-        "skill": float(1.0 - with_offsets / base),
-        "skill_without_offsets": float(1.0 - without / base),
+        "skill": float(_skill(np.asarray([with_offsets]), base, floor)[0]),
+        "skill_without_offsets": float(_skill(np.asarray([without]), base, floor)[0]),
     }
 
 
@@ -337,6 +350,8 @@ class _Evidence:
     modality what made-additive copies of it lose beyond ``JOINT_SHARE``,
     and ``agree_low[(e, k)]`` how much two modalities' predictions agree
     beyond the label. None (or empty) where a quantity was not measured.
+    ``undefined`` marks, per expert (the mixture last), a skill that cannot
+    be measured: the samples it is scored on all have the same target.
     """
 
     names: list[str]
@@ -347,6 +362,7 @@ class _Evidence:
     rival: int | None
     by_construction: bool
     usable: np.ndarray
+    undefined: np.ndarray
     skill_low: np.ndarray
     alone_low: dict[int, float]
     pair_low: dict[tuple[int, int], float]
@@ -369,10 +385,20 @@ class _Evidence:
 
     def verdict(self, e: int) -> tuple[bool, str]:
         """``(supported, reason)`` for expert ``e``."""
-        if not self.skill_low[-1] > 0:
-            return False, "the mixture is not better than chance on these data"
         if not self.usable[:, e].any():
             return False, "no held-out sample has the modalities it needs"
+        if self.undefined[-1]:
+            return False, (
+                "every held-out sample has the same target, so there is no chance level to "
+                "beat; evaluate on data with more than one class or value"
+            )
+        if not self.skill_low[-1] > 0:
+            return False, "the mixture is not better than chance on these data"
+        if self.undefined[e]:
+            return False, (
+                "the held-out samples that have its modalities all have the same target: "
+                "its skill there is undefined"
+            )
         if e in self.unique:
             return self._uniqueness(e)
         if self.skill_low[e] <= 0:
@@ -700,17 +726,16 @@ def interaction_report(
     def low(name: str) -> np.ndarray | None:
         return _interval(draws[name], confidence)[0] if name in draws else None
 
-    def skill_of(loss_draws: np.ndarray, chance_draws: np.ndarray) -> np.ndarray:
-        return 1.0 - loss_draws / np.maximum(chance_draws, EPS)
-
+    # a resample (or a set of samples) whose targets do not vary has no skill: NaN, left
+    # out of the intervals (all NaN where the samples themselves do not vary)
+    floor = _chance_floor(targets, task)
     w_draws = draws["weights"].reshape(n_bootstrap, n_members, n_e)
     drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
     w_low, w_high = _interval(w_draws[np.arange(n_bootstrap), drawn], confidence)
-    skill = 1.0 - _masked_mean(losses, loss_mask) / np.maximum(
-        _masked_mean(chances, loss_mask), EPS
-    )
-    s_low, s_high = _interval(skill_of(draws["losses"], draws["chances"]), confidence)
-    alone_low = _interval(skill_of(draws["alone"], draws["chances"][:, unique]), confidence)[0]
+    chance_means = _masked_mean(chances, loss_mask)
+    skill = _skill(_masked_mean(losses, loss_mask), chance_means, floor)
+    s_low, s_high = _interval(_skill(draws["losses"], draws["chances"], floor), confidence)
+    alone_low = _interval(_skill(draws["alone"], draws["chances"][:, unique], floor), confidence)[0]
     agree = draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS)
     evidence = _Evidence(
         names=names,
@@ -721,6 +746,7 @@ def interaction_report(
         rival=rival,
         by_construction=by_construction,
         usable=usable,
+        undefined=np.isnan(skill) & loss_mask.any(axis=0),
         skill_low=s_low,
         alone_low=dict(zip(unique, alone_low)),
         pair_low=dict(zip(pairs, low("pairs"))),

@@ -353,3 +353,55 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
         Expert(added), arrays, added(*arrays)[:, None], absent, 0, np.random.default_rng(1)
     )
     assert pairable.sum() == 301 - 2
+
+
+def test_targets_that_do_not_vary_leave_the_skill_undefined(unique_m1):
+    clf, X, y = unique_m1
+    one = y == 1
+    report = interaction_report(clf, {k: v[one] for k, v in X.items()}, y[one], n_bootstrap=50)
+    assert np.isnan(report.mixture["skill"]) and np.isnan(report.mixture["skill_low"])
+    assert report.table.skill.isna().all() and report.dominant is None
+    assert (report.table.reason.str.contains("same target")).all()
+    assert "skill nan" in report.summary()
+    # a modality present only in one class: its expert's skill is undefined, not hugely negative
+    lacking = {k: v.copy() for k, v in X.items()}
+    lacking["m1"][y == 0] = np.nan
+    table = interaction_report(clf, lacking, y, n_bootstrap=50).table
+    row = table.loc["uniqueness[m1]"]
+    assert np.isnan(row.skill) and not row.supported and "same target" in row.reason
+    assert table.drop(index="uniqueness[m1]").skill.notna().all()
+
+
+def test_the_regressor_skill_is_undefined_on_a_constant_target():
+    X, y, _ = make_interaction_regression("uniqueness", n_samples=200, random_state=0)
+    X_tr, y_tr, X_te, _ = _split(X, y, 150)
+    reg = I2MoERegressor(**{**STRUCTURE, "max_epochs": 3}).fit(X_tr, y_tr)
+    report = interaction_report(reg, X_te, np.full(50, 2.5), n_bootstrap=20)
+    assert np.isnan(report.mixture["skill"]) and report.dominant is None
+
+
+def test_vanilla_fusion_summary_names_no_uniqueness_experts():
+    X, y, _ = make_interaction_classification("uniqueness", n_samples=200, random_state=0)
+    X_tr, y_tr, X_te, y_te = _split(X, y, 150)
+    clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3}, experts="single").fit(X_tr, y_tr)
+    text = interaction_report(clf, X_te, y_te, n_bootstrap=20).summary()
+    assert "uniqueness" not in text and "Expert names are not guaranteed" not in text
+
+
+def test_untrained_absence_offsets_are_not_reported(unique_m1):
+    clf, X, y = unique_m1  # fitted on complete data: its absence offsets never moved
+    lacking = {k: v.copy() for k, v in X.items()}
+    lacking["m0"][:30] = np.nan
+    report = interaction_report(clf, lacking, y, n_bootstrap=20)
+    assert report.absence is None and "absence itself" not in report.summary()
+
+
+def test_an_expert_no_sample_can_use_says_so_first():
+    X, y, _ = make_interaction_classification("uniqueness", n_samples=200, random_state=0)
+    X_tr, y_tr, X_te, _ = _split(X, y, 150)
+    clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3}).fit(X_tr, y_tr)
+    lacking = {k: v.copy() for k, v in X_te.items()}
+    lacking["m0"][:] = np.nan
+    shuffled = np.random.default_rng(0).permutation(y[150:])  # the mixture at chance
+    table = interaction_report(clf, lacking, shuffled, n_bootstrap=20).table
+    assert table.loc["uniqueness[m0]", "reason"] == "no held-out sample has the modalities it needs"
