@@ -375,7 +375,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
         ``ValueError`` (they are built into the fitted network).
     standardize : bool, default=True
         Standardise every feature with the training mean and standard deviation
-        (over the samples that have its modality) inside the network.
+        (over the samples that have its modality and a positive weight in the
+        loss: ``sample_weight`` 0 leaves a row out, as if it were not given)
+        inside the network.
     allow_missing_modalities : bool, default=True
         A modality whose values are all NaN in a row is absent for that
         sample, in ``fit`` and in every prediction and explanation: the model
@@ -630,8 +632,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     # -- hooks for subclasses ------------------------------------------------
     @abstractmethod
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
-        """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
+    def _prepare_target(
+        self, y: object, fit: bool, fit_rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Validate ``y`` (and learn its encoding when ``fit``); return the training target.
+
+        ``fit_rows`` (bool, one per row; all when None) are the rows a learned
+        scale of the target may rest on: those with a positive sample weight.
+        """
 
     @abstractmethod
     def _criterion(self) -> type[torch.nn.Module]:
@@ -694,8 +702,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         n_targets = len(y) if hasattr(y, "__len__") else np.asarray(y).size
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
-        y_encoded = self._prepare_target(y, fit=not reuse)
         given_weights = check_sample_weight(sample_weight, n_samples)
+        y_encoded = self._prepare_target(y, fit=not reuse, fit_rows=given_weights > 0)
         weights = self._loss_weights(y, given_weights)
         device = resolve_device(self.device)
         if device.type == "cpu":
@@ -909,7 +917,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         ``max_epochs`` and ``n_members`` override the estimator's parameters.
         """
         self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
-        stats = standardization(train.inputs, train.present) if self.standardize else None
+        stats = None
+        if self.standardize:  # over the rows the loss counts (a weight of 0 leaves a row out)
+            counted = train.sample_weight > 0
+            rows = train.present
+            if not counted.all():
+                rows = counted[:, None] if rows is None else rows & counted[:, None]
+                rows = rows.expand(len(train), len(train.inputs))
+            stats = standardization(train.inputs, rows)
         n_features = [t.shape[1] for t in train.inputs]
         net = self._build_net(n_features, stats, valid, device, n_members=n_members)
         if max_epochs is not None:

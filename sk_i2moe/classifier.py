@@ -192,7 +192,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             Class labels (any hashable type), or a 0/1 indicator matrix for
             multi-label classification.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample loss weights (multiplied by ``class_weight``).
+            Per-sample loss weights (multiplied by ``class_weight``). A row
+            whose weight is 0 is left out of the input standardisation too.
 
         Returns
         -------
@@ -210,7 +211,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+    def _prepare_target(
+        self, y: object, fit: bool, fit_rows: np.ndarray | None = None
+    ) -> np.ndarray:
         multilabel = type_of_target(y) == "multilabel-indicator"
         if fit:
             self._multilabel = multilabel

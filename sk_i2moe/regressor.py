@@ -179,7 +179,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Real-valued targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample loss weights.
+            Per-sample loss weights. A row whose weight is 0 is left out of
+            the input and target standardisation too, as if it were not given.
 
         Returns
         -------
@@ -198,7 +199,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+    def _prepare_target(
+        self, y: object, fit: bool, fit_rows: np.ndarray | None = None
+    ) -> np.ndarray:
         arr = np.asarray(y)
         if arr.dtype.kind not in "biuf":
             try:
@@ -219,9 +222,10 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             self._y_ndim = arr.ndim
             # mean and standard deviation of y / max|y|, scaled back: no overflow of the
             # squares for targets near 1e200
-            peak = np.abs(table).max(0)
+            counted = table if fit_rows is None else table[fit_rows]
+            peak = np.abs(counted).max(0)
             peak[peak == 0] = 1.0
-            unit = table / peak
+            unit = counted / peak
             std = unit.std(0) * peak
             self._y_loc = unit.mean(0) * peak
             self._y_scale = np.where(std > 0, std, 1.0)

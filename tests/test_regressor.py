@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_diabetes
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk_i2moe import I2MoERegressor
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
 
 SMALL = {"max_epochs": 5, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
 
@@ -86,3 +87,36 @@ def test_regression_target_errors(diabetes):
 )
 def test_sklearn_compatible_regressor(estimator, check):
     check(estimator)
+
+
+def _input_stats(estimator):
+    state = estimator.net_.module_.state_dict()
+    return {k: v for k, v in state.items() if k.rsplit(".", 1)[-1].startswith(("loc_", "scale_"))}
+
+
+@pytest.mark.parametrize("Estimator", [I2MoERegressor, I2MoEClassifier])
+def test_a_zero_weight_row_shapes_no_standardisation(Estimator):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 3)), "b": rng.normal(size=(60, 2))}
+    y = X["a"][:, 0] + 0.1 * rng.normal(size=60)
+    if Estimator is I2MoEClassifier:
+        y = (y > 0).astype(int)
+    X["a"][:3] = 1e5  # three outlying rows, weighted 0
+    if Estimator is I2MoERegressor:
+        y = np.where(np.arange(60) < 3, 1e5, y)
+    weight = np.r_[np.zeros(3), np.ones(57)]
+    params = {**SMALL, "max_epochs": 1, "early_stopping": False}
+    weighted = Estimator(**params).fit(X, y, sample_weight=weight)
+    dropped = Estimator(**params).fit({k: v[3:] for k, v in X.items()}, y[3:])
+    stats, expected = _input_stats(weighted), _input_stats(dropped)
+    assert stats.keys() == expected.keys() and stats
+    for key in stats:
+        torch.testing.assert_close(stats[key], expected[key])
+    if Estimator is I2MoERegressor:
+        np.testing.assert_allclose(weighted._y_loc, dropped._y_loc)
+        np.testing.assert_allclose(weighted._y_scale, dropped._y_scale)
+    # positive weights do not reweight the statistics: equal weights change nothing
+    equal = Estimator(**params).fit(X, y, sample_weight=np.full(60, 2.0))
+    plain = Estimator(**params).fit(X, y)
+    for key, value in _input_stats(equal).items():
+        torch.testing.assert_close(value, _input_stats(plain)[key])
