@@ -454,7 +454,10 @@ SHARED_ATTRIBUTES = """\
         ``["uniqueness[<modality>]", ..., "synergy", "redundancy"]`` (or the
         subset chosen by ``experts``; ``["fusion"]`` for a single expert).
     interaction_weights_ : ndarray of shape (n_experts,)
-        Mean interaction weight of each expert over the training data (sums to 1).
+        Mean interaction weight of each expert over the training data (sums to
+        1). Every row counts, including the weight 0 of an expert whose
+        modality a row lacks; the interaction report averages over the rows
+        that can use each expert instead (see the interpretation guide).
     net_ : I2MoENet
         The fitted skorch net; ``net_.module_`` is the torch model.
     history_ : skorch.History

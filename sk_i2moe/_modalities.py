@@ -331,7 +331,7 @@ class ModalitySpec:
                 None,
                 sum(a.shape[1] for a in data.values()),
                 owner,
-                tuple(_column_names(X[n]) for n in names),
+                tuple(_modality_feature_names(X[n]) for n in names),
             ), data
         frame = X if isinstance(X, pd.DataFrame) else None
         arr = frame if frame is not None else _table(X)
@@ -400,7 +400,7 @@ class ModalitySpec:
             fitted_names = self.modality_feature_names or (None,) * len(self.names)
             for name, fitted in zip(self.names, fitted_names):
                 _check_feature_names(
-                    _column_names(X[name]), fitted, f"Modality {name!r}", self.owner
+                    _modality_feature_names(X[name]), fitted, f"Modality {name!r}", self.owner
                 )
             for name, expected in zip(self.names, self.n_features):
                 got = data[name].shape[1]
@@ -515,6 +515,19 @@ def _column_names(values: object) -> np.ndarray | None:
     if isinstance(values, pd.DataFrame):
         return np.asarray(values.columns, dtype=object)
     return None
+
+
+def _modality_feature_names(values: object) -> np.ndarray | None:
+    """One modality's feature names: a DataFrame's columns when every one is a string.
+
+    As scikit-learn's ``feature_names_in_``: a DataFrame whose columns are
+    integers (a ``RangeIndex``, say) has no feature names, so it is neither
+    checked nor warned about against an array.
+    """
+    names = _column_names(values)
+    if names is None or not all(isinstance(name, str) for name in names):
+        return None
+    return names
 
 
 def _check_feature_names(

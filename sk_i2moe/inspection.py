@@ -283,6 +283,11 @@ default=None
 
         The global view of the paper: how much the data set, as a whole,
         leans on every kind of interaction, and how that varies by sample.
+        Every sample counts, including the weight 0 of an expert whose
+        modality a sample lacks (the means sum to 1);
+        :func:`interaction_report` and the violins of
+        :func:`~sk_i2moe.plotting.plot_interaction_weights` use only the
+        samples that can use each expert.
 
         Returns
         -------

@@ -74,6 +74,20 @@ def test_dataframe_modalities_check_their_column_names_at_prediction():
         clf.predict(as_arrays)
 
 
+def test_integer_columns_are_no_feature_names_as_in_scikit_learn():
+    X, y = _frames()
+    arrays = {name: frame.to_numpy() for name, frame in X.items()}
+    clf = I2MoEClassifier(**TINY).fit(arrays, y)
+    numbered = dict(arrays, labs=pd.DataFrame(arrays["labs"]))  # columns 0, 1, 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(clf.predict_proba(numbered), clf.predict_proba(arrays))
+        I2MoEClassifier(**TINY).fit(numbered, y).predict(arrays)
+    # string names are still checked against an array
+    with pytest.warns(UserWarning, match="'labs' has feature names"):
+        clf.predict(dict(arrays, labs=X["labs"]))
+
+
 def test_a_table_fitted_with_names_warns_for_an_array():
     X, y = _frames()
     table = pd.concat(X, axis=1)
