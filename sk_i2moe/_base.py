@@ -520,6 +520,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(
             f"device={device!r} is not a valid torch device; use 'auto', 'cpu' or 'cuda'."
         ) from err
+    if resolved.type == "meta":
+        raise ValueError(
+            f"device={device!r} holds no data, so a network there can neither train nor "
+            "predict; use 'auto', 'cpu' or 'cuda'."
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} but CUDA is not available on this machine; use "
@@ -1129,18 +1134,24 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         Raises
         ------
         RuntimeError
-            When the weights do not fit the network the parameters describe.
+            When the weights are not those of the network the parameters
+            describe (names, shapes, dtypes), or hold NaN or infinite values.
         """
         device = resolve_device(self.device)
         # early stopping that kept the best epoch trained (and continues) with its callback
         keeps = self._stopping_mode() == "keep"
         net = self._build_net(list(self._input_spec.n_features), None, None, device, keeps)
-        with torch.random.fork_rng(devices=[]):  # the throwaway initialisation draws
-            net.initialize()
-        module = getattr(net.module_, "_orig_mod", net.module_)
         # files written before weight_shrinkage lack its buffers: such a model does not shrink
         # ... nor before the output temperature: such a model predicts as trained
         older = SHRINKAGE_BUFFERS + CALIBRATION_BUFFERS
+        # the network the parameters describe, compared with the weights before it is built:
+        # parameters that describe a huge network cannot make a small file allocate it
+        with torch.device("meta"):
+            expected = net.module(**net.get_params_for("module")).state_dict()
+        _io.check_weights(module_state, expected, optional=older)
+        with torch.random.fork_rng(devices=[]):  # the throwaway initialisation draws
+            net.initialize()
+        module = getattr(net.module_, "_orig_mod", net.module_)
         defaults = {k: v for k, v in module.state_dict().items() if k.endswith(older)}
         module.load_state_dict({**defaults, **module_state})
         net.history = history

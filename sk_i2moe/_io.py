@@ -260,17 +260,66 @@ def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, 
     return _encoded({"param_groups": state["param_groups"]}, "optimizer"), tensors
 
 
+def check_weights(
+    saved: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Tensor],
+    optional: tuple[str, ...] = (),
+) -> None:
+    """Check a file's weights against the state of the network they are for.
+
+    Parameters
+    ----------
+    saved : mapping of str to Tensor
+        The weights read from the file, by name.
+    expected : mapping of str to Tensor
+        The network's state (e.g. built on the ``meta`` device: shapes and
+        dtypes only).
+    optional : tuple of str
+        Name endings of expected entries a file may lack (buffers that older
+        versions did not write).
+
+    Raises
+    ------
+    RuntimeError
+        When a name is missing or unexpected, a shape or dtype differs, or a
+        floating tensor holds NaN or infinite values (no fit writes those).
+    """
+    missing = [k for k in expected if k not in saved and not k.endswith(optional)]
+    unexpected = [k for k in saved if k not in expected]
+    if missing or unexpected:
+        raise RuntimeError(f"missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for name, value in saved.items():
+        want = expected[name]
+        if value.shape != want.shape or value.dtype != want.dtype:
+            raise RuntimeError(
+                f"{name!r} is {value.dtype} of shape {tuple(value.shape)}; the network holds "
+                f"{want.dtype} of shape {tuple(want.shape)}"
+            )
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise RuntimeError(f"{name!r} holds NaN or infinite values")
+
+
 def _restore_optimizer(
     estimator: object, saved: dict | None, tensors: dict[str, torch.Tensor], path: str
 ) -> None:
     """Load the saved optimizer state into the rebuilt net's optimizer."""
     if saved is None:  # written without it (save(optimizer=False), older files): a fresh one
         return
+    params = [p for group in estimator.net_.optimizer_.param_groups for p in group["params"]]
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
         index, _, key = name[len(_OPTIMIZER_PREFIX) :].partition(".")
-        if not index.isdigit() or not key:
+        if not index.isdigit() or not key or int(index) >= len(params):
             raise ModelFileError(f"{path!r} has an unexpected optimizer tensor {name!r}.")
+        # the step count is one number; every other state tensor is one per parameter entry
+        shape = () if key == "step" else params[int(index)].shape
+        if value.numel() != math.prod(shape) or (key != "step" and value.shape != shape):
+            raise ModelFileError(
+                f"The optimizer tensor {name!r} in {path!r} has shape {tuple(value.shape)}; "
+                f"its parameter needs {tuple(shape)}."
+            )
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise ModelFileError(f"The optimizer tensor {name!r} in {path!r} is not finite.")
         state.setdefault(int(index), {})[key] = value
     try:
         groups = _decode(saved["param_groups"])
@@ -303,10 +352,15 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         )
     try:
         document = json.loads(metadata[_META_KEY])
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, RecursionError) as err:
         raise ModelFileError(
-            f"The metadata of {os.fspath(path)!r} is not valid JSON: {err}"
+            f"The metadata of {os.fspath(path)!r} is not valid JSON: {err!r}"
         ) from None
+    if not isinstance(document, dict):
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} is a JSON {type(document).__name__}, not "
+            "the object save() writes."
+        )
     return document, tensors
 
 
@@ -377,10 +431,17 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         fitted = {k: _decode(v) for k, v in document["fitted"].items()}
         spec = ModalitySpec(**{k: _decode(v) for k, v in document["input_spec"].items()})
         history = History(document["history"])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as err:
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is incomplete or malformed ({err!r})."
         ) from None
+    # code and live state are never written: a file holding them was not written by save()
+    written = [k for k in _NOT_SAVED if params.get(k) is not None]
+    if written:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} holds {written[0]!r}, which save() never writes (it is code); "
+            "the file was not written by sk_i2moe."
+        )
     if device is not None:
         params["device"] = device
     # files written before weight_shrinkage existed predict with the weights as trained
@@ -404,6 +465,12 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"The metadata of {os.fspath(path)!r} lacks fitted attributes "
             f"{sorted(expected - set(fitted))}."
         )
+    unknown = set(fitted) - expected - set(_OPTIONAL_FITTED)
+    if unknown:
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} sets attributes {sorted(unknown)[:5]} that "
+            "save() never writes; the file was not written by sk_i2moe."
+        )
     estimator.validation_loss_ = None  # unless the file records it
     estimator.n_reweight_steps_ = 0  # files of earlier versions: the weights were not refined
     estimator.n_members_ = estimator.n_members  # files of earlier versions: an integer
@@ -423,10 +490,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPTIMIZER_PREFIX)}
     try:
         estimator._restore_net(module_state, history)
-    except RuntimeError as err:  # load_state_dict: missing, unexpected or mis-shaped weights
+    except (RuntimeError, TypeError) as err:  # weights not the network's; bad module options
         raise ModelFileError(
-            f"The weights in {os.fspath(path)!r} do not match the network its metadata "
-            f"describes: {str(err).splitlines()[0]} ..."
+            f"The weights in {os.fspath(path)!r} are not those of the network its metadata "
+            f"describes: {str(err).splitlines()[0]}"
         ) from None
     except ValueError as err:  # e.g. a device that this machine lacks
         raise ModelFileError(

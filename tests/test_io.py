@@ -13,6 +13,7 @@ from skorch.helper import SliceDict
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
 from sk_i2moe._io import ModelFileError
+from sk_i2moe._net import I2MoENet
 from sk_i2moe.nn import FUSIONS
 
 safetensors = pytest.importorskip("safetensors")
@@ -275,7 +276,7 @@ def test_metadata_that_does_not_match_the_tensors_is_refused(saved):
         document["params"]["hidden_dim"] = 16
 
     _rewrite(path, wider)
-    with pytest.raises(ModelFileError, match="do not match the network"):
+    with pytest.raises(ModelFileError, match="not those of the network .* shape"):
         load(path)
 
 
@@ -416,3 +417,81 @@ def test_an_optimizer_state_that_is_not_tensors_is_refused_by_name(tmp_path):
     np.testing.assert_array_equal(
         load(tmp_path / "model.i2moe").predict_proba(X), clf.predict_proba(X)
     )
+
+
+def test_a_file_describing_a_huge_network_is_refused_before_it_is_built(saved, monkeypatch):
+    path, _, _ = saved
+    _rewrite(path, lambda d, t: d["params"].update(hidden_dim=100_000))
+    built = []
+    monkeypatch.setattr(I2MoENet, "initialize", lambda self: built.append(self) or self)
+    with pytest.raises(ModelFileError, match="not those of the network"):
+        load(path)
+    assert not built  # the comparison ran on shapes alone, with nothing allocated
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d, t: d["fitted"].update(predict_proba=1), "never writes"),
+        (lambda d, t: d["fitted"].update(__class__="x"), "never writes"),
+        (lambda d, t: d["params"].update(callbacks=["os.system"]), "'callbacks'"),
+        (lambda d, t: d.update(params=[1]), "malformed"),
+        (lambda d, t: d["params"].update(fusion_kwargs={"__mapping__": [["evil", 1]]}), "evil"),
+        (lambda d, t: d["params"].update(device="meta"), "holds no data"),
+        (
+            lambda d, t: d["fitted"].update(
+                classes_={"__ndarray__": [0, 1], "dtype": "<i8", "shape": [10**6, 10**6]}
+            ),
+            "malformed",
+        ),
+    ],
+)
+def test_metadata_save_never_writes_is_a_model_file_error(saved, edit, message):
+    path, _, _ = saved
+    _rewrite(path, edit)
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+
+
+def test_metadata_that_is_not_an_object_is_refused(saved):
+    path, _, _ = saved
+    tensors = load_file(path)
+    for text in ("[1, 2]", "[" * 100_000 + "]" * 100_000):
+        save_file(tensors, path, metadata={"sk_i2moe": text})
+        with pytest.raises(ModelFileError, match="metadata"):
+            load(path)
+
+
+def test_weights_of_another_dtype_or_not_finite_are_refused(saved):
+    path, _, _ = saved
+    name = next(k for k in load_file(path) if k.startswith("module.") and k.endswith("weight"))
+
+    def as_double(document, tensors):
+        tensors[name] = tensors[name].double()
+
+    _rewrite(path, as_double)
+    with pytest.raises(ModelFileError, match="float64 of shape"):
+        load(path)
+
+    def with_nan(document, tensors):
+        tensors[name] = torch.full_like(tensors[name], float("nan")).float()
+
+    _rewrite(path, with_nan)
+    with pytest.raises(ModelFileError, match="NaN or infinite"):
+        load(path)
+
+
+@pytest.mark.parametrize("change", ["shape", "index"])
+def test_optimizer_tensors_must_fit_their_parameters(saved, change):
+    path, _, _ = saved
+
+    def edit(document, tensors):
+        name = next(k for k in tensors if k.startswith("optimizer.") and k.endswith("exp_avg"))
+        if change == "shape":
+            tensors[name] = torch.zeros(7)
+        else:
+            tensors["optimizer.999.exp_avg"] = torch.zeros(3)
+
+    _rewrite(path, edit)
+    with pytest.raises(ModelFileError, match="optimizer tensor"):
+        load(path)
