@@ -231,7 +231,15 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
     if not is_classifier(final):
         return y.reshape(n, -1).astype(np.float64), "regression"
     if final._multilabel:
-        return y.reshape(n, -1).astype(np.float64), "multilabel"
+        n_labels = len(final.classes_)
+        if y.ndim != 2 or y.shape[1] != n_labels or not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                f"y must be a 0/1 indicator matrix of shape ({n}, {n_labels}), one column per "
+                f"label the model was fitted with; got shape {y.shape}"
+                + ("" if y.ndim != 2 or y.shape[1] != n_labels else " with values other than 0/1")
+                + "."
+            )
+        return y.astype(np.float64), "multilabel"
     y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
     classes = np.asarray(final.classes_)
     unknown = np.setdiff1d(y, classes)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ._modalities import row_labels
+from ._modalities import absent_modalities, row_labels
 from ._report import InteractionReport, final_estimator, interaction_report
 from ._scoring import default_scoring, score_outputs
 from .nn.ensemble import member_contributions
@@ -457,7 +457,10 @@ def modality_importance(
 
     For each modality, its rows are shuffled across samples (all its columns
     together, so the modality stays internally consistent) ``n_repeats``
-    times, and the drop of the score is recorded. Interaction weights say
+    times, and the drop of the score is recorded. Where samples lack the
+    modality, it is shuffled among the samples that have it: which samples
+    lack it stays as it was (what an absence says is not part of the
+    importance), and no sample is left with every modality absent. Interaction weights say
     how a prediction is *composed*; this says what it *needs*: a modality
     whose shuffling costs nothing can be dropped, whatever the weights of
     its experts.
@@ -505,12 +508,14 @@ def modality_importance(
     arrays = list(final._input_spec.transform(Xt).values())
     rng = check_random_state(random_state)
     baseline = score_outputs(final, final._explain_arrays(arrays).output, y, scoring, sample_weight)
-    n = arrays[0].shape[0]
+    having = [np.flatnonzero(~absent) for absent in absent_modalities(arrays).T]
     drops = np.empty((len(arrays), n_repeats))
     for m in range(len(arrays)):
+        rows = having[m]
         for r in range(n_repeats):
             shuffled = list(arrays)
-            shuffled[m] = arrays[m][rng.permutation(n)]
+            shuffled[m] = arrays[m].copy()
+            shuffled[m][rows] = arrays[m][rows[rng.permutation(len(rows))]]
             output = final._explain_arrays(shuffled).output
             drops[m, r] = baseline - score_outputs(final, output, y, scoring, sample_weight)
     frame = pd.DataFrame(

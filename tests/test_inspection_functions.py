@@ -124,3 +124,35 @@ def test_regressors_score_and_permute_in_target_units():
     assert scores.loc["mixture", "score"] == pytest.approx(expected, rel=1e-6)
     imp = modality_importance(reg, X, y * 100, n_repeats=2, random_state=0)
     assert imp.attrs["metric"] == "r2" and imp["importance_mean"].idxmax() == "m0"
+
+
+@pytest.mark.parametrize("Estimator", [I2MoEClassifier, I2MoERegressor])
+def test_modality_importance_shuffles_a_modality_among_the_samples_that_have_it(Estimator):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(150, 3)), "b": rng.normal(size=(150, 2))}
+    y = X["a"][:, 0] + X["b"][:, 0]
+    if Estimator is I2MoEClassifier:
+        y = (y > 0).astype(int)
+    X["a"][:30] = np.nan  # the first 30 lack a, the next 30 lack b
+    X["b"][30:60] = np.nan
+    model = Estimator(**{**SMALL, "max_epochs": 3, "n_members": 1}).fit(X, y)
+    seen = []
+    explain_arrays = type(model)._explain_arrays
+
+    def spy(self, arrays):
+        seen.append([a.copy() for a in arrays])
+        return explain_arrays(self, arrays)
+
+    scoring = "roc_auc" if Estimator is I2MoEClassifier else None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(model), "_explain_arrays", spy)
+        imp = modality_importance(model, X, y, scoring=scoring, n_repeats=2, random_state=0)
+    assert np.isfinite(imp[["importance_mean", "repeat_0", "repeat_1"]].to_numpy()).all()
+    original = seen[0]  # the baseline's arrays, as the estimator reads them
+    for arrays in seen[1:]:  # every shuffle keeps who lacks what, and its rows' values
+        for values, before in zip(arrays, original):
+            np.testing.assert_array_equal(np.isnan(values), np.isnan(before))
+            kept = ~np.isnan(before[:, 0])
+            np.testing.assert_array_equal(
+                np.sort(values[kept], axis=0), np.sort(before[kept], axis=0)
+            )

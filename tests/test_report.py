@@ -405,3 +405,15 @@ def test_an_expert_no_sample_can_use_says_so_first():
     shuffled = np.random.default_rng(0).permutation(y[150:])  # the mixture at chance
     table = interaction_report(clf, lacking, shuffled, n_bootstrap=20).table
     assert table.loc["uniqueness[m0]", "reason"] == "no held-out sample has the modalities it needs"
+
+
+def test_a_multilabel_target_must_be_the_fitted_indicator_matrix():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(120, 3)), "b": rng.normal(size=(120, 2))}
+    Y = np.column_stack([X["a"][:, 0] > 0, X["b"][:, 0] > 0]).astype(int)
+    clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3, "n_members": 1}).fit(X, Y)
+    assert interaction_report(clf, X, Y, n_bootstrap=20).table.shape[0] == 4
+    with pytest.raises(ValueError, match=r"shape \(120, 2\).*values other than 0/1"):
+        interaction_report(clf, X, Y * 5)
+    with pytest.raises(ValueError, match=r"shape \(120, 2\).*got shape \(120, 3\)"):
+        interaction_report(clf, X, np.c_[Y, Y[:, :1]])
