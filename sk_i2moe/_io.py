@@ -430,7 +430,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         params = {k: _decode(v) for k, v in document["params"].items()}
         fitted = {k: _decode(v) for k, v in document["fitted"].items()}
         spec = ModalitySpec(**{k: _decode(v) for k, v in document["input_spec"].items()})
-        history = History(document["history"])
+        records = document["history"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise TypeError("the history is not a list of epoch records")
+        history = History(records)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as err:
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is incomplete or malformed ({err!r})."
@@ -484,6 +487,12 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:
         estimator._frozen["callbacks"] = estimator.callbacks
     estimator._input_spec = spec
+    stray = [k for k in tensors if not k.startswith((_MODULE_PREFIX, _OPTIMIZER_PREFIX))]
+    if stray:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} holds tensors {stray[:5]} that save() never writes; the file "
+            "was not written by sk_i2moe."
+        )
     module_state = {
         k[len(_MODULE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)
     }

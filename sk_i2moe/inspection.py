@@ -378,7 +378,10 @@ def expert_scores(
     per-label sigmoid, of its logits) and scored with ``scoring``. All the
     rows come from one forward pass. An expert that scores close to the
     mixture can carry the task alone; an expert with a large weight but a
-    poor score only helps in combination.
+    poor score only helps in combination. Every row is scored, including
+    rows that lack an expert's modalities (the expert then predicts without
+    them, and its weight there is 0); :func:`interaction_report` scores each
+    expert on the rows that can use it instead.
 
     Parameters
     ----------
