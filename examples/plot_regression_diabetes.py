@@ -77,13 +77,14 @@ plot_sample_explanation(explanation, index)
 # Each expert on its own
 # ----------------------
 # :func:`~sk_i2moe.inspection.expert_scores` computes R^2 of every expert's
-# own output next to the mixture's. Nothing in the training objective asks
-# an expert to predict well *alone*: it is trained through the mixture, and
-# its interaction loss only asks its output to react (or not) to a replaced
-# modality. When every expert scores far below the mixture, as is typical on
-# small data, the prediction is made by the weighted combination, and the
-# weights describe how the mixture assembles it, not which modality would
-# suffice on its own (see :ref:`interpretation`).
+# own output next to the mixture's. In the default mixture every expert is
+# trained to predict the target *alone* (its own task loss; the mixture's loss
+# trains only the weights), so the experts are complete predictors: an expert
+# that scores close to the mixture, as the heavily weighted one does here,
+# can carry the predictions by itself, and one with a large weight but a poor
+# score would only help in combination. Whether the held-out evidence backs
+# an expert's *interaction* is the interaction report's question (see
+# :ref:`interpretation`).
 scores = expert_scores(reg, X_test, y_test)
 print(scores.round(3).to_string())
 plt.show()

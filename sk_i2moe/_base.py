@@ -370,9 +370,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
         When True, a further ``fit`` continues training the fitted network for
         ``max_epochs`` more epochs instead of starting afresh. It takes
         ``max_epochs``, ``lr``, ``n_threads``, ``random_state``,
-        ``class_weight`` and ``validation_fraction`` from the current
-        parameters; changing any other parameter between the fits raises a
-        ``ValueError`` (they are built into the fitted network).
+        ``class_weight``, ``validation_fraction``, ``reweight_steps`` and
+        ``weight_shrinkage`` from the current parameters; changing any other
+        parameter between the fits raises a ``ValueError`` (they are built
+        into the fitted network).
     standardize : bool, default=True
         Standardise every feature with the training mean and standard deviation
         (over the samples that have its modality and a positive weight in the
@@ -468,14 +469,18 @@ SHARED_ATTRIBUTES = """\
         ``missing_modality_loss_weight > 0``) and ``modality_loss`` with
         ``interaction_constraint="structure"``;
         ``gate_loss`` for sparse backbones), per batch and per epoch;
-        ``valid_loss`` (the task loss) with early stopping; and whatever
-        ``callbacks`` record, e.g. ``EpochScoring("roc_auc")``.
+        ``valid_loss`` (the task loss) with ``early_stopping=True``, the mode
+        that validates every epoch of the network it keeps (the refitting
+        modes hold their first fit's held-out losses in ``validation_loss_``);
+        and whatever ``callbacks`` record, e.g. ``EpochScoring("roc_auc")``.
     n_iter_ : int
         Number of epochs run (of the final fit, with ``early_stopping="refit"``).
     validation_loss_ : ndarray of shape (n_epochs,) or None
         The held-out loss of every epoch of the fit that chose ``n_iter_``
         (one mixture), when ``early_stopping`` refitted (``"refit"``, or
-        ``"auto"`` with enough data); None otherwise.
+        ``"auto"`` with enough data); None otherwise, and after a
+        ``warm_start`` fit that continued training (its epochs were not
+        chosen on held-out data).
     output_temperature_ : float
         What the network's outputs are divided by at prediction: 1, except
         for a classifier that ``early_stopping="auto"`` trained on all the
@@ -742,6 +747,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.net_.max_epochs = self.max_epochs
                 self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
+                self.validation_loss_ = None  # these epochs were not chosen on held-out data
             else:
                 self.n_members_ = resolve_n_members(self.n_members, n_samples)
                 # a refit's first fit only chooses the number of epochs: one member does
@@ -904,10 +910,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         except ValueError as err:
             if self.early_stopping == "auto":
                 return dataset, None
+            # which side of the split is too small for every class to be on it
+            side = "smaller" if self.validation_fraction > 0.5 else "larger"
             raise ValueError(
                 f"Cannot hold out validation_fraction={self.validation_fraction} of "
                 f"{len(dataset)} samples for early_stopping={self.early_stopping!r} ({err}). "
-                "Use more data, a larger validation_fraction, early_stopping='auto' (which "
+                f"Use more data, a {side} validation_fraction, early_stopping='auto' (which "
                 "trains on all the data when no split is possible), or early_stopping=False."
             ) from err
         return dataset.subset(idx_train), dataset.subset(idx_valid)

@@ -9,6 +9,7 @@ interaction weights say against the ground truth.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 
@@ -176,8 +177,8 @@ def _make_interaction(
             f"unique_modality must be an integer in [0, {n_modalities - 1}] (a modality "
             f"index); got {unique_modality!r}."
         )
-    if isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
-        raise ValueError(f"noise must be a non-negative number; got {noise!r}.")
+    if isinstance(noise, bool) or not isinstance(noise, Real) or not 0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite non-negative number; got {noise!r}.")
     proportions = _check_interaction(interaction, n_modalities, int(unique_modality))
     rng = check_random_state(random_state)
 
@@ -403,7 +404,8 @@ def make_interaction_regression(
     X : dict of str to ndarray of shape (n_samples, n_features_m)
         The modalities ``{"m0": ..., "m1": ..., ...}`` (float64).
     y : ndarray of shape (n_samples,)
-        Continuous target (float64), roughly unit variance.
+        Continuous target (float64): a signal of roughly unit variance plus
+        the ``noise`` (variance about ``1 + noise**2``).
     interaction : ndarray of str of shape (n_samples,)
         The mechanism behind each sample: ``"uniqueness[m0]"``,
         ``"synergy"`` or ``"redundancy"``.

@@ -37,8 +37,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
     A row whose columns are all missing (NaN or None) lacks the modality.
     ``transformer`` is fitted on the other rows only (so a lacking patient
     does not shift an imputer's median or a scaler's scale) and transforms
-    them; a lacking row's outputs are all NaN, which the estimators read as
-    an absent modality (see the missing-modalities guide).
+    only them, so it need not accept missing values; a lacking row's outputs
+    are all NaN, which the estimators read as an absent modality (see the
+    missing-modalities guide). A sparse output is made dense.
 
     Parameters
     ----------
@@ -102,10 +103,15 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
                 f"Every row lacks the modality of the columns {columns} (all missing), so "
                 "there is nothing to fit. Drop these columns."
             )
-        rows = np.flatnonzero(~lacking)
-        part = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+        part = self._rows(X, np.flatnonzero(~lacking))
         self.transformer_ = clone(self.transformer).fit(part)
+        self._n_outputs = _dense(self.transformer_.transform(part[:1])).shape[1]
         return self
+
+    @staticmethod
+    def _rows(X: object, rows: np.ndarray) -> object:
+        """The rows ``rows`` of ``X`` (a DataFrame stays one)."""
+        return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
 
     def transform(self, X: object) -> np.ndarray:
         """Transform the rows that have the modality; NaN for the others.
@@ -121,9 +127,12 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, skip_check_array=True)
-        out = self.transformer_.transform(X)
-        out = np.array(out.to_numpy() if hasattr(out, "to_numpy") else out, dtype=np.float64)
-        out[self._lacking(X)] = np.nan
+        lacking = self._lacking(X)
+        out = np.full((len(lacking), self._n_outputs), np.nan)
+        # only the rows that have the modality reach the transformer (it may refuse NaN)
+        rows = np.flatnonzero(~lacking)
+        if rows.size:
+            out[rows] = _dense(self.transformer_.transform(self._rows(X, rows)))
         return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -138,7 +147,17 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         -------
         ndarray of str
         """
+        check_is_fitted(self)
         return self.transformer_.get_feature_names_out(input_features)
+
+
+def _dense(values: object) -> np.ndarray:
+    """A transformer's output as a float64 array (sparse matrices and DataFrames densified)."""
+    if hasattr(values, "toarray"):
+        values = values.toarray()
+    elif hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    return np.asarray(values, dtype=np.float64)
 
 
 def make_modality_transformer(

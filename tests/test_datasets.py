@@ -182,7 +182,8 @@ def test_regression_targets():
         ({"n_features": [10, 10]}, "one number of features per modality"),
         ({"n_features": "10"}, "n_features must be an int or a list"),
         ({"unique_modality": 3}, r"unique_modality must be an integer in \[0, 2\]"),
-        ({"noise": -0.1}, "noise must be a non-negative number"),
+        ({"noise": -0.1}, "noise must be a finite non-negative number"),
+        ({"noise": float("inf")}, "noise must be a finite non-negative number"),
     ],
 )
 @pytest.mark.parametrize("make", MAKERS)

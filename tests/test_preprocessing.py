@@ -101,3 +101,30 @@ def test_custom_steps_are_cloned_per_modality():
 def test_bad_modality_specs_are_named(bad):
     with pytest.raises(ValueError, match="(?i)modalit"):
         make_modality_transformer(bad)
+
+
+def test_absent_rows_never_reach_the_wrapped_transformer():
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import OneHotEncoder
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(10, 3)), columns=list("abc"))
+    X.iloc[2] = np.nan
+    out = KeepAbsentRows(make_pipeline(StandardScaler(), PCA(2))).fit(X).transform(X)
+    assert (
+        out.shape == (10, 2) and np.isnan(out[2]).all() and np.isfinite(np.delete(out, 2, 0)).all()
+    )
+    # a sparse one-hot output, and a transform of rows that all lack the modality
+    codes = pd.DataFrame({"c": ["a", "b", None, "a"]})
+    onehot = KeepAbsentRows(OneHotEncoder(handle_unknown="ignore")).fit(codes)
+    np.testing.assert_array_equal(
+        onehot.transform(codes), [[1, 0], [0, 1], [np.nan, np.nan], [1, 0]]
+    )
+    assert np.isnan(onehot.transform(codes.iloc[[2, 2]])).all()
+    assert onehot.transform(codes.iloc[[2, 2]]).shape == (2, 2)
+
+
+def test_feature_names_need_a_fit():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        KeepAbsentRows(StandardScaler()).get_feature_names_out()

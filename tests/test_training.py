@@ -281,3 +281,22 @@ def test_a_warm_start_after_refit_trains_on_all_the_data(imbalanced):
     clf.fit(X, y)
     assert clf.n_iter_ == first + SMALL["max_epochs"]
     assert sum(clf.history_[-1, "batches", :, "train_batch_size"]) == len(y)
+
+
+def test_a_continued_fit_has_no_epochs_chosen_on_held_out_data(imbalanced):
+    X, y = imbalanced
+    clf = I2MoEClassifier(**SMALL, early_stopping="refit", n_members=1, warm_start=True)
+    clf.fit(X, y)
+    assert clf.validation_loss_ is not None
+    clf.fit(X, y)  # continues: its epochs were not chosen on held-out data
+    assert clf.validation_loss_ is None
+
+
+@pytest.mark.parametrize("fraction, advice", [(0.95, "smaller"), (0.02, "larger")])
+def test_an_impossible_split_says_which_way_to_move_the_fraction(fraction, advice):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(25, 3))}
+    y = np.r_[np.zeros(20, dtype=int), np.ones(5, dtype=int)]
+    clf = I2MoEClassifier(**SMALL, early_stopping=True, validation_fraction=fraction)
+    with pytest.raises(ValueError, match=f"a {advice} validation_fraction"):
+        clf.fit(X, y)
