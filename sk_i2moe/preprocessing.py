@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
@@ -151,6 +151,19 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         return self.transformer_.get_feature_names_out(input_features)
 
 
+def _missing_as_nan(X: object) -> object:
+    """Categorical columns as objects, every missing value (None, pd.NA, NaT) as NaN.
+
+    ``SimpleImputer`` sees only NaN as missing in an object column, and
+    cannot read pandas' nullable ``string`` or ``boolean`` columns with
+    ``pd.NA``, nor a ``category`` column beside a ``bool`` one.
+    """
+    if isinstance(X, pd.DataFrame):
+        return X.astype(object).where(X.notna(), np.nan)
+    values = np.asarray(X, dtype=object)
+    return np.where(pd.isna(values), np.nan, values)
+
+
 def _dense(values: object) -> np.ndarray:
     """A transformer's output as a float64 array (sparse matrices and DataFrames densified)."""
     if hasattr(values, "toarray"):
@@ -182,11 +195,16 @@ def make_modality_transformer(
         every column you want to keep.
     numeric : transformer, default=None
         Applied (a fresh clone per modality) to the numeric columns; None is
-        ``SimpleImputer(strategy="median")`` then ``StandardScaler()``.
+        ``SimpleImputer(strategy="median", keep_empty_features=True)`` then
+        ``StandardScaler()``.
     categorical : transformer, default=None
-        Applied to the other columns; None is
-        ``SimpleImputer(strategy="most_frequent")`` then
-        ``OneHotEncoder(handle_unknown="ignore", sparse_output=False)``.
+        Applied to the other columns; None makes every missing value (NaN,
+        ``None``, ``pd.NA``, ``NaT``) NaN in an object array (so pandas'
+        nullable ``string``/``boolean`` columns and ``None`` are imputed
+        like NaN), then ``SimpleImputer(strategy="most_frequent",
+        keep_empty_features=True)`` and ``OneHotEncoder(handle_unknown=
+        "ignore", sparse_output=False)``. With either default, a column
+        without a value in the training rows is kept, as a constant.
     absent : {"keep", "impute"}, default="keep"
         What to do with a row that lacks a whole modality (all of its
         columns missing). ``"keep"`` leaves the row's outputs for that
@@ -243,13 +261,16 @@ def make_modality_transformer(
     numeric = (
         numeric
         if numeric is not None
-        else make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        else make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+        )
     )
     categorical = (
         categorical
         if categorical is not None
         else make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
+            FunctionTransformer(_missing_as_nan, feature_names_out="one-to-one"),
+            SimpleImputer(strategy="most_frequent", keep_empty_features=True),
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
     )

@@ -128,3 +128,29 @@ def test_feature_names_need_a_fit():
 
     with pytest.raises(NotFittedError):
         KeepAbsentRows(StandardScaler()).get_feature_names_out()
+
+
+def test_every_kind_of_missing_category_is_imputed_and_empty_columns_are_kept():
+    import warnings
+
+    table = pd.DataFrame(
+        {
+            "age": [61.0, 54.0, 70.0, 48.0],
+            "never_measured": [np.nan] * 4,
+            "sex": ["f", None, "m", "f"],
+            "smoker": pd.array([True, None, False, True], dtype="boolean"),
+            "site": pd.array(["a", pd.NA, "b", "a"], dtype="string"),
+            "stage": pd.Categorical(["I", "II", None, "I"]),
+            "treated": [True, False, True, True],
+        }
+    )
+    transformer = make_modality_transformer({"patient": list(table.columns)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = transformer.fit_transform(table)
+    columns = out.columns.tolist()
+    assert not [c for c in columns if c.endswith(("_None", "_nan", "_<NA>"))]
+    assert "patient__cat__smoker_True" in columns and "patient__num__never_measured" in columns
+    assert np.isfinite(out.to_numpy()).all()
+    # the imputed row takes the most frequent category
+    assert out.loc[1, "patient__cat__sex_f"] == 1.0 and out.loc[1, "patient__cat__site_a"] == 1.0
