@@ -376,9 +376,11 @@ def plot_sample_explanation(
 def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Each expert's own score next to the mixture's.
 
-    One bar per expert; the ``"mixture"`` row, when present, is a distinct
-    (dark, hatched) last bar and a dashed horizontal line across the plot,
-    so experts that reach it alone stand out. Bars carry their values.
+    One bar per expert, in the frame's order; the ``"mixture"`` row, when
+    present, is a distinct (orange, hatched) bar, last in
+    :func:`~sk_i2moe.inspection.expert_scores`' output, and a dashed
+    horizontal line across the plot, so experts that reach it alone stand
+    out. Bars carry their values.
 
     Parameters
     ----------
@@ -454,7 +456,7 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
         ax.legend(loc="best", frameon=False)
     _label_experts(ax, names)
     metric = scores_frame.attrs.get("metric")
-    ax.set_ylabel({"accuracy": "accuracy", "r2": "R$^2$"}.get(metric, "score"))
+    ax.set_ylabel({"r2": "R$^2$"}.get(metric, metric or "score"))
     ax.set_xlabel("expert")
     ax.set_title("Score of each expert alone vs the mixture")
     if np.all(values >= 0):

@@ -313,3 +313,13 @@ def test_weights_split_by_group_and_drawn_with_a_report(plt, kind):
     )
     with pytest.raises(ValueError, match="pass the report of the same estimator"):
         plot_interaction_weights(exp, report=other)
+
+
+@pytest.mark.parametrize("metric, label", [("roc_auc", "roc_auc"), (None, "score")])
+def test_expert_scores_plot_names_any_metric(plt, metric, label):
+    scores = _scores(with_mixture=True)
+    scores.attrs.pop("metric", None)
+    if metric is not None:
+        scores.attrs["metric"] = metric
+    fig, ax = plt.subplots()
+    assert plot_expert_scores(scores, ax=ax).get_ylabel() == label
