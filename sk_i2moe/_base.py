@@ -872,11 +872,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _usable(self, absent: np.ndarray) -> np.ndarray | None:
         """``(n, E)`` bool: the experts each row can use, from its absent modalities ``(n, M)``.
 
-        None when every row has every modality.
+        None when every row can use every expert.
         """
+        module = self.net_.module_
         if not absent.any():
-            return None
-        return self.net_.module_.available_experts(torch.from_numpy(~absent)).numpy()
+            usable = module.available_experts(None, len(absent))  # one modality: no synergy
+            return None if usable is None else usable.cpu().numpy()
+        return module.available_experts(torch.from_numpy(~absent)).numpy()
 
     def _stopping_mode(self) -> str | None:
         """What early stopping does: ``"keep"`` the best epoch, ``"refit"``, or None."""
