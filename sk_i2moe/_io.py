@@ -487,6 +487,13 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:
         estimator._frozen["callbacks"] = estimator.callbacks
     estimator._input_spec = spec
+    layout = dict(zip(spec.names, spec.n_features))
+    if estimator.modalities_ != layout or estimator.n_features_in_ != spec.n_columns:
+        raise ModelFileError(
+            f"The metadata of {os.fspath(path)!r} disagrees with itself: modalities_ "
+            f"{estimator.modalities_} and n_features_in_={estimator.n_features_in_} against an "
+            f"input layout of {layout} ({spec.n_columns} columns)."
+        )
     stray = [k for k in tensors if not k.startswith((_MODULE_PREFIX, _OPTIMIZER_PREFIX))]
     if stray:
         raise ModelFileError(

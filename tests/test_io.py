@@ -439,6 +439,7 @@ def test_a_file_describing_a_huge_network_is_refused_before_it_is_built(saved, m
         (lambda d, t: d["params"].update(fusion_kwargs={"__mapping__": [["evil", 1]]}), "evil"),
         (lambda d, t: d["params"].update(device="meta"), "holds no data"),
         (lambda d, t: d.update(history="abc"), "history is not a list"),
+        (lambda d, t: d["fitted"].update(n_features_in_=99), "disagrees with itself"),
         (lambda d, t: t.update(extra=torch.zeros(2)), r"tensors \['extra'\]"),
         (
             lambda d, t: d["fitted"].update(
