@@ -78,10 +78,10 @@ def test_regression_target_errors(diabetes):
             "optimiser steps, so weighting and repeating agree in expectation only"
         ),
         "check_methods_subset_invariance": (
-            "float32 network: predictions on a batch and on its parts agree to about 1e-6 "
-            "relative (float32 matmul sums in a batch-size-dependent order), the check asks "
-            "1e-7 absolute on the unscaled target; it passes on some machines since the "
-            "one-modality mixture gives its synergy expert (a difference of passes) no weight"
+            "float32 network whose structured synergy expert is a difference of passes: "
+            "predictions on a batch and on its parts agree to about 1e-6 relative (float32 "
+            "matmul sums in a batch-size-dependent order), the check asks 1e-7 absolute on "
+            "the unscaled target"
         ),
     },
 )
