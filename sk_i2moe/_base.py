@@ -872,13 +872,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _usable(self, absent: np.ndarray) -> np.ndarray | None:
         """``(n, E)`` bool: the experts each row can use, from its absent modalities ``(n, M)``.
 
-        None when every row can use every expert.
+        None when every row has every modality.
         """
-        module = self.net_.module_
         if not absent.any():
-            usable = module.available_experts(None, len(absent))  # one modality: no synergy
-            return None if usable is None else usable.cpu().numpy()
-        return module.available_experts(torch.from_numpy(~absent)).numpy()
+            return None
+        return self.net_.module_.available_experts(torch.from_numpy(~absent)).numpy()
 
     def _stopping_mode(self) -> str | None:
         """What early stopping does: ``"keep"`` the best epoch, ``"refit"``, or None."""

@@ -238,17 +238,3 @@ def test_modality_dropout_needs_a_mixture_that_trains_with_absent_modalities(dat
         clf.fit(Xc, yc)
     vanilla = I2MoEClassifier(**SMALL, experts="single", modality_dropout=0.2).fit(Xc, yc)
     assert np.isfinite(vanilla.predict_proba(X)).all()
-
-
-@pytest.mark.parametrize("constraint", ["structure", "loss"])
-def test_a_mixture_of_one_modality_gives_synergy_no_weight(constraint):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 4))  # one array: one modality
-    y = (X[:, 0] > 0).astype(int)
-    params = {"max_epochs": 2, "hidden_dim": 8, "n_tokens": 2, "n_threads": 1, "random_state": 0}
-    clf = I2MoEClassifier(**params, interaction_constraint=constraint).fit(X, y)
-    synergy = clf.expert_names_.index("synergy")
-    explanation = clf.explain(X)
-    assert (explanation.weights[:, synergy] == 0).all() and clf.interaction_weights_[synergy] == 0
-    assert explanation.usable is not None and not explanation.usable[:, synergy].any()
-    np.testing.assert_allclose(explanation.weights.sum(1), 1.0, rtol=1e-6)

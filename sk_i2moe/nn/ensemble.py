@@ -199,11 +199,9 @@ class MixtureEnsemble(nn.Module):
         """The members' expert names (see :meth:`MixtureOfInteractionExperts.expert_names`)."""
         return self.members[0].expert_names(modality_names)
 
-    def available_experts(
-        self, present: torch.Tensor | None, n_samples: int | None = None
-    ) -> torch.Tensor | None:
+    def available_experts(self, present: torch.Tensor | None) -> torch.Tensor | None:
         """Which experts each sample can use (as for each member)."""
-        return self.members[0].available_experts(present, n_samples)
+        return self.members[0].available_experts(present)
 
     def forward(
         self,

@@ -792,28 +792,21 @@ class MixtureOfInteractionExperts(nn.Module):
         keep = present.repeat_interleave(self.tokens_per_modality, dim=1)  # [B, M * P]
         return tokens * keep.unsqueeze(-1).to(tokens.dtype)
 
-    def available_experts(
-        self, present: torch.Tensor | None, n_samples: int | None = None
-    ) -> torch.Tensor | None:
+    def available_experts(self, present: torch.Tensor | None) -> torch.Tensor | None:
         """Which experts each sample can use, ``[B, E]`` bool (None when all can).
 
         A uniqueness expert needs its modality; the synergy expert needs at
-        least two modalities (it keeps what they predict together), so a
-        mixture of one modality never uses it; the redundancy expert and
-        vanilla fusion's single expert use whatever is present.
+        least two modalities (it keeps what they predict together); the
+        redundancy expert and vanilla fusion's single expert use whatever is
+        present.
 
         Parameters
         ----------
         present : Tensor or None
-            ``[B, M]`` bool; None: every sample has every modality.
-        n_samples : int, optional
-            ``B`` where ``present`` is None: a mixture of one modality then
-            still returns its mask (None without it).
+            ``[B, M]`` bool.
         """
         if present is None:
-            if self.n_modalities > 1 or "synergy" not in self.expert_kinds or n_samples is None:
-                return None
-            present = torch.ones(n_samples, 1, dtype=torch.bool, device=self.loc_0.device)
+            return None
         two = present.sum(1, keepdim=True) >= 2
         table = torch.cat([present, two, torch.ones_like(two)], dim=1)  # [B, M + 2]
         return table[:, list(self._needs)]
@@ -1042,7 +1035,7 @@ class InteractionMoE(MixtureOfInteractionExperts):
         """
         tokens = self.embed(xs, present)
         batch = tokens.shape[0]
-        available = self.available_experts(present, batch)
+        available = self.available_experts(present)
         weights = self.interaction_weights(tokens, available)
         variant_outputs = drawn = None
         if self.training and self.perturbs:
@@ -1348,7 +1341,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         StructuredMoEOutput
         """
         present = parts.present
-        available = self.available_experts(present, parts.pooled.shape[0])
+        available = self.available_experts(present)
         weights = self.reweighting(parts.pooled, self.temperature, available)
         if predicting:
             weights = shrink_weights(weights, self.weight_anchor, self.weight_shrinkage, available)
