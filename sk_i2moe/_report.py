@@ -261,14 +261,16 @@ def _absence_evidence(
     rows = np.asarray(explanation.absent).any(axis=1)
     if not np.any(offset[rows]):  # never learned (fitted on complete data): it adds nothing
         return None
-    base = np.asarray([chance[rows].mean()])
-    floor = _chance_floor(targets, task)
-    with_offsets = _losses(output[rows], targets[rows], task).mean()
-    without = _losses(output[rows] - offset[rows], targets[rows], task).mean()
+    losses = [
+        _losses(o, targets[rows], task).mean() for o in (output[rows], output[rows] - offset[rows])
+    ]
+    skills = _skill(
+        np.asarray(losses), np.full(2, chance[rows].mean()), _chance_floor(targets, task)
+    )
     return {
         "n_samples": int(rows.sum()),
-        "skill": float(_skill(np.asarray([with_offsets]), base, floor)[0]),
-        "skill_without_offsets": float(_skill(np.asarray([without]), base, floor)[0]),
+        "skill": float(skills[0]),
+        "skill_without_offsets": float(skills[1]),
     }
 
 
