@@ -164,6 +164,31 @@ def _missing_as_nan(X: object) -> object:
     return np.where(pd.isna(values), np.nan, values)
 
 
+def _refuse_times(X: object, modality: str) -> object:
+    """``X`` unchanged; a ``TypeError`` for date/time columns, which one-hot encoding would split.
+
+    The default categorical steps would give every distinct timestamp a
+    column of its own, none of which a later patient shares.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None:
+        timed = [
+            str(column)
+            for column, dtype in dtypes.items()
+            if pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype)
+        ]
+        if timed:
+            raise TypeError(
+                f"Modality {modality!r}: columns {timed} hold dates or durations, which the "
+                "default categorical steps would one-hot encode, one column per distinct "
+                "value. Make them numbers first (e.g. days since a reference date: "
+                "(df[col] - reference).dt.days), or pass categorical= a transformer that "
+                "handles them."
+            )
+    return X
+
+
 def _dense(values: object) -> np.ndarray:
     """A transformer's output as a float64 array (sparse matrices and DataFrames densified)."""
     if hasattr(values, "toarray"):
@@ -203,8 +228,10 @@ def make_modality_transformer(
         nullable ``string``/``boolean`` columns and ``None`` are imputed
         like NaN), then ``SimpleImputer(strategy="most_frequent",
         keep_empty_features=True)`` and ``OneHotEncoder(handle_unknown=
-        "ignore", sparse_output=False)``. With either default, a column
-        without a value in the training rows is kept, as a constant.
+        "ignore", sparse_output=False)``; it refuses date and duration
+        columns (``datetime64``, ``timedelta64``) of a DataFrame, which it
+        would encode one column per distinct value. With either default, a
+        column without a value in the training rows is kept, as a constant.
     absent : {"keep", "impute"}, default="keep"
         What to do with a row that lacks a whole modality (all of its
         columns missing). ``"keep"`` leaves the row's outputs for that
@@ -227,6 +254,12 @@ def make_modality_transformer(
     ValueError
         For an empty mapping, a modality name that is empty or contains
         ``"__"``, or an unknown ``absent``.
+
+    Notes
+    -----
+    With the default ``categorical``, fitting on a DataFrame with a date or
+    duration column raises a ``TypeError`` that names the modality and the
+    columns: convert them to numbers first.
 
     Examples
     --------
@@ -265,27 +298,29 @@ def make_modality_transformer(
             SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
         )
     )
-    categorical = (
-        categorical
-        if categorical is not None
-        else make_pipeline(
+
+    def default_categorical(modality: str) -> BaseEstimator:
+        return make_pipeline(
+            FunctionTransformer(
+                _refuse_times, kw_args={"modality": modality}, feature_names_out="one-to-one"
+            ),
             FunctionTransformer(_missing_as_nan, feature_names_out="one-to-one"),
             SimpleImputer(strategy="most_frequent", keep_empty_features=True),
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
-    )
 
-    def per_modality() -> BaseEstimator:
+    def per_modality(modality: str) -> BaseEstimator:
+        steps = clone(categorical) if categorical is not None else default_categorical(modality)
         inner = ColumnTransformer(
             [
                 ("num", clone(numeric), make_column_selector(dtype_include="number")),
-                ("cat", clone(categorical), make_column_selector(dtype_exclude="number")),
+                ("cat", steps, make_column_selector(dtype_exclude="number")),
             ]
         )
         return KeepAbsentRows(inner) if absent == "keep" else inner
 
     outer = ColumnTransformer(
-        [(name, per_modality(), columns) for name, columns in modalities.items()],
+        [(name, per_modality(name), columns) for name, columns in modalities.items()],
         remainder="drop",
     )
     return outer.set_output(transform="pandas")

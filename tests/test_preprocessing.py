@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
 
 from sk_i2moe import I2MoEClassifier
 from sk_i2moe.preprocessing import KeepAbsentRows, make_modality_transformer
@@ -154,3 +154,34 @@ def test_every_kind_of_missing_category_is_imputed_and_empty_columns_are_kept():
     assert np.isfinite(out.to_numpy()).all()
     # the imputed row takes the most frequent category
     assert out.loc[1, "patient__cat__sex_f"] == 1.0 and out.loc[1, "patient__cat__site_a"] == 1.0
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_date_and_duration_columns_are_refused_by_name(absent):
+    table, _ = _clinical(n=20)
+    table["diagnosed"] = pd.date_range("2020-01-01", periods=20, freq="D")
+    table["follow_up"] = pd.to_timedelta(np.arange(20), unit="D")
+    modalities = {"demographics": ["age", "diagnosed"], "treatment": ["chemo", "follow_up"]}
+    transformer = make_modality_transformer(modalities, absent=absent)
+    with pytest.raises(TypeError, match=r"Modality 'demographics': columns \['diagnosed'\]"):
+        transformer.fit(table)
+    # converted to numbers, the same columns are scaled like any other
+    table["diagnosed"] = (table["diagnosed"] - pd.Timestamp("2020-01-01")).dt.days
+    table["follow_up"] = table["follow_up"].dt.days
+    out = make_modality_transformer(modalities, absent=absent).fit_transform(table)
+    assert "demographics__num__diagnosed" in out.columns
+    assert "treatment__num__follow_up" in out.columns
+
+
+def test_custom_categorical_steps_may_handle_dates():
+    table, _ = _clinical(n=20)
+    table["diagnosed"] = pd.date_range("2020-01-01", periods=20, freq="D")
+    days = FunctionTransformer(_days_since_first, feature_names_out="one-to-one")
+    modalities = {"demographics": ["age", "diagnosed"]}
+    transformer = make_modality_transformer(modalities, categorical=days)
+    out = transformer.fit_transform(table)  # not refused: the user's steps handle them
+    np.testing.assert_array_equal(out["demographics__cat__diagnosed"], np.arange(20))
+
+
+def _days_since_first(X):
+    return X.apply(lambda column: (column - column.min()).dt.days)
