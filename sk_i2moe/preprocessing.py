@@ -21,11 +21,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
@@ -76,6 +78,34 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         """Rows of ``X`` whose every column is missing."""
         return pd.DataFrame(X).isna().to_numpy().all(axis=1)
 
+    def __sklearn_tags__(self) -> Tags:
+        """Missing values are what this transformer is for."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    @staticmethod
+    def _table(X: object) -> object:
+        """``X`` as a DataFrame or a 2-D array (any dtype), or a clear error."""
+        if sp.issparse(X):
+            raise TypeError(
+                "KeepAbsentRows does not accept sparse input: a sparse matrix marks no row as "
+                "missing. Pass a dense array or DataFrame (e.g. X.toarray())."
+            )
+        table = X if isinstance(X, pd.DataFrame) else np.asarray(X)
+        if table.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array of one modality's columns, got {table.ndim}-D (shape "
+                f"{table.shape}). Reshape your data either using array.reshape(-1, 1) if it "
+                "has a single feature or array.reshape(1, -1) if it is a single sample."
+            )
+        if table.shape[1] == 0:
+            raise ValueError(
+                f"0 feature(s) (shape={table.shape}) while a minimum of 1 is required by "
+                "KeepAbsentRows: a modality needs at least one column."
+            )
+        return table
+
     def fit(self, X: object, y: object = None) -> KeepAbsentRows:
         """Fit ``transformer`` on the rows that have the modality.
 
@@ -93,9 +123,12 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            When every row lacks the modality.
+            When every row lacks the modality, or ``X`` is not 2-D or has
+            no column.
+        TypeError
+            For sparse ``X``.
         """
-        X = validate_data(self, X, reset=True, skip_check_array=True)
+        X = validate_data(self, self._table(X), reset=True, skip_check_array=True)
         lacking = self._lacking(X)
         if lacking.all():
             columns = list(X.columns) if hasattr(X, "columns") else X.shape[1]
@@ -126,7 +159,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, n_features_out)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, skip_check_array=True)
+        X = validate_data(self, self._table(X), reset=False, skip_check_array=True)
         lacking = self._lacking(X)
         out = np.full((len(lacking), self._n_outputs), np.nan)
         # only the rows that have the modality reach the transformer (it may refuse NaN)

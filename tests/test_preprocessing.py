@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, StandardScaler
@@ -185,3 +186,13 @@ def test_custom_categorical_steps_may_handle_dates():
 
 def _days_since_first(X):
     return X.apply(lambda column: (column - column.min()).dt.days)
+
+
+def test_keep_absent_rows_names_what_it_cannot_take():
+    with pytest.raises(TypeError, match="does not accept sparse input"):
+        KeepAbsentRows(StandardScaler()).fit(sparse.csr_matrix(np.eye(3)))
+    with pytest.raises(ValueError, match="0 feature"):
+        KeepAbsentRows(StandardScaler()).fit(np.zeros((3, 0)))
+    fitted = KeepAbsentRows(StandardScaler()).fit(np.eye(3))
+    with pytest.raises(ValueError, match="Reshape your data"):
+        fitted.transform(np.ones(3))

@@ -1,8 +1,10 @@
-"""scikit-learn's estimator checks on the 2-D (single-modality) path."""
+"""scikit-learn's estimator checks: the estimators' 2-D (single-modality) path, KeepAbsentRows."""
 
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_i2moe import I2MoEClassifier
+from sk_i2moe.preprocessing import KeepAbsentRows
 
 # Each entry: check name -> why it cannot pass. At most three.
 EXPECTED_FAILED_CHECKS = {
@@ -18,4 +20,9 @@ EXPECTED_FAILED_CHECKS = {
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([KeepAbsentRows(StandardScaler())])
+def test_keep_absent_rows_is_a_scikit_learn_transformer(estimator, check):
     check(estimator)
