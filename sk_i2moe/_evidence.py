@@ -18,6 +18,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 EPS = 1e-12
+#: a regression target's chance level below this share of its mean square is 0 (constant)
+REGRESSION_FLOOR = 1e-20
 _CHUNK = 100  # bootstrap resamples evaluated at once
 _FOLDS = 5  # cross-fitting of the single-modality predictions added up
 
@@ -69,10 +71,14 @@ def _chance_floor(targets: np.ndarray, task: str) -> float:
     A chance level of 0 means the targets do not vary on the samples scored
     (one class, one target value): the best constant is exact, and no
     prediction can remove a share of its loss. Relative to the targets'
-    scale for regression, whose losses are in the target's units squared.
+    magnitude for regression, whose losses are in the target's units
+    squared: the variance float64 computes for a constant target ``c`` is
+    about ``(2e-16 c)^2``, far below ``REGRESSION_FLOOR * c^2``, while a
+    target that varies by more than ``1e-10`` of its magnitude (a large
+    offset, a tiny scale) stays above it.
     """
     if task == "regression":
-        return EPS * float(np.mean(np.square(targets)))
+        return REGRESSION_FLOOR * float(np.mean(np.square(targets)))
     return EPS
 
 

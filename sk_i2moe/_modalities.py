@@ -657,6 +657,9 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
     Returns
     -------
     ndarray of float32
+        The weights divided by the mean of the positive ones: the losses are
+        weighted means, so only the ratios matter, and weights as large as
+        1e37 or as small as 1e-50 would not survive float32 otherwise.
     """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float32)
@@ -674,4 +677,5 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
         )
     if w.sum() == 0:
         raise ValueError("sample_weight is all zero; at least one sample needs a positive weight.")
-    return w.astype(np.float32)
+    w = w / w.max()  # no overflow in the mean below
+    return (w / w[w > 0].mean()).astype(np.float32)

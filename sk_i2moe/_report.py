@@ -103,7 +103,9 @@ class InteractionReport:
         own metric, accuracy or R^2, of the expert predicting alone);
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
-        the Brier score for classifiers, squared error for regressors; the
+        the Brier score for classifiers, squared error for regressors, each
+        output in units of its training standard deviation so that every
+        output of a multi-output target counts alike; the
         chance level is the best constant prediction on the samples the
         expert is scored on; NaN where those samples all have the same
         target, which leaves no chance level to beat, and resamples whose
@@ -252,12 +254,21 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
 
 
 def _absence_evidence(
-    explanation: object, output: np.ndarray, targets: np.ndarray, task: str, chance: np.ndarray
+    explanation: object,
+    output: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    chance: np.ndarray,
+    unit: np.ndarray | float = 1.0,
 ) -> dict | None:
-    """The mixture's skill on the incomplete samples with and without their absence offsets."""
+    """The mixture's skill on the incomplete samples with and without their absence offsets.
+
+    ``output`` and ``targets`` are in ``unit`` (see :func:`_output_unit`).
+    """
     offset = explanation.absence_offset
     if offset is None:
         return None
+    offset = np.asarray(offset, dtype=np.float64) / unit
     rows = np.asarray(explanation.absent).any(axis=1)
     if not np.any(offset[rows]):  # never learned (fitted on complete data): it adds nothing
         return None
@@ -272,6 +283,17 @@ def _absence_evidence(
         "skill": float(skills[0]),
         "skill_without_offsets": float(skills[1]),
     }
+
+
+def _output_unit(final: object, task: str) -> np.ndarray | float:
+    """What the report divides outputs and targets by before scoring them.
+
+    A regressor's training standard deviation of each output; 1 for
+    classifiers, whose losses are on probabilities.
+    """
+    if task != "regression":
+        return 1.0
+    return np.asarray(final._y_scale, dtype=np.float64)
 
 
 def _unique_modality(name: str, modalities: list[str]) -> int | None:
@@ -609,8 +631,15 @@ def interaction_report(
     targets, task = _targets(final, y, n)
     explanation = final._explain_arrays(arrays)
     names = list(explanation.expert_names)
-    outputs = np.asarray(explanation.expert_outputs, dtype=np.float64)
-    mixture_output = np.asarray(explanation.output, dtype=np.float64)
+    # the losses below in units of each output's training standard deviation (regression), so
+    # that every output of a multi-output target counts alike whatever its units (the model
+    # trains on standardised targets); the estimator's own metric stays in the target's units
+    unit = _output_unit(final, task)
+    raw_outputs = np.asarray(explanation.expert_outputs, dtype=np.float64)
+    outputs = raw_outputs / unit
+    raw_mixture = np.asarray(explanation.output, dtype=np.float64)
+    mixture_output = raw_mixture / unit
+    targets = targets / unit if task == "regression" else targets
     weights = np.asarray(explanation.weights, dtype=np.float64)
     rng = np.random.default_rng(random_state)
     modalities = list(final.modalities_)
@@ -633,8 +662,9 @@ def interaction_report(
         if by_construction:
             alone[e], alone_out[e] = losses[:, e], outputs[:, e]
         else:
-            alone_out[e] = _shuffled_others(
-                final, arrays, _unique_modality(names[e], modalities), e, rng
+            alone_out[e] = (
+                _shuffled_others(final, arrays, _unique_modality(names[e], modalities), e, rng)
+                / unit
             )
             alone[e] = _losses(alone_out[e], targets, task)
     synergy = names.index("synergy") if "synergy" in names else None
@@ -702,8 +732,9 @@ def interaction_report(
     # synergy whatever its construction
     if synergy is not None and rival is not None and len(modalities) >= 2:
         surrogates, pairable = _additive_surrogates(
-            final, arrays, outputs[:, synergy], explanation.absent, synergy, rng
+            final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, rng
         )
+        surrogates = [surrogate / unit for surrogate in surrogates]
         # > 0: more than JOINT_SHARE of the gain over the best single modality is lost
         # when the expert is made additive across this modality
         gain = rival_loss - losses[:, synergy]
@@ -774,7 +805,7 @@ def interaction_report(
             "weight_low": w_low,
             "weight_high": w_high,
             "score": [
-                score_outputs(final, outputs[usable[:, e], e], np.asarray(y)[usable[:, e]])
+                score_outputs(final, raw_outputs[usable[:, e], e], np.asarray(y)[usable[:, e]])
                 if usable[:, e].any()
                 else np.nan
                 for e in range(n_e)
@@ -791,7 +822,7 @@ def interaction_report(
     )
     dominant = _dominant(table)
     mixture = {
-        "score": score_outputs(final, mixture_output, y),
+        "score": score_outputs(final, raw_mixture, y),
         "skill": float(skill[-1]),
         "skill_low": float(s_low[-1]),
         "skill_high": float(s_high[-1]),
@@ -805,5 +836,5 @@ def interaction_report(
         confidence=confidence,
         names_by_construction=by_construction,
         estimator_name=type(final).__name__,
-        absence=_absence_evidence(explanation, mixture_output, targets, task, chance),
+        absence=_absence_evidence(explanation, mixture_output, targets, task, chance, unit),
     )

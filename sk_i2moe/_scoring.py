@@ -100,6 +100,15 @@ def score_outputs(
             f"(n_samples, {outputs.shape[1]})."
         )
     placeholder = np.empty((len(y_true), 0))
-    if sample_weight is None:
-        return float(scorer(fixed, placeholder, y_true))
-    return float(scorer(fixed, placeholder, y_true, sample_weight=np.asarray(sample_weight)))
+    weights = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)}
+    try:
+        return float(scorer(fixed, placeholder, y_true, **weights))
+    except AttributeError as err:
+        if is_classifier(estimator):
+            raise
+        # a scorer that asks for probabilities or decision scores (e.g. "roc_auc")
+        raise ValueError(
+            f"scoring={scoring!r} needs predicted probabilities or decision scores, which "
+            f"{type(estimator).__name__} does not give; use a regression scorer such as 'r2' "
+            "or 'neg_mean_squared_error'."
+        ) from err

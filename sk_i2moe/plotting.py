@@ -287,6 +287,8 @@ def plot_sample_explanation(
     ------
     IndexError
         If ``index`` is out of range.
+    TypeError
+        If ``index`` is not an integer (a bool or a float is refused).
     ValueError
         For an unknown ``output`` or not exactly three ``axes``.
     ImportError
@@ -309,6 +311,8 @@ def plot_sample_explanation(
     """
     explanation = _check_explanation(explanation)
     n_samples = explanation.weights.shape[0]
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"index must be an integer position; got {index!r}.")
     if not -n_samples <= index < n_samples:
         raise IndexError(f"index {index} is out of range for {n_samples} samples.")
     index = int(index) % n_samples

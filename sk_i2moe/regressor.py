@@ -203,6 +203,12 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self, y: object, fit: bool, fit_rows: np.ndarray | None = None
     ) -> np.ndarray:
         arr = np.asarray(y)
+        if arr.dtype.kind in "cmM":  # complex, durations, dates: a float cast would succeed
+            raise ValueError(
+                f"y must hold real numbers for regression; got dtype {arr.dtype}. Convert it "
+                "first (e.g. dates to days since a reference date, or the real part of a "
+                "complex target)."
+            )
         if arr.dtype.kind not in "biuf":
             try:
                 arr = arr.astype(np.float64)
@@ -218,6 +224,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         if not np.isfinite(arr).all():
             raise ValueError("y contains NaN or inf; regression targets must be finite.")
         table = arr.reshape(len(arr), -1)
+        if table.shape[1] == 0:
+            raise ValueError(f"y has shape {arr.shape}: no output to predict.")
         if fit:
             self._y_ndim = arr.ndim
             # mean and standard deviation of y / max|y|, scaled back: no overflow of the
@@ -230,9 +238,10 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             self._y_loc = unit.mean(0) * peak
             self._y_scale = np.where(std > 0, std, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):
+            fitted = "a 1-D y" if self._y_ndim == 1 else f"a 2-D y of {len(self._y_loc)} column(s)"
             raise ValueError(
-                f"y has shape {arr.shape}, but the model was fitted with "
-                f"{len(self._y_loc)} output(s)."
+                f"y has shape {arr.shape}, but the model was fitted with {fitted}; pass y in "
+                "the same form."
             )
         with np.errstate(over="ignore"):
             standardized = (table - self._y_loc) / self._y_scale

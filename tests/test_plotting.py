@@ -156,6 +156,9 @@ def test_sample_explanation_errors(plt):
     exp = _explanation()
     with pytest.raises(IndexError, match="out of range"):
         plot_sample_explanation(exp, 40)
+    for not_a_position in (2.5, True):
+        with pytest.raises(TypeError, match="index must be an integer position"):
+            plot_sample_explanation(exp, not_a_position)
     with pytest.raises(ValueError, match="neither an output name"):
         plot_sample_explanation(exp, 0, output="dog")
     with pytest.raises(ValueError, match="neither an output name"):

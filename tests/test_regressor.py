@@ -1,10 +1,12 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.datasets import load_diabetes
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe.inspection import expert_scores
 
 SMALL = {"max_epochs": 5, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
 
@@ -120,3 +122,52 @@ def test_a_zero_weight_row_shapes_no_standardisation(Estimator):
     plain = Estimator(**params).fit(X, y)
     for key, value in _input_stats(equal).items():
         torch.testing.assert_close(value, _input_stats(plain)[key])
+
+
+def test_rows_weighted_zero_may_fill_whole_batches():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(200, 3)), "b": rng.normal(size=(200, 2))}
+    y = X["a"][:, 0] + X["b"][:, 0]
+    weights = np.zeros(200)
+    weights[:10] = 1.0  # most batches hold only rows of weight 0
+    for early_stopping in ("auto", True):
+        reg = I2MoERegressor(**SMALL, n_threads=1, early_stopping=early_stopping)
+        reg.fit(X, y, sample_weight=weights)
+        assert np.isfinite(reg.predict(X)).all()
+
+
+@pytest.mark.parametrize("scale", [1e37, 5.0, 1e-50])
+def test_uniform_weights_of_any_size_are_no_weights(diabetes, scale):
+    X, y = diabetes
+    plain = I2MoERegressor(**SMALL, n_threads=1).fit(X, y)
+    weighted = I2MoERegressor(**SMALL, n_threads=1).fit(X, y, sample_weight=np.full(442, scale))
+    np.testing.assert_array_equal(weighted.predict(X), plain.predict(X))
+
+
+@pytest.mark.parametrize(
+    ("target", "match"),
+    [
+        (lambda y: y + 1j, "real numbers"),
+        (lambda y: pd.date_range("2020-01-01", periods=len(y)), "real numbers"),
+        (lambda y: pd.to_timedelta(np.arange(len(y)), unit="D"), "real numbers"),
+        (lambda y: np.zeros((len(y), 0)), "no output"),
+    ],
+)
+def test_targets_that_are_not_real_numbers_are_refused(diabetes, target, match):
+    X, y = diabetes
+    with pytest.raises(ValueError, match=match):
+        I2MoERegressor(**SMALL).fit(X, target(y))
+
+
+def test_a_continued_fit_says_which_form_of_y_it_needs(diabetes):
+    X, y = diabetes
+    reg = I2MoERegressor(**{**SMALL, "max_epochs": 1}, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match=r"fitted with a 1-D y; pass y in the same form"):
+        reg.fit(X, y[:, None])
+
+
+def test_a_probability_scorer_on_a_regressor_is_named(diabetes):
+    X, y = diabetes
+    reg = I2MoERegressor(**{**SMALL, "max_epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="scoring='roc_auc' needs predicted probabilities"):
+        expert_scores(reg, X, y, scoring="roc_auc")

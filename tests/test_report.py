@@ -417,3 +417,31 @@ def test_a_multilabel_target_must_be_the_fitted_indicator_matrix():
         interaction_report(clf, X, Y * 5)
     with pytest.raises(ValueError, match=r"shape \(120, 2\).*got shape \(120, 3\)"):
         interaction_report(clf, X, np.c_[Y, Y[:, :1]])
+
+
+def test_the_skill_does_not_depend_on_the_targets_offset():
+    X, y, _ = make_interaction_regression("uniqueness", n_samples=200, random_state=0)
+    X_tr, y_tr, X_te, y_te = _split(X, y, 150)
+    skills = []
+    for offset in (0.0, 1e7):
+        reg = I2MoERegressor(**STRUCTURE).fit(X_tr, y_tr + offset)
+        report = interaction_report(reg, X_te, y_te + offset, n_bootstrap=20, random_state=0)
+        skills.append(report.mixture["skill"])
+    assert np.isfinite(skills).all() and skills[0] > 0.2
+    assert skills[1] == pytest.approx(skills[0], abs=0.02)
+
+
+def test_every_output_of_a_multi_output_target_counts_alike():
+    rng = np.random.default_rng(0)
+    X, y, _ = make_interaction_regression("uniqueness", n_samples=200, random_state=0)
+    noise = rng.normal(size=200)
+    reports = []
+    for unit in (1.0, 1000.0):  # the same noise column, in other units
+        Y = np.column_stack([y, noise * unit])
+        X_tr, Y_tr, X_te, Y_te = _split(X, Y, 150)
+        reg = I2MoERegressor(**STRUCTURE).fit(X_tr, Y_tr)
+        reports.append(interaction_report(reg, X_te, Y_te, n_bootstrap=20, random_state=0))
+    skills = [r.mixture["skill"] for r in reports]
+    assert skills[0] > 0.1  # one output of two predictable: well above chance
+    assert skills[1] == pytest.approx(skills[0], abs=0.02)
+    assert reports[1].dominant == reports[0].dominant

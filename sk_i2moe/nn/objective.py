@@ -259,12 +259,14 @@ class MixtureObjective(nn.Module):
         Returns
         -------
         Tensor
-            Scalar loss.
+            Scalar loss; 0 for a batch whose weights are all 0 (it has nothing
+            to learn from, e.g. a mini-batch of rows weighted 0).
         """
         per_sample = self.task_loss(logits.float(), y)
         if per_sample.dim() > 1:
             per_sample = per_sample.flatten(1).mean(1)
-        return (per_sample * sample_weight).sum() / sample_weight.sum()
+        total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
+        return (per_sample * sample_weight).sum() / total
 
     def folded_task_loss(
         self,
