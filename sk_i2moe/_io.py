@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from skorch.history import History
 
+from .nn.ensemble import mixtures_of
+
 #: the file format this package writes and reads
 FORMAT_VERSION = 1
 _META_KEY = "sk_i2moe"
@@ -611,6 +613,15 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
     placeholders = [f"sk_i2moe_input_{i}" for i in range(len(names))]
     example = tuple(torch.zeros(2, d) for d in estimator.modalities_.values())
     batch = torch.export.Dim("batch", min=1)
+    fusion = estimator.fusion if isinstance(estimator.fusion, str) else "custom"
+    unsupported = (
+        f"fusion={fusion!r} cannot be exported to ONNX by torch {torch.__version__} ({{}}). The "
+        "built-in backbones 'mlp', 'transformer', 'early', 'late', 'lrtf' and 'interpretcc' "
+        "export; the sparse ones route tokens by their values, which the exporter cannot trace."
+    )
+    if not all(getattr(m.fusion, "onnx_exportable", True) for m in mixtures_of(mixture)):
+        # known in advance: refuse before the exporter prints the graph it failed on
+        raise ValueError(unsupported.format("its layers route tokens by their values"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -627,14 +638,8 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
         cause = err
         while cause.__cause__ is not None:  # the exporter wraps the tracer's error
             cause = cause.__cause__
-        fusion = estimator.fusion if isinstance(estimator.fusion, str) else "custom"
-        raise ValueError(
-            f"fusion={fusion!r} cannot be exported to ONNX by torch {torch.__version__} "
-            f"({type(cause).__name__}: {str(cause).strip().splitlines()[0][:300]}). The "
-            "built-in backbones 'mlp', 'transformer', 'early', 'late', 'lrtf' and "
-            "'interpretcc' export; the sparse ones route tokens by their values, which the "
-            "exporter cannot trace."
-        ) from None
+        detail = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0][:300]}"
+        raise ValueError(unsupported.format(detail)) from None
     program.save(os.fspath(path))
     _name_inputs(
         os.fspath(path),

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sk_i2moe.nn import FUSIONS, InteractionMoE, load_balancing_loss
+from sk_i2moe.nn import FUSIONS, InteractionMoE, StructuredInteractionMoE, load_balancing_loss
 from sk_i2moe.nn.fusion import make_fusion
 
 from .helpers import interaction_of
@@ -413,3 +413,10 @@ def test_custom_module_bugs_are_not_blamed_on_batching():
         _custom(WrongShape)
     with pytest.raises(TypeError, match="expected a torch.nn.Module"):
         _custom(lambda **kw: "not a module")
+
+
+def test_batch_norm_backbones_are_refused_by_the_structured_mixture_only():
+    with pytest.raises(ValueError, match="batch-normalisation layers"):
+        StructuredInteractionMoE([5, 4, 3], 2, hidden_dim=H, n_tokens=P, fusion=WithBatchNorm)
+    model = InteractionMoE([5, 4, 3], 2, hidden_dim=H, n_tokens=P, fusion=WithBatchNorm)
+    assert model([torch.randn(4, 5), torch.randn(4, 4), torch.randn(4, 3)]).logits.shape == (4, 2)

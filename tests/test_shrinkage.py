@@ -192,3 +192,12 @@ def test_the_mean_training_weights_are_those_prediction_gives(data, absent):
         X["m1"][::3] = np.nan
     clf = I2MoEClassifier(**SMALL, n_members=2, weight_shrinkage=0.3).fit(X, y)
     np.testing.assert_allclose(clf.interaction_weights_, clf.explain(X).weights.mean(0), atol=1e-6)
+
+
+def test_shrink_weights_names_a_bad_anchor_or_shrinkage():
+    weights = torch.full((2, 3), 1 / 3)
+    with pytest.raises(ValueError, match="anchor has 2 weights for 3 experts"):
+        shrink_weights(weights, torch.tensor([0.5, 0.5]), 0.5)
+    for shrinkage in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=r"shrinkage must be in \[0, 1\]"):
+            shrink_weights(weights, torch.tensor([0.2, 0.3, 0.5]), shrinkage)

@@ -80,8 +80,11 @@ class VmappedFusion(nn.Module):
     own dropout masks, and the masks are *not* shared by the input variants of a
     sample (the built-in backbones share them). Batch normalisation inside the
     module normalises over all stacked rows, clean and perturbed variants
-    together. Tensors the module keeps as plain attributes (neither parameters
-    nor buffers) are not supported.
+    together; the structured mixture (the estimators' default) refuses it
+    (see :class:`~sk_i2moe.nn.StructuredInteractionMoE`), so use it with the
+    paper's mixture only, or use layer normalisation. Tensors the module
+    keeps as plain attributes (neither parameters nor buffers) are not
+    supported.
 
     Examples
     --------

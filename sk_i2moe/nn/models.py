@@ -436,7 +436,8 @@ def shrink_weights(
     anchor : Tensor
         ``[E]`` non-negative weights to shrink towards.
     shrinkage : float or Tensor
-        In ``[0, 1]``: 0 returns ``weights``, 1 the (restricted) anchor.
+        In ``[0, 1]``: 0 returns ``weights``, 1 the (restricted) anchor (a
+        float outside is a ``ValueError``; a tensor is not checked).
     available : Tensor, optional
         ``[B, E]`` bool: which experts each row can use (all when None).
 
@@ -444,6 +445,12 @@ def shrink_weights(
     -------
     Tensor
         ``[B, E]`` weights, rows summing to 1.
+
+    Raises
+    ------
+    ValueError
+        For an anchor whose length is not ``E``, or a float shrinkage
+        outside ``[0, 1]``.
 
     Examples
     --------
@@ -456,6 +463,13 @@ def shrink_weights(
     >>> shrink_weights(w, torch.tensor([0.5, 0.3, 0.2]), 0.5, usable)[0]
     tensor([0.7625, 0.2375, 0.0000])
     """
+    if anchor.shape[-1] != weights.shape[-1]:
+        raise ValueError(
+            f"anchor has {anchor.shape[-1]} weights for {weights.shape[-1]} experts; give one "
+            "per expert."
+        )
+    if isinstance(shrinkage, (int, float)) and not 0 <= shrinkage <= 1:
+        raise ValueError(f"shrinkage must be in [0, 1]; got {shrinkage}.")
     target = anchor.to(weights.dtype).expand_as(weights)
     if available is not None:
         target = target * available.to(weights.dtype)
@@ -1131,6 +1145,12 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         The weights choose between the experts as before; the offset is not
         an expert and gets no weight.
 
+    Raises
+    ------
+    ValueError
+        When the backbone has batch-normalisation layers: each step also
+        runs it on one all-absent row (the synergy expert's ``f(none)``).
+
     Examples
     --------
     >>> import torch
@@ -1192,6 +1212,18 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         )
         self.redundancy = redundancy
         self.softmax_outputs = softmax_outputs
+        # a custom backbone's modules sit in its skeleton (VmappedFusion), outside modules()
+        skeleton = getattr(self.fusion, "skeleton", None)
+        layers = [*self.fusion.modules(), *(skeleton.modules() if skeleton is not None else [])]
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in layers):
+            raise ValueError(
+                f"The backbone {type(self.fusion).__name__} has batch-normalisation layers, "
+                "which the structured mixture cannot train: every step also runs the backbone "
+                "on one all-absent row (for the synergy expert), a batch of one that batch "
+                "normalisation refuses in training and whose statistics would pull the running "
+                "ones towards the absent input. Use LayerNorm instead, or "
+                "interaction_constraint='loss' (the paper's mixture)."
+            )
         if redundancy == "weighted_mean":
             # scores the modalities for the redundancy expert (see capped_softmax), each
             # from its own embedding, or one learned vector with static reweighting

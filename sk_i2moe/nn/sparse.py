@@ -249,6 +249,9 @@ class SwitchTransformerFusion(ExpertTransformer):
         Feed-forward experts per layer.
     """
 
+    #: its layers route tokens by their values, which torch's ONNX exporter cannot trace
+    onnx_exportable = False
+
     def __init__(
         self,
         n_experts: int,
@@ -303,6 +306,9 @@ class MoEPlusPlusFusion(ExpertTransformer):
     top_k : int, default=2
         Routes per token.
     """
+
+    #: its layers route tokens by their values, which torch's ONNX exporter cannot trace
+    onnx_exportable = False
 
     def __init__(
         self,
