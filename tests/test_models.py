@@ -409,3 +409,15 @@ def test_structured_mixture_needs_interaction_experts():
         StructuredInteractionMoE(N_FEATURES, 2, experts="single")
     model = _structured(experts="synergy_redundancy").eval()
     assert model(_inputs()).expert_logits.shape == (5, 2, 3)
+
+
+def test_the_plain_api_names_a_modality_of_the_wrong_width_and_ignores_absent_nan():
+    torch.manual_seed(0)
+    model = StructuredInteractionMoE([5, 3], n_outputs=2, hidden_dim=8).eval()
+    with pytest.raises(ValueError, match=r"Modality 1 has shape \(4, 2\); expected \(batch, 3\)"):
+        model([torch.randn(4, 5), torch.randn(4, 2)])
+    xs = [torch.randn(4, 5), torch.randn(4, 3)]
+    present = torch.tensor([[True, True], [True, False], [True, True], [True, False]])
+    zeros = model([xs[0], xs[1].masked_fill(~present[:, 1:], 0.0)], present=present).logits
+    nans = model([xs[0], xs[1].masked_fill(~present[:, 1:], float("nan"))], present=present)
+    torch.testing.assert_close(nans.logits, zeros)

@@ -790,10 +790,24 @@ class MixtureOfInteractionExperts(nn.Module):
         """Standardise and encode every modality: ``M x [B, d_m] -> [B, M * P, H]``.
 
         The tokens of a modality a sample lacks (``present[b, m]`` False) are
-        0, the representation of an absent modality.
+        0, the representation of an absent modality, whatever its inputs hold
+        (NaN included).
+
+        Raises
+        ------
+        ValueError
+            For another number of modalities than the model's, or a modality
+            whose input is not ``(batch, d_m)``.
         """
         if len(xs) != self.n_modalities:
             raise ValueError(f"Expected {self.n_modalities} modalities, got {len(xs)}.")
+        for m, x in enumerate(xs):
+            width = getattr(self, f"loc_{m}").shape[-1]
+            if x.dim() != 2 or x.shape[1] != width:
+                raise ValueError(
+                    f"Modality {m} has shape {tuple(x.shape)}; expected (batch, {width}), the "
+                    f"n_features the model was built with."
+                )
         tokens = torch.cat(
             [
                 enc((x - getattr(self, f"loc_{m}")) / getattr(self, f"scale_{m}"))
@@ -804,7 +818,8 @@ class MixtureOfInteractionExperts(nn.Module):
         if present is None:
             return tokens
         keep = present.repeat_interleave(self.tokens_per_modality, dim=1)  # [B, M * P]
-        return tokens * keep.unsqueeze(-1).to(tokens.dtype)
+        # filled, not multiplied: an absent modality's NaN inputs must not leak (NaN * 0 = NaN)
+        return tokens.masked_fill(~keep.unsqueeze(-1), 0.0)
 
     def available_experts(self, present: torch.Tensor | None) -> torch.Tensor | None:
         """Which experts each sample can use, ``[B, E]`` bool (None when all can).
