@@ -414,10 +414,27 @@ def test_structured_mixture_needs_interaction_experts():
 def test_the_plain_api_names_a_modality_of_the_wrong_width_and_ignores_absent_nan():
     torch.manual_seed(0)
     model = StructuredInteractionMoE([5, 3], n_outputs=2, hidden_dim=8).eval()
-    with pytest.raises(ValueError, match=r"Modality 1 has shape \(4, 2\); expected \(batch, 3\)"):
+    with pytest.raises(ValueError, match=r"Modality 1 has shape \(4, 2\); expected \(4, 3\)"):
         model([torch.randn(4, 5), torch.randn(4, 2)])
     xs = [torch.randn(4, 5), torch.randn(4, 3)]
     present = torch.tensor([[True, True], [True, False], [True, True], [True, False]])
     zeros = model([xs[0], xs[1].masked_fill(~present[:, 1:], 0.0)], present=present).logits
     nans = model([xs[0], xs[1].masked_fill(~present[:, 1:], float("nan"))], present=present)
     torch.testing.assert_close(nans.logits, zeros)
+
+
+@pytest.mark.parametrize("cls", [InteractionMoE, StructuredInteractionMoE])
+def test_the_plain_api_names_wrong_batches_dtypes_masks_and_sizes(cls):
+    model = cls([5, 3], n_outputs=2, hidden_dim=8).eval()
+    xs = [torch.randn(4, 5), torch.randn(4, 3)]
+    with pytest.raises(ValueError, match=r"Modality 1 has shape \(3, 3\); expected \(4, 3\)"):
+        model([xs[0], xs[1][:3]])
+    with pytest.raises(TypeError, match=r"Modality 0 is torch.float64, the model is torch.float32"):
+        model([x.double() for x in xs])
+    with pytest.raises(TypeError, match=r"present must be a bool tensor of shape \(4, 2\)"):
+        model(xs, present=torch.ones(4, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"got torch.bool of shape \(4, 3\)"):
+        model(xs, present=torch.ones(4, 3, dtype=torch.bool))
+    for n_features in ([], [5, 0], [5, 2.5], [True, 3]):
+        with pytest.raises(ValueError, match="n_features must list each modality"):
+            cls(n_features, n_outputs=2)

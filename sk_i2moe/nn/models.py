@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import torch
@@ -44,6 +45,16 @@ REDUNDANCY_RULES = ("agreement", "weighted_mean")
 def _check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     if value not in choices:
         raise ValueError(f"Unknown {name} {value!r}; expected one of {list(choices)}.")
+
+
+def _check_n_features(n_features: Sequence[int]) -> None:
+    if len(n_features) == 0 or any(
+        isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in n_features
+    ):
+        raise ValueError(
+            "n_features must list each modality's number of input features, at least one "
+            f"modality and at least 1 feature each; got {list(n_features)}."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -704,6 +715,7 @@ class MixtureOfInteractionExperts(nn.Module):
     ) -> None:
         super().__init__()
         _check_choice("reweighting", reweighting, REWEIGHTINGS)
+        _check_n_features(n_features)
         n_modalities = len(n_features)
         self.n_modalities = n_modalities
         self._expert_kinds = tuple(kinds)
@@ -796,17 +808,36 @@ class MixtureOfInteractionExperts(nn.Module):
         Raises
         ------
         ValueError
-            For another number of modalities than the model's, or a modality
-            whose input is not ``(batch, d_m)``.
+            For another number of modalities than the model's, a modality
+            whose input is not ``(batch, d_m)`` (the same ``batch`` for every
+            modality), or a ``present`` mask not of shape ``(batch, M)``.
+        TypeError
+            For a floating-point input of another dtype than the model's, or a
+            ``present`` mask that is not bool.
         """
         if len(xs) != self.n_modalities:
             raise ValueError(f"Expected {self.n_modalities} modalities, got {len(xs)}.")
         for m, x in enumerate(xs):
-            width = getattr(self, f"loc_{m}").shape[-1]
-            if x.dim() != 2 or x.shape[1] != width:
+            loc = getattr(self, f"loc_{m}")
+            width = loc.shape[-1]
+            if x.dim() != 2 or x.shape[1] != width or x.shape[0] != xs[0].shape[0]:
                 raise ValueError(
-                    f"Modality {m} has shape {tuple(x.shape)}; expected (batch, {width}), the "
-                    f"n_features the model was built with."
+                    f"Modality {m} has shape {tuple(x.shape)}; expected ({xs[0].shape[0]}, "
+                    f"{width}): every modality has the batch's rows and the n_features the "
+                    "model was built with."
+                )
+            if x.is_floating_point() and x.dtype != loc.dtype:
+                raise TypeError(
+                    f"Modality {m} is {x.dtype}, the model is {loc.dtype}. Convert the "
+                    f"inputs: x.to({loc.dtype})."
+                )
+        if present is not None:
+            expected = (xs[0].shape[0], len(xs))
+            if present.dtype != torch.bool or tuple(present.shape) != expected:
+                error = TypeError if present.dtype != torch.bool else ValueError
+                raise error(
+                    f"present must be a bool tensor of shape {expected} (True where a sample "
+                    f"has the modality); got {present.dtype} of shape {tuple(present.shape)}."
                 )
         tokens = torch.cat(
             [
