@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from skorch.history import History
 
+from . import _file_checks
 from .nn.ensemble import mixtures_of
 
 #: the file format this package writes and reads
@@ -115,6 +116,7 @@ def _decode(value: object) -> object:
         if dtype.kind not in _ARRAY_KINDS:
             raise ModelFileError(f"unexpected array dtype {value['dtype']!r} in the metadata")
         items = [_decode(v) for v in value["__ndarray__"]]
+        _check_string_width(dtype, items)
         if dtype.kind != "O":
             return np.asarray(items, dtype=dtype).reshape(value["shape"])
         out = np.empty(len(items), dtype=object)  # element by element: no nesting inferred
@@ -122,6 +124,26 @@ def _decode(value: object) -> object:
             out[i] = item
         return out.reshape(value["shape"])
     raise ModelFileError(f"unexpected object with keys {sorted(value)} in the metadata")
+
+
+def _check_string_width(dtype: np.dtype, items: list) -> None:
+    """Refuse a string dtype far wider than the strings it holds.
+
+    A tagged array's size in memory is its item size times its length, and
+    the item size is read from the file: ``"<U500000000"`` would make every
+    one-character item cost 2 GB. Arrays of saved labels are as wide as
+    their longest label (``np.unique`` keeps the input's width), so a width
+    of more than the longest item plus 1,024 characters is not one ``save``
+    wrote.
+    """
+    if dtype.kind != "U":
+        return
+    longest = max((len(item) for item in items if isinstance(item, str)), default=0)
+    if dtype.itemsize // 4 > longest + 1024:
+        raise ModelFileError(
+            f"unexpected array dtype {dtype.str!r} in the metadata: its strings are at most "
+            f"{longest} characters long"
+        )
 
 
 def _hashable(key: object) -> object:
@@ -320,12 +342,20 @@ def _restore_optimizer(
                 f"The optimizer tensor {name!r} in {path!r} has shape {tuple(value.shape)}; "
                 f"its parameter needs {tuple(shape)}."
             )
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise ModelFileError(f"The optimizer tensor {name!r} in {path!r} is not finite.")
+        _file_checks.check_optimizer_state(name, key, value, path)
         state.setdefault(int(index), {})[key] = value
+    optimizer = estimator.net_.optimizer_
     try:
         groups = _decode(saved["param_groups"])
-        estimator.net_.optimizer_.load_state_dict({"state": state, "param_groups": groups})
+    except (KeyError, TypeError, ValueError, RecursionError) as err:
+        raise ModelFileError(
+            f"The optimizer state in {path!r} is malformed ({str(err).splitlines()[0]})."
+        ) from None
+    groups = _file_checks.check_optimizer_groups(
+        groups, optimizer.state_dict()["param_groups"], path
+    )
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(
             f"The optimizer state in {path!r} does not match the network's parameters "
@@ -336,6 +366,8 @@ def _restore_optimizer(
 def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     from safetensors import SafetensorError, safe_open
 
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{os.fspath(path)!r} is a directory, not a model file.")
     if not Path(path).is_file():
         raise FileNotFoundError(f"No model file at {os.fspath(path)!r}.")
     try:
@@ -354,7 +386,7 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         )
     try:
         document = json.loads(metadata[_META_KEY])
-    except (json.JSONDecodeError, RecursionError) as err:
+    except (ValueError, RecursionError) as err:  # ValueError: e.g. integers of 4,300+ digits
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is not valid JSON: {err!r}"
         ) from None
@@ -393,7 +425,16 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     ValueError
         (:class:`ModelFileError`) for a truncated or corrupted file, a file
         of another format or of an incompatible format version, or metadata
-        that does not match the tensors.
+        that does not match the tensors or disagrees with itself (see
+        :ref:`model_files`).
+    IsADirectoryError, FileNotFoundError
+        When ``path`` is a directory or does not exist.
+
+    Warns
+    -----
+    UserWarning
+        When the file asks for more ``n_threads`` than this machine has CPUs
+        (the loaded estimator uses the CPU count).
 
     Examples
     --------
@@ -415,7 +456,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
 
     document, tensors = _read(path)
     fmt = document.get("format")
-    if fmt != FORMAT_VERSION:
+    if type(fmt) is not int or fmt != FORMAT_VERSION:
         raise ModelFileError(
             f"{os.fspath(path)!r} has model format {fmt!r} (written by sk_i2moe "
             f"{document.get('package_version')!r}); this version of sk_i2moe reads format "
@@ -436,7 +477,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise TypeError("the history is not a list of epoch records")
         history = History(records)
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as err:
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is incomplete or malformed ({err!r})."
         ) from None
@@ -449,6 +490,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         )
     if device is not None:
         params["device"] = device
+    params["n_threads"] = _file_checks.bounded_threads(params.get("n_threads"), os.fspath(path))
     # files written before weight_shrinkage existed predict with the weights as trained
     params.setdefault("weight_shrinkage", 0.0)
     # files written before missing_modality_loss_weight existed were trained with weight 1
@@ -486,16 +528,16 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"The metadata of {os.fspath(path)!r} has n_members={estimator.n_members!r} but "
             "not the number of members the fit resolved it to (n_members_)."
         )
-    if isinstance(estimator._frozen, dict) and "callbacks" in estimator._frozen:
+    if not isinstance(estimator._frozen, dict):
+        raise ModelFileError(f"The metadata of {os.fspath(path)!r} has no fitted parameters.")
+    if "callbacks" in estimator._frozen:
         estimator._frozen["callbacks"] = estimator.callbacks
+    if device is not None and "device" in estimator._frozen:
+        estimator._frozen["device"] = device  # the network is rebuilt there
     estimator._input_spec = spec
-    layout = dict(zip(spec.names, spec.n_features))
-    if estimator.modalities_ != layout or estimator.n_features_in_ != spec.n_columns:
-        raise ModelFileError(
-            f"The metadata of {os.fspath(path)!r} disagrees with itself: modalities_ "
-            f"{estimator.modalities_} and n_features_in_={estimator.n_features_in_} against an "
-            f"input layout of {layout} ({spec.n_columns} columns)."
-        )
+    _file_checks.check_layout(
+        spec, estimator.modalities_, estimator.n_features_in_, os.fspath(path)
+    )
     stray = [k for k in tensors if not k.startswith((_MODULE_PREFIX, _OPTIMIZER_PREFIX))]
     if stray:
         raise ModelFileError(
@@ -506,18 +548,26 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         k[len(_MODULE_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_MODULE_PREFIX)
     }
     optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPTIMIZER_PREFIX)}
+    _file_checks.check_build_size(params, fitted, len(module_state), os.fspath(path))
     try:
         estimator._restore_net(module_state, history)
     except (RuntimeError, TypeError) as err:  # weights not the network's; bad module options
+        hint = (
+            ""
+            if estimator.device in ("auto", "cpu")
+            else f" (if device={estimator.device!r} is not available here, pass load(path, "
+            "device='cpu'))"
+        )
         raise ModelFileError(
             f"The weights in {os.fspath(path)!r} are not those of the network its metadata "
-            f"describes: {str(err).splitlines()[0]}"
+            f"describes: {str(err).splitlines()[0]}{hint}"
         ) from None
     except ValueError as err:  # e.g. a device that this machine lacks
         raise ModelFileError(
             f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
             "load(path, device='cpu') to load it on the CPU."
         ) from None
+    _file_checks.check_fitted(estimator, os.fspath(path))
     _restore_optimizer(estimator, document.get("optimizer"), optimizer_tensors, os.fspath(path))
     return estimator
 

@@ -1,0 +1,297 @@
+"""Checks of a model file's contents against themselves and the network they describe.
+
+:func:`sk_i2moe.load` refuses a file that :func:`sk_i2moe.save` could not have
+written. Reading executes nothing, but a file someone sent can still hold
+values that no fit produces: sizes that would make a small file cost a lot to
+check, labels or expert names that do not belong to its network, target
+scalings that are not finite, or optimizer settings that break (or silently
+ruin) a later ``warm_start`` fit. Each check here raises
+:class:`~sk_i2moe._io.ModelFileError` (a ``ValueError``) that names the file
+and the value; what a check cannot tell from a genuine file it leaves alone.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+#: optimizer settings that depend on the device the optimizer runs on, not on the fit:
+#: taken from the optimizer the loaded estimator builds, never from the file
+_DEVICE_OPTIMIZER_FLAGS = ("foreach", "fused", "capturable")
+
+
+def _error(path: str, message: str) -> Exception:
+    from ._io import ModelFileError
+
+    return ModelFileError(f"{path!r}: {message} The file was not written by sk_i2moe's save().")
+
+
+def _is_count(value: object, low: int) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
+
+
+def check_build_size(params: Mapping, fitted: Mapping, n_tensors: int, path: str) -> None:
+    """Refuse sizes that would make checking the network cost more than the file holds.
+
+    Before comparing the weights, ``load`` builds the network the parameters
+    describe (on the ``meta`` device: shapes without storage); every layer of
+    every member is still a Python module. A genuine file holds at least one
+    tensor per layer per member, so ``n_members_ x n_layers`` above the
+    number of tensors in the file is refused before anything is built.
+
+    Parameters
+    ----------
+    params : mapping
+        The estimator's decoded parameters.
+    fitted : mapping
+        The decoded fitted attributes.
+    n_tensors : int
+        Number of network tensors in the file.
+    path : str
+        The file, for messages.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    members = fitted.get("n_members_", 1)
+    layers = params.get("n_layers", 1)
+    if not _is_count(members, 1) or not _is_count(layers, 1):
+        raise _error(path, f"n_members_={members!r} and n_layers={layers!r} are not counts.")
+    if members * layers > max(n_tensors, 1):
+        raise _error(
+            path,
+            f"its network would have {members} member(s) of {layers} layer(s), more than the "
+            f"{n_tensors} tensors it holds.",
+        )
+
+
+def check_layout(spec: object, modalities: object, n_features_in: object, path: str) -> None:
+    """Check the stored input layout against ``modalities_`` and itself, order included.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    layout = list(zip(spec.names, spec.n_features))
+    problem = None
+    if not isinstance(modalities, dict) or list(modalities.items()) != layout:
+        problem = f"modalities_ {modalities} against an input layout of {dict(layout)}"
+    elif n_features_in != spec.n_columns:
+        problem = f"n_features_in_={n_features_in!r} against {spec.n_columns} input columns"
+    elif spec.columns is not None and (
+        [np.asarray(group).size for group in spec.columns] != list(spec.n_features)
+        or sorted(int(c) for group in spec.columns for c in np.asarray(group).ravel())
+        != list(range(spec.n_columns))
+    ):
+        problem = (
+            f"the modalities' columns do not split {spec.n_columns} input columns into "
+            f"groups of {list(spec.n_features)}"
+        )
+    elif spec.feature_names is not None and len(spec.feature_names) != spec.n_columns:
+        problem = f"{len(spec.feature_names)} column names for {spec.n_columns} input columns"
+    if problem is not None:
+        raise _error(path, f"its metadata disagrees with itself: {problem} (names, order, sizes).")
+
+
+def _finite_floats(value: object, size: int | None) -> bool:
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return False
+    return (
+        arr.dtype.kind in "fiu"
+        and arr.ndim == 1
+        and (size is None or arr.size == size)
+        and bool(np.isfinite(arr).all())
+    )
+
+
+def check_fitted(estimator: object, path: str) -> None:
+    """Check a loaded estimator's fitted values against its rebuilt network.
+
+    ``expert_names_`` must be those of the network, the labels or the target
+    scaling must have one entry per network output, and the stored sizes and
+    weights must be values a fit produces.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    module = estimator._module()
+    names = module.expert_names(list(estimator.modalities_))
+    if list(estimator.expert_names_) != names:
+        raise _error(
+            path,
+            f"expert_names_ {list(estimator.expert_names_)} are not its network's {names}.",
+        )
+    weights = estimator.interaction_weights_
+    if not _finite_floats(weights, len(names)) or not math.isclose(
+        float(np.sum(weights)), 1.0, abs_tol=1e-3
+    ):
+        raise _error(
+            path, f"interaction_weights_ is not {len(names)} finite weights that sum to 1."
+        )
+    n_outputs = estimator.net_.get_params_for("module")["n_outputs"]
+    if hasattr(estimator, "classes_"):
+        _check_classes(estimator, n_outputs, path)
+    else:
+        _check_target_scaling(estimator, n_outputs, path)
+    for name, low in (("batch_size_", 1), ("n_iter_", 0), ("n_reweight_steps_", 0)):
+        if not _is_count(getattr(estimator, name), low):
+            raise _error(path, f"{name}={getattr(estimator, name)!r} is not a count >= {low}.")
+    loss = estimator.validation_loss_
+    if loss is not None and not _finite_floats(loss, None):
+        raise _error(path, "validation_loss_ is neither None nor finite numbers.")
+    feature_names = getattr(estimator, "feature_names_in_", None)
+    stored = estimator._input_spec.feature_names
+    if feature_names is not None and (
+        stored is None or list(np.asarray(feature_names)) != list(np.asarray(stored))
+    ):
+        raise _error(path, "feature_names_in_ disagrees with the input layout's column names.")
+
+
+def _check_classes(estimator: object, n_outputs: int, path: str) -> None:
+    classes = estimator.classes_
+    multilabel = estimator._multilabel
+    if not isinstance(multilabel, bool):
+        raise _error(path, f"_multilabel={multilabel!r} is not a bool.")
+    if (
+        not isinstance(classes, np.ndarray)
+        or classes.ndim != 1
+        or not all(isinstance(c, (str, numbers.Number, np.generic)) for c in classes.tolist())
+        or len(classes) != n_outputs
+        or len(classes) < 2 - multilabel
+        or not np.array_equal(classes, np.unique(classes))
+    ):
+        raise _error(
+            path,
+            f"classes_ {classes!r} is not {n_outputs} distinct sorted labels, one per output "
+            "of its network.",
+        )
+    if multilabel and not np.array_equal(classes, np.arange(n_outputs)):
+        raise _error(path, "a multi-label model's classes_ are not its label indices.")
+
+
+def _check_target_scaling(estimator: object, n_outputs: int, path: str) -> None:
+    loc, scale, ndim = estimator._y_loc, estimator._y_scale, estimator._y_ndim
+    if (
+        ndim not in (1, 2)
+        or isinstance(ndim, bool)
+        or (ndim == 1 and n_outputs != 1)
+        or not _finite_floats(loc, n_outputs)
+        or not _finite_floats(scale, n_outputs)
+        or not (np.asarray(scale) > 0).all()
+    ):
+        raise _error(
+            path,
+            f"its target scaling (_y_ndim={ndim!r}, one finite location and positive scale "
+            f"per output) does not fit a network of {n_outputs} output(s).",
+        )
+
+
+def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[dict]:
+    """The saved optimizer's parameter groups, checked against a freshly built optimizer's.
+
+    The groups must have (a subset of) the fresh optimizer's keys and its
+    parameter indices;
+    the learning rate, betas, eps and weight decay must be finite and in
+    range; every other setting must be the fresh optimizer's, except the
+    device-dependent implementation flags, which are taken from it.
+
+    Parameters
+    ----------
+    saved : object
+        The decoded ``param_groups`` of the file.
+    fresh : list of dict
+        ``param_groups`` of the optimizer the loaded estimator built.
+    path : str
+        The file, for messages.
+
+    Returns
+    -------
+    list of dict
+        The groups to load.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    if not isinstance(saved, list) or len(saved) != len(fresh):
+        raise _error(path, "its optimizer does not have the network's parameter groups.")
+    groups = []
+    for group, reference in zip(saved, fresh):
+        if not isinstance(group, dict) or not {"params", "lr", "betas"} <= set(group) <= set(
+            reference
+        ):
+            raise _error(path, "its optimizer's settings are not those of AdamW.")
+        # a file written with another torch may lack settings added since: the fresh ones
+        group = {**reference, **group}
+        if list(group["params"]) != list(reference["params"]):
+            raise _error(path, "its optimizer's groups do not hold the network's parameters.")
+        betas = group["betas"]
+        numbers_ok = (
+            _real(group["lr"], 0, inclusive=False)
+            and _real(group["eps"], 0, inclusive=False)
+            and _real(group["weight_decay"], 0, inclusive=True)
+            and isinstance(betas, (tuple, list))
+            and len(betas) == 2
+            and all(_real(b, 0, inclusive=True) and b < 1 for b in betas)
+        )
+        if not numbers_ok:
+            raise _error(
+                path,
+                "its optimizer's lr, eps, weight_decay or betas are not finite numbers in "
+                "range (lr, eps > 0; weight_decay >= 0; 0 <= betas < 1).",
+            )
+        numeric = {"params", "lr", "eps", "weight_decay", "betas", *_DEVICE_OPTIMIZER_FLAGS}
+        other = [k for k in reference if k not in numeric and group[k] != reference[k]]
+        if other:
+            raise _error(path, f"its optimizer's {other[:3]} differ from the estimator's.")
+        groups.append(
+            {**group, **{k: reference[k] for k in _DEVICE_OPTIMIZER_FLAGS if k in reference}}
+        )
+    return groups
+
+
+def _real(value: object, low: float, *, inclusive: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value) and (value >= low if inclusive else value > low)
+
+
+def check_optimizer_state(name: str, key: str, value: torch.Tensor, path: str) -> None:
+    """Refuse an optimizer state tensor no AdamW step produces.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        raise _error(path, f"the optimizer tensor {name!r} is not finite.")
+    if key in ("step", "exp_avg_sq") and (value < 0).any():
+        raise _error(path, f"the optimizer tensor {name!r} is negative.")
+
+
+def bounded_threads(n_threads: object, path: str) -> object:
+    """``n_threads`` from a file, at most this machine's CPU count (with a warning).
+
+    The number of threads describes the machine a model was fitted on; a file
+    may not make the reader's process start more threads than it has CPUs.
+    """
+    cpus = os.cpu_count() or 1
+    if isinstance(n_threads, numbers.Integral) and n_threads > cpus:
+        warnings.warn(
+            f"{path!r} was saved with n_threads={n_threads}; this machine has {cpus} CPUs, "
+            f"so the loaded estimator uses n_threads={cpus}.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return cpus
+    return n_threads

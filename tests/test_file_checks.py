@@ -1,0 +1,157 @@
+"""A model file that save() could not have written is refused at load, before it costs much."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import safetensors
+import torch
+from safetensors.torch import load_file, save_file
+
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe._io import ModelFileError
+
+TINY = {"max_epochs": 1, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2)), "c": rng.normal(size=(n, 4))}
+    y = (X["a"][:, 0] + X["b"][:, 1] > 0).astype(int)
+    return X, y
+
+
+def _rewrite(path, edit):
+    tensors = load_file(path)
+    with safetensors.safe_open(path, "pt") as f:
+        document = json.loads(f.metadata()["sk_i2moe"])
+    edit(document, tensors)
+    save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
+
+
+def _array(values, dtype):
+    return {"__ndarray__": values, "dtype": dtype, "shape": [len(values)]}
+
+
+def _group_setting(name, value):
+    def edit(document, tensors):
+        pairs = document["optimizer"]["param_groups"][0]["__mapping__"]
+        for pair in pairs:
+            if pair[0] == name:
+                pair[1] = value
+
+    return edit
+
+
+def _swap_two_expert_names(document, tensors):
+    names = document["fitted"]["expert_names_"]
+    names[-1], names[-2] = names[-2], names[-1]
+
+
+def _swap_modality_order(document, tensors):
+    spec = document["input_spec"]
+    for key in ("names", "n_features"):
+        items = spec[key]["__tuple__"]
+        items[0], items[1] = items[1], items[0]
+
+
+def _negative_step(document, tensors):
+    name = next(k for k in tensors if k.startswith("optimizer.") and k.endswith(".step"))
+    tensors[name] = -tensors[name]
+
+
+@pytest.fixture
+def saved(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    return path, clf, X
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d, t: d["fitted"].update(classes_=_array([1, 0], "<i8")), "distinct sorted"),
+        (lambda d, t: d["fitted"].update(classes_=_array([1, 1], "<i8")), "distinct sorted"),
+        (_swap_two_expert_names, "are not its network's"),
+        (
+            lambda d, t: d["fitted"].update(interaction_weights_=_array([0.5, 0.5], "<f4")),
+            "finite weights that sum to 1",
+        ),
+        (lambda d, t: d["fitted"].update(batch_size_=0), r"batch_size_=0 is not a count"),
+        (lambda d, t: d["fitted"].update(_multilabel="yes"), "is not a bool"),
+        (lambda d, t: d["fitted"].update(validation_loss_="x"), "neither None nor finite"),
+        (_swap_modality_order, "disagrees with itself"),
+        (lambda d, t: d["params"].update(n_layers=20_000), "more than the .* tensors it holds"),
+        (lambda d, t: d["fitted"].update(n_members_=10**9), "more than the .* tensors it holds"),
+        (
+            lambda d, t: d["fitted"].update(classes_=_array(["a", "b"], "<U500000000")),
+            "strings are at most 1 characters",
+        ),
+        (lambda d, t: d.update(format=True), "model format True"),
+        (_group_setting("betas", {"__tuple__": ["a", "b"]}), "lr, eps, weight_decay or betas"),
+        (_group_setting("weight_decay", {"__float__": "nan"}), "lr, eps, weight_decay or betas"),
+        (_group_setting("amsgrad", True), r"\['amsgrad'\] differ"),
+        (_negative_step, "is negative"),
+    ],
+)
+def test_a_file_save_could_not_have_written_is_refused(saved, edit, message):
+    path, _, _ = saved
+    _rewrite(path, edit)
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+
+
+def test_a_regressor_file_with_a_scale_that_is_not_finite_is_refused(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    I2MoERegressor(**TINY).fit(X, y.astype(float)).save(path)
+    _rewrite(path, lambda d, t: d["fitted"].update(_y_scale=_array([{"__float__": "nan"}], "<f8")))
+    with pytest.raises(ModelFileError, match="target scaling"):
+        load(path)
+
+
+def test_metadata_json_cannot_raise_its_own_errors(saved):
+    path, _, _ = saved
+    tensors = load_file(path)
+    with safetensors.safe_open(path, "pt") as f:
+        text = f.metadata()["sk_i2moe"]
+    long_number = text.replace('"batch_size_": ', '"batch_size_": ' + "1" * 5000, 1)
+    assert long_number != text
+    save_file(tensors, path, metadata={"sk_i2moe": long_number})
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        load(path)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        load(path.parent)
+
+
+def test_a_model_loaded_onto_another_device_continues_with_warm_start(saved):
+    path, clf, X = saved
+    y = clf.predict(X)
+    restored = load(path, device="cpu")
+    assert restored._frozen["device"] == "cpu"
+    restored.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    assert restored.n_iter_ == clf.n_iter_ + 1
+
+
+def test_a_file_cannot_ask_for_more_threads_than_the_machine_has(saved):
+    path, clf, X = saved
+    _rewrite(path, lambda d, t: d["params"].update(n_threads=10**12))
+    with pytest.warns(UserWarning, match="n_threads=1000000000000"):
+        restored = load(path)
+    assert restored.n_threads == (os.cpu_count() or 1)
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert torch.get_num_threads() <= (os.cpu_count() or 1)
+
+
+def test_genuine_files_with_wide_or_object_labels_still_load(tmp_path):
+    X, y = _data()
+    labels = np.array(["no", "yes"], dtype="<U40")[y]  # wider than its longest label
+    for target in (labels, labels.astype(object)):
+        clf = I2MoEClassifier(**TINY).fit(X, target)
+        clf.save(tmp_path / "model.i2moe")
+        restored = load(tmp_path / "model.i2moe")
+        assert restored.classes_.dtype == clf.classes_.dtype
+        np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
