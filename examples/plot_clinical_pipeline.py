@@ -15,7 +15,8 @@ every step inside scikit-learn:
 4. :class:`~sklearn.calibration.CalibratedClassifierCV` calibrates its
    probabilities.
 
-The data are synthetic, so the example runs anywhere in a few seconds.
+The data are synthetic, so the example runs anywhere (in about 20 seconds
+on two CPU cores).
 """
 
 # %%
