@@ -167,3 +167,11 @@ def test_a_multilabel_fallback_is_calibrated_per_label_with_plain_folds():
     logits = plain.explain(X).output / auto.output_temperature_
     np.testing.assert_allclose(auto.predict_proba(X), 1 / (1 + np.exp(-logits)), atol=1e-5)
     np.testing.assert_array_equal(auto.predict(X), plain.predict(X))
+
+
+@pytest.mark.parametrize("bad", [0.5, 0.0, float("inf"), float("nan"), "10"])
+def test_fit_temperature_names_a_max_temperature_below_one(bad):
+    logits = torch.tensor([[2.0, -2.0], [-2.0, 2.0]])
+    loss = lambda z: torch.nn.functional.cross_entropy(z, torch.tensor([0, 1]))  # noqa: E731
+    with pytest.raises(ValueError, match="max_temperature must be a finite number of at least 1"):
+        fit_temperature(logits, loss, max_temperature=bad)

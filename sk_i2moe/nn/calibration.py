@@ -16,6 +16,8 @@ forward pass then applies it
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -64,6 +66,11 @@ def fit_temperature(
     float
         The temperature; 1 when scaling does not lower the loss.
 
+    Raises
+    ------
+    ValueError
+        For a ``max_temperature`` that is not a finite number of at least 1.
+
     Examples
     --------
     >>> import torch
@@ -76,6 +83,11 @@ def fit_temperature(
     >>> fit_temperature(logits[:2], lambda z: torch.nn.functional.cross_entropy(z, y[:2]))
     1.0
     """
+    if not (isinstance(max_temperature, numbers.Real) and 1.0 <= max_temperature < math.inf):
+        raise ValueError(
+            f"max_temperature must be a finite number of at least 1 (the rule only softens); "
+            f"got {max_temperature!r}."
+        )
     logits = logits.detach().double()
 
     def scaled_loss(inverse: float) -> float:
