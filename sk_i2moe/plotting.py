@@ -363,7 +363,7 @@ def plot_sample_explanation(
             ax.invert_yaxis()
     axes[1].set_xlim(0.0, max(1.0, float(weights.max())) * 1.02)
     axes[2].axvline(
-        total, color="black", linestyle="--", linewidth=1.2, label=f"output = {total:.3g}"
+        total, color="black", linestyle="--", linewidth=1.2, label=f"output = {_readable(total)}"
     )
     axes[2].margins(x=0.12)
     axes[2].legend(loc="best", frameon=False)
@@ -375,6 +375,15 @@ def plot_sample_explanation(
     absent = f"\nabsent: {lacking} (its experts get weight 0{shift})" if lacking else ""
     fig.suptitle(f"Sample {label}: {quantity}{predicted}{absent}")
     return fig
+
+
+def _readable(value: float) -> str:
+    """Three significant digits, or every digit before the point for large values.
+
+    ``1e+09`` would read the same for every sample of a target around a
+    billion; ``1,000,000,064.0`` tells them apart.
+    """
+    return f"{value:.3g}" if abs(value) < 1e3 else f"{value:,.1f}"
 
 
 def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Axes:

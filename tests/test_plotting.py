@@ -326,3 +326,24 @@ def test_expert_scores_plot_names_any_metric(plt, metric, label):
         scores.attrs["metric"] = metric
     fig, ax = plt.subplots()
     assert plot_expert_scores(scores, ax=ax).get_ylabel() == label
+
+
+def test_sample_explanation_legend_tells_large_outputs_apart(plt):
+    exp = _explanation(n=2, n_outputs=1, task="regression")
+    outputs = exp.expert_outputs + np.array([0.0, 64.0])[:, None, None] + 1e9
+    exp = Explanation(
+        weights=exp.weights,
+        expert_outputs=outputs,
+        output=(exp.weights[:, :, None] * outputs).sum(axis=1),
+        expert_names=list(NAMES),
+        output_names=["y"],
+        task="regression",
+    )
+    legends = [
+        plot_sample_explanation(exp, i).axes[2].get_legend().get_texts()[0].get_text()
+        for i in range(2)
+    ]
+    assert legends[0] != legends[1]
+    assert legends[0].startswith("output = 1,000,000,0")
+    small = plot_sample_explanation(_explanation(), 0).axes[2].get_legend().get_texts()[0]
+    assert len(small.get_text()) <= len("output = -0.123")
