@@ -225,6 +225,27 @@ def _normalise_selector(
     return columns.get_indexer(sel)
 
 
+def _warn_if_one_modality(names: tuple, table: bool) -> None:
+    """Say that a one-modality fit has no interactions between modalities to weigh."""
+    if len(names) != 1:
+        return
+    how = (
+        " X was read as one table without modality prefixes; if its columns hold several "
+        "modalities, pass a dict of arrays, 'name__feature' column prefixes or "
+        "modalities={name: columns} (a meta-estimator such as BaggingClassifier passes a "
+        "NumPy array, without column names: give modalities= as column positions)."
+        if table
+        else ""
+    )
+    warnings.warn(
+        f"X has one modality ({names[0]!r}): the synergy and redundancy experts have no "
+        "second modality to combine, so the interaction weights do not describe "
+        f"interactions between modalities.{how}",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def _split_by_prefix(columns: pd.Index) -> dict[str, np.ndarray]:
     """Group ``name__feature`` columns by prefix, in first-seen order."""
     labels = [str(c) for c in columns]
@@ -324,6 +345,7 @@ class ModalitySpec:
                 )
             data = _convert_mapping(X)
             names = tuple(data)
+            _warn_if_one_modality(names, table=False)
             return cls(
                 names,
                 tuple(a.shape[1] for a in data.values()),
@@ -356,6 +378,7 @@ class ModalitySpec:
             }
             _check_no_repeats(groups, columns_index)
             _check_partition(groups, n_columns, columns_index)
+        _warn_if_one_modality(tuple(groups), table=modalities is None)
         feature_names = (
             np.asarray(columns_index, dtype=object) if columns_index is not None else None
         )

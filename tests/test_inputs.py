@@ -66,7 +66,8 @@ def test_prefix_inference_keeps_first_seen_order(table):
 
 def test_plain_array_is_one_modality(table):
     labs, _, _, y = table
-    clf = I2MoEClassifier(**SMALL).fit(labs, y)
+    with pytest.warns(UserWarning, match=r"one modality \('x'\).*modalities=\{name: columns\}"):
+        clf = I2MoEClassifier(**SMALL).fit(labs, y)
     assert clf.modalities_ == {"x": 3}
     assert clf.expert_names_ == ["uniqueness[x]", "synergy", "redundancy"]
     assert not hasattr(clf, "feature_names_in_")
@@ -91,3 +92,13 @@ def test_mapping_values_may_be_dataframes(table):
     labs, notes, _, y = table
     X = {"labs": pd.DataFrame(labs), "notes": notes}
     np.testing.assert_array_equal(_proba(X, y), _proba({"labs": labs, "notes": notes}, y))
+
+
+def test_a_one_modality_fit_says_its_weights_are_not_interactions(table, recwarn):
+    labs, notes, _, y = table
+    with pytest.warns(UserWarning, match=r"one modality \('labs'\)") as record:
+        I2MoEClassifier(**SMALL).fit({"labs": labs}, y)
+    assert "prefixes" not in str(record[0].message)  # a mapping: the user chose one modality
+    recwarn.clear()
+    I2MoEClassifier(**SMALL).fit({"labs": labs, "notes": notes}, y)
+    assert not [w for w in recwarn if "one modality" in str(w.message)]
