@@ -22,6 +22,9 @@ EPS = 1e-12
 REGRESSION_FLOOR = 1e-20
 _CHUNK = 100  # bootstrap resamples evaluated at once
 _FOLDS = 5  # cross-fitting of the single-modality predictions added up
+#: the fewest held-out samples a claim rests on (an expert's, the mixture's): the bootstrap
+#: of fewer is nearly a point, and the cross-fitted rivals below need as many
+MIN_CLAIM_SAMPLES = 2 * _FOLDS
 
 
 def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
@@ -166,7 +169,7 @@ def _added_up(
             return None
         folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
         model, method, y = LogisticRegression(max_iter=1000), "predict_proba", targets
-    elif task == "regression" and len(targets) >= 2 * _FOLDS:
+    elif task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
         features = alone
         folds = KFold(_FOLDS, shuffle=True, random_state=seed)
         model, method = LinearRegression(), "predict"
@@ -184,13 +187,17 @@ def _added_up(
     return predicted.reshape(len(targets), -1)
 
 
-def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarray:
+def _beyond_label(
+    alone: np.ndarray, targets: np.ndarray, task: str, rows: np.ndarray
+) -> np.ndarray:
     """What of a modality's held-out prediction the label does not explain, per sample.
 
     The part of its predicted probabilities (classifiers), label rates
     (multilabel) or outputs (regressors), ``(n, C)``, that a least-squares
     fit on the label leaves (for classifiers: the prediction minus its mean
-    over the samples of the same class). Two modalities that carry the same
+    over the samples of the same class), fitted on ``rows`` (a mask: the
+    samples that have the modality; elsewhere its prediction is a constant
+    that says nothing about the label). Two modalities that carry the same
     information err together beyond the label, so their residuals point the
     same way; two that inform it independently do not (given the label they
     are, if anything, opposed: one explains the other away).
@@ -202,7 +209,7 @@ def _beyond_label(alone: np.ndarray, targets: np.ndarray, task: str) -> np.ndarr
     else:
         design = np.column_stack([np.ones(n), targets])
     signal = _predictions(alone, task)
-    coef, *_ = np.linalg.lstsq(design, signal, rcond=None)
+    coef, *_ = np.linalg.lstsq(design[rows], signal[rows], rcond=None)
     return signal - design @ coef
 
 

@@ -26,6 +26,8 @@ one fit from another random initialisation could put its weight.
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._evidence import (
+    MIN_CLAIM_SAMPLES,
     N_MOMENTS,
     _added_up,
     _additive_surrogates,
@@ -227,10 +230,23 @@ class InteractionReport:
 
 def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
     """``y`` in the form the losses need, and the kind of task."""
+    if y is None:
+        raise TypeError("y is required: the held-out targets of X.")
     y = np.asarray(y)
-    if len(y) != n:
-        raise ValueError(f"y has {len(y)} samples but X has {n}; they must match.")
+    if y.ndim == 0 or len(y) != n:
+        raise ValueError(f"y has shape {y.shape} but X has {n} samples; they must match.")
+    if y.dtype.kind == "O" and pd.isna(y).any():
+        raise ValueError("y has missing values; drop those samples from X and y.")
     if not is_classifier(final):
+        n_outputs = len(np.atleast_1d(final._y_loc))
+        expected = (n,) if final._y_ndim == 1 else (n, n_outputs)
+        if y.shape != expected and not (final._y_ndim == 1 and y.shape == (n, 1)):
+            raise ValueError(
+                f"y has shape {y.shape}; the regressor was fitted on targets of shape "
+                f"{expected[1:] or '(n_samples,)'} per sample: pass y of shape {expected}."
+            )
+        if y.dtype.kind not in "biuf" or not np.isfinite(y.astype(np.float64)).all():
+            raise ValueError("y must be finite numbers (no NaN or infinity) for a regressor.")
         return y.reshape(n, -1).astype(np.float64), "regression"
     if final._multilabel:
         n_labels = len(final.classes_)
@@ -243,6 +259,11 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
             )
         return y.astype(np.float64), "multilabel"
     y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.ndim != 1:
+        raise ValueError(
+            f"y has shape {y.shape}; a single-label classifier takes one label per sample: "
+            f"pass y of shape ({n},)."
+        )
     classes = np.asarray(final.classes_)
     unknown = np.setdiff1d(y, classes)
     if unknown.size:
@@ -251,6 +272,20 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
             f"(classes_={classes.tolist()[:10]})."
         )
     return np.searchsorted(classes, y), "classification"
+
+
+def _warn_absent_classes(classes: np.ndarray, targets: np.ndarray) -> None:
+    """Warn that held-out targets lack classes the model was fitted with."""
+    absent = [c for i, c in enumerate(np.asarray(classes).tolist()) if not (targets == i).any()]
+    if absent:
+        warnings.warn(
+            f"The held-out y has no sample of classes {absent[:5]} the model was fitted with. "
+            "Chance is the held-out class rates, so the probability the model gives those "
+            "classes counts against its skill; evaluate on data with every class where you "
+            "can.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _absence_evidence(
@@ -419,6 +454,16 @@ class _Evidence:
         """``(supported, reason)`` for expert ``e``."""
         if not self.usable[:, e].any():
             return False, "no held-out sample has the modalities it needs"
+        n_total, n_usable = len(self.usable), int(self.usable[:, e].sum())
+        if min(n_total, n_usable) < MIN_CLAIM_SAMPLES:
+            what = (
+                "held-out samples"
+                if n_total < MIN_CLAIM_SAMPLES
+                else "held-out samples have its modalities"
+            )
+            return False, (
+                f"only {min(n_total, n_usable)} {what}; a claim needs at least {MIN_CLAIM_SAMPLES}"
+            )
         if self.undefined[-1]:
             return False, (
                 "every held-out sample has the same target, so there is no chance level to "
@@ -443,15 +488,32 @@ class _Evidence:
 
     def _uniqueness(self, e: int) -> tuple[bool, str]:
         name = self.label(e)
-        if self.alone_low[e] <= 0:
-            check = "" if self.by_construction else " with the other modalities shuffled"
+        if not self.alone_low[e] > 0:
+            check = (
+                ""
+                if self.by_construction
+                else f" with the other modalities shuffled (lower bound {self.alone_low[e]:+.3f})"
+            )
             return False, f"{name} alone is not better than chance{check}"
-        beaten = [k for k in self.unique if k != e and not self.pair_low[(e, k)] > 0]
-        if beaten:
-            others = ", ".join(self.label(k) for k in beaten)
+        others = [k for k in self.unique if k != e]
+        unmeasured = [k for k in others if np.isnan(self.pair_low[(e, k)])]
+        if unmeasured:
             return False, (
-                f"{name} alone predicts, but not better than {others} alone: the target does "
+                f"{name} alone predicts, but no held-out samples have both it and "
+                f"{', '.join(self.label(k) for k in unmeasured)} to compare them on"
+            )
+        beaten = [k for k in others if not self.pair_low[(e, k)] > 0]
+        if beaten:
+            listed = ", ".join(self.label(k) for k in beaten)
+            return False, (
+                f"{name} alone predicts, but not better than {listed} alone: the target does "
                 "not rest on it more than on them"
+            )
+        if others and np.isnan(self.others_low.get(e, np.nan)):
+            return False, (
+                f"{name} alone predicts better than chance and than the others, but whether "
+                "the others added up improve on it cannot be checked on these held-out data "
+                "(multi-label targets, or fewer than five samples of a class)"
             )
         if self.others_low.get(e, 0.0) > 0:
             return False, (
@@ -621,6 +683,8 @@ def interaction_report(
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral):
+        raise TypeError(f"n_bootstrap must be an integer; got {n_bootstrap!r}.")
     if n_bootstrap < 10:
         raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
     final, Xt = final_estimator(estimator, X)
@@ -629,6 +693,8 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
+    if task == "classification":
+        _warn_absent_classes(final.classes_, targets)
     explanation = final._explain_arrays(arrays)
     names = list(explanation.expert_names)
     # the losses below in units of each output's training standard deviation (regression), so
@@ -752,7 +818,7 @@ def interaction_report(
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does
     signal = {e: _predictions(alone_out[e], task) for e in unique}
-    residual = {e: _beyond_label(alone_out[e], targets, task) for e in unique}
+    residual = {e: _beyond_label(alone_out[e], targets, task, usable[:, e]) for e in unique}
     moments, both = [], []
     for e, k in upper:
         both.append(usable[:, e] & usable[:, k])

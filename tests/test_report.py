@@ -194,12 +194,66 @@ def test_bad_input_is_named(unique_m1):
     clf, X, y = unique_m1
     with pytest.raises(TypeError, match="Pipeline ending in one"):
         interaction_report(make_pipeline(FunctionTransformer()), X, y)
-    with pytest.raises(ValueError, match="y has 5 samples but X has 200"):
+    with pytest.raises(ValueError, match=r"y has shape \(5,\) but X has 200 samples"):
         interaction_report(clf, X, y[:5])
     with pytest.raises(ValueError, match=r"labels \[7\] the estimator was not fitted on"):
         interaction_report(clf, X, np.full(200, 7))
     with pytest.raises(ValueError, match="confidence"):
         interaction_report(clf, X, y, confidence=95)
+    with pytest.raises(TypeError, match="y is required"):
+        interaction_report(clf, X, None)
+    with pytest.raises(ValueError, match=r"one label per sample: pass y of shape \(200,\)"):
+        interaction_report(clf, X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match="y has missing values"):
+        interaction_report(clf, X, np.where(np.arange(200) == 3, None, y).astype(object))
+    for bad in (200.0, "200", True):
+        with pytest.raises(TypeError, match="n_bootstrap must be an integer"):
+            interaction_report(clf, X, y, n_bootstrap=bad)
+
+
+def test_a_regressors_report_names_a_y_of_the_wrong_shape():
+    X, y, _ = make_interaction_regression("uniqueness", n_samples=120, random_state=0)
+    reg = I2MoERegressor(max_epochs=2, hidden_dim=8, random_state=0, n_threads=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"pass y of shape \(120,\)"):
+        interaction_report(reg, X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match="finite numbers"):
+        interaction_report(reg, X, np.where(np.arange(120) == 0, np.nan, y))
+
+
+def test_held_out_sets_too_small_for_a_claim_support_nothing(unique_m1):
+    clf, X, y = unique_m1
+    rows = np.concatenate([np.flatnonzero(y == 0)[:4], np.flatnonzero(y == 1)[:5]])
+    report = interaction_report(clf, {k: v[rows] for k, v in X.items()}, y[rows])
+    assert report.dominant is None
+    assert not report.table["supported"].any()
+    assert report.table["reason"].str.contains("only 9 held-out samples").all()
+
+
+def test_uniqueness_is_not_claimed_when_the_added_up_rival_cannot_be_fitted(unique_m1, monkeypatch):
+    import sk_i2moe._report as report_module
+
+    clf, X, y = unique_m1
+    assert interaction_report(clf, X, y, random_state=0).dominant == "uniqueness[m1]"
+    monkeypatch.setattr(report_module, "_added_up", lambda *args, **kwargs: None)
+    report = interaction_report(clf, X, y, random_state=0)
+    assert not report.table.loc["uniqueness[m1]", "supported"]
+    assert "cannot be checked" in report.table.loc["uniqueness[m1]", "reason"]
+
+
+def test_a_modality_absent_from_every_held_out_row_is_not_compared_with(unique_m1):
+    clf, X, y = unique_m1
+    lacking = {**X, "m0": np.full_like(X["m0"], np.nan)}
+    report = interaction_report(clf, lacking, y, random_state=0)
+    reason = report.table.loc["uniqueness[m1]", "reason"]
+    assert not report.table.loc["uniqueness[m1]", "supported"]
+    assert "no held-out samples have both it and 'm0'" in reason
+
+
+def test_held_out_labels_without_a_fitted_class_warn(unique_m1):
+    clf, X, y = unique_m1
+    rows = np.flatnonzero(y == 0)
+    with pytest.warns(UserWarning, match=r"no sample of classes \[1\]"):
+        interaction_report(clf, {k: v[rows] for k, v in X.items()}, y[rows])
 
 
 def _added_up_data(n=600, seed=0):
@@ -287,15 +341,22 @@ def test_shared_information_is_positive_for_copies_and_negative_for_separate_fac
 
     def shared(a, b, y, task):
         signals = (_predictions(a, task), _predictions(b, task))
-        residuals = (_beyond_label(a, y, task), _beyond_label(b, y, task))
+        residuals = (_beyond_label(a, y, task, rows), _beyond_label(b, y, task, rows))
         moments = _pair_moments(signals, residuals, rows)
         assert moments.shape == (n, 6)
         mean = moments.mean(axis=0)
         residual = mean[3] / np.sqrt(mean[4] * mean[5])
         return _shared_information(mean), residual
 
-    residual = _beyond_label(logits(rng.normal(size=n)), np.arange(n) % 2, "classification")
+    residual = _beyond_label(logits(rng.normal(size=n)), np.arange(n) % 2, "classification", rows)
     np.testing.assert_allclose(residual[1::2].mean(axis=0), 0, atol=1e-12)  # per class
+    # fitted on the rows that have the modality: elsewhere its prediction is a constant
+    score = np.where(np.arange(n) < n // 2, rng.normal(size=n) + np.arange(n) % 2, 0.0)
+    present = np.arange(n) < n // 2
+    residual = _beyond_label(logits(score), np.arange(n) % 2, "classification", present)
+    for label in (0, 1):
+        rows_of_class = present & (np.arange(n) % 2 == label)
+        np.testing.assert_allclose(residual[rows_of_class].mean(axis=0), 0, atol=1e-12)
     factor = rng.normal(size=n)
     copies = factor + 0.5 * rng.normal(size=(2, n))
     a, b = rng.normal(size=(2, n))
@@ -358,7 +419,8 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
 def test_targets_that_do_not_vary_leave_the_skill_undefined(unique_m1):
     clf, X, y = unique_m1
     one = y == 1
-    report = interaction_report(clf, {k: v[one] for k, v in X.items()}, y[one], n_bootstrap=50)
+    with pytest.warns(UserWarning, match="no sample of classes"):
+        report = interaction_report(clf, {k: v[one] for k, v in X.items()}, y[one], n_bootstrap=50)
     assert np.isnan(report.mixture["skill"]) and np.isnan(report.mixture["skill_low"])
     assert report.table.skill.isna().all() and report.dominant is None
     assert (report.table.reason.str.contains("same target")).all()
