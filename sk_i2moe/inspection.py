@@ -130,6 +130,24 @@ default=None
                 "member_weights and member_outputs describe an ensemble's members together; "
                 "give both or neither."
             )
+        weights, outputs, output = (
+            np.shape(self.weights),
+            np.shape(self.expert_outputs),
+            np.shape(self.output),
+        )
+        if len(weights) != 2 or len(outputs) != 3 or len(output) != 2:
+            raise ValueError(
+                "weights must be (n_samples, n_experts), expert_outputs (n_samples, n_experts, "
+                f"n_outputs) and output (n_samples, n_outputs); got {weights}, {outputs} and "
+                f"{output}."
+            )
+        expected = (weights[0], len(self.expert_names), len(self.output_names))
+        if weights != expected[:2] or outputs != expected or output != expected[::2]:
+            raise ValueError(
+                f"{len(self.expert_names)} expert_names and {len(self.output_names)} "
+                f"output_names do not match weights {weights}, expert_outputs {outputs} and "
+                f"output {output} (n_samples, n_experts, n_outputs)."
+            )
 
     def absent_names(self) -> list[str]:
         """Each sample's absent modalities, comma-separated ("" when it has all).

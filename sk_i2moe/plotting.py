@@ -126,11 +126,17 @@ def plot_interaction_weights(
         raise ValueError(f"kind must be 'violin' or 'box'; got {kind!r}.")
     weights = np.asarray(explanation.weights, dtype=np.float64)
     n_samples, n_experts = weights.shape
+    if n_samples == 0:
+        raise ValueError("The explanation has no samples to plot.")
     groups = _groups(by, n_samples)
     names = list(explanation.expert_names)
+    if report is not None:
+        _check_report(report, names)
     plt = _pyplot()
     from matplotlib.patches import Patch  # matplotlib is there: _pyplot() imported it
 
+    if ax is not None:
+        _check_axes(ax)
     if ax is None:
         width = (1.3 + 0.5 * (len(groups) - 1)) * n_experts + 2.5
         _, ax = plt.subplots(figsize=(width, 4), layout="constrained")
@@ -198,17 +204,42 @@ def _groups(by: object, n_samples: int) -> list[tuple[str | None, np.ndarray]]:
         raise ValueError(
             f"by must hold one label per sample ({n_samples}); got shape {labels.shape}."
         )
-    return [(str(v), np.flatnonzero(labels == v)) for v in dict.fromkeys(labels.tolist())]
+    # in first-seen order; missing labels (None, NaN) form a group of their own
+    codes, values = pd.factorize(pd.Series(labels, dtype=object), use_na_sentinel=False)
+    return [(str(v), np.flatnonzero(codes == i)) for i, v in enumerate(values)]
 
 
-def _draw_report(ax: Axes, report: object, names: list[str], positions: np.ndarray) -> Any:
-    """The report's mean weights with their intervals, on the experts' positions."""
-    table = report.table
+def _check_axes(*axes: object) -> None:
+    """Refuse anything but matplotlib Axes where the caller passes where to draw."""
+    from matplotlib.axes import Axes as AxesType
+
+    wrong = [type(ax).__name__ for ax in axes if not isinstance(ax, AxesType)]
+    if wrong:
+        raise TypeError(f"Expected matplotlib Axes to draw on; got {', '.join(wrong)}.")
+
+
+def _check_report(report: object, names: list[str]) -> None:
+    """Refuse a report that is not an interaction report about these experts."""
+    table = getattr(report, "table", None)
+    if not isinstance(table, pd.DataFrame) or not {
+        "mean_weight",
+        "weight_low",
+        "weight_high",
+    } <= set(table.columns):
+        raise TypeError(
+            "report must be the result of sk_i2moe.inspection.interaction_report; got "
+            f"{type(report).__name__}."
+        )
     if list(table.index) != names:
         raise ValueError(
             f"The report is about experts {list(table.index)}, the explanation about {names}; "
             "pass the report of the same estimator."
         )
+
+
+def _draw_report(ax: Axes, report: object, names: list[str], positions: np.ndarray) -> Any:
+    """The report's mean weights with their intervals, on the experts' positions."""
+    table = report.table
     mean = table["mean_weight"].to_numpy()
     errors = [mean - table["weight_low"].to_numpy(), table["weight_high"].to_numpy() - mean]
     return ax.errorbar(
@@ -236,9 +267,15 @@ def _resolve_output(explanation: Explanation, index: int, output: object) -> int
     n_outputs = explanation.output.shape[1]
     if output is None:
         return _default_output(explanation, index)
+    if str(output) in names and (
+        isinstance(output, (str, bool, np.bool_)) or output not in range(-n_outputs, n_outputs)
+    ):
+        return names.index(str(output))
+    if isinstance(output, (bool, np.bool_, float, np.floating)):
+        raise TypeError(
+            f"output must be an output name {names} or an integer position; got {output!r}."
+        )
     if isinstance(output, str) or output not in range(-n_outputs, n_outputs):
-        if str(output) in names:
-            return names.index(str(output))
         raise ValueError(
             f"output={output!r} is neither an output name {names} nor a position in "
             f"[0, {n_outputs - 1}]."
@@ -326,6 +363,7 @@ def plot_sample_explanation(
     axes = np.asarray(axes, dtype=object).ravel()
     if axes.size != 3:
         raise ValueError(f"axes must hold exactly 3 matplotlib Axes; got {axes.size}.")
+    _check_axes(*axes)
     fig = axes[0].figure
 
     names = list(explanation.expert_names)
@@ -443,6 +481,8 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
     names = [str(n) for n in scores.index]
     values = scores.to_numpy(dtype=np.float64)
     is_mixture = np.array([n == _MIXTURE for n in names])
+    if ax is not None:
+        _check_axes(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 4), layout="constrained")
     positions = np.arange(1, len(names) + 1)

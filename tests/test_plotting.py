@@ -347,3 +347,43 @@ def test_sample_explanation_legend_tells_large_outputs_apart(plt):
     assert legends[0].startswith("output = 1,000,000,0")
     small = plot_sample_explanation(_explanation(), 0).axes[2].get_legend().get_texts()[0]
     assert len(small.get_text()) <= len("output = -0.123")
+
+
+def test_an_explanation_whose_names_do_not_match_its_arrays_is_refused():
+    weights, outputs = np.full((4, 3), 1 / 3), np.zeros((4, 3, 2))
+    with pytest.raises(ValueError, match="2 expert_names and 2 output_names do not match"):
+        Explanation(weights, outputs, np.zeros((4, 2)), ["a", "b"], ["no", "yes"])
+    with pytest.raises(ValueError, match="3 expert_names and 1 output_names do not match"):
+        Explanation(weights, outputs, np.zeros((4, 2)), ["a", "b", "c"], ["no"])
+    with pytest.raises(ValueError, match=r"weights must be \(n_samples, n_experts\)"):
+        Explanation(np.ones(3), outputs, np.zeros((4, 2)), ["a", "b", "c"], ["no", "yes"])
+
+
+def test_weights_plot_groups_missing_labels_and_refuses_what_it_cannot_draw(plt):
+    exp = _explanation(n=6)
+    before = plt.get_fignums()
+    ax = plot_interaction_weights(exp, by=[np.nan, np.nan, "a", "a", None, "b"])
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[:3] == ["nan", "a", "b"]  # NaN and None both missing: one group
+    plt.close(ax.figure)
+    empty = Explanation(np.zeros((0, 5)), np.zeros((0, 5, 2)), np.zeros((0, 2)), NAMES, ["a", "b"])
+    with pytest.raises(ValueError, match="no samples"):
+        plot_interaction_weights(empty)
+    with pytest.raises(TypeError, match="result of sk_i2moe.inspection.interaction_report"):
+        plot_interaction_weights(exp, report="x")
+    with pytest.raises(TypeError, match="Expected matplotlib Axes to draw on; got str"):
+        plot_interaction_weights(exp, ax="x")
+    with pytest.raises(TypeError, match="Expected matplotlib Axes"):
+        plot_sample_explanation(exp, 0, axes=[1, 2, 3])
+    with pytest.raises(TypeError, match="Expected matplotlib Axes"):
+        plot_expert_scores(pd.DataFrame({"score": [0.5]}, index=["synergy"]), ax="x")
+    assert plt.get_fignums() == before  # refused before a figure was made
+
+
+def test_sample_explanation_output_must_be_a_name_or_an_integer(plt):
+    exp = _explanation()
+    for bad in (True, 1.0):
+        with pytest.raises(TypeError, match="output must be an output name"):
+            plot_sample_explanation(exp, 0, output=bad)
+    fig = plot_sample_explanation(exp, 0, output=np.int64(1))
+    assert "class1" in fig.get_suptitle()
