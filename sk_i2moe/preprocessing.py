@@ -129,6 +129,11 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
             For sparse ``X``.
         """
         X = validate_data(self, self._table(X), reset=True, skip_check_array=True)
+        if X.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+                "required by KeepAbsentRows."
+            )
         lacking = self._lacking(X)
         if lacking.all():
             columns = list(X.columns) if hasattr(X, "columns") else X.shape[1]
@@ -201,8 +206,18 @@ def _refuse_times(X: object, modality: str) -> object:
     """``X`` unchanged; a ``TypeError`` for date/time columns, which one-hot encoding would split.
 
     The default categorical steps would give every distinct timestamp a
-    column of its own, none of which a later patient shares.
+    column of its own, none of which a later patient shares. Their output
+    is named after the input columns, which scikit-learn records only when
+    every name is a string: other names are a ``TypeError`` too.
     """
+    columns = getattr(X, "columns", None)
+    if columns is not None and not all(isinstance(c, str) for c in columns):
+        raise TypeError(
+            f"Modality {modality!r}: the categorical columns {list(columns)[:5]} are named by "
+            f"{sorted({type(c).__name__ for c in columns})}, not strings; the one-hot "
+            "encoding names its output after them. Name the columns with strings first "
+            "(df.columns = df.columns.astype(str)) and select them by those names."
+        )
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None:
         timed = [
@@ -220,6 +235,20 @@ def _refuse_times(X: object, modality: str) -> object:
                 "handles them."
             )
     return X
+
+
+def _check_columns(modality: str, columns: object) -> None:
+    """Refuse a modality's column selector that is not a 2-D selection of at least one column."""
+    if columns is None or isinstance(columns, (str, int, np.integer)):
+        raise ValueError(
+            f"Modality {modality!r}: columns={columns!r} is not a list of columns; a modality "
+            f"is a block of columns, so give a list even for one (e.g. [{columns!r}]), a "
+            "slice, a boolean mask or a callable."
+        )
+    if not callable(columns) and not isinstance(columns, slice) and len(columns) == 0:
+        raise ValueError(
+            f"Modality {modality!r} selects no columns; give it at least one, or leave it out."
+        )
 
 
 def _dense(values: object) -> np.ndarray:
@@ -324,6 +353,8 @@ def make_modality_transformer(
             )
     if absent not in ("keep", "impute"):
         raise ValueError(f"absent must be 'keep' or 'impute'; got {absent!r}.")
+    for name, columns in modalities.items():
+        _check_columns(name, columns)
     numeric = (
         numeric
         if numeric is not None

@@ -196,3 +196,27 @@ def test_keep_absent_rows_names_what_it_cannot_take():
     fitted = KeepAbsentRows(StandardScaler()).fit(np.eye(3))
     with pytest.raises(ValueError, match="Reshape your data"):
         fitted.transform(np.ones(3))
+
+
+def test_column_selectors_that_are_not_a_block_of_columns_are_named():
+    for columns, message in (
+        ("age", r"columns='age' is not a list of columns.*\['age'\]"),
+        (None, "columns=None is not a list of columns"),
+        ([], "'labs' selects no columns"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make_modality_transformer({"labs": columns})
+
+
+def test_integer_column_names_of_categorical_columns_are_named():
+    frame = pd.DataFrame({0: [1.0, 2.0, 3.0], 1: ["x", "y", None]})
+    with pytest.raises(TypeError, match=r"'labs'.*not strings.*astype\(str\)"):
+        make_modality_transformer({"labs": [0, 1]}).fit_transform(frame)
+    frame.columns = frame.columns.astype(str)
+    out = make_modality_transformer({"labs": ["0", "1"]}).fit_transform(frame)
+    assert out.shape[0] == 3
+
+
+def test_keep_absent_rows_names_an_empty_table():
+    with pytest.raises(ValueError, match=r"0 sample\(s\) .* minimum of 1 is required"):
+        KeepAbsentRows(StandardScaler()).fit(np.empty((0, 2)))
