@@ -133,15 +133,20 @@ def _check_interaction(
     total = sum(proportions.values())
     if not np.isclose(total, 1.0, rtol=0, atol=1e-6):
         raise ValueError(
-            f"interaction proportions must sum to 1; they sum to {total:g} ({proportions})."
+            f"interaction proportions must sum to 1; they sum to {total!r} ({proportions})."
         )
     return {label: share for label, share in proportions.items() if share > 0}
 
 
 def _allocate(proportions: dict[str, float], n_samples: int) -> dict[str, int]:
-    """Largest-remainder rounding of ``proportions * n_samples`` to integer counts."""
+    """Largest-remainder rounding of ``proportions * n_samples`` to integer counts.
+
+    The proportions are normalised first: they may sum to 1 within a
+    tolerance, and rounding must then add samples, never remove them.
+    """
     labels = list(proportions)
-    raw = np.array([proportions[label] for label in labels]) * n_samples
+    shares = np.array([proportions[label] for label in labels], dtype=np.float64)
+    raw = shares / shares.sum() * n_samples
     counts = np.floor(raw).astype(int)
     order = np.argsort(-(raw - counts), kind="stable")
     counts[order[: n_samples - counts.sum()]] += 1

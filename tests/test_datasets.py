@@ -197,3 +197,12 @@ def test_load_breast_cancer_views():
     assert list(X) == ["mean", "error", "worst"]
     assert all(block.shape == (569, 10) for block in X.values())
     assert set(np.unique(y)) == {0, 1}
+
+
+def test_proportions_within_the_tolerance_of_one_still_count_to_n_samples():
+    from sk_i2moe.datasets import _allocate
+
+    shares = {"synergy": 0.25, "redundancy": 0.25000049, "uniqueness": 0.50000049}
+    counts = _allocate(shares, 3_000_000)
+    assert sum(counts.values()) == 3_000_000
+    assert abs(counts["uniqueness"] - 1_500_001) <= 1
