@@ -20,3 +20,17 @@ def three_views():
     score = X["labs"][:, 0] + X["notes"][:, 1] - X["codes"][:, 2]
     y = (score > 0).astype(int)
     return X, y
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A tiny fitted classifier saved to a model file: ``(path, estimator, X)``."""
+    from sk_i2moe import I2MoEClassifier
+
+    from .helpers import TINY, three_modalities
+
+    X, y = three_modalities()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    return path, clf, X

@@ -1,6 +1,5 @@
 """A model file that save() could not have written is refused at load, before it costs much."""
 
-import json
 import os
 
 import numpy as np
@@ -12,22 +11,9 @@ from safetensors.torch import load_file, save_file
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
 from sk_i2moe._io import ModelFileError
 
-TINY = {"max_epochs": 1, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
-
-
-def _data(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2)), "c": rng.normal(size=(n, 4))}
-    y = (X["a"][:, 0] + X["b"][:, 1] > 0).astype(int)
-    return X, y
-
-
-def _rewrite(path, edit):
-    tensors = load_file(path)
-    with safetensors.safe_open(path, "pt") as f:
-        document = json.loads(f.metadata()["sk_i2moe"])
-    edit(document, tensors)
-    save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
+from .helpers import TINY
+from .helpers import rewrite_model_file as _rewrite
+from .helpers import three_modalities as _data
 
 
 def _array(values, dtype):
@@ -61,15 +47,6 @@ def _negative_step(document, tensors):
     tensors[name] = -tensors[name]
 
 
-@pytest.fixture
-def saved(tmp_path):
-    X, y = _data()
-    clf = I2MoEClassifier(**TINY).fit(X, y)
-    path = tmp_path / "model.i2moe"
-    clf.save(path)
-    return path, clf, X
-
-
 @pytest.mark.parametrize(
     "edit, message",
     [
@@ -98,10 +75,9 @@ def saved(tmp_path):
     ],
 )
 def test_a_file_save_could_not_have_written_is_refused(saved, edit, message):
-    path, _, _ = saved
-    _rewrite(path, edit)
+    _rewrite(saved[0], edit)
     with pytest.raises(ModelFileError, match=message):
-        load(path)
+        load(saved[0])
 
 
 def test_a_regressor_file_with_a_scale_that_is_not_finite_is_refused(tmp_path):

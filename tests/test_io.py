@@ -1,6 +1,5 @@
 """_io.py: model files that hold data, not code."""
 
-import json
 import pickle
 
 import joblib
@@ -8,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from skorch.callbacks import EpochScoring
 from skorch.helper import SliceDict
 
@@ -16,17 +16,9 @@ from sk_i2moe._io import ModelFileError
 from sk_i2moe._net import I2MoENet
 from sk_i2moe.nn import FUSIONS
 
-safetensors = pytest.importorskip("safetensors")
-from safetensors.torch import load_file, save_file  # noqa: E402
-
-TINY = {"max_epochs": 1, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
-
-
-def _data(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 2)), "c": rng.normal(size=(n, 4))}
-    y = (X["a"][:, 0] + X["b"][:, 1] > 0).astype(int)
-    return X, y
+from .helpers import TINY
+from .helpers import rewrite_model_file as _rewrite
+from .helpers import three_modalities as _data
 
 
 def _round_trip(estimator, tmp_path, **load_kwargs):
@@ -217,24 +209,6 @@ def test_an_optimizer_state_that_does_not_match_is_refused(tmp_path):
     _rewrite(path, shorter)
     with pytest.raises(ModelFileError, match="optimizer's groups do not hold the network's"):
         load(path)
-
-
-def _rewrite(path, edit):
-    """Load a model file's tensors and metadata, apply ``edit``, write it back."""
-    tensors = load_file(path)
-    with safetensors.safe_open(path, "pt") as f:
-        document = json.loads(f.metadata()["sk_i2moe"])
-    edit(document, tensors)
-    save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
-
-
-@pytest.fixture
-def saved(tmp_path):
-    X, y = _data()
-    clf = I2MoEClassifier(**TINY).fit(X, y)
-    path = tmp_path / "model.i2moe"
-    clf.save(path)
-    return path, clf, X
 
 
 def test_a_truncated_or_corrupted_file_is_a_clear_error(saved):
