@@ -70,6 +70,10 @@ def _check_int(value: object, name: str, minimum: int) -> int:
 
 
 def _check_n_features(n_features: object, n_modalities: int) -> list[int]:
+    if isinstance(n_features, np.ndarray) and n_features.ndim == 0:
+        n_features = n_features.item()  # a 0-d array is its one number
+    if hasattr(n_features, "to_numpy"):  # a pandas Series or Index: its values
+        n_features = n_features.to_numpy()
     if isinstance(n_features, Integral) and not isinstance(n_features, bool):
         sizes = [n_features] * n_modalities
     elif isinstance(n_features, Sequence | np.ndarray) and not isinstance(n_features, str):

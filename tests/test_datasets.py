@@ -206,3 +206,14 @@ def test_proportions_within_the_tolerance_of_one_still_count_to_n_samples():
     counts = _allocate(shares, 3_000_000)
     assert sum(counts.values()) == 3_000_000
     assert abs(counts["uniqueness"] - 1_500_001) <= 1
+
+
+def test_n_features_as_a_0d_array_or_a_series_is_read_as_numbers():
+    import pandas as pd
+
+    X, _, _ = make_interaction_classification("synergy", n_samples=20, n_features=np.array(5))
+    assert [v.shape[1] for v in X.values()] == [5, 5, 5]
+    X, _, _ = make_interaction_classification(
+        "synergy", n_samples=20, n_features=pd.Series([4, 5, 6])
+    )
+    assert [v.shape[1] for v in X.values()] == [4, 5, 6]
