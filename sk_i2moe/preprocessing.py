@@ -252,12 +252,25 @@ def _check_columns(modality: str, columns: object) -> None:
 
 
 def _dense(values: object) -> np.ndarray:
-    """A transformer's output as a float64 array (sparse matrices and DataFrames densified)."""
+    """A transformer's output as a float64 array (sparse matrices and DataFrames densified).
+
+    Raises
+    ------
+    TypeError
+        When the output is not numbers (e.g. an imputer of strings).
+    """
     if hasattr(values, "toarray"):
         values = values.toarray()
     elif hasattr(values, "to_numpy"):
         values = values.to_numpy()
-    return np.asarray(values, dtype=np.float64)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            "KeepAbsentRows needs its transformer to output numbers (the absent rows are "
+            f"filled with NaN); it output {np.asarray(values).dtype} values ({err}). Encode "
+            "them inside the transformer, e.g. with a OneHotEncoder after the imputer."
+        ) from None
 
 
 def make_modality_transformer(

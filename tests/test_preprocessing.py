@@ -220,3 +220,9 @@ def test_integer_column_names_of_categorical_columns_are_named():
 def test_keep_absent_rows_names_an_empty_table():
     with pytest.raises(ValueError, match=r"0 sample\(s\) .* minimum of 1 is required"):
         KeepAbsentRows(StandardScaler()).fit(np.empty((0, 2)))
+
+
+def test_keep_absent_rows_names_a_transformer_that_outputs_text():
+    data = np.array([["a"], [None], ["c"]], dtype=object)
+    with pytest.raises(TypeError, match="KeepAbsentRows needs its transformer to output numbers"):
+        KeepAbsentRows(SimpleImputer(strategy="most_frequent")).fit_transform(data)
