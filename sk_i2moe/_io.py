@@ -490,7 +490,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         )
     if device is not None:
         params["device"] = device
-    params["n_threads"] = _file_checks.bounded_threads(params.get("n_threads"), os.fspath(path))
+    if "n_threads" in params:
+        params["n_threads"] = _file_checks.bounded_threads(params["n_threads"], os.fspath(path))
     # files written before weight_shrinkage existed predict with the weights as trained
     params.setdefault("weight_shrinkage", 0.0)
     # files written before missing_modality_loss_weight existed were trained with weight 1

@@ -90,6 +90,14 @@ default=None
         with every modality. None when every sample had every modality or
         the model learns no offsets.
 
+    Raises
+    ------
+    ValueError
+        At construction, when the arrays are not 2-D / 3-D / 2-D or their
+        shapes disagree with each other or with the numbers of
+        ``expert_names`` and ``output_names``; or when only one of
+        ``member_weights`` and ``member_outputs`` is given.
+
     Examples
     --------
     >>> import numpy as np
