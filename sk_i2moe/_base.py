@@ -507,6 +507,27 @@ def fill_doc(cls: type) -> type:
     return cls
 
 
+def check_default_dtype() -> None:
+    """Refuse to build a network while torch's default dtype is not float32.
+
+    The networks are built with torch's default dtype and fed float32 data;
+    a process that called ``torch.set_default_dtype(torch.float64)`` would
+    get float64 weights and a raw dtype error inside the first layer.
+
+    Raises
+    ------
+    RuntimeError
+        Saying what to do.
+    """
+    if torch.get_default_dtype() != torch.float32:
+        raise RuntimeError(
+            f"torch's default dtype is {torch.get_default_dtype()} (set by "
+            "torch.set_default_dtype somewhere in this process); sk_i2moe builds its networks "
+            "in float32. Call torch.set_default_dtype(torch.float32) before fitting or "
+            "loading, and set it back afterwards if other code needs float64."
+        )
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """Turn the ``device`` parameter into a :class:`torch.device`.
 
@@ -687,6 +708,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     # -- fitting -------------------------------------------------------------
     def _fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEBase:
         """Fit (or, with ``warm_start``, continue fitting); ``fit`` validates the parameters."""
+        check_default_dtype()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."

@@ -450,10 +450,12 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     >>> bool((restored.predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
+    from ._base import check_default_dtype
     from ._modalities import ModalitySpec
     from .classifier import I2MoEClassifier
     from .regressor import I2MoERegressor
 
+    check_default_dtype()
     document, tensors = _read(path)
     fmt = document.get("format")
     if type(fmt) is not int or fmt != FORMAT_VERSION:

@@ -160,25 +160,31 @@ def absent_modalities(arrays: Sequence[np.ndarray]) -> np.ndarray:
     return np.column_stack([absent_rows(a) for a in arrays])
 
 
-def check_presence(data: Mapping[str, np.ndarray]) -> None:
+def check_presence(data: Mapping[str, np.ndarray], labels: np.ndarray | None = None) -> None:
     """Reject rows in which every modality is absent.
 
     Parameters
     ----------
     data : mapping of str to ndarray
         Validated modalities, in order.
+    labels : ndarray, optional
+        The rows' index labels (a DataFrame's index), named in the message
+        beside the positions.
 
     Raises
     ------
     ValueError
-        Naming the rows (positions) with no modality present.
+        Naming the rows (positions, and index labels where given) with no
+        modality present.
     """
     absent = np.column_stack([absent_rows(v) for v in data.values()])
     empty = np.flatnonzero(absent.all(axis=1))
     if empty.size:
+        named = "" if labels is None else f" (index {np.asarray(labels)[empty[:5]].tolist()})"
         raise ValueError(
-            f"{empty.size} row(s) have every modality absent (all NaN), e.g. rows "
-            f"{empty[:5].tolist()}; a sample needs at least one modality. Drop those rows."
+            f"{empty.size} row(s) have every modality absent (all NaN), e.g. rows at positions "
+            f"{empty[:5].tolist()}{named}; a sample needs at least one modality. Drop those "
+            "rows."
         )
 
 
@@ -465,7 +471,7 @@ class ModalitySpec:
             else (lambda idx: arr[:, idx])
         )
         data = {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
-        check_presence(data)
+        check_presence(data, row_labels(arr))
         return data
 
 
@@ -641,7 +647,7 @@ def _convert_mapping(X: Mapping) -> dict[str, np.ndarray]:
             "Align the rows of every modality."
         )
     _check_aligned(X)
-    check_presence(data)
+    check_presence(data, row_labels(X))
     return data
 
 

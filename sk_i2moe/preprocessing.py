@@ -141,6 +141,12 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
                 f"Every row lacks the modality of the columns {columns} (all missing), so "
                 "there is nothing to fit. Drop these columns."
             )
+        # numeric columns must stay numeric: text "nan" is not missing to the absence test
+        self._numeric_at_fit = (
+            [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+            if isinstance(X, pd.DataFrame)
+            else []
+        )
         part = self._rows(X, np.flatnonzero(~lacking))
         self.transformer_ = clone(self.transformer).fit(part)
         self._n_outputs = _dense(self.transformer_.transform(part[:1])).shape[1]
@@ -165,6 +171,19 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, self._table(X), reset=False, skip_check_array=True)
+        if isinstance(X, pd.DataFrame):
+            changed = [
+                c
+                for c in getattr(self, "_numeric_at_fit", [])
+                if c in X.columns and not pd.api.types.is_numeric_dtype(X[c])
+            ]
+            if changed:
+                raise TypeError(
+                    f"Columns {changed[:5]} were numeric at fit and are "
+                    f"{[str(X[c].dtype) for c in changed[:5]]} now: text such as 'nan' is not "
+                    "missing to the test for absent rows. Convert them back, e.g. "
+                    "X[cols] = X[cols].apply(pd.to_numeric, errors='coerce')."
+                )
         lacking = self._lacking(X)
         out = np.full((len(lacking), self._n_outputs), np.nan)
         # only the rows that have the modality reach the transformer (it may refuse NaN)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -82,9 +83,18 @@ def test_partial_nan_at_predict(fitted):
 def test_rows_with_every_modality_absent_are_named():
     a, b = np.ones((10, 2)), np.ones((10, 3))
     a[[2, 5]] = b[[2, 5]] = np.nan
-    expected = r"2 row\(s\) have every modality absent .*rows \[2, 5\]"
+    expected = r"2 row\(s\) have every modality absent .*positions \[2, 5\];"
     with pytest.raises(ValueError, match=expected):
         _fit({"a": a, "b": b})
+    index = pd.Index([f"pt{i:03d}" for i in range(10)])
+    frame = pd.concat(
+        {"a": pd.DataFrame(a, index=index), "b": pd.DataFrame(b, index=index)}, axis=1
+    )
+    named = r"positions \[2, 5\] \(index \['pt002', 'pt005'\]\)"
+    with pytest.raises(ValueError, match=named):
+        _fit({"a": frame["a"], "b": frame["b"]})  # a mapping of DataFrames
+    with pytest.raises(ValueError, match=named):
+        _fit(frame, y=np.arange(10) % 2)  # one table with MultiIndex columns
 
 
 def test_a_modality_absent_in_every_training_row_is_refused():
@@ -267,3 +277,16 @@ def test_conversion_is_exact_or_a_known_error(X):
         assert (nan.all(axis=1) | ~nan.any(axis=1)).all()
         np.testing.assert_array_equal(arr, original.astype(np.float64).astype(np.float32))
     assert spec.transform(X).keys() == data.keys()
+
+
+def test_a_float64_default_dtype_is_named_at_fit_and_load(tmp_path, monkeypatch):
+    from sk_i2moe import load
+
+    clf = _fit({"a": np.ones((10, 2)), "b": np.ones((10, 3))})
+    clf.save(tmp_path / "model.i2moe")
+    monkeypatch.setattr(torch, "get_default_dtype", lambda: torch.float64)
+    message = r"default dtype is torch.float64 .*set_default_dtype\(torch.float32\)"
+    with pytest.raises(RuntimeError, match=message):
+        _fit({"a": np.ones((10, 2)), "b": np.ones((10, 3))})
+    with pytest.raises(RuntimeError, match=message):
+        load(tmp_path / "model.i2moe")

@@ -226,3 +226,12 @@ def test_keep_absent_rows_names_a_transformer_that_outputs_text():
     data = np.array([["a"], [None], ["c"]], dtype=object)
     with pytest.raises(TypeError, match="KeepAbsentRows needs its transformer to output numbers"):
         KeepAbsentRows(SimpleImputer(strategy="most_frequent")).fit_transform(data)
+
+
+def test_keep_absent_rows_names_numeric_columns_that_arrive_as_text():
+    train = pd.DataFrame({"hb": [1.0, 2.0, np.nan], "crp": [3.0, 4.0, np.nan]})
+    step = KeepAbsentRows(StandardScaler()).fit(train)
+    text = train.astype(str)  # e.g. read from a CSV export: NaN became "nan"
+    with pytest.raises(TypeError, match=r"\['hb', 'crp'\] were numeric at fit.*to_numeric"):
+        step.transform(text)
+    assert np.isnan(step.transform(train)[2]).all()  # the absent row stays absent
