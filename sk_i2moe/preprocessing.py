@@ -47,6 +47,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
     ----------
     transformer : transformer
         The transformer of one modality's columns (cloned when fitted).
+    modality : str, optional
+        The modality's name, for error messages
+        (:func:`make_modality_transformer` sets it).
 
     Attributes
     ----------
@@ -70,8 +73,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
            [ 1.,  1.]])
     """
 
-    def __init__(self, transformer: BaseEstimator) -> None:
+    def __init__(self, transformer: BaseEstimator, modality: str | None = None) -> None:
         self.transformer = transformer
+        self.modality = modality
 
     @staticmethod
     def _lacking(X: object) -> np.ndarray:
@@ -137,9 +141,12 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         lacking = self._lacking(X)
         if lacking.all():
             columns = list(X.columns) if hasattr(X, "columns") else X.shape[1]
+            which = "the modality" if self.modality is None else f"modality {self.modality!r}"
             raise ValueError(
-                f"Every row lacks the modality of the columns {columns} (all missing), so "
-                "there is nothing to fit. Drop these columns."
+                f"Every row lacks {which} (its columns {columns} are all missing), so there "
+                "is nothing to fit. Drop these columns, or, if these rows are one fold of a "
+                "cross-validation, split so that every training fold has samples with it "
+                "(e.g. stratify on its presence)."
             )
         # numeric columns must stay numeric: text "nan" is not missing to the absence test
         self._numeric_at_fit = (
@@ -413,7 +420,7 @@ def make_modality_transformer(
                 ("cat", steps, make_column_selector(dtype_exclude="number")),
             ]
         )
-        return KeepAbsentRows(inner) if absent == "keep" else inner
+        return KeepAbsentRows(inner, modality=modality) if absent == "keep" else inner
 
     outer = ColumnTransformer(
         [(name, per_modality(name), columns) for name, columns in modalities.items()],

@@ -80,8 +80,15 @@ def test_a_modalitys_steps_are_fitted_on_the_rows_that_have_it():
     out = keep.transform(table)
     assert np.isnan(out[1]).all() and not np.isnan(out[[0, 2, 3]]).any()
     assert keep.get_feature_names_out().tolist() == ["crp", "wbc"]
-    with pytest.raises(ValueError, match=r"Every row lacks the modality of the columns \['crp'\]"):
+    with pytest.raises(ValueError, match=r"Every row lacks the modality \(its columns \['crp'\]"):
         KeepAbsentRows(StandardScaler()).fit(table.iloc[[1, 3]][["crp"]])
+
+
+def test_a_fold_without_a_modality_names_it():
+    frame = pd.DataFrame({"age": [50.0, 60.0, 70.0], "crp": [np.nan, np.nan, np.nan]})
+    transformer = make_modality_transformer({"demo": ["age"], "labs": ["crp"]})
+    with pytest.raises(ValueError, match=r"Every row lacks modality 'labs'.*stratify"):
+        transformer.fit(frame)
 
 
 def test_custom_steps_are_cloned_per_modality():
