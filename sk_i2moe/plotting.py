@@ -477,6 +477,14 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
             "scores_frame needs a 'score' column (as from expert_scores()); got columns "
             f"{list(scores_frame.columns)}."
         )
+    if isinstance(scores, pd.DataFrame):
+        raise ValueError("scores_frame has several columns named 'score'; keep one.")
+    infinite = [str(n) for n, v in scores.items() if np.isinf(float(v))]
+    if infinite:
+        raise ValueError(
+            f"The scores of {infinite[:5]} are infinite, which no bar can show; use a bounded "
+            "metric (e.g. scoring='roc_auc' or 'accuracy')."
+        )
     plt = _pyplot()
     names = [str(n) for n in scores.index]
     values = scores.to_numpy(dtype=np.float64)

@@ -387,3 +387,13 @@ def test_sample_explanation_output_must_be_a_name_or_an_integer(plt):
             plot_sample_explanation(exp, 0, output=bad)
     fig = plot_sample_explanation(exp, 0, output=np.int64(1))
     assert "class1" in fig.get_suptitle()
+
+
+def test_expert_scores_plot_refuses_infinite_or_repeated_scores(plt):
+    before = plt.get_fignums()
+    with pytest.raises(ValueError, match=r"\['synergy'\] are infinite"):
+        plot_expert_scores(pd.DataFrame({"score": [-np.inf, 0.9]}, index=["synergy", "mixture"]))
+    repeated = pd.DataFrame([[0.5, 0.6]], columns=["score", "score"], index=["synergy"])
+    with pytest.raises(ValueError, match="several columns named 'score'"):
+        plot_expert_scores(repeated)
+    assert plt.get_fignums() == before
