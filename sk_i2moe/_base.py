@@ -758,7 +758,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             if valid is None and not reuse and self.early_stopping == "auto"
             else None
         )
-        forked = [device.index or 0] if device.type == "cuda" else []
+        # torch.manual_seed below seeds every GPU: fork (and so restore) all of them
+        forked = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
             torch.manual_seed(seed)
             if reuse:

@@ -163,6 +163,22 @@ def test_bfloat16_autocast_on_cpu(views):
     _check_training(clf, X)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"interaction_constraint": "loss", "perturbation": "mean"},  # a float32 running mean
+        {"fusion": "switch"},  # sparse layers add bfloat16 outputs into float32 inputs
+        {"fusion": "moepp"},
+    ],
+)
+def test_bfloat16_autocast_with_a_reference_mean_or_sparse_layers(views, params):
+    X, y = views
+    clf = I2MoEClassifier(
+        **{**SMALL, "max_epochs": 2}, precision="bfloat16", n_members=1, **params
+    ).fit(X, y)
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("params", [{"precision": "bfloat16"}, {"compile": True}])
 def test_cuda_options(views, params):

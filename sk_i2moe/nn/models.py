@@ -1050,9 +1050,10 @@ class InteractionMoE(MixtureOfInteractionExperts):
         with torch.no_grad():
             batch_mean = tokens.mean(0)
             momentum = torch.where(self.reference_seen, 0.1, 1.0)
-            self.reference_mean.lerp_(batch_mean, momentum)
+            # under autocast the tokens may be bfloat16; the running mean stays float32
+            self.reference_mean.lerp_(batch_mean.to(self.reference_mean.dtype), momentum)
             self.reference_seen.fill_(True)
-        return self.reference_mean.expand_as(tokens)
+        return self.reference_mean.to(tokens.dtype).expand_as(tokens)
 
     def _draw_modalities(self, device: torch.device) -> torch.Tensor | None:
         """Sorted indices of the modalities to perturb this step (None: all)."""

@@ -117,7 +117,8 @@ class _DenseExperts(nn.Module):
         )
         weight = gates.reshape(n_experts, per_expert, n_ffn)[e_idx, t_idx, k_idx]
         y = y.view(-1, hidden).index_select(0, slot) * weight.unsqueeze(-1)
-        out = x.new_zeros(n_experts * per_expert, hidden).index_add(0, token, y)
+        # under CPU autocast y is bfloat16 while x stays float32: add in x's dtype
+        out = x.new_zeros(n_experts * per_expert, hidden).index_add(0, token, y.to(x.dtype))
         return out.view_as(x)
 
 
