@@ -276,7 +276,8 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
 
 def _warn_absent_classes(classes: np.ndarray, targets: np.ndarray) -> None:
     """Warn that held-out targets lack classes the model was fitted with."""
-    absent = [c for i, c in enumerate(np.asarray(classes).tolist()) if not (targets == i).any()]
+    counts = np.bincount(targets, minlength=len(classes))
+    absent = np.asarray(classes)[counts == 0].tolist()
     if absent:
         warnings.warn(
             f"The held-out y has no sample of classes {absent[:5]} the model was fitted with. "

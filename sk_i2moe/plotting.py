@@ -135,11 +135,11 @@ def plot_interaction_weights(
     plt = _pyplot()
     from matplotlib.patches import Patch  # matplotlib is there: _pyplot() imported it
 
-    if ax is not None:
-        _check_axes(ax)
     if ax is None:
         width = (1.3 + 0.5 * (len(groups) - 1)) * n_experts + 2.5
         _, ax = plt.subplots(figsize=(width, 4), layout="constrained")
+    else:
+        _check_axes(ax)
     positions = np.arange(1, n_experts + 1)
     step = 0.8 / len(groups)
     handles = []
@@ -479,7 +479,8 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
         )
     if isinstance(scores, pd.DataFrame):
         raise ValueError("scores_frame has several columns named 'score'; keep one.")
-    infinite = [str(n) for n, v in scores.items() if np.isinf(float(v))]
+    values = scores.to_numpy(dtype=np.float64)
+    infinite = [str(n) for n in scores.index[np.isinf(values)]]
     if infinite:
         raise ValueError(
             f"The scores of {infinite[:5]} are infinite, which no bar can show; use a bounded "
@@ -487,12 +488,11 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
         )
     plt = _pyplot()
     names = [str(n) for n in scores.index]
-    values = scores.to_numpy(dtype=np.float64)
     is_mixture = np.array([n == _MIXTURE for n in names])
-    if ax is not None:
-        _check_axes(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 4), layout="constrained")
+    else:
+        _check_axes(ax)
     positions = np.arange(1, len(names) + 1)
     experts = ax.bar(positions[~is_mixture], values[~is_mixture], width=0.6, color="tab:blue")
     ax.bar_label(experts, fmt="%.2f", fontsize=8, padding=2)
