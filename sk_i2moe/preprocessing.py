@@ -26,9 +26,9 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Tags
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
 
@@ -215,52 +215,113 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         return self.transformer_.get_feature_names_out(input_features)
 
 
-def _missing_as_nan(X: object) -> object:
-    """Categorical columns as objects, every missing value (None, pd.NA, NaT) as NaN.
+class _CategoricalColumns(TransformerMixin, BaseEstimator):
+    """A modality's categorical columns as objects, every missing value as NaN.
 
-    ``SimpleImputer`` sees only NaN as missing in an object column, and
-    cannot read pandas' nullable ``string`` or ``boolean`` columns with
-    ``pd.NA``, nor a ``category`` column beside a ``bool`` one.
+    The first of the default categorical steps: ``SimpleImputer`` sees only
+    NaN as missing in an object column, and cannot read pandas' nullable
+    ``string`` or ``boolean`` columns with ``pd.NA``, nor a ``category``
+    column beside a ``bool`` one. It refuses date and duration columns,
+    which one-hot encoding would split one column per distinct timestamp,
+    and column names that are not strings, after which the encoding names
+    its output. Unlike a ``FunctionTransformer`` it is not fitted until
+    ``fit`` is called, so a modality without categorical columns leaves it
+    unfitted, as its other steps.
+
+    Parameters
+    ----------
+    modality : str, optional
+        The modality's name, for error messages.
     """
-    if isinstance(X, pd.DataFrame):
-        return X.astype(object).where(X.notna(), np.nan)
-    values = np.asarray(X, dtype=object)
-    return np.where(pd.isna(values), np.nan, values)
 
+    def __init__(self, modality: str | None = None) -> None:
+        self.modality = modality
 
-def _refuse_times(X: object, modality: str) -> object:
-    """``X`` unchanged; a ``TypeError`` for date/time columns, which one-hot encoding would split.
+    def __sklearn_tags__(self) -> Tags:
+        """Missing values are what this step converts."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
 
-    The default categorical steps would give every distinct timestamp a
-    column of its own, none of which a later patient shares. Their output
-    is named after the input columns, which scikit-learn records only when
-    every name is a string: other names are a ``TypeError`` too.
-    """
-    columns = getattr(X, "columns", None)
-    if columns is not None and not all(isinstance(c, str) for c in columns):
-        raise TypeError(
-            f"Modality {modality!r}: the categorical columns {list(columns)[:5]} are named by "
-            f"{sorted({type(c).__name__ for c in columns})}, not strings; the one-hot "
-            "encoding names its output after them. Name the columns with strings first "
-            "(df.columns = df.columns.astype(str)) and select them by those names."
-        )
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None:
-        timed = [
-            str(column)
-            for column, dtype in dtypes.items()
-            if pd.api.types.is_datetime64_any_dtype(dtype)
-            or pd.api.types.is_timedelta64_dtype(dtype)
-        ]
-        if timed:
+    def fit(self, X: object, y: object = None) -> _CategoricalColumns:
+        """Check the columns and record their names.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The categorical columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        _CategoricalColumns
+        """
+        validate_data(self, self._checked(X), reset=True, skip_check_array=True)
+        return self
+
+    def transform(self, X: object) -> object:
+        """``X`` with object dtype and NaN for every missing value.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The categorical columns, as in ``fit``.
+
+        Returns
+        -------
+        DataFrame or ndarray of object
+        """
+        check_is_fitted(self)
+        X = validate_data(self, self._checked(X), reset=False, skip_check_array=True)
+        if isinstance(X, pd.DataFrame):
+            return X.astype(object).where(X.notna(), np.nan)
+        values = np.asarray(X, dtype=object)
+        return np.where(pd.isna(values), np.nan, values)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """The input column names (one output column per input column).
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Checked against the names seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        return _check_feature_names_in(self, input_features)
+
+    def _checked(self, X: object) -> object:
+        """``X`` unchanged; a ``TypeError`` for non-string names and date/time columns."""
+        columns = getattr(X, "columns", None)
+        if columns is not None and not all(isinstance(c, str) for c in columns):
             raise TypeError(
-                f"Modality {modality!r}: columns {timed} hold dates or durations, which the "
-                "default categorical steps would one-hot encode, one column per distinct "
-                "value. Make them numbers first (e.g. days since a reference date: "
-                "(df[col] - reference).dt.days), or pass categorical= a transformer that "
-                "handles them."
+                f"Modality {self.modality!r}: the categorical columns {list(columns)[:5]} are "
+                f"named by {sorted({type(c).__name__ for c in columns})}, not strings; the "
+                "one-hot encoding names its output after them. Name the columns with strings "
+                "first (df.columns = df.columns.astype(str)) and select them by those names."
             )
-    return X
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is not None:
+            timed = [
+                str(column)
+                for column, dtype in dtypes.items()
+                if pd.api.types.is_datetime64_any_dtype(dtype)
+                or pd.api.types.is_timedelta64_dtype(dtype)
+            ]
+            if timed:
+                raise TypeError(
+                    f"Modality {self.modality!r}: columns {timed} hold dates or durations, "
+                    "which the default categorical steps would one-hot encode, one column per "
+                    "distinct value. Make them numbers first (e.g. days since a reference "
+                    "date: (df[col] - reference).dt.days), or pass categorical= a transformer "
+                    "that handles them."
+                )
+        return X
 
 
 def _check_columns(modality: str, columns: object) -> None:
@@ -271,10 +332,62 @@ def _check_columns(modality: str, columns: object) -> None:
             f"is a block of columns, so give a list even for one (e.g. [{columns!r}]), a "
             "slice, a boolean mask or a callable."
         )
-    if not callable(columns) and not isinstance(columns, slice) and len(columns) == 0:
+    if not callable(columns) and not isinstance(columns, slice) and _selects_none(columns):
         raise ValueError(
             f"Modality {modality!r} selects no columns; give it at least one, or leave it out."
         )
+
+
+def _selects_none(selection: object) -> bool:
+    """Whether a column selection (a list, an array, a boolean mask) names no column."""
+    if isinstance(selection, slice):
+        return False
+    values = np.asarray(selection)
+    return values.size == 0 or (values.dtype == bool and not values.any())
+
+
+class _SelectsColumns:
+    """A callable column selector that refuses to select no column.
+
+    A ``ColumnTransformer`` skips an entry whose selection is empty, which
+    would drop the modality without a word.
+
+    Parameters
+    ----------
+    selector : callable
+        The user's selector, called with the table being fitted.
+    modality : str
+        The modality's name, for the error message.
+    """
+
+    def __init__(self, selector: object, modality: str) -> None:
+        self.selector = selector
+        self.modality = modality
+
+    def __call__(self, X: object) -> object:
+        """The selector's columns of ``X``; a ``ValueError`` when there are none.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The table being fitted.
+
+        Returns
+        -------
+        object
+            What the selector returned.
+        """
+        selection = self.selector(X)
+        if _selects_none(selection):
+            raise ValueError(
+                f"Modality {self.modality!r}: its column selector {self.selector!r} selects "
+                f"no column of this table (columns {list(getattr(X, 'columns', []))[:10]}); "
+                "a modality needs at least one. Fix the selector, or leave the modality out."
+            )
+        return selection
+
+    def __repr__(self) -> str:
+        return repr(self.selector)
 
 
 def _dense(values: object) -> np.ndarray:
@@ -354,7 +467,8 @@ def make_modality_transformer(
     ------
     ValueError
         For an empty mapping, a modality name that is empty or contains
-        ``"__"``, or an unknown ``absent``.
+        ``"__"``, an unknown ``absent``, or a column selection that selects
+        no column (a callable's is checked when the transformer is fitted).
 
     Notes
     -----
@@ -404,10 +518,7 @@ def make_modality_transformer(
 
     def default_categorical(modality: str) -> BaseEstimator:
         return make_pipeline(
-            FunctionTransformer(
-                _refuse_times, kw_args={"modality": modality}, feature_names_out="one-to-one"
-            ),
-            FunctionTransformer(_missing_as_nan, feature_names_out="one-to-one"),
+            _CategoricalColumns(modality),
             SimpleImputer(strategy="most_frequent", keep_empty_features=True),
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
@@ -423,7 +534,14 @@ def make_modality_transformer(
         return KeepAbsentRows(inner, modality=modality) if absent == "keep" else inner
 
     outer = ColumnTransformer(
-        [(name, per_modality(name), columns) for name, columns in modalities.items()],
+        [
+            (
+                name,
+                per_modality(name),
+                _SelectsColumns(columns, name) if callable(columns) else columns,
+            )
+            for name, columns in modalities.items()
+        ],
         remainder="drop",
     )
     return outer.set_output(transform="pandas")

@@ -210,6 +210,7 @@ def test_column_selectors_that_are_not_a_block_of_columns_are_named():
         ("age", r"columns='age' is not a list of columns.*\['age'\]"),
         (None, "columns=None is not a list of columns"),
         ([], "'labs' selects no columns"),
+        (np.zeros(6, dtype=bool), "'labs' selects no columns"),
     ):
         with pytest.raises(ValueError, match=message):
             make_modality_transformer({"labs": columns})
@@ -242,3 +243,35 @@ def test_keep_absent_rows_names_numeric_columns_that_arrive_as_text():
     with pytest.raises(TypeError, match=r"\['hb', 'crp'\] were numeric at fit.*to_numeric"):
         step.transform(text)
     assert np.isnan(step.transform(train)[2]).all()  # the absent row stays absent
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_a_modality_without_categorical_columns_can_be_displayed(absent):
+    # a notebook shows a fitted pipeline as HTML; an empty categorical branch broke it
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.utils import estimator_html_repr
+
+    table, y = _clinical()
+    transformer = make_modality_transformer(
+        {"numbers": ["age", "dose"], "mixed": ["sex", "tumour_size"]}, absent=absent
+    )
+    pipeline = make_pipeline(transformer, LogisticRegression()).fit(table, y)
+    assert "numbers" in estimator_html_repr(pipeline)
+
+
+def test_a_callable_selector_that_selects_nothing_is_named_at_fit():
+    # a ColumnTransformer skips an empty selection: the modality vanished silently
+    from sklearn.compose import make_column_selector
+
+    table, _ = _clinical()
+    for selector in (make_column_selector(pattern="^lab_"), lambda X: []):
+        transformer = make_modality_transformer({"demographics": ["age"], "labs": selector})
+        with pytest.raises(ValueError, match="Modality 'labs': its column selector .* no column"):
+            transformer.fit(table)
+    chosen = make_modality_transformer(
+        {"demographics": ["age"], "labs": make_column_selector(pattern="^dose")}
+    )
+    assert chosen.fit_transform(table).columns.tolist() == [
+        "demographics__num__age",
+        "labs__num__dose",
+    ]
