@@ -214,7 +214,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     def _prepare_target(
         self, y: object, fit: bool, fit_rows: np.ndarray | None = None
     ) -> np.ndarray:
-        multilabel = type_of_target(y) == "multilabel-indicator"
+        multilabel = type_of_target(y, input_name="y") == "multilabel-indicator"
         if fit:
             self._multilabel = multilabel
         elif multilabel != self._multilabel:

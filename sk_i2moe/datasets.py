@@ -105,10 +105,11 @@ def _check_interaction(
     allowed = ", ".join(
         [repr(m) for m in _MECHANISMS] + [f"'uniqueness[m<k>]' (k < {n_modalities})"]
     )
+    valid_labels = {f"uniqueness[m{k}]" for k in range(n_modalities)} | {"synergy", "redundancy"}
     if isinstance(interaction, str):
-        if interaction not in _MECHANISMS:
+        if interaction not in _MECHANISMS and interaction not in valid_labels:
             raise ValueError(
-                f"interaction must be one of {list(_MECHANISMS)} or a dict of proportions; "
+                f"interaction must be one of {allowed} or a dict of proportions; "
                 f"got {interaction!r}."
             )
         interaction = {interaction: 1.0}
@@ -118,7 +119,6 @@ def _check_interaction(
             "proportions such as {'uniqueness': 0.3, 'synergy': 0.4, 'redundancy': 0.3}; "
             f"got {type(interaction).__name__}."
         )
-    valid_labels = {f"uniqueness[m{k}]" for k in range(n_modalities)} | {"synergy", "redundancy"}
     proportions: dict[str, float] = {}
     for key, share in interaction.items():
         label = unique_label if key == "uniqueness" else key
@@ -246,12 +246,19 @@ def _make_interaction(
                 m = int(label[len("uniqueness[m") : -1])
                 latents[m][idx, _PRIVATE] = factor
                 y[idx] = factor
-        y += noise * rng.standard_normal(n_samples)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y += noise * rng.standard_normal(n_samples)
 
     X = {}
-    for m, z in enumerate(latents):
-        rotation = _random_rotation(z.shape[1], rng)
-        X[f"m{m}"] = z @ rotation.T + noise * rng.standard_normal(z.shape)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused below, with the reason
+        for m, z in enumerate(latents):
+            rotation = _random_rotation(z.shape[1], rng)
+            X[f"m{m}"] = z @ rotation.T + noise * rng.standard_normal(z.shape)
+    if not np.isfinite(y).all() or not all(np.isfinite(x).all() for x in X.values()):
+        raise ValueError(
+            f"noise={noise!r} is too large: the noisy features or targets overflow float64 "
+            "to infinity. Use a noise of the order of the signal (1) or a few times it."
+        )
     return X, y, labels
 
 
@@ -291,9 +298,10 @@ def make_interaction_classification(
         The mechanism that generates the target. A dict gives the proportion
         of samples from each mechanism, e.g. ``{"uniqueness": 0.3,
         "synergy": 0.4, "redundancy": 0.3}`` (non-negative, summing to 1;
-        counts are rounded so they add up to ``n_samples``). Its keys may
-        also name the modality of a uniqueness mechanism, ``"uniqueness[m2]"``;
-        plain ``"uniqueness"`` means modality ``unique_modality``.
+        counts are rounded so they add up to ``n_samples``). A string or a
+        key may also name the modality of a uniqueness mechanism,
+        ``"uniqueness[m2]"``; plain ``"uniqueness"`` means modality
+        ``unique_modality``.
     n_samples : int, default=500
         Number of samples.
     n_modalities : int, default=3
@@ -327,7 +335,8 @@ def make_interaction_classification(
     ValueError
         For an unknown interaction, proportions that are negative or do not
         sum to 1, fewer than 2 samples or modalities, fewer than 4 features
-        in a modality, an out-of-range ``unique_modality`` or negative noise.
+        in a modality, an out-of-range ``unique_modality``, or a noise that is
+        negative or so large that the data overflow to infinity.
 
     See Also
     --------
@@ -389,9 +398,10 @@ def make_interaction_regression(
         The mechanism that generates the target. A dict gives the proportion
         of samples from each mechanism, e.g. ``{"uniqueness": 0.3,
         "synergy": 0.4, "redundancy": 0.3}`` (non-negative, summing to 1;
-        counts are rounded so they add up to ``n_samples``). Its keys may
-        also name the modality of a uniqueness mechanism, ``"uniqueness[m2]"``;
-        plain ``"uniqueness"`` means modality ``unique_modality``.
+        counts are rounded so they add up to ``n_samples``). A string or a
+        key may also name the modality of a uniqueness mechanism,
+        ``"uniqueness[m2]"``; plain ``"uniqueness"`` means modality
+        ``unique_modality``.
     n_samples : int, default=500
         Number of samples.
     n_modalities : int, default=3

@@ -81,6 +81,8 @@ def test_uniqueness_keys_per_modality_and_unique_modality():
         "uniqueness", n_samples=10, unique_modality=2, random_state=0
     )
     assert set(interaction) == {"uniqueness[m2]"}
+    _, _, interaction = make_interaction_classification("uniqueness[m1]", n_samples=10)
+    assert set(interaction) == {"uniqueness[m1]"}
 
 
 def test_labels_balanced_within_every_mechanism():
@@ -184,6 +186,8 @@ def test_regression_targets():
         ({"unique_modality": 3}, r"unique_modality must be an integer in \[0, 2\]"),
         ({"noise": -0.1}, "noise must be a finite non-negative number"),
         ({"noise": float("inf")}, "noise must be a finite non-negative number"),
+        ({"noise": 1e308}, "noise=1e[+]?308 is too large"),
+        ({"interaction": "uniqueness[m3]"}, "interaction must be one of"),
     ],
 )
 @pytest.mark.parametrize("make", MAKERS)

@@ -141,6 +141,8 @@ def test_y_problems():
         _fit(X, y=np.arange(9) % 2)
     with pytest.raises(ValueError, match="Unknown label type"):
         _fit(X, y=np.linspace(0, 1, 10))
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        _fit(X, y=np.r_[np.nan, np.arange(9) % 2])
 
 
 @pytest.mark.parametrize(
