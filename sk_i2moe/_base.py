@@ -732,12 +732,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 X, self.modalities, type(self).__name__
             )
         arrays = list(data.values())
-        self._check_absent(arrays, fitting=True)
         n_samples = arrays[0].shape[0]
         n_targets = len(y) if hasattr(y, "__len__") else np.asarray(y).size
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         given_weights = check_sample_weight(sample_weight, n_samples)
+        self._check_absent(arrays, counted=given_weights > 0)
         y_encoded = self._prepare_target(y, fit=not reuse, fit_rows=given_weights > 0)
         weights = self._loss_weights(y, given_weights)
         device = resolve_device(self.device)
@@ -1263,8 +1263,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         _io.to_onnx(self, path)
 
     # -- prediction ----------------------------------------------------------
-    def _check_absent(self, arrays: list[np.ndarray], fitting: bool = False) -> None:
-        """Refuse absent modalities where they cannot be handled, naming them."""
+    def _check_absent(self, arrays: list[np.ndarray], counted: np.ndarray | None = None) -> None:
+        """Refuse absent modalities where they cannot be handled, naming them.
+
+        ``counted`` (fitting only) marks the training rows with a positive
+        sample weight: a modality must be present in at least one of them.
+        """
         names = list(self._input_spec.names)
         absent = {n: absent_rows(a) for n, a in zip(names, arrays)}
         counts = {n: int(a.sum()) for n, a in absent.items() if a.any()}
@@ -1276,13 +1280,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "With allow_missing_modalities=False every sample needs every modality; set "
                 "it to True to let the model handle absent modalities, or impute them first."
             )
-        if not fitting:
+        if counted is None:
             return
-        everywhere = [n for n, a in absent.items() if a.all()]
+        everywhere = [n for n, a in absent.items() if a[counted].all()]
         if everywhere:
+            weighted = "" if counted.all() else " with a positive sample_weight"
             raise ValueError(
-                f"Modality {everywhere[0]!r} is absent (all NaN) in every training row, so "
-                "nothing can be learned about it. Drop it from X."
+                f"Modality {everywhere[0]!r} is absent (all NaN) in every training row"
+                f"{weighted}, so nothing can be learned about it. Drop it from X."
             )
         if self._replaces_modalities():
             raise ValueError(

@@ -129,7 +129,9 @@ def standardization(
 
     Means and standard deviations are computed in float64 (a finite float32
     value such as 3e38 does not overflow them), over the rows where the
-    modality is present. A feature that is constant
+    modality is present (loc 0 and scale 1 where no row has it, such as
+    a training part whose rare modality a validation split took
+    entirely). A feature that is constant
     in the training data, up to float64 rounding (scikit-learn's test), gets
     scale 1, so that a tiny change of it at prediction time moves the input
     by that change, not by that change times 1e6.
@@ -161,9 +163,13 @@ def standardization(
         table = np.asarray(values, dtype=np.float64)
         if present is not None:
             table = table[np.asarray(present)[:, m]]
+        n = table.shape[0]
+        if n == 0:  # no row has it (e.g. a rare modality all in a held-out part): identity
+            locs.append(torch.zeros(table.shape[1]))
+            scales.append(torch.ones(table.shape[1]))
+            continue
         mean = table.mean(axis=0)
         var = table.var(axis=0)
-        n = table.shape[0]
         constant = var <= n * eps * var + (n * mean * eps) ** 2
         std = np.sqrt(var)
         std[constant | (std < 10 * eps)] = 1.0

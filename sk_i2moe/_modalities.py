@@ -45,6 +45,7 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             f"Modality {name!r} is a sparse {type(values).__name__}; sparse input is not "
             "supported. Convert it with .toarray() (or reduce it, e.g. with TruncatedSVD)."
         )
+    _refuse_masked(values, f"Modality {name!r}")
     if isinstance(values, pd.DataFrame):
         bad = [
             c
@@ -499,11 +500,22 @@ def row_labels(X: object) -> np.ndarray | None:
 
 
 def _reject_sparse(X: object) -> None:
-    """Raise a TypeError for a SciPy sparse matrix or array (dok arrays are mappings too)."""
+    """Raise a TypeError for SciPy sparse input (dok arrays are mappings too) or a masked array."""
     if sparse.issparse(X):
         raise TypeError(
             f"X is a sparse {type(X).__name__}; sparse input is not supported. Convert it "
             "with X.toarray() (or reduce it first, e.g. with TruncatedSVD)."
+        )
+    _refuse_masked(X, "X")
+
+
+def _refuse_masked(values: object, what: str) -> None:
+    """Raise a TypeError for a NumPy masked array, whose mask ``np.asarray`` would drop."""
+    if isinstance(values, np.ma.MaskedArray):
+        raise TypeError(
+            f"{what} is a masked array; its mask would be dropped and the hidden values read "
+            "as measurements. Mark missing values with NaN instead (a row of NaN is an absent "
+            "modality): np.ma.filled(values.astype(float), np.nan)."
         )
 
 

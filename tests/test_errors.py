@@ -125,6 +125,16 @@ def test_non_numeric_columns():
         _fit({"c": np.ones((10, 2), dtype=complex)})
 
 
+def test_masked_arrays_are_refused_with_the_nan_convention():
+    # np.asarray drops the mask: the hidden values would be read as measurements
+    masked = np.ma.masked_array(np.ones((10, 2)), mask=np.zeros((10, 2), dtype=bool))
+    masked.mask[3] = True
+    with pytest.raises(TypeError, match="Modality 'c' is a masked array.*np.ma.filled"):
+        _fit({"c": masked, "d": np.ones((10, 2))})
+    with pytest.raises(TypeError, match="is a masked array"):
+        I2MoEClassifier(**SMALL).fit(masked, np.arange(10) % 2)
+
+
 @pytest.mark.parametrize("shape", [(10,), (10, 2, 2)])
 def test_wrong_dimensionality(shape):
     with pytest.raises(ValueError, match=f"Modality 'a' must be a 2-D array .*{len(shape)} dim"):

@@ -1,6 +1,7 @@
 """Samples that lack a whole modality: fit, predict, explain and report without imputation."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -238,3 +239,34 @@ def test_modality_dropout_needs_a_mixture_that_trains_with_absent_modalities(dat
         clf.fit(Xc, yc)
     vanilla = I2MoEClassifier(**SMALL, experts="single", modality_dropout=0.2).fit(Xc, yc)
     assert np.isfinite(vanilla.predict_proba(X)).all()
+
+
+def test_a_modality_no_training_row_has_is_standardised_as_is():
+    values = np.arange(6, dtype=np.float32).reshape(3, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loc, scale = standardization([values], np.zeros((3, 1), dtype=bool))
+    assert loc[0].tolist() == [0.0, 0.0] and scale[0].tolist() == [1.0, 1.0]
+
+
+def test_a_rare_modality_the_validation_split_takes_whole_keeps_the_losses_finite():
+    # 'a' is in one row, which the seeded split holds out: its statistics came from no row
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(120, 3), "b": rng.randn(120, 2), "c": rng.randn(120, 2)}
+    X["a"][1:] = np.nan
+    y = (X["b"][:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = I2MoEClassifier(
+            hidden_dim=8, max_epochs=3, n_members=1, n_threads=1, random_state=0
+        ).fit(X, y)
+    assert model.validation_loss_ is not None and np.isfinite(model.validation_loss_).all()
+
+
+def test_a_modality_only_zero_weight_rows_have_is_named():
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(40, 3), "b": rng.randn(40, 2)}
+    X["a"][5:] = np.nan
+    weights = np.r_[np.zeros(5), np.ones(35)]
+    with pytest.raises(ValueError, match="'a' is absent .* every training row with a positive"):
+        I2MoEClassifier(max_epochs=1).fit(X, np.arange(40) % 2, sample_weight=weights)
