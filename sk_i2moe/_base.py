@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -355,7 +356,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
           (``output_temperature_``). Predicted classes, the ranking of the
           rows and the interaction weights do not change; the probabilities
           become less confident where the cross-fitted predictions were
-          over-confident. It costs up to {CALIBRATION_FOLDS} more fits on small data.
+          over-confident. It costs up to {CALIBRATION_FOLDS} more fits on small data. No
+          temperature (1) where a class has a single sample or some fold's
+          other folds cannot be fitted (no row with a positive weight, or
+          none with some modality).
         - ``False``: train on all the data for ``max_epochs``.
 
         A ``warm_start`` continuation of a ``"refit"``/``"auto"`` fit trains
@@ -691,7 +695,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _output_names(self) -> list[str]:
         """A name per network output (class labels or target names)."""
 
-    def _loss_weights(self, y: object, sample_weight: np.ndarray) -> np.ndarray:
+    def _loss_weights(self, y_encoded: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        """Each training row's loss weight, from the checked ``sample_weight``."""
         return sample_weight
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
@@ -733,13 +738,19 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
         arrays = list(data.values())
         n_samples = arrays[0].shape[0]
-        n_targets = len(y) if hasattr(y, "__len__") else np.asarray(y).size
+        n_targets = (
+            y.shape[0]
+            if sparse.issparse(y)
+            else len(y)
+            if hasattr(y, "__len__")
+            else np.asarray(y).size
+        )
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         given_weights = check_sample_weight(sample_weight, n_samples)
         self._check_absent(arrays, counted=given_weights > 0)
         y_encoded = self._prepare_target(y, fit=not reuse, fit_rows=given_weights > 0)
-        weights = self._loss_weights(y, given_weights)
+        weights = self._loss_weights(y_encoded, given_weights)
         device = resolve_device(self.device)
         if device.type == "cpu":
             retain_heap_if_asked()
@@ -933,12 +944,20 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         except ValueError as err:
             if self.early_stopping == "auto":
                 return dataset, None
-            # which side of the split is too small for every class to be on it
+            # which side of the split is too small for every class to be on it; no fraction
+            # puts a class of one sample on both
+            strata = self._stratify(y_encoded)
+            single = strata is not None and np.bincount(strata).min() < 2
             side = "smaller" if self.validation_fraction > 0.5 else "larger"
+            change = (
+                "a class with at least 2 samples (a class of one sample cannot be on both sides)"
+                if single
+                else f"a {side} validation_fraction"
+            )
             raise ValueError(
                 f"Cannot hold out validation_fraction={self.validation_fraction} of "
                 f"{len(dataset)} samples for early_stopping={self.early_stopping!r} ({err}). "
-                f"Use more data, a {side} validation_fraction, early_stopping='auto' (which "
+                f"Use more data, {change}, early_stopping='auto' (which "
                 "trains on all the data when no split is possible), or early_stopping=False."
             ) from err
         return dataset.subset(idx_train), dataset.subset(idx_valid)

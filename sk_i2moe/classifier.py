@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import ClassifierMixin, _fit_context, clone
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
+from ._modalities import absent_rows
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -41,6 +44,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     class_weight : dict, "balanced" or None, default=None
         Class weights multiplying each sample's loss, as in scikit-learn
         (single-label targets only; use ``sample_weight`` for multi-label).
+        A dict maps labels to finite weights >= 0 (a class left out has
+        weight 1); ``"balanced"`` weighs each class inversely to its total
+        ``sample_weight`` (its count when none is given).
     {shared_training_parameters}
 
     Attributes
@@ -214,7 +220,14 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     def _prepare_target(
         self, y: object, fit: bool, fit_rows: np.ndarray | None = None
     ) -> np.ndarray:
-        multilabel = type_of_target(y, input_name="y") == "multilabel-indicator"
+        kind = type_of_target(y, input_name="y")
+        if kind == "multiclass-multioutput":
+            raise ValueError(
+                "y is 2-D with values other than 0 and 1 (multiclass-multioutput), which is not "
+                "supported: give a 1-D y of class labels, or a 0/1 indicator matrix (one column "
+                "per label) for multi-label classification."
+            )
+        multilabel = kind == "multilabel-indicator"
         if fit:
             self._multilabel = multilabel
         elif multilabel != self._multilabel:
@@ -222,7 +235,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 "warm_start cannot switch between multi-label and single-label targets."
             )
         if multilabel:
-            y = np.asarray(y)
+            y = y.toarray() if sparse.issparse(y) else np.asarray(y)
+            values = np.unique(y)
+            if not np.isin(values, (0, 1)).all():
+                raise ValueError(
+                    f"A 2-D y is a multi-label indicator matrix and must hold 0 and 1 only; it "
+                    f"holds {values[:5].tolist()}. Recode it, e.g. (y > 0).astype(int)."
+                )
             if fit:
                 self.classes_ = np.arange(y.shape[1])
             elif y.shape[1] != len(self.classes_):
@@ -249,7 +268,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
-    def _loss_weights(self, y: object, sample_weight: np.ndarray) -> np.ndarray:
+    def _loss_weights(self, y_encoded: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+        """``sample_weight`` times each row's class weight (``class_weight``).
+
+        ``"balanced"`` weighs classes inversely to their total sample weight
+        (their counts without ``sample_weight``), as scikit-learn's
+        ``compute_class_weight`` does, so rows of weight 0 change nothing.
+        """
         if self.class_weight is None:
             return sample_weight
         if self._multilabel:
@@ -257,16 +282,41 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 "class_weight is not supported for multi-label y; pass per-sample weights "
                 "through fit(..., sample_weight=...) instead."
             )
-        y = column_or_1d(y)
-        if isinstance(self.class_weight, dict):
-            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
-            if unknown:
+        n_classes = len(self.classes_)
+        if isinstance(self.class_weight, str):  # "balanced", the only string allowed
+            totals = np.bincount(y_encoded, weights=sample_weight, minlength=n_classes)
+            per_class = np.divide(
+                totals.sum(), n_classes * totals, out=np.ones(n_classes), where=totals > 0
+            )
+        else:
+            per_class = self._class_weight_vector()
+        weights = sample_weight * per_class[y_encoded]
+        if not (weights > 0).any():
+            raise ValueError(
+                f"class_weight={self.class_weight!r} with this sample_weight leaves every "
+                "training row with weight 0; give some class a positive weight."
+            )
+        return weights.astype(np.float32)
+
+    def _class_weight_vector(self) -> np.ndarray:
+        """The ``class_weight`` dict as one checked weight per class of ``classes_``."""
+        labels = self.classes_.tolist()
+        unknown = [k for k in self.class_weight if k not in set(labels)]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels {unknown[:5]} that are not classes of y "
+                f"(classes: {labels[:10]}). Fix the labels (a typo, or '1' for 1?) or drop them."
+            )
+        per_class = []
+        for label in labels:
+            value = self.class_weight.get(label, 1.0)
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < np.inf:
                 raise ValueError(
-                    f"class_weight names labels {unknown[:5]} that are not classes of y "
-                    f"(classes: {self.classes_.tolist()[:10]}). Fix the labels (a typo, or "
-                    "'1' for 1?) or drop them."
+                    f"class_weight[{label!r}] is {value!r}; class weights must be finite "
+                    "numbers >= 0 (a class left out of the dict has weight 1)."
                 )
-        return (sample_weight * compute_sample_weight(self.class_weight, y)).astype(np.float32)
+            per_class.append(float(value))
+        return np.asarray(per_class)
 
     def _criterion(self) -> type[torch.nn.Module]:
         return torch.nn.BCEWithLogitsLoss if self._multilabel else torch.nn.CrossEntropyLoss
@@ -300,7 +350,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         ``early_stopping=False`` on the other folds, and
         :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from
         these predictions with the objective's weighted task loss. None for the
-        paper's mixture and where a class has fewer than two samples.
+        paper's mixture, where a class has fewer than two samples, and where a
+        fold's other folds cannot be fitted: every row there has weight 0, or
+        lacks a modality (a rare one, all in the fold).
         """
         if not calibratable(self._model_kind()):
             return None
@@ -320,8 +372,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             modalities=None, early_stopping=False, warm_start=False, verbose=0, random_state=seed
         )
         names = self._input_spec.names
+        folds = list(splitter.split(np.zeros(n), strata))
+        present = np.stack([~absent_rows(a) for a in arrays], axis=1)
+        counted = sample_weight > 0
+        if not all(present[train][counted[train]].any(axis=0).all() for train, _ in folds):
+            return None
         logits = np.zeros((n, len(self.classes_)), np.float32)
-        for train, test in splitter.split(np.zeros(n), strata):
+        for train, test in folds:
             fold = clone(fold_estimator).fit(
                 {name: a[train] for name, a in zip(names, arrays)},
                 labels[train],

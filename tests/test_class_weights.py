@@ -1,0 +1,100 @@
+"""Class weights, 2-D targets and the small-data calibration of I2MoEClassifier."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.utils.class_weight import compute_class_weight
+
+from sk_i2moe import I2MoEClassifier
+from tests.helpers import TINY
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 3)), "b": rng.normal(size=(60, 2))}
+    y = (X["a"][:, 0] + X["b"][:, 1] > 0.5).astype(int)
+    return X, y
+
+
+def _proba(X, y, **params):
+    kwargs = {"early_stopping": False, "n_members": 1, **TINY, **params}
+    sample_weight = kwargs.pop("sample_weight", None)
+    return I2MoEClassifier(**kwargs).fit(X, y, sample_weight=sample_weight).predict_proba(X)
+
+
+def test_balanced_weights_count_the_sample_weights(data):
+    # as scikit-learn's compute_class_weight: rows of weight 0 change nothing
+    X, y = data
+    sample_weight = np.where(y == 0, 3.0, 1.0)
+    sample_weight[:5] = 0.0
+    expected = compute_class_weight(
+        "balanced", classes=np.array([0, 1]), y=y, sample_weight=sample_weight
+    )
+    balanced = _proba(X, y, class_weight="balanced", sample_weight=sample_weight)
+    explicit = _proba(X, y, class_weight=dict(enumerate(expected)), sample_weight=sample_weight)
+    np.testing.assert_allclose(balanced, explicit, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-0.1, np.nan, np.inf, None, "2", True])
+def test_class_weight_values_are_checked(data, value):
+    X, y = data
+    with pytest.raises(ValueError, match=r"class_weight\[0\] is .*finite numbers >= 0"):
+        _proba(X, y, class_weight={0: value, 1: 1.0})
+
+
+def test_class_weights_that_leave_no_weight_are_named(data):
+    X, y = data
+    with pytest.raises(ValueError, match="leaves every training row with weight 0"):
+        _proba(X, y, class_weight={0: 0.0, 1: 0.0})
+
+
+def test_numeric_string_labels_take_a_class_weight_dict(data):
+    # scikit-learn's compute_class_weight turns "1" into 1 and then finds no key
+    X, y = data
+    labels = y.astype(str)
+    weighted = _proba(X, labels, class_weight={"1": 3.0})
+    assert weighted.shape == (60, 2)
+    assert not np.allclose(weighted, _proba(X, labels))
+
+
+def test_a_sparse_multilabel_y_fits_as_the_dense_one(data):
+    X, y = data
+    Y = np.column_stack([y, 1 - y])
+    np.testing.assert_array_equal(_proba(X, sparse.csr_matrix(Y)), _proba(X, Y))
+
+
+@pytest.mark.parametrize(
+    ("Y", "match"),
+    [
+        (lambda y: np.column_stack([2 * y - 1, 1 - 2 * y]), r"0 and 1 only; it holds \[-1, 1\]"),
+        (lambda y: np.column_stack([y, y + np.arange(60) % 3]), "multiclass-multioutput"),
+    ],
+)
+def test_a_2d_y_that_is_not_an_indicator_matrix_is_named(data, Y, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        _proba(X, Y(y))
+
+
+def test_a_class_of_one_sample_is_named_as_what_stops_the_split(data):
+    X, y = data
+    y = y.copy()
+    y[0] = 2
+    with pytest.raises(ValueError, match="a class with at least 2 samples"):
+        _proba(X, y, early_stopping=True)
+
+
+def test_small_data_calibration_is_skipped_where_a_fold_cannot_be_fitted(data):
+    # early_stopping="auto" on 60 rows cross-fits a temperature; a fold whose other folds have
+    # no weighted row, or none with a rare modality, cannot be fitted
+    X, y = data
+    one_row = np.zeros(60)
+    one_row[5] = 1.0
+    model = I2MoEClassifier(n_members=1, **TINY).fit(X, y, sample_weight=one_row)
+    assert model.output_temperature_ == 1.0
+    rare = {"a": X["a"].copy(), "b": X["b"]}
+    rare["a"][1:] = np.nan
+    model = I2MoEClassifier(n_members=1, **TINY).fit(rare, y)
+    assert model.output_temperature_ == 1.0
+    assert np.isfinite(model.predict_proba(rare)).all()
