@@ -16,6 +16,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring
 
+from ._modalities import check_sample_weight
+
 
 class _FixedClassifier(ClassifierMixin, BaseEstimator):
     """A classifier that answers with stored logits, whatever ``X`` is."""
@@ -52,6 +54,43 @@ class _FixedRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X: object) -> np.ndarray:
         """The estimator's decision rule applied to the stored outputs."""
         return self.estimator._predict_outputs(self.outputs)
+
+
+def check_score_arguments(
+    y: object, scoring: object, sample_weight: object, n_samples: int
+) -> np.ndarray | None:
+    """Refuse what the inspection functions cannot score with, naming it.
+
+    Parameters
+    ----------
+    y : array-like
+        True targets (not None).
+    scoring : str, callable or None
+        One scorer: multi-metric lists and dicts, and the empty string, are refused.
+    sample_weight : array-like or None
+        Checked as ``fit`` checks it (1-D, one per row, finite, >= 0, a positive sum).
+    n_samples : int
+        Rows of ``X``.
+
+    Returns
+    -------
+    ndarray of float64 or None
+        ``sample_weight`` as given (None stays None).
+    """
+    if y is None:
+        raise ValueError("y is None; pass the true targets of X to score against.")
+    if scoring is not None and not callable(scoring):
+        if not isinstance(scoring, str):
+            raise TypeError(
+                f"scoring must be one scorer name or a callable; got {type(scoring).__name__} "
+                f"{scoring!r}. Several metrics: call once per metric."
+            )
+        if not scoring:
+            raise ValueError("scoring is an empty string; give a scorer name, or None.")
+    if sample_weight is None:
+        return None
+    check_sample_weight(sample_weight, n_samples)
+    return np.asarray(sample_weight, dtype=np.float64)
 
 
 def default_scoring(estimator: object) -> str:

@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 
 from ._modalities import absent_modalities, row_labels
 from ._report import InteractionReport, final_estimator, interaction_report
-from ._scoring import default_scoring, score_outputs
+from ._scoring import check_score_arguments, default_scoring, score_outputs
 from .nn.ensemble import member_contributions
 
 __all__ = [
@@ -95,8 +95,10 @@ default=None
     ValueError
         At construction, when the arrays are not 2-D / 3-D / 2-D or their
         shapes disagree with each other or with the numbers of
-        ``expert_names`` and ``output_names``; or when only one of
-        ``member_weights`` and ``member_outputs`` is given.
+        ``expert_names`` and ``output_names``; when only one of
+        ``member_weights`` and ``member_outputs`` is given; or when an
+        optional array's shape disagrees with them (``absent`` also needs
+        ``modality_names``).
 
     Examples
     --------
@@ -156,6 +158,29 @@ default=None
                 f"output_names do not match weights {weights}, expert_outputs {outputs} and "
                 f"output {output} (n_samples, n_experts, n_outputs)."
             )
+        self._check_optional_shapes(*expected)
+
+    def _check_optional_shapes(self, n_samples: int, n_experts: int, n_outputs: int) -> None:
+        """Refuse optional arrays whose shapes disagree with the required ones."""
+        if self.absent is not None and self.modality_names is None:
+            raise ValueError("absent needs modality_names, the names of its columns.")
+        n_modalities = None if self.modality_names is None else len(self.modality_names)
+        members = None if self.member_weights is None else np.shape(self.member_weights)[1:2]
+        k = members[0] if members else None
+        shapes = {
+            "sample_ids": (self.sample_ids, (n_samples,)),
+            "absent": (self.absent, (n_samples, n_modalities)),
+            "usable": (self.usable, (n_samples, n_experts)),
+            "member_weights": (self.member_weights, (n_samples, k, n_experts)),
+            "member_outputs": (self.member_outputs, (n_samples, k, n_experts, n_outputs)),
+            "absence_offset": (self.absence_offset, (n_samples, n_outputs)),
+        }
+        for name, (value, shape) in shapes.items():
+            if value is not None and np.shape(value) != shape:
+                raise ValueError(
+                    f"{name} has shape {np.shape(value)}; with {n_samples} samples, "
+                    f"{n_experts} experts and {n_outputs} outputs it must be {shape}."
+                )
 
     def absent_names(self) -> list[str]:
         """Each sample's absent modalities, comma-separated ("" when it has all).
@@ -455,6 +480,7 @@ def expert_scores(
     """
     final, Xt = final_estimator(estimator, X)
     explanation = final.explain(Xt)
+    sample_weight = check_score_arguments(y, scoring, sample_weight, len(explanation.output))
     outputs = np.asarray(explanation.expert_outputs)
     candidates = [outputs[:, e] for e in range(outputs.shape[1])] + [explanation.output]
     scores = [score_outputs(final, o, y, scoring, sample_weight) for o in candidates]
@@ -531,10 +557,11 @@ def modality_importance(
     >>> imp.columns.tolist()[:2], imp.index.tolist()
     (['importance_mean', 'importance_std'], ['m0', 'm1', 'm2'])
     """
-    if not isinstance(n_repeats, Integral) or n_repeats < 1:
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, Integral) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
     final, Xt = final_estimator(estimator, X)
     arrays = list(final._input_spec.transform(Xt).values())
+    sample_weight = check_score_arguments(y, scoring, sample_weight, arrays[0].shape[0])
     rng = check_random_state(random_state)
     baseline = score_outputs(final, final._explain_arrays(arrays).output, y, scoring, sample_weight)
     having = [np.flatnonzero(~absent) for absent in absent_modalities(arrays).T]

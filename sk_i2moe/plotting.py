@@ -452,7 +452,7 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
     ------
     ValueError
         If the frame is empty or has no ``score`` column (and not exactly one
-        column).
+        column), or its scores are infinite or all NaN.
     ImportError
         If matplotlib is not installed.
 
@@ -485,6 +485,12 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
         raise ValueError(
             f"The scores of {infinite[:5]} are infinite, which no bar can show; use a bounded "
             "metric (e.g. scoring='roc_auc' or 'accuracy')."
+        )
+    if np.isnan(values).all():
+        raise ValueError(
+            "Every score is NaN, so there is nothing to draw: the metric is undefined on "
+            "these data (e.g. ROC-AUC where y holds one class). Score on data with every "
+            "class, or with another metric."
         )
     plt = _pyplot()
     names = [str(n) for n in scores.index]

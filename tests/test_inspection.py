@@ -74,6 +74,28 @@ def test_explanation_keeps_its_fields_and_task_is_optional():
     assert _explanation([[1.0]], np.ones((1, 1, 1)), task="regression").task == "regression"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("sample_ids", np.arange(5), r"sample_ids has shape \(5,\); .* must be \(2,\)"),
+        ("usable", np.ones((1, 9), dtype=bool), r"usable has shape \(1, 9\)"),
+        ("absence_offset", np.zeros((7, 3)), r"absence_offset has shape \(7, 3\)"),
+        ("absent", np.zeros((2, 1), dtype=bool), "absent needs modality_names"),
+    ],
+)
+def test_explanation_checks_its_optional_arrays(field, value, match):
+    # they were taken as given and failed later in pandas, or not at all
+    with pytest.raises(ValueError, match=match):
+        _explanation([[0.5, 0.5], [1.0, 0.0]], np.zeros((2, 2, 1)), **{field: value})
+    with pytest.raises(ValueError, match=r"absent has shape \(2, 3\)"):
+        _explanation(
+            [[0.5, 0.5], [1.0, 0.0]],
+            np.zeros((2, 2, 1)),
+            absent=np.zeros((2, 3), dtype=bool),
+            modality_names=["a", "b"],
+        )
+
+
 # -- expert_scores -----------------------------------------------------------
 def test_expert_scores_classifier(fitted):
     clf, X, y = fitted

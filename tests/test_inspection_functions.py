@@ -156,3 +156,30 @@ def test_modality_importance_shuffles_a_modality_among_the_samples_that_have_it(
             np.testing.assert_array_equal(
                 np.sort(values[kept], axis=0), np.sort(before[kept], axis=0)
             )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"sample_weight": -np.ones(100)}, ValueError, "100 negative values"),
+        ({"sample_weight": np.ones(99)}, ValueError, r"shape \(100,\)"),
+        ({"sample_weight": np.array(["1"] * 100)}, TypeError, "must be numeric"),
+        ({"scoring": ["accuracy", "roc_auc"]}, TypeError, "one scorer name or a callable"),
+        ({"scoring": {"acc": "accuracy"}}, TypeError, "call once per metric"),
+        ({"scoring": ""}, ValueError, "empty string"),
+        ({"y": None}, ValueError, "y is None"),
+    ],
+)
+@pytest.mark.parametrize("function", [expert_scores, modality_importance])
+def test_what_the_scores_cannot_use_is_named(pipeline, function, kwargs, error, match):
+    # negative weights gave accuracies of -0.07 and 1.04; lists and dicts a float() error
+    pipe, X, y = pipeline
+    arguments = {"y": y, **kwargs}
+    with pytest.raises(error, match=match):
+        function(pipe, X, arguments.pop("y"), **arguments)
+
+
+def test_modality_importance_refuses_a_bool_number_of_repeats(pipeline):
+    pipe, X, y = pipeline
+    with pytest.raises(ValueError, match="n_repeats must be a positive integer; got True"):
+        modality_importance(pipe, X, y, n_repeats=True)

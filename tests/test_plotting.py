@@ -393,6 +393,8 @@ def test_expert_scores_plot_refuses_infinite_or_repeated_scores(plt):
     before = plt.get_fignums()
     with pytest.raises(ValueError, match=r"\['synergy'\] are infinite"):
         plot_expert_scores(pd.DataFrame({"score": [-np.inf, 0.9]}, index=["synergy", "mixture"]))
+    with pytest.raises(ValueError, match="Every score is NaN"):
+        plot_expert_scores(pd.DataFrame({"score": [np.nan, np.nan]}, index=["synergy", "mixture"]))
     repeated = pd.DataFrame([[0.5, 0.6]], columns=["score", "score"], index=["synergy"])
     with pytest.raises(ValueError, match="several columns named 'score'"):
         plot_expert_scores(repeated)
