@@ -63,6 +63,19 @@ from sk_i2moe import I2MoEClassifier
 #: the scikit-learn peers of the targets (the late-fusion stack is shown, not a peer)
 PEERS = ("LogisticRegression", "HistGradientBoosting", "RandomForest", "MLPClassifier")
 
+#: data sets drawn from another one of the benchmark (subsample: parent): not independent
+SUBSAMPLES = {"tcga_brca_200": "tcga_brca"}
+
+
+def related(dataset: str) -> set[str]:
+    """``dataset`` and every data set drawn from it or it was drawn from."""
+    return {dataset} | {
+        other
+        for child, parent in SUBSAMPLES.items()
+        for other in (child, parent)
+        if dataset in (child, parent)
+    }
+
 
 def load(name: str) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
     """A data set of ``REAL_DATASETS``, or ``tcga_brca_200`` (a stratified subsample)."""
@@ -292,6 +305,15 @@ def report_targets(results: pd.DataFrame, model: str, folds: int = 5) -> None:
     for label, got, need in counts:
         verdict = "PASS" if got >= need else "FAIL"
         print(f"  {verdict}  {label}: {got}/{n}")
+    independent = frame.drop(index=[d for d in SUBSAMPLES if d in frame.index])
+    if len(independent) < n:
+        m = len(independent)
+        print(
+            f"  without the subsamples {sorted(set(frame.index) - set(independent.index))} "
+            f"({m} independent data sets): within 0.01 {independent['within 0.01'].sum()}/{m}, "
+            f"ahead of every peer {independent['ahead of all'].sum()}/{m}"
+            + (f", > vanilla {independent['> vanilla'].sum()}/{m}" if "> vanilla" in frame else "")
+        )
     print("  margins the folds can tell from noise (paired difference > 2 corrected SE):")
     clear = [("the best peer", frame["paired gap"], frame["gap SE"])]
     if "vs vanilla" in frame:
