@@ -35,7 +35,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import torch
-from _real_data import load_tcga_brca
+from _real_data import _lifelines, load_tcga_brca
 from bench_accuracy import preprocess
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -47,14 +47,14 @@ from sk_i2moe.preprocessing import make_modality_transformer
 
 
 def load_lung() -> tuple[pd.DataFrame, np.ndarray, dict] | None:
-    """The NCCTG lung table from the lifelines wheel: (table, y, modality columns)."""
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
+    """The NCCTG lung table (table, y, modality columns), or None without lifelines.
 
-        path = distribution("lifelines").locate_file("lifelines/datasets/lung.csv")
-    except PackageNotFoundError:
+    Read as ``_real_data`` reads it: from the lifelines wheel (``SK_I2MOE_LIFELINES_WHEEL``
+    or ``SK_I2MOE_WHEEL_DIR``) or the installed package.
+    """
+    raw = _lifelines(None, "lung.csv")
+    if raw is None:
         return None
-    raw = pd.read_csv(path)
     known = (raw["time"] > 365) | (raw["status"] == 1)  # one-year outcome known
     table = raw[known].copy()
     y = ((table["time"] <= 365) & (table["status"] == 1)).astype(int).to_numpy()
@@ -92,7 +92,7 @@ def data_sets(args: argparse.Namespace) -> dict:
         out["TCGA-BRCA, 200"] = (plain, *split_arrays({k: v[keep] for k, v in X.items()}, y[keep]))
     lung = load_lung()
     if lung is None:
-        print("NCCTG lung: skipped (lifelines not installed)")
+        print("NCCTG lung: skipped (neither lifelines nor its wheel found)")
     else:
         table, y, modalities = lung
 
