@@ -711,8 +711,26 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         return values
 
     # -- fitting -------------------------------------------------------------
+    def __sklearn_is_fitted__(self) -> bool:
+        """Fitted once a network is: what every method that needs the fit checks."""
+        return hasattr(self, "net_")
+
     def _fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEBase:
-        """Fit (or, with ``warm_start``, continue fitting); ``fit`` validates the parameters."""
+        """Fit (or, with ``warm_start``, continue fitting); ``fit`` validates the parameters.
+
+        A fresh fit that fails leaves the estimator unfitted: the previous
+        network would otherwise predict with the new ``classes_`` or layout.
+        """
+        fresh = not (self.warm_start and hasattr(self, "net_"))
+        try:
+            return self._fit_data(X, y, sample_weight)
+        except Exception:
+            if fresh:
+                self.__dict__.pop("net_", None)
+            raise
+
+    def _fit_data(self, X: object, y: object, sample_weight: object) -> I2MoEBase:
+        """:meth:`_fit`'s work."""
         check_default_dtype()
         if y is None:
             raise ValueError(

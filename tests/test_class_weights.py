@@ -98,3 +98,20 @@ def test_small_data_calibration_is_skipped_where_a_fold_cannot_be_fitted(data):
     model = I2MoEClassifier(n_members=1, **TINY).fit(rare, y)
     assert model.output_temperature_ == 1.0
     assert np.isfinite(model.predict_proba(rare)).all()
+
+
+def test_a_fresh_fit_that_fails_leaves_the_estimator_unfitted(data):
+    # the previous network predicted with the new classes_ (three labels, two outputs)
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    X, y = data
+    model = I2MoEClassifier(n_members=1, early_stopping=False, **TINY).fit(X, y)
+    check_is_fitted(model)
+    labels = np.array(["lo", "mid", "hi"])[np.arange(60) % 3]
+    with pytest.raises(ValueError, match="not classes of y"):
+        model.set_params(class_weight={"nope": 2.0}).fit(X, labels)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
