@@ -338,24 +338,34 @@ def _check_columns(modality: str, columns: object) -> None:
         )
 
 
-def _selects_none(selection: object) -> bool:
-    """Whether a column selection (a list, an array, a boolean mask) names no column."""
+def _selects_none(selection: object, X: object = None) -> bool:
+    """Whether a column selection (a list, an array, a boolean mask) names no column.
+
+    A slice is resolved against ``X`` as a ``ColumnTransformer`` resolves it
+    (names: by label, both ends included; integers: by position); without
+    ``X`` it counts as selecting something.
+    """
     if isinstance(selection, slice):
-        return False
+        if X is None:
+            return False
+        if isinstance(selection.start, str) or isinstance(selection.stop, str):
+            return pd.DataFrame(X).loc[:, selection].shape[1] == 0
+        return len(range(np.shape(X)[1])[selection]) == 0
     values = np.asarray(selection)
     return values.size == 0 or (values.dtype == bool and not values.any())
 
 
 class _SelectsColumns:
-    """A callable column selector that refuses to select no column.
+    """A column selector (a callable or a slice) that refuses to select no column.
 
     A ``ColumnTransformer`` skips an entry whose selection is empty, which
-    would drop the modality without a word.
+    would drop the modality without a word; a callable's selection and a
+    slice's depend on the table, so they are checked when it is fitted.
 
     Parameters
     ----------
-    selector : callable
-        The user's selector, called with the table being fitted.
+    selector : callable or slice
+        The user's selector; a callable is called with the table being fitted.
     modality : str
         The modality's name, for the error message.
     """
@@ -377,8 +387,8 @@ class _SelectsColumns:
         object
             What the selector returned.
         """
-        selection = self.selector(X)
-        if _selects_none(selection):
+        selection = self.selector(X) if callable(self.selector) else self.selector
+        if _selects_none(selection, X):
             raise ValueError(
                 f"Modality {self.modality!r}: its column selector {self.selector!r} selects "
                 f"no column of this table (columns {list(getattr(X, 'columns', []))[:10]}); "
@@ -468,7 +478,8 @@ def make_modality_transformer(
     ValueError
         For an empty mapping, a modality name that is empty or contains
         ``"__"``, an unknown ``absent``, or a column selection that selects
-        no column (a callable's is checked when the transformer is fitted).
+        no column (a callable's or a slice's is checked when the transformer is
+        fitted).
 
     Notes
     -----
@@ -538,7 +549,9 @@ def make_modality_transformer(
             (
                 name,
                 per_modality(name),
-                _SelectsColumns(columns, name) if callable(columns) else columns,
+                _SelectsColumns(columns, name)
+                if callable(columns) or isinstance(columns, slice)
+                else columns,
             )
             for name, columns in modalities.items()
         ],

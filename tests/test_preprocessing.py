@@ -268,6 +268,16 @@ def test_a_callable_selector_that_selects_nothing_is_named_at_fit():
         transformer = make_modality_transformer({"demographics": ["age"], "labs": selector})
         with pytest.raises(ValueError, match="Modality 'labs': its column selector .* no column"):
             transformer.fit(table)
+    for empty in (slice("dose", "age"), slice(10, 20)):
+        transformer = make_modality_transformer({"demographics": ["age"], "labs": empty})
+        with pytest.raises(ValueError, match="Modality 'labs': its column selector slice"):
+            transformer.fit(table)
+    by_slice = make_modality_transformer({"demographics": slice("age", "sex"), "labs": ["dose"]})
+    assert by_slice.fit_transform(table).columns.tolist()[:3] == [
+        "demographics__num__age",
+        "demographics__cat__sex_f",
+        "demographics__cat__sex_m",
+    ]
     chosen = make_modality_transformer(
         {"demographics": ["age"], "labs": make_column_selector(pattern="^dose")}
     )
