@@ -314,6 +314,14 @@ def report_targets(results: pd.DataFrame, model: str, folds: int = 5) -> None:
             f"ahead of every peer {independent['ahead of all'].sum()}/{m}"
             + (f", > vanilla {independent['> vanilla'].sum()}/{m}" if "> vanilla" in frame else "")
         )
+    auc = mean_scores(results)
+    if "late-fusion stacking" in auc:
+        best = auc[[p for p in (*PEERS, "late-fusion stacking") if p in auc]].max(axis=1)
+        print(
+            "  with late-fusion stacking as a fifth peer: within 0.01 "
+            f"{int((auc[model] >= best - 0.01).sum())}/{n}, ahead of every peer "
+            f"{int((auc[model] > best).sum())}/{n}"
+        )
     print("  margins the folds can tell from noise (paired difference > 2 corrected SE):")
     clear = [("the best peer", frame["paired gap"], frame["gap SE"])]
     if "vs vanilla" in frame:
