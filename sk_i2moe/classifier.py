@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
-from ._modalities import absent_rows
+from ._modalities import absent_modalities
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -301,7 +301,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     def _class_weight_vector(self) -> np.ndarray:
         """The ``class_weight`` dict as one checked weight per class of ``classes_``."""
         labels = self.classes_.tolist()
-        unknown = [k for k in self.class_weight if k not in set(labels)]
+        known = set(labels)
+        unknown = [k for k in self.class_weight if k not in known]
         if unknown:
             raise ValueError(
                 f"class_weight names labels {unknown[:5]} that are not classes of y "
@@ -373,7 +374,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         )
         names = self._input_spec.names
         folds = list(splitter.split(np.zeros(n), strata))
-        present = np.stack([~absent_rows(a) for a in arrays], axis=1)
+        present = ~absent_modalities(arrays)
         counted = sample_weight > 0
         if not all(present[train][counted[train]].any(axis=0).all() for train, _ in folds):
             return None

@@ -332,7 +332,7 @@ def _check_columns(modality: str, columns: object) -> None:
             f"is a block of columns, so give a list even for one (e.g. [{columns!r}]), a "
             "slice, a boolean mask or a callable."
         )
-    if not callable(columns) and not isinstance(columns, slice) and _selects_none(columns):
+    if not callable(columns) and _selects_none(columns):  # a slice is checked at fit
         raise ValueError(
             f"Modality {modality!r} selects no columns; give it at least one, or leave it out."
         )
