@@ -787,8 +787,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             if valid is None and not reuse and self.early_stopping == "auto"
             else None
         )
-        # torch.manual_seed below seeds every GPU: fork (and so restore) all of them
-        forked = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+        # torch.manual_seed below seeds every visible GPU, whatever the fit's device: fork (and
+        # so restore) all of them
+        forked = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
             torch.manual_seed(seed)
             if reuse:
@@ -808,7 +809,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     train, valid, device, n_members=1 if searching else None
                 )
                 self.validation_loss_ = None
-                if searching and not self.net_.interrupted_:
+                if searching and self.net_.interrupted_:
+                    self.n_members_ = 1  # what the kept network of the first fit holds
+                elif searching:
                     # the epochs are chosen: fit afresh on all the data for that many
                     best = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
                     chosen = max(best, min(REFIT_MIN_EPOCHS, self.max_epochs))
@@ -826,7 +829,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             # as MLPClassifier: keep the network trained so far, and say so
             stopper = "early_stopping" in dict(self.net_.callbacks_)
             restored = " (early stopping restored its best epoch)" if stopper else ""
-            if searching and self.n_members_ > 1:
+            if searching and resolve_n_members(self.n_members, n_samples) > 1:
                 restored += ", one mixture of the first fit that chooses the number of epochs"
             warnings.warn(
                 f"Training was interrupted by the user (KeyboardInterrupt) after "
@@ -865,7 +868,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         Returns the number of steps taken: 0 when skipped (``reweight_steps=0``,
         an interrupted fit, or the paper's mixture).
         """
-        module = self.net_.module_
+        module = self._module()  # a compiled ensemble's wrapper hides its mixtures
         if self.reweight_steps == 0 or self.net_.interrupted_ or not refinable(module):
             return 0
         present = None if dataset.present is None else dataset.present.to(device)
@@ -928,7 +931,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """
         if not absent.any():
             return None
-        return self.net_.module_.available_experts(torch.from_numpy(~absent)).numpy()
+        return self._module().available_experts(torch.from_numpy(~absent)).numpy()
 
     def _stopping_mode(self) -> str | None:
         """What early stopping does: ``"keep"`` the best epoch, ``"refit"``, or None."""

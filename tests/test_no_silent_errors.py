@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import r2_score
 from skorch.callbacks import Callback
 
-from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
 
 TINY = {"max_epochs": 2, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
 
@@ -155,6 +155,23 @@ def test_an_interrupted_fit_warns_and_keeps_the_epochs_run():
             **{**TINY, "max_epochs": 200}, early_stopping=True, n_iter_no_change=2, lr=1e-6
         ).fit(X, y)
     assert stopped.n_iter_ < 200
+
+
+def test_an_interrupted_epoch_choosing_fit_says_it_kept_one_mixture(tmp_path):
+    # the first fit of "refit" trains one mixture; interrupted, that is the network kept
+    X, y = _frames(n=120)
+    clf = I2MoEClassifier(
+        **{**TINY, "max_epochs": 10},
+        n_members=3,
+        early_stopping="refit",
+        callbacks=[_InterruptAt(1)],
+    )
+    with pytest.warns(UserWarning, match="one mixture of the first fit"):
+        clf.fit(X, y)
+    assert clf.n_members_ == 1
+    clf.save(tmp_path / "m.i2moe")  # its file describes the network it holds
+    restored = load(tmp_path / "m.i2moe")
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
 
 
 @pytest.mark.parametrize("scale", [1e200, 1e-200])

@@ -172,3 +172,16 @@ def test_model_files_keep_the_refined_weights(data, tmp_path):
     assert again.n_reweight_steps_ == model.n_reweight_steps_ > 0
     assert again.get_params()["reweight_steps"] == 200
     np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_compiled_ensemble_still_refines_its_weights(data):
+    # compile=True wraps the ensemble; the wrapper must not hide its mixtures from the refinement
+    from sk_i2moe._data import ModalityDataset
+
+    X, y = data
+    clf = I2MoEClassifier(**SMALL, n_members=2).fit(X, y)
+    clf.net_.module_ = torch.compile(clf.net_.module_)  # lazy: nothing is compiled here
+    clf.reweight_steps = 5
+    arrays = [np.asarray(X[name], dtype=np.float32) for name in clf.modalities_]
+    dataset = ModalityDataset(arrays, y.astype(np.int64), np.ones(len(y), dtype=np.float32))
+    assert clf._fit_weights(dataset, torch.device("cpu")) == 5

@@ -144,3 +144,26 @@ def test_glibc_mallopt_is_found_on_glibc_linux():
     mallopt = _malloc.glibc_mallopt()
     on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert (mallopt is not None) is on_glibc
+
+
+def test_a_cpu_fit_on_a_gpu_machine_restores_every_gpus_random_state(monkeypatch):
+    # torch.manual_seed seeds every visible GPU even when the fit runs on the CPU, so the fit
+    # must fork (and restore) their generators too; recorded, as this machine may have no GPU
+    import contextlib
+
+    forked = []
+
+    @contextlib.contextmanager
+    def fork_rng(devices=None, **kwargs):
+        forked.append(list(devices or []))
+        yield
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
+    g = torch.Generator().manual_seed(0)
+    X = {"a": torch.randn(40, 3, generator=g).numpy(), "b": torch.randn(40, 2, generator=g).numpy()}
+    y = (X["a"][:, 0] > 0).astype(int)
+    I2MoEClassifier(max_epochs=1, hidden_dim=8, n_members=1, device="cpu", n_threads=1).fit(X, y)
+    assert forked and all(devices == [0, 1] for devices in forked)
