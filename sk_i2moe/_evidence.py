@@ -135,6 +135,29 @@ def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndar
         return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
 
 
+def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
+    """Lower ends ``(k,)`` that hold for all the columns of ``draws`` ``(B, k)`` at once.
+
+    Each column's mean over the resamples minus the ``(1 + confidence) / 2``
+    quantile of the largest amount by which any column of a resample falls
+    below its mean (a max-type bootstrap bound). "Some column's lower end is
+    above 0" is then a claim at the level of one percentile interval's lower
+    end, whatever the number of columns; for one column the bound *is* that
+    lower end. NaN for a column without a finite draw.
+    """
+    out = np.full(draws.shape[1], np.nan)
+    measured = np.isfinite(draws).any(axis=0)
+    if not measured.any():
+        return out
+    kept = draws[:, measured]
+    with warnings.catch_warnings():  # a resample that could use no column: left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmean(kept, axis=0)
+        shortfall = np.nanmax(centre - kept, axis=1)
+        out[measured] = centre - np.nanpercentile(shortfall, 100 * (1 + confidence) / 2)
+    return out
+
+
 def _log_proba(outputs: np.ndarray) -> np.ndarray:
     """Log-softmax of logits ``(n, C)``."""
     z = outputs - outputs.max(axis=1, keepdims=True)

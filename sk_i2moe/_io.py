@@ -50,7 +50,13 @@ _COMMON_FITTED = (
     "_frozen",
 )
 # written when the estimator has them (files of earlier versions may lack them)
-_OPTIONAL_FITTED = ("feature_names_in_", "validation_loss_", "n_reweight_steps_", "n_members_")
+_OPTIONAL_FITTED = (
+    "feature_names_in_",
+    "validation_loss_",
+    "n_reweight_steps_",
+    "n_members_",
+    "class_weight_",
+)
 # parameters that hold code or live state: not written, restored as None
 _NOT_SAVED = ("callbacks",)
 _ARRAY_KINDS = {"b", "i", "u", "f", "U", "O"}

@@ -51,6 +51,7 @@ from ._evidence import (
     _pair_moments,
     _predictions,
     _shared_information,
+    _simultaneous_low,
     _skill,
 )
 from ._scoring import default_scoring, score_outputs
@@ -58,8 +59,8 @@ from ._scoring import default_scoring, score_outputs
 #: a synergy claim needs more than this share of the synergy expert's gain over the best
 #: single modality to be lost when the expert is made additive across some modality
 JOINT_SHARE = 0.5
-#: a uniqueness claim fails when the single-modality predictions added up beat the
-#: modality's own by more than this share of its gain over chance (over the whole interval)
+#: a uniqueness claim needs the single-modality predictions added up to beat the modality's
+#: own by less than this share of its gain over chance (over the whole interval)
 ADDED_SHARE = 0.05
 
 
@@ -294,7 +295,6 @@ def _absence_evidence(
     output: np.ndarray,
     targets: np.ndarray,
     task: str,
-    chance: np.ndarray,
     unit: np.ndarray | float = 1.0,
 ) -> dict | None:
     """The mixture's skill on the incomplete samples with and without their absence offsets.
@@ -311,14 +311,30 @@ def _absence_evidence(
     losses = [
         _losses(o, targets[rows], task).mean() for o in (output[rows], output[rows] - offset[rows])
     ]
-    skills = _skill(
-        np.asarray(losses), np.full(2, chance[rows].mean()), _chance_floor(targets, task)
-    )
+    # chance on these samples: the best constant for them (their class rates, or mean)
+    chance = _chance_losses(targets, task, rows)[rows].mean()
+    skills = _skill(np.asarray(losses), np.full(2, chance), _chance_floor(targets, task))
     return {
         "n_samples": int(rows.sum()),
         "skill": float(skills[0]),
         "skill_without_offsets": float(skills[1]),
     }
+
+
+def _prior_shift(final: object, task: str) -> np.ndarray | float:
+    """What the report subtracts from a classifier's logits to undo its class weights.
+
+    A network trained with class weights ``w_c`` predicts probabilities
+    proportional to ``w_c p(c | x)``; subtracting ``log w_c`` from the logits
+    gives back ``p(c | x)``, which the skills compare with the held-out class
+    rates. 0 without class weights (and for a class of weight 0, which was
+    not trained to be predicted at all).
+    """
+    weights = getattr(final, "class_weight_", None)
+    if task != "classification" or weights is None:
+        return 0.0
+    weights = np.asarray(weights, dtype=np.float64)
+    return np.log(weights, out=np.zeros_like(weights), where=weights > 0)
 
 
 def _output_unit(final: object, task: str) -> np.ndarray | float:
@@ -406,18 +422,21 @@ class _Blocks:
 
 @dataclass
 class _Evidence:
-    """The lower ends of the report's intervals, and the rule per kind of expert.
+    """The ends of the report's intervals, and the rule per kind of expert.
 
     ``*_low`` are lower interval ends: ``skill_low`` per expert (the mixture
     last), ``alone_low`` each modality's skill on its own (by uniqueness
     expert), ``pair_low[(e, k)]`` how much ``e``'s modality beats ``k``'s
-    alone, ``others_low[e]`` how much the modalities added up beat ``e``'s
-    own by more than ``ADDED_SHARE``, ``margin_low`` / ``pooled_low`` /
-    ``added_low`` how much the synergy expert beats the best single modality
-    / the redundancy expert / the predictions added up, ``swap_low`` per
-    modality what made-additive copies of it lose beyond ``JOINT_SHARE``,
-    and ``agree_low[(e, k)]`` how much two modalities' predictions agree
-    beyond the label. None (or empty) where a quantity was not measured.
+    alone, ``margin_low[k]`` / ``pooled_low`` / ``added_low`` how much the
+    synergy expert beats single-modality predictor ``k`` (every one,
+    ``rival`` the best) / the redundancy expert / the predictions added up,
+    and ``swap_low`` per modality what made-additive copies of it lose beyond
+    ``JOINT_SHARE`` (lower ends that hold for every modality at once).
+    ``others_low[e]`` and ``others_high[e]`` are both ends of how much the
+    modalities added up beat ``e``'s own by more than ``ADDED_SHARE``, and ``agree_draws``
+    the resampled agreement beyond the label of the modality pairs
+    ``agree_pairs`` (one column each). None (or empty) where a quantity was
+    not measured.
     ``undefined`` marks, per expert (the mixture last), a skill that cannot
     be measured: the samples it is scored on all have the same target.
     """
@@ -435,11 +454,14 @@ class _Evidence:
     alone_low: dict[int, float]
     pair_low: dict[tuple[int, int], float]
     others_low: dict[int, float]
-    margin_low: float | None
+    others_high: dict[int, float]
+    margin_low: dict[int, float]
     pooled_low: float | None
     added_low: float | None
     swap_low: np.ndarray | None
-    agree_low: dict[tuple[int, int], float]
+    agree_pairs: list[tuple[int, int]]
+    agree_draws: np.ndarray
+    confidence: float
 
     def label(self, e: int) -> str:
         """The quoted modality name of uniqueness expert ``e``."""
@@ -510,7 +532,7 @@ class _Evidence:
                 f"{name} alone predicts, but not better than {listed} alone: the target does "
                 "not rest on it more than on them"
             )
-        if others and np.isnan(self.others_low.get(e, np.nan)):
+        if others and np.isnan(self.others_high.get(e, np.nan)):
             return False, (
                 f"{name} alone predicts better than chance and than the others, but whether "
                 "the others added up improve on it cannot be checked on these held-out data "
@@ -522,6 +544,13 @@ class _Evidence:
                 "modalities predict on their own improves on it by more than a twentieth of "
                 f"its skill: the target does not rest on {name} alone"
             )
+        if others and not self.others_high[e] < 0:
+            return False, (
+                f"{name} alone predicts better than the others, but these held-out data do "
+                "not show that adding up what the other modalities predict on their own "
+                f"improves on it by less than a twentieth of its skill: the target may rest on "
+                f"more than {name}"
+            )
         return True, (
             f"{name} alone predicts better than chance and than the others, and the others "
             "add little to it"
@@ -531,8 +560,9 @@ class _Evidence:
         if self.rival is None:
             return False, "no single-modality predictor to compare with"
         rival = self.names[self.rival]
-        if not self.margin_low > 0:
-            return False, f"not better than the best single-modality predictor ({rival})"
+        unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
+        if unbeaten:
+            return False, f"not better than the single-modality predictor {unbeaten[0]}"
         if self.pooled_low is not None and not self.pooled_low > 0:
             return False, (
                 "beats every single modality but not the redundancy expert: pooling the "
@@ -549,7 +579,7 @@ class _Evidence:
                 "across any one modality (swapping it between samples): it mostly adds the "
                 "modalities up"
             )
-        return True, f"beats the best single-modality predictor ({rival})"
+        return True, f"beats every single-modality predictor (the best: {rival})"
 
     def _redundancy(self) -> tuple[bool, str]:
         if not self.unique:
@@ -557,11 +587,13 @@ class _Evidence:
         informative = [e for e in self.unique if self.alone_low[e] > 0]
         if len(informative) < 2:
             return False, "fewer than two modalities predict on their own"
-        sharing = [
-            (a, b)
-            for (a, b), agree in self.agree_low.items()
-            if a in informative and b in informative and agree > 0
+        # the pairs of informative modalities, with lower ends that hold for all at once:
+        # "some pair shares" is then no likelier by chance with more modalities
+        tested = [
+            i for i, (a, b) in enumerate(self.agree_pairs) if a in informative and b in informative
         ]
+        lows = _simultaneous_low(self.agree_draws[:, tested], self.confidence)
+        sharing = [self.agree_pairs[i] for i, low in zip(tested, lows) if low > 0]
         if not sharing:
             return False, (
                 "several modalities predict on their own, but no two predict alike more than "
@@ -600,9 +632,10 @@ def interaction_report(
       its own (the ``low`` of each paired loss difference > 0): it carries
       information the others lack; **and** the others add little to it:
       the single-modality predictions added up (the cross-fitted linear
-      model below) do not beat the same model on ``m``'s prediction alone
-      by more than ``ADDED_SHARE`` (a twentieth) of that model's gain over
-      chance (the ``low`` of the paired difference is not > 0). Where the
+      model below) beat the same model on ``m``'s prediction alone by less
+      than ``ADDED_SHARE`` (a twentieth) of that model's gain over chance,
+      over the whole interval (its *upper* end < 0: held-out data too few
+      to show it support no uniqueness claim). Where the
       modalities inform the target separately, the strongest one beats each
       other alone, but the target rests on all of them, not on it. "On its
       own" is the uniqueness expert, which sees only ``m`` in the
@@ -610,8 +643,9 @@ def interaction_report(
       modality, it is the uniqueness expert with every other modality
       shuffled across samples (``name_check`` says whether that expert still
       predicts);
-    - **synergy**: the expert predicts better than chance, better than the
-      best single modality on its own, better than the redundancy expert and
+    - **synergy**: the expert predicts better than chance, better than
+      every single modality on its own (each on the samples that have it),
+      better than the redundancy expert and
       better than the single-modality predictions added up (a linear model
       on them, cross-fitted on the held-out samples; the ``low`` of each
       paired difference of losses > 0): combining modalities adds
@@ -621,7 +655,8 @@ def interaction_report(
       modalities jointly: made additive across some modality (swapping that
       modality between paired samples, which leaves a sum unchanged), it
       loses more than ``JOINT_SHARE`` (one half) of its gain over the best
-      single modality (``low`` > 0). A backbone that sees which modalities
+      single modality (``low`` > 0, with lower ends that hold for every
+      modality at once). A backbone that sees which modalities
       are present can learn a sum of their effects; this is what tells it;
     - **redundancy**: the expert predicts better than chance, at least two
       modalities predict on their own, and for at least one pair of those
@@ -629,11 +664,18 @@ def interaction_report(
       or outputs) agree across the samples more than their errors do once the
       label is known (the ``low`` of their correlation minus the absolute
       correlation of what a least-squares fit on the label leaves of them
-      > 0): the two carry the same information about the target, so together
+      > 0, with lower ends that hold for every such pair at once, so that
+      more modalities do not make a chance claim likelier): the two carry
+      the same information about the target, so together
       they tell less than the sum of what each tells. Modalities that inform
       the target separately predict independently of each other, and given
       the label one explains the other away (their errors are opposed);
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
+
+    A classifier fitted with ``class_weight`` predicts probabilities tilted
+    towards the heavier classes; the skills are computed with the tilt
+    undone (``log class_weight_`` subtracted from every logit), so that
+    they compare the model with the held-out class rates as they are.
 
     ``dominant`` is, of the supported experts, the one with the largest mean
     weight (the one the predictions lean on most), or None when no expert is
@@ -653,7 +695,13 @@ def interaction_report(
     n_bootstrap : int, default=1000
         Bootstrap resamples of the held-out samples.
     random_state : int or None, default=0
-        Seeds the resamples and the shuffles of the name check.
+        Seeds the resamples, the shuffles of the name check, the folds that
+        cross-fit the added-up predictions, the pairing of samples in the
+        synergy expert's swap test and the ensemble member each resample
+        takes. The folds and the pairing are not resampled, so where the
+        evidence sits near a rule's boundary the verdict can change with
+        the seed (or the order of the rows); a claim that matters is worth
+        checking on a few seeds.
 
     Returns
     -------
@@ -701,11 +749,12 @@ def interaction_report(
     # the losses below in units of each output's training standard deviation (regression), so
     # that every output of a multi-output target counts alike whatever its units (the model
     # trains on standardised targets); the estimator's own metric stays in the target's units
-    unit = _output_unit(final, task)
+    # (and a classifier's logits without the tilt its class weights gave them)
+    unit, shift = _output_unit(final, task), _prior_shift(final, task)
     raw_outputs = np.asarray(explanation.expert_outputs, dtype=np.float64)
-    outputs = raw_outputs / unit
+    outputs = raw_outputs / unit - shift
     raw_mixture = np.asarray(explanation.output, dtype=np.float64)
-    mixture_output = raw_mixture / unit
+    mixture_output = raw_mixture / unit - shift
     targets = targets / unit if task == "regression" else targets
     weights = np.asarray(explanation.weights, dtype=np.float64)
     rng = np.random.default_rng(random_state)
@@ -732,15 +781,22 @@ def interaction_report(
             alone_out[e] = (
                 _shuffled_others(final, arrays, _unique_modality(names[e], modalities), e, rng)
                 / unit
+                - shift
             )
             alone[e] = _losses(alone_out[e], targets, task)
     synergy = names.index("synergy") if "synergy" in names else None
     redundancy = names.index("redundancy") if "redundancy" in names else None
-    # the best single-modality predictor, the rival a synergy claim must beat
-    rival = min(alone, key=lambda e: alone[e].mean()) if alone else redundancy
-    rival_loss = None
-    if rival is not None:
-        rival_loss = alone[rival] if rival in alone else losses[:, rival]
+    # the single-modality predictors a synergy claim must beat, each on the samples that have
+    # its modality (the redundancy expert where there are none), and the best of them
+    single = {e: alone[e] for e in unique}
+    if not single and redundancy is not None:
+        single = {redundancy: losses[:, redundancy]}
+    rival, rival_loss = None, None
+    if synergy is not None and single:
+        compared = {k: usable[:, synergy] & usable[:, k] for k in single}
+        means = {k: _masked_mean(single[k][:, None], compared[k][:, None])[0] for k in single}
+        rival = min(single, key=lambda k: np.inf if np.isnan(means[k]) else means[k])
+        rival_loss = single[rival]
     pairs = [(e, k) for e in unique for k in unique if k != e]
     upper = [(e, k) for e, k in pairs if e < k]
 
@@ -766,9 +822,12 @@ def interaction_report(
         _stack([alone[k] - alone[e] for e, k in pairs], n),
         _stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool),
     )
-    if synergy is not None and rival is not None:
-        both = usable[:, synergy] & usable[:, rival]
-        blocks.add("margin", rival_loss - losses[:, synergy], both)
+    if rival is not None:
+        blocks.add(
+            "margin",
+            _stack([single[k] - losses[:, synergy] for k in single], n),
+            _stack([compared[k] for k in single], n, dtype=bool),
+        )
     # an additive pooling of the modalities gains from averaging their noise too: synergy
     # must also beat the redundancy expert, which pools them
     if synergy is not None and redundancy is not None and rival != redundancy:
@@ -801,7 +860,7 @@ def interaction_report(
         surrogates, pairable = _additive_surrogates(
             final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, rng
         )
-        surrogates = [surrogate / unit for surrogate in surrogates]
+        surrogates = [surrogate / unit - shift for surrogate in surrogates]
         # > 0: more than JOINT_SHARE of the gain over the best single modality is lost
         # when the expert is made additive across this modality
         gain = rival_loss - losses[:, synergy]
@@ -834,6 +893,9 @@ def interaction_report(
     def low(name: str) -> np.ndarray | None:
         return _interval(draws[name], confidence)[0] if name in draws else None
 
+    def high(name: str) -> np.ndarray | None:
+        return _interval(draws[name], confidence)[1] if name in draws else None
+
     # a resample (or a set of samples) whose targets do not vary has no skill: NaN, left
     # out of the intervals (all NaN where the samples themselves do not vary)
     floor = _chance_floor(targets, task)
@@ -859,11 +921,14 @@ def interaction_report(
         alone_low=dict(zip(unique, alone_low)),
         pair_low=dict(zip(pairs, low("pairs"))),
         others_low=dict(zip(unique, low("others"))) if "others" in draws else {},
-        margin_low=_first(low("margin")),
+        others_high=dict(zip(unique, high("others"))) if "others" in draws else {},
+        margin_low=dict(zip(single, low("margin"))) if "margin" in draws else {},
         pooled_low=_first(low("pooled")),
         added_low=_first(low("added")),
-        swap_low=low("swap"),
-        agree_low=dict(zip(upper, _interval(_shared_information(agree), confidence)[0])),
+        swap_low=_simultaneous_low(draws["swap"], confidence) if "swap" in draws else None,
+        agree_pairs=upper,
+        agree_draws=_shared_information(agree),
+        confidence=confidence,
     )
     verdicts = [evidence.verdict(e) for e in range(n_e)]
     table = pd.DataFrame(
@@ -903,5 +968,5 @@ def interaction_report(
         confidence=confidence,
         names_by_construction=by_construction,
         estimator_name=type(final).__name__,
-        absence=_absence_evidence(explanation, mixture_output, targets, task, chance, unit),
+        absence=_absence_evidence(explanation, mixture_output, targets, task, unit),
     )

@@ -53,6 +53,12 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels (for multi-label ``y``, the label indices ``0..L-1``).
+    class_weight_ : ndarray of shape (n_classes,) or None
+        Each class's weight in the training loss (``class_weight`` resolved;
+        None without class weights). A network so trained predicts
+        probabilities tilted towards the heavier classes;
+        :func:`~sk_i2moe.inspection.interaction_report` undoes the tilt before
+        scoring predictions against the held-out class rates.
     {shared_attributes}
 
     See Also
@@ -276,6 +282,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         ``compute_class_weight`` does, so rows of weight 0 change nothing.
         """
         if self.class_weight is None:
+            self.class_weight_ = None
             return sample_weight
         if self._multilabel:
             raise ValueError(
@@ -290,6 +297,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             )
         else:
             per_class = self._class_weight_vector()
+        self.class_weight_ = per_class
         weights = sample_weight * per_class[y_encoded]
         if not (weights > 0).any():
             raise ValueError(

@@ -455,7 +455,8 @@ def expert_scores(
     DataFrame of shape (n_experts + 1, 2)
         Indexed by expert name, then ``"mixture"`` (index name ``"expert"``);
         column ``score`` and ``mean_weight`` (the expert's mean interaction
-        weight on ``X``; 1 for the mixture). ``frame.attrs["metric"]`` names
+        weight on ``X``, weighted by ``sample_weight`` when given; 1 for the
+        mixture). ``frame.attrs["metric"]`` names
         the metric.
 
     Raises

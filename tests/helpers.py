@@ -8,6 +8,7 @@ import numpy as np
 import safetensors
 import torch
 from safetensors.torch import load_file, save_file
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from sk_i2moe.nn import interaction_loss
 
@@ -37,3 +38,71 @@ def rewrite_model_file(path, edit) -> None:
         document = json.loads(f.metadata()["sk_i2moe"])
     edit(document, tensors)
     save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
+
+
+class FixedExpertsClassifier(ClassifierMixin, BaseEstimator):
+    """A stand-in binary I2MoE classifier whose experts are fixed functions (known truth).
+
+    ``experts`` maps expert names to ``f(*modalities) -> (n,)`` log-odds of class 1; the
+    weights are fixed. A modality whose row is all NaN is absent: the experts that need it
+    get weight 0 for that row, and ``offset`` (log-odds) is added to the mixture's output
+    of every row lacking some modality (the estimators' ``absence_offset``). ``fit`` learns
+    nothing; the result is enough of an estimator for
+    :func:`~sk_i2moe.inspection.interaction_report`.
+    """
+
+    _multilabel = False
+
+    def __init__(self, modalities, experts, weights, offset=0.0):
+        self.modalities = modalities
+        self.experts = experts
+        self.weights = weights
+        self.offset = offset
+
+    def fit(self, X=None, y=None):
+        from types import SimpleNamespace
+
+        names = list(self.modalities)
+        self.classes_ = np.array([0, 1])
+        self.class_weight_ = None
+        self.modalities_ = {m: 1 for m in names}
+        self.expert_names_ = list(self.experts)
+        self.net_ = SimpleNamespace(module_=SimpleNamespace(names_by_construction=True))
+        self._input_spec = SimpleNamespace(
+            names=names, transform=lambda X: {m: np.asarray(X[m], np.float32) for m in names}
+        )
+        return self
+
+    def _predict_outputs(self, outputs):
+        return self.classes_[outputs.argmax(axis=1)]
+
+    def _explain_arrays(self, arrays):
+        from sk_i2moe.inspection import Explanation
+
+        names, modalities = self.expert_names_, list(self.modalities_)
+        absent = np.stack([np.isnan(a).all(axis=1) for a in arrays], axis=1)
+        filled = [np.nan_to_num(np.asarray(a, np.float64)) for a in arrays]
+        logits = np.stack([f(*filled) for f in self.experts.values()], axis=1)  # [n, E]
+        outputs = np.stack([np.zeros_like(logits), logits], axis=2)  # [n, E, 2]
+        usable = np.ones(logits.shape, dtype=bool)
+        for e, name in enumerate(names):
+            if name.startswith("uniqueness["):
+                usable[:, e] = ~absent[:, modalities.index(name[len("uniqueness[") : -1])]
+            elif name == "synergy":
+                usable[:, e] = (~absent).sum(axis=1) >= 2
+        weights = np.asarray(self.weights, dtype=np.float64) * usable
+        weights /= weights.sum(axis=1, keepdims=True)
+        offset = np.zeros((len(absent), 2))
+        offset[absent.any(axis=1), 1] = self.offset
+        return Explanation(
+            weights=weights,
+            expert_outputs=outputs,
+            output=(weights[:, :, None] * outputs).sum(axis=1) + offset,
+            expert_names=names,
+            output_names=["0", "1"],
+            task="classification",
+            absent=absent,
+            modality_names=modalities,
+            usable=usable,
+            absence_offset=offset if self.offset else None,
+        )

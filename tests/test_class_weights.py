@@ -115,3 +115,15 @@ def test_a_fresh_fit_that_fails_leaves_the_estimator_unfitted(data):
         model.predict(X)
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
+
+
+def test_the_resolved_class_weights_are_kept_and_saved(data, tmp_path):
+    from sk_i2moe import load
+
+    X, y = data
+    params = {"early_stopping": False, "n_members": 1, **TINY}
+    assert I2MoEClassifier(**params).fit(X, y).class_weight_ is None
+    clf = I2MoEClassifier(**params, class_weight={1: 2.5}).fit(X, y)
+    np.testing.assert_array_equal(clf.class_weight_, [1.0, 2.5])
+    clf.save(tmp_path / "m.i2moe")
+    np.testing.assert_array_equal(load(tmp_path / "m.i2moe").class_weight_, [1.0, 2.5])

@@ -1,0 +1,154 @@
+"""The report's decision rules on data whose answer is known (fixed experts, no training)."""
+
+from itertools import combinations
+
+import numpy as np
+import pytest
+
+from sk_i2moe import I2MoEClassifier
+from sk_i2moe._evidence import (
+    N_MOMENTS,
+    _beyond_label,
+    _bootstrap_means,
+    _interval,
+    _pair_moments,
+    _shared_information,
+    _simultaneous_low,
+)
+from sk_i2moe.inspection import interaction_report
+
+from .helpers import FixedExpertsClassifier
+
+
+def _logistic(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_the_simultaneous_low_end_is_the_percentile_one_for_one_column():
+    draws = np.random.default_rng(0).normal(size=(500, 4)) + np.arange(4)
+    np.testing.assert_allclose(
+        _simultaneous_low(draws[:, :1], 0.9), _interval(draws[:, :1], 0.9)[0]
+    )
+    together = _simultaneous_low(draws, 0.9)
+    assert (together < _interval(draws, 0.9)[0]).all()  # a bound for all columns at once
+    assert np.isnan(_simultaneous_low(np.full((10, 2), np.nan), 0.9)).all()
+
+
+def test_some_pair_shares_by_chance_no_more_often_with_more_modalities():
+    # predictions of four modalities exactly at the redundancy rule's boundary (no
+    # information shared beyond the label): "some pair's lower end > 0" must stay rare
+    r, k = 0.6, 4
+    c = r * r / (2 - r * r)
+    cov = np.full((k + 1, k + 1), c)
+    np.fill_diagonal(cov, 1.0)
+    cov[:k, k] = cov[k, :k] = r
+    root = np.linalg.cholesky(cov)
+    pairs = list(combinations(range(k), 2))
+    fired = {"each pair's own interval": 0, "simultaneous": 0}
+    for rep in range(120):
+        rng = np.random.default_rng(rep)
+        z = rng.normal(size=(300, k + 1)) @ root.T
+        preds, y, rows = [z[:, [m]] for m in range(k)], z[:, [k]], np.ones(300, dtype=bool)
+        residual = [_beyond_label(p, y, "regression", rows) for p in preds]
+        moments = np.hstack(
+            [
+                _pair_moments((preds[a], preds[b]), (residual[a], residual[b]), rows)
+                for a, b in pairs
+            ]
+        )
+        draws = _bootstrap_means(moments, np.ones_like(moments, dtype=bool), 300, rng)
+        shared = _shared_information(draws.reshape(300, len(pairs), N_MOMENTS))
+        fired["each pair's own interval"] += (_interval(shared, 0.95)[0] > 0).any()
+        fired["simultaneous"] += (_simultaneous_low(shared, 0.95) > 0).any()
+    assert fired["each pair's own interval"] >= 15  # about one in five: what the rule did
+    assert fired["simultaneous"] <= 10  # the nominal 2.5 % is 3 of 120
+
+
+def _added_up_truth(n, seed):
+    """y rests on a and (less) on b, added up: no modality carries it alone."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    y = (rng.random(n) < _logistic(2.0 * a[:, 0] + 1.0 * b[:, 0])).astype(int)
+    return {"a": a, "b": b}, y
+
+
+def test_uniqueness_needs_evidence_that_the_others_add_little():
+    # b adds about 0.3 of a's gain over chance; on 80 held-out rows that cannot be told from
+    # 1/20 either way, and "not shown to add more" is no evidence that they add little
+    experts = {
+        "uniqueness[a]": lambda a, b: 1.7 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 0.6 * b[:, 0],
+        "synergy": lambda a, b: 2.0 * a[:, 0] + 1.0 * b[:, 0],
+        "redundancy": lambda a, b: 0.85 * a[:, 0] + 0.3 * b[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [0.5, 0.1, 0.3, 0.1]).fit()
+    claims = 0
+    for seed in range(15):
+        X, y = _added_up_truth(80, 1000 + seed)
+        report = interaction_report(model, X, y, n_bootstrap=300, random_state=seed)
+        claims += bool(report.table.loc["uniqueness[a]", "supported"])
+    assert claims <= 1
+    # with a alone in the target, the same expert is supported (on 400 rows)
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(400, 1)), "b": rng.normal(size=(400, 1))}
+    y = (rng.random(400) < _logistic(2.0 * X["a"][:, 0])).astype(int)
+    pure = {**experts, "uniqueness[a]": lambda a, b: 2.0 * a[:, 0]}
+    model = FixedExpertsClassifier(["a", "b"], pure, [0.7, 0.1, 0.1, 0.1]).fit()
+    report = interaction_report(model, X, y)
+    assert report.dominant == "uniqueness[a]"
+
+
+def test_synergy_must_beat_every_modality_on_the_samples_that_have_it():
+    # a is absent from most rows; where present it predicts better than the synergy expert,
+    # which a mean over all rows (a's absent rows included) hid by picking b as the rival
+    rng = np.random.default_rng(0)
+    n = 600
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    y = (rng.random(n) < _logistic(3.0 * a[:, 0] * (1 + 0.5 * b[:, 0]))).astype(int)
+    a_seen = np.where(rng.random((n, 1)) < 0.8, np.nan, a)
+    experts = {
+        "uniqueness[a]": lambda a, b: 3.0 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 0.1 * b[:, 0],
+        "synergy": lambda a, b: 1.0 * a[:, 0] + 0.5 * b[:, 0],
+        "redundancy": lambda a, b: 0.1 * b[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [0.2, 0.2, 0.4, 0.2]).fit()
+    report = interaction_report(model, {"a": a_seen, "b": b}, y)
+    assert not report.table.loc["synergy", "supported"]
+    assert "single-modality predictor uniqueness[a]" in report.table.loc["synergy", "reason"]
+
+
+def test_the_absence_skill_is_against_the_incomplete_samples_own_class_rates():
+    # rows lacking b are mostly positive; an offset that only says so has no skill on them
+    rng = np.random.default_rng(0)
+    n = 800
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    lacking = rng.random(n) < 0.3
+    y = np.where(lacking, rng.random(n) < 0.8, rng.random(n) < _logistic(2 * a[:, 0])).astype(int)
+    b[lacking] = np.nan
+    experts = {
+        "uniqueness[a]": lambda a, b: 0.0 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 0.0 * b[:, 0],
+        "redundancy": lambda a, b: 0.0 * a[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [1, 1, 1], offset=np.log(4.0)).fit()
+    report = interaction_report(model, {"a": a, "b": b}, y)
+    assert report.absence["skill"] == pytest.approx(0.0, abs=0.03)
+    assert report.absence["skill_without_offsets"] < -0.2
+
+
+def test_balanced_class_weights_do_not_hide_the_models_skill():
+    # class weights tilt the probabilities towards the rare class; scored as they are
+    # against the held-out class rates, a better-ranking model looked worse than chance
+    rng = np.random.default_rng(0)
+    n = 900
+    X = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 3))}
+    y = (rng.random(n) < _logistic(2.0 * X["a"][:, 0] - 3.2)).astype(int)
+    train, test = slice(0, 600), slice(600, None)
+    clf = I2MoEClassifier(
+        max_epochs=10, hidden_dim=8, n_members=1, class_weight="balanced", random_state=0
+    ).fit({k: v[train] for k, v in X.items()}, y[train])
+    np.testing.assert_allclose(clf.class_weight_, 600 / (2 * np.bincount(y[train])))
+    report = interaction_report(clf, {k: v[test] for k, v in X.items()}, y[test], n_bootstrap=300)
+    assert report.mixture["skill_low"] > 0
+    assert report.dominant == "uniqueness[a]"
