@@ -92,6 +92,16 @@ AUTO_MEMBERS_SMALL = 8
 AUTO_MEMBERS = 4
 
 
+def _validation_options(valid: ModalityDataset | None) -> dict:
+    """The net's options for scoring ``valid`` each epoch (None: no validation)."""
+    if valid is None:
+        return {"train_split": None, "valid_weight": None}
+    return {
+        "train_split": predefined_split(valid),
+        "valid_weight": float(valid.sample_weight.double().mean()),
+    }
+
+
 def resolve_n_members(n_members: int | str, n_samples: int) -> int:
     """The number of mixtures a fit on ``n_samples`` rows trains (``"auto"`` resolved).
 
@@ -796,7 +806,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 release_weights(self._module())  # train and validate on the weights as they are
                 if calibratable(self._module()):
                     set_temperature(self._module(), 1.0)  # fitted for the network before
-                self.net_.train_split = predefined_split(valid) if valid is not None else None
+                for name, value in _validation_options(valid).items():
+                    setattr(self.net_, name, value)
                 self.net_.max_epochs = self.max_epochs
                 self.net_.set_params(lr=self.lr)
                 self.net_.partial_fit(train)
@@ -1189,7 +1200,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             iterator_train__streams=n_members,  # each member in its own order
             iterator_valid=BatchLoader,
             dataset=ModalityDataset,
-            train_split=predefined_split(valid) if valid is not None else None,
+            **_validation_options(valid),
             callbacks=self._callbacks(valid is not None if validating is None else validating),
             device=str(device),
             verbose=self.verbose,

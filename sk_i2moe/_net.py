@@ -124,6 +124,12 @@ class I2MoENet(NeuralNet):
     modality_dropout : float, default=0.0
         Probability that a training batch marks a present modality of a row
         absent (at least one modality of each row is kept).
+    valid_weight : float or None, default=None
+        Mean sample weight of the validation rows. Given, each validation
+        batch's weighted mean loss is scaled by its mean weight over this,
+        so that skorch's epoch ``valid_loss`` (the batches' losses averaged
+        by their sizes) is the sample-weighted mean loss over all the
+        validation rows; None leaves the batches' weighted means as they are.
 
     Attributes
     ----------
@@ -135,11 +141,17 @@ class I2MoENet(NeuralNet):
     """
 
     def __init__(
-        self, *args, precision: str = "float32", modality_dropout: float = 0.0, **kwargs
+        self,
+        *args,
+        precision: str = "float32",
+        modality_dropout: float = 0.0,
+        valid_weight: float | None = None,
+        **kwargs,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.precision = precision
         self.modality_dropout = modality_dropout
+        self.valid_weight = valid_weight
 
     def get_default_callbacks(self) -> list:
         """The default callbacks of skorch plus :class:`LossParts`.
@@ -238,7 +250,13 @@ class I2MoENet(NeuralNet):
         y_true = to_tensor(y_true, device=self.device)
         weight = to_tensor(weight, device=self.device)
         if not training:
-            return self.criterion_.weighted_task_loss(y_pred.logits, y_true, weight)
+            loss = self.criterion_.weighted_task_loss(y_pred.logits, y_true, weight)
+            if self.valid_weight:
+                # skorch averages the batches' losses by their sizes: weighing each batch's
+                # mean by its mean weight over the held-out rows' makes that average the
+                # sample-weighted mean over all of them
+                loss = loss * weight.float().mean() / self.valid_weight
+            return loss
         total, parts = self.criterion_(y_pred, y_true, weight)
         # one device-to-host copy for all recorded values
         values = torch.stack([*parts.values(), total]).detach().float().tolist()

@@ -300,3 +300,25 @@ def test_an_impossible_split_says_which_way_to_move_the_fraction(fraction, advic
     clf = I2MoEClassifier(**SMALL, early_stopping=True, validation_fraction=fraction)
     with pytest.raises(ValueError, match=f"a {advice} validation_fraction"):
         clf.fit(X, y)
+
+
+def test_the_validation_loss_is_the_weighted_mean_over_every_held_out_row(imbalanced):
+    # skorch averages the validation batches' losses by their sizes; with sample weights that
+    # differ between batches, the batches' weighted means must be scaled to give the whole
+    # held-out part's weighted mean, which early stopping compares between epochs
+    import torch
+
+    X, y = imbalanced
+    weights = np.where(np.random.default_rng(1).random(len(y)) < 0.5, 0.1, 5.0)
+    clf = I2MoEClassifier(
+        **{**SMALL, "max_epochs": 1, "batch_size": 8},
+        early_stopping=True,
+        n_members=1,
+        weight_shrinkage=0.0,
+    ).fit(X, y, sample_weight=weights)
+    dataset = ModalityDataset([v.astype(np.float32) for v in X.values()], y, weights)
+    seed = np.random.RandomState(SMALL["random_state"]).randint(np.iinfo(np.int32).max)
+    _, valid = clf._split(dataset, y, seed)
+    logits = torch.from_numpy(clf.net_.forward_outputs(valid, len(valid))["logits"])
+    loss = clf.net_.criterion_.weighted_task_loss(logits, valid.y, valid.sample_weight)
+    assert clf.history_[-1, "valid_loss"] == pytest.approx(loss.item(), rel=1e-5)
