@@ -172,7 +172,10 @@ def test_interaction_objective_adds_its_weighted_parts():
         for e in range(4)
     ]
     torch.testing.assert_close(parts["expert_loss"], torch.stack(per_expert).mean())
-    torch.testing.assert_close(parts["interaction_loss"], interaction_loss(out.variant_outputs))
+    # the interaction terms are weighted as the task loss is
+    weighted = interaction_loss(out.variant_outputs, sample_weight=weight)
+    torch.testing.assert_close(parts["interaction_loss"], weighted)
+    assert not torch.isclose(weighted, interaction_loss(out.variant_outputs))
     expected = task + 2.0 * parts["expert_loss"] + 0.3 * parts["interaction_loss"]
     torch.testing.assert_close(total, expected)
     # unit weights by default; evaluation outputs carry no interaction term
@@ -250,3 +253,25 @@ def test_multi_output_losses_are_averaged_over_outputs():
     logits, y = torch.randn(6, 3), torch.randint(0, 2, (6, 3)).float()
     expected = F.binary_cross_entropy_with_logits(logits, y)
     torch.testing.assert_close(objective.weighted_task_loss(logits, y, torch.ones(6)), expected)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_interaction_terms_leave_out_samples_of_weight_zero(distance):
+    outputs = torch.randn(5, 4, 8, 2, generator=torch.Generator().manual_seed(0))
+    weight = torch.tensor([1.0, 2.0, 0.0, 1.0, 0.0, 3.0, 1.0, 1.0])
+    kept = weight > 0
+    torch.testing.assert_close(
+        interaction_terms(outputs, distance=distance, sample_weight=weight),
+        interaction_terms(outputs[:, :, kept], distance=distance, sample_weight=weight[kept]),
+    )
+    changed = outputs.clone()
+    changed[:, :, ~kept] = 100.0  # what the rows of weight 0 hold does not matter
+    torch.testing.assert_close(
+        interaction_terms(changed, distance=distance, sample_weight=weight),
+        interaction_terms(outputs, distance=distance, sample_weight=weight),
+    )
+    # equal weights are the unweighted mean
+    torch.testing.assert_close(
+        interaction_terms(outputs, distance=distance, sample_weight=torch.full((8,), 3.0)),
+        interaction_terms(outputs, distance=distance),
+    )

@@ -24,7 +24,8 @@ The terms:
     ``expert_loss_weight > 0``).
 ``interaction_loss``
     Mean of :func:`interaction_terms` over the experts' outputs on the clean
-    and perturbed inputs (training mode only).
+    and perturbed inputs, each term's mean over the samples weighted by the
+    sample weights (training mode only).
 ``modality_loss``
     The task loss of the redundancy expert's output from each modality alone,
     averaged over modalities (structured mixture, training mode only).
@@ -81,23 +82,42 @@ def _l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(a - b + _DISTANCE_EPS, dim=-1)
 
 
+def _batch_mean(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the last (batch) axis, weighted by ``sample_weight`` ``[B]`` when given.
+
+    0 for a batch whose weights are all 0, as the weighted task loss.
+    """
+    if sample_weight is None:
+        return values.mean(-1)
+    weight = sample_weight.to(values.dtype)
+    return (values * weight).sum(-1) / weight.sum().clamp_min(torch.finfo(values.dtype).tiny)
+
+
 def _uniqueness_terms(
-    anchors: torch.Tensor, perturbed: torch.Tensor, modalities: torch.Tensor, margin: float
+    anchors: torch.Tensor,
+    perturbed: torch.Tensor,
+    modalities: torch.Tensor,
+    margin: float,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Uniqueness terms of ``U`` experts at once.
 
     ``anchors`` ``[U, B, C]``; ``perturbed`` ``[U, K, B, C]``, variant ``k``
     with modality ``modalities[k]`` replaced; expert ``u`` is the uniqueness
     expert of modality ``u``. Returns the terms of the experts whose modality
-    is among ``modalities`` (the others have no negative), in expert order.
+    is among ``modalities`` (the others have no negative), in expert order,
+    each a mean over the samples (weighted by ``sample_weight`` when given).
     """
     n_experts, n_variants, batch = perturbed.shape[:3]
     dist = _l2(anchors.unsqueeze(1), perturbed)  # [U, K, B]
     experts = torch.arange(n_experts, device=anchors.device)
     is_negative = experts.unsqueeze(1) == modalities.unsqueeze(0)  # [U, K]
     negative = (dist * is_negative.unsqueeze(-1)).sum(1)  # [U, B]
-    hinge = F.relu(dist - negative.unsqueeze(1) + margin)
-    terms = (hinge * (~is_negative).unsqueeze(-1)).sum((1, 2)) / ((n_variants - 1) * batch)
+    hinge = F.relu(dist - negative.unsqueeze(1) + margin) * (~is_negative).unsqueeze(-1)
+    if sample_weight is None:
+        terms = hinge.sum((1, 2)) / ((n_variants - 1) * batch)
+    else:
+        terms = _batch_mean(hinge.sum(1) / (n_variants - 1), sample_weight)
     return terms[is_negative.any(1)]
 
 
@@ -107,6 +127,7 @@ def interaction_terms(
     *,
     modalities: torch.Tensor | Sequence[int] | None = None,
     distance: str = "cosine",
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Every expert's interaction term, vectorised over experts.
 
@@ -126,6 +147,10 @@ def interaction_terms(
         ``0 .. K - 1``, all modalities in order).
     distance : {"cosine", "euclidean"}, default="cosine"
         Synergy / redundancy family, see the module docstring.
+    sample_weight : Tensor, optional
+        ``[B]`` non-negative weights of the samples in each term's mean over
+        the batch (equal weights when None); a sample of weight 0 does not
+        enter the terms.
 
     Returns
     -------
@@ -154,12 +179,16 @@ def interaction_terms(
         )
     anchors, perturbed = outputs[:, 0], outputs[:, 1:]
     if distance == "cosine":
-        cos = F.cosine_similarity(anchors[-2:].unsqueeze(1), perturbed[-2:], dim=-1).mean((1, 2))
-        pair = torch.stack((cos[0], 1.0 - cos[1]))
+        cos = F.cosine_similarity(anchors[-2:].unsqueeze(1), perturbed[-2:], dim=-1)  # [2, K, B]
+        per_sample = torch.stack((cos[0], 1.0 - cos[1]))
     else:
-        synergy = F.relu(margin - _l2(anchors[-2].unsqueeze(0), perturbed[-2])).mean()
-        redundancy = (anchors[-1].unsqueeze(0) - perturbed[-1]).square().sum(-1).mean()
-        pair = torch.stack((synergy, redundancy))
+        apart = F.relu(margin - _l2(anchors[-2].unsqueeze(0), perturbed[-2]))
+        moved = (anchors[-1].unsqueeze(0) - perturbed[-1]).square().sum(-1)
+        per_sample = torch.stack((apart, moved))  # [2, K, B]
+    if sample_weight is None:
+        pair = per_sample.mean((1, 2))
+    else:
+        pair = _batch_mean(per_sample.mean(1), sample_weight)
     n_unique = n_experts - 2
     if n_unique == 0 or n_perturbed < 2:
         return pair
@@ -167,7 +196,9 @@ def interaction_terms(
         modalities = torch.arange(n_perturbed, device=outputs.device)
     else:
         modalities = torch.as_tensor(modalities, device=outputs.device, dtype=torch.long)
-    unique = _uniqueness_terms(anchors[:n_unique], perturbed[:n_unique], modalities, margin)
+    unique = _uniqueness_terms(
+        anchors[:n_unique], perturbed[:n_unique], modalities, margin, sample_weight
+    )
     return torch.cat((unique, pair))
 
 
@@ -177,6 +208,7 @@ def interaction_loss(
     *,
     modalities: torch.Tensor | Sequence[int] | None = None,
     distance: str = "cosine",
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean of :func:`interaction_terms` (the I2MoE interaction loss).
 
@@ -190,6 +222,8 @@ def interaction_loss(
         Modality replaced in each perturbed variant.
     distance : {"cosine", "euclidean"}, default="cosine"
         Synergy / redundancy family.
+    sample_weight : Tensor, optional
+        ``[B]`` weights of the samples in each term (see :func:`interaction_terms`).
 
     Returns
     -------
@@ -204,7 +238,9 @@ def interaction_loss(
     >>> interaction_loss(outputs).shape
     torch.Size([])
     """
-    return interaction_terms(outputs, margin, modalities=modalities, distance=distance).mean()
+    return interaction_terms(
+        outputs, margin, modalities=modalities, distance=distance, sample_weight=sample_weight
+    ).mean()
 
 
 class MixtureObjective(nn.Module):
@@ -398,11 +434,13 @@ class InteractionObjective(MixtureObjective):
     ) -> list[tuple[str, torch.Tensor, float]]:
         if output.variant_outputs is None:
             return []
+        # weighted as the task loss: a row of weight 0 does not train the mixture at all
         loss = interaction_loss(
             output.variant_outputs,
             self.margin,
             modalities=output.perturbed_modalities,
             distance=self.distance,
+            sample_weight=sample_weight,
         )
         return [("interaction_loss", loss, self.interaction_loss_weight)]
 
