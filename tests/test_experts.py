@@ -210,22 +210,22 @@ def test_mlp_fusion_forward_alone_equals_the_stacked_single_modality_passes(n_la
     tokens = model.embed([torch.randn(5, d, generator=g) for d in N_FEATURES]).detach()
 
     def stacked(leaf):
-        variants = single_modality_variants(leaf, model.tokens_per_modality)
+        variants = single_modality_variants(leaf, model.tokens_per_modality, absent_too=True)
         fused = fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
-        return alone_from_variants(fused, n_unique, len(N_FEATURES))
+        return alone_from_variants(fused, n_unique, len(N_FEATURES), absent_too=True)
 
     results = []
     for run in (lambda leaf: fusion.forward_alone(leaf, n_unique), stacked):
         fusion.zero_grad()
         leaf = tokens.clone().requires_grad_(True)
         out = run(leaf)
-        (out.unique.square().sum() + out.clean.sum() + out.alone.square().sum()).backward()
+        loss = out.unique.square().sum() + out.clean.sum() + out.alone.square().sum()
+        (loss + out.none.square().sum()).backward()
         grads = [p.grad.clone() for p in fusion.parameters()]
-        results.append(
-            ([out.unique.detach(), out.clean.detach(), out.alone.detach()], leaf.grad, grads)
-        )
+        parts = [out.unique, out.clean, out.alone, out.none]
+        results.append(([t.detach() for t in parts], leaf.grad, grads))
     (fast, fast_grad, fast_params), (slow, grad, params) = results
-    assert [t.shape for t in slow] == [(n_unique, 5, 3), (2, 5, 3), (2, 3, 5, 3)]
+    assert [t.shape for t in slow] == [(n_unique, 5, 3), (2, 5, 3), (2, 3, 5, 3), (2, 5, 3)]
     for a, b in zip(fast, slow):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast_grad, grad, atol=1e-5, rtol=1e-5)
@@ -249,3 +249,19 @@ def test_mlp_fusion_forward_variants_reads_each_modalitys_mean_reference(n_layer
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     # a reference that differs only in its token mean changes the result
     assert not torch.allclose(model.fusion.forward_variants(tokens, full + 1).logits, expected)
+
+
+@pytest.mark.parametrize("fusion", ["mlp", "transformer"])
+def test_the_synergy_expert_of_absent_inputs_is_zero_in_training_too(fusion):
+    # f(x) - sum_m f(x_m alone) + (M - 1) f(none) is 0 when x is every modality absent; in
+    # training that holds only if the all-absent pass shares each sample's dropout mask
+    torch.manual_seed(0)
+    model = StructuredInteractionMoE(
+        N_FEATURES, 2, hidden_dim=8, fusion=fusion, fusion_kwargs={"dropout": 0.5}
+    )
+    xs = [torch.randn(6, d) for d in N_FEATURES]
+    absent = torch.zeros(6, len(N_FEATURES), dtype=torch.bool)
+    for mode in (model.eval, model.train):
+        mode()
+        synergy = model.expert_pass(xs, absent).fixed_logits[:, -1]
+        torch.testing.assert_close(synergy, torch.zeros_like(synergy), atol=1e-5, rtol=0)

@@ -146,7 +146,10 @@ class MLPFusion(nn.Module):
         uniqueness expert runs on its own modality's row only, not on all
         ``M + 1``: ``U + (E - U)(M + 1)`` rows per sample instead of
         ``E (M + 1)``. Dropout masks are shared by a sample's rows within an
-        expert, as in :meth:`forward`.
+        expert, as in :meth:`forward`. In training the non-uniqueness experts
+        also run with every modality absent, one row per sample sharing its
+        mask (:attr:`AloneOutput.none`), as the stacked variants do with
+        ``absent_too=True``.
 
         Parameters
         ----------
@@ -161,10 +164,11 @@ class MLPFusion(nn.Module):
         AloneOutput
         """
         batch, n_modalities = tokens.shape[0], self.n_modalities
+        absent_too = self.training
         if not self.mlp.hidden:  # no first hidden layer to decompose
-            variants = single_modality_variants(tokens, tokens.shape[1] // n_modalities)
-            fused = self(variants.flatten(0, 1), n_variants=n_modalities + 1)
-            return alone_from_variants(fused, n_unique, n_modalities)
+            variants = single_modality_variants(tokens, tokens.shape[1] // n_modalities, absent_too)
+            fused = self(variants.flatten(0, 1), n_variants=variants.shape[0])
+            return alone_from_variants(fused, n_unique, n_modalities, absent_too)
         pooled = pool_modalities(tokens, n_modalities).view(batch, n_modalities, -1)
         first = self.mlp.hidden[0]
         n_experts, _, width = first.weight.shape
@@ -174,16 +178,21 @@ class MLPFusion(nn.Module):
         rest_bias = bias[n_unique:]
         clean = parts.sum(1) + rest_bias  # [R, B, W]
         alone = parts + rest_bias.unsqueeze(1)  # [R, M, B, W]
-        rest_pre = torch.cat((clean.unsqueeze(1), alone), dim=1).flatten(1, 2)
-        rest = self.mlp.forward_from_first(rest_pre, n_modalities + 1, slice(n_unique, None))[0]
-        rest = rest.unflatten(1, (n_modalities + 1, batch))  # [R, M + 1, B, C]
+        rows = [clean.unsqueeze(1), alone]
+        if absent_too:  # every modality absent: the bias alone, a row per sample
+            rows.append(rest_bias.unsqueeze(1).expand(-1, 1, batch, -1))
+        rest_pre = torch.cat(rows, dim=1).flatten(1, 2)
+        n_variants = n_modalities + 1 + absent_too
+        rest = self.mlp.forward_from_first(rest_pre, n_variants, slice(n_unique, None))[0]
+        rest = rest.unflatten(1, (n_variants, batch))  # [R, V, B, C]
         if n_unique:  # uniqueness expert u reads modality u only: [U, B, W]
             own = weight[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, H, W]
             pre = torch.baddbmm(bias[:n_unique], pooled[:, :n_unique].transpose(0, 1), own)
             unique = self.mlp.forward_from_first(pre, 1, slice(None, n_unique))[0]
         else:
             unique = rest.new_empty(0, *rest.shape[2:])
-        return AloneOutput(unique, rest[:, 0], rest[:, 1:])
+        none = rest[:, -1] if absent_too else None
+        return AloneOutput(unique, rest[:, 0], rest[:, 1 : n_modalities + 1], None, none)
 
 
 class EarlyFusion(nn.Module):

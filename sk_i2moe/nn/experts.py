@@ -68,35 +68,48 @@ class AloneOutput(NamedTuple):
         ``[E - U, M, B, C]``: the other experts on each modality alone.
     aux_loss : Tensor or None
         As in :class:`FusionOutput`.
+    none : Tensor or None
+        ``[E - U, B, C]``: the other experts with every modality absent, one
+        row per sample so that in training each shares its sample's dropout
+        mask (None where not computed: in evaluation the pass is the same
+        for every sample).
     """
 
     unique: torch.Tensor
     clean: torch.Tensor
     alone: torch.Tensor
     aux_loss: torch.Tensor | None = None
+    none: torch.Tensor | None = None
 
 
-def alone_from_variants(fused: FusionOutput, n_unique: int, n_modalities: int) -> AloneOutput:
+def alone_from_variants(
+    fused: FusionOutput, n_unique: int, n_modalities: int, absent_too: bool = False
+) -> AloneOutput:
     """Pick an :class:`AloneOutput` from every expert's passes over all variants.
 
     Parameters
     ----------
     fused : FusionOutput
-        A backbone's output on the ``M + 1`` stacked variants of
+        A backbone's output on the stacked variants of
         :func:`single_modality_variants` (clean first), all ``E`` experts.
     n_unique : int
         Number of uniqueness experts ``U`` (the first ``U`` on the expert axis).
     n_modalities : int
         Number of modalities ``M``.
+    absent_too : bool, default=False
+        Whether the variants end with the all-absent one (``M + 2`` variants);
+        it gives :attr:`AloneOutput.none`.
 
     Returns
     -------
     AloneOutput
     """
-    logits = fused.logits.unflatten(1, (n_modalities + 1, -1))  # [E, M + 1, B, C]
-    clean, alone = logits[:, 0], logits[:, 1:]
+    n_variants = n_modalities + 1 + absent_too
+    logits = fused.logits.unflatten(1, (n_variants, -1))  # [E, V, B, C]
+    clean, alone = logits[:, 0], logits[:, 1 : n_modalities + 1]
     unique = alone[:n_unique].diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # [U, B, C]
-    return AloneOutput(unique, clean[n_unique:], alone[n_unique:], fused.aux_loss)
+    none = logits[n_unique:, -1] if absent_too else None
+    return AloneOutput(unique, clean[n_unique:], alone[n_unique:], fused.aux_loss, none)
 
 
 class ExpertLinear(nn.Module):
@@ -446,7 +459,9 @@ def build_variants(
     return stack_variants(tokens, reference.expand_as(tokens), ranges)
 
 
-def single_modality_variants(tokens: torch.Tensor, tokens_per_modality: int) -> torch.Tensor:
+def single_modality_variants(
+    tokens: torch.Tensor, tokens_per_modality: int, absent_too: bool = False
+) -> torch.Tensor:
     """Stack the clean input and one copy per modality with only that modality kept.
 
     Parameters
@@ -456,12 +471,15 @@ def single_modality_variants(tokens: torch.Tensor, tokens_per_modality: int) -> 
         (``T = M * tokens_per_modality``).
     tokens_per_modality : int
         Number of tokens ``P`` of each modality.
+    absent_too : bool, default=False
+        Also stack, last, a copy with every token 0 (every modality absent).
 
     Returns
     -------
     Tensor
-        ``[M + 1, B, T, H]``: index 0 is the clean input, index ``m + 1`` keeps
-        modality ``m``'s tokens and sets every other token to 0 (absent).
+        ``[M + 1, B, T, H]`` (``[M + 2, B, T, H]`` with ``absent_too``): index
+        0 is the clean input, index ``m + 1`` keeps modality ``m``'s tokens and
+        sets every other token to 0 (absent).
 
     Examples
     --------
@@ -476,6 +494,7 @@ def single_modality_variants(tokens: torch.Tensor, tokens_per_modality: int) -> 
     n_tokens = tokens.shape[1]
     n_modalities = n_tokens // tokens_per_modality
     owner = torch.arange(n_tokens, device=tokens.device) // tokens_per_modality  # [T]
-    kept = torch.arange(-1, n_modalities, device=tokens.device).unsqueeze(1)  # [M + 1, 1]
-    keep = (kept == owner) | (kept == -1)  # row 0 keeps every token
+    # row 0 keeps every token, row m + 1 modality m's, a last row M + 1 none
+    kept = torch.arange(-1, n_modalities + absent_too, device=tokens.device).unsqueeze(1)
+    keep = (kept == owner) | (kept == -1)
     return tokens.unsqueeze(0) * keep[:, None, :, None].to(tokens.dtype)

@@ -1377,12 +1377,17 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         if fast is not None:  # a backbone that builds the single-modality passes itself
             passes = fast(tokens, n_unique)
         else:
-            variants = single_modality_variants(tokens, self.tokens_per_modality)
-            fused = self.fusion(variants.flatten(0, 1), n_variants=n_modalities + 1)
-            passes = alone_from_variants(fused, n_unique, n_modalities)
-        none = self.fusion(torch.zeros_like(tokens[:1])).logits  # [E, 1, C], all absent
+            # in training, also every modality absent: each sample's row shares its dropout
+            # mask, so that the synergy expert of an additive backbone is exactly 0
+            variants = single_modality_variants(tokens, self.tokens_per_modality, self.training)
+            fused = self.fusion(variants.flatten(0, 1), n_variants=variants.shape[0])
+            passes = alone_from_variants(fused, n_unique, n_modalities, self.training)
+        if passes.none is not None:
+            none = passes.none[0]  # the synergy expert, all absent, [B, C]
+        else:  # the same for every sample (no dropout): one row
+            none = self.fusion(torch.zeros_like(tokens[:1])).logits[-2]  # [1, C]
         # synergy, then redundancy, after the uniqueness experts
-        synergy = passes.clean[0] - passes.alone[0].sum(0) + (n_modalities - 1) * none[-2]
+        synergy = passes.clean[0] - passes.alone[0].sum(0) + (n_modalities - 1) * none
         return ExpertPass(
             pooled=self.pool(tokens),
             present=present,
