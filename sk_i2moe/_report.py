@@ -560,6 +560,12 @@ class _Evidence:
         if self.rival is None:
             return False, "no single-modality predictor to compare with"
         rival = self.names[self.rival]
+        unmeasured = [self.names[k] for k, margin in self.margin_low.items() if np.isnan(margin)]
+        if unmeasured:
+            return False, (
+                "no held-out samples can be scored by both it and "
+                f"{', '.join(unmeasured)} to compare them on"
+            )
         unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
         if unbeaten:
             return False, f"not better than the single-modality predictor {unbeaten[0]}"

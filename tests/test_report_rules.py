@@ -152,3 +152,27 @@ def test_balanced_class_weights_do_not_hide_the_models_skill():
     report = interaction_report(clf, {k: v[test] for k, v in X.items()}, y[test], n_bootstrap=300)
     assert report.mixture["skill_low"] > 0
     assert report.dominant == "uniqueness[a]"
+
+
+def test_synergy_is_not_claimed_over_a_modality_it_was_never_compared_with():
+    # 'a' is present only in rows that have no other modality, where synergy cannot be scored
+    rng = np.random.default_rng(0)
+    n = 600
+    a, b, c = (rng.normal(size=(n, 1)) for _ in range(3))
+    only_a = rng.random(n) < 0.3
+    a[~only_a] = np.nan
+    b[only_a] = np.nan
+    c[only_a] = np.nan
+    signal = np.where(only_a, 2 * np.nan_to_num(a[:, 0]), 3 * np.nan_to_num(b[:, 0] * c[:, 0]))
+    y = (rng.random(n) < _logistic(signal)).astype(int)
+    experts = {
+        "uniqueness[a]": lambda a, b, c: 2.0 * a[:, 0],
+        "uniqueness[b]": lambda a, b, c: 0.0 * b[:, 0],
+        "uniqueness[c]": lambda a, b, c: 0.0 * c[:, 0],
+        "synergy": lambda a, b, c: 3.0 * b[:, 0] * c[:, 0],
+        "redundancy": lambda a, b, c: 0.0 * a[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b", "c"], experts, [0.2, 0.1, 0.1, 0.5, 0.1]).fit()
+    report = interaction_report(model, {"a": a, "b": b, "c": c}, y)
+    assert not report.table.loc["synergy", "supported"]
+    assert "both it and uniqueness[a]" in report.table.loc["synergy", "reason"]
