@@ -799,9 +799,10 @@ def interaction_report(
         single = {redundancy: losses[:, redundancy]}
     rival, rival_loss = None, None
     if synergy is not None and single:
-        compared = {k: usable[:, synergy] & usable[:, k] for k in single}
-        means = {k: _masked_mean(single[k][:, None], compared[k][:, None])[0] for k in single}
-        rival = min(single, key=lambda k: np.inf if np.isnan(means[k]) else means[k])
+        single_losses = _stack(list(single.values()), n)
+        compared = _stack([usable[:, synergy] & usable[:, k] for k in single], n, dtype=bool)
+        means = _masked_mean(single_losses, compared)
+        rival = list(single)[int(np.argmin(np.where(np.isnan(means), np.inf, means)))]
         rival_loss = single[rival]
     pairs = [(e, k) for e in unique for k in unique if k != e]
     upper = [(e, k) for e, k in pairs if e < k]
@@ -829,11 +830,7 @@ def interaction_report(
         _stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool),
     )
     if rival is not None:
-        blocks.add(
-            "margin",
-            _stack([single[k] - losses[:, synergy] for k in single], n),
-            _stack([compared[k] for k in single], n, dtype=bool),
-        )
+        blocks.add("margin", single_losses - losses[:, synergy, None], compared)
     # an additive pooling of the modalities gains from averaging their noise too: synergy
     # must also beat the redundancy expert, which pools them
     if synergy is not None and redundancy is not None and rival != redundancy:

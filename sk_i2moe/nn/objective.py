@@ -85,12 +85,13 @@ def _l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _batch_mean(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
     """Mean over the last (batch) axis, weighted by ``sample_weight`` ``[B]`` when given.
 
-    0 for a batch whose weights are all 0, as the weighted task loss.
+    0 for a batch whose weights are all 0 (it has nothing to learn from). The task
+    loss and the interaction terms take their weighted means here.
     """
     if sample_weight is None:
         return values.mean(-1)
-    weight = sample_weight.to(values.dtype)
-    return (values * weight).sum(-1) / weight.sum().clamp_min(torch.finfo(values.dtype).tiny)
+    total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
+    return (values * sample_weight).sum(-1) / total
 
 
 def _uniqueness_terms(
@@ -301,8 +302,7 @@ class MixtureObjective(nn.Module):
         per_sample = self.task_loss(logits.float(), y)
         if per_sample.dim() > 1:
             per_sample = per_sample.flatten(1).mean(1)
-        total = sample_weight.sum().clamp_min(torch.finfo(sample_weight.dtype).tiny)
-        return (per_sample * sample_weight).sum() / total
+        return _batch_mean(per_sample, sample_weight)
 
     def folded_task_loss(
         self,
