@@ -6,8 +6,9 @@ own process, importing ``sk_i2moe`` from that checkout) and comparing
 ``predict_proba`` (classifiers) or ``predict`` (regressors), the interaction
 weights and the expert outputs of ``explain`` on held-out rows.
 
-The grid covers every registered backbone and a custom ``torch.func``
-backbone under both interaction constraints, the expert sets, the
+The grid covers the defaults, every registered backbone and a custom
+``torch.func`` backbone under both interaction constraints (the cases not
+named ``structure`` use the paper's mixture), the expert sets, the
 reweightings, every perturbation, the noise scales, a subset of perturbed
 modalities, latent losses, class weights, multi-label targets, early
 stopping and the regressor.
@@ -92,7 +93,14 @@ def grid() -> list[tuple[str, str, dict]]:
         ("regressor/structure", "regression", {"interaction_constraint": "structure"}),
         ("regressor/mse/transformer", "regression", {"loss": "mse", "fusion": "transformer"}),
     ]
-    return cases
+    # the cases were written for the paper's mixture, the default of the day; the structured
+    # mixture (the default since) refuses some of their settings and ignores others
+    paper = {"interaction_constraint": "loss"}
+    cases = [
+        (name, task, params if "structure" in name else {**paper, **params})
+        for name, task, params in cases
+    ]
+    return [("defaults", "binary", {}), *cases]
 
 
 def data(task: str) -> tuple[dict, np.ndarray, dict]:
