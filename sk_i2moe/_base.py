@@ -38,7 +38,7 @@ from ._modalities import (
     check_sample_weight,
     row_labels,
 )
-from ._net import I2MoENet, mixture_output
+from ._net import HeldOutLogits, I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
 from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
@@ -355,6 +355,15 @@ SHARED_TRAINING_PARAMETERS = f"""\
           validation losses that chose it are ``validation_loss_``. The first
           fit only chooses the number of epochs, so it trains one mixture
           whatever ``n_members`` is; it costs that on top of the second.
+          A classifier (structured mixture) is then calibrated: the first
+          fit's network, after as many epochs as the second trains, predicts
+          the held-out rows it did not train on, and the second's outputs
+          are divided by the temperature, at least 1, that gives these
+          predictions the least loss (``output_temperature_``): a network
+          trained past its lowest validation loss (the floor of
+          {REFIT_MIN_EPOCHS} epochs) can be over-confident. Predicted
+          classes, the interaction weights and a binary classifier's
+          ranking of the rows do not change.
         - ``"auto"``: ``"refit"`` where the held-out part would have at least
           {AUTO_MIN_VALIDATION} samples and (for classifiers) every class can be stratified;
           otherwise train on all the data for ``max_epochs``. Such a fit of
@@ -363,8 +372,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
           folds where a class has fewer samples) in turn, and the network's
           outputs are divided by the temperature, at least 1, that gives
           these cross-fitted predictions the least loss
-          (``output_temperature_``). Predicted classes, the ranking of the
-          rows and the interaction weights do not change; the probabilities
+          (``output_temperature_``). Predicted classes, the interaction
+          weights and a binary classifier's ranking of the rows do not
+          change; the probabilities
           become less confident where the cross-fitted predictions were
           over-confident. It costs up to {CALIBRATION_FOLDS} more fits on small data. No
           temperature (1) where a class has a single sample or some fold's
@@ -497,9 +507,11 @@ SHARED_ATTRIBUTES = """\
         chosen on held-out data).
     output_temperature_ : float
         What the network's outputs are divided by at prediction: 1, except
-        for a classifier that ``early_stopping="auto"`` trained on all the
-        data for lack of held-out samples (then the cross-fitted temperature,
-        at least 1; see ``early_stopping``).
+        for a classifier (structured mixture) that ``early_stopping``
+        refitted (``"refit"``, or ``"auto"`` with enough data: the
+        temperature the held-out rows ask for) or that ``"auto"`` trained on
+        all the data for lack of held-out samples (the cross-fitted
+        temperature); at least 1 (see ``early_stopping``).
     n_members_ : int
         Number of mixtures in the fitted network (``n_members`` with
         ``"auto"`` resolved for the training data's size).
@@ -817,7 +829,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 # a refit's first fit only chooses the number of epochs: one member does
                 searching = refits and valid is not None
                 self.net_ = self._train_new(
-                    train, valid, device, n_members=1 if searching else None
+                    train, valid, device, n_members=1 if searching else None, record=searching
                 )
                 self.validation_loss_ = None
                 if searching and self.net_.interrupted_:
@@ -826,6 +838,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     # the epochs are chosen: fit afresh on all the data for that many
                     best = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
                     chosen = max(best, min(REFIT_MIN_EPOCHS, self.max_epochs))
+                    # the held-out rows' predictions after as many epochs as the final fit's,
+                    # by a network that did not train on them
+                    recorded = dict(self.net_.callbacks_)["held_out_logits"].logits_
+                    temperature = self._held_out_temperature(
+                        valid, recorded[min(chosen, len(recorded)) - 1]
+                    )
                     self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
                     torch.manual_seed(seed)
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
@@ -870,6 +888,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """The output temperature of a fit without held-out data; None: no temperature.
 
         Classifiers fit one (see ``early_stopping``); other estimators do not.
+        """
+        return None
+
+    def _held_out_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float | None:
+        """The output temperature that the first fit's held-out ``logits`` ask for.
+
+        ``logits``: ``[n_valid, C]``, the held-out rows' outputs of the fit that
+        chooses the number of epochs, after as many epochs as the final fit
+        trains. Classifiers fit one (see ``early_stopping``); other estimators
+        do not.
         """
         return None
 
@@ -1001,10 +1029,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         device: torch.device,
         max_epochs: int | None = None,
         n_members: int | None = None,
+        record: bool = False,
     ) -> I2MoENet:
         """Build a fresh net for ``train`` (its batch size and input statistics) and fit it.
 
-        ``max_epochs`` and ``n_members`` override the estimator's parameters.
+        ``max_epochs`` and ``n_members`` override the estimator's parameters;
+        ``record`` keeps every epoch's outputs on ``valid`` (:class:`HeldOutLogits`).
         """
         self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
         stats = None
@@ -1017,6 +1047,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             stats = standardization(train.inputs, rows)
         n_features = [t.shape[1] for t in train.inputs]
         net = self._build_net(n_features, stats, valid, device, n_members=n_members)
+        if record:
+            net.callbacks = [*net.callbacks, ("held_out_logits", HeldOutLogits())]
         if max_epochs is not None:
             net.max_epochs = max_epochs
         return net.fit(train)

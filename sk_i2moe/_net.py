@@ -63,6 +63,51 @@ class LossParts(Callback):
             net.history.record(name, float(np.average(values, weights=sizes)))
 
 
+class HeldOutLogits(Callback):
+    """Keep every epoch's outputs on the held-out rows, in their order.
+
+    skorch scores the validation rows after each training epoch; this keeps
+    the mixture's logits of those batches (detached, float32, on the CPU),
+    at no cost beyond the copy: ``logits_[e]`` is ``[n_valid, C]`` after
+    epoch ``e + 1``. The fit that chooses the number of epochs uses it to
+    calibrate the final fit (:meth:`sk_i2moe.I2MoEClassifier.fit`).
+
+    Attributes
+    ----------
+    logits_ : list of Tensor
+        One ``[n_valid, C]`` tensor per epoch with validation.
+    """
+
+    def on_train_begin(self, net: NeuralNet, **kwargs) -> None:
+        """Start an empty record."""
+        self.logits_: list[torch.Tensor] = []
+        self._batches: list[torch.Tensor] = []
+
+    def on_batch_end(
+        self,
+        net: NeuralNet,
+        training: bool = False,
+        y_pred: MixtureOutput | None = None,
+        **kwargs,
+    ) -> None:
+        """Keep a validation batch's logits."""
+        if not training:
+            self._batches.append(y_pred.logits.detach().float().cpu())
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs) -> None:
+        """Close the epoch's record (epochs without validation leave none)."""
+        self._close()
+
+    def on_train_end(self, net: NeuralNet, **kwargs) -> None:
+        """Close the last epoch's record (early stopping ends training before this one's turn)."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._batches:
+            self.logits_.append(torch.cat(self._batches))
+            self._batches = []
+
+
 class EpochLine(PrintLog):
     """One plain line per epoch: no colours, no carriage returns, flushed.
 

@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
+from ._data import ModalityDataset
 from ._modalities import absent_modalities
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
@@ -394,12 +395,26 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 sample_weight=sample_weight[train],
             )
             logits[test] = fold._forward_arrays([a[test] for a in arrays])["logits"]
-        objective = fold.net_.criterion_  # the owner of the weighted task loss the fits train on
-        target = torch.from_numpy(y_encoded)
-        w = torch.from_numpy(np.asarray(weights, np.float32))
-        return fit_temperature(
-            torch.from_numpy(logits), lambda scaled: objective.weighted_task_loss(scaled, target, w)
+        return _temperature(
+            fold.net_.criterion_,
+            torch.from_numpy(logits),
+            torch.from_numpy(y_encoded),
+            torch.from_numpy(np.asarray(weights, np.float32)),
         )
+
+    def _held_out_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float | None:
+        """The output temperature (at least 1) that the held-out rows ask for.
+
+        For a fit that ``early_stopping="auto"`` or ``"refit"`` refits on all
+        the data: ``logits`` are the held-out rows' outputs of the fit that
+        chose the number of epochs (a network that did not train on them),
+        after as many epochs as the final fit trains, and
+        :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from them
+        with the objective's weighted task loss. None for the paper's mixture.
+        """
+        if not calibratable(self._module()):
+            return None
+        return _temperature(self.net_.criterion_, logits, valid.y, valid.sample_weight)
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return y_encoded if y_encoded.ndim == 1 else None  # multi-label: plain split
@@ -463,3 +478,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         (569,)
         """
         return self._predict_outputs(self._forward(X)["logits"])
+
+
+def _temperature(
+    objective: torch.nn.Module, logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor
+) -> float:
+    """:func:`~sk_i2moe.nn.fit_temperature` with ``objective``'s weighted task loss.
+
+    ``objective`` is the criterion the fits train on, the owner of that loss.
+    """
+    return fit_temperature(logits, lambda scaled: objective.weighted_task_loss(scaled, y, weights))

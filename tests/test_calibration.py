@@ -1,12 +1,16 @@
-"""The output temperature of a classifier that ``early_stopping="auto"`` fits on all the data."""
+"""The output temperature of a classifier: from held-out rows, or cross-fitted on small data."""
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import log_loss
+from sklearn.model_selection import train_test_split
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe._net import HeldOutLogits
+from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.nn import StructuredInteractionMoE, fit_temperature, set_temperature
 from sk_i2moe.nn.calibration import MAX_TEMPERATURE
 
@@ -118,9 +122,55 @@ def test_only_the_fallback_of_a_structured_classifier_is_calibrated(estimator):
     assert estimator.fit(X, target).output_temperature_ == 1.0
 
 
-def test_a_fit_with_held_out_data_or_a_lone_class_sample_has_no_temperature():
+def _validation_rows(n, y, random_state, fraction=0.2):
+    """The rows a fit's early stopping holds out (the estimator's own split rule)."""
+    seed = np.random.RandomState(random_state).randint(np.iinfo(np.int32).max)
+    return train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=y)[1]
+
+
+def test_held_out_logits_are_the_validation_rows_outputs_of_every_epoch():
     X, y = _wide_noise(n=120)
-    assert I2MoEClassifier(**SMALL).fit(X, y).output_temperature_ == 1.0  # refit instead
+    clf = I2MoEClassifier(
+        **{**SMALL, "n_members": 1},
+        early_stopping=True,
+        weight_shrinkage=0.0,
+        callbacks=[("held", HeldOutLogits())],
+    ).fit(X, y)
+    recorded = dict(clf.net_.callbacks_)["held"].logits_
+    valid = _validation_rows(len(y), y, SMALL["random_state"])
+    assert len(recorded) == len(clf.history_)
+    assert all(logits.shape == (len(valid), 2) for logits in recorded)
+    best = dict(clf.net_.callbacks_)["early_stopping"].best_epoch_
+    kept = clf.explain({k: v[valid] for k, v in X.items()}).output  # the best epoch's network
+    np.testing.assert_allclose(recorded[best - 1].numpy(), kept, atol=1e-5)
+    assert not np.allclose(recorded[0].numpy(), recorded[-1].numpy())  # one per epoch
+
+
+def test_a_refit_is_calibrated_on_the_held_out_rows_at_the_final_epoch_count():
+    X, y = _wide_noise(n=120)  # noise: the first fit's held-out predictions are worthless
+    clf = I2MoEClassifier(**SMALL).fit(X, y)
+    assert clf.validation_loss_ is not None  # the refit path, not the small-data fallback
+    assert clf.output_temperature_ > 10.0
+    X_new, y_new = _wide_noise(n=400, seed=5)
+    calibrated = clf.predict_proba(X_new)
+    predicted = clf.predict(X_new)
+    set_temperature(clf._module(), 1.0)  # the same network as trained
+    np.testing.assert_array_equal(clf.predict(X_new), predicted)
+    assert log_loss(y_new, calibrated) < log_loss(y_new, clf.predict_proba(X_new))
+    assert log_loss(y_new, calibrated) < 0.70  # near the class rate's ln 2
+
+
+def test_a_refit_on_learnable_data_keeps_its_confidence():
+    X, y, _ = make_interaction_classification("uniqueness", n_samples=400, random_state=0)
+    clf = I2MoEClassifier(**SMALL).fit(X, y)
+    assert clf.validation_loss_ is not None
+    assert clf.output_temperature_ < 1.5
+    assert I2MoEClassifier(**SMALL, early_stopping="refit").fit(X, y).output_temperature_ == (
+        clf.output_temperature_
+    )
+
+
+def test_a_lone_class_sample_has_no_temperature():
     X, y = _wide_noise()
     y[:] = 0
     y[0] = 1  # one sample of class 1: no fold can predict it

@@ -1,16 +1,18 @@
-"""An output temperature for a mixture trained on all the data without a held-out part.
+"""An output temperature for a mixture whose probabilities are over-confident.
 
-Where too few samples can be held out to choose the number of epochs
+Two fits of a classifier end more confident than they are right. Where too
+few samples can be held out to choose the number of epochs
 (``early_stopping="auto"`` on a few dozen rows), a mixture trains for a fixed
-number of epochs on every row and can end far more confident than it is
-right: on 86 training rows of 6,000 features its held-out log-loss was 3.3,
-where predicting the class rate gives 0.37. Dividing its logits by a
-temperature ``T >= 1`` fitted to cross-fitted predictions (each row predicted
-by a model that did not train on it) removes the over-confidence without
-changing which class is predicted or how the rows rank.
-:func:`fit_temperature` is the rule; :func:`set_temperature` stores it in a
-fitted mixture (or in each member of an ensemble), whose evaluation-mode
-forward pass then applies it
+number of epochs on every row: on 86 training rows of 6,000 features its
+held-out log-loss was 3.3, where predicting the class rate gives 0.37. Where
+the epochs are chosen on held-out rows and the final fit trains at least ten
+(the routing settles late), it can train well past the lowest validation loss.
+Dividing the logits by a temperature ``T >= 1`` fitted to predictions of rows
+the predicting network did not train on (cross-fitted, or the held-out rows of
+the fit that chose the epochs) removes the over-confidence without changing
+which class is predicted. :func:`fit_temperature` is the rule;
+:func:`set_temperature` stores it in a fitted mixture (or in each member of an
+ensemble), whose evaluation-mode forward pass then applies it
 (:meth:`~sk_i2moe.nn.StructuredInteractionMoE.set_output_temperature`).
 """
 
