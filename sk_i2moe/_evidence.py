@@ -102,20 +102,29 @@ def _skill(losses: np.ndarray, chances: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _bootstrap_means(
-    values: np.ndarray, mask: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+    values: np.ndarray,
+    mask: np.ndarray,
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    clusters: np.ndarray | None = None,
 ) -> np.ndarray:
     """Means of the columns of ``values`` ``(n, k)`` over ``n_bootstrap`` resamples ``(B, k)``.
 
     Each column's mean is over the samples its ``mask`` column keeps (NaN in a
-    resample that keeps none).
+    resample that keeps none). ``clusters`` ``(n,)`` numbers the groups of
+    samples that are not independent, ``0`` to ``G - 1``: a resample then
+    draws ``G`` groups, each with all its samples (None: every sample is its
+    own group).
     """
     n = values.shape[0]
+    groups = np.arange(n) if clusters is None else clusters
+    g = int(groups.max()) + 1 if n else 0
     kept = mask.astype(np.float64)
     masked = np.where(mask, values, 0.0)
     out = []
     for start in range(0, n_bootstrap, _CHUNK):
         size = min(_CHUNK, n_bootstrap - start)
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size)  # [size, n]
+        counts = rng.multinomial(g, np.full(g, 1.0 / g), size=size)[:, groups]  # [size, n]
         totals, weights = counts @ masked, counts @ kept
         out.append(np.divide(totals, weights, out=np.full_like(totals, np.nan), where=weights > 0))
     return np.concatenate(out)
@@ -289,13 +298,18 @@ def _swap_partners(n: int, rng: np.random.Generator) -> np.ndarray:
     return partner
 
 
+def _pair_clusters(partner: np.ndarray) -> np.ndarray:
+    """Numbers ``0`` to ``G - 1`` of the pairs of :func:`_swap_partners`, per sample."""
+    return np.unique(np.minimum(np.arange(len(partner)), partner), return_inverse=True)[1]
+
+
 def _additive_surrogates(
     final: object,
     arrays: list[np.ndarray],
     own: np.ndarray,
     absent: np.ndarray | None,
     expert: int,
-    rng: np.random.Generator,
+    partner: np.ndarray,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """What an expert would output if it were additive across each modality, per modality.
 
@@ -308,12 +322,12 @@ def _additive_surrogates(
     one modality: otherwise its prediction is a sum across the modalities.
 
     ``own`` is the expert's output ``(n, C)`` on ``arrays``; ``absent``
-    ``(n, M)`` which modalities each sample lacks (None: none). Returns the
+    ``(n, M)`` which modalities each sample lacks (None: none); ``partner``
+    the pairing (:func:`_swap_partners`). Returns the
     surrogate outputs, one ``(n, C)`` array per modality, and a mask of the
     samples whose pair has every modality (an absent one cannot be swapped).
     """
     n = arrays[0].shape[0]
-    partner = _swap_partners(n, rng)
     complete = np.ones(n, dtype=bool) if absent is None else ~absent.any(axis=1)
     surrogates = []
     for m in range(len(arrays)):

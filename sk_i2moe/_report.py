@@ -18,7 +18,9 @@ held-out data only:
   held-out data).
 
 Intervals are percentile bootstrap intervals over the held-out samples
-(paired: every quantity is computed on the same resamples). For an ensemble
+(paired: every quantity is computed on the same resamples). Where the synergy
+expert's swap test pairs the samples, a resample draws pairs, each with both
+of its samples, because the test's values of the two are not independent. For an ensemble
 (``n_members > 1``) each resample of the weights also draws one member, so
 that the weight intervals cover the randomness of training as well: where
 one fit from another random initialisation could put its weight.
@@ -48,11 +50,13 @@ from ._evidence import (
     _interval,
     _losses,
     _masked_mean,
+    _pair_clusters,
     _pair_moments,
     _predictions,
     _shared_information,
     _simultaneous_low,
     _skill,
+    _swap_partners,
 )
 from ._scoring import default_scoring, score_outputs
 
@@ -405,13 +409,19 @@ class _Blocks:
         mask = np.broadcast_to(mask.reshape(len(mask), -1), values.shape)
         self._blocks.append((name, values, mask))
 
-    def bootstrap(self, n_bootstrap: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Each block's column means over the resamples, ``(n_bootstrap, k)``, by name."""
+    def bootstrap(
+        self, n_bootstrap: int, rng: np.random.Generator, clusters: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Each block's column means over the resamples, ``(n_bootstrap, k)``, by name.
+
+        ``clusters``: groups of samples resampled together (:func:`_bootstrap_means`).
+        """
         draws = _bootstrap_means(
             np.hstack([v for _, v, _ in self._blocks]),
             np.hstack([m for _, _, m in self._blocks]),
             n_bootstrap,
             rng,
+            clusters,
         )
         out, start = {}, 0
         for name, values, _ in self._blocks:
@@ -859,9 +869,11 @@ def interaction_report(
     # ... and its own prediction made additive across each modality in turn: an expert
     # that only adds the modalities up (it can learn to, seeing which are present) is no
     # synergy whatever its construction
+    partner = None
     if synergy is not None and rival is not None and len(modalities) >= 2:
+        partner = _swap_partners(n, rng)
         surrogates, pairable = _additive_surrogates(
-            final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, rng
+            final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, partner
         )
         surrogates = [surrogate / unit - shift for surrogate in surrogates]
         # > 0: more than JOINT_SHARE of the gain over the best single modality is lost
@@ -891,7 +903,8 @@ def interaction_report(
         np.hstack(moments) if moments else np.zeros((n, 0)),
         np.repeat(_stack(both, n, dtype=bool), N_MOMENTS, axis=1),
     )
-    draws = blocks.bootstrap(n_bootstrap, rng)
+    # the swap test's two rows of a pair share their samples: resample the pairs
+    draws = blocks.bootstrap(n_bootstrap, rng, None if partner is None else _pair_clusters(partner))
 
     def low(name: str) -> np.ndarray | None:
         return _interval(draws[name], confidence)[0] if name in draws else None

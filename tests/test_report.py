@@ -380,7 +380,7 @@ def test_shared_information_is_positive_for_copies_and_negative_for_separate_fac
 def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
     from types import SimpleNamespace
 
-    from sk_i2moe._evidence import _additive_surrogates
+    from sk_i2moe._evidence import _additive_surrogates, _swap_partners
 
     class Expert:  # a fitted estimator's explain pass, for one expert of a given output
         def __init__(self, fn):
@@ -401,7 +401,7 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
     for fn, exact in ((added, [True, True, True]), (product, [False, False, True])):
         own = fn(*arrays)[:, None]
         surrogates, pairable = _additive_surrogates(
-            Expert(fn), arrays, own, None, 0, np.random.default_rng(1)
+            Expert(fn), arrays, own, None, 0, _swap_partners(301, np.random.default_rng(1))
         )
         assert pairable.all() and len(surrogates) == 3
         for surrogate, additive in zip(surrogates, exact):
@@ -410,8 +410,9 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
     # an absent modality cannot be swapped: its pairs are left out
     absent = np.zeros((301, 3), dtype=bool)
     absent[0, 1] = True
+    partner = _swap_partners(301, np.random.default_rng(1))
     _, pairable = _additive_surrogates(
-        Expert(added), arrays, added(*arrays)[:, None], absent, 0, np.random.default_rng(1)
+        Expert(added), arrays, added(*arrays)[:, None], absent, 0, partner
     )
     assert pairable.sum() == 301 - 2
 

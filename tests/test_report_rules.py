@@ -11,9 +11,11 @@ from sk_i2moe._evidence import (
     _beyond_label,
     _bootstrap_means,
     _interval,
+    _pair_clusters,
     _pair_moments,
     _shared_information,
     _simultaneous_low,
+    _swap_partners,
 )
 from sk_i2moe.inspection import interaction_report
 
@@ -176,3 +178,23 @@ def test_synergy_is_not_claimed_over_a_modality_it_was_never_compared_with():
     report = interaction_report(model, {"a": a, "b": b, "c": c}, y)
     assert not report.table.loc["synergy", "supported"]
     assert "both it and uniqueness[a]" in report.table.loc["synergy", "reason"]
+
+
+def test_pairs_of_the_swap_test_are_resampled_together():
+    rng = np.random.default_rng(0)
+    partner = _swap_partners(401, rng)
+    clusters = _pair_clusters(partner)
+    assert clusters.max() + 1 == 201  # 200 pairs and the odd one out
+    np.testing.assert_array_equal(clusters, clusters[partner])  # partners share a group
+    assert np.bincount(clusters).max() == 2
+    # two samples of a pair carrying one value: the mean over 401 rows varies as a mean over
+    # ~200 groups, so its spread over resamples is sqrt(2) times that of independent rows
+    values = rng.normal(size=401)[clusters][:, None]
+    mask = np.ones_like(values, dtype=bool)
+    by_row = _bootstrap_means(values, mask, 4000, np.random.default_rng(1))
+    by_pair = _bootstrap_means(values, mask, 4000, np.random.default_rng(1), clusters)
+    assert 1.3 < by_pair.std() / by_row.std() < 1.55
+    # every sample its own group is the plain bootstrap, draw for draw
+    alone = _bootstrap_means(values, mask, 50, np.random.default_rng(2), np.arange(401))
+    plain = _bootstrap_means(values, mask, 50, np.random.default_rng(2))
+    np.testing.assert_array_equal(alone, plain)
