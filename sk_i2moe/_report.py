@@ -98,7 +98,7 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
     return final, X
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InteractionReport:
     """Held-out evidence for each interaction expert of a fitted mixture.
 

@@ -36,7 +36,7 @@ __all__ = [
 _SUMMARY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Explanation:
     """How each sample's prediction was composed from the interaction experts.
 

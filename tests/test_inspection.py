@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
@@ -245,3 +246,18 @@ def test_expert_scores_errors():
         expert_scores(BaseEstimator(), None, None)
     with pytest.raises(NotFittedError):
         expert_scores(I2MoEClassifier(), {"a": np.zeros((2, 2))}, [0, 1])
+
+
+def test_explanations_and_reports_compare_by_identity_and_hash(fitted):
+    from sk_i2moe.inspection import interaction_report
+
+    clf, X, y = fitted
+    first, second = clf.explain(X), clf.explain(X)
+    report = interaction_report(clf, X, y, n_bootstrap=20)
+    # arrays and frames have no single truth value: == was a ValueError, hash a TypeError
+    assert first == first and first != second and report == report
+    assert len({first, second, report}) == 3
+    output = clf.net_.module_.eval()(
+        [torch.as_tensor(v[:4], dtype=torch.float32) for v in clf._input_spec.transform(X).values()]
+    )
+    assert output == output and hash(output) == hash(output)

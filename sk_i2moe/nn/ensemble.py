@@ -31,7 +31,7 @@ from .models import MixtureOfInteractionExperts, MixtureOutput
 ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class EnsembleOutput(MixtureOutput):
     """What :class:`MixtureEnsemble` returns.
 

@@ -57,7 +57,7 @@ def _check_n_features(n_features: Sequence[int]) -> None:
         )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MixtureOutput:
     """What every kind of mixture returns for a batch.
 
@@ -99,7 +99,7 @@ class MixtureOutput:
         return dataclasses.replace(self, **moved)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class MoEOutput(MixtureOutput):
     """What :class:`InteractionMoE` returns.
 
@@ -133,7 +133,7 @@ class MoEOutput(MixtureOutput):
     perturbed_modalities: torch.Tensor | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class StructuredMoEOutput(MixtureOutput):
     """What :class:`StructuredInteractionMoE` returns.
 
@@ -162,7 +162,7 @@ class StructuredMoEOutput(MixtureOutput):
     redundancy_weights: torch.Tensor | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ExpertPass:
     """The part of a :class:`StructuredInteractionMoE` pass that the weights do not change.
 
