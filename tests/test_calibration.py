@@ -225,3 +225,12 @@ def test_fit_temperature_names_a_max_temperature_below_one(bad):
     loss = lambda z: torch.nn.functional.cross_entropy(z, torch.tensor([0, 1]))  # noqa: E731
     with pytest.raises(ValueError, match="max_temperature must be a finite number of at least 1"):
         fit_temperature(logits, loss, max_temperature=bad)
+
+
+def test_a_multilabel_refit_is_calibrated_on_its_held_out_rows():
+    X, _ = _wide_noise(n=150, seed=3)
+    Y = np.random.default_rng(3).integers(0, 2, (150, 3))  # three noise labels
+    clf = I2MoEClassifier(**SMALL, lr=0.03).fit(X, Y)  # memorises within the ten epochs
+    assert clf.validation_loss_ is not None and clf.output_temperature_ > 2.0
+    logits = clf.explain(X).output  # already divided by the temperature
+    np.testing.assert_allclose(clf.predict_proba(X), 1 / (1 + np.exp(-logits)), atol=1e-5)
