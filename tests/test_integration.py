@@ -92,7 +92,10 @@ def test_grid_search_with_slicedict(clinical):
 
 def test_randomized_search_with_dataframe(clinical):
     frame, y = clinical
-    pipe = Pipeline([("prep", _preprocess()), ("clf", I2MoEClassifier(**SMALL))])
+    # early_stopping=False: on these 45-90 rows the default would add five calibration fits to
+    # each of the search's seven (the fallback has its own tests, test_calibration.py)
+    clf = I2MoEClassifier(**SMALL, early_stopping=False)
+    pipe = Pipeline([("prep", _preprocess()), ("clf", clf)])
     search = RandomizedSearchCV(
         pipe,
         {"clf__lr": loguniform(1e-4, 1e-2), "clf__fusion": ["mlp", "transformer"]},
@@ -130,7 +133,10 @@ def test_grid_search_on_dask_cluster(clinical):
     frame, y = clinical
     X = _preprocess().fit_transform(frame)
     search = GridSearchCV(
-        I2MoEClassifier(**SMALL, n_threads=1), {"temperature": [0.5, 1.0]}, cv=2, n_jobs=-1
+        I2MoEClassifier(**SMALL, n_threads=1, early_stopping=False),  # as above
+        {"temperature": [0.5, 1.0]},
+        cv=2,
+        n_jobs=-1,
     )
     with (
         distributed.LocalCluster(
