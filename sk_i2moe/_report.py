@@ -20,10 +20,10 @@ held-out data only:
 Intervals are percentile bootstrap intervals over the held-out samples
 (paired: every quantity is computed on the same resamples). Where the synergy
 expert's swap test pairs the samples, a resample draws pairs, each with both
-of its samples, because the test's values of the two are not independent. For an ensemble
-(``n_members > 1``) each resample of the weights also draws one member, so
-that the weight intervals cover the randomness of training as well: where
-one fit from another random initialisation could put its weight.
+of its samples, because the test's values of the two are not independent.
+For an ensemble (``n_members > 1``) each resample of the weights also draws
+one member, so that the weight intervals cover the randomness of training as
+well: where one fit from another random initialisation could put its weight.
 """
 
 from __future__ import annotations
