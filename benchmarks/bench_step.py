@@ -40,7 +40,9 @@ masks, copies, other elementwise work, and the rest: Python, autograd and
 dispatch), with the rate the matmul kernels reach.
 
 Run ``python benchmarks/bench_step.py`` (``--help`` for options; ``--quick`` for
-a short smoke run; ``--only-ablations`` for the training cost of each ablation).
+a short smoke run; ``--only-ablations`` for the training cost of each ablation;
+``--device cuda`` to time the same steps on a GPU, with a synchronisation
+before and after every timed step).
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ ABLATIONS = {
 BACKBONES = ["transformer", "mlp", "early", "late", "lrtf", "interpretcc", "switch", "moepp"]
 N_CLASSES = 3
 DROPOUT = 0.1
+#: where the models, batches and the reference matmul live (``--device``)
+DEVICE = torch.device("cpu")
 
 # targets of issue 4 (CPU, ratios measured in one run)
 TARGET_LOOPED_PAPER = 3.0
@@ -122,14 +126,14 @@ def make_model(
 
 
 class Runner:
-    """A model, its Adam optimizer and one fixed batch."""
+    """A model, its Adam optimizer and one fixed batch, all on ``DEVICE``."""
 
     def __init__(self, model: torch.nn.Module, batch: int, n_modalities: int) -> None:
-        self.model = model
+        self.model = model.to(DEVICE)
         self.opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         g = torch.Generator().manual_seed(1)
-        self.xs = [torch.randn(batch, d, generator=g) for d in FEATURES[:n_modalities]]
-        self.y = torch.randint(0, N_CLASSES, (batch,), generator=g)
+        self.xs = [torch.randn(batch, d, generator=g).to(DEVICE) for d in FEATURES[:n_modalities]]
+        self.y = torch.randint(0, N_CLASSES, (batch,), generator=g).to(DEVICE)
         # task + 0.1 interaction + 0.01 gate, as the package's objective computes them
         self.objective = InteractionObjective(
             torch.nn.CrossEntropyLoss(reduction="none"),
@@ -163,7 +167,15 @@ class Runner:
         return counter.get_total_flops()
 
     def peak_step_bytes(self) -> int:
-        """Peak tensor bytes allocated during one training step (torch profiler)."""
+        """Peak tensor bytes allocated during one training step (torch profiler; CUDA's
+        allocator statistics on a GPU: the peak above what was allocated before the step)."""
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize()
+            before = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            self.train_step()
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() - before
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             self.train_step()
         with tempfile.TemporaryDirectory() as tmp:
@@ -179,9 +191,17 @@ class Runner:
         return max(totals, default=0)
 
 
+def synchronize() -> None:
+    """Wait for the GPU's queued kernels (nothing to wait for on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def timed(fn: Callable[[], None]) -> float:
+    synchronize()
     start = time.perf_counter()
     fn()
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -331,9 +351,19 @@ def main() -> None:
     )
     parser.add_argument("--matmul-size", type=int, default=4096)
     parser.add_argument("--quick", action="store_true", help="2 repeats, 1 warm-up (smoke run)")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the models and the matmul (e.g. 'cuda'); on a GPU the profile "
+        "of where the time goes is skipped and peak memory is CUDA's allocator peak",
+    )
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.warmup = 2, 1
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type != "cpu":
+        args.breakdown = False
 
     torch.set_num_threads(args.threads)
     # the opt-in heap settings (SK_I2MOE_TUNE_MALLOC=1, see the performance guide), for all
@@ -341,10 +371,12 @@ def main() -> None:
     heap = retain_heap_if_asked()
     n = args.matmul_size
     g = torch.Generator().manual_seed(0)
-    mm = (torch.randn(n, n, generator=g), torch.randn(n, n, generator=g))
+    mm = (torch.randn(n, n, generator=g).to(DEVICE), torch.randn(n, n, generator=g).to(DEVICE))
     for _ in range(2):
         torch.mm(*mm)
     print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
+    if DEVICE.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(DEVICE)} (models, batches and matmul there)")
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
         f"python {platform.python_version()}, glibc heap settings of sk_i2moe: "
@@ -444,7 +476,8 @@ def main() -> None:
     print()
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(
-        f"dense fp32 matmul ({n}x{n} @ {n}x{n}, {args.threads} threads): median "
+        f"dense fp32 matmul ({n}x{n} @ {n}x{n}, {DEVICE.type}, {args.threads} CPU threads): "
+        "median "
         f"{statistics.median(all_rates):.1f} GFLOP/s over the run "
         f"(min {min(all_rates):.1f}, max {max(all_rates):.1f})"
     )
