@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from sk_i2moe.nn import FUSIONS, InteractionMoE, StructuredInteractionMoE
+from sk_i2moe.nn import FUSIONS, InteractionMoE, StructuredInteractionMoE, _kernels
 from sk_i2moe.nn._kernels import (
     _PLAIN,
     attention,
@@ -83,6 +83,18 @@ def test_keep_mask_draws_its_own_mask_per_vmapped_slice(plain):
     # every column, the last (half a 64-bit word on the fast path) included, keeps about half
     kept = masks.ne(0).float().mean((0, 1))
     assert kept.sub(0.5).abs().max().item() < 0.06
+
+
+def test_keep_mask_falls_back_where_vmap_cannot_view_dtype(monkeypatch):
+    """Torch releases with no vmap rule for ``view(dtype)`` (2.11) get the plain mask."""
+    monkeypatch.setattr(_kernels, "_vmap_views_dtype", lambda: False)
+    like = torch.empty(4, 30, 7)
+    draws = []
+    for plain in (False, True):
+        torch.manual_seed(0)
+        with plain_torch(plain):
+            draws.append(torch.vmap(lambda t: keep_mask(t, 0.5), randomness="different")(like))
+    assert torch.equal(draws[0], draws[1])
 
 
 def test_the_switch_is_scoped():

@@ -16,7 +16,8 @@ wrong can be diagnosed by switching them off.
   (the fused kernel is tuned for long sequences); plain:
   :func:`~torch.nn.functional.scaled_dot_product_attention`.
 - :func:`keep_mask`: a threshold on random 32-bit words on a CPU
-  (``bernoulli_`` dominates a CPU dropout layer); plain:
+  (``bernoulli_`` dominates a CPU dropout layer) where torch can batch the
+  words' reinterpretation under :func:`torch.vmap`; plain:
   :meth:`torch.Tensor.bernoulli_`.
 - :func:`stack_variants`: one broadcast copy plus one range copy per variant,
   with a backward that adds ranges; plain: :func:`torch.stack` of
@@ -74,6 +75,21 @@ def plain_torch(enabled: bool = True) -> Iterator[None]:
 
 def _fast(device: torch.device) -> bool:
     return device.type == "cpu" and not _PLAIN.get()
+
+
+@functools.cache
+def _vmap_views_dtype() -> bool:
+    """Whether this torch runs ``Tensor.view(dtype)`` under :func:`torch.vmap`.
+
+    Older releases (2.11 among them) have no batching rule for it and raise,
+    which :func:`keep_mask`'s fast path, used inside an ensemble's vmapped
+    forward, must not hit.
+    """
+    try:
+        torch.vmap(lambda t: t.view(torch.int32))(torch.zeros(1, 1, dtype=torch.int64))
+    except RuntimeError:
+        return False
+    return True
 
 
 class _ShortRowSoftmax(torch.autograd.Function):
@@ -183,7 +199,7 @@ def keep_mask(like: torch.Tensor, p: float) -> torch.Tensor:
     Tensor
         The mask, entries ``0`` or ``1 / keep``.
     """
-    if not _fast(like.device):
+    if not (_fast(like.device) and _vmap_views_dtype()):
         keep = 1.0 - p
         return torch.empty_like(like).bernoulli_(keep).div_(keep)
     threshold = min(max(round((1.0 - p) * _TWO_32), 1), _TWO_32 - 1)
