@@ -68,7 +68,7 @@ def test_the_explanation_adds_up_to_the_output(n_members):
     )
     # the offset is the members' mean of each one's per-modality logits, summed over what is absent
     per_member = torch.stack([m.absence_logits for m in mixtures_of(clf.net_.module_)]).mean(0)
-    expected = explanation.absent.astype(np.float32) @ per_member.detach().numpy()
+    expected = explanation.absent.astype(np.float32) @ per_member.detach().cpu().numpy()
     np.testing.assert_allclose(explanation.absence_offset, expected, atol=1e-6)
 
 
@@ -80,7 +80,7 @@ def test_a_regressor_reports_its_offset_in_target_units():
     total = explanation.contributions.sum(axis=1) + explanation.absence_offset
     np.testing.assert_allclose(total, explanation.output, rtol=1e-5)
     np.testing.assert_allclose(explanation.output[:, 0], reg.predict(X), rtol=1e-5)
-    logits = reg.net_.module_.absence_logits.detach().numpy()
+    logits = reg.net_.module_.absence_logits.detach().cpu().numpy()
     np.testing.assert_allclose(explanation.absence_offset[lost][0], logits[1] * reg._y_scale)
 
 

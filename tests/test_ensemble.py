@@ -29,7 +29,8 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     train, y, _, _ = data
-    return I2MoEClassifier(**SMALL, n_members=3).fit(train, y)
+    # on the CPU, where the tests below run the members on CPU tensors
+    return I2MoEClassifier(**SMALL, n_members=3, device="cpu").fit(train, y)
 
 
 def _members(clf, X):

@@ -257,7 +257,12 @@ def test_explanations_and_reports_compare_by_identity_and_hash(fitted):
     # arrays and frames have no single truth value: == was a ValueError, hash a TypeError
     assert first == first and first != second and report == report
     assert len({first, second, report}) == 3
-    output = clf.net_.module_.eval()(
-        [torch.as_tensor(v[:4], dtype=torch.float32) for v in clf._input_spec.transform(X).values()]
+    module = clf.net_.module_.eval()
+    device = next(module.parameters()).device
+    output = module(
+        [
+            torch.as_tensor(v[:4], dtype=torch.float32, device=device)
+            for v in clf._input_spec.transform(X).values()
+        ]
     )
     assert output == output and hash(output) == hash(output)

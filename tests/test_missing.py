@@ -66,8 +66,9 @@ def test_an_absent_modalitys_values_do_not_matter(fitted, data):
     # a model never sees an absent modality: with a different complete row there it would
     # predict differently, but every all-NaN row is the same absence
     model = fitted.net_.module_.eval()
-    xs = [torch.randn(4, 10) for _ in range(3)]
-    present = torch.tensor([[True, False, True]] * 4)
+    device = next(model.parameters()).device
+    xs = [torch.randn(4, 10, device=device) for _ in range(3)]
+    present = torch.tensor([[True, False, True]] * 4, device=device)
     base = model(xs, present=present).logits
     moved = model([xs[0], xs[1] + 5.0, xs[2]], present=present).logits
     torch.testing.assert_close(base, moved)

@@ -43,7 +43,7 @@ def test_a_finite_extreme_value_does_not_overflow_the_standardisation():
     X["a"][:5, 0] = 3e38  # finite in float32; the old statistics overflowed from two such rows
     y = (X["b"][:, 0] > 0).astype(int)
     clf = I2MoEClassifier(**TINY, n_members=1).fit(X, y)
-    assert np.isfinite(clf.net_.module_.scale_0.numpy()).all()
+    assert np.isfinite(clf.net_.module_.scale_0.cpu().numpy()).all()
     assert np.isfinite(clf.predict_proba(X)).all()
 
 

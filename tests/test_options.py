@@ -134,7 +134,8 @@ def test_interaction_loss_weight_zero_skips_perturbed_passes(views):
     module.fusion.forward = lambda tokens, n_variants=1: (
         rows.append(len(tokens)) or forward(tokens, n_variants)
     )
-    module([torch.zeros(7, 4), torch.zeros(7, 3), torch.zeros(7, 2)])
+    device = next(module.parameters()).device
+    module([torch.zeros(7, d, device=device) for d in (4, 3, 2)])
     assert rows == [7]
 
 

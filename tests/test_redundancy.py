@@ -38,9 +38,10 @@ def test_agreement_is_what_the_redundancy_expert_outputs():
     X, y = _data()
     clf = I2MoEClassifier(**TINY, redundancy="agreement").fit(X, (y > 0).astype(int))
     model = clf.net_.module_.eval()
-    xs = [torch.as_tensor(X[name], dtype=torch.float32) for name in clf.modalities_]
+    device = next(model.parameters()).device
+    xs = [torch.as_tensor(X[name], dtype=torch.float32, device=device) for name in clf.modalities_]
     with torch.no_grad():  # the module standardises its inputs itself
-        expected = modality_agreement(model.expert_pass(xs).modality_logits)
+        expected = modality_agreement(model.expert_pass(xs).modality_logits).cpu()
     reported = clf.explain(X).expert_outputs[:, clf.expert_names_.index("redundancy")]
     np.testing.assert_allclose(reported, expected.numpy(), rtol=1e-5, atol=1e-5)
     assert np.abs(reported).max() > 0  # something to compare

@@ -179,7 +179,7 @@ def test_a_compiled_ensemble_still_refines_its_weights(data):
     from sk_i2moe._data import ModalityDataset
 
     X, y = data
-    clf = I2MoEClassifier(**SMALL, n_members=2).fit(X, y)
+    clf = I2MoEClassifier(**SMALL, n_members=2, device="cpu").fit(X, y)
     clf.net_.module_ = torch.compile(clf.net_.module_)  # lazy: nothing is compiled here
     clf.reweight_steps = 5
     arrays = [np.asarray(X[name], dtype=np.float32) for name in clf.modalities_]

@@ -86,7 +86,7 @@ def test_the_anchor_is_each_members_mean_unshrunk_training_weight(data, pair):
     raw = plain.explain(X).member_weights  # (n, K, E), not shrunk
     members = shrunk.net_.module_.members
     for k, member in enumerate(members):
-        np.testing.assert_allclose(member.weight_anchor.numpy(), raw[:, k].mean(0), atol=1e-6)
+        np.testing.assert_allclose(member.weight_anchor.cpu().numpy(), raw[:, k].mean(0), atol=1e-6)
         assert member.weight_shrinkage.item() == pytest.approx(0.4)
     for member in plain.net_.module_.members:
         assert member.weight_shrinkage.item() == 0.0
@@ -96,7 +96,7 @@ def test_prediction_explanation_and_mean_weights_use_the_shrunk_weights(data, pa
     X, _ = data
     shrunk, plain = pair
     a, b = shrunk.explain(X), plain.explain(X)
-    anchors = np.stack([m.weight_anchor.numpy() for m in shrunk.net_.module_.members])
+    anchors = np.stack([m.weight_anchor.cpu().numpy() for m in shrunk.net_.module_.members])
     np.testing.assert_allclose(a.member_weights, 0.6 * b.member_weights + 0.4 * anchors, atol=1e-6)
     np.testing.assert_allclose(a.member_outputs, b.member_outputs, atol=1e-6)  # same experts
     logits = member_contributions(a.member_weights, a.member_outputs).sum(1)
@@ -139,7 +139,7 @@ def test_the_anchor_over_rows_that_lack_a_modality_counts_only_usable_rows(data)
     shrunk = I2MoEClassifier(**SMALL, n_members=1, weight_shrinkage=0.5).fit(X, y)
     plain = I2MoEClassifier(**SMALL, n_members=1, weight_shrinkage=0.0).fit(X, y)
     raw = plain.explain(X).weights
-    anchor = shrunk.net_.module_.weight_anchor.numpy()
+    anchor = shrunk.net_.module_.weight_anchor.cpu().numpy()
     assert anchor[0] == pytest.approx(raw[80:, 0].mean(), abs=1e-6)
     assert anchor[1] == pytest.approx(raw[:, 1].mean(), abs=1e-6)
     weights = shrunk.explain(X).weights
@@ -157,7 +157,7 @@ def test_a_warm_started_fit_recomputes_the_anchor_with_the_new_shrinkage(data):
     assert not torch.allclose(module.weight_anchor, before)  # two more epochs moved the weights
     release_weights(module)
     raw = clf.explain(X).weights
-    np.testing.assert_allclose(module.weight_anchor.numpy(), raw.mean(0), atol=1e-6)
+    np.testing.assert_allclose(module.weight_anchor.cpu().numpy(), raw.mean(0), atol=1e-6)
 
 
 def test_anchoring_checks_its_inputs():

@@ -106,11 +106,11 @@ def test_warm_start_continues_training(imbalanced):
     X, y = imbalanced
     clf = I2MoEClassifier(**SMALL, warm_start=True, n_members=1).fit(X, y)
     first = clf.history_[:, "train_loss"]
-    weight = clf.net_.module_.reweighting.net[0].weight.detach().clone()
+    weight = clf.net_.module_.reweighting.net[0].weight.detach().cpu().numpy().copy()
     clf.fit(X, y)
     assert clf.n_iter_ == 8
     assert clf.history_[4, "train_loss"] < first[0]
-    assert not np.allclose(clf.net_.module_.reweighting.net[0].weight.detach(), weight)
+    assert not np.allclose(clf.net_.module_.reweighting.net[0].weight.detach().cpu(), weight)
     cold = I2MoEClassifier(**SMALL).fit(X, y)
     cold.fit(X, y)
     assert cold.n_iter_ == 4
@@ -239,7 +239,7 @@ def test_refit_chooses_the_epochs_on_held_out_data_then_fits_all_the_data(imbala
     assert "valid_loss" not in refit.history_[-1] and _stopper(refit) is None
     features = np.column_stack(list(X.values()))
     np.testing.assert_allclose(
-        np.concatenate([getattr(refit.net_.module_, f"loc_{m}").numpy() for m in range(2)]),
+        np.concatenate([getattr(refit.net_.module_, f"loc_{m}").cpu().numpy() for m in range(2)]),
         features.mean(0),
         atol=1e-5,
     )
