@@ -1341,7 +1341,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             For a backbone that cannot be exported (named in the message), or
             a modality named like an output.
         ImportError
-            When the ``export`` extra is not installed.
+            When the ``export`` extra is not installed, or torch is older than
+            2.5 (no dynamo-based exporter).
         """
         _io.to_onnx(self, path)
 

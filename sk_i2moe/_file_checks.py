@@ -25,6 +25,11 @@ import torch
 #: taken from the optimizer the loaded estimator builds, never from the file
 _DEVICE_OPTIMIZER_FLAGS = ("foreach", "fused", "capturable")
 
+#: settings that a newer torch's AdamW records and an older one's lacks, with the one value an
+#: AdamW has (``decoupled_weight_decay``, from torch's merge of Adam and AdamW): dropped
+#: from a file read by the older torch
+_ADAMW_IMPLIED = {"decoupled_weight_decay": True}
+
 
 def _error(path: str, message: str) -> Exception:
     from ._io import ModelFileError
@@ -199,7 +204,8 @@ def _check_target_scaling(estimator: object, n_outputs: int, path: str) -> None:
 def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[dict]:
     """The saved optimizer's parameter groups, checked against a freshly built optimizer's.
 
-    The groups must have (a subset of) the fresh optimizer's keys and its
+    The groups must have (a subset of) the fresh optimizer's keys, apart from
+    settings a newer torch records with the only value an AdamW has, and its
     parameter indices;
     the learning rate, betas, eps and weight decay must be finite and in
     range; every other setting must be the fresh optimizer's, except the
@@ -227,6 +233,11 @@ def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[
         raise _error(path, "its optimizer does not have the network's parameter groups.")
     groups = []
     for group, reference in zip(saved, fresh):
+        if isinstance(group, dict):  # a file written with a newer torch
+            implied = {
+                k for k, v in group.items() if k not in reference and _ADAMW_IMPLIED.get(k) is v
+            }
+            group = {k: v for k, v in group.items() if k not in implied}
         if not isinstance(group, dict) or not {"params", "lr", "betas"} <= set(group) <= set(
             reference
         ):

@@ -14,6 +14,7 @@ decoded by a fixed rule.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -650,6 +651,11 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
             "to_onnx needs the 'export' extra: pip install \"sk-i2moe[export]\" "
             f"(onnx, onnxscript, onnxruntime); {err}."
         ) from None
+    if "dynamo" not in inspect.signature(torch.onnx.export).parameters:
+        raise ImportError(
+            f"to_onnx needs torch's dynamo-based ONNX exporter (torch >= 2.5); this is torch "
+            f"{torch.__version__}: upgrade torch to export."
+        )
     module = estimator._module()
     mixture = copy.deepcopy(module).to("cpu").eval()
     absent = bool(estimator.allow_missing_modalities)

@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe._file_checks import check_optimizer_groups
 from sk_i2moe._io import ModelFileError
 
 from .helpers import TINY
@@ -131,3 +132,15 @@ def test_genuine_files_with_wide_or_object_labels_still_load(tmp_path):
         restored = load(tmp_path / "model.i2moe")
         assert restored.classes_.dtype == clf.classes_.dtype
         np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+
+
+def test_a_file_from_a_newer_torch_loads_its_optimizer_on_an_older_one():
+    """Newer torch records ``decoupled_weight_decay=True`` in AdamW's groups; older lacks it."""
+    fresh = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))]).state_dict()["param_groups"]
+    newer = [{**fresh[0], "decoupled_weight_decay": True}]
+    older = [{k: v for k, v in fresh[0].items() if k != "decoupled_weight_decay"}]
+    assert check_optimizer_groups(newer, older, "m") == older
+    with pytest.raises(ModelFileError, match="not those of AdamW"):  # not what an AdamW has
+        check_optimizer_groups([{**newer[0], "decoupled_weight_decay": False}], older, "m")
+    with pytest.raises(ModelFileError, match="not those of AdamW"):  # unknown: still refused
+        check_optimizer_groups([{**newer[0], "amsgrad2": True}], older, "m")

@@ -182,3 +182,18 @@ def test_a_modality_named_like_an_output_is_refused(tmp_path):
     clf = I2MoEClassifier(**TINY).fit(X, y)
     with pytest.raises(ValueError, match="named 'interaction_weights', like an output"):
         clf.to_onnx(tmp_path / "model.onnx")
+
+
+def test_a_torch_without_the_dynamo_exporter_is_named(tmp_path, monkeypatch):
+    import torch
+
+    X, y = _data()
+    clf = I2MoEClassifier(**{**TINY, "n_members": 1}).fit(X, y)
+
+    def export(model, args, f=None, *, input_names=None):  # torch < 2.5's signature, shortened
+        raise AssertionError("the old exporter must not be called")
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    with pytest.raises(ImportError, match=r"torch >= 2\.5"):
+        clf.to_onnx(tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
