@@ -29,5 +29,4 @@ print("minimum versions:", ", ".join(f"{n} {v}" for n, v in pins.items()))
 PY
 python -m pytest -p no:cacheprovider tests/test_integration.py tests/test_io.py \
     tests/test_inputs.py tests/test_class_weights.py tests/test_preprocessing.py \
-    tests/test_report.py tests/test_missing.py tests/test_kernels.py tests/test_ensemble.py \
-    tests/test_regressor.py tests/test_sklearn_checks.py
+    tests/test_kernels.py tests/test_sklearn_checks.py
