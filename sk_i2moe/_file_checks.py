@@ -233,11 +233,10 @@ def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[
         raise _error(path, "its optimizer does not have the network's parameter groups.")
     groups = []
     for group, reference in zip(saved, fresh):
-        if isinstance(group, dict):  # a file written with a newer torch
-            implied = {
-                k for k, v in group.items() if k not in reference and _ADAMW_IMPLIED.get(k) is v
+        if isinstance(group, dict):  # a file written with a newer torch: drop what AdamW implies
+            group = {
+                k: v for k, v in group.items() if k in reference or _ADAMW_IMPLIED.get(k) is not v
             }
-            group = {k: v for k, v in group.items() if k not in implied}
         if not isinstance(group, dict) or not {"params", "lr", "betas"} <= set(group) <= set(
             reference
         ):
