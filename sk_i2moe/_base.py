@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import inspect
@@ -10,7 +9,7 @@ import os
 import sys
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import joblib
@@ -41,6 +40,7 @@ from ._modalities import (
 from ._net import HeldOutLogits, I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
+from .nn._torch_state import forked_rng, torch_threads
 from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
 from .nn.encoders import ENCODERS
 from .nn.ensemble import EnsembleObjective, MixtureEnsemble, mixtures_of
@@ -459,9 +459,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
         Seeds weight initialisation, shuffling, dropout, replacement noise and
         the validation split. ``fit`` seeds torch's global generator inside
         :func:`torch.random.fork_rng`, so the caller's random state is
-        restored afterwards; fits running at the same time in threads of one
-        process share that generator and are not reproducible (fits in
-        separate processes, as joblib's default backend runs them, are).
+        restored afterwards. As that generator is process-wide, fits started
+        at the same time in threads of one process take turns (each is
+        reproducible, but they do not run in parallel); run parallel fits in
+        processes, as joblib's default backend does.
     verbose : int, default=0
         0 prints nothing; 1 or more reports every epoch: on a terminal,
         skorch's epoch table and a progress bar; otherwise (a log file, a CI
@@ -596,20 +597,6 @@ def fused_adamw(device: torch.device) -> bool:
     if device.type == "cuda":
         return True
     return device.type == "cpu" and torch.__version__ >= "2.4"  # TorchVersion: version order
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(n_threads)``, then restore it."""
-    if n_threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _same_value(before: object, now: object) -> bool:
@@ -812,7 +799,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         # torch.manual_seed below seeds every visible GPU, whatever the fit's device: fork (and
         # so restore) all of them
         forked = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=forked):
+        with forked_rng(forked), torch_threads(self.n_threads):
             torch.manual_seed(seed)
             if reuse:
                 release_weights(self._module())  # train and validate on the weights as they are
@@ -1263,7 +1250,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         with torch.device("meta"):
             expected = net.module(**net.get_params_for("module")).state_dict()
         _io.check_weights(module_state, expected, optional=older)
-        with torch.random.fork_rng(devices=[]):  # the throwaway initialisation draws
+        with forked_rng():  # the throwaway initialisation draws
             net.initialize()
         module = getattr(net.module_, "_orig_mod", net.module_)
         defaults = {k: v for k, v in module.state_dict().items() if k.endswith(older)}

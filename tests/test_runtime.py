@@ -167,3 +167,38 @@ def test_a_cpu_fit_on_a_gpu_machine_restores_every_gpus_random_state(monkeypatch
     y = (X["a"][:, 0] > 0).astype(int)
     I2MoEClassifier(max_epochs=1, hidden_dim=8, n_members=1, device="cpu", n_threads=1).fit(X, y)
     assert forked and all(devices == [0, 1] for devices in forked)
+
+
+@pytest.mark.parametrize("n_samples", [60, 240])  # cross-fitted temperature; refit
+def test_seeded_fits_in_threads_match_serial_fits_and_leave_the_callers_state(n_samples):
+    # torch's generator is process-wide: fits started together in threads must still each
+    # draw only their own seeded stream, and restore the caller's state at the end
+    import threading
+
+    import numpy as np
+
+    g = torch.Generator().manual_seed(1)
+    X = {
+        "a": torch.randn(n_samples, 4, generator=g).numpy(),
+        "b": torch.randn(n_samples, 3, generator=g).numpy(),
+    }
+    y = (X["a"][:, 0] + X["b"][:, 0] > 0).astype(int)
+    params = dict(max_epochs=3, hidden_dim=8, n_members=2, random_state=0, n_threads=1)
+    serial = I2MoEClassifier(**params).fit(X, y).predict_proba(X)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    start = threading.Barrier(3)
+    results = [None] * 3
+
+    def fit(i):
+        start.wait()
+        results[i] = I2MoEClassifier(**params).fit(X, y).predict_proba(X)
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        np.testing.assert_array_equal(result, serial)
+    assert torch.equal(torch.get_rng_state(), before)

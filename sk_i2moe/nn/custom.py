@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from ._torch_state import forked_rng
 from .experts import FusionOutput
 
 _SEP = ":"  # stands for "." in stored names: parameter names may not contain dots
@@ -158,7 +159,7 @@ class VmappedFusion(nn.Module):
     def _dry_run(self, tokens: torch.Tensor) -> None:
         """Run once on zeros without touching the RNG state or the buffers."""
         params, buffers = self._state(clone_buffers=True)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        with forked_rng(), torch.no_grad():
             self._run(params, buffers, tokens)
 
     def _run(self, params: dict, buffers: dict, tokens: torch.Tensor) -> FusionOutput:
@@ -190,7 +191,7 @@ class VmappedFusion(nn.Module):
         first_params = {k: v[0] for k, v in params.items()}
         first_buffers = {k: v[0].clone() for k, v in buffers.items()}
         try:
-            with torch.random.fork_rng(devices=[]):
+            with forked_rng():
                 functional_call(self.skeleton, (first_params, first_buffers), (tokens,))
         except Exception:
             raise err from None
