@@ -154,3 +154,31 @@ def test_every_backbone_computes_the_same_on_both_paths(name, kind):
     assert fast_grads.keys() == plain_grads.keys() and fast_grads
     for param in fast_grads:
         torch.testing.assert_close(fast_grads[param], plain_grads[param], **TOL)
+
+
+@pytest.mark.parametrize("kernel", ["softmax", "stack_variants"])
+def test_the_autograd_kernels_run_under_torch_func(kernel):
+    # a backbone that an ensemble vmaps over its members may reach them: vmap and grad must
+    # give the plain path's values, each slice of a vmap its own computation
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 6, 5, generator=g)
+    reference = torch.randn(4, 6, 5, generator=g)
+    fns = {
+        "softmax": lambda t: softmax(t),
+        "stack_variants": lambda t: stack_variants(t, reference, [(0, 2), (3, 6)]),
+    }
+    fn = fns[kernel]
+    weights = torch.linspace(-1, 1, fn(x[0]).numel()).view_as(fn(x[0]))
+
+    def loss(t):
+        return (fn(t) * weights).sum()
+
+    with plain_torch():
+        expected = torch.stack([fn(t) for t in x])
+        expected_grads = torch.stack([torch.func.grad(loss)(t) for t in x])
+    torch.testing.assert_close(torch.vmap(fn)(x), expected, **TOL)
+    torch.testing.assert_close(
+        torch.vmap(fn, in_dims=1, out_dims=1)(x.movedim(0, 1)).movedim(1, 0), expected, **TOL
+    )
+    torch.testing.assert_close(torch.vmap(torch.func.grad(loss))(x), expected_grads, **TOL)
+    torch.testing.assert_close(torch.func.grad(loss)(x[1]), expected_grads[1], **TOL)

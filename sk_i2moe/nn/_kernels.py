@@ -7,7 +7,9 @@ gradients equal to float32 rounding; dropout masks from a different random
 stream with the same distribution), and ``tests/test_kernels.py`` checks
 that on every backbone. Inside :func:`plain_torch` every kernel takes its
 plain-torch path, so a torch upgrade that makes a kernel unnecessary or
-wrong can be diagnosed by switching them off.
+wrong can be diagnosed by switching them off. The two custom autograd
+functions also run under :mod:`torch.func` transforms (``vmap``, ``grad``),
+where a ``vmap`` computes their plain-torch twin.
 
 - :func:`softmax`: whole-tensor max/exp/sum for rows shorter than a SIMD
   register on a CPU (torch's CPU softmax vectorises along the row); plain:
@@ -93,14 +95,20 @@ def _vmap_views_dtype() -> bool:
 
 
 class _ShortRowSoftmax(torch.autograd.Function):
-    """Softmax over the last axis from whole-tensor elementwise kernels."""
+    """Softmax over the last axis from whole-tensor elementwise kernels.
+
+    Under :mod:`torch.func` transforms it runs too (``setup_context``); a
+    :func:`torch.vmap` of it computes :func:`torch.softmax`.
+    """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+    def forward(x: torch.Tensor) -> torch.Tensor:
         e = (x - x.amax(-1, keepdim=True)).exp_()
-        y = e.div_(e.sum(-1, keepdim=True))
-        ctx.save_for_backward(y)
-        return y
+        return e.div_(e.sum(-1, keepdim=True))
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        ctx.save_for_backward(output)
 
     @staticmethod
     @once_differentiable
@@ -108,6 +116,13 @@ class _ShortRowSoftmax(torch.autograd.Function):
         (y,) = ctx.saved_tensors
         gy = grad * y
         return gy.sub_(y * gy.sum(-1, keepdim=True))
+
+    @staticmethod
+    def vmap(info, in_dims: tuple, x: torch.Tensor) -> tuple[torch.Tensor, int | None]:
+        (dim,) = in_dims
+        if dim is None:
+            return torch.softmax(x, dim=-1), None
+        return torch.softmax(x.movedim(dim, 0), dim=-1), 0
 
 
 @functools.cache
@@ -216,16 +231,23 @@ def keep_mask(like: torch.Tensor, p: float) -> torch.Tensor:
 
 
 class _StackVariants(torch.autograd.Function):
-    """``[V, B, T, H]`` copies of ``tokens`` with token ranges taken from ``reference``."""
+    """``[V, B, T, H]`` copies of ``tokens`` with token ranges taken from ``reference``.
+
+    Under :mod:`torch.func` transforms it runs too (``setup_context``); a
+    :func:`torch.vmap` of it computes :func:`_plain_variants`.
+    """
 
     @staticmethod
-    def forward(ctx, tokens, reference, ranges):
+    def forward(tokens, reference, ranges):
         out = tokens.new_empty((len(ranges) + 1, *tokens.shape))
         out.copy_(tokens.unsqueeze(0).expand_as(out))
         for v, (start, stop) in enumerate(ranges, 1):
             out[v, :, start:stop] = reference[:, start:stop]
-        ctx.ranges = ranges
         return out
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple, output: torch.Tensor) -> None:
+        ctx.ranges = inputs[2]
 
     @staticmethod
     @once_differentiable
@@ -241,6 +263,35 @@ class _StackVariants(torch.autograd.Function):
             for v, (start, stop) in enumerate(ctx.ranges, 1):
                 grad_reference[:, start:stop] += grad[v, :, start:stop]
         return grad_tokens, grad_reference, None
+
+    @staticmethod
+    def vmap(info, in_dims: tuple, tokens, reference, ranges) -> tuple[torch.Tensor, int]:
+        def batched(x: torch.Tensor, dim: int | None) -> torch.Tensor:
+            if dim is None:
+                return x.expand(info.batch_size, *x.shape)
+            return x.movedim(dim, 0)
+
+        tokens, reference = batched(tokens, in_dims[0]), batched(reference, in_dims[1])
+        return _plain_variants(tokens, reference, ranges), 0
+
+
+def _plain_variants(
+    tokens: torch.Tensor, reference: torch.Tensor, ranges: Sequence[tuple[int, int]]
+) -> torch.Tensor:
+    """:func:`stack_variants` from :func:`torch.cat` and :func:`torch.stack`.
+
+    Any leading axes: ``tokens`` and ``reference`` are ``[..., B, T, H]``, the
+    variants are stacked just before ``B``.
+    """
+    variants = [tokens]
+    for start, stop in ranges:
+        variants.append(
+            torch.cat(
+                (tokens[..., :start, :], reference[..., start:stop, :], tokens[..., stop:, :]),
+                dim=-2,
+            )
+        )
+    return torch.stack(variants, dim=-4)
 
 
 def stack_variants(
@@ -264,9 +315,4 @@ def stack_variants(
     ranges = tuple(ranges)
     if not _PLAIN.get():
         return _StackVariants.apply(tokens, reference, ranges)
-    variants = [tokens]
-    for start, stop in ranges:
-        variants.append(
-            torch.cat((tokens[:, :start], reference[:, start:stop], tokens[:, stop:]), dim=1)
-        )
-    return torch.stack(variants)
+    return _plain_variants(tokens, reference, ranges)
