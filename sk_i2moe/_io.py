@@ -457,6 +457,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     >>> bool((restored.predict_proba(X) == clf.predict_proba(X)).all())
     True
     """
+    from . import __version__
     from ._base import check_default_dtype
     from ._modalities import ModalitySpec
     from .classifier import I2MoEClassifier
@@ -514,7 +515,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         estimator._validate_params()
     except (TypeError, ValueError) as err:
         raise ModelFileError(
-            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here ({err})."
+            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here ({err}); "
+            f"the file was written by sk_i2moe {document.get('package_version')!r} and this is "
+            f"{__version__!r}: a newer version may have parameters this one lacks. Load it with "
+            "the version that wrote it (or a newer one), or refit."
         ) from None
     expected = {*_COMMON_FITTED, *_FITTED[name]}
     if not expected <= set(fitted):

@@ -243,6 +243,18 @@ def test_a_newer_format_is_refused(saved):
         load(path)
 
 
+def test_a_parameter_from_a_newer_version_names_both_versions(saved):
+    path, _, _ = saved
+
+    def newer(document, tensors):
+        document["params"]["a_future_option"] = 3
+        document["package_version"] = "9.0.0"
+
+    _rewrite(path, newer)
+    with pytest.raises(ModelFileError, match=r"a_future_option.*'9\.0\.0'.*newer version"):
+        load(path)
+
+
 def test_metadata_that_does_not_match_the_tensors_is_refused(saved):
     path, _, _ = saved
 
