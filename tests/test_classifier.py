@@ -213,3 +213,15 @@ def test_real_cuda_fit_then_cpu_load(three_views, monkeypatch):
         loaded = pickle.loads(payload)
     assert torch.device(loaded.net_.device).type == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba_and_stays_finite(three_views):
+    X, y = three_views
+    clf = I2MoEClassifier(**SMALL, random_state=0).fit(X, y)
+    log_proba = clf.predict_log_proba(X)
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(X), rtol=1e-12, atol=1e-15)
+    # logits far apart: a probability rounds to 0 (its log would be -inf), the log-probability
+    # stays finite
+    far = {k: 1e6 * v for k, v in X.items()}
+    assert (clf.predict_proba(far) == 0).any()
+    assert np.isfinite(clf.predict_log_proba(far)).all()

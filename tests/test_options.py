@@ -60,6 +60,7 @@ def test_multilabel(views):
     proba = clf.predict_proba(X)
     assert proba.shape == (96, 3) and ((proba >= 0) & (proba <= 1)).all()
     assert not np.allclose(proba.sum(1), 1.0)  # independent sigmoids, not a softmax
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
     pred = clf.predict(X)
     assert pred.shape == (96, 3) and set(np.unique(pred)) <= {0, 1}
     np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
