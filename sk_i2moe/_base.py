@@ -442,10 +442,11 @@ SHARED_TRAINING_PARAMETERS = f"""\
     n_threads : int, default=None
         Torch CPU threads used by ``fit`` and prediction (restored afterwards);
         None keeps torch's setting. Set it to ``cores // n_jobs`` when running
-        fits in parallel. Torch's thread count is process-wide: with
-        ``n_threads`` set, concurrent calls from several threads may restore
-        each other's setting (their results are unaffected); leave it None
-        when predicting from several threads.
+        fits in parallel. Torch's thread count is process-wide: fits from
+        several threads take turns (see ``random_state``), but predictions
+        running at the same time in several threads with ``n_threads`` set
+        may restore each other's setting (their results are unaffected);
+        leave it None when predicting from several threads.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks (or ``(name, callback)`` pairs) for the skorch net,
         e.g. ``EpochScoring("roc_auc", lower_is_better=False)`` with
