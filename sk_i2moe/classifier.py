@@ -28,12 +28,16 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
 
     Fuses several modalities (groups of features) with ``M + 2`` interaction
     experts: one *uniqueness* expert per modality, a *synergy* and a
-    *redundancy* expert. Each expert is a full fusion network; during training
-    each is also run with every modality replaced by a reference, and
-    interaction losses push it to rely on its kind of cross-modal interaction.
-    A reweighting network gives every sample a weight per expert; the
-    prediction is the weighted sum of the experts' logits, so the weights say
-    which interaction each prediction leaned on.
+    *redundancy* expert. Each expert is a full fusion network. By default
+    (``interaction_constraint="structure"``) each kind is built into its
+    expert: a uniqueness expert sees its own modality only, the redundancy
+    expert pools what single modalities predict, and the synergy expert keeps
+    only what needs the modalities jointly. With ``"loss"`` (the paper's
+    mixture) every expert sees every modality, is also run with each modality
+    replaced by a reference, and interaction losses push it to rely on its
+    kind of cross-modal interaction. A reweighting network gives every sample
+    a weight per expert; the prediction is the weighted sum of the experts'
+    logits, so the weights say which interaction each prediction leaned on.
 
     Binary, multi-class and multi-label targets are supported: a 2-D 0/1
     indicator ``y`` trains one sigmoid output per label with binary

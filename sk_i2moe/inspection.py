@@ -48,8 +48,9 @@ class Explanation:
         Each expert's output on the clean input (logits for classifiers); for
         an ensemble, the mean of its members' outputs of that expert. Like
         the mixture output and the absence offsets, divided by the
-        estimator's ``output_temperature_`` (1 unless a small-data fit was
-        calibrated), so that the parts still add up to :attr:`output`.
+        estimator's ``output_temperature_`` (1 for a regressor, the paper's
+        mixture, or a classifier whose held-out rows asked for none), so that
+        the parts still add up to :attr:`output`.
     output : ndarray of shape (n_samples, n_outputs)
         The mixture output, the sum of :attr:`contributions` over the experts
         (``sum_e weights[:, e] * expert_outputs[:, e]`` for one mixture), plus

@@ -20,8 +20,11 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
     The regression twin of :class:`I2MoEClassifier`: ``M + 2`` interaction
     experts fuse the modalities and per-sample weights mix their outputs.
     Targets are standardised internally (mean 0, variance 1 per output) and
-    predictions mapped back. The interaction losses use Euclidean distances
-    between outputs, each term bounded below: uniqueness is a triplet hinge,
+    predictions mapped back. With the paper's mixture
+    (``interaction_constraint="loss"``; the default structured mixture builds
+    the kinds into the experts instead, as in :class:`I2MoEClassifier`), the
+    interaction losses use Euclidean distances between outputs, each term
+    bounded below: uniqueness is a triplet hinge,
     synergy ``max(0, margin - distance)`` pushes outputs apart when a modality
     is removed, and redundancy (a squared distance) pulls them together. The
     paper's public code has the synergy term pulling outputs together; see the

@@ -1164,7 +1164,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     the synergy and redundancy experts on ``M + 1`` rows per sample (clean,
     each modality alone) and each uniqueness expert on its modality alone
     (backbones without a ``forward_alone`` method run every expert on all
-    ``M + 1``), plus one all-absent row.
+    ``M + 1``), plus all-absent rows: one per sample in training (sharing its
+    dropout mask), one for the batch in evaluation.
 
     Parameters
     ----------
@@ -1196,7 +1197,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
     ------
     ValueError
         When the backbone has batch-normalisation layers: each step also
-        runs it on one all-absent row (the synergy expert's ``f(none)``).
+        runs it on all-absent rows (the synergy expert's ``f(none)``).
 
     Examples
     --------
@@ -1266,9 +1267,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             raise ValueError(
                 f"The backbone {type(self.fusion).__name__} has batch-normalisation layers, "
                 "which the structured mixture cannot train: every step also runs the backbone "
-                "on one all-absent row (for the synergy expert), a batch of one that batch "
-                "normalisation refuses in training and whose statistics would pull the running "
-                "ones towards the absent input. Use LayerNorm instead, or "
+                "on all-absent rows (for the synergy expert), whose statistics would pull the "
+                "running ones towards the absent input, and prediction runs it on one such row "
+                "alone. Use LayerNorm instead, or "
                 "interaction_constraint='loss' (the paper's mixture)."
             )
         if redundancy == "weighted_mean":
