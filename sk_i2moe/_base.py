@@ -40,7 +40,7 @@ from ._modalities import (
 from ._net import HeldOutLogits, I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
-from .nn._torch_state import forked_rng, torch_threads
+from .nn._torch_state import cuda_devices, forked_rng, torch_threads
 from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
 from .nn.encoders import ENCODERS
 from .nn.ensemble import EnsembleObjective, MixtureEnsemble, mixtures_of
@@ -799,8 +799,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         # torch.manual_seed below seeds every visible GPU, whatever the fit's device: fork (and
         # so restore) all of them
-        forked = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with forked_rng(forked), torch_threads(self.n_threads):
+        with forked_rng(cuda_devices()), torch_threads(self.n_threads):
             torch.manual_seed(seed)
             if reuse:
                 release_weights(self._module())  # train and validate on the weights as they are

@@ -148,9 +148,18 @@ def test_glibc_mallopt_is_found_on_glibc_linux():
 
 def test_a_cpu_fit_on_a_gpu_machine_restores_every_gpus_random_state(monkeypatch):
     # torch.manual_seed seeds every visible GPU even when the fit runs on the CPU, so the fit
-    # must fork (and restore) their generators too; recorded, as this machine may have no GPU
+    # must fork (and restore) their generators too; recorded, as this machine may have no GPU.
+    # torch.cuda.is_available is faked only while the visible devices are listed: faked during
+    # the fit, a CUDA build of torch without a driver fails in the optimizer's graph check.
     import contextlib
 
+    from sk_i2moe import _base
+    from sk_i2moe.nn import _torch_state
+
+    with monkeypatch.context() as gpus:
+        gpus.setattr(torch.cuda, "is_available", lambda: True)
+        gpus.setattr(torch.cuda, "device_count", lambda: 2)
+        assert _torch_state.cuda_devices() == [0, 1]
     forked = []
 
     @contextlib.contextmanager
@@ -158,8 +167,7 @@ def test_a_cpu_fit_on_a_gpu_machine_restores_every_gpus_random_state(monkeypatch
         forked.append(list(devices or []))
         yield
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(_base, "cuda_devices", lambda: [0, 1])
     monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
     monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
     g = torch.Generator().manual_seed(0)

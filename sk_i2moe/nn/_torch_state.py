@@ -20,6 +20,11 @@ import torch
 _FORK_LOCK = threading.RLock()
 
 
+def cuda_devices() -> list[int]:
+    """Every visible CUDA device: those whose generators :func:`torch.manual_seed` seeds."""
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
+
 @contextlib.contextmanager
 def forked_rng(devices: Sequence[int] = ()) -> Iterator[None]:
     """Run the block with torch's CPU generator (and ``devices``' CUDA generators) forked.
