@@ -453,7 +453,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         >>> proba.shape, bool(abs(proba.sum(1) - 1).max() < 1e-6)
         ((569, 2), True)
         """
-        logits = torch.from_numpy(self._forward(X)["logits"]).double()
+        logits = self._logits64(X)
         if self._multilabel:
             return torch.sigmoid(logits).numpy()
         return torch.softmax(logits, dim=1).numpy()
@@ -487,10 +487,14 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         >>> bool(np.allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X)))
         True
         """
-        logits = torch.from_numpy(self._forward(X)["logits"]).double()
+        logits = self._logits64(X)
         if self._multilabel:
             return torch.nn.functional.logsigmoid(logits).numpy()
         return torch.log_softmax(logits, dim=1).numpy()
+
+    def _logits64(self, X: object) -> torch.Tensor:
+        """The mixture's logits on ``X`` in float64, for probabilities that keep their tails."""
+        return torch.from_numpy(self._forward(X)["logits"]).double()
 
     def predict(self, X: object) -> np.ndarray:
         """Predicted class labels.
