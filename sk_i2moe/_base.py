@@ -302,7 +302,8 @@ SHARED_PARAMETERS = """\
         ``interaction_constraint="structure"`` only. Prediction mixes the
         experts with every sample's weights moved this fraction of the way
         towards the mixture's mean weight over the training rows (each
-        member's own mean; restricted to the experts a sample can use).
+        member's own mean over the rows with a positive ``sample_weight``;
+        restricted to the experts a sample can use).
         Per-sample weights fitted on a few hundred samples carry noise that
         the mean does not, and the experts' outputs do not depend on the
         weights, so this is applied after training and costs nothing to fit.
@@ -481,10 +482,11 @@ SHARED_ATTRIBUTES = """\
         ``["uniqueness[<modality>]", ..., "synergy", "redundancy"]`` (or the
         subset chosen by ``experts``; ``["fusion"]`` for a single expert).
     interaction_weights_ : ndarray of shape (n_experts,)
-        Mean interaction weight of each expert over the training data (sums to
-        1). Every row counts, including the weight 0 of an expert whose
-        modality a row lacks; the interaction report averages over the rows
-        that can use each expert instead (see the interpretation guide).
+        Mean interaction weight of each expert over the training rows with a
+        positive ``sample_weight`` (sums to 1; positive weights count each row
+        once). Every such row counts, including the weight 0 of an expert
+        whose modality a row lacks; the interaction report averages over the
+        rows that can use each expert instead (see the interpretation guide).
     net_ : I2MoENet
         The fitted skorch net; ``net_.module_`` is the torch model.
     history_ : skorch.History
@@ -836,7 +838,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
                 self._frozen = self._frozen_params()
             self.n_reweight_steps_ = self._fit_weights(dataset, device)
-        mean_weights = self._anchor_weights(arrays)
+        # the rows of weight 0 were not given: they take no part in the weights' mean
+        counted = given_weights > 0
+        mean_weights = self._anchor_weights(
+            arrays if counted.all() else [a[counted] for a in arrays]
+        )
         if temperature is not None and not self.net_.interrupted_:
             set_temperature(self._module(), temperature)
         self.history_ = self.net_.history

@@ -210,7 +210,12 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             multi-label classification.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights (multiplied by ``class_weight``). A row
-            whose weight is 0 is left out of the input standardisation too.
+            whose weight is 0 is left out of the input standardisation and of
+            the mean interaction weights (``interaction_weights_``, the anchor
+            of ``weight_shrinkage``) too, as if it were not given; only the
+            paper's mixture's perturbed passes (``perturbation="mean"`` or
+            ``"shuffle"``, ``noise_scale="matched"``) still take their batch
+            statistics or replacement rows from every row of a batch.
 
         Returns
         -------

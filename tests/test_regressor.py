@@ -7,6 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe.inspection import expert_scores
+from sk_i2moe.nn.ensemble import mixtures_of
 
 SMALL = {"max_epochs": 5, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
 
@@ -122,6 +123,27 @@ def test_a_zero_weight_row_shapes_no_standardisation(Estimator):
     plain = Estimator(**params).fit(X, y)
     for key, value in _input_stats(equal).items():
         torch.testing.assert_close(value, _input_stats(plain)[key])
+
+
+@pytest.mark.parametrize("Estimator", [I2MoERegressor, I2MoEClassifier])
+@pytest.mark.parametrize("constraint", ["structure", "loss"])
+def test_rows_weighted_zero_take_no_part_in_the_mean_weights(Estimator, constraint):
+    rng = np.random.default_rng(1)
+    X = {"a": rng.normal(size=(120, 3)), "b": rng.normal(size=(120, 2))}
+    y = X["a"][:, 0] + X["b"][:, 0]
+    if Estimator is I2MoEClassifier:
+        y = (y > 0).astype(int)
+    X["a"][:40] *= 30  # rows far from the others, weighted 0: "not given"
+    weight = np.r_[np.zeros(40), np.ones(80)]
+    params = {**SMALL, "n_members": 2, "n_threads": 1, "interaction_constraint": constraint}
+    est = Estimator(**params).fit(X, y, sample_weight=weight)
+    given = est.explain({k: v[40:] for k, v in X.items()}).weights.mean(axis=0)
+    everything = est.explain(X).weights.mean(axis=0)
+    assert np.abs(given - everything).max() > 1e-3  # the rows of weight 0 would move it
+    np.testing.assert_allclose(est.interaction_weights_, given, atol=1e-5)
+    if constraint == "structure":  # the members' anchors: their means over the rows given
+        anchors = [m.weight_anchor.numpy() for m in mixtures_of(est.net_.module_)]
+        np.testing.assert_allclose(np.mean(anchors, axis=0), given, atol=1e-5)
 
 
 def test_rows_weighted_zero_may_fill_whole_batches():
