@@ -477,7 +477,9 @@ SHARED_ATTRIBUTES = """\
     n_features_in_ : int
         Number of input features (all modalities).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Column names, when ``X`` was a DataFrame.
+        Column names, when ``X`` was one DataFrame whose column names are all
+        strings (scikit-learn's rule: integer column names are no feature
+        names, and an array without names at prediction is not warned about).
     expert_names_ : list of str
         ``["uniqueness[<modality>]", ..., "synergy", "redundancy"]`` (or the
         subset chosen by ``experts``; ``["fusion"]`` for a single expert).
@@ -862,8 +864,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
         self.modalities_ = dict(zip(self._input_spec.names, self._input_spec.n_features))
         self.n_features_in_ = self._input_spec.n_columns
-        if self._input_spec.feature_names is not None:
-            self.feature_names_in_ = self._input_spec.feature_names
+        if self._input_spec.feature_names_in is not None:
+            self.feature_names_in_ = self._input_spec.feature_names_in
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.expert_names_ = self.net_.module_.expert_names(list(self.modalities_))

@@ -18,6 +18,16 @@ from torch.utils.data import Dataset
 from ._modalities import absent_modalities
 
 
+def _tensor(values: np.ndarray) -> torch.Tensor:
+    """A tensor of ``values``, sharing their memory unless they are read-only.
+
+    A read-only array (a joblib memmap, say) is copied: torch has no read-only
+    tensors, and the caller's memory must stay as it was.
+    """
+    values = np.ascontiguousarray(values)
+    return torch.from_numpy(values if values.flags.writeable else values.copy())
+
+
 class ModalityDataset(Dataset):
     """Modality tensors, optional targets and per-sample weights.
 
@@ -51,9 +61,7 @@ class ModalityDataset(Dataset):
         absent = absent_modalities(arrays)
         self.present = torch.from_numpy(~absent) if absent.any() else None
         self.inputs = [
-            torch.from_numpy(
-                np.ascontiguousarray(np.nan_to_num(a, nan=0.0) if a_absent.any() else a)
-            )
+            _tensor(np.nan_to_num(a, nan=0.0) if a_absent.any() else a)
             for a, a_absent in zip(arrays, absent.T)
         ]
         n = self.inputs[0].shape[0]

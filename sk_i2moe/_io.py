@@ -194,13 +194,13 @@ def _saved_params(estimator: object) -> dict:
     return params
 
 
-def _encoded(values: dict, what: str) -> dict:
+def _encoded(values: dict, what: str, hint: str = "") -> dict:
     out = {}
     for name, value in values.items():
         try:
             out[name] = _encode(value, f"{what} {name!r}")
         except TypeError as err:
-            raise ValueError(f"Cannot save the model: {err}.") from None
+            raise ValueError(f"Cannot save the model: {err}.{hint}") from None
     return out
 
 
@@ -256,7 +256,12 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         "estimator": name,
         "params": _encoded(_saved_params(estimator), "parameter"),
         "fitted": _encoded(fitted, "fitted attribute"),
-        "input_spec": _encoded(_spec_state(estimator._input_spec), "input layout"),
+        "input_spec": _encoded(
+            _spec_state(estimator._input_spec),
+            "input layout",
+            hint=" A model file keeps column names that are strings, numbers or tuples of "
+            "them: rename the columns (e.g. X.columns = X.columns.astype(str)) and fit again.",
+        ),
         "history": json.loads(json.dumps(list(estimator.history_), default=_json_default)),
     }
     module = estimator._module()

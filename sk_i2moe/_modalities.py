@@ -19,8 +19,10 @@ an error, and so is a row with every modality absent.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +80,14 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             f"{_describe(values)} with {arr.ndim} dimension(s).{hint}"
         )
     if arr.dtype.kind == "O":  # e.g. numbers stored as Python objects
+        text = next((v for v in arr.flat if isinstance(v, (str, bytes))), None)
+        if text is not None:  # NumPy would parse "1.5" as a number: refuse text, as for <U
+            raise TypeError(
+                f"Modality {name!r} must hold real numbers; its object array holds text (e.g. "
+                f"{text!r}). Convert numbers stored as text yourself (e.g. "
+                "np.asarray(values, dtype=float)) and encode categories, e.g. with "
+                "OneHotEncoder."
+            )
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as err:
@@ -200,6 +210,14 @@ def _normalise_selector(
             # label-based slice, end inclusive like DataFrame.loc
             selector = columns.slice_indexer(selector.start, selector.stop, selector.step)
         return np.arange(n_columns)[selector]
+    if isinstance(columns, pd.MultiIndex) and isinstance(selector, tuple) and selector in columns:
+        selector = [selector]  # one (modality, feature) column, not a sequence of positions
+    if isinstance(selector, (list, tuple, pd.Index)) and any(
+        isinstance(v, (str, tuple, list)) for v in selector
+    ):
+        # names, looked up as given: NumPy would turn a list of tuples into a 2-D array and
+        # mixed names into strings
+        return _label_positions(list(selector), columns, name)
     sel = np.asarray(selector)
     if sel.ndim == 0:
         sel = sel.reshape(1)
@@ -217,24 +235,77 @@ def _normalise_selector(
                 f"{sel.tolist()}."
             )
         return sel % n_columns
+    return _label_positions(sel.tolist(), columns, name)
+
+
+def _label_positions(labels: list, columns: pd.Index | None, name: str) -> np.ndarray:
+    """Positions of the columns named ``labels`` (each name one column of ``columns``)."""
     if columns is None:
         raise TypeError(
-            f"Modality {name!r} selects columns by name ({sel.tolist()[:5]}), but X is a "
+            f"Modality {name!r} selects columns by name ({labels[:5]}), but X is a "
             "NumPy array without column names; use integer positions, a slice or a boolean "
             "mask, or pass a pandas DataFrame."
         )
-    missing = [c for c in sel.tolist() if c not in columns]
+    unhashable = [label for label in labels if not isinstance(label, Hashable)]
+    if unhashable:
+        raise TypeError(
+            f"Modality {name!r} selects columns by {unhashable[:3]}, which cannot be column "
+            "names; give each column as its name (a tuple for a MultiIndex column), its "
+            "position, or use a slice or a boolean mask."
+        )
+    full = columns.nlevels
+    missing = [
+        label
+        for label in labels
+        if label not in columns
+        or (full > 1 and not (isinstance(label, tuple) and len(label) == full))
+    ]
     if missing:
         raise ValueError(
             f"Modality {name!r} names columns {missing[:5]} that are not in X. "
             f"Available columns start with {list(columns[:5])}."
+            + (
+                f" A MultiIndex column is named by its full tuple of {full} levels."
+                if full > 1
+                else ""
+            )
         )
-    return columns.get_indexer(sel)
+    if not columns.is_unique:
+        shared = columns[columns.duplicated()]
+        named = [label for label in labels if label in shared]
+        if named:
+            raise ValueError(
+                f"Modality {name!r} names columns {named[:5]} that X has more than once, so "
+                "the name does not say which column is meant. Rename the duplicated columns, "
+                "or select columns by position."
+            )
+    return np.asarray([columns.get_loc(label) for label in labels], dtype=np.intp)
+
+
+#: True while an estimator fits copies of itself on parts of its data (cross-fitting): their
+#: layout is the one the caller's fit has already been warned about
+_FITTING_PARTS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sk_i2moe_fitting_parts", default=False
+)
+
+
+@contextlib.contextmanager
+def fitting_parts() -> Iterator[None]:
+    """Within this context, fits are an estimator's fits on parts of its own data.
+
+    The one-modality warning is then not repeated: the caller's fit gave it
+    (per thread and task: a ``contextvars`` variable).
+    """
+    token = _FITTING_PARTS.set(True)
+    try:
+        yield
+    finally:
+        _FITTING_PARTS.reset(token)
 
 
 def _warn_if_one_modality(names: tuple, table: bool) -> None:
     """Say that a one-modality fit has no interactions between modalities to weigh."""
-    if len(names) != 1:
+    if len(names) != 1 or _FITTING_PARTS.get():
         return
     how = (
         " X was read as one table without modality prefixes; if its columns hold several "
@@ -305,7 +376,8 @@ class ModalitySpec:
     columns : tuple of ndarray or None
         For 2-D input: each modality's column positions; None for mappings.
     feature_names : ndarray or None
-        Column names of a DataFrame input (``feature_names_in_``).
+        Column names of a DataFrame input, whatever their type (a DataFrame
+        at prediction must have the same ones).
     n_columns : int
         Total number of input columns (``n_features_in_``).
     owner : str
@@ -322,6 +394,11 @@ class ModalitySpec:
     n_columns: int
     owner: str
     modality_feature_names: tuple[np.ndarray | None, ...] | None = None
+
+    @property
+    def feature_names_in(self) -> np.ndarray | None:
+        """``feature_names`` when every one is a string (``feature_names_in_``), else None."""
+        return _string_names(self.feature_names)
 
     @classmethod
     def from_input(
@@ -455,8 +532,8 @@ class ModalitySpec:
             arr: object = X
         else:
             arr = _table(X)
-            if self.feature_names is not None:
-                _check_feature_names(None, self.feature_names, "X", self.owner)
+            if self.feature_names_in is not None:
+                _check_feature_names(None, self.feature_names_in, "X", self.owner)
         if arr.shape[1] != self.n_columns:
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {self.owner} is expecting "
@@ -558,17 +635,21 @@ def _column_names(values: object) -> np.ndarray | None:
     return None
 
 
-def _modality_feature_names(values: object) -> np.ndarray | None:
-    """One modality's feature names: a DataFrame's columns when every one is a string.
+def _string_names(names: np.ndarray | None) -> np.ndarray | None:
+    """``names`` when every one is a string, else None: scikit-learn's rule for feature names.
 
-    As scikit-learn's ``feature_names_in_``: a DataFrame whose columns are
-    integers (a ``RangeIndex``, say) has no feature names, so it is neither
-    checked nor warned about against an array.
+    A DataFrame whose columns are integers (a ``RangeIndex``, say) has no
+    feature names in scikit-learn's sense (no ``feature_names_in_``, and no
+    warning when an array without names comes later).
     """
-    names = _column_names(values)
     if names is None or not all(isinstance(name, str) for name in names):
         return None
     return names
+
+
+def _modality_feature_names(values: object) -> np.ndarray | None:
+    """One modality's feature names: a DataFrame's columns when every one is a string."""
+    return _string_names(_column_names(values))
 
 
 def _check_feature_names(

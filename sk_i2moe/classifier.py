@@ -16,7 +16,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._data import ModalityDataset
-from ._modalities import absent_modalities
+from ._modalities import absent_modalities, fitting_parts
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -398,11 +398,12 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             return None
         logits = np.zeros((n, len(self.classes_)), np.float32)
         for train, test in folds:
-            fold = clone(fold_estimator).fit(
-                {name: a[train] for name, a in zip(names, arrays)},
-                labels[train],
-                sample_weight=sample_weight[train],
-            )
+            with fitting_parts():
+                fold = clone(fold_estimator).fit(
+                    {name: a[train] for name, a in zip(names, arrays)},
+                    labels[train],
+                    sample_weight=sample_weight[train],
+                )
             logits[test] = fold._forward_arrays([a[test] for a in arrays])["logits"]
         return _temperature(
             fold.net_.criterion_,

@@ -61,3 +61,12 @@ def test_shuffling_follows_torchs_seed():
 def test_integer_batch_sizes_pass_through():
     assert resolve_batch_size(7, 10_000) == 7
     assert resolve_batch_size("auto", 1) == 128
+
+
+def test_read_only_arrays_are_copied_without_a_warning(recwarn):
+    values = np.arange(12, dtype=np.float32).reshape(4, 3)
+    values.flags.writeable = False  # as joblib's memmaps reach GridSearchCV's workers
+    dataset = ModalityDataset([values])
+    assert not [w for w in recwarn if "not writable" in str(w.message)]
+    assert not np.shares_memory(dataset.inputs[0].numpy(), values)
+    np.testing.assert_array_equal(dataset.inputs[0].numpy(), values)

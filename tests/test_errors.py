@@ -121,6 +121,9 @@ def test_non_numeric_columns():
         I2MoEClassifier(**SMALL).fit(prefixed, np.arange(10) % 2)
     with pytest.raises(TypeError, match="Modality 'c' must hold real numbers"):
         _fit({"c": np.array([["a", "b"]] * 10, dtype=object)})
+    # numbers stored as text are text: NumPy would parse them without a word
+    with pytest.raises(TypeError, match=r"Modality 'c' .* holds text \(e.g. '1.5'\)"):
+        _fit({"c": np.array([[0.5, "1.5"]] * 10, dtype=object)})
     with pytest.raises(ValueError, match="Modality 'c' must hold real numbers.*Complex data"):
         _fit({"c": np.ones((10, 2), dtype=complex)})
 
@@ -220,6 +223,28 @@ def test_modalities_spec_errors():
         I2MoEClassifier(**SMALL).fit(mixed, y)
 
 
+def test_column_names_are_looked_up_as_given():
+    y = np.arange(10) % 2
+    twice = pd.DataFrame(np.ones((10, 3)), columns=["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"names columns \['a'\] that X has more than once"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["a"], "n": ["b"]}).fit(twice, y)
+    # positions say which column is meant
+    I2MoEClassifier(**SMALL, modalities={"m": [0, 1], "n": [2]}).fit(twice, y)
+    # names of several types are not turned into strings
+    mixed = pd.DataFrame(np.ones((10, 3)), columns=["a", "b", 2])
+    clf = I2MoEClassifier(**SMALL, modalities={"m": ["a", 2], "n": ["b"]}).fit(mixed, y)
+    assert clf.modalities_ == {"m": 2, "n": 1}
+    with pytest.raises(ValueError, match=r"names columns \['2'\] that are not in X"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["a", "2"], "n": ["b"]}).fit(mixed, y)
+    levels = pd.DataFrame(
+        np.ones((10, 3)), columns=pd.MultiIndex.from_tuples([("g", "x"), ("g", "y"), ("h", "z")])
+    )
+    with pytest.raises(ValueError, match="named by its full tuple of 2 levels"):
+        I2MoEClassifier(**SMALL, modalities={"m": ["g"], "n": [("h", "z")]}).fit(levels, y)
+    with pytest.raises(TypeError, match=r"Modality 'm' selects columns by \[\['g', 'x'\]\]"):
+        I2MoEClassifier(**SMALL, modalities={"m": [["g", "x"]], "n": [2]}).fit(levels, y)
+
+
 # -- property tests of the conversion -------------------------------------------------------
 KNOWN_ERRORS = (
     "must be a 2-D array",
@@ -282,6 +307,7 @@ def test_conversion_is_exact_or_a_known_error(X):
     assert list(data) == list(X)  # nothing dropped or reordered
     for name, arr in data.items():
         original = np.asarray(X[name])
+        assert not any(isinstance(v, str) for v in original.flat)  # text is never parsed
         assert arr.dtype == np.float32 and arr.shape == original.shape
         assert not np.isinf(arr).any()
         # NaN only as whole absent rows, every other value exact

@@ -1,5 +1,7 @@
 """Every accepted input form gives the same model for the same data."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,8 +68,13 @@ def test_prefix_inference_keeps_first_seen_order(table):
 
 def test_plain_array_is_one_modality(table):
     labs, _, _, y = table
-    with pytest.warns(UserWarning, match=r"one modality \('x'\).*modalities=\{name: columns\}"):
+    with pytest.warns(
+        UserWarning, match=r"one modality \('x'\).*modalities=\{name: columns\}"
+    ) as rec:
+        warnings.simplefilter("always")
         clf = I2MoEClassifier(**SMALL).fit(labs, y)
+    # once, not again for each fit of the cross-fitted temperature (60 rows: the fallback)
+    assert len([w for w in rec if "one modality" in str(w.message)]) == 1
     assert clf.modalities_ == {"x": 3}
     assert clf.expert_names_ == ["uniqueness[x]", "synergy", "redundancy"]
     assert not hasattr(clf, "feature_names_in_")
@@ -86,6 +93,34 @@ def test_dataframe_sets_feature_names_and_checks_them(table):
         clf.predict(frame.drop(columns="crp"))
     with pytest.raises(TypeError, match="without column names|2-D table"):
         clf.predict({"labs": frame.iloc[:, :3]})
+
+
+def test_multiindex_columns_are_selected_by_their_tuples(table):
+    labs, notes, frame, y = table
+    reference = _proba({"labs": labs, "notes": notes}, y)
+    deep = frame.set_axis(
+        pd.MultiIndex.from_tuples([("t", c, 0) for c in frame.columns]), axis=1
+    )  # three levels: read only through modalities=
+    tuples = {
+        "labs": [("t", "hb", 0), ("t", "wbc", 0), ("t", "crp", 0)],
+        "notes": [("t", "svd0", 0), ("t", "svd1", 0)],
+    }
+    np.testing.assert_array_equal(_proba(deep, y, modalities=tuples), reference)
+
+
+def test_integer_column_names_are_no_feature_names(table, recwarn):
+    labs, notes, frame, y = table
+    positions = {"labs": [0, 1, 2], "notes": [3, 4]}
+    numbered = frame.set_axis(range(5), axis=1)
+    clf = I2MoEClassifier(**SMALL, modalities=positions).fit(numbered, y)
+    assert not hasattr(clf, "feature_names_in_")  # as scikit-learn's estimators
+    recwarn.clear()
+    np.testing.assert_array_equal(
+        clf.predict_proba(numbered.to_numpy()), clf.predict_proba(numbered)
+    )
+    assert not [w for w in recwarn if "feature names" in str(w.message)]
+    with pytest.raises(ValueError, match="another order"):  # a DataFrame's names still count
+        clf.predict(numbered[[1, 0, 2, 3, 4]])
 
 
 def test_mapping_values_may_be_dataframes(table):

@@ -157,6 +157,19 @@ def test_a_custom_backbone_cannot_be_saved(tmp_path):
     assert not (tmp_path / "model.i2moe").exists()
 
 
+def test_column_names_a_file_cannot_keep_are_named_with_the_remedy(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, 3)), columns=pd.date_range("2020", periods=3))
+    y = np.arange(40) % 2
+    clf = I2MoEClassifier(**TINY, modalities={"a": [0, 1], "b": [2]}).fit(frame, y)
+    with pytest.raises(ValueError, match="a Timestamp cannot be saved.*rename the columns"):
+        clf.save(tmp_path / "model.i2moe")
+    assert not (tmp_path / "model.i2moe").exists()
+    renamed = frame.set_axis(frame.columns.astype(str), axis=1)
+    clf = I2MoEClassifier(**TINY, modalities={"a": [0, 1], "b": [2]}).fit(renamed, y)
+    _assert_same(_round_trip(clf, tmp_path), clf, renamed)
+
+
 def test_callbacks_are_not_saved(tmp_path):
     X, y = _data()
     clf = I2MoEClassifier(**TINY, early_stopping=True, callbacks=[EpochScoring("accuracy")]).fit(
