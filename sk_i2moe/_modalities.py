@@ -135,7 +135,9 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             "in a row is absent for that sample and handled by the model; a partly missing "
             "modality must be imputed first, e.g. with sklearn.impute.SimpleImputer inside a "
             "Pipeline (sk_i2moe.preprocessing.make_modality_transformer builds one per "
-            "modality)."
+            "modality). Tools that change one column at a time (sklearn.inspection."
+            "permutation_importance, partial_dependence) make such rows out of absent "
+            "modalities: use sk_i2moe.inspection.modality_importance there."
         )
     return out
 

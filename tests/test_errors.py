@@ -80,6 +80,21 @@ def test_partial_nan_at_predict(fitted):
         clf.predict({"labs": X["labs"], "notes": notes})
 
 
+def test_column_wise_tools_on_absent_modalities_are_sent_to_modality_importance():
+    from sklearn.inspection import permutation_importance
+
+    from sk_i2moe.inspection import modality_importance
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a__x", "b__y", "b__z"])
+    frame.iloc[::5, 1:] = np.nan  # modality b absent in every fifth row: valid input
+    y = np.arange(40) % 2
+    clf = I2MoEClassifier(**SMALL).fit(frame, y)
+    with pytest.raises(ValueError, match="one column at a time.*modality_importance"):
+        permutation_importance(clf, frame, y, n_repeats=1, random_state=0)
+    assert list(modality_importance(clf, frame, y, n_repeats=1).index) == ["a", "b"]
+
+
 def test_rows_with_every_modality_absent_are_named():
     a, b = np.ones((10, 2)), np.ones((10, 3))
     a[[2, 5]] = b[[2, 5]] = np.nan
