@@ -50,25 +50,37 @@ def _predictions(outputs: np.ndarray, task: str) -> np.ndarray:
     return outputs
 
 
-def _chance_losses(y: np.ndarray, task: str, fitted_on: np.ndarray | None = None) -> np.ndarray:
+def _chance_losses(
+    y: np.ndarray,
+    task: str,
+    fitted_on: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Per-sample loss of the best constant prediction (the chance level).
 
     The constant is the best one on the samples ``fitted_on`` keeps (all when
     None or when it keeps none): an expert evaluated on the samples that have
     its modalities is compared with the class rates (or mean target) of those
     samples, which differ from the others' where modalities go missing more
-    often in one class.
+    often in one class. ``weights`` (positive, per sample) weigh the rates
+    and the mean.
     """
-    ref = y if fitted_on is None or not fitted_on.any() else y[fitted_on]
+    keep = slice(None) if fitted_on is None or not fitted_on.any() else fitted_on
+    ref = y[keep]
+    w = None if weights is None else weights[keep]
     if task == "classification":
-        freq = np.bincount(ref, minlength=y.max() + 1) / len(ref)
+        if w is None:
+            freq = np.bincount(ref, minlength=y.max() + 1) / len(ref)
+        else:
+            freq = np.bincount(ref, weights=w, minlength=y.max() + 1) / w.sum()
         onehot_error = np.tile(freq, (len(y), 1))
         onehot_error[np.arange(len(y)), y] -= 1.0
         return np.square(onehot_error).sum(axis=1)
-    return np.square(y - ref.mean(axis=0)).mean(axis=1)  # label rates, or the mean target
+    centre = np.average(ref, axis=0, weights=w)  # label rates, or the mean target
+    return np.square(y - centre).mean(axis=1)
 
 
-def _chance_floor(targets: np.ndarray, task: str) -> float:
+def _chance_floor(targets: np.ndarray, task: str, weights: np.ndarray | None = None) -> float:
     """The chance-level loss at or below which a skill is undefined.
 
     A chance level of 0 means the targets do not vary on the samples scored
@@ -81,7 +93,10 @@ def _chance_floor(targets: np.ndarray, task: str) -> float:
     offset, a tiny scale) stays above it.
     """
     if task == "regression":
-        return REGRESSION_FLOOR * float(np.mean(np.square(targets)))
+        if weights is None:
+            return REGRESSION_FLOOR * float(np.mean(np.square(targets)))
+        squares = np.square(targets).mean(axis=1)
+        return REGRESSION_FLOOR * float(np.average(squares, weights=weights))
     return EPS
 
 
@@ -107,20 +122,23 @@ def _bootstrap_means(
     n_bootstrap: int,
     rng: np.random.Generator,
     clusters: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Means of the columns of ``values`` ``(n, k)`` over ``n_bootstrap`` resamples ``(B, k)``.
 
     Each column's mean is over the samples its ``mask`` column keeps (NaN in a
-    resample that keeps none). ``clusters`` ``(n,)`` numbers the groups of
-    samples that are not independent, ``0`` to ``G - 1``: a resample then
-    draws ``G`` groups, each with all its samples (None: every sample is its
-    own group).
+    resample that keeps none), weighted by ``weights`` ``(n,)`` when given.
+    ``clusters`` ``(n,)`` numbers the groups of samples that are not
+    independent, ``0`` to ``G - 1``: a resample then draws ``G`` groups, each
+    with all its samples (None: every sample is its own group).
     """
     n = values.shape[0]
     groups = np.arange(n) if clusters is None else clusters
     g = int(groups.max()) + 1 if n else 0
     kept = mask.astype(np.float64)
     masked = np.where(mask, values, 0.0)
+    if weights is not None:
+        kept, masked = kept * weights[:, None], masked * weights[:, None]
     out = []
     for start in range(0, n_bootstrap, _CHUNK):
         size = min(_CHUNK, n_bootstrap - start)
@@ -130,10 +148,20 @@ def _bootstrap_means(
     return np.concatenate(out)
 
 
-def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Column means of ``values`` ``(n, k)`` over the rows ``mask`` keeps (NaN where none)."""
-    kept = mask.sum(axis=0)
-    totals = np.where(mask, values, 0.0).sum(axis=0)
+def _masked_mean(
+    values: np.ndarray, mask: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Column means of ``values`` ``(n, k)`` over the rows ``mask`` keeps (NaN where none).
+
+    Weighted by ``weights`` ``(n,)`` when given.
+    """
+    if weights is None:
+        kept = mask.sum(axis=0)
+        totals = np.where(mask, values, 0.0).sum(axis=0)
+    else:
+        share = mask * weights.reshape(-1, *(1,) * (mask.ndim - 1))
+        kept = share.sum(axis=0)
+        totals = np.where(mask, values * share, 0.0).sum(axis=0)
     return np.divide(totals, kept, out=np.full(totals.shape, np.nan), where=kept > 0)
 
 
@@ -179,6 +207,7 @@ def _added_up(
     targets: np.ndarray,
     task: str,
     seed: int,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The single-modality predictions added up, cross-fitted on the held-out samples.
 
@@ -190,7 +219,8 @@ def _added_up(
     that a claim of synergy, information the modalities hold only jointly,
     must beat; and, given one modality's prediction alone, the same model on
     that modality only, which a claim of uniqueness must not fall behind.
-    ``seed`` sets the folds (the same for every call on the same samples).
+    ``seed`` sets the folds (the same for every call on the same samples);
+    ``weights`` are the fits' sample weights.
     None where it cannot be fitted: multilabel targets, fewer than ten
     held-out samples, or a class with fewer than five.
     """
@@ -211,7 +241,8 @@ def _added_up(
     design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
     with warnings.catch_warnings():  # an unconverged fit is still a rival, if a weaker one
         warnings.simplefilter("ignore", ConvergenceWarning)
-        predicted = cross_val_predict(model, design, y, cv=folds, method=method)
+        params = {} if weights is None else {"sample_weight": weights}
+        predicted = cross_val_predict(model, design, y, cv=folds, method=method, params=params)
     if task == "classification":  # log-probabilities serve as logits
         proba = np.full((len(targets), alone[0].shape[1]), EPS)
         proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
@@ -220,7 +251,11 @@ def _added_up(
 
 
 def _beyond_label(
-    alone: np.ndarray, targets: np.ndarray, task: str, rows: np.ndarray
+    alone: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    rows: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """What of a modality's held-out prediction the label does not explain, per sample.
 
@@ -232,7 +267,8 @@ def _beyond_label(
     that says nothing about the label). Two modalities that carry the same
     information err together beyond the label, so their residuals point the
     same way; two that inform it independently do not (given the label they
-    are, if anything, opposed: one explains the other away).
+    are, if anything, opposed: one explains the other away). ``weights``
+    weigh the least-squares fit.
     """
     n = len(targets)
     if task == "classification":
@@ -241,7 +277,8 @@ def _beyond_label(
     else:
         design = np.column_stack([np.ones(n), targets])
     signal = _predictions(alone, task)
-    coef, *_ = np.linalg.lstsq(design[rows], signal[rows], rcond=None)
+    root = 1.0 if weights is None else np.sqrt(weights[rows])[:, None]
+    coef, *_ = np.linalg.lstsq(design[rows] * root, signal[rows] * root, rcond=None)
     return signal - design @ coef
 
 
@@ -252,18 +289,20 @@ def _pair_moments(
     signals: tuple[np.ndarray, np.ndarray],
     residuals: tuple[np.ndarray, np.ndarray],
     rows: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-sample products behind two modalities' shared information ``(n, 6)``.
 
     ``signals`` are the two held-out single-modality predictions
-    (:func:`_predictions`), centred here over ``rows`` (a mask), and
+    (:func:`_predictions`), centred here over ``rows`` (a mask; weighted by ``weights``), and
     ``residuals`` what the label leaves of them (:func:`_beyond_label`); for
     each pair, the cross product and each one's square, summed over the
     classes or outputs. Their means over samples give the two correlations
     that :func:`_shared_information` compares.
     """
     if rows.any():
-        signals = tuple(s - s[rows].mean(axis=0) for s in signals)
+        w = None if weights is None else weights[rows]
+        signals = tuple(s - np.average(s[rows], axis=0, weights=w) for s in signals)
     columns = []
     for a, b in (signals, residuals):
         columns += [(a * b).sum(1), (a * a).sum(1), (b * b).sum(1)]

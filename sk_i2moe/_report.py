@@ -58,7 +58,7 @@ from ._evidence import (
     _skill,
     _swap_partners,
 )
-from ._scoring import default_scoring, score_outputs
+from ._scoring import check_score_arguments, default_scoring, score_outputs
 
 #: a synergy claim needs more than this share of the synergy expert's gain over the best
 #: single modality to be lost when the expert is made additive across some modality
@@ -131,7 +131,9 @@ class InteractionReport:
     metric : str
         ``"accuracy"`` or ``"r2"``.
     n_samples : int
-        Held-out samples the report is computed on.
+        Held-out samples the report is computed on (of positive weight).
+    weighted : bool
+        Whether the samples were weighted (``sample_weight``).
     confidence : float
         Level of the bootstrap intervals.
     names_by_construction : bool
@@ -157,6 +159,7 @@ class InteractionReport:
     names_by_construction: bool = True
     estimator_name: str = ""
     absence: dict | None = field(default=None, repr=False)
+    weighted: bool = False
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -173,8 +176,8 @@ class InteractionReport:
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
         lines = [
-            f"Interaction report for {self.estimator_name} on {self.n_samples} held-out samples "
-            f"({level} bootstrap intervals).",
+            f"Interaction report for {self.estimator_name} on {self.n_samples} held-out samples"
+            f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals).",
             f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:.3f} "
             f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
             "removed; 0 = chance).",
@@ -300,10 +303,12 @@ def _absence_evidence(
     targets: np.ndarray,
     task: str,
     unit: np.ndarray | float = 1.0,
+    weights: np.ndarray | None = None,
 ) -> dict | None:
     """The mixture's skill on the incomplete samples with and without their absence offsets.
 
-    ``output`` and ``targets`` are in ``unit`` (see :func:`_output_unit`).
+    ``output`` and ``targets`` are in ``unit`` (see :func:`_output_unit`);
+    ``weights`` weigh the samples' losses.
     """
     offset = explanation.absence_offset
     if offset is None:
@@ -312,12 +317,15 @@ def _absence_evidence(
     rows = np.asarray(explanation.absent).any(axis=1)
     if not np.any(offset[rows]):  # never learned (fitted on complete data): it adds nothing
         return None
+    w = None if weights is None else weights[rows]
     losses = [
-        _losses(o, targets[rows], task).mean() for o in (output[rows], output[rows] - offset[rows])
+        np.average(_losses(o, targets[rows], task), weights=w)
+        for o in (output[rows], output[rows] - offset[rows])
     ]
     # chance on these samples: the best constant for them (their class rates, or mean)
-    chance = _chance_losses(targets, task, rows)[rows].mean()
-    skills = _skill(np.asarray(losses), np.full(2, chance), _chance_floor(targets, task))
+    chance = np.average(_chance_losses(targets, task, rows, weights)[rows], weights=w)
+    floor = _chance_floor(targets, task, weights)
+    skills = _skill(np.asarray(losses), np.full(2, chance), floor)
     return {
         "n_samples": int(rows.sum()),
         "skill": float(skills[0]),
@@ -410,11 +418,16 @@ class _Blocks:
         self._blocks.append((name, values, mask))
 
     def bootstrap(
-        self, n_bootstrap: int, rng: np.random.Generator, clusters: np.ndarray | None = None
+        self,
+        n_bootstrap: int,
+        rng: np.random.Generator,
+        clusters: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Each block's column means over the resamples, ``(n_bootstrap, k)``, by name.
 
-        ``clusters``: groups of samples resampled together (:func:`_bootstrap_means`).
+        ``clusters``: groups of samples resampled together; ``weights``: the
+        samples' weights in each mean (:func:`_bootstrap_means`).
         """
         draws = _bootstrap_means(
             np.hstack([v for _, v, _ in self._blocks]),
@@ -422,6 +435,7 @@ class _Blocks:
             n_bootstrap,
             rng,
             clusters,
+            weights,
         )
         out, start = {}, 0
         for name, values, _ in self._blocks:
@@ -630,6 +644,7 @@ def interaction_report(
     confidence: float = 0.95,
     n_bootstrap: int = 1000,
     random_state: int | None = 0,
+    sample_weight: object = None,
 ) -> InteractionReport:
     """Which interaction the held-out data support, with uncertainty.
 
@@ -718,6 +733,15 @@ def interaction_report(
         evidence sits near a rule's boundary the verdict can change with
         the seed (or the order of the rows); a claim that matters is worth
         checking on a few seeds.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the held-out samples (e.g. survey or inverse-probability
+        weights). Every mean, chance level, score and cross-fitted rival is
+        weighted, so that an integer weight gives the estimates of that
+        sample repeated; the bootstrap resamples the samples themselves, so
+        the intervals reflect how many samples there are, not the weights'
+        sum. A sample of weight 0 is left out, as if it were not given;
+        ``n_samples`` and ``n_usable`` count the samples of positive weight,
+        and so do the rules' minimum numbers of samples.
 
     Returns
     -------
@@ -758,6 +782,16 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
+    w = check_score_arguments(y, None, sample_weight, n)
+    if w is not None:  # a sample of weight 0 is not given
+        given = w > 0
+        if given.sum() < 2:
+            raise ValueError(
+                "interaction_report needs at least 2 held-out samples of positive weight; got "
+                f"{int(given.sum())}."
+            )
+        arrays, targets, y = [a[given] for a in arrays], targets[given], np.asarray(y)[given]
+        n, w = int(given.sum()), w[given] / w[given].mean()
     if task == "classification":
         _warn_absent_classes(final.classes_, targets)
     explanation = final._explain_arrays(arrays)
@@ -785,7 +819,7 @@ def interaction_report(
         + [_losses(mixture_output, targets, task)]
     )  # [n, E + 1], the mixture last
     loss_mask = np.column_stack([usable, np.ones(n, dtype=bool)])
-    chance = _chance_losses(targets, task)
+    chance = _chance_losses(targets, task, weights=w)
     unique = [e for e, name in enumerate(names) if _unique_modality(name, modalities) is not None]
     # each modality on its own: its uniqueness expert (with every other modality shuffled
     # across samples where the kind of mixture does not keep the expert from seeing them)
@@ -811,7 +845,7 @@ def interaction_report(
     if synergy is not None and single:
         single_losses = _stack(list(single.values()), n)
         compared = _stack([usable[:, synergy] & usable[:, k] for k in single], n, dtype=bool)
-        means = _masked_mean(single_losses, compared)
+        means = _masked_mean(single_losses, compared, w)
         rival = list(single)[int(np.argmin(np.where(np.isnan(means), np.inf, means)))]
         rival_loss = single[rival]
     pairs = [(e, k) for e in unique for k in unique if k != e]
@@ -829,7 +863,7 @@ def interaction_report(
     blocks.add("losses", losses, loss_mask)
     # chance on the same samples: each expert's constant fitted on the samples it is scored on
     chances = np.column_stack(
-        [_chance_losses(targets, task, usable[:, e]) for e in range(n_e)] + [chance]
+        [_chance_losses(targets, task, usable[:, e], w) for e in range(n_e)] + [chance]
     )
     blocks.add("chances", chances, loss_mask)
     blocks.add("alone", _stack([alone[e] for e in unique], n), usable[:, unique])
@@ -851,7 +885,7 @@ def interaction_report(
     # refitted the same way, by little: the others add little to that modality)
     fold_seed = int(rng.integers(2**31)) if len(unique) >= 2 else 0
     additive = (
-        _added_up([alone_out[e] for e in unique], usable[:, unique], targets, task, fold_seed)
+        _added_up([alone_out[e] for e in unique], usable[:, unique], targets, task, fold_seed, w)
         if len(unique) >= 2
         else None
     )
@@ -862,7 +896,9 @@ def interaction_report(
         others = []
         for e in unique:  # > 0: the others add more than ADDED_SHARE of e's own gain to it
             own = _losses(
-                _added_up([alone_out[e]], usable[:, [e]], targets, task, fold_seed), targets, task
+                _added_up([alone_out[e]], usable[:, [e]], targets, task, fold_seed, w),
+                targets,
+                task,
             )
             others.append(own - additive_loss - ADDED_SHARE * (chances[:, e] - own))
         blocks.add("others", _stack(others, n), usable[:, unique])
@@ -893,18 +929,22 @@ def interaction_report(
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does
     signal = {e: _predictions(alone_out[e], task) for e in unique}
-    residual = {e: _beyond_label(alone_out[e], targets, task, usable[:, e]) for e in unique}
+    residual = {e: _beyond_label(alone_out[e], targets, task, usable[:, e], w) for e in unique}
     moments, both = [], []
     for e, k in upper:
         both.append(usable[:, e] & usable[:, k])
-        moments.append(_pair_moments((signal[e], signal[k]), (residual[e], residual[k]), both[-1]))
+        moments.append(
+            _pair_moments((signal[e], signal[k]), (residual[e], residual[k]), both[-1], w)
+        )
     blocks.add(
         "moments",
         np.hstack(moments) if moments else np.zeros((n, 0)),
         np.repeat(_stack(both, n, dtype=bool), N_MOMENTS, axis=1),
     )
     # the swap test's two rows of a pair share their samples: resample the pairs
-    draws = blocks.bootstrap(n_bootstrap, rng, None if partner is None else _pair_clusters(partner))
+    draws = blocks.bootstrap(
+        n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
+    )
 
     def low(name: str) -> np.ndarray | None:
         return _interval(draws[name], confidence)[0] if name in draws else None
@@ -914,12 +954,12 @@ def interaction_report(
 
     # a resample (or a set of samples) whose targets do not vary has no skill: NaN, left
     # out of the intervals (all NaN where the samples themselves do not vary)
-    floor = _chance_floor(targets, task)
+    floor = _chance_floor(targets, task, w)
     w_draws = draws["weights"].reshape(n_bootstrap, n_members, n_e)
     drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
     w_low, w_high = _interval(w_draws[np.arange(n_bootstrap), drawn], confidence)
-    chance_means = _masked_mean(chances, loss_mask)
-    skill = _skill(_masked_mean(losses, loss_mask), chance_means, floor)
+    chance_means = _masked_mean(chances, loss_mask, w)
+    skill = _skill(_masked_mean(losses, loss_mask, w), chance_means, floor)
     s_low, s_high = _interval(_skill(draws["losses"], draws["chances"], floor), confidence)
     alone_low = _interval(_skill(draws["alone"], draws["chances"][:, unique], floor), confidence)[0]
     agree = draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS)
@@ -949,11 +989,16 @@ def interaction_report(
     verdicts = [evidence.verdict(e) for e in range(n_e)]
     table = pd.DataFrame(
         {
-            "mean_weight": _masked_mean(weights, usable),
+            "mean_weight": _masked_mean(weights, usable, w),
             "weight_low": w_low,
             "weight_high": w_high,
             "score": [
-                score_outputs(final, raw_outputs[usable[:, e], e], np.asarray(y)[usable[:, e]])
+                score_outputs(
+                    final,
+                    raw_outputs[usable[:, e], e],
+                    np.asarray(y)[usable[:, e]],
+                    sample_weight=None if w is None else w[usable[:, e]],
+                )
                 if usable[:, e].any()
                 else np.nan
                 for e in range(n_e)
@@ -970,7 +1015,7 @@ def interaction_report(
     )
     dominant = _dominant(table)
     mixture = {
-        "score": score_outputs(final, raw_mixture, y),
+        "score": score_outputs(final, raw_mixture, y, sample_weight=w),
         "skill": float(skill[-1]),
         "skill_low": float(s_low[-1]),
         "skill_high": float(s_high[-1]),
@@ -984,5 +1029,6 @@ def interaction_report(
         confidence=confidence,
         names_by_construction=by_construction,
         estimator_name=type(final).__name__,
-        absence=_absence_evidence(explanation, mixture_output, targets, task, unit),
+        absence=_absence_evidence(explanation, mixture_output, targets, task, unit, w),
+        weighted=w is not None,
     )

@@ -508,3 +508,53 @@ def test_every_output_of_a_multi_output_target_counts_alike():
     assert skills[0] > 0.1  # one output of two predictable: well above chance
     assert skills[1] == pytest.approx(skills[0], abs=0.02)
     assert reports[1].dominant == reports[0].dominant
+
+
+# -- sample weights ---------------------------------------------------------------------------
+POINT = ["mean_weight", "score", "skill"]
+
+
+def test_weights_of_one_change_nothing_and_weights_of_zero_leave_samples_out(unique_m1):
+    clf, X, y = unique_m1
+    base = interaction_report(clf, X, y, n_bootstrap=100)
+    ones = interaction_report(clf, X, y, n_bootstrap=100, sample_weight=np.ones(len(y)))
+    pd.testing.assert_frame_equal(ones.table, base.table)
+    weight = np.where(np.arange(len(y)) < 40, 0.0, 3.0)  # any common positive weight
+    without = interaction_report(clf, X, y, n_bootstrap=100, sample_weight=weight)
+    subset = interaction_report(clf, {k: v[40:] for k, v in X.items()}, y[40:], n_bootstrap=100)
+    pd.testing.assert_frame_equal(without.table, subset.table)
+    assert without.n_samples == len(y) - 40 and without.mixture == subset.mixture
+    assert "160 held-out samples, weighted (" in without.summary()
+    assert "weighted" not in subset.summary().splitlines()[0]
+
+
+def test_integer_weights_estimate_what_repeated_samples_do():
+    X, y, _ = make_interaction_regression("redundancy", n_samples=260, random_state=0)
+    X["m0"][::4] = np.nan  # absent in a quarter of the rows: per-expert masks, absence offsets
+    X_tr, y_tr, X_te, y_te = _split(X, y, 160)
+    reg = I2MoERegressor(**{**STRUCTURE, "max_epochs": 5}).fit(X_tr, y_tr)
+    counts = np.random.default_rng(1).integers(1, 4, size=len(y_te))
+    rows = np.repeat(np.arange(len(y_te)), counts)
+    weighted = interaction_report(reg, X_te, y_te, n_bootstrap=50, sample_weight=counts)
+    repeated = interaction_report(
+        reg, {k: v[rows] for k, v in X_te.items()}, y_te[rows], n_bootstrap=50
+    )
+    np.testing.assert_allclose(weighted.table[POINT], repeated.table[POINT], rtol=1e-7, atol=1e-9)
+    for key in ("score", "skill"):
+        assert weighted.mixture[key] == pytest.approx(repeated.mixture[key], rel=1e-7)
+    assert weighted.absence is not None
+    for key in ("skill", "skill_without_offsets"):
+        assert weighted.absence[key] == pytest.approx(repeated.absence[key], rel=1e-7)
+    # the weights count: unweighted, the point estimates differ
+    plain = interaction_report(reg, X_te, y_te, n_bootstrap=50)
+    assert np.abs(plain.table["mean_weight"] - weighted.table["mean_weight"]).max() > 1e-4
+
+
+def test_bad_sample_weights_are_named(unique_m1):
+    clf, X, y = unique_m1
+    with pytest.raises(ValueError, match="negative"):
+        interaction_report(clf, X, y, sample_weight=np.r_[-1.0, np.ones(len(y) - 1)])
+    with pytest.raises(ValueError, match=r"shape \(200,\)"):
+        interaction_report(clf, X, y, sample_weight=np.ones(5))
+    with pytest.raises(ValueError, match="at least 2 held-out samples of positive weight; got 1"):
+        interaction_report(clf, X, y, sample_weight=np.r_[1.0, np.zeros(len(y) - 1)])
