@@ -780,8 +780,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         given_weights = check_sample_weight(sample_weight, n_samples)
-        self._check_absent(arrays, counted=given_weights > 0)
-        y_encoded = self._prepare_target(y, fit=not reuse, fit_rows=given_weights > 0)
+        # a row of weight 0 is not given: the fit is the fit without it, in every respect
+        counted = given_weights > 0
+        weighted_out = not counted.all()
+        if weighted_out:
+            arrays = [a[counted] for a in arrays]
+        self._check_absent(arrays, fitting=True, weighted_out=weighted_out)
+        y_encoded = self._prepare_target(y, fit=not reuse, fit_rows=counted)
+        if weighted_out:
+            y_encoded, given_weights = y_encoded[counted], given_weights[counted]
+            n_samples = len(y_encoded)
         weights = self._loss_weights(y_encoded, given_weights)
         device = resolve_device(self.device)
         if device.type == "cpu":
@@ -840,11 +848,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
                 self._frozen = self._frozen_params()
             self.n_reweight_steps_ = self._fit_weights(dataset, device)
-        # the rows of weight 0 were not given: they take no part in the weights' mean
-        counted = given_weights > 0
-        mean_weights = self._anchor_weights(
-            arrays if counted.all() else [a[counted] for a in arrays]
-        )
+        mean_weights = self._anchor_weights(arrays)
         if temperature is not None and not self.net_.interrupted_:
             set_temperature(self._module(), temperature)
         self.history_ = self.net_.history
@@ -1033,7 +1037,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """
         self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
         stats = None
-        if self.standardize:  # over the rows the loss counts (a weight of 0 leaves a row out)
+        if self.standardize:  # over the rows the loss counts (a class weight of 0 leaves some out)
             counted = train.sample_weight > 0
             rows = train.present
             if not counted.all():
@@ -1342,11 +1346,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         _io.to_onnx(self, path)
 
     # -- prediction ----------------------------------------------------------
-    def _check_absent(self, arrays: list[np.ndarray], counted: np.ndarray | None = None) -> None:
+    def _check_absent(
+        self, arrays: list[np.ndarray], fitting: bool = False, weighted_out: bool = False
+    ) -> None:
         """Refuse absent modalities where they cannot be handled, naming them.
 
-        ``counted`` (fitting only) marks the training rows with a positive
-        sample weight: a modality must be present in at least one of them.
+        ``fitting``: ``arrays`` are the training rows (those with a positive
+        sample weight; ``weighted_out`` when rows of weight 0 were left out),
+        and a modality must be present in at least one of them.
         """
         names = list(self._input_spec.names)
         absent = {n: absent_rows(a) for n, a in zip(names, arrays)}
@@ -1359,11 +1366,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "With allow_missing_modalities=False every sample needs every modality; set "
                 "it to True to let the model handle absent modalities, or impute them first."
             )
-        if counted is None:
+        if not fitting:
             return
-        everywhere = [n for n, a in absent.items() if a[counted].all()]
+        everywhere = [n for n, a in absent.items() if a.all()]
         if everywhere:
-            weighted = "" if counted.all() else " with a positive sample_weight"
+            weighted = " with a positive sample_weight" if weighted_out else ""
             raise ValueError(
                 f"Modality {everywhere[0]!r} is absent (all NaN) in every training row"
                 f"{weighted}, so nothing can be learned about it. Drop it from X."

@@ -210,12 +210,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             multi-label classification.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights (multiplied by ``class_weight``). A row
-            whose weight is 0 is left out of the input standardisation and of
-            the mean interaction weights (``interaction_weights_``, the anchor
-            of ``weight_shrinkage``) too, as if it were not given; only the
-            paper's mixture's perturbed passes (``perturbation="mean"`` or
-            ``"shuffle"``, ``noise_scale="matched"``) still take their batch
-            statistics or replacement rows from every row of a batch.
+            whose weight is 0 is left out of the fit, as if it were not given:
+            the fit is the one without the row (its split, statistics, batches
+            and weights alike).
 
         Returns
         -------
@@ -370,8 +367,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from
         these predictions with the objective's weighted task loss. None for the
         paper's mixture, where a class has fewer than two samples, and where a
-        fold's other folds cannot be fitted: every row there has weight 0, or
-        lacks a modality (a rare one, all in the fold).
+        fold's other folds cannot be fitted: every row there lacks a modality
+        (a rare one, all in the fold). ``arrays`` and the weights are the
+        training rows (those of positive ``sample_weight``).
         """
         if not calibratable(self._model_kind()):
             return None
@@ -393,8 +391,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         names = self._input_spec.names
         folds = list(splitter.split(np.zeros(n), strata))
         present = ~absent_modalities(arrays)
-        counted = sample_weight > 0
-        if not all(present[train][counted[train]].any(axis=0).all() for train, _ in folds):
+        if not all(present[train].any(axis=0).all() for train, _ in folds):
             return None
         logits = np.zeros((n, len(self.classes_)), np.float32)
         for train, test in folds:

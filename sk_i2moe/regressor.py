@@ -183,12 +183,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             Real-valued targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights. A row whose weight is 0 is left out of
-            the input and target standardisation and of the mean interaction
-            weights (``interaction_weights_``, the anchor of
-            ``weight_shrinkage``) too, as if it were not given; only the
-            paper's mixture's perturbed passes (``perturbation="mean"`` or
-            ``"shuffle"``, ``noise_scale="matched"``) still take their batch
-            statistics or replacement rows from every row of a batch.
+            the fit, as if it were not given: the fit is the one without the
+            row (its split, statistics, batches and weights alike).
 
         Returns
         -------
