@@ -9,7 +9,7 @@ import os
 import sys
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 
 import joblib
@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, EpochScoring, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 from skorch.helper import predefined_split
 from skorch.history import History
 from skorch.utils import noop
@@ -67,8 +67,25 @@ MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
     "structure": StructuredInteractionMoE,
 }
 
+
 # estimator parameters handed to a backbone whose constructor accepts them
+class _Count(Interval):
+    """An integer interval that, unlike scikit-learn's, refuses ``True`` and ``False``.
+
+    ``bool`` is an ``Integral`` in Python, so ``hidden_dim=True`` would pass
+    as 1 (and ``n_threads=True`` fail later, inside torch, naming no parameter).
+    """
+
+    def __init__(self, left: int | None, right: int | None, *, closed: str) -> None:
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val: object) -> bool:
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
 _BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
+#: what the mixture itself passes to every backbone (from the data and the estimator)
+_BACKBONE_SHAPE = ("n_experts", "n_modalities", "n_tokens", "hidden_dim", "n_outputs")
 
 #: the fewest held-out samples ``early_stopping="auto"`` chooses the epochs on
 AUTO_MIN_VALIDATION = 20
@@ -172,7 +189,10 @@ SHARED_PARAMETERS = """\
         Rank of the low-rank tensor fusion (``fusion="lrtf"``).
     fusion_kwargs : dict, default=None
         Further backbone options, e.g. ``{"ffn_mult": 4}`` or
-        ``{"n_ffn_experts": 8}`` for the sparse backbones.
+        ``{"n_ffn_experts": 8}`` for the sparse backbones. An option the
+        backbone does not take, an estimator parameter (``n_layers``,
+        ``n_heads``, ``dropout``, ``rank``) or a shape the mixture sets
+        (``hidden_dim``, ...) is a ``ValueError`` at ``fit``.
     experts : {"all", "synergy_redundancy", "single"}, default="all"
         Which experts exist: a uniqueness expert per modality plus synergy and
         redundancy; only synergy and redundancy; or one expert (vanilla fusion,
@@ -636,12 +656,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "modalities": [dict, None],
         "fusion": [StrOptions(set(FUSIONS)), callable],
         "encoder": [StrOptions(set(ENCODERS))],
-        "hidden_dim": [Interval(Integral, 1, None, closed="left")],
-        "n_tokens": [Interval(Integral, 1, None, closed="left")],
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
-        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "hidden_dim": [_Count(1, None, closed="left")],
+        "n_tokens": [_Count(1, None, closed="left")],
+        "n_layers": [_Count(1, None, closed="left")],
+        "n_heads": [_Count(1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "rank": [Interval(Integral, 1, None, closed="left")],
+        "rank": [_Count(1, None, closed="left")],
         "fusion_kwargs": [dict, None],
         "experts": [StrOptions(set(EXPERT_SETS))],
         "redundancy": [StrOptions(set(REDUNDANCY_RULES))],
@@ -653,20 +673,20 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "perturbation": [StrOptions(set(PERTURBATIONS))],
         "noise_scale": [StrOptions(set(NOISE_SCALES))],
-        "n_perturbed": [Interval(Integral, 1, None, closed="left"), None],
+        "n_perturbed": [_Count(1, None, closed="left"), None],
         "loss_on": [StrOptions(set(LOSS_TARGETS))],
         "interaction_constraint": [StrOptions(set(MODEL_KINDS))],
-        "n_members": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "reweight_hidden": [Interval(Integral, 1, None, closed="left")],
-        "reweight_steps": [Interval(Integral, 0, None, closed="left")],
+        "n_members": [_Count(1, None, closed="left"), StrOptions({"auto"})],
+        "reweight_hidden": [_Count(1, None, closed="left")],
+        "reweight_steps": [_Count(0, None, closed="left")],
         "weight_shrinkage": [Interval(Real, 0, 1, closed="both")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_epochs": [_Count(1, None, closed="left")],
+        "batch_size": [_Count(1, None, closed="left"), StrOptions({"auto"})],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"refit", "auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [_Count(1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "standardize": ["boolean"],
@@ -676,7 +696,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "n_threads": [_Count(1, None, closed="left"), None],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -1120,11 +1140,22 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         # (deep copies: skorch callbacks list every attribute as a parameter, so
         # sklearn.base.clone cannot rebuild one that keeps state outside __init__)
         for item in self.callbacks or []:
-            if isinstance(item, (tuple, list)):  # skorch's (name, callback) pairs
-                name, callback = item
-                callbacks.append((name, copy.deepcopy(callback)))
-            else:
-                callbacks.append(copy.deepcopy(item))
+            named = isinstance(item, (tuple, list))  # skorch's (name, callback) pairs
+            if named and not (len(item) == 2 and isinstance(item[0], str)):
+                raise TypeError(
+                    f"callbacks holds {item!r}; a pair must be (name, callback) with a str name."
+                )
+            callback = item[1] if named else item
+            if not (
+                isinstance(callback, Callback)
+                or (isinstance(callback, type) and issubclass(callback, Callback))
+            ):
+                raise TypeError(
+                    f"callbacks holds {callback!r} ({type(callback).__name__}); give skorch "
+                    "callbacks (skorch.callbacks.Callback instances) or (name, callback) pairs."
+                )
+            callback = copy.deepcopy(callback)
+            callbacks.append((item[0], callback) if named else callback)
         return callbacks
 
     def _model_kind(self) -> type[MixtureOfInteractionExperts]:
@@ -1149,6 +1180,43 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             and self.experts != "single"
         )
 
+    def _checked_fusion_kwargs(self, accepted: Mapping[str, inspect.Parameter]) -> dict:
+        """``fusion_kwargs``, refusing what the backbone (``accepted``: its parameters) cannot take.
+
+        An estimator parameter (``dropout``, ...) or a shape the mixture sets
+        (``hidden_dim``, ...) given again here, and an option the backbone
+        does not have, are errors that name ``fusion_kwargs``.
+        """
+        given = dict(self.fusion_kwargs or {})
+        duplicated = [k for k in given if k in _BACKBONE_OPTIONS]
+        if duplicated:
+            raise ValueError(
+                f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "
+                f"name set (and check): pass {duplicated[0]}=... to the estimator instead."
+            )
+        built = [k for k in given if k in _BACKBONE_SHAPE]
+        if built:
+            raise ValueError(
+                f"fusion_kwargs sets {built}, which the mixture passes to every backbone itself "
+                "(from the data, hidden_dim and n_tokens); remove them from fusion_kwargs."
+            )
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+            return given
+        unknown = [k for k in given if k not in accepted]
+        if unknown:
+            options = sorted(
+                k
+                for k, p in accepted.items()
+                if k not in (*_BACKBONE_OPTIONS, *_BACKBONE_SHAPE)
+                and p.kind is not inspect.Parameter.VAR_POSITIONAL
+            )
+            raise ValueError(
+                f"fusion_kwargs has {unknown}, which fusion={self.fusion!r} does not take; its "
+                f"other options are {options or 'none'} (n_layers, n_heads, dropout and rank "
+                "are estimator parameters)."
+            )
+        return given
+
     def _build_net(
         self,
         n_features: list[int],
@@ -1170,7 +1238,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         accepted = inspect.signature(factory).parameters
         fusion_kwargs = {k: getattr(self, k) for k in _BACKBONE_OPTIONS if k in accepted}
-        fusion_kwargs.update(self.fusion_kwargs or {})
+        fusion_kwargs.update(self._checked_fusion_kwargs(accepted))
         model = self._model_kind()
         model_options = {
             "hidden_dim": self.hidden_dim,

@@ -186,12 +186,36 @@ def test_y_problems():
         ("temperature", -1.0),
         ("lr", 0.0),
         ("class_weight", "balance"),
+        # bool is an int to Python, not a count: refused rather than read as 1
+        ("hidden_dim", True),
+        ("n_members", True),
+        ("n_threads", True),
+        ("batch_size", np.True_),
     ],
 )
 def test_invalid_parameters(param, value):
     X = {"a": np.ones((10, 2))}
     with pytest.raises(ValueError, match=f"'{param}' parameter of I2MoEClassifier must be"):
         _fit(X, **{param: value})
+
+
+def test_fusion_kwargs_are_checked_against_the_backbone_and_the_estimator():
+    X = {"a": np.ones((10, 2))}
+    with pytest.raises(ValueError, match=r"fusion_kwargs sets \['dropout'\].* pass dropout="):
+        _fit(X, fusion="transformer", fusion_kwargs={"dropout": 5.0})
+    with pytest.raises(ValueError, match=r"fusion_kwargs sets \['hidden_dim'\]"):
+        _fit(X, fusion_kwargs={"hidden_dim": 16})
+    with pytest.raises(ValueError, match=r"\['bogus'\].*'transformer'.*\['ffn_mult'\]"):
+        _fit(X, fusion="transformer", fusion_kwargs={"bogus": 1})
+    _fit(X, fusion="transformer", fusion_kwargs={"ffn_mult": 2})  # an option of its own
+
+
+def test_callbacks_must_be_skorch_callbacks():
+    X = {"a": np.ones((10, 2))}
+    with pytest.raises(TypeError, match="callbacks holds 'nope' \\(str\\); give skorch"):
+        _fit(X, callbacks=["nope"])
+    with pytest.raises(TypeError, match="a pair must be \\(name, callback\\)"):
+        _fit(X, callbacks=[(1, "x")])
 
 
 def test_heads_must_divide_hidden_dim():
