@@ -109,6 +109,12 @@ AUTO_MEMBERS_SMALL = 8
 AUTO_MEMBERS = 4
 
 
+def _unit_rows(weights: np.ndarray) -> np.ndarray:
+    """``weights`` in float64, each row (last axis) divided by its sum."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
 def _validation_options(valid: ModalityDataset | None) -> dict:
     """The net's options for scoring ``valid`` each epoch (None: no validation)."""
     if valid is None:
@@ -1452,6 +1458,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "interaction_loss_weight=0, or train on complete rows."
             )
 
+    def _explanation_task(self) -> str:
+        """What the outputs of an explanation are (:attr:`Explanation.task`)."""
+        if not is_classifier(self):
+            return "regression"
+        return "multilabel" if self._multilabel else "classification"
+
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate the fitted mixture through the net (memory bounded by ``batch_size``)."""
         self._check_absent(arrays)
@@ -1502,18 +1514,27 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         res = self._forward_arrays(arrays)
         absent = absent_modalities(arrays)
         usable = self._usable(absent)
+        # float64 rows that sum to 1 (float32's are 1 to about 1e-7): outputs in target units
+        # carry the target's offset, which a weight sum of 1 +- 1e-7 would leave in the
+        # contributions (about 100 for targets near 1e9)
+        member_weights = res.get("member_weights")
+        if member_weights is not None:
+            member_weights = _unit_rows(member_weights)
+            weights = _unit_rows(member_weights.mean(axis=1))
+        else:
+            weights = _unit_rows(res["weights"])
         return Explanation(
             absence_offset=self._absence_offset(absent),
-            weights=res["weights"],
+            weights=weights,
             expert_outputs=self._to_output_space(res["expert_logits"]),
             output=self._to_output_space(res["logits"]),
             expert_names=list(self.expert_names_),
             output_names=self._output_names(),
-            task="classification" if is_classifier(self) else "regression",
+            task=self._explanation_task(),
             absent=absent,
             modality_names=list(self._input_spec.names),
             usable=usable,
-            member_weights=res.get("member_weights"),
+            member_weights=member_weights,
             member_outputs=(
                 self._to_output_space(res["member_expert_logits"])
                 if "member_expert_logits" in res

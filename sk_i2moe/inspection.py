@@ -59,11 +59,13 @@ class Explanation:
         Name of each expert, e.g. ``"uniqueness[labs]"``, ``"synergy"``.
     output_names : list of str
         Name of each output (the class labels for a classifier).
-    task : {"classification", "regression", "log_odds"} or None, default=None
-        What the outputs are: logits of a classifier, raw regression outputs,
-        or the log-odds of a binary classifier's positive class
-        (:meth:`log_odds`). Optional; it lets plots pick a default output,
-        label their axes and show the predicted probability (None: unknown).
+    task : {"classification", "multilabel", "regression", "log_odds"} or None, default=None
+        What the outputs are: logits of a classifier (a softmax over them),
+        the log-odds of each label of a multi-label classifier (a sigmoid
+        each), raw regression outputs, or the log-odds of a binary
+        classifier's positive class (:meth:`log_odds`). Optional; it lets
+        plots pick a default output, label their axes and show the predicted
+        probability (None: unknown).
     sample_ids : ndarray of shape (n_samples,) or None, default=None
         The row labels of ``X`` (a DataFrame's index, e.g. patient ids);
         ``to_frame()`` and the plots use them instead of ``0 .. n-1``.

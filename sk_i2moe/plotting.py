@@ -309,9 +309,10 @@ def plot_sample_explanation(
     output : int or str, default=None
         Which output to show when there are several: a position or an output
         name (a class label as a string, e.g. ``"1"``). None picks the
-        predicted class (largest mixture logit) for a classifier and the
-        first output for a regressor (``explanation.task == "regression"``;
-        when the task is unknown, the largest output).
+        predicted class (largest mixture logit) for a classifier, the most
+        likely label for a multi-label classifier, and the first output for a
+        regressor (``explanation.task == "regression"``; when the task is
+        unknown, the largest output).
     axes : sequence of 3 matplotlib Axes, default=None
         Where to draw; a new 1 x 3 figure is made when None.
 
@@ -379,6 +380,9 @@ def plot_sample_explanation(
         probability = np.exp(row[k] - row.max()) / np.exp(row - row.max()).sum()
     elif explanation.task == "log_odds":
         quantity = output_name
+        probability = 1.0 / (1.0 + np.exp(-row[k]))
+    elif explanation.task == "multilabel":  # one sigmoid per label
+        quantity = f"log-odds of label '{output_name}'"
         probability = 1.0 / (1.0 + np.exp(-row[k]))
     else:
         quantity = f"output '{output_name}'"

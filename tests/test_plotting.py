@@ -240,6 +240,23 @@ def test_plots_from_a_fitted_classifier(plt):
     assert len(ax.patches) == len(clf.expert_names_) + 1
 
 
+def test_a_multi_label_explanation_shows_each_labels_own_probability(plt):
+    from sk_i2moe import I2MoEClassifier
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 3)), "b": rng.normal(size=(60, 2))}
+    Y = np.c_[X["a"][:, 0] > 0, X["b"][:, 0] > 0].astype(int)  # two labels, not two classes
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_tokens=2, random_state=0).fit(X, Y)
+    exp = clf.explain(X)
+    assert exp.task == "multilabel"
+    proba = clf.predict_proba(X)[0]
+    for k in range(2):
+        title = plot_sample_explanation(exp, 0, output=k).get_suptitle()
+        assert title == f"Sample 0: log-odds of label '{k}' (predicted probability {proba[k]:.2f})"
+    with pytest.raises(ValueError, match="outputs are already each label's log-odds"):
+        exp.log_odds()
+
+
 def test_docstring_examples_run_with_matplotlib(plt):
     """The module's doctests skip drawing lines without matplotlib; run them all here."""
     runner = doctest.DocTestRunner(

@@ -200,3 +200,15 @@ def test_a_probability_scorer_on_a_regressor_is_named(diabetes):
     reg = I2MoERegressor(**{**SMALL, "max_epochs": 1}).fit(X, y)
     with pytest.raises(ValueError, match="scoring='roc_auc' needs predicted probabilities"):
         expert_scores(reg, X, y, scoring="roc_auc")
+
+
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_contributions_add_up_to_the_prediction_whatever_the_targets_offset(n_members):
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(100, 3)), "b": rng.normal(size=(100, 4))}
+    y = 1e9 + X["a"][:, 0] + X["b"][:, 1]  # a spread of a few units on an offset of 1e9
+    reg = I2MoERegressor(**SMALL, n_members=n_members, n_threads=1).fit(X, y)
+    explanation = reg.explain(X)
+    np.testing.assert_allclose(explanation.weights.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    added = explanation.contributions.sum(axis=1)[:, 0]
+    np.testing.assert_allclose(added, reg.predict(X), rtol=0, atol=1e-3)
