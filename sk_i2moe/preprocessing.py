@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -400,6 +400,56 @@ class _SelectsColumns:
         return repr(self.selector)
 
 
+class _ColumnsByDtype:
+    """The positions of a modality's numeric columns (``numeric=True``) or of the others.
+
+    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects.
+    Positions, not names: the inner ``ColumnTransformer`` would read integer
+    column names as positions in the modality's sub-table.
+
+    Parameters
+    ----------
+    numeric : bool
+        Which columns to select.
+    modality : str
+        The modality's name, for the error message.
+    """
+
+    def __init__(self, numeric: bool, modality: str) -> None:
+        self.numeric = numeric
+        self.modality = modality
+
+    def __call__(self, X: object) -> list[int]:
+        """The positions of the selected columns of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The modality's columns.
+
+        Returns
+        -------
+        list of int
+
+        Raises
+        ------
+        TypeError
+            When ``X`` is not a DataFrame (it has no column dtypes).
+        """
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(
+                f"Modality {self.modality!r}: make_modality_transformer tells numeric from "
+                f"categorical columns by their dtypes, so it needs a pandas DataFrame; got "
+                f"{type(X).__name__}. Wrap the table: pd.DataFrame(X, columns=names)."
+            )
+        positional = X.set_axis(range(X.shape[1]), axis=1)
+        numeric = set(positional.select_dtypes(include="number").columns)
+        return [i for i in range(X.shape[1]) if (i in numeric) == self.numeric]
+
+    def __repr__(self) -> str:
+        return f"{'numeric' if self.numeric else 'non-numeric'} columns"
+
+
 def _dense(values: object) -> np.ndarray:
     """A transformer's output as a float64 array (sparse matrices and DataFrames densified).
 
@@ -432,8 +482,11 @@ def make_modality_transformer(
     """A transformer that preprocesses each modality of a mixed-type table.
 
     Numeric and categorical columns are told apart by their dtype when the
-    transformer is fitted (``make_column_selector(dtype_include="number")``;
-    everything else is categorical: strings, ``category``, booleans).
+    transformer is fitted (numeric is what ``DataFrame.select_dtypes(include=
+    "number")`` selects; everything else is categorical: strings,
+    ``category``, booleans), so the table must be a DataFrame. Columns whose
+    names are not strings come out named ``x0``, ``x1``, ... (scikit-learn's
+    rule for feature names); name them with strings to keep their names.
 
     Parameters
     ----------
@@ -538,8 +591,8 @@ def make_modality_transformer(
         steps = clone(categorical) if categorical is not None else default_categorical(modality)
         inner = ColumnTransformer(
             [
-                ("num", clone(numeric), make_column_selector(dtype_include="number")),
-                ("cat", steps, make_column_selector(dtype_exclude="number")),
+                ("num", clone(numeric), _ColumnsByDtype(True, modality)),
+                ("cat", steps, _ColumnsByDtype(False, modality)),
             ]
         )
         return KeepAbsentRows(inner, modality=modality) if absent == "keep" else inner

@@ -225,6 +225,21 @@ def test_integer_column_names_of_categorical_columns_are_named():
     assert out.shape[0] == 3
 
 
+def test_integer_column_names_of_numeric_columns_are_columns_not_positions():
+    frame = pd.DataFrame({7: [1.0, 2.0, 3.0], 3: [100.0, 200.0, 300.0], 5: [-1.0, 0.0, 1.0]})
+    keep = FunctionTransformer(feature_names_out="one-to-one")
+    # integers select by position, as in a ColumnTransformer, whatever the labels
+    out = make_modality_transformer({"a": [2, 0], "b": [1]}, numeric=keep).fit_transform(frame)
+    np.testing.assert_array_equal(out.to_numpy(), frame.iloc[:, [2, 0, 1]].to_numpy())
+    # scikit-learn names columns without string names by their position
+    assert out.columns.tolist() == ["a__num__x2", "a__num__x0", "b__num__x1"]
+
+
+def test_a_table_without_dtypes_is_refused_by_modality():
+    with pytest.raises(TypeError, match=r"Modality 'a'.* needs a pandas DataFrame; got ndarray"):
+        make_modality_transformer({"a": [0, 1], "b": [2]}).fit_transform(np.ones((4, 3)))
+
+
 def test_keep_absent_rows_names_an_empty_table():
     with pytest.raises(ValueError, match=r"0 sample\(s\) .* minimum of 1 is required"):
         KeepAbsentRows(StandardScaler()).fit(np.empty((0, 2)))
