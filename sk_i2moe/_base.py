@@ -68,7 +68,6 @@ MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
 }
 
 
-# estimator parameters handed to a backbone whose constructor accepts them
 class _Count(Interval):
     """An integer interval that, unlike scikit-learn's, refuses ``True`` and ``False``.
 
@@ -83,6 +82,7 @@ class _Count(Interval):
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
 
+#: estimator parameters handed to a backbone whose constructor accepts them
 _BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
 #: what the mixture itself passes to every backbone (from the data and the estimator)
 _BACKBONE_SHAPE = ("n_experts", "n_modalities", "n_tokens", "hidden_dim", "n_outputs")
