@@ -19,7 +19,7 @@ import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
@@ -68,15 +68,13 @@ MODEL_KINDS: dict[str, type[MixtureOfInteractionExperts]] = {
 }
 
 
-class _Count(Interval):
-    """An integer interval that, unlike scikit-learn's, refuses ``True`` and ``False``.
+class _Number(Interval):
+    """A numeric interval that, unlike scikit-learn's, refuses ``True`` and ``False``.
 
-    ``bool`` is an ``Integral`` in Python, so ``hidden_dim=True`` would pass
-    as 1 (and ``n_threads=True`` fail later, inside torch, naming no parameter).
+    ``bool`` is an ``Integral`` (and so a ``Real``) in Python, so
+    ``hidden_dim=True`` would pass as 1 and ``lr=True`` as 1.0 (and
+    ``n_threads=True`` fail later, inside torch, naming no parameter).
     """
-
-    def __init__(self, left: int | None, right: int | None, *, closed: str) -> None:
-        super().__init__(Integral, left, right, closed=closed)
 
     def is_satisfied_by(self, val: object) -> bool:
         return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
@@ -662,47 +660,47 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "modalities": [dict, None],
         "fusion": [StrOptions(set(FUSIONS)), callable],
         "encoder": [StrOptions(set(ENCODERS))],
-        "hidden_dim": [_Count(1, None, closed="left")],
-        "n_tokens": [_Count(1, None, closed="left")],
-        "n_layers": [_Count(1, None, closed="left")],
-        "n_heads": [_Count(1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "rank": [_Count(1, None, closed="left")],
+        "hidden_dim": [_Number(Integral, 1, None, closed="left")],
+        "n_tokens": [_Number(Integral, 1, None, closed="left")],
+        "n_layers": [_Number(Integral, 1, None, closed="left")],
+        "n_heads": [_Number(Integral, 1, None, closed="left")],
+        "dropout": [_Number(Real, 0, 1, closed="left")],
+        "rank": [_Number(Integral, 1, None, closed="left")],
         "fusion_kwargs": [dict, None],
         "experts": [StrOptions(set(EXPERT_SETS))],
         "redundancy": [StrOptions(set(REDUNDANCY_RULES))],
         "reweighting": [StrOptions(set(REWEIGHTINGS))],
-        "interaction_loss_weight": [Interval(Real, 0, None, closed="left")],
-        "gate_loss_weight": [Interval(Real, 0, None, closed="left")],
-        "expert_loss_weight": [Interval(Real, 0, None, closed="left")],
-        "missing_modality_loss_weight": [Interval(Real, 0, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "interaction_loss_weight": [_Number(Real, 0, None, closed="left")],
+        "gate_loss_weight": [_Number(Real, 0, None, closed="left")],
+        "expert_loss_weight": [_Number(Real, 0, None, closed="left")],
+        "missing_modality_loss_weight": [_Number(Real, 0, None, closed="left")],
+        "temperature": [_Number(Real, 0, None, closed="neither")],
         "perturbation": [StrOptions(set(PERTURBATIONS))],
         "noise_scale": [StrOptions(set(NOISE_SCALES))],
-        "n_perturbed": [_Count(1, None, closed="left"), None],
+        "n_perturbed": [_Number(Integral, 1, None, closed="left"), None],
         "loss_on": [StrOptions(set(LOSS_TARGETS))],
         "interaction_constraint": [StrOptions(set(MODEL_KINDS))],
-        "n_members": [_Count(1, None, closed="left"), StrOptions({"auto"})],
-        "reweight_hidden": [_Count(1, None, closed="left")],
-        "reweight_steps": [_Count(0, None, closed="left")],
-        "weight_shrinkage": [Interval(Real, 0, 1, closed="both")],
-        "max_epochs": [_Count(1, None, closed="left")],
-        "batch_size": [_Count(1, None, closed="left"), StrOptions({"auto"})],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "n_members": [_Number(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "reweight_hidden": [_Number(Integral, 1, None, closed="left")],
+        "reweight_steps": [_Number(Integral, 0, None, closed="left")],
+        "weight_shrinkage": [_Number(Real, 0, 1, closed="both")],
+        "max_epochs": [_Number(Integral, 1, None, closed="left")],
+        "batch_size": [_Number(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "lr": [_Number(Real, 0, None, closed="neither")],
+        "weight_decay": [_Number(Real, 0, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"refit", "auto"})],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [_Count(1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [_Number(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [_Number(Integral, 1, None, closed="left")],
+        "tol": [_Number(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "standardize": ["boolean"],
         "allow_missing_modalities": ["boolean"],
-        "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+        "modality_dropout": [_Number(Real, 0, 1, closed="left")],
         "absence_offset": ["boolean"],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
-        "n_threads": [_Count(1, None, closed="left"), None],
+        "n_threads": [_Number(Integral, 1, None, closed="left"), None],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -710,14 +708,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     # -- hooks for subclasses ------------------------------------------------
     @abstractmethod
-    def _prepare_target(
-        self, y: object, fit: bool, fit_rows: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Validate ``y`` (and learn its encoding when ``fit``); return the training target.
-
-        ``fit_rows`` (bool, one per row; all when None) are the rows a learned
-        scale of the target may rest on: those with a positive sample weight.
-        """
+    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+        """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
 
     @abstractmethod
     def _criterion(self) -> type[torch.nn.Module]:
@@ -806,16 +798,20 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         given_weights = check_sample_weight(sample_weight, n_samples)
-        # a row of weight 0 is not given: the fit is the fit without it, in every respect
+        # a row of weight 0 is not given: once X is checked, the fit is the fit without it
         counted = given_weights > 0
         weighted_out = not counted.all()
         if weighted_out:
-            arrays = [a[counted] for a in arrays]
+            kept = np.flatnonzero(counted)
+            arrays, y = [a[kept] for a in arrays], _safe_indexing(y, kept)
+            given_weights, n_samples = given_weights[kept], len(kept)
         self._check_absent(arrays, fitting=True, weighted_out=weighted_out)
-        y_encoded = self._prepare_target(y, fit=not reuse, fit_rows=counted)
-        if weighted_out:
-            y_encoded, given_weights = y_encoded[counted], given_weights[counted]
-            n_samples = len(y_encoded)
+        try:
+            y_encoded = self._prepare_target(y, fit=not reuse)
+        except ValueError as err:
+            if not weighted_out:
+                raise
+            raise ValueError(f"{err} (Only the rows with a positive sample_weight count.)") from err
         weights = self._loss_weights(y_encoded, given_weights)
         device = resolve_device(self.device)
         if device.type == "cpu":
@@ -1189,12 +1185,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _checked_fusion_kwargs(self, accepted: Mapping[str, inspect.Parameter]) -> dict:
         """``fusion_kwargs``, refusing what the backbone (``accepted``: its parameters) cannot take.
 
-        An estimator parameter (``dropout``, ...) or a shape the mixture sets
-        (``hidden_dim``, ...) given again here, and an option the backbone
-        does not have, are errors that name ``fusion_kwargs``.
+        An estimator parameter that the backbone takes (``dropout``, ...; the
+        estimator passes it) or a shape the mixture sets (``hidden_dim``, ...)
+        given again here, and an option the backbone does not have, are
+        errors that name ``fusion_kwargs``. A backbone with ``**kwargs`` takes
+        any option.
         """
         given = dict(self.fusion_kwargs or {})
-        duplicated = [k for k in given if k in _BACKBONE_OPTIONS]
+        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and k in accepted]
         if duplicated:
             raise ValueError(
                 f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "

@@ -13,9 +13,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold
 
 EPS = 1e-12
 #: a regression target's chance level below this share of its mean square is 0 (constant)
@@ -143,8 +144,10 @@ def _bootstrap_means(
     for start in range(0, n_bootstrap, _CHUNK):
         size = min(_CHUNK, n_bootstrap - start)
         counts = rng.multinomial(g, np.full(g, 1.0 / g), size=size)[:, groups]  # [size, n]
-        totals, weights = counts @ masked, counts @ kept
-        out.append(np.divide(totals, weights, out=np.full_like(totals, np.nan), where=weights > 0))
+        totals, kept_totals = counts @ masked, counts @ kept
+        out.append(
+            np.divide(totals, kept_totals, out=np.full_like(totals, np.nan), where=kept_totals > 0)
+        )
     return np.concatenate(out)
 
 
@@ -241,13 +244,37 @@ def _added_up(
     design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
     with warnings.catch_warnings():  # an unconverged fit is still a rival, if a weaker one
         warnings.simplefilter("ignore", ConvergenceWarning)
-        params = {} if weights is None else {"sample_weight": weights}
-        predicted = cross_val_predict(model, design, y, cv=folds, method=method, params=params)
+        predicted = _cross_fitted(model, method, design, y, folds, weights)
     if task == "classification":  # log-probabilities serve as logits
         proba = np.full((len(targets), alone[0].shape[1]), EPS)
         proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
         return np.log(np.maximum(proba, EPS))
     return predicted.reshape(len(targets), -1)
+
+
+def _cross_fitted(
+    model: object,
+    method: str,
+    design: np.ndarray,
+    y: np.ndarray,
+    folds: KFold | StratifiedKFold,
+    weights: np.ndarray | None,
+) -> np.ndarray:
+    """Each fold's ``method`` output by ``model`` fitted on the other folds (with ``weights``).
+
+    :func:`~sklearn.model_selection.cross_val_predict`'s computation, fitted
+    by hand so that the weights reach ``fit`` whether or not scikit-learn's
+    metadata routing is enabled.
+    """
+    out = None
+    for train, test in folds.split(design, y):
+        fold_weights = None if weights is None else weights[train]
+        fitted = clone(model).fit(design[train], y[train], sample_weight=fold_weights)
+        part = getattr(fitted, method)(design[test])
+        if out is None:
+            out = np.empty((len(y), *part.shape[1:]), dtype=part.dtype)
+        out[test] = part
+    return out
 
 
 def _beyond_label(

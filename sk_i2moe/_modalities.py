@@ -212,7 +212,18 @@ def _normalise_selector(
             # label-based slice, end inclusive like DataFrame.loc
             selector = columns.slice_indexer(selector.start, selector.stop, selector.step)
         return np.arange(n_columns)[selector]
-    if isinstance(columns, pd.MultiIndex) and isinstance(selector, tuple) and selector in columns:
+    if (
+        isinstance(columns, pd.MultiIndex)
+        and isinstance(selector, tuple)
+        and all(isinstance(v, Hashable) for v in selector)
+        and selector in columns
+    ):
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in selector):
+            raise ValueError(
+                f"Modality {name!r} selects {selector!r}, which is both a column of X's "
+                "MultiIndex and a tuple of positions. Give a list: [positions...] for "
+                f"positions, or [{selector!r}] for that one column."
+            )
         selector = [selector]  # one (modality, feature) column, not a sequence of positions
     if isinstance(selector, (list, tuple, pd.Index)) and any(
         isinstance(v, (str, tuple, list)) for v in selector
@@ -281,7 +292,9 @@ def _label_positions(labels: list, columns: pd.Index | None, name: str) -> np.nd
                 "the name does not say which column is meant. Rename the duplicated columns, "
                 "or select columns by position."
             )
-    return np.asarray([columns.get_loc(label) for label in labels], dtype=np.intp)
+    # each label is one column (checked above), so get_indexer_for gives its position even
+    # where other columns repeat (get_loc would give a slice or a mask there)
+    return np.asarray([columns.get_indexer_for([label])[0] for label in labels], dtype=np.intp)
 
 
 #: True while an estimator fits copies of itself on parts of its data (cross-fitting): their

@@ -735,13 +735,15 @@ def interaction_report(
         checking on a few seeds.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the held-out samples (e.g. survey or inverse-probability
-        weights). Every mean, chance level, score and cross-fitted rival is
-        weighted, so that an integer weight gives the estimates of that
-        sample repeated; the bootstrap resamples the samples themselves, so
-        the intervals reflect how many samples there are, not the weights'
-        sum. A sample of weight 0 is left out, as if it were not given;
-        ``n_samples`` and ``n_usable`` count the samples of positive weight,
-        and so do the rules' minimum numbers of samples.
+        weights). Every mean, chance level and score is weighted, so that the
+        table's estimates for an integer weight are those of the sample
+        repeated; the cross-fitted rivals are fitted with the weights; the
+        bootstrap, the folds, the swap test's pairs and the name check's
+        shuffles draw the samples themselves, so the intervals reflect how
+        many samples there are, not the weights' sum. A sample of weight 0 is
+        left out, as if it were not given; ``n_samples`` and ``n_usable``
+        count the samples of positive weight, and so do the rules' minimum
+        numbers of samples.
 
     Returns
     -------
@@ -791,7 +793,8 @@ def interaction_report(
                 f"{int(given.sum())}."
             )
         arrays, targets, y = [a[given] for a in arrays], targets[given], np.asarray(y)[given]
-        n, w = int(given.sum()), w[given] / w[given].mean()
+        w = w[given] / w[given].max()  # then / mean: no overflow of the sum near 1e308
+        n, w = int(given.sum()), w / w.mean()
     if task == "classification":
         _warn_absent_classes(final.classes_, targets)
     explanation = final._explain_arrays(arrays)

@@ -211,8 +211,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights (multiplied by ``class_weight``). A row
             whose weight is 0 is left out of the fit, as if it were not given:
-            the fit is the one without the row (its split, statistics, batches
-            and weights alike).
+            its inputs are checked like every row's, then the fit is the one
+            without the row (its classes, split, statistics, batches and
+            weights alike).
 
         Returns
         -------
@@ -230,9 +231,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _prepare_target(
-        self, y: object, fit: bool, fit_rows: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         kind = type_of_target(y, input_name="y")
         if kind == "multiclass-multioutput":
             raise ValueError(

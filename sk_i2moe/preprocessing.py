@@ -442,7 +442,7 @@ class _ColumnsByDtype:
                 f"categorical columns by their dtypes, so it needs a pandas DataFrame; got "
                 f"{type(X).__name__}. Wrap the table: pd.DataFrame(X, columns=names)."
             )
-        positional = X.set_axis(range(X.shape[1]), axis=1)
+        positional = X.iloc[:0].set_axis(range(X.shape[1]), axis=1)  # the dtypes, no data
         numeric = set(positional.select_dtypes(include="number").columns)
         return [i for i in range(X.shape[1]) if (i in numeric) == self.numeric]
 

@@ -183,8 +183,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             Real-valued targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample loss weights. A row whose weight is 0 is left out of
-            the fit, as if it were not given: the fit is the one without the
-            row (its split, statistics, batches and weights alike).
+            the fit, as if it were not given: its inputs are checked like
+            every row's, then the fit is the one without the row (its target
+            scaling, split, statistics, batches and weights alike).
 
         Returns
         -------
@@ -203,9 +204,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _prepare_target(
-        self, y: object, fit: bool, fit_rows: np.ndarray | None = None
-    ) -> np.ndarray:
+    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         arr = np.asarray(y)
         if arr.dtype.kind in "cmM":  # complex, durations, dates: a float cast would succeed
             raise ValueError(
@@ -234,10 +233,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             self._y_ndim = arr.ndim
             # mean and standard deviation of y / max|y|, scaled back: no overflow of the
             # squares for targets near 1e200
-            counted = table if fit_rows is None else table[fit_rows]
-            peak = np.abs(counted).max(0)
+            peak = np.abs(table).max(0)
             peak[peak == 0] = 1.0
-            unit = counted / peak
+            unit = table / peak
             std = unit.std(0) * peak
             self._y_loc = unit.mean(0) * peak
             self._y_scale = np.where(std > 0, std, 1.0)

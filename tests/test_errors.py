@@ -191,6 +191,8 @@ def test_y_problems():
         ("n_members", True),
         ("n_threads", True),
         ("batch_size", np.True_),
+        ("lr", True),
+        ("weight_shrinkage", True),
     ],
 )
 def test_invalid_parameters(param, value):
@@ -207,6 +209,8 @@ def test_fusion_kwargs_are_checked_against_the_backbone_and_the_estimator():
         _fit(X, fusion_kwargs={"hidden_dim": 16})
     with pytest.raises(ValueError, match=r"\['bogus'\].*'transformer'.*\['ffn_mult'\]"):
         _fit(X, fusion="transformer", fusion_kwargs={"bogus": 1})
+    with pytest.raises(ValueError, match=r"\['rank'\], which fusion='transformer' does not"):
+        _fit(X, fusion="transformer", fusion_kwargs={"rank": 4})  # an option of lrtf's only
     _fit(X, fusion="transformer", fusion_kwargs={"ffn_mult": 2})  # an option of its own
 
 
@@ -282,6 +286,16 @@ def test_column_names_are_looked_up_as_given():
         I2MoEClassifier(**SMALL, modalities={"m": ["g"], "n": [("h", "z")]}).fit(levels, y)
     with pytest.raises(TypeError, match=r"Modality 'm' selects columns by \[\['g', 'x'\]\]"):
         I2MoEClassifier(**SMALL, modalities={"m": [["g", "x"]], "n": [2]}).fit(levels, y)
+    # a column named once among repeated ones is still one column
+    repeated = levels.set_axis(
+        pd.MultiIndex.from_tuples([("g", "x"), ("g", "x"), ("h", "z")]), axis=1
+    )
+    clf = I2MoEClassifier(**SMALL, modalities={"m": [0, 1], "n": [("h", "z")]}).fit(repeated, y)
+    assert clf.modalities_ == {"m": 2, "n": 1}
+    # a tuple of integers that is also a column: which one is meant is asked, not guessed
+    numbered = levels.set_axis(pd.MultiIndex.from_tuples([(0, 0), (0, 1), (1, 0)]), axis=1)
+    with pytest.raises(ValueError, match=r"\(0, 1\), which is both a column .* and a tuple"):
+        I2MoEClassifier(**SMALL, modalities={"m": (0, 1), "n": [2]}).fit(numbered, y)
 
 
 # -- property tests of the conversion -------------------------------------------------------

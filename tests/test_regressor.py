@@ -212,3 +212,17 @@ def test_contributions_add_up_to_the_prediction_whatever_the_targets_offset(n_me
     np.testing.assert_allclose(explanation.weights.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     added = explanation.contributions.sum(axis=1)[:, 0]
     np.testing.assert_allclose(added, reg.predict(X), rtol=0, atol=1e-3)
+
+
+def test_a_class_only_rows_of_weight_0_have_is_not_a_class_of_the_fit():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(70, 3)), "b": rng.normal(size=(70, 2))}
+    y = np.r_[np.arange(60) % 2, np.full(10, 2)]  # class 2 only in the rows weighted 0
+    weight = np.r_[np.ones(60), np.zeros(10)]
+    params = {**SMALL, "n_threads": 1}  # 60 rows: the cross-fitted fallback, no held-out split
+    weighted = I2MoEClassifier(**params).fit(X, y, sample_weight=weight)
+    without = I2MoEClassifier(**params).fit({k: v[:60] for k, v in X.items()}, y[:60])
+    assert weighted.classes_.tolist() == [0, 1]
+    np.testing.assert_array_equal(weighted.predict_proba(X), without.predict_proba(X))
+    with pytest.raises(ValueError, match="only one class .* positive sample_weight count"):
+        I2MoEClassifier(**params).fit(X, y, sample_weight=(y == 0).astype(float))

@@ -550,6 +550,17 @@ def test_integer_weights_estimate_what_repeated_samples_do():
     assert np.abs(plain.table["mean_weight"] - weighted.table["mean_weight"]).max() > 1e-4
 
 
+def test_weights_reach_the_rivals_with_metadata_routing_on(unique_m1):
+    import sklearn
+
+    clf, X, y = unique_m1
+    weight = np.linspace(0.5, 2.0, len(y))
+    plain = interaction_report(clf, X, y, n_bootstrap=50, sample_weight=weight)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = interaction_report(clf, X, y, n_bootstrap=50, sample_weight=weight)
+    pd.testing.assert_frame_equal(routed.table, plain.table)
+
+
 def test_bad_sample_weights_are_named(unique_m1):
     clf, X, y = unique_m1
     with pytest.raises(ValueError, match="negative"):
