@@ -70,10 +70,8 @@ def _chance_losses(
     ref = y[keep]
     w = None if weights is None else weights[keep]
     if task == "classification":
-        if w is None:
-            freq = np.bincount(ref, minlength=y.max() + 1) / len(ref)
-        else:
-            freq = np.bincount(ref, weights=w, minlength=y.max() + 1) / w.sum()
+        total = len(ref) if w is None else w.sum()
+        freq = np.bincount(ref, weights=w, minlength=y.max() + 1) / total
         onehot_error = np.tile(freq, (len(y), 1))
         onehot_error[np.arange(len(y)), y] -= 1.0
         return np.square(onehot_error).sum(axis=1)

@@ -292,9 +292,9 @@ def _label_positions(labels: list, columns: pd.Index | None, name: str) -> np.nd
                 "the name does not say which column is meant. Rename the duplicated columns, "
                 "or select columns by position."
             )
-    # each label is one column (checked above), so get_indexer_for gives its position even
-    # where other columns repeat (get_loc would give a slice or a mask there)
-    return np.asarray([columns.get_indexer_for([label])[0] for label in labels], dtype=np.intp)
+    # each label is one column (checked above), so get_indexer_for gives one position per
+    # label even where other columns repeat (get_loc would give a slice or a mask there)
+    return np.asarray(columns.get_indexer_for(labels), dtype=np.intp)
 
 
 #: True while an estimator fits copies of itself on parts of its data (cross-fitting): their
