@@ -40,7 +40,7 @@ from ._modalities import (
 from ._net import HeldOutLogits, I2MoENet, mixture_output
 from ._scoring import default_scoring
 from .inspection import Explanation, expert_scores
-from .nn._torch_state import cuda_devices, forked_rng, torch_threads
+from .nn._torch_state import fit_cuda_devices, forked_rng, seed_generators, torch_threads
 from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
 from .nn.encoders import ENCODERS
 from .nn.ensemble import EnsembleObjective, MixtureEnsemble, mixtures_of
@@ -471,7 +471,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
         several threads take turns (see ``random_state``), but predictions
         running at the same time in several threads with ``n_threads`` set
         may restore each other's setting (their results are unaffected);
-        leave it None when predicting from several threads.
+        leave it None when predicting from several threads. A thread that
+        starts its first torch work while a call with ``n_threads`` runs keeps
+        that count afterwards (torch sets a thread's count once, from the
+        process's setting at that moment): in a server, leave it None.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks (or ``(name, callback)`` pairs) for the skorch net,
         e.g. ``EpochScoring("roc_auc", lower_is_better=False)`` with
@@ -483,12 +486,15 @@ SHARED_TRAINING_PARAMETERS = f"""\
         one.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, replacement noise and
-        the validation split. ``fit`` seeds torch's global generator inside
+        the validation split. ``fit`` seeds torch's CPU generator (and, for a
+        fit on a GPU, that GPU's; no other device's) inside
         :func:`torch.random.fork_rng`, so the caller's random state is
-        restored afterwards. As that generator is process-wide, fits started
-        at the same time in threads of one process take turns (each is
-        reproducible, but they do not run in parallel); run parallel fits in
-        processes, as joblib's default backend does.
+        restored afterwards. As those generators are process-wide, fits
+        started at the same time in threads of one process take turns (each is
+        reproducible, but they do not run in parallel), ``load`` waits for a
+        running fit, and other code drawing torch random numbers in another
+        thread during a fit draws from the fit's stream (and changes the fit);
+        run parallel fits in processes, as joblib's default backend does.
     verbose : int, default=0
         0 prints nothing; 1 or more reports every epoch: on a terminal,
         skorch's epoch table and a progress bar; otherwise (a log file, a CI
@@ -831,10 +837,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             if valid is None and not reuse and self.early_stopping == "auto"
             else None
         )
-        # torch.manual_seed below seeds every visible GPU, whatever the fit's device: fork (and
-        # so restore) all of them
-        with forked_rng(cuda_devices()), torch_threads(self.n_threads):
-            torch.manual_seed(seed)
+        generators = fit_cuda_devices(device)
+        with forked_rng(generators), torch_threads(self.n_threads):
+            seed_generators(seed, generators)
             if reuse:
                 release_weights(self._module())  # train and validate on the weights as they are
                 if calibratable(self._module()):
@@ -866,7 +871,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                         valid, recorded[min(chosen, len(recorded)) - 1]
                     )
                     self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
-                    torch.manual_seed(seed)
+                    seed_generators(seed, generators)
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
                 self._frozen = self._frozen_params()
             self.n_reweight_steps_ = self._fit_weights(dataset, device)

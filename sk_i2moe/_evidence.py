@@ -10,11 +10,8 @@ into verdicts live in :mod:`sk_i2moe._report` (its ``_Evidence`` class).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -167,10 +164,20 @@ def _masked_mean(
 
 
 def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of each column of ``draws`` ``(B, ...)`` over its finite draws.
+
+    NaN for a column without a finite draw (an expert no resample could use),
+    computed without NumPy's all-NaN warning: a library does not touch the
+    process-wide warning filters to hide it.
+    """
     tail = 100 * (1 - confidence) / 2
-    with warnings.catch_warnings():  # an expert no resample could use: NaN, reported as such
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanpercentile(draws, tail, axis=0), np.nanpercentile(draws, 100 - tail, axis=0)
+    low, high = np.full(draws.shape[1:], np.nan), np.full(draws.shape[1:], np.nan)
+    measured = np.isfinite(draws).any(axis=0)
+    if measured.any():
+        kept = draws[:, measured]
+        low[measured] = np.nanpercentile(kept, tail, axis=0)
+        high[measured] = np.nanpercentile(kept, 100 - tail, axis=0)
+    return low, high
 
 
 def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
@@ -188,11 +195,10 @@ def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
     if not measured.any():
         return out
     kept = draws[:, measured]
-    with warnings.catch_warnings():  # a resample that could use no column: left out
-        warnings.simplefilter("ignore", RuntimeWarning)
-        centre = np.nanmean(kept, axis=0)
-        shortfall = np.nanmax(centre - kept, axis=1)
-        out[measured] = centre - np.nanpercentile(shortfall, 100 * (1 + confidence) / 2)
+    centre = np.nanmean(kept, axis=0)
+    # a resample that could use no column is left out
+    shortfall = np.nanmax((centre - kept)[np.isfinite(kept).any(axis=1)], axis=1)
+    out[measured] = centre - np.percentile(shortfall, 100 * (1 + confidence) / 2)
     return out
 
 
@@ -240,9 +246,7 @@ def _added_up(
     else:
         return None
     design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
-    with warnings.catch_warnings():  # an unconverged fit is still a rival, if a weaker one
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        predicted = _cross_fitted(model, method, design, y, folds, weights)
+    predicted = _cross_fitted(model, method, design, y, folds, weights)
     if task == "classification":  # log-probabilities serve as logits
         proba = np.full((len(targets), alone[0].shape[1]), EPS)
         proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0

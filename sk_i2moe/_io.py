@@ -697,17 +697,15 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
         # known in advance: refuse before the exporter prints the graph it failed on
         raise ValueError(unsupported.format("its layers route tokens by their values"))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                serving,
-                example,
-                dynamo=True,
-                input_names=placeholders,
-                output_names=[output, WEIGHTS_OUTPUT],
-                dynamic_shapes=(tuple({0: batch} for _ in names),),  # the *xs argument
-                verbose=False,
-            )
+        program = torch.onnx.export(
+            serving,
+            example,
+            dynamo=True,
+            input_names=placeholders,
+            output_names=[output, WEIGHTS_OUTPUT],
+            dynamic_shapes=(tuple({0: batch} for _ in names),),  # the *xs argument
+            verbose=False,
+        )
     except Exception as err:
         cause = err
         while cause.__cause__ is not None:  # the exporter wraps the tracer's error

@@ -1,5 +1,7 @@
 """inspection.interaction_report: the evidence table, its rules and its verdicts."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -243,7 +245,9 @@ def test_uniqueness_is_not_claimed_when_the_added_up_rival_cannot_be_fitted(uniq
 def test_a_modality_absent_from_every_held_out_row_is_not_compared_with(unique_m1):
     clf, X, y = unique_m1
     lacking = {**X, "m0": np.full_like(X["m0"], np.nan)}
-    report = interaction_report(clf, lacking, y, random_state=0)
+    with warnings.catch_warnings():  # experts no resample can use: NaN, and no NumPy warning
+        warnings.simplefilter("error", RuntimeWarning)
+        report = interaction_report(clf, lacking, y, random_state=0)
     reason = report.table.loc["uniqueness[m1]", "reason"]
     assert not report.table.loc["uniqueness[m1]", "supported"]
     assert "no held-out samples have both it and 'm0'" in reason
@@ -466,7 +470,9 @@ def test_an_expert_no_sample_can_use_says_so_first():
     lacking = {k: v.copy() for k, v in X_te.items()}
     lacking["m0"][:] = np.nan
     shuffled = np.random.default_rng(0).permutation(y[150:])  # the mixture at chance
-    table = interaction_report(clf, lacking, shuffled, n_bootstrap=20).table
+    with warnings.catch_warnings():  # no NumPy warning about the all-NaN draws either
+        warnings.simplefilter("error", RuntimeWarning)
+        table = interaction_report(clf, lacking, shuffled, n_bootstrap=20).table
     assert table.loc["uniqueness[m0]", "reason"] == "no held-out sample has the modalities it needs"
 
 

@@ -20,9 +20,28 @@ import torch
 _FORK_LOCK = threading.RLock()
 
 
-def cuda_devices() -> list[int]:
-    """Every visible CUDA device: those whose generators :func:`torch.manual_seed` seeds."""
-    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+def fit_cuda_devices(device: torch.device) -> list[int]:
+    """The CUDA devices whose generators a fit on ``device`` draws on: its own, or none.
+
+    A fit on the CPU touches no CUDA device: asking a GPU for its generator's
+    state would start CUDA there (memory on every card, and no CUDA in processes
+    forked afterwards).
+    """
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+def seed_generators(seed: int, cuda_devices: Sequence[int] = ()) -> None:
+    """Seed torch's CPU generator and those of ``cuda_devices``, and no other.
+
+    Unlike :func:`torch.manual_seed`, which seeds every device's generator (every
+    GPU, MPS, XPU), so that a fit leaves no generator it did not fork reseeded.
+    """
+    torch.default_generator.manual_seed(seed)
+    for index in cuda_devices:
+        with torch.cuda.device(index):
+            torch.cuda.manual_seed(seed)
 
 
 @contextlib.contextmanager
@@ -37,7 +56,7 @@ def forked_rng(devices: Sequence[int] = ()) -> Iterator[None]:
     Parameters
     ----------
     devices : sequence of int, default=()
-        CUDA devices whose generators are forked too (those a seeding in the block touches).
+        CUDA devices whose generators are forked too (those the block seeds or draws on).
     """
     with _FORK_LOCK, torch.random.fork_rng(devices=list(devices)):
         yield
