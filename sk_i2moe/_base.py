@@ -762,7 +762,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         fresh = not (self.warm_start and hasattr(self, "net_"))
         try:
             return self._fit_data(X, y, sample_weight)
-        except Exception:
+        except BaseException:  # a KeyboardInterrupt outside skorch's epoch loop too
             if fresh:
                 self.__dict__.pop("net_", None)
             raise
@@ -1096,14 +1096,28 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     )
 
     def _frozen_params(self) -> dict:
-        return {k: v for k, v in self.get_params(deep=False).items() if k not in self._CONTINUABLE}
+        """The parameters the network is built from, as values the caller cannot change.
 
-    def _check_warm_start_compatible(self) -> None:
-        changed = {
+        Copies: a ``fusion_kwargs`` dict the caller edits in place after the fit
+        must read as changed. Callbacks are not part of the network (nor of a
+        model file): the list is copied, not the callbacks.
+        """
+        return {
+            k: list(v) if k == "callbacks" and v is not None else copy.deepcopy(v)
+            for k, v in self.get_params(deep=False).items()
+            if k not in self._CONTINUABLE
+        }
+
+    def _changed_since_fit(self) -> dict[str, tuple[object, object]]:
+        """Parameters the network was built with that differ now: ``{name: (then, now)}``."""
+        return {
             k: (v, getattr(self, k))
             for k, v in self._frozen.items()
             if not _same_value(v, getattr(self, k))
         }
+
+    def _check_warm_start_compatible(self) -> None:
+        changed = self._changed_since_fit()
         if changed:
             raise ValueError(
                 "warm_start=True continues training the fitted network and takes only "
@@ -1372,7 +1386,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         ------
         ValueError
             For a custom (callable) fusion backbone, which cannot be written
-            as data, or any other value that cannot (named in the message).
+            as data, or any other value that cannot (named in the message);
+            or when parameters the network is built from changed since the
+            fit (the file would describe another network).
 
         Examples
         --------
@@ -1386,6 +1402,15 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         >>> load(path).expert_names_ == clf.expert_names_
         True
         """
+        check_is_fitted(self, "net_")
+        changed = self._changed_since_fit()
+        if changed:
+            raise ValueError(
+                "The file would describe another network than the one fitted: these "
+                "parameters changed since the fit (set_params, or a dict or list edited in "
+                f"place): {', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}. "
+                "Set them back, or fit again, before saving."
+            )
         _io.save(self, path, optimizer=optimizer)
 
     def to_onnx(self, path: str | os.PathLike) -> None:

@@ -478,9 +478,7 @@ class ModalitySpec:
             _check_no_repeats(groups, columns_index)
             _check_partition(groups, n_columns, columns_index)
         _warn_if_one_modality(tuple(groups), table=modalities is None)
-        feature_names = (
-            np.asarray(columns_index, dtype=object) if columns_index is not None else None
-        )
+        feature_names = np.array(columns_index, dtype=object) if columns_index is not None else None
         spec = cls(
             tuple(groups),
             tuple(len(g) for g in groups.values()),
@@ -583,11 +581,11 @@ def row_labels(X: object) -> np.ndarray | None:
         without a row index.
     """
     if isinstance(X, pd.DataFrame):
-        return np.asarray(X.index, dtype=object)
+        return np.array(X.index, dtype=object)  # a copy: pandas' buffer is writeable
     if isinstance(X, Mapping):
         for value in X.values():
             if isinstance(value, pd.DataFrame):
-                return np.asarray(value.index, dtype=object)
+                return np.array(value.index, dtype=object)
     return None
 
 
@@ -646,7 +644,7 @@ def _table(X: object) -> np.ndarray:
 def _column_names(values: object) -> np.ndarray | None:
     """A DataFrame's column names as an object array; None for anything else."""
     if isinstance(values, pd.DataFrame):
-        return np.asarray(values.columns, dtype=object)
+        return np.array(values.columns, dtype=object)
     return None
 
 

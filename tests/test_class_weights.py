@@ -124,6 +124,24 @@ def test_a_fresh_fit_that_fails_leaves_the_estimator_unfitted(data):
         check_is_fitted(model)
 
 
+def test_a_fresh_fit_interrupted_outside_the_epoch_loop_leaves_the_estimator_unfitted(data):
+    # Ctrl-C after skorch's epoch loop (which only catches it inside the loop) is no Exception:
+    # the old network must not stay next to the new fit's classes_
+    from sklearn.exceptions import NotFittedError
+    from skorch.callbacks import Callback
+
+    class Interrupt(Callback):
+        def on_train_end(self, net, **kwargs):
+            raise KeyboardInterrupt
+
+    X, y = data
+    model = I2MoEClassifier(n_members=1, early_stopping=False, **TINY).fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        model.set_params(callbacks=[Interrupt()]).fit(X, np.where(y == 1, "sick", "healthy"))
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
 def test_the_resolved_class_weights_are_kept_and_saved(data, tmp_path):
     from sk_i2moe import load
 

@@ -137,3 +137,16 @@ def test_a_one_modality_fit_says_its_weights_are_not_interactions(table, recwarn
     recwarn.clear()
     I2MoEClassifier(**SMALL).fit({"labs": labs, "notes": notes}, y)
     assert not [w for w in recwarn if "one modality" in str(w.message)]
+
+
+def test_names_and_row_labels_handed_out_are_copies_of_the_callers_index():
+    # pandas keeps an Index's labels in a writeable object array: handing it out would let an
+    # edit of feature_names_in_ or of an explanation's sample_ids rename the caller's table
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(40, 4)), columns=["a__x", "a__y", "b__x", "b__y"])
+    df.index = [f"patient{i}" for i in range(40)]
+    clf = I2MoEClassifier(**SMALL, n_members=1).fit(df, (df["a__x"] > 0).astype(int))
+    clf.explain(df).sample_ids[0] = "anonymised"
+    clf.feature_names_in_[0] = "renamed"  # (the model's own columns: as scikit-learn's)
+    assert list(df.columns) == ["a__x", "a__y", "b__x", "b__y"]
+    assert df.index[0] == "patient0"

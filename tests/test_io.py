@@ -500,3 +500,25 @@ def test_optimizer_tensors_must_fit_their_parameters(saved, change):
     _rewrite(path, edit)
     with pytest.raises(ModelFileError, match="optimizer tensor"):
         load(path)
+
+
+def test_a_parameter_edited_in_place_after_the_fit_is_a_change(tmp_path):
+    # the fitted model keeps copies of the parameters its network was built from: editing the
+    # dict passed as fusion_kwargs must not slip past warm_start's check, nor make the file
+    # describe another network than its weights (load would build top_k=1 around top_k=2)
+    X, y = _data()
+    kwargs = {"top_k": 2}
+    clf = I2MoEClassifier(**{**TINY, "fusion": "moepp", "fusion_kwargs": kwargs}).fit(X, y)
+    kwargs["top_k"] = 1
+    with pytest.raises(ValueError, match=r"changed since the fit.*fusion_kwargs"):
+        clf.save(tmp_path / "model.i2moe")
+    with pytest.raises(ValueError, match="fusion_kwargs"):
+        clf.set_params(warm_start=True, max_epochs=1).fit(X, y)
+    kwargs["top_k"] = 2  # set back: saved, and the file predicts as the model does
+    clf.set_params(warm_start=False).save(tmp_path / "model.i2moe")
+    np.testing.assert_array_equal(
+        load(tmp_path / "model.i2moe").predict_proba(X), clf.predict_proba(X)
+    )
+    clf.set_params(hidden_dim=TINY["hidden_dim"] * 2)  # set_params counts as a change too
+    with pytest.raises(ValueError, match="hidden_dim"):
+        clf.save(tmp_path / "other.i2moe")
