@@ -644,6 +644,22 @@ def _same_value(before: object, now: object) -> bool:
         return joblib.hash(before) == joblib.hash(now)
 
 
+def _snapshot(value: object) -> object:
+    """``value`` with its containers and arrays copied, other objects as they are.
+
+    What the caller can edit in place (a dict, a list, an array) is copied;
+    code and objects (a backbone factory, a module in ``fusion_kwargs``, a
+    callback) are kept, compared by identity like any object without ``==``.
+    """
+    if isinstance(value, dict):
+        return {k: _snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_snapshot(v) for v in value)
+    if isinstance(value, (np.ndarray, pd.Index, pd.Series)):
+        return value.copy()
+    return value
+
+
 def _accepted_by(target: Callable, prefix: str, options: dict) -> dict:
     """``options`` that ``target``'s constructor accepts, as skorch ``prefix__name`` arguments."""
     accepted = inspect.signature(target).parameters
@@ -1098,12 +1114,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _frozen_params(self) -> dict:
         """The parameters the network is built from, as values the caller cannot change.
 
-        Copies: a ``fusion_kwargs`` dict the caller edits in place after the fit
-        must read as changed. Callbacks are not part of the network (nor of a
-        model file): the list is copied, not the callbacks.
+        Copies (:func:`_snapshot`): a ``fusion_kwargs`` dict the caller edits in
+        place after the fit must read as changed.
         """
         return {
-            k: list(v) if k == "callbacks" and v is not None else copy.deepcopy(v)
+            k: _snapshot(v)
             for k, v in self.get_params(deep=False).items()
             if k not in self._CONTINUABLE
         }

@@ -322,3 +322,30 @@ def test_the_validation_loss_is_the_weighted_mean_over_every_held_out_row(imbala
     logits = torch.from_numpy(clf.net_.forward_outputs(valid, len(valid))["logits"])
     loss = clf.net_.criterion_.weighted_task_loss(logits, valid.y, valid.sample_weight)
     assert clf.history_[-1, "valid_loss"] == pytest.approx(loss.item(), rel=1e-5)
+
+
+def test_warm_start_takes_parameters_without_equality_as_unchanged_copies():
+    # the fit keeps copies of the network's parameters; a module instance in fusion_kwargs or a
+    # functools.partial backbone has no ==, and its copy must still read as unchanged
+    import functools
+
+    from torch import nn
+
+    def factory(n_modalities, n_tokens, hidden_dim, n_outputs, act):
+        width = n_modalities * n_tokens * hidden_dim
+        return nn.Sequential(nn.Flatten(), nn.Linear(width, n_outputs), act)
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 3)), "b": rng.normal(size=(60, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    clf = I2MoEClassifier(
+        **{**SMALL, "max_epochs": 1},
+        n_members=1,
+        fusion=functools.partial(factory),
+        fusion_kwargs={"act": nn.Tanh()},
+    ).fit(X, y)
+    clf.set_params(warm_start=True).fit(X, y)
+    assert clf.n_iter_ == 2
+    clf.fusion_kwargs["act"] = nn.ReLU()  # another module, edited in place: a change
+    with pytest.raises(ValueError, match="fusion_kwargs"):
+        clf.fit(X, y)
