@@ -41,9 +41,31 @@ def _run(path, estimator, X, weights=False):
     return (prediction, interaction_weights) if weights else prediction
 
 
-#: every exportable backbone in the default mixture, and the paper's mixture once: the mixture
-#: kind and the backbone are separate parts of the graph (an export costs ~10 s)
-EXPORTED = [(fusion, "structure") for fusion in sorted(set(FUSIONS) - NOT_EXPORTABLE)]
+#: an export costs 10-20 s: the tests of one fitted model share its export, and run in one
+#: pytest-xdist worker (``--dist loadgroup``), so that it is exported once
+SHARED = pytest.mark.xdist_group("onnx_default_export")
+
+
+@pytest.fixture(scope="module")
+def default_export(tmp_path_factory):
+    """The structured mixture of MLP experts (the defaults) on ``_data()``, exported once."""
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, fusion="mlp", interaction_constraint="structure").fit(X, y)
+    path = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    clf.to_onnx(path)
+    return clf, path
+
+
+def _assert_matches(path, clf):
+    X_new, _ = _data(n=17, seed=1)  # another number of rows than the export's example
+    proba, weights = _run(path, clf, X_new, weights=True)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-5)
+    np.testing.assert_allclose(weights, clf.explain(X_new).weights, atol=1e-5)
+
+
+#: every other exportable backbone in the default mixture, and the paper's mixture once: the
+#: mixture kind and the backbone are separate parts of the graph
+EXPORTED = [(fusion, "structure") for fusion in sorted(set(FUSIONS) - NOT_EXPORTABLE - {"mlp"})]
 EXPORTED.append(("mlp", "loss"))
 
 
@@ -51,12 +73,16 @@ EXPORTED.append(("mlp", "loss"))
 def test_every_exportable_backbone_matches_predict_proba(fusion, constraint, tmp_path):
     X, y = _data()
     clf = I2MoEClassifier(**TINY, fusion=fusion, interaction_constraint=constraint).fit(X, y)
-    path = tmp_path / "model.onnx"
-    clf.to_onnx(path)
-    X_new, _ = _data(n=17, seed=1)  # another number of rows than the export's example
-    proba, weights = _run(path, clf, X_new, weights=True)
-    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-5)
-    np.testing.assert_allclose(weights, clf.explain(X_new).weights, atol=1e-5)
+    clf.to_onnx(tmp_path / "model.onnx")
+    _assert_matches(tmp_path / "model.onnx", clf)
+
+
+@SHARED
+def test_the_default_model_matches_predict_proba(default_export):
+    # four members (TINY): the graph averages the ensemble as predict_proba does
+    clf, path = default_export
+    assert clf.n_members_ == 4
+    _assert_matches(path, clf)
 
 
 @pytest.mark.parametrize("fusion", sorted(NOT_EXPORTABLE))
@@ -90,24 +116,15 @@ def test_multilabel_and_multiclass_probabilities(tmp_path):
         np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-5)
 
 
-@pytest.mark.parametrize("two_d", [False, True])
-def test_regressor_predictions_in_target_units(two_d, tmp_path):
+def test_regressor_predictions_in_target_units(tmp_path):
+    # one target here; two targets in the test of absent modalities below
     X, _ = _data()
-    y = X["labs"][:, :2] * 50 + 1000 if two_d else X["labs"][:, 0] * 50 + 1000
+    y = X["labs"][:, 0] * 50 + 1000
     reg = I2MoERegressor(**TINY).fit(X, y)
     reg.to_onnx(tmp_path / "model.onnx")
     got = _run(tmp_path / "model.onnx", reg, X)
-    expected = reg.predict(X).reshape(len(y), -1)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
-
-
-def test_an_ensemble_exports_its_averaged_prediction(tmp_path):
-    X, y = _data()
-    clf = I2MoEClassifier(**{**TINY, "n_members": 3}).fit(X, y)
-    path = tmp_path / "model.onnx"
-    clf.to_onnx(path)
-    X_new, _ = _data(n=9, seed=2)
-    np.testing.assert_allclose(_run(path, clf, X_new), clf.predict_proba(X_new), atol=1e-5)
+    assert got.shape == (len(y), 1)
+    np.testing.assert_allclose(got[:, 0], reg.predict(X), rtol=1e-5, atol=1e-3)
 
 
 def _with_absent(X):
@@ -124,8 +141,8 @@ def test_absent_modalities_are_handled_as_the_estimator_does(task, tmp_path):
     X = _with_absent(complete)
     if task == "classification":
         model = I2MoEClassifier(**TINY).fit(X, y)
-    else:
-        model = I2MoERegressor(**TINY).fit(X, complete["labs"][:, 1] * 50 + 1000)
+    else:  # two targets, in their own units
+        model = I2MoERegressor(**TINY).fit(X, complete["labs"][:, 1:3] * [50, 5] + [1000, -20])
     # the offsets the absent modalities add are part of the prediction the graph must match
     assert np.abs(model._module().members[0].absence_logits.detach().cpu().numpy()).max() > 0
     model.to_onnx(tmp_path / "model.onnx")
@@ -137,19 +154,19 @@ def test_absent_modalities_are_handled_as_the_estimator_does(task, tmp_path):
     if task == "classification":
         np.testing.assert_allclose(got, model.predict_proba(X_new), atol=1e-5)
     else:
-        np.testing.assert_allclose(got[:, 0], model.predict(X_new), rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(got, model.predict(X_new), rtol=1e-5, atol=1e-3)
 
 
-def test_rows_the_estimator_refuses_give_nan(tmp_path):
+@SHARED
+def test_rows_the_estimator_refuses_give_nan(default_export, tmp_path):
     X, y = _data()
     X_new = {name: a[:4].copy() for name, a in X.items()}
     X_new["labs"][0] = np.nan  # absent: handled
     X_new["labs"][1] = np.nan  # every modality absent: the estimator refuses the row
     X_new["notes"][1] = np.nan
     X_new["notes"][2, 0] = np.nan  # partly missing: the estimator asks for imputation
-    clf = I2MoEClassifier(**TINY).fit(X, y)
-    clf.to_onnx(tmp_path / "model.onnx")
-    got = _run(tmp_path / "model.onnx", clf, X_new)
+    clf, path = default_export
+    got = _run(path, clf, X_new)
     assert np.isnan(got[1:3]).all()
     assert np.isfinite(got[[0, 3]]).all()
     complete = {name: a[[0, 3]] for name, a in X_new.items()}
@@ -162,16 +179,16 @@ def test_rows_the_estimator_refuses_give_nan(tmp_path):
     assert np.isnan(got[:3]).all() and np.isfinite(got[3]).all()
 
 
-def test_the_graph_names_its_outputs_and_experts(tmp_path):
+@SHARED
+def test_the_graph_names_its_outputs_and_experts(default_export):
     X, y = _data()
-    clf = I2MoEClassifier(**TINY).fit(X, y)
-    clf.to_onnx(tmp_path / "model.onnx")
-    session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    clf, path = default_export
+    session = ort.InferenceSession(str(path))
     assert [o.name for o in session.get_outputs()] == ["probabilities", "interaction_weights"]
     stored = session.get_modelmeta().custom_metadata_map
     assert json.loads(stored["expert_names"]) == clf.expert_names_
     assert json.loads(stored["output_names"]) == [str(c) for c in clf.classes_]
-    _, weights = _run(tmp_path / "model.onnx", clf, X, weights=True)
+    _, weights = _run(path, clf, X, weights=True)
     assert weights.shape == (len(y), len(clf.expert_names_))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
 
