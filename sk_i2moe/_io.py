@@ -363,9 +363,11 @@ def _restore_optimizer(
         raise ModelFileError(
             f"The optimizer state in {path!r} is malformed ({str(err).splitlines()[0]})."
         ) from None
-    groups = _file_checks.check_optimizer_groups(
-        groups, optimizer.state_dict()["param_groups"], path
-    )
+    # the optimizer was built with the weight decay of the fit that built the network (a
+    # parameter that may have changed since, with set_params, without a new fit)
+    decay = estimator._frozen.get("weight_decay", estimator.weight_decay)
+    fresh = [{**group, "weight_decay": decay} for group in optimizer.state_dict()["param_groups"]]
+    groups = _file_checks.check_optimizer_groups(groups, fresh, path)
     try:
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (KeyError, TypeError, ValueError) as err:
@@ -568,6 +570,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     }
     optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPTIMIZER_PREFIX)}
     _file_checks.check_build_size(params, fitted, len(module_state), os.fspath(path))
+    _file_checks.check_buffers(module_state, os.fspath(path))
     try:
         estimator._restore_net(module_state, history)
     except (RuntimeError, TypeError) as err:  # weights not the network's; bad module options

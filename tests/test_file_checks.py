@@ -43,6 +43,28 @@ def _swap_modality_order(document, tensors):
         items[0], items[1] = items[1], items[0]
 
 
+def _buffer(ending, value):
+    def edit(document, tensors):
+        for name in [k for k in tensors if k.startswith("module.") and k.endswith(ending)]:
+            tensors[name] = torch.full_like(tensors[name], value)
+
+    return edit
+
+
+def _frozen_entry(name, value):
+    def edit(document, tensors):
+        document["fitted"]["_frozen"]["__mapping__"].append([name, value])
+
+    return edit
+
+
+def _first_modality_named(name):
+    def edit(document, tensors):
+        document["input_spec"]["names"]["__tuple__"][0] = name
+
+    return edit
+
+
 def _negative_step(document, tensors):
     name = next(k for k in tensors if k.startswith("optimizer.") and k.endswith(".step"))
     tensors[name] = -tensors[name]
@@ -73,6 +95,44 @@ def _negative_step(document, tensors):
         (_group_setting("weight_decay", {"__float__": "nan"}), "lr, eps, weight_decay or betas"),
         (_group_setting("amsgrad", True), r"\['amsgrad'\] differ"),
         (_negative_step, "is negative"),
+        (
+            _group_setting("weight_decay", 1e6),
+            r"\['weight_decay'\] differ.*1000000.0 \(built: 0.01\)",
+        ),
+        (_group_setting("eps", 1e30), r"\['eps'\] differ"),
+        (_group_setting("betas", {"__tuple__": [0.0, 0.0]}), r"\['betas'\] differ"),
+        (_buffer("output_temperature", 0.0), "output_temperature' is not in \\[1, 1000\\]"),
+        (_buffer("output_temperature", -1.0), "output_temperature' is not in"),
+        (_buffer("weight_shrinkage", 5.0), "weight_shrinkage' is not in \\[0, 1\\]"),
+        (_buffer("weight_anchor", -1.0), "weight_anchor' is not in"),
+        (_buffer("scale_0", 0.0), "scale_0' is not positive"),
+        (lambda d, t: d["fitted"].update(class_weight_="junk"), "class_weight_ is not None"),
+        (
+            lambda d, t: d["fitted"].update(class_weight_=_array([1.0, 1.0, 1.0], "<f8")),
+            "class_weight_ is not None nor 2 finite weights",
+        ),
+        (
+            lambda d, t: d["fitted"].update(class_weight_=_array([-1.0, 1.0], "<f8")),
+            "class_weight_ is not None",
+        ),
+        (
+            lambda d, t: d["input_spec"].update(modality_feature_names=5),
+            "column names are not one string per feature",
+        ),
+        (
+            lambda d, t: d["input_spec"].update(modality_feature_names={"__tuple__": [1, 2, 3]}),
+            "column names are not one string per feature",
+        ),
+        (_first_modality_named(""), "non-empty strings; got ''"),
+        (_first_modality_named(1), "non-empty strings; got 1"),
+        (
+            lambda d, t: d["fitted"].update(
+                interaction_weights_=_array([2.0, -1.0, 0.0, 0.0, 0.0], "<f4")
+            ),
+            r"sum to 1, each in \[0, 1\]",
+        ),
+        (_frozen_entry("zzz", 1), r"\(_frozen\) holds \['zzz'\]"),
+        (_frozen_entry("lr", 1.0), r"\(_frozen\) holds \['lr'\]"),
     ],
 )
 def test_a_file_save_could_not_have_written_is_refused(saved, edit, message):
@@ -144,3 +204,30 @@ def test_a_file_from_a_newer_torch_loads_its_optimizer_on_an_older_one():
         check_optimizer_groups([{**newer[0], "decoupled_weight_decay": False}], older, "m")
     with pytest.raises(ModelFileError, match="not those of AdamW"):  # unknown: still refused
         check_optimizer_groups([{**newer[0], "amsgrad2": True}], older, "m")
+
+
+def test_a_regressor_file_with_class_weights_is_refused(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    I2MoERegressor(**TINY).fit(X, y.astype(float)).save(path)
+    _rewrite(path, lambda d, t: d["fitted"].update(class_weight_=_array([1.0], "<f8")))
+    with pytest.raises(ModelFileError, match="gives a regressor class weights"):
+        load(path)
+
+
+def test_column_positions_that_are_not_integers_are_refused(tmp_path):
+    X, y = _data()
+    table = np.column_stack(list(X.values()))
+    path = tmp_path / "model.i2moe"
+    modalities = {"a": [0, 1, 2], "b": [3, 4], "c": [5, 6, 7, 8]}
+    I2MoEClassifier(**TINY, modalities=modalities).fit(table, y).save(path)
+    nan = {"__float__": "nan"}
+    for first in ([0.0, 1.0, 2.0], ["0", "1", "2"], [nan, 1.0, 2.0], [{"__float__": "inf"}, 1, 2]):
+        dtype = "<U1" if isinstance(first[0], str) else "<f8"
+
+        def edit(document, tensors, first=first, dtype=dtype):
+            document["input_spec"]["columns"]["__tuple__"][0] = _array(first, dtype)
+
+        _rewrite(path, edit)
+        with pytest.raises(ModelFileError, match="integer positions"):
+            load(path)

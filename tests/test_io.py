@@ -500,3 +500,13 @@ def test_optimizer_tensors_must_fit_their_parameters(saved, change):
     _rewrite(path, edit)
     with pytest.raises(ModelFileError, match="optimizer tensor"):
         load(path)
+
+
+def test_a_weight_decay_changed_after_fitting_still_loads(saved):
+    path, clf, X = saved
+    built = clf.net_.optimizer_.param_groups[0]["weight_decay"]
+    clf.set_params(weight_decay=0.5).save(path)  # the optimizer keeps the fit's
+    restored = load(path)
+    assert restored.weight_decay == 0.5
+    assert restored.net_.optimizer_.param_groups[0]["weight_decay"] == built
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
