@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from skorch.history import History
 
@@ -81,6 +82,8 @@ def _encode(value: object, where: str) -> object:
         return str(value)
     if isinstance(value, slice):
         return {"__slice__": [_encode(v, where) for v in (value.start, value.stop, value.step)]}
+    if isinstance(value, (range, pd.Index)):  # column selectors: fit reads them as arrays
+        value = np.asarray(value)
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"{where}: arrays of dtype {value.dtype} cannot be saved")
@@ -157,17 +160,59 @@ def _hashable(key: object) -> object:
     return tuple(key) if isinstance(key, list) else key
 
 
-def _json_default(value: object) -> object:
-    """Numbers from numpy inside skorch's history."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
+def _history_records(history: object) -> list[dict]:
+    """``history_`` as JSON-ready epoch records; non-finite numbers tagged as ``__float__``.
+
+    Raises
+    ------
+    ValueError
+        For an entry that is not data (a tensor a callback recorded, say),
+        naming it and its epoch, with the remedy.
+    """
+    records = []
+    for epoch, record in enumerate(history, start=1):
+        entry = {}
+        for key, value in record.items():
+            try:
+                entry[key] = _history_value(value)
+            except TypeError as err:
+                raise ValueError(
+                    f"Cannot save the model: the training history's {key!r} of epoch {epoch} "
+                    f"{err}. Record plain numbers in callbacks (e.g. float(x)), or delete the "
+                    "entry from each epoch of history_ before saving."
+                ) from None
+        records.append(entry)
+    return records
+
+
+def _history_value(value: object) -> object:
+    """One history entry as JSON: numbers, strings, and lists and mappings of them."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return _encode_float(value)
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"a {type(value).__name__} in the training history cannot be saved")
+        return _history_value(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_history_value(v) for v in value]
+    if isinstance(value, Mapping) and all(
+        k is None or isinstance(k, (bool, int, float, str)) for k in value
+    ):
+        return {k: _history_value(v) for k, v in value.items()}
+    raise TypeError(f"is a {type(value).__name__}, which a model file cannot hold")
+
+
+def _decoded_history(value: object) -> object:
+    """Inverse of :func:`_history_value`: ``{"__float__": "nan"}`` back to a float."""
+    if isinstance(value, list):
+        return [_decoded_history(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"__float__"}:
+        return _decode(value)
+    return {k: _decoded_history(v) for k, v in value.items()}
 
 
 def _saved_params(estimator: object) -> dict:
@@ -179,6 +224,7 @@ def _saved_params(estimator: object) -> dict:
             "Use a built-in fusion (see sk_i2moe.nn.FUSIONS), or pickle the estimator if the "
             "file stays with you."
         )
+    # written as None whatever they hold; a warning where that loses something
     dropped = [name for name in _NOT_SAVED if params.get(name)]
     if isinstance(params.get("random_state"), np.random.RandomState):
         dropped.append("random_state")
@@ -189,8 +235,9 @@ def _saved_params(estimator: object) -> dict:
             UserWarning,
             stacklevel=3,
         )
-    for name in dropped:
-        params[name] = None
+    for name in (*_NOT_SAVED, *dropped):
+        if name in params:
+            params[name] = None
     return params
 
 
@@ -262,7 +309,7 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
             hint=" A model file keeps column names that are strings, numbers or tuples of "
             "them: rename the columns (e.g. X.columns = X.columns.astype(str)) and fit again.",
         ),
-        "history": json.loads(json.dumps(list(estimator.history_), default=_json_default)),
+        "history": _history_records(estimator.history_),
     }
     module = estimator._module()
     tensors = {
@@ -273,7 +320,8 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         groups, optimizer_tensors = _optimizer_state(estimator.net_.optimizer_)
         document["optimizer"] = groups
         tensors.update(optimizer_tensors)
-    save_file(tensors, os.fspath(path), metadata={_META_KEY: json.dumps(document)})
+    text = json.dumps(document, allow_nan=False)  # non-finite numbers are tagged
+    save_file(tensors, os.fspath(path), metadata={_META_KEY: text})
 
 
 def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -490,7 +538,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         params = {k: _decode(v) for k, v in document["params"].items()}
         fitted = {k: _decode(v) for k, v in document["fitted"].items()}
         spec = ModalitySpec(**{k: _decode(v) for k, v in document["input_spec"].items()})
-        records = document["history"]
+        records = _decoded_history(document["history"])
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise TypeError("the history is not a list of epoch records")
         history = History(records)

@@ -1,11 +1,15 @@
 """_io.py: model files that hold data, not code."""
 
+import json
+import math
 import pickle
+import warnings
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import safetensors
 import torch
 from safetensors.torch import load_file, save_file
 from skorch.callbacks import EpochScoring
@@ -500,6 +504,58 @@ def test_optimizer_tensors_must_fit_their_parameters(saved, change):
     _rewrite(path, edit)
     with pytest.raises(ModelFileError, match="optimizer tensor"):
         load(path)
+
+
+def test_a_model_fitted_with_an_empty_callback_list_round_trips(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, callbacks=[]).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is lost, so nothing to warn about
+        restored = _round_trip(clf, tmp_path)
+    assert restored.callbacks is None
+    _assert_same(restored, clf, X)
+
+
+def test_range_and_index_selectors_round_trip(tmp_path):
+    X, y = _data()
+    table = pd.DataFrame(np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)])
+    modalities = {"a": table.columns[:3], "b": range(3, 5), "c": table.columns[5:]}
+    clf = I2MoEClassifier(**TINY, warm_start=True, modalities=modalities).fit(table, y)
+    restored = _round_trip(clf, tmp_path)
+    np.testing.assert_array_equal(restored.predict_proba(table), clf.predict_proba(table))
+    for name, selector in modalities.items():
+        np.testing.assert_array_equal(restored.modalities[name], np.asarray(selector))
+    restored.fit(table, y)  # a warm start takes the saved selectors as the fitted ones
+    assert restored.n_iter_ == 2
+
+
+def test_history_values_that_are_not_finite_are_written_as_json(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.history_.record("valid_acc", float("nan"))  # e.g. a score undefined on one class
+    clf.history_.record("ratio", np.float32("inf"))
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    with safetensors.safe_open(path, "pt") as f:
+        text = f.metadata()["sk_i2moe"]
+
+    def bare(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    json.loads(text, parse_constant=bare)  # what strict parsers (jq, JavaScript) read
+    restored = load(path)
+    assert math.isnan(restored.history_[-1, "valid_acc"])
+    assert restored.history_[-1, "ratio"] == math.inf
+
+
+def test_a_history_entry_that_is_not_data_is_named_with_the_remedy(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.history_.record("grad_norm", torch.tensor(1.5))  # what a user's callback might record
+    path = tmp_path / "model.i2moe"
+    with pytest.raises(ValueError, match=r"'grad_norm' of epoch 1 is a Tensor.*float\(x\)"):
+        clf.save(path)
+    assert not path.exists()
 
 
 def test_a_weight_decay_changed_after_fitting_still_loads(saved):
