@@ -31,6 +31,14 @@ _DEVICE_OPTIMIZER_FLAGS = ("foreach", "fused", "capturable")
 #: from a file read by the older torch
 _ADAMW_IMPLIED = {"decoupled_weight_decay": True}
 
+#: what the tagged string arrays of one file may take in memory once decoded, in bytes: this
+#: much, plus ``_STRING_BYTES_PER_METADATA_BYTE`` per byte of the file's metadata. A NumPy
+#: string array costs its width times its length however short its strings are written, so
+#: a small file could otherwise ask for gigabytes; parsing the JSON costs about as many
+#: bytes per metadata byte itself.
+_STRING_BYTES_FLOOR = 16 * 2**20
+_STRING_BYTES_PER_METADATA_BYTE = 16
+
 
 def _error(path: str, message: str) -> Exception:
     from ._io import ModelFileError
@@ -76,6 +84,79 @@ def check_build_size(params: Mapping, fitted: Mapping, n_tensors: int, path: str
             f"its network would have {members} member(s) of {layers} layer(s), more than the "
             f"{n_tensors} tensors it holds.",
         )
+
+
+def string_array_excess(document: object, n_metadata: int) -> str | None:
+    """What is wrong when a document's string arrays would cost more than a file may ask.
+
+    Every tagged array of a string dtype (``{"__ndarray__": [...], "dtype":
+    "<U5"}``) becomes a NumPy array of its width times its length. Together
+    they may take ``_STRING_BYTES_FLOOR`` bytes plus
+    ``_STRING_BYTES_PER_METADATA_BYTE`` per byte of metadata, so that the
+    memory ``load`` spends decoding is bounded by the file's size, whatever
+    widths the file names. ``save`` checks the same bound on what it writes.
+
+    Parameters
+    ----------
+    document : object
+        The metadata as parsed JSON (tagged, not yet decoded).
+    n_metadata : int
+        Length of the metadata's JSON text.
+
+    Returns
+    -------
+    str or None
+        The problem, naming the largest array; None when within bounds.
+    """
+    total, largest, largest_size = 0, None, -1
+    pending = [document]
+    while pending:  # not recursive: the nesting depth is the file's
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+            size = _string_array_bytes(value)
+            total += size
+            if size > largest_size:
+                largest, largest_size = value, size
+    allowed = _STRING_BYTES_FLOOR + _STRING_BYTES_PER_METADATA_BYTE * n_metadata
+    if total <= allowed:
+        return None
+    items = largest["__ndarray__"]
+    longest = max((len(item) for item in items if isinstance(item, str)), default=0)
+    return (
+        f"its string arrays would take {total:,} bytes once decoded, more than the "
+        f"{allowed:,} that {n_metadata:,} bytes of metadata may ask for; the largest, of dtype "
+        f"{largest['dtype']!r}, holds {len(items):,} strings, and its strings are at most "
+        f"{longest} characters long"
+    )
+
+
+def check_string_arrays(document: object, n_metadata: int, path: str) -> None:
+    """Refuse a file whose string arrays would cost more to decode than its size allows.
+
+    See :func:`string_array_excess`.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    excess = string_array_excess(document, n_metadata)
+    if excess is not None:
+        raise _error(path, f"{excess} (a string dtype far wider than its strings).")
+
+
+def _string_array_bytes(value: dict) -> int:
+    """Bytes a tagged array of a string dtype takes once decoded (0 for anything else)."""
+    items, dtype = value.get("__ndarray__"), value.get("dtype")
+    if not isinstance(items, list) or not isinstance(dtype, str):
+        return 0
+    try:
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError, OverflowError):
+        return 0  # decoding refuses it
+    return parsed.itemsize * len(items) if parsed.kind == "U" else 0
 
 
 def check_layout(spec: object, modalities: object, n_features_in: object, path: str) -> None:
@@ -243,7 +324,7 @@ def _check_classes(estimator: object, n_outputs: int, path: str) -> None:
         or not all(isinstance(c, (str, numbers.Number, np.generic)) for c in classes.tolist())
         or len(classes) != n_outputs
         or len(classes) < 2 - multilabel
-        or not np.array_equal(classes, np.unique(classes))
+        or not _distinct_sorted(classes)
     ):
         raise _error(
             path,
@@ -252,6 +333,14 @@ def _check_classes(estimator: object, n_outputs: int, path: str) -> None:
         )
     if multilabel and not np.array_equal(classes, np.arange(n_outputs)):
         raise _error(path, "a multi-label model's classes_ are not its label indices.")
+
+
+def _distinct_sorted(classes: np.ndarray) -> bool:
+    """Whether ``classes`` are distinct and sorted (False for labels that do not compare)."""
+    try:
+        return bool(np.array_equal(classes, np.unique(classes)))
+    except TypeError:  # e.g. strings and numbers in one object array
+        return False
 
 
 def _check_class_weights(estimator: object, path: str) -> None:

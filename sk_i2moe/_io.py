@@ -122,11 +122,12 @@ def _decode(value: object) -> object:
             raise ModelFileError(f"unexpected float {text!r} in the metadata")
         return float(text)
     if "__ndarray__" in value:
-        dtype = np.dtype(value["dtype"])
-        if dtype.kind not in _ARRAY_KINDS:
+        # save writes dtype.str; the memory of string arrays is bounded before decoding
+        # (_file_checks.string_array_excess)
+        dtype = np.dtype(value["dtype"]) if isinstance(value["dtype"], str) else None
+        if dtype is None or dtype.kind not in _ARRAY_KINDS:
             raise ModelFileError(f"unexpected array dtype {value['dtype']!r} in the metadata")
         items = [_decode(v) for v in value["__ndarray__"]]
-        _check_string_width(dtype, items)
         if dtype.kind != "O":
             return np.asarray(items, dtype=dtype).reshape(value["shape"])
         out = np.empty(len(items), dtype=object)  # element by element: no nesting inferred
@@ -134,26 +135,6 @@ def _decode(value: object) -> object:
             out[i] = item
         return out.reshape(value["shape"])
     raise ModelFileError(f"unexpected object with keys {sorted(value)} in the metadata")
-
-
-def _check_string_width(dtype: np.dtype, items: list) -> None:
-    """Refuse a string dtype far wider than the strings it holds.
-
-    A tagged array's size in memory is its item size times its length, and
-    the item size is read from the file: ``"<U500000000"`` would make every
-    one-character item cost 2 GB. Arrays of saved labels are as wide as
-    their longest label (``np.unique`` keeps the input's width), so a width
-    of more than the longest item plus 1,024 characters is not one ``save``
-    wrote.
-    """
-    if dtype.kind != "U":
-        return
-    longest = max((len(item) for item in items if isinstance(item, str)), default=0)
-    if dtype.itemsize // 4 > longest + 1024:
-        raise ModelFileError(
-            f"unexpected array dtype {dtype.str!r} in the metadata: its strings are at most "
-            f"{longest} characters long"
-        )
 
 
 def _hashable(key: object) -> object:
@@ -321,6 +302,13 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         document["optimizer"] = groups
         tensors.update(optimizer_tensors)
     text = json.dumps(document, allow_nan=False)  # non-finite numbers are tagged
+    excess = _file_checks.string_array_excess(document, len(text))
+    if excess is not None:
+        raise ValueError(
+            f"Cannot save the model: {excess}, so load() would refuse the file. Give string "
+            "labels or selectors at the width of their longest string (or as objects, e.g. "
+            "y.astype(object)) and fit again."
+        )
     save_file(tensors, os.fspath(path), metadata={_META_KEY: text})
 
 
@@ -407,7 +395,7 @@ def _restore_optimizer(
     optimizer = estimator.net_.optimizer_
     try:
         groups = _decode(saved["param_groups"])
-    except (KeyError, TypeError, ValueError, RecursionError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError, MemoryError) as err:
         raise ModelFileError(
             f"The optimizer state in {path!r} is malformed ({str(err).splitlines()[0]})."
         ) from None
@@ -457,6 +445,7 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
             f"The metadata of {os.fspath(path)!r} is a JSON {type(document).__name__}, not "
             "the object save() writes."
         )
+    _file_checks.check_string_arrays(document, len(metadata[_META_KEY]), os.fspath(path))
     return document, tensors
 
 
@@ -542,7 +531,15 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise TypeError("the history is not a list of epoch records")
         history = History(records)
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as err:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        MemoryError,
+    ) as err:
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is incomplete or malformed ({err!r})."
         ) from None

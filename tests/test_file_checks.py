@@ -8,7 +8,7 @@ import safetensors
 import torch
 from safetensors.torch import save_file
 
-from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, _file_checks, load
 from sk_i2moe._file_checks import check_optimizer_groups
 from sk_i2moe._io import ModelFileError
 
@@ -95,6 +95,17 @@ def _negative_step(document, tensors):
         (_group_setting("weight_decay", {"__float__": "nan"}), "lr, eps, weight_decay or betas"),
         (_group_setting("amsgrad", True), r"\['amsgrad'\] differ"),
         (_negative_step, "is negative"),
+        # each empty string costs 4 KiB once decoded: 20 MB from a file of about 100 kB
+        (
+            lambda d, t: d["fitted"].update(classes_=_array([""] * 5000, "<U1024")),
+            "string arrays would take 20,480,000 bytes",
+        ),
+        (
+            lambda d, t: d["fitted"].update(classes_=_array([0, 10**30], "<i8")),
+            "malformed.*OverflowError",
+        ),
+        (_group_setting("lr", _array([10**30], "<i8")), "optimizer state .* is malformed"),
+        (lambda d, t: d["fitted"].update(classes_=_array([1, "a"], "|O")), "distinct sorted"),
         (
             _group_setting("weight_decay", 1e6),
             r"\['weight_decay'\] differ.*1000000.0 \(built: 0.01\)",
@@ -231,3 +242,27 @@ def test_column_positions_that_are_not_integers_are_refused(tmp_path):
         _rewrite(path, edit)
         with pytest.raises(ModelFileError, match="integer positions"):
             load(path)
+
+
+@pytest.mark.skipif(
+    hasattr(torch, "xpu") and torch.xpu.is_available(), reason="needs a machine without XPU"
+)
+def test_a_model_marked_for_an_absent_accelerator_says_to_load_it_on_the_cpu(saved):
+    path, clf, X = saved
+    _rewrite(path, lambda d, t: d["params"].update(device="xpu"))
+    with pytest.raises(ModelFileError, match=r"XPU is not available.*load\(path, device='cpu'\)"):
+        load(path)
+    np.testing.assert_array_equal(load(path, device="cpu").predict_proba(X), clf.predict_proba(X))
+
+
+def test_save_refuses_string_arrays_that_load_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setattr(_file_checks, "_STRING_BYTES_FLOOR", 0)
+    monkeypatch.setattr(_file_checks, "_STRING_BYTES_PER_METADATA_BYTE", 1)
+    X, y = _data()
+    labels = np.array(["no", "yes"], dtype="<U100000")[y]  # 800 kB of classes_
+    clf = I2MoEClassifier(**TINY).fit(X, labels)
+    with pytest.raises(ValueError, match=r"string arrays would take 800,000 bytes.*y\.astype"):
+        clf.save(tmp_path / "model.i2moe")
+    assert not (tmp_path / "model.i2moe").exists()
+    clf.fit(X, labels.astype("<U3")).save(tmp_path / "model.i2moe")  # as wide as its labels
+    assert load(tmp_path / "model.i2moe").classes_.dtype == np.dtype("<U3")

@@ -516,6 +516,16 @@ def test_a_model_fitted_with_an_empty_callback_list_round_trips(tmp_path):
     _assert_same(restored, clf, X)
 
 
+def test_labels_of_a_string_dtype_far_wider_than_them_round_trip(tmp_path):
+    X, y = _data()
+    labels = np.array(["no", "yes"], dtype="<U2000")[y]  # e.g. read as fixed-width strings
+    clf = I2MoEClassifier(**TINY).fit(X, labels)
+    restored = _round_trip(clf, tmp_path)
+    assert restored.classes_.dtype == clf.classes_.dtype == np.dtype("<U2000")
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
 def test_range_and_index_selectors_round_trip(tmp_path):
     X, y = _data()
     table = pd.DataFrame(np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)])
