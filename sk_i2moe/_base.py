@@ -464,6 +464,8 @@ SHARED_TRAINING_PARAMETERS = f"""\
         bfloat16 (faster on recent GPUs; parameters stay float32).
     compile : bool, default=False
         Compile the network with :func:`torch.compile` (skorch's ``compile``).
+        Not taken from a model file: :func:`sk_i2moe.load` compiles only when
+        asked (``load(path, compile=True)``).
     n_threads : int, default=None
         Torch CPU threads used by ``fit`` and prediction (restored afterwards);
         None keeps torch's setting. Set it to ``cores // n_jobs`` when running

@@ -449,7 +449,12 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     return document, tensors
 
 
-def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -> object:
+def load(
+    path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    compile: bool = False,
+) -> object:
     """Read a fitted estimator written by ``save``; nothing in the file is executed.
 
     Parameters
@@ -462,6 +467,12 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         parameter). None keeps the saved ``device`` parameter (``"auto"``
         loads a model trained on a GPU onto the CPU of a machine without
         one).
+    compile : bool, default=False
+        Compile the loaded network with :func:`torch.compile` (sets the
+        estimator's ``compile`` parameter). The saved ``compile`` parameter
+        is not used: whether to run the compiler (code generation, a C++
+        toolchain, a long first prediction) is the reading machine's choice,
+        not the file's.
 
     Returns
     -------
@@ -477,7 +488,11 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         (:class:`ModelFileError`) for a truncated or corrupted file, a file
         of another format or of an incompatible format version, or metadata
         that does not match the tensors or disagrees with itself (see
-        :ref:`model_files`).
+        :ref:`model_files`). A plain ``ValueError`` for a ``device`` that
+        is not available here.
+    TypeError
+        For a ``device`` that is not a string or a :class:`torch.device`,
+        or a ``compile`` that is not a bool.
     IsADirectoryError, FileNotFoundError
         When ``path`` is a directory or does not exist.
 
@@ -502,12 +517,21 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     True
     """
     from . import __version__
-    from ._base import check_default_dtype
+    from ._base import check_default_dtype, resolve_device
     from ._modalities import ModalitySpec
     from .classifier import I2MoEClassifier
     from .regressor import I2MoERegressor
 
     check_default_dtype()
+    if device is not None:
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError(
+                f"load(device={device!r}): device must be a string such as 'cpu', 'cuda' or "
+                "'auto', or a torch.device."
+            )
+        resolve_device(device)  # the caller's device: a ValueError naming it, before reading
+    if not isinstance(compile, bool):
+        raise TypeError(f"load(compile={compile!r}): compile must be True or False.")
     document, tensors = _read(path)
     fmt = document.get("format")
     if type(fmt) is not int or fmt != FORMAT_VERSION:
@@ -552,6 +576,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         )
     if device is not None:
         params["device"] = device
+    # running the compiler is the reading machine's choice, not the file's (as n_threads)
+    params["compile"] = compile
     if "n_threads" in params:
         params["n_threads"] = _file_checks.bounded_threads(params["n_threads"], os.fspath(path))
     # files written before weight_shrinkage existed predict with the weights as trained
@@ -600,6 +626,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         estimator._frozen["callbacks"] = estimator.callbacks
     if device is not None and "device" in estimator._frozen:
         estimator._frozen["device"] = device  # the network is rebuilt there
+    if "compile" in estimator._frozen:
+        estimator._frozen["compile"] = compile  # ... and compiled as asked
     estimator._input_spec = spec
     _file_checks.check_layout(
         spec, estimator.modalities_, estimator.n_features_in_, os.fspath(path)
@@ -617,6 +645,13 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     _file_checks.check_build_size(params, fitted, len(module_state), os.fspath(path))
     _file_checks.check_buffers(module_state, os.fspath(path))
     try:
+        resolve_device(estimator.device)
+    except ValueError as err:  # the file's device, which this machine lacks
+        raise ModelFileError(
+            f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
+            "load(path, device='cpu') to load it on the CPU."
+        ) from None
+    try:
         estimator._restore_net(module_state, history)
     except (RuntimeError, TypeError) as err:  # weights not the network's; bad module options
         hint = (
@@ -629,10 +664,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"The weights in {os.fspath(path)!r} are not those of the network its metadata "
             f"describes: {str(err).splitlines()[0]}{hint}"
         ) from None
-    except ValueError as err:  # e.g. a device that this machine lacks
+    except ValueError as err:  # options the network refuses (fusion_kwargs, say)
         raise ModelFileError(
-            f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
-            "load(path, device='cpu') to load it on the CPU."
+            f"The parameters stored in {os.fspath(path)!r} do not describe a network this "
+            f"version of sk_i2moe builds: {str(err).splitlines()[0]}"
         ) from None
     _file_checks.check_fitted(estimator, os.fspath(path))
     _restore_optimizer(estimator, document.get("optimizer"), optimizer_tensors, os.fspath(path))

@@ -255,6 +255,23 @@ def test_a_model_marked_for_an_absent_accelerator_says_to_load_it_on_the_cpu(sav
     np.testing.assert_array_equal(load(path, device="cpu").predict_proba(X), clf.predict_proba(X))
 
 
+def test_parameters_the_network_refuses_are_not_blamed_on_the_device(saved):
+    path, _, _ = saved
+    _rewrite(path, lambda d, t: d["params"].update(fusion_kwargs={"__mapping__": [["evil", 1]]}))
+    with pytest.raises(ModelFileError, match="do not describe a network .*'evil'") as info:
+        load(path, device="cpu")
+    assert "device=" not in str(info.value)
+
+
+def test_a_bad_device_argument_is_the_callers_error_not_the_files(saved):
+    path, _, _ = saved
+    with pytest.raises(TypeError, match=r"load\(device=5\)"):
+        load(path, device=5)
+    with pytest.raises(ValueError, match="'bogus' is not a valid torch device") as info:
+        load(path, device="bogus")
+    assert not isinstance(info.value, ModelFileError)
+
+
 def test_save_refuses_string_arrays_that_load_would_refuse(tmp_path, monkeypatch):
     monkeypatch.setattr(_file_checks, "_STRING_BYTES_FLOOR", 0)
     monkeypatch.setattr(_file_checks, "_STRING_BYTES_PER_METADATA_BYTE", 1)

@@ -526,6 +526,27 @@ def test_labels_of_a_string_dtype_far_wider_than_them_round_trip(tmp_path):
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
 
 
+def test_a_file_does_not_choose_to_compile_the_network(saved):
+    path, clf, X = saved
+
+    def compiled(document, tensors):
+        document["params"]["compile"] = True
+        for pair in document["fitted"]["_frozen"]["__mapping__"]:
+            if pair[0] == "compile":
+                pair[1] = True
+
+    _rewrite(path, compiled)
+    restored = load(path)
+    assert restored.compile is False and restored._frozen["compile"] is False
+    assert restored.net_.module_ is restored._module()  # not wrapped by torch.compile
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    asked = load(path, compile=True)
+    assert asked.compile is True and asked._frozen["compile"] is True
+    assert asked.net_.module_ is not asked._module()  # wrapped, compiled at its first call
+    with pytest.raises(TypeError, match=r"load\(compile='yes'\)"):
+        load(path, compile="yes")
+
+
 def test_range_and_index_selectors_round_trip(tmp_path):
     X, y = _data()
     table = pd.DataFrame(np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)])
