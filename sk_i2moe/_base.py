@@ -464,6 +464,8 @@ SHARED_TRAINING_PARAMETERS = f"""\
         bfloat16 (faster on recent GPUs; parameters stay float32).
     compile : bool, default=False
         Compile the network with :func:`torch.compile` (skorch's ``compile``).
+        Not taken from a model file: :func:`sk_i2moe.load` compiles only when
+        asked (``load(path, compile=True)``).
     n_threads : int, default=None
         Torch CPU threads used by ``fit`` and prediction (restored afterwards);
         None keeps torch's setting. Set it to ``cores // n_jobs`` when running
@@ -598,7 +600,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     Raises
     ------
     ValueError
-        For an unknown device string, or CUDA asked for but not available.
+        For an unknown device string, or CUDA (or another accelerator whose
+        torch module says so) asked for but not available.
     """
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -617,6 +620,17 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(
             f"device={device!r} but CUDA is not available on this machine; use "
             "device='auto' or 'cpu', or install a CUDA build of PyTorch."
+        )
+    # other accelerators (xpu, mps, ...): torch.<type> or torch.backends.<type> says
+    known = (
+        getattr(getattr(module, resolved.type, None), "is_available", None)
+        for module in (torch, torch.backends)
+    )
+    available = next((f for f in known if callable(f)), None)
+    if resolved.type != "cpu" and available is not None and not available():
+        raise ValueError(
+            f"device={device!r} but {resolved.type.upper()} is not available on this machine; "
+            "use device='auto' or 'cpu'."
         )
     return resolved
 

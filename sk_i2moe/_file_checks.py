@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import warnings
 from collections.abc import Mapping
 
@@ -29,6 +30,14 @@ _DEVICE_OPTIMIZER_FLAGS = ("foreach", "fused", "capturable")
 #: AdamW has (``decoupled_weight_decay``, from torch's merge of Adam and AdamW): dropped
 #: from a file read by the older torch
 _ADAMW_IMPLIED = {"decoupled_weight_decay": True}
+
+#: what the tagged string arrays of one file may take in memory once decoded, in bytes: this
+#: much, plus ``_STRING_BYTES_PER_METADATA_BYTE`` per byte of the file's metadata. A NumPy
+#: string array costs its width times its length however short its strings are written, so
+#: a small file could otherwise ask for gigabytes; parsing the JSON costs about as many
+#: bytes per metadata byte itself.
+_STRING_BYTES_FLOOR = 16 * 2**20
+_STRING_BYTES_PER_METADATA_BYTE = 16
 
 
 def _error(path: str, message: str) -> Exception:
@@ -77,32 +86,159 @@ def check_build_size(params: Mapping, fitted: Mapping, n_tensors: int, path: str
         )
 
 
-def check_layout(spec: object, modalities: object, n_features_in: object, path: str) -> None:
-    """Check the stored input layout against ``modalities_`` and itself, order included.
+def string_array_excess(document: object, n_metadata: int) -> str | None:
+    """What is wrong when a document's string arrays would cost more than a file may ask.
+
+    Every tagged array of a string dtype (``{"__ndarray__": [...], "dtype":
+    "<U5"}``) becomes a NumPy array of its width times its length. Together
+    they may take ``_STRING_BYTES_FLOOR`` bytes plus
+    ``_STRING_BYTES_PER_METADATA_BYTE`` per byte of metadata, so that the
+    memory ``load`` spends decoding is bounded by the file's size, whatever
+    widths the file names. ``save`` checks the same bound on what it writes.
+
+    Parameters
+    ----------
+    document : object
+        The metadata as parsed JSON (tagged, not yet decoded).
+    n_metadata : int
+        Length of the metadata's JSON text.
+
+    Returns
+    -------
+    str or None
+        The problem, naming the largest array; None when within bounds.
+    """
+    total, largest, largest_size = 0, None, -1
+    pending = [document]
+    while pending:  # not recursive: the nesting depth is the file's
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+            size = _string_array_bytes(value)
+            total += size
+            if size > largest_size:
+                largest, largest_size = value, size
+    allowed = _STRING_BYTES_FLOOR + _STRING_BYTES_PER_METADATA_BYTE * n_metadata
+    if total <= allowed:
+        return None
+    items = largest["__ndarray__"]
+    longest = max((len(item) for item in items if isinstance(item, str)), default=0)
+    return (
+        f"its string arrays would take {total:,} bytes once decoded, more than the "
+        f"{allowed:,} that {n_metadata:,} bytes of metadata may ask for; the largest, of dtype "
+        f"{largest['dtype']!r}, holds {len(items):,} strings, and its strings are at most "
+        f"{longest} characters long"
+    )
+
+
+def check_string_arrays(document: object, n_metadata: int, path: str) -> None:
+    """Refuse a file whose string arrays would cost more to decode than its size allows.
+
+    See :func:`string_array_excess`.
 
     Raises
     ------
     ModelFileError
     """
+    excess = string_array_excess(document, n_metadata)
+    if excess is not None:
+        raise _error(path, f"{excess} (a string dtype far wider than its strings).")
+
+
+def _string_array_bytes(value: dict) -> int:
+    """Bytes a tagged array of a string dtype takes once decoded (0 for anything else)."""
+    items, dtype = value.get("__ndarray__"), value.get("dtype")
+    if not isinstance(items, list) or not isinstance(dtype, str):
+        return 0
+    try:
+        parsed = np.dtype(dtype)
+    except (TypeError, ValueError, OverflowError):
+        return 0  # decoding refuses it
+    return parsed.itemsize * len(items) if parsed.kind == "U" else 0
+
+
+def check_layout(spec: object, modalities: object, n_features_in: object, path: str) -> None:
+    """Check the stored input layout against ``modalities_`` and itself, order included.
+
+    The modality names must be names ``fit`` accepts; a table's column
+    positions integer arrays that split its columns; a mapping's
+    per-modality column names, where kept, strings, one per feature.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    problem = _names_problem(spec.names, spec.n_features)
+    if problem is not None:
+        raise _error(path, f"its input layout is not one fit() makes: {problem}.")
     layout = list(zip(spec.names, spec.n_features))
-    problem = None
     if not isinstance(modalities, dict) or list(modalities.items()) != layout:
         problem = f"modalities_ {modalities} against an input layout of {dict(layout)}"
     elif n_features_in != spec.n_columns:
         problem = f"n_features_in_={n_features_in!r} against {spec.n_columns} input columns"
-    elif spec.columns is not None and (
-        [np.asarray(group).size for group in spec.columns] != list(spec.n_features)
-        or sorted(int(c) for group in spec.columns for c in np.asarray(group).ravel())
-        != list(range(spec.n_columns))
-    ):
+    elif spec.columns is not None and not _splits(spec.columns, spec.n_features, spec.n_columns):
         problem = (
             f"the modalities' columns do not split {spec.n_columns} input columns into "
-            f"groups of {list(spec.n_features)}"
+            f"groups of {list(spec.n_features)} integer positions"
         )
     elif spec.feature_names is not None and len(spec.feature_names) != spec.n_columns:
         problem = f"{len(spec.feature_names)} column names for {spec.n_columns} input columns"
+    elif not _per_modality_names(spec):
+        problem = (
+            "the modalities' column names are not one string per feature of each modality (or None)"
+        )
     if problem is not None:
         raise _error(path, f"its metadata disagrees with itself: {problem} (names, order, sizes).")
+
+
+def _names_problem(names: object, n_features: object) -> str | None:
+    """What is wrong with the layout's modality names and sizes; None when fit() could make them."""
+    from ._modalities import _check_name
+
+    if not isinstance(names, tuple) or not isinstance(n_features, tuple):
+        return "its modality names and feature counts are not tuples"
+    try:
+        for name in names:
+            _check_name(name)
+    except TypeError as err:
+        return str(err).rstrip(".")
+    return None
+
+
+def _splits(columns: object, n_features: tuple, n_columns: object) -> bool:
+    """Whether ``columns`` are integer position arrays, of ``n_features``, that split the table."""
+    if not isinstance(columns, tuple) or not all(
+        isinstance(group, np.ndarray) and group.ndim == 1 and group.dtype.kind in "iu"
+        for group in columns
+    ):
+        return False
+    if [group.size for group in columns] != list(n_features) or not columns:
+        return False
+    positions = np.sort(np.concatenate(columns))
+    return positions.size == n_columns and bool((positions == np.arange(positions.size)).all())
+
+
+def _per_modality_names(spec: object) -> bool:
+    """Whether a mapping's per-modality column names are None or strings, one per feature."""
+    names = spec.modality_feature_names
+    if names is None:
+        return True
+    return (
+        isinstance(names, tuple)
+        and len(names) == len(spec.names)
+        and all(
+            entry is None
+            or (
+                isinstance(entry, np.ndarray)
+                and entry.ndim == 1
+                and entry.size == n
+                and all(isinstance(v, str) for v in entry.tolist())
+            )
+            for entry, n in zip(names, spec.n_features)
+        )
+    )
 
 
 def _finite_floats(value: object, size: int | None) -> bool:
@@ -137,17 +273,32 @@ def check_fitted(estimator: object, path: str) -> None:
             f"expert_names_ {list(estimator.expert_names_)} are not its network's {names}.",
         )
     weights = estimator.interaction_weights_
-    if not _finite_floats(weights, len(names)) or not math.isclose(
-        float(np.sum(weights)), 1.0, abs_tol=1e-3
+    if (
+        not _finite_floats(weights, len(names))
+        or not math.isclose(float(np.sum(weights)), 1.0, abs_tol=1e-3)
+        or not ((np.asarray(weights) >= 0) & (np.asarray(weights) <= 1)).all()
     ):
         raise _error(
-            path, f"interaction_weights_ is not {len(names)} finite weights that sum to 1."
+            path,
+            f"interaction_weights_ is not {len(names)} finite weights that sum to 1, each in "
+            "[0, 1].",
         )
     n_outputs = estimator.net_.get_params_for("module")["n_outputs"]
     if hasattr(estimator, "classes_"):
         _check_classes(estimator, n_outputs, path)
+        _check_class_weights(estimator, path)
     else:
         _check_target_scaling(estimator, n_outputs, path)
+        if hasattr(estimator, "class_weight_"):
+            raise _error(path, "it gives a regressor class weights (class_weight_).")
+    frozen = set(estimator.get_params(deep=False)) - estimator._CONTINUABLE
+    unknown = sorted(set(estimator._frozen) - frozen, key=str)
+    if unknown:
+        raise _error(
+            path,
+            f"its record of the parameters the network was built with (_frozen) holds "
+            f"{unknown[:5]}, which are not parameters a fit fixes.",
+        )
     for name, low in (("batch_size_", 1), ("n_iter_", 0), ("n_reweight_steps_", 0)):
         if not _is_count(getattr(estimator, name), low):
             raise _error(path, f"{name}={getattr(estimator, name)!r} is not a count >= {low}.")
@@ -173,7 +324,7 @@ def _check_classes(estimator: object, n_outputs: int, path: str) -> None:
         or not all(isinstance(c, (str, numbers.Number, np.generic)) for c in classes.tolist())
         or len(classes) != n_outputs
         or len(classes) < 2 - multilabel
-        or not np.array_equal(classes, np.unique(classes))
+        or not _distinct_sorted(classes)
     ):
         raise _error(
             path,
@@ -182,6 +333,32 @@ def _check_classes(estimator: object, n_outputs: int, path: str) -> None:
         )
     if multilabel and not np.array_equal(classes, np.arange(n_outputs)):
         raise _error(path, "a multi-label model's classes_ are not its label indices.")
+
+
+def _distinct_sorted(classes: np.ndarray) -> bool:
+    """Whether ``classes`` are distinct and sorted (False for labels that do not compare)."""
+    try:
+        return bool(np.array_equal(classes, np.unique(classes)))
+    except TypeError:  # e.g. strings and numbers in one object array
+        return False
+
+
+def _check_class_weights(estimator: object, path: str) -> None:
+    """``class_weight_``: None, or one finite weight >= 0 per class, as ``fit`` computes it."""
+    weights = getattr(estimator, "class_weight_", None)
+    if weights is None:
+        return
+    if (
+        not isinstance(weights, np.ndarray)
+        or weights.dtype.kind != "f"
+        or not _finite_floats(weights, len(estimator.classes_))
+        or (weights < 0).any()
+    ):
+        raise _error(
+            path,
+            f"class_weight_ is not None nor {len(estimator.classes_)} finite weights >= 0, "
+            "one per class.",
+        )
 
 
 def _check_target_scaling(estimator: object, n_outputs: int, path: str) -> None:
@@ -206,9 +383,10 @@ def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[
 
     The groups must have (a subset of) the fresh optimizer's keys, apart from
     settings a newer torch records with the only value an AdamW has, and its
-    parameter indices;
-    the learning rate, betas, eps and weight decay must be finite and in
-    range; every other setting must be the fresh optimizer's, except the
+    parameter indices. The learning rate must be finite and positive (a
+    ``warm_start`` fit sets it from ``lr``, which may change between fits);
+    every other setting (weight decay, betas, eps, ...) must be the fresh
+    optimizer's, which the estimator derives from its parameters, except the
     device-dependent implementation flags, which are taken from it.
 
     Parameters
@@ -216,7 +394,8 @@ def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[
     saved : object
         The decoded ``param_groups`` of the file.
     fresh : list of dict
-        ``param_groups`` of the optimizer the loaded estimator built.
+        ``param_groups`` of the optimizer the loaded estimator built, with the
+        weight decay of the fit that built its network.
     path : str
         The file, for messages.
 
@@ -260,10 +439,11 @@ def check_optimizer_groups(saved: object, fresh: list[dict], path: str) -> list[
                 "its optimizer's lr, eps, weight_decay or betas are not finite numbers in "
                 "range (lr, eps > 0; weight_decay >= 0; 0 <= betas < 1).",
             )
-        numeric = {"params", "lr", "eps", "weight_decay", "betas", *_DEVICE_OPTIMIZER_FLAGS}
-        other = [k for k in reference if k not in numeric and group[k] != reference[k]]
+        taken = {"params", "lr", *_DEVICE_OPTIMIZER_FLAGS}
+        other = [k for k in reference if k not in taken and group[k] != reference[k]]
         if other:
-            raise _error(path, f"its optimizer's {other[:3]} differ from the estimator's.")
+            found = ", ".join(f"{k}={group[k]!r} (built: {reference[k]!r})" for k in other[:3])
+            raise _error(path, f"its optimizer's {other[:3]} differ from the estimator's: {found}.")
         groups.append(
             {**group, **{k: reference[k] for k in _DEVICE_OPTIMIZER_FLAGS if k in reference}}
         )
@@ -274,6 +454,41 @@ def _real(value: object, low: float, *, inclusive: bool) -> bool:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     return math.isfinite(value) and (value >= low if inclusive else value > low)
+
+
+def check_buffers(module_state: Mapping[str, torch.Tensor], path: str) -> None:
+    """Refuse network buffers outside the range a fit gives them.
+
+    An output temperature lies in ``[1, MAX_TEMPERATURE]`` (``fit_temperature``
+    only softens), a weight shrinkage and the anchor it shrinks towards in
+    ``[0, 1]``, and an input standardisation's scales are positive: a file
+    with a temperature of 0 or -1, say, would predict NaN or flip every class.
+
+    Parameters
+    ----------
+    module_state : mapping of str to Tensor
+        The network's weights and buffers read from the file, by name.
+    path : str
+        The file, for messages.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    from .nn.calibration import MAX_TEMPERATURE
+
+    for name, value in module_state.items():
+        last = name.rpartition(".")[2]
+        if last == "output_temperature":
+            ok, what = (value >= 1) & (value <= MAX_TEMPERATURE), f"in [1, {MAX_TEMPERATURE:g}]"
+        elif last in ("weight_shrinkage", "weight_anchor"):
+            ok, what = (value >= 0) & (value <= 1), "in [0, 1]"
+        elif re.fullmatch(r"scale_\d+", last):
+            ok, what = value > 0, "positive"
+        else:
+            continue
+        if not bool(ok.all()):
+            raise _error(path, f"its buffer {name!r} is not {what}, as every fit leaves it.")
 
 
 def check_optimizer_state(name: str, key: str, value: torch.Tensor, path: str) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from skorch.history import History
 
@@ -81,6 +82,8 @@ def _encode(value: object, where: str) -> object:
         return str(value)
     if isinstance(value, slice):
         return {"__slice__": [_encode(v, where) for v in (value.start, value.stop, value.step)]}
+    if isinstance(value, (range, pd.Index)):  # column selectors: fit reads them as arrays
+        value = np.asarray(value)
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in _ARRAY_KINDS:
             raise TypeError(f"{where}: arrays of dtype {value.dtype} cannot be saved")
@@ -119,11 +122,12 @@ def _decode(value: object) -> object:
             raise ModelFileError(f"unexpected float {text!r} in the metadata")
         return float(text)
     if "__ndarray__" in value:
-        dtype = np.dtype(value["dtype"])
-        if dtype.kind not in _ARRAY_KINDS:
+        # save writes dtype.str; the memory of string arrays is bounded before decoding
+        # (_file_checks.string_array_excess)
+        dtype = np.dtype(value["dtype"]) if isinstance(value["dtype"], str) else None
+        if dtype is None or dtype.kind not in _ARRAY_KINDS:
             raise ModelFileError(f"unexpected array dtype {value['dtype']!r} in the metadata")
         items = [_decode(v) for v in value["__ndarray__"]]
-        _check_string_width(dtype, items)
         if dtype.kind != "O":
             return np.asarray(items, dtype=dtype).reshape(value["shape"])
         out = np.empty(len(items), dtype=object)  # element by element: no nesting inferred
@@ -133,41 +137,63 @@ def _decode(value: object) -> object:
     raise ModelFileError(f"unexpected object with keys {sorted(value)} in the metadata")
 
 
-def _check_string_width(dtype: np.dtype, items: list) -> None:
-    """Refuse a string dtype far wider than the strings it holds.
-
-    A tagged array's size in memory is its item size times its length, and
-    the item size is read from the file: ``"<U500000000"`` would make every
-    one-character item cost 2 GB. Arrays of saved labels are as wide as
-    their longest label (``np.unique`` keeps the input's width), so a width
-    of more than the longest item plus 1,024 characters is not one ``save``
-    wrote.
-    """
-    if dtype.kind != "U":
-        return
-    longest = max((len(item) for item in items if isinstance(item, str)), default=0)
-    if dtype.itemsize // 4 > longest + 1024:
-        raise ModelFileError(
-            f"unexpected array dtype {dtype.str!r} in the metadata: its strings are at most "
-            f"{longest} characters long"
-        )
-
-
 def _hashable(key: object) -> object:
     return tuple(key) if isinstance(key, list) else key
 
 
-def _json_default(value: object) -> object:
-    """Numbers from numpy inside skorch's history."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
+def _history_records(history: object) -> list[dict]:
+    """``history_`` as JSON-ready epoch records; non-finite numbers tagged as ``__float__``.
+
+    Raises
+    ------
+    ValueError
+        For an entry that is not data (a tensor a callback recorded, say),
+        naming it and its epoch, with the remedy.
+    """
+    records = []
+    for epoch, record in enumerate(history, start=1):
+        entry = {}
+        for key, value in record.items():
+            try:
+                entry[key] = _history_value(value)
+            except TypeError as err:
+                raise ValueError(
+                    f"Cannot save the model: the training history's {key!r} of epoch {epoch} "
+                    f"{err}. Record plain numbers in callbacks (e.g. float(x)), or delete the "
+                    "entry from each epoch of history_ before saving."
+                ) from None
+        records.append(entry)
+    return records
+
+
+def _history_value(value: object) -> object:
+    """One history entry as JSON: numbers, strings, and lists and mappings of them."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return _encode_float(value)
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"a {type(value).__name__} in the training history cannot be saved")
+        return _history_value(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_history_value(v) for v in value]
+    if isinstance(value, Mapping) and all(
+        k is None or isinstance(k, (bool, int, float, str)) for k in value
+    ):
+        return {k: _history_value(v) for k, v in value.items()}
+    raise TypeError(f"is a {type(value).__name__}, which a model file cannot hold")
+
+
+def _decoded_history(value: object) -> object:
+    """Inverse of :func:`_history_value`: ``{"__float__": "nan"}`` back to a float."""
+    if isinstance(value, list):
+        return [_decoded_history(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"__float__"}:
+        return _decode(value)
+    return {k: _decoded_history(v) for k, v in value.items()}
 
 
 def _saved_params(estimator: object) -> dict:
@@ -179,6 +205,7 @@ def _saved_params(estimator: object) -> dict:
             "Use a built-in fusion (see sk_i2moe.nn.FUSIONS), or pickle the estimator if the "
             "file stays with you."
         )
+    # written as None whatever they hold; a warning where that loses something
     dropped = [name for name in _NOT_SAVED if params.get(name)]
     if isinstance(params.get("random_state"), np.random.RandomState):
         dropped.append("random_state")
@@ -189,8 +216,9 @@ def _saved_params(estimator: object) -> dict:
             UserWarning,
             stacklevel=3,
         )
-    for name in dropped:
-        params[name] = None
+    for name in (*_NOT_SAVED, *dropped):
+        if name in params:
+            params[name] = None
     return params
 
 
@@ -262,7 +290,7 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
             hint=" A model file keeps column names that are strings, numbers or tuples of "
             "them: rename the columns (e.g. X.columns = X.columns.astype(str)) and fit again.",
         ),
-        "history": json.loads(json.dumps(list(estimator.history_), default=_json_default)),
+        "history": _history_records(estimator.history_),
     }
     module = estimator._module()
     tensors = {
@@ -273,7 +301,15 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         groups, optimizer_tensors = _optimizer_state(estimator.net_.optimizer_)
         document["optimizer"] = groups
         tensors.update(optimizer_tensors)
-    save_file(tensors, os.fspath(path), metadata={_META_KEY: json.dumps(document)})
+    text = json.dumps(document, allow_nan=False)  # non-finite numbers are tagged
+    excess = _file_checks.string_array_excess(document, len(text))
+    if excess is not None:
+        raise ValueError(
+            f"Cannot save the model: {excess}, so load() would refuse the file. Give string "
+            "labels or selectors at the width of their longest string (or as objects, e.g. "
+            "y.astype(object)) and fit again."
+        )
+    save_file(tensors, os.fspath(path), metadata={_META_KEY: text})
 
 
 def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -359,13 +395,15 @@ def _restore_optimizer(
     optimizer = estimator.net_.optimizer_
     try:
         groups = _decode(saved["param_groups"])
-    except (KeyError, TypeError, ValueError, RecursionError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError, MemoryError) as err:
         raise ModelFileError(
             f"The optimizer state in {path!r} is malformed ({str(err).splitlines()[0]})."
         ) from None
-    groups = _file_checks.check_optimizer_groups(
-        groups, optimizer.state_dict()["param_groups"], path
-    )
+    # the optimizer was built with the weight decay of the fit that built the network (a
+    # parameter that may have changed since, with set_params, without a new fit)
+    decay = estimator._frozen.get("weight_decay", estimator.weight_decay)
+    fresh = [{**group, "weight_decay": decay} for group in optimizer.state_dict()["param_groups"]]
+    groups = _file_checks.check_optimizer_groups(groups, fresh, path)
     try:
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (KeyError, TypeError, ValueError) as err:
@@ -407,10 +445,16 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
             f"The metadata of {os.fspath(path)!r} is a JSON {type(document).__name__}, not "
             "the object save() writes."
         )
+    _file_checks.check_string_arrays(document, len(metadata[_META_KEY]), os.fspath(path))
     return document, tensors
 
 
-def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -> object:
+def load(
+    path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    compile: bool = False,
+) -> object:
     """Read a fitted estimator written by ``save``; nothing in the file is executed.
 
     Parameters
@@ -423,6 +467,12 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         parameter). None keeps the saved ``device`` parameter (``"auto"``
         loads a model trained on a GPU onto the CPU of a machine without
         one).
+    compile : bool, default=False
+        Compile the loaded network with :func:`torch.compile` (sets the
+        estimator's ``compile`` parameter). The saved ``compile`` parameter
+        is not used: whether to run the compiler (code generation, a C++
+        toolchain, a long first prediction) is the reading machine's choice,
+        not the file's.
 
     Returns
     -------
@@ -438,7 +488,11 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         (:class:`ModelFileError`) for a truncated or corrupted file, a file
         of another format or of an incompatible format version, or metadata
         that does not match the tensors or disagrees with itself (see
-        :ref:`model_files`).
+        :ref:`model_files`). A plain ``ValueError`` for a ``device`` that
+        is not available here.
+    TypeError
+        For a ``device`` that is not a string or a :class:`torch.device`,
+        or a ``compile`` that is not a bool.
     IsADirectoryError, FileNotFoundError
         When ``path`` is a directory or does not exist.
 
@@ -463,12 +517,21 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     True
     """
     from . import __version__
-    from ._base import check_default_dtype
+    from ._base import check_default_dtype, resolve_device
     from ._modalities import ModalitySpec
     from .classifier import I2MoEClassifier
     from .regressor import I2MoERegressor
 
     check_default_dtype()
+    if device is not None:
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError(
+                f"load(device={device!r}): device must be a string such as 'cpu', 'cuda' or "
+                "'auto', or a torch.device."
+            )
+        resolve_device(device)  # the caller's device: a ValueError naming it, before reading
+    if not isinstance(compile, bool):
+        raise TypeError(f"load(compile={compile!r}): compile must be True or False.")
     document, tensors = _read(path)
     fmt = document.get("format")
     if type(fmt) is not int or fmt != FORMAT_VERSION:
@@ -488,11 +551,19 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         params = {k: _decode(v) for k, v in document["params"].items()}
         fitted = {k: _decode(v) for k, v in document["fitted"].items()}
         spec = ModalitySpec(**{k: _decode(v) for k, v in document["input_spec"].items()})
-        records = document["history"]
+        records = _decoded_history(document["history"])
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise TypeError("the history is not a list of epoch records")
         history = History(records)
-    except (KeyError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as err:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+        MemoryError,
+    ) as err:
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is incomplete or malformed ({err!r})."
         ) from None
@@ -505,6 +576,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         )
     if device is not None:
         params["device"] = device
+    # running the compiler is the reading machine's choice, not the file's (as n_threads)
+    params["compile"] = compile
     if "n_threads" in params:
         params["n_threads"] = _file_checks.bounded_threads(params["n_threads"], os.fspath(path))
     # files written before weight_shrinkage existed predict with the weights as trained
@@ -553,6 +626,8 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
         estimator._frozen["callbacks"] = estimator.callbacks
     if device is not None and "device" in estimator._frozen:
         estimator._frozen["device"] = device  # the network is rebuilt there
+    if "compile" in estimator._frozen:
+        estimator._frozen["compile"] = compile  # ... and compiled as asked
     estimator._input_spec = spec
     _file_checks.check_layout(
         spec, estimator.modalities_, estimator.n_features_in_, os.fspath(path)
@@ -568,6 +643,14 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
     }
     optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith(_OPTIMIZER_PREFIX)}
     _file_checks.check_build_size(params, fitted, len(module_state), os.fspath(path))
+    _file_checks.check_buffers(module_state, os.fspath(path))
+    try:
+        resolve_device(estimator.device)
+    except ValueError as err:  # the file's device, which this machine lacks
+        raise ModelFileError(
+            f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
+            "load(path, device='cpu') to load it on the CPU."
+        ) from None
     try:
         estimator._restore_net(module_state, history)
     except (RuntimeError, TypeError) as err:  # weights not the network's; bad module options
@@ -581,10 +664,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None) -
             f"The weights in {os.fspath(path)!r} are not those of the network its metadata "
             f"describes: {str(err).splitlines()[0]}{hint}"
         ) from None
-    except ValueError as err:  # e.g. a device that this machine lacks
+    except ValueError as err:  # options the network refuses (fusion_kwargs, say)
         raise ModelFileError(
-            f"Cannot place the model from {os.fspath(path)!r} here: {err} Pass "
-            "load(path, device='cpu') to load it on the CPU."
+            f"The parameters stored in {os.fspath(path)!r} do not describe a network this "
+            f"version of sk_i2moe builds: {str(err).splitlines()[0]}"
         ) from None
     _file_checks.check_fitted(estimator, os.fspath(path))
     _restore_optimizer(estimator, document.get("optimizer"), optimizer_tensors, os.fspath(path))

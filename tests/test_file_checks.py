@@ -8,7 +8,7 @@ import safetensors
 import torch
 from safetensors.torch import save_file
 
-from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
+from sk_i2moe import I2MoEClassifier, I2MoERegressor, _file_checks, load
 from sk_i2moe._file_checks import check_optimizer_groups
 from sk_i2moe._io import ModelFileError
 
@@ -43,6 +43,28 @@ def _swap_modality_order(document, tensors):
         items[0], items[1] = items[1], items[0]
 
 
+def _buffer(ending, value):
+    def edit(document, tensors):
+        for name in [k for k in tensors if k.startswith("module.") and k.endswith(ending)]:
+            tensors[name] = torch.full_like(tensors[name], value)
+
+    return edit
+
+
+def _frozen_entry(name, value):
+    def edit(document, tensors):
+        document["fitted"]["_frozen"]["__mapping__"].append([name, value])
+
+    return edit
+
+
+def _first_modality_named(name):
+    def edit(document, tensors):
+        document["input_spec"]["names"]["__tuple__"][0] = name
+
+    return edit
+
+
 def _negative_step(document, tensors):
     name = next(k for k in tensors if k.startswith("optimizer.") and k.endswith(".step"))
     tensors[name] = -tensors[name]
@@ -73,6 +95,55 @@ def _negative_step(document, tensors):
         (_group_setting("weight_decay", {"__float__": "nan"}), "lr, eps, weight_decay or betas"),
         (_group_setting("amsgrad", True), r"\['amsgrad'\] differ"),
         (_negative_step, "is negative"),
+        # each empty string costs 4 KiB once decoded: 20 MB from a file of about 100 kB
+        (
+            lambda d, t: d["fitted"].update(classes_=_array([""] * 5000, "<U1024")),
+            "string arrays would take 20,480,000 bytes",
+        ),
+        (
+            lambda d, t: d["fitted"].update(classes_=_array([0, 10**30], "<i8")),
+            "malformed.*OverflowError",
+        ),
+        (_group_setting("lr", _array([10**30], "<i8")), "optimizer state .* is malformed"),
+        (lambda d, t: d["fitted"].update(classes_=_array([1, "a"], "|O")), "distinct sorted"),
+        (
+            _group_setting("weight_decay", 1e6),
+            r"\['weight_decay'\] differ.*1000000.0 \(built: 0.01\)",
+        ),
+        (_group_setting("eps", 1e30), r"\['eps'\] differ"),
+        (_group_setting("betas", {"__tuple__": [0.0, 0.0]}), r"\['betas'\] differ"),
+        (_buffer("output_temperature", 0.0), "output_temperature' is not in \\[1, 1000\\]"),
+        (_buffer("output_temperature", -1.0), "output_temperature' is not in"),
+        (_buffer("weight_shrinkage", 5.0), "weight_shrinkage' is not in \\[0, 1\\]"),
+        (_buffer("weight_anchor", -1.0), "weight_anchor' is not in"),
+        (_buffer("scale_0", 0.0), "scale_0' is not positive"),
+        (lambda d, t: d["fitted"].update(class_weight_="junk"), "class_weight_ is not None"),
+        (
+            lambda d, t: d["fitted"].update(class_weight_=_array([1.0, 1.0, 1.0], "<f8")),
+            "class_weight_ is not None nor 2 finite weights",
+        ),
+        (
+            lambda d, t: d["fitted"].update(class_weight_=_array([-1.0, 1.0], "<f8")),
+            "class_weight_ is not None",
+        ),
+        (
+            lambda d, t: d["input_spec"].update(modality_feature_names=5),
+            "column names are not one string per feature",
+        ),
+        (
+            lambda d, t: d["input_spec"].update(modality_feature_names={"__tuple__": [1, 2, 3]}),
+            "column names are not one string per feature",
+        ),
+        (_first_modality_named(""), "non-empty strings; got ''"),
+        (_first_modality_named(1), "non-empty strings; got 1"),
+        (
+            lambda d, t: d["fitted"].update(
+                interaction_weights_=_array([2.0, -1.0, 0.0, 0.0, 0.0], "<f4")
+            ),
+            r"sum to 1, each in \[0, 1\]",
+        ),
+        (_frozen_entry("zzz", 1), r"\(_frozen\) holds \['zzz'\]"),
+        (_frozen_entry("lr", 1.0), r"\(_frozen\) holds \['lr'\]"),
     ],
 )
 def test_a_file_save_could_not_have_written_is_refused(saved, edit, message):
@@ -144,3 +215,71 @@ def test_a_file_from_a_newer_torch_loads_its_optimizer_on_an_older_one():
         check_optimizer_groups([{**newer[0], "decoupled_weight_decay": False}], older, "m")
     with pytest.raises(ModelFileError, match="not those of AdamW"):  # unknown: still refused
         check_optimizer_groups([{**newer[0], "amsgrad2": True}], older, "m")
+
+
+def test_a_regressor_file_with_class_weights_is_refused(tmp_path):
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    I2MoERegressor(**TINY).fit(X, y.astype(float)).save(path)
+    _rewrite(path, lambda d, t: d["fitted"].update(class_weight_=_array([1.0], "<f8")))
+    with pytest.raises(ModelFileError, match="gives a regressor class weights"):
+        load(path)
+
+
+def test_column_positions_that_are_not_integers_are_refused(tmp_path):
+    X, y = _data()
+    table = np.column_stack(list(X.values()))
+    path = tmp_path / "model.i2moe"
+    modalities = {"a": [0, 1, 2], "b": [3, 4], "c": [5, 6, 7, 8]}
+    I2MoEClassifier(**TINY, modalities=modalities).fit(table, y).save(path)
+    nan = {"__float__": "nan"}
+    for first in ([0.0, 1.0, 2.0], ["0", "1", "2"], [nan, 1.0, 2.0], [{"__float__": "inf"}, 1, 2]):
+        dtype = "<U1" if isinstance(first[0], str) else "<f8"
+
+        def edit(document, tensors, first=first, dtype=dtype):
+            document["input_spec"]["columns"]["__tuple__"][0] = _array(first, dtype)
+
+        _rewrite(path, edit)
+        with pytest.raises(ModelFileError, match="integer positions"):
+            load(path)
+
+
+@pytest.mark.skipif(
+    hasattr(torch, "xpu") and torch.xpu.is_available(), reason="needs a machine without XPU"
+)
+def test_a_model_marked_for_an_absent_accelerator_says_to_load_it_on_the_cpu(saved):
+    path, clf, X = saved
+    _rewrite(path, lambda d, t: d["params"].update(device="xpu"))
+    with pytest.raises(ModelFileError, match=r"XPU is not available.*load\(path, device='cpu'\)"):
+        load(path)
+    np.testing.assert_array_equal(load(path, device="cpu").predict_proba(X), clf.predict_proba(X))
+
+
+def test_parameters_the_network_refuses_are_not_blamed_on_the_device(saved):
+    path, _, _ = saved
+    _rewrite(path, lambda d, t: d["params"].update(fusion_kwargs={"__mapping__": [["evil", 1]]}))
+    with pytest.raises(ModelFileError, match="do not describe a network .*'evil'") as info:
+        load(path, device="cpu")
+    assert "device=" not in str(info.value)
+
+
+def test_a_bad_device_argument_is_the_callers_error_not_the_files(saved):
+    path, _, _ = saved
+    with pytest.raises(TypeError, match=r"load\(device=5\)"):
+        load(path, device=5)
+    with pytest.raises(ValueError, match="'bogus' is not a valid torch device") as info:
+        load(path, device="bogus")
+    assert not isinstance(info.value, ModelFileError)
+
+
+def test_save_refuses_string_arrays_that_load_would_refuse(tmp_path, monkeypatch):
+    monkeypatch.setattr(_file_checks, "_STRING_BYTES_FLOOR", 0)
+    monkeypatch.setattr(_file_checks, "_STRING_BYTES_PER_METADATA_BYTE", 1)
+    X, y = _data()
+    labels = np.array(["no", "yes"], dtype="<U100000")[y]  # 800 kB of classes_
+    clf = I2MoEClassifier(**TINY).fit(X, labels)
+    with pytest.raises(ValueError, match=r"string arrays would take 800,000 bytes.*y\.astype"):
+        clf.save(tmp_path / "model.i2moe")
+    assert not (tmp_path / "model.i2moe").exists()
+    clf.fit(X, labels.astype("<U3")).save(tmp_path / "model.i2moe")  # as wide as its labels
+    assert load(tmp_path / "model.i2moe").classes_.dtype == np.dtype("<U3")

@@ -1,11 +1,15 @@
 """_io.py: model files that hold data, not code."""
 
+import json
+import math
 import pickle
+import warnings
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import safetensors
 import torch
 from safetensors.torch import load_file, save_file
 from skorch.callbacks import EpochScoring
@@ -522,3 +526,96 @@ def test_a_parameter_edited_in_place_after_the_fit_is_a_change(tmp_path):
     clf.set_params(hidden_dim=TINY["hidden_dim"] * 2)  # set_params counts as a change too
     with pytest.raises(ValueError, match="hidden_dim"):
         clf.save(tmp_path / "other.i2moe")
+
+
+def test_a_model_fitted_with_an_empty_callback_list_round_trips(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, callbacks=[]).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is lost, so nothing to warn about
+        restored = _round_trip(clf, tmp_path)
+    assert restored.callbacks is None
+    _assert_same(restored, clf, X)
+
+
+def test_labels_of_a_string_dtype_far_wider_than_them_round_trip(tmp_path):
+    X, y = _data()
+    labels = np.array(["no", "yes"], dtype="<U2000")[y]  # e.g. read as fixed-width strings
+    clf = I2MoEClassifier(**TINY).fit(X, labels)
+    restored = _round_trip(clf, tmp_path)
+    assert restored.classes_.dtype == clf.classes_.dtype == np.dtype("<U2000")
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_file_does_not_choose_to_compile_the_network(saved):
+    path, clf, X = saved
+
+    def compiled(document, tensors):
+        document["params"]["compile"] = True
+        for pair in document["fitted"]["_frozen"]["__mapping__"]:
+            if pair[0] == "compile":
+                pair[1] = True
+
+    _rewrite(path, compiled)
+    restored = load(path)
+    assert restored.compile is False and restored._frozen["compile"] is False
+    assert restored.net_.module_ is restored._module()  # not wrapped by torch.compile
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    asked = load(path, compile=True)
+    assert asked.compile is True and asked._frozen["compile"] is True
+    assert asked.net_.module_ is not asked._module()  # wrapped, compiled at its first call
+    with pytest.raises(TypeError, match=r"load\(compile='yes'\)"):
+        load(path, compile="yes")
+
+
+def test_range_and_index_selectors_round_trip(tmp_path):
+    X, y = _data()
+    table = pd.DataFrame(np.column_stack(list(X.values())), columns=[f"f{i}" for i in range(9)])
+    modalities = {"a": table.columns[:3], "b": range(3, 5), "c": table.columns[5:]}
+    clf = I2MoEClassifier(**TINY, warm_start=True, modalities=modalities).fit(table, y)
+    restored = _round_trip(clf, tmp_path)
+    np.testing.assert_array_equal(restored.predict_proba(table), clf.predict_proba(table))
+    for name, selector in modalities.items():
+        np.testing.assert_array_equal(restored.modalities[name], np.asarray(selector))
+    restored.fit(table, y)  # a warm start takes the saved selectors as the fitted ones
+    assert restored.n_iter_ == 2
+
+
+def test_history_values_that_are_not_finite_are_written_as_json(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.history_.record("valid_acc", float("nan"))  # e.g. a score undefined on one class
+    clf.history_.record("ratio", np.float32("inf"))
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    with safetensors.safe_open(path, "pt") as f:
+        text = f.metadata()["sk_i2moe"]
+
+    def bare(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    json.loads(text, parse_constant=bare)  # what strict parsers (jq, JavaScript) read
+    restored = load(path)
+    assert math.isnan(restored.history_[-1, "valid_acc"])
+    assert restored.history_[-1, "ratio"] == math.inf
+
+
+def test_a_history_entry_that_is_not_data_is_named_with_the_remedy(tmp_path):
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.history_.record("grad_norm", torch.tensor(1.5))  # what a user's callback might record
+    path = tmp_path / "model.i2moe"
+    with pytest.raises(ValueError, match=r"'grad_norm' of epoch 1 is a Tensor.*float\(x\)"):
+        clf.save(path)
+    assert not path.exists()
+
+
+def test_a_weight_decay_changed_after_fitting_still_loads(saved):
+    path, clf, X = saved
+    built = clf.net_.optimizer_.param_groups[0]["weight_decay"]
+    clf.set_params(weight_decay=0.5).save(path)  # the optimizer keeps the fit's
+    restored = load(path)
+    assert restored.weight_decay == 0.5
+    assert restored.net_.optimizer_.param_groups[0]["weight_decay"] == built
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
