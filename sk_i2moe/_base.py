@@ -1361,6 +1361,29 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             **net_options,
         )
 
+    def _network_changed(self) -> dict[str, tuple[object, object]]:
+        """Options of the fitted network the current parameters would build otherwise.
+
+        ``{option: (fitted, now)}``: what :meth:`_restore_net` would build from a
+        file written now, compared with the fitted network. Parameters that only
+        train (``weight_decay``) or serve (``verbose``) may change after a fit.
+        """
+        now = self._build_net(
+            list(self._input_spec.n_features),
+            None,
+            None,
+            torch.device(self.net_.device),
+            self._stopping_mode() == "keep",
+        ).get_params_for("module")
+        fitted = self.net_.get_params_for("module")
+        # the input statistics are the fit's, saved as buffers
+        return {
+            k: (fitted.get(k), now.get(k))
+            for k in sorted(fitted.keys() | now.keys())
+            if not k.endswith(("input_loc", "input_scale"))
+            and not _same_value(fitted.get(k), now.get(k))
+        }
+
     def _restore_net(self, module_state: dict[str, torch.Tensor], history: History) -> None:
         """Rebuild the fitted net around saved weights (for :func:`sk_i2moe.load`).
 
@@ -1432,12 +1455,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         True
         """
         check_is_fitted(self, "net_")
-        changed = self._changed_since_fit()
+        changed = self._network_changed()
         if changed:
             raise ValueError(
-                "The file would describe another network than the one fitted: these "
-                "parameters changed since the fit (set_params, or a dict or list edited in "
-                f"place): {', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}. "
+                "The file would describe another network than the one fitted: parameters "
+                "changed since the fit (set_params, or a dict edited in place) build these "
+                "options differently: "
+                f"{', '.join(f'{k}: {a!r} -> {b!r}' for k, (a, b) in changed.items())}. "
                 "Set them back, or fit again, before saving."
             )
         _io.save(self, path, optimizer=optimizer)
