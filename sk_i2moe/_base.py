@@ -658,6 +658,13 @@ def _same_value(before: object, now: object) -> bool:
         return joblib.hash(before) == joblib.hash(now)
 
 
+#: module options a saved network does not depend on: the input statistics (the fit's, saved as
+#: buffers) and what only the training's perturbed passes use
+_NOT_NETWORK_OPTIONS = frozenset(
+    {"input_loc", "input_scale", "perturbed_passes", "noise_scale", "n_perturbed", "loss_on"}
+)
+
+
 def _snapshot(value: object) -> object:
     """``value`` with its containers and arrays copied, other objects as they are.
 
@@ -667,8 +674,10 @@ def _snapshot(value: object) -> object:
     """
     if isinstance(value, dict):
         return {k: _snapshot(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_snapshot(v) for v in value)
+    if isinstance(value, list):
+        return [_snapshot(v) for v in value]
+    if isinstance(value, tuple):  # a named tuple's copy is a plain one: equal, item by item
+        return tuple(_snapshot(v) for v in value)
     if isinstance(value, (np.ndarray, pd.Index, pd.Series)):
         return value.copy()
     return value
@@ -1376,11 +1385,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             self._stopping_mode() == "keep",
         ).get_params_for("module")
         fitted = self.net_.get_params_for("module")
-        # the input statistics are the fit's, saved as buffers
         return {
             k: (fitted.get(k), now.get(k))
             for k in sorted(fitted.keys() | now.keys())
-            if not k.endswith(("input_loc", "input_scale"))
+            if k.rpartition("__")[2] not in _NOT_NETWORK_OPTIONS
             and not _same_value(fitted.get(k), now.get(k))
         }
 

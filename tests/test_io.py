@@ -622,3 +622,22 @@ def test_a_weight_decay_changed_after_fitting_still_loads(saved):
     assert restored.weight_decay == 0.5
     assert restored.net_.optimizer_.param_groups[0]["weight_decay"] == built
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"interaction_loss_weight": 0.0},
+        {"noise_scale": "matched"},
+        {"n_perturbed": 1},
+        {"loss_on": "latent"},
+    ],
+)
+def test_options_only_the_training_uses_may_change_before_saving(change, tmp_path):
+    # the paper's mixture builds its perturbed passes from these; a saved network does not
+    # depend on them, so the file predicts as the model does
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY, interaction_constraint="loss").fit(X, y)
+    clf.set_params(**change).save(tmp_path / "model.i2moe")
+    restored = load(tmp_path / "model.i2moe")
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
