@@ -806,13 +806,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 self.__dict__.pop("net_", None)
             raise
 
-    def _fit_data(self, X: object, y: object, sample_weight: object) -> I2MoEBase:
-        """:meth:`_fit`'s work."""
-        check_default_dtype()
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
+    def _check_combinations(self) -> None:
+        """Refuse parameter values that are valid alone but not together (``fit`` and ``save``)."""
         if self._model_kind() is StructuredInteractionMoE:
             StructuredObjective.check_weights(self.interaction_loss_weight, self.expert_loss_weight)
         if self.modality_dropout > 0 and self._replaces_modalities():
@@ -823,6 +818,15 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "one. Use interaction_constraint='structure' (the default), set "
                 "interaction_loss_weight=0, or modality_dropout=0."
             )
+
+    def _fit_data(self, X: object, y: object, sample_weight: object) -> I2MoEBase:
+        """:meth:`_fit`'s work."""
+        check_default_dtype()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        self._check_combinations()
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
             self._check_warm_start_compatible()
@@ -1463,6 +1467,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         True
         """
         check_is_fitted(self, "net_")
+        # parameters set after the fit: load() refuses a file whose parameters fit() would
+        self._validate_params()
+        self._check_combinations()
         changed = self._network_changed()
         if changed:
             raise ValueError(

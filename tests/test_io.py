@@ -641,3 +641,14 @@ def test_options_only_the_training_uses_may_change_before_saving(change, tmp_pat
     clf.set_params(**change).save(tmp_path / "model.i2moe")
     restored = load(tmp_path / "model.i2moe")
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
+def test_parameters_fit_would_refuse_are_refused_before_saving(tmp_path):
+    # set after the fit, they would make a file that load() refuses
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="interaction_loss_weight"):
+        clf.set_params(interaction_loss_weight=0.0).save(tmp_path / "model.i2moe")
+    with pytest.raises(ValueError, match="hidden_dim"):
+        clf.set_params(interaction_loss_weight=0.5, hidden_dim=-1).save(tmp_path / "model.i2moe")
+    assert not (tmp_path / "model.i2moe").exists()
