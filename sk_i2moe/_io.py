@@ -423,7 +423,10 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            # copies: safetensors maps the file into memory, and tensors kept as they are (the
+            # optimizer's state: load_state_dict keeps CPU float tensors) would change when the
+            # file is overwritten in place, or crash the process (SIGBUS) when it is truncated
+            tensors = {k: f.get_tensor(k).clone() for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelFileError(
             f"{os.fspath(path)!r} is not a readable sk_i2moe model file (truncated, corrupted "

@@ -652,3 +652,19 @@ def test_parameters_fit_would_refuse_are_refused_before_saving(tmp_path):
     with pytest.raises(ValueError, match="hidden_dim"):
         clf.set_params(interaction_loss_weight=0.5, hidden_dim=-1).save(tmp_path / "model.i2moe")
     assert not (tmp_path / "model.i2moe").exists()
+
+
+def test_a_loaded_model_does_not_share_memory_with_its_file(tmp_path):
+    # safetensors maps the file: a loaded optimizer state that stayed mapped changed when the
+    # file was overwritten in place (cp does so), and crashed the process when it was truncated
+    X, y = _data()
+    I2MoEClassifier(**TINY).fit(X, y).save(tmp_path / "model.i2moe")
+    restored = load(tmp_path / "model.i2moe")
+    state = restored.net_.optimizer_.state_dict()["state"]
+    before = {(i, k): v.clone() for i, s in state.items() for k, v in s.items()}
+    size = (tmp_path / "model.i2moe").stat().st_size
+    with open(tmp_path / "model.i2moe", "r+b") as f:  # same size: no SIGBUS before the fix
+        f.write(bytes(size))
+    state = restored.net_.optimizer_.state_dict()["state"]
+    for (i, k), value in before.items():
+        assert torch.equal(state[i][k], value), (i, k)
