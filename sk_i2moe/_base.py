@@ -481,7 +481,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
         Extra callbacks (or ``(name, callback)`` pairs) for the skorch net,
         e.g. ``EpochScoring("roc_auc", lower_is_better=False)`` with
         ``early_stopping=True`` to score the validation split every epoch
-        (on the encoded targets ``0 .. C - 1``). ``fit`` sets up copies; the
+        (on the encoded targets ``0 .. C - 1``); with ``on_train=True`` an
+        ensemble's score pools every member's training predictions (each
+        member sees the rows in its own order). ``fit`` sets up copies; the
         objects passed stay unchanged. Every training of a fit runs them: the
         one that chooses the epochs, and the cross-fitted ones of a
         calibrated small-data fit (see ``early_stopping``), before the final

@@ -241,6 +241,22 @@ class I2MoENet(NeuralNet):
             return contextlib.nullcontext()
         return torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16)
 
+    def notify(self, method_name: str, **cb_kwargs) -> None:
+        """Call the callbacks; a streamed batch's targets as the rows its output holds.
+
+        An ensemble's training batch holds row ``i`` of each member's stream
+        (targets ``[B, K]``) and its output the members' rows in blocks
+        (``[K * B]``): callbacks that pair a batch's output with its targets
+        (:class:`~skorch.callbacks.EpochScoring` with ``on_train=True``) get
+        the targets in the output's order, so training scores pool every
+        member's training predictions.
+        """
+        batch = cb_kwargs.get("batch")
+        if method_name == "on_batch_end" and batch is not None and "streams" in batch[0]:
+            x, y = batch
+            cb_kwargs["batch"] = (x, stream_blocks(torch.as_tensor(y)))
+        super().notify(method_name, **cb_kwargs)
+
     def infer(self, x: dict, **fit_params) -> MixtureOutput:
         """Run the module on a batch ``{"inputs": [...], "sample_weight": w}``.
 

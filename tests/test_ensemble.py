@@ -319,3 +319,24 @@ def test_every_kind_of_member_is_told_which_modalities_are_absent(params):
     one.fit(X, y).net_.module_.load_state_dict(members[0].state_dict())
     alone = one.explain(X)
     np.testing.assert_allclose(explanation.member_outputs[:, 0], alone.expert_outputs, atol=1e-5)
+
+
+def test_training_scores_pair_each_members_predictions_with_their_targets():
+    # an ensemble's training batch holds row i of each member's stream: scored on the training
+    # rows (EpochScoring on_train=True), its output must meet the targets in the same order
+    from skorch.callbacks import EpochScoring
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(96, 2)), "b": rng.normal(size=(96, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)  # separable: a fitted member is right on nearly every row
+    score = EpochScoring("accuracy", on_train=True, name="train_accuracy")
+    clf = I2MoEClassifier(
+        max_epochs=80,
+        hidden_dim=8,
+        n_members=2,
+        early_stopping=False,
+        random_state=0,
+        n_threads=1,
+        callbacks=[score],
+    ).fit(X, y)
+    assert clf.history_[-1, "train_accuracy"] > 0.9  # paired out of order: about 0.5
