@@ -594,6 +594,7 @@ def load(
     try:
         estimator = classes[name](**params)
         estimator._validate_params()
+        estimator._check_combinations()  # as fit and save: values valid alone, not together
     except (TypeError, ValueError) as err:
         raise ModelFileError(
             f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here ({err}); "

@@ -249,7 +249,9 @@ class I2MoENet(NeuralNet):
         (``[K * B]``): callbacks that pair a batch's output with its targets
         (:class:`~skorch.callbacks.EpochScoring` with ``on_train=True``) get
         the targets in the output's order, so training scores pool every
-        member's training predictions.
+        member's training predictions. The batch's inputs and sample weights
+        keep their per-stream layout (``[B, K, ...]``), as ``on_batch_begin``'s
+        targets do.
         """
         batch = cb_kwargs.get("batch")
         if method_name == "on_batch_end" and batch is not None and "streams" in batch[0]:

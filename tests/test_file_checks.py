@@ -144,6 +144,8 @@ def _negative_step(document, tensors):
         ),
         (_frozen_entry("zzz", 1), r"\(_frozen\) holds \['zzz'\]"),
         (_frozen_entry("lr", 1.0), r"\(_frozen\) holds \['lr'\]"),
+        # valid alone, not together (the structured mixture needs its interaction loss)
+        (lambda d, t: d["params"].update(interaction_loss_weight=0.0), "interaction_loss_weight"),
     ],
 )
 def test_a_file_save_could_not_have_written_is_refused(saved, edit, message):
@@ -283,3 +285,14 @@ def test_save_refuses_string_arrays_that_load_would_refuse(tmp_path, monkeypatch
     assert not (tmp_path / "model.i2moe").exists()
     clf.fit(X, labels.astype("<U3")).save(tmp_path / "model.i2moe")  # as wide as its labels
     assert load(tmp_path / "model.i2moe").classes_.dtype == np.dtype("<U3")
+
+
+def test_parameters_valid_alone_but_not_together_are_refused(tmp_path):
+    # the paper's mixture replaces each modality in turn, undefined for one dropped as absent:
+    # fit refuses modality_dropout with it, and so do save and load
+    X, y = _data()
+    path = tmp_path / "model.i2moe"
+    I2MoEClassifier(**TINY, interaction_constraint="loss").fit(X, y).save(path)
+    _rewrite(path, lambda d, t: d["params"].update(modality_dropout=0.2))
+    with pytest.raises(ModelFileError, match="modality_dropout"):
+        load(path)

@@ -662,6 +662,7 @@ def test_a_loaded_model_does_not_share_memory_with_its_file(tmp_path):
     restored = load(tmp_path / "model.i2moe")
     state = restored.net_.optimizer_.state_dict()["state"]
     before = {(i, k): v.clone() for i, s in state.items() for k, v in s.items()}
+    assert before  # the state this test is about
     size = (tmp_path / "model.i2moe").stat().st_size
     with open(tmp_path / "model.i2moe", "r+b") as f:  # same size: no SIGBUS before the fix
         f.write(bytes(size))
