@@ -1376,6 +1376,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             **net_options,
         )
 
+    def _described_net(self, device: torch.device) -> I2MoENet:
+        """The net the parameters and input layout describe, as a model file rebuilds it.
+
+        Without input statistics or a validation split (the file's buffers and
+        history hold them); early stopping that kept the best epoch trains on
+        (and continues) with its callback.
+        """
+        keeps = self._stopping_mode() == "keep"
+        return self._build_net(list(self._input_spec.n_features), None, None, device, keeps)
+
     def _network_changed(self) -> dict[str, tuple[object, object]]:
         """Options of the fitted network the current parameters would build otherwise.
 
@@ -1383,13 +1393,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         file written now, compared with the fitted network. Parameters that only
         train (``weight_decay``) or serve (``verbose``) may change after a fit.
         """
-        now = self._build_net(
-            list(self._input_spec.n_features),
-            None,
-            None,
-            torch.device(self.net_.device),
-            self._stopping_mode() == "keep",
-        ).get_params_for("module")
+        now = self._described_net(torch.device(self.net_.device)).get_params_for("module")
         fitted = self.net_.get_params_for("module")
         return {
             k: (fitted.get(k), now.get(k))
@@ -1407,10 +1411,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             When the weights are not those of the network the parameters
             describe (names, shapes, dtypes), or hold NaN or infinite values.
         """
-        device = resolve_device(self.device)
-        # early stopping that kept the best epoch trained (and continues) with its callback
-        keeps = self._stopping_mode() == "keep"
-        net = self._build_net(list(self._input_spec.n_features), None, None, device, keeps)
+        net = self._described_net(resolve_device(self.device))
         # files written before weight_shrinkage lack its buffers: such a model does not shrink
         # ... nor before the output temperature: such a model predicts as trained
         older = SHRINKAGE_BUFFERS + CALIBRATION_BUFFERS
