@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from skorch.dataset import Dataset
 
 from ._modalities import absent_modalities
 
@@ -50,6 +50,15 @@ class ModalityDataset(Dataset):
     present : Tensor or None
         ``(n_samples, M)`` bool, or None when every modality is present in
         every row (batches then carry no mask).
+    y : Tensor
+        The targets (zeros when none were given).
+
+    Notes
+    -----
+    A skorch :class:`skorch.dataset.Dataset` (its constructor is not used), so
+    that skorch's scoring callbacks without caching
+    (``EpochScoring(use_caching=False)``) read the targets from ``y`` and
+    predict on ``X``, the dataset itself.
     """
 
     def __init__(
@@ -71,6 +80,11 @@ class ModalityDataset(Dataset):
             if sample_weight is None
             else torch.as_tensor(sample_weight, dtype=torch.float32)
         )
+
+    @property
+    def X(self) -> ModalityDataset:  # noqa: N802 (skorch's name)
+        """The dataset itself: what the network predicts on."""
+        return self
 
     def __len__(self) -> int:
         return self.inputs[0].shape[0]

@@ -340,3 +340,32 @@ def test_training_scores_pair_each_members_predictions_with_their_targets():
         callbacks=[score],
     ).fit(X, y)
     assert clf.history_[-1, "train_accuracy"] > 0.9  # paired out of order: about 0.5
+
+
+@pytest.mark.parametrize("on_train", [True, False])
+@pytest.mark.parametrize("n_members", [1, 2])
+def test_scores_without_caching_predict_on_the_rows_they_score(on_train, n_members):
+    # EpochScoring(use_caching=False) predicts on skorch's dataset after each epoch and reads the
+    # targets from it (it found none: "Expected array-like, got None"); on the validation rows it
+    # scores what the cached default metric scores
+    from skorch.callbacks import EpochScoring
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(120, 2)), "b": rng.normal(size=(120, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    score = EpochScoring("accuracy", on_train=on_train, use_caching=False, name="uncached")
+    clf = I2MoEClassifier(
+        max_epochs=40,
+        hidden_dim=8,
+        n_members=n_members,
+        early_stopping=not on_train,
+        validation_fraction=0.25,
+        random_state=0,
+        n_threads=1,
+        callbacks=[score],
+    ).fit(X, y)
+    uncached = clf.history_[-1, "uncached"]
+    if on_train:
+        assert uncached > 0.75  # separable (chance: 0.5); the rows and the targets in one order
+    else:
+        assert uncached == pytest.approx(clf.history_[-1, "valid_accuracy"])
