@@ -72,8 +72,12 @@ def test_regression_target_errors(diabetes):
         I2MoERegressor(**SMALL, loss="huber").fit(X, y)
 
 
-@parametrize_with_checks(
-    [I2MoERegressor(max_epochs=30, hidden_dim=16, n_tokens=2, batch_size=32, random_state=0)],
+@parametrize_with_checks(  # two members: as tests/test_sklearn_checks.py says
+    [
+        I2MoERegressor(
+            max_epochs=30, hidden_dim=16, n_tokens=2, batch_size=32, n_members=2, random_state=0
+        )
+    ],
     expected_failed_checks=lambda est: {
         "check_sample_weight_equivalence_on_dense_data": (
             "mini-batch training: repeating a row changes the batches and the number of "
