@@ -51,7 +51,11 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         (single-label targets only; use ``sample_weight`` for multi-label).
         A dict maps labels to finite weights >= 0 (a class left out has
         weight 1); ``"balanced"`` weighs each class inversely to its total
-        ``sample_weight`` (its count when none is given).
+        ``sample_weight`` (its count when none is given). As in
+        scikit-learn, a dict may name labels that the training rows lack (a
+        cross-validation fold without a rare class, say) when it names every
+        class they have; a label that matches no class while some class is
+        left out of the dict is refused as a likely misspelling.
     {shared_training_parameters}
 
     Attributes
@@ -317,10 +321,14 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         labels = self.classes_.tolist()
         known = set(labels)
         unknown = [k for k in self.class_weight if k not in known]
-        if unknown:
+        left_out = [label for label in labels if label not in self.class_weight]
+        # as scikit-learn's compute_class_weight: labels the training rows lack are ignored
+        # unless a class they have is left out (then the label is likely a misspelling of it)
+        if unknown and left_out:
             raise ValueError(
                 f"class_weight names labels {unknown[:5]} that are not classes of y "
-                f"(classes: {labels[:10]}). Fix the labels (a typo, or '1' for 1?) or drop them."
+                f"(classes: {labels[:10]}) and leaves out the classes {left_out[:5]}. Fix "
+                "the labels (a typo, or '1' for 1?), or name every class of y."
             )
         per_class = []
         for label in labels:

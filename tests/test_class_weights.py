@@ -83,6 +83,28 @@ def test_a_2d_y_that_is_not_an_indicator_matrix_is_named(data, Y, match):
         _proba(X, Y(y))
 
 
+def test_a_class_weight_dict_may_name_classes_the_training_rows_lack(data):
+    # as scikit-learn: a dict written for the whole data set works in a fold without a rare
+    # class and where only rows of weight 0 have it; the labels it names for classes of y count
+    X, y = data
+    weights = {0: 1.0, 1: 3.0, 2: 5.0}
+    assert np.allclose(_proba(X, y, class_weight=weights), _proba(X, y, class_weight={1: 3.0}))
+    labels = np.where(np.arange(60) < 3, 2, y)
+    sample_weight = np.where(labels == 2, 0.0, 1.0)
+    model = I2MoEClassifier(n_members=1, early_stopping=False, class_weight=weights, **TINY)
+    model.fit(X, labels, sample_weight=sample_weight)
+    assert model.classes_.tolist() == [0, 1]
+    np.testing.assert_array_equal(model.class_weight_, [1.0, 3.0])
+
+
+@pytest.mark.parametrize("weights", [{0: 1.0, "1": 3.0}, {0: 2.0, 7: 3.0}])
+def test_a_class_weight_label_that_may_be_a_misspelling_is_refused(data, weights):
+    # a label that is no class of y while a class of y is left out of the dict
+    X, y = data
+    with pytest.raises(ValueError, match=r"not classes of y .* leaves out the classes \[1\]"):
+        _proba(X, y, class_weight=weights)
+
+
 def test_a_class_of_one_sample_is_named_as_what_stops_the_split(data):
     X, y = data
     y = y.copy()
@@ -117,7 +139,7 @@ def test_a_fresh_fit_that_fails_leaves_the_estimator_unfitted(data):
     check_is_fitted(model)
     labels = np.array(["lo", "mid", "hi"])[np.arange(60) % 3]
     with pytest.raises(ValueError, match="not classes of y"):
-        model.set_params(class_weight={"nope": 2.0}).fit(X, labels)
+        model.set_params(class_weight={"nope": 2.0}).fit(X, labels)  # "hi", "lo", "mid" left out
     with pytest.raises(NotFittedError):
         model.predict(X)
     with pytest.raises(NotFittedError):
