@@ -49,10 +49,15 @@ def _as_float32(values: object, name: str) -> np.ndarray:
         )
     _refuse_masked(values, f"Modality {name!r}")
     if isinstance(values, pd.DataFrame):
+        # object columns of numbers (and missing values) are read as an object array would be
         bad = [
             c
-            for c, t in values.dtypes.items()
-            if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))
+            for c, (_, column) in zip(values.columns, values.items())
+            if not (
+                pd.api.types.is_numeric_dtype(column.dtype)
+                or pd.api.types.is_bool_dtype(column.dtype)
+                or (pd.api.types.is_object_dtype(column.dtype) and not _holds_text(column))
+            )
         ]
         if bad:
             raise TypeError(
@@ -60,7 +65,13 @@ def _as_float32(values: object, name: str) -> np.ndarray:
                 f"(dtypes {[str(values[c].dtype) for c in bad[:5]]}). Encode them first, e.g. "
                 "with sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
             )
-        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"Modality {name!r} must hold real numbers; its object columns hold values "
+                f"that cannot be converted ({err}). Encode them first, e.g. with OneHotEncoder."
+            ) from err
     elif isinstance(values, pd.Series):
         raise ValueError(
             f"Modality {name!r} is a 1-D pandas Series of length {len(values)}; expected a "
@@ -140,6 +151,44 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             "modalities: use sk_i2moe.inspection.modality_importance there."
         )
     return out
+
+
+def _is_polars_frame(X: object) -> bool:
+    """Whether ``X`` is a polars DataFrame (polars itself is not imported)."""
+    return type(X).__module__.partition(".")[0] == "polars" and hasattr(X, "get_column")
+
+
+def pandas_input(X: object) -> object:
+    """``X`` with each polars DataFrame in it as a pandas DataFrame; other input unchanged.
+
+    scikit-learn transformers can output polars frames
+    (``set_output(transform="polars")``). They are read column by column (no
+    pyarrow needed), with the same column names, so that modality prefixes and
+    feature-name checks work as for pandas; a missing value of a number column
+    becomes NaN. A mapping is returned as a dict when one of its values is a
+    polars frame, as it is otherwise.
+
+    Parameters
+    ----------
+    X : object
+        Input in any accepted form.
+
+    Returns
+    -------
+    object
+        ``X``, or its pandas counterpart.
+    """
+    if _is_polars_frame(X):
+        names = list(X.columns)
+        return pd.DataFrame({c: X.get_column(c).to_numpy() for c in names}, columns=names)
+    if isinstance(X, Mapping) and any(_is_polars_frame(v) for v in X.values()):
+        return {k: pandas_input(v) for k, v in X.items()}
+    return X
+
+
+def _holds_text(column: pd.Series) -> bool:
+    """Whether an object column holds a string or bytes value (text is never read as numbers)."""
+    return bool(column.map(lambda v: isinstance(v, (str, bytes))).any())
 
 
 def absent_rows(values: np.ndarray) -> np.ndarray:
@@ -435,6 +484,7 @@ class ModalitySpec:
         spec : ModalitySpec
         data : dict of str to ndarray
         """
+        X = pandas_input(X)
         _reject_sparse(X)
         if isinstance(X, Mapping):
             if modalities is not None:
@@ -502,6 +552,7 @@ class ModalitySpec:
         dict of str to ndarray
             ``{modality: float32 array}`` in the fitted order.
         """
+        X = pandas_input(X)
         _reject_sparse(X)
         if self.columns is None:
             if not isinstance(X, Mapping):

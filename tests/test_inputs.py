@@ -150,3 +150,55 @@ def test_names_and_row_labels_handed_out_are_copies_of_the_callers_index():
     clf.feature_names_in_[0] = "renamed"  # (the model's own columns: as scikit-learn's)
     assert list(df.columns) == ["a__x", "a__y", "b__x", "b__y"]
     assert df.index[0] == "patient0"
+
+
+def test_object_columns_of_numbers_are_read_as_numbers(table):
+    # as an object array with modalities= and as scikit-learn: a DataFrame's object column of
+    # numbers (None/pd.NA a missing value) is not refused as "non-numeric"
+    labs, notes, frame, y = table
+    prefixed = frame.set_axis(
+        ["labs__hb", "labs__wbc", "labs__crp", "notes__svd0", "notes__svd1"], axis=1
+    )
+    as_objects = prefixed.astype({"notes__svd1": object, "labs__hb": object})
+    np.testing.assert_array_equal(_proba(as_objects, y), _proba(prefixed, y))
+    with_absent = as_objects.copy()
+    with_absent.loc[:4, ["notes__svd0", "notes__svd1"]] = [np.nan, None]
+    reference = prefixed.copy()
+    reference.loc[:4, ["notes__svd0", "notes__svd1"]] = np.nan
+    np.testing.assert_array_equal(_proba(with_absent, y), _proba(reference, y))
+    dated = as_objects.copy()
+    dated["notes__svd1"] = pd.Series([pd.Timestamp("2026-01-01")] * len(dated), dtype=object)
+    with pytest.raises(TypeError, match="Modality 'notes' must hold real numbers; its object"):
+        _proba(dated, y)
+
+
+def test_polars_frames_read_as_pandas_frames(table):
+    # scikit-learn transformers output polars with set_output(transform="polars"): prefixes,
+    # feature names and their checks as for pandas (it was read as one bare array 'x')
+    pl = pytest.importorskip("polars")
+    labs, notes, frame, y = table
+    names = ["labs__hb", "labs__wbc", "labs__crp", "notes__svd0", "notes__svd1"]
+    prefixed = frame.set_axis(names, axis=1)
+    polars_frame = pl.DataFrame({c: prefixed[c].to_numpy() for c in names})
+    model = I2MoEClassifier(**SMALL).fit(polars_frame, y)
+    assert model.modalities_ == {"labs": 3, "notes": 2}
+    assert model.feature_names_in_.tolist() == names
+    reference = _proba(prefixed, y)
+    np.testing.assert_array_equal(model.predict_proba(polars_frame), reference)
+    np.testing.assert_array_equal(model.predict_proba(prefixed), reference)
+    with pytest.raises(ValueError, match="same names in another order"):
+        model.predict_proba(polars_frame.select(names[::-1]))
+    by_name = {"labs": names[:3], "notes": names[3:]}
+    np.testing.assert_array_equal(_proba(polars_frame, y, modalities=by_name), reference)
+    split = {"labs": polars_frame.select(names[:3]), "notes": polars_frame.select(names[3:])}
+    np.testing.assert_array_equal(
+        _proba(split, y), _proba({"labs": prefixed[names[:3]], "notes": prefixed[names[3:]]}, y)
+    )
+    # a missing value of a number column is NaN: a row without its notes is absent there
+    absent = polars_frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col(c)).alias(c)
+        for c in names[3:]
+    )
+    gappy = prefixed.copy()
+    gappy.loc[:4, names[3:]] = np.nan
+    np.testing.assert_array_equal(_proba(absent, y), _proba(gappy, y))
