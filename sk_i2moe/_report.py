@@ -74,7 +74,7 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
     Parameters
     ----------
     estimator : I2MoE estimator or Pipeline ending in one
-        Fitted.
+        Fitted. A Pipeline's last step may itself be such a Pipeline.
     X : object
         Input of ``estimator``.
 
@@ -84,11 +84,10 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
     Xt : object
         ``X`` transformed by the steps before the last one.
     """
-    if isinstance(estimator, Pipeline):
-        final = estimator[-1]
-        X = estimator[:-1].transform(X) if len(estimator) > 1 else X
-    else:
-        final = estimator
+    final = estimator
+    while isinstance(final, Pipeline):
+        X = final[:-1].transform(X) if len(final) > 1 else X
+        final = final[-1]
     if not hasattr(final, "_explain_arrays"):
         raise TypeError(
             "Expected a fitted I2MoEClassifier or I2MoERegressor, or a Pipeline ending in one; "
