@@ -7,7 +7,6 @@ import dataclasses
 import inspect
 import os
 import sys
-import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
@@ -39,6 +38,7 @@ from ._modalities import (
 )
 from ._net import HeldOutLogits, I2MoENet, mixture_output
 from ._scoring import default_scoring
+from ._warn import warn
 from .inspection import Explanation, expert_scores
 from .nn._torch_state import fit_cuda_devices, forked_rng, seed_generators, torch_threads
 from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
@@ -931,12 +931,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             restored = " (early stopping restored its best epoch)" if stopper else ""
             if searching and resolve_n_members(self.n_members, n_samples) > 1:
                 restored += ", one mixture of the first fit that chooses the number of epochs"
-            warnings.warn(
+            warn(
                 f"Training was interrupted by the user (KeyboardInterrupt) after "
                 f"{self.n_iter_} epoch(s) of max_epochs={self.max_epochs}; the estimator holds "
                 f"the network as it was then{restored}. Fit again to train fully.",
                 UserWarning,
-                stacklevel=3,
             )
         self.modalities_ = dict(zip(self._input_spec.names, self._input_spec.n_features))
         self.n_features_in_ = self._input_spec.n_columns

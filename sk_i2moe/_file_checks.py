@@ -16,11 +16,12 @@ import math
 import numbers
 import os
 import re
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import torch
+
+from ._warn import warn
 
 #: optimizer settings that depend on the device the optimizer runs on, not on the fit:
 #: taken from the optimizer the loaded estimator builds, never from the file
@@ -512,11 +513,10 @@ def bounded_threads(n_threads: object, path: str) -> object:
     """
     cpus = os.cpu_count() or 1
     if isinstance(n_threads, numbers.Integral) and n_threads > cpus:
-        warnings.warn(
+        warn(
             f"{path!r} was saved with n_threads={n_threads}; this machine has {cpus} CPUs, "
             f"so the loaded estimator uses n_threads={cpus}.",
             UserWarning,
-            stacklevel=3,
         )
         return cpus
     return n_threads

@@ -18,7 +18,6 @@ import inspect
 import json
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import torch
 from skorch.history import History
 
 from . import _file_checks
+from ._warn import warn
 from .nn.ensemble import mixtures_of
 
 #: the file format this package writes and reads
@@ -210,11 +210,10 @@ def _saved_params(estimator: object) -> dict:
     if isinstance(params.get("random_state"), np.random.RandomState):
         dropped.append("random_state")
     if dropped:
-        warnings.warn(
+        warn(
             f"Parameters {dropped} are not saved (callbacks are code, a RandomState instance "
             "is live state); the loaded estimator has them set to None.",
             UserWarning,
-            stacklevel=3,
         )
     for name in (*_NOT_SAVED, *dropped):
         if name in params:

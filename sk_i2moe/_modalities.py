@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import warnings
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+
+from ._warn import warn
 
 SINGLE_MODALITY = "x"
 _PREFIX_SEP = "__"
@@ -379,12 +380,11 @@ def _warn_if_one_modality(names: tuple, table: bool) -> None:
         if table
         else ""
     )
-    warnings.warn(
+    warn(
         f"X has one modality ({names[0]!r}): the synergy and redundancy experts have no "
         "second modality to combine, so the interaction weights do not describe "
         f"interactions between modalities.{how}",
         UserWarning,
-        stacklevel=4,
     )
 
 
@@ -728,20 +728,18 @@ def _check_feature_names(
     if got is None and fitted is None:
         return
     if got is None:
-        warnings.warn(
+        warn(
             f"{what} does not have valid feature names, but {owner} was fitted with feature "
             "names; its columns are taken to be in the fitted order. Pass a DataFrame with "
             "the fitted columns to have them checked.",
             UserWarning,
-            stacklevel=5,
         )
         return
     if fitted is None:
-        warnings.warn(
+        warn(
             f"{what} has feature names, but {owner} was fitted without feature names; they "
             "are not checked.",
             UserWarning,
-            stacklevel=5,
         )
         return
     if got.shape == fitted.shape and (got == fitted).all():

@@ -29,7 +29,6 @@ well: where one fit from another random initialisation could put its weight.
 from __future__ import annotations
 
 import numbers
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +58,7 @@ from ._evidence import (
     _swap_partners,
 )
 from ._scoring import check_score_arguments, default_scoring, score_outputs
+from ._warn import warn
 
 #: a synergy claim needs more than this share of the synergy expert's gain over the best
 #: single modality to be lost when the expert is made additive across some modality
@@ -286,13 +286,12 @@ def _warn_absent_classes(classes: np.ndarray, targets: np.ndarray) -> None:
     counts = np.bincount(targets, minlength=len(classes))
     absent = np.asarray(classes)[counts == 0].tolist()
     if absent:
-        warnings.warn(
+        warn(
             f"The held-out y has no sample of classes {absent[:5]} the model was fitted with. "
             "Chance is the held-out class rates, so the probability the model gives those "
             "classes counts against its skill; evaluate on data with every class where you "
             "can.",
             UserWarning,
-            stacklevel=3,
         )
 
 

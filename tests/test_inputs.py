@@ -202,3 +202,28 @@ def test_polars_frames_read_as_pandas_frames(table):
     gappy = prefixed.copy()
     gappy.loc[:4, names[3:]] = np.nan
     np.testing.assert_array_equal(_proba(absent, y), _proba(gappy, y))
+
+
+def test_warnings_point_at_the_callers_line(table, tmp_path):
+    # the same checks run at different depths under fit, predict, predict_proba, explain and
+    # save: each warning is attributed to the line that called the estimator (module filters
+    # and Python's once-per-location rule key on it), not to a line inside the package
+    from skorch.callbacks import EpochScoring
+
+    labs, notes, frame, y = table
+    prefixed = frame.set_axis(
+        ["labs__hb", "labs__wbc", "labs__crp", "notes__svd0", "notes__svd1"], axis=1
+    )
+    model = I2MoEClassifier(**SMALL).fit(prefixed, y)
+    one = I2MoEClassifier(**SMALL, callbacks=[EpochScoring("accuracy")])
+    calls = {
+        "fit": lambda: one.fit(labs, y),
+        "predict": lambda: model.predict(prefixed.to_numpy()),
+        "predict_proba": lambda: model.predict_proba(prefixed.to_numpy()),
+        "explain": lambda: model.explain(prefixed.to_numpy()),
+        "save": lambda: one.save(tmp_path / "one.safetensors"),
+    }
+    for name, call in calls.items():
+        with pytest.warns(UserWarning) as record:
+            call()
+        assert {w.filename for w in record} == {__file__}, name
