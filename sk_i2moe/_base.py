@@ -480,11 +480,17 @@ SHARED_TRAINING_PARAMETERS = f"""\
     callbacks : list of skorch callbacks, default=None
         Extra callbacks (or ``(name, callback)`` pairs) for the skorch net,
         e.g. ``EpochScoring("roc_auc", lower_is_better=False)`` with
-        ``early_stopping=True`` to score the validation split every epoch
-        (on the encoded targets ``0 .. C - 1``); with ``on_train=True`` an
+        ``early_stopping=True`` to score the validation split every epoch.
+        A callback sees the targets as the network does: a classifier's
+        encoded classes ``0 .. C - 1``, a regressor's standardised targets
+        (``(y - mean) / std`` per output, over the ``y`` given to ``fit``)
+        and outputs, so that scale-free scores such as ``"r2"`` read as
+        usual while errors such as ``"neg_mean_absolute_error"`` are in
+        units of the target's standard deviation. With ``on_train=True`` an
         ensemble's score pools every member's training predictions (each
-        member sees the rows in its own order). ``fit`` sets up copies; the
-        objects passed stay unchanged. Every training of a fit runs them: the
+        member sees the rows in its own order); with ``use_caching=False``
+        the callback predicts after the epoch, in evaluation mode. ``fit``
+        sets up copies; the objects passed stay unchanged. Every training of a fit runs them: the
         one that chooses the epochs, and the cross-fitted ones of a
         calibrated small-data fit (see ``early_stopping``), before the final
         one.
