@@ -759,6 +759,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
     }
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # X may be a mapping of modalities. allow_nan stays False: a NaN marks an absent
+        # modality only where the whole modality is NaN in a row; a partly NaN row is refused
+        tags.input_tags.dict = True
+        return tags
+
     # -- hooks for subclasses ------------------------------------------------
     @abstractmethod
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:

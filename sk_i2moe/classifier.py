@@ -197,7 +197,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_label = self.class_weight is None  # refused for multi-label
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)

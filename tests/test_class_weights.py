@@ -174,3 +174,17 @@ def test_the_resolved_class_weights_are_kept_and_saved(data, tmp_path):
     np.testing.assert_array_equal(clf.class_weight_, [1.0, 2.5])
     clf.save(tmp_path / "m.i2moe")
     np.testing.assert_array_equal(load(tmp_path / "m.i2moe").class_weight_, [1.0, 2.5])
+
+
+def test_tags_say_what_the_estimators_accept():
+    # scikit-learn's meta-estimators and checks read the tags: a mapping of modalities is an
+    # input form; multi-label targets are refused with class_weight
+    from sklearn.utils import get_tags
+
+    from sk_i2moe import I2MoERegressor
+
+    assert get_tags(I2MoEClassifier()).input_tags.dict
+    assert get_tags(I2MoERegressor()).input_tags.dict
+    assert not get_tags(I2MoEClassifier()).input_tags.allow_nan  # only whole modalities
+    assert get_tags(I2MoEClassifier()).classifier_tags.multi_label
+    assert not get_tags(I2MoEClassifier(class_weight="balanced")).classifier_tags.multi_label
