@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import decimal
+import numbers
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,29 +52,30 @@ def _as_float32(values: object, name: str) -> np.ndarray:
         )
     _refuse_masked(values, f"Modality {name!r}")
     if isinstance(values, pd.DataFrame):
-        # object columns of numbers (and missing values) are read as an object array would be
+        # by position: column names may repeat
+        dtypes = list(values.dtypes)
+        objects = [pd.api.types.is_object_dtype(t) for t in dtypes]
         bad = [
-            c
-            for c, (_, column) in zip(values.columns, values.items())
+            (c, t)
+            for position, (c, t) in enumerate(zip(values.columns, dtypes))
             if not (
-                pd.api.types.is_numeric_dtype(column.dtype)
-                or pd.api.types.is_bool_dtype(column.dtype)
-                or (pd.api.types.is_object_dtype(column.dtype) and not _holds_text(column))
+                pd.api.types.is_numeric_dtype(t)
+                or pd.api.types.is_bool_dtype(t)
+                or (objects[position] and not _holds_text(values.iloc[:, position]))
             )
         ]
         if bad:
             raise TypeError(
-                f"Modality {name!r} has non-numeric columns {bad[:5]} "
-                f"(dtypes {[str(values[c].dtype) for c in bad[:5]]}). Encode them first, e.g. "
+                f"Modality {name!r} has non-numeric columns {[c for c, _ in bad[:5]]} "
+                f"(dtypes {[str(t) for _, t in bad[:5]]}). Encode them first, e.g. "
                 "with sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
             )
-        try:
+        if any(objects):  # read value by value below, as an object array
+            arr = values.to_numpy(dtype=object)
+        elif any(pd.api.types.is_complex_dtype(t) for t in dtypes):
+            arr = values.to_numpy()  # refused below, as a complex array
+        else:
             arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"Modality {name!r} must hold real numbers; its object columns hold values "
-                f"that cannot be converted ({err}). Encode them first, e.g. with OneHotEncoder."
-            ) from err
     elif isinstance(values, pd.Series):
         raise ValueError(
             f"Modality {name!r} is a 1-D pandas Series of length {len(values)}; expected a "
@@ -92,22 +95,7 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             f"{_describe(values)} with {arr.ndim} dimension(s).{hint}"
         )
     if arr.dtype.kind == "O":  # e.g. numbers stored as Python objects
-        text = next((v for v in arr.flat if isinstance(v, (str, bytes))), None)
-        if text is not None:  # NumPy would parse "1.5" as a number: refuse text, as for <U
-            raise TypeError(
-                f"Modality {name!r} must hold real numbers; its object array holds text (e.g. "
-                f"{text!r}). Convert numbers stored as text yourself (e.g. "
-                "np.asarray(values, dtype=float)) and encode categories, e.g. with "
-                "OneHotEncoder."
-            )
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"Modality {name!r} must hold real numbers; its object array holds values that "
-                f"cannot be converted ({err}). Encode categorical data first, e.g. with "
-                "OneHotEncoder."
-            ) from err
+        arr = _object_numbers(arr, name)
     elif arr.dtype.kind == "c":
         raise ValueError(
             f"Modality {name!r} must hold real numbers; got dtype {arr.dtype} (Complex data "
@@ -154,9 +142,14 @@ def _as_float32(values: object, name: str) -> np.ndarray:
     return out
 
 
+def _from_polars(X: object) -> bool:
+    """Whether ``X`` is a polars object (polars itself is not imported)."""
+    return type(X).__module__.partition(".")[0] == "polars"
+
+
 def _is_polars_frame(X: object) -> bool:
-    """Whether ``X`` is a polars DataFrame (polars itself is not imported)."""
-    return type(X).__module__.partition(".")[0] == "polars" and hasattr(X, "get_column")
+    """Whether ``X`` is a polars DataFrame."""
+    return _from_polars(X) and hasattr(X, "get_column")
 
 
 def pandas_input(X: object) -> object:
@@ -179,17 +172,92 @@ def pandas_input(X: object) -> object:
     object
         ``X``, or its pandas counterpart.
     """
+    for what, value in [("X", X), *((f"Modality {k!r}", v) for k, v in _items(X))]:
+        if _from_polars(value) and hasattr(value, "collect"):
+            raise TypeError(
+                f"{what} is a polars LazyFrame, whose rows are not computed yet; pass its "
+                ".collect(), a polars DataFrame."
+            )
     if _is_polars_frame(X):
-        names = list(X.columns)
-        return pd.DataFrame({c: X.get_column(c).to_numpy() for c in names}, columns=names)
+        return _polars_to_pandas(X)
     if isinstance(X, Mapping) and any(_is_polars_frame(v) for v in X.values()):
-        return {k: pandas_input(v) for k, v in X.items()}
+        # polars frames have no row labels: beside a pandas frame they take its index, as an
+        # array there is paired with its rows by position
+        index = next((v.index for v in X.values() if isinstance(v, pd.DataFrame)), None)
+        return {k: _polars_to_pandas(v, index) if _is_polars_frame(v) else v for k, v in X.items()}
     return X
+
+
+def _items(X: object) -> list:
+    """A mapping's items; none for any other input."""
+    return list(X.items()) if isinstance(X, Mapping) else []
+
+
+def _polars_to_pandas(frame: object, index: pd.Index | None = None) -> pd.DataFrame:
+    """A polars DataFrame as a pandas one, column by column (``index`` if its length fits)."""
+    columns = {}
+    for name in frame.columns:
+        values = frame.get_column(name).to_numpy()
+        if values.ndim != 1:
+            raise TypeError(
+                f"Column {name!r} of the polars DataFrame holds nested values (dtype "
+                f"{frame.schema[name]}); give each number its own column first."
+            )
+        columns[name] = values
+    if index is None or len(index) != frame.height:
+        index = pd.RangeIndex(frame.height)
+    return pd.DataFrame(columns, columns=list(frame.columns), index=index)
 
 
 def _holds_text(column: pd.Series) -> bool:
     """Whether an object column holds a string or bytes value (text is never read as numbers)."""
     return bool(column.map(lambda v: isinstance(v, (str, bytes))).any())
+
+
+def _is_real_number(kind: type) -> bool:
+    """Whether values of type ``kind`` are real numbers (bools and Decimals too; not times)."""
+    if issubclass(kind, (np.datetime64, np.timedelta64)):  # timedelta64 counts as an integer
+        return False
+    return issubclass(kind, (numbers.Real, np.bool_, decimal.Decimal))
+
+
+def _object_numbers(arr: np.ndarray, name: str) -> np.ndarray:
+    """An object array of real numbers and missing values as float64 (missing: NaN).
+
+    A missing value is whatever :func:`pandas.isna` calls one (None, NaN,
+    ``pd.NA``, ``pd.NaT``). Text is refused, even text NumPy would parse as a
+    number, and so is anything else that is not a real number (dates,
+    durations, complex numbers).
+    """
+    flat = arr.ravel()
+    missing = np.asarray(pd.isna(flat), dtype=bool)
+    given = flat[~missing]
+    for kind in {type(v) for v in given}:
+        if _is_real_number(kind):
+            continue
+        example = next(v for v in given if type(v) is kind)
+        if isinstance(example, (str, bytes)):
+            raise TypeError(
+                f"Modality {name!r} must hold real numbers; its object array holds text (e.g. "
+                f"{example!r}). Convert numbers stored as text yourself (e.g. "
+                "np.asarray(values, dtype=float)) and encode categories, e.g. with "
+                "OneHotEncoder."
+            )
+        raise TypeError(
+            f"Modality {name!r} must hold real numbers; its object values include "
+            f"{kind.__name__} values (e.g. {example!r}). Encode them first (e.g. OneHotEncoder "
+            "for categories, numeric features for dates, real and imaginary parts for complex "
+            "values)."
+        )
+    out = np.full(flat.shape, np.nan)
+    try:
+        out[~missing] = given.astype(np.float64)
+    except OverflowError as err:  # a Python int beyond float64
+        raise ValueError(
+            f"Modality {name!r} contains inf (a value too large for float32: {err}). Replace "
+            "or drop it first."
+        ) from err
+    return out.reshape(arr.shape)
 
 
 def absent_rows(values: np.ndarray) -> np.ndarray:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from types import FrameType
 
-_PACKAGE = __name__.rpartition(".")[0]
+#: the package's directory: a frame runs the package's code when its file lies in it (by
+#: file, not module name: a doctest's examples run with a package module's globals)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _inside(frame: FrameType) -> bool:
     """Whether ``frame`` runs the package's code (or scikit-learn's wrapper around ``fit``)."""
-    module = frame.f_globals.get("__name__", "")
-    if module == _PACKAGE or module.startswith(_PACKAGE + "."):
+    filename = frame.f_code.co_filename  # "<doctest ...>", "<string>": no file of the package
+    if not filename.startswith("<") and os.path.abspath(filename).startswith(_PACKAGE_DIR):
         return True
     # scikit-learn's _fit_context decorator wraps the estimators' fit: part of the same call
+    module = frame.f_globals.get("__name__", "")
     return module == "sklearn.base" and frame.f_code.co_name == "wrapper"
 
 

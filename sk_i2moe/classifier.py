@@ -330,16 +330,15 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 f"(classes: {labels[:10]}) and leaves out the classes {left_out[:5]}. Fix "
                 "the labels (a typo, or '1' for 1?), or name every class of y."
             )
-        per_class = []
-        for label in labels:
-            value = self.class_weight.get(label, 1.0)
+        # every value is checked, also those of labels these rows lack: a bad weight fails in
+        # every cross-validation fold, not only in those with its class
+        for label, value in self.class_weight.items():
             if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < np.inf:
                 raise ValueError(
                     f"class_weight[{label!r}] is {value!r}; class weights must be finite "
                     "numbers >= 0 (a class left out of the dict has weight 1)."
                 )
-            per_class.append(float(value))
-        return np.asarray(per_class)
+        return np.asarray([float(self.class_weight.get(label, 1.0)) for label in labels])
 
     def _criterion(self) -> type[torch.nn.Module]:
         return torch.nn.BCEWithLogitsLoss if self._multilabel else torch.nn.CrossEntropyLoss

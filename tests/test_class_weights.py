@@ -97,6 +97,13 @@ def test_a_class_weight_dict_may_name_classes_the_training_rows_lack(data):
     np.testing.assert_array_equal(model.class_weight_, [1.0, 3.0])
 
 
+def test_a_bad_weight_of_a_label_the_rows_lack_is_refused(data):
+    # in every cross-validation fold, not only in those that have the class
+    X, y = data
+    with pytest.raises(ValueError, match=r"class_weight\[2\] is -1"):
+        _proba(X, y, class_weight={0: 1.0, 1: 1.0, 2: -1})
+
+
 @pytest.mark.parametrize("weights", [{0: 1.0, "1": 3.0}, {0: 2.0, 7: 3.0}])
 def test_a_class_weight_label_that_may_be_a_misspelling_is_refused(data, weights):
     # a label that is no class of y while a class of y is left out of the dict

@@ -166,10 +166,23 @@ def test_object_columns_of_numbers_are_read_as_numbers(table):
     reference = prefixed.copy()
     reference.loc[:4, ["notes__svd0", "notes__svd1"]] = np.nan
     np.testing.assert_array_equal(_proba(with_absent, y), _proba(reference, y))
-    dated = as_objects.copy()
-    dated["notes__svd1"] = pd.Series([pd.Timestamp("2026-01-01")] * len(dated), dtype=object)
-    with pytest.raises(TypeError, match="Modality 'notes' must hold real numbers; its object"):
-        _proba(dated, y)
+    # a nullable column made object holds pd.NA; NaT is missing too; both paths read them alike
+    nullable = reference.astype({"notes__svd0": "Float64"}).astype({"notes__svd0": object})
+    nullable["notes__svd1"] = (
+        reference["notes__svd1"].astype(object).where(np.arange(len(y)) >= 5, pd.NaT)
+    )
+    assert nullable.loc[0, "notes__svd0"] is pd.NA
+    np.testing.assert_array_equal(_proba(nullable, y), _proba(reference, y))
+    by_position = {"labs": [0, 1, 2], "notes": [3, 4]}
+    np.testing.assert_array_equal(
+        _proba(nullable.to_numpy(dtype=object), y, modalities=by_position),
+        _proba(reference.to_numpy(), y, modalities=by_position),
+    )
+    for when in (pd.Timestamp("2026-01-01"), np.datetime64("2026-01-01"), np.timedelta64(1, "D")):
+        dated = as_objects.copy()
+        dated["notes__svd1"] = pd.Series([when] * len(dated), dtype=object)
+        with pytest.raises(TypeError, match="'notes' must hold real numbers; its object values"):
+            _proba(dated, y)
 
 
 def test_polars_frames_read_as_pandas_frames(table):
@@ -202,6 +215,20 @@ def test_polars_frames_read_as_pandas_frames(table):
     gappy = prefixed.copy()
     gappy.loc[:4, names[3:]] = np.nan
     np.testing.assert_array_equal(_proba(absent, y), _proba(gappy, y))
+    # beside a pandas frame indexed by patient, a polars frame is paired by position
+    ids = pd.Index([f"P{i}" for i in range(len(y))])
+    mixed = {"labs": prefixed[names[:3]].set_axis(ids), "notes": split["notes"]}
+    np.testing.assert_array_equal(
+        _proba(mixed, y), _proba({"labs": prefixed[names[:3]], "notes": prefixed[names[3:]]}, y)
+    )
+    with pytest.raises(TypeError, match=r"X is a polars LazyFrame.*\.collect\(\)"):
+        _proba(polars_frame.lazy(), y)
+    with pytest.raises(TypeError, match="Modality 'notes' is a polars LazyFrame"):
+        _proba({**split, "notes": split["notes"].lazy()}, y)
+    pair = pl.concat_list("notes__svd0", "notes__svd1").cast(pl.Array(pl.Float64, 2))
+    nested = polars_frame.with_columns(pair.alias("x__v"))
+    with pytest.raises(TypeError, match="Column 'x__v' of the polars DataFrame holds nested"):
+        _proba(nested, y)
 
 
 def test_warnings_point_at_the_callers_line(table, tmp_path):
@@ -227,3 +254,14 @@ def test_warnings_point_at_the_callers_line(table, tmp_path):
         with pytest.warns(UserWarning) as record:
             call()
         assert {w.filename for w in record} == {__file__}, name
+
+
+def test_a_doctest_example_is_the_caller_of_a_warning():
+    # a doctest's examples run with a package module's globals: the example, not doctest's
+    # own line, is where the warning comes from (by file, not module name)
+    import sk_i2moe._modalities as modalities
+
+    code = compile("_warn_if_one_modality(('a',), table=False)", "<doctest example>", "exec")
+    with pytest.warns(UserWarning, match="one modality") as record:
+        exec(code, dict(vars(modalities)))
+    assert [w.filename for w in record] == ["<doctest example>"]

@@ -50,15 +50,18 @@ def test_explain_takes_a_pipeline_and_keeps_patient_ids(pipeline):
 
 def test_a_pipeline_ending_in_a_pipeline_is_unwrapped(pipeline):
     # make_pipeline(prep, make_pipeline(scaler, clf)) ends in the estimator too: every step
-    # before it transforms X (it raised "got Pipeline")
+    # before it, at every depth, transforms X (it raised "got Pipeline")
     from sklearn.preprocessing import FunctionTransformer
 
     pipe, X, y = pipeline
-    doubled = FunctionTransformer(lambda t: 2 * t, lambda t: t / 2).set_output(transform="pandas")
-    nested = make_pipeline(doubled, make_pipeline(FunctionTransformer(lambda t: t / 2), pipe))
-    np.testing.assert_array_equal(nested.predict_proba(X), pipe.predict_proba(X))
-    np.testing.assert_array_equal(explain(nested, X).weights, explain(pipe, X).weights)
-    pd.testing.assert_frame_equal(expert_scores(nested, X, y), expert_scores(pipe, X, y))
+    # the nested pipeline takes (X - 1) / 2: only all its steps together give X back
+    doubled = FunctionTransformer(lambda t: 2 * t)
+    plus_one = FunctionTransformer(lambda t: t + 1)
+    nested = make_pipeline(doubled, make_pipeline(plus_one, pipe))
+    Z = (X - 1) / 2
+    np.testing.assert_array_equal(nested.predict_proba(Z), pipe.predict_proba(X))
+    np.testing.assert_array_equal(explain(nested, Z).weights, explain(pipe, X).weights)
+    pd.testing.assert_frame_equal(expert_scores(nested, Z, y), expert_scores(pipe, X, y))
 
 
 def test_a_dict_of_dataframes_keeps_its_index():
