@@ -141,6 +141,12 @@ def test_non_numeric_columns():
         _fit({"c": np.array([[0.5, "1.5"]] * 10, dtype=object)})
     with pytest.raises(ValueError, match="Modality 'c' must hold real numbers.*Complex data"):
         _fit({"c": np.ones((10, 2), dtype=complex)})
+    # as a DataFrame too (it was cut to its real part), and with repeated column names
+    with pytest.raises(ValueError, match="Modality 'c' must hold real numbers.*Complex data"):
+        _fit({"c": pd.DataFrame(np.full((10, 2), 1 + 2j))})
+    repeated = pd.DataFrame([["f", "m"]] * 10, columns=["sex", "sex"])
+    with pytest.raises(TypeError, match=r"non-numeric columns \['sex', 'sex'\]"):
+        _fit({"demo": repeated})
 
 
 def test_masked_arrays_are_refused_with_the_nan_convention():
