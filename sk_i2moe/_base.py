@@ -490,10 +490,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
         ensemble's score pools every member's training predictions (each
         member sees the rows in its own order); with ``use_caching=False``
         the callback predicts after the epoch, in evaluation mode. ``fit``
-        sets up copies; the objects passed stay unchanged. Every training of a fit runs them: the
-        one that chooses the epochs, and the cross-fitted ones of a
-        calibrated small-data fit (see ``early_stopping``), before the final
-        one.
+        sets up copies; the objects passed stay unchanged. Every training of
+        a fit runs them: the one that chooses the epochs, and the
+        cross-fitted ones of a calibrated small-data fit (see
+        ``early_stopping``), before the final one.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, replacement noise and
         the validation split. ``fit`` seeds torch's CPU generator (and, for a

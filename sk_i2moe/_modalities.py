@@ -152,7 +152,7 @@ def _is_polars_frame(X: object) -> bool:
     return _from_polars(X) and hasattr(X, "get_column")
 
 
-def pandas_input(X: object) -> object:
+def _pandas_input(X: object) -> object:
     """``X`` with each polars DataFrame in it as a pandas DataFrame; other input unchanged.
 
     scikit-learn transformers can output polars frames
@@ -552,7 +552,7 @@ class ModalitySpec:
         spec : ModalitySpec
         data : dict of str to ndarray
         """
-        X = pandas_input(X)
+        X = _pandas_input(X)
         _reject_sparse(X)
         if isinstance(X, Mapping):
             if modalities is not None:
@@ -620,7 +620,7 @@ class ModalitySpec:
         dict of str to ndarray
             ``{modality: float32 array}`` in the fitted order.
         """
-        X = pandas_input(X)
+        X = _pandas_input(X)
         _reject_sparse(X)
         if self.columns is None:
             if not isinstance(X, Mapping):
