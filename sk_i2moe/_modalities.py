@@ -243,11 +243,16 @@ def _object_numbers(arr: np.ndarray, name: str) -> np.ndarray:
                 "np.asarray(values, dtype=float)) and encode categories, e.g. with "
                 "OneHotEncoder."
             )
+        try:  # Python's own word on the value, where it has one
+            float(example)
+            reason = ""
+        except (TypeError, ValueError) as err:
+            reason = f" ({err})"
         raise TypeError(
             f"Modality {name!r} must hold real numbers; its object values include "
-            f"{kind.__name__} values (e.g. {example!r}). Encode them first (e.g. OneHotEncoder "
-            "for categories, numeric features for dates, real and imaginary parts for complex "
-            "values)."
+            f"{kind.__name__} values (e.g. {example!r}){reason}. Encode them first (e.g. "
+            "OneHotEncoder for categories, numeric features for dates, real and imaginary parts "
+            "for complex values)."
         )
     out = np.full(flat.shape, np.nan)
     try:
