@@ -88,7 +88,12 @@ def _check_n_features(n_features: object, n_modalities: int) -> list[int]:
             f"n_features must be an int or a list of ints (one per modality); got {n_features!r}."
         )
     for m, size in enumerate(sizes):
-        if isinstance(size, bool) or not isinstance(size, Integral) or size < _MIN_FEATURES:
+        if isinstance(size, bool) or not isinstance(size, Integral):
+            raise ValueError(
+                f"n_features must hold integers; it gives {size!r} ({type(size).__name__}) for "
+                f"modality 'm{m}'."
+            )
+        if size < _MIN_FEATURES:
             raise ValueError(
                 f"every modality needs at least {_MIN_FEATURES} features (a private, a shared "
                 f"and a synergistic factor plus distractors); n_features gives {size!r} for "

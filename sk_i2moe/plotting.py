@@ -49,6 +49,13 @@ def _check_explanation(explanation: object) -> Explanation:
             "expected an sk_i2moe.inspection.Explanation, as returned by estimator.explain(X); "
             f"got {type(explanation).__name__}."
         )
+    bad = ~np.isfinite(np.asarray(explanation.weights, dtype=np.float64))
+    if bad.any():  # a plot would leave them out without a word
+        raise ValueError(
+            f"The explanation's weights hold {int(bad.sum())} NaN or infinite value(s) (e.g. "
+            f"in sample {int(np.flatnonzero(bad.any(axis=1))[0])}); an estimator's explain "
+            "gives finite weights (0 for an expert a sample cannot use). Fix them first."
+        )
     return explanation
 
 
@@ -104,7 +111,7 @@ def plot_interaction_weights(
     ------
     ValueError
         For an unknown ``kind``, a ``by`` of another length than the samples,
-        or a ``report`` about other experts.
+        a ``report`` about other experts, or weights that are not finite.
     ImportError
         If matplotlib is not installed.
 

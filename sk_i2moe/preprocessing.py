@@ -17,6 +17,7 @@ modality as absent for the patient instead of fitting an imputed panel
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,6 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Tags
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+from ._modalities import _holds_text, _pandas_input
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
 
@@ -96,6 +99,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
                 "KeepAbsentRows does not accept sparse input: a sparse matrix marks no row as "
                 "missing. Pass a dense array or DataFrame (e.g. X.toarray())."
             )
+        X = _pandas_input(X)  # a polars frame keeps its column names
         table = X if isinstance(X, pd.DataFrame) else np.asarray(X)
         if table.ndim != 2:
             raise ValueError(
@@ -117,8 +121,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
             One modality's columns.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,), optional
+            Targets, for a transformer that uses them (``TargetEncoder``,
+            ``SelectKBest``): it gets the rows that have the modality.
 
         Returns
         -------
@@ -132,6 +137,31 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         TypeError
             For sparse ``X``.
         """
+        self._fit(X, y, transform=False)
+        return self
+
+    def fit_transform(self, X: object, y: object = None) -> np.ndarray:
+        """Fit as :meth:`fit` and transform ``X``, with the transformer's own ``fit_transform``.
+
+        A transformer whose ``fit_transform`` differs from fitting then
+        transforming (``TargetEncoder`` cross-fits its training rows) keeps
+        its behaviour.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            One modality's columns.
+        y : array-like of shape (n_samples,), optional
+            Targets, as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
+        return self._fit(X, y, transform=True)
+
+    def _fit(self, X: object, y: object, transform: bool) -> np.ndarray | None:
+        """Fit on the rows that have the modality; their outputs too when ``transform``."""
         X = validate_data(self, self._table(X), reset=True, skip_check_array=True)
         if X.shape[0] == 0:
             raise ValueError(
@@ -154,10 +184,48 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
             if isinstance(X, pd.DataFrame)
             else []
         )
-        part = self._rows(X, np.flatnonzero(~lacking))
-        self.transformer_ = clone(self.transformer).fit(part)
-        self._n_outputs = _dense(self.transformer_.transform(part[:1])).shape[1]
-        return self
+        rows = np.flatnonzero(~lacking)
+        part = self._rows(X, rows)
+        targets = None if y is None else self._rows(y, rows)
+        self.transformer_ = clone(self.transformer)
+        if not transform:
+            self.transformer_.fit(part, targets)
+            self._n_outputs = _dense(self.transformer_.transform(part[:1])).shape[1]
+            return None
+        fitted = _dense(self.transformer_.fit_transform(part, targets))
+        self._n_outputs = fitted.shape[1]
+        out = np.full((len(lacking), self._n_outputs), np.nan)
+        out[rows] = fitted
+        return out
+
+    def _numbers_again(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``X`` with the columns numeric at fit numeric again, or a ``TypeError`` for text.
+
+        A column of one record whose value is None has object dtype (pandas
+        infers no number from a lone None): its numbers and missing values
+        are read as such. Text (such as 'nan') is refused: it is not missing
+        to the test for absent rows.
+        """
+        changed = [
+            c
+            for c in getattr(self, "_numeric_at_fit", [])
+            if c in X.columns and not pd.api.types.is_numeric_dtype(X[c])
+        ]
+        if not changed:
+            return X
+        converted = X.copy()
+        for c in changed:
+            if not _holds_text(X[c]):
+                with contextlib.suppress(TypeError, ValueError):
+                    converted[c] = pd.to_numeric(X[c])
+                    continue
+            raise TypeError(
+                f"Column {c!r} was numeric at fit and is {X[c].dtype} now, holding values "
+                "that are not numbers (text such as 'nan' is not missing to the test for "
+                "absent rows). Convert it back, e.g. "
+                "X[cols] = X[cols].apply(pd.to_numeric, errors='coerce')."
+            )
+        return converted
 
     @staticmethod
     def _rows(X: object, rows: np.ndarray) -> object:
@@ -179,18 +247,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, self._table(X), reset=False, skip_check_array=True)
         if isinstance(X, pd.DataFrame):
-            changed = [
-                c
-                for c in getattr(self, "_numeric_at_fit", [])
-                if c in X.columns and not pd.api.types.is_numeric_dtype(X[c])
-            ]
-            if changed:
-                raise TypeError(
-                    f"Columns {changed[:5]} were numeric at fit and are "
-                    f"{[str(X[c].dtype) for c in changed[:5]]} now: text such as 'nan' is not "
-                    "missing to the test for absent rows. Convert them back, e.g. "
-                    "X[cols] = X[cols].apply(pd.to_numeric, errors='coerce')."
-                )
+            X = self._numbers_again(X)
         lacking = self._lacking(X)
         out = np.full((len(lacking), self._n_outputs), np.nan)
         # only the rows that have the modality reach the transformer (it may refuse NaN)
@@ -215,7 +272,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         return self.transformer_.get_feature_names_out(input_features)
 
 
-class _CategoricalColumns(TransformerMixin, BaseEstimator):
+class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """A modality's categorical columns as objects, every missing value as NaN.
 
     The first of the default categorical steps: ``SimpleImputer`` sees only
@@ -280,6 +337,24 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator):
         values = np.asarray(X, dtype=object)
         return np.where(pd.isna(values), np.nan, values)
 
+    def set_output(self, *, transform: str | None = None) -> _CategoricalColumns:
+        """Accept any output setting and keep the output as it is (not wrapped).
+
+        The output feeds the imputer after it, as a pandas object table (or
+        an object array): a polars one would need pyarrow for object
+        columns, and the pipeline's last step sets the container anyway.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None
+            Ignored.
+
+        Returns
+        -------
+        _CategoricalColumns
+        """
+        return self
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """The input column names (one output column per input column).
 
@@ -296,7 +371,8 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator):
         return _check_feature_names_in(self, input_features)
 
     def _checked(self, X: object) -> object:
-        """``X`` unchanged; a ``TypeError`` for non-string names and date/time columns."""
+        """``X`` (a polars frame as a pandas one); a ``TypeError`` for bad names and dates."""
+        X = _pandas_input(X)
         columns = getattr(X, "columns", None)
         if columns is not None and not all(isinstance(c, str) for c in columns):
             raise TypeError(
@@ -336,6 +412,28 @@ def _check_columns(modality: str, columns: object) -> None:
         raise ValueError(
             f"Modality {modality!r} selects no columns; give it at least one, or leave it out."
         )
+
+
+def _check_disjoint(modalities: Mapping[str, object]) -> None:
+    """Refuse columns that two modalities list by name (a copy in each would fake redundancy).
+
+    Only lists of names are compared: positions, masks, slices and callables
+    are resolved by the ``ColumnTransformer`` when it is fitted.
+    """
+    owner: dict[str, str] = {}
+    for name, columns in modalities.items():
+        if callable(columns) or isinstance(columns, slice):
+            continue
+        for column in np.asarray(columns, dtype=object).ravel():
+            if not isinstance(column, str):
+                continue
+            if column in owner and owner[column] != name:
+                raise ValueError(
+                    f"Column {column!r} is in modalities {owner[column]!r} and {name!r}; each "
+                    "column must belong to one modality (a copy in two would make them look "
+                    "redundant). Give it to one of them."
+                )
+            owner[column] = name
 
 
 def _selects_none(selection: object, X: object = None) -> bool:
@@ -436,6 +534,7 @@ class _ColumnsByDtype:
         TypeError
             When ``X`` is not a DataFrame (it has no column dtypes).
         """
+        X = _pandas_input(X)  # a polars frame's dtypes read as pandas reads them
         if not isinstance(X, pd.DataFrame):
             raise TypeError(
                 f"Modality {self.modality!r}: make_modality_transformer tells numeric from "
@@ -529,10 +628,11 @@ def make_modality_transformer(
     Raises
     ------
     ValueError
-        For an empty mapping, a modality name that is empty or contains
-        ``"__"``, an unknown ``absent``, or a column selection that selects
-        no column (a callable's or a slice's is checked when the transformer is
-        fitted).
+        For an empty mapping, a modality name that is empty, contains
+        ``"__"`` or is a parameter of ``ColumnTransformer`` (``"verbose"``,
+        ``"remainder"``, ...), a column named in two modalities' lists, an
+        unknown ``absent``, or a column selection that selects no column (a
+        callable's or a slice's is checked when the transformer is fitted).
 
     Notes
     -----
@@ -562,12 +662,20 @@ def make_modality_transformer(
         raise ValueError(
             f"modalities must be a non-empty mapping {{name: columns}}; got {modalities!r}."
         )
+    reserved = set(ColumnTransformer([]).get_params(deep=False))
     for name in modalities:
         if not isinstance(name, str) or not name or "__" in name:
             raise ValueError(
                 f"Modality name {name!r} must be a non-empty string without '__' (the "
                 "estimators split the output's column names at the first '__')."
             )
+        if name in reserved:
+            raise ValueError(
+                f"Modality name {name!r} is a parameter of the ColumnTransformer this returns "
+                "(scikit-learn refuses step names that are); rename the modality, e.g. "
+                f"{name + '_panel'!r}."
+            )
+    _check_disjoint(modalities)
     if absent not in ("keep", "impute"):
         raise ValueError(f"absent must be 'keep' or 'impute'; got {absent!r}.")
     for name, columns in modalities.items():

@@ -183,6 +183,7 @@ def test_regression_targets():
         ({"n_features": 3}, "at least 4 features"),
         ({"n_features": [10, 10]}, "one number of features per modality"),
         ({"n_features": "10"}, "n_features must be an int or a list"),
+        ({"n_features": [10.0, 10, 10]}, r"n_features must hold integers; .* 10\.0 \(float\)"),
         ({"unique_modality": 3}, r"unique_modality must be an integer in \[0, 2\]"),
         ({"noise": -0.1}, "noise must be a finite non-negative number"),
         ({"noise": float("inf")}, "noise must be a finite non-negative number"),

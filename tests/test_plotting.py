@@ -97,6 +97,14 @@ def test_weights_plot_errors(plt):
         plot_interaction_weights(_explanation(), kind="bar")
     with pytest.raises(TypeError, match="Explanation"):
         plot_interaction_weights(np.ones((3, 2)))
+    # a NaN weight was left out of the violin and the box without a word
+    exp = _explanation()
+    weights = exp.weights.copy()
+    weights[2, 1] = np.nan
+    holed = Explanation(weights, exp.expert_outputs, exp.output, exp.expert_names, exp.output_names)
+    for plot in (plot_interaction_weights, lambda e: plot_sample_explanation(e, 0)):
+        with pytest.raises(ValueError, match=r"1 NaN or infinite value\(s\) \(e.g. in sample 2\)"):
+            plot(holed)
 
 
 # -- plot_sample_explanation ------------------------------------------------

@@ -255,7 +255,7 @@ def test_keep_absent_rows_names_numeric_columns_that_arrive_as_text():
     train = pd.DataFrame({"hb": [1.0, 2.0, np.nan], "crp": [3.0, 4.0, np.nan]})
     step = KeepAbsentRows(StandardScaler()).fit(train)
     text = train.astype(str)  # e.g. read from a CSV export: NaN became "nan"
-    with pytest.raises(TypeError, match=r"\['hb', 'crp'\] were numeric at fit.*to_numeric"):
+    with pytest.raises(TypeError, match=r"Column 'hb' was numeric at fit .*to_numeric"):
         step.transform(text)
     assert np.isnan(step.transform(train)[2]).all()  # the absent row stays absent
 
@@ -300,3 +300,72 @@ def test_a_callable_selector_that_selects_nothing_is_named_at_fit():
         "demographics__num__age",
         "labs__num__dose",
     ]
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_one_record_with_a_missing_number_is_served(absent):
+    # a patient's record as a dict: a lone None makes its column object dtype, which is no text
+    table, _ = _clinical()
+    transformer = make_modality_transformer(MODALITIES, absent=absent).fit(table)
+    record = table.iloc[[0]].astype(object)
+    record.loc[:, "age"] = None
+    expected = table.iloc[[0]].copy()
+    expected.loc[:, "age"] = np.nan
+    pd.testing.assert_frame_equal(
+        transformer.transform(record).reset_index(drop=True),
+        transformer.transform(expected).reset_index(drop=True),
+    )
+    lacking = record.copy()
+    lacking.loc[:, ["age", "sex"]] = None  # the whole modality: absent (kept) or imputed
+    out = transformer.transform(lacking).filter(like="demographics__")
+    assert out.isna().all(axis=None) == (absent == "keep")
+
+
+def test_keep_absent_rows_passes_the_targets_of_the_rows_it_fits():
+    # y-using steps (TargetEncoder cross-fits in fit_transform; SelectKBest) get the rows' y
+    from sklearn.feature_selection import SelectKBest
+    from sklearn.preprocessing import TargetEncoder
+
+    table, y = _clinical()
+    table.loc[:9, ["tumour_size", "grade"]] = np.nan  # ten rows lack the tumour modality
+    keep = make_modality_transformer(MODALITIES, categorical=TargetEncoder(random_state=0))
+    impute = make_modality_transformer(
+        MODALITIES, categorical=TargetEncoder(random_state=0), absent="impute"
+    )
+    kept, imputed = keep.fit_transform(table, y), impute.fit_transform(table, y)
+    assert kept.shape == imputed.shape  # it raised: TargetEncoder got no y
+    assert kept.filter(like="tumour__").iloc[:10].isna().all(axis=None)
+    assert not kept.filter(like="tumour__").iloc[10:].isna().any(axis=None)
+    # the cross-fitted encodings of the rows that have the modality, as without the wrapper
+    has = np.arange(len(y)) >= 10
+    inner = KeepAbsentRows(TargetEncoder(random_state=0)).fit_transform(table[["grade"]], y)
+    alone = TargetEncoder(random_state=0).fit_transform(table.loc[has, ["grade"]], y[has])
+    np.testing.assert_allclose(inner[has], alone)
+    assert np.isnan(inner[~has]).all()
+    best = KeepAbsentRows(SelectKBest(k=1)).fit(table[["age", "dose"]].fillna(0), y)
+    assert best.transform(table[["age", "dose"]].fillna(0)).shape == (len(y), 1)
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_polars_tables_give_what_pandas_tables_give(absent):
+    pl = pytest.importorskip("polars")
+    table, y = _clinical()
+    table["grade"] = table["grade"].astype(str)
+    missing_as_none = table.astype(object).where(table.notna(), None)
+    frame = pl.from_dict({c: missing_as_none[c].to_list() for c in table})
+    reference = make_modality_transformer(MODALITIES, absent=absent).fit(table)
+    expected = reference.transform(table)
+    fitted = make_modality_transformer(MODALITIES, absent=absent).fit(frame)
+    pd.testing.assert_frame_equal(fitted.transform(frame), expected)
+    pd.testing.assert_frame_equal(reference.transform(frame), expected)  # fitted on pandas
+    out = make_modality_transformer(MODALITIES, absent=absent).set_output(transform="polars")
+    polars_out = out.fit(frame).transform(frame)
+    assert type(polars_out).__module__.startswith("polars")
+    np.testing.assert_allclose(polars_out.to_numpy(), expected.to_numpy())
+
+
+def test_columns_in_two_modalities_and_reserved_names_are_refused():
+    with pytest.raises(ValueError, match="Column 'dose' is in modalities 'a' and 'b'"):
+        make_modality_transformer({"a": ["age", "dose"], "b": ["dose", "tumour_size"]})
+    with pytest.raises(ValueError, match="Modality name 'verbose' is a parameter"):
+        make_modality_transformer({"verbose": ["age"], "b": ["dose"]})
