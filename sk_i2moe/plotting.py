@@ -49,14 +49,23 @@ def _check_explanation(explanation: object) -> Explanation:
             "expected an sk_i2moe.inspection.Explanation, as returned by estimator.explain(X); "
             f"got {type(explanation).__name__}."
         )
-    bad = ~np.isfinite(np.asarray(explanation.weights, dtype=np.float64))
-    if bad.any():  # a plot would leave them out without a word
+    return explanation
+
+
+def _check_finite_weights(explanation: Explanation, row: int | None = None) -> None:
+    """Refuse NaN or infinite weights (of ``row`` only, if given): a plot would drop them."""
+    weights = np.asarray(explanation.weights, dtype=np.float64)
+    positions = np.arange(len(weights)) if row is None else np.array([row])
+    bad = ~np.isfinite(weights[positions])
+    if bad.any():
+        first = positions[bad.any(axis=1)][0]
+        ids = explanation.sample_ids
+        sample = f"{first}" if ids is None else f"{first} ({ids[first]!r})"
         raise ValueError(
             f"The explanation's weights hold {int(bad.sum())} NaN or infinite value(s) (e.g. "
-            f"in sample {int(np.flatnonzero(bad.any(axis=1))[0])}); an estimator's explain "
-            "gives finite weights (0 for an expert a sample cannot use). Fix them first."
+            f"in sample {sample}); an estimator's explain gives finite weights (0 for an "
+            "expert a sample cannot use). Fix them first."
         )
-    return explanation
 
 
 def _label_experts(ax: Axes, names: list[str], axis: str = "x") -> None:
@@ -129,6 +138,7 @@ def plot_interaction_weights(
     ['uniqueness[a]', 'synergy', 'redundancy']
     """
     explanation = _check_explanation(explanation)
+    _check_finite_weights(explanation)
     if kind not in ("violin", "box"):
         raise ValueError(f"kind must be 'violin' or 'box'; got {kind!r}.")
     weights = np.asarray(explanation.weights, dtype=np.float64)
@@ -335,7 +345,8 @@ def plot_sample_explanation(
     TypeError
         If ``index`` is not an integer (a bool or a float is refused).
     ValueError
-        For an unknown ``output`` or not exactly three ``axes``.
+        For an unknown ``output``, not exactly three ``axes``, or weights of
+        the sample that are not finite.
     ImportError
         If matplotlib is not installed.
 
@@ -361,6 +372,7 @@ def plot_sample_explanation(
     if not -n_samples <= index < n_samples:
         raise IndexError(f"index {index} is out of range for {n_samples} samples.")
     index = int(index) % n_samples
+    _check_finite_weights(explanation, index)
     k = _resolve_output(explanation, index, output)
     plt = _pyplot()
     if axes is None:

@@ -17,7 +17,6 @@ modality as absent for the patient instead of fitting an imputed panel
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,9 +28,14 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Tags
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
-from ._modalities import _holds_text, _pandas_input
+from ._modalities import _object_numbers, _pandas_input
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
 
@@ -186,44 +190,50 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         )
         rows = np.flatnonzero(~lacking)
         part = self._rows(X, rows)
-        targets = None if y is None else self._rows(y, rows)
+        # the targets of these rows, and only when given (a transformer's fit may take no y)
+        given = ()
+        if y is not None:
+            check_consistent_length(X, y)
+            given = (self._rows(y, rows),)
         self.transformer_ = clone(self.transformer)
         if not transform:
-            self.transformer_.fit(part, targets)
+            self.transformer_.fit(part, *given)
             self._n_outputs = _dense(self.transformer_.transform(part[:1])).shape[1]
             return None
-        fitted = _dense(self.transformer_.fit_transform(part, targets))
+        fitted = _dense(self.transformer_.fit_transform(part, *given))
         self._n_outputs = fitted.shape[1]
         out = np.full((len(lacking), self._n_outputs), np.nan)
         out[rows] = fitted
         return out
 
     def _numbers_again(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` with the columns numeric at fit numeric again, or a ``TypeError`` for text.
+        """``X`` with the columns numeric at fit numeric again, or a ``TypeError``.
 
         A column of one record whose value is None has object dtype (pandas
-        infers no number from a lone None): its numbers and missing values
-        are read as such. Text (such as 'nan') is refused: it is not missing
-        to the test for absent rows.
+        infers no number from a lone None): an object column of real numbers
+        and missing values is read as numbers. Anything else is refused: text
+        (such as 'nan', which is not missing to the test for absent rows),
+        dates, durations.
         """
-        changed = [
-            c
-            for c in getattr(self, "_numeric_at_fit", [])
-            if c in X.columns and not pd.api.types.is_numeric_dtype(X[c])
-        ]
-        if not changed:
-            return X
         converted = X.copy()
-        for c in changed:
-            if not _holds_text(X[c]):
-                with contextlib.suppress(TypeError, ValueError):
-                    converted[c] = pd.to_numeric(X[c])
+        refused = []
+        for c in getattr(self, "_numeric_at_fit", []):
+            if c not in X.columns or pd.api.types.is_numeric_dtype(X[c]):
+                continue
+            if pd.api.types.is_object_dtype(X[c]):
+                try:
+                    converted[c] = _object_numbers(X[c].to_numpy()[:, None], str(c))[:, 0]
                     continue
+                except (TypeError, ValueError):
+                    pass
+            refused.append(c)
+        if refused:
             raise TypeError(
-                f"Column {c!r} was numeric at fit and is {X[c].dtype} now, holding values "
-                "that are not numbers (text such as 'nan' is not missing to the test for "
-                "absent rows). Convert it back, e.g. "
-                "X[cols] = X[cols].apply(pd.to_numeric, errors='coerce')."
+                f"Columns {refused[:5]} were numeric at fit and are "
+                f"{[str(X[c].dtype) for c in refused[:5]]} now, holding values that are not "
+                "numbers (text such as 'nan' is not missing to the test for absent rows). "
+                "Convert them back, e.g. X[cols] = X[cols].apply(pd.to_numeric, "
+                "errors='coerce')."
             )
         return converted
 
@@ -592,8 +602,10 @@ def make_modality_transformer(
     modalities : mapping of str to columns
         ``{modality: columns}``, columns as a ColumnTransformer takes them
         (a list of names, a slice, a mask, a callable). Modality names must
-        not contain ``"__"``. Columns in no modality are dropped, so list
-        every column you want to keep.
+        not contain ``"__"`` nor be a parameter of ``ColumnTransformer``
+        (``"verbose"``, ``"remainder"``, ...). A column belongs to one
+        modality (lists of names are checked). Columns in no modality are
+        dropped, so list every column you want to keep.
     numeric : transformer, default=None
         Applied (a fresh clone per modality) to the numeric columns; None is
         ``SimpleImputer(strategy="median", keep_empty_features=True)`` then
@@ -675,11 +687,11 @@ def make_modality_transformer(
                 "(scikit-learn refuses step names that are); rename the modality, e.g. "
                 f"{name + '_panel'!r}."
             )
-    _check_disjoint(modalities)
     if absent not in ("keep", "impute"):
         raise ValueError(f"absent must be 'keep' or 'impute'; got {absent!r}.")
     for name, columns in modalities.items():
         _check_columns(name, columns)
+    _check_disjoint(modalities)
     numeric = (
         numeric
         if numeric is not None

@@ -102,9 +102,10 @@ def test_weights_plot_errors(plt):
     weights = exp.weights.copy()
     weights[2, 1] = np.nan
     holed = Explanation(weights, exp.expert_outputs, exp.output, exp.expert_names, exp.output_names)
-    for plot in (plot_interaction_weights, lambda e: plot_sample_explanation(e, 0)):
+    for plot in (plot_interaction_weights, lambda e: plot_sample_explanation(e, 2)):
         with pytest.raises(ValueError, match=r"1 NaN or infinite value\(s\) \(e.g. in sample 2\)"):
             plot(holed)
+    plot_sample_explanation(holed, 0)  # another sample's weights are finite: it is drawn
 
 
 # -- plot_sample_explanation ------------------------------------------------

@@ -255,7 +255,7 @@ def test_keep_absent_rows_names_numeric_columns_that_arrive_as_text():
     train = pd.DataFrame({"hb": [1.0, 2.0, np.nan], "crp": [3.0, 4.0, np.nan]})
     step = KeepAbsentRows(StandardScaler()).fit(train)
     text = train.astype(str)  # e.g. read from a CSV export: NaN became "nan"
-    with pytest.raises(TypeError, match=r"Column 'hb' was numeric at fit .*to_numeric"):
+    with pytest.raises(TypeError, match=r"\['hb', 'crp'\] were numeric at fit.*to_numeric"):
         step.transform(text)
     assert np.isnan(step.transform(train)[2]).all()  # the absent row stays absent
 
@@ -369,3 +369,33 @@ def test_columns_in_two_modalities_and_reserved_names_are_refused():
         make_modality_transformer({"a": ["age", "dose"], "b": ["dose", "tumour_size"]})
     with pytest.raises(ValueError, match="Modality name 'verbose' is a parameter"):
         make_modality_transformer({"verbose": ["age"], "b": ["dose"]})
+
+
+def test_numeric_columns_that_arrive_as_dates_are_refused_not_read_as_numbers():
+    # pd.to_numeric reads dates as nanoseconds and NaT as -9.2e18: an absent row would not be
+    train = pd.DataFrame({"hb": [1.0, 2.0, np.nan], "crp": [3.0, 4.0, np.nan]})
+    step = KeepAbsentRows(StandardScaler()).fit(train)
+    dated = pd.DataFrame({"hb": pd.to_datetime(["2026-01-01", "2026-01-02", None]), "crp": 1.0})
+    with pytest.raises(TypeError, match=r"\['hb'\] were numeric at fit and are \['datetime64"):
+        step.transform(dated)
+    as_objects = train.astype(object)
+    as_objects.loc[0, "crp"] = pd.Timestamp("2026-01-01")
+    with pytest.raises(TypeError, match=r"\['crp'\] were numeric at fit"):
+        step.transform(as_objects)
+
+
+def test_keep_absent_rows_checks_y_and_passes_it_only_when_given():
+    class NoTargets(StandardScaler):
+        def fit(self, X):  # a transformer whose fit takes no y
+            return super().fit(X)
+
+    train = pd.DataFrame({"hb": [1.0, 2.0, np.nan, 4.0], "crp": [3.0, 4.0, np.nan, 1.0]})
+    KeepAbsentRows(NoTargets()).fit(train)
+    KeepAbsentRows(NoTargets()).fit_transform(train)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        KeepAbsentRows(StandardScaler()).fit(train, np.arange(5))
+
+
+def test_a_column_given_as_a_string_is_named_before_overlaps():
+    with pytest.raises(ValueError, match="is not a list of columns"):
+        make_modality_transformer({"a": "age", "b": "age"})
