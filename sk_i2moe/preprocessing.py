@@ -215,11 +215,16 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         (such as 'nan', which is not missing to the test for absent rows),
         dates, durations.
         """
+        changed = [
+            c
+            for c in getattr(self, "_numeric_at_fit", [])
+            if c in X.columns and not pd.api.types.is_numeric_dtype(X[c])
+        ]
+        if not changed:
+            return X
         converted = X.copy()
         refused = []
-        for c in getattr(self, "_numeric_at_fit", []):
-            if c not in X.columns or pd.api.types.is_numeric_dtype(X[c]):
-                continue
+        for c in changed:
             if pd.api.types.is_object_dtype(X[c]):
                 try:
                     converted[c] = _object_numbers(X[c].to_numpy()[:, None], str(c))[:, 0]
