@@ -22,12 +22,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Tags
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_consistent_length,
@@ -49,6 +51,11 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
     only them, so it need not accept missing values; a lacking row's outputs
     are all NaN, which the estimators read as an absent modality (see the
     missing-modalities guide). A sparse output is made dense.
+
+    Metadata such as ``sample_weight`` reaches ``transformer`` restricted to
+    the same rows: passed to :meth:`fit` directly, or routed to it when
+    scikit-learn's metadata routing is enabled and ``transformer`` requests
+    it (e.g. ``StandardScaler().set_fit_request(sample_weight=True)``).
 
     Parameters
     ----------
@@ -118,7 +125,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
             )
         return table
 
-    def fit(self, X: object, y: object = None) -> KeepAbsentRows:
+    def fit(self, X: object, y: object = None, **params: object) -> KeepAbsentRows:
         """Fit ``transformer`` on the rows that have the modality.
 
         Parameters
@@ -128,6 +135,11 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,), optional
             Targets, for a transformer that uses them (``TargetEncoder``,
             ``SelectKBest``): it gets the rows that have the modality.
+        **params : dict
+            Metadata for ``transformer``'s ``fit`` (e.g. ``sample_weight``);
+            a value with one entry per row gets the rows that have the
+            modality. With metadata routing enabled, only what
+            ``transformer`` requests is accepted.
 
         Returns
         -------
@@ -141,10 +153,10 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         TypeError
             For sparse ``X``.
         """
-        self._fit(X, y, transform=False)
+        self._fit(X, y, params, transform=False)
         return self
 
-    def fit_transform(self, X: object, y: object = None) -> np.ndarray:
+    def fit_transform(self, X: object, y: object = None, **params: object) -> np.ndarray:
         """Fit as :meth:`fit` and transform ``X``, with the transformer's own ``fit_transform``.
 
         A transformer whose ``fit_transform`` differs from fitting then
@@ -157,14 +169,44 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
             One modality's columns.
         y : array-like of shape (n_samples,), optional
             Targets, as in :meth:`fit`.
+        **params : dict
+            Metadata for ``transformer``'s ``fit_transform``, as in :meth:`fit`.
 
         Returns
         -------
         ndarray of shape (n_samples, n_features_out)
         """
-        return self._fit(X, y, transform=True)
+        return self._fit(X, y, params, transform=True)
 
-    def _fit(self, X: object, y: object, transform: bool) -> np.ndarray | None:
+    def get_metadata_routing(self) -> MetadataRouter:
+        """The metadata that ``transformer`` requests, routed through this wrapper.
+
+        Returns
+        -------
+        MetadataRouter
+        """
+        return MetadataRouter(owner=self).add(
+            transformer=self.transformer,
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="fit_transform", callee="fit_transform")
+            .add(caller="transform", callee="transform"),
+        )
+
+    def _routed(self, method: str, params: dict, n_rows: int, rows: np.ndarray) -> dict:
+        """``params`` for ``transformer``'s ``method``, per-row values cut to ``rows``.
+
+        With metadata routing enabled, scikit-learn checks that ``transformer``
+        requests each of them; without, they are passed on as given.
+        """
+        if get_config()["enable_metadata_routing"]:
+            params = getattr(process_routing(self, method, **params).transformer, method)
+        return {
+            key: self._rows(value, rows) if _per_row(value, n_rows) else value
+            for key, value in params.items()
+        }
+
+    def _fit(self, X: object, y: object, params: dict, transform: bool) -> np.ndarray | None:
         """Fit on the rows that have the modality; their outputs too when ``transform``."""
         X = validate_data(self, self._table(X), reset=True, skip_check_array=True)
         if X.shape[0] == 0:
@@ -195,12 +237,14 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         if y is not None:
             check_consistent_length(X, y)
             given = (self._rows(y, rows),)
+        method = "fit_transform" if transform else "fit"
+        routed = self._routed(method, params, len(lacking), rows)
         self.transformer_ = clone(self.transformer)
         if not transform:
-            self.transformer_.fit(part, *given)
+            self.transformer_.fit(part, *given, **routed)
             self._n_outputs = _dense(self.transformer_.transform(part[:1])).shape[1]
             return None
-        fitted = _dense(self.transformer_.fit_transform(part, *given))
+        fitted = _dense(self.transformer_.fit_transform(part, *given, **routed))
         self._n_outputs = fitted.shape[1]
         out = np.full((len(lacking), self._n_outputs), np.nan)
         out[rows] = fitted
@@ -247,13 +291,15 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         """The rows ``rows`` of ``X`` (a DataFrame stays one)."""
         return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
 
-    def transform(self, X: object) -> np.ndarray:
+    def transform(self, X: object, **params: object) -> np.ndarray:
         """Transform the rows that have the modality; NaN for the others.
 
         Parameters
         ----------
         X : DataFrame or array-like of shape (n_samples, n_features)
             One modality's columns, as in ``fit``.
+        **params : dict
+            Metadata for ``transformer``'s ``transform``, as in :meth:`fit`.
 
         Returns
         -------
@@ -267,8 +313,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         out = np.full((len(lacking), self._n_outputs), np.nan)
         # only the rows that have the modality reach the transformer (it may refuse NaN)
         rows = np.flatnonzero(~lacking)
+        routed = self._routed("transform", params, len(lacking), rows)
         if rows.size:
-            out[rows] = _dense(self.transformer_.transform(self._rows(X, rows)))
+            out[rows] = _dense(self.transformer_.transform(self._rows(X, rows), **routed))
         return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -562,6 +609,13 @@ class _ColumnsByDtype:
 
     def __repr__(self) -> str:
         return f"{'numeric' if self.numeric else 'non-numeric'} columns"
+
+
+def _per_row(value: object, n_rows: int) -> bool:
+    """Whether a metadata value has one entry per row (as scikit-learn's routing judges it)."""
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
+        return False
+    return np.ndim(value) > 0 and len(value) == n_rows
 
 
 def _dense(values: object) -> np.ndarray:

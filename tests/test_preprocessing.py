@@ -399,3 +399,32 @@ def test_keep_absent_rows_checks_y_and_passes_it_only_when_given():
 def test_a_column_given_as_a_string_is_named_before_overlaps():
     with pytest.raises(ValueError, match="is not a list of columns"):
         make_modality_transformer({"a": "age", "b": "age"})
+
+
+def test_keep_absent_rows_passes_metadata_for_the_rows_it_fits():
+    # sample_weight reached no wrapped scaler: routing stopped at the wrapper (an error
+    # from the ColumnTransformer, or silently unweighted scaling inside a Pipeline)
+    from sklearn import config_context
+
+    table, y = _clinical()
+    table.loc[:9, ["tumour_size", "grade"]] = np.nan  # ten rows lack the tumour modality
+    weights = np.random.default_rng(1).uniform(0.1, 3.0, len(y))
+    has = np.arange(len(y)) >= 10
+    expected = np.average(table.loc[has, "tumour_size"], weights=weights[has])
+    direct = KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights)
+    assert direct.transformer_.mean_[0] == pytest.approx(expected)
+    with config_context(enable_metadata_routing=True):
+        scaler = StandardScaler().set_fit_request(sample_weight=True)
+        model = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_tokens=2, random_state=0, n_threads=1)
+        pipe = make_pipeline(
+            make_modality_transformer(
+                MODALITIES, numeric=make_pipeline(SimpleImputer(strategy="median"), scaler)
+            ),
+            model.set_fit_request(sample_weight=True),
+        ).fit(table, y, sample_weight=weights)
+        step = pipe[0].named_transformers_["tumour"].transformer_.named_transformers_["num"]
+        assert step[-1].mean_[0] == pytest.approx(expected)
+        transformed = pipe[0].transform(table)  # transform routes nothing and needs nothing
+        assert transformed.filter(like="tumour__").iloc[:10].isna().all(axis=None)
+        with pytest.raises(Exception, match="sample_weight"):  # requested by no step
+            KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights)
