@@ -172,7 +172,8 @@ def _pandas_input(X: object) -> object:
     object
         ``X``, or its pandas counterpart.
     """
-    for what, value in [("X", X), *((f"Modality {k!r}", v) for k, v in _items(X))]:
+    modalities = X.items() if isinstance(X, Mapping) else ()
+    for what, value in [("X", X), *((f"Modality {k!r}", v) for k, v in modalities)]:
         if _from_polars(value) and hasattr(value, "collect"):
             raise TypeError(
                 f"{what} is a polars LazyFrame, whose rows are not computed yet; pass its "
@@ -186,11 +187,6 @@ def _pandas_input(X: object) -> object:
         index = next((v.index for v in X.values() if isinstance(v, pd.DataFrame)), None)
         return {k: _polars_to_pandas(v, index) if _is_polars_frame(v) else v for k, v in X.items()}
     return X
-
-
-def _items(X: object) -> list:
-    """A mapping's items; none for any other input."""
-    return list(X.items()) if isinstance(X, Mapping) else []
 
 
 def _polars_to_pandas(frame: object, index: pd.Index | None = None) -> pd.DataFrame:
