@@ -421,8 +421,8 @@ SHARED_TRAINING_PARAMETERS = f"""\
         ``max_epochs``, ``lr``, ``n_threads``, ``random_state``,
         ``class_weight``, ``validation_fraction``, ``reweight_steps`` and
         ``weight_shrinkage`` from the current parameters; changing any other
-        parameter between the fits raises a ``ValueError`` (they are built
-        into the fitted network).
+        parameter between the fits raises a ``ValueError``, also one that only
+        trains (such as ``verbose``, ``callbacks`` or ``batch_size``).
     standardize : bool, default=True
         Standardise every feature with the training mean and standard deviation
         (over the samples that have its modality and a positive weight in the

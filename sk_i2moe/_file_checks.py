@@ -1,6 +1,6 @@
 """Checks of a model file's contents against themselves and the network they describe.
 
-:func:`sk_i2moe.load` refuses a file that :func:`sk_i2moe.save` could not have
+:func:`sk_i2moe.load` refuses a file that an estimator's ``save`` could not have
 written. Reading executes nothing, but a file someone sent can still hold
 values that no fit produces: sizes that would make a small file cost a lot to
 check, labels or expert names that do not belong to its network, target

@@ -751,10 +751,12 @@ def interaction_report(
     Raises
     ------
     TypeError
-        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
+        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in
+        one, or ``n_bootstrap`` is not an integer.
     ValueError
-        For fewer than 2 held-out samples, mismatched lengths or labels the
-        estimator does not know.
+        For fewer than 2 held-out samples (of positive weight, with
+        ``sample_weight``), mismatched lengths, labels the estimator does not
+        know, ``confidence`` outside (0, 1) or ``n_bootstrap`` below 10.
 
     Examples
     --------

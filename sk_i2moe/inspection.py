@@ -550,6 +550,15 @@ def modality_importance(
         per repeat. ``frame.attrs`` holds ``"metric"`` and
         ``"baseline_score"``.
 
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
+    ValueError
+        For ``n_repeats`` that is not a positive integer, or ``y``,
+        ``sample_weight`` or ``scoring`` that does not fit ``X`` and the
+        estimator.
+
     Examples
     --------
     >>> from sk_i2moe import I2MoEClassifier

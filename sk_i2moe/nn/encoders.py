@@ -15,8 +15,9 @@ class PatchTokenizer(nn.Module):
     The ``d`` features are zero-padded to ``n_tokens * ceil(d / n_tokens)``,
     split into ``n_tokens`` consecutive patches, and each patch is projected
     linearly to ``hidden_dim``. Every patch has its own projection, so that
-    mean-pooling the tokens keeps the information of every feature. When
-    ``n_tokens > d`` the surplus patches hold only padding.
+    mean-pooling the tokens keeps the information of every feature. Patches
+    past the last feature hold only padding (always when ``n_tokens > d``,
+    and e.g. the last of four for ``d = 5``).
 
     Parameters
     ----------

@@ -63,6 +63,11 @@ def make_fusion(name: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     torch.nn.Module
         The expert-batched backbone.
 
+    Raises
+    ------
+    ValueError
+        For a name that is not a key of :data:`sk_i2moe.nn.fusion.FUSIONS`.
+
     Examples
     --------
     >>> from sk_i2moe.nn import make_fusion

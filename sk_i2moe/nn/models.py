@@ -404,6 +404,11 @@ def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
     Tensor
         ``[..., M]`` non-negative weights summing to 1, none above ``cap``.
 
+    Raises
+    ------
+    ValueError
+        For a number ``cap`` below ``1 / M``.
+
     Examples
     --------
     >>> import torch
@@ -679,6 +684,8 @@ class MixtureOfInteractionExperts(nn.Module):
     Modality encoders, ``E`` experts evaluated together by one expert-batched
     fusion backbone, and a reweighting network on the pooled clean
     embeddings. Subclasses define :meth:`forward` and their ``Objective``.
+    This base class takes every argument by keyword and has no defaults: the
+    defaults below are those of the concrete classes.
 
     Parameters
     ----------

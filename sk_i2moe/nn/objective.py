@@ -161,6 +161,11 @@ def interaction_terms(
         positive), then synergy and redundancy. With all ``M`` modalities
         perturbed and ``M >= 2`` this is ``[E]``.
 
+    Raises
+    ------
+    ValueError
+        For fewer than two experts (``E < 2``) or an unknown ``distance``.
+
     Examples
     --------
     >>> import torch

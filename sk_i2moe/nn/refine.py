@@ -127,6 +127,8 @@ def fit_reweighting(
     ------
     TypeError
         When ``module`` is not a structured mixture (see :func:`refinable`).
+    ValueError
+        For ``max_steps`` below 1.
 
     Examples
     --------
