@@ -405,6 +405,7 @@ def test_keep_absent_rows_passes_metadata_for_the_rows_it_fits():
     # sample_weight reached no wrapped scaler: routing stopped at the wrapper (an error
     # from the ColumnTransformer, or silently unweighted scaling inside a Pipeline)
     from sklearn import config_context
+    from sklearn.exceptions import UnsetMetadataPassedError
 
     table, y = _clinical()
     table.loc[:9, ["tumour_size", "grade"]] = np.nan  # ten rows lack the tumour modality
@@ -426,5 +427,5 @@ def test_keep_absent_rows_passes_metadata_for_the_rows_it_fits():
         assert step[-1].mean_[0] == pytest.approx(expected)
         transformed = pipe[0].transform(table)  # transform routes nothing and needs nothing
         assert transformed.filter(like="tumour__").iloc[:10].isna().all(axis=None)
-        with pytest.raises(Exception, match="sample_weight"):  # requested by no step
+        with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):  # not requested
             KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights)
