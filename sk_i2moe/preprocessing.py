@@ -479,8 +479,9 @@ def _check_columns(modality: str, columns: object) -> None:
 def _check_disjoint(modalities: Mapping[str, object]) -> None:
     """Refuse columns that two modalities list by name (a copy in each would fake redundancy).
 
-    Only lists of names are compared: positions, masks, slices and callables
-    are resolved by the ``ColumnTransformer`` when it is fitted.
+    Lists of names are compared when the transformer is made; every selection
+    (positions, masks, slices, callables too) is compared again on the table
+    it is fitted on (:class:`_SelectsColumns`).
     """
     owner: dict[str, str] = {}
     for name, columns in modalities.items():
@@ -498,6 +499,44 @@ def _check_disjoint(modalities: Mapping[str, object]) -> None:
             owner[column] = name
 
 
+def _positions(selection: object, X: object) -> np.ndarray | None:
+    """The column positions of ``X`` that a selection names, as a ``ColumnTransformer`` reads it.
+
+    Names are looked up in a DataFrame's columns, a label slice runs from its
+    start's column to its stop's, both included (scikit-learn's rule),
+    integers are positions, a boolean array is a mask. None where the
+    selection cannot be read this way (the ``ColumnTransformer`` then names
+    the problem itself).
+    """
+    columns = pd.Index(getattr(X, "columns", range(np.shape(X)[1])))
+    n = len(columns)
+    try:
+        if isinstance(selection, slice):
+            if _label_slice(selection):
+                start = 0 if selection.start is None else columns.get_loc(selection.start)
+                stop = n if selection.stop is None else columns.get_loc(selection.stop) + 1
+                return np.arange(n)[start:stop]
+            return np.arange(n)[selection]
+        values = np.asarray(selection).ravel()
+    except (KeyError, TypeError, ValueError):
+        return None
+    if values.dtype == bool:
+        return np.flatnonzero(values) if values.size == n else None
+    if values.size and all(isinstance(v, str) for v in values):
+        found = columns.get_indexer_for(values)
+        return found if (found >= 0).all() else None
+    if values.size and np.issubdtype(values.dtype, np.integer):
+        return values % n if ((values >= -n) & (values < n)).all() else None
+    return None
+
+
+def _label_slice(selection: object) -> bool:
+    """Whether a selection is a slice of column names."""
+    return isinstance(selection, slice) and (
+        isinstance(selection.start, str) or isinstance(selection.stop, str)
+    )
+
+
 def _selects_none(selection: object, X: object = None) -> bool:
     """Whether a column selection (a list, an array, a boolean mask) names no column.
 
@@ -508,7 +547,7 @@ def _selects_none(selection: object, X: object = None) -> bool:
     if isinstance(selection, slice):
         if X is None:
             return False
-        if isinstance(selection.start, str) or isinstance(selection.stop, str):
+        if _label_slice(selection):
             return pd.DataFrame(X).loc[:, selection].shape[1] == 0
         return len(range(np.shape(X)[1])[selection]) == 0
     values = np.asarray(selection)
@@ -516,23 +555,30 @@ def _selects_none(selection: object, X: object = None) -> bool:
 
 
 class _SelectsColumns:
-    """A column selector (a callable or a slice) that refuses to select no column.
+    """A modality's column selector that refuses to select no column, or another's.
 
     A ``ColumnTransformer`` skips an entry whose selection is empty, which
-    would drop the modality without a word; a callable's selection and a
-    slice's depend on the table, so they are checked when it is fitted.
+    would drop the modality without a word, and lets two entries select the
+    same column, which would copy it into two modalities and make them look
+    redundant. A callable's selection and a slice's depend on the table, and
+    positions, masks and slices can overlap, so they are checked when the
+    table is fitted.
 
     Parameters
     ----------
-    selector : callable or slice
-        The user's selector; a callable is called with the table being fitted.
+    selector : object
+        The user's selector (a list of names or positions, a mask, a slice,
+        a callable called with the table being fitted).
     modality : str
         The modality's name, for the error message.
+    selectors : mapping of str to object
+        Every modality's selector, this one's included, to compare with.
     """
 
-    def __init__(self, selector: object, modality: str) -> None:
+    def __init__(self, selector: object, modality: str, selectors: Mapping[str, object]) -> None:
         self.selector = selector
         self.modality = modality
+        self.selectors = selectors
 
     def __call__(self, X: object) -> object:
         """The selector's columns of ``X``; a ``ValueError`` when there are none.
@@ -554,6 +600,23 @@ class _SelectsColumns:
                 f"no column of this table (columns {list(getattr(X, 'columns', []))[:10]}); "
                 "a modality needs at least one. Fix the selector, or leave the modality out."
             )
+        own = _positions(selection, X)
+        for other, selector in self.selectors.items():
+            if other == self.modality or own is None:
+                continue
+            theirs = _positions(selector(X) if callable(selector) else selector, X)
+            shared = [] if theirs is None else sorted(set(own.tolist()) & set(theirs.tolist()))
+            if shared:
+                names = list(getattr(X, "columns", range(np.shape(X)[1])))
+                labels = any(_label_slice(v) for v in (self.selector, selector))
+                raise ValueError(
+                    f"Columns {[names[i] for i in shared][:10]} are selected by modalities "
+                    f"{self.modality!r} ({self.selector!r}) and {other!r} ({selector!r}); each "
+                    "column must belong to one modality (a copy in two would make them look "
+                    "redundant). "
+                    + ("Label slices include both ends, as DataFrame.loc does. " if labels else "")
+                    + "Give each column to one of them."
+                )
         return selection
 
     def __repr__(self) -> str:
@@ -663,8 +726,9 @@ def make_modality_transformer(
         (a list of names, a slice, a mask, a callable). Modality names must
         not contain ``"__"`` nor be a parameter of ``ColumnTransformer``
         (``"verbose"``, ``"remainder"``, ...). A column belongs to one
-        modality (lists of names are checked). Columns in no modality are
-        dropped, so list every column you want to keep.
+        modality (lists of names are checked here, every selection when the
+        transformer is fitted). Columns in no modality are dropped, so list
+        every column you want to keep.
     numeric : transformer, default=None
         Applied (a fresh clone per modality) to the numeric columns; None is
         ``SimpleImputer(strategy="median", keep_empty_features=True)`` then
@@ -704,6 +768,8 @@ def make_modality_transformer(
         ``"remainder"``, ...), a column named in two modalities' lists, an
         unknown ``absent``, or a column selection that selects no column (a
         callable's or a slice's is checked when the transformer is fitted).
+        When fitted, also for a column that two modalities' selections share
+        however they are given (positions, masks, slices, callables).
 
     Notes
     -----
@@ -781,9 +847,7 @@ def make_modality_transformer(
             (
                 name,
                 per_modality(name),
-                _SelectsColumns(columns, name)
-                if callable(columns) or isinstance(columns, slice)
-                else columns,
+                _SelectsColumns(columns, name, dict(modalities)),
             )
             for name, columns in modalities.items()
         ],

@@ -429,3 +429,22 @@ def test_keep_absent_rows_passes_metadata_for_the_rows_it_fits():
         assert transformed.filter(like="tumour__").iloc[:10].isna().all(axis=None)
         with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):  # not requested
             KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    "labs, blood",
+    [
+        (slice("hb", "crp"), slice("crp", "plt")),  # label slices include both ends
+        (["hb", "crp"], [1, 2, 3]),  # names beside positions
+        ([True, True, False, False], [False, True, True, True]),  # masks
+        (lambda X: ["hb", "crp"], slice(1, None)),  # a callable beside a position slice
+    ],
+)
+def test_a_column_selected_by_two_modalities_in_any_form_is_refused_at_fit(labs, blood):
+    # only lists of names were compared: the other forms copied 'crp' into both modalities
+    table = pd.DataFrame(np.arange(24.0).reshape(6, 4), columns=["hb", "crp", "wbc", "plt"])
+    transformer = make_modality_transformer({"labs": labs, "blood": blood})
+    with pytest.raises(ValueError, match=r"Columns \['crp'\] are selected by modalities"):
+        transformer.fit(table)
+    disjoint = make_modality_transformer({"labs": slice("hb", "hb"), "blood": [1, 2, 3]})
+    assert disjoint.fit_transform(table).shape == (6, 4)
