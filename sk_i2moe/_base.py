@@ -1576,11 +1576,28 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         return "multilabel" if self._multilabel else "classification"
 
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """Evaluate the fitted mixture through the net (memory bounded by ``batch_size``)."""
+        """Evaluate the fitted mixture through the net (memory bounded by ``batch_size``).
+
+        Rows whose outputs are not finite (values so far outside the training
+        data that the float32 network overflows) are a ``ValueError``: their
+        probabilities would be NaN and their predicted class the first.
+        """
         self._check_absent(arrays)
         batch_size = resolve_batch_size(self.batch_size, arrays[0].shape[0])
         with torch_threads(self.n_threads):
-            return self.net_.forward_outputs(ModalityDataset(arrays), batch_size)
+            outputs = self.net_.forward_outputs(ModalityDataset(arrays), batch_size)
+        finite = np.isfinite(outputs["logits"]).all(axis=1) & np.isfinite(outputs["weights"]).all(
+            axis=1
+        )
+        if not finite.all():
+            rows = np.flatnonzero(~finite)
+            raise ValueError(
+                f"{rows.size} row(s) (e.g. at positions {rows[:5].tolist()}) give non-finite "
+                "outputs: their values are so far outside the training data (in standard "
+                "deviations of the training features) that the float32 network overflows. "
+                "Check their units and scale against the training data."
+            )
+        return outputs
 
     def _forward(self, X: object) -> dict[str, np.ndarray]:
         """Check the fit, validate ``X`` and evaluate the mixture on it."""

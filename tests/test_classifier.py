@@ -225,3 +225,25 @@ def test_predict_log_proba_is_the_log_of_predict_proba_and_stays_finite(three_vi
     far = {k: 1e6 * v for k, v in X.items()}
     assert (clf.predict_proba(far) == 0).any()
     assert np.isfinite(clf.predict_log_proba(far)).all()
+
+
+def test_rows_that_overflow_the_network_are_refused_not_predicted_as_the_first_class():
+    # a finite float32 value near its maximum gave NaN probabilities and predict() classes_[0]
+    from sk_i2moe import I2MoERegressor
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(30, 2)), "b": rng.normal(size=(30, 3))}
+    y = np.r_[0, 1, rng.integers(0, 2, 28)]
+    extreme = {"a": np.array([[0.1, 0.2], [3e38, 3e38]]), "b": X["b"][:2]}
+    for model, target in [
+        (I2MoEClassifier(**SMALL, random_state=0), y),
+        (I2MoERegressor(**SMALL, random_state=0), y * 1.5),
+    ]:
+        model.fit(X, target)
+        assert np.isfinite(model.predict({k: v[:1] for k, v in extreme.items()})).all()
+        with pytest.raises(
+            ValueError, match=r"1 row\(s\) \(e.g. at positions \[1\]\) give non-finite"
+        ):
+            model.predict(extreme)
+        with pytest.raises(ValueError, match="non-finite outputs"):
+            model.explain(extreme)
