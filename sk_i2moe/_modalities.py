@@ -82,7 +82,13 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             "2-D array (n_samples, n_features). Use series.to_frame() for a single feature."
         )
     else:
-        arr = np.asarray(values)
+        try:
+            arr = np.asarray(values)
+        except ValueError as err:  # rows of different lengths
+            raise ValueError(
+                f"Modality {name!r} must be a 2-D array (n_samples, n_features); its rows "
+                f"cannot form one ({err}). Give every row the same number of features."
+            ) from err
     if arr.ndim != 2:
         hint = (
             " Reshape your data: array.reshape(-1, 1) for a single feature, or "
@@ -226,7 +232,13 @@ def _object_numbers(arr: np.ndarray, name: str) -> np.ndarray:
     durations, complex numbers).
     """
     flat = arr.ravel()
-    missing = np.asarray(pd.isna(flat), dtype=bool)
+    try:
+        missing = np.asarray(pd.isna(flat), dtype=bool)
+    except ArithmeticError as err:  # decimal.Decimal("sNaN") signals when compared
+        raise ValueError(
+            f"Modality {name!r} holds a signalling NaN Decimal (Decimal('sNaN')), which cannot "
+            "be compared or converted. Replace it with None or float('nan') for a missing value."
+        ) from err
     given = flat[~missing]
     for kind in {type(v) for v in given}:
         if _is_real_number(kind):

@@ -265,3 +265,18 @@ def test_a_doctest_example_is_the_caller_of_a_warning():
     with pytest.warns(UserWarning, match="one modality") as record:
         exec(code, dict(vars(modalities)))
     assert [w.filename for w in record] == ["<doctest example>"]
+
+
+def test_a_ragged_modality_and_a_signalling_nan_are_named():
+    # numpy's "inhomogeneous shape" error and decimal.InvalidOperation named no modality
+    import decimal
+
+    y = np.arange(4) % 2
+    ragged = [[1.0, 2.0], [3.0, 4.0], [5.0], [6.0, 7.0]]
+    with pytest.raises(ValueError, match="Modality 'labs' must be a 2-D array .* cannot form"):
+        I2MoEClassifier(**SMALL).fit({"labs": ragged, "notes": np.ones((4, 2))}, y)
+    values = np.array(
+        [[1.0, 2.0], [decimal.Decimal("sNaN"), 1.0], [3.0, 4.0], [5.0, 6.0]], dtype=object
+    )
+    with pytest.raises(ValueError, match=r"Modality 'labs' holds a signalling NaN Decimal"):
+        I2MoEClassifier(**SMALL).fit({"labs": values, "notes": np.ones((4, 2))}, y)
