@@ -337,6 +337,14 @@ def _normalise_selector(
 ) -> np.ndarray:
     """Turn a column selector (names, positions, slice or mask) into ordered positions."""
     if isinstance(selector, slice):
+        bounds = (selector.start, selector.stop, selector.step)
+        if columns is None and not all(
+            v is None or isinstance(v, (int, np.integer)) for v in bounds
+        ):
+            raise TypeError(
+                f"Modality {name!r} selects columns by {selector!r}, but X is a NumPy array "
+                "without column names: a slice of its columns needs integer (or no) bounds."
+            )
         if columns is not None and not all(
             v is None or isinstance(v, (int, np.integer)) for v in (selector.start, selector.stop)
         ):
@@ -365,6 +373,8 @@ def _normalise_selector(
     sel = np.asarray(selector)
     if sel.ndim == 0:
         sel = sel.reshape(1)
+    if sel.size == 0:  # no column: the partition check names the modality
+        return np.array([], dtype=np.intp)
     if sel.dtype.kind == "b":
         if sel.shape != (n_columns,):
             raise ValueError(

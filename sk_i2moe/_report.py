@@ -252,7 +252,12 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
                 f"y has shape {y.shape}; the regressor was fitted on targets of shape "
                 f"{expected[1:] or '(n_samples,)'} per sample: pass y of shape {expected}."
             )
-        if y.dtype.kind not in "biuf" or not np.isfinite(y.astype(np.float64)).all():
+        if y.dtype.kind not in "biuf":
+            raise ValueError(
+                f"y must hold real numbers for a regressor; got dtype {y.dtype}. Convert it "
+                "first (numbers stored as text: pd.to_numeric(y))."
+            )
+        if not np.isfinite(y.astype(np.float64)).all():
             raise ValueError("y must be finite numbers (no NaN or infinity) for a regressor.")
         return y.reshape(n, -1).astype(np.float64), "regression"
     if final._multilabel:
@@ -752,7 +757,8 @@ def interaction_report(
     ------
     TypeError
         If ``estimator`` is not an I2MoE estimator or a Pipeline ending in
-        one, or ``n_bootstrap`` is not an integer.
+        one, ``n_bootstrap`` is not an integer or ``confidence`` not a
+        number.
     ValueError
         For fewer than 2 held-out samples (of positive weight, with
         ``sample_weight``), mismatched lengths, labels the estimator does not
@@ -772,6 +778,8 @@ def interaction_report(
     >>> print(report.summary().splitlines()[0])
     Interaction report for I2MoEClassifier on 100 held-out samples (95% bootstrap intervals).
     """
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
+        raise TypeError(f"confidence must be a number in (0, 1); got {confidence!r}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral):

@@ -79,6 +79,11 @@ def check_score_arguments(
     """
     if y is None:
         raise ValueError("y is None; pass the true targets of X to score against.")
+    if np.ndim(y) == 0 or len(y) != n_samples:
+        raise ValueError(
+            f"y has shape {np.shape(y)} but X has {n_samples} samples; pass one target per "
+            "row of X."
+        )
     if scoring is not None and not callable(scoring):
         if not isinstance(scoring, str):
             raise TypeError(

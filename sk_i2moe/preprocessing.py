@@ -197,10 +197,17 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         """``params`` for ``transformer``'s ``method``, per-row values cut to ``rows``.
 
         With metadata routing enabled, scikit-learn checks that ``transformer``
-        requests each of them; without, they are passed on as given.
+        requests each of them; without, they are passed on as given. A
+        ``sample_weight`` must have one entry per row.
         """
         if get_config()["enable_metadata_routing"]:
             params = getattr(process_routing(self, method, **params).transformer, method)
+        weights = params.get("sample_weight")
+        if weights is not None and np.ndim(weights) > 0 and len(weights) != n_rows:
+            raise ValueError(
+                f"sample_weight has {len(weights)} entries but X has {n_rows} rows; give one "
+                "weight per row (the rows that lack the modality included)."
+            )
         return {
             key: self._rows(value, rows) if _per_row(value, n_rows) else value
             for key, value in params.items()

@@ -212,6 +212,13 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
                 "first (e.g. dates to days since a reference date, or the real part of a "
                 "complex target)."
             )
+        text = next((v for v in arr.ravel() if isinstance(v, (str, bytes))), None)
+        if arr.dtype.kind in "US" or text is not None:
+            example = text.item() if isinstance(text, np.generic) else text
+            raise ValueError(
+                f"y must hold real numbers for regression; it holds text (e.g. {example!r}). "
+                "Convert numbers stored as text yourself, e.g. pd.to_numeric(y)."
+            )
         if arr.dtype.kind not in "biuf":
             try:
                 arr = arr.astype(np.float64)

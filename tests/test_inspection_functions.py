@@ -199,3 +199,33 @@ def test_modality_importance_refuses_a_bool_number_of_repeats(pipeline):
     pipe, X, y = pipeline
     with pytest.raises(ValueError, match="n_repeats must be a positive integer; got True"):
         modality_importance(pipe, X, y, n_repeats=True)
+
+
+def test_bad_arguments_get_messages_that_say_what_is_wrong():
+    # numpy's / Python's own messages ("len() of unsized object", "'<' not supported ...",
+    # "slice indices must be integers", "selects columns by name ([])") named nothing
+    from sk_i2moe.inspection import interaction_report
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 4))
+    y = np.arange(30) % 2
+    X = {"a": A[:, :2], "b": A[:, 2:]}
+    tiny = {"max_epochs": 1, "hidden_dim": 8, "n_members": 1, "random_state": 0}
+    with pytest.raises(ValueError, match="Modality 'p' selects no columns"):
+        I2MoEClassifier(modalities={"p": [], "q": [0, 1, 2, 3]}, **tiny).fit(A, y)
+    with pytest.raises(TypeError, match=r"Modality 'p' selects columns by slice\(0, 1.5"):
+        I2MoEClassifier(modalities={"p": slice(0, 1.5), "q": [2, 3]}, **tiny).fit(A, y)
+    clf = I2MoEClassifier(**tiny).fit(X, y)
+    with pytest.raises(TypeError, match="confidence must be a number"):
+        interaction_report(clf, X, y, confidence="0.9")
+    for function in (expert_scores, modality_importance):
+        with pytest.raises(ValueError, match=r"y has shape \(\) but X has 30 samples"):
+            function(clf, X, 1)
+    targets = rng.normal(size=30)
+    with pytest.raises(ValueError, match="it holds text .e.g. '"):
+        I2MoERegressor(**tiny).fit(X, targets.astype(str))
+    with pytest.raises(ValueError, match="it holds text"):
+        I2MoERegressor(**tiny).fit(X, targets.astype(str).astype(object))
+    reg = I2MoERegressor(**tiny).fit(X, targets)
+    with pytest.raises(ValueError, match="y must hold real numbers for a regressor; got dtype <U"):
+        interaction_report(reg, X, targets.astype(str), n_bootstrap=20)

@@ -414,6 +414,8 @@ def test_keep_absent_rows_passes_metadata_for_the_rows_it_fits():
     expected = np.average(table.loc[has, "tumour_size"], weights=weights[has])
     direct = KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights)
     assert direct.transformer_.mean_[0] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="sample_weight has 110 entries but X has 120 rows"):
+        KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights[has])
     with config_context(enable_metadata_routing=True):
         scaler = StandardScaler().set_fit_request(sample_weight=True)
         model = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_tokens=2, random_state=0, n_threads=1)
