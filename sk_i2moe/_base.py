@@ -1578,9 +1578,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _forward_arrays(self, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Evaluate the fitted mixture through the net (memory bounded by ``batch_size``).
 
-        Rows whose outputs are not finite (values so far outside the training
-        data that the float32 network overflows) are a ``ValueError``: their
-        probabilities would be NaN and their predicted class the first.
+        A row with a modality whose outputs are not finite (values so far
+        outside the training data that the float32 network overflows) is a
+        ``ValueError``: its probabilities would be NaN and its predicted class
+        the first. A row without any modality (made only inside the
+        inspection functions; input checks refuse them) has no usable expert
+        and NaN outputs.
         """
         self._check_absent(arrays)
         batch_size = resolve_batch_size(self.batch_size, arrays[0].shape[0])
@@ -1589,6 +1592,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         finite = np.isfinite(outputs["logits"]).all(axis=1) & np.isfinite(outputs["weights"]).all(
             axis=1
         )
+        finite |= np.logical_and.reduce([absent_rows(a) for a in arrays])
         if not finite.all():
             rows = np.flatnonzero(~finite)
             raise ValueError(
