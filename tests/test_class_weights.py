@@ -60,8 +60,10 @@ def test_numeric_string_labels_take_a_class_weight_dict(data):
     X, y = data
     labels = y.astype(str)
     weighted = _proba(X, labels, class_weight={"1": 3.0})
-    assert weighted.shape == (60, 2)
     assert not np.allclose(weighted, _proba(X, labels))
+    # class "1", not "0", weighs 3: as the sample weights that say so
+    by_rows = _proba(X, labels, sample_weight=np.where(labels == "1", 3.0, 1.0))
+    np.testing.assert_allclose(weighted, by_rows, atol=1e-6)
 
 
 def test_a_sparse_multilabel_y_fits_as_the_dense_one(data):

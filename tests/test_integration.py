@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import (
     GridSearchCV,
     RandomizedSearchCV,
@@ -124,6 +125,8 @@ def test_calibrated_classifier(clinical):
     proba = calibrated.predict_proba(X)
     assert proba.shape == (90, 2)
     assert len(calibrated.calibrated_classifiers_) == 2
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    assert roc_auc_score(y, proba[:, 1]) > 0.7  # probabilities that rank, not constants
 
 
 def test_grid_search_on_dask_cluster(clinical):

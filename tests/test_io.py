@@ -641,6 +641,7 @@ def test_options_only_the_training_uses_may_change_before_saving(change, tmp_pat
     clf.set_params(**change).save(tmp_path / "model.i2moe")
     restored = load(tmp_path / "model.i2moe")
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert {k: restored.get_params()[k] for k in change} == change  # the file keeps the change
 
 
 def test_parameters_fit_would_refuse_are_refused_before_saving(tmp_path):

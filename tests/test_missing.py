@@ -158,6 +158,15 @@ def test_the_regressor_handles_absent_modalities(data):
     target = np.where(np.isnan(X["m0"][:, 0]), 0.0, np.nan_to_num(X["m0"][:, 0])) + y
     reg = I2MoERegressor(**SMALL).fit(X, target)
     assert np.isfinite(reg.predict(X)).all()
+    explanation, absent = reg.explain(X), _absent(X)
+    for m in range(3):  # uniqueness[m<m>] is expert m: no weight where m<m> is absent
+        assert (explanation.weights[absent[:, m], m] == 0).all()
+        assert (explanation.weights[~absent[:, m], m] > 0).all()
+    np.testing.assert_allclose(explanation.weights.sum(1), 1.0, atol=1e-5)
+    # an absent modality's values are never read: other values there change nothing
+    filled = {k: np.where(np.isnan(v), 1e3, v) for k, v in X.items()}
+    moved = {k: np.where(absent[:, [m]], np.nan, filled[k]) for m, k in enumerate(X)}
+    np.testing.assert_array_equal(reg.predict(moved), reg.predict(X))
 
 
 @pytest.mark.parametrize("model_class", [StructuredInteractionMoE, InteractionMoE])

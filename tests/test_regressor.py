@@ -57,7 +57,13 @@ def test_multi_output(diabetes, loss):
     assert reg.explain(X).output_names == ["y0", "y1", "y2"]
     assert np.isfinite(reg.history_[:, "modality_loss"]).all()
     paper = I2MoERegressor(**SMALL, loss=loss, interaction_constraint="loss").fit(X, Y)
-    assert paper.predict(X).shape == (442, 3)
+    for model in (reg, paper):
+        # each column predicts its own target, in its own units (scale and offset per column)
+        out = model.predict(X)
+        for k in range(3):
+            assert 1 - ((Y[:, k] - out[:, k]) ** 2).mean() / Y[:, k].var() > 0.3
+            assert abs(out[:, k].mean() - Y[:, k].mean()) < 0.1 * Y[:, k].std()
+        assert np.corrcoef(out[:, 0], out[:, 1])[0, 1] < -0.99  # y1 = -2 y0 + 5
     # the paper's interaction losses of regression are bounded below by zero
     assert min(paper.history_[:, "interaction_loss"]) >= 0
 

@@ -67,6 +67,19 @@ def test_the_table_has_intervals_around_its_estimates(unique_m1):
     assert (table.n_usable == 200).all()  # every modality in every sample
     # the expert's score is its accuracy alone, as expert_scores computes it
     np.testing.assert_allclose(table.score, clf.expert_scores(X, y)["score"].iloc[:-1])
+    assert (table.skill_high > table.skill_low).all()  # intervals, not points
+    assert (table.weight_high > table.weight_low).any()
+
+
+def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
+    # every test ran at the default 0.95: a report ignoring the caller's level passed them all
+    clf, X, y = unique_m1
+    narrow = interaction_report(clf, X, y, confidence=0.5, n_bootstrap=200, random_state=0)
+    wide = interaction_report(clf, X, y, confidence=0.99, n_bootstrap=200, random_state=0)
+    assert narrow.confidence == 0.5 and "50% bootstrap intervals" in narrow.summary()
+    n, w = narrow.table, wide.table
+    assert (w.weight_low <= n.weight_low).all() and (n.weight_high <= w.weight_high).all()
+    assert ((w.skill_high - w.skill_low) > (n.skill_high - n.skill_low)).all()
 
 
 def test_a_pure_uniqueness_case_names_its_modality(unique_m1):

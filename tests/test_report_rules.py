@@ -120,6 +120,32 @@ def test_synergy_must_beat_every_modality_on_the_samples_that_have_it():
     assert "single-modality predictor uniqueness[a]" in report.table.loc["synergy", "reason"]
 
 
+def test_a_true_synergy_is_supported_and_an_additive_one_is_not():
+    # no test asserted that synergy can be supported: a rule that never supported it passed
+    rng = np.random.default_rng(0)
+    n = 600
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    X = {"a": a, "b": b}
+    product = (rng.random(n) < _logistic(3.0 * a[:, 0] * b[:, 0])).astype(int)
+    experts = {
+        "uniqueness[a]": lambda a, b: 0.1 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 0.1 * b[:, 0],
+        "synergy": lambda a, b: 3.0 * a[:, 0] * b[:, 0],
+        "redundancy": lambda a, b: 0.05 * (a[:, 0] + b[:, 0]),
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [0.1, 0.1, 0.7, 0.1]).fit()
+    report = interaction_report(model, X, product)
+    assert report.table.loc["synergy", "supported"] and report.dominant == "synergy"
+    assert "beats every single-modality predictor" in report.table.loc["synergy", "reason"]
+    # a "synergy" expert that only adds the modalities up fails the swap test
+    summed = (rng.random(n) < _logistic(2.0 * a[:, 0] + 2.0 * b[:, 0])).astype(int)
+    additive = {**experts, "synergy": lambda a, b: 2.0 * a[:, 0] + 2.0 * b[:, 0]}
+    model = FixedExpertsClassifier(["a", "b"], additive, [0.1, 0.1, 0.7, 0.1]).fit()
+    report = interaction_report(model, X, summed)
+    assert not report.table.loc["synergy", "supported"] and report.dominant is None
+    assert "mostly adds the modalities up" in report.table.loc["synergy", "reason"]
+
+
 def test_the_absence_skill_is_against_the_incomplete_samples_own_class_rates():
     # rows lacking b are mostly positive; an offset that only says so has no skill on them
     rng = np.random.default_rng(0)
