@@ -185,9 +185,16 @@ class InteractionReport:
             lines.append("Dominant interaction: none supported by the held-out data.")
         else:
             row = self.table.loc[self.dominant]
+            share = 1 / len(self.table)
+            little = (
+                f"; the predictions give it less than an equal share ({share:.2f}), so the "
+                "held-out data support this interaction more than the mixture uses it"
+                if row.mean_weight < share
+                else ""
+            )
             lines.append(
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
-                f"[{row.weight_low:.2f}, {row.weight_high:.2f}])."
+                f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{little})."
             )
         heaviest = str(self.table["mean_weight"].idxmax())
         if not self.table.loc[heaviest, "supported"]:
@@ -215,10 +222,18 @@ class InteractionReport:
             )
         if self.absence is not None:
             a = self.absence
+            gain = a["skill"] - a["skill_without_offsets"]
+            reading = (
+                "their predictions rest in part on the fact that a modality is missing"
+                if gain > 0
+                else "nothing here says the missingness is informative "
+                "(absence_offset=False leaves it out)"
+            )
             lines.append(
                 f"On the {a['n_samples']} samples lacking a modality, the absence itself (not an "
-                f"interaction) is part of the prediction: skill {a['skill']:.3f} with it, "
-                f"{a['skill_without_offsets']:.3f} without it."
+                f"interaction; absence_offset) moves the skill from "
+                f"{a['skill_without_offsets']:.3f} without it to {a['skill']:.3f} with it "
+                f"(point estimates): {reading}."
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
@@ -520,7 +535,7 @@ class _Evidence:
                 "beat; evaluate on data with more than one class or value"
             )
         if not self.skill_low[-1] > 0:
-            return False, "the mixture is not better than chance on these data"
+            return False, "the mixture is not shown to be better than chance on these data"
         if self.undefined[e]:
             return False, (
                 "the held-out samples that have its modalities all have the same target: "
@@ -529,7 +544,7 @@ class _Evidence:
         if e in self.unique:
             return self._uniqueness(e)
         if self.skill_low[e] <= 0:
-            return False, "not better than chance when predicting alone"
+            return False, "not shown to be better than chance when predicting alone"
         if e == self.synergy:
             return self._synergy()
         if e == self.redundancy:
@@ -544,7 +559,7 @@ class _Evidence:
                 if self.by_construction
                 else f" with the other modalities shuffled (lower bound {self.alone_low[e]:+.3f})"
             )
-            return False, f"{name} alone is not better than chance{check}"
+            return False, f"{name} alone is not shown to be better than chance{check}"
         others = [k for k in self.unique if k != e]
         unmeasured = [k for k in others if np.isnan(self.pair_low[(e, k)])]
         if unmeasured:
@@ -556,8 +571,9 @@ class _Evidence:
         if beaten:
             listed = ", ".join(self.label(k) for k in beaten)
             return False, (
-                f"{name} alone predicts, but not better than {listed} alone: the target does "
-                "not rest on it more than on them"
+                f"{name} alone predicts, but is not shown to be better than {listed} alone "
+                "(the interval of the paired difference reaches 0): the data do not show that "
+                "the target rests on it more than on them"
             )
         if others and np.isnan(self.others_high.get(e, np.nan)):
             return False, (
@@ -595,7 +611,7 @@ class _Evidence:
             )
         unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
         if unbeaten:
-            return False, f"not better than the single-modality predictor {unbeaten[0]}"
+            return False, f"not shown to be better than the single-modality predictor {unbeaten[0]}"
         if self.pooled_low is not None and not self.pooled_low > 0:
             return False, (
                 "beats every single modality but not the redundancy expert: pooling the "

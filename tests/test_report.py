@@ -114,7 +114,11 @@ def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
     leaning = replace(report, table=table, dominant=_dominant(table)).summary()
     assert "Dominant interaction: uniqueness[m1] (mean weight 0.05" in leaning
     assert "leans most on synergy (mean weight 0.80), whose interaction" in leaning
+    # a supported expert given less than an equal share is said to be so (a clinician read
+    # "dominant" as what the predictions rest on)
+    assert "less than an equal share (0.20), so the held-out data support" in leaning
     assert "leans most" not in report.summary()  # the heaviest is the supported one
+    assert "less than an equal share" not in report.summary()
     table["supported"] = False
     assert _dominant(table) is None
 
@@ -147,7 +151,7 @@ def test_redundant_modalities_support_redundancy():
     # every modality predicts, none better than the others: nothing is unique
     unique = table.loc[["uniqueness[m0]", "uniqueness[m1]", "uniqueness[m2]"]]
     assert (unique.skill_low > 0).sum() >= 2 and not unique.supported.any()
-    assert unique.reason.str.contains("does not rest on it").sum() >= 2
+    assert unique.reason.str.contains("not shown to be better than").sum() >= 2
     assert not table.loc["synergy", "supported"]  # no single modality is beaten
     assert report.dominant == "redundancy"
 

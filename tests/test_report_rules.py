@@ -146,6 +146,26 @@ def test_a_true_synergy_is_supported_and_an_additive_one_is_not():
     assert "mostly adds the modalities up" in report.table.loc["synergy", "reason"]
 
 
+def test_offsets_that_lower_the_skill_are_not_read_as_informative_missingness():
+    # the line said "the absence itself is part of the prediction" whatever the sign
+    rng = np.random.default_rng(0)
+    n = 600
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    y = (rng.random(n) < _logistic(2.0 * a[:, 0] + 2.0 * b[:, 0])).astype(int)
+    b_seen = np.where(rng.random((n, 1)) < 0.3, np.nan, b)  # missing at random
+    experts = {
+        "uniqueness[a]": lambda a, b: 2.0 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 2.0 * b[:, 0],
+        "synergy": lambda a, b: 2.0 * (a[:, 0] + b[:, 0]),
+        "redundancy": lambda a, b: 2.0 * a[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [0.25] * 4, offset=1.5).fit()
+    report = interaction_report(model, {"a": a, "b": b_seen}, y)
+    assert report.absence["skill"] < report.absence["skill_without_offsets"]
+    assert "nothing here says the missingness is informative" in report.summary()
+    assert "rest in part" not in report.summary()
+
+
 def test_the_absence_skill_is_against_the_incomplete_samples_own_class_rates():
     # rows lacking b are mostly positive; an offset that only says so has no skill on them
     rng = np.random.default_rng(0)
