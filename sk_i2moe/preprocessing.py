@@ -681,6 +681,47 @@ class _ColumnsByDtype:
         return f"{'numeric' if self.numeric else 'non-numeric'} columns"
 
 
+class _ModalitySteps(ColumnTransformer):
+    """One modality's numeric and categorical steps, whose outputs must have names.
+
+    A ``ColumnTransformer`` with pandas output names the columns of a step
+    that gives no feature names ``tmp_col_name_*``, and those of every other
+    step too: the ``<modality>__`` prefixes the estimators split on would be
+    lost without a word (the estimator would then see one modality). A
+    custom step such as ``FunctionTransformer(np.log1p)`` does that; this
+    refuses it when fitted, naming the modality.
+    """
+
+    def fit_transform(self, X: object, y: object = None, **params: object) -> object:
+        """Fit the steps as a ``ColumnTransformer`` does; a ``ValueError`` if an output has no name.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The modality's columns.
+        y : array-like, optional
+            Targets, for steps that use them.
+        **params : dict
+            Metadata routed to the steps.
+
+        Returns
+        -------
+        DataFrame or ndarray
+        """
+        out = super().fit_transform(X, y, **params)
+        try:
+            self.get_feature_names_out()
+        except AttributeError as err:
+            modality = self.transformers[0][2].modality
+            raise ValueError(
+                f"Modality {modality!r}: a step gives its outputs no names ({err}), so they "
+                f"would lose their '{modality}__' prefix and the estimator could not find the "
+                "modality. Give the step names, e.g. FunctionTransformer(np.log1p, "
+                "feature_names_out='one-to-one')."
+            ) from err
+        return out
+
+
 def _per_row(value: object, n_rows: int) -> bool:
     """Whether a metadata value has one entry per row (as scikit-learn's routing judges it)."""
     if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__"):
@@ -739,7 +780,11 @@ def make_modality_transformer(
     numeric : transformer, default=None
         Applied (a fresh clone per modality) to the numeric columns; None is
         ``SimpleImputer(strategy="median", keep_empty_features=True)`` then
-        ``StandardScaler()``.
+        ``StandardScaler()``. A transformer given here replaces both, so it
+        imputes scattered gaps itself, and it must name its outputs
+        (``get_feature_names_out``; e.g. ``FunctionTransformer(np.log1p,
+        feature_names_out="one-to-one")``), or the modality prefixes would be
+        lost.
     categorical : transformer, default=None
         Applied to the other columns; None makes every missing value (NaN,
         ``None``, ``pd.NA``, ``NaT``) NaN in an object array (so pandas'
@@ -776,7 +821,9 @@ def make_modality_transformer(
         unknown ``absent``, or a column selection that selects no column (a
         callable's or a slice's is checked when the transformer is fitted).
         When fitted, also for a column that two modalities' selections share
-        however they are given (positions, masks, slices, callables).
+        however they are given (positions, masks, slices, callables), and
+        for a ``numeric`` or ``categorical`` step that gives its outputs no
+        names.
 
     Notes
     -----
@@ -841,7 +888,7 @@ def make_modality_transformer(
 
     def per_modality(modality: str) -> BaseEstimator:
         steps = clone(categorical) if categorical is not None else default_categorical(modality)
-        inner = ColumnTransformer(
+        inner = _ModalitySteps(
             [
                 ("num", clone(numeric), _ColumnsByDtype(True, modality)),
                 ("cat", steps, _ColumnsByDtype(False, modality)),

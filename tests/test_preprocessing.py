@@ -450,3 +450,17 @@ def test_a_column_selected_by_two_modalities_in_any_form_is_refused_at_fit(labs,
         transformer.fit(table)
     disjoint = make_modality_transformer({"labs": slice("hb", "hb"), "blood": [1, 2, 3]})
     assert disjoint.fit_transform(table).shape == (6, 4)
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_a_step_without_output_names_is_refused_not_stripped_of_the_prefixes(absent):
+    # scikit-learn named every output tmp_col_name_*: the estimator then saw one modality 'x'
+    table, _ = _clinical()
+    logged = make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p), StandardScaler())
+    with pytest.raises(ValueError, match="Modality 'demographics': a step gives its outputs no"):
+        make_modality_transformer(MODALITIES, numeric=logged, absent=absent).fit(table)
+    named = make_pipeline(
+        SimpleImputer(), FunctionTransformer(np.log1p, feature_names_out="one-to-one")
+    )
+    out = make_modality_transformer(MODALITIES, numeric=named, absent=absent).fit_transform(table)
+    assert {c.split("__")[0] for c in out.columns} == set(MODALITIES)
