@@ -762,6 +762,7 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
             mixture, "affine", estimator._y_loc, estimator._y_scale, absent_modalities=absent
         )
         output = "predictions"
+    serving.eval()  # the wrapper too: the exporter warns of a model in training mode
     names = list(estimator.modalities_)
     clash = sorted({output, WEIGHTS_OUTPUT} & set(names))
     if clash:

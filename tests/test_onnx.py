@@ -1,6 +1,7 @@
 """to_onnx: the exported graph, run by onnxruntime, predicts what the estimator predicts."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -121,7 +122,11 @@ def test_regressor_predictions_in_target_units(tmp_path):
     X, _ = _data()
     y = X["labs"][:, 0] * 50 + 1000
     reg = I2MoERegressor(**TINY).fit(X, y)
-    reg.to_onnx(tmp_path / "model.onnx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.to_onnx(tmp_path / "model.onnx")
+    # the serving wrapper was left in training mode: the exporter warned of it
+    assert not [w for w in caught if "training mode" in str(w.message)]
     got = _run(tmp_path / "model.onnx", reg, X)
     assert got.shape == (len(y), 1)
     np.testing.assert_allclose(got[:, 0], reg.predict(X), rtol=1e-5, atol=1e-3)
