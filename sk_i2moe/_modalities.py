@@ -135,9 +135,15 @@ def _as_float32(values: object, name: str) -> np.ndarray:
     partial = nan.any(axis=1) & ~nan.all(axis=1)
     if partial.any():
         rows = np.flatnonzero(partial)
+        named = (
+            f" (index {values.index[rows[:5]].tolist()})"
+            if isinstance(values, pd.DataFrame)
+            else ""
+        )
         raise ValueError(
             f"Modality {name!r} has NaN in some but not all of its {out.shape[1]} columns in "
-            f"{rows.size} row(s) (e.g. rows {rows[:5].tolist()}). A modality that is all NaN "
+            f"{rows.size} row(s) (e.g. rows at positions {rows[:5].tolist()}{named}). A "
+            "modality that is all NaN "
             "in a row is absent for that sample and handled by the model; a partly missing "
             "modality must be imputed first, e.g. with sklearn.impute.SimpleImputer inside a "
             "Pipeline (sk_i2moe.preprocessing.make_modality_transformer builds one per "

@@ -52,6 +52,14 @@ def _check_explanation(explanation: object) -> Explanation:
     return explanation
 
 
+def _same_id(sample_id: object, wanted: object) -> bool:
+    """Whether a sample id equals ``wanted`` (ids of any type; no array comparisons)."""
+    try:
+        return bool(sample_id == wanted)
+    except (TypeError, ValueError):
+        return False
+
+
 def _check_finite_weights(explanation: Explanation, row: int | None = None) -> None:
     """Refuse NaN or infinite weights (of ``row`` only, if given): a plot would drop them."""
     weights = np.asarray(explanation.weights, dtype=np.float64)
@@ -368,7 +376,15 @@ def plot_sample_explanation(
     explanation = _check_explanation(explanation)
     n_samples = explanation.weights.shape[0]
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-        raise TypeError(f"index must be an integer position; got {index!r}.")
+        ids = explanation.sample_ids
+        found = [] if ids is None else [i for i, v in enumerate(ids) if _same_id(v, index)]
+        hint = (
+            f" Sample {index!r} is at position {found[0]}: plot_sample_explanation(explanation, "
+            f"{found[0]})."
+            if found
+            else ""
+        )
+        raise TypeError(f"index must be an integer position; got {index!r}.{hint}")
     if not -n_samples <= index < n_samples:
         raise IndexError(f"index {index} is out of range for {n_samples} samples.")
     index = int(index) % n_samples

@@ -66,10 +66,14 @@ def test_partial_nan_names_modality_rows_and_suggests_imputer():
     b = np.ones((10, 3))
     b[3, 1] = b[7, 0] = np.nan
     expected = (
-        r"Modality 'b' has NaN in some but not all .* 2 row\(s\) .*rows \[3, 7\].*SimpleImputer"
+        r"Modality .b. has NaN in some but not all .* 2 row\(s\) .*positions \[3, 7\].*SimpleImputer"
     )
     with pytest.raises(ValueError, match=expected):
         _fit({"a": np.ones((10, 2)), "b": b})
+    # a DataFrame's row labels too, as the error on rows without any modality gives them
+    frame = pd.DataFrame(b, index=[f"pt-{i}" for i in range(10)])
+    with pytest.raises(ValueError, match=r"positions \[3, 7\] \(index \['pt-3', 'pt-7'\]\)"):
+        _fit({"a": np.ones((10, 2)), "b": frame})
 
 
 def test_partial_nan_at_predict(fitted):

@@ -168,6 +168,12 @@ def test_sample_explanation_errors(plt):
     for not_a_position in (2.5, True):
         with pytest.raises(TypeError, match="index must be an integer position"):
             plot_sample_explanation(exp, not_a_position)
+    # a patient id, which to_frame() and the title show, is answered with its position
+    from dataclasses import replace
+
+    named = replace(exp, sample_ids=np.array([f"pt-{i:03d}" for i in range(40)], dtype=object))
+    with pytest.raises(TypeError, match=r"Sample 'pt-007' is at position 7: plot_sample_"):
+        plot_sample_explanation(named, "pt-007")
     with pytest.raises(ValueError, match="neither an output name"):
         plot_sample_explanation(exp, 0, output="dog")
     with pytest.raises(ValueError, match="neither an output name"):
