@@ -66,7 +66,7 @@ def test_partial_nan_names_modality_rows_and_suggests_imputer():
     b = np.ones((10, 3))
     b[3, 1] = b[7, 0] = np.nan
     expected = (
-        r"Modality .b. has NaN in some but not all .* 2 row\(s\) .*positions \[3, 7\].*SimpleImputer"
+        r"Modality .b. has NaN in some but not all .* 2 row\(s\) .*positions \[3, 7\].*Imputer"
     )
     with pytest.raises(ValueError, match=expected):
         _fit({"a": np.ones((10, 2)), "b": b})
