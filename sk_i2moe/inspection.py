@@ -297,8 +297,11 @@ default=None
             Columns ``sample`` (the row label when ``sample_ids`` is set,
             else the row number), ``expert``, ``weight``, then
             ``output[<name>]`` and ``contribution[<name>]`` for every output,
-            and ``absent`` (the sample's absent modalities, comma-separated)
-            when ``absent`` is set.
+            ``usable`` (whether the sample has the modalities the expert
+            needs: an unusable expert's output was computed without them and
+            gets weight 0) when ``usable`` is set, and ``absent`` (the
+            sample's absent modalities, comma-separated) when ``absent`` is
+            set.
 
         Examples
         --------
@@ -328,6 +331,8 @@ default=None
             frame[f"output[{name}]"] = self.expert_outputs[:, :, k].reshape(-1)
         for k, name in enumerate(self.output_names):
             frame[f"contribution[{name}]"] = contributions[:, :, k].reshape(-1)
+        if self.usable is not None:
+            frame["usable"] = np.asarray(self.usable, dtype=bool).reshape(-1)
         if self.absent is not None:
             frame["absent"] = np.repeat(np.asarray(self.absent_names(), dtype=object), n_experts)
         return pd.DataFrame(frame)

@@ -57,6 +57,10 @@ def test_absent_experts_get_exactly_zero_weight_and_the_rest_sum_to_one(fitted, 
     frame = explanation.to_frame()
     row = int(np.flatnonzero(absent[:, 0] & ~absent[:, 1] & ~absent[:, 2])[0])
     assert set(frame.loc[frame["sample"] == row, "absent"]) == {"m0"}
+    # the table says which expert outputs were computed without their modality
+    np.testing.assert_array_equal(frame["usable"].to_numpy(), explanation.usable.reshape(-1))
+    one = frame[frame["sample"] == row].set_index("expert")
+    assert not one.loc["uniqueness[m0]", "usable"] and one.loc["uniqueness[m1]", "usable"]
 
 
 def test_an_absent_modalitys_values_do_not_matter(fitted, data):
