@@ -29,6 +29,7 @@ well: where one fit from another random initialisation could put its weight.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +58,7 @@ from ._evidence import (
     _skill,
     _swap_partners,
 )
-from ._scoring import check_score_arguments, default_scoring, score_outputs
+from ._scoring import check_score_arguments, metric_name, score_outputs
 from ._warn import warn
 
 #: a synergy claim needs more than this share of the synergy expert's gain over the best
@@ -107,7 +108,8 @@ class InteractionReport:
         One row per expert (index ``expert``): ``mean_weight`` with its
         interval ``weight_low``/``weight_high`` (over held-out resamples and,
         for an ensemble, its members); ``score`` (the estimator's
-        own metric, accuracy or R^2, of the expert predicting alone);
+        own metric, accuracy or R^2, or ``scoring``, of the expert
+        predicting alone);
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
         chance-level loss the expert removes: 0 is chance, 1 is perfect;
         the Brier score for classifiers, squared error for regressors, each
@@ -128,7 +130,8 @@ class InteractionReport:
         ``score``, ``skill``, ``skill_low``, ``skill_high`` of the whole
         mixture.
     metric : str
-        ``"accuracy"`` or ``"r2"``.
+        The name of the ``score`` column's metric: ``"accuracy"`` or
+        ``"r2"``, or ``scoring``'s.
     n_samples : int
         Held-out samples the report is computed on (of positive weight).
     weighted : bool
@@ -349,6 +352,27 @@ def _absence_evidence(
         "skill": float(skills[0]),
         "skill_without_offsets": float(skills[1]),
     }
+
+
+def _displayed_score(
+    final: object,
+    outputs: np.ndarray,
+    y: np.ndarray,
+    scoring: str | Callable | None,
+    weights: np.ndarray | None,
+) -> float:
+    """The score column's value: NaN where a chosen metric cannot score these samples.
+
+    The default metrics (accuracy, R^2) score any samples; a chosen one such
+    as ROC-AUC raises a ``ValueError`` on samples of one class, which is not
+    the caller's error here (the samples are the expert's usable ones).
+    """
+    try:
+        return score_outputs(final, outputs, y, scoring, sample_weight=weights)
+    except ValueError:
+        if scoring is None:
+            raise
+        return float("nan")
 
 
 def _prior_shift(final: object, task: str) -> np.ndarray | float:
@@ -664,6 +688,7 @@ def interaction_report(
     n_bootstrap: int = 1000,
     random_state: int | None = 0,
     sample_weight: object = None,
+    scoring: str | Callable | None = None,
 ) -> InteractionReport:
     """Which interaction the held-out data support, with uncertainty.
 
@@ -763,6 +788,13 @@ def interaction_report(
         left out, as if it were not given; ``n_samples`` and ``n_usable``
         count the samples of positive weight, and so do the rules' minimum
         numbers of samples.
+    scoring : str, callable or None, default=None
+        The metric of the ``score`` column and of the mixture's score in the
+        summary (e.g. ``"roc_auc"``, or a callable ``scorer(estimator, X,
+        y)``); None is the estimator's own, accuracy or R^2. Only what is
+        displayed: the skills and the verdicts rest on the Brier score or
+        squared error whatever it is. An expert whose samples the metric
+        cannot score (e.g. ROC-AUC where they hold one class) gets NaN.
 
     Returns
     -------
@@ -808,7 +840,7 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
-    w = check_score_arguments(y, None, sample_weight, n)
+    w = check_score_arguments(y, scoring, sample_weight, n)
     if w is not None:  # a sample of weight 0 is not given
         given = w > 0
         if given.sum() < 2:
@@ -1020,11 +1052,12 @@ def interaction_report(
             "weight_low": w_low,
             "weight_high": w_high,
             "score": [
-                score_outputs(
+                _displayed_score(
                     final,
                     raw_outputs[usable[:, e], e],
                     np.asarray(y)[usable[:, e]],
-                    sample_weight=None if w is None else w[usable[:, e]],
+                    scoring,
+                    None if w is None else w[usable[:, e]],
                 )
                 if usable[:, e].any()
                 else np.nan
@@ -1042,7 +1075,7 @@ def interaction_report(
     )
     dominant = _dominant(table)
     mixture = {
-        "score": score_outputs(final, raw_mixture, y, sample_weight=w),
+        "score": _displayed_score(final, raw_mixture, np.asarray(y), scoring, w),
         "skill": float(skill[-1]),
         "skill_low": float(s_low[-1]),
         "skill_high": float(s_high[-1]),
@@ -1051,7 +1084,7 @@ def interaction_report(
         table=table,
         dominant=dominant,
         mixture=mixture,
-        metric=default_scoring(final),
+        metric=metric_name(final, scoring),
         n_samples=n,
         confidence=confidence,
         names_by_construction=by_construction,

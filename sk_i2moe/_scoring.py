@@ -98,6 +98,13 @@ def check_score_arguments(
     return np.asarray(sample_weight, dtype=np.float64)
 
 
+def metric_name(estimator: object, scoring: object) -> str:
+    """What a score computed with ``scoring`` is called: its name, or the default metric's."""
+    if scoring is None:
+        return default_scoring(estimator)
+    return scoring if isinstance(scoring, str) else getattr(scoring, "__name__", repr(scoring))
+
+
 def default_scoring(estimator: object) -> str:
     """The metric ``estimator.score`` uses: ``"accuracy"`` or ``"r2"``."""
     return "accuracy" if is_classifier(estimator) else "r2"

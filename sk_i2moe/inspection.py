@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 
 from ._modalities import absent_modalities, row_labels
 from ._report import InteractionReport, final_estimator, interaction_report
-from ._scoring import check_score_arguments, default_scoring, score_outputs
+from ._scoring import check_score_arguments, metric_name, score_outputs
 from .nn.ensemble import member_contributions
 
 __all__ = [
@@ -503,7 +503,7 @@ def expert_scores(
         },
         index=pd.Index([*explanation.expert_names, "mixture"], name="expert"),
     )
-    frame.attrs["metric"] = _metric_name(final, scoring)
+    frame.attrs["metric"] = metric_name(final, scoring)
     return frame
 
 
@@ -598,12 +598,6 @@ def modality_importance(
     )
     for r in range(n_repeats):
         frame[f"repeat_{r}"] = drops[:, r]
-    frame.attrs["metric"] = _metric_name(final, scoring)
+    frame.attrs["metric"] = metric_name(final, scoring)
     frame.attrs["baseline_score"] = baseline
     return frame
-
-
-def _metric_name(estimator: object, scoring: object) -> str:
-    if scoring is None:
-        return default_scoring(estimator)
-    return scoring if isinstance(scoring, str) else getattr(scoring, "__name__", repr(scoring))

@@ -71,6 +71,20 @@ def test_the_table_has_intervals_around_its_estimates(unique_m1):
     assert (table.weight_high > table.weight_low).any()
 
 
+def test_a_chosen_metric_is_displayed_and_changes_no_verdict(unique_m1):
+    # clinicians report ROC-AUC; the report showed accuracy only
+    clf, X, y = unique_m1
+    default = interaction_report(clf, X, y, n_bootstrap=100)
+    auc = interaction_report(clf, X, y, n_bootstrap=100, scoring="roc_auc")
+    assert auc.metric == "roc_auc" and "Mixture: roc_auc" in auc.summary()
+    expected = clf.expert_scores(X, y, scoring="roc_auc")["score"]
+    np.testing.assert_allclose(auc.table.score, expected.iloc[:-1])
+    assert auc.mixture["score"] == pytest.approx(expected.iloc[-1])
+    same = ["mean_weight", "skill", "skill_low", "supported", "reason"]
+    pd.testing.assert_frame_equal(auc.table[same], default.table[same])
+    assert auc.dominant == default.dominant
+
+
 def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
     # every test ran at the default 0.95: a report ignoring the caller's level passed them all
     clf, X, y = unique_m1
