@@ -29,7 +29,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Tags
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    process_routing,
+)
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_consistent_length,
@@ -681,6 +686,20 @@ class _ColumnsByDtype:
         return f"{'numeric' if self.numeric else 'non-numeric'} columns"
 
 
+class _UnweightedScaler(StandardScaler):
+    """The default numeric steps' scaler: it takes no ``sample_weight`` from metadata routing.
+
+    With routing enabled, scikit-learn refuses weights passed to a pipeline
+    while a step that could take them has not said whether it does, and the
+    default steps are out of the caller's reach. This one says it does not
+    (as before routing reached the steps); a ``numeric`` step of the
+    caller's may request them.
+    """
+
+    __metadata_request__fit = {"sample_weight": UNUSED}
+    __metadata_request__partial_fit = {"sample_weight": UNUSED}
+
+
 class _ModalitySteps(ColumnTransformer):
     """One modality's numeric and categorical steps, whose outputs must have names.
 
@@ -780,7 +799,9 @@ def make_modality_transformer(
     numeric : transformer, default=None
         Applied (a fresh clone per modality) to the numeric columns; None is
         ``SimpleImputer(strategy="median", keep_empty_features=True)`` then
-        ``StandardScaler()``. A transformer given here replaces both, so it
+        ``StandardScaler()`` (which takes no ``sample_weight`` under
+        metadata routing: pass a scaler that requests it to weight the
+        scaling). A transformer given here replaces both, so it
         imputes scattered gaps itself, and it must name its outputs
         (``get_feature_names_out``; e.g. ``FunctionTransformer(np.log1p,
         feature_names_out="one-to-one")``), or the modality prefixes would be
@@ -875,7 +896,7 @@ def make_modality_transformer(
         numeric
         if numeric is not None
         else make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+            SimpleImputer(strategy="median", keep_empty_features=True), _UnweightedScaler()
         )
     )
 

@@ -429,6 +429,15 @@ def test_keep_absent_rows_passes_metadata_for_the_rows_it_fits():
         assert step[-1].mean_[0] == pytest.approx(expected)
         transformed = pipe[0].transform(table)  # transform routes nothing and needs nothing
         assert transformed.filter(like="tumour__").iloc[:10].isna().all(axis=None)
+        # weights for the estimator only: the default steps (out of the caller's reach) say
+        # they take none, instead of failing the fit as steps that never said
+        for absent in ("keep", "impute"):
+            make_pipeline(
+                make_modality_transformer(MODALITIES, absent=absent),
+                I2MoEClassifier(
+                    max_epochs=1, hidden_dim=8, n_tokens=2, random_state=0, n_threads=1
+                ).set_fit_request(sample_weight=True),
+            ).fit(table, y, sample_weight=weights)
         with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):  # not requested
             KeepAbsentRows(StandardScaler()).fit(table[["tumour_size"]], sample_weight=weights)
 
