@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._modalities import _object_numbers, _pandas_input
+from ._modalities import _normalise_selector, _object_numbers, _pandas_input
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
 
@@ -512,34 +512,20 @@ def _check_disjoint(modalities: Mapping[str, object]) -> None:
 
 
 def _positions(selection: object, X: object) -> np.ndarray | None:
-    """The column positions of ``X`` that a selection names, as a ``ColumnTransformer`` reads it.
+    """The column positions of ``X`` that a selection names, or None where it names none it can.
 
-    Names are looked up in a DataFrame's columns, a label slice runs from its
-    start's column to its stop's, both included (scikit-learn's rule),
-    integers are positions, a boolean array is a mask. None where the
-    selection cannot be read this way (the ``ColumnTransformer`` then names
-    the problem itself).
+    Read as the estimators read ``modalities=`` (names in a DataFrame's
+    columns, label slices with both ends, integer positions, boolean masks),
+    which is how a ``ColumnTransformer`` reads them too. None where the
+    selection cannot be read (the ``ColumnTransformer`` names the problem).
     """
-    columns = pd.Index(getattr(X, "columns", range(np.shape(X)[1])))
-    n = len(columns)
+    columns = getattr(X, "columns", None)
     try:
-        if isinstance(selection, slice):
-            if _label_slice(selection):
-                start = 0 if selection.start is None else columns.get_loc(selection.start)
-                stop = n if selection.stop is None else columns.get_loc(selection.stop) + 1
-                return np.arange(n)[start:stop]
-            return np.arange(n)[selection]
-        values = np.asarray(selection).ravel()
+        return _normalise_selector(
+            selection, None if columns is None else pd.Index(columns), np.shape(X)[1], ""
+        )
     except (KeyError, TypeError, ValueError):
         return None
-    if values.dtype == bool:
-        return np.flatnonzero(values) if values.size == n else None
-    if values.size and all(isinstance(v, str) for v in values):
-        found = columns.get_indexer_for(values)
-        return found if (found >= 0).all() else None
-    if values.size and np.issubdtype(values.dtype, np.integer):
-        return values % n if ((values >= -n) & (values < n)).all() else None
-    return None
 
 
 def _label_slice(selection: object) -> bool:
@@ -557,11 +543,8 @@ def _selects_none(selection: object, X: object = None) -> bool:
     ``X`` it counts as selecting something.
     """
     if isinstance(selection, slice):
-        if X is None:
-            return False
-        if _label_slice(selection):
-            return pd.DataFrame(X).loc[:, selection].shape[1] == 0
-        return len(range(np.shape(X)[1])[selection]) == 0
+        positions = None if X is None else _positions(selection, X)
+        return positions is not None and positions.size == 0
     values = np.asarray(selection)
     return values.size == 0 or (values.dtype == bool and not values.any())
 

@@ -473,3 +473,15 @@ def test_a_step_without_output_names_is_refused_not_stripped_of_the_prefixes(abs
     )
     out = make_modality_transformer(MODALITIES, numeric=named, absent=absent).fit_transform(table)
     assert {c.split("__")[0] for c in out.columns} == set(MODALITIES)
+
+
+def test_label_slices_of_a_polars_table_select_its_columns():
+    # pd.DataFrame(polars frame) has positional column labels: a label slice selected nothing
+    pl = pytest.importorskip("polars")
+    table = pd.DataFrame(np.arange(24.0).reshape(6, 4), columns=["hb", "crp", "wbc", "plt"])
+    frame = pl.DataFrame({c: table[c].to_list() for c in table})
+    modalities = {"a": slice("hb", "crp"), "b": slice("wbc", "plt")}
+    out = make_modality_transformer(modalities).fit_transform(frame)
+    assert list(out.columns) == ["a__num__hb", "a__num__crp", "b__num__wbc", "b__num__plt"]
+    with pytest.raises(ValueError, match=r"Columns \['crp'\] are selected by modalities"):
+        make_modality_transformer({"a": slice("hb", "crp"), "b": slice("crp", "plt")}).fit(frame)
