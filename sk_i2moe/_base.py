@@ -1597,9 +1597,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             rows = np.flatnonzero(~finite)
             raise ValueError(
                 f"{rows.size} row(s) (e.g. at positions {rows[:5].tolist()}) give non-finite "
-                "outputs: their values are so far outside the training data (in standard "
-                "deviations of the training features) that the float32 network overflows. "
-                "Check their units and scale against the training data."
+                "outputs: their values are too large for the float32 network, which "
+                "overflows on them. Check their units and scale against the training data."
             )
         return outputs
 
@@ -1623,6 +1622,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             ``(n, E, C)`` (logits for classifiers), their contributions
             (``weight * output``; an ensemble's: the members' mean of it) and
             the mixture output.
+
+        Raises
+        ------
+        ValueError
+            For input the checks refuse (named in the message), and for rows
+            whose outputs are not finite (values too large for the float32
+            network).
 
         Examples
         --------

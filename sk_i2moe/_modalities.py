@@ -229,6 +229,42 @@ def _is_real_number(kind: type) -> bool:
     return issubclass(kind, (numbers.Real, np.bool_, decimal.Decimal))
 
 
+def regression_targets(y: object) -> np.ndarray:
+    """Regression targets as float64 real numbers, or a ``ValueError`` saying what ``y`` holds.
+
+    Complex numbers, dates and durations (which a float cast would accept)
+    and text (numbers stored as text too, as for inputs) are refused, and so
+    are NaN and infinity.
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind in "cmM":
+        raise ValueError(
+            f"y must hold real numbers for regression; got dtype {arr.dtype}. Convert it "
+            "first (e.g. dates to days since a reference date, or the real part of a "
+            "complex target)."
+        )
+    text = None
+    if arr.dtype.kind in "US" and arr.size:
+        text = arr.ravel()[0].item()
+    elif arr.dtype.kind == "O":  # a Python loop over objects only
+        text = next((v for v in arr.ravel() if isinstance(v, (str, bytes))), None)
+    if text is not None:
+        example = text
+        raise ValueError(
+            f"y must hold real numbers for regression; it holds text (e.g. {example!r}). "
+            "Convert numbers stored as text yourself, e.g. pd.to_numeric(y)."
+        )
+    try:
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"y must hold real numbers for regression; got dtype {arr.dtype} ({err})."
+        ) from err
+    if not np.isfinite(arr).all():
+        raise ValueError("y contains NaN or inf; regression targets must be finite.")
+    return arr
+
+
 def _object_numbers(arr: np.ndarray, name: str) -> np.ndarray:
     """An object array of real numbers and missing values as float64 (missing: NaN).
 

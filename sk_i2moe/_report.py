@@ -58,6 +58,7 @@ from ._evidence import (
     _skill,
     _swap_partners,
 )
+from ._modalities import regression_targets
 from ._scoring import check_score_arguments, metric_name, score_outputs
 from ._warn import warn
 
@@ -192,7 +193,7 @@ class InteractionReport:
             little = (
                 f"; the predictions give it less than an equal share ({share:.2f}), so the "
                 "held-out data support this interaction more than the mixture uses it"
-                if row.mean_weight < share
+                if round(row.mean_weight, 2) < round(share, 2)  # as printed
                 else ""
             )
             lines.append(
@@ -225,18 +226,23 @@ class InteractionReport:
             )
         if self.absence is not None:
             a = self.absence
-            gain = a["skill"] - a["skill_without_offsets"]
-            reading = (
-                "their predictions rest in part on the fact that a modality is missing"
-                if gain > 0
-                else "nothing here says the missingness is informative "
-                "(absence_offset=False leaves it out)"
-            )
+            gain = round(a["skill"], 3) - round(a["skill_without_offsets"], 3)  # as printed
+            if np.isnan(gain):
+                reading = "their skill is undefined (their targets do not vary)"
+            elif gain > 0:
+                reading = "their predictions rest in part on the fact that a modality is missing"
+            elif gain < 0:
+                reading = (
+                    "nothing here says the missingness is informative "
+                    "(absence_offset=False leaves it out)"
+                )
+            else:
+                reading = "the absence makes no difference to them"
             lines.append(
-                f"On the {a['n_samples']} samples lacking a modality, the absence itself (not an "
-                f"interaction; absence_offset) moves the skill from "
-                f"{a['skill_without_offsets']:.3f} without it to {a['skill']:.3f} with it "
-                f"(point estimates): {reading}."
+                f"On the {a['n_samples']} samples lacking a modality, the skill is "
+                f"{a['skill']:.3f} with the absence itself counted (absence_offset; not an "
+                f"interaction) and {a['skill_without_offsets']:.3f} without it (point "
+                f"estimates): {reading}."
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
@@ -270,14 +276,7 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
                 f"y has shape {y.shape}; the regressor was fitted on targets of shape "
                 f"{expected[1:] or '(n_samples,)'} per sample: pass y of shape {expected}."
             )
-        if y.dtype.kind not in "biuf":
-            raise ValueError(
-                f"y must hold real numbers for a regressor; got dtype {y.dtype}. Convert it "
-                "first (numbers stored as text: pd.to_numeric(y))."
-            )
-        if not np.isfinite(y.astype(np.float64)).all():
-            raise ValueError("y must be finite numbers (no NaN or infinity) for a regressor.")
-        return y.reshape(n, -1).astype(np.float64), "regression"
+        return regression_targets(y).reshape(n, -1), "regression"
     if final._multilabel:
         n_labels = len(final.classes_)
         if y.ndim != 2 or y.shape[1] != n_labels or not np.isin(y, (0, 1)).all():

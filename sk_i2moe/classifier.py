@@ -452,6 +452,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             Softmax of the mixture logits, columns following ``classes_``; for
             multi-label targets, each label's sigmoid probability.
 
+        Raises
+        ------
+        ValueError
+            For input the checks refuse (named in the message), and for rows
+            whose outputs are not finite (values too large for the float32
+            network).
+
         Examples
         --------
         >>> from sk_i2moe import I2MoEClassifier
@@ -518,6 +525,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         ndarray of shape (n_samples,) or (n_samples, n_labels)
             The most probable class for every sample; for multi-label targets
             the 0/1 indicator matrix of labels with probability above 0.5.
+
+        Raises
+        ------
+        ValueError
+            For input the checks refuse (named in the message), and for rows
+            whose outputs are not finite (values too large for the float32
+            network).
 
         Examples
         --------

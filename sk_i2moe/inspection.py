@@ -473,6 +473,9 @@ def expert_scores(
         If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
+    ValueError
+        For ``y`` without one target per row of ``X``, or ``sample_weight``
+        or ``scoring`` that the checks refuse.
 
     Examples
     --------

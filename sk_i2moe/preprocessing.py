@@ -26,7 +26,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import Tags
 from sklearn.utils.metadata_routing import (
@@ -153,8 +153,10 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            When every row lacks the modality, or ``X`` is not 2-D or has
-            no column.
+            When every row lacks the modality, ``X`` is not 2-D or has no
+            column, or ``sample_weight`` has not one entry per row; with
+            metadata routing, scikit-learn's error for metadata
+            ``transformer`` does not request.
         TypeError
             For sparse ``X``.
         """
@@ -528,6 +530,12 @@ def _positions(selection: object, X: object) -> np.ndarray | None:
         return None
 
 
+def _short(selection: object) -> str:
+    """A selection's repr for a message, cut to 60 characters."""
+    text = repr(selection)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _label_slice(selection: object) -> bool:
     """Whether a selection is a slice of column names."""
     return isinstance(selection, slice) and (
@@ -606,7 +614,8 @@ class _SelectsColumns:
                 labels = any(_label_slice(v) for v in (self.selector, selector))
                 raise ValueError(
                     f"Columns {[names[i] for i in shared][:10]} are selected by modalities "
-                    f"{self.modality!r} ({self.selector!r}) and {other!r} ({selector!r}); each "
+                    f"{self.modality!r} ({_short(self.selector)}) and {other!r} "
+                    f"({_short(selector)}); each "
                     "column must belong to one modality (a copy in two would make them look "
                     "redundant). "
                     + ("Label slices include both ends, as DataFrame.loc does. " if labels else "")
@@ -715,13 +724,26 @@ class _ModalitySteps(ColumnTransformer):
             self.get_feature_names_out()
         except AttributeError as err:
             modality = self.transformers[0][2].modality
+            kinds = {"num": "numeric", "cat": "categorical"}
+            unnamed = [
+                f"its {kinds[kind]} step's {part}"
+                for kind, step in self.named_transformers_.items()
+                if kind in kinds
+                for part in _unnamed_parts(step)
+            ]
             raise ValueError(
-                f"Modality {modality!r}: a step gives its outputs no names ({err}), so they "
-                f"would lose their '{modality}__' prefix and the estimator could not find the "
-                "modality. Give the step names, e.g. FunctionTransformer(np.log1p, "
-                "feature_names_out='one-to-one')."
+                f"Modality {modality!r}: {' and '.join(unnamed) or 'a step'} gives its outputs "
+                f"no names, so they would lose their '{modality}__' prefix and the estimator "
+                "could not find the modality. Give the step names, e.g. "
+                "FunctionTransformer(np.log1p, feature_names_out='one-to-one')."
             ) from err
         return out
+
+
+def _unnamed_parts(step: object) -> list[str]:
+    """Class names of a step's parts (a Pipeline's steps, or the step) that name no outputs."""
+    parts = [part for _, part in step.steps] if isinstance(step, Pipeline) else [step]
+    return [type(part).__name__ for part in parts if not hasattr(part, "get_feature_names_out")]
 
 
 def _per_row(value: object, n_rows: int) -> bool:

@@ -8,6 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
+from ._modalities import regression_targets
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -205,34 +206,11 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         return self._fit(X, y, sample_weight)
 
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
-        arr = np.asarray(y)
-        if arr.dtype.kind in "cmM":  # complex, durations, dates: a float cast would succeed
-            raise ValueError(
-                f"y must hold real numbers for regression; got dtype {arr.dtype}. Convert it "
-                "first (e.g. dates to days since a reference date, or the real part of a "
-                "complex target)."
-            )
-        text = next((v for v in arr.ravel() if isinstance(v, (str, bytes))), None)
-        if arr.dtype.kind in "US" or text is not None:
-            example = text.item() if isinstance(text, np.generic) else text
-            raise ValueError(
-                f"y must hold real numbers for regression; it holds text (e.g. {example!r}). "
-                "Convert numbers stored as text yourself, e.g. pd.to_numeric(y)."
-            )
-        if arr.dtype.kind not in "biuf":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as err:
-                raise ValueError(
-                    f"y must hold real numbers for regression; got dtype {arr.dtype} ({err})."
-                ) from err
+        arr = regression_targets(y)
         if arr.ndim not in (1, 2):
             raise ValueError(
                 f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); got shape {arr.shape}."
             )
-        arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all():
-            raise ValueError("y contains NaN or inf; regression targets must be finite.")
         table = arr.reshape(len(arr), -1)
         if table.shape[1] == 0:
             raise ValueError(f"y has shape {arr.shape}: no output to predict.")
@@ -287,6 +265,13 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Same dimensionality as the ``y`` given to :meth:`fit`.
+
+        Raises
+        ------
+        ValueError
+            For input the checks refuse (named in the message), and for rows
+            whose outputs are not finite (values too large for the float32
+            network).
 
         Examples
         --------

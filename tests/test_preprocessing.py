@@ -466,7 +466,7 @@ def test_a_step_without_output_names_is_refused_not_stripped_of_the_prefixes(abs
     # scikit-learn named every output tmp_col_name_*: the estimator then saw one modality 'x'
     table, _ = _clinical()
     logged = make_pipeline(SimpleImputer(), FunctionTransformer(np.log1p), StandardScaler())
-    with pytest.raises(ValueError, match="Modality 'demographics': a step gives its outputs no"):
+    with pytest.raises(ValueError, match="'demographics': its numeric step's FunctionTransformer"):
         make_modality_transformer(MODALITIES, numeric=logged, absent=absent).fit(table)
     named = make_pipeline(
         SimpleImputer(), FunctionTransformer(np.log1p, feature_names_out="one-to-one")

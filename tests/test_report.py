@@ -85,6 +85,26 @@ def test_a_chosen_metric_is_displayed_and_changes_no_verdict(unique_m1):
     assert auc.dominant == default.dominant
 
 
+def test_the_summary_lines_read_as_their_printed_numbers(unique_m1):
+    from dataclasses import replace
+
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=50)
+    table = report.table.copy()
+    table["mean_weight"] = 0.8 / 4
+    table.loc[report.dominant, "mean_weight"] = 0.1999  # printed 0.20, an equal share of 5
+    assert "equal share" not in replace(report, table=table).summary()
+
+    def line(skill, without):
+        absence = {"n_samples": 30, "skill": skill, "skill_without_offsets": without}
+        return replace(report, absence=absence).summary()
+
+    assert "rest in part on the fact" in line(0.31, 0.30)
+    assert "nothing here says the missingness is informative" in line(0.29, 0.30)
+    assert "makes no difference" in line(0.3000001, 0.30)  # printed alike
+    assert "undefined" in line(float("nan"), 0.30)
+
+
 def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
     # every test ran at the default 0.95: a report ignoring the caller's level passed them all
     clf, X, y = unique_m1
@@ -249,7 +269,7 @@ def test_a_regressors_report_names_a_y_of_the_wrong_shape():
     reg = I2MoERegressor(max_epochs=2, hidden_dim=8, random_state=0, n_threads=1).fit(X, y)
     with pytest.raises(ValueError, match=r"pass y of shape \(120,\)"):
         interaction_report(reg, X, np.column_stack([y, y]))
-    with pytest.raises(ValueError, match="finite numbers"):
+    with pytest.raises(ValueError, match="regression targets must be finite"):
         interaction_report(reg, X, np.where(np.arange(120) == 0, np.nan, y))
 
 
