@@ -455,9 +455,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         Raises
         ------
         ValueError
-            For input the checks refuse (named in the message), and for rows
-            whose outputs are not finite (values too large for the float32
-            network).
+            As :meth:`explain` (refused input, non-finite outputs).
 
         Examples
         --------
@@ -529,9 +527,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         Raises
         ------
         ValueError
-            For input the checks refuse (named in the message), and for rows
-            whose outputs are not finite (values too large for the float32
-            network).
+            As :meth:`explain` (refused input, non-finite outputs).
 
         Examples
         --------
