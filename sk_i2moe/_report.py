@@ -595,8 +595,8 @@ class _Evidence:
             listed = ", ".join(self.label(k) for k in beaten)
             return False, (
                 f"{name} alone predicts, but is not shown to be better than {listed} alone "
-                "(the interval of the paired difference reaches 0): the data do not show that "
-                "the target rests on it more than on them"
+                "(the lower end of the paired difference is not above 0; it may be worse): the "
+                "data do not show that the target rests on it more than on them"
             )
         if others and np.isnan(self.others_high.get(e, np.nan)):
             return False, (
@@ -623,6 +623,8 @@ class _Evidence:
         )
 
     def _synergy(self) -> tuple[bool, str]:
+        if len(self.unique) < 2:
+            return False, "one modality: there is no interaction between modalities to support"
         if self.rival is None:
             return False, "no single-modality predictor to compare with"
         rival = self.names[self.rival]
@@ -640,7 +642,13 @@ class _Evidence:
                 "beats every single modality but not the redundancy expert: pooling the "
                 "modalities explains the gain"
             )
-        if self.added_low is not None and not self.added_low > 0:
+        if self.added_low is None:
+            return False, (
+                "beats every single modality, but whether their predictions added up explain "
+                "the gain cannot be checked on these held-out data (multi-label targets, or "
+                "fewer than five samples of a class)"
+            )
+        if not self.added_low > 0:
             return False, (
                 "beats every single modality but not their predictions added up: the "
                 "modalities inform the target separately, not jointly"
@@ -730,7 +738,9 @@ def interaction_report(
       modality between paired samples, which leaves a sum unchanged), it
       loses more than ``JOINT_SHARE`` (one half) of its gain over the best
       single modality (``low`` > 0, with lower ends that hold for every
-      modality at once). A backbone that sees which modalities
+      modality at once). Where the added-up rival cannot be fitted
+      (multi-label targets, a class with fewer than five held-out samples)
+      synergy is not supported, as uniqueness is not. A backbone that sees which modalities
       are present can learn a sum of their effects; this is what tells it;
     - **redundancy**: the expert predicts better than chance, at least two
       modalities predict on their own, and for at least one pair of those

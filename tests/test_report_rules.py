@@ -120,7 +120,7 @@ def test_synergy_must_beat_every_modality_on_the_samples_that_have_it():
     assert "single-modality predictor uniqueness[a]" in report.table.loc["synergy", "reason"]
 
 
-def test_a_true_synergy_is_supported_and_an_additive_one_is_not():
+def test_a_true_synergy_is_supported_and_an_additive_one_is_not(monkeypatch):
     # no test asserted that synergy can be supported: a rule that never supported it passed
     rng = np.random.default_rng(0)
     n = 600
@@ -137,6 +137,15 @@ def test_a_true_synergy_is_supported_and_an_additive_one_is_not():
     report = interaction_report(model, X, product)
     assert report.table.loc["synergy", "supported"] and report.dominant == "synergy"
     assert "beats every single-modality predictor" in report.table.loc["synergy", "reason"]
+    # where the added-up rival cannot be fitted (multi-label targets, rare classes), synergy is
+    # not supported, as uniqueness is not: it was, on the checks that could run
+    import sk_i2moe._report as report_module
+
+    with monkeypatch.context() as patched:
+        patched.setattr(report_module, "_added_up", lambda *args: None)
+        unchecked = interaction_report(model, X, product)
+    assert not unchecked.table.loc["synergy", "supported"]
+    assert "cannot be checked" in unchecked.table.loc["synergy", "reason"]
     # a "synergy" expert that only adds the modalities up fails the swap test
     summed = (rng.random(n) < _logistic(2.0 * a[:, 0] + 2.0 * b[:, 0])).astype(int)
     additive = {**experts, "synergy": lambda a, b: 2.0 * a[:, 0] + 2.0 * b[:, 0]}
