@@ -325,10 +325,16 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         # as scikit-learn's compute_class_weight: labels the training rows lack are ignored
         # unless a class they have is left out (then the label is likely a misspelling of it)
         if unknown and left_out:
+
+            def listed(values: list, most: int) -> str:
+                more = f" and {len(values) - most} more" if len(values) > most else ""
+                return f"{values[:most]}{more}"
+
             raise ValueError(
-                f"class_weight names labels {unknown[:5]} that are not classes of y "
-                f"(classes: {labels[:10]}) and leaves out the classes {left_out[:5]}. Fix "
-                "the labels (a typo, or '1' for 1?), or name every class of y."
+                f"class_weight names labels {listed(unknown, 5)} that are not classes of y "
+                f"(classes: {listed(labels, 10)}) and leaves out the classes "
+                f"{listed(left_out, 5)}. Fix the labels (a typo, or '1' for 1?), or name every "
+                "class of y."
             )
         # every value is checked, also those of labels these rows lack: a bad weight fails in
         # every cross-validation fold, not only in those with its class

@@ -114,6 +114,14 @@ def test_a_class_weight_label_that_may_be_a_misspelling_is_refused(data, weights
         _proba(X, y, class_weight=weights)
 
 
+def test_a_long_list_of_left_out_classes_says_how_many_more(data):
+    # the list was cut at five with no sign: "leaves out [0, 1, 2, 3, 4]" of ten classes
+    X, _ = data
+    digits = np.arange(60) % 10
+    with pytest.raises(ValueError, match=r"leaves out the classes \[0, 1, 2, 3, 4\] and 5 more"):
+        _proba(X, digits, class_weight={"a": 1.0})
+
+
 def test_a_class_of_one_sample_is_named_as_what_stops_the_split(data):
     X, y = data
     y = y.copy()
