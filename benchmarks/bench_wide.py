@@ -8,8 +8,8 @@ programmes do). Test ROC-AUC, mean ± std over ``--seeds`` data sets, for
 ``LogisticRegression`` and ``HistGradientBoostingClassifier`` on the
 concatenated features and ``I2MoEClassifier`` with the defaults and with the
 settings a user would try (``--configs``, JSON of name -> parameters). Every
-model of a data set is fitted on the same rows, one after the other (one
-torch thread).
+model of a data set is fitted on the same rows, one after the other, on one
+thread.
 
 Run ``python benchmarks/bench_wide.py`` (``--help`` for options), e.g.
 ``python benchmarks/bench_wide.py --p 200 1000 5000 --seeds 5``.
@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sk_i2moe import I2MoEClassifier
 
@@ -71,7 +72,8 @@ def main() -> None:
     parser.add_argument("--configs", type=json.loads, default=CONFIGS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"CPU: {cpu_model()}, torch {torch.__version__}, one thread")
+    threadpool_limits(1)  # the peers' BLAS and OpenMP pools too
+    print(f"CPU: {cpu_model()}, torch {torch.__version__}, one thread for every model")
     rows = []
     for p in args.p:
         for seed in range(args.seeds):

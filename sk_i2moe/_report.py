@@ -595,8 +595,8 @@ class _Evidence:
             listed = ", ".join(self.label(k) for k in beaten)
             return False, (
                 f"{name} alone predicts, but is not shown to be better than {listed} alone "
-                "(the lower end of the paired difference is not above 0; it may be worse): the "
-                "data do not show that the target rests on it more than on them"
+                "(the lower end of the paired difference's interval is not above 0; it may be "
+                "worse): the data do not show that the target rests on it more than on them"
             )
         if others and np.isnan(self.others_high.get(e, np.nan)):
             return False, (
@@ -617,14 +617,14 @@ class _Evidence:
                 f"improves on it by less than a twentieth of its skill: the target may rest on "
                 f"more than {name}"
             )
+        if not others:
+            return True, f"{name}, the only modality, predicts better than chance"
         return True, (
             f"{name} alone predicts better than chance and than the others, and the others "
             "add little to it"
         )
 
     def _synergy(self) -> tuple[bool, str]:
-        if len(self.unique) < 2:
-            return False, "one modality: there is no interaction between modalities to support"
         if self.rival is None:
             return False, "no single-modality predictor to compare with"
         rival = self.names[self.rival]
@@ -642,13 +642,14 @@ class _Evidence:
                 "beats every single modality but not the redundancy expert: pooling the "
                 "modalities explains the gain"
             )
-        if self.added_low is None:
+        if self.added_low is None and len(self.unique) >= 2:
+            # the rival applies (single-modality experts to add up) but could not be fitted
             return False, (
                 "beats every single modality, but whether their predictions added up explain "
                 "the gain cannot be checked on these held-out data (multi-label targets, or "
                 "fewer than five samples of a class)"
             )
-        if not self.added_low > 0:
+        if self.added_low is not None and not self.added_low > 0:
             return False, (
                 "beats every single modality but not their predictions added up: the "
                 "modalities inform the target separately, not jointly"

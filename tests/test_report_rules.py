@@ -146,6 +146,28 @@ def test_a_true_synergy_is_supported_and_an_additive_one_is_not(monkeypatch):
         unchecked = interaction_report(model, X, product)
     assert not unchecked.table.loc["synergy", "supported"]
     assert "cannot be checked" in unchecked.table.loc["synergy", "reason"]
+    # without single-modality experts there is nothing to add up: the other checks decide
+    # (the first version of the rule above refused every synergy_redundancy mixture)
+    pair = {"synergy": experts["synergy"], "redundancy": experts["redundancy"]}
+    report = interaction_report(
+        FixedExpertsClassifier(["a", "b"], pair, [0.8, 0.2]).fit(), X, product
+    )
+    assert report.table.loc["synergy", "supported"] and report.dominant == "synergy"
+    # one modality: synergy has no samples to use, and uniqueness names no others
+    alone = {
+        "uniqueness[a]": lambda a: 2.0 * a[:, 0],
+        "synergy": lambda a: 2.0 * a[:, 0],
+        "redundancy": lambda a: 2.0 * a[:, 0],
+    }
+    single = (rng.random(n) < _logistic(2.0 * a[:, 0])).astype(int)
+    report = interaction_report(
+        FixedExpertsClassifier(["a"], alone, [0.4, 0.3, 0.3]).fit(), {"a": a}, single
+    )
+    assert not report.table.loc["synergy", "supported"]
+    assert (
+        report.table.loc["uniqueness[a]", "reason"]
+        == "'a', the only modality, predicts better than chance"
+    )
     # a "synergy" expert that only adds the modalities up fails the swap test
     summed = (rng.random(n) < _logistic(2.0 * a[:, 0] + 2.0 * b[:, 0])).astype(int)
     additive = {**experts, "synergy": lambda a, b: 2.0 * a[:, 0] + 2.0 * b[:, 0]}
