@@ -74,6 +74,12 @@ def test_regression_target_errors(diabetes):
         I2MoERegressor(**SMALL).fit(X, np.where(np.arange(442) == 3, np.nan, y))
     with pytest.raises(ValueError, match="real numbers"):
         I2MoERegressor(**SMALL).fit(X, np.array(["a"] * 442))
+    # objects: durations are refused (a float cast read them as numbers), None is missing
+    days = np.array([np.timedelta64(int(v), "D") for v in y], dtype=object)
+    with pytest.raises(ValueError, match="holds timedelta64 values"):
+        I2MoERegressor(**SMALL).fit(X, days)
+    with pytest.raises(ValueError, match="y contains missing values"):
+        I2MoERegressor(**SMALL).fit(X, np.where(np.arange(442) == 3, None, y).astype(object))
     with pytest.raises(ValueError, match="'loss' parameter"):
         I2MoERegressor(**SMALL, loss="huber").fit(X, y)
 
