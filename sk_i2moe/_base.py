@@ -1592,7 +1592,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         finite = np.isfinite(outputs["logits"]).all(axis=1) & np.isfinite(outputs["weights"]).all(
             axis=1
         )
-        finite |= np.logical_and.reduce([absent_rows(a) for a in arrays])
+        if not finite.all():  # rows without any modality are looked for only then
+            finite |= np.logical_and.reduce([absent_rows(a) for a in arrays])
         if not finite.all():
             rows = np.flatnonzero(~finite)
             raise ValueError(

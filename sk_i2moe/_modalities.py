@@ -249,14 +249,15 @@ def regression_targets(y: object) -> np.ndarray:
     elif arr.dtype.kind == "O":  # a Python loop over objects only
         flat = arr.ravel()
         text = next((v for v in flat if isinstance(v, (str, bytes))), None)
-        if text is None and np.asarray(pd.isna(flat), dtype=bool).any():
-            raise ValueError("y contains missing values (NaN, None or pd.NA); drop those rows.")
-        other = next((v for v in flat if not _is_real_number(type(v))), None)
-        if text is None and other is not None:
-            raise ValueError(
-                f"y must hold real numbers for regression; it holds {type(other).__name__} "
-                f"values (e.g. {other!r}). Convert them first."
-            )
+        if text is None:
+            if np.asarray(pd.isna(flat), dtype=bool).any():
+                raise ValueError("y contains missing values (NaN, None or pd.NA); drop those rows.")
+            other = next((v for v in flat if not _is_real_number(type(v))), None)
+            if other is not None:
+                raise ValueError(
+                    f"y must hold real numbers for regression; it holds "
+                    f"{type(other).__name__} values (e.g. {other!r}). Convert them first."
+                )
     if text is not None:
         raise ValueError(
             f"y must hold real numbers for regression; it holds text (e.g. {text!r}). "

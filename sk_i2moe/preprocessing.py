@@ -543,16 +543,14 @@ def _label_slice(selection: object) -> bool:
     )
 
 
-def _selects_none(selection: object, X: object = None) -> bool:
+def _selects_none(selection: object) -> bool:
     """Whether a column selection (a list, an array, a boolean mask) names no column.
 
-    A slice is resolved against ``X`` as a ``ColumnTransformer`` resolves it
-    (names: by label, both ends included; integers: by position); without
-    ``X`` it counts as selecting something.
+    Known without the table; a slice counts as selecting something (it is
+    resolved when the table is fitted).
     """
     if isinstance(selection, slice):
-        positions = None if X is None else _positions(selection, X)
-        return positions is not None and positions.size == 0
+        return False
     values = np.asarray(selection)
     return values.size == 0 or (values.dtype == bool and not values.any())
 
@@ -597,16 +595,17 @@ class _SelectsColumns:
             What the selector returned.
         """
         selection = self.selector(X) if callable(self.selector) else self.selector
-        if _selects_none(selection, X):
+        own = _positions(selection, X)
+        if _selects_none(selection) or (own is not None and own.size == 0):
             raise ValueError(
                 f"Modality {self.modality!r}: its column selector {self.selector!r} selects "
                 f"no column of this table (columns {list(getattr(X, 'columns', []))[:10]}); "
                 "a modality needs at least one. Fix the selector, or leave the modality out."
             )
-        own = _positions(selection, X)
-        for other, selector in self.selectors.items():
-            if other == self.modality or own is None:
-                continue
+        # each pair once: this modality against those before it
+        earlier = list(self.selectors)[: list(self.selectors).index(self.modality)]
+        for other in earlier if own is not None else ():
+            selector = self.selectors[other]
             theirs = _positions(selector(X) if callable(selector) else selector, X)
             shared = [] if theirs is None else sorted(set(own.tolist()) & set(theirs.tolist()))
             if shared:
@@ -614,8 +613,8 @@ class _SelectsColumns:
                 labels = any(_label_slice(v) for v in (self.selector, selector))
                 raise ValueError(
                     f"Columns {[names[i] for i in shared][:10]} are selected by modalities "
-                    f"{self.modality!r} ({_short(self.selector)}) and {other!r} "
-                    f"({_short(selector)}); each "
+                    f"{other!r} ({_short(selector)}) and {self.modality!r} "
+                    f"({_short(self.selector)}); each "
                     "column must belong to one modality (a copy in two would make them look "
                     "redundant). "
                     + ("Label slices include both ends, as DataFrame.loc does. " if labels else "")
