@@ -229,6 +229,22 @@ def _is_real_number(kind: type) -> bool:
     return issubclass(kind, (numbers.Real, np.bool_, decimal.Decimal))
 
 
+def missing_values(values: object, holder: str) -> np.ndarray:
+    """:func:`pandas.isna` of ``values`` as booleans, or a ``ValueError`` naming ``holder``.
+
+    ``decimal.Decimal("sNaN")`` signals when compared, so that :func:`pandas.isna`
+    raises ``decimal.InvalidOperation``; the error says which data hold it
+    (``holder``, e.g. ``"Modality 'labs'"``) and what to use instead.
+    """
+    try:
+        return np.asarray(pd.isna(values), dtype=bool)
+    except ArithmeticError as err:  # decimal.Decimal("sNaN") signals when compared
+        raise ValueError(
+            f"{holder} holds a signalling NaN Decimal (Decimal('sNaN')), which cannot be "
+            "compared or converted. Replace it with None or float('nan') for a missing value."
+        ) from err
+
+
 def regression_targets(y: object) -> np.ndarray:
     """Regression targets as float64 real numbers, or a ``ValueError`` saying what ``y`` holds.
 
@@ -250,7 +266,7 @@ def regression_targets(y: object) -> np.ndarray:
         flat = arr.ravel()
         text = next((v for v in flat if isinstance(v, (str, bytes))), None)
         if text is None:
-            if np.asarray(pd.isna(flat), dtype=bool).any():
+            if missing_values(flat, "y").any():
                 raise ValueError("y contains missing values (NaN, None or pd.NA); drop those rows.")
             other = next((v for v in flat if not _is_real_number(type(v))), None)
             if other is not None:
@@ -283,13 +299,7 @@ def _object_numbers(arr: np.ndarray, name: str) -> np.ndarray:
     durations, complex numbers).
     """
     flat = arr.ravel()
-    try:
-        missing = np.asarray(pd.isna(flat), dtype=bool)
-    except ArithmeticError as err:  # decimal.Decimal("sNaN") signals when compared
-        raise ValueError(
-            f"Modality {name!r} holds a signalling NaN Decimal (Decimal('sNaN')), which cannot "
-            "be compared or converted. Replace it with None or float('nan') for a missing value."
-        ) from err
+    missing = missing_values(flat, f"Modality {name!r}")
     given = flat[~missing]
     for kind in {type(v) for v in given}:
         if _is_real_number(kind):

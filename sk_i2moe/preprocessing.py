@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._modalities import _normalise_selector, _object_numbers, _pandas_input
+from ._modalities import _normalise_selector, _object_numbers, _pandas_input, missing_values
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
 
@@ -96,10 +96,10 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         self.transformer = transformer
         self.modality = modality
 
-    @staticmethod
-    def _lacking(X: object) -> np.ndarray:
+    def _lacking(self, X: object) -> np.ndarray:
         """Rows of ``X`` whose every column is missing."""
-        return pd.DataFrame(X).isna().to_numpy().all(axis=1)
+        holder = "X" if self.modality is None else f"Modality {self.modality!r}"
+        return missing_values(pd.DataFrame(X), holder).all(axis=1)
 
     def __sklearn_tags__(self) -> Tags:
         """Missing values are what this transformer is for."""

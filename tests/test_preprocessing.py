@@ -1,5 +1,7 @@
 """preprocessing.make_modality_transformer: mixed-type tables into the intended modalities."""
 
+import decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -203,6 +205,12 @@ def test_keep_absent_rows_names_what_it_cannot_take():
     fitted = KeepAbsentRows(StandardScaler()).fit(np.eye(3))
     with pytest.raises(ValueError, match="Reshape your data"):
         fitted.transform(np.ones(3))
+    # decimal.InvalidOperation, naming nothing, before
+    signalling = np.array([[1.0, 2.0, 0.0], [decimal.Decimal("sNaN"), 1.0, 0.0]], dtype=object)
+    with pytest.raises(ValueError, match="Modality 'labs' holds a signalling NaN Decimal"):
+        KeepAbsentRows(StandardScaler(), modality="labs").fit(signalling)
+    with pytest.raises(ValueError, match="X holds a signalling NaN Decimal"):
+        fitted.transform(signalling)
 
 
 def test_column_selectors_that_are_not_a_block_of_columns_are_named():

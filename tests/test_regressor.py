@@ -1,3 +1,5 @@
+import decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -196,6 +198,8 @@ def test_uniform_weights_of_any_size_are_no_weights(diabetes, scale):
         (lambda y: pd.date_range("2020-01-01", periods=len(y)), "real numbers"),
         (lambda y: pd.to_timedelta(np.arange(len(y)), unit="D"), "real numbers"),
         (lambda y: np.zeros((len(y), 0)), "no output"),
+        # decimal.InvalidOperation, naming nothing, before
+        (lambda y: np.array([decimal.Decimal("sNaN"), *y[1:]], dtype=object), "y holds a signal"),
     ],
 )
 def test_targets_that_are_not_real_numbers_are_refused(diabetes, target, match):
