@@ -56,8 +56,8 @@ def load_lung() -> tuple[pd.DataFrame, np.ndarray, dict] | None:
     if raw is None:
         return None
     known = (raw["time"] > 365) | (raw["status"] == 1)  # one-year outcome known
-    table = raw[known].copy()
-    y = ((table["time"] <= 365) & (table["status"] == 1)).astype(int).to_numpy()
+    y = ((raw["time"] <= 365) & (raw["status"] == 1))[known].astype(int).to_numpy()
+    table = raw[known].drop(columns=["inst", "time", "status"])  # in no modality
     table["sex"] = table["sex"].map({1: "male", 2: "female"})
     table["ph.ecog"] = table["ph.ecog"].map(lambda g: f"ECOG {g:.0f}" if g == g else np.nan)
     modalities = {

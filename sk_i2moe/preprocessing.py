@@ -691,6 +691,47 @@ class _UnweightedScaler(StandardScaler):
     __metadata_request__partial_fit = {"sample_weight": UNUSED}
 
 
+class _EveryColumnListed(ColumnTransformer):
+    """The modalities' ``ColumnTransformer``, refusing columns that no modality selects.
+
+    ``remainder="drop"`` would leave such a column out without a word (a
+    prognostic factor forgotten in the mapping); ``make_modality_transformer``
+    returns this unless the caller asks for ``remainder="drop"``.
+    """
+
+    def fit_transform(self, X: object, y: object = None, **params: object) -> object:
+        """Fit as a ``ColumnTransformer``; a ``ValueError`` naming the columns in no modality.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The table.
+        y : array-like, optional
+            Targets, for steps that use them.
+        **params : dict
+            Metadata routed to the steps.
+
+        Returns
+        -------
+        DataFrame or ndarray
+        """
+        out = super().fit_transform(X, y, **params)
+        left = [cols for name, _, cols in self.transformers_ if name == "remainder"]
+        left = list(left[0]) if left else []
+        if left:
+            names = getattr(self, "feature_names_in_", None)
+            if names is not None and all(isinstance(c, (int, np.integer)) for c in left):
+                left = [names[c] for c in left]  # scikit-learn < 1.7 lists positions
+            shown = ", ".join(repr(c) for c in left[:10])
+            more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+            raise ValueError(
+                f"Columns {shown}{more} of the table are in no modality. Add each to the "
+                "modality it belongs to, or, to leave them out (an identifier, say), pass "
+                "make_modality_transformer(..., remainder='drop') or drop them from the table."
+            )
+        return out
+
+
 class _ModalitySteps(ColumnTransformer):
     """One modality's numeric and categorical steps, whose outputs must have names.
 
@@ -780,6 +821,7 @@ def make_modality_transformer(
     numeric: BaseEstimator | None = None,
     categorical: BaseEstimator | None = None,
     absent: str = "keep",
+    remainder: str = "error",
 ) -> ColumnTransformer:
     """A transformer that preprocesses each modality of a mixed-type table.
 
@@ -798,8 +840,8 @@ def make_modality_transformer(
         not contain ``"__"`` nor be a parameter of ``ColumnTransformer``
         (``"verbose"``, ``"remainder"``, ...). A column belongs to one
         modality (lists of names are checked here, every selection when the
-        transformer is fitted). Columns in no modality are dropped, so list
-        every column you want to keep.
+        transformer is fitted). Every column of the table must be in one
+        modality, or be left out on purpose with ``remainder="drop"``.
     numeric : transformer, default=None
         Applied (a fresh clone per modality) to the numeric columns; None is
         ``SimpleImputer(strategy="median", keep_empty_features=True)`` then
@@ -828,6 +870,12 @@ def make_modality_transformer(
         are fitted on the rows that have it). ``"impute"`` fills it in like
         any other missing value, so the model sees an imputed panel as if it
         had been measured.
+    remainder : {"error", "drop"}, default="error"
+        What to do with columns of the table that no modality selects:
+        ``"error"`` refuses them when the transformer is fitted, naming them
+        (a column forgotten in ``modalities`` is not lost without a word);
+        ``"drop"`` leaves them out, as ``ColumnTransformer(remainder="drop")``
+        does (identifiers, outcome columns kept in the same table).
 
     Returns
     -------
@@ -843,12 +891,13 @@ def make_modality_transformer(
         For an empty mapping, a modality name that is empty, contains
         ``"__"`` or is a parameter of ``ColumnTransformer`` (``"verbose"``,
         ``"remainder"``, ...), a column named in two modalities' lists, an
-        unknown ``absent``, or a column selection that selects no column (a
-        callable's or a slice's is checked when the transformer is fitted).
-        When fitted, also for a column that two modalities' selections share
-        however they are given (positions, masks, slices, callables), and
-        for a ``numeric`` or ``categorical`` step that gives its outputs no
-        names.
+        unknown ``absent`` or ``remainder``, or a column selection that
+        selects no column (a callable's or a slice's is checked when the
+        transformer is fitted). When fitted, also for a column that two
+        modalities' selections share however they are given (positions,
+        masks, slices, callables), for columns in no modality (unless
+        ``remainder="drop"``), and for a ``numeric`` or ``categorical`` step
+        that gives its outputs no names.
 
     Notes
     -----
@@ -893,6 +942,11 @@ def make_modality_transformer(
             )
     if absent not in ("keep", "impute"):
         raise ValueError(f"absent must be 'keep' or 'impute'; got {absent!r}.")
+    if remainder not in ("error", "drop"):
+        raise ValueError(
+            f"remainder must be 'error' (columns in no modality refused) or 'drop'; got "
+            f"{remainder!r}."
+        )
     for name, columns in modalities.items():
         _check_columns(name, columns)
     _check_disjoint(modalities)
@@ -921,7 +975,7 @@ def make_modality_transformer(
         )
         return KeepAbsentRows(inner, modality=modality) if absent == "keep" else inner
 
-    outer = ColumnTransformer(
+    outer = (_EveryColumnListed if remainder == "error" else ColumnTransformer)(
         [
             (
                 name,

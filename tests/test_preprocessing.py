@@ -172,13 +172,15 @@ def test_date_and_duration_columns_are_refused_by_name(absent):
     table["diagnosed"] = pd.date_range("2020-01-01", periods=20, freq="D")
     table["follow_up"] = pd.to_timedelta(np.arange(20), unit="D")
     modalities = {"demographics": ["age", "diagnosed"], "treatment": ["chemo", "follow_up"]}
-    transformer = make_modality_transformer(modalities, absent=absent)
+    transformer = make_modality_transformer(modalities, absent=absent, remainder="drop")
     with pytest.raises(TypeError, match=r"Modality 'demographics': columns \['diagnosed'\]"):
         transformer.fit(table)
     # converted to numbers, the same columns are scaled like any other
     table["diagnosed"] = (table["diagnosed"] - pd.Timestamp("2020-01-01")).dt.days
     table["follow_up"] = table["follow_up"].dt.days
-    out = make_modality_transformer(modalities, absent=absent).fit_transform(table)
+    out = make_modality_transformer(modalities, absent=absent, remainder="drop").fit_transform(
+        table
+    )
     assert "demographics__num__diagnosed" in out.columns
     assert "treatment__num__follow_up" in out.columns
 
@@ -188,7 +190,7 @@ def test_custom_categorical_steps_may_handle_dates():
     table["diagnosed"] = pd.date_range("2020-01-01", periods=20, freq="D")
     days = FunctionTransformer(_days_since_first, feature_names_out="one-to-one")
     modalities = {"demographics": ["age", "diagnosed"]}
-    transformer = make_modality_transformer(modalities, categorical=days)
+    transformer = make_modality_transformer(modalities, categorical=days, remainder="drop")
     out = transformer.fit_transform(table)  # not refused: the user's steps handle them
     np.testing.assert_array_equal(out["demographics__cat__diagnosed"], np.arange(20))
 
@@ -276,7 +278,9 @@ def test_a_modality_without_categorical_columns_can_be_displayed(absent):
 
     table, y = _clinical()
     transformer = make_modality_transformer(
-        {"numbers": ["age", "dose"], "mixed": ["sex", "tumour_size"]}, absent=absent
+        {"numbers": ["age", "dose"], "mixed": ["sex", "tumour_size"]},
+        absent=absent,
+        remainder="drop",
     )
     pipeline = make_pipeline(transformer, LogisticRegression()).fit(table, y)
     assert "numbers" in estimator_html_repr(pipeline)
@@ -295,14 +299,17 @@ def test_a_callable_selector_that_selects_nothing_is_named_at_fit():
         transformer = make_modality_transformer({"demographics": ["age"], "labs": empty})
         with pytest.raises(ValueError, match="Modality 'labs': its column selector slice"):
             transformer.fit(table)
-    by_slice = make_modality_transformer({"demographics": slice("age", "sex"), "labs": ["dose"]})
+    by_slice = make_modality_transformer(
+        {"demographics": slice("age", "sex"), "labs": ["dose"]}, remainder="drop"
+    )
     assert by_slice.fit_transform(table).columns.tolist()[:3] == [
         "demographics__num__age",
         "demographics__cat__sex_f",
         "demographics__cat__sex_m",
     ]
     chosen = make_modality_transformer(
-        {"demographics": ["age"], "labs": make_column_selector(pattern="^dose")}
+        {"demographics": ["age"], "labs": make_column_selector(pattern="^dose")},
+        remainder="drop",
     )
     assert chosen.fit_transform(table).columns.tolist() == [
         "demographics__num__age",
@@ -493,3 +500,18 @@ def test_label_slices_of_a_polars_table_select_its_columns():
     assert list(out.columns) == ["a__num__hb", "a__num__crp", "b__num__wbc", "b__num__plt"]
     with pytest.raises(ValueError, match=r"Columns \['crp'\] are selected by modalities"):
         make_modality_transformer({"a": slice("hb", "crp"), "b": slice("crp", "plt")}).fit(frame)
+
+
+def test_columns_in_no_modality_are_refused_unless_dropped_on_purpose():
+    # a prognostic column forgotten in the mapping was dropped without a word
+    table, y = _clinical()
+    table["patient_id"] = np.arange(len(table))
+    forgetful = {"demographics": ["age", "sex"], "tumour": ["tumour_size", "grade"]}
+    with pytest.raises(ValueError, match=r"Columns 'chemo', 'dose', 'patient_id' .* no modality"):
+        make_modality_transformer(forgetful).fit(table)
+    with pytest.raises(ValueError, match="remainder must be 'error'"):
+        make_modality_transformer(forgetful, remainder="passthrough")
+    kept = make_modality_transformer(forgetful, remainder="drop").fit_transform(table)
+    assert {c.split("__")[0] for c in kept.columns} == {"demographics", "tumour"}
+    everything = {**MODALITIES, "ids": ["patient_id"]}
+    assert make_modality_transformer(everything).fit(table, y).transform(table).shape[0] == len(y)
