@@ -716,7 +716,11 @@ class _EveryColumnListed(ColumnTransformer):
         DataFrame or ndarray
         """
         out = super().fit_transform(X, y, **params)
-        left = [cols for name, _, cols in self.transformers_ if name == "remainder"]
+        left = [
+            cols
+            for name, how, cols in self.transformers_
+            if name == "remainder" and isinstance(how, str) and how == "drop"
+        ]
         left = list(left[0]) if left else []
         if left:
             names = getattr(self, "feature_names_in_", None)
