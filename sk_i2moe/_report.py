@@ -24,6 +24,9 @@ of its samples, because the test's values of the two are not independent.
 For an ensemble (``n_members > 1``) each resample of the weights also draws
 one member, so that the weight intervals cover the randomness of training as
 well: where one fit from another random initialisation could put its weight.
+The dominant interaction is also decided with wider and narrower intervals
+from the same resamples (``SENSITIVITY_FACTORS``), and the summary says when
+the answer changes with them.
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ JOINT_SHARE = 0.5
 #: a uniqueness claim needs the single-modality predictions added up to beat the modality's
 #: own by less than this share of its gain over chance (over the whole interval)
 ADDED_SHARE = 0.05
+#: the report also decides the dominant interaction with intervals whose error rate
+#: ``1 - confidence`` is multiplied by each of these (0.90 and 0.99 for 0.95): an answer that
+#: changes between them rests on evidence near the rules' thresholds
+SENSITIVITY_FACTORS = (2.0, 0.2)
 
 
 def final_estimator(estimator: object, X: object) -> tuple[object, object]:
@@ -133,6 +140,13 @@ class InteractionReport:
     metric : str
         The name of the ``score`` column's metric: ``"accuracy"`` or
         ``"r2"``, or ``scoring``'s.
+    dominant_by_confidence : dict
+        ``{level: dominant}``: the dominant interaction the same resamples
+        give with intervals at other levels (``1 - confidence`` doubled and
+        divided by five: 0.90 and 0.99 for 0.95; a level outside (0, 1) is
+        left out). Where one differs from ``dominant``, the answer rests on
+        evidence near the rules' thresholds: another seed or held-out split
+        may well give another, and :meth:`summary` says so.
     n_samples : int
         Held-out samples the report is computed on (of positive weight).
     weighted : bool
@@ -163,6 +177,7 @@ class InteractionReport:
     estimator_name: str = ""
     absence: dict | None = field(default=None, repr=False)
     weighted: bool = False
+    dominant_by_confidence: dict = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -171,7 +186,8 @@ class InteractionReport:
         -------
         str
             A few lines: what was evaluated, the mixture's held-out skill,
-            the dominant interaction (or that none is supported), the expert
+            the dominant interaction (or that none is supported) and whether
+            it holds with other interval levels, the expert
             the mixture leans on most where its interaction is not
             supported, and one line per expert with its weight, skill,
             verdict and reason.
@@ -200,6 +216,19 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{little})."
             )
+        if self.dominant_by_confidence:
+            others = ", ".join(
+                f"{100 * level:g}%: {dominant or 'none'}"
+                for level, dominant in self.dominant_by_confidence.items()
+            )
+            if all(d == self.dominant for d in self.dominant_by_confidence.values()):
+                lines.append(f"The same answer with other interval levels ({others}).")
+            else:
+                lines.append(
+                    f"Fragile: the answer changes with the interval level ({others}); it rests on "
+                    "evidence near the rules' thresholds, so another seed or held-out split may "
+                    "give another. Check it on several before reporting it."
+                )
         heaviest = str(self.table["mean_weight"].idxmax())
         if not self.table.loc[heaviest, "supported"]:
             lines.append(
@@ -415,6 +444,12 @@ def _stack(columns: list[np.ndarray], n: int, dtype: type = np.float64) -> np.nd
 def _first(lows: np.ndarray | None) -> float | None:
     """The one lower bound of a one-column block, or None where the block was not measured."""
     return None if lows is None else lows[0]
+
+
+def _sensitivity_levels(confidence: float) -> list[float]:
+    """The other levels the dominant interaction is decided at (``SENSITIVITY_FACTORS``)."""
+    levels = [round(1 - f * (1 - confidence), 10) for f in SENSITIVITY_FACTORS]
+    return [level for level in levels if 0 < level < 1]
 
 
 def _dominant(table: pd.DataFrame) -> str | None:
@@ -809,7 +844,9 @@ def interaction_report(
     Returns
     -------
     InteractionReport
-        ``.table``, ``.dominant``, ``.summary()``.
+        ``.table``, ``.dominant``, ``.dominant_by_confidence`` (the answer
+        with wider and narrower intervals from the same resamples: where it
+        changes, the summary calls it fragile), ``.summary()``.
 
     Raises
     ------
@@ -1015,12 +1052,6 @@ def interaction_report(
         n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
     )
 
-    def low(name: str) -> np.ndarray | None:
-        return _interval(draws[name], confidence)[0] if name in draws else None
-
-    def high(name: str) -> np.ndarray | None:
-        return _interval(draws[name], confidence)[1] if name in draws else None
-
     # a resample (or a set of samples) whose targets do not vary has no skill: NaN, left
     # out of the intervals (all NaN where the samples themselves do not vary)
     floor = _chance_floor(targets, task, w)
@@ -1029,32 +1060,45 @@ def interaction_report(
     w_low, w_high = _interval(w_draws[np.arange(n_bootstrap), drawn], confidence)
     chance_means = _masked_mean(chances, loss_mask, w)
     skill = _skill(_masked_mean(losses, loss_mask, w), chance_means, floor)
-    s_low, s_high = _interval(_skill(draws["losses"], draws["chances"], floor), confidence)
-    alone_low = _interval(_skill(draws["alone"], draws["chances"][:, unique], floor), confidence)[0]
-    agree = draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS)
-    evidence = _Evidence(
-        names=names,
-        modalities=modalities,
-        unique=unique,
-        synergy=synergy,
-        redundancy=redundancy,
-        rival=rival,
-        by_construction=by_construction,
-        usable=usable,
-        undefined=np.isnan(skill) & loss_mask.any(axis=0),
-        skill_low=s_low,
-        alone_low=dict(zip(unique, alone_low)),
-        pair_low=dict(zip(pairs, low("pairs"))),
-        others_low=dict(zip(unique, low("others"))) if "others" in draws else {},
-        others_high=dict(zip(unique, high("others"))) if "others" in draws else {},
-        margin_low=dict(zip(single, low("margin"))) if "margin" in draws else {},
-        pooled_low=_first(low("pooled")),
-        added_low=_first(low("added")),
-        swap_low=_simultaneous_low(draws["swap"], confidence) if "swap" in draws else None,
-        agree_pairs=upper,
-        agree_draws=_shared_information(agree),
-        confidence=confidence,
-    )
+    skill_draws = _skill(draws["losses"], draws["chances"], floor)
+    alone_draws = _skill(draws["alone"], draws["chances"][:, unique], floor)
+    agree = _shared_information(draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS))
+
+    def evidence_at(level: float) -> _Evidence:
+        """The rules' inputs with intervals at ``level``, from the same resamples."""
+
+        def low(name: str) -> np.ndarray | None:
+            return _interval(draws[name], level)[0] if name in draws else None
+
+        def high(name: str) -> np.ndarray | None:
+            return _interval(draws[name], level)[1] if name in draws else None
+
+        return _Evidence(
+            names=names,
+            modalities=modalities,
+            unique=unique,
+            synergy=synergy,
+            redundancy=redundancy,
+            rival=rival,
+            by_construction=by_construction,
+            usable=usable,
+            undefined=np.isnan(skill) & loss_mask.any(axis=0),
+            skill_low=_interval(skill_draws, level)[0],
+            alone_low=dict(zip(unique, _interval(alone_draws, level)[0])),
+            pair_low=dict(zip(pairs, low("pairs"))),
+            others_low=dict(zip(unique, low("others"))) if "others" in draws else {},
+            others_high=dict(zip(unique, high("others"))) if "others" in draws else {},
+            margin_low=dict(zip(single, low("margin"))) if "margin" in draws else {},
+            pooled_low=_first(low("pooled")),
+            added_low=_first(low("added")),
+            swap_low=_simultaneous_low(draws["swap"], level) if "swap" in draws else None,
+            agree_pairs=upper,
+            agree_draws=agree,
+            confidence=level,
+        )
+
+    evidence = evidence_at(confidence)
+    s_low, s_high = _interval(skill_draws, confidence)
     verdicts = [evidence.verdict(e) for e in range(n_e)]
     table = pd.DataFrame(
         {
@@ -1084,6 +1128,11 @@ def interaction_report(
         index=pd.Index(names, name="expert"),
     )
     dominant = _dominant(table)
+    dominant_by_confidence = {}
+    for level in _sensitivity_levels(confidence):
+        other = evidence_at(level)
+        supported = [other.verdict(e)[0] for e in range(n_e)]
+        dominant_by_confidence[level] = _dominant(table.assign(supported=supported))
     mixture = {
         "score": _displayed_score(final, raw_mixture, np.asarray(y), scoring, w),
         "skill": float(skill[-1]),
@@ -1101,4 +1150,5 @@ def interaction_report(
         estimator_name=type(final).__name__,
         absence=_absence_evidence(explanation, mixture_output, targets, task, unit, w),
         weighted=w is not None,
+        dominant_by_confidence=dominant_by_confidence,
     )
