@@ -7,7 +7,8 @@ split and report:
 * whether the expert with the largest ``interaction_weights_`` (mean weight
   over the training data) is the expert named after the true interaction;
 * the verdict of :func:`sk_i2moe.inspection.interaction_report` on the
-  held-out split: is its ``dominant`` the true expert?
+  held-out split: is its ``dominant`` the true expert? And is it fragile (a
+  different ``dominant`` at 90 % or 99 %, ``dominant_by_confidence``)?
 * the mean weight on the true expert, the held-out score (accuracy or R^2)
   of the mixture and of the true expert alone, and for reference the score of
   scikit-learn's ``MLPClassifier``/``MLPRegressor`` (standardised,
@@ -193,6 +194,7 @@ def run_one(truth: str, data_kwargs: dict, seed: int, args: argparse.Namespace) 
         "dominant": dominant,
         "correct": dominant == expected,
         "report_dominant": str(report.dominant),
+        "report_fragile": any(d != report.dominant for d in report.dominant_by_confidence.values()),
         "report_correct": report.dominant == expected if truth != MIXED_CASE else np.nan,
         "true_weight": float(weights[clf.expert_names_.index(named)]),
         "test_weight": float(scores.loc[named, "mean_weight"]),
@@ -223,6 +225,7 @@ def summarise(results: pd.DataFrame, n_modalities: int) -> pd.DataFrame:
                 "true interaction": truth,
                 "dominant correct": f"{part['correct'].sum()}/{len(part)}",
                 "report correct": f"{int(part['report_correct'].sum())}/{len(part)}",
+                "report fragile": f"{int(part['report_fragile'].sum())}/{len(part)}",
                 "weight on true expert": _mean_std(part["true_weight"]),
                 "held-out score": _mean_std(part["accuracy"]),
                 "true expert alone": _mean_std(part["true_expert_accuracy"]),
@@ -315,6 +318,7 @@ def main() -> None:
             print(
                 f"  {truth:<15} seed {seed}: dominant {record['dominant']:<15} "
                 f"report {record['report_dominant']:<15} "
+                f"{'fragile  ' if record['report_fragile'] else ''}"
                 f"w_true {record['true_weight']:.3f}  acc {record['accuracy']:.3f}  "
                 f"weights {record['weights']}  ({record['fit_s']:.0f} s)",
                 flush=True,

@@ -4,7 +4,8 @@ On small real multimodal data, one fixed stratified train/test split per data
 set, ``I2MoEClassifier`` (default settings unless ``--params``) is fitted with
 five seeds and :func:`sk_i2moe.inspection.interaction_report` is run on the
 held-out part. Printed per data set: each seed's ``dominant`` and mean weights,
-how many seeds agree on ``dominant``, whether every pair of seeds' 95 %
+how many seeds agree on ``dominant`` (and which answers are fragile: another
+``dominant`` at 90 % or 99 %), whether every pair of seeds' 95 %
 intervals for each expert's mean weight overlap, how often one seed's interval
 holds another seed's mean weight, and how wide the intervals are.
 
@@ -163,12 +164,14 @@ def main() -> None:
             weights = ", ".join(f"{k} {v:.2f}" for k, v in report.table["mean_weight"].items())
             final = model[-1] if hasattr(model, "steps") else model
             print(
-                f"  seed {seed}: dominant {report.dominant}; mixture {report.metric} "
+                f"  seed {seed}: dominant {report.dominant} (at other levels "
+                f"{report.dominant_by_confidence}); mixture {report.metric} "
                 f"{report.mixture['score']:.3f}; weights {weights}; {final.n_iter_} epochs"
                 f" ({time.perf_counter() - start:.0f} s)",
                 flush=True,
             )
         answers = pd.Series([str(r.dominant) for r in reports])
+        fragile = [any(d != r.dominant for d in r.dominant_by_confidence.values()) for r in reports]
         top = answers.value_counts()
         weights = pd.concat([r.table["mean_weight"] for r in reports], axis=1)
         shared = overlapping_pairs(reports)
@@ -192,7 +195,9 @@ def main() -> None:
         summary.append(
             {
                 "data set": name,
-                "dominant per seed": ", ".join(answers),
+                "dominant per seed (*: fragile)": ", ".join(
+                    a + "*" * f for a, f in zip(answers, fragile)
+                ),
                 "agreement": f"{top.iloc[0]}/{len(answers)} ({top.index[0]})",
                 "intervals overlap (heaviest expert)": f"{shared[heaviest]:.0%} ({heaviest})",
                 "intervals overlap (all experts)": f"{(shared == 1).sum()}/{len(shared)} experts",
