@@ -559,11 +559,13 @@ class _SelectsColumns:
     """A modality's column selector that refuses to select no column, or another's.
 
     A ``ColumnTransformer`` skips an entry whose selection is empty, which
-    would drop the modality without a word, and lets two entries select the
+    would drop the modality without a word, lets two entries select the
     same column, which would copy it into two modalities and make them look
-    redundant. A callable's selection and a slice's depend on the table, and
-    positions, masks and slices can overlap, so they are checked when the
-    table is fitted.
+    redundant, and drops the columns no entry selects. A callable's
+    selection and a slice's depend on the table, and positions, masks and
+    slices can overlap, so they are checked when the table is fitted; the
+    last modality's selector also checks that every column is selected
+    (unless ``remainder="drop"``).
 
     Parameters
     ----------
@@ -574,12 +576,21 @@ class _SelectsColumns:
         The modality's name, for the error message.
     selectors : mapping of str to object
         Every modality's selector, this one's included, to compare with.
+    remainder : {"error", "drop"}, default="error"
+        Whether columns that no modality selects are refused.
     """
 
-    def __init__(self, selector: object, modality: str, selectors: Mapping[str, object]) -> None:
+    def __init__(
+        self,
+        selector: object,
+        modality: str,
+        selectors: Mapping[str, object],
+        remainder: str = "error",
+    ) -> None:
         self.selector = selector
         self.modality = modality
         self.selectors = selectors
+        self.remainder = remainder
 
     def __call__(self, X: object) -> object:
         """The selector's columns of ``X``; a ``ValueError`` when there are none.
@@ -604,12 +615,14 @@ class _SelectsColumns:
             )
         # each pair once: this modality against those before it
         earlier = list(self.selectors)[: list(self.selectors).index(self.modality)]
+        names = list(getattr(X, "columns", range(np.shape(X)[1])))
+        selected = None if own is None else set(own.tolist())
         for other in earlier if own is not None else ():
             selector = self.selectors[other]
             theirs = _positions(selector(X) if callable(selector) else selector, X)
             shared = [] if theirs is None else sorted(set(own.tolist()) & set(theirs.tolist()))
+            selected = None if theirs is None or selected is None else selected | set(theirs)
             if shared:
-                names = list(getattr(X, "columns", range(np.shape(X)[1])))
                 labels = any(_label_slice(v) for v in (self.selector, selector))
                 raise ValueError(
                     f"Columns {[names[i] for i in shared][:10]} are selected by modalities "
@@ -619,6 +632,17 @@ class _SelectsColumns:
                     "redundant). "
                     + ("Label slices include both ends, as DataFrame.loc does. " if labels else "")
                     + "Give each column to one of them."
+                )
+        last = len(earlier) == len(self.selectors) - 1
+        if last and self.remainder == "error" and selected is not None:
+            left = [name for i, name in enumerate(names) if i not in selected]
+            if left:
+                shown = ", ".join(repr(c) for c in left[:10])
+                more = f" and {len(left) - 10} more" if len(left) > 10 else ""
+                raise ValueError(
+                    f"Columns {shown}{more} of the table are in no modality. Add each to the "
+                    "modality it belongs to, or, to leave them out (an identifier, say), pass "
+                    "make_modality_transformer(..., remainder='drop') or drop them from the table."
                 )
         return selection
 
@@ -689,51 +713,6 @@ class _UnweightedScaler(StandardScaler):
 
     __metadata_request__fit = {"sample_weight": UNUSED}
     __metadata_request__partial_fit = {"sample_weight": UNUSED}
-
-
-class _EveryColumnListed(ColumnTransformer):
-    """The modalities' ``ColumnTransformer``, refusing columns that no modality selects.
-
-    ``remainder="drop"`` would leave such a column out without a word (a
-    prognostic factor forgotten in the mapping); ``make_modality_transformer``
-    returns this unless the caller asks for ``remainder="drop"``.
-    """
-
-    def fit_transform(self, X: object, y: object = None, **params: object) -> object:
-        """Fit as a ``ColumnTransformer``; a ``ValueError`` naming the columns in no modality.
-
-        Parameters
-        ----------
-        X : DataFrame
-            The table.
-        y : array-like, optional
-            Targets, for steps that use them.
-        **params : dict
-            Metadata routed to the steps.
-
-        Returns
-        -------
-        DataFrame or ndarray
-        """
-        out = super().fit_transform(X, y, **params)
-        left = [
-            cols
-            for name, how, cols in self.transformers_
-            if name == "remainder" and isinstance(how, str) and how == "drop"
-        ]
-        left = list(left[0]) if left else []
-        if left:
-            names = getattr(self, "feature_names_in_", None)
-            if names is not None and all(isinstance(c, (int, np.integer)) for c in left):
-                left = [names[c] for c in left]  # scikit-learn < 1.7 lists positions
-            shown = ", ".join(repr(c) for c in left[:10])
-            more = f" and {len(left) - 10} more" if len(left) > 10 else ""
-            raise ValueError(
-                f"Columns {shown}{more} of the table are in no modality. Add each to the "
-                "modality it belongs to, or, to leave them out (an identifier, say), pass "
-                "make_modality_transformer(..., remainder='drop') or drop them from the table."
-            )
-        return out
 
 
 class _ModalitySteps(ColumnTransformer):
@@ -979,12 +958,12 @@ def make_modality_transformer(
         )
         return KeepAbsentRows(inner, modality=modality) if absent == "keep" else inner
 
-    outer = (_EveryColumnListed if remainder == "error" else ColumnTransformer)(
+    outer = ColumnTransformer(
         [
             (
                 name,
                 per_modality(name),
-                _SelectsColumns(columns, name, dict(modalities)),
+                _SelectsColumns(columns, name, dict(modalities), remainder),
             )
             for name, columns in modalities.items()
         ],

@@ -515,3 +515,9 @@ def test_columns_in_no_modality_are_refused_unless_dropped_on_purpose():
     assert {c.split("__")[0] for c in kept.columns} == {"demographics", "tumour"}
     everything = {**MODALITIES, "ids": ["patient_id"]}
     assert make_modality_transformer(everything).fit(table, y).transform(table).shape[0] == len(y)
+    # still a ColumnTransformer by name: pipelines' step and grid parameter names unchanged
+    pipeline = make_pipeline(make_modality_transformer(MODALITIES), StandardScaler())
+    assert list(pipeline.named_steps) == ["columntransformer", "standardscaler"]
+    one = make_modality_transformer({"tumour": ["tumour_size", "grade"]})
+    with pytest.raises(ValueError, match=r"Columns 'age', 'sex', 'chemo', 'dose', 'patient_id'"):
+        one.fit(table)
