@@ -83,7 +83,10 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
     Parameters
     ----------
     estimator : I2MoE estimator or Pipeline ending in one
-        Fitted. A Pipeline's last step may itself be such a Pipeline.
+        Fitted. A Pipeline's last step may itself be such a Pipeline, and
+        a fitted hyperparameter search (``GridSearchCV`` and the like, with
+        ``refit``) stands for its ``best_estimator_``, whose predictions it
+        serves.
     X : object
         Input of ``estimator``.
 
@@ -94,13 +97,26 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
         ``X`` transformed by the steps before the last one.
     """
     final = estimator
-    while isinstance(final, Pipeline):
-        X = final[:-1].transform(X) if len(final) > 1 else X
-        final = final[-1]
+    while True:
+        if isinstance(final, Pipeline):
+            X = final[:-1].transform(X) if len(final) > 1 else X
+            final = final[-1]
+        elif hasattr(final, "cv_results_") and hasattr(final, "best_estimator_"):
+            final = final.best_estimator_  # a fitted search predicts with it
+        else:
+            break
     if not hasattr(final, "_explain_arrays"):
+        hint = (
+            " A search fitted with refit=False keeps no model: refit the best parameters."
+            if hasattr(final, "cv_results_")
+            else " Pass the I2MoE model itself (a wrapper such as CalibratedClassifierCV or "
+            "TransformedTargetRegressor predicts something other than the mixture's output)."
+            if any(hasattr(final, name) for name in ("estimator", "regressor"))
+            else ""
+        )
         raise TypeError(
-            "Expected a fitted I2MoEClassifier or I2MoERegressor, or a Pipeline ending in one; "
-            f"got {type(final).__name__}."
+            "Expected a fitted I2MoEClassifier or I2MoERegressor, a Pipeline ending in one, or "
+            f"a fitted search over one; got {type(final).__name__}.{hint}"
         )
     check_is_fitted(final, "net_")
     return final, X
@@ -805,7 +821,8 @@ def interaction_report(
     Parameters
     ----------
     estimator : I2MoEClassifier, I2MoERegressor or Pipeline ending in one
-        Fitted.
+        Fitted; a fitted search (``GridSearchCV``, ...) stands for its
+        ``best_estimator_``.
     X : mapping, DataFrame or array-like
         Held-out input, in the form the estimator (or pipeline) takes.
     y : array-like

@@ -387,7 +387,8 @@ def explain(estimator: object, X: object) -> Explanation:
     Parameters
     ----------
     estimator : I2MoE estimator or Pipeline ending in one
-        Fitted.
+        Fitted; a fitted search (``GridSearchCV``, ...) stands for its
+        ``best_estimator_``.
     X : object
         Input of ``estimator`` (for a Pipeline, what its first step takes).
 
@@ -445,7 +446,8 @@ def expert_scores(
     Parameters
     ----------
     estimator : I2MoE estimator or Pipeline ending in one
-        Fitted.
+        Fitted; a fitted search (``GridSearchCV``, ...) stands for its
+        ``best_estimator_``.
     X : mapping, DataFrame or array-like
         Input of ``estimator``.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
@@ -470,7 +472,8 @@ def expert_scores(
     Raises
     ------
     TypeError
-        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
+        If ``estimator`` is not an I2MoE estimator, a Pipeline ending in one or
+        a fitted search over one.
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     ValueError
@@ -535,7 +538,8 @@ def modality_importance(
     Parameters
     ----------
     estimator : I2MoE estimator or Pipeline ending in one
-        Fitted.
+        Fitted; a fitted search (``GridSearchCV``, ...) stands for its
+        ``best_estimator_``.
     X : mapping, DataFrame or array-like
         Held-out input of ``estimator``.
     y : array-like
@@ -561,7 +565,8 @@ def modality_importance(
     Raises
     ------
     TypeError
-        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in one.
+        If ``estimator`` is not an I2MoE estimator, a Pipeline ending in one or
+        a fitted search over one.
     ValueError
         For ``n_repeats`` that is not a positive integer, or ``y``,
         ``sample_weight`` or ``scoring`` that does not fit ``X`` and the

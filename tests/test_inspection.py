@@ -242,7 +242,7 @@ def test_expert_scores_multilabel():
 
 
 def test_expert_scores_errors():
-    with pytest.raises(TypeError, match="Pipeline ending in one; got BaseEstimator"):
+    with pytest.raises(TypeError, match="a fitted search over one; got BaseEstimator"):
         expert_scores(BaseEstimator(), None, None)
     with pytest.raises(NotFittedError):
         expert_scores(I2MoEClassifier(), {"a": np.zeros((2, 2))}, [0, 1])
@@ -266,3 +266,30 @@ def test_explanations_and_reports_compare_by_identity_and_hash(fitted):
         ]
     )
     assert output == output and hash(output) == hash(output)
+
+
+def test_a_fitted_search_stands_for_its_best_estimator(fitted):
+    # a fitted GridSearchCV predicts with best_estimator_, but the inspection functions
+    # refused it (a search over a pipeline is unwrapped twice)
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from skorch.helper import SliceDict
+
+    from sk_i2moe.inspection import explain, interaction_report
+
+    clf, X, y = fitted
+    X = SliceDict(**X)  # what a search can split
+    pipe = make_pipeline(I2MoEClassifier(hidden_dim=8, max_epochs=2, n_threads=1, random_state=0))
+    grid = {"i2moeclassifier__hidden_dim": [8]}
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    best = search.best_estimator_
+    np.testing.assert_array_equal(explain(search, X).weights, explain(best, X).weights)
+    table = interaction_report(search, X, y, n_bootstrap=20).table
+    assert table.equals(interaction_report(best, X, y, n_bootstrap=20).table)
+    no_refit = GridSearchCV(pipe, grid, cv=2, refit=False).fit(X, y)
+    with pytest.raises(TypeError, match="refit=False keeps no model"):
+        expert_scores(no_refit, X, y)
+    calibrated = CalibratedClassifierCV(clf, cv=2).fit(X, y)
+    with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
+        explain(calibrated, X)
