@@ -157,8 +157,9 @@ def resolve_n_members(n_members: int | str, n_samples: int) -> int:
 SHARED_PARAMETERS = """\
     modalities : dict of str to columns, default=None
         For a DataFrame or 2-D array ``X``: which columns form each modality
-        (column names, integer positions, a slice or a boolean mask). Ignored
-        for mapping input. With None, a DataFrame whose columns carry
+        (column names, integer positions, a slice or a boolean mask). Must be
+        None for mapping input, which names its modalities itself (a
+        ``ValueError`` otherwise). With None, a DataFrame whose columns carry
         ``modality__feature`` prefixes is split by prefix, and any other 2-D
         input is one modality named ``"x"``.
     fusion : str or callable, default="mlp"
@@ -496,7 +497,11 @@ SHARED_TRAINING_PARAMETERS = f"""\
         ``early_stopping``), before the final one.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout, replacement noise and
-        the validation split. ``fit`` seeds torch's CPU generator (and, for a
+        the validation split. With None, ``fit`` draws its seed from NumPy's
+        global random state (advancing it; ``np.random.seed`` makes such fits
+        repeatable, ``torch.manual_seed`` does not), and a RandomState
+        instance is advanced the same way, as scikit-learn's estimators do.
+        ``fit`` seeds torch's CPU generator (and, for a
         fit on a GPU, that GPU's; no other device's) inside
         :func:`torch.random.fork_rng`, so the caller's random state is
         restored afterwards. As those generators are process-wide, fits

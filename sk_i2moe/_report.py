@@ -745,7 +745,7 @@ def interaction_report(
     *,
     confidence: float = 0.95,
     n_bootstrap: int = 1000,
-    random_state: int | None = 0,
+    random_state: int | np.random.Generator | np.random.RandomState | None = 0,
     sample_weight: object = None,
     scoring: str | Callable | None = None,
 ) -> InteractionReport:
@@ -831,14 +831,17 @@ def interaction_report(
         Level of the bootstrap intervals.
     n_bootstrap : int, default=1000
         Bootstrap resamples of the held-out samples.
-    random_state : int or None, default=0
-        Seeds the resamples, the shuffles of the name check, the folds that
-        cross-fit the added-up predictions, the pairing of samples in the
+    random_state : int, Generator, RandomState instance or None, default=0
+        Passed to :func:`numpy.random.default_rng`: a ``Generator``'s or a
+        ``RandomState``'s stream is used and advanced, None draws fresh
+        entropy. Seeds the resamples, the shuffles of the name check, the
+        folds that cross-fit the added-up predictions, the pairing of samples in the
         synergy expert's swap test and the ensemble member each resample
         takes. The folds and the pairing are not resampled, so where the
         evidence sits near a rule's boundary the verdict can change with
         the seed (or the order of the rows); a claim that matters is worth
-        checking on a few seeds.
+        checking on a few seeds (the summary calls an answer fragile where
+        other interval levels change it).
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the held-out samples (e.g. survey or inverse-probability
         weights). Every mean, chance level and score is weighted, so that the
