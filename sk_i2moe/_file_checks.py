@@ -306,6 +306,19 @@ def check_fitted(estimator: object, path: str) -> None:
     loss = estimator.validation_loss_
     if loss is not None and not _finite_floats(loss, None):
         raise _error(path, "validation_loss_ is neither None nor finite numbers.")
+    names = getattr(estimator, "target_names_", None)
+    if names is not None and (
+        not isinstance(names, np.ndarray)
+        or names.shape != (n_outputs,)
+        or not all(isinstance(name, str) for name in names.tolist())
+        or len(set(names.tolist())) != n_outputs
+        or getattr(estimator, "_multilabel", True) is False
+    ):
+        raise _error(
+            path,
+            f"target_names_ is not None nor {n_outputs} distinct strings, one per output of a "
+            "multi-label or regression network.",
+        )
     feature_names = getattr(estimator, "feature_names_in_", None)
     stored = estimator._input_spec.feature_names
     if feature_names is not None and (

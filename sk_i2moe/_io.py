@@ -58,6 +58,7 @@ _OPTIONAL_FITTED = (
     "n_reweight_steps_",
     "n_members_",
     "class_weight_",
+    "target_names_",
 )
 # parameters that hold code or live state: not written, restored as None
 _NOT_SAVED = ("callbacks",)

@@ -245,6 +245,23 @@ def missing_values(values: object, holder: str) -> np.ndarray:
         ) from err
 
 
+def target_names(y: object) -> np.ndarray | None:
+    """The column names of a 2-D ``y`` given as a table, or None.
+
+    Names only where every column label is a string and no two are alike (a
+    table made from an array, with columns 0, 1, ..., names nothing), as an
+    object array: what the outputs of a multi-output regressor or a
+    multi-label classifier are called in explanations, plots and exports.
+    """
+    columns = getattr(y, "columns", None)
+    if columns is None or np.ndim(y) != 2:
+        return None
+    labels = list(columns)
+    if not labels or not all(isinstance(c, str) for c in labels) or len(set(labels)) < len(labels):
+        return None
+    return np.asarray(labels, dtype=object)
+
+
 def regression_targets(y: object) -> np.ndarray:
     """Regression targets as float64 real numbers, or a ``ValueError`` saying what ``y`` holds.
 

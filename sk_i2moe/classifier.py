@@ -16,7 +16,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._data import ModalityDataset
-from ._modalities import absent_modalities, fitting_parts
+from ._modalities import absent_modalities, fitting_parts, target_names
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -68,6 +68,11 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         probabilities tilted towards the heavier classes;
         :func:`~sk_i2moe.inspection.interaction_report` undoes the tilt before
         scoring predictions against the held-out class rates.
+    target_names_ : ndarray of shape (n_labels,) or None
+        For multi-label ``y`` given as a DataFrame whose column labels are
+        distinct strings, those labels: the outputs' names in explanations,
+        plots and ONNX exports (``classes_`` stays the label indices). None
+        otherwise.
     {shared_attributes}
 
     See Also
@@ -246,6 +251,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         multilabel = kind == "multilabel-indicator"
         if fit:
             self._multilabel = multilabel
+            self.target_names_ = target_names(y) if multilabel else None
         elif multilabel != self._multilabel:
             raise ValueError(
                 "warm_start cannot switch between multi-label and single-label targets."
@@ -442,7 +448,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         return len(self.classes_)
 
     def _output_names(self) -> list[str]:
-        return [str(c) for c in self.classes_]
+        names = getattr(self, "target_names_", None)  # None in files of earlier versions
+        return [str(c) for c in (self.classes_ if names is None else names)]
 
     def predict_proba(self, X: object) -> np.ndarray:
         """Class probabilities.

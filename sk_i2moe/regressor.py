@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import regression_targets
+from ._modalities import regression_targets, target_names
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -40,6 +40,11 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
 
     Attributes
     ----------
+    target_names_ : ndarray of shape (n_outputs,) or None
+        For ``y`` given as a DataFrame whose column labels are distinct
+        strings, those labels: the outputs' names in explanations, plots and
+        ONNX exports (``"y"``, or ``"y0"``, ``"y1"``, ..., otherwise). None
+        otherwise.
     {shared_attributes}
 
     See Also
@@ -215,6 +220,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         if table.shape[1] == 0:
             raise ValueError(f"y has shape {arr.shape}: no output to predict.")
         if fit:
+            self.target_names_ = target_names(y)
             self._y_ndim = arr.ndim
             # mean and standard deviation of y / max|y|, scaled back: no overflow of the
             # squares for targets near 1e200
@@ -246,6 +252,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         return len(self._y_loc)
 
     def _output_names(self) -> list[str]:
+        names = getattr(self, "target_names_", None)  # None in files of earlier versions
+        if names is not None:
+            return [str(name) for name in names]
         n = len(self._y_loc)
         return ["y"] if n == 1 else [f"y{i}" for i in range(n)]
 

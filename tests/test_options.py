@@ -1,6 +1,7 @@
 """Every backbone, task and ablation trains through the estimators."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -69,6 +70,12 @@ def test_multilabel(views):
     _check_training(clf, X)
     with pytest.raises(ValueError, match="class_weight is not supported for multi-label"):
         I2MoEClassifier(**SMALL, class_weight="balanced").fit(X, Y)
+    # a table's label names name the outputs (they were 0, 1, 2); classes_ stay the indices
+    assert clf.target_names_ is None and clf.explain(X).output_names == ["0", "1", "2"]
+    named = pd.DataFrame(Y, columns=["cardiac", "renal", "hepatic"])
+    table_fit = I2MoEClassifier(**{**SMALL, "max_epochs": 1}).fit(X, named)
+    assert table_fit.explain(X).output_names == ["cardiac", "renal", "hepatic"]
+    assert table_fit.classes_.tolist() == [0, 1, 2]
 
 
 @pytest.mark.parametrize(

@@ -246,3 +246,22 @@ def test_a_class_only_rows_of_weight_0_have_is_not_a_class_of_the_fit():
     np.testing.assert_array_equal(weighted.predict_proba(X), without.predict_proba(X))
     with pytest.raises(ValueError, match="only one class .* positive sample_weight count"):
         I2MoEClassifier(**params).fit(X, y, sample_weight=(y == 0).astype(float))
+
+
+def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, tmp_path):
+    # explanations, plots and exports called a DataFrame y's columns y0, y1
+    from sk_i2moe import load
+
+    X, y = diabetes
+    table = pd.DataFrame({"progression": y, "half": y / 2})
+    reg = I2MoERegressor(**{**SMALL, "max_epochs": 1}).fit(X, table)
+    assert reg.target_names_.tolist() == ["progression", "half"]
+    frame = reg.explain({k: v[:5] for k, v in X.items()}).to_frame()
+    assert {"output[progression]", "contribution[half]"} <= set(frame.columns)
+    reg.save(tmp_path / "model.i2moe")
+    assert load(tmp_path / "model.i2moe").target_names_.tolist() == ["progression", "half"]
+    unnamed = I2MoERegressor(**{**SMALL, "max_epochs": 1}).fit(X, np.column_stack([y, y / 2]))
+    assert unnamed.target_names_ is None
+    assert unnamed.explain({k: v[:5] for k, v in X.items()}).output_names == ["y0", "y1"]
+    numbered = I2MoERegressor(**{**SMALL, "max_epochs": 1}).fit(X, pd.DataFrame(table.values))
+    assert numbered.target_names_ is None  # columns 0, 1 name nothing
