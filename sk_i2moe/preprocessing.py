@@ -555,17 +555,74 @@ def _selects_none(selection: object) -> bool:
     return values.size == 0 or (values.dtype == bool and not values.any())
 
 
+class _InNoModality(TransformerMixin, BaseEstimator):
+    """The ``remainder`` of ``make_modality_transformer``'s ``ColumnTransformer``: refuses.
+
+    A ``ColumnTransformer`` fits its remainder on the columns that no entry
+    selects (and only when there are some): a column forgotten in the
+    mapping, an identifier or an outcome left in the table. ``"drop"`` would
+    lose it without a word; this names it. ``set_params(remainder="drop")``
+    on the returned transformer (or ``make_modality_transformer(...,
+    remainder="drop")``) leaves such columns out on purpose.
+    """
+
+    def fit(self, X: object, y: object = None) -> _InNoModality:
+        """Refuse the columns that no modality selects.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The table's columns that no modality selects.
+        y : None
+            Ignored.
+
+        Raises
+        ------
+        ValueError
+            Always, naming the columns.
+        """
+        columns = [str(c) for c in getattr(X, "columns", range(np.shape(X)[1]))]
+        shown = ", ".join(repr(c) for c in columns[:10])
+        more = f" and {len(columns) - 10} more" if len(columns) > 10 else ""
+        which = (
+            f"Column {shown} of the table is"
+            if len(columns) == 1
+            else (f"Columns {shown}{more} of the table are")
+        )
+        raise ValueError(
+            f"{which} in no modality. Add each to the modality it belongs to, or, to leave "
+            "it out (an identifier, an outcome), drop it from the table or pass "
+            "make_modality_transformer(..., remainder='drop')."
+        )
+
+    def transform(self, X: object) -> object:  # pragma: no cover - fit always raises
+        """Never reached (:meth:`fit` refuses); a ``ColumnTransformer`` requires it."""
+        raise NotImplementedError
+
+    def set_output(self, *, transform: str | None = None) -> _InNoModality:
+        """Nothing to configure: it outputs no column (the transformer's ``set_output`` calls it).
+
+        Parameters
+        ----------
+        transform : str or None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        return self
+
+
 class _SelectsColumns:
     """A modality's column selector that refuses to select no column, or another's.
 
     A ``ColumnTransformer`` skips an entry whose selection is empty, which
-    would drop the modality without a word, lets two entries select the
+    would drop the modality without a word, and lets two entries select the
     same column, which would copy it into two modalities and make them look
-    redundant, and drops the columns no entry selects. A callable's
-    selection and a slice's depend on the table, and positions, masks and
-    slices can overlap, so they are checked when the table is fitted; the
-    last modality's selector also checks that every column is selected
-    (unless ``remainder="drop"``).
+    redundant. A callable's selection and a slice's depend on the table, and
+    positions, masks and slices can overlap, so they are checked when the
+    table is fitted.
 
     Parameters
     ----------
@@ -576,21 +633,12 @@ class _SelectsColumns:
         The modality's name, for the error message.
     selectors : mapping of str to object
         Every modality's selector, this one's included, to compare with.
-    remainder : {"error", "drop"}, default="error"
-        Whether columns that no modality selects are refused.
     """
 
-    def __init__(
-        self,
-        selector: object,
-        modality: str,
-        selectors: Mapping[str, object],
-        remainder: str = "error",
-    ) -> None:
+    def __init__(self, selector: object, modality: str, selectors: Mapping[str, object]) -> None:
         self.selector = selector
         self.modality = modality
         self.selectors = selectors
-        self.remainder = remainder
 
     def __call__(self, X: object) -> object:
         """The selector's columns of ``X``; a ``ValueError`` when there are none.
@@ -615,14 +663,12 @@ class _SelectsColumns:
             )
         # each pair once: this modality against those before it
         earlier = list(self.selectors)[: list(self.selectors).index(self.modality)]
-        names = list(getattr(X, "columns", range(np.shape(X)[1])))
-        selected = None if own is None else set(own.tolist())
         for other in earlier if own is not None else ():
             selector = self.selectors[other]
             theirs = _positions(selector(X) if callable(selector) else selector, X)
             shared = [] if theirs is None else sorted(set(own.tolist()) & set(theirs.tolist()))
-            selected = None if theirs is None or selected is None else selected | set(theirs)
             if shared:
+                names = list(getattr(X, "columns", range(np.shape(X)[1])))
                 labels = any(_label_slice(v) for v in (self.selector, selector))
                 raise ValueError(
                     f"Columns {[names[i] for i in shared][:10]} are selected by modalities "
@@ -632,17 +678,6 @@ class _SelectsColumns:
                     "redundant). "
                     + ("Label slices include both ends, as DataFrame.loc does. " if labels else "")
                     + "Give each column to one of them."
-                )
-        last = len(earlier) == len(self.selectors) - 1
-        if last and self.remainder == "error" and selected is not None:
-            left = [name for i, name in enumerate(names) if i not in selected]
-            if left:
-                shown = ", ".join(repr(c) for c in left[:10])
-                more = f" and {len(left) - 10} more" if len(left) > 10 else ""
-                raise ValueError(
-                    f"Columns {shown}{more} of the table are in no modality. Add each to the "
-                    "modality it belongs to, or, to leave them out (an identifier, say), pass "
-                    "make_modality_transformer(..., remainder='drop') or drop them from the table."
                 )
         return selection
 
@@ -858,7 +893,9 @@ def make_modality_transformer(
         ``"error"`` refuses them when the transformer is fitted, naming them
         (a column forgotten in ``modalities`` is not lost without a word);
         ``"drop"`` leaves them out, as ``ColumnTransformer(remainder="drop")``
-        does (identifiers, outcome columns kept in the same table).
+        does (identifiers, outcome columns kept in the same table). It sets
+        the returned transformer's own ``remainder``: a refusing transformer,
+        or ``"drop"``; ``set_params(remainder=...)`` changes it later.
 
     Returns
     -------
@@ -963,10 +1000,10 @@ def make_modality_transformer(
             (
                 name,
                 per_modality(name),
-                _SelectsColumns(columns, name, dict(modalities), remainder),
+                _SelectsColumns(columns, name, dict(modalities)),
             )
             for name, columns in modalities.items()
         ],
-        remainder="drop",
+        remainder=_InNoModality() if remainder == "error" else "drop",
     )
     return outer.set_output(transform="pandas")

@@ -521,3 +521,9 @@ def test_columns_in_no_modality_are_refused_unless_dropped_on_purpose():
     one = make_modality_transformer({"tumour": ["tumour_size", "grade"]})
     with pytest.raises(ValueError, match=r"Columns 'age', 'sex', 'chemo', 'dose', 'patient_id'"):
         one.fit(table)
+    # the refusal is the ColumnTransformer's remainder, so its parameters say what it does
+    refusing = make_modality_transformer(MODALITIES)
+    assert type(refusing.get_params()["remainder"]).__name__ == "_InNoModality"
+    with pytest.raises(ValueError, match=r"^Column 'patient_id' of the table is in no modality"):
+        refusing.fit(table)
+    assert refusing.set_params(remainder="drop").fit_transform(table).shape[0] == len(y)
