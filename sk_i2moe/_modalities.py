@@ -229,20 +229,28 @@ def _is_real_number(kind: type) -> bool:
     return issubclass(kind, (numbers.Real, np.bool_, decimal.Decimal))
 
 
-def missing_values(values: object, holder: str) -> np.ndarray:
+def missing_values(
+    values: object,
+    holder: str,
+    remedy: str = "Replace it with None or float('nan') for a missing value.",
+) -> np.ndarray:
     """:func:`pandas.isna` of ``values`` as booleans, or a ``ValueError`` naming ``holder``.
 
     ``decimal.Decimal("sNaN")`` signals when compared, so that :func:`pandas.isna`
     raises ``decimal.InvalidOperation``; the error says which data hold it
-    (``holder``, e.g. ``"Modality 'labs'"``) and what to use instead.
+    (``holder``, e.g. ``"Modality 'labs'"``) and what to do (``remedy``).
     """
     try:
         return np.asarray(pd.isna(values), dtype=bool)
     except ArithmeticError as err:  # decimal.Decimal("sNaN") signals when compared
         raise ValueError(
             f"{holder} holds a signalling NaN Decimal (Decimal('sNaN')), which cannot be "
-            "compared or converted. Replace it with None or float('nan') for a missing value."
+            f"compared or converted. {remedy}"
         ) from err
+
+
+#: what to do about a target that is a signalling NaN: targets may not be missing
+DROP_TARGET = "Drop that sample (targets cannot be missing)."
 
 
 def target_names(y: object) -> np.ndarray | None:
@@ -283,7 +291,7 @@ def regression_targets(y: object) -> np.ndarray:
         flat = arr.ravel()
         text = next((v for v in flat if isinstance(v, (str, bytes))), None)
         if text is None:
-            if missing_values(flat, "y").any():
+            if missing_values(flat, "y", DROP_TARGET).any():
                 raise ValueError("y contains missing values (NaN, None or pd.NA); drop those rows.")
             other = next((v for v in flat if not _is_real_number(type(v))), None)
             if other is not None:

@@ -61,7 +61,7 @@ from ._evidence import (
     _skill,
     _swap_partners,
 )
-from ._modalities import regression_targets
+from ._modalities import DROP_TARGET, missing_values, regression_targets
 from ._scoring import check_score_arguments, metric_name, score_outputs
 from ._warn import warn
 
@@ -311,7 +311,7 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
     y = np.asarray(y)
     if y.ndim == 0 or len(y) != n:
         raise ValueError(f"y has shape {y.shape} but X has {n} samples; they must match.")
-    if y.dtype.kind == "O" and pd.isna(y).any():
+    if y.dtype.kind == "O" and missing_values(y, "y", DROP_TARGET).any():
         raise ValueError("y has missing values; drop those samples from X and y.")
     if not is_classifier(final):
         n_outputs = len(np.atleast_1d(final._y_loc))

@@ -98,8 +98,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
 
     def _lacking(self, X: object) -> np.ndarray:
         """Rows of ``X`` whose every column is missing."""
-        holder = "X" if self.modality is None else f"Modality {self.modality!r}"
-        return missing_values(pd.DataFrame(X), holder).all(axis=1)
+        return missing_values(pd.DataFrame(X), _holder(self.modality)).all(axis=1)
 
     def __sklearn_tags__(self) -> Tags:
         """Missing values are what this transformer is for."""
@@ -321,9 +320,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, self._table(X), reset=False, skip_check_array=True)
+        lacking = self._lacking(X)  # first: it names a signalling NaN, as at fit
         if isinstance(X, pd.DataFrame):
             X = self._numbers_again(X)
-        lacking = self._lacking(X)
         out = np.full((len(lacking), self._n_outputs), np.nan)
         # only the rows that have the modality reach the transformer (it may refuse NaN)
         rows = np.flatnonzero(~lacking)
@@ -408,10 +407,11 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         """
         check_is_fitted(self)
         X = validate_data(self, self._checked(X), reset=False, skip_check_array=True)
+        holder = _holder(self.modality)
         if isinstance(X, pd.DataFrame):
-            return X.astype(object).where(X.notna(), np.nan)
+            return X.astype(object).where(~missing_values(X, holder), np.nan)
         values = np.asarray(X, dtype=object)
-        return np.where(pd.isna(values), np.nan, values)
+        return np.where(missing_values(values, holder), np.nan, values)
 
     def set_output(self, *, transform: str | None = None) -> _CategoricalColumns:
         """Accept any output setting and keep the output as it is (not wrapped).
@@ -758,8 +758,29 @@ class _ModalitySteps(ColumnTransformer):
     step too: the ``<modality>__`` prefixes the estimators split on would be
     lost without a word (the estimator would then see one modality). A
     custom step such as ``FunctionTransformer(np.log1p)`` does that; this
-    refuses it when fitted, naming the modality.
+    refuses it when fitted, naming the modality. It also names the modality
+    of a signalling NaN (``Decimal("sNaN")``) before a step converts it.
     """
+
+    def _modality(self) -> str:
+        return self.transformers[0][2].modality
+
+    def transform(self, X: object, **params: object) -> object:
+        """Transform as a ``ColumnTransformer`` does, a signalling NaN named first.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The modality's columns.
+        **params : dict
+            Metadata routed to the steps.
+
+        Returns
+        -------
+        DataFrame or ndarray
+        """
+        missing_values(X, _holder(self._modality()))
+        return super().transform(X, **params)
 
     def fit_transform(self, X: object, y: object = None, **params: object) -> object:
         """Fit the steps as a ``ColumnTransformer`` does; a ``ValueError`` if an output has no name.
@@ -777,11 +798,12 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
+        missing_values(X, _holder(self._modality()))
         out = super().fit_transform(X, y, **params)
         try:
             self.get_feature_names_out()
         except AttributeError as err:
-            modality = self.transformers[0][2].modality
+            modality = self._modality()
             kinds = {"num": "numeric", "cat": "categorical"}
             unnamed = [
                 f"its {kinds[kind]} step's {part}"
@@ -796,6 +818,11 @@ class _ModalitySteps(ColumnTransformer):
                 "FunctionTransformer(np.log1p, feature_names_out='one-to-one')."
             ) from err
         return out
+
+
+def _holder(modality: str | None) -> str:
+    """What an error calls a table of one modality: its name where known."""
+    return "X" if modality is None else f"Modality {modality!r}"
 
 
 def _unnamed_parts(step: object) -> list[str]:

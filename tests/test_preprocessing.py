@@ -215,6 +215,18 @@ def test_keep_absent_rows_names_what_it_cannot_take():
         fitted.transform(signalling)
 
 
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_a_signalling_nan_is_named_by_modality_in_either_absent_mode(absent):
+    # decimal.InvalidOperation (impute), or "not numbers (text such as 'nan')" (keep), before
+    table, _ = _clinical(n=20)
+    transformer = make_modality_transformer(MODALITIES, absent=absent).fit(table)
+    for column in ("sex", "age"):  # categorical, and numeric at fit
+        bad = table.astype(object)
+        bad.loc[3, column] = decimal.Decimal("sNaN")
+        with pytest.raises(ValueError, match="Modality 'demographics' holds a signalling NaN"):
+            transformer.transform(bad)
+
+
 def test_column_selectors_that_are_not_a_block_of_columns_are_named():
     for columns, message in (
         ("age", r"columns='age' is not a list of columns.*\['age'\]"),

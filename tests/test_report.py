@@ -283,6 +283,11 @@ def test_bad_input_is_named(unique_m1):
         interaction_report(clf, X, np.full(200, 7))
     with pytest.raises(ValueError, match="confidence"):
         interaction_report(clf, X, y, confidence=95)
+    import decimal  # decimal.InvalidOperation before
+
+    signalling = np.array([decimal.Decimal("sNaN"), *y[1:]], dtype=object)
+    with pytest.raises(ValueError, match=r"y holds a signalling NaN .* Drop that sample"):
+        interaction_report(clf, X, signalling)
     with pytest.raises(TypeError, match="y is required"):
         interaction_report(clf, X, None)
     with pytest.raises(ValueError, match=r"one label per sample: pass y of shape \(200,\)"):
