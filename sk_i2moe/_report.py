@@ -106,14 +106,18 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
         else:
             break
     if not hasattr(final, "_explain_arrays"):
-        hint = (
-            " A search fitted with refit=False keeps no model: refit the best parameters."
-            if hasattr(final, "cv_results_")
-            else " Pass the I2MoE model itself (a wrapper such as CalibratedClassifierCV or "
-            "TransformedTargetRegressor predicts something other than the mixture's output)."
-            if any(hasattr(final, name) for name in ("estimator", "regressor"))
-            else ""
-        )
+        search = any(hasattr(final, name) for name in ("param_grid", "param_distributions"))
+        if hasattr(final, "cv_results_"):
+            hint = " A search fitted with refit=False keeps no model: refit the best parameters."
+        elif search:
+            hint = " The search is not fitted: fit it first."
+        elif any(hasattr(final, name) for name in ("estimator", "regressor")):
+            hint = (
+                " Pass the I2MoE model itself (a wrapper such as CalibratedClassifierCV or "
+                "TransformedTargetRegressor predicts something other than the mixture's output)."
+            )
+        else:
+            hint = ""
         raise TypeError(
             "Expected a fitted I2MoEClassifier or I2MoERegressor, a Pipeline ending in one, or "
             f"a fitted search over one; got {type(final).__name__}.{hint}"
@@ -871,9 +875,9 @@ def interaction_report(
     Raises
     ------
     TypeError
-        If ``estimator`` is not an I2MoE estimator or a Pipeline ending in
-        one, ``n_bootstrap`` is not an integer or ``confidence`` not a
-        number.
+        If ``estimator`` is not an I2MoE estimator, a Pipeline ending in one
+        or a fitted search over one, ``n_bootstrap`` is not an integer or
+        ``confidence`` not a number.
     ValueError
         For fewer than 2 held-out samples (of positive weight, with
         ``sample_weight``), mismatched lengths, labels the estimator does not

@@ -290,6 +290,8 @@ def test_a_fitted_search_stands_for_its_best_estimator(fitted):
     no_refit = GridSearchCV(pipe, grid, cv=2, refit=False).fit(X, y)
     with pytest.raises(TypeError, match="refit=False keeps no model"):
         expert_scores(no_refit, X, y)
+    with pytest.raises(TypeError, match="The search is not fitted"):
+        explain(GridSearchCV(pipe, grid), X)
     calibrated = CalibratedClassifierCV(clf, cv=2).fit(X, y)
     with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
         explain(calibrated, X)
