@@ -17,7 +17,10 @@ Data sets:
   ``SK_I2MOE_BRCA_WHEEL``; skipped when absent), whole and a 200-sample subsample;
 - the NCCTG lung cancer table shipped in the ``lifelines`` wheel: death within
   a year from demographics, the physician's and the patient's assessments, as in
-  the gallery's clinical example (``pip install lifelines``; skipped when absent).
+  the gallery's clinical example (``pip install lifelines``; skipped when absent);
+- GBSG2 from the same wheel: recurrence or death within three years from
+  demographics, tumour, receptor and treatment columns, the receptor panel
+  missing for a random quarter of the patients (a new user's walkthrough).
 
 Run ``python benchmarks/bench_stability.py`` (``--help`` for options). Target:
 ``dominant`` agrees in >= 4 of 5 seeds and the intervals overlap. The last
@@ -69,6 +72,31 @@ def load_lung() -> tuple[pd.DataFrame, np.ndarray, dict] | None:
     return table, y, modalities
 
 
+def load_gbsg2_table() -> tuple[pd.DataFrame, np.ndarray, dict] | None:
+    """GBSG2 as a clinical table (table, y, modality columns), or None without lifelines.
+
+    Recurrence or death within three years (patients censored before then left out), from
+    four modalities of mixed types; the receptor panel (a separate lab assay) is blanked for
+    a random quarter of the patients (seed 0), so that they lack a whole modality, as in a
+    new user's walkthrough on which the report's answer flipped between model seeds.
+    """
+    raw = _lifelines(None, "gbsg2.csv")
+    if raw is None:
+        return None
+    known = (raw["time"] > 1095) | (raw["cens"] == 1)
+    y = ((raw["time"] <= 1095) & (raw["cens"] == 1))[known].astype(int).to_numpy()
+    table = raw[known].drop(columns=["time", "cens"])  # the outcome: in no modality
+    lacking = np.random.default_rng(0).random(len(table)) < 0.25
+    table.loc[lacking, ["progrec", "estrec"]] = np.nan
+    modalities = {
+        "demographics": ["age", "menostat"],
+        "tumour": ["tsize", "tgrade", "pnodes"],
+        "receptors": ["progrec", "estrec"],
+        "treatment": ["horTh"],
+    }
+    return table, y, modalities
+
+
 def split_arrays(X: dict, y: np.ndarray) -> tuple:
     """Stratified 70/30 split of a dict of views, each imputed and scaled on the train part."""
     train, test = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=0)
@@ -91,13 +119,13 @@ def data_sets(args: argparse.Namespace) -> dict:
         out["TCGA-BRCA"] = (plain, *split_arrays(X, y))
         keep, _ = train_test_split(np.arange(len(y)), train_size=200, stratify=y, random_state=0)
         out["TCGA-BRCA, 200"] = (plain, *split_arrays({k: v[keep] for k, v in X.items()}, y[keep]))
-    lung = load_lung()
-    if lung is None:
-        print("NCCTG lung: skipped (neither lifelines nor its wheel found)")
-    else:
-        table, y, modalities = lung
+    for name, loaded in (("NCCTG lung", load_lung()), ("GBSG2", load_gbsg2_table())):
+        if loaded is None:
+            print(f"{name}: skipped (neither lifelines nor its wheel found)")
+            continue
+        table, y, modalities = loaded
 
-        def pipeline(seed: int) -> object:
+        def pipeline(seed: int, modalities: dict = modalities) -> object:
             return make_pipeline(
                 make_modality_transformer(modalities),
                 I2MoEClassifier(random_state=seed, **params),
@@ -106,8 +134,8 @@ def data_sets(args: argparse.Namespace) -> dict:
         X_train, X_test, y_train, y_test = train_test_split(
             table, y, test_size=0.3, stratify=y, random_state=0
         )
-        out["NCCTG lung"] = (pipeline, X_train, X_test, y_train, y_test)
-    return out
+        out[name] = (pipeline, X_train, X_test, y_train, y_test)
+    return {name: data for name, data in out.items() if not args.datasets or name in args.datasets}
 
 
 #: a gap the report's two decimals hardly resolve
@@ -149,6 +177,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--params", default="{}", help="estimator parameters as JSON")
     parser.add_argument("--brca-wheel", default=os.environ.get("SK_I2MOE_BRCA_WHEEL"))
+    parser.add_argument(
+        "--datasets", nargs="*", help='names to run (e.g. "GBSG2" "NCCTG lung"); default all'
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch threads {torch.get_num_threads()}, estimator parameters {args.params}")

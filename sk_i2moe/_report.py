@@ -24,7 +24,7 @@ of its samples, because the test's values of the two are not independent.
 For an ensemble (``n_members > 1``) each resample of the weights also draws
 one member, so that the weight intervals cover the randomness of training as
 well: where one fit from another random initialisation could put its weight.
-The dominant interaction is also decided with wider and narrower intervals
+The dominant interaction is also decided with narrower and wider intervals
 from the same resamples (``SENSITIVITY_FACTORS``), and the summary says when
 the answer changes with them.
 """
@@ -75,6 +75,9 @@ ADDED_SHARE = 0.05
 #: ``1 - confidence`` is multiplied by each of these (0.90 and 0.99 for 0.95): an answer that
 #: changes between them rests on evidence near the rules' thresholds
 SENSITIVITY_FACTORS = (2.0, 0.2)
+#: ... where each tail of the resamples holds at least this many of them (a 99 % interval
+#: needs 1,000 resamples: n_bootstrap below that checks the answer at the wider level only)
+MIN_TAIL_RESAMPLES = 5
 
 
 def final_estimator(estimator: object, X: object) -> tuple[object, object]:
@@ -163,10 +166,13 @@ class InteractionReport:
     dominant_by_confidence : dict
         ``{level: dominant}``: the dominant interaction the same resamples
         give with intervals at other levels (``1 - confidence`` doubled and
-        divided by five: 0.90 and 0.99 for 0.95; a level outside (0, 1) is
-        left out). Where one differs from ``dominant``, the answer rests on
-        evidence near the rules' thresholds: another seed or held-out split
-        may well give another, and :meth:`summary` says so.
+        divided by five: 0.90 and 0.99 for 0.95; a level outside (0, 1),
+        or one whose tails would hold fewer than five resamples, is left
+        out: 99 % needs ``n_bootstrap >= 1000``). Where one differs from
+        ``dominant``, the answer rests on evidence near the rules'
+        thresholds: another seed or held-out split may well give another,
+        and :meth:`summary` says so. The check is itself computed from the
+        resamples, so near a threshold it can differ with ``random_state``.
     n_samples : int
         Held-out samples the report is computed on (of positive weight).
     weighted : bool
@@ -237,17 +243,19 @@ class InteractionReport:
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{little})."
             )
         if self.dominant_by_confidence:
-            others = ", ".join(
-                f"{100 * level:g}%: {dominant or 'none'}"
-                for level, dominant in self.dominant_by_confidence.items()
-            )
+            levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
             if all(d == self.dominant for d in self.dominant_by_confidence.values()):
-                lines.append(f"The same answer with other interval levels ({others}).")
+                lines.append(f"The same answer with {levels} intervals.")
             else:
+                answers = ", ".join(
+                    f"{dominant or 'none'} with {100 * level:g}% intervals"
+                    for level, dominant in self.dominant_by_confidence.items()
+                )
                 lines.append(
-                    f"Fragile: the answer changes with the interval level ({others}); it rests on "
-                    "evidence near the rules' thresholds, so another seed or held-out split may "
-                    "give another. Check it on several before reporting it."
+                    f"Fragile: asking for a little less or more certainty changes the answer "
+                    f"({answers}). The evidence sits near the point where the rules decide, so "
+                    "another model seed or held-out split may well give another answer: check "
+                    "it on several before reporting it."
                 )
         heaviest = str(self.table["mean_weight"].idxmax())
         if not self.table.loc[heaviest, "supported"]:
@@ -466,10 +474,18 @@ def _first(lows: np.ndarray | None) -> float | None:
     return None if lows is None else lows[0]
 
 
-def _sensitivity_levels(confidence: float) -> list[float]:
-    """The other levels the dominant interaction is decided at (``SENSITIVITY_FACTORS``)."""
+def _sensitivity_levels(confidence: float, n_bootstrap: int) -> list[float]:
+    """The other levels the dominant interaction is decided at (``SENSITIVITY_FACTORS``).
+
+    Only levels in (0, 1) whose interval ends ``n_bootstrap`` resamples can
+    estimate: each tail holds at least ``MIN_TAIL_RESAMPLES`` of them.
+    """
     levels = [round(1 - f * (1 - confidence), 10) for f in SENSITIVITY_FACTORS]
-    return [level for level in levels if 0 < level < 1]
+    return [
+        level
+        for level in levels
+        if 0 < level < 1 and (1 - level) / 2 * n_bootstrap >= MIN_TAIL_RESAMPLES - 1e-9
+    ]
 
 
 def _dominant(table: pd.DataFrame) -> str | None:
@@ -869,7 +885,7 @@ def interaction_report(
     -------
     InteractionReport
         ``.table``, ``.dominant``, ``.dominant_by_confidence`` (the answer
-        with wider and narrower intervals from the same resamples: where it
+        with narrower and wider intervals from the same resamples: where it
         changes, the summary calls it fragile), ``.summary()``.
 
     Raises
@@ -1153,7 +1169,7 @@ def interaction_report(
     )
     dominant = _dominant(table)
     dominant_by_confidence = {}
-    for level in _sensitivity_levels(confidence):
+    for level in _sensitivity_levels(confidence, n_bootstrap):
         other = evidence_at(level)
         supported = [other.verdict(e)[0] for e in range(n_e)]
         dominant_by_confidence[level] = _dominant(table.assign(supported=supported))
