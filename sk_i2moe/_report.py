@@ -41,6 +41,7 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._data import standardization
 from ._evidence import (
     MIN_CLAIM_SAMPLES,
     N_MOMENTS,
@@ -61,9 +62,10 @@ from ._evidence import (
     _skill,
     _swap_partners,
 )
-from ._modalities import DROP_TARGET, missing_values, regression_targets
+from ._modalities import DROP_TARGET, absent_rows, missing_values, regression_targets
 from ._scoring import check_score_arguments, metric_name, score_outputs
 from ._warn import warn
+from .nn.ensemble import mixtures_of
 
 #: a synergy claim needs more than this share of the synergy expert's gain over the best
 #: single modality to be lost when the expert is made additive across some modality
@@ -175,6 +177,11 @@ class InteractionReport:
         resamples, so near a threshold it can differ with ``random_state``.
     n_samples : int
         Held-out samples the report is computed on (of positive weight).
+    training_rows : bool
+        Whether those samples look like the model's training rows (each
+        feature's mean and standard deviation equal the training rows'): the
+        report then warns, and :meth:`summary` says so first, since its
+        claims need held-out samples.
     weighted : bool
         Whether the samples were weighted (``sample_weight``).
     confidence : float
@@ -204,6 +211,7 @@ class InteractionReport:
     absence: dict | None = field(default=None, repr=False)
     weighted: bool = False
     dominant_by_confidence: dict = field(default_factory=dict, repr=False)
+    training_rows: bool = False
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -220,8 +228,14 @@ class InteractionReport:
         """
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
+        samples = (
+            "samples that look like its training data, NOT held out (the claims below are "
+            "overstated)"
+            if self.training_rows
+            else "held-out samples"
+        )
         lines = [
-            f"Interaction report for {self.estimator_name} on {self.n_samples} held-out samples"
+            f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
             f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals).",
             f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:.3f} "
             f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
@@ -358,6 +372,42 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
             f"(classes_={classes.tolist()[:10]})."
         )
     return np.searchsorted(classes, y), "classification"
+
+
+def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
+    """Whether ``arrays`` look like the rows the model was fitted on, warning if so.
+
+    A model keeps each feature's mean and standard deviation over its
+    training rows (``standardize``): the same statistics on the report's
+    rows, to float32 precision, mean the same rows (in any order), which no
+    held-out sample gives. A subset of the training rows is not caught.
+    """
+    if not getattr(final, "standardize", False) or not hasattr(final, "_module"):
+        return False  # nothing kept to compare with
+    mixture = mixtures_of(final._module())[0]
+    stored = [
+        (getattr(mixture, f"loc_{m}", None), getattr(mixture, f"scale_{m}", None))
+        for m in range(len(arrays))
+    ]
+    if any(loc is None or scale is None for loc, scale in stored):
+        return False
+    present = np.column_stack([~absent_rows(a) for a in arrays])
+    locs, scales = standardization([np.asarray(a, dtype=np.float32) for a in arrays], present)
+    same = all(
+        np.allclose(mine.numpy(), theirs.detach().cpu().numpy(), rtol=1e-6, atol=1e-7)
+        for pairs in zip(zip(locs, scales), stored)
+        for mine, theirs in zip(*pairs)
+    )
+    if same:
+        warn(
+            "X looks like the data the model was fitted on: every feature's mean and standard "
+            "deviation equal those of its training rows. The report's claims need samples the "
+            "model did not see (a held-out split, or a cross-validation fold); on training "
+            "rows the experts' skills are overstated and unsupported interactions can look "
+            "supported.",
+            UserWarning,
+        )
+    return same
 
 
 def _warn_absent_classes(classes: np.ndarray, targets: np.ndarray) -> None:
@@ -940,6 +990,7 @@ def interaction_report(
         n, w = int(given.sum()), w / w.mean()
     if task == "classification":
         _warn_absent_classes(final.classes_, targets)
+    training_rows = _training_rows(final, arrays)
     explanation = final._explain_arrays(arrays)
     names = list(explanation.expert_names)
     # the losses below in units of each output's training standard deviation (regression), so
@@ -1191,4 +1242,5 @@ def interaction_report(
         absence=_absence_evidence(explanation, mixture_output, targets, task, unit, w),
         weighted=w is not None,
         dominant_by_confidence=dominant_by_confidence,
+        training_rows=training_rows,
     )

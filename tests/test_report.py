@@ -663,3 +663,22 @@ def test_bad_sample_weights_are_named(unique_m1):
         interaction_report(clf, X, y, sample_weight=np.ones(5))
     with pytest.raises(ValueError, match="at least 2 held-out samples of positive weight; got 1"):
         interaction_report(clf, X, y, sample_weight=np.r_[1.0, np.zeros(len(y) - 1)])
+
+
+def test_training_rows_are_recognised_and_the_summary_says_so():
+    # the summary said "held-out samples" of the model's own training rows, whose claims
+    # are overstated; the model's feature statistics tell those rows apart (in any order)
+    X, y, _ = make_interaction_classification("redundancy", n_samples=300, random_state=0)
+    X_tr, y_tr, X_te, y_te = _split(X, y, 200)
+    clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3}).fit(X_tr, y_tr)
+    order = np.random.default_rng(1).permutation(200)
+    with pytest.warns(UserWarning, match="X looks like the data the model was fitted on"):
+        seen = interaction_report(clf, {k: v[order] for k, v in X_tr.items()}, y_tr[order])
+    assert seen.training_rows
+    assert "on 200 samples that look like its training data, NOT held out" in seen.summary()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        held_out = interaction_report(clf, X_te, y_te, n_bootstrap=50)
+    assert not held_out.training_rows and "100 held-out samples" in held_out.summary()
+    part = interaction_report(clf, {k: v[:150] for k, v in X_tr.items()}, y_tr[:150])
+    assert not part.training_rows  # a subset of the training rows is not caught (documented)
