@@ -316,7 +316,7 @@ def check_fitted(estimator: object, path: str) -> None:
     ):
         raise _error(
             path,
-            f"target_names_ is not None nor {n_outputs} distinct strings, one per output of a "
+            f"target_names_ is neither None nor {n_outputs} distinct strings, one per output of a "
             "multi-label or regression network.",
         )
     feature_names = getattr(estimator, "feature_names_in_", None)

@@ -617,6 +617,7 @@ def load(
     estimator.validation_loss_ = None  # unless the file records it
     estimator.n_reweight_steps_ = 0  # files of earlier versions: the weights were not refined
     estimator.n_members_ = estimator.n_members  # files of earlier versions: an integer
+    estimator.target_names_ = None  # files of earlier versions: outputs named by position
     for key, value in fitted.items():
         setattr(estimator, key, value)
     if not isinstance(estimator.n_members_, int):

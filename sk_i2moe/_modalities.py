@@ -270,6 +270,23 @@ def target_names(y: object) -> np.ndarray | None:
     return np.asarray(labels, dtype=object)
 
 
+def check_target_names(fitted: np.ndarray | None, y: object) -> None:
+    """Refuse a continued fit's ``y`` whose column names are not the first fit's, in order.
+
+    The outputs keep the first fit's names (``target_names_``): columns
+    renamed or reordered would train each output on another target under
+    the old name. A ``y`` without names (an array) is taken by position.
+    """
+    given = target_names(y)
+    if fitted is None or given is None or list(given) == list(fitted):
+        return
+    raise ValueError(
+        f"y's columns {list(given)[:5]} are not those the model was fitted with "
+        f"{list(fitted)[:5]}, in that order; a continued fit (warm_start) trains each output "
+        "on the column of its name. Pass y's columns in the fitted order, or fit a new model."
+    )
+
+
 def regression_targets(y: object) -> np.ndarray:
     """Regression targets as float64 real numbers, or a ``ValueError`` saying what ``y`` holds.
 

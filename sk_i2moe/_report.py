@@ -78,7 +78,8 @@ ADDED_SHARE = 0.05
 #: changes between them rests on evidence near the rules' thresholds
 SENSITIVITY_FACTORS = (2.0, 0.2)
 #: ... where each tail of the resamples holds at least this many of them (a 99 % interval
-#: needs 1,000 resamples: n_bootstrap below that checks the answer at the wider level only)
+#: needs 1,000 resamples: n_bootstrap below that checks the answer at the narrower level only);
+#: intervals at ``confidence`` itself with fewer are computed, with a warning
 MIN_TAIL_RESAMPLES = 5
 
 
@@ -112,7 +113,7 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
             break
     if not hasattr(final, "_explain_arrays"):
         search = any(hasattr(final, name) for name in ("param_grid", "param_distributions"))
-        if hasattr(final, "cv_results_"):
+        if search and hasattr(final, "cv_results_"):
             hint = " A search fitted with refit=False keeps no model: refit the best parameters."
         elif search:
             hint = " The search is not fitted: fit it first."
@@ -256,7 +257,7 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{little})."
             )
-        if self.dominant_by_confidence:
+        if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
             if all(d == self.dominant for d in self.dominant_by_confidence.values()):
                 lines.append(f"The same answer with {levels} intervals.")
@@ -266,10 +267,10 @@ class InteractionReport:
                     for level, dominant in self.dominant_by_confidence.items()
                 )
                 lines.append(
-                    f"Fragile: asking for a little less or more certainty changes the answer "
-                    f"({answers}). The evidence sits near the point where the rules decide, so "
-                    "another model seed or held-out split may well give another answer: check "
-                    "it on several before reporting it."
+                    f"Fragile: intervals at another level change the answer ({answers}). The "
+                    "evidence sits near the point where the rules decide, so another model seed "
+                    "or held-out split may well give another answer: check it on several before "
+                    "reporting it."
                 )
         heaviest = str(self.table["mean_weight"].idxmax())
         if not self.table.loc[heaviest, "supported"]:
@@ -971,6 +972,14 @@ def interaction_report(
         raise TypeError(f"n_bootstrap must be an integer; got {n_bootstrap!r}.")
     if n_bootstrap < 10:
         raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
+    if (1 - confidence) / 2 * n_bootstrap < MIN_TAIL_RESAMPLES - 1e-9:
+        needed = int(np.ceil(2 * MIN_TAIL_RESAMPLES / (1 - confidence) - 1e-9))
+        warn(
+            f"n_bootstrap={n_bootstrap} leaves {(1 - confidence) / 2 * n_bootstrap:.2g} "
+            f"resamples beyond each end of the {100 * confidence:g}% intervals, too few to place "
+            f"them; pass n_bootstrap={needed} or more.",
+            UserWarning,
+        )
     final, Xt = final_estimator(estimator, X)
     arrays = list(final._input_spec.transform(Xt).values())
     n = arrays[0].shape[0]

@@ -581,18 +581,19 @@ class _InNoModality(TransformerMixin, BaseEstimator):
         ValueError
             Always, naming the columns.
         """
-        columns = [str(c) for c in getattr(X, "columns", range(np.shape(X)[1]))]
+        columns = list(getattr(X, "columns", range(np.shape(X)[1])))
         shown = ", ".join(repr(c) for c in columns[:10])
         more = f" and {len(columns) - 10} more" if len(columns) > 10 else ""
-        which = (
-            f"Column {shown} of the table is"
-            if len(columns) == 1
-            else (f"Columns {shown}{more} of the table are")
+        one = len(columns) == 1
+        it = "it" if one else "them"
+        subject = (
+            f"Column {shown} of the table is" if one else f"Columns {shown}{more} of the table are"
         )
         raise ValueError(
-            f"{which} in no modality. Add each to the modality it belongs to, or, to leave "
-            "it out (an identifier, an outcome), drop it from the table or pass "
-            "make_modality_transformer(..., remainder='drop')."
+            f"{subject} in no modality. Add {'it' if one else 'each'} to the modality it belongs "
+            f"to, or, to leave {it} out (an identifier, an outcome), drop {it} from the table or "
+            "pass make_modality_transformer(..., remainder='drop') (on a built pipeline: "
+            "set_params(columntransformer__remainder='drop'))."
         )
 
     def transform(self, X: object) -> object:  # pragma: no cover - fit always raises

@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import regression_targets, target_names
+from ._modalities import check_target_names, regression_targets, target_names
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -219,6 +219,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         table = arr.reshape(len(arr), -1)
         if table.shape[1] == 0:
             raise ValueError(f"y has shape {arr.shape}: no output to predict.")
+        if not fit:
+            check_target_names(getattr(self, "target_names_", None), y)
         if fit:
             self.target_names_ = target_names(y)
             self._y_ndim = arr.ndim

@@ -128,11 +128,11 @@ def _negative_step(document, tensors):
         ),
         (
             lambda d, t: d["fitted"].update(target_names_=_array(["a", "b"], "|O")),
-            "target_names_ is not None nor 2 distinct strings, one per output of a multi-label",
+            "target_names_ is neither None nor 2 distinct strings, one per output of a multi-label",
         ),
         (
             lambda d, t: d["fitted"].update(target_names_=_array(["a"], "|O")),
-            "target_names_ is not None",
+            "target_names_ is neither None",
         ),
         (
             lambda d, t: d["input_spec"].update(modality_feature_names=5),

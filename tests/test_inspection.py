@@ -241,9 +241,15 @@ def test_expert_scores_multilabel():
     assert scores["score"].tolist() == [1.0, 0.0, 1.0]
 
 
-def test_expert_scores_errors():
+def test_expert_scores_errors(fitted):
     with pytest.raises(TypeError, match="a fitted search over one; got BaseEstimator"):
         expert_scores(BaseEstimator(), None, None)
+    import decimal  # decimal.InvalidOperation before
+
+    clf, X, y = fitted
+    signalling = np.array([decimal.Decimal("sNaN"), *y[1:]], dtype=object)
+    with pytest.raises(ValueError, match="y holds a signalling NaN"):
+        expert_scores(clf, X, signalling)
     with pytest.raises(NotFittedError):
         expert_scores(I2MoEClassifier(), {"a": np.zeros((2, 2))}, [0, 1])
 
@@ -292,6 +298,11 @@ def test_a_fitted_search_stands_for_its_best_estimator(fitted):
         expert_scores(no_refit, X, y)
     with pytest.raises(TypeError, match="The search is not fitted"):
         explain(GridSearchCV(pipe, grid), X)
+    from sklearn.model_selection import TunedThresholdClassifierCV
+
+    tuned = TunedThresholdClassifierCV(clf, cv=2, store_cv_results=True).fit(X, y)
+    with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
+        explain(tuned, X)  # it moves the threshold: not the mixture's predictions
     calibrated = CalibratedClassifierCV(clf, cv=2).fit(X, y)
     with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
         explain(calibrated, X)

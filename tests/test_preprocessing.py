@@ -539,3 +539,6 @@ def test_columns_in_no_modality_are_refused_unless_dropped_on_purpose():
     with pytest.raises(ValueError, match=r"^Column 'patient_id' of the table is in no modality"):
         refusing.fit(table)
     assert refusing.set_params(remainder="drop").fit_transform(table).shape[0] == len(y)
+    numbered = pd.DataFrame(np.arange(15.0).reshape(5, 3))  # columns 0, 1, 2: labels as given
+    with pytest.raises(ValueError, match=r"^Column 2 of the table is in no modality\. Add it"):
+        make_modality_transformer({"a": [0], "b": [1]}).fit(numbered)

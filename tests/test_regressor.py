@@ -265,3 +265,13 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
     assert unnamed.explain({k: v[:5] for k, v in X.items()}).output_names == ["y0", "y1"]
     numbered = I2MoERegressor(**{**SMALL, "max_epochs": 1}).fit(X, pd.DataFrame(table.values))
     assert numbered.target_names_ is None  # columns 0, 1 name nothing
+    # a continued fit on reordered columns trained each output on the other's target
+    warm = I2MoERegressor(**{**SMALL, "max_epochs": 1}, warm_start=True).fit(X, table)
+    with pytest.raises(ValueError, match=r"y's columns \['half', 'progression'\] are not"):
+        warm.fit(X, table[["half", "progression"]])
+    warm.fit(X, table.to_numpy())  # unnamed: taken by position
+    # a file written before target_names_ existed loads with None
+    from .helpers import rewrite_model_file
+
+    rewrite_model_file(tmp_path / "model.i2moe", lambda d, t: d["fitted"].pop("target_names_"))
+    assert load(tmp_path / "model.i2moe").target_names_ is None

@@ -130,9 +130,7 @@ def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fra
     assert report.dominant_by_confidence == {0.9: "uniqueness[m1]", 0.99: "uniqueness[m1]"}
     assert "The same answer with 90% and 99% intervals." in report.summary()
     flipped = replace(report, dominant_by_confidence={0.9: "uniqueness[m1]", 0.99: None})
-    assert "Fragile: asking for a little less or more certainty changes the answer" in (
-        flipped.summary()
-    )
+    assert "Fragile: intervals at another level change the answer" in (flipped.summary())
     assert "(uniqueness[m1] with 90% intervals, none with 99% intervals)" in flipped.summary()
     # on 20 held-out rows the claim does not survive 99% intervals: called fragile
     few = {k: v[:20] for k, v in X.items()}
@@ -142,10 +140,16 @@ def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fra
     strict = interaction_report(clf, few, y[:20], random_state=0, confidence=0.99)
     assert strict.dominant is None
     assert "Fragile" in near.summary()
+    # too few samples for any claim: no line on levels
+    eight = interaction_report(clf, {k: v[:8] for k, v in X.items()}, y[:8])
+    assert not any("The same answer" in line for line in eight.summary().splitlines())
     # levels the resamples cannot estimate (fewer than five in a tail) or outside (0, 1): left out
     assert list(interaction_report(clf, X, y, n_bootstrap=200).dominant_by_confidence) == [0.9]
     low = interaction_report(clf, X, y, confidence=0.4)
     assert list(low.dominant_by_confidence) == [0.88]  # 1 - 2 * 0.6 < 0
+    # too few resamples for the main level's own intervals: computed, with a warning
+    with pytest.warns(UserWarning, match=r"leaves 0.5 resamples .* pass n_bootstrap=10000"):
+        interaction_report(clf, X, y, confidence=0.999)
 
 
 def test_a_pure_uniqueness_case_names_its_modality(unique_m1):
@@ -678,7 +682,7 @@ def test_training_rows_are_recognised_and_the_summary_says_so():
     assert "on 200 samples that look like its training data, NOT held out" in seen.summary()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        held_out = interaction_report(clf, X_te, y_te, n_bootstrap=50)
+        held_out = interaction_report(clf, X_te, y_te, n_bootstrap=200)
     assert not held_out.training_rows and "100 held-out samples" in held_out.summary()
     part = interaction_report(clf, {k: v[:150] for k, v in X_tr.items()}, y_tr[:150])
     assert not part.training_rows  # a subset of the training rows is not caught (documented)
