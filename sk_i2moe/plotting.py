@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["plot_expert_scores", "plot_interaction_weights", "plot_sample_explanation"]
 
 _MIXTURE = "mixture"
+#: widest figure (inches) that plot_interaction_weights makes itself, however many groups
+MAX_WIDTH = 16.0
 
 
 def _pyplot() -> Any:
@@ -113,7 +115,10 @@ def plot_interaction_weights(
     by : array-like of shape (n_samples,), default=None
         A group label per sample (the predicted class, a cohort, a site):
         one violin or box per group and expert, side by side, with a
-        legend. None draws all samples together.
+        legend beside the axes; groups in sorted order where the labels
+        compare (else as first seen), missing labels (None, NaN) one group,
+        last. A new figure is at most ``MAX_WIDTH`` (16) inches wide. None
+        draws all samples together.
     report : InteractionReport, default=None
         From :func:`~sk_i2moe.inspection.interaction_report`: its mean
         weight per expert is drawn as a black dot with its bootstrap
@@ -158,11 +163,12 @@ def plot_interaction_weights(
     if report is not None:
         _check_report(report, names)
     plt = _pyplot()
-    from matplotlib.patches import Patch  # matplotlib is there: _pyplot() imported it
+    from matplotlib import colormaps  # matplotlib is there: _pyplot() imported it
+    from matplotlib.patches import Patch
 
     if ax is None:
         width = (1.3 + 0.5 * (len(groups) - 1)) * n_experts + 2.5
-        _, ax = plt.subplots(figsize=(width, 4), layout="constrained")
+        _, ax = plt.subplots(figsize=(min(width, MAX_WIDTH), 4), layout="constrained")
     else:
         _check_axes(ax)
     positions = np.arange(1, n_experts + 1)
@@ -175,7 +181,7 @@ def plot_interaction_weights(
         columns = [weights[rows, e][usable[rows, e]] for e in range(n_experts)]
         drawn = [e for e, c in enumerate(columns) if c.size]
         at, columns = at[drawn], [columns[e] for e in drawn]
-        color = f"C{g}"
+        color = f"C{g}" if len(groups) <= 10 else colormaps["viridis"](g / (len(groups) - 1))
         if kind == "violin":
             # A kernel density needs spread: give constant columns a negligible one.
             spread = [
@@ -216,7 +222,10 @@ def plot_interaction_weights(
     if not usable.all():
         title += "\n(each expert over the samples that have the modalities it needs)"
     ax.set_title(title)
-    ax.legend(handles=handles, loc="upper right", frameon=False)
+    if by is None:
+        ax.legend(handles=handles, loc="upper right", frameon=False)
+    else:  # beside the axes: one entry per group would cover the data
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return ax
 
 
@@ -229,8 +238,13 @@ def _groups(by: object, n_samples: int) -> list[tuple[str | None, np.ndarray]]:
         raise ValueError(
             f"by must hold one label per sample ({n_samples}); got shape {labels.shape}."
         )
-    # in first-seen order; missing labels (None, NaN) form a group of their own
-    codes, values = pd.factorize(pd.Series(labels, dtype=object), use_na_sentinel=False)
+    # sorted where the labels compare (classes 0, 1, ..., 9 in order), else first-seen;
+    # missing labels (None, NaN) form one group of their own, last
+    series = pd.Series(labels, dtype=object)
+    try:
+        codes, values = pd.factorize(series, sort=True, use_na_sentinel=False)
+    except TypeError:  # labels of types that do not compare
+        codes, values = pd.factorize(series, use_na_sentinel=False)
     return [(str(v), np.flatnonzero(codes == i)) for i, v in enumerate(values)]
 
 

@@ -332,7 +332,7 @@ def test_weights_split_by_group_and_drawn_with_a_report(plt, kind):
     report = interaction_report(clf, X, y, n_bootstrap=50)
     ax = plot_interaction_weights(exp, kind=kind, by=groups, report=report)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend[:2] == list(dict.fromkeys(groups.tolist()))
+    assert legend[:2] == ["benign", "malignant"]  # sorted, not in first-seen order
     assert legend[-1].startswith("report: mean weight, 95% interval")
     bars = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
     assert len(bars) == 1
@@ -396,7 +396,7 @@ def test_weights_plot_groups_missing_labels_and_refuses_what_it_cannot_draw(plt)
     before = plt.get_fignums()
     ax = plot_interaction_weights(exp, by=[np.nan, np.nan, "a", "a", None, "b"])
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts[:3] == ["nan", "a", "b"]  # NaN and None both missing: one group
+    assert texts[:3] == ["a", "b", "nan"]  # NaN and None both missing: one group, last
     plt.close(ax.figure)
     empty = Explanation(np.zeros((0, 5)), np.zeros((0, 5, 2)), np.zeros((0, 2)), NAMES, ["a", "b"])
     with pytest.raises(ValueError, match="no samples"):
@@ -431,3 +431,19 @@ def test_expert_scores_plot_refuses_infinite_or_repeated_scores(plt):
     with pytest.raises(ValueError, match="several columns named 'score'"):
         plot_expert_scores(repeated)
     assert plt.get_fignums() == before
+
+
+def test_many_groups_stay_readable(plt):
+    # ten classes drew a 26-inch figure with the legend over the data, in first-seen order,
+    # and an eleventh group took the first one's colour
+    exp = _explanation(n=60)
+    labels = np.array([9, 3, 0, 1, 2, 4, 5, 6, 7, 8, 10, 11] * 5)
+    ax = plot_interaction_weights(exp, by=labels)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[:12] == [str(k) for k in range(12)]
+    assert ax.figure.get_size_inches()[0] <= 16
+    colours = [tuple(h.get_facecolor()) for h in ax.get_legend().legend_handles[:12]]
+    assert len(set(colours)) == 12
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1
+    mixed = plot_interaction_weights(exp, by=np.array([1, "a"] * 30, dtype=object))
+    assert [t.get_text() for t in mixed.get_legend().get_texts()][:2] == ["1", "a"]
