@@ -280,9 +280,13 @@ def check_target_names(fitted: np.ndarray | None, y: object) -> None:
     given = target_names(y)
     if fitted is None or given is None or list(given) == list(fitted):
         return
+
+    def shown(names: np.ndarray) -> str:
+        return str(list(names)) if len(names) <= 10 else f"{list(names)[:10]} and more"
+
     raise ValueError(
-        f"y's columns {list(given)[:5]} are not those the model was fitted with "
-        f"{list(fitted)[:5]}, in that order; a continued fit (warm_start) trains each output "
+        f"y's columns {shown(given)} are not those the model was fitted with "
+        f"{shown(fitted)}, in that order; a continued fit (warm_start) trains each output "
         "on the column of its name. Pass y's columns in the fitted order, or fit a new model."
     )
 

@@ -81,6 +81,9 @@ SENSITIVITY_FACTORS = (2.0, 0.2)
 #: needs 1,000 resamples: n_bootstrap below that checks the answer at the narrower level only);
 #: intervals at ``confidence`` itself with fewer are computed, with a warning
 MIN_TAIL_RESAMPLES = 5
+#: the training-row check needs some feature with more distinct values than this: features of
+#: few values have the same mean and standard deviation on other rows of the same frequencies
+MANY_VALUES = 20
 
 
 def final_estimator(estimator: object, X: object) -> tuple[object, object]:
@@ -180,9 +183,10 @@ class InteractionReport:
         Held-out samples the report is computed on (of positive weight).
     training_rows : bool
         Whether those samples look like the model's training rows (each
-        feature's mean and standard deviation equal the training rows'): the
-        report then warns, and :meth:`summary` says so first, since its
-        claims need held-out samples.
+        feature's mean and standard deviation equal the training rows', and
+        some feature takes more than 20 distinct values): the report then
+        warns, and :meth:`summary` says so, since its claims need held-out
+        samples. Not every case is caught (see the interpretation guide).
     weighted : bool
         Whether the samples were weighted (``sample_weight``).
     confidence : float
@@ -229,15 +233,18 @@ class InteractionReport:
         """
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
-        samples = (
-            "samples that look like its training data, NOT held out (the claims below are "
-            "overstated)"
-            if self.training_rows
-            else "held-out samples"
-        )
+        samples = "samples" if self.training_rows else "held-out samples"
         lines = [
             f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
             f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals).",
+            *(
+                [
+                    "WARNING: these samples look like the model's training data, NOT held out: "
+                    "the skills and verdicts below are overstated. Report on held-out samples."
+                ]
+                if self.training_rows
+                else []
+            ),
             f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:.3f} "
             f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
             "removed; 0 = chance).",
@@ -380,11 +387,26 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
 
     A model keeps each feature's mean and standard deviation over its
     training rows (``standardize``): the same statistics on the report's
-    rows, to float32 precision, mean the same rows (in any order), which no
-    held-out sample gives. A subset of the training rows is not caught.
+    rows, to float32 precision, mean the same rows (in any order), where
+    some feature takes more than ``MANY_VALUES`` distinct values. Features of
+    few values (binary, one-hot, constant) can match on other rows with the
+    same frequencies, so data made only of them are never flagged; nor are
+    a subset of the training rows, rows lacking a whole modality, or a model
+    whose statistics cover part of its training rows (``early_stopping=True``
+    keeps its validation split out of them; rows of weight 0 are left out).
     """
     if not getattr(final, "standardize", False) or not hasattr(final, "_module"):
         return False  # nothing kept to compare with
+    present = np.column_stack([~absent_rows(a) for a in arrays])
+    if not present.any(axis=0).all():
+        return False  # a modality no row has: the training rows had it somewhere
+    continuous = any(
+        len(np.unique(a[present[:, m]][:, j])) > MANY_VALUES
+        for m, a in enumerate(arrays)
+        for j in range(a.shape[1])
+    )
+    if not continuous:
+        return False
     mixture = mixtures_of(final._module())[0]
     stored = [
         (getattr(mixture, f"loc_{m}", None), getattr(mixture, f"scale_{m}", None))
@@ -392,7 +414,6 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
     ]
     if any(loc is None or scale is None for loc, scale in stored):
         return False
-    present = np.column_stack([~absent_rows(a) for a in arrays])
     locs, scales = standardization([np.asarray(a, dtype=np.float32) for a in arrays], present)
     same = all(
         np.allclose(mine.numpy(), theirs.detach().cpu().numpy(), rtol=1e-6, atol=1e-7)
@@ -950,6 +971,14 @@ def interaction_report(
         ``sample_weight``), mismatched lengths, labels the estimator does not
         know, ``confidence`` outside (0, 1) or ``n_bootstrap`` below 10.
 
+    Warns
+    -----
+    UserWarning
+        When ``X`` looks like the model's training rows
+        (``InteractionReport.training_rows``), when ``n_bootstrap`` leaves
+        fewer than five resamples beyond each end of the intervals, and when
+        the held-out ``y`` lacks classes the model was fitted with.
+
     Examples
     --------
     >>> from sk_i2moe import I2MoEClassifier
@@ -968,6 +997,7 @@ def interaction_report(
         raise TypeError(f"confidence must be a number in (0, 1); got {confidence!r}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
+    confidence = float(confidence)  # a Fraction or Decimal as a float
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral):
         raise TypeError(f"n_bootstrap must be an integer; got {n_bootstrap!r}.")
     if n_bootstrap < 10:

@@ -592,8 +592,8 @@ class _InNoModality(TransformerMixin, BaseEstimator):
         raise ValueError(
             f"{subject} in no modality. Add {'it' if one else 'each'} to the modality it belongs "
             f"to, or, to leave {it} out (an identifier, an outcome), drop {it} from the table or "
-            "pass make_modality_transformer(..., remainder='drop') (on a built pipeline: "
-            "set_params(columntransformer__remainder='drop'))."
+            "pass make_modality_transformer(..., remainder='drop') (in a built pipeline: "
+            "set_params(<its step name>__remainder='drop'))."
         )
 
     def transform(self, X: object) -> object:  # pragma: no cover - fit always raises

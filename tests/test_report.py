@@ -679,10 +679,22 @@ def test_training_rows_are_recognised_and_the_summary_says_so():
     with pytest.warns(UserWarning, match="X looks like the data the model was fitted on"):
         seen = interaction_report(clf, {k: v[order] for k, v in X_tr.items()}, y_tr[order])
     assert seen.training_rows
-    assert "on 200 samples that look like its training data, NOT held out" in seen.summary()
+    first, second = seen.summary().splitlines()[:2]
+    assert first.startswith("Interaction report for I2MoEClassifier on 200 samples (95%")
+    assert second.startswith("WARNING: these samples look like the model's training data, NOT")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         held_out = interaction_report(clf, X_te, y_te, n_bootstrap=200)
     assert not held_out.training_rows and "100 held-out samples" in held_out.summary()
     part = interaction_report(clf, {k: v[:150] for k, v in X_tr.items()}, y_tr[:150])
     assert not part.training_rows  # a subset of the training rows is not caught (documented)
+    # binary features: other rows of the same frequencies have the same statistics, so such
+    # data are never flagged (a balanced held-out set was called training data)
+    rng = np.random.default_rng(0)
+    binary = {m: (rng.random((200, 3)) < 0.5).astype(float) for m in ("a", "b")}
+    labels = (binary["a"][:, 0] + binary["b"][:, 0] > 1).astype(int)
+    small = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 2}).fit(binary, labels)
+    shuffled = {m: rng.permuted(v, axis=0) for m, v in binary.items()}  # same frequencies
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert not interaction_report(small, shuffled, labels, n_bootstrap=200).training_rows
