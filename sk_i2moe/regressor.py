@@ -219,8 +219,6 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         table = arr.reshape(len(arr), -1)
         if table.shape[1] == 0:
             raise ValueError(f"y has shape {arr.shape}: no output to predict.")
-        if not fit:
-            check_target_names(getattr(self, "target_names_", None), y)
         if fit:
             self.target_names_ = target_names(y)
             self._y_ndim = arr.ndim
@@ -238,6 +236,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
                 f"y has shape {arr.shape}, but the model was fitted with {fitted}; pass y in "
                 "the same form."
             )
+        else:
+            check_target_names(getattr(self, "target_names_", None), y)
         with np.errstate(over="ignore"):
             standardized = (table - self._y_loc) / self._y_scale
         if not np.isfinite(standardized.astype(np.float32)).all():
