@@ -240,7 +240,8 @@ class InteractionReport:
             *(
                 [
                     "WARNING: these samples look like the model's training data, NOT held out: "
-                    "the skills and verdicts below are overstated. Report on held-out samples."
+                    "the skills below are overstated and unsupported interactions can look "
+                    "supported. Report on held-out samples."
                 ]
                 if self.training_rows
                 else []
@@ -388,24 +389,22 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
     A model keeps each feature's mean and standard deviation over its
     training rows (``standardize``): the same statistics on the report's
     rows, to float32 precision, mean the same rows (in any order), where
-    some feature takes more than ``MANY_VALUES`` distinct values. Features of
-    few values (binary, one-hot, constant) can match on other rows with the
-    same frequencies, so data made only of them are never flagged; nor are
-    a subset of the training rows, rows lacking a whole modality, or a model
-    whose statistics cover part of its training rows (``early_stopping=True``
-    keeps its validation split out of them; rows of weight 0 are left out).
+    some feature takes more than ``MANY_VALUES`` distinct values (a rule of
+    thumb). Features of fewer values can match on other rows with the same
+    frequencies, so data whose features all take ``MANY_VALUES`` or fewer are
+    never flagged; nor are a subset of the training rows, data in which a
+    modality is absent from every row, or a model whose statistics cover
+    part of its training rows (``early_stopping=True`` keeps its validation
+    split out of them; rows of weight 0 are left out).
     """
     if not getattr(final, "standardize", False) or not hasattr(final, "_module"):
         return False  # nothing kept to compare with
     present = np.column_stack([~absent_rows(a) for a in arrays])
     if not present.any(axis=0).all():
         return False  # a modality no row has: the training rows had it somewhere
-    continuous = any(
-        len(np.unique(a[present[:, m]][:, j])) > MANY_VALUES
-        for m, a in enumerate(arrays)
-        for j in range(a.shape[1])
-    )
-    if not continuous:
+    if not any(
+        _distinct_counts(a[present[:, m]]).max() > MANY_VALUES for m, a in enumerate(arrays)
+    ):
         return False
     mixture = mixtures_of(final._module())[0]
     stored = [
@@ -430,6 +429,14 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
             UserWarning,
         )
     return same
+
+
+def _distinct_counts(values: np.ndarray) -> np.ndarray:
+    """Distinct values of each column of ``values`` ``(n, p)`` (one sort of all columns)."""
+    if len(values) == 0:
+        return np.zeros(values.shape[1], dtype=int)
+    ordered = np.sort(values, axis=0)
+    return 1 + (np.diff(ordered, axis=0) != 0).sum(axis=0)
 
 
 def _warn_absent_classes(classes: np.ndarray, targets: np.ndarray) -> None:
@@ -997,7 +1004,7 @@ def interaction_report(
         raise TypeError(f"confidence must be a number in (0, 1); got {confidence!r}.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
-    confidence = float(confidence)  # a Fraction or Decimal as a float
+    confidence = float(confidence)  # e.g. a Fraction, as a float
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, numbers.Integral):
         raise TypeError(f"n_bootstrap must be an integer; got {n_bootstrap!r}.")
     if n_bootstrap < 10:

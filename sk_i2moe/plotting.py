@@ -108,17 +108,18 @@ def plot_interaction_weights(
     explanation : Explanation
         From ``estimator.explain(X)`` or :func:`sk_i2moe.inspection.explain`.
     ax : matplotlib Axes, default=None
-        Where to draw; a new figure is made when None.
+        Where to draw; a new figure is made when None (at most
+        ``MAX_WIDTH``, 16 inches, wide).
     kind : {"violin", "box"}, default="violin"
         Violin plot (kernel density, median as a line) or box plot (median,
         quartiles, whiskers at 1.5 IQR).
     by : array-like of shape (n_samples,), default=None
         A group label per sample (the predicted class, a cohort, a site):
         one violin or box per group and expert, side by side, with a
-        legend beside the axes; groups in sorted order where the labels
+        legend (beside the axes of a figure this makes); groups in the
+        order of a categorical's categories, else sorted where the labels
         compare (else as first seen), missing labels (None, NaN) one group,
-        last. A new figure is at most ``MAX_WIDTH`` (16) inches wide. None
-        draws all samples together.
+        last. None draws all samples together.
     report : InteractionReport, default=None
         From :func:`~sk_i2moe.inspection.interaction_report`: its mean
         weight per expert is drawn as a black dot with its bootstrap
@@ -166,7 +167,8 @@ def plot_interaction_weights(
     from matplotlib import colormaps  # matplotlib is there: _pyplot() imported it
     from matplotlib.patches import Patch
 
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         width = (1.3 + 0.5 * (len(groups) - 1)) * n_experts + 2.5
         _, ax = plt.subplots(figsize=(min(width, MAX_WIDTH), 4), layout="constrained")
     else:
@@ -181,7 +183,7 @@ def plot_interaction_weights(
         columns = [weights[rows, e][usable[rows, e]] for e in range(n_experts)]
         drawn = [e for e, c in enumerate(columns) if c.size]
         at, columns = at[drawn], [columns[e] for e in drawn]
-        color = f"C{g}" if len(groups) <= 10 else colormaps["viridis"](g / (len(groups) - 1))
+        color = _group_colour(g, len(groups), colormaps)
         if kind == "violin":
             # A kernel density needs spread: give constant columns a negligible one.
             spread = [
@@ -222,9 +224,9 @@ def plot_interaction_weights(
     if not usable.all():
         title += "\n(each expert over the samples that have the modalities it needs)"
     ax.set_title(title)
-    if by is None:
+    if by is None or not own_figure:
         ax.legend(handles=handles, loc="upper right", frameon=False)
-    else:  # beside the axes: one entry per group would cover the data
+    else:  # beside the axes of its own figure: one entry per group would cover the data
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return ax
 
@@ -238,14 +240,29 @@ def _groups(by: object, n_samples: int) -> list[tuple[str | None, np.ndarray]]:
         raise ValueError(
             f"by must hold one label per sample ({n_samples}); got shape {labels.shape}."
         )
-    # sorted where the labels compare (classes 0, 1, ..., 9 in order), else first-seen;
-    # missing labels (None, NaN) form one group of their own, last
-    series = pd.Series(labels, dtype=object)
-    try:
-        codes, values = pd.factorize(series, sort=True, use_na_sentinel=False)
-    except TypeError:  # labels of types that do not compare
-        codes, values = pd.factorize(series, use_na_sentinel=False)
-    return [(str(v), np.flatnonzero(codes == i)) for i, v in enumerate(values)]
+    series = pd.Series(by if isinstance(by, (pd.Series, pd.Categorical)) else labels)
+    missing = series.isna().to_numpy()
+    if isinstance(series.dtype, pd.CategoricalDtype):  # its categories' order (low, mid, high)
+        values = [c for c in series.cat.categories if (series == c).any()]
+    else:  # sorted where the labels compare (classes 0, 1, ..., 9), else first-seen
+        values = list(pd.unique(series[~missing]))
+        try:
+            values = sorted(values)
+        except TypeError:  # labels of types that do not compare
+            pass
+    groups = [(str(v), np.flatnonzero((series == v).to_numpy() & ~missing)) for v in values]
+    if missing.any():  # None, NaN, pd.NA: one group, last
+        groups.append((str(series[missing].iloc[0]), np.flatnonzero(missing)))
+    return groups
+
+
+def _group_colour(g: int, n_groups: int, colormaps: object) -> object:
+    """Group ``g``'s colour: the default cycle up to 10 groups, ``tab20`` to 20, then viridis."""
+    if n_groups <= 10:
+        return f"C{g}"
+    if n_groups <= 20:
+        return colormaps["tab20"](g)
+    return colormaps["viridis"](g / (n_groups - 1))
 
 
 def _check_axes(*axes: object) -> None:

@@ -447,3 +447,18 @@ def test_many_groups_stay_readable(plt):
     assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1
     mixed = plot_interaction_weights(exp, by=np.array([1, "a"] * 30, dtype=object))
     assert [t.get_text() for t in mixed.get_legend().get_texts()][:2] == ["1", "a"]
+    # an integer column with gaps (floats and NaN): sorted, the missing group last
+    gaps = plot_interaction_weights(exp, by=np.array([3.0, np.nan, 1.0, 2.0, 0.0] * 12))
+    texts = [t.get_text() for t in gaps.get_legend().get_texts()][:5]
+    assert texts == ["0.0", "1.0", "2.0", "3.0", "nan"]
+    # a categorical keeps its categories' order (qcut's low < mid < high)
+    tertiles = pd.Categorical(["high", "low", "mid"] * 20, categories=["low", "mid", "high"])
+    ordered = plot_interaction_weights(exp, by=tertiles)
+    assert [t.get_text() for t in ordered.get_legend().get_texts()][:3] == ["low", "mid", "high"]
+    # on the caller's axes the legend stays inside them (beside would leave the figure)
+    _, given = plt.subplots()
+    inside = plot_interaction_weights(exp, by=labels, ax=given)
+    given.figure.canvas.draw()
+    renderer = given.figure.canvas.get_renderer()
+    legend_box = inside.get_legend().get_window_extent(renderer)
+    assert legend_box.x1 <= given.get_window_extent(renderer).x1 + 1
