@@ -34,6 +34,7 @@ from ._modalities import (
     absent_modalities,
     absent_rows,
     check_sample_weight,
+    check_target_names,
     row_labels,
 )
 from ._net import HeldOutLogits, I2MoENet, mixture_output
@@ -866,6 +867,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
+        if reuse:  # the outputs keep the first fit's names (before rows are left out)
+            check_target_names(getattr(self, "target_names_", None), y)
         given_weights = check_sample_weight(sample_weight, n_samples)
         # a row of weight 0 is not given: once X is checked, the fit is the fit without it
         counted = given_weights > 0

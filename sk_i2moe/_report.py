@@ -1010,7 +1010,7 @@ def interaction_report(
     if n_bootstrap < 10:
         raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
     if (1 - confidence) / 2 * n_bootstrap < MIN_TAIL_RESAMPLES - 1e-9:
-        needed = int(np.ceil(2 * MIN_TAIL_RESAMPLES / (1 - confidence) - 1e-9))
+        needed = int(np.ceil(round(2 * MIN_TAIL_RESAMPLES / (1 - confidence), 6)))
         warn(
             f"n_bootstrap={n_bootstrap} leaves {(1 - confidence) / 2 * n_bootstrap:.2g} "
             f"resamples beyond each end of the {100 * confidence:g}% intervals, too few to place "

@@ -16,7 +16,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._data import ModalityDataset
-from ._modalities import absent_modalities, check_target_names, fitting_parts, target_names
+from ._modalities import absent_modalities, fitting_parts, target_names
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -256,8 +256,6 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             raise ValueError(
                 "warm_start cannot switch between multi-label and single-label targets."
             )
-        elif multilabel:
-            check_target_names(getattr(self, "target_names_", None), y)
         if multilabel:
             y = y.toarray() if sparse.issparse(y) else np.asarray(y)
             values = np.unique(y)

@@ -31,6 +31,8 @@ __all__ = ["plot_expert_scores", "plot_interaction_weights", "plot_sample_explan
 _MIXTURE = "mixture"
 #: widest figure (inches) that plot_interaction_weights makes itself, however many groups
 MAX_WIDTH = 16.0
+#: legend entries per column beside a figure's axes (what its 4-inch height holds)
+LEGEND_ROWS = 12
 
 
 def _pyplot() -> Any:
@@ -226,8 +228,15 @@ def plot_interaction_weights(
     ax.set_title(title)
     if by is None or not own_figure:
         ax.legend(handles=handles, loc="upper right", frameon=False)
-    else:  # beside the axes of its own figure: one entry per group would cover the data
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    else:  # beside the axes of its own figure (one entry per group would cover the data),
+        # in as many columns as keep it within the figure's height
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            frameon=False,
+            ncols=-(-len(handles) // LEGEND_ROWS),
+        )
     return ax
 
 

@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import check_target_names, regression_targets, target_names
+from ._modalities import regression_targets, target_names
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -236,8 +236,6 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
                 f"y has shape {arr.shape}, but the model was fitted with {fitted}; pass y in "
                 "the same form."
             )
-        else:
-            check_target_names(getattr(self, "target_names_", None), y)
         with np.errstate(over="ignore"):
             standardized = (table - self._y_loc) / self._y_scale
         if not np.isfinite(standardized.astype(np.float32)).all():

@@ -455,6 +455,11 @@ def test_many_groups_stay_readable(plt):
     tertiles = pd.Categorical(["high", "low", "mid"] * 20, categories=["low", "mid", "high"])
     ordered = plot_interaction_weights(exp, by=tertiles)
     assert [t.get_text() for t in ordered.get_legend().get_texts()][:3] == ["low", "mid", "high"]
+    # twenty groups: the legend in columns, within the figure's height (it squashed the plot)
+    twenty = plot_interaction_weights(exp, by=np.arange(60) % 20)
+    twenty.figure.canvas.draw()
+    box = twenty.get_legend().get_window_extent(twenty.figure.canvas.get_renderer())
+    assert box.height <= twenty.figure.bbox.height
     # on the caller's axes the legend stays inside them (beside would leave the figure)
     _, given = plt.subplots()
     inside = plot_interaction_weights(exp, by=labels, ax=given)

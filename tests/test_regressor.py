@@ -270,6 +270,10 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
     with pytest.raises(ValueError, match=r"y's columns \['half', 'progression'\] are not"):
         warm.fit(X, table[["half", "progression"]])
     warm.fit(X, table.to_numpy())  # unnamed: taken by position
+    weights = np.ones(len(y))
+    weights[:5] = 0  # the refusal is about the columns, not the rows kept
+    with pytest.raises(ValueError, match=r"fit a new model\.$"):
+        warm.fit(X, table[["half", "progression"]], sample_weight=weights)
     # a file written before target_names_ existed loads with None
     from .helpers import rewrite_model_file
 
