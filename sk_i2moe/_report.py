@@ -408,16 +408,16 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
         return False
     mixture = mixtures_of(final._module())[0]
     stored = [
-        (getattr(mixture, f"loc_{m}", None), getattr(mixture, f"scale_{m}", None))
+        getattr(mixture, f"{kind}_{m}", None)
+        for kind in ("loc", "scale")
         for m in range(len(arrays))
     ]
-    if any(loc is None or scale is None for loc, scale in stored):
+    if any(buffer is None for buffer in stored):
         return False
     locs, scales = standardization([np.asarray(a, dtype=np.float32) for a in arrays], present)
     same = all(
         np.allclose(mine.numpy(), theirs.detach().cpu().numpy(), rtol=1e-6, atol=1e-7)
-        for pairs in zip(zip(locs, scales), stored)
-        for mine, theirs in zip(*pairs)
+        for mine, theirs in zip([*locs, *scales], stored)
     )
     if same:
         warn(
@@ -563,8 +563,13 @@ def _sensitivity_levels(confidence: float, n_bootstrap: int) -> list[float]:
     return [
         level
         for level in levels
-        if 0 < level < 1 and (1 - level) / 2 * n_bootstrap >= MIN_TAIL_RESAMPLES - 1e-9
+        if 0 < level < 1 and _tail_resamples(level, n_bootstrap) >= MIN_TAIL_RESAMPLES - 1e-9
     ]
+
+
+def _tail_resamples(level: float, n_bootstrap: int) -> float:
+    """How many of ``n_bootstrap`` resamples lie beyond each end of a ``level`` interval."""
+    return (1 - level) / 2 * n_bootstrap
 
 
 def _dominant(table: pd.DataFrame) -> str | None:
@@ -1009,10 +1014,11 @@ def interaction_report(
         raise TypeError(f"n_bootstrap must be an integer; got {n_bootstrap!r}.")
     if n_bootstrap < 10:
         raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
-    if (1 - confidence) / 2 * n_bootstrap < MIN_TAIL_RESAMPLES - 1e-9:
-        needed = int(np.ceil(round(2 * MIN_TAIL_RESAMPLES / (1 - confidence), 6)))
+    beyond = _tail_resamples(confidence, n_bootstrap)
+    if beyond < MIN_TAIL_RESAMPLES - 1e-9:
+        needed = int(np.ceil(round(MIN_TAIL_RESAMPLES / beyond * n_bootstrap, 6)))
         warn(
-            f"n_bootstrap={n_bootstrap} leaves {(1 - confidence) / 2 * n_bootstrap:.2g} "
+            f"n_bootstrap={n_bootstrap} leaves {beyond:.2g} "
             f"resamples beyond each end of the {100 * confidence:g}% intervals, too few to place "
             f"them; pass n_bootstrap={needed} or more.",
             UserWarning,
