@@ -253,6 +253,23 @@ def missing_values(
 DROP_TARGET = "Drop that sample (targets cannot be missing)."
 
 
+def refuse_signalling_target(y: object) -> None:
+    """Refuse a ``y`` of Python objects holding ``Decimal("sNaN")``, naming ``y``.
+
+    scikit-learn's target checks and metrics meet such a value with
+    ``decimal.InvalidOperation`` or a message about label types; this says
+    what ``y`` holds and what to do. Sparse and numeric ``y`` pass unread.
+    """
+    if sparse.issparse(y):
+        return
+    try:
+        values = np.asarray(y)
+    except ValueError:  # ragged: the target checks that follow say so
+        return
+    if values.dtype.kind == "O":
+        missing_values(values, "y", DROP_TARGET)
+
+
 def target_names(y: object) -> np.ndarray | None:
     """The column names of a 2-D ``y`` given as a table, or None.
 

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring
 
-from ._modalities import DROP_TARGET, check_sample_weight, missing_values
+from ._modalities import check_sample_weight, refuse_signalling_target
 
 
 class _FixedClassifier(ClassifierMixin, BaseEstimator):
@@ -84,8 +84,7 @@ def check_score_arguments(
             f"y has shape {np.shape(y)} but X has {n_samples} samples; pass one target per "
             "row of X."
         )
-    if np.asarray(y).dtype.kind == "O":
-        missing_values(np.asarray(y), "y", DROP_TARGET)  # names a signalling NaN
+    refuse_signalling_target(y)
     if scoring is not None and not callable(scoring):
         if not isinstance(scoring, str):
             raise TypeError(

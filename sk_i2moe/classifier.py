@@ -16,7 +16,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._data import ModalityDataset
-from ._modalities import absent_modalities, fitting_parts, target_names
+from ._modalities import absent_modalities, fitting_parts, refuse_signalling_target, target_names
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -241,6 +241,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         return self._fit(X, y, sample_weight)
 
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+        refuse_signalling_target(y)
         kind = type_of_target(y, input_name="y")
         if kind == "multiclass-multioutput":
             raise ValueError(
@@ -552,6 +553,30 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         (569,)
         """
         return self._predict_outputs(self._forward(X)["logits"])
+
+    def score(self, X: object, y: object, sample_weight: object = None) -> float:
+        """Accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        scikit-learn's :meth:`~sklearn.base.ClassifierMixin.score` (subset
+        accuracy for multi-label ``y``), after ``y`` is checked for a
+        signalling NaN Decimal, which it names.
+
+        Parameters
+        ----------
+        X : mapping, DataFrame or array-like
+            Input in the same form as in :meth:`fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of rows predicted right.
+        """
+        refuse_signalling_target(y)
+        return super().score(X, y, sample_weight=sample_weight)
 
 
 def _temperature(

@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import regression_targets, target_names
+from ._modalities import refuse_signalling_target, regression_targets, target_names
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -296,3 +296,26 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         """The decision rule: predictions from outputs in target units ``(n, C)``."""
         outputs = outputs.astype(np.float64)
         return outputs.ravel() if self._y_ndim == 1 else outputs
+
+    def score(self, X: object, y: object, sample_weight: object = None) -> float:
+        """Coefficient of determination (R²) of :meth:`predict` on ``X`` against ``y``.
+
+        scikit-learn's :meth:`~sklearn.base.RegressorMixin.score`, after ``y``
+        is checked for a signalling NaN Decimal, which it names.
+
+        Parameters
+        ----------
+        X : mapping, DataFrame or array-like
+            Input in the same form as in :meth:`fit`.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights.
+
+        Returns
+        -------
+        float
+            R² (uniform average over outputs).
+        """
+        refuse_signalling_target(y)
+        return super().score(X, y, sample_weight=sample_weight)

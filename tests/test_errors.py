@@ -183,6 +183,25 @@ def test_y_problems():
         _fit(X, y=np.r_[np.nan, np.arange(9) % 2])
 
 
+def test_a_signalling_nan_target_is_named_in_fit_and_score(fitted):
+    import decimal
+
+    from sk_i2moe import I2MoERegressor
+
+    clf, X, y = fitted
+    signalling = np.array([decimal.Decimal("sNaN"), *y[1:]], dtype=object)
+    # "Unknown label type: unknown" and "argument must be an integer" before
+    with pytest.raises(ValueError, match="y holds a signalling NaN"):
+        _fit(X, y=signalling)
+    with pytest.raises(ValueError, match="y holds a signalling NaN"):
+        clf.score(X, signalling)
+    reg = I2MoERegressor(**SMALL).fit(X, y.astype(float))
+    # "cannot convert signaling NaN to float", naming nothing, before
+    with pytest.raises(ValueError, match="y holds a signalling NaN"):
+        reg.score(X, signalling)
+    assert clf.score(X, list(y)) == clf.score(X, y)  # lists pass unchanged
+
+
 @pytest.mark.parametrize(
     "param, value",
     [
