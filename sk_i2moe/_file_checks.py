@@ -184,11 +184,15 @@ def check_layout(spec: object, modalities: object, n_features_in: object, path: 
             f"the modalities' columns do not split {spec.n_columns} input columns into "
             f"groups of {list(spec.n_features)} integer positions"
         )
-    elif spec.feature_names is not None and len(spec.feature_names) != spec.n_columns:
-        problem = f"{len(spec.feature_names)} column names for {spec.n_columns} input columns"
+    elif spec.feature_names is not None and not _labels(spec.feature_names, spec.n_columns):
+        problem = (
+            f"the column names are not a 1-D array of {spec.n_columns} labels (strings, numbers "
+            "or tuples of them)"
+        )
     elif not _per_modality_names(spec):
         problem = (
-            "the modalities' column names are not one string per feature of each modality (or None)"
+            "the modalities' column names are not one label (a string, a number or a tuple of "
+            "them) per feature of each modality, or None"
         )
     if problem is not None:
         raise _error(path, f"its metadata disagrees with itself: {problem} (names, order, sizes).")
@@ -222,23 +226,33 @@ def _splits(columns: object, n_features: tuple, n_columns: object) -> bool:
 
 
 def _per_modality_names(spec: object) -> bool:
-    """Whether a mapping's per-modality column names are None or strings, one per feature."""
+    """Whether a mapping's per-modality column names are None or labels, one per feature."""
     names = spec.modality_feature_names
     if names is None:
         return True
     return (
         isinstance(names, tuple)
         and len(names) == len(spec.names)
-        and all(
-            entry is None
-            or (
-                isinstance(entry, np.ndarray)
-                and entry.ndim == 1
-                and entry.size == n
-                and all(isinstance(v, str) for v in entry.tolist())
-            )
-            for entry, n in zip(names, spec.n_features)
-        )
+        and all(entry is None or _labels(entry, n) for entry, n in zip(names, spec.n_features))
+    )
+
+
+def _labels(names: object, size: int) -> bool:
+    """Whether ``names`` are ``size`` column labels as ``save`` writes them.
+
+    A 1-D array of strings, numbers and tuples of them (a MultiIndex's columns).
+    """
+
+    def label(value: object) -> bool:
+        if isinstance(value, tuple):
+            return all(label(v) and not isinstance(v, tuple) for v in value)
+        return isinstance(value, (str, int, float, np.integer, np.floating))
+
+    return (
+        isinstance(names, np.ndarray)
+        and names.ndim == 1
+        and names.size == size
+        and all(label(v) for v in names.tolist())
     )
 
 

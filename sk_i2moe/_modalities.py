@@ -23,6 +23,7 @@ import contextlib
 import contextvars
 import decimal
 import numbers
+from collections import Counter
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -662,8 +663,9 @@ class ModalitySpec:
     owner : str
         Name of the estimator, for error messages.
     modality_feature_names : tuple of (ndarray or None), or None
-        For mapping input: each modality's column names when it was a
-        DataFrame (None for an array); None for 2-D input.
+        For mapping input: each modality's column names, whatever their
+        type, when it was a DataFrame (None for an array; a DataFrame at
+        prediction must have the same ones); None for 2-D input.
     """
 
     names: tuple[str, ...]
@@ -717,7 +719,7 @@ class ModalitySpec:
                 None,
                 sum(a.shape[1] for a in data.values()),
                 owner,
-                tuple(_modality_feature_names(X[n]) for n in names),
+                tuple(_column_names(X[n]) for n in names),
             ), data
         frame = X if isinstance(X, pd.DataFrame) else None
         arr = frame if frame is not None else _table(X)
@@ -786,7 +788,7 @@ class ModalitySpec:
             fitted_names = self.modality_feature_names or (None,) * len(self.names)
             for name, fitted in zip(self.names, fitted_names):
                 _check_feature_names(
-                    _modality_feature_names(X[name]), fitted, f"Modality {name!r}", self.owner
+                    _column_names(X[name]), fitted, f"Modality {name!r}", self.owner
                 )
             for name, expected in zip(self.names, self.n_features):
                 got = data[name].shape[1]
@@ -811,8 +813,7 @@ class ModalitySpec:
             arr: object = X
         else:
             arr = _table(X)
-            if self.feature_names_in is not None:
-                _check_feature_names(None, self.feature_names_in, "X", self.owner)
+            _check_feature_names(None, self.feature_names, "X", self.owner)
         if arr.shape[1] != self.n_columns:
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {self.owner} is expecting "
@@ -926,20 +927,21 @@ def _string_names(names: np.ndarray | None) -> np.ndarray | None:
     return names
 
 
-def _modality_feature_names(values: object) -> np.ndarray | None:
-    """One modality's feature names: a DataFrame's columns when every one is a string."""
-    return _string_names(_column_names(values))
-
-
 def _check_feature_names(
     got: np.ndarray | None, fitted: np.ndarray | None, what: str, owner: str
 ) -> None:
-    """Compare column names with those seen in fit, as scikit-learn does for ``X``.
+    """Compare a DataFrame's column labels with those seen in fit.
 
-    Names that differ (renamed, reordered, missing) are an error; names on
-    one side only are a warning (the columns may be in another order without
-    anyone knowing).
+    Labels of any type (integers too) that differ (renamed, reordered,
+    missing) are an error, NaN labels matching NaN; labels on one side only
+    are a warning where they are feature names in scikit-learn's sense (all
+    strings): the columns may be in another order without anyone knowing.
     """
+    if got is not None and fitted is not None:
+        if not _same_labels(got, fitted):
+            _refuse_other_columns(got, fitted, what)
+        return
+    got, fitted = _string_names(got), _string_names(fitted)
     if got is None and fitted is None:
         return
     if got is None:
@@ -950,23 +952,45 @@ def _check_feature_names(
             UserWarning,
         )
         return
-    if fitted is None:
-        warn(
-            f"{what} has feature names, but {owner} was fitted without feature names; they "
-            "are not checked.",
-            UserWarning,
-        )
-        return
-    if got.shape == fitted.shape and (got == fitted).all():
-        return
-    missing = [c for c in fitted if c not in set(got)]
-    unexpected = [c for c in got if c not in set(fitted)]
-    order = ", same names in another order" if not missing and not unexpected else ""
+    warn(
+        f"{what} has feature names, but {owner} was fitted without feature names; they "
+        "are not checked.",
+        UserWarning,
+    )
+
+
+def _same_labels(got: np.ndarray, fitted: np.ndarray) -> bool:
+    """Whether two column-label arrays are equal in order, a NaN label matching a NaN label."""
+    return len(got) == len(fitted) and all(
+        a == b or (_is_nan_label(a) and _is_nan_label(b)) for a, b in zip(got, fitted)
+    )
+
+
+def _is_nan_label(label: object) -> bool:
+    return isinstance(label, (float, np.floating)) and label != label
+
+
+def _refuse_other_columns(got: np.ndarray, fitted: np.ndarray, what: str) -> None:
+    """Raise the error for column labels that are not the fitted ones, saying how they differ."""
+    fitted_keys, got_keys = {_label_key(c) for c in fitted}, {_label_key(c) for c in got}
+    missing = [c for c in fitted if _label_key(c) not in got_keys]
+    unexpected = [c for c in got if _label_key(c) not in fitted_keys]
+    if missing or unexpected:
+        order = ""
+    elif Counter(map(_label_key, got)) == Counter(map(_label_key, fitted)):
+        order = ", same names in another order"
+    else:
+        order = ", names repeated another number of times"
     raise ValueError(
         f"{what}'s columns differ from those seen in fit (missing {missing[:5]}, "
         f"unexpected {unexpected[:5]}{order}). Pass the fitted columns in the fitted order: "
         f"{list(fitted[:5])}{' ...' if len(fitted) > 5 else ''}."
     )
+
+
+def _label_key(label: object) -> object:
+    """A set key for a column label: every NaN label the same key."""
+    return ("NaN label",) if _is_nan_label(label) else label
 
 
 def _check_no_repeats(groups: dict[str, np.ndarray], columns: pd.Index | None) -> None:

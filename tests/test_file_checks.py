@@ -136,11 +136,11 @@ def _negative_step(document, tensors):
         ),
         (
             lambda d, t: d["input_spec"].update(modality_feature_names=5),
-            "column names are not one string per feature",
+            "column names are not one label",
         ),
         (
             lambda d, t: d["input_spec"].update(modality_feature_names={"__tuple__": [1, 2, 3]}),
-            "column names are not one string per feature",
+            "column names are not one label",
         ),
         (_first_modality_named(""), "non-empty strings; got ''"),
         (_first_modality_named(1), "non-empty strings; got 1"),
@@ -202,6 +202,27 @@ def test_a_file_cannot_ask_for_more_threads_than_the_machine_has(saved):
     assert restored.n_threads == (os.cpu_count() or 1)
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     assert torch.get_num_threads() <= (os.cpu_count() or 1)
+
+
+def test_a_files_column_names_must_be_one_label_per_column(tmp_path):
+    import pandas as pd
+
+    X, y = _data()
+    table = pd.concat({k: pd.DataFrame(v) for k, v in X.items()}, axis=1)
+    table.columns = [f"{m}__{f}" for m, f in table.columns]
+    clf = I2MoEClassifier(**TINY).fit(table, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+
+    def column_of_names(document, tensors):
+        names = document["input_spec"]["feature_names"]
+        names["shape"] = [names["shape"][0], 1]
+        document["fitted"].pop("feature_names_in_")
+
+    _rewrite(path, column_of_names)
+    # loaded before, then every prediction on a DataFrame: "unhashable type: 'numpy.ndarray'"
+    with pytest.raises(ModelFileError, match="column names are not a 1-D array of 9 labels"):
+        load(path)
 
 
 def test_genuine_files_with_wide_or_object_labels_still_load(tmp_path):

@@ -88,6 +88,39 @@ def test_integer_columns_are_no_feature_names_as_in_scikit_learn():
         clf.predict(dict(arrays, labs=X["labs"]))
 
 
+def test_dataframe_modalities_check_column_labels_that_are_not_strings(tmp_path):
+    X, y = _frames()
+    numbered = {name: frame.set_axis(range(frame.shape[1]), axis=1) for name, frame in X.items()}
+    clf = I2MoEClassifier(**TINY).fit(numbered, y)
+    reordered = dict(numbered, labs=numbered["labs"][[2, 1, 0]])
+    # accepted before, and the probabilities changed
+    with pytest.raises(ValueError, match="Modality 'labs'.*another order"):
+        clf.predict(reordered)
+    with pytest.raises(ValueError, match=r"missing \[0, 1, 2\], unexpected \[7, 8, 9\]"):
+        clf.predict(dict(numbered, labs=numbered["labs"].set_axis([7, 8, 9], axis=1)))
+    clf.save(tmp_path / "model.i2moe")
+    with pytest.raises(ValueError, match="another order"):
+        load(tmp_path / "model.i2moe").predict(reordered)
+    mixed = dict(X, labs=X["labs"].set_axis(["hb", 1, "na"], axis=1))
+    clf = I2MoEClassifier(**TINY).fit(mixed, y)
+    with pytest.raises(ValueError, match="another order"):
+        clf.predict(dict(mixed, labs=mixed["labs"][["na", 1, "hb"]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # labels that are not all strings: no feature names
+        clf.predict(dict(mixed, labs=mixed["labs"].to_numpy()))
+
+
+def test_a_nan_column_label_matches_itself():
+    X, y = _frames()
+    table = pd.concat(X, axis=1).droplevel(0, axis=1)
+    table.columns = ["hb", "crp", np.nan, "s0", "s1"]
+    clf = I2MoEClassifier(**TINY, modalities={"labs": [0, 1, 2], "notes": [3, 4]}).fit(table, y)
+    # refused before: "missing [], unexpected [], same names in another order"
+    np.testing.assert_array_equal(clf.predict(table.copy()), clf.predict(table))
+    with pytest.raises(ValueError, match="another order"):
+        clf.predict(table.iloc[:, [2, 1, 0, 3, 4]])
+
+
 def test_a_table_fitted_with_names_warns_for_an_array():
     X, y = _frames()
     table = pd.concat(X, axis=1)
