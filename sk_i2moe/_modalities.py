@@ -254,6 +254,31 @@ def missing_values(
 DROP_TARGET = "Drop that sample (targets cannot be missing)."
 
 
+def refuse_missing_labels(y: object) -> None:
+    """Refuse class labels ``y`` with missing values, naming the rows.
+
+    NaN, None, ``pd.NA`` (a nullable or categorical ``y``) and
+    ``Decimal("sNaN")`` alike: scikit-learn's label checks meet them with
+    messages about label types or comparisons that name neither.
+    """
+    if sparse.issparse(y):
+        return
+    try:
+        values = np.asarray(y)
+    except ValueError:  # ragged: the target checks that follow say so
+        return
+    if values.ndim == 0 or values.dtype.kind not in "fcO":
+        return  # integers, text and bools cannot be missing
+    missing = missing_values(values, "y", DROP_TARGET).reshape(len(values), -1).any(axis=1)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        more = " ..." if len(rows) > 5 else ""
+        raise ValueError(
+            f"y has missing labels (NaN, None or pd.NA) at rows {rows[:5].tolist()}{more}; a "
+            "class label cannot be missing. Drop those rows from X and y before fitting."
+        )
+
+
 def refuse_signalling_target(y: object) -> None:
     """Refuse a ``y`` of Python objects holding ``Decimal("sNaN")``, naming ``y``.
 

@@ -16,7 +16,13 @@ from sklearn.utils.validation import column_or_1d
 
 from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
 from ._data import ModalityDataset
-from ._modalities import absent_modalities, fitting_parts, refuse_signalling_target, target_names
+from ._modalities import (
+    absent_modalities,
+    fitting_parts,
+    refuse_missing_labels,
+    refuse_signalling_target,
+    target_names,
+)
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
@@ -241,7 +247,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         return self._fit(X, y, sample_weight)
 
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
-        refuse_signalling_target(y)
+        refuse_missing_labels(y)
         kind = type_of_target(y, input_name="y")
         if kind == "multiclass-multioutput":
             raise ValueError(

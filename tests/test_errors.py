@@ -179,8 +179,18 @@ def test_y_problems():
         _fit(X, y=np.arange(9) % 2)
     with pytest.raises(ValueError, match="Unknown label type"):
         _fit(X, y=np.linspace(0, 1, 10))
-    with pytest.raises(ValueError, match="Input y contains NaN"):
+    with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[0\]"):
         _fit(X, y=np.r_[np.nan, np.arange(9) % 2])
+    labels = np.array(["a", "b"] * 5, dtype=object)
+    # before: "'<' not supported between 'float' and 'str'", "Unknown label type: unknown",
+    # "boolean value of NA is ambiguous"
+    for missing in (
+        pd.Series(labels, dtype="category").where(np.arange(10) != 3),
+        np.where(np.arange(10) == 3, None, labels),
+        pd.Series(labels, dtype="string").where(np.arange(10) != 3, pd.NA),
+    ):
+        with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[3\]"):
+            _fit(X, y=missing)
 
 
 def test_a_signalling_nan_target_is_named_in_fit_and_score(fitted):
