@@ -42,7 +42,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._modalities import _normalise_selector, _object_numbers, _pandas_input, missing_values
+from ._modalities import (
+    _is_real_number,
+    _normalise_selector,
+    _object_numbers,
+    _pandas_input,
+    missing_values,
+)
+from ._warn import warn
 
 __all__ = ["KeepAbsentRows", "make_modality_transformer"]
 
@@ -390,7 +397,10 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         -------
         _CategoricalColumns
         """
-        validate_data(self, self._checked(X), reset=True, skip_check_array=True)
+        X = self._checked(X)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        self._text_at_fit = [c for c, (text, _) in _value_kinds(X).items() if text is not None]
+        self._seen = _categories(X)
         return self
 
     def transform(self, X: object) -> object:
@@ -407,11 +417,50 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         """
         check_is_fitted(self)
         X = validate_data(self, self._checked(X), reset=False, skip_check_array=True)
+        kinds = _value_kinds(X)
+        turned = [
+            c
+            for c in getattr(self, "_text_at_fit", [])
+            if c in kinds and kinds[c][0] is None and kinds[c][1] is not None
+        ]
+        if turned:
+            examples = [kinds[c][1] for c in turned[:3]]
+            raise TypeError(
+                f"Modality {self.modality!r}: columns {turned[:5]} held text at fit and numbers "
+                f"now (e.g. {examples}); the one-hot encoding would match no fitted "
+                "category and leave every such row all zeros. Convert them back to the fitted "
+                "text, e.g. X[cols] = X[cols].astype(str)."
+            )
+        self._warn_unseen(X)
         holder = _holder(self.modality)
         if isinstance(X, pd.DataFrame):
             return X.astype(object).where(~missing_values(X, holder), np.nan)
         values = np.asarray(X, dtype=object)
         return np.where(missing_values(values, holder), np.nan, values)
+
+    def _warn_unseen(self, X: object) -> None:
+        """Warn, naming the columns, where rows hold categories that ``fit`` did not see.
+
+        The default encoding (``handle_unknown="ignore"``) gives such a row
+        all zeros for the column: no category, not an error.
+        """
+        seen = getattr(self, "_seen", {})
+        now = _categories(X, keep_rows=True)
+        unseen = {}
+        for column, values in now.items():
+            if column in seen:
+                new = [v for v in values if v not in seen[column]]
+                if new:
+                    unseen[column] = new
+        if unseen:
+            column, values = next(iter(unseen.items()))
+            warn(
+                f"Modality {self.modality!r}: rows of columns {list(unseen)[:5]} hold categories "
+                f"not seen in fit ({len(values)} row(s) of {column!r}, e.g. {values[0]!r}); the "
+                "one-hot encoding gives them no category (all zeros). Fit on data with every "
+                "category, or merge rare categories first.",
+                UserWarning,
+            )
 
     def set_output(self, *, transform: str | None = None) -> _CategoricalColumns:
         """Accept any output setting and keep the output as it is (not wrapped).
@@ -447,7 +496,7 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         return _check_feature_names_in(self, input_features)
 
     def _checked(self, X: object) -> object:
-        """``X`` (a polars frame as a pandas one); a ``TypeError`` for bad names and dates."""
+        """``X`` (a polars frame as a pandas one); a ``TypeError`` for names, dates, mixtures."""
         X = _pandas_input(X)
         columns = getattr(X, "columns", None)
         if columns is not None and not all(isinstance(c, str) for c in columns):
@@ -473,7 +522,57 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
                     "date: (df[col] - reference).dt.days), or pass categorical= a transformer "
                     "that handles them."
                 )
+        mixed = {c: kinds for c, kinds in _value_kinds(X).items() if None not in kinds}
+        if mixed:
+            column, (text, number) = next(iter(mixed.items()))
+            raise TypeError(
+                f"Modality {self.modality!r}: columns {list(mixed)[:5]} hold both text and "
+                f"numbers (column {column!r}: e.g. {text!r} and {number!r}), which the one-hot "
+                "encoding cannot order. Make each column one kind: text for categories "
+                "(X[col].astype(str)), or numbers (pd.to_numeric(X[col], errors='coerce'), "
+                "which makes the text missing)."
+            )
         return X
+
+
+def _categories(X: object, keep_rows: bool = False) -> dict[object, object]:
+    """Per column of a DataFrame, its values that are not missing: a set, or a list of the rows'.
+
+    Arrays have no columns to name: ``{}``.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return {}
+    out = {}
+    for position, column in enumerate(X.columns):
+        values = X.iloc[:, position].dropna().to_numpy(dtype=object).tolist()
+        out[column] = values if keep_rows else set(values)
+    return out
+
+
+def _value_kinds(X: object) -> dict[object, tuple[object, object]]:
+    """Per column of a DataFrame, an example of its text and of its numbers (None where none).
+
+    Bools are neither (a ``bool`` column is a category whichever way it is
+    written); a ``category`` column is read from its categories, a text
+    (``string``) column is text. Arrays have no columns to tell apart: ``{}``.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return {}
+    out = {}
+    for position, column in enumerate(X.columns):
+        values = X.iloc[:, position]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = pd.Series(values.cat.categories, dtype=object)
+        elif pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        given = values.dropna().to_numpy(dtype=object)
+        text = next((v for v in given if isinstance(v, (str, bytes))), None)
+        number = next(
+            (v for v in given if _is_real_number(type(v)) and not isinstance(v, (bool, np.bool_))),
+            None,
+        )
+        out[column] = (text, number)
+    return out
 
 
 def _check_columns(modality: str, columns: object) -> None:
@@ -689,7 +788,9 @@ class _SelectsColumns:
 class _ColumnsByDtype:
     """The positions of a modality's numeric columns (``numeric=True``) or of the others.
 
-    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects.
+    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects but
+    durations (``timedelta64``); :class:`_ModalitySteps` has already read
+    object columns of numbers as numbers.
     Positions, not names: the inner ``ColumnTransformer`` would read integer
     column names as positions in the modality's sub-table.
 
@@ -730,7 +831,8 @@ class _ColumnsByDtype:
                 f"{type(X).__name__}. Wrap the table: pd.DataFrame(X, columns=names)."
             )
         positional = X.iloc[:0].set_axis(range(X.shape[1]), axis=1)  # the dtypes, no data
-        numeric = set(positional.select_dtypes(include="number").columns)
+        # durations count as numbers to pandas: they go to the categorical steps, which refuse them
+        numeric = set(positional.select_dtypes(include="number", exclude="timedelta").columns)
         return [i for i in range(X.shape[1]) if (i in numeric) == self.numeric]
 
     def __repr__(self) -> str:
@@ -760,7 +862,10 @@ class _ModalitySteps(ColumnTransformer):
     lost without a word (the estimator would then see one modality). A
     custom step such as ``FunctionTransformer(np.log1p)`` does that; this
     refuses it when fitted, naming the modality. It also names the modality
-    of a signalling NaN (``Decimal("sNaN")``) before a step converts it.
+    of a signalling NaN (``Decimal("sNaN")``) before a step converts it, and
+    reads an object column of numbers (``Decimal`` values from a database,
+    numbers beside ``None``) as numbers, as the estimators do, so that it is
+    scaled, not one-hot encoded one column per value.
     """
 
     def _modality(self) -> str:
@@ -780,8 +885,7 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
-        missing_values(X, _holder(self._modality()))
-        return super().transform(X, **params)
+        return super().transform(_numbers_read(X, self._modality()), **params)
 
     def fit_transform(self, X: object, y: object = None, **params: object) -> object:
         """Fit the steps as a ``ColumnTransformer`` does; a ``ValueError`` if an output has no name.
@@ -799,8 +903,7 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
-        missing_values(X, _holder(self._modality()))
-        out = super().fit_transform(X, y, **params)
+        out = super().fit_transform(_numbers_read(X, self._modality()), y, **params)
         try:
             self.get_feature_names_out()
         except AttributeError as err:
@@ -819,6 +922,34 @@ class _ModalitySteps(ColumnTransformer):
                 "FunctionTransformer(np.log1p, feature_names_out='one-to-one')."
             ) from err
         return out
+
+
+def _numbers_read(X: object, modality: str) -> object:
+    """``X`` with its object columns of real numbers as float64 (a copy; ``X`` as it is if none).
+
+    A column qualifies when its values that are not missing are all real
+    numbers but bools (a column of bools is a category, as a ``bool``
+    column is) and there is at least one. A signalling NaN is named first.
+    """
+    missing_values(X, _holder(modality))
+    if not isinstance(X, pd.DataFrame):
+        return X
+    numbers = {}
+    for position, dtype in enumerate(X.dtypes):
+        if not pd.api.types.is_object_dtype(dtype):
+            continue
+        values = X.iloc[:, position].to_numpy()
+        given = values[~missing_values(values, _holder(modality))]
+        if given.size and all(
+            _is_real_number(type(v)) and not isinstance(v, (bool, np.bool_)) for v in given
+        ):
+            numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
+    if not numbers:
+        return X
+    out = X.copy()
+    for position, column in numbers.items():
+        out.isetitem(position, column)
+    return out
 
 
 def _holder(modality: str | None) -> str:
@@ -873,10 +1004,14 @@ def make_modality_transformer(
 
     Numeric and categorical columns are told apart by their dtype when the
     transformer is fitted (numeric is what ``DataFrame.select_dtypes(include=
-    "number")`` selects; everything else is categorical: strings,
-    ``category``, booleans), so the table must be a DataFrame. Columns whose
-    names are not strings come out named ``x0``, ``x1``, ... (scikit-learn's
-    rule for feature names); name them with strings to keep their names.
+    "number")`` selects but durations, and an object column whose values
+    are real numbers and missing values, such as ``Decimal`` values from a
+    database, read as numbers as the estimators read it; everything else is
+    categorical: strings, ``category``, booleans), so the table must be a
+    DataFrame. A modality's numeric columns whose names are all integers
+    come out named ``x0``, ``x1``, ... (scikit-learn's rule for feature
+    names); its categorical columns must be named by strings. Name columns
+    with strings to keep their names.
 
     Parameters
     ----------
@@ -906,8 +1041,12 @@ def make_modality_transformer(
         keep_empty_features=True)`` and ``OneHotEncoder(handle_unknown=
         "ignore", sparse_output=False)``; it refuses date and duration
         columns (``datetime64``, ``timedelta64``) of a DataFrame, which it
-        would encode one column per distinct value. With either default, a
-        column without a value in the training rows is kept, as a constant.
+        would encode one column per distinct value, columns that hold both
+        text and numbers, and, when transforming, numbers in a column that
+        held text when fitted (no fitted category would match them); it
+        warns, naming the column, where rows hold categories the fit did not
+        see (encoded as all zeros). With either default, a column without a
+        value in the training rows is kept, as a constant.
     absent : {"keep", "impute"}, default="keep"
         What to do with a row that lacks a whole modality (all of its
         columns missing). ``"keep"`` leaves the row's outputs for that

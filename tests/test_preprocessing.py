@@ -185,6 +185,61 @@ def test_date_and_duration_columns_are_refused_by_name(absent):
     assert "treatment__num__follow_up" in out.columns
 
 
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_a_duration_column_is_refused_alone_and_beside_numbers(absent):
+    table, _ = _clinical(n=20)
+    table["stay"] = pd.to_timedelta(np.arange(20), unit="h")
+    # before: read as nanoseconds and scaled (alone), numpy's DTypePromotionError (beside a float)
+    for columns in (["stay"], ["stay", "dose"]):
+        transformer = make_modality_transformer({"m": columns}, absent=absent, remainder="drop")
+        with pytest.raises(TypeError, match=r"Modality 'm': columns \['stay'\] hold dates or dur"):
+            transformer.fit(table)
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_object_columns_of_numbers_are_scaled_not_one_hot_encoded(absent):
+    table, _ = _clinical(n=30)
+    as_decimals = table.assign(
+        dose=[None, *(decimal.Decimal(str(round(v, 2))) for v in table["dose"][1:])]
+    )
+    assert as_decimals["dose"].dtype == object
+    original = as_decimals.copy()
+    modalities = {"demographics": ["age", "sex"], "treatment": ["dose", "chemo"]}
+    out = make_modality_transformer(modalities, absent=absent, remainder="drop").fit_transform(
+        as_decimals
+    )
+    # before: one column per distinct dose (demographics__cat__dose_36.7, ...)
+    assert [c for c in out.columns if "dose" in c] == ["treatment__num__dose"]
+    floats = table.assign(dose=[np.nan, *table["dose"][1:].round(2)])
+    expected = make_modality_transformer(modalities, absent=absent, remainder="drop")
+    pd.testing.assert_frame_equal(out, expected.fit_transform(floats))
+    pd.testing.assert_frame_equal(as_decimals, original)  # the caller's table is not changed
+    # bools written as objects stay a category, as a bool column is
+    flags = table.assign(chemo=np.array([True, False] * 15, dtype=object))
+    out = make_modality_transformer(modalities, absent=absent, remainder="drop").fit_transform(
+        flags
+    )
+    assert "treatment__cat__chemo_True" in out.columns
+
+
+def test_categorical_columns_refuse_numbers_for_text_and_warn_of_unseen_categories():
+    table, _ = _clinical(n=30)
+    table["stage"] = np.array(["1", "2", "3"] * 10, dtype=object)
+    modalities = {"demographics": ["age", "sex"], "tumour": ["tumour_size", "stage"]}
+    transformer = make_modality_transformer(modalities, remainder="drop").fit(table)
+    # before: every row's stage encoded as all zeros, without a word
+    with pytest.raises(TypeError, match=r"columns \['stage'\] held text at fit and numbers now"):
+        transformer.transform(table.assign(stage=table["stage"].astype(int)))
+    with pytest.warns(UserWarning, match=r"30 row\(s\) of 'stage', e.g. '4'"):
+        out = transformer.transform(table.assign(stage="4"))
+    assert (out.filter(like="stage") == 0).all().all()
+    mixed = table.assign(stage=np.array(["1", 2, "3"] * 10, dtype=object))
+    # before: scikit-learn's "Encoders require their input argument must be uniformly strings
+    # or numbers", naming no column
+    with pytest.raises(TypeError, match=r"columns \['stage'\] hold both text and numbers"):
+        make_modality_transformer(modalities, remainder="drop").fit(mixed)
+
+
 def test_custom_categorical_steps_may_handle_dates():
     table, _ = _clinical(n=20)
     table["diagnosed"] = pd.date_range("2020-01-01", periods=20, freq="D")
