@@ -132,6 +132,8 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             f"Modality {name!r} contains inf ({n_inf} values, including values too large for "
             "float32). Replace or drop them first."
         )
+    if arr.dtype.kind in "iuf" and arr.dtype.itemsize > 4:
+        _warn_rounded_features(arr, name)
     nan = np.isnan(out)
     partial = nan.any(axis=1) & ~nan.all(axis=1)
     if partial.any():
@@ -221,6 +223,35 @@ def _polars_to_pandas(frame: object, index: pd.Index | None = None) -> pd.DataFr
 def _holds_text(column: pd.Series) -> bool:
     """Whether an object column holds a string or bytes value (text is never read as numbers)."""
     return bool(column.map(lambda v: isinstance(v, (str, bytes))).any())
+
+
+#: a feature whose values span less than this fraction of their magnitude keeps at most a few
+#: hundred distinct values in float32 (24 significant bits), the precision the network reads
+ROUNDED_SPAN = 2.0**-16
+
+
+def _warn_rounded_features(values: np.ndarray, name: str) -> None:
+    """Warn where float32 rounds a feature's values to a few levels (a large offset, small span).
+
+    Epoch timestamps within a day, or ``1e6 + x`` for small ``x``, keep their
+    spread in float64 but not in float32, which the network computes in;
+    centring them first keeps it.
+    """
+    high, low = np.fmax.reduce(values, axis=0), np.fmin.reduce(values, axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        span = high.astype(np.float64) - low
+        size = np.fmax(np.abs(high.astype(np.float64)), np.abs(low.astype(np.float64)))
+        rounded = np.flatnonzero((span > 0) & (span < size * ROUNDED_SPAN))
+    if rounded.size:
+        first = rounded[0]
+        warn(
+            f"Modality {name!r}: features at positions {rounded[:5].tolist()} vary over less "
+            f"than 1/{int(1 / ROUNDED_SPAN)} of their magnitude (position {first}: values near "
+            f"{size[first]:.6g} within {span[first]:.3g}); the network reads float32, about 7 "
+            "significant digits, which rounds them to a few levels. Centre them first, e.g. "
+            "subtract a reference value (a date's origin, the training median).",
+            UserWarning,
+        )
 
 
 def _is_real_number(kind: type) -> bool:

@@ -37,6 +37,23 @@ def test_a_constant_feature_keeps_scale_one():
     assert clf.net_.module_.scale_0.tolist()[1] == 1.0
 
 
+def test_features_that_float32_rounds_to_a_few_levels_are_named():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(60, 2)), "b": rng.normal(size=(60, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    offset = dict(X, a=X["a"] * [0.01, 1.0] + [1e6, 0.0])  # 1e6 + x / 100: a few levels
+    assert np.unique(offset["a"][:, 0].astype(np.float32)).size < 5
+    with pytest.warns(UserWarning, match=r"Modality 'a': features at positions \[0\] vary"):
+        I2MoEClassifier(**TINY).fit(offset, y)
+    stamps = dict(X, b=np.column_stack([1_700_000_000_000 + np.arange(60), X["b"][:, 1]]))
+    with pytest.warns(UserWarning, match=r"Modality 'b': features at positions \[0\]"):
+        I2MoEClassifier(**TINY).fit(stamps, y)  # epoch milliseconds within a minute
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float32 data, or float64 with room, are not warned of
+        I2MoEClassifier(**TINY).fit({k: v.astype(np.float32) + 1e6 for k, v in X.items()}, y)
+        I2MoEClassifier(**TINY).fit(dict(X, a=X["a"] + 1e3), y)
+
+
 def test_a_finite_extreme_value_does_not_overflow_the_standardisation():
     rng = np.random.default_rng(0)
     X = {"a": rng.normal(size=(60, 2)), "b": rng.normal(size=(60, 2))}
