@@ -16,9 +16,11 @@ import math
 import numbers
 import os
 import re
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ._warn import warn
@@ -160,12 +162,22 @@ def _string_array_bytes(value: dict) -> int:
     return parsed.itemsize * len(items) if parsed.kind == "U" else 0
 
 
-def check_layout(spec: object, modalities: object, n_features_in: object, path: str) -> None:
+def check_layout(
+    spec: object,
+    modalities: object,
+    n_features_in: object,
+    path: str,
+    *,
+    owner: str,
+    selected_by: object,
+) -> None:
     """Check the stored input layout against ``modalities_`` and itself, order included.
 
     The modality names must be names ``fit`` accepts; a table's column
-    positions integer arrays that split its columns; a mapping's
-    per-modality column names, where kept, strings, one per feature.
+    positions integer arrays that split its columns, the ones that the
+    ``modalities`` parameter of the fit (``selected_by``) selects; column
+    names, where kept, one label per column; the layout's owner (named in
+    messages) the estimator ``owner``.
 
     Raises
     ------
@@ -194,8 +206,40 @@ def check_layout(spec: object, modalities: object, n_features_in: object, path: 
             "the modalities' column names are not one label (a string, a number or a tuple of "
             "them) per feature of each modality, or None"
         )
+    elif spec.owner != owner:
+        problem = (
+            f"the input layout's owner {repr(spec.owner)[:40]} against the estimator {owner!r}"
+        )
+    else:
+        problem = _selection_problem(spec, selected_by)
     if problem is not None:
         raise _error(path, f"its metadata disagrees with itself: {problem} (names, order, sizes).")
+
+
+def _selection_problem(spec: object, selected_by: object) -> str | None:
+    """What keeps the fit's ``modalities`` parameter from giving the stored column groups."""
+    from ._modalities import column_groups
+
+    if spec.columns is None:
+        return None if selected_by is None else "modalities= set for a mapping's layout"
+    names = spec.feature_names
+    if names is None:
+        columns = None
+    elif len(names) and all(isinstance(name, tuple) for name in names.tolist()):
+        columns = pd.MultiIndex.from_tuples(names.tolist())
+    else:
+        columns = pd.Index(names.tolist(), dtype=object)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            groups = column_groups(selected_by, columns, spec.n_columns)
+    except (TypeError, ValueError, KeyError, IndexError) as err:
+        return f"the fit's modalities= {selected_by!r} selects no layout ({err})"
+    if tuple(groups) != spec.names or not all(
+        np.array_equal(group, stored) for group, stored in zip(groups.values(), spec.columns)
+    ):
+        return f"the fit's modalities= {selected_by!r} selects other columns than the layout's"
+    return None
 
 
 def _names_problem(names: object, n_features: object) -> str | None:

@@ -14,6 +14,7 @@ decoded by a fixed rule.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
@@ -105,12 +106,28 @@ def _encode_float(value: float) -> object:
     return {"__float__": repr(value)}  # nan, inf, -inf: not valid JSON numbers
 
 
+#: each tagged value's keys, exactly (save writes no other)
+_TAG_KEYS = {
+    "__slice__": {"__slice__"},
+    "__tuple__": {"__tuple__"},
+    "__mapping__": {"__mapping__"},
+    "__float__": {"__float__"},
+    "__ndarray__": {"__ndarray__", "dtype", "shape"},
+}
+
+
 def _decode(value: object) -> object:
     """Inverse of :func:`_encode`."""
     if isinstance(value, list):
         return [_decode(v) for v in value]
     if not isinstance(value, dict):
         return value
+    tag = next((key for key in _TAG_KEYS if key in value), None)
+    if tag is not None and set(value) != _TAG_KEYS[tag]:
+        raise ModelFileError(
+            f"unexpected keys {sorted(set(value) - _TAG_KEYS[tag])} or missing keys "
+            f"{sorted(_TAG_KEYS[tag] - set(value))} in a {tag} value of the metadata"
+        )
     if "__slice__" in value:
         return slice(*(_decode(v) for v in value["__slice__"]))
     if "__tuple__" in value:
@@ -301,6 +318,7 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         groups, optimizer_tensors = _optimizer_state(estimator.net_.optimizer_)
         document["optimizer"] = groups
         tensors.update(optimizer_tensors)
+    document["tensor_digest"] = _tensor_digest(tensors)
     text = json.dumps(document, allow_nan=False)  # non-finite numbers are tagged
     excess = _file_checks.string_array_excess(document, len(text))
     if excess is not None:
@@ -411,6 +429,33 @@ def _restore_optimizer(
             f"The optimizer state in {path!r} does not match the network's parameters "
             f"({str(err).splitlines()[0]})."
         ) from None
+
+
+def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the tensors' names, dtypes, shapes and bytes, in name order.
+
+    ``save`` records it and ``load`` compares it: damage to the weights that
+    leaves them finite and well-shaped (a flipped bit) is caught. Not a
+    signature: whoever edits a file can write a new digest.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def _check_digest(document: dict, tensors: dict[str, torch.Tensor], path: str) -> None:
+    """Refuse tensors whose digest is not the one ``save`` recorded (files without one pass)."""
+    if "tensor_digest" not in document:
+        return  # written before save() recorded a digest
+    recorded = document["tensor_digest"]
+    if not isinstance(recorded, str) or recorded != _tensor_digest(tensors):
+        raise ModelFileError(
+            f"{path!r} is corrupted: its tensors do not match the digest save() recorded "
+            "(damaged in storage or transfer, or edited). Use an intact copy, or refit."
+        )
 
 
 def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -543,6 +588,7 @@ def load(
             f"{document.get('package_version')!r}); this version of sk_i2moe reads format "
             f"{FORMAT_VERSION}. Load it with the version that wrote it, or refit."
         )
+    _check_digest(document, tensors, os.fspath(path))
     classes: dict[str, Callable] = {
         "I2MoEClassifier": I2MoEClassifier,
         "I2MoERegressor": I2MoERegressor,
@@ -635,7 +681,12 @@ def load(
         estimator._frozen["compile"] = compile  # ... and compiled as asked
     estimator._input_spec = spec
     _file_checks.check_layout(
-        spec, estimator.modalities_, estimator.n_features_in_, os.fspath(path)
+        spec,
+        estimator.modalities_,
+        estimator.n_features_in_,
+        os.fspath(path),
+        owner=name,
+        selected_by=estimator._frozen.get("modalities"),
     )
     stray = [k for k in tensors if not k.startswith((_MODULE_PREFIX, _OPTIMIZER_PREFIX))]
     if stray:

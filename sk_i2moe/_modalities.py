@@ -781,25 +781,7 @@ class ModalitySpec:
         arr = frame if frame is not None else _table(X)
         n_columns = arr.shape[1]
         columns_index = frame.columns if frame is not None else None
-        if modalities is None:
-            if isinstance(columns_index, pd.MultiIndex):
-                groups = _split_by_level(columns_index)
-            elif columns_index is not None:
-                groups = _split_by_prefix(columns_index)
-            else:
-                groups = {SINGLE_MODALITY: np.arange(n_columns)}
-        else:
-            if not isinstance(modalities, Mapping) or not modalities:
-                raise TypeError(
-                    "modalities must be a non-empty mapping {name: columns}; got "
-                    f"{_describe(modalities)}."
-                )
-            groups = {
-                _check_name(k): _normalise_selector(v, columns_index, n_columns, str(k))
-                for k, v in modalities.items()
-            }
-            _check_no_repeats(groups, columns_index)
-            _check_partition(groups, n_columns, columns_index)
+        groups = column_groups(modalities, columns_index, n_columns)
         _warn_if_one_modality(tuple(groups), table=modalities is None)
         feature_names = np.array(columns_index, dtype=object) if columns_index is not None else None
         spec = cls(
@@ -887,6 +869,47 @@ class ModalitySpec:
         data = {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
         check_presence(data, row_labels(arr))
         return data
+
+
+def column_groups(
+    modalities: Mapping | None, columns: pd.Index | None, n_columns: int
+) -> dict[str, np.ndarray]:
+    """Each modality's column positions in a table: ``modalities=``, or the columns' prefixes.
+
+    Parameters
+    ----------
+    modalities : mapping of str to column selector, or None
+        The estimator's ``modalities``; None splits a MultiIndex by its first
+        level, other column names by their ``<modality>__`` prefix, and
+        takes an array without names as one modality.
+    columns : pandas.Index or None
+        The table's column labels (None for an array).
+    n_columns : int
+        The table's number of columns.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Positions per modality, in the modalities' order.
+    """
+    if modalities is None:
+        if isinstance(columns, pd.MultiIndex):
+            return _split_by_level(columns)
+        if columns is not None:
+            return _split_by_prefix(columns)
+        return {SINGLE_MODALITY: np.arange(n_columns)}
+    if not isinstance(modalities, Mapping) or not modalities:
+        raise TypeError(
+            f"modalities must be a non-empty mapping {{name: columns}}; got "
+            f"{_describe(modalities)}."
+        )
+    groups = {
+        _check_name(k): _normalise_selector(v, columns, n_columns, str(k))
+        for k, v in modalities.items()
+    }
+    _check_no_repeats(groups, columns)
+    _check_partition(groups, n_columns, columns)
+    return groups
 
 
 def row_labels(X: object) -> np.ndarray | None:

@@ -38,11 +38,19 @@ def read_tensors(path) -> dict[str, torch.Tensor]:
 
 
 def rewrite_model_file(path, edit) -> None:
-    """Load a model file's tensors and metadata, apply ``edit(document, tensors)``, write back."""
+    """Load a model file's tensors and metadata, apply ``edit(document, tensors)``, write back.
+
+    The digest of the tensors is written anew, as a deliberate editor would, so that the
+    checks behind it are reached (a file whose digest does not match is refused first).
+    """
+    from sk_i2moe._io import _tensor_digest
+
     tensors = read_tensors(path)
     with safetensors.safe_open(path, "pt") as f:
         document = json.loads(f.metadata()["sk_i2moe"])
     edit(document, tensors)
+    if "tensor_digest" in document:
+        document["tensor_digest"] = _tensor_digest(tensors)
     save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
 
 

@@ -142,6 +142,17 @@ def _negative_step(document, tensors):
             lambda d, t: d["input_spec"].update(modality_feature_names={"__tuple__": [1, 2, 3]}),
             "column names are not one label",
         ),
+        # text of the file's choosing in the package's warnings and errors, before
+        (
+            lambda d, t: d["input_spec"].update(owner="I2MoEClassifier (update: pip install x)"),
+            "the input layout's owner 'I2MoEClassifier \\(update: pip install",
+        ),
+        (lambda d, t: d["input_spec"].update(owner=["a"]), "the input layout's owner \\['a'\\]"),
+        # an extra key in a tagged value was ignored before
+        (
+            lambda d, t: d["fitted"]["interaction_weights_"].update(evil=1),
+            r"unexpected keys \['evil'\] or missing keys \[\] in a __ndarray__ value",
+        ),
         (_first_modality_named(""), "non-empty strings; got ''"),
         (_first_modality_named(1), "non-empty strings; got 1"),
         (
@@ -223,6 +234,66 @@ def test_a_files_column_names_must_be_one_label_per_column(tmp_path):
     # loaded before, then every prediction on a DataFrame: "unhashable type: 'numpy.ndarray'"
     with pytest.raises(ModelFileError, match="column names are not a 1-D array of 9 labels"):
         load(path)
+
+
+def test_the_fits_modalities_must_select_the_files_column_groups(tmp_path):
+    import pandas as pd
+
+    X, y = _data()
+    table = pd.concat({k: pd.DataFrame(v) for k, v in X.items()}, axis=1).droplevel(0, axis=1)
+    table.columns = [f"c{i}" for i in range(table.shape[1])]
+    groups = {"a": ["c0", "c1", "c2"], "b": ["c3", "c4", "c5"], "c": ["c6", "c7", "c8"]}
+    clf = I2MoEClassifier(**TINY, modalities=groups).fit(table, y)
+    path = tmp_path / "model.i2moe"
+    clf.save(path)
+    # the parameter changed after the fit is the caller's (it takes effect at the next fit)
+    clf.set_params(modalities={"a": ["c0", "c1"], "b": ["c2", "c3", "c4", "c5"], "c": groups["c"]})
+    clf.save(tmp_path / "changed.i2moe")
+    restored = load(tmp_path / "changed.i2moe")
+    assert restored.get_params()["modalities"]["a"] == ["c0", "c1"]
+    np.testing.assert_array_equal(restored.predict_proba(table), clf.predict_proba(table))
+
+    def other_groups(document, tensors):
+        frozen = document["fitted"]["_frozen"]["__mapping__"]
+        entry = next(e for e in frozen if e[0] == "modalities")
+        entry[1] = document["params"]["modalities"] = {
+            "__mapping__": [
+                ["a", ["c0", "c1", "c6"]],
+                ["b", groups["b"]],
+                ["c", ["c2", "c7", "c8"]],
+            ]
+        }
+
+    _rewrite(path, other_groups)
+    # loaded before: get_params() said one grouping, predictions used another, and a clone
+    # (a grid search's) trained on the other
+    with pytest.raises(ModelFileError, match="modalities= .* selects other columns"):
+        load(path)
+
+
+def test_a_damaged_weight_is_refused_by_the_digest(saved):
+    import json
+    import struct
+
+    path, clf, X = saved
+    data = bytearray(path.read_bytes())
+    header_size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + header_size])
+    name = next(k for k in sorted(header) if k.startswith("module.") and "weight" in k)
+    start = 8 + header_size + header[name]["data_offsets"][0]
+    data[start + 3] ^= 0x02  # one bit of a float32's exponent: finite, well-shaped, wrong
+    damaged = path.with_name("damaged.i2moe")
+    damaged.write_bytes(bytes(data))
+    # loaded before, and the probabilities changed
+    with pytest.raises(ModelFileError, match="corrupted: its tensors do not match the digest"):
+        load(damaged)
+    np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
+
+    def without_digest(document, tensors):
+        del document["tensor_digest"]
+
+    _rewrite(path, without_digest)  # as files of earlier versions: loaded without the check
+    np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
 
 
 def test_genuine_files_with_wide_or_object_labels_still_load(tmp_path):
