@@ -35,6 +35,7 @@ from ._modalities import (
     absent_rows,
     check_sample_weight,
     check_target_names,
+    refuse_reordered_targets,
     row_labels,
 )
 from ._net import HeldOutLogits, I2MoENet, mixture_output
@@ -867,6 +868,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
+        refuse_reordered_targets(row_labels(X), y)
         if reuse:  # the outputs keep the first fit's names (before rows are left out)
             check_target_names(getattr(self, "target_names_", None), y)
         given_weights = check_sample_weight(sample_weight, n_samples)

@@ -871,6 +871,36 @@ class ModalitySpec:
         return data
 
 
+def refuse_reordered_targets(rows: np.ndarray | None, y: object) -> None:
+    """Refuse a ``y`` whose row index holds the labels of ``X``'s rows in another order.
+
+    Rows are paired by position (as in scikit-learn), so a ``y`` Series
+    sorted otherwise than ``X`` would give each sample another's target;
+    the modalities of one dict are refused for the same reason. Indexes
+    with other labels (``X`` re-indexed by patient id, say) pair by
+    position, as they always did.
+
+    Parameters
+    ----------
+    rows : ndarray or None
+        ``X``'s row labels (:func:`row_labels`), None when it has none.
+    y : object
+        The targets; only a pandas ``y`` has row labels.
+    """
+    index = getattr(y, "index", None)
+    if rows is None or not isinstance(index, pd.Index) or len(index) != len(rows):
+        return
+    given = pd.Index(rows, dtype=object)
+    if index.equals(given) or pd.Index(index, dtype=object).equals(given):
+        return
+    if Counter(map(_label_key, index)) == Counter(map(_label_key, rows)):
+        raise ValueError(
+            "y's row index holds the labels of X's rows in another order; rows are paired by "
+            "position, so each sample would get another's target. Align y first, e.g. "
+            "y = y.loc[X.index] (for a dict, the index of its DataFrame modalities)."
+        )
+
+
 def column_groups(
     modalities: Mapping | None, columns: pd.Index | None, n_columns: int
 ) -> dict[str, np.ndarray]:

@@ -62,7 +62,13 @@ from ._evidence import (
     _skill,
     _swap_partners,
 )
-from ._modalities import DROP_TARGET, absent_rows, missing_values, regression_targets
+from ._modalities import (
+    DROP_TARGET,
+    absent_rows,
+    missing_values,
+    regression_targets,
+    row_labels,
+)
 from ._scoring import check_score_arguments, metric_name, score_outputs
 from ._warn import warn
 from .nn.ensemble import mixtures_of
@@ -1029,7 +1035,7 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
-    w = check_score_arguments(y, scoring, sample_weight, n)
+    w = check_score_arguments(y, scoring, sample_weight, n, row_labels(X))
     if w is not None:  # a sample of weight 0 is not given
         given = w > 0
         if given.sum() < 2:

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring
 
-from ._modalities import check_sample_weight, refuse_signalling_target
+from ._modalities import check_sample_weight, refuse_reordered_targets, refuse_signalling_target
 
 
 class _FixedClassifier(ClassifierMixin, BaseEstimator):
@@ -57,7 +57,11 @@ class _FixedRegressor(RegressorMixin, BaseEstimator):
 
 
 def check_score_arguments(
-    y: object, scoring: object, sample_weight: object, n_samples: int
+    y: object,
+    scoring: object,
+    sample_weight: object,
+    n_samples: int,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Refuse what the inspection functions cannot score with, naming it.
 
@@ -71,6 +75,9 @@ def check_score_arguments(
         Checked as ``fit`` checks it (1-D, one per row, finite, >= 0, a positive sum).
     n_samples : int
         Rows of ``X``.
+    rows : ndarray or None, default=None
+        ``X``'s row labels: a pandas ``y`` with the same labels in another
+        order is refused.
 
     Returns
     -------
@@ -85,6 +92,7 @@ def check_score_arguments(
             "row of X."
         )
     refuse_signalling_target(y)
+    refuse_reordered_targets(rows, y)
     if scoring is not None and not callable(scoring):
         if not isinstance(scoring, str):
             raise TypeError(

@@ -20,7 +20,9 @@ from ._modalities import (
     absent_modalities,
     fitting_parts,
     refuse_missing_labels,
+    refuse_reordered_targets,
     refuse_signalling_target,
+    row_labels,
     target_names,
 )
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
@@ -582,6 +584,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             The (weighted) fraction of rows predicted right.
         """
         refuse_signalling_target(y)
+        refuse_reordered_targets(row_labels(X), y)
         return super().score(X, y, sample_weight=sample_weight)
 
 

@@ -495,7 +495,9 @@ def expert_scores(
     """
     final, Xt = final_estimator(estimator, X)
     explanation = final.explain(Xt)
-    sample_weight = check_score_arguments(y, scoring, sample_weight, len(explanation.output))
+    sample_weight = check_score_arguments(
+        y, scoring, sample_weight, len(explanation.output), row_labels(X)
+    )
     outputs = np.asarray(explanation.expert_outputs)
     candidates = [outputs[:, e] for e in range(outputs.shape[1])] + [explanation.output]
     scores = [score_outputs(final, o, y, scoring, sample_weight) for o in candidates]
@@ -587,7 +589,9 @@ def modality_importance(
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
     final, Xt = final_estimator(estimator, X)
     arrays = list(final._input_spec.transform(Xt).values())
-    sample_weight = check_score_arguments(y, scoring, sample_weight, arrays[0].shape[0])
+    sample_weight = check_score_arguments(
+        y, scoring, sample_weight, arrays[0].shape[0], row_labels(X)
+    )
     rng = check_random_state(random_state)
     baseline = score_outputs(final, final._explain_arrays(arrays).output, y, scoring, sample_weight)
     having = [np.flatnonzero(~absent) for absent in absent_modalities(arrays).T]

@@ -8,7 +8,13 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import refuse_signalling_target, regression_targets, target_names
+from ._modalities import (
+    refuse_reordered_targets,
+    refuse_signalling_target,
+    regression_targets,
+    row_labels,
+    target_names,
+)
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -318,4 +324,5 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             R² (uniform average over outputs).
         """
         refuse_signalling_target(y)
+        refuse_reordered_targets(row_labels(X), y)
         return super().score(X, y, sample_weight=sample_weight)

@@ -77,6 +77,27 @@ def test_dataframe_modalities_must_share_their_row_order():
         clf.predict(shuffled)
 
 
+def test_a_target_series_in_another_row_order_than_x_is_refused():
+    from sk_i2moe.inspection import expert_scores
+
+    X, labels = _frames()
+    y = pd.Series(labels, index=X["labs"].index)
+    shuffled = y.sample(frac=1.0, random_state=0)
+    # before: paired by position, each patient trained on another's label, without a word
+    with pytest.raises(ValueError, match="y's row index holds the labels of X's rows in another"):
+        I2MoEClassifier(**TINY).fit(X, shuffled)
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    for call in (lambda: clf.score(X, shuffled), lambda: expert_scores(clf, X, shuffled)):
+        with pytest.raises(ValueError, match="in another order"):
+            call()
+    # other labels (X indexed by patient, y by position) pair by position, as in scikit-learn
+    renumbered = y.reset_index(drop=True)
+    np.testing.assert_array_equal(
+        I2MoEClassifier(**TINY).fit(X, renumbered).predict_proba(X), clf.predict_proba(X)
+    )
+    assert clf.score(X, y.loc[X["labs"].index]) == clf.score(X, labels)
+
+
 def test_dataframe_modalities_check_their_column_names_at_prediction():
     X, y = _frames()
     clf = I2MoEClassifier(**TINY).fit(X, y)
