@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from ._modalities import absent_modalities, row_labels
 from ._report import InteractionReport, final_estimator, interaction_report
 from ._scoring import check_score_arguments, metric_name, score_outputs
+from ._warn import warn
 from .nn.ensemble import member_contributions
 
 __all__ = [
@@ -561,8 +562,9 @@ def modality_importance(
         Indexed by modality (index name ``"modality"``): ``importance_mean``
         and ``importance_std`` (population, as
         :func:`sklearn.inspection.permutation_importance`), then one column
-        per repeat. ``frame.attrs`` holds ``"metric"`` and
-        ``"baseline_score"``.
+        per repeat; NaN for a modality present in fewer than two rows of
+        ``X`` (nothing to shuffle), with a warning. ``frame.attrs`` holds
+        ``"metric"`` and ``"baseline_score"``.
 
     Raises
     ------
@@ -595,9 +597,19 @@ def modality_importance(
     rng = check_random_state(random_state)
     baseline = score_outputs(final, final._explain_arrays(arrays).output, y, scoring, sample_weight)
     having = [np.flatnonzero(~absent) for absent in absent_modalities(arrays).T]
-    drops = np.empty((len(arrays), n_repeats))
+    unmeasured = [name for name, rows in zip(final.modalities_, having) if len(rows) < 2]
+    if unmeasured:
+        warn(
+            f"Modalities {unmeasured[:5]} are present in fewer than 2 rows of X, so shuffling "
+            "them cannot change a prediction: their importance is NaN (not measured), not 0 "
+            "(which would say they can be dropped). Measure on data that have them.",
+            UserWarning,
+        )
+    drops = np.full((len(arrays), n_repeats), np.nan)
     for m in range(len(arrays)):
         rows = having[m]
+        if len(rows) < 2:
+            continue
         for r in range(n_repeats):
             shuffled = list(arrays)
             shuffled[m] = arrays[m].copy()

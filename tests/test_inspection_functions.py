@@ -174,6 +174,20 @@ def test_modality_importance_shuffles_a_modality_among_the_samples_that_have_it(
             )
 
 
+def test_modality_importance_of_a_modality_no_row_has_is_not_measured():
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(80, 3)), "b": rng.normal(size=(80, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    model = I2MoEClassifier(**{**SMALL, "max_epochs": 2, "n_members": 1}).fit(X, y)
+    held_out = {"a": X["a"], "b": np.full_like(X["b"], np.nan)}
+    held_out["b"][0] = X["b"][0]  # one row has b: nothing to shuffle it with
+    # before: importance exactly 0 without a word (read: b can be dropped)
+    with pytest.warns(UserWarning, match=r"Modalities \['b'\] are present in fewer than 2 rows"):
+        imp = modality_importance(model, held_out, y, n_repeats=2, random_state=0)
+    assert np.isnan(imp.loc["b"].to_numpy()).all()
+    assert np.isfinite(imp.loc["a"].to_numpy()).all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
