@@ -68,8 +68,7 @@ def _as_float32(values: object, name: str) -> np.ndarray:
         if bad:
             raise TypeError(
                 f"Modality {name!r} has non-numeric columns {[c for c, _ in bad[:5]]} "
-                f"(dtypes {[str(t) for _, t in bad[:5]]}). Encode them first, e.g. "
-                "with sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
+                f"(dtypes {[str(t) for _, t in bad[:5]]}). {_encoding_hint([t for _, t in bad])}"
             )
         if any(objects):  # read value by value below, as an object array
             arr = values.to_numpy(dtype=object)
@@ -91,12 +90,15 @@ def _as_float32(values: object, name: str) -> np.ndarray:
                 f"cannot form one ({err}). Give every row the same number of features."
             ) from err
     if arr.ndim != 2:
-        hint = (
-            " Reshape your data: array.reshape(-1, 1) for a single feature, or "
-            "array.reshape(1, -1) for a single sample."
-            if arr.ndim == 1
-            else " Flatten it to (n_samples, n_features) first."
-        )
+        if arr.ndim == 1:
+            hint = (
+                " Reshape your data: array.reshape(-1, 1) for a single feature, or "
+                "array.reshape(1, -1) for a single sample."
+            )
+        elif arr.ndim == 0:
+            hint = " Give the modality's (n_samples, n_features) array, or leave its key out."
+        else:
+            hint = " Flatten it to (n_samples, n_features) first."
         raise ValueError(
             f"Modality {name!r} must be a 2-D array (n_samples, n_features); got "
             f"{_describe(values)} with {arr.ndim} dimension(s).{hint}"
@@ -252,6 +254,26 @@ def _warn_rounded_features(values: np.ndarray, name: str) -> None:
             "subtract a reference value (a date's origin, the training median).",
             UserWarning,
         )
+
+
+def _encoding_hint(dtypes: list) -> str:
+    """What to do with a DataFrame modality's columns of these non-numeric dtypes."""
+
+    def kind(dtype: object) -> str:
+        if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+            return "dates"
+        return "text" if pd.api.types.is_string_dtype(dtype) else "categories"
+
+    hints = {
+        "dates": "Make dates and durations numbers first (e.g. days since a reference date: "
+        "(df[col] - reference).dt.days).",
+        "text": "Convert numbers stored as text with pd.to_numeric(df[col]), and encode text "
+        "categories, e.g. with sk_i2moe.preprocessing.make_modality_transformer.",
+        "categories": "Encode categories first, e.g. with sk_i2moe.preprocessing."
+        "make_modality_transformer (one-hot encoding per modality).",
+    }
+    kinds = dict.fromkeys(kind(dtype) for dtype in dtypes)
+    return " ".join(hints[k] for k in kinds)
 
 
 def _is_real_number(kind: type) -> bool:

@@ -136,8 +136,14 @@ def test_non_numeric_columns():
     with pytest.raises(TypeError, match=r"Modality 'demo' has non-numeric columns \['sex'\]"):
         _fit({"demo": frame})
     prefixed = pd.DataFrame({"demo__x": np.arange(10.0), "demo__sex": ["f", "m"] * 5})
-    with pytest.raises(TypeError, match="non-numeric columns .*OneHotEncoder"):
+    with pytest.raises(TypeError, match="non-numeric columns .*make_modality_transformer"):
         I2MoEClassifier(**SMALL).fit(prefixed, np.arange(10) % 2)
+    # dates were told to use a OneHotEncoder, None to "flatten it"
+    dated = frame.assign(sex=pd.date_range("2020-01-01", periods=10))
+    with pytest.raises(TypeError, match=r"Make dates and durations numbers first"):
+        _fit({"demo": dated})
+    with pytest.raises(ValueError, match=r"got NoneType .* Give the modality's"):
+        _fit({"demo": frame[["x"]], "other": None})
     with pytest.raises(TypeError, match="Modality 'c' must hold real numbers"):
         _fit({"c": np.array([["a", "b"]] * 10, dtype=object)})
     # numbers stored as text are text: NumPy would parse them without a word
