@@ -1185,12 +1185,16 @@ def _check_aligned(X: Mapping) -> None:
     for name, index in indexed[1:]:
         if index.equals(first):
             continue
-        same_rows = len(index) == len(first) and set(index) == set(first)
-        detail = (
-            "the same row labels in another order"
-            if same_rows
-            else f"different row labels (e.g. {list(index.difference(first)[:3])} only in {name!r})"
-        )
+        counts, first_counts = Counter(map(_label_key, index)), Counter(map(_label_key, first))
+        if counts == first_counts:
+            detail = "the same row labels in another order"
+        else:
+            only = list((counts - first_counts).elements())[:3]
+            elsewhere = list((first_counts - counts).elements())[:3]
+            detail = (
+                f"different row labels (e.g. {only} more often in {name!r}, {elsewhere} more "
+                f"often in {first_name!r})"
+            )
         raise ValueError(
             f"Modalities {first_name!r} and {name!r} are DataFrames with {detail}; rows are "
             "paired by position, so they must be the same patients in the same order. Align "

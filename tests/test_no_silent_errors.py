@@ -72,6 +72,12 @@ def test_dataframe_modalities_must_share_their_row_order():
     other = dict(X, notes=X["notes"].set_axis([f"q{i}" for i in range(60)]))
     with pytest.raises(ValueError, match="different row labels"):
         I2MoEClassifier(**TINY).fit(other, y)
+    # a label repeated in place of another: "the same row labels in another order" and
+    # "e.g. [] only in 'notes'" before
+    labels = list(X["labs"].index)
+    for repeated in ([labels[1], *labels[1:]], [*labels[:-1], labels[0]]):
+        with pytest.raises(ValueError, match=r"different row labels \(e.g. \['p"):
+            I2MoEClassifier(**TINY).fit(dict(X, notes=X["notes"].set_axis(repeated)), y)
     clf = I2MoEClassifier(**TINY).fit(X, y)
     with pytest.raises(ValueError, match="same row labels in another order"):
         clf.predict(shuffled)
