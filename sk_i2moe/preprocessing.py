@@ -246,7 +246,11 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
             )
         # numeric columns must stay numeric: text "nan" is not missing to the absence test
         self._numeric_at_fit = (
-            [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+            [
+                c
+                for c in X.columns
+                if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])
+            ]
             if isinstance(X, pd.DataFrame)
             else []
         )
@@ -1063,6 +1067,9 @@ def make_modality_transformer(
         does (identifiers, outcome columns kept in the same table). It sets
         the returned transformer's own ``remainder``: a refusing transformer,
         or ``"drop"``; ``set_params(remainder=...)`` changes it later.
+        When transforming, a DataFrame's columns beyond the fitted ones are
+        ignored either way, as ``ColumnTransformer`` ignores them (the model
+        never saw them); a fitted column that is missing is an error.
 
     Returns
     -------

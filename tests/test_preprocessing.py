@@ -233,6 +233,13 @@ def test_categorical_columns_refuse_numbers_for_text_and_warn_of_unseen_categori
     with pytest.warns(UserWarning, match=r"30 row\(s\) of 'stage', e.g. '4'"):
         out = transformer.transform(table.assign(stage="4"))
     assert (out.filter(like="stage") == 0).all().all()
+    # a bool column written as text: "were numeric at fit" and a remedy that made it all
+    # missing before
+    flagged = table.assign(chemo=table["chemo"] == "yes")
+    modalities_with_flag = {"demographics": ["age", "sex"], "treatment": ["dose", "chemo"]}
+    fitted = make_modality_transformer(modalities_with_flag, remainder="drop").fit(flagged)
+    with pytest.warns(UserWarning, match=r"categories not seen in fit .* of 'chemo', e.g. '"):
+        fitted.transform(flagged.assign(chemo=flagged["chemo"].astype(str)))
     mixed = table.assign(stage=np.array(["1", 2, "3"] * 10, dtype=object))
     # before: scikit-learn's "Encoders require their input argument must be uniformly strings
     # or numbers", naming no column
