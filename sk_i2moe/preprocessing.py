@@ -759,6 +759,8 @@ class _SelectsColumns:
         """
         selection = self.selector(X) if callable(self.selector) else self.selector
         own = _positions(selection, X)
+        if own is None and hasattr(X, "columns"):  # the reason, naming the modality
+            _normalise_selector(selection, pd.Index(X.columns), np.shape(X)[1], self.modality)
         if _selects_none(selection) or (own is not None and own.size == 0):
             raise ValueError(
                 f"Modality {self.modality!r}: its column selector {self.selector!r} selects "

@@ -247,6 +247,17 @@ def test_categorical_columns_refuse_numbers_for_text_and_warn_of_unseen_categori
         make_modality_transformer(modalities, remainder="drop").fit(mixed)
 
 
+def test_selections_a_table_cannot_satisfy_name_the_modality():
+    table, _ = _clinical(n=20)
+    # scikit-learn's "Some column names are not columns of the dataframe" before
+    with pytest.raises(ValueError, match=r"Modality 'labs' names columns \['hbb'\] that are not"):
+        make_modality_transformer({"labs": ["hbb"]}, remainder="drop").fit(table)
+    numbered = table[["age", "dose"]].set_axis([10, 11], axis=1)
+    # "all features must be in [0, 1] or [-2, 0]" before
+    with pytest.raises(ValueError, match=r"indices of modality 'a' out of range for 2 columns"):
+        make_modality_transformer({"a": [10], "b": [11]}).fit(numbered)
+
+
 def test_custom_categorical_steps_may_handle_dates():
     table, _ = _clinical(n=20)
     table["diagnosed"] = pd.date_range("2020-01-01", periods=20, freq="D")
