@@ -286,9 +286,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         if fit:
             encoder = LabelEncoder().fit(y)
             if len(encoder.classes_) < 2:
+                only = encoder.classes_[:1].tolist()[0]  # a Python value: 0, not np.int64(0)
                 raise ValueError(
-                    f"y has only one class ({encoder.classes_[0]!r}); a classifier needs at "
-                    "least 2 classes."
+                    f"y has only one class ({only!r}); a classifier needs at least 2 classes."
                 )
             self.classes_ = encoder.classes_
         unseen = np.setdiff1d(y, self.classes_)
