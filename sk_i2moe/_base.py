@@ -778,6 +778,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
 
+    def _refuse_missing_targets(self, y: object) -> None:
+        """Refuse missing values in ``y``, naming the caller's rows (before any is left out)."""
+
     @abstractmethod
     def _criterion(self) -> type[torch.nn.Module]:
         """The task loss class (built with ``reduction="none"``)."""
@@ -871,6 +874,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         refuse_reordered_targets(row_labels(X), y)
         if reuse:  # the outputs keep the first fit's names (before rows are left out)
             check_target_names(getattr(self, "target_names_", None), y)
+        self._refuse_missing_targets(y)  # rows as the caller counts them
         given_weights = check_sample_weight(sample_weight, n_samples)
         # a row of weight 0 is not given: once X is checked, the fit is the fit without it
         counted = given_weights > 0

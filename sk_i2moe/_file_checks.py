@@ -16,7 +16,6 @@ import math
 import numbers
 import os
 import re
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -198,13 +197,13 @@ def check_layout(
         )
     elif spec.feature_names is not None and not _labels(spec.feature_names, spec.n_columns):
         problem = (
-            f"the column names are not a 1-D array of {spec.n_columns} labels (strings, numbers "
-            "or tuples of them)"
+            f"the column names are not a 1-D array of {spec.n_columns} labels (strings, numbers, "
+            "None or tuples of them)"
         )
     elif not _per_modality_names(spec):
         problem = (
-            "the modalities' column names are not one label (a string, a number or a tuple of "
-            "them) per feature of each modality, or None"
+            "the modalities' column names are not one label (a string, a number, None or a "
+            "tuple of them) per feature of each modality, or None"
         )
     elif spec.owner != owner:
         problem = (
@@ -230,9 +229,7 @@ def _selection_problem(spec: object, selected_by: object) -> str | None:
     else:
         columns = pd.Index(names.tolist(), dtype=object)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            groups = column_groups(selected_by, columns, spec.n_columns)
+        groups = column_groups(selected_by, columns, spec.n_columns)
     except (TypeError, ValueError, KeyError, IndexError) as err:
         return f"the fit's modalities= {selected_by!r} selects no layout ({err})"
     if tuple(groups) != spec.names or not all(
@@ -284,13 +281,14 @@ def _per_modality_names(spec: object) -> bool:
 def _labels(names: object, size: int) -> bool:
     """Whether ``names`` are ``size`` column labels as ``save`` writes them.
 
-    A 1-D array of strings, numbers and tuples of them (a MultiIndex's columns).
+    A 1-D array of strings, numbers, None and tuples of them (a MultiIndex's
+    columns).
     """
 
     def label(value: object) -> bool:
         if isinstance(value, tuple):
             return all(label(v) and not isinstance(v, tuple) for v in value)
-        return isinstance(value, (str, int, float, np.integer, np.floating))
+        return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
 
     return (
         isinstance(names, np.ndarray)

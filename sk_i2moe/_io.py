@@ -250,6 +250,7 @@ def _encoded(values: dict, what: str, hint: str = "") -> dict:
 
 
 def _spec_state(spec: object) -> dict:
+    per_modality = spec.modality_feature_names
     return {
         "names": spec.names,
         "n_features": spec.n_features,
@@ -257,8 +258,27 @@ def _spec_state(spec: object) -> dict:
         "feature_names": spec.feature_names,
         "n_columns": spec.n_columns,
         "owner": spec.owner,
-        "modality_feature_names": spec.modality_feature_names,
+        "modality_feature_names": (
+            None if per_modality is None else tuple(map(_writable_labels, per_modality))
+        ),
     }
+
+
+def _writable_labels(labels: np.ndarray | None) -> np.ndarray | None:
+    """A dict modality's column labels where a file can keep them, else None.
+
+    Labels without a JSON form (dates, periods, ``pd.NA``) are left out: the
+    loaded model then checks that modality's columns by count, as files
+    written before the labels were kept do. A table's labels are kept, or
+    the save is refused with the remedy, as before.
+    """
+    if labels is None:
+        return None
+    try:
+        _encode(labels, "")
+    except TypeError:
+        return None
+    return labels
 
 
 def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) -> None:

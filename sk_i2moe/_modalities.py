@@ -44,8 +44,12 @@ def _describe(obj: object) -> str:
     return f"{kind} of shape {tuple(shape)}" if shape is not None else kind
 
 
-def _as_float32(values: object, name: str) -> np.ndarray:
-    """Validate one modality's data and return it as a 2-D float32 array."""
+def _as_float32(values: object, name: str, fitting: bool = False) -> np.ndarray:
+    """Validate one modality's data and return it as a 2-D float32 array.
+
+    When ``fitting``, features that float32 rounds by much of their range
+    are named in a warning (they call for centring, hence a new fit).
+    """
     if sparse.issparse(values):
         raise TypeError(
             f"Modality {name!r} is a sparse {type(values).__name__}; sparse input is not "
@@ -134,8 +138,9 @@ def _as_float32(values: object, name: str) -> np.ndarray:
             f"Modality {name!r} contains inf ({n_inf} values, including values too large for "
             "float32). Replace or drop them first."
         )
-    if arr.dtype.kind in "iuf" and arr.dtype.itemsize > 4:
-        _warn_rounded_features(arr, name)
+    if fitting and (arr.dtype.kind in "iu" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 4)):
+        labels = list(values.columns) if isinstance(values, pd.DataFrame) else None
+        _warn_rounded_features(arr, out, name, labels)
     nan = np.isnan(out)
     partial = nan.any(axis=1) & ~nan.all(axis=1)
     if partial.any():
@@ -227,31 +232,44 @@ def _holds_text(column: pd.Series) -> bool:
     return bool(column.map(lambda v: isinstance(v, (str, bytes))).any())
 
 
-#: a feature whose values span less than this fraction of their magnitude keeps at most a few
-#: hundred distinct values in float32 (24 significant bits), the precision the network reads
-ROUNDED_SPAN = 2.0**-16
+#: a feature's values rounded to float32 (24 significant bits, the precision the network
+#: reads) by more than this fraction of their range are named in a warning at fit
+ROUNDED_ERROR = 1e-3
 
 
-def _warn_rounded_features(values: np.ndarray, name: str) -> None:
-    """Warn where float32 rounds a feature's values to a few levels (a large offset, small span).
+def _warn_rounded_features(
+    values: np.ndarray, rounded: np.ndarray, name: str, labels: object = None
+) -> None:
+    """Warn where float32 moves a feature's values by more than ``ROUNDED_ERROR`` of its range.
 
-    Epoch timestamps within a day, or ``1e6 + x`` for small ``x``, keep their
-    spread in float64 but not in float32, which the network computes in;
-    centring them first keeps it.
+    A large offset with a small spread (epoch timestamps within an hour,
+    ``1e6 + x`` for a small ``x``) keeps its spread in float64 but not in
+    float32; centring it first keeps it. Only features whose range holds
+    fewer than a thousand float32 steps are measured (the others cannot
+    move that far).
     """
     high, low = np.fmax.reduce(values, axis=0), np.fmin.reduce(values, axis=0)
     with np.errstate(invalid="ignore", over="ignore"):
         span = high.astype(np.float64) - low
         size = np.fmax(np.abs(high.astype(np.float64)), np.abs(low.astype(np.float64)))
-        rounded = np.flatnonzero((span > 0) & (span < size * ROUNDED_SPAN))
-    if rounded.size:
-        first = rounded[0]
+        step = np.spacing(size.astype(np.float32)).astype(np.float64)
+        candidates = np.flatnonzero((span > 0) & (span < 1000 * step))
+    moved = {}
+    for j in candidates:
+        error = np.fmax.reduce(np.abs(values[:, j].astype(np.float64) - rounded[:, j]))
+        if error > ROUNDED_ERROR * span[j]:
+            moved[int(j)] = error
+    if moved:
+        named = [labels[j] for j in moved] if labels is not None else list(moved)
+        first = next(iter(moved))
+        share = 100 * moved[first] / span[first]
         warn(
-            f"Modality {name!r}: features at positions {rounded[:5].tolist()} vary over less "
-            f"than 1/{int(1 / ROUNDED_SPAN)} of their magnitude (position {first}: values near "
-            f"{size[first]:.6g} within {span[first]:.3g}); the network reads float32, about 7 "
-            "significant digits, which rounds them to a few levels. Centre them first, e.g. "
-            "subtract a reference value (a date's origin, the training median).",
+            f"Modality {name!r}: float32, the network's precision (about 7 significant "
+            f"digits), rounds features {named[:5]} by up to {share:.2g}% "
+            f"of their range (the first: values near {size[first]:.6g}, range {span[first]:.3g}), "
+            "because their offset is large for their spread (timestamps, say). Centre them "
+            "before fitting, e.g. subtract a reference value (a date's origin, the training "
+            "median).",
             UserWarning,
         )
 
@@ -320,14 +338,14 @@ def refuse_missing_labels(y: object) -> None:
         values = np.asarray(y)
     except ValueError:  # ragged: the target checks that follow say so
         return
-    if values.ndim == 0 or values.dtype.kind not in "fcO":
-        return  # integers, text and bools cannot be missing
+    if values.ndim == 0 or values.dtype.kind not in "fcOmM":
+        return  # integers, text and bools cannot be missing (dates and durations can: NaT)
     missing = missing_values(values, "y", DROP_TARGET).reshape(len(values), -1).any(axis=1)
     if missing.any():
         rows = np.flatnonzero(missing)
         more = " ..." if len(rows) > 5 else ""
         raise ValueError(
-            f"y has missing labels (NaN, None or pd.NA) at rows {rows[:5].tolist()}{more}; a "
+            f"y has missing labels (NaN, None, pd.NA or NaT) at rows {rows[:5].tolist()}{more}; a "
             "class label cannot be missing. Drop those rows from X and y before fitting."
         )
 
@@ -787,7 +805,7 @@ class ModalitySpec:
                     "modalities= selects columns of a DataFrame or 2-D array, but X is already "
                     f"a mapping of modalities ({list(X)}). Set modalities=None."
                 )
-            data = _convert_mapping(X)
+            data = _convert_mapping(X, fitting=True)
             names = tuple(data)
             _warn_if_one_modality(names, table=False)
             return cls(
@@ -814,7 +832,7 @@ class ModalitySpec:
             n_columns,
             owner,
         )
-        return spec, spec._slice(arr)
+        return spec, spec._slice(arr, fitting=True)
 
     def transform(self, X: object) -> dict[str, np.ndarray]:
         """Convert new data laid out like the training data.
@@ -881,14 +899,17 @@ class ModalitySpec:
             )
         return self._slice(arr)
 
-    def _slice(self, arr: object) -> dict[str, np.ndarray]:
-        """Cut a validated table into the modalities."""
+    def _slice(self, arr: object, fitting: bool = False) -> dict[str, np.ndarray]:
+        """Cut a validated table into the modalities (``fitting``: as :func:`_as_float32`)."""
         take = (
             (lambda idx: arr.iloc[:, idx])
             if isinstance(arr, pd.DataFrame)
             else (lambda idx: arr[:, idx])
         )
-        data = {name: _as_float32(take(idx), name) for name, idx in zip(self.names, self.columns)}
+        data = {
+            name: _as_float32(take(idx), name, fitting)
+            for name, idx in zip(self.names, self.columns)
+        }
         check_presence(data, row_labels(arr))
         return data
 
@@ -1069,7 +1090,7 @@ def _check_feature_names(
     strings): the columns may be in another order without anyone knowing.
     """
     if got is not None and fitted is not None:
-        if not _same_labels(got, fitted):
+        if not _same_labels(got, fitted) and not _same_as_text(got, fitted):
             _refuse_other_columns(got, fitted, what)
         return
     got, fitted = _string_names(got), _string_names(fitted)
@@ -1091,14 +1112,33 @@ def _check_feature_names(
 
 
 def _same_labels(got: np.ndarray, fitted: np.ndarray) -> bool:
-    """Whether two column-label arrays are equal in order, a NaN label matching a NaN label."""
+    """Whether two column-label arrays are equal in order, missing labels matching each other."""
     return len(got) == len(fitted) and all(
-        a == b or (_is_nan_label(a) and _is_nan_label(b)) for a, b in zip(got, fitted)
+        _label_key(a) == _label_key(b) for a, b in zip(got, fitted)
     )
 
 
-def _is_nan_label(label: object) -> bool:
-    return isinstance(label, (float, np.floating)) and label != label
+def _same_as_text(got: np.ndarray, fitted: np.ndarray) -> bool:
+    """Whether text labels are the fitted non-text labels written as text, in order.
+
+    A polars frame names its columns by text: the columns ``0, 1, 2`` of the
+    pandas frame a model was fitted on are ``"0", "1", "2"`` there.
+    """
+    if not all(isinstance(label, str) for label in got) or all(
+        isinstance(label, str) for label in fitted
+    ):
+        return False
+    return len(got) == len(fitted) and all(a == str(b) for a, b in zip(got, fitted))
+
+
+def _missing_label(label: object) -> bool:
+    """Whether a column label is a missing value (NaN, None, ``pd.NA``, ``NaT``)."""
+    if isinstance(label, tuple) or not (label is None or pd.api.types.is_scalar(label)):
+        return False
+    try:
+        return bool(pd.isna(label))
+    except (TypeError, ValueError):
+        return False
 
 
 def _refuse_other_columns(got: np.ndarray, fitted: np.ndarray, what: str) -> None:
@@ -1120,8 +1160,10 @@ def _refuse_other_columns(got: np.ndarray, fitted: np.ndarray, what: str) -> Non
 
 
 def _label_key(label: object) -> object:
-    """A set key for a column label: every NaN label the same key."""
-    return ("NaN label",) if _is_nan_label(label) else label
+    """A comparable, hashable key for a label: every missing value the same key, in tuples too."""
+    if isinstance(label, tuple):
+        return tuple(_label_key(part) for part in label)
+    return ("missing label",) if _missing_label(label) else label
 
 
 def _check_no_repeats(groups: dict[str, np.ndarray], columns: pd.Index | None) -> None:
@@ -1160,11 +1202,11 @@ def _check_partition(
         )
 
 
-def _convert_mapping(X: Mapping) -> dict[str, np.ndarray]:
-    """Validate a mapping of modality arrays."""
+def _convert_mapping(X: Mapping, fitting: bool = False) -> dict[str, np.ndarray]:
+    """Validate a mapping of modality arrays (``fitting``: as :func:`_as_float32`)."""
     if not X:
         raise ValueError("X is an empty mapping; expected at least one modality.")
-    data = {_check_name(k): _as_float32(v, k) for k, v in X.items()}
+    data = {_check_name(k): _as_float32(v, k, fitting) for k, v in X.items()}
     counts = {k: v.shape[0] for k, v in data.items()}
     if len(set(counts.values())) > 1:
         raise ValueError(

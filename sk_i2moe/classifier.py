@@ -248,8 +248,10 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+    def _refuse_missing_targets(self, y: object) -> None:
         refuse_missing_labels(y)
+
+    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         kind = type_of_target(y, input_name="y")
         if kind == "multiclass-multioutput":
             raise ValueError(

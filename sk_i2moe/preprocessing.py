@@ -17,7 +17,7 @@ modality as absent for the patient instead of fitting an imputed panel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -401,9 +401,9 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         -------
         _CategoricalColumns
         """
-        X = self._checked(X)
+        X, kinds = self._checked(X)
         validate_data(self, X, reset=True, skip_check_array=True)
-        self._text_at_fit = [c for c, (text, _) in _value_kinds(X).items() if text is not None]
+        self._text_at_fit = [c for c, (text, _) in kinds.items() if text is not None]
         self._seen = _categories(X)
         return self
 
@@ -420,8 +420,8 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         DataFrame or ndarray of object
         """
         check_is_fitted(self)
-        X = validate_data(self, self._checked(X), reset=False, skip_check_array=True)
-        kinds = _value_kinds(X)
+        X, kinds = self._checked(X)
+        X = validate_data(self, X, reset=False, skip_check_array=True)
         turned = [
             c
             for c in getattr(self, "_text_at_fit", [])
@@ -499,8 +499,11 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         check_is_fitted(self)
         return _check_feature_names_in(self, input_features)
 
-    def _checked(self, X: object) -> object:
-        """``X`` (a polars frame as a pandas one); a ``TypeError`` for names, dates, mixtures."""
+    def _checked(self, X: object) -> tuple[object, dict[object, tuple[object, object]]]:
+        """``X`` (a polars frame as a pandas one) and :func:`_value_kinds` of it.
+
+        A ``TypeError`` for names, dates and columns of text and numbers.
+        """
         X = _pandas_input(X)
         columns = getattr(X, "columns", None)
         if columns is not None and not all(isinstance(c, str) for c in columns):
@@ -526,7 +529,8 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
                     "date: (df[col] - reference).dt.days), or pass categorical= a transformer "
                     "that handles them."
                 )
-        mixed = {c: kinds for c, kinds in _value_kinds(X).items() if None not in kinds}
+        kinds = _value_kinds(X)
+        mixed = {c: pair for c, pair in kinds.items() if None not in pair}
         if mixed:
             column, (text, number) = next(iter(mixed.items()))
             raise TypeError(
@@ -536,7 +540,7 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
                 "(X[col].astype(str)), or numbers (pd.to_numeric(X[col], errors='coerce'), "
                 "which makes the text missing)."
             )
-        return X
+        return X, kinds
 
 
 def _categories(X: object, keep_rows: bool = False) -> dict[object, object]:
@@ -570,11 +574,11 @@ def _value_kinds(X: object) -> dict[object, tuple[object, object]]:
         elif pd.api.types.is_bool_dtype(values.dtype):
             continue
         given = values.dropna().to_numpy(dtype=object)
-        text = next((v for v in given if isinstance(v, (str, bytes))), None)
-        number = next(
-            (v for v in given if _is_real_number(type(v)) and not isinstance(v, (bool, np.bool_))),
-            None,
-        )
+        kinds = set(map(type, given))  # one look per type, not per value
+        texts = {k for k in kinds if issubclass(k, (str, bytes))}
+        numbers = {k for k in kinds if _is_real_number(k) and not issubclass(k, (bool, np.bool_))}
+        text = next((v for v in given if type(v) in texts), None) if texts else None
+        number = next((v for v in given if type(v) in numbers), None) if numbers else None
         out[column] = (text, number)
     return out
 
@@ -794,9 +798,10 @@ class _SelectsColumns:
 class _ColumnsByDtype:
     """The positions of a modality's numeric columns (``numeric=True``) or of the others.
 
-    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects but
-    durations (``timedelta64``); :class:`_ModalitySteps` has already read
-    object columns of numbers as numbers.
+    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects;
+    :class:`_ModalitySteps` has already read object columns of numbers and
+    durations as numbers (durations left as they are, by a caller's own
+    steps, go to the categorical steps, which refuse them).
     Positions, not names: the inner ``ColumnTransformer`` would read integer
     column names as positions in the modality's sub-table.
 
@@ -837,7 +842,7 @@ class _ColumnsByDtype:
                 f"{type(X).__name__}. Wrap the table: pd.DataFrame(X, columns=names)."
             )
         positional = X.iloc[:0].set_axis(range(X.shape[1]), axis=1)  # the dtypes, no data
-        # durations count as numbers to pandas: they go to the categorical steps, which refuse them
+        # durations count as numbers to pandas; unread, they go to the categorical steps
         numeric = set(positional.select_dtypes(include="number", exclude="timedelta").columns)
         return [i for i in range(X.shape[1]) if (i in numeric) == self.numeric]
 
@@ -871,7 +876,8 @@ class _ModalitySteps(ColumnTransformer):
     of a signalling NaN (``Decimal("sNaN")``) before a step converts it, and
     reads an object column of numbers (``Decimal`` values from a database,
     numbers beside ``None``) as numbers, as the estimators do, so that it is
-    scaled, not one-hot encoded one column per value.
+    scaled, not one-hot encoded one column per value, and a duration column
+    as seconds.
     """
 
     def _modality(self) -> str:
@@ -891,7 +897,8 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
-        return super().transform(_numbers_read(X, self._modality()), **params)
+        table, _ = _numbers_read(X, self._modality(), getattr(self, "_read_as_numbers", ()))
+        return super().transform(table, **params)
 
     def fit_transform(self, X: object, y: object = None, **params: object) -> object:
         """Fit the steps as a ``ColumnTransformer`` does; a ``ValueError`` if an output has no name.
@@ -909,7 +916,8 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
-        out = super().fit_transform(_numbers_read(X, self._modality()), y, **params)
+        table, self._read_as_numbers = _numbers_read(X, self._modality())
+        out = super().fit_transform(table, y, **params)
         try:
             self.get_feature_names_out()
         except AttributeError as err:
@@ -930,32 +938,55 @@ class _ModalitySteps(ColumnTransformer):
         return out
 
 
-def _numbers_read(X: object, modality: str) -> object:
-    """``X`` with its object columns of real numbers as float64 (a copy; ``X`` as it is if none).
+def _numbers_read(
+    X: object, modality: str, numeric: Sequence[int] = ()
+) -> tuple[object, list[int]]:
+    """``X`` with its object columns of real numbers and its durations as float64.
 
-    A column qualifies when its values that are not missing are all real
-    numbers but bools (a column of bools is a category, as a ``bool``
-    column is) and there is at least one. A signalling NaN is named first.
+    An object column qualifies when its values that are not missing are all
+    real numbers but bools (a column of bools is a category, as a ``bool``
+    column is) and there is at least one; a duration column (``timedelta64``)
+    becomes seconds, ``NaT`` NaN. The columns at the positions ``numeric``
+    (those read as numbers when fitted) must qualify: text there is refused,
+    naming the column. A signalling NaN is named first.
+
+    Returns
+    -------
+    table : DataFrame or object
+        A copy where a column changed, else ``X`` itself.
+    positions : list of int
+        The columns read as numbers.
     """
     missing_values(X, _holder(modality))
     if not isinstance(X, pd.DataFrame):
-        return X
+        return X, []
     numbers = {}
     for position, dtype in enumerate(X.dtypes):
+        if pd.api.types.is_timedelta64_dtype(dtype):
+            numbers[position] = X.iloc[:, position].dt.total_seconds().to_numpy()
+            continue
         if not pd.api.types.is_object_dtype(dtype):
             continue
         values = X.iloc[:, position].to_numpy()
         given = values[~missing_values(values, _holder(modality))]
-        if given.size and all(
-            _is_real_number(type(v)) and not isinstance(v, (bool, np.bool_)) for v in given
-        ):
+        bad = next(
+            (v for v in given if not _is_real_number(type(v)) or isinstance(v, (bool, np.bool_))),
+            None,
+        )
+        if given.size and bad is None:
             numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
+        elif position in numeric and given.size:
+            raise TypeError(
+                f"Modality {modality!r}: column {X.columns[position]!r} held numbers when "
+                f"fitted and holds {type(bad).__name__} values now (e.g. {bad!r}). Convert them "
+                "to numbers, e.g. pd.to_numeric(X[col], errors='coerce') (text becomes missing)."
+            )
     if not numbers:
-        return X
+        return X, []
     out = X.copy()
     for position, column in numbers.items():
         out.isetitem(position, column)
-    return out
+    return out, sorted(numbers)
 
 
 def _holder(modality: str | None) -> str:
@@ -1010,9 +1041,11 @@ def make_modality_transformer(
 
     Numeric and categorical columns are told apart by their dtype when the
     transformer is fitted (numeric is what ``DataFrame.select_dtypes(include=
-    "number")`` selects but durations, and an object column whose values
-    are real numbers and missing values, such as ``Decimal`` values from a
-    database, read as numbers as the estimators read it; everything else is
+    "number")`` selects, durations read as seconds, and an object column
+    whose values are real numbers and missing values, such as ``Decimal``
+    values from a database, read as numbers as the estimators read it; a
+    column read as numbers when fitted must hold numbers when transforming;
+    everything else is
     categorical: strings, ``category``, booleans), so the table must be a
     DataFrame. A modality's numeric columns whose names are all integers
     come out named ``x0``, ``x1``, ... (scikit-learn's rule for feature
@@ -1045,9 +1078,9 @@ def make_modality_transformer(
         nullable ``string``/``boolean`` columns and ``None`` are imputed
         like NaN), then ``SimpleImputer(strategy="most_frequent",
         keep_empty_features=True)`` and ``OneHotEncoder(handle_unknown=
-        "ignore", sparse_output=False)``; it refuses date and duration
-        columns (``datetime64``, ``timedelta64``) of a DataFrame, which it
-        would encode one column per distinct value, columns that hold both
+        "ignore", sparse_output=False)``; it refuses date columns
+        (``datetime64``) of a DataFrame, which it would encode one column
+        per distinct value, columns that hold both
         text and numbers, and, when transforming, numbers in a column that
         held text when fitted (no fitted category would match them); it
         warns, naming the column, where rows hold categories the fit did not
@@ -1097,9 +1130,9 @@ def make_modality_transformer(
 
     Notes
     -----
-    With the default ``categorical``, fitting on a DataFrame with a date or
-    duration column raises a ``TypeError`` that names the modality and the
-    columns: convert them to numbers first.
+    With the default ``categorical``, fitting on a DataFrame with a date
+    column raises a ``TypeError`` that names the modality and the columns:
+    convert them to numbers first (durations are read as seconds).
 
     Examples
     --------

@@ -197,6 +197,12 @@ def test_y_problems():
     ):
         with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[3\]"):
             _fit(X, y=missing)
+    # the caller's row, also when rows of weight 0 come first (row 1 was named before)
+    with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[3\]"):
+        I2MoEClassifier(**SMALL).fit(X, missing, sample_weight=np.r_[0.0, 0.0, np.ones(8)])
+    dates = pd.Series(pd.date_range("2020-01-01", periods=2).repeat(5))
+    with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[3\]"):
+        _fit(X, y=dates.where(np.arange(10) != 3))  # "warm_start cannot add classes" before
 
 
 def test_a_signalling_nan_target_is_named_in_fit_and_score(fitted):

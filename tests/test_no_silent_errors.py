@@ -37,21 +37,28 @@ def test_a_constant_feature_keeps_scale_one():
     assert clf.net_.module_.scale_0.tolist()[1] == 1.0
 
 
-def test_features_that_float32_rounds_to_a_few_levels_are_named():
+def test_features_that_float32_rounds_to_a_few_levels_are_named_at_fit():
     rng = np.random.default_rng(0)
     X = {"a": rng.normal(size=(60, 2)), "b": rng.normal(size=(60, 2))}
     y = (X["a"][:, 0] > 0).astype(int)
     offset = dict(X, a=X["a"] * [0.01, 1.0] + [1e6, 0.0])  # 1e6 + x / 100: a few levels
     assert np.unique(offset["a"][:, 0].astype(np.float32)).size < 5
-    with pytest.warns(UserWarning, match=r"Modality 'a': features at positions \[0\] vary"):
-        I2MoEClassifier(**TINY).fit(offset, y)
-    stamps = dict(X, b=np.column_stack([1_700_000_000_000 + np.arange(60), X["b"][:, 1]]))
-    with pytest.warns(UserWarning, match=r"Modality 'b': features at positions \[0\]"):
-        I2MoEClassifier(**TINY).fit(stamps, y)  # epoch milliseconds within a minute
+    with pytest.warns(UserWarning, match=r"Modality 'a': float32.* rounds features \[0\]"):
+        clf = I2MoEClassifier(**TINY).fit(offset, y)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # float32 data, or float64 with room, are not warned of
+        warnings.simplefilter("error")  # at fit only: a batch cannot be centred without a refit
+        clf.predict(offset)
+    seconds = 1_700_000_000 + rng.permutation(60)  # epoch seconds within a minute, int32 too
+    for dtype in (np.int64, np.int32, np.uint32):
+        table = pd.DataFrame({"t": seconds.astype(dtype), "u": X["b"][:, 1]})
+        with pytest.warns(UserWarning, match=r"Modality 'b': .* rounds features \['t'\]"):
+            I2MoEClassifier(**TINY).fit(dict(X, b=table), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # values float32 keeps, or has room for, are not named
         I2MoEClassifier(**TINY).fit({k: v.astype(np.float32) + 1e6 for k, v in X.items()}, y)
         I2MoEClassifier(**TINY).fit(dict(X, a=X["a"] + 1e3), y)
+        kept = np.column_stack([100_000 + np.arange(60) % 2, X["a"][:, 1]]).astype(np.int64)
+        I2MoEClassifier(**TINY).fit(dict(X, a=kept), y)
 
 
 def test_a_finite_extreme_value_does_not_overflow_the_standardisation():
@@ -152,6 +159,46 @@ def test_dataframe_modalities_check_column_labels_that_are_not_strings(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # labels that are not all strings: no feature names
         clf.predict(dict(mixed, labs=mixed["labs"].to_numpy()))
+
+
+def test_missing_and_unusual_column_labels_match_themselves_and_are_saved(tmp_path):
+    X, y = _frames()
+    labs = X["labs"]
+    cases = {
+        "none": labs.set_axis(["hb", None, "na"], axis=1),
+        "na": labs.set_axis(pd.Index(["hb", pd.NA, "na"], dtype="string"), axis=1),
+        "nat": labs.set_axis(pd.DatetimeIndex(["2020-01-01", None, "2020-01-03"]), axis=1),
+        "dates": labs.set_axis(pd.date_range("2020-01-01", periods=3), axis=1),
+    }
+    for name, frame in cases.items():
+        data = dict(X, labs=frame)
+        clf = I2MoEClassifier(**TINY).fit(data, y)
+        expected = clf.predict_proba(data)  # "boolean value of NA is ambiguous" (pd.NA) before
+        path = tmp_path / f"{name}.i2moe"
+        clf.save(path)  # dates: "a Timestamp cannot be saved" before
+        np.testing.assert_array_equal(load(path).predict_proba(data), expected, err_msg=name)
+    table = pd.concat(X, axis=1)
+    table.columns = pd.MultiIndex.from_tuples(
+        [("labs", "hb"), ("labs", np.nan), *table.columns[2:]]
+    )
+    clf = I2MoEClassifier(**TINY).fit(table, y)
+    clf.predict(table.copy())  # "missing [('labs', nan)], unexpected [('labs', nan)]" before
+
+
+def test_a_polars_frame_matches_the_integer_labels_of_the_pandas_frame_fitted():
+    pl = pytest.importorskip("polars")
+    X, y = _frames()
+    numbered = {name: frame.set_axis(range(frame.shape[1]), axis=1) for name, frame in X.items()}
+    clf = I2MoEClassifier(**TINY).fit(numbered, y)
+    as_polars = {name: pl.from_numpy(frame.to_numpy()) for name, frame in numbered.items()}
+    as_polars = {
+        name: frame.rename({old: str(i) for i, old in enumerate(frame.columns)})
+        for name, frame in as_polars.items()
+    }
+    np.testing.assert_array_equal(clf.predict_proba(as_polars), clf.predict_proba(numbered))
+    backwards = dict(as_polars, labs=as_polars["labs"].select(["2", "1", "0"]))
+    with pytest.raises(ValueError, match="Modality 'labs'"):
+        clf.predict(backwards)
 
 
 def test_a_nan_column_label_matches_itself():
