@@ -778,8 +778,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
 
-    def _refuse_missing_targets(self, y: object) -> None:
-        """Refuse missing values in ``y``, naming the caller's rows (before any is left out)."""
+    def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
+        """Refuse missing values in the ``counted`` rows of ``y``, naming the caller's rows."""
 
     @abstractmethod
     def _criterion(self) -> type[torch.nn.Module]:
@@ -874,10 +874,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         refuse_reordered_targets(row_labels(X), y)
         if reuse:  # the outputs keep the first fit's names (before rows are left out)
             check_target_names(getattr(self, "target_names_", None), y)
-        self._refuse_missing_targets(y)  # rows as the caller counts them
         given_weights = check_sample_weight(sample_weight, n_samples)
         # a row of weight 0 is not given: once X is checked, the fit is the fit without it
         counted = given_weights > 0
+        self._refuse_missing_targets(y, counted)  # before rows are left out: the caller's rows
         weighted_out = not counted.all()
         if weighted_out:
             kept = np.flatnonzero(counted)

@@ -195,7 +195,7 @@ def check_layout(
             f"the modalities' columns do not split {spec.n_columns} input columns into "
             f"groups of {list(spec.n_features)} integer positions"
         )
-    elif spec.feature_names is not None and not _labels(spec.feature_names, spec.n_columns):
+    elif spec.feature_names is not None and not column_labels(spec.feature_names, spec.n_columns):
         problem = (
             f"the column names are not a 1-D array of {spec.n_columns} labels (strings, numbers, "
             "None or tuples of them)"
@@ -274,11 +274,13 @@ def _per_modality_names(spec: object) -> bool:
     return (
         isinstance(names, tuple)
         and len(names) == len(spec.names)
-        and all(entry is None or _labels(entry, n) for entry, n in zip(names, spec.n_features))
+        and all(
+            entry is None or column_labels(entry, n) for entry, n in zip(names, spec.n_features)
+        )
     )
 
 
-def _labels(names: object, size: int) -> bool:
+def column_labels(names: object, size: int) -> bool:
     """Whether ``names`` are ``size`` column labels as ``save`` writes them.
 
     A 1-D array of strings, numbers, None and tuples of them (a MultiIndex's

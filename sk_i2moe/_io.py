@@ -249,8 +249,36 @@ def _encoded(values: dict, what: str, hint: str = "") -> dict:
     return out
 
 
+#: what a model file keeps of column labels (``_file_checks.column_labels`` checks it)
+_LABELS_KEPT = "A model file keeps column names that are strings, numbers, None or tuples of them"
+
+
 def _spec_state(spec: object) -> dict:
+    """The input layout as ``save`` writes it; a ``ValueError`` for a table's unwritable labels.
+
+    A dict modality's labels that a file cannot keep are left out, with a
+    warning (:func:`_writable_labels`).
+    """
+    names = spec.feature_names
+    if names is not None and not _file_checks.column_labels(names, spec.n_columns):
+        raise ValueError(
+            f"Cannot save the model: the table's column names {list(names)[:3]} ... are not "
+            f"all labels a file keeps. {_LABELS_KEPT} (not nested): rename the columns (e.g. "
+            "X.columns = X.columns.astype(str)) and fit again."
+        )
     per_modality = spec.modality_feature_names
+    if per_modality is not None:
+        kept = tuple(map(_writable_labels, per_modality))
+        lost = [n for n, a, b in zip(spec.names, per_modality, kept) if a is not None and b is None]
+        if lost:
+            warn(
+                f"The column labels of modalities {lost[:5]} are not written to the file ("
+                f"{_LABELS_KEPT}): the loaded model checks those modalities' columns by their "
+                "number only, not their names or order. Name the columns with strings (e.g. "
+                "df.columns = df.columns.astype(str)) and fit again to keep the check.",
+                UserWarning,
+            )
+        per_modality = kept
     return {
         "names": spec.names,
         "n_features": spec.n_features,
@@ -258,25 +286,18 @@ def _spec_state(spec: object) -> dict:
         "feature_names": spec.feature_names,
         "n_columns": spec.n_columns,
         "owner": spec.owner,
-        "modality_feature_names": (
-            None if per_modality is None else tuple(map(_writable_labels, per_modality))
-        ),
+        "modality_feature_names": per_modality,
     }
 
 
 def _writable_labels(labels: np.ndarray | None) -> np.ndarray | None:
     """A dict modality's column labels where a file can keep them, else None.
 
-    Labels without a JSON form (dates, periods, ``pd.NA``) are left out: the
-    loaded model then checks that modality's columns by count, as files
-    written before the labels were kept do. A table's labels are kept, or
-    the save is refused with the remedy, as before.
+    Labels without a JSON form (dates, periods, ``pd.NA``, nested tuples)
+    are left out: the loaded model then checks that modality's columns by
+    count, as files written before the labels were kept do.
     """
-    if labels is None:
-        return None
-    try:
-        _encode(labels, "")
-    except TypeError:
+    if labels is None or not _file_checks.column_labels(labels, len(labels)):
         return None
     return labels
 
@@ -324,8 +345,8 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         "input_spec": _encoded(
             _spec_state(estimator._input_spec),
             "input layout",
-            hint=" A model file keeps column names that are strings, numbers or tuples of "
-            "them: rename the columns (e.g. X.columns = X.columns.astype(str)) and fit again.",
+            hint=f" {_LABELS_KEPT}: rename the columns (e.g. X.columns = X.columns.astype(str)) "
+            "and fit again.",
         ),
         "history": _history_records(estimator.history_),
     }

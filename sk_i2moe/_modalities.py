@@ -233,8 +233,9 @@ def _holds_text(column: pd.Series) -> bool:
 
 
 #: a feature's values rounded to float32 (24 significant bits, the precision the network
-#: reads) by more than this fraction of their range are named in a warning at fit
-ROUNDED_ERROR = 1e-3
+#: reads) by more than this fraction of their range (fewer than about 50 levels left across
+#: it) are named in a warning at fit
+ROUNDED_ERROR = 1e-2
 
 
 def _warn_rounded_features(
@@ -246,7 +247,8 @@ def _warn_rounded_features(
     ``1e6 + x`` for a small ``x``) keeps its spread in float64 but not in
     float32; centring it first keeps it. Only features whose range holds
     fewer than a thousand float32 steps are measured (the others cannot
-    move that far).
+    move that far). Integers beyond 2**53, which float64 rounds too, are
+    measured against their float64 values.
     """
     high, low = np.fmax.reduce(values, axis=0), np.fmin.reduce(values, axis=0)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -261,12 +263,12 @@ def _warn_rounded_features(
             moved[int(j)] = error
     if moved:
         named = [labels[j] for j in moved] if labels is not None else list(moved)
-        first = next(iter(moved))
-        share = 100 * moved[first] / span[first]
+        worst = max(moved, key=lambda j: moved[j] / span[j])
+        share = 100 * moved[worst] / span[worst]
         warn(
             f"Modality {name!r}: float32, the network's precision (about 7 significant "
-            f"digits), rounds features {named[:5]} by up to {share:.2g}% "
-            f"of their range (the first: values near {size[first]:.6g}, range {span[first]:.3g}), "
+            f"digits), rounds features {named[:5]} by up to {share:.3g} % of their range "
+            f"(values near {size[worst]:.6g}, range {span[worst]:.3g}), "
             "because their offset is large for their spread (timestamps, say). Centre them "
             "before fitting, e.g. subtract a reference value (a date's origin, the training "
             "median).",
@@ -325,12 +327,14 @@ def missing_values(
 DROP_TARGET = "Drop that sample (targets cannot be missing)."
 
 
-def refuse_missing_labels(y: object) -> None:
+def refuse_missing_labels(y: object, counted: np.ndarray | None = None) -> None:
     """Refuse class labels ``y`` with missing values, naming the rows.
 
-    NaN, None, ``pd.NA`` (a nullable or categorical ``y``) and
+    NaN, None, ``pd.NA`` (a nullable or categorical ``y``), ``NaT`` and
     ``Decimal("sNaN")`` alike: scikit-learn's label checks meet them with
-    messages about label types or comparisons that name neither.
+    messages about label types or comparisons that name neither. Only the
+    rows where ``counted`` is True are checked (rows of weight 0 are left out
+    of a fit as if not given), and rows are named as the caller counts them.
     """
     if sparse.issparse(y):
         return
@@ -341,6 +345,8 @@ def refuse_missing_labels(y: object) -> None:
     if values.ndim == 0 or values.dtype.kind not in "fcOmM":
         return  # integers, text and bools cannot be missing (dates and durations can: NaT)
     missing = missing_values(values, "y", DROP_TARGET).reshape(len(values), -1).any(axis=1)
+    if counted is not None:
+        missing &= counted
     if missing.any():
         rows = np.flatnonzero(missing)
         more = " ..." if len(rows) > 5 else ""
@@ -1114,8 +1120,18 @@ def _check_feature_names(
 def _same_labels(got: np.ndarray, fitted: np.ndarray) -> bool:
     """Whether two column-label arrays are equal in order, missing labels matching each other."""
     return len(got) == len(fitted) and all(
-        _label_key(a) == _label_key(b) for a, b in zip(got, fitted)
+        _same_label(_label_key(a), _label_key(b)) for a, b in zip(got, fitted)
     )
+
+
+def _same_label(a: object, b: object) -> bool:
+    """Whether two label keys are equal (a tuple equals only a tuple; no array comparisons)."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return isinstance(a, tuple) and isinstance(b, tuple) and a == b
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 def _same_as_text(got: np.ndarray, fitted: np.ndarray) -> bool:

@@ -248,8 +248,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _refuse_missing_targets(self, y: object) -> None:
-        refuse_missing_labels(y)
+    def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
+        refuse_missing_labels(y, counted)
 
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         kind = type_of_target(y, input_name="y")

@@ -798,10 +798,10 @@ class _SelectsColumns:
 class _ColumnsByDtype:
     """The positions of a modality's numeric columns (``numeric=True``) or of the others.
 
-    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects;
-    :class:`_ModalitySteps` has already read object columns of numbers and
-    durations as numbers (durations left as they are, by a caller's own
-    steps, go to the categorical steps, which refuse them).
+    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects but
+    durations (``timedelta64``), which go to the categorical steps, which
+    refuse them; :class:`_ModalitySteps` has already read object columns of
+    numbers as numbers.
     Positions, not names: the inner ``ColumnTransformer`` would read integer
     column names as positions in the modality's sub-table.
 
@@ -842,7 +842,7 @@ class _ColumnsByDtype:
                 f"{type(X).__name__}. Wrap the table: pd.DataFrame(X, columns=names)."
             )
         positional = X.iloc[:0].set_axis(range(X.shape[1]), axis=1)  # the dtypes, no data
-        # durations count as numbers to pandas; unread, they go to the categorical steps
+        # durations count as numbers to pandas: they go to the categorical steps, which refuse them
         numeric = set(positional.select_dtypes(include="number", exclude="timedelta").columns)
         return [i for i in range(X.shape[1]) if (i in numeric) == self.numeric]
 
@@ -876,8 +876,9 @@ class _ModalitySteps(ColumnTransformer):
     of a signalling NaN (``Decimal("sNaN")``) before a step converts it, and
     reads an object column of numbers (``Decimal`` values from a database,
     numbers beside ``None``) as numbers, as the estimators do, so that it is
-    scaled, not one-hot encoded one column per value, and a duration column
-    as seconds.
+    scaled, not one-hot encoded one column per value; a column of numbers
+    when fitted that holds anything else when transforming is refused, naming
+    it (scikit-learn would read text of numbers as numbers, or name nothing).
     """
 
     def _modality(self) -> str:
@@ -897,7 +898,7 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
-        table, _ = _numbers_read(X, self._modality(), getattr(self, "_read_as_numbers", ()))
+        table, _ = _numbers_read(X, self._modality(), getattr(self, "_numbers_at_fit", ()))
         return super().transform(table, **params)
 
     def fit_transform(self, X: object, y: object = None, **params: object) -> object:
@@ -916,7 +917,7 @@ class _ModalitySteps(ColumnTransformer):
         -------
         DataFrame or ndarray
         """
-        table, self._read_as_numbers = _numbers_read(X, self._modality())
+        table, self._numbers_at_fit = _numbers_read(X, self._modality())
         out = super().fit_transform(table, y, **params)
         try:
             self.get_feature_names_out()
@@ -941,52 +942,67 @@ class _ModalitySteps(ColumnTransformer):
 def _numbers_read(
     X: object, modality: str, numeric: Sequence[int] = ()
 ) -> tuple[object, list[int]]:
-    """``X`` with its object columns of real numbers and its durations as float64.
+    """``X`` with its object columns of real numbers as float64, and its number columns.
 
     An object column qualifies when its values that are not missing are all
     real numbers but bools (a column of bools is a category, as a ``bool``
-    column is) and there is at least one; a duration column (``timedelta64``)
-    becomes seconds, ``NaT`` NaN. The columns at the positions ``numeric``
-    (those read as numbers when fitted) must qualify: text there is refused,
-    naming the column. A signalling NaN is named first.
+    column is) and there is at least one. The columns at the positions
+    ``numeric`` (the number columns when fitted) must hold numbers: text,
+    dates or durations there are refused, naming the column. A signalling
+    NaN is named first.
 
     Returns
     -------
     table : DataFrame or object
         A copy where a column changed, else ``X`` itself.
     positions : list of int
-        The columns read as numbers.
+        The columns that hold numbers now (bools are categories).
     """
     missing_values(X, _holder(modality))
     if not isinstance(X, pd.DataFrame):
         return X, []
-    numbers = {}
+    numbers, bad = {}, {}
     for position, dtype in enumerate(X.dtypes):
-        if pd.api.types.is_timedelta64_dtype(dtype):
-            numbers[position] = X.iloc[:, position].dt.total_seconds().to_numpy()
-            continue
-        if not pd.api.types.is_object_dtype(dtype):
-            continue
-        values = X.iloc[:, position].to_numpy()
-        given = values[~missing_values(values, _holder(modality))]
-        bad = next(
-            (v for v in given if not _is_real_number(type(v)) or isinstance(v, (bool, np.bool_))),
-            None,
-        )
-        if given.size and bad is None:
-            numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
-        elif position in numeric and given.size:
-            raise TypeError(
-                f"Modality {modality!r}: column {X.columns[position]!r} held numbers when "
-                f"fitted and holds {type(bad).__name__} values now (e.g. {bad!r}). Convert them "
-                "to numbers, e.g. pd.to_numeric(X[col], errors='coerce') (text becomes missing)."
+        if pd.api.types.is_object_dtype(dtype):
+            values = X.iloc[:, position].to_numpy()
+            given = values[~missing_values(values, _holder(modality))]
+            other = next(
+                (
+                    v
+                    for v in given
+                    if not _is_real_number(type(v)) or isinstance(v, (bool, np.bool_))
+                ),
+                None,
             )
-    if not numbers:
-        return X, []
-    out = X.copy()
-    for position, column in numbers.items():
-        out.isetitem(position, column)
-    return out, sorted(numbers)
+            if given.size and other is None:
+                numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
+            elif other is not None:
+                bad[position] = f"{type(other).__name__} values (e.g. {other!r})"
+        elif not _number_dtype(dtype):
+            bad[position] = f"{dtype} values"
+    turned = [p for p in numeric if p in bad]
+    if turned:
+        raise TypeError(
+            f"Modality {modality!r}: column {X.columns[turned[0]]!r} held numbers when fitted "
+            f"and holds {bad[turned[0]]} now. Convert it back to numbers, e.g. "
+            "pd.to_numeric(X[col], errors='coerce') (text becomes missing)."
+        )
+    out = X
+    if numbers:
+        out = X.copy()
+        for position, column in numbers.items():
+            out.isetitem(position, column)
+    held = [p for p, dtype in enumerate(out.dtypes) if _number_dtype(dtype)]
+    return out, held
+
+
+def _number_dtype(dtype: object) -> bool:
+    """Whether a column of this dtype is numbers to the default steps (not bools, durations)."""
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not pd.api.types.is_timedelta64_dtype(dtype)
+    )
 
 
 def _holder(modality: str | None) -> str:
@@ -1041,11 +1057,10 @@ def make_modality_transformer(
 
     Numeric and categorical columns are told apart by their dtype when the
     transformer is fitted (numeric is what ``DataFrame.select_dtypes(include=
-    "number")`` selects, durations read as seconds, and an object column
-    whose values are real numbers and missing values, such as ``Decimal``
-    values from a database, read as numbers as the estimators read it; a
-    column read as numbers when fitted must hold numbers when transforming;
-    everything else is
+    "number")`` selects but durations, and an object column whose values are
+    real numbers and missing values, such as ``Decimal`` values from a
+    database, read as numbers as the estimators read it; a column of numbers
+    when fitted must hold numbers when transforming; everything else is
     categorical: strings, ``category``, booleans), so the table must be a
     DataFrame. A modality's numeric columns whose names are all integers
     come out named ``x0``, ``x1``, ... (scikit-learn's rule for feature
@@ -1078,9 +1093,9 @@ def make_modality_transformer(
         nullable ``string``/``boolean`` columns and ``None`` are imputed
         like NaN), then ``SimpleImputer(strategy="most_frequent",
         keep_empty_features=True)`` and ``OneHotEncoder(handle_unknown=
-        "ignore", sparse_output=False)``; it refuses date columns
-        (``datetime64``) of a DataFrame, which it would encode one column
-        per distinct value, columns that hold both
+        "ignore", sparse_output=False)``; it refuses date and duration
+        columns (``datetime64``, ``timedelta64``) of a DataFrame, which it
+        would encode one column per distinct value, columns that hold both
         text and numbers, and, when transforming, numbers in a column that
         held text when fitted (no fitted category would match them); it
         warns, naming the column, where rows hold categories the fit did not
@@ -1130,9 +1145,9 @@ def make_modality_transformer(
 
     Notes
     -----
-    With the default ``categorical``, fitting on a DataFrame with a date
-    column raises a ``TypeError`` that names the modality and the columns:
-    convert them to numbers first (durations are read as seconds).
+    With the default ``categorical``, fitting on a DataFrame with a date or
+    duration column raises a ``TypeError`` that names the modality and the
+    columns: convert them to numbers first.
 
     Examples
     --------

@@ -200,6 +200,10 @@ def test_y_problems():
     # the caller's row, also when rows of weight 0 come first (row 1 was named before)
     with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[3\]"):
         I2MoEClassifier(**SMALL).fit(X, missing, sample_weight=np.r_[0.0, 0.0, np.ones(8)])
+    # a row of weight 0 is left out as if not given: its label may be missing
+    weights = np.r_[np.ones(3), 0.0, np.ones(6)]
+    fitted = I2MoEClassifier(**SMALL).fit(X, missing, sample_weight=weights)
+    assert fitted.classes_.tolist() == ["a", "b"]
     dates = pd.Series(pd.date_range("2020-01-01", periods=2).repeat(5))
     with pytest.raises(ValueError, match=r"y has missing labels .* at rows \[3\]"):
         _fit(X, y=dates.where(np.arange(10) != 3))  # "warm_start cannot add classes" before

@@ -186,25 +186,35 @@ def test_date_and_duration_columns_are_refused_by_name(absent):
 
 
 @pytest.mark.parametrize("absent", ["keep", "impute"])
-def test_a_duration_column_is_read_as_seconds_alone_and_beside_numbers(absent):
+def test_a_duration_column_is_refused_alone_and_beside_numbers(absent):
     table, _ = _clinical(n=20)
     table["stay"] = pd.to_timedelta(np.arange(20), unit="h")
-    table.loc[3, "stay"] = pd.NaT
-    in_hours = table.assign(stay=table["stay"].dt.total_seconds() / 3600)
-    # NumPy's DTypePromotionError beside a number column before
+    # NumPy's DTypePromotionError, naming nothing, beside a number column before
     for columns in (["stay"], ["stay", "dose"]):
-        out = make_modality_transformer({"m": columns}, absent=absent, remainder="drop")
-        out = out.fit_transform(table)
-        hours = make_modality_transformer({"m": columns}, absent=absent, remainder="drop")
-        pd.testing.assert_frame_equal(out, hours.fit_transform(in_hours))  # scaled: units cancel
-        assert "m__num__stay" in out.columns
-    # a column read as numbers when fitted (Decimals) that holds text now is refused by name
+        transformer = make_modality_transformer({"m": columns}, absent=absent, remainder="drop")
+        with pytest.raises(TypeError, match=r"Modality 'm': columns \['stay'\] hold dates or dur"):
+            transformer.fit(table)
+
+
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_a_column_of_numbers_must_hold_numbers_when_transforming(absent):
+    table, _ = _clinical(n=30)
     decimals = table.assign(dose=[decimal.Decimal(str(round(v, 2))) for v in table["dose"]])
-    fitted = make_modality_transformer({"m": ["stay", "dose"]}, absent=absent, remainder="drop")
-    fitted.fit(decimals)
-    # scikit-learn's error, naming no column, before
-    with pytest.raises(TypeError, match="column 'dose' held numbers when fitted .* str values"):
-        fitted.transform(decimals.assign(dose=decimals["dose"].astype(str)))
+    modalities = {"demographics": ["age", "sex"], "treatment": ["dose", "chemo"]}
+    for fitted_on in (table, decimals):
+        fitted = make_modality_transformer(modalities, absent=absent, remainder="drop")
+        fitted.fit(fitted_on)
+        # text of numbers was read as numbers by scikit-learn (a text dtype), or refused naming
+        # no column (text among Decimals), before
+        for text in (
+            fitted_on["dose"].astype(str).astype(object),
+            fitted_on["dose"].astype(str).astype("string"),
+            pd.Series(pd.to_timedelta(np.arange(30), unit="h")),
+        ):
+            with pytest.raises(
+                TypeError, match=r"column 'dose' held numbers when fitted|\['dose'\] were numeric"
+            ):
+                fitted.transform(fitted_on.assign(dose=text.to_numpy()))
 
 
 @pytest.mark.parametrize("absent", ["keep", "impute"])
