@@ -36,6 +36,7 @@ from ._modalities import (
     check_sample_weight,
     check_target_names,
     refuse_reordered_targets,
+    refuse_signalling_target,
     row_labels,
 )
 from ._net import HeldOutLogits, I2MoENet, mixture_output
@@ -777,6 +778,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
         """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
+
+    def _check_score_target(self, X: object, y: object) -> None:
+        """What ``score`` checks of ``y`` before scikit-learn's scoring: named refusals."""
+        refuse_signalling_target(y)
+        refuse_reordered_targets(row_labels(X), y)
 
     def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
         """Refuse missing values in the ``counted`` rows of ``y``, naming the caller's rows."""

@@ -336,13 +336,8 @@ def refuse_missing_labels(y: object, counted: np.ndarray | None = None) -> None:
     rows where ``counted`` is True are checked (rows of weight 0 are left out
     of a fit as if not given), and rows are named as the caller counts them.
     """
-    if sparse.issparse(y):
-        return
-    try:
-        values = np.asarray(y)
-    except ValueError:  # ragged: the target checks that follow say so
-        return
-    if values.ndim == 0 or values.dtype.kind not in "fcOmM":
+    values = _target_values(y)
+    if values is None or values.ndim == 0 or values.dtype.kind not in "fcOmM":
         return  # integers, text and bools cannot be missing (dates and durations can: NaT)
     missing = missing_values(values, "y", DROP_TARGET).reshape(len(values), -1).any(axis=1)
     if counted is not None:
@@ -363,14 +358,22 @@ def refuse_signalling_target(y: object) -> None:
     ``decimal.InvalidOperation`` or a message about label types; this says
     what ``y`` holds and what to do. Sparse and numeric ``y`` pass unread.
     """
-    if sparse.issparse(y):
-        return
-    try:
-        values = np.asarray(y)
-    except ValueError:  # ragged: the target checks that follow say so
-        return
-    if values.dtype.kind == "O":
+    values = _target_values(y)
+    if values is not None and values.dtype.kind == "O":
         missing_values(values, "y", DROP_TARGET)
+
+
+def _target_values(y: object) -> np.ndarray | None:
+    """``y`` as an array for the checks above; None for sparse or ragged ``y``.
+
+    Those are left to the target checks that follow, which name them.
+    """
+    if sparse.issparse(y):
+        return None
+    try:
+        return np.asarray(y)
+    except ValueError:  # ragged
+        return None
 
 
 def target_names(y: object) -> np.ndarray | None:

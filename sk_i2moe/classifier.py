@@ -20,9 +20,6 @@ from ._modalities import (
     absent_modalities,
     fitting_parts,
     refuse_missing_labels,
-    refuse_reordered_targets,
-    refuse_signalling_target,
-    row_labels,
     target_names,
 )
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
@@ -585,8 +582,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         float
             The (weighted) fraction of rows predicted right.
         """
-        refuse_signalling_target(y)
-        refuse_reordered_targets(row_labels(X), y)
+        self._check_score_target(X, y)
         return super().score(X, y, sample_weight=sample_weight)
 
 

@@ -8,13 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import (
-    refuse_reordered_targets,
-    refuse_signalling_target,
-    regression_targets,
-    row_labels,
-    target_names,
-)
+from ._modalities import regression_targets, target_names
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -323,6 +317,5 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         float
             R² (uniform average over outputs).
         """
-        refuse_signalling_target(y)
-        refuse_reordered_targets(row_labels(X), y)
+        self._check_score_target(X, y)
         return super().score(X, y, sample_weight=sample_weight)
