@@ -966,20 +966,15 @@ def _numbers_read(
         if pd.api.types.is_object_dtype(dtype):
             values = X.iloc[:, position].to_numpy()
             given = values[~missing_values(values, _holder(modality))]
-            other = next(
-                (
-                    v
-                    for v in given
-                    if not _is_real_number(type(v)) or isinstance(v, (bool, np.bool_))
-                ),
-                None,
-            )
-            if given.size and other is None:
-                numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
-            elif other is not None:
+            other = next((v for v in given if not _is_real_number(type(v))), None)
+            if other is not None:
                 bad[position] = f"{type(other).__name__} values (e.g. {other!r})"
-        elif not _number_dtype(dtype):
-            bad[position] = f"{dtype} values"
+            elif given.size and (
+                position in numeric or not any(isinstance(v, (bool, np.bool_)) for v in given)
+            ):  # bools are a category, unless the column held numbers when fitted
+                numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
+        elif not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+            bad[position] = f"{dtype} values"  # bools are numbers to a column of numbers
     turned = [p for p in numeric if p in bad]
     if turned:
         raise TypeError(

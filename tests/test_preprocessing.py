@@ -215,6 +215,12 @@ def test_a_column_of_numbers_must_hold_numbers_when_transforming(absent):
                 TypeError, match=r"column 'dose' held numbers when fitted|\['dose'\] were numeric"
             ):
                 fitted.transform(fitted_on.assign(dose=text.to_numpy()))
+    # flags stored as 0/1 numbers when fitted may arrive as bools
+    flags = table.assign(dose=(np.arange(30) % 2).astype(float))
+    fitted = make_modality_transformer(modalities, absent=absent, remainder="drop").fit(flags)
+    expected = fitted.transform(flags)
+    for as_bools in (flags["dose"] == 1, (flags["dose"] == 1).astype(object)):
+        pd.testing.assert_frame_equal(fitted.transform(flags.assign(dose=as_bools)), expected)
 
 
 @pytest.mark.parametrize("absent", ["keep", "impute"])
