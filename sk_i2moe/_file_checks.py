@@ -290,7 +290,9 @@ def column_labels(names: object, size: int) -> bool:
     def label(value: object) -> bool:
         if isinstance(value, tuple):
             return all(label(v) and not isinstance(v, tuple) for v in value)
-        return value is None or isinstance(value, (str, int, float, np.integer, np.floating))
+        return value is None or isinstance(
+            value, (str, int, float, np.integer, np.floating, np.bool_)
+        )
 
     return (
         isinstance(names, np.ndarray)

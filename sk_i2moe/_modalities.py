@@ -255,7 +255,8 @@ def _warn_rounded_features(
         span = high.astype(np.float64) - low
         size = np.fmax(np.abs(high.astype(np.float64)), np.abs(low.astype(np.float64)))
         step = np.spacing(size.astype(np.float32)).astype(np.float64)
-        candidates = np.flatnonzero((span > 0) & (span < 1000 * step))
+        # a spread of a few float64 steps is round-off (a mean of equal values), not data
+        candidates = np.flatnonzero((span > 2.0**20 * np.spacing(size)) & (span < 1000 * step))
     moved = {}
     for j in candidates:
         error = np.fmax.reduce(np.abs(values[:, j].astype(np.float64) - rounded[:, j]))

@@ -293,6 +293,9 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
         converted = X.copy()
         refused = []
         for c in changed:
+            if X[c].isna().all():  # a record whose number is missing (None, pd.NA, NaT)
+                converted[c] = np.nan
+                continue
             if pd.api.types.is_object_dtype(X[c]):
                 try:
                     converted[c] = _object_numbers(X[c].to_numpy()[:, None], str(c))[:, 0]
@@ -958,12 +961,16 @@ def _numbers_read(
     positions : list of int
         The columns that hold numbers now (bools are categories).
     """
+    X = _pandas_input(X)  # a polars frame's columns read as pandas reads them
     missing_values(X, _holder(modality))
     if not isinstance(X, pd.DataFrame):
         return X, []
     numbers, bad = {}, {}
     for position, dtype in enumerate(X.dtypes):
-        if pd.api.types.is_object_dtype(dtype):
+        if position in numeric and X.iloc[:, position].isna().all():
+            # a record whose number is missing (None, pd.NA, NaT give other dtypes)
+            numbers[position] = np.full(len(X), np.nan)
+        elif pd.api.types.is_object_dtype(dtype):
             values = X.iloc[:, position].to_numpy()
             given = values[~missing_values(values, _holder(modality))]
             other = next((v for v in given if not _is_real_number(type(v))), None)
@@ -979,8 +986,9 @@ def _numbers_read(
     if turned:
         raise TypeError(
             f"Modality {modality!r}: column {X.columns[turned[0]]!r} held numbers when fitted "
-            f"and holds {bad[turned[0]]} now. Convert it back to numbers, e.g. "
-            "pd.to_numeric(X[col], errors='coerce') (text becomes missing)."
+            f"and holds {bad[turned[0]]} now. Convert it back to the numbers it held: text "
+            "with pd.to_numeric(X[col], errors='coerce') (other text becomes missing), dates "
+            "and durations in the unit and from the origin used when fitting (e.g. .dt.days)."
         )
     out = X
     if numbers:

@@ -61,6 +61,10 @@ def test_features_that_float32_rounds_to_a_few_levels_are_named_at_fit():
         I2MoEClassifier(**TINY).fit(dict(X, a=kept), y)
         tenths = np.column_stack([1e5 + np.arange(60) % 10 / 10, X["a"][:, 1]])  # 10 of 10 kept
         I2MoEClassifier(**TINY).fit(dict(X, a=tenths), y)
+        # the mean of equal doses differs in its last bits only: round-off, not a spread
+        means = np.array([np.mean([0.1] * k) for k in range(1, 61)])
+        assert 0 < np.ptp(means) < 1e-15
+        I2MoEClassifier(**TINY).fit(dict(X, a=np.column_stack([means, X["a"][:, 1]])), y)
 
 
 def test_a_finite_extreme_value_does_not_overflow_the_standardisation():

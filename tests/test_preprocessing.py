@@ -215,6 +215,24 @@ def test_a_column_of_numbers_must_hold_numbers_when_transforming(absent):
                 TypeError, match=r"column 'dose' held numbers when fitted|\['dose'\] were numeric"
             ):
                 fitted.transform(fitted_on.assign(dose=text.to_numpy()))
+    # a record whose number is missing, however pandas types it (scikit-learn's error naming
+    # nothing for pd.NA, "holds datetime64 values" for NaT, before)
+    fitted = make_modality_transformer(modalities, absent=absent, remainder="drop").fit(table)
+    expected = fitted.transform(table.iloc[:1].assign(dose=np.nan))
+    for missing in (pd.NA, pd.NaT, None):
+        record = table.iloc[:1].assign(dose=pd.Series([missing], index=table.index[:1]))
+        pd.testing.assert_frame_equal(fitted.transform(record), expected)
+    pl = pytest.importorskip("polars")  # polars frames are held to the same rule
+    as_text = pl.DataFrame(
+        {
+            "age": table["age"].tolist(),
+            "sex": [v if isinstance(v, str) else None for v in table["sex"]],
+            "dose": [str(v) for v in table["dose"]],
+            "chemo": table["chemo"].astype(object).tolist(),
+        }
+    )
+    with pytest.raises(TypeError, match=r"'dose' held numbers when fitted|\['dose'\] were num"):
+        fitted.transform(as_text)
     # flags stored as 0/1 numbers when fitted may arrive as bools
     flags = table.assign(dose=(np.arange(30) % 2).astype(float))
     fitted = make_modality_transformer(modalities, absent=absent, remainder="drop").fit(flags)
