@@ -239,13 +239,13 @@ def _saved_params(estimator: object) -> dict:
     return params
 
 
-def _encoded(values: dict, what: str, hint: str = "") -> dict:
+def _encoded(values: dict, what: str) -> dict:
     out = {}
     for name, value in values.items():
         try:
             out[name] = _encode(value, f"{what} {name!r}")
         except TypeError as err:
-            raise ValueError(f"Cannot save the model: {err}.{hint}") from None
+            raise ValueError(f"Cannot save the model: {err}.") from None
     return out
 
 
@@ -342,12 +342,7 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         "estimator": name,
         "params": _encoded(_saved_params(estimator), "parameter"),
         "fitted": _encoded(fitted, "fitted attribute"),
-        "input_spec": _encoded(
-            _spec_state(estimator._input_spec),
-            "input layout",
-            hint=f" {_LABELS_KEPT}: rename the columns (e.g. X.columns = X.columns.astype(str)) "
-            "and fit again.",
-        ),
+        "input_spec": _encoded(_spec_state(estimator._input_spec), "input layout"),
         "history": _history_records(estimator.history_),
     }
     module = estimator._module()

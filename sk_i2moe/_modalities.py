@@ -257,11 +257,12 @@ def _warn_rounded_features(
         step = np.spacing(size.astype(np.float32)).astype(np.float64)
         # a spread of a few float64 steps is round-off (a mean of equal values), not data
         candidates = np.flatnonzero((span > 2.0**20 * np.spacing(size)) & (span < 1000 * step))
-    moved = {}
-    for j in candidates:
-        error = np.fmax.reduce(np.abs(values[:, j].astype(np.float64) - rounded[:, j]))
-        if error > ROUNDED_ERROR * span[j]:
-            moved[int(j)] = error
+    errors = np.fmax.reduce(
+        np.abs(values[:, candidates].astype(np.float64) - rounded[:, candidates]), axis=0
+    )
+    moved = {
+        int(j): error for j, error in zip(candidates, errors) if error > ROUNDED_ERROR * span[j]
+    }
     if moved:
         named = [labels[j] for j in moved] if labels is not None else list(moved)
         worst = max(moved, key=lambda j: moved[j] / span[j])
@@ -946,7 +947,7 @@ def refuse_reordered_targets(rows: np.ndarray | None, y: object) -> None:
     given = pd.Index(rows, dtype=object)
     if index.equals(given) or pd.Index(index, dtype=object).equals(given):
         return
-    if Counter(map(_label_key, index)) == Counter(map(_label_key, rows)):
+    if _label_counts(index) == _label_counts(rows):
         raise ValueError(
             "y's row index holds the labels of X's rows in another order; rows are paired by "
             "position, so each sample would get another's target. Align y first, e.g. "
@@ -1095,7 +1096,9 @@ def _check_feature_names(
     """Compare a DataFrame's column labels with those seen in fit.
 
     Labels of any type (integers too) that differ (renamed, reordered,
-    missing) are an error, NaN labels matching NaN; labels on one side only
+    missing) are an error, missing labels (NaN, None, ``pd.NA``, ``NaT``)
+    matching each other and text labels matching the fitted ones written as
+    text (:func:`_same_as_text`); labels on one side only
     are a warning where they are feature names in scikit-learn's sense (all
     strings): the columns may be in another order without anyone knowing.
     """
@@ -1168,7 +1171,7 @@ def _refuse_other_columns(got: np.ndarray, fitted: np.ndarray, what: str) -> Non
     unexpected = [c for c in got if _label_key(c) not in fitted_keys]
     if missing or unexpected:
         order = ""
-    elif Counter(map(_label_key, got)) == Counter(map(_label_key, fitted)):
+    elif _label_counts(got) == _label_counts(fitted):
         order = ", same names in another order"
     else:
         order = ", names repeated another number of times"
@@ -1177,6 +1180,11 @@ def _refuse_other_columns(got: np.ndarray, fitted: np.ndarray, what: str) -> Non
         f"unexpected {unexpected[:5]}{order}). Pass the fitted columns in the fitted order: "
         f"{list(fitted[:5])}{' ...' if len(fitted) > 5 else ''}."
     )
+
+
+def _label_counts(labels: object) -> Counter:
+    """How often each label occurs (:func:`_label_key`: missing labels counted together)."""
+    return Counter(map(_label_key, labels))
 
 
 def _label_key(label: object) -> object:
@@ -1247,7 +1255,7 @@ def _check_aligned(X: Mapping) -> None:
     for name, index in indexed[1:]:
         if index.equals(first):
             continue
-        counts, first_counts = Counter(map(_label_key, index)), Counter(map(_label_key, first))
+        counts, first_counts = _label_counts(index), _label_counts(first)
         if counts == first_counts:
             detail = "the same row labels in another order"
         else:

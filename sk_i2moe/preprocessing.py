@@ -452,11 +452,13 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         all zeros for the column: no category, not an error.
         """
         seen = getattr(self, "_seen", {})
-        now = _categories(X, keep_rows=True)
         unseen = {}
-        for column, values in now.items():
-            if column in seen:
-                new = [v for v in values if v not in seen[column]]
+        if isinstance(X, pd.DataFrame):
+            for position, column in enumerate(X.columns):
+                if column not in seen:
+                    continue
+                values = pd.Series(X.iloc[:, position].dropna().to_numpy(dtype=object))
+                new = values[~values.isin(list(seen[column]))].tolist()
                 if new:
                     unseen[column] = new
         if unseen:
@@ -546,18 +548,17 @@ class _CategoricalColumns(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         return X, kinds
 
 
-def _categories(X: object, keep_rows: bool = False) -> dict[object, object]:
-    """Per column of a DataFrame, its values that are not missing: a set, or a list of the rows'.
+def _categories(X: object) -> dict[object, set]:
+    """Per column of a DataFrame, the set of its values that are not missing.
 
     Arrays have no columns to name: ``{}``.
     """
     if not isinstance(X, pd.DataFrame):
         return {}
-    out = {}
-    for position, column in enumerate(X.columns):
-        values = X.iloc[:, position].dropna().to_numpy(dtype=object).tolist()
-        out[column] = values if keep_rows else set(values)
-    return out
+    return {
+        column: set(X.iloc[:, position].dropna().to_numpy(dtype=object).tolist())
+        for position, column in enumerate(X.columns)
+    }
 
 
 def _value_kinds(X: object) -> dict[object, tuple[object, object]]:
@@ -801,10 +802,10 @@ class _SelectsColumns:
 class _ColumnsByDtype:
     """The positions of a modality's numeric columns (``numeric=True``) or of the others.
 
-    Numeric is what ``DataFrame.select_dtypes(include="number")`` selects but
-    durations (``timedelta64``), which go to the categorical steps, which
-    refuse them; :class:`_ModalitySteps` has already read object columns of
-    numbers as numbers.
+    Numeric is what :func:`_number_dtype` calls numbers (not bools, nor
+    durations, which go to the categorical steps, which refuse them);
+    :class:`_ModalitySteps` has already read object columns of numbers as
+    numbers.
     Positions, not names: the inner ``ColumnTransformer`` would read integer
     column names as positions in the modality's sub-table.
 
@@ -844,10 +845,7 @@ class _ColumnsByDtype:
                 f"categorical columns by their dtypes, so it needs a pandas DataFrame; got "
                 f"{type(X).__name__}. Wrap the table: pd.DataFrame(X, columns=names)."
             )
-        positional = X.iloc[:0].set_axis(range(X.shape[1]), axis=1)  # the dtypes, no data
-        # durations count as numbers to pandas: they go to the categorical steps, which refuse them
-        numeric = set(positional.select_dtypes(include="number", exclude="timedelta").columns)
-        return [i for i in range(X.shape[1]) if (i in numeric) == self.numeric]
+        return [i for i, dtype in enumerate(X.dtypes) if _number_dtype(dtype) == self.numeric]
 
     def __repr__(self) -> str:
         return f"{'numeric' if self.numeric else 'non-numeric'} columns"
@@ -973,11 +971,13 @@ def _numbers_read(
         elif pd.api.types.is_object_dtype(dtype):
             values = X.iloc[:, position].to_numpy()
             given = values[~missing_values(values, _holder(modality))]
-            other = next((v for v in given if not _is_real_number(type(v))), None)
-            if other is not None:
+            kinds = set(map(type, given))  # one look per type, not per value
+            others = {k for k in kinds if not _is_real_number(k)}
+            if others:
+                other = next(v for v in given if type(v) in others)
                 bad[position] = f"{type(other).__name__} values (e.g. {other!r})"
             elif given.size and (
-                position in numeric or not any(isinstance(v, (bool, np.bool_)) for v in given)
+                position in numeric or not any(issubclass(k, (bool, np.bool_)) for k in kinds)
             ):  # bools are a category, unless the column held numbers when fitted
                 numbers[position] = _object_numbers(values[:, None], modality)[:, 0]
         elif not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
