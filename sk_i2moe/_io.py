@@ -34,6 +34,8 @@ from .nn.ensemble import mixtures_of
 #: the file format this package writes and reads
 FORMAT_VERSION = 1
 _META_KEY = "sk_i2moe"
+#: the safetensors metadata key of the SHA-256 of the metadata text (absent in older files)
+_META_DIGEST_KEY = "sk_i2moe_sha256"
 _MODULE_PREFIX = "module."
 _OPTIMIZER_PREFIX = "optimizer."
 #: the ONNX graph's second output: every row's interaction weights, one column per expert
@@ -363,7 +365,11 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
             "labels or selectors at the width of their longest string (or as objects, e.g. "
             "y.astype(object)) and fit again."
         )
-    save_file(tensors, os.fspath(path), metadata={_META_KEY: text})
+    save_file(
+        tensors,
+        os.fspath(path),
+        metadata={_META_KEY: text, _META_DIGEST_KEY: _text_digest(text)},
+    )
 
 
 def _optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -482,6 +488,16 @@ def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def _text_digest(text: str) -> str:
+    """SHA-256 of the metadata text ``save`` writes (it holds the tensors' digest too).
+
+    ``load`` compares it before reading the text: damage to the metadata that
+    leaves it valid JSON (a flipped bit turning one digit of a stored number
+    into another) is caught. Not a signature, as :func:`_tensor_digest`.
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _check_digest(document: dict, tensors: dict[str, torch.Tensor], path: str) -> None:
     """Refuse tensors whose digest is not the one ``save`` recorded (files without one pass)."""
     if "tensor_digest" not in document:
@@ -517,6 +533,14 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ModelFileError(
             f"{os.fspath(path)!r} is a safetensors file without sk_i2moe metadata; it was not "
             "written by sk_i2moe's save()."
+        )
+    if _META_DIGEST_KEY in metadata and metadata[_META_DIGEST_KEY] != _text_digest(
+        metadata[_META_KEY]
+    ):  # files written before save() recorded this digest have none
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is corrupted: its metadata (parameters, fitted values, "
+            "input layout) do not match the digest save() recorded (damaged in storage or "
+            "transfer, or edited). Use an intact copy, or refit."
         )
     try:
         document = json.loads(metadata[_META_KEY])

@@ -40,10 +40,11 @@ def read_tensors(path) -> dict[str, torch.Tensor]:
 def rewrite_model_file(path, edit) -> None:
     """Load a model file's tensors and metadata, apply ``edit(document, tensors)``, write back.
 
-    The digest of the tensors is written anew, as a deliberate editor would, so that the
-    checks behind it are reached (a file whose digest does not match is refused first).
+    The digests of the tensors and of the metadata are written anew, as a deliberate editor
+    would, so that the checks behind them are reached (a file whose digest does not match is
+    refused first).
     """
-    from sk_i2moe._io import _tensor_digest
+    from sk_i2moe._io import _META_DIGEST_KEY, _tensor_digest, _text_digest
 
     tensors = read_tensors(path)
     with safetensors.safe_open(path, "pt") as f:
@@ -51,7 +52,8 @@ def rewrite_model_file(path, edit) -> None:
     edit(document, tensors)
     if "tensor_digest" in document:
         document["tensor_digest"] = _tensor_digest(tensors)
-    save_file(tensors, path, metadata={"sk_i2moe": json.dumps(document)})
+    text = json.dumps(document)
+    save_file(tensors, path, metadata={"sk_i2moe": text, _META_DIGEST_KEY: _text_digest(text)})
 
 
 class FixedExpertsClassifier(ClassifierMixin, BaseEstimator):

@@ -296,6 +296,37 @@ def test_a_damaged_weight_is_refused_by_the_digest(saved):
     np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
 
 
+def test_a_damaged_metadata_number_is_refused_by_the_digest(tmp_path):
+    import json
+    import struct
+
+    X, y = _data()
+    target = y * 3.0 + 100.0
+    reg = I2MoERegressor(**TINY).fit(X, target)
+    path = tmp_path / "model.i2moe"
+    reg.save(path)
+    data = bytearray(path.read_bytes())
+    header_size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + header_size])
+    stored = json.loads(header["__metadata__"]["sk_i2moe"])["fitted"]["_y_loc"]
+    at = data.index(b".", data.index(b"_y_loc", 8, 8 + header_size)) + 1
+    data[at] ^= 0x01  # a decimal of the target's mean becomes another digit: still valid JSON
+    damaged = path.with_name("damaged.i2moe")
+    damaged.write_bytes(bytes(data))
+    changed = json.loads(
+        json.loads(bytes(data[8 : 8 + header_size]))["__metadata__"]["sk_i2moe"]
+    )["fitted"]["_y_loc"]
+    assert changed != stored
+    # loaded before, and every prediction moved with the stored mean
+    with pytest.raises(ModelFileError, match="corrupted: its metadata .* do not match"):
+        load(damaged)
+    np.testing.assert_array_equal(load(path).predict(X), reg.predict(X))
+    header["__metadata__"].pop("sk_i2moe_sha256")  # as files of earlier versions
+    text = json.dumps(header, separators=(",", ":")).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(data[8 + header_size :]))
+    np.testing.assert_array_equal(load(path).predict(X), reg.predict(X))
+
+
 def test_genuine_files_with_wide_or_object_labels_still_load(tmp_path):
     X, y = _data()
     labels = np.array(["no", "yes"], dtype="<U40")[y]  # wider than its longest label
