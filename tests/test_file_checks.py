@@ -313,9 +313,9 @@ def test_a_damaged_metadata_number_is_refused_by_the_digest(tmp_path):
     data[at] ^= 0x01  # a decimal of the target's mean becomes another digit: still valid JSON
     damaged = path.with_name("damaged.i2moe")
     damaged.write_bytes(bytes(data))
-    changed = json.loads(
-        json.loads(bytes(data[8 : 8 + header_size]))["__metadata__"]["sk_i2moe"]
-    )["fitted"]["_y_loc"]
+    changed = json.loads(json.loads(bytes(data[8 : 8 + header_size]))["__metadata__"]["sk_i2moe"])[
+        "fitted"
+    ]["_y_loc"]
     assert changed != stored
     # loaded before, and every prediction moved with the stored mean
     with pytest.raises(ModelFileError, match="corrupted: its metadata .* do not match"):
