@@ -62,7 +62,7 @@ print(pd.Series(interaction).value_counts())
 # optimiser steps, and the default (epochs chosen on a held-out 20 %, then
 # at least 10 on all the data) stops here before the reweighting network
 # has learned which expert serves which samples: held-out accuracy 0.83
-# instead of 0.88, and no synergy sample leans on the synergy expert. On
+# instead of 0.90, and no synergy sample leans on the synergy expert. On
 # small data where per-sample weights are the point, train ``max_epochs``.
 clf = I2MoEClassifier(hidden_dim=32, n_tokens=2, early_stopping=False, random_state=0)
 clf.fit(X_train, y[train])

@@ -319,11 +319,12 @@ SHARED_PARAMETERS = """\
         (``n_reweight_steps_`` says how many). Training
         stops when the experts are ready, which on small data is before the
         weights have settled, so without this step the weights depend on
-        where in their drift the seed's run stopped. It makes the weights of
-        small real data sets far more stable over seeds, but on data that
-        mixes mechanisms it routes fewer redundancy samples to the
-        redundancy expert (measured in the interpretation guide), and it
-        can double the fit time, so it is an option: try e.g. ``500``.
+        where in their drift the seed's run stopped. It steadies the weights
+        of small real data sets over seeds, but on data that mixes
+        mechanisms it routes fewer redundancy samples to the redundancy
+        expert, and each step is one more pass over the training data (the
+        interpretation guide gives both as measured), so it is an option:
+        try e.g. ``500``.
         ``0`` (default) skips it. The paper's mixture trains its experts
         through the weights and ignores this parameter.
     weight_shrinkage : float, default=0.15
@@ -1031,8 +1032,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def output_temperature_(self) -> float:
         """What the fitted network's outputs are divided by at prediction (1: as trained).
 
-        Above 1 only for a classifier that ``early_stopping="auto"`` trained on
-        all the data because too few samples could be held out; see
+        Above 1 only for a classifier (structured mixture) that
+        ``early_stopping`` refitted on all the data (``"refit"``, or ``"auto"``
+        with enough samples to hold out; calibrated on the rows the first fit
+        held out), or that ``"auto"`` trained on all the data because too few
+        samples could be held out (calibrated by cross-fitting); see
         ``early_stopping``.
         """
         check_is_fitted(self, "net_")

@@ -315,9 +315,8 @@ def make_interaction_classification(
         Features per modality (one int for all, or one per modality); at
         least 4 each. Each modality is rotated by a random orthogonal
         matrix, whose cost grows with the cube of its number of features
-        (three modalities of 4,000 took about 13 s and 0.8 GB on a 2-core
-        Xeon, of 8,000 about 110 s and 3 GB): for wide omics-like data,
-        build the features yourself.
+        (and its memory with the square): for wide omics-like data (many
+        thousands of features), build the features yourself.
     unique_modality : int, default=0
         Index of the modality that carries the private factor for
         ``interaction="uniqueness"``.
@@ -419,9 +418,8 @@ def make_interaction_regression(
         Features per modality (one int for all, or one per modality); at
         least 4 each. Each modality is rotated by a random orthogonal
         matrix, whose cost grows with the cube of its number of features
-        (three modalities of 4,000 took about 13 s and 0.8 GB on a 2-core
-        Xeon, of 8,000 about 110 s and 3 GB): for wide omics-like data,
-        build the features yourself.
+        (and its memory with the square): for wide omics-like data (many
+        thousands of features), build the features yourself.
     unique_modality : int, default=0
         Index of the modality that carries the private factor for
         ``interaction="uniqueness"``.
