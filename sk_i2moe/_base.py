@@ -777,8 +777,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     # -- hooks for subclasses ------------------------------------------------
     @abstractmethod
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
-        """Validate ``y`` (and learn its encoding when ``fit``); return the training target."""
+    def _prepare_target(self, y: object, fit: bool, sample_weight: np.ndarray) -> np.ndarray:
+        """Validate ``y`` (and learn its encoding when ``fit``); return the training target.
+
+        ``sample_weight``: the checked weights of ``y``'s rows (all positive),
+        for an encoding learnt from weighted statistics.
+        """
 
     def _check_score_target(self, X: object, y: object) -> None:
         """What ``score`` checks of ``y`` before scikit-learn's scoring: named refusals."""
@@ -892,7 +896,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             given_weights, n_samples = given_weights[kept], len(kept)
         self._check_absent(arrays, fitting=True, weighted_out=weighted_out)
         try:
-            y_encoded = self._prepare_target(y, fit=not reuse)
+            y_encoded = self._prepare_target(y, fit=not reuse, sample_weight=given_weights)
         except ValueError as err:
             if not weighted_out:
                 raise

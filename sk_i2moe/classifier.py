@@ -248,7 +248,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
     def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
         refuse_missing_labels(y, counted)
 
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+    def _prepare_target(self, y: object, fit: bool, sample_weight: np.ndarray) -> np.ndarray:
         kind = type_of_target(y, input_name="y")
         if kind == "multiclass-multioutput":
             raise ValueError(

@@ -191,7 +191,12 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             Per-sample loss weights. A row whose weight is 0 is left out of
             the fit, as if it were not given: its inputs are checked like
             every row's, then the fit is the one without the row (its target
-            scaling, split, statistics, batches and weights alike).
+            scaling, split, statistics, batches and weights alike). The
+            target's mean and standard deviation, on which the loss is
+            computed, are weighted too, so a weight of 2 standardises as the
+            row given twice; the input standardisation (``standardize``)
+            counts every row of positive weight once, as
+            :class:`~sklearn.preprocessing.StandardScaler` without weights.
 
         Returns
         -------
@@ -210,7 +215,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         """
         return self._fit(X, y, sample_weight)
 
-    def _prepare_target(self, y: object, fit: bool) -> np.ndarray:
+    def _prepare_target(self, y: object, fit: bool, sample_weight: np.ndarray) -> np.ndarray:
         arr = regression_targets(y)
         if arr.ndim not in (1, 2):
             raise ValueError(
@@ -223,13 +228,18 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             self.target_names_ = target_names(y)
             self._y_ndim = arr.ndim
             # mean and standard deviation of y / max|y|, scaled back: no overflow of the
-            # squares for targets near 1e200
+            # squares for targets near 1e200; weighted as the loss weighs the rows, so that
+            # a weight of 2 standardises as a repeated row does
             peak = np.abs(table).max(0)
             peak[peak == 0] = 1.0
             unit = table / peak
-            std = unit.std(0) * peak
-            self._y_loc = unit.mean(0) * peak
-            self._y_scale = np.where(std > 0, std, 1.0)
+            if (sample_weight == sample_weight[0]).all():
+                mean, std = unit.mean(0), unit.std(0)
+            else:
+                mean = np.average(unit, axis=0, weights=sample_weight)
+                std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
+            self._y_loc = mean * peak
+            self._y_scale = np.where(std > 0, std * peak, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):
             fitted = "a 1-D y" if self._y_ndim == 1 else f"a 2-D y of {len(self._y_loc)} column(s)"
             raise ValueError(

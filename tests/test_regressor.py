@@ -279,3 +279,30 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
 
     rewrite_model_file(tmp_path / "model.i2moe", lambda d, t: d["fitted"].pop("target_names_"))
     assert load(tmp_path / "model.i2moe").target_names_ is None
+
+
+def test_a_weight_of_two_standardises_the_target_as_a_repeated_row():
+    # the target's standardisation sets the loss's scale (smooth-L1's bend) and offset:
+    # unweighted, a row of weight 2 trained another objective than the row given twice
+    # (predictions 0.2 apart on this data)
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(100, 3), "b": rng.randn(100, 4)}
+    y = X["a"][:, 0] + X["b"][:, 0] * X["a"][:, 1] + 3.0 * (np.arange(100) < 10)
+    weights = np.where(np.arange(100) < 10, 2.0, 1.0)
+    twice = np.r_[np.arange(100), np.arange(10)]
+    params = dict(
+        max_epochs=3,
+        hidden_dim=8,
+        n_members=1,
+        early_stopping=False,
+        dropout=0.0,
+        standardize=False,
+        batch_size=1000,
+        random_state=0,
+        n_threads=1,
+    )
+    weighted = I2MoERegressor(**params).fit(X, y, sample_weight=weights)
+    repeated = I2MoERegressor(**params).fit({k: v[twice] for k, v in X.items()}, y[twice])
+    np.testing.assert_allclose(weighted._y_loc, [np.average(y, weights=weights)], rtol=1e-12)
+    np.testing.assert_allclose(weighted._y_scale, repeated._y_scale, rtol=1e-12)
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), atol=2e-3)
