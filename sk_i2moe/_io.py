@@ -2,7 +2,8 @@
 
 A model file is one `safetensors <https://huggingface.co/docs/safetensors>`_
 file: the network's weights as tensors, and in the file's metadata one JSON
-document (under the key ``"sk_i2moe"``) with everything else: the format
+document (under the key ``"sk_i2moe"``, with its SHA-256 under
+``"sk_i2moe_sha256"``) with everything else: the format
 version, the versions of the package and of torch, the estimator's class
 (one of a fixed list), its parameters and its fitted state (modality layout
 and feature names, classes, target scaling, history, ...). Reading it parses
@@ -357,6 +358,8 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
         document["optimizer"] = groups
         tensors.update(optimizer_tensors)
     document["tensor_digest"] = _tensor_digest(tensors)
+    # says that the text's own digest sits beside it: a damaged key name is then noticed
+    document["metadata_digest"] = _META_DIGEST_KEY
     text = json.dumps(document, allow_nan=False)  # non-finite numbers are tagged
     excess = _file_checks.string_array_excess(document, len(text))
     if excess is not None:
@@ -552,6 +555,12 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ModelFileError(
             f"The metadata of {os.fspath(path)!r} is a JSON {type(document).__name__}, not "
             "the object save() writes."
+        )
+    if "metadata_digest" in document and _META_DIGEST_KEY not in metadata:
+        raise ModelFileError(
+            f"{os.fspath(path)!r} is corrupted: save() recorded a digest of its metadata, "
+            "which is missing (damaged in storage or transfer, or edited). Use an intact "
+            "copy, or refit."
         )
     _file_checks.check_string_arrays(document, len(metadata[_META_KEY]), os.fspath(path))
     return document, tensors

@@ -195,7 +195,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             target's mean and standard deviation, on which the loss is
             computed, are weighted too, so a weight of 2 standardises as the
             row given twice; the input standardisation (``standardize``)
-            counts every row of positive weight once, as
+            counts each row of positive weight it is computed on once (the
+            rows a fit trains on), as
             :class:`~sklearn.preprocessing.StandardScaler` without weights.
 
         Returns
@@ -238,8 +239,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             else:
                 mean = np.average(unit, axis=0, weights=sample_weight)
                 std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
+            std = std * peak  # tested after scaling back: a subnormal product is 0
             self._y_loc = mean * peak
-            self._y_scale = np.where(std > 0, std * peak, 1.0)
+            self._y_scale = np.where(std > 0, std, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):
             fitted = "a 1-D y" if self._y_ndim == 1 else f"a 2-D y of {len(self._y_loc)} column(s)"
             raise ValueError(

@@ -48,12 +48,16 @@ def rewrite_model_file(path, edit) -> None:
 
     tensors = read_tensors(path)
     with safetensors.safe_open(path, "pt") as f:
-        document = json.loads(f.metadata()["sk_i2moe"])
+        metadata = f.metadata()
+    document = json.loads(metadata["sk_i2moe"])
     edit(document, tensors)
     if "tensor_digest" in document:
         document["tensor_digest"] = _tensor_digest(tensors)
     text = json.dumps(document)
-    save_file(tensors, path, metadata={"sk_i2moe": text, _META_DIGEST_KEY: _text_digest(text)})
+    written = {"sk_i2moe": text}
+    if _META_DIGEST_KEY in metadata and "metadata_digest" in document:
+        written[_META_DIGEST_KEY] = _text_digest(text)
+    save_file(tensors, path, metadata=written)
 
 
 class FixedExpertsClassifier(ClassifierMixin, BaseEstimator):

@@ -321,9 +321,19 @@ def test_a_damaged_metadata_number_is_refused_by_the_digest(tmp_path):
     with pytest.raises(ModelFileError, match="corrupted: its metadata .* do not match"):
         load(damaged)
     np.testing.assert_array_equal(load(path).predict(X), reg.predict(X))
-    header["__metadata__"].pop("sk_i2moe_sha256")  # as files of earlier versions
-    text = json.dumps(header, separators=(",", ":")).encode()
-    path.write_bytes(struct.pack("<Q", len(text)) + text + bytes(data[8 + header_size :]))
+    # a damaged key name: the document says that a digest was written beside it
+    renamed = dict(header)
+    renamed["__metadata__"] = dict(header["__metadata__"])
+    renamed["__metadata__"]["sk_i2moe_sha257"] = renamed["__metadata__"].pop("sk_i2moe_sha256")
+    text = json.dumps(renamed, separators=(",", ":")).encode()
+    damaged.write_bytes(struct.pack("<Q", len(text)) + text + bytes(data[8 + header_size :]))
+    with pytest.raises(ModelFileError, match="digest of its metadata, which is missing"):
+        load(damaged)
+
+    def as_earlier_versions(document, tensors):  # neither the digest nor the flag
+        del document["metadata_digest"]
+
+    _rewrite(path, as_earlier_versions)
     np.testing.assert_array_equal(load(path).predict(X), reg.predict(X))
 
 

@@ -306,3 +306,16 @@ def test_a_weight_of_two_standardises_the_target_as_a_repeated_row():
     np.testing.assert_allclose(weighted._y_loc, [np.average(y, weights=weights)], rtol=1e-12)
     np.testing.assert_allclose(weighted._y_scale, repeated._y_scale, rtol=1e-12)
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), atol=2e-3)
+
+
+def test_a_subnormal_target_spread_keeps_scale_one():
+    # the spread is tested after scaling back by max|y|: a product that underflows to 0 is
+    # "no spread" (scale 1), not a scale of 0 that refuses the target as too wide
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(60, 3), "b": rng.randn(60, 2)}
+    tiny = np.nextafter(0, 1)
+    y = np.full(60, 20 * tiny)
+    y[0] = 19 * tiny
+    reg = I2MoERegressor(max_epochs=1, hidden_dim=8, n_members=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(reg._y_scale, [1.0])
+    assert np.isfinite(reg.predict(X)).all()
