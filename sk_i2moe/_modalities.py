@@ -1288,6 +1288,13 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
         The weights divided by the mean of the positive ones: the losses are
         weighted means, so only the ratios matter, and weights as large as
         1e37 or as small as 1e-50 would not survive float32 otherwise.
+
+    Raises
+    ------
+    ValueError
+        Also where a positive weight is so much smaller than the largest
+        (a ratio below about 1e-45) that float32 holds it as 0: the row would
+        be left out of the fit like a row of weight 0.
     """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float32)
@@ -1305,5 +1312,16 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
         )
     if w.sum() == 0:
         raise ValueError("sample_weight is all zero; at least one sample needs a positive weight.")
+    positive = w > 0
     w = w / w.max()  # no overflow in the mean below
-    return (w / w[w > 0].mean()).astype(np.float32)
+    checked = (w / w[w > 0].mean()).astype(np.float32)
+    lost = positive & (checked == 0)
+    if lost.any():
+        raise ValueError(
+            f"sample_weight: {int(lost.sum())} positive weight(s) (the smallest "
+            f"{np.asarray(sample_weight, dtype=np.float64)[lost].min():.3g}) are too small next "
+            f"to the largest ({np.asarray(sample_weight, dtype=np.float64).max():.3g}) for "
+            "float32, which would hold them as 0 and leave those rows out of the fit. Set them "
+            "to 0 to leave the rows out, or give weights within a ratio of 1e40 of each other."
+        )
+    return checked
