@@ -1285,16 +1285,7 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
     Returns
     -------
     ndarray of float32
-        The weights divided by the mean of the positive ones: the losses are
-        weighted means, so only the ratios matter, and weights as large as
-        1e37 or as small as 1e-50 would not survive float32 otherwise.
-
-    Raises
-    ------
-    ValueError
-        Also where a positive weight is so much smaller than the largest
-        (a ratio below about 1e-45) that float32 holds it as 0: the row would
-        be left out of the fit like a row of weight 0.
+        :func:`float32_ratios` of the weights.
     """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float32)
@@ -1310,18 +1301,37 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"sample_weight has {int((w < 0).sum())} negative values; weights must be >= 0."
         )
-    if w.sum() == 0:
+    if not (w > 0).any():  # not w.sum(): weights near 1e308 overflow it
         raise ValueError("sample_weight is all zero; at least one sample needs a positive weight.")
-    positive = w > 0
-    w = w / w.max()  # no overflow in the mean below
-    checked = (w / w[w > 0].mean()).astype(np.float32)
-    lost = positive & (checked == 0)
-    if lost.any():
-        raise ValueError(
-            f"sample_weight: {int(lost.sum())} positive weight(s) (the smallest "
-            f"{np.asarray(sample_weight, dtype=np.float64)[lost].min():.3g}) are too small next "
-            f"to the largest ({np.asarray(sample_weight, dtype=np.float64).max():.3g}) for "
-            "float32, which would hold them as 0 and leave those rows out of the fit. Set them "
-            "to 0 to leave the rows out, or give weights within a ratio of 1e40 of each other."
-        )
-    return checked
+    return float32_ratios(w)
+
+
+def float32_ratios(weights: np.ndarray) -> np.ndarray:
+    """Non-negative float64 weights as float32 weights in the same ratios.
+
+    The losses are weighted means, so only the ratios matter: the weights are
+    divided by the mean of the positive ones, which weights as large as 1e37
+    or as small as 1e-50 would not survive in float32 otherwise. A positive
+    weight still too small for float32 next to the others is held at float32's
+    smallest positive value, so that its row stays in the fit (a weight of 0
+    leaves a row out), with a weight next to nothing.
+
+    Parameters
+    ----------
+    weights : ndarray of float64
+        Finite, non-negative, at least one positive.
+
+    Returns
+    -------
+    ndarray of float32
+
+    Examples
+    --------
+    >>> from sk_i2moe._modalities import float32_ratios
+    >>> float32_ratios(np.array([0.0, 1e-300, 1.0, 3.0])).tolist()
+    [0.0, 1.401298464324817e-45, 0.75, 2.25]
+    """
+    scaled = weights / weights.max()  # no overflow in the mean below
+    out = (scaled / scaled[scaled > 0].mean()).astype(np.float32)
+    out[(weights > 0) & (out == 0)] = np.finfo(np.float32).smallest_subnormal
+    return out

@@ -19,6 +19,7 @@ from ._data import ModalityDataset
 from ._modalities import (
     absent_modalities,
     fitting_parts,
+    float32_ratios,
     refuse_missing_labels,
     target_names,
 )
@@ -328,7 +329,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 f"class_weight={self.class_weight!r} with this sample_weight leaves every "
                 "training row with weight 0; give some class a positive weight."
             )
-        return weights.astype(np.float32)
+        return float32_ratios(weights)  # class weights of 1e-50 or 1e39 survive float32
 
     def _class_weight_vector(self) -> np.ndarray:
         """The ``class_weight`` dict as one checked weight per class of ``classes_``."""

@@ -239,7 +239,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             else:
                 mean = np.average(unit, axis=0, weights=sample_weight)
                 std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
-            std = std * peak  # tested after scaling back: a subnormal product is 0
+            # tested after scaling back: a product that underflows to 0 is no spread
+            std = std * peak
             self._y_loc = mean * peak
             self._y_scale = np.where(std > 0, std, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):

@@ -205,3 +205,18 @@ def test_tags_say_what_the_estimators_accept():
     assert not get_tags(I2MoEClassifier()).input_tags.allow_nan  # only whole modalities
     assert get_tags(I2MoEClassifier()).classifier_tags.multi_label
     assert not get_tags(I2MoEClassifier(class_weight="balanced")).classifier_tags.multi_label
+
+
+def test_class_weights_beyond_float32_keep_their_ratios():
+    # class weights of 1e-50 became loss weights of 0 in float32 (every row trained with
+    # weight 0, silently) and 1e39 became inf; only their ratio matters
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(80, 3)), "b": rng.normal(size=(80, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    params = dict(max_epochs=2, hidden_dim=8, n_members=1, early_stopping=False, random_state=0)
+    tiny = I2MoEClassifier(class_weight={0: 1e-50, 1: 2e-50}, **params).fit(X, y)
+    huge = I2MoEClassifier(class_weight={0: 1e39, 1: 2e39}, **params).fit(X, y)
+    plain = I2MoEClassifier(class_weight={0: 1.0, 1: 2.0}, **params).fit(X, y)
+    for other in (tiny, huge):
+        assert np.isfinite(other.history_[:, "train_loss"]).all()
+        np.testing.assert_allclose(other.predict_proba(X), plain.predict_proba(X), atol=1e-5)

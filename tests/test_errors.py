@@ -308,11 +308,13 @@ def test_sample_weight_errors():
         I2MoEClassifier(**SMALL).fit(X, np.arange(10) % 2, sample_weight=np.array(["1"] * 10))
     with pytest.raises(ValueError, match="sample_weight is all zero"):
         I2MoEClassifier(**SMALL).fit(X, np.arange(10) % 2, sample_weight=np.zeros(10))
-    # a positive weight float32 holds as 0 was left out of the fit like a weight of 0
+    # a positive weight float32 held as 0 left its row out of the fit like a weight of 0,
+    # silently: a missing label on it passed; the row now stays in, so it is refused
+    labels = np.array(["a", "b"] * 5, dtype=object)
+    labels[0] = None
     tiny = np.r_[1e-300, np.ones(9)]
-    with pytest.raises(ValueError, match="1 positive weight.*too small next to the largest"):
-        I2MoEClassifier(**SMALL).fit(X, np.arange(10) % 2, sample_weight=tiny)
-    I2MoEClassifier(**SMALL).fit(X, np.arange(10) % 2, sample_weight=np.r_[1e-30, np.ones(9)])
+    with pytest.raises(ValueError, match="missing"):
+        I2MoEClassifier(**SMALL).fit(X, labels, sample_weight=tiny)
 
 
 def test_modalities_spec_errors():
