@@ -35,6 +35,7 @@ from ._modalities import (
     absent_rows,
     check_sample_weight,
     check_target_names,
+    float32_ratios,
     refuse_reordered_targets,
     refuse_signalling_target,
     row_labels,
@@ -809,8 +810,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """A name per network output (class labels or target names)."""
 
     def _loss_weights(self, y_encoded: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
-        """Each training row's loss weight, from the checked ``sample_weight``."""
-        return sample_weight
+        """Each training row's float32 loss weight, from the checked ``sample_weight``."""
+        return float32_ratios(sample_weight)
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return None

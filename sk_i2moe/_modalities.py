@@ -1284,11 +1284,13 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32
-        :func:`float32_ratios` of the weights.
+    ndarray of float64
+        The weights divided by the largest: their ratios, kept in float64
+        until the loss weights are made from them (:func:`float32_ratios`),
+        so that class weights multiply the exact ratios.
     """
     if sample_weight is None:
-        return np.ones(n_samples, dtype=np.float32)
+        return np.ones(n_samples)
     w = np.asarray(sample_weight)
     if w.dtype.kind not in "biuf":
         raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}.")
@@ -1303,23 +1305,24 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
         )
     if not (w > 0).any():  # not w.sum(): weights near 1e308 overflow it
         raise ValueError("sample_weight is all zero; at least one sample needs a positive weight.")
-    return float32_ratios(w)
+    return w / w.max()
 
 
 def float32_ratios(weights: np.ndarray) -> np.ndarray:
-    """Non-negative float64 weights as float32 weights in the same ratios.
+    """Non-negative weights as float32 loss weights in the same ratios.
 
-    The losses are weighted means, so only the ratios matter: the weights are
-    divided by the mean of the positive ones, which weights as large as 1e37
-    or as small as 1e-50 would not survive in float32 otherwise. A positive
+    The losses are weighted means over each batch, so a factor common to all
+    weights changes nothing: the weights are divided by the mean of the
+    positive ones, which weights as large as 1e37 or as small as 1e-50 would
+    not survive in float32 otherwise. A positive
     weight still too small for float32 next to the others is held at float32's
     smallest positive value, so that its row stays in the fit (a weight of 0
     leaves a row out), with a weight next to nothing.
 
     Parameters
     ----------
-    weights : ndarray of float64
-        Finite, non-negative, at least one positive.
+    weights : ndarray
+        Finite, non-negative, at least one positive (computed in float64).
 
     Returns
     -------
@@ -1331,6 +1334,7 @@ def float32_ratios(weights: np.ndarray) -> np.ndarray:
     >>> float32_ratios(np.array([0.0, 1e-300, 1.0, 3.0])).tolist()
     [0.0, 1.401298464324817e-45, 0.75, 2.25]
     """
+    weights = np.asarray(weights, dtype=np.float64)
     scaled = weights / weights.max()  # no overflow in the mean below
     out = (scaled / scaled[scaled > 0].mean()).astype(np.float32)
     out[(weights > 0) & (out == 0)] = np.finfo(np.float32).smallest_subnormal

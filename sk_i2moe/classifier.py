@@ -308,7 +308,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         """
         if self.class_weight is None:
             self.class_weight_ = None
-            return sample_weight
+            return float32_ratios(sample_weight)
         if self._multilabel:
             raise ValueError(
                 "class_weight is not supported for multi-label y; pass per-sample weights "
@@ -323,7 +323,10 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         else:
             per_class = self._class_weight_vector()
         self.class_weight_ = per_class
-        weights = sample_weight * per_class[y_encoded]
+        # the class weights' ratios (no overflow of the product near 1e308) times the
+        # sample weights' exact ratios; float32 once, on the product
+        ratios = per_class / per_class.max() if per_class.max() > 0 else per_class
+        weights = sample_weight * ratios[y_encoded]
         if not (weights > 0).any():
             raise ValueError(
                 f"class_weight={self.class_weight!r} with this sample_weight leaves every "

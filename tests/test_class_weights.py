@@ -220,3 +220,21 @@ def test_class_weights_beyond_float32_keep_their_ratios():
     for other in (tiny, huge):
         assert np.isfinite(other.history_[:, "train_loss"]).all()
         np.testing.assert_allclose(other.predict_proba(X), plain.predict_proba(X), atol=1e-5)
+
+
+def test_class_weights_multiply_the_exact_sample_weight_ratios():
+    # a sample weight of 1e-300 was first held at float32's smallest value, then multiplied
+    # by a class weight of 1e250: that row (true weight 1e-50) carried the whole fit
+    from sk_i2moe._modalities import check_sample_weight
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(40, 3))}
+    y = np.zeros(40, dtype=int)
+    y[1] = 1  # the only row of class 1, and the lightest by far: 1e-300 x 1e250
+    weights = np.ones(40)
+    weights[1] = 1e-300
+    clf = I2MoEClassifier(max_epochs=1, hidden_dim=4, n_members=1, early_stopping=False)
+    clf.set_params(class_weight={0: 1.0, 1: 1e250}).fit(X, y, sample_weight=weights)
+    loss = clf._loss_weights(y, check_sample_weight(weights, 40))
+    assert loss[1] == np.finfo(np.float32).smallest_subnormal
+    np.testing.assert_allclose(np.delete(loss, 1), 40 / 39, rtol=1e-6)
