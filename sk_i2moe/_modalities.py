@@ -1314,10 +1314,10 @@ def float32_ratios(weights: np.ndarray) -> np.ndarray:
     The losses are weighted means over each batch, so a factor common to all
     weights changes nothing: the weights are divided by the mean of the
     positive ones, which weights as large as 1e37 or as small as 1e-50 would
-    not survive in float32 otherwise. A positive
-    weight still too small for float32 next to the others is held at float32's
-    smallest positive value, so that its row stays in the fit (a weight of 0
-    leaves a row out), with a weight next to nothing.
+    not survive in float32 otherwise. A positive weight still too small for
+    float32 next to the others is held at float32's smallest positive value,
+    so that its row stays in the fit (a weight of 0 leaves a row out), with a
+    weight next to nothing.
 
     Parameters
     ----------
