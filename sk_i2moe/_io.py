@@ -507,10 +507,15 @@ def _check_digest(document: dict, tensors: dict[str, torch.Tensor], path: str) -
         return  # written before save() recorded a digest
     recorded = document["tensor_digest"]
     if not isinstance(recorded, str) or recorded != _tensor_digest(tensors):
-        raise ModelFileError(
-            f"{path!r} is corrupted: its tensors do not match the digest save() recorded "
-            "(damaged in storage or transfer, or edited). Use an intact copy, or refit."
-        )
+        raise _corrupted(path, "its tensors do not match the digest save() recorded")
+
+
+def _corrupted(path: str, what: str) -> ModelFileError:
+    """The error for a file whose digests say it was changed since ``save`` wrote it."""
+    return ModelFileError(
+        f"{path!r} is corrupted: {what} (damaged in storage or transfer, or edited). Use an "
+        "intact copy, or refit."
+    )
 
 
 def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -540,10 +545,10 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
     if _META_DIGEST_KEY in metadata and metadata[_META_DIGEST_KEY] != _text_digest(
         metadata[_META_KEY]
     ):  # files written before save() recorded this digest have none
-        raise ModelFileError(
-            f"{os.fspath(path)!r} is corrupted: its metadata (parameters, fitted values, "
-            "input layout) do not match the digest save() recorded (damaged in storage or "
-            "transfer, or edited). Use an intact copy, or refit."
+        raise _corrupted(
+            os.fspath(path),
+            "its metadata (parameters, fitted values, input layout) do not match the digest "
+            "save() recorded",
         )
     try:
         document = json.loads(metadata[_META_KEY])
@@ -557,10 +562,8 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
             "the object save() writes."
         )
     if "metadata_digest" in document and _META_DIGEST_KEY not in metadata:
-        raise ModelFileError(
-            f"{os.fspath(path)!r} is corrupted: save() recorded a digest of its metadata, "
-            "which is missing (damaged in storage or transfer, or edited). Use an intact "
-            "copy, or refit."
+        raise _corrupted(
+            os.fspath(path), "save() recorded a digest of its metadata, which is missing"
         )
     _file_checks.check_string_arrays(document, len(metadata[_META_KEY]), os.fspath(path))
     return document, tensors

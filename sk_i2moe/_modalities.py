@@ -260,13 +260,12 @@ def _warn_rounded_features(
     errors = np.fmax.reduce(
         np.abs(values[:, candidates].astype(np.float64) - rounded[:, candidates]), axis=0
     )
-    moved = {
-        int(j): error for j, error in zip(candidates, errors) if error > ROUNDED_ERROR * span[j]
-    }
-    if moved:
-        named = [labels[j] for j in moved] if labels is not None else list(moved)
-        worst = max(moved, key=lambda j: moved[j] / span[j])
-        share = 100 * moved[worst] / span[worst]
+    over = errors > ROUNDED_ERROR * span[candidates]
+    moved, shares = candidates[over], errors[over] / span[candidates][over]
+    if moved.size:
+        named = [labels[j] for j in moved] if labels is not None else moved.tolist()
+        worst = moved[np.argmax(shares)]
+        share = 100 * shares.max()
         warn(
             f"Modality {name!r}: float32, the network's precision (about 7 significant "
             f"digits), rounds features {named[:5]} by up to {share:.3g} % of their range "
