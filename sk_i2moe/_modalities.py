@@ -615,9 +615,17 @@ def _normalise_selector(
         return np.flatnonzero(sel)
     if sel.dtype.kind in "iu":
         if sel.size and (sel.min() < -n_columns or sel.max() >= n_columns):
+            labels = (
+                " X's column labels are integers too, and integers in a selector are read as "
+                "positions (as a ColumnTransformer reads them): give the columns' positions, "
+                f"e.g. [list(X.columns).index(c) for c in {sel.tolist()}], or string names "
+                "(X.columns = X.columns.astype(str))."
+                if columns is not None and set(sel.tolist()) <= set(columns.tolist())
+                else ""
+            )
             raise ValueError(
                 f"Column indices of modality {name!r} out of range for {n_columns} columns: "
-                f"{sel.tolist()}."
+                f"{sel.tolist()}.{labels}"
             )
         return sel % n_columns
     return _label_positions(sel.tolist(), columns, name)

@@ -24,7 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer as _SklearnColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -851,6 +851,85 @@ class _ColumnsByDtype:
         return f"{'numeric' if self.numeric else 'non-numeric'} columns"
 
 
+def _check_table_labels(X: object) -> None:
+    """Refuse a pandas table whose column labels the modality steps cannot select by.
+
+    A ``ColumnTransformer`` fails on such a table with an error that names
+    neither the columns nor the fix (pandas' "multidimensional key", a
+    duplicate-name error, scikit-learn's feature-name ``TypeError``).
+
+    Parameters
+    ----------
+    X : object
+        The table being fitted; only a pandas DataFrame's labels are checked
+        (other tables' column names are unique strings, or absent).
+
+    Raises
+    ------
+    ValueError
+        For MultiIndex columns, repeated labels, or labels that are partly
+        strings and partly not.
+    """
+    columns = getattr(X, "columns", None)
+    if not isinstance(columns, pd.Index):
+        return
+    if isinstance(columns, pd.MultiIndex):
+        raise ValueError(
+            f"The table's columns are a {columns.nlevels}-level MultiIndex (e.g. "
+            f"{columns[0]!r}), which make_modality_transformer cannot select from. Give the "
+            "columns one level of string names, e.g. X.columns = ['_'.join(map(str, c)) for c "
+            "in X.columns], and name those in modalities; or pass the MultiIndex table to the "
+            "estimator itself, which reads its first level as the modality."
+        )
+    repeated = columns[columns.duplicated()].unique().tolist()
+    if repeated:
+        raise ValueError(
+            f"The table has {len(repeated)} column label(s) used more than once: "
+            f"{repeated[:10]}. Each column must have its own name to be put in one modality; "
+            "rename or drop the copies (e.g. X.loc[:, ~X.columns.duplicated()] keeps the first)."
+        )
+    text = [c for c in columns if isinstance(c, str)]
+    other = [c for c in columns if not isinstance(c, str)]
+    if text and other:
+        raise ValueError(
+            f"The table's column labels are partly strings ({text[:3]}) and partly not "
+            f"({other[:3]}), which scikit-learn refuses as feature names. Make them all "
+            "strings, e.g. X.columns = X.columns.astype(str), and name the columns so in "
+            "modalities."
+        )
+
+
+class ColumnTransformer(_SklearnColumnTransformer):
+    """The transformer ``make_modality_transformer`` returns: one entry per modality.
+
+    scikit-learn's ``ColumnTransformer``, whose fit first checks the table's
+    column labels (:func:`_check_table_labels`), so that a table it cannot
+    select from is refused with the labels and the fix named. It keeps its
+    parent's name, so ``make_pipeline`` names its step
+    ``"columntransformer"`` and ``set_params`` keys stay those of
+    scikit-learn's; it is not part of the public API (``__all__``).
+    """
+
+    def fit_transform(self, X: object, y: object = None, **params: object) -> object:
+        """Check the table's column labels, then fit as a ``ColumnTransformer`` does.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The table.
+        y : array-like, optional
+            Targets, for steps that use them.
+        **params : dict
+            Metadata routed to the steps.
+
+        Returns
+        -------
+        DataFrame or ndarray
+        """
+        _check_table_labels(X)
+        return super().fit_transform(X, y, **params)
+
+
 class _UnweightedScaler(StandardScaler):
     """The default numeric steps' scaler: it takes no ``sample_weight`` from metadata routing.
 
@@ -865,7 +944,7 @@ class _UnweightedScaler(StandardScaler):
     __metadata_request__partial_fit = {"sample_weight": UNUSED}
 
 
-class _ModalitySteps(ColumnTransformer):
+class _ModalitySteps(_SklearnColumnTransformer):
     """One modality's numeric and categorical steps, whose outputs must have names.
 
     A ``ColumnTransformer`` with pandas output names the columns of a step
@@ -1055,7 +1134,7 @@ def make_modality_transformer(
     categorical: BaseEstimator | None = None,
     absent: str = "keep",
     remainder: str = "error",
-) -> ColumnTransformer:
+) -> _SklearnColumnTransformer:
     """A transformer that preprocesses each modality of a mixed-type table.
 
     Numeric and categorical columns are told apart by their dtype when the
@@ -1065,9 +1144,11 @@ def make_modality_transformer(
     database, read as numbers as the estimators read it; a column of numbers
     when fitted must hold numbers when transforming; everything else is
     categorical: strings, ``category``, booleans), so the table must be a
-    DataFrame. A modality's numeric columns whose names are all integers
-    come out named ``x0``, ``x1``, ... (scikit-learn's rule for feature
-    names); its categorical columns must be named by strings. Name columns
+    DataFrame with one level of column labels, each used once, either all
+    strings or none (scikit-learn's rule for feature names). With integer
+    labels, integers in ``modalities`` are positions (as a
+    ``ColumnTransformer`` reads them), numeric columns come out named
+    ``x0``, ``x1``, ..., and categorical columns are refused. Name columns
     with strings to keep their names.
 
     Parameters
@@ -1144,7 +1225,8 @@ def make_modality_transformer(
         modalities' selections share however they are given (positions,
         masks, slices, callables), for columns in no modality (unless
         ``remainder="drop"``), and for a ``numeric`` or ``categorical`` step
-        that gives its outputs no names.
+        that gives its outputs no names, and for a table whose column labels
+        are a MultiIndex, repeat, or are partly strings and partly not.
 
     Notes
     -----
@@ -1174,7 +1256,7 @@ def make_modality_transformer(
         raise ValueError(
             f"modalities must be a non-empty mapping {{name: columns}}; got {modalities!r}."
         )
-    reserved = set(ColumnTransformer([]).get_params(deep=False))
+    reserved = set(_SklearnColumnTransformer([]).get_params(deep=False))
     for name in modalities:
         if not isinstance(name, str) or not name or "__" in name:
             raise ValueError(

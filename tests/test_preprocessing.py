@@ -299,8 +299,33 @@ def test_selections_a_table_cannot_satisfy_name_the_modality():
         make_modality_transformer({"labs": ["hbb"]}, remainder="drop").fit(table)
     numbered = table[["age", "dose"]].set_axis([10, 11], axis=1)
     # "all features must be in [0, 1] or [-2, 0]" before
-    with pytest.raises(ValueError, match=r"indices of modality 'a' out of range for 2 columns"):
+    with pytest.raises(
+        ValueError, match=r"out of range for 2 columns: \[10\]\. X's column labels are integers"
+    ):
         make_modality_transformer({"a": [10], "b": [11]}).fit(numbered)
+
+
+@pytest.mark.parametrize(
+    ("relabel", "message"),
+    [
+        # pandas' "Cannot index with multidimensional key" before
+        (
+            lambda t: pd.concat({"demo": t[["age"]], "rx": t[["dose"]]}, axis=1),
+            "2-level MultiIndex",
+        ),
+        # a duplicate-name error naming no modality or fix before
+        (lambda t: t.set_axis(["age", "age"], axis=1), r"used more than once: \['age'\]"),
+        # scikit-learn's feature-name TypeError before
+        (lambda t: t.set_axis(["age", 1], axis=1), r"partly strings \(\['age'\]\) and partly not"),
+    ],
+)
+def test_column_labels_a_transformer_cannot_select_by_are_named_with_the_fix(relabel, message):
+    table, _ = _clinical(n=20)
+    relabelled = relabel(table[["age", "dose"]])
+    columns = list(relabelled.columns)
+    with pytest.raises(ValueError, match=message):
+        make_modality_transformer({"a": [0], "b": [1]}).fit(relabelled)
+    assert list(relabelled.columns) == columns  # the caller's table untouched
 
 
 def test_custom_categorical_steps_may_handle_dates():
