@@ -627,8 +627,40 @@ def _normalise_selector(
                 f"Column indices of modality {name!r} out of range for {n_columns} columns: "
                 f"{sel.tolist()}.{labels}"
             )
-        return sel % n_columns
+        positions = sel % n_columns
+        _refuse_labels_read_as_positions(sel, positions, columns, name)
+        return positions
     return _label_positions(sel.tolist(), columns, name)
+
+
+def _refuse_labels_read_as_positions(
+    selector: np.ndarray, positions: np.ndarray, columns: pd.Index | None, name: str
+) -> None:
+    """Refuse integers that are positions and also other columns' integer labels.
+
+    An all-integer selector names positions; where the table's labels are
+    integers too and one of them names another column than its position
+    (labels ``[3, 2, 1, 0]``, selector ``[0, 1]``), the reader cannot tell
+    which was meant, and reading it as the other would select the wrong
+    columns without a word.
+    """
+    if columns is None or isinstance(columns, pd.MultiIndex):
+        return
+    clashes = []
+    for value, position in zip(selector.tolist(), positions.tolist(), strict=True):
+        if value not in columns:
+            continue
+        where = columns.get_loc(value)
+        if isinstance(where, int) and (where == position or isinstance(columns[where], bool)):
+            continue
+        clashes.append(value)
+    if clashes:
+        raise ValueError(
+            f"Modality {name!r} selects {selector.tolist()[:10]}: integers are read as "
+            f"positions, but {clashes[:5]} also label other columns of X (at other positions), "
+            "so the selection is ambiguous. Name the columns with strings "
+            "(X.columns = X.columns.astype(str)) and select by name, or give a boolean mask."
+        )
 
 
 def _label_positions(labels: list, columns: pd.Index | None, name: str) -> np.ndarray:

@@ -123,6 +123,20 @@ def test_integer_column_names_are_no_feature_names(table, recwarn):
         clf.predict(numbered[[1, 0, 2, 3, 4]])
 
 
+def test_positions_that_also_label_other_columns_are_refused_as_ambiguous(table):
+    labs, notes, frame, y = table
+    positions = {"labs": [0, 1, 2], "notes": [3, 4]}
+    # before: read as positions without a word, which selects other columns than labels 0-2
+    shuffled = frame.set_axis([3, 2, 1, 0, 4], axis=1)
+    with pytest.raises(ValueError, match=r"'labs' selects \[0, 1, 2\]: .* but \[0, 1, 2\] also label"):
+        I2MoEClassifier(**SMALL, modalities=positions).fit(shuffled, y)
+    # labels that are positions elsewhere are none of the selector's: no ambiguity
+    shifted = frame.set_axis([10, 11, 12, 13, 14], axis=1)
+    np.testing.assert_array_equal(
+        _proba(shifted, y, modalities=positions), _proba({"labs": labs, "notes": notes}, y)
+    )
+
+
 def test_mapping_values_may_be_dataframes(table):
     labs, notes, _, y = table
     X = {"labs": pd.DataFrame(labs), "notes": notes}
