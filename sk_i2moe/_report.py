@@ -163,12 +163,18 @@ class InteractionReport:
         target, which leaves no chance level to beat, and resamples whose
         targets do not vary are left out of the interval);
         ``n_usable`` (the held-out samples that have the modalities the
-        expert needs; every statistic of the row is over those samples only);
+        expert needs; every statistic of the row is over those samples only,
+        but ``overall_weight``); ``overall_weight`` (the mean weight over
+        every held-out sample, 0 counted where a sample lacks the expert's
+        modalities, as in ``Explanation.summary()``: how much the
+        predictions as a whole lean on the expert; ``mean_weight`` on
+        complete data);
         ``name_check`` (True/False, or None where the names hold by
         construction); ``supported`` (bool) and ``reason`` (plain words).
     dominant : str or None
         Of the experts whose interaction the held-out evidence supports, the
-        one with the largest mean weight; None when it supports none.
+        one the predictions lean on most (the largest ``overall_weight``);
+        None when it supports none.
     mixture : dict
         ``score``, ``skill``, ``skill_low``, ``skill_high`` of the whole
         mixture.
@@ -267,9 +273,12 @@ class InteractionReport:
                 if round(row.mean_weight, 2) < round(share, 2)  # as printed
                 else ""
             )
+            over = (
+                f" over its {row.n_usable} usable samples" if row.n_usable < self.n_samples else ""
+            )
             lines.append(
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
-                f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{little})."
+                f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
         if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
@@ -286,12 +295,17 @@ class InteractionReport:
                     "or held-out split may well give another answer: check it on several before "
                     "reporting it."
                 )
-        heaviest = str(self.table["mean_weight"].idxmax())
+        heaviest = str(self.table["overall_weight"].idxmax())
         if not self.table.loc[heaviest, "supported"]:
+            every = (
+                " over every sample, 0 where one lacks its modalities"
+                if (self.table["n_usable"] < self.n_samples).any()
+                else ""
+            )
             lines.append(
                 f"The mixture leans most on {heaviest} (mean weight "
-                f"{self.table.loc[heaviest, 'mean_weight']:.2f}), whose interaction the held-out "
-                "data do not support."
+                f"{self.table.loc[heaviest, 'overall_weight']:.2f}{every}), whose interaction "
+                "the held-out data do not support."
             )
         if not self.names_by_construction and len(self.table) > 1:
             shuffled = any(str(name).startswith("uniqueness[") for name in self.table.index)
@@ -579,14 +593,17 @@ def _tail_resamples(level: float, n_bootstrap: int) -> float:
 
 
 def _dominant(table: pd.DataFrame) -> str | None:
-    """The supported expert with the largest mean weight; None when none is supported.
+    """The supported expert with the largest overall weight; None when none is supported.
 
     The evidence decides which interactions are supported; among those, the
-    weights say which one the predictions lean on most. An expert the
+    weights say which one the predictions lean on most: the mean weight over
+    every sample (``overall_weight``), not over the samples that can use the
+    expert, so that an expert of a modality few samples have does not win
+    on its weight where it is usable. An expert the
     mixture leans on more whose interaction the evidence does not back
     (:meth:`InteractionReport.summary` names it) does not hide one it does.
     """
-    supported = table.loc[table["supported"], "mean_weight"]
+    supported = table.loc[table["supported"], "overall_weight"]
     return str(supported.idxmax()) if len(supported) else None
 
 
@@ -1267,6 +1284,7 @@ def interaction_report(
                 for e in range(n_e)
             ],
             "n_usable": usable.sum(axis=0),
+            "overall_weight": np.average(weights, axis=0, weights=w),
             "skill": skill[:n_e],
             "skill_low": s_low[:n_e],
             "skill_high": s_high[:n_e],

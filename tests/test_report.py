@@ -50,6 +50,7 @@ def test_the_table_has_intervals_around_its_estimates(unique_m1):
         "weight_high",
         "score",
         "n_usable",
+        "overall_weight",
         "skill",
         "skill_low",
         "skill_high",
@@ -178,8 +179,8 @@ def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
     report = interaction_report(clf, X, y, n_bootstrap=200)
     table = report.table.copy()
     assert not table.loc["synergy", "supported"]
-    table["mean_weight"] = 0.05
-    table.loc["synergy", "mean_weight"] = 0.8
+    table["mean_weight"] = table["overall_weight"] = 0.05
+    table.loc["synergy", ["mean_weight", "overall_weight"]] = 0.8
     assert _dominant(table) == "uniqueness[m1]"
     leaning = replace(report, table=table, dominant=_dominant(table)).summary()
     assert "Dominant interaction: uniqueness[m1] (mean weight 0.05" in leaning
@@ -553,6 +554,36 @@ def test_untrained_absence_offsets_are_not_reported(unique_m1):
     lacking["m0"][:30] = np.nan
     report = interaction_report(clf, lacking, y, n_bootstrap=20)
     assert report.absence is None and "absence itself" not in report.summary()
+
+
+def test_the_weight_leant_on_counts_every_sample_where_modalities_are_absent(unique_m1):
+    from dataclasses import replace
+
+    from sk_i2moe._report import _dominant
+
+    clf, X, y = unique_m1
+    lacking = {k: v.copy() for k, v in X.items()}
+    lacking["m0"][:150] = np.nan  # m0 in a quarter of the rows
+    report = interaction_report(clf, lacking, y, n_bootstrap=20)
+    table = report.table
+    # the weights of Explanation.summary(): structural zeros counted, summing to 1
+    explained = clf.explain(lacking).weights.mean(axis=0)
+    np.testing.assert_allclose(table["overall_weight"], explained, atol=1e-6)
+    assert table["overall_weight"].sum() == pytest.approx(1.0, abs=1e-5)
+    rare = "uniqueness[m0]"
+    assert table.loc[rare, "n_usable"] == 50
+    assert table.loc[rare, "overall_weight"] < table.loc[rare, "mean_weight"] / 3
+    # a rare modality's expert heavy where usable, light over the data set: before, the
+    # per-usable mean made it "dominant" and "leant on most"
+    edited = table.assign(supported=True, mean_weight=0.2, overall_weight=0.2)
+    edited.loc[rare, ["mean_weight", "overall_weight"]] = [0.9, 0.9 * 50 / 200]
+    edited.loc["synergy", ["mean_weight", "overall_weight"]] = [0.3, 0.3]
+    assert _dominant(edited) == "synergy"
+    edited.loc["synergy", "supported"] = False
+    text = replace(report, table=edited, dominant=_dominant(edited)).summary()
+    assert "leans most on synergy (mean weight 0.30 over every sample, 0 where" in text
+    assert "Dominant interaction: uniqueness[m0] (mean weight 0.90 [" in text
+    assert "over its 50 usable samples)" in text
 
 
 def test_an_expert_no_sample_can_use_says_so_first():
