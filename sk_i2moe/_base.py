@@ -127,6 +127,38 @@ def _validation_options(valid: ModalityDataset | None) -> dict:
     }
 
 
+def _every_modality_trained(
+    present: torch.Tensor | None, idx_train: np.ndarray, idx_valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move to the training part the held-out rows of a modality it lacks.
+
+    A split stratified by class can put every row of a rare modality (a
+    panel one patient in a hundred has) on the held-out side: the model
+    would then train without it and standardise it with nothing, while
+    predicting with its expert.
+
+    Parameters
+    ----------
+    present : Tensor or None
+        ``(n, M)`` bool, the dataset's modality mask (None: all present).
+    idx_train, idx_valid : ndarray
+        The split's row indices.
+
+    Returns
+    -------
+    tuple of ndarray
+        The indices, the moved rows appended to the training part's.
+    """
+    if present is None:
+        return idx_train, idx_valid
+    mask = present.numpy()
+    lacking = ~mask[idx_train].any(axis=0)
+    if not lacking.any():
+        return idx_train, idx_valid
+    move = mask[idx_valid][:, lacking].any(axis=1)
+    return np.concatenate([idx_train, idx_valid[move]]), idx_valid[~move]
+
+
 def resolve_n_members(n_members: int | str, n_samples: int) -> int:
     """The number of mixtures a fit on ``n_samples`` rows trains (``"auto"`` resolved).
 
@@ -416,7 +448,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
         A ``warm_start`` continuation of a ``"refit"``/``"auto"`` fit trains
         on all the data for ``max_epochs``, and predicts without a temperature.
     validation_fraction : float, default=0.2
-        Share of the data held out by early stopping.
+        Share of the data held out by early stopping. Held-out rows of a
+        modality that no training-part row has move to the training part, so
+        that a rare modality is never left untrained.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
@@ -1132,6 +1166,17 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"Use more data, {change}, early_stopping='auto' (which "
                 "trains on all the data when no split is possible), or early_stopping=False."
             ) from err
+        idx_train, idx_valid = _every_modality_trained(dataset.present, idx_train, idx_valid)
+        if not len(idx_valid):  # every held-out row has a modality no training row has
+            if self.early_stopping == "auto":
+                return dataset, None
+            raise ValueError(
+                f"Cannot hold out validation_fraction={self.validation_fraction} of "
+                f"{len(dataset)} samples for early_stopping={self.early_stopping!r}: every "
+                "held-out row has a modality that no other row has, and the training part "
+                "needs it. Use more data, early_stopping='auto' (which then trains on all the "
+                "data), or early_stopping=False."
+            )
         return dataset.subset(idx_train), dataset.subset(idx_valid)
 
     def _train_new(

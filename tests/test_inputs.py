@@ -128,7 +128,8 @@ def test_positions_that_also_label_other_columns_are_refused_as_ambiguous(table)
     positions = {"labs": [0, 1, 2], "notes": [3, 4]}
     # before: read as positions without a word, which selects other columns than labels 0-2
     shuffled = frame.set_axis([3, 2, 1, 0, 4], axis=1)
-    with pytest.raises(ValueError, match=r"'labs' selects \[0, 1, 2\]: .* but \[0, 1, 2\] also label"):
+    ambiguous = r"'labs' selects \[0, 1, 2\]: .* but \[0, 1, 2\] also label"
+    with pytest.raises(ValueError, match=ambiguous):
         I2MoEClassifier(**SMALL, modalities=positions).fit(shuffled, y)
     # labels that are positions elsewhere are none of the selector's: no ambiguity
     shifted = frame.set_axis([10, 11, 12, 13, 14], axis=1)

@@ -284,3 +284,44 @@ def test_a_modality_only_zero_weight_rows_have_is_named():
     weights = np.r_[np.zeros(5), np.ones(35)]
     with pytest.raises(ValueError, match="'a' is absent .* every training row with a positive"):
         I2MoEClassifier(max_epochs=1).fit(X, np.arange(40) % 2, sample_weight=weights)
+
+
+def test_a_rare_modality_is_never_left_to_the_held_out_part():
+    from sk_i2moe._base import _every_modality_trained
+
+    rng = np.random.default_rng(0)
+    X = {"vitals": rng.normal(size=(100, 3)), "labs": rng.normal(size=(100, 4)) + 50}
+    y = (X["vitals"][:, 0] > 0).astype(int)
+    X["labs"][1:] = np.nan  # one patient has the labs panel
+    for seed in range(8):  # the class-stratified split held that patient out for 0 and 5
+        params = {**SMALL, "max_epochs": 2, "random_state": seed, "n_members": 1}
+        clf = I2MoEClassifier(**params, early_stopping=True).fit(X, y)
+        # before: the labs were standardised with nothing (location 0) and never trained
+        loc = clf.net_.module_.state_dict()["loc_1"].numpy()
+        np.testing.assert_allclose(loc, X["labs"][0], rtol=1e-5)
+    present = torch.tensor([[True, True], [True, False], [True, False], [True, True]])
+    train, valid = _every_modality_trained(present, np.array([1, 2]), np.array([0, 3]))
+    assert train.tolist() == [1, 2, 0, 3] and valid.tolist() == []
+    train, valid = _every_modality_trained(present, np.array([0, 1]), np.array([2, 3]))
+    assert train.tolist() == [0, 1] and valid.tolist() == [2, 3]  # nothing lacking: unchanged
+
+
+def test_a_split_whose_held_out_rows_alone_have_a_modality_is_refused():
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(10, 2)), np.full((10, 3), np.nan)]
+    arrays[1][0] = 1.0  # one row has the second modality
+    dataset = ModalityDataset([a.astype(np.float32) for a in arrays], np.zeros(10, np.float32))
+    seed = next(
+        s
+        for s in range(100)
+        if train_test_split(np.arange(10), test_size=0.1, random_state=s)[1].tolist() == [0]
+    )
+    reg = I2MoERegressor(early_stopping=True, validation_fraction=0.1)
+    with pytest.raises(ValueError, match="every held-out row has a modality that no other row"):
+        reg._split(dataset, np.zeros(10), seed)
+    train, valid = I2MoERegressor(early_stopping=True, validation_fraction=0.1)._split(
+        dataset, np.zeros(10), seed + 1 if seed else 1
+    )  # another seed holds out a row without it: the split stands
+    assert len(valid) == 1 and len(train) == 9
