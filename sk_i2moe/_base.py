@@ -484,7 +484,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
         unaffected. Needs a mixture that trains with absent modalities (not
         the paper's mixture with ``interaction_loss_weight > 0``).
     absence_offset : bool, default=True
-        ``interaction_constraint="structure"`` only. Learn, per modality, an
+        ``interaction_constraint="structure"`` with interaction experts only
+        (vanilla fusion, ``experts="single"``, ignores it and has no
+        offsets). Learn, per modality, an
         offset to the output (a logit per class for classifiers) that is
         added to the prediction of every sample lacking that modality, so
         that the model can use how often a modality is missing in each class

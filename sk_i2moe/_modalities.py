@@ -150,9 +150,14 @@ def _as_float32(values: object, name: str, fitting: bool = False) -> np.ndarray:
             if isinstance(values, pd.DataFrame)
             else ""
         )
+        gaps = np.flatnonzero(nan[partial].any(axis=0))
+        labels = list(values.columns) if isinstance(values, pd.DataFrame) else None
+        columns = [labels[i] for i in gaps[:10]] if labels else gaps[:10].tolist()
+        which = "columns" if labels else "columns at positions"
         raise ValueError(
             f"Modality {name!r} has NaN in some but not all of its {out.shape[1]} columns in "
-            f"{rows.size} row(s) (e.g. rows at positions {rows[:5].tolist()}{named}). A "
+            f"{rows.size} row(s) (e.g. rows at positions {rows[:5].tolist()}{named}; NaN in "
+            f"{which} {columns}{' and more' if gaps.size > 10 else ''}). A "
             "modality that is all NaN "
             "in a row is absent for that sample and handled by the model; a partly missing "
             "modality must be imputed first, e.g. with sklearn.impute.SimpleImputer inside a "

@@ -74,6 +74,11 @@ def test_partial_nan_names_modality_rows_and_suggests_imputer():
     frame = pd.DataFrame(b, index=[f"pt-{i}" for i in range(10)])
     with pytest.raises(ValueError, match=r"positions \[3, 7\] \(index \['pt-3', 'pt-7'\]\)"):
         _fit({"a": np.ones((10, 2)), "b": frame})
+    # and the columns with the gaps (a lab never measured was not named before)
+    with pytest.raises(ValueError, match=r"; NaN in columns at positions \[0, 1\]\)"):
+        _fit({"a": np.ones((10, 2)), "b": b})
+    with pytest.raises(ValueError, match=r"; NaN in columns \['hb', 'crp'\]\)"):
+        _fit({"a": np.ones((10, 2)), "b": frame.set_axis(["hb", "crp", "wbc"], axis=1)})
 
 
 def test_partial_nan_at_predict(fitted):
