@@ -878,8 +878,8 @@ def _check_table_labels(X: object) -> None:
             f"The table's columns are a {columns.nlevels}-level MultiIndex (e.g. "
             f"{columns[0]!r}), which make_modality_transformer cannot select from. Give the "
             "columns one level of string names, e.g. X.columns = ['_'.join(map(str, c)) for c "
-            "in X.columns], and name those in modalities; or pass the MultiIndex table to the "
-            "estimator itself, which reads its first level as the modality."
+            "in X.columns], and name those in modalities. (The estimators themselves read a "
+            "two-level (modality, feature) MultiIndex table of numbers directly.)"
         )
     repeated = columns[columns.duplicated()].unique().tolist()
     if repeated:
