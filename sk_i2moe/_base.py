@@ -450,7 +450,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
     validation_fraction : float, default=0.2
         Share of the data held out by early stopping. Held-out rows of a
         modality that no training-part row has move to the training part, so
-        that a rare modality is never left untrained.
+        that a rare modality is never left untrained (the held-out part is
+        then smaller, and may lack a class; ``"auto"`` then trains on all the
+        data where the held-out part no longer meets its conditions).
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     tol : float, default=1e-4
@@ -1168,18 +1170,23 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"Use more data, {change}, early_stopping='auto' (which "
                 "trains on all the data when no split is possible), or early_stopping=False."
             ) from err
-        idx_train, idx_valid = _every_modality_trained(dataset.present, idx_train, idx_valid)
-        if not len(idx_valid):  # every held-out row has a modality no training row has
-            if self.early_stopping == "auto":
+        moved, idx_valid = _every_modality_trained(dataset.present, idx_train, idx_valid)
+        if self.early_stopping == "auto" and len(moved) > len(idx_train):
+            # the held-out part must still meet "auto"'s conditions
+            strata = self._stratify(y_encoded)
+            if len(idx_valid) < AUTO_MIN_VALIDATION or (
+                strata is not None and len(np.unique(strata[idx_valid])) < len(np.unique(strata))
+            ):
                 return dataset, None
+        if not len(idx_valid):  # every held-out row has a modality no training row has
             raise ValueError(
                 f"Cannot hold out validation_fraction={self.validation_fraction} of "
                 f"{len(dataset)} samples for early_stopping={self.early_stopping!r}: every "
-                "held-out row has a modality that no other row has, and the training part "
-                "needs it. Use more data, early_stopping='auto' (which then trains on all the "
-                "data), or early_stopping=False."
+                "held-out row has a modality that no row of the training part has, and the "
+                "training part needs it. Use more data, early_stopping='auto' (which then "
+                "trains on all the data), or early_stopping=False."
             )
-        return dataset.subset(idx_train), dataset.subset(idx_valid)
+        return dataset.subset(moved), dataset.subset(idx_valid)
 
     def _train_new(
         self,

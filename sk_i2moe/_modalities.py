@@ -153,7 +153,7 @@ def _as_float32(values: object, name: str, fitting: bool = False) -> np.ndarray:
         gaps = np.flatnonzero(nan[partial].any(axis=0))
         labels = list(values.columns) if isinstance(values, pd.DataFrame) else None
         columns = [labels[i] for i in gaps[:10]] if labels else gaps[:10].tolist()
-        which = "columns" if labels else "columns at positions"
+        which = "columns" if labels else "the modality's columns at positions"
         raise ValueError(
             f"Modality {name!r} has NaN in some but not all of its {out.shape[1]} columns in "
             f"{rows.size} row(s) (e.g. rows at positions {rows[:5].tolist()}{named}; NaN in "
@@ -569,9 +569,18 @@ def check_presence(data: Mapping[str, np.ndarray], labels: np.ndarray | None = N
 
 
 def _normalise_selector(
-    selector: object, columns: pd.Index | None, n_columns: int, name: str
+    selector: object,
+    columns: pd.Index | None,
+    n_columns: int,
+    name: str,
+    refuse_ambiguous: bool = False,
 ) -> np.ndarray:
-    """Turn a column selector (names, positions, slice or mask) into ordered positions."""
+    """Turn a column selector (names, positions, slice or mask) into ordered positions.
+
+    ``refuse_ambiguous``: refuse integers that are also other columns' labels
+    (:func:`_refuse_labels_read_as_positions`), when a table is fitted; a
+    layout stored by an earlier fit is read as it was.
+    """
     if isinstance(selector, slice):
         bounds = (selector.start, selector.stop, selector.step)
         if columns is None and not all(
@@ -621,7 +630,7 @@ def _normalise_selector(
     if sel.dtype.kind in "iu":
         if sel.size and (sel.min() < -n_columns or sel.max() >= n_columns):
             labels = (
-                " X's column labels are integers too, and integers in a selector are read as "
+                " X's column labels are numbers too, and integers in a selector are read as "
                 "positions (as a ColumnTransformer reads them): give the columns' positions, "
                 f"e.g. [list(X.columns).index(c) for c in {sel.tolist()}], or string names "
                 "(X.columns = X.columns.astype(str))."
@@ -633,7 +642,8 @@ def _normalise_selector(
                 f"{sel.tolist()}.{labels}"
             )
         positions = sel % n_columns
-        _refuse_labels_read_as_positions(sel, positions, columns, name)
+        if refuse_ambiguous:
+            _refuse_labels_read_as_positions(sel, positions, columns, name)
         return positions
     return _label_positions(sel.tolist(), columns, name)
 
@@ -647,7 +657,8 @@ def _refuse_labels_read_as_positions(
     integers too and one of them names another column than its position
     (labels ``[3, 2, 1, 0]``, selector ``[0, 1]``), the reader cannot tell
     which was meant, and reading it as the other would select the wrong
-    columns without a word.
+    columns without a word. A label the table repeats names no one column
+    (``pd.concat`` of unnamed frames), so positions are the only reading.
     """
     if columns is None or isinstance(columns, pd.MultiIndex):
         return
@@ -656,9 +667,8 @@ def _refuse_labels_read_as_positions(
         if value not in columns:
             continue
         where = columns.get_loc(value)
-        if isinstance(where, int) and (where == position or isinstance(columns[where], bool)):
-            continue
-        clashes.append(value)
+        if isinstance(where, int) and where != position and not isinstance(columns[where], bool):
+            clashes.append(value)
     if clashes:
         raise ValueError(
             f"Modality {name!r} selects {selector.tolist()[:10]}: integers are read as "
@@ -876,7 +886,7 @@ class ModalitySpec:
         arr = frame if frame is not None else _table(X)
         n_columns = arr.shape[1]
         columns_index = frame.columns if frame is not None else None
-        groups = column_groups(modalities, columns_index, n_columns)
+        groups = column_groups(modalities, columns_index, n_columns, refuse_ambiguous=True)
         _warn_if_one_modality(tuple(groups), table=modalities is None)
         feature_names = np.array(columns_index, dtype=object) if columns_index is not None else None
         spec = cls(
@@ -1000,7 +1010,10 @@ def refuse_reordered_targets(rows: np.ndarray | None, y: object) -> None:
 
 
 def column_groups(
-    modalities: Mapping | None, columns: pd.Index | None, n_columns: int
+    modalities: Mapping | None,
+    columns: pd.Index | None,
+    n_columns: int,
+    refuse_ambiguous: bool = False,
 ) -> dict[str, np.ndarray]:
     """Each modality's column positions in a table: ``modalities=``, or the columns' prefixes.
 
@@ -1014,6 +1027,9 @@ def column_groups(
         The table's column labels (None for an array).
     n_columns : int
         The table's number of columns.
+    refuse_ambiguous : bool, default=False
+        Refuse integer positions that also label other columns (a fit; not
+        a layout stored by an earlier one).
 
     Returns
     -------
@@ -1032,7 +1048,7 @@ def column_groups(
             f"{_describe(modalities)}."
         )
     groups = {
-        _check_name(k): _normalise_selector(v, columns, n_columns, str(k))
+        _check_name(k): _normalise_selector(v, columns, n_columns, str(k), refuse_ambiguous)
         for k, v in modalities.items()
     }
     _check_no_repeats(groups, columns)

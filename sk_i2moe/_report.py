@@ -267,14 +267,15 @@ class InteractionReport:
         else:
             row = self.table.loc[self.dominant]
             share = 1 / len(self.table)
-            little = (
-                f"; the predictions give it less than an equal share ({share:.2f}), so the "
-                "held-out data support this interaction more than the mixture uses it"
-                if round(row.mean_weight, 2) < round(share, 2)  # as printed
-                else ""
-            )
             over = (
                 f" over its {row.n_usable} usable samples" if row.n_usable < self.n_samples else ""
+            )
+            little = (
+                f"; the predictions give it less than an equal share ({share:.2f})"
+                + (f": {row.overall_weight:.2f} over every sample" if over else "")
+                + ", so the held-out data support this interaction more than the mixture uses it"
+                if round(row.overall_weight, 2) < round(share, 2)  # as printed
+                else ""
             )
             lines.append(
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "

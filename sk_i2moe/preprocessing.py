@@ -635,7 +635,7 @@ def _positions(selection: object, X: object) -> np.ndarray | None:
     columns = getattr(X, "columns", None)
     try:
         return _normalise_selector(
-            selection, None if columns is None else pd.Index(columns), np.shape(X)[1], ""
+            selection, None if columns is None else pd.Index(columns), np.shape(X)[1], "", True
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -763,12 +763,14 @@ class _SelectsColumns:
         Returns
         -------
         object
-            What the selector returned.
+            What the selector returned; its column positions for a table
+            with MultiIndex columns, which a ``ColumnTransformer`` cannot
+            index by their tuples.
         """
         selection = self.selector(X) if callable(self.selector) else self.selector
         own = _positions(selection, X)
         if own is None and hasattr(X, "columns"):  # the reason, naming the modality
-            _normalise_selector(selection, pd.Index(X.columns), np.shape(X)[1], self.modality)
+            _normalise_selector(selection, pd.Index(X.columns), np.shape(X)[1], self.modality, True)
         if _selects_none(selection) or (own is not None and own.size == 0):
             raise ValueError(
                 f"Modality {self.modality!r}: its column selector {self.selector!r} selects "
@@ -793,6 +795,9 @@ class _SelectsColumns:
                     + ("Label slices include both ends, as DataFrame.loc does. " if labels else "")
                     + "Give each column to one of them."
                 )
+        if isinstance(getattr(X, "columns", None), pd.MultiIndex) and own is not None:
+            # a ColumnTransformer cannot index a MultiIndex by its tuples; positions it can
+            return own.tolist()
         return selection
 
     def __repr__(self) -> str:
@@ -855,8 +860,8 @@ def _check_table_labels(X: object) -> None:
     """Refuse a pandas table whose column labels the modality steps cannot select by.
 
     A ``ColumnTransformer`` fails on such a table with an error that names
-    neither the columns nor the fix (pandas' "multidimensional key", a
-    duplicate-name error, scikit-learn's feature-name ``TypeError``).
+    neither the columns nor the fix (a duplicate-name error, scikit-learn's
+    feature-name ``TypeError``).
 
     Parameters
     ----------
@@ -867,26 +872,20 @@ def _check_table_labels(X: object) -> None:
     Raises
     ------
     ValueError
-        For MultiIndex columns, repeated labels, or labels that are partly
-        strings and partly not.
+        For repeated labels, or labels that are partly strings and partly
+        not.
     """
     columns = getattr(X, "columns", None)
-    if not isinstance(columns, pd.Index):
-        return
-    if isinstance(columns, pd.MultiIndex):
-        raise ValueError(
-            f"The table's columns are a {columns.nlevels}-level MultiIndex (e.g. "
-            f"{columns[0]!r}), which make_modality_transformer cannot select from. Give the "
-            "columns one level of string names, e.g. X.columns = ['_'.join(map(str, c)) for c "
-            "in X.columns], and name those in modalities. (The estimators themselves read a "
-            "two-level (modality, feature) MultiIndex table of numbers directly.)"
-        )
+    if not isinstance(columns, pd.Index) or isinstance(columns, pd.MultiIndex):
+        return  # a MultiIndex's tuples are selected by position (_SelectsColumns)
     repeated = columns[columns.duplicated()].unique().tolist()
     if repeated:
         raise ValueError(
             f"The table has {len(repeated)} column label(s) used more than once: "
-            f"{repeated[:10]}. Each column must have its own name to be put in one modality; "
-            "rename or drop the copies (e.g. X.loc[:, ~X.columns.duplicated()] keeps the first)."
+            f"{repeated[:10]}, which scikit-learn refuses as feature names. Give each column "
+            "its own name, e.g. with a modality prefix (pd.concat({'labs': labs, 'notes': "
+            "notes}, axis=1) names them by tuples), or X.columns = [f'c{i}' for i in "
+            "range(X.shape[1])] and select by position."
         )
     text = [c for c in columns if isinstance(c, str)]
     other = [c for c in columns if not isinstance(c, str)]

@@ -138,6 +138,33 @@ def test_positions_that_also_label_other_columns_are_refused_as_ambiguous(table)
     )
 
 
+def test_positions_on_repeated_integer_labels_are_positions(table):
+    labs, notes, frame, y = table
+    # pd.concat of unnamed frames: labels [0, 1, 2, 0, 1] name no one column, so positions
+    # are the only reading (refused as ambiguous by the first version of the check)
+    concat = pd.concat([pd.DataFrame(labs), pd.DataFrame(notes)], axis=1)
+    np.testing.assert_array_equal(
+        _proba(concat, y, modalities={"labs": [0, 1, 2], "notes": [3, 4]}),
+        _proba({"labs": labs, "notes": notes}, y),
+    )
+
+
+def test_a_file_fitted_before_the_ambiguity_check_still_loads(table, tmp_path, monkeypatch):
+    import sk_i2moe._modalities as modalities_module
+    from sk_i2moe import load
+
+    labs, notes, frame, y = table
+    shuffled = frame.set_axis([3, 2, 1, 0, 4], axis=1)
+    positions = {"labs": [0, 1, 2], "notes": [3, 4]}
+    with monkeypatch.context() as patch:  # as an earlier version fitted it
+        patch.setattr(modalities_module, "_refuse_labels_read_as_positions", lambda *a: None)
+        clf = I2MoEClassifier(**SMALL, modalities=positions).fit(shuffled, y)
+        clf.save(tmp_path / "earlier.i2moe")
+    # before: "its metadata disagrees with itself ... not written by sk_i2moe's save()"
+    loaded = load(tmp_path / "earlier.i2moe")
+    np.testing.assert_array_equal(loaded.predict_proba(shuffled), clf.predict_proba(shuffled))
+
+
 def test_mapping_values_may_be_dataframes(table):
     labs, notes, _, y = table
     X = {"labs": pd.DataFrame(labs), "notes": notes}

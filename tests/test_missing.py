@@ -319,9 +319,31 @@ def test_a_split_whose_held_out_rows_alone_have_a_modality_is_refused():
         if train_test_split(np.arange(10), test_size=0.1, random_state=s)[1].tolist() == [0]
     )
     reg = I2MoERegressor(early_stopping=True, validation_fraction=0.1)
-    with pytest.raises(ValueError, match="every held-out row has a modality that no other row"):
+    with pytest.raises(ValueError, match="a modality that no row of the training part has"):
         reg._split(dataset, np.zeros(10), seed)
     train, valid = I2MoERegressor(early_stopping=True, validation_fraction=0.1)._split(
         dataset, np.zeros(10), seed + 1 if seed else 1
     )  # another seed holds out a row without it: the split stands
     assert len(valid) == 1 and len(train) == 9
+
+
+def test_auto_trains_on_all_data_when_a_moved_row_leaves_too_few_held_out():
+    from sklearn.model_selection import train_test_split
+
+    from sk_i2moe._base import AUTO_MIN_VALIDATION
+
+    n = 5 * AUTO_MIN_VALIDATION  # exactly the minimum held out at validation_fraction 0.2
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(n, 2)), np.full((n, 3), np.nan)]
+    arrays[1][0] = 1.0
+    dataset = ModalityDataset([a.astype(np.float32) for a in arrays], np.zeros(n, np.float32))
+    seed = next(
+        s
+        for s in range(100)
+        if 0 in train_test_split(np.arange(n), test_size=0.2, random_state=s)[1]
+    )
+    reg = I2MoERegressor(early_stopping="auto")
+    train, valid = reg._split(dataset, np.zeros(n), seed)  # 19 held out after the move before
+    assert train is dataset and valid is None
+    train, valid = I2MoERegressor(early_stopping="refit")._split(dataset, np.zeros(n), seed)
+    assert len(valid) == AUTO_MIN_VALIDATION - 1 and len(train) == n - len(valid)

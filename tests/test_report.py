@@ -584,6 +584,12 @@ def test_the_weight_leant_on_counts_every_sample_where_modalities_are_absent(uni
     assert "leans most on synergy (mean weight 0.30 over every sample, 0 where" in text
     assert "Dominant interaction: uniqueness[m0] (mean weight 0.90 [" in text
     assert "over its 50 usable samples)" in text
+    # heavy where usable, yet under an equal share over the data set: said so (review V7)
+    edited.loc[rare, "overall_weight"] = 0.9 * 50 / 200 * 0.8  # 0.18 < 1 / 5
+    edited.loc[[n for n in edited.index if n != rare], "overall_weight"] = 0.1
+    text = replace(report, table=edited, dominant=_dominant(edited)).summary()
+    assert "over its 50 usable samples; the predictions give it less than an equal share " in text
+    assert "(0.20): 0.18 over every sample, so the held-out data support" in text
 
 
 def test_an_expert_no_sample_can_use_says_so_first():
