@@ -827,6 +827,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """What ``score`` checks of ``y`` before scikit-learn's scoring: named refusals."""
         refuse_signalling_target(y)
         refuse_reordered_targets(row_labels(X), y)
+        check_target_names(getattr(self, "target_names_", None), y, scoring=True)
 
     def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
         """Refuse missing values in the ``counted`` rows of ``y``, naming the caller's rows."""

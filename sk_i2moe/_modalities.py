@@ -399,12 +399,14 @@ def target_names(y: object) -> np.ndarray | None:
     return np.asarray(labels, dtype=object)
 
 
-def check_target_names(fitted: np.ndarray | None, y: object) -> None:
-    """Refuse a continued fit's ``y`` whose column names are not the first fit's, in order.
+def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = False) -> None:
+    """Refuse a ``y`` whose column names are not the fitted ones (``target_names_``), in order.
 
-    The outputs keep the first fit's names (``target_names_``): columns
-    renamed or reordered would train each output on another target under
-    the old name. A ``y`` without names (an array) is taken by position.
+    The outputs keep the first fit's names: columns renamed or reordered
+    would train (a continued fit, ``warm_start``) or score (``scoring``:
+    ``score`` and the inspection functions) each output against another
+    target under the old name. A ``y`` without names (an array) is taken by
+    position.
     """
     given = target_names(y)
     if fitted is None or given is None or list(given) == list(fitted):
@@ -413,10 +415,16 @@ def check_target_names(fitted: np.ndarray | None, y: object) -> None:
     def shown(names: np.ndarray) -> str:
         return str(list(names)) if len(names) <= 10 else f"{list(names)[:10]} and more"
 
+    action = (
+        "each output is scored against the column of its name. Pass y's columns in the "
+        "fitted order, e.g. y[estimator.target_names_]."
+        if scoring
+        else "a continued fit (warm_start) trains each output on the column of its name. "
+        "Pass y's columns in the fitted order, or fit a new model."
+    )
     raise ValueError(
         f"y's columns {shown(given)} are not those the model was fitted with "
-        f"{shown(fitted)}, in that order; a continued fit (warm_start) trains each output "
-        "on the column of its name. Pass y's columns in the fitted order, or fit a new model."
+        f"{shown(fitted)}, in that order; {action}"
     )
 
 

@@ -1053,7 +1053,9 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
-    w = check_score_arguments(y, scoring, sample_weight, n, row_labels(X))
+    w = check_score_arguments(
+        y, scoring, sample_weight, n, row_labels(X), getattr(final, "target_names_", None)
+    )
     if w is not None:  # a sample of weight 0 is not given
         given = w > 0
         if given.sum() < 2:

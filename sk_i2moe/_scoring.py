@@ -16,7 +16,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring
 
-from ._modalities import check_sample_weight, refuse_reordered_targets, refuse_signalling_target
+from ._modalities import (
+    check_sample_weight,
+    check_target_names,
+    refuse_reordered_targets,
+    refuse_signalling_target,
+)
 
 
 class _FixedClassifier(ClassifierMixin, BaseEstimator):
@@ -62,6 +67,7 @@ def check_score_arguments(
     sample_weight: object,
     n_samples: int,
     rows: np.ndarray | None = None,
+    target_names: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Refuse what the inspection functions cannot score with, naming it.
 
@@ -78,6 +84,9 @@ def check_score_arguments(
     rows : ndarray or None, default=None
         ``X``'s row labels: a pandas ``y`` with the same labels in another
         order is refused.
+    target_names : ndarray or None, default=None
+        The estimator's ``target_names_``: a DataFrame ``y`` with other
+        column names, or the same in another order, is refused.
 
     Returns
     -------
@@ -93,6 +102,7 @@ def check_score_arguments(
         )
     refuse_signalling_target(y)
     refuse_reordered_targets(rows, y)
+    check_target_names(target_names, y, scoring=True)
     if scoring is not None and not callable(scoring):
         if not isinstance(scoring, str):
             raise TypeError(

@@ -75,7 +75,9 @@ def test_partial_nan_names_modality_rows_and_suggests_imputer():
     with pytest.raises(ValueError, match=r"positions \[3, 7\] \(index \['pt-3', 'pt-7'\]\)"):
         _fit({"a": np.ones((10, 2)), "b": frame})
     # and the columns with the gaps (a lab never measured was not named before)
-    with pytest.raises(ValueError, match=r"; NaN in the modality's columns at positions \[0, 1\]\)"):
+    with pytest.raises(
+        ValueError, match=r"; NaN in the modality's columns at positions \[0, 1\]\)"
+    ):
         _fit({"a": np.ones((10, 2)), "b": b})
     with pytest.raises(ValueError, match=r"; NaN in columns \['hb', 'crp'\]\)"):
         _fit({"a": np.ones((10, 2)), "b": frame.set_axis(["hb", "crp", "wbc"], axis=1)})

@@ -76,6 +76,9 @@ def test_multilabel(views):
     table_fit = I2MoEClassifier(**{**SMALL, "max_epochs": 1}).fit(X, named)
     assert table_fit.explain(X).output_names == ["cardiac", "renal", "hepatic"]
     assert table_fit.classes_.tolist() == [0, 1, 2]
+    # scored in another order, each label was paired with another's column (audit R2)
+    with pytest.raises(ValueError, match="scored against the column of its name"):
+        table_fit.score(X, named[["renal", "cardiac", "hepatic"]])
     table_fit.set_params(warm_start=True)
     with pytest.raises(ValueError, match=r"y's columns \['renal', 'cardiac', 'hepatic'\]"):
         table_fit.fit(X, named[["renal", "cardiac", "hepatic"]])

@@ -274,6 +274,20 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
     weights[:5] = 0  # the refusal is about the columns, not the rows kept
     with pytest.raises(ValueError, match=r"fit a new model\.$"):
         warm.fit(X, table[["half", "progression"]], sample_weight=weights)
+    # scoring them in another order paired each output with the other's target (R2 -2e4)
+    from sk_i2moe.inspection import expert_scores, interaction_report, modality_importance
+
+    swapped = table[["half", "progression"]]
+    scorers = {
+        "score": reg.score,
+        "expert_scores": lambda X, y: expert_scores(reg, X, y),
+        "modality_importance": lambda X, y: modality_importance(reg, X, y, n_repeats=1),
+        "interaction_report": lambda X, y: interaction_report(reg, X, y, n_bootstrap=10),
+    }
+    for scorer in scorers.values():
+        with pytest.raises(ValueError, match=r"scored against the column of its name"):
+            scorer(X, swapped)
+    assert np.isfinite(reg.score(X, table)) and np.isfinite(reg.score(X, table.to_numpy()))
     # a file written before target_names_ existed loads with None
     from .helpers import rewrite_model_file
 
