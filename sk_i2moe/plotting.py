@@ -332,18 +332,23 @@ def _resolve_output(explanation: Explanation, index: int, output: object) -> int
     n_outputs = explanation.output.shape[1]
     if output is None:
         return _default_output(explanation, index)
-    if str(output) in names and (
-        isinstance(output, (str, bool, np.bool_)) or output not in range(-n_outputs, n_outputs)
-    ):
+    if isinstance(output, (str, bool, np.bool_)) and str(output) in names:
         return names.index(str(output))
     if isinstance(output, (bool, np.bool_, float, np.floating)):
         raise TypeError(
             f"output must be an output name {names} or an integer position; got {output!r}."
         )
     if isinstance(output, str) or output not in range(-n_outputs, n_outputs):
+        # an integer is a position, never a label: 1 of classes [1, 2, 3] is class 2
+        named = (
+            f" For the output named {str(output)!r}, give the name as a string: "
+            f"output={str(output)!r}."
+            if not isinstance(output, str) and str(output) in names
+            else ""
+        )
         raise ValueError(
             f"output={output!r} is neither an output name {names} nor a position in "
-            f"[0, {n_outputs - 1}]."
+            f"[0, {n_outputs - 1}].{named}"
         )
     return int(output) % n_outputs
 
@@ -373,7 +378,8 @@ def plot_sample_explanation(
         Row of the sample in ``X`` (negative counts from the end).
     output : int or str, default=None
         Which output to show when there are several: a position or an output
-        name (a class label as a string, e.g. ``"1"``). None picks the
+        name (a class label as a string, e.g. ``"1"``; an integer is always a
+        position). None picks the
         predicted class (largest mixture logit) for a classifier, the most
         likely label for a multi-label classifier, and the first output for a
         regressor (``explanation.task == "regression"``; when the task is

@@ -421,6 +421,16 @@ def test_sample_explanation_output_must_be_a_name_or_an_integer(plt):
     assert "class1" in fig.get_suptitle()
 
 
+def test_an_integer_output_is_a_position_never_a_label(plt):
+    # classes [1, 2, 3]: output=1 drew class 2 (a position) but output=3 class 3 (a label)
+    exp = _explanation(n_outputs=3)
+    exp = Explanation(**{**vars(exp), "output_names": ["1", "2", "3"]})
+    assert "'2'" in plot_sample_explanation(exp, 0, output=1).get_suptitle()
+    with pytest.raises(ValueError, match=r"position in \[0, 2\]\. .*output='3'"):
+        plot_sample_explanation(exp, 0, output=3)
+    assert "'3'" in plot_sample_explanation(exp, 0, output="3").get_suptitle()
+
+
 def test_expert_scores_plot_refuses_infinite_or_repeated_scores(plt):
     before = plt.get_fignums()
     with pytest.raises(ValueError, match=r"\['synergy'\] are infinite"):
