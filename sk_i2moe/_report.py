@@ -372,7 +372,7 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
     if not is_classifier(final):
         n_outputs = len(np.atleast_1d(final._y_loc))
         expected = (n,) if final._y_ndim == 1 else (n, n_outputs)
-        if y.shape != expected and not (final._y_ndim == 1 and y.shape == (n, 1)):
+        if y.shape != expected and not (n_outputs == 1 and y.shape in ((n,), (n, 1))):
             raise ValueError(
                 f"y has shape {y.shape}; the regressor was fitted on targets of shape "
                 f"{expected[1:] or '(n_samples,)'} per sample: pass y of shape {expected}."

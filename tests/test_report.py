@@ -313,6 +313,14 @@ def test_a_regressors_report_names_a_y_of_the_wrong_shape():
         interaction_report(reg, X, np.column_stack([y, y]))
     with pytest.raises(ValueError, match="regression targets must be finite"):
         interaction_report(reg, X, np.where(np.arange(120) == 0, np.nan, y))
+    # one output either way round, as score takes it (a one-column table's fit refused a 1-D
+    # y: audit helper-59 R6)
+    column = I2MoERegressor(max_epochs=2, hidden_dim=8, random_state=0, n_threads=1)
+    column.fit(X, pd.DataFrame({"price": y}))
+    flat, table = (interaction_report(column, X, t, n_bootstrap=20) for t in (y, y[:, None]))
+    pd.testing.assert_frame_equal(flat.table, table.table)
+    with pytest.raises(ValueError, match=r"pass y of shape \(120, 1\)"):
+        interaction_report(column, X, np.column_stack([y, y]))
 
 
 def test_held_out_sets_too_small_for_a_claim_support_nothing(unique_m1):
