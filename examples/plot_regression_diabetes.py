@@ -67,7 +67,8 @@ plot_interaction_weights(explanation, kind="box")
 # ----------------------------
 # For a regressor, each expert's output is already in the target's units
 # (the internal standardisation is undone), and its contribution is
-# ``weight * output``; the contributions add up to the prediction. Here is
+# ``weight * output`` (for the default ensemble, the members' mean of each
+# member's); the contributions add up to the prediction. Here is
 # the patient with the largest predicted progression.
 index = int(explanation.output[:, 0].argmax())
 print(f"prediction {reg.predict(X_test.iloc[[index]])[0]:.1f}, observed {y_test.iloc[index]:.0f}")

@@ -470,10 +470,16 @@ def plot_sample_explanation(
         probability = None
     colors = np.where(contributions >= 0, "tab:blue", "tab:red")
 
+    ensemble = explanation.member_weights is not None
     panels = [
         (values, "Expert output", quantity, "tab:gray"),
         (weights, "Interaction weight", "weight", "tab:green"),
-        (contributions, "Contribution", "weight x output", colors),
+        (
+            contributions,
+            "Contribution",
+            "members' mean of weight x output" if ensemble else "weight x output",
+            colors,
+        ),
     ]
     for ax, (data, title, xlabel, color) in zip(axes, panels):
         ax.barh(positions, data, color=color, height=0.6)

@@ -135,6 +135,26 @@ def test_sample_explanation_structure(plt):
     totals = [line.get_xdata()[0] for line in axes[2].get_lines()]
     assert exp.output[3, k] == pytest.approx(totals[-1])
     assert axes[0].get_xlabel() == f"logit of class 'class{k}'"
+    assert axes[2].get_xlabel() == "weight x output"
+
+
+def test_an_ensembles_contribution_axis_says_it_is_the_members_mean(plt):
+    # labelled "weight x output", which the members' mean of it is not (audit helper-62 D1)
+    rng = np.random.default_rng(0)
+    member_weights = rng.dirichlet(np.ones(len(NAMES)), size=(10, 2))
+    member_outputs = rng.normal(size=(10, 2, len(NAMES), 2))
+    exp = Explanation(
+        weights=member_weights.mean(1),
+        expert_outputs=member_outputs.mean(1),
+        output=(member_weights[..., None] * member_outputs).sum(2).mean(1),
+        expert_names=list(NAMES),
+        output_names=["class0", "class1"],
+        task="classification",
+        member_weights=member_weights,
+        member_outputs=member_outputs,
+    )
+    axes = plot_sample_explanation(exp, 0).axes
+    assert axes[2].get_xlabel() == "members' mean of weight x output"
 
 
 def test_sample_explanation_output_choice(plt):
