@@ -136,7 +136,10 @@ def plot_interaction_weights(
     ------
     ValueError
         For an unknown ``kind``, a ``by`` of another length than the samples,
-        a ``report`` about other experts, or weights that are not finite.
+        a ``report`` about other experts, weights that are not finite, or
+        samples none of which can use any expert. An expert no sample can
+        use (its modality absent everywhere) is drawn as an empty slot with
+        a note.
     ImportError
         If matplotlib is not installed.
 
@@ -165,6 +168,12 @@ def plot_interaction_weights(
     names = list(explanation.expert_names)
     if report is not None:
         _check_report(report, names)
+    usable = np.ones_like(weights, dtype=bool) if explanation.usable is None else explanation.usable
+    if not usable.any():
+        raise ValueError(
+            "No sample can use any expert (explanation.usable is False everywhere): there is "
+            "no weight to draw. Explain samples that have at least one modality."
+        )
     plt = _pyplot()
     from matplotlib import colormaps  # matplotlib is there: _pyplot() imported it
     from matplotlib.patches import Patch
@@ -178,7 +187,6 @@ def plot_interaction_weights(
     positions = np.arange(1, n_experts + 1)
     step = 0.8 / len(groups)
     handles = []
-    usable = np.ones_like(weights, dtype=bool) if explanation.usable is None else explanation.usable
     for g, (label, rows) in enumerate(groups):
         at = positions + (g - (len(groups) - 1) / 2) * step
         # each expert over the samples that could use it (all, unless modalities are absent)
@@ -212,6 +220,16 @@ def plot_interaction_weights(
             )
         if label is not None:
             handles.append(Patch(color=color, alpha=0.6, label=label))
+    for e in np.flatnonzero(~usable.any(axis=0)):  # an empty slot, said to be one
+        ax.text(
+            positions[e],
+            0.5,
+            "no sample has\nits modalities",
+            ha="center",
+            va="center",
+            fontsize="small",
+            color="0.4",
+        )
     uniform = ax.axhline(
         1.0 / n_experts, color="0.5", linestyle=":", linewidth=1, label="uniform 1/E"
     )

@@ -138,6 +138,21 @@ def test_sample_explanation_structure(plt):
     assert axes[2].get_xlabel() == "weight x output"
 
 
+def test_an_expert_no_sample_can_use_is_an_empty_slot_said_to_be_one(plt):
+    # an empty slot without a word, and matplotlib's error with the figure left open when
+    # no expert was usable (audit helper-62 D6)
+    exp = _explanation()
+    usable = np.ones(exp.weights.shape, dtype=bool)
+    usable[:, 1] = False
+    ax = plot_interaction_weights(Explanation(**{**vars(exp), "usable": usable}))
+    notes = [t for t in ax.texts if t.get_text() == "no sample has\nits modalities"]
+    assert len(notes) == 1 and notes[0].get_position()[0] == 2  # the second expert's slot
+    before = plt.get_fignums()
+    with pytest.raises(ValueError, match="No sample can use any expert"):
+        plot_interaction_weights(Explanation(**{**vars(exp), "usable": usable & False}))
+    assert plt.get_fignums() == before
+
+
 def test_an_ensembles_contribution_axis_says_it_is_the_members_mean(plt):
     # labelled "weight x output", which the members' mean of it is not (audit helper-62 D1)
     rng = np.random.default_rng(0)
