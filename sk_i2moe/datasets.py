@@ -122,7 +122,13 @@ def _check_interaction(
         raise ValueError(
             "interaction must be 'uniqueness', 'synergy', 'redundancy' or a dict of "
             "proportions such as {'uniqueness': 0.3, 'synergy': 0.4, 'redundancy': 0.3}; "
-            f"got {type(interaction).__name__}."
+            f"got {type(interaction).__name__} {interaction!r:.60}."
+            + (
+                " It is the first argument: pass the sample count by name, "
+                f"n_samples={interaction!r}."
+                if isinstance(interaction, Integral) and not isinstance(interaction, bool)
+                else ""
+            )
         )
     proportions: dict[str, float] = {}
     for key, share in interaction.items():

@@ -171,7 +171,9 @@ def test_regression_targets():
     ("kwargs", "match"),
     [
         ({"interaction": "cooperation"}, "interaction must be one of"),
-        ({"interaction": 3}, "dict of proportions"),
+        # the sample count as make_classification takes it first (audit helper-62 D9)
+        ({"interaction": 3}, r"got int 3\. It is the first argument: .* n_samples=3\."),
+        ({"interaction": None}, r"dict of proportions .*; got NoneType None\.$"),
         ({"interaction": {"synergy": 0.5}}, "sum to 1"),
         ({"interaction": {"synergy": 1.5, "redundancy": -0.5}}, "non-negative"),
         ({"interaction": {"teamwork": 1.0}}, "unknown interaction 'teamwork'"),
