@@ -540,7 +540,8 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
     present, is a distinct (orange, hatched) bar, last in
     :func:`~sk_i2moe.inspection.expert_scores`' output, and a dashed
     horizontal line across the plot, so experts that reach it alone stand
-    out. Bars carry their values.
+    out. Bars carry their values; an undefined (NaN) score has no bar and
+    is marked "undefined".
 
     Parameters
     ----------
@@ -588,7 +589,13 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
         )
     if isinstance(scores, pd.DataFrame):
         raise ValueError("scores_frame has several columns named 'score'; keep one.")
-    values = scores.to_numpy(dtype=np.float64)
+    try:
+        values = scores.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"scores_frame's column {scores.name!r} must hold numbers (as from "
+            f"expert_scores()); got dtype {scores.dtype} ({err})."
+        ) from err
     infinite = [str(n) for n in scores.index[np.isinf(values)]]
     if infinite:
         raise ValueError(
@@ -611,6 +618,8 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
     positions = np.arange(1, len(names) + 1)
     experts = ax.bar(positions[~is_mixture], values[~is_mixture], width=0.6, color="tab:blue")
     ax.bar_label(experts, fmt="%.2f", fontsize=8, padding=2)
+    for at in positions[np.isnan(values)]:  # no bar: say why the slot is empty
+        ax.text(at, 0.0, "undefined", ha="center", va="bottom", fontsize=8, color="0.4")
     if is_mixture.any():
         mixture_value = float(values[is_mixture][0])
         mixture = ax.bar(

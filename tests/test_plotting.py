@@ -478,6 +478,19 @@ def test_expert_scores_plot_refuses_infinite_or_repeated_scores(plt):
     assert plt.get_fignums() == before
 
 
+def test_an_undefined_score_is_marked_and_text_scores_are_named(plt):
+    # a NaN score left a silently empty slot; text gave numpy's bare conversion error
+    # (audit helper-62 D7)
+    frame = pd.DataFrame({"score": [0.6, np.nan, 0.7]}, index=["a", "synergy", "mixture"])
+    ax = plot_expert_scores(frame)
+    marks = [t for t in ax.texts if t.get_text() == "undefined"]
+    assert len(marks) == 1 and marks[0].get_position()[0] == 2
+    before = plt.get_fignums()
+    with pytest.raises(ValueError, match="column 'score' must hold numbers"):
+        plot_expert_scores(pd.DataFrame({"score": ["a", "b"]}, index=["x", "mixture"]))
+    assert plt.get_fignums() == before
+
+
 def test_many_groups_stay_readable(plt):
     # ten classes drew a 26-inch figure with the legend over the data, in first-seen order,
     # and an eleventh group took the first one's colour
