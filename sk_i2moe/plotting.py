@@ -64,6 +64,18 @@ def _same_id(sample_id: object, wanted: object) -> bool:
         return False
 
 
+def _position_hint(explanation: Explanation, wanted: object) -> str:
+    """Where the sample whose id is ``wanted`` is, for an error message ("" if no id is)."""
+    ids = explanation.sample_ids
+    found = [] if ids is None else [i for i, v in enumerate(ids) if _same_id(v, wanted)]
+    if not found:
+        return ""
+    return (
+        f" Sample {wanted!r} is at position {found[0]}: plot_sample_explanation(explanation, "
+        f"{found[0]})."
+    )
+
+
 def _check_finite_weights(explanation: Explanation, row: int | None = None) -> None:
     """Refuse NaN or infinite weights (of ``row`` only, if given): a plot would drop them."""
     weights = np.asarray(explanation.weights, dtype=np.float64)
@@ -440,17 +452,11 @@ def plot_sample_explanation(
     explanation = _check_explanation(explanation)
     n_samples = explanation.weights.shape[0]
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
-        ids = explanation.sample_ids
-        found = [] if ids is None else [i for i, v in enumerate(ids) if _same_id(v, index)]
-        hint = (
-            f" Sample {index!r} is at position {found[0]}: plot_sample_explanation(explanation, "
-            f"{found[0]})."
-            if found
-            else ""
-        )
+        hint = _position_hint(explanation, index)
         raise TypeError(f"index must be an integer position; got {index!r}.{hint}")
-    if not -n_samples <= index < n_samples:
-        raise IndexError(f"index {index} is out of range for {n_samples} samples.")
+    if not -n_samples <= index < n_samples:  # a sample id given for a position, perhaps
+        hint = _position_hint(explanation, index)
+        raise IndexError(f"index {index} is out of range for {n_samples} samples.{hint}")
     index = int(index) % n_samples
     _check_finite_weights(explanation, index)
     k = _resolve_output(explanation, index, output)

@@ -456,6 +456,15 @@ def test_sample_explanation_output_must_be_a_name_or_an_integer(plt):
     assert "class1" in fig.get_suptitle()
 
 
+def test_an_integer_sample_id_given_as_the_index_is_pointed_to_its_position(plt):
+    # "index 1005 is out of range for 40 samples" without the hint string ids got (D8)
+    exp = Explanation(**{**vars(_explanation()), "sample_ids": np.arange(1000, 1040)})
+    with pytest.raises(IndexError, match=r"Sample 1005 is at position 5: plot_sample_expl"):
+        plot_sample_explanation(exp, 1005)
+    with pytest.raises(IndexError, match=r"for 40 samples\.$"):
+        plot_sample_explanation(exp, 2000)
+
+
 def test_an_integer_output_is_a_position_never_a_label(plt):
     # classes [1, 2, 3]: output=1 drew class 2 (a position) but output=3 class 3 (a label)
     exp = _explanation(n_outputs=3)
