@@ -102,7 +102,11 @@ default=None
         ``expert_names`` and ``output_names``; when only one of
         ``member_weights`` and ``member_outputs`` is given; or when an
         optional array's shape disagrees with them (``absent`` also needs
-        ``modality_names``).
+        ``modality_names``); for an unknown ``task`` or repeated
+        ``expert_names``.
+    TypeError
+        At construction, when ``usable`` or ``absent`` is not boolean (0/1
+        integers would be read as row positions).
 
     Examples
     --------
@@ -163,6 +167,23 @@ default=None
                 f"output {output} (n_samples, n_experts, n_outputs)."
             )
         self._check_optional_shapes(*expected)
+        self._check_labels()
+
+    def _check_labels(self) -> None:
+        """Refuse an unknown task, repeated expert names and masks that are not boolean."""
+        tasks = (None, "classification", "multilabel", "regression", "log_odds")
+        if self.task not in tasks:
+            raise ValueError(f"task must be one of {list(tasks)}; got {self.task!r}.")
+        repeated = sorted({n for n in self.expert_names if list(self.expert_names).count(n) > 1})
+        if repeated:
+            raise ValueError(f"expert_names must be distinct; {repeated} repeat.")
+        for name in ("usable", "absent"):
+            value = getattr(self, name)
+            if value is not None and np.asarray(value).dtype != bool:
+                raise TypeError(
+                    f"{name} must be a boolean array (True/False per sample); got dtype "
+                    f"{np.asarray(value).dtype}. Convert it, e.g. np.asarray({name}, bool)."
+                )
 
     def _check_optional_shapes(self, n_samples: int, n_experts: int, n_outputs: int) -> None:
         """Refuse optional arrays whose shapes disagree with the required ones."""

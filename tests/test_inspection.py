@@ -306,3 +306,23 @@ def test_a_fitted_search_stands_for_its_best_estimator(fitted):
     calibrated = CalibratedClassifierCV(clf, cv=2).fit(X, y)
     with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
         explain(calibrated, X)
+
+
+def test_a_hand_built_explanation_refuses_what_would_be_misread():
+    # a 0/1 integer usable mask was used as row positions by the plots; repeated expert names
+    # and an unknown task failed later without naming the cause (audit helper-62 D3, D4)
+    rng = np.random.default_rng(0)
+    parts = {
+        "weights": rng.dirichlet(np.ones(3), size=5),
+        "expert_outputs": rng.normal(size=(5, 3, 2)),
+        "output": rng.normal(size=(5, 2)),
+        "expert_names": ["a", "b", "c"],
+        "output_names": ["no", "yes"],
+    }
+    Explanation(**parts, usable=np.ones((5, 3), dtype=bool))  # accepted
+    with pytest.raises(TypeError, match=r"usable must be a boolean array .* got dtype int64"):
+        Explanation(**parts, usable=np.ones((5, 3), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"expert_names must be distinct; \['a'\] repeat"):
+        Explanation(**{**parts, "expert_names": ["a", "a", "c"]})
+    with pytest.raises(ValueError, match=r"task must be one of .* got 'foo'"):
+        Explanation(**parts, task="foo")
