@@ -21,8 +21,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
     The regression twin of :class:`I2MoEClassifier`: ``M + 2`` interaction
     experts fuse the modalities and per-sample weights mix their outputs.
     Targets are standardised internally (mean 0, variance 1 per output) and
-    predictions mapped back; an output constant in the training rows is
-    predicted as that constant (to its float32 resolution). With the paper's mixture
+    predictions mapped back. With the paper's mixture
     (``interaction_constraint="loss"``; the default structured mixture builds
     the kinds into the experts instead, as in :class:`I2MoEClassifier`), the
     interaction losses use Euclidean distances between outputs, each term
@@ -243,12 +242,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             # tested after scaling back: a product that underflows to 0 is no spread
             std = std * peak
             self._y_loc = mean * peak
-            # an output without spread: a scale at its value's float32 resolution (eps at 0),
-            # so that the network's output for it, trained towards 0, moves the prediction by
-            # next to nothing; a scale of 1 let that noise through in the target's units (a
-            # constant 5e-6 predicted between -0.001 and 0.02)
-            resolution = np.finfo(np.float32).eps * np.where(mean == 0, 1.0, np.abs(self._y_loc))
-            self._y_scale = np.where(std > 0, std, np.maximum(resolution, np.finfo(float).tiny))
+            self._y_scale = np.where(std > 0, std, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):
             fitted = "a 1-D y" if self._y_ndim == 1 else f"a 2-D y of {len(self._y_loc)} column(s)"
             raise ValueError(
