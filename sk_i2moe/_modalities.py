@@ -402,14 +402,17 @@ def target_names(y: object) -> np.ndarray | None:
 def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = False) -> None:
     """Refuse a ``y`` whose column names are not the fitted ones (``target_names_``), in order.
 
-    The outputs keep the first fit's names: columns renamed or reordered
-    would train (a continued fit, ``warm_start``) or score (``scoring``:
-    ``score`` and the inspection functions) each output against another
-    target under the old name. A ``y`` without names (an array) is taken by
-    position.
+    The outputs keep the first fit's names: a continued fit (``warm_start``)
+    on columns renamed or reordered would train each output on another
+    target under the old name. Scoring (``scoring``: ``score`` and the
+    inspection functions) refuses only the fitted names in another order,
+    which would pair each output with another output's column; other names
+    are taken by position, as a ``y`` without names (an array) is.
     """
     given = target_names(y)
     if fitted is None or given is None or list(given) == list(fitted):
+        return
+    if scoring and sorted(map(str, given)) != sorted(map(str, fitted)):
         return
 
     def shown(names: np.ndarray) -> str:
@@ -417,7 +420,7 @@ def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = Fal
 
     action = (
         "each output is scored against the column of its name. Pass y's columns in the "
-        "fitted order, e.g. y[estimator.target_names_]."
+        f"fitted order, y[{list(fitted)[:10]}]."
         if scoring
         else "a continued fit (warm_start) trains each output on the column of its name. "
         "Pass y's columns in the fitted order, or fit a new model."

@@ -1005,7 +1005,9 @@ def interaction_report(
     ValueError
         For fewer than 2 held-out samples (of positive weight, with
         ``sample_weight``), mismatched lengths, labels the estimator does not
-        know, ``confidence`` outside (0, 1) or ``n_bootstrap`` below 10.
+        know, a pandas ``y`` whose rows or columns (``target_names_``) are
+        the fitted ones in another order, ``confidence`` outside (0, 1) or
+        ``n_bootstrap`` below 10.
 
     Warns
     -----

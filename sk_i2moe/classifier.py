@@ -570,7 +570,10 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
 
         scikit-learn's :meth:`~sklearn.base.ClassifierMixin.score` (subset
         accuracy for multi-label ``y``), after ``y`` is checked for a
-        signalling NaN Decimal, which it names.
+        signalling NaN Decimal, for a pandas ``y`` whose row labels are
+        ``X``'s in another order, and for a multi-label DataFrame ``y`` whose
+        columns are the fitted labels (``target_names_``) in another order,
+        each of which it refuses, naming it.
 
         Parameters
         ----------

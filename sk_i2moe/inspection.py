@@ -499,8 +499,10 @@ def expert_scores(
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        For ``y`` without one target per row of ``X``, or ``sample_weight``
-        or ``scoring`` that the checks refuse.
+        For ``y`` without one target per row of ``X``, a pandas ``y`` whose
+        rows (row labels) or columns (``target_names_``) are the fitted ones
+        in another order, or ``sample_weight`` or ``scoring`` that the checks
+        refuse.
 
     Examples
     --------
@@ -600,7 +602,8 @@ def modality_importance(
     ValueError
         For ``n_repeats`` that is not a positive integer, or ``y``,
         ``sample_weight`` or ``scoring`` that does not fit ``X`` and the
-        estimator.
+        estimator (a pandas ``y`` whose rows or columns are the fitted ones
+        in another order included).
 
     Examples
     --------

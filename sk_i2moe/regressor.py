@@ -314,7 +314,10 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         """Coefficient of determination (R²) of :meth:`predict` on ``X`` against ``y``.
 
         scikit-learn's :meth:`~sklearn.base.RegressorMixin.score`, after ``y``
-        is checked for a signalling NaN Decimal, which it names.
+        is checked for a signalling NaN Decimal, for a pandas ``y`` whose row
+        labels are ``X``'s in another order, and for a DataFrame ``y`` whose
+        columns are the fitted outputs (``target_names_``) in another order,
+        each of which it refuses, naming it.
 
         Parameters
         ----------

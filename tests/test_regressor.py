@@ -288,6 +288,10 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
         with pytest.raises(ValueError, match=r"scored against the column of its name"):
             scorer(X, swapped)
     assert np.isfinite(reg.score(X, table)) and np.isfinite(reg.score(X, table.to_numpy()))
+    # other names cannot be mixed up: taken by position, as an array (review helper-61 W3)
+    assert reg.score(X, table.set_axis(["a", "b"], axis=1)) == reg.score(X, table)
+    with pytest.raises(ValueError, match=r"fitted order, y\[\['progression', 'half'\]\]\."):
+        reg.score(X, swapped)
     # a file written before target_names_ existed loads with None
     from .helpers import rewrite_model_file
 
