@@ -239,8 +239,12 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             else:
                 mean = np.average(unit, axis=0, weights=sample_weight)
                 std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
-            # tested after scaling back: a product that underflows to 0 is no spread
-            std = std * peak
+            # tested after scaling back: a product that underflows to 0 is no spread; a
+            # column of one value has none whatever the weights (a weighted mean can miss it
+            # by an ulp, which made a spread of 1e-16 of it the scale)
+            constant = (table == table[0]).all(axis=0)
+            std = np.where(constant, 0.0, std * peak)
+            mean = np.where(constant, table[0] / peak, mean)
             self._y_loc = mean * peak
             self._y_scale = np.where(std > 0, std, 1.0)
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):

@@ -326,6 +326,18 @@ def test_a_weight_of_two_standardises_the_target_as_a_repeated_row():
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), atol=2e-3)
 
 
+def test_a_constant_output_has_no_spread_whatever_the_weights():
+    # continuous weights put the weighted mean an ulp off the constant, which gave it a
+    # spread of 1e-16 of its value as the scale and targets of rounding noise (review
+    # helper-61 W5)
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(60, 3), "b": rng.randn(60, 2)}
+    y = np.column_stack([rng.randn(60), np.full(60, 0.3)])
+    reg = I2MoERegressor(max_epochs=1, hidden_dim=8, n_members=1, random_state=0)
+    reg.fit(X, y, sample_weight=rng.uniform(0.1, 1.0, 60))
+    assert reg._y_loc[1] == 0.3 and reg._y_scale[1] == 1.0
+
+
 def test_a_subnormal_target_spread_keeps_scale_one():
     # the spread is tested after scaling back by max|y|: a product that underflows to 0 is
     # "no spread" (scale 1), not a scale of 0 that refuses the target as too wide
