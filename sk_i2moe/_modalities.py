@@ -405,14 +405,15 @@ def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = Fal
     The outputs keep the first fit's names: a continued fit (``warm_start``)
     on columns renamed or reordered would train each output on another
     target under the old name. Scoring (``scoring``: ``score`` and the
-    inspection functions) refuses only the fitted names in another order,
-    which would pair each output with another output's column; other names
-    are taken by position, as a ``y`` without names (an array) is.
+    inspection functions) refuses a fitted name at another position, which
+    would pair an output with another output's column; names the fit did not
+    have are taken by position, as a ``y`` without names (an array) is.
     """
     given = target_names(y)
     if fitted is None or given is None or list(given) == list(fitted):
         return
-    if scoring and sorted(map(str, given)) != sorted(map(str, fitted)):
+    at = {str(name): i for i, name in enumerate(fitted)}
+    if scoring and all(at.get(str(name), i) == i for i, name in enumerate(given)):
         return
 
     def shown(names: np.ndarray) -> str:
@@ -420,7 +421,12 @@ def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = Fal
 
     action = (
         "each output is scored against the column of its name. Pass y's columns in the "
-        f"fitted order, y[{list(fitted)[:10]}]."
+        "fitted order, "
+        + (
+            f"y[{[str(name) for name in fitted]}]."
+            if len(fitted) <= 10
+            else "y[list(<the model>.target_names_)]."
+        )
         if scoring
         else "a continued fit (warm_start) trains each output on the column of its name. "
         "Pass y's columns in the fitted order, or fit a new model."

@@ -1005,9 +1005,9 @@ def interaction_report(
     ValueError
         For fewer than 2 held-out samples (of positive weight, with
         ``sample_weight``), mismatched lengths, labels the estimator does not
-        know, a pandas ``y`` whose rows or columns (``target_names_``) are
-        the fitted ones in another order, ``confidence`` outside (0, 1) or
-        ``n_bootstrap`` below 10.
+        know, a pandas ``y`` whose row labels are ``X``'s in another order or
+        whose columns put a fitted output name (``target_names_``) at another
+        position, ``confidence`` outside (0, 1) or ``n_bootstrap`` below 10.
 
     Warns
     -----

@@ -571,8 +571,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         scikit-learn's :meth:`~sklearn.base.ClassifierMixin.score` (subset
         accuracy for multi-label ``y``), after ``y`` is checked for a
         signalling NaN Decimal, for a pandas ``y`` whose row labels are
-        ``X``'s in another order, and for a multi-label DataFrame ``y`` whose
-        columns are the fitted labels (``target_names_``) in another order,
+        ``X``'s in another order, and for a multi-label DataFrame ``y`` that
+        puts a fitted label name (``target_names_``) at another position,
         each of which it refuses, naming it.
 
         Parameters

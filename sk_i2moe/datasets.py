@@ -122,10 +122,11 @@ def _check_interaction(
         raise ValueError(
             "interaction must be 'uniqueness', 'synergy', 'redundancy' or a dict of "
             "proportions such as {'uniqueness': 0.3, 'synergy': 0.4, 'redundancy': 0.3}; "
-            f"got {type(interaction).__name__} {interaction!r:.60}."
+            f"got {type(interaction).__name__} "
+            f"{interaction.item() if isinstance(interaction, np.generic) else interaction!r:.60}."
             + (
                 " It is the first argument: pass the sample count by name, "
-                f"n_samples={interaction!r}."
+                f"n_samples={int(interaction)}."
                 if isinstance(interaction, Integral) and not isinstance(interaction, bool)
                 else ""
             )

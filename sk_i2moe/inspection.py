@@ -174,16 +174,20 @@ default=None
         tasks = (None, "classification", "multilabel", "regression", "log_odds")
         if self.task not in tasks:
             raise ValueError(f"task must be one of {list(tasks)}; got {self.task!r}.")
-        repeated = sorted({n for n in self.expert_names if list(self.expert_names).count(n) > 1})
+        names = [str(n) for n in self.expert_names]
+        repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"expert_names must be distinct; {repeated} repeat.")
         for name in ("usable", "absent"):
             value = getattr(self, name)
-            if value is not None and np.asarray(value).dtype != bool:
+            if value is None:
+                continue
+            if np.asarray(value).dtype != bool:
                 raise TypeError(
                     f"{name} must be a boolean array (True/False per sample); got dtype "
                     f"{np.asarray(value).dtype}. Convert it, e.g. np.asarray({name}, bool)."
                 )
+            object.__setattr__(self, name, np.asarray(value))  # a list or a table: an array
 
     def _check_optional_shapes(self, n_samples: int, n_experts: int, n_outputs: int) -> None:
         """Refuse optional arrays whose shapes disagree with the required ones."""
@@ -500,9 +504,9 @@ def expert_scores(
         If ``estimator`` is not fitted.
     ValueError
         For ``y`` without one target per row of ``X``, a pandas ``y`` whose
-        rows (row labels) or columns (``target_names_``) are the fitted ones
-        in another order, or ``sample_weight`` or ``scoring`` that the checks
-        refuse.
+        row labels are ``X``'s in another order or whose columns put a fitted
+        output name (``target_names_``) at another position, or
+        ``sample_weight`` or ``scoring`` that the checks refuse.
 
     Examples
     --------
@@ -602,8 +606,9 @@ def modality_importance(
     ValueError
         For ``n_repeats`` that is not a positive integer, or ``y``,
         ``sample_weight`` or ``scoring`` that does not fit ``X`` and the
-        estimator (a pandas ``y`` whose rows or columns are the fitted ones
-        in another order included).
+        estimator (a pandas ``y`` whose row labels are ``X``'s in another
+        order, or whose columns put a fitted output name at another
+        position, included).
 
     Examples
     --------

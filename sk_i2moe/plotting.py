@@ -70,8 +70,9 @@ def _position_hint(explanation: Explanation, wanted: object) -> str:
     found = [] if ids is None else [i for i, v in enumerate(ids) if _same_id(v, wanted)]
     if not found:
         return ""
+    shown = wanted.item() if isinstance(wanted, np.generic) else wanted
     return (
-        f" Sample {wanted!r} is at position {found[0]}: plot_sample_explanation(explanation, "
+        f" Sample {shown!r} is at position {found[0]}: plot_sample_explanation(explanation, "
         f"{found[0]})."
     )
 
@@ -115,7 +116,9 @@ def plot_interaction_weights(
     The global view of the I2MoE paper: one violin (or box) per expert, the
     median marked, and a dotted line at the uniform weight ``1 / n_experts``;
     optionally split by a grouping of the samples, and with the mean weights
-    and intervals of an interaction report.
+    and intervals of an interaction report. Each expert is drawn over the
+    samples that can use it; a slot with none (its modality absent from
+    every sample, or from every sample of a group) carries a note instead.
 
     Parameters
     ----------
@@ -149,9 +152,7 @@ def plot_interaction_weights(
     ValueError
         For an unknown ``kind``, a ``by`` of another length than the samples,
         a ``report`` about other experts, weights that are not finite, or
-        samples none of which can use any expert. An expert no sample can
-        use (its modality absent everywhere) is drawn as an empty slot with
-        a note.
+        samples none of which can use any expert.
     ImportError
         If matplotlib is not installed.
 
@@ -204,9 +205,20 @@ def plot_interaction_weights(
         # each expert over the samples that could use it (all, unless modalities are absent)
         columns = [weights[rows, e][usable[rows, e]] for e in range(n_experts)]
         drawn = [e for e, c in enumerate(columns) if c.size]
+        for e in sorted(set(range(n_experts)) - set(drawn)):  # an empty slot, said to be one
+            ax.text(
+                at[e],
+                0.5,
+                "no sample has\nits modalities" if len(groups) == 1 else "n = 0",
+                ha="center",
+                va="center",
+                fontsize="small",
+                color="0.4",
+                rotation=0 if len(groups) == 1 else 90,
+            )
         at, columns = at[drawn], [columns[e] for e in drawn]
         color = _group_colour(g, len(groups), colormaps)
-        if kind == "violin":
+        if drawn and kind == "violin":
             # A kernel density needs spread: give constant columns a negligible one.
             spread = [
                 np.repeat(c, 2) + np.array([-1e-6, 1e-6])
@@ -222,7 +234,7 @@ def plot_interaction_weights(
             for body in parts["bodies"]:
                 body.set_facecolor(color)
                 body.set_alpha(0.6)
-        else:
+        elif drawn:
             ax.boxplot(
                 columns,
                 positions=at,
@@ -232,16 +244,7 @@ def plot_interaction_weights(
             )
         if label is not None:
             handles.append(Patch(color=color, alpha=0.6, label=label))
-    for e in np.flatnonzero(~usable.any(axis=0)):  # an empty slot, said to be one
-        ax.text(
-            positions[e],
-            0.5,
-            "no sample has\nits modalities",
-            ha="center",
-            va="center",
-            fontsize="small",
-            color="0.4",
-        )
+    ax.set_xlim(0.5, n_experts + 0.5)  # every slot shown, an empty first or last one too
     uniform = ax.axhline(
         1.0 / n_experts, color="0.5", linestyle=":", linewidth=1, label="uniform 1/E"
     )
@@ -455,7 +458,7 @@ def plot_sample_explanation(
         hint = _position_hint(explanation, index)
         raise TypeError(f"index must be an integer position; got {index!r}.{hint}")
     if not -n_samples <= index < n_samples:  # a sample id given for a position, perhaps
-        hint = _position_hint(explanation, index)
+        hint = _position_hint(explanation, int(index))
         raise IndexError(f"index {index} is out of range for {n_samples} samples.{hint}")
     index = int(index) % n_samples
     _check_finite_weights(explanation, index)
@@ -625,7 +628,16 @@ def plot_expert_scores(scores_frame: pd.DataFrame, ax: Axes | None = None) -> Ax
     experts = ax.bar(positions[~is_mixture], values[~is_mixture], width=0.6, color="tab:blue")
     ax.bar_label(experts, fmt="%.2f", fontsize=8, padding=2)
     for at in positions[np.isnan(values)]:  # no bar: say why the slot is empty
-        ax.text(at, 0.0, "undefined", ha="center", va="bottom", fontsize=8, color="0.4")
+        ax.text(  # at the foot of the axes, whatever the scores' range
+            at,
+            0.02,
+            "undefined",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="0.4",
+            transform=ax.get_xaxis_transform(),
+        )
     if is_mixture.any():
         mixture_value = float(values[is_mixture][0])
         mixture = ax.bar(

@@ -240,9 +240,10 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
                 mean = np.average(unit, axis=0, weights=sample_weight)
                 std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
             # tested after scaling back: a product that underflows to 0 is no spread; a
-            # column of one value has none whatever the weights (a weighted mean can miss it
-            # by an ulp, which made a spread of 1e-16 of it the scale)
-            constant = (table == table[0]).all(axis=0)
+            # column of one value, up to float64 rounding (0.3 beside 0.1 + 0.2), has none
+            # whatever the weights (a weighted mean can miss it by an ulp, which made a
+            # spread of 1e-16 of it the scale)
+            constant = np.ptp(table, axis=0) <= 8 * np.finfo(np.float64).eps * peak
             std = np.where(constant, 0.0, std * peak)
             mean = np.where(constant, table[0] / peak, mean)
             self._y_loc = mean * peak
@@ -319,8 +320,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
 
         scikit-learn's :meth:`~sklearn.base.RegressorMixin.score`, after ``y``
         is checked for a signalling NaN Decimal, for a pandas ``y`` whose row
-        labels are ``X``'s in another order, and for a DataFrame ``y`` whose
-        columns are the fitted outputs (``target_names_``) in another order,
+        labels are ``X``'s in another order, and for a DataFrame ``y`` that
+        puts a fitted output name (``target_names_``) at another position,
         each of which it refuses, naming it.
 
         Parameters

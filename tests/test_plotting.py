@@ -151,6 +151,22 @@ def test_an_expert_no_sample_can_use_is_an_empty_slot_said_to_be_one(plt):
     with pytest.raises(ValueError, match="No sample can use any expert"):
         plot_interaction_weights(Explanation(**{**vars(exp), "usable": usable & False}))
     assert plt.get_fignums() == before
+    # the first expert empty: its slot shown whole (the note hung off the axes; review X3),
+    # and per group where one group only lacks it (an empty slot without a note; X2)
+    first = np.ones(exp.weights.shape, dtype=bool)
+    first[:20, 0] = False
+    groups = np.repeat(["lacking", "having"], 20)
+    ax = plot_interaction_weights(Explanation(**{**vars(exp), "usable": first}), by=groups)
+    assert ax.get_xlim() == (0.5, len(NAMES) + 0.5)
+    assert [t.get_text() for t in ax.texts] == ["n = 0"]
+    # a group that can use no expert gets notes, not matplotlib's error
+    none_first = np.ones(exp.weights.shape, dtype=bool)
+    none_first[:20] = False
+    ax = plot_interaction_weights(Explanation(**{**vars(exp), "usable": none_first}), by=groups)
+    assert [t.get_text() for t in ax.texts] == ["n = 0"] * len(NAMES)
+    # a list of bools is taken as the array it holds (review X5)
+    listed = Explanation(**{**vars(exp), "usable": usable.tolist()})
+    assert isinstance(listed.usable, np.ndarray) and plot_interaction_weights(listed)
 
 
 def test_an_ensembles_contribution_axis_says_it_is_the_members_mean(plt):
@@ -493,7 +509,10 @@ def test_an_undefined_score_is_marked_and_text_scores_are_named(plt):
     frame = pd.DataFrame({"score": [0.6, np.nan, 0.7]}, index=["a", "synergy", "mixture"])
     ax = plot_expert_scores(frame)
     marks = [t for t in ax.texts if t.get_text() == "undefined"]
-    assert len(marks) == 1 and marks[0].get_position()[0] == 2
+    assert len(marks) == 1 and marks[0].get_position() == (2, 0.02)  # the axes' foot (X4)
+    negative = frame.assign(score=[-0.6, np.nan, -0.7])
+    ax = plot_expert_scores(negative)
+    assert [t.get_position()[1] for t in ax.texts if t.get_text() == "undefined"] == [0.02]
     before = plt.get_fignums()
     with pytest.raises(ValueError, match="column 'score' must hold numbers"):
         plot_expert_scores(pd.DataFrame({"score": ["a", "b"]}, index=["x", "mixture"]))

@@ -290,6 +290,9 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
     assert np.isfinite(reg.score(X, table)) and np.isfinite(reg.score(X, table.to_numpy()))
     # other names cannot be mixed up: taken by position, as an array (review helper-61 W3)
     assert reg.score(X, table.set_axis(["a", "b"], axis=1)) == reg.score(X, table)
+    assert reg.score(X, table.set_axis(["progression", "b"], axis=1)) == reg.score(X, table)
+    with pytest.raises(ValueError, match="scored against the column of its name"):
+        reg.score(X, table.set_axis(["half", "b"], axis=1))  # a fitted name moved (review X1)
     with pytest.raises(ValueError, match=r"fitted order, y\[\['progression', 'half'\]\]\."):
         reg.score(X, swapped)
     # a file written before target_names_ existed loads with None
@@ -336,6 +339,8 @@ def test_a_constant_output_has_no_spread_whatever_the_weights():
     reg = I2MoERegressor(max_epochs=1, hidden_dim=8, n_members=1, random_state=0)
     reg.fit(X, y, sample_weight=rng.uniform(0.1, 1.0, 60))
     assert reg._y_loc[1] == 0.3 and reg._y_scale[1] == 1.0
+    y[::2, 1] = 0.1 + 0.2  # one ulp away: the same value up to rounding (review X10)
+    assert reg.fit(X, y)._y_scale[1] == 1.0
 
 
 def test_a_subnormal_target_spread_keeps_scale_one():
