@@ -443,12 +443,12 @@ def _check_target_scaling(estimator: object, n_outputs: int, path: str) -> None:
         or (ndim == 1 and n_outputs != 1)
         or not _finite_floats(loc, n_outputs)
         or not _finite_floats(scale, n_outputs)
-        or not (np.asarray(scale) > 0).all()
+        or not (np.asarray(scale) >= 0).all()
     ):
         raise _error(
             path,
-            f"its target scaling (_y_ndim={ndim!r}, one finite location and positive scale "
-            f"per output) does not fit a network of {n_outputs} output(s).",
+            f"its target scaling (_y_ndim={ndim!r}, one finite location and scale >= 0 per "
+            f"output: 0 for a constant one) does not fit a network of {n_outputs} output(s).",
         )
 
 

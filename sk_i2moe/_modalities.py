@@ -437,6 +437,27 @@ def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = Fal
     )
 
 
+def training_scale(scale: np.ndarray) -> np.ndarray:
+    """The units a regressor trains each output in: its scale, 1 for a constant output.
+
+    A fitted ``_y_scale`` of 0 marks an output of one value in the training
+    rows (predicted as that value); the loss, a continued fit and the
+    interaction report measure it in the target's own units.
+
+    Parameters
+    ----------
+    scale : ndarray
+        A fitted regressor's ``_y_scale``.
+
+    Returns
+    -------
+    ndarray
+        ``scale`` with its zeros replaced by 1.
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    return np.where(scale > 0, scale, 1.0)
+
+
 def regression_targets(y: object) -> np.ndarray:
     """Regression targets as float64 real numbers, or a ``ValueError`` saying what ``y`` holds.
 

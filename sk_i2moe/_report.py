@@ -68,6 +68,7 @@ from ._modalities import (
     missing_values,
     regression_targets,
     row_labels,
+    training_scale,
 )
 from ._scoring import check_score_arguments, metric_name, score_outputs
 from ._warn import warn
@@ -550,12 +551,13 @@ def _prior_shift(final: object, task: str) -> np.ndarray | float:
 def _output_unit(final: object, task: str) -> np.ndarray | float:
     """What the report divides outputs and targets by before scoring them.
 
-    A regressor's training standard deviation of each output; 1 for
-    classifiers, whose losses are on probabilities.
+    A regressor's training standard deviation of each output (1 for one
+    constant in training); 1 for classifiers, whose losses are on
+    probabilities.
     """
     if task != "regression":
         return 1.0
-    return np.asarray(final._y_scale, dtype=np.float64)
+    return training_scale(final._y_scale)
 
 
 def _unique_modality(name: str, modalities: list[str]) -> int | None:

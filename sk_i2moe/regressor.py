@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import I2MoEBase, fill_doc
-from ._modalities import regression_targets, target_names
+from ._modalities import regression_targets, target_names, training_scale
 from .nn import DEFAULTS
 
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
@@ -247,15 +247,21 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             std = np.where(constant, 0.0, std * peak)
             mean = np.where(constant, table[0] / peak, mean)
             self._y_loc = mean * peak
-            self._y_scale = np.where(std > 0, std, 1.0)
+            # a column of one value gets scale 0: predicted as that value exactly (with scale
+            # 1 the network's output for it came back as noise in its units); it is trained,
+            # and the report measures it, in units of 1 (training_scale)
+            self._y_scale = np.where(constant, 0.0, np.where(std > 0, std, 1.0))
         elif arr.ndim != self._y_ndim or table.shape[1] != len(self._y_loc):
             fitted = "a 1-D y" if self._y_ndim == 1 else f"a 2-D y of {len(self._y_loc)} column(s)"
             raise ValueError(
                 f"y has shape {arr.shape}, but the model was fitted with {fitted}; pass y in "
                 "the same form."
             )
+        if not fit:  # a continued fit: an output constant so far that now varies is predicted
+            varies = (self._y_scale == 0) & (np.ptp(table, axis=0) > 0)
+            self._y_scale = np.where(varies, 1.0, self._y_scale)  # in the units it trained in
         with np.errstate(over="ignore"):
-            standardized = (table - self._y_loc) / self._y_scale
+            standardized = (table - self._y_loc) / training_scale(self._y_scale)
         if not np.isfinite(standardized.astype(np.float32)).all():
             raise ValueError(
                 "y spans a range too wide to standardise (its values reach "
@@ -277,7 +283,10 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         return ["y"] if n == 1 else [f"y{i}" for i in range(n)]
 
     def _to_output_space(self, values: np.ndarray) -> np.ndarray:
-        """Map standardised outputs back to target units (contributions stay additive)."""
+        """Map standardised outputs back to target units (contributions stay additive).
+
+        An output constant in training (scale 0) maps to that constant.
+        """
         return values.astype(np.float64) * self._y_scale + self._y_loc
 
     def predict(self, X: object) -> np.ndarray:

@@ -130,6 +130,12 @@ def test_regressor_predictions_in_target_units(tmp_path):
     got = _run(tmp_path / "model.onnx", reg, X)
     assert got.shape == (len(y), 1)
     np.testing.assert_allclose(got[:, 0], reg.predict(X), rtol=1e-5, atol=1e-3)
+    # an output constant in training (scale 0) is served as that constant
+    constant = I2MoERegressor(**TINY).fit(X, np.column_stack([y, np.full(len(y), 2.5)]))
+    constant.to_onnx(tmp_path / "constant.onnx")
+    served = _run(tmp_path / "constant.onnx", constant, X)
+    np.testing.assert_array_equal(served[:, 1], 2.5)
+    np.testing.assert_allclose(served[:, 0], constant.predict(X)[:, 0], rtol=1e-5, atol=1e-3)
 
 
 def _with_absent(X):

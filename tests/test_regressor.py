@@ -338,9 +338,47 @@ def test_a_constant_output_has_no_spread_whatever_the_weights():
     y = np.column_stack([rng.randn(60), np.full(60, 0.3)])
     reg = I2MoERegressor(max_epochs=1, hidden_dim=8, n_members=1, random_state=0)
     reg.fit(X, y, sample_weight=rng.uniform(0.1, 1.0, 60))
-    assert reg._y_loc[1] == 0.3 and reg._y_scale[1] == 1.0
+    assert reg._y_loc[1] == 0.3 and reg._y_scale[1] == 0.0
     y[::2, 1] = 0.1 + 0.2  # one ulp away: the same value up to rounding (review X10)
-    assert reg.fit(X, y)._y_scale[1] == 1.0
+    assert reg.fit(X, y)._y_scale[1] == 0.0
+
+
+@pytest.mark.parametrize("value", [7.0, 5e-6, -3e-9, 0.0, 2e8, 1e-310])
+def test_a_constant_output_is_predicted_as_that_constant(value, tmp_path):
+    # with scale 1 the network's output for it came back as noise in its units (a constant
+    # 5e-6 predicted between -0.0014 and 0.021; audit helper-59 R1)
+    from sk_i2moe import load
+    from sk_i2moe.inspection import interaction_report
+
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(80, 3), "b": rng.randn(80, 2)}
+    y = np.column_stack([X["a"][:, 0], np.full(80, value)])
+    reg = I2MoERegressor(max_epochs=3, hidden_dim=8, n_members=2, random_state=0).fit(X, y)
+    assert (reg.predict(X)[:, 1] == value).all()
+    explanation = reg.explain(X)
+    np.testing.assert_allclose(explanation.contributions.sum(1), explanation.output, rtol=1e-6)
+    reg.save(tmp_path / "constant.i2moe")
+    np.testing.assert_array_equal(load(tmp_path / "constant.i2moe").predict(X), reg.predict(X))
+    # the report measures it in units of 1, not of a scale of 0 (review helper-61 W2)
+    varied = y.copy()
+    varied[:, 1] += rng.randn(80) * 1e-3
+    report = interaction_report(reg, X, varied, n_bootstrap=20)
+    assert np.isfinite(report.table["skill"]).all()
+
+
+def test_a_continued_fit_learns_an_output_that_was_constant():
+    # a scale fitted to a constant froze that output (review helper-61 W1): a continued fit
+    # whose targets now vary trains it in the units it was trained in, and predicts it
+    rng = np.random.RandomState(0)
+    X = {"a": rng.randn(120, 3), "b": rng.randn(120, 2)}
+    y = np.column_stack([X["a"][:, 0], np.zeros(120)])
+    params = {"hidden_dim": 8, "n_members": 1, "random_state": 0, "lr": 1e-2}
+    reg = I2MoERegressor(max_epochs=2, warm_start=True, **params).fit(X, y)
+    assert reg._y_scale[1] == 0.0
+    y[:, 1] = X["b"][:, 0]
+    reg.set_params(max_epochs=100).fit(X, y)
+    assert reg._y_scale[1] == 1.0
+    assert np.corrcoef(reg.predict(X)[:, 1], y[:, 1])[0, 1] > 0.8
 
 
 def test_a_subnormal_target_spread_keeps_scale_one():
