@@ -420,13 +420,14 @@ def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = Fal
         return str(list(names)) if len(names) <= 10 else f"{list(names)[:10]} and more"
 
     action = (
-        "each output is scored against the column of its name. Pass y's columns in the "
-        "fitted order, "
+        "each output is scored against the column of its name. Give y the fitted "
+        "outputs' columns in that order ("
         + (
-            f"y[{[str(name) for name in fitted]}]."
+            str([str(name) for name in fitted])
             if len(fitted) <= 10
-            else "y[list(<the model>.target_names_)]."
+            else "<the model>.target_names_"
         )
+        + "), or y without column names, which is taken by position."
         if scoring
         else "a continued fit (warm_start) trains each output on the column of its name. "
         "Pass y's columns in the fitted order, or fit a new model."

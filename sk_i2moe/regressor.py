@@ -15,13 +15,24 @@ _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
 
 
 @fill_doc
+def _one_value(table: np.ndarray) -> np.ndarray:
+    """Which columns of ``(n, k)`` targets hold one value in every row (no spread).
+
+    Exact equality: values an ulp apart are two values (a target of 2**40
+    plus multiples of 2**-12 carries signal at that scale).
+    """
+    return (table == table[0]).all(axis=0)
+
+
 class I2MoERegressor(RegressorMixin, I2MoEBase):
     """Interpretable multimodal interaction-aware mixture of experts (I2MoE) regressor.
 
     The regression twin of :class:`I2MoEClassifier`: ``M + 2`` interaction
     experts fuse the modalities and per-sample weights mix their outputs.
     Targets are standardised internally (mean 0, variance 1 per output) and
-    predictions mapped back. With the paper's mixture
+    predictions mapped back; an output of one value in every training row is
+    predicted as that value (a ``warm_start`` fit whose targets for it
+    change learns it). With the paper's mixture
     (``interaction_constraint="loss"``; the default structured mixture builds
     the kinds into the experts instead, as in :class:`I2MoEClassifier`), the
     interaction losses use Euclidean distances between outputs, each term
@@ -240,10 +251,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
                 mean = np.average(unit, axis=0, weights=sample_weight)
                 std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=sample_weight))
             # tested after scaling back: a product that underflows to 0 is no spread; a
-            # column of one value, up to float64 rounding (0.3 beside 0.1 + 0.2), has none
-            # whatever the weights (a weighted mean can miss it by an ulp, which made a
-            # spread of 1e-16 of it the scale)
-            constant = np.ptp(table, axis=0) <= 8 * np.finfo(np.float64).eps * peak
+            # column of one value has none whatever the weights (a weighted mean can miss it
+            # by an ulp, which made a spread of 1e-16 of it the scale)
+            constant = _one_value(table)
             std = np.where(constant, 0.0, std * peak)
             mean = np.where(constant, table[0] / peak, mean)
             self._y_loc = mean * peak
@@ -257,16 +267,20 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
                 f"y has shape {arr.shape}, but the model was fitted with {fitted}; pass y in "
                 "the same form."
             )
-        if not fit:  # a continued fit: an output constant so far that now varies is predicted
-            varies = (self._y_scale == 0) & (np.ptp(table, axis=0) > 0)
-            self._y_scale = np.where(varies, 1.0, self._y_scale)  # in the units it trained in
+        scale = self._y_scale
+        if not fit:  # a continued fit: an output constant so far keeps its scale of 0 only
+            # where its targets are still that one value; elsewhere it is learnt, in the
+            # units it trained in
+            same = _one_value(table) & (table[0] == self._y_loc)
+            scale = np.where((scale == 0) & ~same, 1.0, scale)
         with np.errstate(over="ignore"):
-            standardized = (table - self._y_loc) / training_scale(self._y_scale)
+            standardized = (table - self._y_loc) / training_scale(scale)
         if not np.isfinite(standardized.astype(np.float32)).all():
             raise ValueError(
                 "y spans a range too wide to standardise (its values reach "
                 f"{np.abs(table).max():.3g}); rescale it, e.g. predict y / 1e100 or log(y)."
             )
+        self._y_scale = scale  # once the targets are accepted
         return standardized.astype(np.float32)
 
     def _criterion(self) -> type[torch.nn.Module]:
