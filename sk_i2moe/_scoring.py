@@ -85,8 +85,9 @@ def check_score_arguments(
         ``X``'s row labels: a pandas ``y`` with the same labels in another
         order is refused.
     target_names : ndarray or None, default=None
-        The estimator's ``target_names_``: a DataFrame ``y`` with other
-        column names, or the same in another order, is refused.
+        The estimator's ``target_names_``: a DataFrame ``y`` that puts one of
+        them at another position is refused (other names are taken by
+        position).
 
     Returns
     -------
