@@ -427,7 +427,7 @@ def check_target_names(fitted: np.ndarray | None, y: object, scoring: bool = Fal
             if len(fitted) <= 10
             else "<the model>.target_names_"
         )
-        + "), or y without column names, which is taken by position."
+        + ")."
         if scoring
         else "a continued fit (warm_start) trains each output on the column of its name. "
         "Pass y's columns in the fitted order, or fit a new model."

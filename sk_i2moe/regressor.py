@@ -14,7 +14,6 @@ from .nn import DEFAULTS
 _LOSSES = {"smooth_l1": torch.nn.SmoothL1Loss, "mse": torch.nn.MSELoss}
 
 
-@fill_doc
 def _one_value(table: np.ndarray) -> np.ndarray:
     """Which columns of ``(n, k)`` targets hold one value in every row (no spread).
 
@@ -24,15 +23,17 @@ def _one_value(table: np.ndarray) -> np.ndarray:
     return (table == table[0]).all(axis=0)
 
 
+@fill_doc
 class I2MoERegressor(RegressorMixin, I2MoEBase):
     """Interpretable multimodal interaction-aware mixture of experts (I2MoE) regressor.
 
     The regression twin of :class:`I2MoEClassifier`: ``M + 2`` interaction
     experts fuse the modalities and per-sample weights mix their outputs.
     Targets are standardised internally (mean 0, variance 1 per output) and
-    predictions mapped back; an output of one value in every training row is
-    predicted as that value (a ``warm_start`` fit whose targets for it
-    change learns it). With the paper's mixture
+    predictions mapped back; an output of one value in every row of the
+    first fit is predicted as that value (a ``warm_start`` fit whose targets
+    for it are no longer that value trains it from then on, in the target's
+    own units). With the paper's mixture
     (``interaction_constraint="loss"``; the default structured mixture builds
     the kinds into the experts instead, as in :class:`I2MoEClassifier`), the
     interaction losses use Euclidean distances between outputs, each term
