@@ -41,7 +41,7 @@ from ._modalities import (
     row_labels,
 )
 from ._net import HeldOutLogits, I2MoENet, mixture_output
-from ._scoring import default_scoring
+from ._scoring import check_targets, default_scoring
 from ._warn import warn
 from .inspection import Explanation, expert_scores
 from .nn._torch_state import fit_cuda_devices, forked_rng, seed_generators, torch_threads
@@ -828,6 +828,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         refuse_signalling_target(y)
         refuse_reordered_targets(row_labels(X), y)
         check_target_names(getattr(self, "target_names_", None), y, scoring=True)
+        check_targets(self, y, unseen_labels=True)
 
     def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
         """Refuse missing values in the ``counted`` rows of ``y``, naming the caller's rows."""

@@ -70,7 +70,13 @@ from ._modalities import (
     row_labels,
     training_scale,
 )
-from ._scoring import check_score_arguments, metric_name, score_outputs
+from ._scoring import (
+    check_score_arguments,
+    check_targets,
+    metric_name,
+    score_outputs,
+    target_array,
+)
 from ._warn import warn
 from .nn.ensemble import mixtures_of
 
@@ -365,44 +371,17 @@ def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
     """``y`` in the form the losses need, and the kind of task."""
     if y is None:
         raise TypeError("y is required: the held-out targets of X.")
-    y = np.asarray(y)
+    y = target_array(y)
     if y.ndim == 0 or len(y) != n:
         raise ValueError(f"y has shape {y.shape} but X has {n} samples; they must match.")
     if y.dtype.kind == "O" and missing_values(y, "y", DROP_TARGET).any():
         raise ValueError("y has missing values; drop those samples from X and y.")
+    check_targets(final, y)
     if not is_classifier(final):
-        n_outputs = len(np.atleast_1d(final._y_loc))
-        expected = (n,) if final._y_ndim == 1 else (n, n_outputs)
-        if y.shape != expected and not (n_outputs == 1 and y.shape in ((n,), (n, 1))):
-            raise ValueError(
-                f"y has shape {y.shape}; the regressor was fitted on targets of shape "
-                f"{expected[1:] or '(n_samples,)'} per sample: pass y of shape {expected}."
-            )
         return regression_targets(y).reshape(n, -1), "regression"
     if final._multilabel:
-        n_labels = len(final.classes_)
-        if y.ndim != 2 or y.shape[1] != n_labels or not np.isin(y, (0, 1)).all():
-            raise ValueError(
-                f"y must be a 0/1 indicator matrix of shape ({n}, {n_labels}), one column per "
-                f"label the model was fitted with; got shape {y.shape}"
-                + ("" if y.ndim != 2 or y.shape[1] != n_labels else " with values other than 0/1")
-                + "."
-            )
         return y.astype(np.float64), "multilabel"
-    y = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1:
-        raise ValueError(
-            f"y has shape {y.shape}; a single-label classifier takes one label per sample: "
-            f"pass y of shape ({n},)."
-        )
-    classes = np.asarray(final.classes_)
-    unknown = np.setdiff1d(y, classes)
-    if unknown.size:
-        raise ValueError(
-            f"y contains labels {unknown[:5].tolist()} the estimator was not fitted on "
-            f"(classes_={classes.tolist()[:10]})."
-        )
-    return np.searchsorted(classes, y), "classification"
+    return np.searchsorted(np.asarray(final.classes_), y.ravel()), "classification"
 
 
 def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
@@ -1057,9 +1036,7 @@ def interaction_report(
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
     targets, task = _targets(final, y, n)
-    w = check_score_arguments(
-        y, scoring, sample_weight, n, row_labels(X), getattr(final, "target_names_", None)
-    )
+    w = check_score_arguments(final, y, scoring, sample_weight, n, row_labels(X))
     if w is not None:  # a sample of weight 0 is not given
         given = w > 0
         if given.sum() < 2:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import check_scoring
 
@@ -61,18 +62,90 @@ class _FixedRegressor(RegressorMixin, BaseEstimator):
         return self.estimator._predict_outputs(self.outputs)
 
 
+def target_array(y: object) -> np.ndarray:
+    """``y`` as a NumPy array (a sparse indicator matrix made dense)."""
+    return np.asarray(y.toarray() if sp.issparse(y) else y)
+
+
+def check_targets(estimator: object, y: object, unseen_labels: bool = False) -> None:
+    """Refuse a ``y`` whose form does not fit the fitted estimator's outputs, naming both.
+
+    A regressor's ``(n,)`` or ``(n, n_outputs)`` as fitted (one output
+    either way), a multi-label classifier's 0/1 indicator matrix of its
+    labels, a single-label classifier's one label per row (``(n, 1)``
+    too), of its classes unless ``unseen_labels`` (``score`` counts an
+    unseen label as a miss, as scikit-learn's does).
+
+    Parameters
+    ----------
+    estimator : I2MoE estimator
+        Fitted.
+    y : array-like or sparse matrix
+        True targets, one row per sample (the length is checked elsewhere).
+    unseen_labels : bool, default=False
+        Accept single-label classes the estimator was not fitted on.
+
+    Raises
+    ------
+    ValueError
+        Naming the shape or the labels received and those expected.
+    """
+    y = target_array(y)
+    n = len(y)
+    if not is_classifier(estimator):
+        n_outputs = len(np.atleast_1d(estimator._y_loc))
+        expected = (n,) if estimator._y_ndim == 1 else (n, n_outputs)
+        if y.shape != expected and not (n_outputs == 1 and y.shape in ((n,), (n, 1))):
+            raise ValueError(
+                f"y has shape {y.shape}; the regressor was fitted on targets of shape "
+                f"{expected[1:] or '(n_samples,)'} per sample: pass y of shape {expected}."
+            )
+        return
+    if estimator._multilabel:
+        n_labels = len(estimator.classes_)
+        if y.ndim != 2 or y.shape[1] != n_labels or not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                f"y must be a 0/1 indicator matrix of shape ({n}, {n_labels}), one column per "
+                f"label the model was fitted with; got shape {y.shape}"
+                + ("" if y.ndim != 2 or y.shape[1] != n_labels else " with values other than 0/1")
+                + "."
+            )
+        return
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"y has shape {y.shape}; a single-label classifier takes one label per sample: "
+            f"pass y of shape ({n},)."
+        )
+    if unseen_labels:
+        return
+    classes = np.asarray(estimator.classes_)
+    unknown = np.setdiff1d(y, classes)
+    if unknown.size:
+        raise ValueError(
+            f"y contains labels {unknown[:5].tolist()} the estimator was not fitted on "
+            f"(classes_={classes.tolist()[:10]})."
+        )
+
+
 def check_score_arguments(
+    estimator: object,
     y: object,
     scoring: object,
     sample_weight: object,
     n_samples: int,
     rows: np.ndarray | None = None,
-    target_names: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Refuse what the inspection functions cannot score with, naming it.
 
     Parameters
     ----------
+    estimator : I2MoE estimator
+        The fitted estimator whose outputs are scored: ``y`` must fit them
+        (:func:`check_targets`), and a DataFrame ``y`` must not put one of
+        its ``target_names_`` at another position (other names are taken
+        by position).
     y : array-like
         True targets (not None).
     scoring : str, callable or None
@@ -84,10 +157,6 @@ def check_score_arguments(
     rows : ndarray or None, default=None
         ``X``'s row labels: a pandas ``y`` with the same labels in another
         order is refused.
-    target_names : ndarray or None, default=None
-        The estimator's ``target_names_``: a DataFrame ``y`` that puts one of
-        them at another position is refused (other names are taken by
-        position).
 
     Returns
     -------
@@ -96,14 +165,15 @@ def check_score_arguments(
     """
     if y is None:
         raise ValueError("y is None; pass the true targets of X to score against.")
-    if np.ndim(y) == 0 or len(y) != n_samples:
+    if np.ndim(y) == 0 or np.shape(y)[0] != n_samples:
         raise ValueError(
             f"y has shape {np.shape(y)} but X has {n_samples} samples; pass one target per "
             "row of X."
         )
     refuse_signalling_target(y)
     refuse_reordered_targets(rows, y)
-    check_target_names(target_names, y, scoring=True)
+    check_target_names(getattr(estimator, "target_names_", None), y, scoring=True)
+    check_targets(estimator, y)
     if scoring is not None and not callable(scoring):
         if not isinstance(scoring, str):
             raise TypeError(
@@ -162,14 +232,9 @@ def score_outputs(
         fixed: BaseEstimator = _FixedClassifier(estimator, outputs)
     else:
         fixed = _FixedRegressor(estimator, outputs)
-    y_true = np.asarray(y)
+    y_true = target_array(y)
     if y_true.ndim == 2 and y_true.shape[1] == 1 and outputs.shape[1] != 1:
         y_true = y_true.ravel()  # a column vector of labels, not multi-label
-    if not is_classifier(estimator) and y_true.ndim == 1 and outputs.shape[1] != 1:
-        raise ValueError(
-            f"y is 1-D but the estimator has {outputs.shape[1]} outputs; pass y of shape "
-            f"(n_samples, {outputs.shape[1]})."
-        )
     placeholder = np.empty((len(y_true), 0))
     weights = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)}
     try:

@@ -524,12 +524,7 @@ def expert_scores(
     final, Xt = final_estimator(estimator, X)
     explanation = final.explain(Xt)
     sample_weight = check_score_arguments(
-        y,
-        scoring,
-        sample_weight,
-        len(explanation.output),
-        row_labels(X),
-        getattr(final, "target_names_", None),
+        final, y, scoring, sample_weight, len(explanation.output), row_labels(X)
     )
     outputs = np.asarray(explanation.expert_outputs)
     candidates = [outputs[:, e] for e in range(outputs.shape[1])] + [explanation.output]
@@ -626,12 +621,7 @@ def modality_importance(
     final, Xt = final_estimator(estimator, X)
     arrays = list(final._input_spec.transform(Xt).values())
     sample_weight = check_score_arguments(
-        y,
-        scoring,
-        sample_weight,
-        arrays[0].shape[0],
-        row_labels(X),
-        getattr(final, "target_names_", None),
+        final, y, scoring, sample_weight, arrays[0].shape[0], row_labels(X)
     )
     rng = check_random_state(random_state)
     baseline = score_outputs(final, final._explain_arrays(arrays).output, y, scoring, sample_weight)

@@ -245,3 +245,23 @@ def test_bad_arguments_get_messages_that_say_what_is_wrong():
     assert interaction_report(reg, X, targets.astype(object), n_bootstrap=20).n_samples == 30
     with pytest.raises(ValueError, match="y must hold real numbers for regression; it holds text"):
         interaction_report(reg, X, targets.astype(str), n_bootstrap=20)
+
+
+def test_labels_the_model_never_saw_are_refused_by_every_inspection_function():
+    # the report refused them while expert_scores and modality_importance scored them
+    # silently (audit helper-59 R4); score counts them as misses, as scikit-learn's does
+    from sk_i2moe.inspection import interaction_report
+
+    X, y, _ = make_interaction_classification("uniqueness", n_samples=120, random_state=0)
+    labels = np.array(["cat", "dog"])[y]
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_members=1, random_state=0).fit(X, labels)
+    typo = labels.copy()
+    typo[0] = "gnu"
+    for inspect in (
+        lambda: expert_scores(clf, X, typo),
+        lambda: modality_importance(clf, X, typo, n_repeats=1),
+        lambda: interaction_report(clf, X, typo, n_bootstrap=10),
+    ):
+        with pytest.raises(ValueError, match=r"labels \['gnu'\] the estimator was not fitted"):
+            inspect()
+    assert clf.score(X, typo) <= clf.score(X, labels)

@@ -76,6 +76,19 @@ def test_multilabel(views):
     table_fit = I2MoEClassifier(**{**SMALL, "max_epochs": 1}).fit(X, named)
     assert table_fit.explain(X).output_names == ["cardiac", "renal", "hepatic"]
     assert table_fit.classes_.tolist() == [0, 1, 2]
+    # the wrong width named as the report names it; a sparse indicator matrix taken (audit
+    # helper-59 R3, and a TypeError in expert_scores before)
+    import scipy.sparse as sp
+
+    from sk_i2moe.inspection import expert_scores
+
+    with pytest.raises(ValueError, match=r"0/1 indicator matrix of shape \(96, 3\)"):
+        clf.score(X, Y[:, :2])
+    with pytest.raises(ValueError, match=r"0/1 indicator matrix of shape \(96, 3\)"):
+        expert_scores(clf, X, Y[:, :2])
+    np.testing.assert_array_equal(
+        expert_scores(clf, X, sp.csr_matrix(Y))["score"], expert_scores(clf, X, Y)["score"]
+    )
     # scored in another order, each label was paired with another's column (audit R2)
     with pytest.raises(ValueError, match="scored against the column of its name"):
         table_fit.score(X, named[["renal", "cardiac", "hepatic"]])

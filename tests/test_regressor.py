@@ -274,6 +274,10 @@ def test_a_target_tables_column_names_name_the_outputs_and_are_saved(diabetes, t
     weights[:5] = 0  # the refusal is about the columns, not the rows kept
     with pytest.raises(ValueError, match=r"fit a new model\.$"):
         warm.fit(X, table[["half", "progression"]], sample_weight=weights)
+    # a y of the wrong width is named, as the report names it (scikit-learn's "different
+    # number of output (1!=2)" before; audit helper-59 R3)
+    with pytest.raises(ValueError, match=r"pass y of shape \(442, 2\)"):
+        reg.score(X, y)
     # scoring them in another order paired each output with the other's target (R2 -2e4)
     from sk_i2moe.inspection import expert_scores, interaction_report, modality_importance
 
