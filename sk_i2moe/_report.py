@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
@@ -63,19 +64,15 @@ from ._evidence import (
     _swap_partners,
 )
 from ._modalities import (
-    DROP_TARGET,
     absent_rows,
-    missing_values,
     regression_targets,
     row_labels,
     training_scale,
 )
 from ._scoring import (
     check_score_arguments,
-    check_targets,
     metric_name,
     score_outputs,
-    target_array,
 )
 from ._warn import warn
 from .nn.ensemble import mixtures_of
@@ -367,18 +364,11 @@ class InteractionReport:
         return self.summary()
 
 
-def _targets(final: object, y: object, n: int) -> tuple[np.ndarray, str]:
-    """``y`` in the form the losses need, and the kind of task."""
-    if y is None:
-        raise TypeError("y is required: the held-out targets of X.")
-    y = target_array(y)
-    if y.ndim == 0 or len(y) != n:
-        raise ValueError(f"y has shape {y.shape} but X has {n} samples; they must match.")
-    if y.dtype.kind == "O" and missing_values(y, "y", DROP_TARGET).any():
-        raise ValueError("y has missing values; drop those samples from X and y.")
-    check_targets(final, y)
+def _targets(final: object, y: object) -> tuple[np.ndarray, str]:
+    """``y``, checked by :func:`check_score_arguments`, in the form the losses need; the task."""
+    y = np.asarray(y)
     if not is_classifier(final):
-        return regression_targets(y).reshape(n, -1), "regression"
+        return regression_targets(y).reshape(len(y), -1), "regression"
     if final._multilabel:
         return y.astype(np.float64), "multilabel"
     return np.searchsorted(np.asarray(final.classes_), y.ravel()), "classification"
@@ -1035,8 +1025,12 @@ def interaction_report(
     n = arrays[0].shape[0]
     if n < 2:
         raise ValueError(f"interaction_report needs at least 2 held-out samples; got {n}.")
-    targets, task = _targets(final, y, n)
+    if y is None:
+        raise TypeError("y is required: the held-out targets of X.")
+    if sp.issparse(y):  # a multi-label indicator matrix: dense, as every use below reads it
+        y = y.toarray()
     w = check_score_arguments(final, y, scoring, sample_weight, n, row_labels(X))
+    targets, task = _targets(final, y)
     if w is not None:  # a sample of weight 0 is not given
         given = w > 0
         if given.sum() < 2:

@@ -571,9 +571,11 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         scikit-learn's :meth:`~sklearn.base.ClassifierMixin.score` (subset
         accuracy for multi-label ``y``), after ``y`` is checked for a
         signalling NaN Decimal, for a pandas ``y`` whose row labels are
-        ``X``'s in another order, and for a multi-label DataFrame ``y`` that
-        puts a fitted label name (``target_names_``) at another position,
-        each of which it refuses, naming it.
+        ``X``'s in another order, for a multi-label DataFrame ``y`` that puts
+        a fitted label name (``target_names_``) at another position, for a
+        multi-label ``y`` that is not a 0/1 matrix of the fitted labels, and
+        for missing labels, each of which it refuses, naming it (a label the
+        model was not fitted on counts as a miss, as in scikit-learn).
 
         Parameters
         ----------

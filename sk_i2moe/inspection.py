@@ -503,10 +503,12 @@ def expert_scores(
     sklearn.exceptions.NotFittedError
         If ``estimator`` is not fitted.
     ValueError
-        For ``y`` without one target per row of ``X``, a pandas ``y`` whose
-        row labels are ``X``'s in another order or whose columns put a fitted
-        output name (``target_names_``) at another position, or
-        ``sample_weight`` or ``scoring`` that the checks refuse.
+        For ``y`` without one target per row of ``X``, of another form than
+        the fitted outputs, with missing values or labels the estimator was
+        not fitted on, a pandas ``y`` whose row labels are ``X``'s in another
+        order or whose columns put a fitted output name (``target_names_``)
+        at another position, or ``sample_weight`` or ``scoring`` that the
+        checks refuse.
 
     Examples
     --------

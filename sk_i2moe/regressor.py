@@ -344,9 +344,10 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
 
         scikit-learn's :meth:`~sklearn.base.RegressorMixin.score`, after ``y``
         is checked for a signalling NaN Decimal, for a pandas ``y`` whose row
-        labels are ``X``'s in another order, and for a DataFrame ``y`` that
-        puts a fitted output name (``target_names_``) at another position,
-        each of which it refuses, naming it.
+        labels are ``X``'s in another order, for a DataFrame ``y`` that puts
+        a fitted output name (``target_names_``) at another position, and for
+        a ``y`` of another number of outputs than fitted or with missing
+        values, each of which it refuses, naming it.
 
         Parameters
         ----------

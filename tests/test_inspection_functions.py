@@ -265,3 +265,10 @@ def test_labels_the_model_never_saw_are_refused_by_every_inspection_function():
         with pytest.raises(ValueError, match=r"labels \['gnu'\] the estimator was not fitted"):
             inspect()
     assert clf.score(X, typo) <= clf.score(X, labels)
+    # a missing label is named as missing, not as a label never seen (review helper-66 Q3)
+    gap = labels.astype(object)
+    gap[3] = None
+    with pytest.raises(ValueError, match=r"y has missing values \(rows at positions \[3\]\)"):
+        expert_scores(clf, X, gap)
+    with pytest.raises(ValueError, match="y_true"):  # scikit-learn's message, as before (Q2)
+        clf.score(X, None)

@@ -89,6 +89,11 @@ def test_multilabel(views):
     np.testing.assert_array_equal(
         expert_scores(clf, X, sp.csr_matrix(Y))["score"], expert_scores(clf, X, Y)["score"]
     )
+    from sk_i2moe.inspection import interaction_report
+
+    sparse_report = interaction_report(clf, X, sp.csr_matrix(Y), n_bootstrap=10, random_state=0)
+    dense_report = interaction_report(clf, X, Y, n_bootstrap=10, random_state=0)
+    pd.testing.assert_frame_equal(sparse_report.table, dense_report.table)  # review Q1
     # scored in another order, each label was paired with another's column (audit R2)
     with pytest.raises(ValueError, match="scored against the column of its name"):
         table_fit.score(X, named[["renal", "cardiac", "hepatic"]])
