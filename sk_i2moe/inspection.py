@@ -102,8 +102,8 @@ default=None
         ``expert_names`` and ``output_names``; when only one of
         ``member_weights`` and ``member_outputs`` is given; or when an
         optional array's shape disagrees with them (``absent`` also needs
-        ``modality_names``); for an unknown ``task`` or repeated
-        ``expert_names``.
+        ``modality_names``); for an unknown ``task``, or repeated
+        ``expert_names`` or ``output_names``.
     TypeError
         At construction, when ``usable`` or ``absent`` is not boolean (0/1
         integers would be read as row positions).
@@ -170,14 +170,15 @@ default=None
         self._check_labels()
 
     def _check_labels(self) -> None:
-        """Refuse an unknown task, repeated expert names and masks that are not boolean."""
+        """Refuse an unknown task, repeated names and masks that are not boolean."""
         tasks = (None, "classification", "multilabel", "regression", "log_odds")
         if self.task not in tasks:
             raise ValueError(f"task must be one of {list(tasks)}; got {self.task!r}.")
-        names = [str(n) for n in self.expert_names]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"expert_names must be distinct; {repeated} repeat.")
+        for field_name in ("expert_names", "output_names"):  # they name to_frame()'s columns
+            names = [str(n) for n in getattr(self, field_name)]
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{field_name} must be distinct; {repeated} repeat.")
         for name in ("usable", "absent"):
             value = getattr(self, name)
             if value is None:
@@ -382,6 +383,11 @@ default=None
             ``5%``, ``25%``, ``50%``, ``75%``, ``95%`` (as in
             :meth:`pandas.DataFrame.describe`).
 
+        Raises
+        ------
+        ValueError
+            For an explanation of no sample (no distribution to summarise).
+
         Examples
         --------
         >>> import numpy as np
@@ -401,6 +407,8 @@ default=None
         redundancy   0.2  0.08  0.11  0.15  0.2  0.25  0.29
         """
         weights = np.asarray(self.weights, dtype=np.float64)
+        if not len(weights):
+            raise ValueError("The explanation has no samples, so no weights to summarise.")
         columns = {"mean": weights.mean(axis=0), "std": weights.std(axis=0)}
         for q in _SUMMARY_QUANTILES:
             columns[f"{100 * q:g}%"] = np.quantile(weights, q, axis=0)

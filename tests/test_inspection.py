@@ -328,3 +328,12 @@ def test_a_hand_built_explanation_refuses_what_would_be_misread():
         Explanation(**{**parts, "expert_names": ["a", "a", "c"]})
     with pytest.raises(ValueError, match=r"task must be one of .* got 'foo'"):
         Explanation(**parts, task="foo")
+    # to_frame() overwrote the first output's columns with the second's; summary() of no
+    # sample raised numpy's IndexError (audit helper-62 D2, D5)
+    with pytest.raises(ValueError, match=r"output_names must be distinct; \['a'\] repeat"):
+        Explanation(**{**parts, "output_names": ["a", "a"]})
+    empty = Explanation(
+        np.zeros((0, 3)), np.zeros((0, 3, 2)), np.zeros((0, 2)), ["a", "b", "c"], ["no", "yes"]
+    )
+    with pytest.raises(ValueError, match="no samples, so no weights to summarise"):
+        empty.summary()
