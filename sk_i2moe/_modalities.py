@@ -333,6 +333,19 @@ def missing_values(
 DROP_TARGET = "Drop that sample (targets cannot be missing)."
 
 
+def missing_target_rows(y: object) -> np.ndarray:
+    """Positions of the rows of ``y`` with a missing value in any output.
+
+    NaN, None, ``pd.NA`` (a nullable or categorical ``y``) and ``NaT`` alike;
+    integers, text and bools cannot be missing.
+    """
+    values = _target_values(y)
+    if values is None or values.ndim == 0 or values.dtype.kind not in "fcOmM":
+        return np.array([], dtype=np.intp)
+    missing = missing_values(values, "y", DROP_TARGET).reshape(len(values), -1).any(axis=1)
+    return np.flatnonzero(missing)
+
+
 def refuse_missing_labels(y: object, counted: np.ndarray | None = None) -> None:
     """Refuse class labels ``y`` with missing values, naming the rows.
 
@@ -342,14 +355,10 @@ def refuse_missing_labels(y: object, counted: np.ndarray | None = None) -> None:
     rows where ``counted`` is True are checked (rows of weight 0 are left out
     of a fit as if not given), and rows are named as the caller counts them.
     """
-    values = _target_values(y)
-    if values is None or values.ndim == 0 or values.dtype.kind not in "fcOmM":
-        return  # integers, text and bools cannot be missing (dates and durations can: NaT)
-    missing = missing_values(values, "y", DROP_TARGET).reshape(len(values), -1).any(axis=1)
+    rows = missing_target_rows(y)
     if counted is not None:
-        missing &= counted
-    if missing.any():
-        rows = np.flatnonzero(missing)
+        rows = rows[counted[rows]]
+    if rows.size:
         more = " ..." if len(rows) > 5 else ""
         raise ValueError(
             f"y has missing labels (NaN, None, pd.NA or NaT) at rows {rows[:5].tolist()}{more}; a "

@@ -18,10 +18,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_clas
 from sklearn.metrics import check_scoring
 
 from ._modalities import (
-    DROP_TARGET,
     check_sample_weight,
     check_target_names,
-    missing_values,
+    missing_target_rows,
     refuse_reordered_targets,
     refuse_signalling_target,
 )
@@ -96,14 +95,12 @@ def check_targets(estimator: object, y: object, unseen_labels: bool = False) -> 
     if y.ndim == 0:  # not one target per row: scikit-learn's scoring names it
         return
     n = len(y)
-    if y.dtype.kind in "fO":
-        missing = missing_values(y, "y", DROP_TARGET) if y.dtype.kind == "O" else np.isnan(y)
-        rows = np.flatnonzero(np.asarray(missing).reshape(n, -1).any(axis=1))
-        if rows.size:
-            raise ValueError(
-                f"y has missing values (rows at positions {rows[:5].tolist()}); drop those "
-                "samples from X and y."
-            )
+    rows = missing_target_rows(y)
+    if rows.size:
+        raise ValueError(
+            f"y has missing values (rows at positions {rows[:5].tolist()}); drop those "
+            "samples from X and y."
+        )
     if not is_classifier(estimator):
         n_outputs = len(np.atleast_1d(estimator._y_loc))
         expected = (n,) if estimator._y_ndim == 1 else (n, n_outputs)
