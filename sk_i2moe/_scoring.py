@@ -127,15 +127,47 @@ def check_targets(estimator: object, y: object, unseen_labels: bool = False) -> 
             f"y has shape {y.shape}; a single-label classifier takes one label per sample: "
             f"pass y of shape ({n},)."
         )
+    classes = np.asarray(estimator.classes_)
+    _refuse_other_label_kind(y, classes)
     if unseen_labels:
         return
-    classes = np.asarray(estimator.classes_)
     unknown = np.setdiff1d(y, classes)
     if unknown.size:
         raise ValueError(
             f"y contains labels {unknown[:5].tolist()} the estimator was not fitted on "
             f"(classes_={classes.tolist()[:10]})."
         )
+
+
+def _label_kind(labels: np.ndarray) -> str | None:
+    """``"text"`` or ``"numeric"`` where every label is one (bools count as numbers), else None."""
+    if labels.dtype.kind in "US":
+        return "text"
+    if labels.dtype.kind in "biuf":
+        return "numeric"
+    values = labels.ravel().tolist()
+    if values and all(isinstance(v, str) for v in values):
+        return "text"
+    if values and all(isinstance(v, (bool, int, float, np.number)) for v in values):
+        return "numeric"
+    return None
+
+
+def _refuse_other_label_kind(y: np.ndarray, classes: np.ndarray) -> None:
+    """Refuse text labels for a classifier of numeric classes, and the other way round.
+
+    scikit-learn's metrics would say "Mix of label input types"; this names
+    the two kinds and the fix (e.g. ``'1'`` given for the class ``1``).
+    """
+    given, fitted = _label_kind(y), _label_kind(classes)
+    if given is None or fitted is None or given == fitted:
+        return
+    shown = np.unique(y)[:5].tolist()
+    raise ValueError(
+        f"y holds {given} labels ({shown}) but the classifier's classes are {fitted} "
+        f"(classes_={classes.tolist()[:10]}); pass labels of the classes' type, e.g. "
+        + ("y.astype(model.classes_.dtype)." if fitted == "numeric" else "the names used in fit.")
+    )
 
 
 def check_score_arguments(

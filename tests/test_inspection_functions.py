@@ -272,3 +272,25 @@ def test_labels_the_model_never_saw_are_refused_by_every_inspection_function():
         expert_scores(clf, X, gap)
     with pytest.raises(ValueError, match="y_true"):  # scikit-learn's message, as before (Q2)
         clf.score(X, None)
+
+
+def test_labels_of_another_type_than_the_classes_are_named_with_the_fix():
+    # '1' for the class 1 gave scikit-learn's "Mix of label input types" from score and
+    # "labels ['0', '1'] the estimator was not fitted on" from the inspection functions
+    from sk_i2moe.inspection import interaction_report
+
+    X, y, _ = make_interaction_classification("uniqueness", n_samples=120, random_state=0)
+    clf = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_members=1, random_state=0).fit(X, y)
+    as_text = r"y holds text labels \(\['0', '1'\]\) but the classifier's classes are numeric"
+    for text in (y.astype(str), y.astype(str).astype(object), pd.Series(y.astype(str))):
+        with pytest.raises(ValueError, match=as_text + r".*y\.astype\(model\.classes_\.dtype\)"):
+            clf.score(X, text)
+        for inspect in (expert_scores, interaction_report):
+            with pytest.raises(ValueError, match=as_text):
+                inspect(clf, X, text)
+    # floats and bools are numbers: scored as before
+    assert clf.score(X, y.astype(float)) == clf.score(X, y) == clf.score(X, y.astype(bool))
+    named = I2MoEClassifier(max_epochs=2, hidden_dim=8, n_members=1, random_state=0)
+    named.fit(X, np.array(["no", "yes"])[y])
+    with pytest.raises(ValueError, match=r"y holds numeric labels .* classes are text .*'yes'"):
+        named.score(X, y)
