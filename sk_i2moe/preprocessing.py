@@ -1281,8 +1281,11 @@ def make_modality_transformer(
     numeric = (
         numeric
         if numeric is not None
-        else make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), _UnweightedScaler()
+        else Pipeline(  # the step names make_pipeline gives scikit-learn's own classes
+            [
+                ("simpleimputer", SimpleImputer(strategy="median", keep_empty_features=True)),
+                ("standardscaler", _UnweightedScaler()),
+            ]
         )
     )
 

@@ -692,3 +692,16 @@ def test_columns_in_no_modality_are_refused_unless_dropped_on_purpose():
     numbered = pd.DataFrame(np.arange(15.0).reshape(5, 3))  # columns 0, 1, 2: labels as given
     with pytest.raises(ValueError, match=r"^Column 2 of the table is in no modality\. Add it"):
         make_modality_transformer({"a": [0], "b": [1]}).fit(numbered)
+
+
+def test_the_default_steps_keep_scikit_learns_parameter_keys():
+    # the routing fix's private scaler renamed the key to ..._unweightedscaler__with_std, so a
+    # grid over num__standardscaler__with_std was refused (audit helper-67 G5)
+    transformer = make_modality_transformer(MODALITIES)
+    key = "tumour__transformer__num__standardscaler__with_std"
+    assert key in transformer.get_params(deep=True)
+    transformer.set_params(**{key: False})
+    table, _ = _clinical()
+    fitted = transformer.fit(table).named_transformers_["tumour"].transformer_
+    assert fitted.named_transformers_["num"].named_steps["standardscaler"].with_std is False
+    assert "simpleimputer" in fitted.named_transformers_["num"].named_steps
