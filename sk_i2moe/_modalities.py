@@ -1034,7 +1034,11 @@ def refuse_reordered_targets(rows: np.ndarray | None, y: object) -> None:
     sorted otherwise than ``X`` would give each sample another's target;
     the modalities of one dict are refused for the same reason. Indexes
     with other labels (``X`` re-indexed by patient id, say) pair by
-    position, as they always did.
+    position, as they always did, and so do parts of such a pair whose
+    label sets differ (the folds of a cross-validation). Labels alone
+    cannot tell a ``y`` taken from ``X``'s table before it was shuffled
+    from one built in ``X``'s order with positions for labels, so the
+    message gives the remedy for each.
 
     Parameters
     ----------
@@ -1051,9 +1055,13 @@ def refuse_reordered_targets(rows: np.ndarray | None, y: object) -> None:
         return
     if _label_counts(index) == _label_counts(rows):
         raise ValueError(
-            "y's row index holds the labels of X's rows in another order; rows are paired by "
-            "position, so each sample would get another's target. Align y first, e.g. "
-            "y = y.loc[X.index] (for a dict, the index of its DataFrame modalities)."
+            "y's row index holds the labels of X's rows in another order. Rows are paired by "
+            "position, as in scikit-learn, so if those labels name the same samples each "
+            "sample would get another's target. If y comes from the same table as X, align "
+            "it: y = y.loc[X.index] (for a dict, the index of its DataFrame modalities). If y "
+            "is already in X's row order and its index only numbers the positions (as "
+            "pd.Series(values) does), do not reindex it: pass y.to_numpy() or "
+            "y.set_axis(X.index)."
         )
 
 

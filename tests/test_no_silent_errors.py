@@ -117,6 +117,29 @@ def test_a_target_series_in_another_row_order_than_x_is_refused():
     assert clf.score(X, y.loc[X["labs"].index]) == clf.score(X, labels)
 
 
+def test_a_y_numbered_by_position_beside_a_shuffled_x_is_given_both_remedies():
+    # X's index a permutation of 0..n-1, y = pd.Series(values) in X's order: the message
+    # told the user to reindex y by X's index, which paired half the rows with another's
+    # target, and the fit then accepted it (audit helper-67 G1)
+    X, labels = _frames()
+    shuffled = {
+        name: frame.reset_index(drop=True).sample(frac=1.0, random_state=0)
+        for name, frame in X.items()
+    }
+    y = pd.Series(labels[shuffled["labs"].index])  # in X's row order, labelled 0..n-1
+    with pytest.raises(
+        ValueError,
+        match=r"y = y\.loc\[X\.index\].* do not reindex it: pass "
+        r"y\.to_numpy\(\) or y\.set_axis\(X\.index\)",
+    ):
+        I2MoEClassifier(**TINY).fit(shuffled, y)
+    positional = I2MoEClassifier(**TINY).fit(shuffled, y.to_numpy())
+    relabelled = I2MoEClassifier(**TINY).fit(shuffled, y.set_axis(shuffled["labs"].index))
+    np.testing.assert_array_equal(
+        positional.predict_proba(shuffled), relabelled.predict_proba(shuffled)
+    )
+
+
 def test_dataframe_modalities_check_their_column_names_at_prediction():
     X, y = _frames()
     clf = I2MoEClassifier(**TINY).fit(X, y)
