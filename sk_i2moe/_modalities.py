@@ -995,11 +995,8 @@ class ModalitySpec:
                 "Pass the same kind of table as in fit."
             )
         if isinstance(X, pd.DataFrame):
-            if self.feature_names is None:
-                raise TypeError(
-                    "The model was fitted on an array without column names; got a DataFrame. "
-                    "Pass the same kind of input as in fit."
-                )
+            # fitted on an array, the columns are taken by position, with scikit-learn's
+            # warning where they have feature names (a pipeline's pandas output, say)
             _check_feature_names(_column_names(X), self.feature_names, "X", self.owner)
             arr: object = X
         else:

@@ -66,6 +66,22 @@ def test_prefix_inference_keeps_first_seen_order(table):
     assert clf.n_features_in_ == 3
 
 
+def test_fitted_on_an_array_a_dataframe_is_taken_by_position_with_sklearns_warning(table):
+    # a TypeError before, though fitted on a DataFrame an array only warns, as in scikit-learn
+    # (a pipeline whose steps output pandas after set_config; audit helper-67 G2)
+    _, _, frame, y = table
+    positions = {"labs": [0, 1, 2], "notes": slice(3, 5)}
+    clf = I2MoEClassifier(**SMALL, modalities=positions).fit(frame.to_numpy(), y)
+    with pytest.warns(UserWarning, match="X has feature names, but I2MoEClassifier was fitted "):
+        from_frame = clf.predict_proba(frame)
+    np.testing.assert_array_equal(from_frame, clf.predict_proba(frame.to_numpy()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # integer labels are no feature names: no warning
+        clf.predict_proba(frame.set_axis(range(5), axis=1))
+    with pytest.raises(ValueError, match="X has 4 features, but I2MoEClassifier is expecting 5"):
+        clf.predict_proba(frame.iloc[:, :4])
+
+
 def test_plain_array_is_one_modality(table):
     labs, _, _, y = table
     with pytest.warns(
