@@ -14,8 +14,9 @@ The contract:
 
 * the factory is called with the keywords ``n_modalities``, ``n_tokens``
   (per modality), ``hidden_dim`` and ``n_outputs``, plus any of ``n_layers``,
-  ``n_heads``, ``dropout`` and ``rank`` that its signature accepts (taken
-  from the estimator's parameters of those names), plus ``fusion_kwargs``;
+  ``n_heads``, ``dropout`` and ``rank`` that its signature names (taken
+  from the estimator's parameters of those names; a ``**kwargs`` catch-all
+  is given ``fusion_kwargs`` only), plus ``fusion_kwargs``;
 * the module maps tokens ``[B, T, H]`` (``T = n_modalities * n_tokens``,
   modality after modality) to logits ``[B, C]``, or to a pair
   ``(logits [B, C], latent [B, D])`` for ``loss_on="latent"``;
@@ -102,31 +103,29 @@ for name, weight in zip(custom.expert_names_, custom.interaction_weights_):
 # first member. Its ``fusion`` wraps the stacked
 # experts in a :class:`~sk_i2moe.nn.VmappedFusion`, whose
 # :meth:`~sk_i2moe.nn.VmappedFusion.expert_module` gives back one expert as
-# an ordinary instance of our class. Here we read the attention each expert
-# pays to the modalities' tokens, averaged over the test samples.
+# an ordinary instance of our class. Here we read the attention that the
+# synergy expert pays to the modalities' tokens, averaged over the test
+# samples. Only its pass on the whole input sees every modality: in this
+# (structured) mixture a uniqueness expert runs on its own modality's tokens
+# alone (the others set to 0, absent) and the redundancy expert on each
+# modality alone, so their attention over the whole input is never used.
 model = custom.net_.module_.eval().members[0]
+synergy = custom.expert_names_.index("synergy")
 with torch.no_grad():
     tokens = model.embed([torch.as_tensor(X_test[m], dtype=torch.float32) for m in X_test])
-    attention = np.stack(
-        [
-            torch.softmax(model.fusion.expert_module(e).score(tokens), dim=1)[..., 0]
-            .mean(0)
-            .numpy()
-            for e in range(len(custom.expert_names_))
-        ]
-    )  # [E, T]
+    scores = model.fusion.expert_module(synergy).score(tokens)  # [B, T, 1]
+    attention = torch.softmax(scores, dim=1)[..., 0].mean(0).numpy()  # [T]
 n_modalities = len(custom.modalities_)
-per_modality = attention.reshape(len(attention), n_modalities, -1).sum(-1)  # [E, M]
+per_modality = attention.reshape(n_modalities, -1).sum(-1)  # [M]
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-image = ax.imshow(per_modality, cmap="Blues", vmin=0, vmax=1, aspect="auto")
-ax.set_xticks(range(n_modalities), list(custom.modalities_))
-ax.set_yticks(range(len(custom.expert_names_)), custom.expert_names_)
-for (e, m), value in np.ndenumerate(per_modality):
-    ax.text(m, e, f"{value:.2f}", ha="center", va="center", fontsize=9)
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.bar(list(custom.modalities_), per_modality, color="tab:blue")
+for m, value in enumerate(per_modality):
+    ax.text(m, value, f"{value:.2f}", ha="center", va="bottom", fontsize=9)
+ax.set_ylim(0, 1)
 ax.set_xlabel("modality")
-ax.set_title("Attention of each expert to each modality")
-fig.colorbar(image, ax=ax, label="mean attention")
+ax.set_ylabel("mean attention")
+ax.set_title("Attention of the synergy expert to each modality")
 fig.tight_layout()
 plt.show()
 

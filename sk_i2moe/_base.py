@@ -759,7 +759,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints: dict = {
         "modalities": [dict, None],
-        "fusion": [StrOptions(set(FUSIONS)), callable],
+        "fusion": [StrOptions(FUSIONS.keys()), callable],  # a live view: names registered later
         "encoder": [StrOptions(set(ENCODERS))],
         "hidden_dim": [_Number(Integral, 1, None, closed="left")],
         "n_tokens": [_Number(Integral, 1, None, closed="left")],
@@ -1349,14 +1349,22 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         estimator passes it) or a shape the mixture sets (``hidden_dim``, ...)
         given again here, and an option the backbone does not have, are
         errors that name ``fusion_kwargs``. A backbone with ``**kwargs`` takes
-        any option.
+        any other option (the estimator's parameters only where it names them).
         """
         given = dict(self.fusion_kwargs or {})
-        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and k in accepted]
+        catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and (k in accepted or catch_all)]
         if duplicated:
+            unnamed = duplicated[0] not in accepted  # a **kwargs factory is not given it
             raise ValueError(
                 f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "
-                f"name set (and check): pass {duplicated[0]}=... to the estimator instead."
+                f"name set (and check): pass {duplicated[0]}=... to the estimator instead"
+                + (
+                    f", and name {duplicated[0]} in the factory's signature (a **kwargs "
+                    "catch-all is given fusion_kwargs only)."
+                    if unnamed
+                    else "."
+                )
             )
         built = [k for k in given if k in _BACKBONE_SHAPE]
         if built:
@@ -1364,7 +1372,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"fusion_kwargs sets {built}, which the mixture passes to every backbone itself "
                 "(from the data, hidden_dim and n_tokens); remove them from fusion_kwargs."
             )
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        if catch_all:
             return given
         unknown = [k for k in given if k not in accepted]
         if unknown:

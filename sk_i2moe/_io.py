@@ -924,6 +924,17 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
             cause = cause.__cause__
         detail = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0][:300]}"
         raise ValueError(unsupported.format(detail)) from None
+    values = [*program.model.graph.inputs, *program.model.graph.outputs]
+    if any(isinstance(value.shape[0], int) for value in values):
+        # torch.export can specialise the batch instead of failing (a custom backbone run
+        # through torch.vmap): the graph would take exactly that many rows
+        raise ValueError(
+            unsupported.format(
+                f"the exporter fixed the number of rows at {example[0].shape[0]}, so the graph "
+                "would take batches of that size only; a custom backbone, batched through "
+                "torch.vmap, can cause this"
+            )
+        )
     program.save(os.fspath(path))
     _name_inputs(
         os.fspath(path),

@@ -420,3 +420,157 @@ def test_batch_norm_backbones_are_refused_by_the_structured_mixture_only():
         StructuredInteractionMoE([5, 4, 3], 2, hidden_dim=H, n_tokens=P, fusion=WithBatchNorm)
     model = InteractionMoE([5, 4, 3], 2, hidden_dim=H, n_tokens=P, fusion=WithBatchNorm)
     assert model([torch.randn(4, 5), torch.randn(4, 4), torch.randn(4, 3)]).logits.shape == (4, 2)
+
+
+def test_a_backbone_registered_in_fusions_is_taken_by_the_estimators(monkeypatch, tmp_path):
+    # the estimators' parameter check listed the names FUSIONS had at import, so a backbone
+    # registered as the docs advise (to save a model with it) was refused (audit helper-68 K2)
+    import numpy as np
+
+    from sk_i2moe import I2MoEClassifier, load
+    from sk_i2moe.nn import MLPFusion
+
+    class Mine(MLPFusion):
+        """An expert-batched backbone of the user's."""
+
+    monkeypatch.setitem(FUSIONS, "mine", Mine)
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(40, 3)), "b": rng.normal(size=(40, 2))}
+    y = (X["a"][:, 0] > 0).astype(int)
+    clf = I2MoEClassifier(fusion="mine", max_epochs=1, hidden_dim=8, n_members=1, random_state=0)
+    clf.fit(X, y)
+    assert type(clf.net_.module_.fusion) is Mine
+    clf.save(tmp_path / "model.i2moe")
+    np.testing.assert_array_equal(
+        load(tmp_path / "model.i2moe").predict_proba(X), clf.predict_proba(X)
+    )
+    with pytest.raises(ValueError, match="'fusion' parameter .* among .*'mine'"):
+        I2MoEClassifier(fusion="yours").fit(X, y)
+
+
+def test_a_batched_backbone_class_given_as_fusion_is_pointed_to_its_name():
+    # fusion=MLPFusion was wrapped as a one-expert factory and failed with "missing 1 required
+    # positional argument: 'n_experts'" (audit helper-68 K3)
+    import numpy as np
+
+    from sk_i2moe import I2MoEClassifier
+    from sk_i2moe.nn import LowRankTensorFusion, MLPFusion
+
+    class Extended(MLPFusion):
+        """A user's variant of a built-in backbone."""
+
+    options = {"n_experts": 3, "n_modalities": 2, "n_tokens": 2, "hidden_dim": 8, "n_outputs": 2}
+    with pytest.raises(ValueError, match=r"LowRankTensorFusion is an expert-batched .*'lrtf'"):
+        make_fusion(LowRankTensorFusion, **options)
+    with pytest.raises(ValueError, match=r"FUSIONS\['my_name'\] = Extended"):
+        make_fusion(Extended, **options)
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(30, 3)), "b": rng.normal(size=(30, 2))}
+    with pytest.raises(ValueError, match="pass its name, fusion='mlp'"):
+        I2MoEClassifier(fusion=MLPFusion, max_epochs=1).fit(X, np.arange(30) % 2)
+
+    class OneExpert(torch.nn.Module):  # a one-expert class is a factory: still taken
+        def __init__(self, n_modalities, n_tokens, hidden_dim, n_outputs):
+            super().__init__()
+            self.head = torch.nn.Linear(n_modalities * n_tokens * hidden_dim, n_outputs)
+
+        def forward(self, tokens):
+            return self.head(tokens.flatten(1))
+
+    assert make_fusion(OneExpert, **options)(torch.zeros(4, 4, 8)).logits.shape == (3, 4, 2)
+
+
+@pytest.mark.parametrize(
+    "fusion, options, message",
+    [
+        ("moepp", {"n_constant_experts": 0}, "n_constant_experts must be an integer of at least 1"),
+        ("switch", {"n_ffn_experts": 0}, "n_ffn_experts must be an integer of at least 1"),
+        ("transformer", {"ffn_mult": 0}, "ffn_mult must be an integer of at least 1"),
+        ("moepp", {"ffn_mult": 1.5}, r"ffn_mult must be an integer of at least 1; got 1\.5"),
+        ("interpretcc", {"gate_temperature": 0.0}, "gate_temperature must be a number above 0"),
+        ("interpretcc", {"gate_temperature": -1.0}, "gate_temperature must be a number above 0"),
+        ("lrtf", {"fusion_dim": 0}, "fusion_dim must be an integer of at least 1; got 0"),
+    ],
+)
+def test_backbone_options_out_of_range_are_named(fusion, options, message):
+    # a reshape error, an IndexError, a ZeroDivisionError, "training diverged" or, for a
+    # negative gate temperature and fusion_dim=0, silent acceptance (audit helper-68 K4)
+    import numpy as np
+
+    from sk_i2moe import I2MoEClassifier
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(30, 3)), "b": rng.normal(size=(30, 2))}
+    clf = I2MoEClassifier(fusion=fusion, fusion_kwargs=options, max_epochs=1, n_heads=2)
+    with pytest.raises(ValueError, match=f"The backbone option {message}"):
+        clf.fit(X, np.arange(30) % 2)
+    shape = {"n_experts": 2, "n_modalities": 2, "n_tokens": 2, "hidden_dim": 8, "n_outputs": 2}
+    with pytest.raises(ValueError, match=message):  # the nn level too: one owner
+        FUSIONS[fusion](**shape, **options)
+
+
+class _Pooled(torch.nn.Module):
+    """Mean of the tokens, then a linear head; ``latent`` says what else it returns."""
+
+    def __init__(self, hidden_dim, n_outputs, latent="none", parameters=True):
+        super().__init__()
+        self.head = torch.nn.Linear(hidden_dim, n_outputs) if parameters else None
+        self.latent, self.hidden = latent, hidden_dim
+
+    def forward(self, tokens):
+        pooled = tokens.mean(1)
+        logits = self.head(pooled) if self.head is not None else pooled[:, :2]
+        return (logits, None) if self.latent == "None" else logits
+
+
+def test_custom_factories_that_break_the_contract_are_told_which_part():
+    # torch's "stack_module_state: Expected all models to be of the same class", or the
+    # "cannot be batched ... .item() ..." hint for a None latent or a module without
+    # parameters (audit helper-68 K5, K6)
+    from sk_i2moe.nn import VmappedFusion
+
+    shape = {"n_experts": 3, "n_modalities": 2, "n_tokens": 2, "hidden_dim": 8, "n_outputs": 2}
+
+    def closure(n_modalities, n_tokens, hidden_dim, n_outputs):
+        class Head(_Pooled):
+            pass
+
+        return Head(hidden_dim, n_outputs)
+
+    with pytest.raises(TypeError, match="returned modules of different classes .* at the top"):
+        VmappedFusion(closure, **shape)
+    with pytest.raises(TypeError, match=r"returned a tuple of \(Tensor, NoneType\); return"):
+        VmappedFusion(
+            lambda hidden_dim, n_outputs, **_: _Pooled(hidden_dim, n_outputs, "None"), **shape
+        )
+    with pytest.raises(TypeError, match="_Pooled without parameters: an expert needs some"):
+        VmappedFusion(
+            lambda hidden_dim, n_outputs, **_: _Pooled(hidden_dim, n_outputs, parameters=False),
+            **shape,
+        )
+    fusion = VmappedFusion(
+        lambda hidden_dim, n_outputs, **_: _Pooled(hidden_dim, n_outputs), **shape
+    )
+    assert fusion(torch.zeros(5, 4, 8)).logits.shape == (3, 5, 2)
+
+
+def test_a_catch_all_factory_is_refused_estimator_parameters_in_fusion_kwargs():
+    # a **kwargs factory is given none of n_layers/n_heads/dropout/rank, and fusion_kwargs
+    # could set them past the estimator's checks (audit helper-68 K7)
+    import numpy as np
+
+    from sk_i2moe import I2MoEClassifier
+
+    received = []
+
+    def factory(n_modalities, n_tokens, hidden_dim, n_outputs, **options):
+        received.append(options)
+        return _Pooled(hidden_dim, n_outputs)
+
+    rng = np.random.default_rng(0)
+    X = {"a": rng.normal(size=(30, 3)), "b": rng.normal(size=(30, 2))}
+    y = np.arange(30) % 2
+    with pytest.raises(ValueError, match=r"sets \['dropout'\].* name dropout in the factory's"):
+        I2MoEClassifier(fusion=factory, fusion_kwargs={"dropout": 3.0}).fit(X, y)
+    I2MoEClassifier(fusion=factory, fusion_kwargs={"width": 4}, max_epochs=1, n_members=1).fit(X, y)
+    assert received and all(options == {"width": 4} for options in received)

@@ -97,6 +97,46 @@ def test_backbones_that_cannot_export_say_so(fusion, tmp_path, capfd):
     assert out == "" and err == ""  # refused before the exporter prints its failed graph
 
 
+def test_a_custom_backbone_exports_for_any_number_of_rows(tmp_path, monkeypatch):
+    # a custom backbone applying a linear layer to its tokens (the docs' example) was exported
+    # with every shape fixed at 2 rows: onnxruntime refused any other batch (audit helper-68
+    # K1); traced expert by expert, it keeps the batch free
+    import torch
+    from torch import nn
+
+    class Pooling(nn.Module):
+        def __init__(self, hidden_dim, n_outputs):
+            super().__init__()
+            self.score, self.head = nn.Linear(hidden_dim, 1), nn.Linear(hidden_dim, n_outputs)
+
+        def forward(self, tokens):
+            attention = torch.softmax(self.score(tokens), dim=1)
+            pooled = (attention * tokens).sum(dim=1)
+            return self.head(pooled), pooled
+
+    def attention(n_modalities, n_tokens, hidden_dim, n_outputs):
+        return Pooling(hidden_dim, n_outputs)
+
+    X, y = _data()
+    for constraint in ("structure", "loss"):
+        clf = I2MoEClassifier(
+            **{**TINY, "n_members": 2}, fusion=attention, interaction_constraint=constraint
+        ).fit(X, y)
+        path = tmp_path / f"{constraint}.onnx"
+        clf.to_onnx(path)
+        for rows in (1, 7, 50):
+            part = {name: values[:rows] for name, values in X.items()}
+            prediction, weights = _run(path, clf, part, weights=True)
+            np.testing.assert_allclose(prediction, clf.predict_proba(part), atol=1e-5)
+            np.testing.assert_allclose(weights, clf.explain(part).weights, atol=1e-5)
+    # where the exporter still fixes the rows (the batched trace), the graph is refused
+    monkeypatch.setattr("sk_i2moe.nn.custom._exporting", lambda: False)
+    path = tmp_path / "fixed.onnx"
+    with pytest.raises(ValueError, match="fixed the number of rows at 2, so the graph would"):
+        clf.to_onnx(path)
+    assert not path.exists()
+
+
 def test_modalities_named_like_values_inside_the_graph(tmp_path):
     X, y = _data()
     X = {"mean": X["labs"], "add": X["notes"], "probabilities_0": X["labs"][:, :1]}

@@ -23,6 +23,7 @@ from .experts import (
     FusionOutput,
     alone_from_variants,
     build_variants,
+    check_backbone_option,
     pool_modalities,
     replaced_modalities,
     single_modality_variants,
@@ -319,7 +320,7 @@ class LowRankTensorFusion(nn.Module):
     rank : int, default=4
         Rank ``r`` of the factorisation.
     fusion_dim : int, optional
-        Width of the fused vector (default ``hidden_dim``).
+        Width of the fused vector, at least 1 (default ``hidden_dim``).
     n_layers : int, default=2
         Hidden layers of the head.
     dropout : float, default=0.1
@@ -343,7 +344,9 @@ class LowRankTensorFusion(nn.Module):
         dropout: float = DEFAULTS["dropout"],
     ) -> None:
         super().__init__()
-        width = fusion_dim or hidden_dim
+        if fusion_dim is not None:
+            check_backbone_option("fusion_dim", fusion_dim, 1)
+        width = hidden_dim if fusion_dim is None else fusion_dim
         self.n_modalities = n_modalities
         self.rank = rank
         self.dropout = dropout
@@ -391,7 +394,8 @@ class InterpretCCFusion(nn.Module):
     dropout : float, default=0.1
         Dropout after each hidden layer.
     gate_temperature : float, default=1.0
-        Temperature of the relaxed training gates (lower is closer to 0/1).
+        Temperature of the relaxed training gates, above 0 (lower is closer
+        to 0/1).
     straight_through : bool, default=False
         Use hard 0/1 gates in training too, with the relaxed sample's gradient
         (straight-through estimator), as the paper's code does.
@@ -414,6 +418,7 @@ class InterpretCCFusion(nn.Module):
         straight_through: bool = False,
     ) -> None:
         super().__init__()
+        check_backbone_option("gate_temperature", gate_temperature, 0, integer=False)
         self.n_experts = n_experts
         self.n_modalities = n_modalities
         self.gate_temperature = gate_temperature

@@ -40,6 +40,39 @@ def _unescape(name: str) -> str:
     return name.replace(_SEP, ".")
 
 
+def _exporting() -> bool:
+    """Whether ``torch.export`` (``to_onnx``) is tracing this call."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting is not None and is_exporting())
+
+
+def _one_by_one(
+    one_expert: Callable, params: dict, buffers: dict, tokens: torch.Tensor, n_experts: int
+) -> object:
+    """``one_expert`` run for each expert in turn, outputs stacked as ``torch.vmap`` stacks them.
+
+    For export: traced through ``torch.vmap``, a module applying a linear
+    layer to the ``[B, T, H]`` tokens had its batch fixed at the example's
+    size by the exporter; run expert by expert it keeps any number of rows.
+    """
+    outputs = [
+        one_expert(
+            {k: v[e] for k, v in params.items()}, {k: v[e] for k, v in buffers.items()}, tokens
+        )
+        for e in range(n_experts)
+    ]
+    if isinstance(outputs[0], (tuple, list)):
+        return tuple(torch.stack(parts) for parts in zip(*outputs))
+    return torch.stack(outputs)
+
+
+def _described(out: object) -> str:
+    """A module's output in a few words: its type, and the types inside a tuple or list."""
+    if isinstance(out, (tuple, list)):
+        return f"a {type(out).__name__} of ({', '.join(type(p).__name__ for p in out)})"
+    return type(out).__name__
+
+
 class VmappedFusion(nn.Module):
     """``E`` independently initialised copies of a user fusion module, run as one batch.
 
@@ -68,10 +101,13 @@ class VmappedFusion(nn.Module):
     Raises
     ------
     TypeError
-        When the factory does not return a module, or when the module cannot
-        be batched over the experts with :func:`torch.vmap` (data-dependent
-        control flow, ``.item()`` calls, in-place writes into fresh tensors...).
-        The module is tried once at construction on zero tokens.
+        When the factory does not return a module, returns modules of
+        different classes (a class defined inside the factory) or one without
+        parameters; when the module returns anything but a tensor or a pair
+        of tensors; or when it cannot be batched over the experts with
+        :func:`torch.vmap` (data-dependent control flow, ``.item()`` calls,
+        in-place writes into fresh tensors...). The module is tried once at
+        construction on zero tokens.
     ValueError
         When its output does not have the shape ``[B, n_outputs]``.
 
@@ -85,7 +121,8 @@ class VmappedFusion(nn.Module):
     (see :class:`~sk_i2moe.nn.StructuredInteractionMoE`), so use it with the
     paper's mixture only, or use layer normalisation. Tensors the module
     keeps as plain attributes (neither parameters nor buffers) are not
-    supported.
+    supported. While ``torch.export`` traces it (``to_onnx``), the experts
+    run one by one instead, so that the graph takes any number of rows.
 
     Examples
     --------
@@ -129,6 +166,18 @@ class VmappedFusion(nn.Module):
                 f"The fusion factory {factory!r} returned {type(instances[0]).__name__}; "
                 "expected a torch.nn.Module mapping tokens [B, T, H] to logits [B, C]."
             )
+        if len({type(instance) for instance in instances}) > 1:
+            raise TypeError(
+                f"The fusion factory {factory!r} returned modules of different classes (a "
+                "class defined inside the factory is a new class at every call); the experts "
+                "are batched as one class: define the module's class once, at the top level "
+                "of a module, and return instances of it."
+            )
+        if not any(True for _ in instances[0].parameters()):
+            raise TypeError(
+                f"The fusion factory {factory!r} returned a {type(instances[0]).__name__} "
+                "without parameters: an expert needs some to train."
+            )
         self.n_experts = n_experts
         self.n_outputs = n_outputs
         params, buffers = stack_module_state(instances)
@@ -170,9 +219,12 @@ class VmappedFusion(nn.Module):
             return functional_call(skeleton, (p, b), (x,))
 
         try:
-            out = torch.vmap(one_expert, in_dims=(0, 0, None), randomness="different")(
-                params, buffers, tokens
-            )
+            if _exporting():
+                out = _one_by_one(one_expert, params, buffers, tokens, self.n_experts)
+            else:
+                out = torch.vmap(one_expert, in_dims=(0, 0, None), randomness="different")(
+                    params, buffers, tokens
+                )
         except Exception as err:
             self._diagnose(err, params, buffers, tokens)
             raise  # unreachable: _diagnose always raises
@@ -192,9 +244,16 @@ class VmappedFusion(nn.Module):
         first_buffers = {k: v[0].clone() for k, v in buffers.items()}
         try:
             with forked_rng():
-                functional_call(self.skeleton, (first_params, first_buffers), (tokens,))
+                out = functional_call(self.skeleton, (first_params, first_buffers), (tokens,))
         except Exception:
             raise err from None
+        parts = out if isinstance(out, (tuple, list)) else (out,)
+        if len(parts) not in (1, 2) or not all(isinstance(p, torch.Tensor) for p in parts):
+            raise TypeError(
+                f"The custom fusion module {type(self.skeleton).__name__} returned "
+                f"{_described(out)}; return the logits [B, C] as a tensor, or a pair of "
+                "tensors (logits [B, C], latent [B, D])."
+            ) from None
         raise TypeError(
             f"The custom fusion module {type(self.skeleton).__name__} cannot be batched over "
             f"the {self.n_experts} experts: {type(err).__name__}: {err}\n{_HOW_TO_FIX}"

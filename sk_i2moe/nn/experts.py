@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import torch
@@ -45,6 +46,38 @@ class FusionOutput(NamedTuple):
     logits: torch.Tensor
     latent: torch.Tensor
     aux_loss: torch.Tensor | None = None
+
+
+def check_backbone_option(name: str, value: object, minimum: float, integer: bool = True) -> None:
+    """Refuse a backbone option (a ``fusion_kwargs`` entry) outside its range, naming it.
+
+    Parameters
+    ----------
+    name : str
+        The option's name.
+    value : object
+        Its value.
+    minimum : float
+        The smallest value allowed (exclusive for a real-valued option, whose
+        value must be above it; inclusive for an integer one).
+    integer : bool, default=True
+        Whether the option is a count.
+
+    Raises
+    ------
+    ValueError
+        Naming the option, its value and the range.
+    """
+    if integer:
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+            raise ValueError(
+                f"The backbone option {name} must be an integer of at least {minimum:g}; got "
+                f"{value!r}. Set it in fusion_kwargs, e.g. {name}={int(minimum)}."
+            )
+    elif isinstance(value, bool) or not isinstance(value, Real) or not value > minimum:
+        raise ValueError(
+            f"The backbone option {name} must be a number above {minimum:g}; got {value!r}."
+        )
 
 
 def _lead(n_experts: int | Sequence[int]) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ wrapped in :class:`~sk_i2moe.nn.custom.VmappedFusion`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from torch import nn
@@ -43,6 +44,32 @@ FUSIONS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def _refuse_batched_class(factory: Callable[..., nn.Module]) -> None:
+    """Refuse an expert-batched backbone class given where a one-expert factory goes.
+
+    Such a class (the built-in backbones, or one extending them) takes
+    ``n_experts``, which a one-expert factory is not given.
+    """
+    if not isinstance(factory, type):
+        return
+    try:
+        batched = "n_experts" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature to read: let the call say what fails
+        return
+    if not batched:
+        return
+    names = [name for name, backbone in FUSIONS.items() if backbone is factory]
+    fix = (
+        f"pass its name, fusion={names[0]!r}"
+        if names
+        else f"register it, FUSIONS['my_name'] = {factory.__name__}, and pass fusion='my_name'"
+    )
+    raise ValueError(
+        f"{factory.__name__} is an expert-batched backbone (it takes n_experts and builds them "
+        f"all), but a callable fusion is taken as a factory of one expert's module; {fix}."
+    )
+
+
 def make_fusion(name: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     """Build the fusion backbone registered under ``name``, or wrap a custom factory.
 
@@ -66,7 +93,9 @@ def make_fusion(name: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     Raises
     ------
     ValueError
-        For a name that is not a key of :data:`sk_i2moe.nn.fusion.FUSIONS`.
+        For a name that is not a key of :data:`sk_i2moe.nn.fusion.FUSIONS`,
+        or a class that is (or extends) one of its expert-batched backbones,
+        which takes all the experts at once, not one: pass its name instead.
 
     Examples
     --------
@@ -77,6 +106,7 @@ def make_fusion(name: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     'LowRankTensorFusion'
     """
     if callable(name) and not isinstance(name, str):
+        _refuse_batched_class(name)
         return VmappedFusion(name, **kwargs)
     try:
         factory = FUSIONS[name]

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 
 from ._defaults import DEFAULTS
 from ._kernels import keep_mask
-from .experts import ExpertLinear
+from .experts import ExpertLinear, check_backbone_option
 from .transformer import ExpertTransformer
 
 
@@ -267,6 +267,8 @@ class SwitchTransformerFusion(ExpertTransformer):
         dropout: float = DEFAULTS["dropout"],
         n_ffn_experts: int = 4,
     ) -> None:
+        check_backbone_option("ffn_mult", ffn_mult, 1)
+        check_backbone_option("n_ffn_experts", n_ffn_experts, 1)
         super().__init__(
             n_experts,
             n_modalities,
@@ -303,7 +305,8 @@ class MoEPlusPlusFusion(ExpertTransformer):
     n_ffn_experts : int, default=4
         Feed-forward experts per layer.
     n_constant_experts : int, default=1
-        Constant experts per layer (plus one copy and one zero expert).
+        Constant experts per layer, at least one (plus one copy and one zero
+        expert).
     top_k : int, default=2
         Routes per token.
     """
@@ -327,6 +330,9 @@ class MoEPlusPlusFusion(ExpertTransformer):
         n_constant_experts: int = 1,
         top_k: int = 2,
     ) -> None:
+        check_backbone_option("ffn_mult", ffn_mult, 1)
+        check_backbone_option("n_ffn_experts", n_ffn_experts, 1)
+        check_backbone_option("n_constant_experts", n_constant_experts, 1)
         super().__init__(
             n_experts,
             n_modalities,

@@ -19,6 +19,7 @@ from .experts import (
     ExpertLinear,
     FusionOutput,
     _batched_affine,
+    check_backbone_option,
     fold_norm,
     normed_linear,
     pool_modalities,
@@ -238,6 +239,7 @@ class TransformerFusion(ExpertTransformer):
         ffn_mult: int = 2,
         dropout: float = DEFAULTS["dropout"],
     ) -> None:
+        check_backbone_option("ffn_mult", ffn_mult, 1)
         super().__init__(
             n_experts,
             n_modalities,
