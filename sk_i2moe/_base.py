@@ -44,6 +44,7 @@ from ._net import HeldOutLogits, I2MoENet, mixture_output
 from ._scoring import check_targets, default_scoring
 from ._warn import warn
 from .inspection import Explanation, expert_scores
+from .nn._defaults import DEFAULTS
 from .nn._torch_state import fit_cuda_devices, forked_rng, seed_generators, torch_threads
 from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
 from .nn.encoders import ENCODERS
@@ -211,7 +212,10 @@ SHARED_PARAMETERS = """\
         n_outputs=, **options)`` returning a :class:`torch.nn.Module` that maps
         tokens ``[B, T, H]`` to logits ``[B, C]``; its ``E`` copies are run
         batched with :mod:`torch.func` (it must be picklable to pickle the
-        estimator).
+        estimator). It is given ``n_layers``, ``n_heads``, ``dropout`` and
+        ``rank`` where its signature names them (a ``**options`` catch-all
+        alone gets ``fusion_kwargs``). A name registered in
+        :data:`sk_i2moe.nn.FUSIONS` after import is taken too.
     encoder : {"patch", "mlp"}, default="patch"
         Modality encoder: ``n_tokens`` linear patch embeddings, or an MLP
         giving one token.
@@ -1349,22 +1353,32 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         estimator passes it) or a shape the mixture sets (``hidden_dim``, ...)
         given again here, and an option the backbone does not have, are
         errors that name ``fusion_kwargs``. A backbone with ``**kwargs`` takes
-        any other option (the estimator's parameters only where it names them).
+        any option; it is given the estimator's parameters only where it names
+        them (a warning says which non-default ones it is not given).
         """
         given = dict(self.fusion_kwargs or {})
-        catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and (k in accepted or catch_all)]
+        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and k in accepted]
         if duplicated:
-            unnamed = duplicated[0] not in accepted  # a **kwargs factory is not given it
             raise ValueError(
                 f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "
-                f"name set (and check): pass {duplicated[0]}=... to the estimator instead"
-                + (
-                    f", and name {duplicated[0]} in the factory's signature (a **kwargs "
-                    "catch-all is given fusion_kwargs only)."
-                    if unnamed
-                    else "."
-                )
+                f"name set (and check): pass {duplicated[0]}=... to the estimator instead."
+            )
+        catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+        unpassed = [
+            k
+            for k in _BACKBONE_OPTIONS
+            if catch_all
+            and k not in accepted
+            and k not in given
+            and getattr(self, k) != DEFAULTS[k]
+        ]
+        if unpassed:
+            settings = ", ".join(f"{k}={getattr(self, k)!r}" for k in unpassed)
+            warn(
+                f"fusion={self.fusion!r} takes **kwargs without naming {unpassed}, so the "
+                f"estimator does not pass {settings} to it (it passes only the options a "
+                "backbone names). Name them in its signature, or set them in fusion_kwargs.",
+                UserWarning,
             )
         built = [k for k in given if k in _BACKBONE_SHAPE]
         if built:

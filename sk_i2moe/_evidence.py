@@ -392,15 +392,19 @@ def _additive_surrogates(
     ``own`` is the expert's output ``(n, C)`` on ``arrays``; ``absent``
     ``(n, M)`` which modalities each sample lacks (None: none); ``partner``
     the pairing (:func:`_swap_partners`). Returns the
-    surrogate outputs, one ``(n, C)`` array per modality, and a mask of the
-    samples whose pair has every modality (an absent one cannot be swapped).
+    surrogate outputs, one ``(n, C)`` array per modality, and an ``(n, M)``
+    mask of the samples whose pair has modality ``m`` in both samples (an
+    absent one cannot be swapped; the identity holds whatever the other
+    modalities are) and has two samples (one alone, with n odd, swaps with
+    itself and measures nothing).
     """
     n = arrays[0].shape[0]
-    complete = np.ones(n, dtype=bool) if absent is None else ~absent.any(axis=1)
+    present = np.ones((n, len(arrays)), dtype=bool) if absent is None else ~absent
+    paired = (partner != np.arange(n))[:, None]
     surrogates = []
     for m in range(len(arrays)):
         swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
         # row i: sample i with modality m from its partner, s(m_j, rest_i)
         out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
         surrogates.append(out[partner] + out - own[partner])
-    return surrogates, complete & complete[partner]
+    return surrogates, present & present[partner] & paired

@@ -30,6 +30,7 @@ from skorch.history import History
 
 from . import _file_checks
 from ._warn import warn
+from .nn.custom import VmappedFusion
 from .nn.ensemble import mixtures_of
 
 #: the file format this package writes and reads
@@ -878,6 +879,9 @@ def to_onnx(estimator: object, path: str | os.PathLike) -> None:
         )
     module = estimator._module()
     mixture = copy.deepcopy(module).to("cpu").eval()
+    for member in mixtures_of(mixture):  # the exporter fixed the rows of vmapped experts
+        if isinstance(member.fusion, VmappedFusion):
+            member.fusion.one_by_one = True
     absent = bool(estimator.allow_missing_modalities)
     if is_classifier(estimator):
         head = "sigmoid" if estimator._multilabel else "softmax"

@@ -406,9 +406,14 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
     if any(buffer is None for buffer in stored):
         return False
     locs, scales = standardization([np.asarray(a, dtype=np.float32) for a in arrays], present)
+    stored = [buffer.detach().cpu().numpy().astype(np.float64) for buffer in stored]
+    # float32 sums of the same rows in another order differ by a few ulps of the values,
+    # whose size is the feature's spread: an absolute tolerance in the features' own units
+    # matched any data in units of 1e-7 (audit helper-70 S4)
+    spreads = stored[len(arrays) :]
     same = all(
-        np.allclose(mine.numpy(), theirs.detach().cpu().numpy(), rtol=1e-6, atol=1e-7)
-        for mine, theirs in zip([*locs, *scales], stored)
+        np.all(np.abs(mine.numpy() - theirs) <= 1e-6 * (np.abs(theirs) + spread))
+        for mine, theirs, spread in zip([*locs, *scales], stored, [*spreads, *spreads])
     )
     if same:
         warn(
@@ -592,6 +597,17 @@ def _shuffled_others(
     return final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
 
 
+def _enough(masks: np.ndarray) -> np.ndarray:
+    """``masks`` ``(n, k)`` with every column of fewer than ``MIN_CLAIM_SAMPLES`` samples emptied.
+
+    A comparison of two experts (or of an expert with a surrogate) is made on
+    the samples both can score; on fewer than a claim needs (one or two
+    samples, where a modality is rare) its interval would rest on them
+    alone, so it counts as not made.
+    """
+    return masks & (masks.sum(axis=0) >= MIN_CLAIM_SAMPLES)
+
+
 class _Blocks:
     """Named blocks of per-sample columns, each with the mask of the samples it is averaged over.
 
@@ -737,8 +753,9 @@ class _Evidence:
         unmeasured = [k for k in others if np.isnan(self.pair_low[(e, k)])]
         if unmeasured:
             return False, (
-                f"{name} alone predicts, but no held-out samples have both it and "
-                f"{', '.join(self.label(k) for k in unmeasured)} to compare them on"
+                f"{name} alone predicts, but fewer than {MIN_CLAIM_SAMPLES} held-out samples "
+                f"have both it and {', '.join(self.label(k) for k in unmeasured)} to compare "
+                "them on"
             )
         beaten = [k for k in others if not self.pair_low[(e, k)] > 0]
         if beaten:
@@ -781,7 +798,7 @@ class _Evidence:
         unmeasured = [self.names[k] for k, margin in self.margin_low.items() if np.isnan(margin)]
         if unmeasured:
             return False, (
-                "no held-out samples can be scored by both it and "
+                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples can be scored by both it and "
                 f"{', '.join(unmeasured)} to compare them on"
             )
         unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
@@ -805,6 +822,14 @@ class _Evidence:
                 "modalities inform the target separately, not jointly"
             )
         if self.swap_low is not None and not (self.swap_low > 0).any():
+            if np.isnan(self.swap_low).any():
+                return False, (
+                    "beats every single modality, but whether it only adds the modalities up "
+                    f"cannot be checked: fewer than {MIN_CLAIM_SAMPLES} held-out samples form "
+                    "pairs that both have "
+                    + ("any" if np.isnan(self.swap_low).all() else "some")
+                    + " modality to swap between them"
+                )
             return False, (
                 "beats every single modality, but keeps most of that gain when made additive "
                 "across any one modality (swapping it between samples): it mostly adds the "
@@ -814,7 +839,12 @@ class _Evidence:
 
     def _redundancy(self) -> tuple[bool, str]:
         if not self.unique:
-            return True, "better than chance (no uniqueness experts to check sharing)"
+            # the sharing the rule rests on is measured between single-modality experts
+            return False, (
+                "better than chance, but the mixture has no single-modality experts "
+                "(experts='synergy_redundancy') to show that modalities share information; "
+                "fit with experts='all' to test it"
+            )
         informative = [e for e in self.unique if self.alone_low[e] > 0]
         if len(informative) < 2:
             return False, "fewer than two modalities predict on their own"
@@ -826,6 +856,14 @@ class _Evidence:
         lows = _simultaneous_low(self.agree_draws[:, tested], self.confidence)
         sharing = [self.agree_pairs[i] for i, low in zip(tested, lows) if low > 0]
         if not sharing:
+            unmeasured = [self.agree_pairs[i] for i, low in zip(tested, lows) if np.isnan(low)]
+            if unmeasured:
+                listed = ", ".join(f"{self.label(a)} and {self.label(b)}" for a, b in unmeasured)
+                return False, (
+                    "several modalities predict on their own, but no two shown to predict "
+                    f"alike more than the label explains, and {listed} are seen together on "
+                    f"fewer than {MIN_CLAIM_SAMPLES} held-out samples to compare them"
+                )
             return False, (
                 "several modalities predict on their own, but no two predict alike more than "
                 "the label explains: each carries its own information"
@@ -1121,10 +1159,10 @@ def interaction_report(
     blocks.add(
         "pairs",
         _stack([alone[k] - alone[e] for e, k in pairs], n),
-        _stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool),
+        _enough(_stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool)),
     )
     if rival is not None:
-        blocks.add("margin", single_losses - losses[:, synergy, None], compared)
+        blocks.add("margin", single_losses - losses[:, synergy, None], _enough(compared))
     # an additive pooling of the modalities gains from averaging their noise too: synergy
     # must also beat the redundancy expert, which pools them
     if synergy is not None and redundancy is not None and rival != redundancy:
@@ -1174,7 +1212,7 @@ def interaction_report(
                 ],
                 n,
             ),
-            pairable & usable[:, synergy] & usable[:, rival],
+            _enough(pairable & (usable[:, synergy] & usable[:, rival])[:, None]),
         )
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does
@@ -1189,7 +1227,7 @@ def interaction_report(
     blocks.add(
         "moments",
         np.hstack(moments) if moments else np.zeros((n, 0)),
-        np.repeat(_stack(both, n, dtype=bool), N_MOMENTS, axis=1),
+        np.repeat(_enough(_stack(both, n, dtype=bool)), N_MOMENTS, axis=1),
     )
     # the swap test's two rows of a pair share their samples: resample the pairs
     draws = blocks.bootstrap(

@@ -1,5 +1,7 @@
 """Fusion backbones: shapes, per-expert independence, plain references, training."""
 
+import warnings
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -457,7 +459,10 @@ def test_a_batched_backbone_class_given_as_fusion_is_pointed_to_its_name():
     from sk_i2moe.nn import LowRankTensorFusion, MLPFusion
 
     class Extended(MLPFusion):
-        """A user's variant of a built-in backbone."""
+        """A user's variant of a built-in backbone, whose signature names nothing."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
 
     options = {"n_experts": 3, "n_modalities": 2, "n_tokens": 2, "hidden_dim": 8, "n_outputs": 2}
     with pytest.raises(ValueError, match=r"LowRankTensorFusion is an expert-batched .*'lrtf'"):
@@ -469,8 +474,9 @@ def test_a_batched_backbone_class_given_as_fusion_is_pointed_to_its_name():
     with pytest.raises(ValueError, match="pass its name, fusion='mlp'"):
         I2MoEClassifier(fusion=MLPFusion, max_epochs=1).fit(X, np.arange(30) % 2)
 
-    class OneExpert(torch.nn.Module):  # a one-expert class is a factory: still taken
-        def __init__(self, n_modalities, n_tokens, hidden_dim, n_outputs):
+    class OneExpert(torch.nn.Module):  # a one-expert class is a factory: still taken, with
+        # an optional n_experts of its own too (review helper-69 V2: refused at first)
+        def __init__(self, n_modalities, n_tokens, hidden_dim, n_outputs, n_experts=3):
             super().__init__()
             self.head = torch.nn.Linear(n_modalities * n_tokens * hidden_dim, n_outputs)
 
@@ -520,7 +526,8 @@ class _Pooled(torch.nn.Module):
     def forward(self, tokens):
         pooled = tokens.mean(1)
         logits = self.head(pooled) if self.head is not None else pooled[:, :2]
-        return (logits, None) if self.latent == "None" else logits
+        forms = {"None": (logits, None), "three": (logits, pooled, pooled), "dict": {"y": logits}}
+        return forms.get(self.latent, logits)
 
 
 def test_custom_factories_that_break_the_contract_are_told_which_part():
@@ -543,6 +550,12 @@ def test_custom_factories_that_break_the_contract_are_told_which_part():
         VmappedFusion(
             lambda hidden_dim, n_outputs, **_: _Pooled(hidden_dim, n_outputs, "None"), **shape
         )
+    for form, described in (("three", r"a tuple of \(Tensor, Tensor, Tensor\)"), ("dict", "dict")):
+        with pytest.raises(TypeError, match=f"returned {described}; return the logits"):
+            VmappedFusion(
+                lambda hidden_dim, n_outputs, form=form, **_: _Pooled(hidden_dim, n_outputs, form),
+                **shape,
+            )
     with pytest.raises(TypeError, match="_Pooled without parameters: an expert needs some"):
         VmappedFusion(
             lambda hidden_dim, n_outputs, **_: _Pooled(hidden_dim, n_outputs, parameters=False),
@@ -554,9 +567,10 @@ def test_custom_factories_that_break_the_contract_are_told_which_part():
     assert fusion(torch.zeros(5, 4, 8)).logits.shape == (3, 5, 2)
 
 
-def test_a_catch_all_factory_is_refused_estimator_parameters_in_fusion_kwargs():
-    # a **kwargs factory is given none of n_layers/n_heads/dropout/rank, and fusion_kwargs
-    # could set them past the estimator's checks (audit helper-68 K7)
+def test_a_catch_all_factory_is_told_which_estimator_parameters_it_is_not_given():
+    # a **kwargs factory is given none of n_layers/n_heads/dropout/rank (only the options a
+    # backbone names), silently (audit helper-68 K7; review helper-69 V3: fusion_kwargs stays
+    # the way to give them)
     import numpy as np
 
     from sk_i2moe import I2MoEClassifier
@@ -570,7 +584,13 @@ def test_a_catch_all_factory_is_refused_estimator_parameters_in_fusion_kwargs():
     rng = np.random.default_rng(0)
     X = {"a": rng.normal(size=(30, 3)), "b": rng.normal(size=(30, 2))}
     y = np.arange(30) % 2
-    with pytest.raises(ValueError, match=r"sets \['dropout'\].* name dropout in the factory's"):
-        I2MoEClassifier(fusion=factory, fusion_kwargs={"dropout": 3.0}).fit(X, y)
-    I2MoEClassifier(fusion=factory, fusion_kwargs={"width": 4}, max_epochs=1, n_members=1).fit(X, y)
-    assert received and all(options == {"width": 4} for options in received)
+    tiny = {"max_epochs": 1, "n_members": 1, "fusion": factory}
+    with pytest.warns(UserWarning, match=r"does not pass n_layers=3, dropout=0\.3 to it"):
+        I2MoEClassifier(**tiny, n_layers=3, dropout=0.3).fit(X, y)
+    assert received and all(options == {} for options in received)
+    received.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        I2MoEClassifier(**tiny, dropout=0.3, fusion_kwargs={"dropout": 0.3, "width": 4}).fit(X, y)
+        I2MoEClassifier(**tiny).fit(X, y)  # the defaults: nothing to say
+    assert received[0] == {"dropout": 0.3, "width": 4}

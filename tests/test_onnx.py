@@ -129,8 +129,11 @@ def test_a_custom_backbone_exports_for_any_number_of_rows(tmp_path, monkeypatch)
             prediction, weights = _run(path, clf, part, weights=True)
             np.testing.assert_allclose(prediction, clf.predict_proba(part), atol=1e-5)
             np.testing.assert_allclose(weights, clf.explain(part).weights, atol=1e-5)
-    # where the exporter still fixes the rows (the batched trace), the graph is refused
-    monkeypatch.setattr("sk_i2moe.nn.custom._exporting", lambda: False)
+    # the export ran a copy one expert at a time; the estimator still batches them
+    assert not any(member.fusion.one_by_one for member in clf.net_.module_.members)
+    # where the exporter still fixes the rows (here: the batched trace), the graph is refused
+    batched = property(lambda _: False, lambda *_: None)  # to_onnx's setting has no effect
+    monkeypatch.setattr("sk_i2moe.nn.custom.VmappedFusion.one_by_one", batched)
     path = tmp_path / "fixed.onnx"
     with pytest.raises(ValueError, match="fixed the number of rows at 2, so the graph would"):
         clf.to_onnx(path)

@@ -351,7 +351,7 @@ def test_a_modality_absent_from_every_held_out_row_is_not_compared_with(unique_m
         report = interaction_report(clf, lacking, y, random_state=0)
     reason = report.table.loc["uniqueness[m1]", "reason"]
     assert not report.table.loc["uniqueness[m1]", "supported"]
-    assert "no held-out samples have both it and 'm0'" in reason
+    assert "fewer than 10 held-out samples have both it and 'm0'" in reason
 
 
 def test_held_out_labels_without_a_fitted_class_warn(unique_m1):
@@ -505,21 +505,23 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
 
     for fn, exact in ((added, [True, True, True]), (product, [False, False, True])):
         own = fn(*arrays)[:, None]
-        surrogates, pairable = _additive_surrogates(
-            Expert(fn), arrays, own, None, 0, _swap_partners(301, np.random.default_rng(1))
-        )
-        assert pairable.all() and len(surrogates) == 3
+        partner = _swap_partners(301, np.random.default_rng(1))
+        surrogates, pairable = _additive_surrogates(Expert(fn), arrays, own, None, 0, partner)
+        lone = partner == np.arange(301)  # 301 samples: one without a partner, left out
+        assert (pairable == ~lone[:, None]).all() and len(surrogates) == 3
         for surrogate, additive in zip(surrogates, exact):
             close = np.allclose(surrogate, own)
             assert close == additive  # exact across a modality the output is additive in
-    # an absent modality cannot be swapped: its pairs are left out
+    # an absent modality cannot be swapped: its pair is left out of that modality's swaps
+    # (only: the other modalities swap as before)
     absent = np.zeros((301, 3), dtype=bool)
     absent[0, 1] = True
     partner = _swap_partners(301, np.random.default_rng(1))
     _, pairable = _additive_surrogates(
         Expert(added), arrays, added(*arrays)[:, None], absent, 0, partner
     )
-    assert pairable.sum() == 301 - 2
+    assert pairable.sum(axis=0).tolist() == [300, 298, 300]
+    assert not pairable[[0, partner[0]], 1].any()
 
 
 def test_targets_that_do_not_vary_leave_the_skill_undefined(unique_m1):
@@ -743,3 +745,22 @@ def test_training_rows_are_recognised_and_the_summary_says_so():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         assert not interaction_report(small, shuffled, labels, n_bootstrap=200).training_rows
+
+
+@pytest.mark.parametrize("unit", [1e-7, 1e7])
+def test_training_rows_are_told_apart_in_any_units(unit):
+    # the statistics were compared with an absolute tolerance of 1e-7 in the features' own
+    # units: held-out data in units of 1e-7 were called training data (audit helper-70 S4)
+    X, y, _ = make_interaction_classification("redundancy", n_samples=300, random_state=0)
+    X = {k: v * unit for k, v in X.items()}
+    X_tr, y_tr, X_te, y_te = _split(X, y, 200)
+    clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 2}).fit(X_tr, y_tr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert not interaction_report(clf, X_te, y_te, n_bootstrap=200).training_rows
+    order = np.random.default_rng(1).permutation(200)
+    with pytest.warns(UserWarning, match="X looks like the data the model was fitted on"):
+        seen = interaction_report(
+            clf, {k: v[order] for k, v in X_tr.items()}, y_tr[order], n_bootstrap=50
+        )
+    assert seen.training_rows

@@ -275,3 +275,82 @@ def test_pairs_of_the_swap_test_are_resampled_together():
     alone = _bootstrap_means(values, mask, 50, np.random.default_rng(2), np.arange(401))
     plain = _bootstrap_means(values, mask, 50, np.random.default_rng(2))
     np.testing.assert_array_equal(alone, plain)
+
+
+def test_redundancy_without_single_modality_experts_is_not_supported():
+    # experts="synergy_redundancy" has no single-modality experts whose sharing the rule
+    # measures: redundancy was supported on beating chance alone, and named dominant on data
+    # whose target rests on one modality (audit helper-70 S1)
+    rng = np.random.default_rng(0)
+    n = 600
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    y = (rng.random(n) < _logistic(3.0 * a[:, 0])).astype(int)
+    pair = {
+        "synergy": lambda a, b: 0.1 * a[:, 0] * b[:, 0],
+        "redundancy": lambda a, b: 1.5 * a[:, 0],
+    }
+    report = interaction_report(
+        FixedExpertsClassifier(["a", "b"], pair, [0.1, 0.9]).fit(), {"a": a, "b": b}, y
+    )
+    assert report.table.loc["redundancy", "skill_low"] > 0  # it predicts ...
+    assert not report.table.loc["redundancy", "supported"]  # ... but sharing is not shown
+    assert "no single-modality experts" in report.table.loc["redundancy", "reason"]
+    assert report.dominant is None
+
+
+def test_comparisons_on_too_few_shared_samples_are_not_made():
+    # uniqueness[a] was compared with b on the 3 held-out samples that have b: an interval
+    # over 3 samples is above 0 in about a quarter of data sets where the two are equally good
+    # (audit helper-70 S2)
+    rng = np.random.default_rng(0)
+    n = 300
+    a, b = rng.normal(size=(n, 1)), rng.normal(size=(n, 1))
+    y = (rng.random(n) < _logistic(3.0 * a[:, 0])).astype(int)
+    b_seen = np.where(np.arange(n)[:, None] < 3, b, np.nan)  # b in three rows only
+    experts = {
+        "uniqueness[a]": lambda a, b: 3.0 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 0.1 * b[:, 0],
+        "synergy": lambda a, b: 0.1 * a[:, 0] * b[:, 0],
+        "redundancy": lambda a, b: 0.5 * a[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [0.7, 0.1, 0.1, 0.1]).fit()
+    report = interaction_report(model, {"a": a, "b": b_seen}, y)
+    reason = report.table.loc["uniqueness[a]", "reason"]
+    assert "fewer than 10 held-out samples have both it and 'b'" in reason
+    assert not report.table.loc["uniqueness[a]", "supported"]
+
+
+def test_the_swap_test_needs_only_the_swapped_modality_in_both_samples():
+    # the pairs had to have every modality: with each sample lacking one of three, no pair
+    # qualified, and the verdict read "keeps most of that gain when made additive", which was
+    # never measured (audit helper-70 S3)
+    from sk_i2moe._evidence import _additive_surrogates, _swap_partners
+
+    rng = np.random.default_rng(0)
+    n = 600
+    X = {m: rng.normal(size=(n, 1)) for m in "abc"}
+    lacking = np.arange(n) % 3
+    seen = {m: np.where((lacking == k)[:, None], np.nan, X[m]) for k, m in enumerate("abc")}
+    filled = {m: np.nan_to_num(v) for m, v in seen.items()}
+    joint = filled["a"] * filled["b"] + filled["b"] * filled["c"] + filled["a"] * filled["c"]
+    y = (rng.random(n) < _logistic(3.0 * joint[:, 0])).astype(int)
+    experts = {
+        "uniqueness[a]": lambda a, b, c: 0.1 * a[:, 0],
+        "uniqueness[b]": lambda a, b, c: 0.1 * b[:, 0],
+        "uniqueness[c]": lambda a, b, c: 0.1 * c[:, 0],
+        "synergy": lambda a, b, c: 3.0 * (a * b + b * c + a * c)[:, 0],
+        "redundancy": lambda a, b, c: 0.05 * (a + b + c)[:, 0],
+    }
+    model = FixedExpertsClassifier(list("abc"), experts, [0.1, 0.1, 0.1, 0.6, 0.1]).fit()
+    report = interaction_report(model, seen, y)
+    assert report.table.loc["synergy", "supported"], report.table.loc["synergy", "reason"]
+    assert report.dominant == "synergy"
+    # a lone sample (n odd) is its own partner: its swap measures nothing and is left out
+    arrays = [np.asarray(seen[m][:7], np.float32) for m in "abc"]
+    partner = _swap_partners(7, np.random.default_rng(1))
+    own = model._explain_arrays(arrays).expert_outputs[:, 3].astype(np.float64)
+    absent = np.stack([np.isnan(a).all(axis=1) for a in arrays], axis=1)
+    _, pairable = _additive_surrogates(model, arrays, own, absent, 3, partner)
+    lone = partner == np.arange(7)
+    assert lone.sum() == 1 and not pairable[lone].any()
+    assert (pairable == (~absent & ~absent[partner] & ~lone[:, None])).all()

@@ -40,20 +40,15 @@ def _unescape(name: str) -> str:
     return name.replace(_SEP, ".")
 
 
-def _exporting() -> bool:
-    """Whether ``torch.export`` (``to_onnx``) is tracing this call."""
-    is_exporting = getattr(torch.compiler, "is_exporting", None)
-    return bool(is_exporting is not None and is_exporting())
-
-
 def _one_by_one(
     one_expert: Callable, params: dict, buffers: dict, tokens: torch.Tensor, n_experts: int
 ) -> object:
     """``one_expert`` run for each expert in turn, outputs stacked as ``torch.vmap`` stacks them.
 
-    For export: traced through ``torch.vmap``, a module applying a linear
-    layer to the ``[B, T, H]`` tokens had its batch fixed at the example's
-    size by the exporter; run expert by expert it keeps any number of rows.
+    For export (:attr:`VmappedFusion.one_by_one`): traced through
+    ``torch.vmap``, a module applying a linear layer to the ``[B, T, H]``
+    tokens had its batch fixed at the example's size by the exporter; run
+    expert by expert it keeps any number of rows.
     """
     outputs = [
         one_expert(
@@ -97,6 +92,11 @@ class VmappedFusion(nn.Module):
         stands for ``"."`` in the names). These are the trained parameters.
     stacked_buffers : torch.nn.Module
         Holder of the stacked buffers (e.g. batch-norm statistics).
+    one_by_one : bool
+        Run the experts one at a time instead of through :func:`torch.vmap`
+        (False: the same outputs, slower). For export: torch's exporter fixed
+        the number of rows of a module traced through ``torch.vmap`` (one
+        applying a linear layer to its tokens, say).
 
     Raises
     ------
@@ -121,8 +121,7 @@ class VmappedFusion(nn.Module):
     (see :class:`~sk_i2moe.nn.StructuredInteractionMoE`), so use it with the
     paper's mixture only, or use layer normalisation. Tensors the module
     keeps as plain attributes (neither parameters nor buffers) are not
-    supported. While ``torch.export`` traces it (``to_onnx``), the experts
-    run one by one instead, so that the graph takes any number of rows.
+    supported. ``to_onnx`` sets :attr:`one_by_one` on the copy it exports.
 
     Examples
     --------
@@ -139,6 +138,10 @@ class VmappedFusion(nn.Module):
     >>> type(fusion.expert_module(0)).__name__
     'Sequential'
     """
+
+    #: run the experts one at a time (see the class's Attributes); a class-level default,
+    #: so that models pickled before it existed read it too
+    one_by_one: bool = False
 
     def __init__(
         self,
@@ -219,7 +222,7 @@ class VmappedFusion(nn.Module):
             return functional_call(skeleton, (p, b), (x,))
 
         try:
-            if _exporting():
+            if self.one_by_one:
                 out = _one_by_one(one_expert, params, buffers, tokens, self.n_experts)
             else:
                 out = torch.vmap(one_expert, in_dims=(0, 0, None), randomness="different")(
@@ -228,7 +231,7 @@ class VmappedFusion(nn.Module):
         except Exception as err:
             self._diagnose(err, params, buffers, tokens)
             raise  # unreachable: _diagnose always raises
-        logits, latent = out if isinstance(out, (tuple, list)) else (out, out)
+        logits, latent = self._parts(out)
         expected = (self.n_experts, tokens.shape[0], self.n_outputs)
         if tuple(logits.shape) != expected:
             raise ValueError(
@@ -237,6 +240,17 @@ class VmappedFusion(nn.Module):
                 f"({tokens.shape[0]}, {self.n_outputs}): one row of n_outputs per sample."
             )
         return FusionOutput(logits, latent.reshape(*latent.shape[:2], -1))
+
+    def _parts(self, out: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, latent)`` of the module's output, refusing other forms by name."""
+        parts = out if isinstance(out, (tuple, list)) else (out,)
+        if len(parts) not in (1, 2) or not all(isinstance(p, torch.Tensor) for p in parts):
+            raise TypeError(
+                f"The custom fusion module {type(self.skeleton).__name__} returned "
+                f"{_described(out)}; return the logits [B, C] as a tensor, or a pair of "
+                "tensors (logits [B, C], latent [B, D])."
+            ) from None
+        return (parts[0], parts[-1])
 
     def _diagnose(self, err: Exception, params: dict, buffers: dict, tokens: torch.Tensor) -> None:
         """Raise ``err`` if expert 0 alone fails too, else a TypeError about batching."""
@@ -247,13 +261,7 @@ class VmappedFusion(nn.Module):
                 out = functional_call(self.skeleton, (first_params, first_buffers), (tokens,))
         except Exception:
             raise err from None
-        parts = out if isinstance(out, (tuple, list)) else (out,)
-        if len(parts) not in (1, 2) or not all(isinstance(p, torch.Tensor) for p in parts):
-            raise TypeError(
-                f"The custom fusion module {type(self.skeleton).__name__} returned "
-                f"{_described(out)}; return the logits [B, C] as a tensor, or a pair of "
-                "tensors (logits [B, C], latent [B, D])."
-            ) from None
+        self._parts(out)  # names an output of the wrong form
         raise TypeError(
             f"The custom fusion module {type(self.skeleton).__name__} cannot be batched over "
             f"the {self.n_experts} experts: {type(err).__name__}: {err}\n{_HOW_TO_FIX}"

@@ -72,11 +72,12 @@ def check_backbone_option(name: str, value: object, minimum: float, integer: boo
         if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
             raise ValueError(
                 f"The backbone option {name} must be an integer of at least {minimum:g}; got "
-                f"{value!r}. Set it in fusion_kwargs, e.g. {name}={int(minimum)}."
+                f"{value!r}. Change it in fusion_kwargs, or leave it out for the default."
             )
     elif isinstance(value, bool) or not isinstance(value, Real) or not value > minimum:
         raise ValueError(
-            f"The backbone option {name} must be a number above {minimum:g}; got {value!r}."
+            f"The backbone option {name} must be a number above {minimum:g}; got {value!r}. "
+            "Change it in fusion_kwargs, or leave it out for the default."
         )
 
 

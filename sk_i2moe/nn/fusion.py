@@ -47,16 +47,19 @@ FUSIONS: dict[str, Callable[..., nn.Module]] = {
 def _refuse_batched_class(factory: Callable[..., nn.Module]) -> None:
     """Refuse an expert-batched backbone class given where a one-expert factory goes.
 
-    Such a class (the built-in backbones, or one extending them) takes
-    ``n_experts``, which a one-expert factory is not given.
+    Such a class extends a backbone of :data:`FUSIONS`, or requires
+    ``n_experts`` (a one-expert factory is not given it); a class of the
+    user's with an optional ``n_experts`` of its own is a one-expert module.
     """
     if not isinstance(factory, type):
         return
+    extends = any(isinstance(b, type) and issubclass(factory, b) for b in FUSIONS.values())
     try:
-        batched = "n_experts" in inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # no signature to read: let the call say what fails
-        return
-    if not batched:
+        parameter = inspect.signature(factory).parameters.get("n_experts")
+    except (TypeError, ValueError):  # no signature to read
+        parameter = None
+    required = parameter is not None and parameter.default is inspect.Parameter.empty
+    if not (extends or required):
         return
     names = [name for name, backbone in FUSIONS.items() if backbone is factory]
     fix = (
@@ -95,7 +98,8 @@ def make_fusion(name: str | Callable[..., nn.Module], **kwargs) -> nn.Module:
     ValueError
         For a name that is not a key of :data:`sk_i2moe.nn.fusion.FUSIONS`,
         or a class that is (or extends) one of its expert-batched backbones,
-        which takes all the experts at once, not one: pass its name instead.
+        or requires ``n_experts``: such a class builds all the experts at
+        once, not one; pass its registered name instead.
 
     Examples
     --------
