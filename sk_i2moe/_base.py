@@ -35,6 +35,7 @@ from ._modalities import (
     absent_rows,
     check_sample_weight,
     check_target_names,
+    fitting_a_part,
     float32_ratios,
     refuse_reordered_targets,
     refuse_signalling_target,
@@ -908,6 +909,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         self._check_combinations()
+        self._warn_unpassed_options()
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
             self._check_warm_start_compatible()
@@ -1346,31 +1348,32 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             and self.experts != "single"
         )
 
-    def _checked_fusion_kwargs(self, accepted: Mapping[str, inspect.Parameter]) -> dict:
-        """``fusion_kwargs``, refusing what the backbone (``accepted``: its parameters) cannot take.
+    def _backbone_parameters(self) -> Mapping[str, inspect.Parameter]:
+        """The parameters of the backbone's constructor (or factory) that ``fusion`` names."""
+        factory: Callable = (
+            FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
+        )
+        return inspect.signature(factory).parameters
 
-        An estimator parameter that the backbone takes (``dropout``, ...; the
-        estimator passes it) or a shape the mixture sets (``hidden_dim``, ...)
-        given again here, and an option the backbone does not have, are
-        errors that name ``fusion_kwargs``. A backbone with ``**kwargs`` takes
-        any option; it is given the estimator's parameters only where it names
-        them (a warning says which non-default ones it is not given).
+    def _warn_unpassed_options(self) -> None:
+        """Warn of non-default estimator options a ``**kwargs`` backbone is not given.
+
+        The estimator passes ``n_layers``, ``n_heads``, ``dropout`` and
+        ``rank`` to a backbone that names them; one whose signature is a
+        catch-all gets ``fusion_kwargs`` only, so a changed option would
+        otherwise change nothing without a word. Once per ``fit``.
         """
-        given = dict(self.fusion_kwargs or {})
-        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and k in accepted]
-        if duplicated:
-            raise ValueError(
-                f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "
-                f"name set (and check): pass {duplicated[0]}=... to the estimator instead."
-            )
+        accepted = self._backbone_parameters()
         catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+        if not catch_all or fitting_a_part():  # the fit of the whole says it
+            return
+        given = self.fusion_kwargs or {}
         unpassed = [
             k
             for k in _BACKBONE_OPTIONS
-            if catch_all
-            and k not in accepted
+            if k not in accepted
             and k not in given
-            and getattr(self, k) != DEFAULTS[k]
+            and not np.isclose(getattr(self, k), DEFAULTS[k])
         ]
         if unpassed:
             settings = ", ".join(f"{k}={getattr(self, k)!r}" for k in unpassed)
@@ -1380,6 +1383,25 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "backbone names). Name them in its signature, or set them in fusion_kwargs.",
                 UserWarning,
             )
+
+    def _checked_fusion_kwargs(self, accepted: Mapping[str, inspect.Parameter]) -> dict:
+        """``fusion_kwargs``, refusing what the backbone (``accepted``: its parameters) cannot take.
+
+        An estimator parameter that the backbone takes (``dropout``, ...; the
+        estimator passes it) or a shape the mixture sets (``hidden_dim``, ...)
+        given again here, and an option the backbone does not have, are
+        errors that name ``fusion_kwargs``. A backbone with ``**kwargs`` takes
+        any option; it is given the estimator's parameters only where it names
+        them (:meth:`_warn_unpassed_options`).
+        """
+        given = dict(self.fusion_kwargs or {})
+        duplicated = [k for k in given if k in _BACKBONE_OPTIONS and k in accepted]
+        if duplicated:
+            raise ValueError(
+                f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "
+                f"name set (and check): pass {duplicated[0]}=... to the estimator instead."
+            )
+        catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
         built = [k for k in given if k in _BACKBONE_SHAPE]
         if built:
             raise ValueError(
@@ -1419,10 +1441,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """
         n_members = self.n_members_ if n_members is None else n_members
         loc, scale = standardization if standardization is not None else (None, None)
-        factory: Callable = (
-            FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
-        )
-        accepted = inspect.signature(factory).parameters
+        accepted = self._backbone_parameters()
         fusion_kwargs = {k: getattr(self, k) for k in _BACKBONE_OPTIONS if k in accepted}
         fusion_kwargs.update(self._checked_fusion_kwargs(accepted))
         model = self._model_kind()

@@ -793,9 +793,17 @@ def fitting_parts() -> Iterator[None]:
         _FITTING_PARTS.reset(token)
 
 
+def fitting_a_part() -> bool:
+    """Whether this fit is an estimator's fit on part of its own data (:func:`fitting_parts`).
+
+    Its warnings about the estimator's settings are the caller's fit's to give.
+    """
+    return _FITTING_PARTS.get()
+
+
 def _warn_if_one_modality(names: tuple, table: bool) -> None:
     """Say that a one-modality fit has no interactions between modalities to weigh."""
-    if len(names) != 1 or _FITTING_PARTS.get():
+    if len(names) != 1 or fitting_a_part():
         return
     how = (
         " X was read as one table without modality prefixes; if its columns hold several "

@@ -822,18 +822,23 @@ class _Evidence:
                 "modalities inform the target separately, not jointly"
             )
         if self.swap_low is not None and not (self.swap_low > 0).any():
-            if np.isnan(self.swap_low).any():
+            unmade = np.isnan(self.swap_low)
+            too_few = (
+                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples form pairs that both have "
+                "{} (and can use the synergy expert) to swap between them"
+            )
+            if unmade.all():
                 return False, (
                     "beats every single modality, but whether it only adds the modalities up "
-                    f"cannot be checked: fewer than {MIN_CLAIM_SAMPLES} held-out samples form "
-                    "pairs that both have "
-                    + ("any" if np.isnan(self.swap_low).all() else "some")
-                    + " modality to swap between them"
+                    "cannot be checked: " + too_few.format("any modality")
                 )
+            tested = [repr(m) for m, skip in zip(self.modalities, unmade) if not skip]
+            untested = [repr(m) for m, skip in zip(self.modalities, unmade) if skip]
             return False, (
                 "beats every single modality, but keeps most of that gain when made additive "
-                "across any one modality (swapping it between samples): it mostly adds the "
-                "modalities up"
+                f"across any one of {', '.join(tested)} (swapping it between samples): it "
+                "mostly adds the modalities up"
+                + ("; for " + ", ".join(untested) + " " + too_few.format("it") if untested else "")
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 
@@ -1212,7 +1217,11 @@ def interaction_report(
                 ],
                 n,
             ),
-            _enough(pairable & (usable[:, synergy] & usable[:, rival])[:, None]),
+            # two of the surrogate's terms are the expert on the partner's modalities
+            _enough(
+                pairable
+                & (usable[:, synergy] & usable[:, rival] & usable[partner, synergy])[:, None]
+            ),
         )
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does

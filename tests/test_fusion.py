@@ -585,12 +585,16 @@ def test_a_catch_all_factory_is_told_which_estimator_parameters_it_is_not_given(
     X = {"a": rng.normal(size=(30, 3)), "b": rng.normal(size=(30, 2))}
     y = np.arange(30) % 2
     tiny = {"max_epochs": 1, "n_members": 1, "fusion": factory}
-    with pytest.warns(UserWarning, match=r"does not pass n_layers=3, dropout=0\.3 to it"):
+    with pytest.warns(UserWarning, match=r"does not pass n_layers=3, dropout=0\.3 to it") as rec:
+        warnings.simplefilter("always")
         I2MoEClassifier(**tiny, n_layers=3, dropout=0.3).fit(X, y)
+    # once per fit, not once per network the fit builds (review helper-71 W2)
+    assert len([w for w in rec if "does not pass" in str(w.message)]) == 1
     assert received and all(options == {} for options in received)
     received.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         I2MoEClassifier(**tiny, dropout=0.3, fusion_kwargs={"dropout": 0.3, "width": 4}).fit(X, y)
         I2MoEClassifier(**tiny).fit(X, y)  # the defaults: nothing to say
+        I2MoEClassifier(**tiny, dropout=np.float32(0.1)).fit(X, y)  # the default, in float32
     assert received[0] == {"dropout": 0.3, "width": 4}

@@ -93,10 +93,12 @@ class VmappedFusion(nn.Module):
     stacked_buffers : torch.nn.Module
         Holder of the stacked buffers (e.g. batch-norm statistics).
     one_by_one : bool
-        Run the experts one at a time instead of through :func:`torch.vmap`
-        (False: the same outputs, slower). For export: torch's exporter fixed
-        the number of rows of a module traced through ``torch.vmap`` (one
-        applying a linear layer to its tokens, say).
+        Run the experts one at a time instead of through :func:`torch.vmap`:
+        slower, with the same outputs in evaluation mode (in training,
+        dropout draws other masks). False by default; ``to_onnx`` sets it on
+        the copy it exports, because torch's exporter fixed the number of rows
+        of a module traced through ``torch.vmap`` (one applying a linear layer
+        to its tokens, say).
 
     Raises
     ------
