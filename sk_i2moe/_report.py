@@ -1243,8 +1243,9 @@ def interaction_report(
         n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
     )
 
-    # a resample (or a set of samples) whose targets do not vary has no skill: NaN, left
-    # out of the intervals (all NaN where the samples themselves do not vary)
+    # every resample is scored against the chance level of all the samples an expert is
+    # scored on (its per-sample chance losses), so a resample of one class keeps a skill;
+    # where those samples themselves do not vary, the chance level is 0: NaN, undefined
     floor = _chance_floor(targets, task, w)
     w_draws = draws["weights"].reshape(n_bootstrap, n_members, n_e)
     drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
