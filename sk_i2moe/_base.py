@@ -91,6 +91,12 @@ _BACKBONE_OPTIONS = ("n_layers", "n_heads", "dropout", "rank")
 #: what the mixture itself passes to every backbone (from the data and the estimator)
 _BACKBONE_SHAPE = ("n_experts", "n_modalities", "n_tokens", "hidden_dim", "n_outputs")
 
+
+def _catch_all(parameters: Mapping[str, inspect.Parameter]) -> bool:
+    """Whether a signature's ``parameters`` take any keyword (``**kwargs``)."""
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
 #: the fewest held-out samples ``early_stopping="auto"`` chooses the epochs on
 AUTO_MIN_VALIDATION = 20
 
@@ -909,7 +915,6 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         self._check_combinations()
-        self._warn_unpassed_options()
         reuse = self.warm_start and hasattr(self, "net_")
         if reuse:
             self._check_warm_start_compatible()
@@ -960,6 +965,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         train, valid = (
             (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed)
         )
+        if not reuse:  # a network is built from the options: say which it is not given
+            self._warn_unpassed_options()
         # too little data to hold out: a classifier's output temperature from cross-fitting
         # (before the fit itself, so that callbacks see the estimator's own fit last)
         temperature = (
@@ -1353,7 +1360,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         factory: Callable = (
             FUSIONS.get(self.fusion) if isinstance(self.fusion, str) else self.fusion
         )
-        return inspect.signature(factory).parameters
+        try:
+            return inspect.signature(factory).parameters
+        except (TypeError, ValueError) as err:  # a builtin, say
+            raise TypeError(
+                f"fusion={self.fusion!r} has no signature to read ({err}); pass a factory "
+                "function or a torch.nn.Module class, whose parameters name the options it "
+                "takes."
+            ) from None
 
     def _warn_unpassed_options(self) -> None:
         """Warn of non-default estimator options a ``**kwargs`` backbone is not given.
@@ -1364,8 +1378,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         otherwise change nothing without a word. Once per ``fit``.
         """
         accepted = self._backbone_parameters()
-        catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-        if not catch_all or fitting_a_part():  # the fit of the whole says it
+        if not _catch_all(accepted) or fitting_a_part():  # the fit of the whole says it
             return
         given = self.fusion_kwargs or {}
         unpassed = [
@@ -1401,14 +1414,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 f"fusion_kwargs sets {duplicated}, which the estimator parameter(s) of the same "
                 f"name set (and check): pass {duplicated[0]}=... to the estimator instead."
             )
-        catch_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
         built = [k for k in given if k in _BACKBONE_SHAPE]
         if built:
             raise ValueError(
                 f"fusion_kwargs sets {built}, which the mixture passes to every backbone itself "
                 "(from the data, hidden_dim and n_tokens); remove them from fusion_kwargs."
             )
-        if catch_all:
+        if _catch_all(accepted):
             return given
         unknown = [k for k in given if k not in accepted]
         if unknown:

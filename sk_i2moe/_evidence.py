@@ -393,18 +393,21 @@ def _additive_surrogates(
     ``(n, M)`` which modalities each sample lacks (None: none); ``partner``
     the pairing (:func:`_swap_partners`). Returns the
     surrogate outputs, one ``(n, C)`` array per modality, and an ``(n, M)``
-    mask of the samples whose pair has modality ``m`` in both samples (an
-    absent one cannot be swapped; the identity holds whatever the other
-    modalities are) and has two samples (one alone, with n odd, swaps with
-    itself and measures nothing).
+    mask of the samples whose pair has two samples (one alone, with n odd,
+    swaps with itself and measures nothing) with the same modalities,
+    modality ``m`` among them: an absent one cannot be swapped, and the
+    identity needs the expert's terms to be those of one set of modalities
+    (an expert additive within each set, whose terms change with the set,
+    would otherwise look joint).
     """
     n = arrays[0].shape[0]
     present = np.ones((n, len(arrays)), dtype=bool) if absent is None else ~absent
-    paired = (partner != np.arange(n))[:, None]
+    paired = (partner != np.arange(n)) & (present == present[partner]).all(axis=1)
+    paired = paired[:, None]
     surrogates = []
     for m in range(len(arrays)):
         swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
         # row i: sample i with modality m from its partner, s(m_j, rest_i)
         out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
         surrogates.append(out[partner] + out - own[partner])
-    return surrogates, present & present[partner] & paired
+    return surrogates, present & paired

@@ -773,7 +773,7 @@ def _label_positions(labels: list, columns: pd.Index | None, name: str) -> np.nd
 
 
 #: True while an estimator fits copies of itself on parts of its data (cross-fitting): their
-#: layout is the one the caller's fit has already been warned about
+#: layout and settings are the ones the caller's fit has already warned about
 _FITTING_PARTS: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sk_i2moe_fitting_parts", default=False
 )
@@ -783,8 +783,10 @@ _FITTING_PARTS: contextvars.ContextVar[bool] = contextvars.ContextVar(
 def fitting_parts() -> Iterator[None]:
     """Within this context, fits are an estimator's fits on parts of its own data.
 
-    The one-modality warning is then not repeated: the caller's fit gave it
-    (per thread and task: a ``contextvars`` variable).
+    Warnings about the data's layout or the estimator's settings (one
+    modality; options a ``**kwargs`` backbone is not given) are then not
+    repeated: the caller's fit gave them (per thread and task: a
+    ``contextvars`` variable; :func:`fitting_a_part`).
     """
     token = _FITTING_PARTS.set(True)
     try:

@@ -608,6 +608,11 @@ def _enough(masks: np.ndarray) -> np.ndarray:
     return masks & (masks.sum(axis=0) >= MIN_CLAIM_SAMPLES)
 
 
+def _listed(names: list[str]) -> str:
+    """``"'a'"``, ``"'a' or 'b'"``, ``"'a', 'b' or 'c'"``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 class _Blocks:
     """Named blocks of per-sample columns, each with the mask of the samples it is averaged over.
 
@@ -824,8 +829,8 @@ class _Evidence:
         if self.swap_low is not None and not (self.swap_low > 0).any():
             unmade = np.isnan(self.swap_low)
             too_few = (
-                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples form pairs that both have "
-                "{} (and can use the synergy expert) to swap between them"
+                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples that {rival} can score pair "
+                "with a sample of the same modalities, {} among them, to swap"
             )
             if unmade.all():
                 return False, (
@@ -835,10 +840,10 @@ class _Evidence:
             tested = [repr(m) for m, skip in zip(self.modalities, unmade) if not skip]
             untested = [repr(m) for m, skip in zip(self.modalities, unmade) if skip]
             return False, (
-                "beats every single modality, but keeps most of that gain when made additive "
-                f"across any one of {', '.join(tested)} (swapping it between samples): it "
-                "mostly adds the modalities up"
-                + ("; for " + ", ".join(untested) + " " + too_few.format("it") if untested else "")
+                "beats every single modality, but is not shown to lose more than half of that "
+                f"gain when made additive across {_listed(tested)} (swapping it between "
+                "samples): it may mostly add the modalities up"
+                + (f"; for {_listed(untested)}, " + too_few.format("it") if untested else "")
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 
@@ -1217,11 +1222,8 @@ def interaction_report(
                 ],
                 n,
             ),
-            # two of the surrogate's terms are the expert on the partner's modalities
-            _enough(
-                pairable
-                & (usable[:, synergy] & usable[:, rival] & usable[partner, synergy])[:, None]
-            ),
+            # (a pair has one set of modalities: the partner can use the expert too)
+            _enough(pairable & (usable[:, synergy] & usable[:, rival])[:, None]),
         )
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does

@@ -590,6 +590,18 @@ def test_a_catch_all_factory_is_told_which_estimator_parameters_it_is_not_given(
         I2MoEClassifier(**tiny, n_layers=3, dropout=0.3).fit(X, y)
     # once per fit, not once per network the fit builds (review helper-71 W2)
     assert len([w for w in rec if "does not pass" in str(w.message)]) == 1
+    # ... and only where a network is built: not by a continued fit, nor before bad input
+    # is refused (review helper-72 X5)
+    model = I2MoEClassifier(**tiny, n_layers=3, warm_start=True)
+    with pytest.warns(UserWarning, match="does not pass n_layers=3"):
+        model.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(X, y)
+        with pytest.raises(ValueError, match="y has 29 samples but X has 30"):
+            I2MoEClassifier(**tiny, n_layers=3).fit(X, y[:29])
+    with pytest.raises(TypeError, match="fusion=<built-in function max> has no signature"):
+        I2MoEClassifier(fusion=max).fit(X, y)  # inspect's own error before (X6)
     assert received and all(options == {} for options in received)
     received.clear()
     with warnings.catch_warnings():
