@@ -357,12 +357,37 @@ def _shared_information(moments: np.ndarray) -> np.ndarray:
     return signal - np.abs(residual)
 
 
-def _swap_partners(n: int, rng: np.random.Generator) -> np.ndarray:
-    """A random pairing of the samples: ``partner[partner[i]] == i`` (one alone if n is odd)."""
+def _swap_partners(
+    n: int, rng: np.random.Generator, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """A random pairing of the samples: ``partner[partner[i]] == i``.
+
+    With ``groups`` (one integer per sample), samples are paired within their
+    group only (the swap test pairs samples of the same modalities); one
+    sample of a group of odd size, or of all of them without groups, stays
+    alone (its own partner). Without groups, or with one, the pairing is the
+    same as for ``groups=None`` from the same generator state.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe._evidence import _swap_partners
+    >>> partner = _swap_partners(6, np.random.default_rng(0), np.array([0, 0, 1, 1, 1, 1]))
+    >>> bool((partner[partner] == np.arange(6)).all()), bool((partner[:2] < 2).all())
+    (True, True)
+    """
     order = rng.permutation(n)
+    if groups is not None:
+        order = order[np.argsort(groups[order], kind="stable")]
+        keys = groups[order]
+    else:
+        keys = np.zeros(n, dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1] if n else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, sizes)  # position within the group
+    first = np.flatnonzero((rank % 2 == 0) & (rank + 1 < np.repeat(sizes, sizes)))
     partner = np.arange(n)
-    pairs = order[: n - n % 2].reshape(-1, 2)
-    partner[pairs[:, 0]], partner[pairs[:, 1]] = pairs[:, 1], pairs[:, 0]
+    partner[order[first]], partner[order[first + 1]] = order[first + 1], order[first]
     return partner
 
 

@@ -1205,7 +1205,10 @@ def interaction_report(
     # synergy whatever its construction
     partner = None
     if synergy is not None and rival is not None and len(modalities) >= 2:
-        partner = _swap_partners(n, rng)
+        # pairs of the same modalities (the test's condition), formed within them
+        absent = explanation.absent
+        patterns = None if absent is None else np.unique(absent, axis=0, return_inverse=True)[1]
+        partner = _swap_partners(n, rng, None if patterns is None else patterns.ravel())
         surrogates, pairable = _additive_surrogates(
             final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, partner
         )

@@ -465,3 +465,19 @@ def test_the_swap_test_pairs_samples_of_the_same_modalities():
         seen = dict(X, c=np.where(gone[:, None], np.nan, X["c"]))
         report = interaction_report(model, seen, y, n_bootstrap=300, random_state=seed)
         assert not report.table.loc["synergy", "supported"], seed
+
+
+def test_swap_pairs_are_formed_within_the_sets_of_modalities():
+    # pairs of the same modalities are the swap test's condition (review helper-72 X1); drawn at
+    # random, most pairs of data with scattered missingness would fail it and starve the test
+    rng = np.random.default_rng(0)
+    absent = rng.random((301, 5)) < 0.3
+    groups = np.unique(absent, axis=0, return_inverse=True)[1].ravel()
+    partner = _swap_partners(301, np.random.default_rng(1), groups)
+    assert (partner[partner] == np.arange(301)).all()
+    assert (groups[partner] == groups).all()
+    alone = partner == np.arange(301)
+    assert alone.sum() == (np.bincount(groups) % 2).sum()  # one per group of odd size
+    # one group (complete data): the pairing drawn without groups, from the same state
+    same = _swap_partners(301, np.random.default_rng(1), np.zeros(301, dtype=np.int64))
+    np.testing.assert_array_equal(same, _swap_partners(301, np.random.default_rng(1)))
