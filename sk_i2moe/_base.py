@@ -1364,9 +1364,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             return inspect.signature(factory).parameters
         except (TypeError, ValueError) as err:  # a builtin, say
             raise TypeError(
-                f"fusion={self.fusion!r} has no signature to read ({err}); pass a factory "
-                "function or a torch.nn.Module class, whose parameters name the options it "
-                "takes."
+                f"fusion={self.fusion!r} has no signature to read ({err}); pass a callable "
+                "whose parameters can be read (a function, a functools.partial, a "
+                "torch.nn.Module class), so that the options it takes are known."
             ) from None
 
     def _warn_unpassed_options(self) -> None:
@@ -1375,7 +1375,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         The estimator passes ``n_layers``, ``n_heads``, ``dropout`` and
         ``rank`` to a backbone that names them; one whose signature is a
         catch-all gets ``fusion_kwargs`` only, so a changed option would
-        otherwise change nothing without a word. Once per ``fit``.
+        otherwise change nothing without a word. Once per ``fit`` that builds a
+        network (not a continued ``warm_start`` fit, nor its parts' fits).
         """
         accepted = self._backbone_parameters()
         if not _catch_all(accepted) or fitting_a_part():  # the fit of the whole says it

@@ -829,8 +829,9 @@ class _Evidence:
         if self.swap_low is not None and not (self.swap_low > 0).any():
             unmade = np.isnan(self.swap_low)
             too_few = (
-                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples that {rival} can score pair "
-                "with a sample of the same modalities, {} among them, to swap"
+                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples, among those both the synergy "
+                f"expert and {rival} can score, have a partner with the same modalities to swap "
+                "{} with"
             )
             if unmade.all():
                 return False, (

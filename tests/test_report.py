@@ -513,7 +513,7 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
             close = np.allclose(surrogate, own)
             assert close == additive  # exact across a modality the output is additive in
     # an absent modality cannot be swapped, and a pair of two sets of modalities does not
-    # test additivity (review helper-71 X1): that pair is left out
+    # test additivity (review helper-72 X1): that pair is left out
     absent = np.zeros((301, 3), dtype=bool)
     absent[0, 1] = True
     partner = _swap_partners(301, np.random.default_rng(1))
