@@ -418,8 +418,8 @@ def _additive_surrogates(
     ``(n, M)`` which modalities each sample lacks (None: none); ``partner``
     the pairing (:func:`_swap_partners`). Returns the
     surrogate outputs, one ``(n, C)`` array per modality, and an ``(n, M)``
-    mask of the samples whose pair has two samples (one alone, with n odd,
-    swaps with itself and measures nothing) with the same modalities,
+    mask of the samples whose pair has two samples (one alone, in a group of
+    odd size, swaps with itself and measures nothing) with the same modalities,
     modality ``m`` among them: an absent one cannot be swapped, and the
     identity needs the expert's terms to be those of one set of modalities
     (an expert additive within each set, whose terms change with the set,

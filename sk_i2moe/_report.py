@@ -871,7 +871,7 @@ class _Evidence:
             if unmeasured:
                 listed = ", ".join(f"{self.label(a)} and {self.label(b)}" for a, b in unmeasured)
                 return False, (
-                    "several modalities predict on their own, but no two shown to predict "
+                    "several modalities predict on their own, but no two are shown to predict "
                     f"alike more than the label explains, and {listed} are seen together on "
                     f"fewer than {MIN_CLAIM_SAMPLES} held-out samples to compare them"
                 )
