@@ -378,6 +378,7 @@ def _swap_partners(
     """
     order = rng.permutation(n)
     if groups is not None:
+        groups = np.asarray(groups).reshape(n)  # one per sample, an (n, 1) column too
         order = order[np.argsort(groups[order], kind="stable")]
         keys = groups[order]
     else:

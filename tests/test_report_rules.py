@@ -496,7 +496,7 @@ def test_a_true_synergy_is_supported_with_scattered_missing_modalities():
     experts["synergy"] = lambda *x: 3.0 * x[0][:, 0] * x[1][:, 0]
     experts["redundancy"] = lambda *x: 0.05 * sum(v[:, 0] for v in x)
     model = FixedExpertsClassifier(names, experts, [0.05] * 5 + [0.6, 0.15]).fit()
-    for seed in range(3):
+    for seed in range(8):  # pairs drawn at random fail 3 of these 8 (review helper-74 Z2)
         rng = np.random.default_rng(seed)
         n = 200
         absent = rng.random((n, 5)) < 0.3
