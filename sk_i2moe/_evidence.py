@@ -429,11 +429,10 @@ def _additive_surrogates(
     n = arrays[0].shape[0]
     present = np.ones((n, len(arrays)), dtype=bool) if absent is None else ~absent
     paired = (partner != np.arange(n)) & (present == present[partner]).all(axis=1)
-    paired = paired[:, None]
     surrogates = []
     for m in range(len(arrays)):
         swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
         # row i: sample i with modality m from its partner, s(m_j, rest_i)
         out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
         surrogates.append(out[partner] + out - own[partner])
-    return surrogates, present & paired
+    return surrogates, present & paired[:, None]

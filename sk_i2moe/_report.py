@@ -1209,7 +1209,7 @@ def interaction_report(
         # pairs of the same modalities (the test's condition), formed within them
         absent = explanation.absent
         patterns = None if absent is None else np.unique(absent, axis=0, return_inverse=True)[1]
-        partner = _swap_partners(n, rng, None if patterns is None else patterns.ravel())
+        partner = _swap_partners(n, rng, patterns)
         surrogates, pairable = _additive_surrogates(
             final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, partner
         )

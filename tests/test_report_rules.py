@@ -357,6 +357,23 @@ def test_the_swap_test_is_made_where_no_sample_has_every_modality():
     assert (pairable == (~absent & same[:, None])).all()
 
 
+def _abc_model(unique_a, unique_b, unique_c, synergy):
+    """A stand-in mixture of modalities a, b, c leaning on ``synergy`` (weight 0.6).
+
+    ``unique_*`` map a modality's column ``(n,)`` to its uniqueness expert's
+    log-odds; ``synergy`` maps ``(a, b, c)`` to the synergy expert's; the
+    redundancy expert is a small sum of the three.
+    """
+    experts = {
+        "uniqueness[a]": lambda a, b, c: unique_a(a[:, 0]),
+        "uniqueness[b]": lambda a, b, c: unique_b(b[:, 0]),
+        "uniqueness[c]": lambda a, b, c: unique_c(c[:, 0]),
+        "synergy": synergy,
+        "redundancy": lambda a, b, c: 0.1 * (a + b + c)[:, 0],
+    }
+    return FixedExpertsClassifier(list("abc"), experts, [0.1, 0.1, 0.1, 0.6, 0.1]).fit()
+
+
 def test_the_swap_partner_must_be_able_to_use_the_synergy_expert():
     # two of the surrogate's terms are the expert on the partner's modalities: with a partner
     # that has one modality (the expert unusable there) an additive expert was called
@@ -365,14 +382,9 @@ def test_the_swap_partner_must_be_able_to_use_the_synergy_expert():
         others = (b[:, 0] != 0) | (c[:, 0] != 0)
         return np.where(others, 3 * a[:, 0], -3 * a[:, 0]) + 2 * b[:, 0] + 2 * c[:, 0]
 
-    experts = {
-        "uniqueness[a]": lambda a, b, c: 1.5 * np.sign(a[:, 0]),
-        "uniqueness[b]": lambda a, b, c: 1.0 * np.sign(b[:, 0]),
-        "uniqueness[c]": lambda a, b, c: 1.0 * np.sign(c[:, 0]),
-        "synergy": synergy,
-        "redundancy": lambda a, b, c: 0.1 * (a + b + c)[:, 0],
-    }
-    model = FixedExpertsClassifier(list("abc"), experts, [0.1, 0.1, 0.1, 0.6, 0.1]).fit()
+    model = _abc_model(
+        lambda x: 1.5 * np.sign(x), lambda x: np.sign(x), lambda x: np.sign(x), synergy
+    )
     for seed in range(3):
         rng = np.random.default_rng(seed)
         n = 400
@@ -449,14 +461,7 @@ def test_the_swap_test_pairs_samples_of_the_same_modalities():
         has_c = c[:, 0] != 0
         return np.where(has_c, 3 * a[:, 0] + 2 * b[:, 0] + 6 * c[:, 0], -3 * a[:, 0] + 2 * b[:, 0])
 
-    experts = {
-        "uniqueness[a]": lambda a, b, c: 0.5 * a[:, 0],
-        "uniqueness[b]": lambda a, b, c: 0.3 * b[:, 0],
-        "uniqueness[c]": lambda a, b, c: 1.2 * c[:, 0],
-        "synergy": synergy,
-        "redundancy": lambda a, b, c: 0.1 * (a + b + c)[:, 0],
-    }
-    model = FixedExpertsClassifier(list("abc"), experts, [0.1, 0.1, 0.1, 0.6, 0.1]).fit()
+    model = _abc_model(lambda x: 0.5 * x, lambda x: 0.3 * x, lambda x: 1.2 * x, synergy)
     for seed in range(3):
         rng = np.random.default_rng(seed)
         n = 300
