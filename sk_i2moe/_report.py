@@ -207,6 +207,10 @@ class InteractionReport:
         Whether the samples were weighted (``sample_weight``).
     confidence : float
         Level of the bootstrap intervals.
+    n_bootstrap : int
+        Resamples the intervals are taken over; :meth:`summary` says when
+        each tail of the ``confidence`` intervals holds fewer than five of
+        them (their ends are then rough).
     names_by_construction : bool
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
@@ -227,6 +231,7 @@ class InteractionReport:
     metric: str = "accuracy"
     n_samples: int = 0
     confidence: float = 0.95
+    n_bootstrap: int = 1000
     names_by_construction: bool = True
     estimator_name: str = ""
     absence: dict | None = field(default=None, repr=False)
@@ -252,7 +257,23 @@ class InteractionReport:
         samples = "samples" if self.training_rows else "held-out samples"
         lines = [
             f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
-            f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals).",
+            f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals, "
+            f"{self.n_bootstrap} resamples).",
+            *(
+                [
+                    f"Too few resamples: {_tail_resamples(self.confidence, self.n_bootstrap):.2g} "
+                    f"lie beyond each end of the {level} intervals, so their ends are rough"
+                    + (
+                        ""
+                        if self.dominant_by_confidence
+                        else " and no other interval level checks the answer"
+                    )
+                    + f"; pass n_bootstrap={_resamples_needed(self.confidence, self.n_bootstrap)} "
+                    "or more."
+                ]
+                if _too_few(self.confidence, self.n_bootstrap)
+                else []
+            ),
             *(
                 [
                     "WARNING: these samples look like the model's training data, NOT held out: "
@@ -557,16 +578,24 @@ def _sensitivity_levels(confidence: float, n_bootstrap: int) -> list[float]:
     estimate: each tail holds at least ``MIN_TAIL_RESAMPLES`` of them.
     """
     levels = [round(1 - f * (1 - confidence), 10) for f in SENSITIVITY_FACTORS]
-    return [
-        level
-        for level in levels
-        if 0 < level < 1 and _tail_resamples(level, n_bootstrap) >= MIN_TAIL_RESAMPLES - 1e-9
-    ]
+    return [level for level in levels if 0 < level < 1 and not _too_few(level, n_bootstrap)]
 
 
 def _tail_resamples(level: float, n_bootstrap: int) -> float:
     """How many of ``n_bootstrap`` resamples lie beyond each end of a ``level`` interval."""
     return (1 - level) / 2 * n_bootstrap
+
+
+def _too_few(level: float, n_bootstrap: int) -> bool:
+    """Whether each tail of a ``level`` interval holds fewer than ``MIN_TAIL_RESAMPLES``."""
+    return _tail_resamples(level, n_bootstrap) < MIN_TAIL_RESAMPLES - 1e-9
+
+
+def _resamples_needed(level: float, n_bootstrap: int) -> int:
+    """The fewest resamples whose ``level`` intervals have ``MIN_TAIL_RESAMPLES`` per tail."""
+    return int(
+        np.ceil(round(MIN_TAIL_RESAMPLES / _tail_resamples(level, n_bootstrap) * n_bootstrap, 6))
+    )
 
 
 def _dominant(table: pd.DataFrame) -> str | None:
@@ -1048,8 +1077,8 @@ def interaction_report(
     >>> report = interaction_report(clf, {k: v[200:] for k, v in X.items()}, y[200:])
     >>> report.table.columns.tolist()[:4]
     ['mean_weight', 'weight_low', 'weight_high', 'score']
-    >>> print(report.summary().splitlines()[0])
-    Interaction report for I2MoEClassifier on 100 held-out samples (95% bootstrap intervals).
+    >>> print(report.summary().splitlines()[0])  # doctest: +ELLIPSIS
+    Interaction report for I2MoEClassifier on 100 held-out samples (95% bootstrap intervals, ...).
     """
     if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
         raise TypeError(f"confidence must be a number in (0, 1); got {confidence!r}.")
@@ -1060,13 +1089,11 @@ def interaction_report(
         raise TypeError(f"n_bootstrap must be an integer; got {n_bootstrap!r}.")
     if n_bootstrap < 10:
         raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
-    beyond = _tail_resamples(confidence, n_bootstrap)
-    if beyond < MIN_TAIL_RESAMPLES - 1e-9:
-        needed = int(np.ceil(round(MIN_TAIL_RESAMPLES / beyond * n_bootstrap, 6)))
+    if _too_few(confidence, n_bootstrap):
         warn(
-            f"n_bootstrap={n_bootstrap} leaves {beyond:.2g} "
+            f"n_bootstrap={n_bootstrap} leaves {_tail_resamples(confidence, n_bootstrap):.2g} "
             f"resamples beyond each end of the {100 * confidence:g}% intervals, too few to place "
-            f"them; pass n_bootstrap={needed} or more.",
+            f"them; pass n_bootstrap={_resamples_needed(confidence, n_bootstrap)} or more.",
             UserWarning,
         )
     final, Xt = final_estimator(estimator, X)
@@ -1345,6 +1372,7 @@ def interaction_report(
         metric=metric_name(final, scoring),
         n_samples=n,
         confidence=confidence,
+        n_bootstrap=n_bootstrap,
         names_by_construction=by_construction,
         estimator_name=type(final).__name__,
         absence=_absence_evidence(explanation, mixture_output, targets, task, unit, w),

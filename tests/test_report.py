@@ -117,6 +117,26 @@ def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
     assert ((w.skill_high - w.skill_low) > (n.skill_high - n.skill_low)).all()
 
 
+def test_the_summary_says_how_many_resamples_and_when_they_are_too_few(unique_m1):
+    # with 10 resamples (allowed, warned at the call) the summary stated the intervals and a
+    # dominant interaction as firmly as with 1,000 and checked it at no other level
+    clf, X, y = unique_m1
+    with pytest.warns(UserWarning, match="too few"):
+        few = interaction_report(clf, X, y, n_bootstrap=10, random_state=0)
+    assert few.n_bootstrap == 10 and few.dominant_by_confidence == {}
+    lines = few.summary().splitlines()
+    assert "10 resamples" in lines[0]
+    assert "Too few resamples: 0.25 lie beyond each end of the 95% intervals" in lines[1]
+    assert "no other interval level checks the answer; pass n_bootstrap=200 or more." in lines[1]
+    with pytest.warns(UserWarning, match="too few"):  # 0.90 is checked, 0.95 is rough
+        some = interaction_report(clf, X, y, n_bootstrap=100, random_state=0)
+    assert list(some.dominant_by_confidence) == [0.9]
+    assert "so their ends are rough; pass n_bootstrap=200 or more." in some.summary()
+    enough = interaction_report(clf, X, y, n_bootstrap=200, random_state=0)
+    assert "1000" not in enough.summary() and "200 resamples)." in enough.summary()
+    assert "Too few" not in enough.summary()
+
+
 def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fragile(unique_m1):
     # the same seed's dominant interaction flipped with the seed on a clinical table, and the
     # summary stated it flatly; the same resamples at 0.90 and 0.99 say how near it sits
