@@ -858,14 +858,14 @@ class _Evidence:
         if self.swap_low is not None and not (self.swap_low > 0).any():
             unmade = np.isnan(self.swap_low)
             too_few = (
-                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples, among those both the synergy "
-                f"expert and {rival} can score, have a partner with the same modalities to swap "
-                "{} with"
+                f"{MIN_CLAIM_SAMPLES} held-out samples that have it, among those both the "
+                f"synergy expert and {rival} can score, have a partner with the same modalities "
+                "to swap it with"
             )
             if unmade.all():
                 return False, (
                     "beats every single modality, but whether it only adds the modalities up "
-                    "cannot be checked: " + too_few.format("any modality")
+                    "cannot be checked: for no modality do at least " + too_few
                 )
             tested = [repr(m) for m, skip in zip(self.modalities, unmade) if not skip]
             untested = [repr(m) for m, skip in zip(self.modalities, unmade) if skip]
@@ -873,7 +873,7 @@ class _Evidence:
                 "beats every single modality, but is not shown to lose more than half of that "
                 f"gain when made additive across {_listed(tested)} (swapping it between "
                 "samples): it may mostly add the modalities up"
-                + (f"; for {_listed(untested)}, " + too_few.format("it") if untested else "")
+                + (f"; for {_listed(untested)}, fewer than " + too_few if untested else "")
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 

@@ -434,14 +434,14 @@ def test_comparisons_that_could_not_be_made_are_said_to_be_so():
     unmade = _evidence(swap_low=np.full(3, np.nan)).verdict(3)
     assert not unmade[0]
     assert (
-        "cannot be checked: fewer than 10 held-out samples, among those both the synergy expert "
-        "and uniqueness[a] can score, have a partner with the same modalities to swap any "
-        "modality with" in unmade[1]
+        "cannot be checked: for no modality do at least 10 held-out samples that have it, "
+        "among those both the synergy expert and uniqueness[a] can score, have a partner with "
+        "the same modalities to swap it with" in unmade[1]
     )
     partly = _evidence(swap_low=np.array([np.nan, -0.1, np.nan])).verdict(3)
     assert not partly[0]
     assert "lose more than half of that gain when made additive across 'b' (swapping" in partly[1]
-    assert "; for 'a' or 'c', fewer than 10 held-out samples, among those" in partly[1]
+    assert "; for 'a' or 'c', fewer than 10 held-out samples that have it, among" in partly[1]
     assert partly[1].endswith("to swap it with")
     margin = _evidence(margin_low={0: 0.05, 1: np.nan, 2: 0.05}).verdict(3)
     assert not margin[0]
