@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sk_i2moe.nn import (
+    FUSIONS,
     InteractionMoE,
     ReweightingMLP,
     StructuredInteractionMoE,
@@ -438,3 +439,24 @@ def test_the_plain_api_names_wrong_batches_dtypes_masks_and_sizes(cls):
     for n_features in ([], [5, 0], [5, 2.5], [True, 3]):
         with pytest.raises(ValueError, match="n_features must list each modality"):
             cls(n_features, n_outputs=2)
+
+
+@pytest.mark.parametrize("fusion", sorted(FUSIONS))
+@pytest.mark.parametrize("kind", [InteractionMoE, StructuredInteractionMoE])
+def test_a_model_converted_to_float64_trains_and_predicts_in_float64(kind, fusion):
+    # the weights and the mixture were always cast to float32 (for bfloat16 autocast), so
+    # model.double() failed in the mixture's einsum with "expected scalar type Float"
+    torch.manual_seed(0)
+    xs = [torch.randn(16, 5, dtype=torch.float64), torch.randn(16, 3, dtype=torch.float64)]
+    y = (xs[0][:, 0] > 0).long()
+    model = kind([5, 3], n_outputs=2, hidden_dim=16, fusion=fusion).double()
+    objective = model.Objective(torch.nn.CrossEntropyLoss(reduction="none"))
+    total, _ = objective(model.train()(xs), y)
+    total.backward()
+    assert total.dtype == torch.float64
+    out = model.eval()(xs)
+    assert out.logits.dtype == out.weights.dtype == out.expert_logits.dtype == torch.float64
+    # the same model in float32 predicts the same, to float32's precision
+    single = model.float()([x.float() for x in xs])
+    assert single.logits.dtype == torch.float32
+    torch.testing.assert_close(out.logits.float(), single.logits, rtol=1e-4, atol=1e-4)

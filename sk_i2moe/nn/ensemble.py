@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._dtypes import at_least_float32
 from .models import MixtureOfInteractionExperts, MixtureOutput
 
 ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
@@ -98,10 +99,12 @@ def combine_members(outputs: Sequence[MixtureOutput]) -> dict[str, torch.Tensor]
     >>> out["logits"].item(), out["weights"].tolist(), out["expert_logits"][0, :, 0].tolist()
     (3.0, [[0.75, 0.25]], [1.0, 8.5])
     """
-    weights = torch.stack([o.weights.float() for o in outputs], dim=1)  # [B, K, E]
-    experts = torch.stack([o.expert_logits.float() for o in outputs], dim=1)  # [B, K, E, C]
+    weights = torch.stack([at_least_float32(o.weights) for o in outputs], dim=1)  # [B, K, E]
+    experts = torch.stack(
+        [at_least_float32(o.expert_logits) for o in outputs], dim=1
+    )  # [B, K, E, C]
     return {
-        "logits": torch.stack([o.logits.float() for o in outputs]).mean(0),
+        "logits": torch.stack([at_least_float32(o.logits) for o in outputs]).mean(0),
         "weights": weights.mean(1),
         "expert_logits": experts.mean(1),
         "member_weights": weights,
@@ -257,7 +260,7 @@ class MixtureEnsemble(nn.Module):
             combined = combine_members(outputs)
         else:
             combined = {
-                name: torch.cat([getattr(o, name).float() for o in outputs])
+                name: torch.cat([at_least_float32(getattr(o, name)) for o in outputs])
                 for name in ("logits", "weights", "expert_logits")
             }
         gates = [o.gate_loss for o in outputs if o.gate_loss is not None]

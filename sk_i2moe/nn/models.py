@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ._defaults import DEFAULTS
+from ._dtypes import at_least_float32
 from .encoders import make_encoder
 from .experts import alone_from_variants, build_variants, single_modality_variants
 from .fusion import make_fusion
@@ -304,7 +305,7 @@ def modality_agreement(
     >>> modality_agreement(torch.tensor([[sure, unsure]]), torch.tensor([[True, False]]))
     tensor([[ 2., -2.]])
     """
-    outputs = modality_logits.float()
+    outputs = at_least_float32(modality_logits)
     if softmax:
         outputs = outputs - outputs.mean(-1, keepdim=True)
     if present is None:
@@ -419,7 +420,7 @@ def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
     >>> capped_softmax(torch.tensor([3.0, 0.0]))  # two modalities: always equal
     tensor([0.5000, 0.5000])
     """
-    weights = torch.softmax(scores.float(), dim=-1)
+    weights = torch.softmax(at_least_float32(scores), dim=-1)
     if not isinstance(cap, torch.Tensor) and cap * scores.shape[-1] < 1:
         raise ValueError(f"cap={cap} is below 1/{scores.shape[-1]}: the weights cannot sum to 1.")
     cap = torch.as_tensor(cap, dtype=weights.dtype, device=weights.device).expand_as(weights)
@@ -511,7 +512,7 @@ def _masked_softmax(scores: torch.Tensor, available: torch.Tensor | None = None)
     Tensor
         ``[B, E]`` weights summing to 1 over the available entries.
     """
-    scores = scores.float()
+    scores = at_least_float32(scores)
     if available is not None:
         scores = scores.masked_fill(~available, float("-inf"))
     return torch.softmax(scores, dim=-1)
@@ -556,7 +557,7 @@ class ReweightingMLP(nn.Module):
 
     def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
         """Return the raw scores ``[B, E]`` (float32, also under autocast)."""
-        return self.net(pooled).float()
+        return at_least_float32(self.net(pooled))
 
     def forward(
         self, pooled: torch.Tensor, temperature: float, available: torch.Tensor | None = None
@@ -638,8 +639,9 @@ class ModalityScorer(nn.Module):
 
     def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, M]`` from the pooled embeddings ``[B, M * H]`` (float32)."""
-        per_modality = pooled.unflatten(1, self.weight.shape).float()  # [B, M, H]
-        return torch.einsum("bmh,mh->bm", per_modality, self.weight.float()) + self.bias.float()
+        per_modality = at_least_float32(pooled.unflatten(1, self.weight.shape))  # [B, M, H]
+        weight, bias = at_least_float32(self.weight), at_least_float32(self.bias)
+        return torch.einsum("bmh,mh->bm", per_modality, weight) + bias
 
 
 _SHARED_PARAMETERS = """\
@@ -1449,7 +1451,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             # expert on samples only it informs; the redundancy expert's loss trains its
             # modality weights
             redundancy = torch.einsum(
-                "bm,bmc->bc", redundancy_weights, per_modality.detach().float()
+                "bm,bmc->bc", redundancy_weights, at_least_float32(per_modality.detach())
             )
         expert_logits = torch.cat(
             [parts.fixed_logits, redundancy.to(per_modality.dtype).unsqueeze(1)], dim=1

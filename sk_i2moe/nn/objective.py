@@ -58,6 +58,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._defaults import DEFAULTS
+from ._dtypes import at_least_float32
 
 __all__ = [
     "DISTANCES",
@@ -304,7 +305,7 @@ class MixtureObjective(nn.Module):
             Scalar loss; 0 for a batch whose weights are all 0 (it has nothing
             to learn from, e.g. a mini-batch of rows weighted 0).
         """
-        per_sample = self.task_loss(logits.float(), y)
+        per_sample = self.task_loss(at_least_float32(logits), y)
         if per_sample.dim() > 1:
             per_sample = per_sample.flatten(1).mean(1)
         return _batch_mean(per_sample, sample_weight)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._dtypes import at_least_float32
 from .ensemble import EnsembleObjective, mixtures_of
 from .models import ExpertPass
 
@@ -60,10 +61,10 @@ def _expert_passes(
         whole = ExpertPass.concat(chunks)
         passes.append(
             ExpertPass(
-                pooled=whole.pooled.float(),
+                pooled=at_least_float32(whole.pooled),
                 present=whole.present,
-                fixed_logits=whole.fixed_logits.float(),
-                modality_logits=whole.modality_logits.float(),
+                fixed_logits=at_least_float32(whole.fixed_logits),
+                modality_logits=at_least_float32(whole.modality_logits),
                 gate_loss=None,
             )
         )
