@@ -207,10 +207,10 @@ class InteractionReport:
         Whether the samples were weighted (``sample_weight``).
     confidence : float
         Level of the bootstrap intervals.
-    n_bootstrap : int
+    n_bootstrap : int or None
         Resamples the intervals are taken over; :meth:`summary` says when
         each tail of the ``confidence`` intervals holds fewer than five of
-        them (their ends are then rough).
+        them (their ends are then rough). None where not recorded.
     names_by_construction : bool
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
@@ -231,13 +231,13 @@ class InteractionReport:
     metric: str = "accuracy"
     n_samples: int = 0
     confidence: float = 0.95
-    n_bootstrap: int = 1000
     names_by_construction: bool = True
     estimator_name: str = ""
     absence: dict | None = field(default=None, repr=False)
     weighted: bool = False
     dominant_by_confidence: dict = field(default_factory=dict, repr=False)
     training_rows: bool = False
+    n_bootstrap: int | None = None
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -257,22 +257,15 @@ class InteractionReport:
         samples = "samples" if self.training_rows else "held-out samples"
         lines = [
             f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
-            f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals, "
-            f"{self.n_bootstrap} resamples).",
+            f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals"
+            + ("" if self.n_bootstrap is None else f", {self.n_bootstrap} resamples")
+            + ").",
             *(
-                [
-                    f"Too few resamples: {_tail_resamples(self.confidence, self.n_bootstrap):.2g} "
-                    f"lie beyond each end of the {level} intervals, so their ends are rough"
-                    + (
-                        ""
-                        if self.dominant_by_confidence
-                        else " and no other interval level checks the answer"
-                    )
-                    + f"; pass n_bootstrap={_resamples_needed(self.confidence, self.n_bootstrap)} "
-                    "or more."
-                ]
-                if _too_few(self.confidence, self.n_bootstrap)
-                else []
+                []
+                if self.n_bootstrap is None
+                else _too_few_line(
+                    self.confidence, self.n_bootstrap, bool(self.dominant_by_confidence)
+                )
             ),
             *(
                 [
@@ -577,25 +570,43 @@ def _sensitivity_levels(confidence: float, n_bootstrap: int) -> list[float]:
     Only levels in (0, 1) whose interval ends ``n_bootstrap`` resamples can
     estimate: each tail holds at least ``MIN_TAIL_RESAMPLES`` of them.
     """
+    return [level for level in _other_levels(confidence) if not _too_few(level, n_bootstrap)]
+
+
+def _other_levels(confidence: float) -> list[float]:
+    """The levels in (0, 1) that ``SENSITIVITY_FACTORS`` make of ``confidence``."""
     levels = [round(1 - f * (1 - confidence), 10) for f in SENSITIVITY_FACTORS]
-    return [level for level in levels if 0 < level < 1 and not _too_few(level, n_bootstrap)]
-
-
-def _tail_resamples(level: float, n_bootstrap: int) -> float:
-    """How many of ``n_bootstrap`` resamples lie beyond each end of a ``level`` interval."""
-    return (1 - level) / 2 * n_bootstrap
+    return [level for level in levels if 0 < level < 1]
 
 
 def _too_few(level: float, n_bootstrap: int) -> bool:
     """Whether each tail of a ``level`` interval holds fewer than ``MIN_TAIL_RESAMPLES``."""
-    return _tail_resamples(level, n_bootstrap) < MIN_TAIL_RESAMPLES - 1e-9
+    return n_bootstrap < _resamples_needed(level)
 
 
-def _resamples_needed(level: float, n_bootstrap: int) -> int:
+def _resamples_needed(level: float) -> int:
     """The fewest resamples whose ``level`` intervals have ``MIN_TAIL_RESAMPLES`` per tail."""
-    return int(
-        np.ceil(round(MIN_TAIL_RESAMPLES / _tail_resamples(level, n_bootstrap) * n_bootstrap, 6))
-    )
+    return int(np.ceil(round(2 * MIN_TAIL_RESAMPLES / (1 - level), 6)))
+
+
+def _too_few_line(confidence: float, n_bootstrap: int, checked: bool) -> list[str]:
+    """The summary's line on too few resamples (none when there are enough).
+
+    ``checked``: whether the answer was also decided at another level. The
+    number of resamples it asks for places the ends and, where no other
+    level was checked, lets the first that can be checked be.
+    """
+    if not _too_few(confidence, n_bootstrap):
+        return []
+    needed = _resamples_needed(confidence)
+    if not checked:
+        needed = max(needed, min(map(_resamples_needed, _other_levels(confidence)), default=0))
+    return [
+        f"Too few resamples: fewer than {MIN_TAIL_RESAMPLES} lie beyond each end of the "
+        f"{100 * confidence:g}% intervals, so their ends are rough"
+        + ("" if checked else " and no other interval level checks the answer")
+        + f"; pass n_bootstrap={needed} or more."
+    ]
 
 
 def _dominant(table: pd.DataFrame) -> str | None:
@@ -1091,9 +1102,9 @@ def interaction_report(
         raise ValueError(f"n_bootstrap must be at least 10; got {n_bootstrap}.")
     if _too_few(confidence, n_bootstrap):
         warn(
-            f"n_bootstrap={n_bootstrap} leaves {_tail_resamples(confidence, n_bootstrap):.2g} "
-            f"resamples beyond each end of the {100 * confidence:g}% intervals, too few to place "
-            f"them; pass n_bootstrap={_resamples_needed(confidence, n_bootstrap)} or more.",
+            f"n_bootstrap={n_bootstrap} leaves fewer than {MIN_TAIL_RESAMPLES} resamples beyond "
+            f"each end of the {100 * confidence:g}% intervals, too few to place them; pass "
+            f"n_bootstrap={_resamples_needed(confidence)} or more.",
             UserWarning,
         )
     final, Xt = final_estimator(estimator, X)

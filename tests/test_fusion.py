@@ -337,6 +337,18 @@ def test_custom_backbone_equals_loop_over_independent_instances():
     assert w.shape == (E, 6, H) and not torch.allclose(w[0], w[1])  # independent init
 
 
+def test_an_expert_module_of_a_float64_backbone_holds_its_float64_values():
+    # the copy was built from the float32 skeleton, so a .double() model's experts came out
+    # rounded to float32 and refused the model's own float64 tokens (review helper-76 F8)
+    fusion = _custom().double().eval()
+    tokens = _tokens(n=7).double()
+    out = fusion(tokens)
+    for e in range(E):
+        expert = fusion.expert_module(e)
+        assert all(p.dtype == torch.float64 for p in expert.parameters())
+        torch.testing.assert_close(out.logits[e], expert(tokens), rtol=0, atol=1e-12)
+
+
 def test_custom_backbone_parameters_train_and_serialise():
     import io
     import pickle

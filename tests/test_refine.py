@@ -185,3 +185,28 @@ def test_a_compiled_ensemble_still_refines_its_weights(data):
     arrays = [np.asarray(X[name], dtype=np.float32) for name in clf.modalities_]
     dataset = ModalityDataset(arrays, y.astype(np.int64), np.ones(len(y), dtype=np.float32))
     assert clf._fit_weights(dataset, torch.device("cpu")) == 5
+
+
+@pytest.mark.parametrize("kind", [InteractionMoE, StructuredInteractionMoE])
+def test_a_float64_ensemble_trains_and_its_weights_refine_in_float64(kind):
+    # the members' weights and outputs were stacked as float32 (review helper-76 F7)
+    torch.manual_seed(0)
+    xs = [torch.randn(40, 5, dtype=torch.float64), torch.randn(40, 3, dtype=torch.float64)]
+    y = (xs[0][:, 0] > 0).long()
+    model = MixtureEnsemble(kind, 2, n_features=[5, 3], n_outputs=2, hidden_dim=8).double()
+    objective = EnsembleObjective(
+        kind.Objective, task_loss=torch.nn.CrossEntropyLoss(reduction="none")
+    )
+    total, _ = objective(model.train()(xs), y)
+    total.backward()
+    assert total.dtype == torch.float64
+    out = model.eval()(xs)
+    assert out.logits.dtype == out.member_weights.dtype == torch.float64
+    if refinable(model):
+        before = model.eval()(xs).weights.detach()
+        losses = fit_reweighting(
+            model, objective, xs, y, torch.ones(40, dtype=torch.float64), max_steps=3
+        )
+        assert len(losses) == 3 and all(np.isfinite(losses))
+        after = model(xs).weights
+        assert after.dtype == torch.float64 and not torch.equal(before, after)

@@ -120,14 +120,21 @@ def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
 def test_the_summary_says_how_many_resamples_and_when_they_are_too_few(unique_m1):
     # with 10 resamples (allowed, warned at the call) the summary stated the intervals and a
     # dominant interaction as firmly as with 1,000 and checked it at no other level
+    from dataclasses import replace
+
     clf, X, y = unique_m1
-    with pytest.warns(UserWarning, match="too few"):
+    with pytest.warns(UserWarning, match="fewer than 5 resamples beyond each end"):
         few = interaction_report(clf, X, y, n_bootstrap=10, random_state=0)
     assert few.n_bootstrap == 10 and few.dominant_by_confidence == {}
     lines = few.summary().splitlines()
-    assert "10 resamples" in lines[0]
-    assert "Too few resamples: 0.25 lie beyond each end of the 95% intervals" in lines[1]
-    assert "no other interval level checks the answer; pass n_bootstrap=200 or more." in lines[1]
+    assert "10 resamples)." in lines[0]
+    assert lines[1] == (
+        "Too few resamples: fewer than 5 lie beyond each end of the 95% intervals, so their "
+        "ends are rough and no other interval level checks the answer; pass n_bootstrap=200 "
+        "or more."
+    )
+    # 199 leaves 4.975 per tail: too few (review helper-76 F1: it was printed as 5)
+    assert "Too few resamples" in replace(few, n_bootstrap=199).summary()
     with pytest.warns(UserWarning, match="too few"):  # 0.90 is checked, 0.95 is rough
         some = interaction_report(clf, X, y, n_bootstrap=100, random_state=0)
     assert list(some.dominant_by_confidence) == [0.9]
@@ -135,6 +142,12 @@ def test_the_summary_says_how_many_resamples_and_when_they_are_too_few(unique_m1
     enough = interaction_report(clf, X, y, n_bootstrap=200, random_state=0)
     assert "1000" not in enough.summary() and "200 resamples)." in enough.summary()
     assert "Too few" not in enough.summary()
+    # at 50 % the ends need 20 resamples, the one other level (90 %) 100 (F2)
+    with pytest.warns(UserWarning, match="pass n_bootstrap=20 or more"):
+        half = interaction_report(clf, X, y, confidence=0.5, n_bootstrap=10, random_state=0)
+    assert "checks the answer; pass n_bootstrap=100 or more." in half.summary()
+    # a report that does not record its resamples claims no number (F3)
+    assert "bootstrap intervals)." in replace(few, n_bootstrap=None).summary().splitlines()[0]
 
 
 def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fragile(unique_m1):

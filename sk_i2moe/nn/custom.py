@@ -304,6 +304,8 @@ class VmappedFusion(nn.Module):
         params, buffers = self._state()
         device = next(iter(params.values())).device if params else torch.device("cpu")
         module = copy.deepcopy(self.skeleton).to_empty(device=device)
+        if params:  # the skeleton keeps its first dtype; a .double() model's values are float64
+            module = module.to(dtype=next(iter(params.values())).dtype)
         with torch.no_grad():
             for name, value in params.items():
                 module.get_parameter(name).copy_(value[e])

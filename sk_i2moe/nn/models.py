@@ -291,7 +291,7 @@ def modality_agreement(
     Returns
     -------
     Tensor
-        ``[B, C]`` in float32.
+        ``[B, C]`` in float32 at least (float64 for float64 logits).
 
     Examples
     --------
@@ -498,7 +498,7 @@ def shrink_weights(
 
 
 def _masked_softmax(scores: torch.Tensor, available: torch.Tensor | None = None) -> torch.Tensor:
-    """Softmax over the last axis (float32) with weight exactly 0 where not ``available``.
+    """Softmax over the last axis (float32 at least) with weight exactly 0 where not ``available``.
 
     Parameters
     ----------
@@ -556,7 +556,7 @@ class ReweightingMLP(nn.Module):
         self.net = nn.Sequential(*layers[:-1])
 
     def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Return the raw scores ``[B, E]`` (float32, also under autocast)."""
+        """Return the raw scores ``[B, E]`` (float32 at least, also under autocast)."""
         return at_least_float32(self.net(pooled))
 
     def forward(
@@ -638,7 +638,7 @@ class ModalityScorer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_modalities))
 
     def raw_scores(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Scores ``[B, M]`` from the pooled embeddings ``[B, M * H]`` (float32)."""
+        """Scores ``[B, M]`` from the pooled embeddings ``[B, M * H]`` (float32 at least)."""
         per_modality = at_least_float32(pooled.unflatten(1, self.weight.shape))  # [B, M, H]
         weight, bias = at_least_float32(self.weight), at_least_float32(self.bias)
         return torch.einsum("bmh,mh->bm", per_modality, weight) + bias
@@ -1059,7 +1059,7 @@ class InteractionMoE(MixtureOfInteractionExperts):
         with torch.no_grad():
             batch_mean = tokens.mean(0)
             momentum = torch.where(self.reference_seen, 0.1, 1.0)
-            # under autocast the tokens may be bfloat16; the running mean stays float32
+            # under autocast the tokens may be bfloat16; the running mean keeps its own dtype
             self.reference_mean.lerp_(batch_mean.to(self.reference_mean.dtype), momentum)
             self.reference_seen.fill_(True)
         return self.reference_mean.to(tokens.dtype).expand_as(tokens)

@@ -293,7 +293,7 @@ class MixtureObjective(nn.Module):
         Parameters
         ----------
         logits : Tensor
-            ``[B, C]`` outputs (computed in float32 whatever their dtype).
+            ``[B, C]`` outputs (computed in float32 at least: float64 stays float64).
         y : Tensor
             Targets as the criterion expects them.
         sample_weight : Tensor

@@ -49,7 +49,7 @@ def _expert_passes(
     present: torch.Tensor | None,
     batch_size: int,
 ) -> list[ExpertPass]:
-    """Each member's pass over all the rows, computed batch by batch, in float32."""
+    """Each member's pass over all the rows, computed batch by batch, in float32 at least."""
     n = inputs[0].shape[0]
     passes = []
     for member in members:
