@@ -1606,7 +1606,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             For a custom (callable) fusion backbone, which cannot be written
             as data, or any other value that cannot (named in the message);
             or when parameters the network is built from changed since the
-            fit (the file would describe another network).
+            fit (the file would describe another network); or when the
+            metadata would exceed the 100 MB safetensors allows in a file's
+            header (a long per-batch training history; the message gives the
+            remedy).
 
         Examples
         --------

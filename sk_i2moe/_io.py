@@ -39,6 +39,8 @@ _META_KEY = "sk_i2moe"
 #: the safetensors metadata key of the SHA-256 of the metadata text (absent in older files)
 _META_DIGEST_KEY = "sk_i2moe_sha256"
 _MODULE_PREFIX = "module."
+#: safetensors refuses a file whose header (tensor index and metadata, as JSON) is larger
+HEADER_LIMIT = 100_000_000
 _OPTIMIZER_PREFIX = "optimizer."
 #: the ONNX graph's second output: every row's interaction weights, one column per expert
 WEIGHTS_OUTPUT = "interaction_weights"
@@ -322,7 +324,9 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
     ------
     ValueError
         For a custom (callable) fusion backbone, or a parameter or fitted value
-        that cannot be written as data (named in the message).
+        that cannot be written as data (named in the message), or metadata
+        beyond the 100 MB safetensors allows in a file's header (a long
+        per-batch training history, say; the message gives the remedy).
     """
     from safetensors.torch import save_file
     from sklearn.utils.validation import check_is_fitted
@@ -369,10 +373,48 @@ def save(estimator: object, path: str | os.PathLike, *, optimizer: bool = True) 
             "labels or selectors at the width of their longest string (or as objects, e.g. "
             "y.astype(object)) and fit again."
         )
-    save_file(
-        tensors,
-        os.fspath(path),
-        metadata={_META_KEY: text, _META_DIGEST_KEY: _text_digest(text)},
+    metadata = {_META_KEY: text, _META_DIGEST_KEY: _text_digest(text)}
+    _refuse_a_header_too_large(document, metadata, tensors)
+    save_file(tensors, os.fspath(path), metadata=metadata)
+
+
+def _refuse_a_header_too_large(
+    document: dict, metadata: dict[str, str], tensors: dict[str, torch.Tensor]
+) -> None:
+    """A ``ValueError`` where safetensors would refuse the file's header, naming its bulk.
+
+    The header holds the metadata and one entry (dtype, shape, offsets) per
+    tensor; the estimate is an upper bound (JSON with every character escaped
+    as ASCII, the longest dtype name).
+    """
+    compact = {"separators": (",", ":")}  # as safetensors writes it
+    offsets = np.cumsum([0, *(t.numel() * t.element_size() for t in tensors.values())])
+    entries = sum(
+        len(
+            json.dumps(
+                {k: {"dtype": "BF16", "shape": [*t.shape], "data_offsets": [a, b]}}, **compact
+            )
+        )
+        for (k, t), a, b in zip(tensors.items(), offsets[:-1].tolist(), offsets[1:].tolist())
+    )
+    size = len(json.dumps({"__metadata__": metadata}, **compact)) + entries
+    if size <= HEADER_LIMIT:
+        return
+    parts = {key: len(json.dumps(value)) for key, value in document.items()}
+    largest = max(parts, key=parts.__getitem__)
+    if largest == "history":
+        epochs = len(document["history"])
+        records = sum(len(epoch.get("batches", ())) for epoch in document["history"])
+        remedy = (
+            f"the training history ({epochs} epoch{'s' * (epochs != 1)}, {records} per-batch "
+            "records) takes most of it. Drop the per-batch records before saving (the "
+            "per-epoch ones are kept): for epoch in est.history_: epoch['batches'] = []"
+        )
+    else:
+        remedy = f"its largest part is the {largest!r} entry ({parts[largest] / 1e6:.3g} MB)."
+    raise ValueError(
+        f"Cannot save the model: its metadata would take about {size / 1e6:.3g} MB of the "
+        f"file's header, which safetensors limits to {HEADER_LIMIT / 1e6:.3g} MB; {remedy}"
     )
 
 

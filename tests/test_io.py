@@ -174,6 +174,34 @@ def test_column_names_a_file_cannot_keep_are_named_with_the_remedy(tmp_path):
     _assert_same(_round_trip(clf, tmp_path), clf, renamed)
 
 
+def test_a_header_too_large_for_safetensors_is_named_with_the_remedy(tmp_path, monkeypatch):
+    # a long per-batch history (500,000 records: 100k rows at batch_size=32 for 160 epochs)
+    # made save() fail with safetensors' bare "header too large" (audit helper-75 F2); here
+    # 20,000 records and a limit of 1 MB stand for them
+    import sk_i2moe._io as io
+
+    X, y = _data()
+    clf = I2MoEClassifier(**TINY).fit(X, y)
+    clf.history_[-1]["batches"] *= 20_000 // len(clf.history_[-1]["batches"])
+    monkeypatch.setattr(io, "HEADER_LIMIT", 1_000_000)
+    path = tmp_path / "model.i2moe"
+    with pytest.raises(ValueError, match=r"limits to 1 MB; the training history \(1 epoch, 20000 "):
+        clf.save(path)
+    assert not path.exists()
+    for epoch in clf.history_:  # the remedy the message gives
+        epoch["batches"] = []
+    restored = _round_trip(clf, tmp_path)
+    assert [len(e["batches"]) for e in restored.history_] == [0]
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    # the estimate bounds safetensors' header from above, by little
+    header = int.from_bytes(path.read_bytes()[:8], "little")
+    monkeypatch.setattr(io, "HEADER_LIMIT", header - 1)
+    with pytest.raises(ValueError, match="Cannot save the model"):
+        clf.save(path)
+    monkeypatch.setattr(io, "HEADER_LIMIT", int(header * 1.05))
+    clf.save(path)
+
+
 def test_callbacks_are_not_saved(tmp_path):
     X, y = _data()
     clf = I2MoEClassifier(**TINY, early_stopping=True, callbacks=[EpochScoring("accuracy")]).fit(
