@@ -1077,6 +1077,16 @@ def interaction_report(
         fewer than five resamples beyond each end of the intervals, and when
         the held-out ``y`` lacks classes the model was fitted with.
 
+    Notes
+    -----
+    Nothing is refitted but the added-up rival: ``1 + M`` cross-validated
+    (five folds) linear models on the held-out samples, for ``M``
+    modalities. For a classifier of ``C`` classes each is a multinomial
+    logistic regression on ``M x C`` features, whose time grows with the
+    square of ``C``: on 3,000 held-out rows of three modalities (one CPU
+    thread) they took 0.6 s of the report's 1.0 s at 10 classes, 13.9 s of
+    14.3 s at 50 and 48.9 s of 49.5 s at 100.
+
     Examples
     --------
     >>> from sk_i2moe import I2MoEClassifier
