@@ -369,9 +369,8 @@ SHARED_PARAMETERS = """\
         expert, and each step is one more pass over the training data (the
         interpretation guide gives both as measured), so it is an option:
         try e.g. ``500``. Every step uses every training row, so the
-        experts' outputs on all of them stay in memory while it runs (about
-        13 KB per row with four members, three modalities and the default
-        width: some 650 MB at 50,000 rows).
+        experts' outputs on all of them stay in memory while it runs (the
+        hyperparameter guide gives the measured size per row).
         ``0`` (default) skips it. The paper's mixture trains its experts
         through the weights and ignores this parameter.
     weight_shrinkage : float, default=0.15
