@@ -20,8 +20,9 @@ EPS = 1e-12
 REGRESSION_FLOOR = 1e-20
 _CHUNK = 100  # bootstrap resamples evaluated at once
 _FOLDS = 5  # cross-fitting of the single-modality predictions added up
-#: the fewest held-out samples a claim rests on (an expert's, the mixture's): the bootstrap
-#: of fewer is nearly a point, and the cross-fitted rivals below need as many
+#: the fewest held-out samples a claim rests on (an expert's, the mixture's): percentile
+#: bootstrap intervals of fewer are far too narrow, and the cross-fitted rivals below need
+#: as many
 MIN_CLAIM_SAMPLES = 2 * _FOLDS
 
 
@@ -344,12 +345,13 @@ def _shared_information(moments: np.ndarray) -> np.ndarray:
     ``moments`` ``(..., 6)`` are means of :func:`_pair_moments`. Returns the
     correlation of the two predictions across samples minus the absolute
     correlation of what the label leaves of them: positive when the two
-    share information about the target (for jointly Gaussian predictions,
-    exactly when their co-information is: together they tell less than the
-    sum of what each tells). Noisy copies of one factor predict alike (and
-    their errors, given a noisy label, too, but less); modalities that
-    inform the target separately predict independently, and given the label
-    one explains the other away (their residuals are opposed).
+    share information about the target (for jointly Gaussian predictions
+    that are positively correlated, exactly when their co-information is:
+    together they tell less than the sum of what each tells). Noisy copies
+    of one factor predict alike (and their errors, given a noisy label, too,
+    but less); modalities that inform the target separately predict
+    independently, and given the label one explains the other away (their
+    residuals are opposed).
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         signal = moments[..., 0] / np.sqrt(moments[..., 1] * moments[..., 2])

@@ -12,10 +12,14 @@ held-out data only:
 - a **rule per kind of interaction** deciding whether the data support it
   (:attr:`InteractionReport.table`'s ``supported`` and ``reason`` columns);
 - the **dominant** interaction: of the experts whose interaction the
-  evidence supports, the one with the largest mean weight (the one the
+  evidence supports, the one with the largest ``overall_weight`` (the one the
   predictions lean on most), or None where the evidence supports none (for
-  instance on shuffled labels, where the mixture is no better than chance on
-  held-out data).
+  instance on shuffled labels, where the mixture should be no better than
+  chance on held-out data).
+
+"Supported" is a statement about the fitted model's experts on these
+held-out samples: it speaks about the data only as far as the experts learned
+what the data hold, and "not supported" means "not shown", not "absent".
 
 Intervals are percentile bootstrap intervals over the held-out samples
 (paired: every quantity is computed on the same resamples). Where the synergy
@@ -164,8 +168,9 @@ class InteractionReport:
         output of a multi-output target counts alike; the
         chance level is the best constant prediction on the samples the
         expert is scored on; NaN where those samples all have the same
-        target, which leaves no chance level to beat, and resamples whose
-        targets do not vary are left out of the interval);
+        target, which leaves no chance level to beat; every resample is
+        scored against that chance level, so a resample that happens to hold
+        one class keeps a defined skill);
         ``n_usable`` (the held-out samples that have the modalities the
         expert needs; every statistic of the row is over those samples only,
         but ``overall_weight``); ``overall_weight`` (the mean weight over
@@ -245,12 +250,15 @@ class InteractionReport:
         Returns
         -------
         str
-            A few lines: what was evaluated, the mixture's held-out skill,
-            the dominant interaction (or that none is supported) and whether
-            it holds with other interval levels, the expert
-            the mixture leans on most where its interaction is not
-            supported, and one line per expert with its weight, skill,
-            verdict and reason.
+            A few lines: what was evaluated (and with how many resamples,
+            saying where they are too few), a warning where the samples look
+            like the training rows, the mixture's held-out skill, the
+            dominant interaction (or that none is supported) and whether it
+            holds with other interval levels, the expert the mixture leans
+            on most where its interaction is not supported, whether the
+            expert names are guaranteed, whether samples lack modalities and
+            what the absence offsets add for them, and one line per expert
+            with its weight, skill, verdict and reason.
         """
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
@@ -290,8 +298,8 @@ class InteractionReport:
             )
             little = (
                 f"; the predictions give it less than an equal share ({share:.2f})"
-                + (f": {row.overall_weight:.2f} over every sample" if over else "")
-                + ", so the held-out data support this interaction more than the mixture uses it"
+                + (f", {row.overall_weight:.2f} over every sample" if over else "")
+                + ": its interaction is supported, but the predictions rest mostly on others"
                 if round(row.overall_weight, 2) < round(share, 2)  # as printed
                 else ""
             )
@@ -1001,10 +1009,12 @@ def interaction_report(
     undone (``log class_weight_`` subtracted from every logit), so that
     they compare the model with the held-out class rates as they are.
 
-    ``dominant`` is, of the supported experts, the one with the largest mean
-    weight (the one the predictions lean on most), or None when no expert is
-    supported. Where the mixture leans more on an expert whose interaction
-    is not supported, :meth:`InteractionReport.summary` says so.
+    ``dominant`` is, of the supported experts, the one with the largest
+    ``overall_weight`` (the mean weight over every held-out sample, 0 where a
+    sample lacks the expert's modalities; ``mean_weight`` on complete data):
+    the one the predictions lean on most; None when no expert is supported.
+    Where the mixture leans more on an expert whose interaction is not
+    supported, :meth:`InteractionReport.summary` says so.
 
     Parameters
     ----------

@@ -572,8 +572,10 @@ def modality_importance(
     lack it stays as it was (what an absence says is not part of the
     importance), and no sample is left with every modality absent. Interaction weights say
     how a prediction is *composed*; this says what it *needs*: a modality
-    whose shuffling costs nothing can be dropped, whatever the weights of
-    its experts.
+    whose shuffling costs nothing is not needed by this model's predictions
+    while the other modalities are present, whatever the weights of its
+    experts (two redundant modalities each look unneeded alone; check by
+    refitting without it).
 
     Parameters
     ----------
