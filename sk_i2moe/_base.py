@@ -315,7 +315,8 @@ SHARED_PARAMETERS = """\
     interaction_constraint : {"structure", "loss"}, default="structure"
         The kind of mixture. ``"structure"``
         (:class:`~sk_i2moe.nn.StructuredInteractionMoE`) builds the kinds into
-        the experts, so that their names are true by construction: a
+        the experts, so that their inputs are fixed by construction (the
+        interaction report checks what they learned): a
         uniqueness expert sees only its modality; the redundancy expert
         combines its predictions from each modality alone (``redundancy``),
         each trained to predict the target alone and by that loss only

@@ -643,7 +643,7 @@ def modality_importance(
         warn(
             f"Modalities {unmeasured[:5]} are present in fewer than 2 rows of X, so shuffling "
             "them cannot change a prediction: their importance is NaN (not measured), not 0 "
-            "(which would say they can be dropped). Measure on data that have them.",
+            "(which would say this model does not need them). Measure on data that have them.",
             UserWarning,
         )
     drops = np.full((len(arrays), n_repeats), np.nan)
