@@ -369,9 +369,9 @@ SHARED_PARAMETERS = """\
         mechanisms it routes fewer redundancy samples to the redundancy
         expert, and each step is one more pass over the training data (the
         interpretation guide gives both as measured), so it is an option:
-        try e.g. ``500``. Every step uses every training row, so the
-        experts' outputs on all of them stay in memory while it runs (the
-        hyperparameter guide gives the measured size per row).
+        try e.g. ``500``. Every step uses every training row, so its memory
+        grows with them (the hyperparameter guide gives the measured peak per
+        row).
         ``0`` (default) skips it. The paper's mixture trains its experts
         through the weights and ignores this parameter.
     weight_shrinkage : float, default=0.15

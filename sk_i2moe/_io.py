@@ -41,6 +41,16 @@ _META_DIGEST_KEY = "sk_i2moe_sha256"
 _MODULE_PREFIX = "module."
 #: safetensors refuses a file whose header (tensor index and metadata, as JSON) is larger
 HEADER_LIMIT = 100_000_000
+#: the longest name safetensors gives a dtype in that header
+_LONGEST_DTYPE = "F8_E4M3FNUZ"
+#: the parts of a model file's metadata, as a refusal names them
+_HEADER_PARTS = {
+    "params": "the parameters",
+    "fitted": "the fitted attributes",
+    "input_spec": "the input layout",
+    "history": "the training history",
+    "optimizer": "the optimizer's settings",
+}
 _OPTIMIZER_PREFIX = "optimizer."
 #: the ONNX graph's second output: every row's interaction weights, one column per expert
 WEIGHTS_OUTPUT = "interaction_weights"
@@ -383,35 +393,43 @@ def _refuse_a_header_too_large(
 ) -> None:
     """A ``ValueError`` where safetensors would refuse the file's header, naming its bulk.
 
-    The header holds the metadata and one entry (dtype, shape, offsets) per
-    tensor; the estimate is an upper bound (JSON with every character escaped
-    as ASCII, the longest dtype name).
+    The header holds the metadata (ASCII JSON: ``json.dumps`` escapes the
+    rest) and one entry (dtype, shape, offsets) per tensor, in an order of
+    safetensors' own; the estimate is an upper bound: every offset counted at
+    the width of the largest, every dtype at the longest name.
     """
     compact = {"separators": (",", ":")}  # as safetensors writes it
-    offsets = np.cumsum([0, *(t.numel() * t.element_size() for t in tensors.values())])
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
     entries = sum(
         len(
             json.dumps(
-                {k: {"dtype": "BF16", "shape": [*t.shape], "data_offsets": [a, b]}}, **compact
+                {k: {"dtype": _LONGEST_DTYPE, "shape": [*t.shape], "data_offsets": [total] * 2}},
+                **compact,
             )
         )
-        for (k, t), a, b in zip(tensors.items(), offsets[:-1].tolist(), offsets[1:].tolist())
+        for k, t in tensors.items()
     )
     size = len(json.dumps({"__metadata__": metadata}, **compact)) + entries
     if size <= HEADER_LIMIT:
         return
-    parts = {key: len(json.dumps(value)) for key, value in document.items()}
+    parts = {key: len(json.dumps(document[key])) for key in _HEADER_PARTS if key in document}
     largest = max(parts, key=parts.__getitem__)
+    share = f"{_HEADER_PARTS[largest]} ({parts[largest] / 1e6:.3g} MB) is its largest part"
     if largest == "history":
         epochs = len(document["history"])
         records = sum(len(epoch.get("batches", ())) for epoch in document["history"])
-        remedy = (
-            f"the training history ({epochs} epoch{'s' * (epochs != 1)}, {records} per-batch "
-            "records) takes most of it. Drop the per-batch records before saving (the "
-            "per-epoch ones are kept): for epoch in est.history_: epoch['batches'] = []"
+        remedy = f"{share}: {epochs} epoch{'s' * (epochs != 1)}, {records} per-batch records. " + (
+            "Drop the per-batch records before saving (the per-epoch ones are kept): for "
+            "epoch in est.history_: epoch['batches'] = []"
+            if records
+            else "Delete the entries callbacks recorded in each epoch of history_ before saving."
         )
     else:
-        remedy = f"its largest part is the {largest!r} entry ({parts[largest] / 1e6:.3g} MB)."
+        remedy = (
+            f"{share}. Column names are written in the parameters, the fitted attributes and "
+            "the input layout each: many long ones make all three large; shorter names (or "
+            "arrays with modalities selected by position) make them smaller."
+        )
     raise ValueError(
         f"Cannot save the model: its metadata would take about {size / 1e6:.3g} MB of the "
         f"file's header, which safetensors limits to {HEADER_LIMIT / 1e6:.3g} MB; {remedy}"

@@ -158,7 +158,8 @@ class InteractionReport:
     table : DataFrame
         One row per expert (index ``expert``): ``mean_weight`` with its
         interval ``weight_low``/``weight_high`` (over held-out resamples and,
-        for an ensemble, its members); ``score`` (the estimator's
+        for an ensemble, its members: then a range for one fit's weight, not
+        a confidence interval for the mean printed); ``score`` (the estimator's
         own metric, accuracy or R^2, or ``scoring``, of the expert
         predicting alone);
         ``skill`` with ``skill_low``/``skill_high`` (the share of the
@@ -178,8 +179,9 @@ class InteractionReport:
         modalities, as in ``Explanation.summary()``: how much the
         predictions as a whole lean on the expert; ``mean_weight`` on
         complete data);
-        ``name_check`` (True/False, or None where the names hold by
-        construction); ``supported`` (bool) and ``reason`` (plain words).
+        ``name_check`` (True/False, or None where each expert's inputs are
+        fixed by construction, the structured mixture); ``supported``
+        (bool) and ``reason`` (plain words).
     dominant : str or None
         Of the experts whose interaction the held-out evidence supports, the
         one the predictions lean on most (the largest ``overall_weight``);
@@ -297,9 +299,13 @@ class InteractionReport:
                 f" over its {row.n_usable} usable samples" if row.n_usable < self.n_samples else ""
             )
             little = (
-                f"; the predictions give it less than an equal share ({share:.2f})"
-                + (f", {row.overall_weight:.2f} over every sample" if over else "")
-                + ": its interaction is supported, but the predictions rest mostly on others"
+                "; its interaction is supported, but it gets less than an equal share of the "
+                + (
+                    f"weight ({row.overall_weight:.2f} over every sample, against {share:.2f})"
+                    if over
+                    else f"weight ({share:.2f})"
+                )
+                + ": the predictions rest mostly on other experts"
                 if round(row.overall_weight, 2) < round(share, 2)  # as printed
                 else ""
             )
@@ -959,8 +965,9 @@ def interaction_report(
       supported and ``dominant`` is None;
     - **uniqueness[m]**: modality ``m`` on its own predicts better than
       chance (skill ``low`` > 0) **and** better than every other modality on
-      its own (the ``low`` of each paired loss difference > 0): it carries
-      information the others lack; **and** the others add little to it:
+      its own (the ``low`` of each paired loss difference > 0): in this
+      model, ``m`` carries predictive information the other modalities'
+      experts did not recover; **and** the others add little to it:
       the single-modality predictions added up (the cross-fitted linear
       model below) beat the same model on ``m``'s prediction alone by less
       than ``ADDED_SHARE`` (a twentieth) of that model's gain over chance,
@@ -978,10 +985,10 @@ def interaction_report(
       better than the redundancy expert and
       better than the single-modality predictions added up (a linear model
       on them, cross-fitted on the held-out samples; the ``low`` of each
-      paired difference of losses > 0): combining modalities adds
-      information that no single one has and that pooling them (which also
-      averages their noise away) or adding up what each says separately
-      does not explain; **and** the expert's own prediction needs the
+      paired difference of losses > 0): the model's joint prediction beats
+      its single-modality predictions, their pooling (which also averages
+      their noise away) and a linear sum of them; **and** the expert's own
+      prediction needs the
       modalities jointly: made additive across some modality (swapping that
       modality between paired samples, which leaves a sum unchanged), it
       loses more than ``JOINT_SHARE`` (one half) of its gain over the best
@@ -997,12 +1004,19 @@ def interaction_report(
       label is known (the ``low`` of their correlation minus the absolute
       correlation of what a least-squares fit on the label leaves of them
       > 0, with lower ends that hold for every such pair at once, so that
-      more modalities do not make a chance claim likelier): the two carry
-      the same information about the target, so together
-      they tell less than the sum of what each tells. Modalities that inform
+      more modalities do not make a chance claim likelier): the two
+      modalities' predictions share information about the target (for
+      jointly Gaussian, positively correlated predictions: positive
+      co-information, together they tell less than the sum of what each
+      tells). Modalities that inform
       the target separately predict independently of each other, and given
       the label one explains the other away (their errors are opposed);
     - **fusion** (vanilla fusion's single expert): the mixture's verdict.
+
+    "Supported" is a statement about the fitted model's experts on these
+    held-out samples: it speaks about the data only as far as the experts
+    learned what the data hold, and "not supported" means "not shown", not
+    "absent".
 
     A classifier fitted with ``class_weight`` predicts probabilities tilted
     towards the heavier classes; the skills are computed with the tilt
@@ -1092,11 +1106,10 @@ def interaction_report(
     The estimator is not refitted. Beyond one prediction pass, most of the
     time goes to the added-up rival: ``1 + M`` cross-validated (five folds)
     linear models on the held-out samples, for ``M`` modalities. For a
-    classifier of ``C`` classes each is a multinomial
-    logistic regression on ``M x C`` features, whose time grows with the
-    square of ``C``: on 3,000 held-out rows of three modalities (one CPU
-    thread) they took 0.6 s of the report's 1.0 s at 10 classes, 13.9 s of
-    14.3 s at 50 and 48.9 s of 49.5 s at 100.
+    classifier of ``C`` classes they are multinomial logistic regressions
+    (on ``M x C`` features for the joint one, ``C`` for each modality's),
+    whose time grows with the square of ``C``; the interpretation guide
+    gives measured times.
 
     Examples
     --------

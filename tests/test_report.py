@@ -182,7 +182,9 @@ def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fra
     low = interaction_report(clf, X, y, confidence=0.4)
     assert list(low.dominant_by_confidence) == [0.88]  # 1 - 2 * 0.6 < 0
     # too few resamples for the main level's own intervals: computed, with a warning
-    with pytest.warns(UserWarning, match=r"leaves fewer than 5 resamples .* pass n_bootstrap=10000"):
+    with pytest.warns(
+        UserWarning, match=r"leaves fewer than 5 resamples .* pass n_bootstrap=10000"
+    ):
         interaction_report(clf, X, y, confidence=0.999)
 
 
@@ -220,7 +222,7 @@ def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
     assert "leans most on synergy (mean weight 0.80), whose interaction" in leaning
     # a supported expert given less than an equal share is said to be so (a clinician read
     # "dominant" as what the predictions rest on)
-    assert "less than an equal share (0.20): its interaction is supported, but the" in leaning
+    assert "supported, but it gets less than an equal share of the weight (0.20): the" in leaning
     assert "leans most" not in report.summary()  # the heaviest is the supported one
     assert "less than an equal share" not in report.summary()
     table["supported"] = False
@@ -631,8 +633,8 @@ def test_the_weight_leant_on_counts_every_sample_where_modalities_are_absent(uni
     edited.loc[rare, "overall_weight"] = 0.9 * 50 / 200 * 0.8  # 0.18 < 1 / 5
     edited.loc[[n for n in edited.index if n != rare], "overall_weight"] = 0.1
     text = replace(report, table=edited, dominant=_dominant(edited)).summary()
-    assert "over its 50 usable samples; the predictions give it less than an equal share " in text
-    assert "(0.20), 0.18 over every sample: its interaction is supported" in text
+    assert "over its 50 usable samples; its interaction is supported, but it gets less" in text
+    assert "share of the weight (0.18 over every sample, against 0.20): the predictions" in text
 
 
 def test_an_expert_no_sample_can_use_says_so_first():
