@@ -845,6 +845,16 @@ class _Evidence:
             )
         if not others:
             return True, f"{name}, the only modality, predicts better than chance"
+        partners = [b if a == e else a for a, b in self._sharing()[0] if e in (a, b)]
+        if partners:
+            # a cleaner or more learnable copy of what another modality holds beats it alone
+            # and gains little from it: the redundancy test tells the two cases apart
+            return False, (
+                f"{name} alone predicts better than the others, and they add little to it, but "
+                f"it predicts alike with {', '.join(self.label(k) for k in partners)} more than "
+                "the label explains: they share information, so its information is not shown "
+                "to be its own"
+            )
         return True, (
             f"{name} alone predicts better than chance and than the others, and the others "
             "add little to it"
@@ -902,6 +912,25 @@ class _Evidence:
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 
+    def _sharing(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The pairs of modalities shown to share information, and those not measured.
+
+        Pairs of modalities that each predict on their own, whose agreement
+        beyond the label has a lower end above 0 that holds for all such pairs
+        at once ("some pair shares" is then no likelier by chance with more
+        modalities); NaN ends are the pairs seen together too rarely.
+        """
+        informative = [e for e in self.unique if self.alone_low[e] > 0]
+        tested = [
+            i for i, (a, b) in enumerate(self.agree_pairs) if a in informative and b in informative
+        ]
+        if len(informative) < 2 or not tested:
+            return [], []
+        lows = _simultaneous_low(self.agree_draws[:, tested], self.confidence)
+        sharing = [self.agree_pairs[i] for i, low in zip(tested, lows) if low > 0]
+        unmeasured = [self.agree_pairs[i] for i, low in zip(tested, lows) if np.isnan(low)]
+        return sharing, unmeasured
+
     def _redundancy(self) -> tuple[bool, str]:
         if not self.unique:
             # the sharing the rule rests on is measured between single-modality experts
@@ -910,18 +939,10 @@ class _Evidence:
                 "(experts='synergy_redundancy') to show that modalities share information; "
                 "fit with experts='all' to test it"
             )
-        informative = [e for e in self.unique if self.alone_low[e] > 0]
-        if len(informative) < 2:
+        if sum(self.alone_low[e] > 0 for e in self.unique) < 2:
             return False, "fewer than two modalities predict on their own"
-        # the pairs of informative modalities, with lower ends that hold for all at once:
-        # "some pair shares" is then no likelier by chance with more modalities
-        tested = [
-            i for i, (a, b) in enumerate(self.agree_pairs) if a in informative and b in informative
-        ]
-        lows = _simultaneous_low(self.agree_draws[:, tested], self.confidence)
-        sharing = [self.agree_pairs[i] for i, low in zip(tested, lows) if low > 0]
+        sharing, unmeasured = self._sharing()
         if not sharing:
-            unmeasured = [self.agree_pairs[i] for i, low in zip(tested, lows) if np.isnan(low)]
             if unmeasured:
                 listed = ", ".join(f"{self.label(a)} and {self.label(b)}" for a, b in unmeasured)
                 return False, (
@@ -930,8 +951,8 @@ class _Evidence:
                     f"fewer than {MIN_CLAIM_SAMPLES} held-out samples to compare them"
                 )
             return False, (
-                "several modalities predict on their own, but no two predict alike more than "
-                "the label explains: each carries its own information"
+                "several modalities predict on their own, but no two are shown to predict "
+                "alike more than the label explains"
             )
         shared = ", ".join(f"{self.label(a)} and {self.label(b)}" for a, b in sharing)
         return True, (
@@ -972,7 +993,10 @@ def interaction_report(
       model below) beat the same model on ``m``'s prediction alone by less
       than ``ADDED_SHARE`` (a twentieth) of that model's gain over chance,
       over the whole interval (its *upper* end < 0: held-out data too few
-      to show it support no uniqueness claim). Where the
+      to show it support no uniqueness claim); **and** the redundancy rule
+      below does not show ``m`` sharing information with another modality (a
+      cleaner copy of what another also holds beats it alone and gains
+      little from it). Where the
       modalities inform the target separately, the strongest one beats each
       other alone, but the target rests on all of them, not on it. "On its
       own" is the uniqueness expert, which sees only ``m`` in the

@@ -453,6 +453,33 @@ def test_comparisons_that_could_not_be_made_are_said_to_be_so():
     assert not shared[0] and "'a' and 'b' are seen together on fewer than 10" in shared[1]
 
 
+def test_uniqueness_is_not_claimed_for_a_modality_shown_to_share_information():
+    # exact, invertible copies of one factor (z, exp(2.5 z)): the raw copy is easier to learn,
+    # beats the other alone and gains little from it, and the report named its uniqueness in
+    # 15 of 18 fits while supporting redundancy for the same pair (audit helper-77)
+    beats = {(0, 1): 0.05, (0, 2): 0.05, (1, 0): -0.1, (1, 2): -0.1, (2, 0): -0.1, (2, 1): -0.1}
+    lone = {"pair_low": beats, "others_low": {0: -0.1}, "others_high": {0: -0.01}}
+    apart = np.full((1000, 3), -0.2)  # no two modalities share
+    assert _evidence(**lone, agree_draws=apart).verdict(0) == (
+        True,
+        "'a' alone predicts better than chance and than the others, and the others add "
+        "little to it",
+    )
+    copies = apart.copy()
+    copies[:, 1] = 0.2  # a and c predict alike more than the label explains
+    unique, reason = _evidence(**lone, agree_draws=copies).verdict(0)
+    assert not unique
+    assert "it predicts alike with 'c' more than the label explains: they share" in reason
+    assert _evidence(**lone, agree_draws=copies).verdict(4)[0]  # redundancy instead
+    # sharing between two other modalities says nothing about a's own information
+    others = apart.copy()
+    others[:, 2] = 0.2  # b and c share
+    assert _evidence(**lone, agree_draws=others).verdict(0)[0]
+    # nor does an informative modality's sharing with one that does not predict on its own
+    mute = {**lone, "alone_low": {0: 0.1, 1: 0.1, 2: -0.05}}
+    assert _evidence(**mute, agree_draws=copies).verdict(0)[0]
+
+
 def test_the_swap_test_pairs_samples_of_the_same_modalities():
     # an expert additive within each set of modalities, whose terms change with the set
     # (-3a without c, +3a with it), looked joint when a sample with c was paired with one
