@@ -255,7 +255,8 @@ class InteractionReport:
             A few lines: what was evaluated (and with how many resamples,
             saying where they are too few), a warning where the samples look
             like the training rows, the mixture's held-out skill, the
-            dominant interaction (or that none is supported) and whether it
+            dominant interaction (or that none is supported), any other
+            supported expert whose weight interval overlaps its, whether it
             holds with other interval levels, the expert the mixture leans
             on most where its interaction is not supported, whether the
             expert names are guaranteed, whether samples lack modalities and
@@ -313,6 +314,21 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
+            rivals = [
+                f"{name} (mean weight {other.mean_weight:.2f} [{other.weight_low:.2f}, "
+                f"{other.weight_high:.2f}])"
+                for name, other in self.table.iterrows()
+                if other.supported
+                and name != self.dominant
+                and other.weight_high >= row.weight_low
+                and row.weight_high >= other.weight_low
+            ]
+            if rivals:
+                lines.append(
+                    f"Also supported, with a weight interval overlapping the dominant's: "
+                    f"{', '.join(rivals)}. Which of them the predictions lean on more is not "
+                    "settled by these data: report both."
+                )
         if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
             if all(d == self.dominant for d in self.dominant_by_confidence.values()):

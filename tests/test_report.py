@@ -150,6 +150,38 @@ def test_the_summary_says_how_many_resamples_and_when_they_are_too_few(unique_m1
     assert "bootstrap intervals)." in replace(few, n_bootstrap=None).summary().splitlines()[0]
 
 
+def test_a_supported_rival_with_an_overlapping_weight_interval_is_named(unique_m1):
+    # two supported experts at weights 0.4999 [0.23, 0.76] and 0.4955 [0.24, 0.77]: the
+    # summary named one dominant as firmly as any other answer (audit helper-77 F2)
+    from dataclasses import replace
+
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, random_state=0)
+    table = report.table.copy()
+    other = next(e for e in table.index if e != report.dominant)
+    table.loc[report.dominant, ["mean_weight", "weight_low", "weight_high"]] = [0.50, 0.23, 0.76]
+    table.loc[other, ["mean_weight", "weight_low", "weight_high", "supported"]] = [
+        0.49,
+        0.24,
+        0.77,
+        True,
+    ]
+    tied = replace(report, table=table).summary()
+    assert (
+        f"Also supported, with a weight interval overlapping the dominant's: {other} (mean "
+        "weight 0.49 [0.24, 0.77]). Which of them the predictions lean on more is not settled"
+    ) in tied
+    table.loc[other, ["mean_weight", "weight_low", "weight_high"]] = [0.10, 0.05, 0.22]
+    assert "Also supported" not in replace(report, table=table).summary()  # apart
+    table.loc[other, ["mean_weight", "weight_low", "weight_high", "supported"]] = [
+        0.49,
+        0.24,
+        0.77,
+        False,
+    ]
+    assert "Also supported" not in replace(report, table=table).summary()  # not supported
+
+
 def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fragile(unique_m1):
     # the same seed's dominant interaction flipped with the seed on a clinical table, and the
     # summary stated it flatly; the same resamples at 0.90 and 0.99 say how near it sits
