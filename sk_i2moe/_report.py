@@ -314,20 +314,22 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
+            # on complete data only, where the intervals are of the weight dominant is chosen by
             rivals = [
                 f"{name} (mean weight {other.mean_weight:.2f} [{other.weight_low:.2f}, "
                 f"{other.weight_high:.2f}])"
                 for name, other in self.table.iterrows()
                 if other.supported
                 and name != self.dominant
+                and not (self.table["n_usable"] < self.n_samples).any()
                 and other.weight_high >= row.weight_low
                 and row.weight_high >= other.weight_low
             ]
             if rivals:
                 lines.append(
                     f"Also supported, with a weight interval overlapping the dominant's: "
-                    f"{', '.join(rivals)}. Which of them the predictions lean on more is not "
-                    "settled by these data: report both."
+                    f"{', '.join(rivals)}. The dominant one is the heavier by the point "
+                    "estimates only: report both."
                 )
         if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
@@ -868,8 +870,8 @@ class _Evidence:
             return False, (
                 f"{name} alone predicts better than the others, and they add little to it, but "
                 f"it predicts alike with {', '.join(self.label(k) for k in partners)} more than "
-                "the label explains: they share information, so its information is not shown "
-                "to be its own"
+                "the label explains (the redundancy rule's test of sharing): part of what it "
+                "carries is shared, and the report does not call it unique"
             )
         return True, (
             f"{name} alone predicts better than chance and than the others, and the others "
@@ -1009,10 +1011,11 @@ def interaction_report(
       model below) beat the same model on ``m``'s prediction alone by less
       than ``ADDED_SHARE`` (a twentieth) of that model's gain over chance,
       over the whole interval (its *upper* end < 0: held-out data too few
-      to show it support no uniqueness claim); **and** the redundancy rule
-      below does not show ``m`` sharing information with another modality (a
-      cleaner copy of what another also holds beats it alone and gains
-      little from it). Where the
+      to show it support no uniqueness claim); **and** the redundancy rule's
+      test of sharing (below) does not show ``m`` predicting alike with
+      another modality more than the label explains (a cleaner copy of what
+      another also holds beats it alone and gains little from it; this
+      holds even where the redundancy expert itself is not supported). Where the
       modalities inform the target separately, the strongest one beats each
       other alone, but the target rests on all of them, not on it. "On its
       own" is the uniqueness expert, which sees only ``m`` in the

@@ -169,7 +169,7 @@ def test_a_supported_rival_with_an_overlapping_weight_interval_is_named(unique_m
     tied = replace(report, table=table).summary()
     assert (
         f"Also supported, with a weight interval overlapping the dominant's: {other} (mean "
-        "weight 0.49 [0.24, 0.77]). Which of them the predictions lean on more is not settled"
+        "weight 0.49 [0.24, 0.77]). The dominant one is the heavier by the point estimates only"
     ) in tied
     table.loc[other, ["mean_weight", "weight_low", "weight_high"]] = [0.10, 0.05, 0.22]
     assert "Also supported" not in replace(report, table=table).summary()  # apart
@@ -180,6 +180,11 @@ def test_a_supported_rival_with_an_overlapping_weight_interval_is_named(unique_m
         False,
     ]
     assert "Also supported" not in replace(report, table=table).summary()  # not supported
+    # where samples lack modalities the intervals are not of the weight dominant is chosen by
+    table.loc[other, "supported"] = True
+    assert "Also supported" in replace(report, table=table).summary()
+    table.loc[other, "n_usable"] = report.n_samples - 1
+    assert "Also supported" not in replace(report, table=table).summary()
 
 
 def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fragile(unique_m1):

@@ -469,7 +469,10 @@ def test_uniqueness_is_not_claimed_for_a_modality_shown_to_share_information():
     copies[:, 1] = 0.2  # a and c predict alike more than the label explains
     unique, reason = _evidence(**lone, agree_draws=copies).verdict(0)
     assert not unique
-    assert "it predicts alike with 'c' more than the label explains: they share" in reason
+    assert "it predicts alike with 'c' more than the label explains (the redundancy" in reason
+    assert reason.endswith(
+        "part of what it carries is shared, and the report does not call it unique"
+    )
     assert _evidence(**lone, agree_draws=copies).verdict(4)[0]  # redundancy instead
     # sharing between two other modalities says nothing about a's own information
     others = apart.copy()
@@ -478,6 +481,27 @@ def test_uniqueness_is_not_claimed_for_a_modality_shown_to_share_information():
     # nor does an informative modality's sharing with one that does not predict on its own
     mute = {**lone, "alone_low": {0: 0.1, 1: 0.1, 2: -0.05}}
     assert _evidence(**mute, agree_draws=copies).verdict(0)[0]
+
+
+def test_exact_copies_through_the_whole_report_name_redundancy_not_uniqueness():
+    # stand-ins for the checker's copies z and exp(2.5 z), the second expert a poorer learner
+    # of its copy: uniqueness[raw] was dominant for every seed (review helper-80 F4)
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        z = rng.normal(size=(300, 1))
+        y = (rng.random(300) < sig(3 * z[:, 0])).astype(int)
+        experts = {
+            "uniqueness[raw]": lambda r, w: 3 * r[:, 0],
+            "uniqueness[warped]": lambda r, w: 1.2 * (np.log1p(w[:, 0]) - 0.7),
+            "redundancy": lambda r, w: 1.5 * r[:, 0] + 0.6 * (np.log1p(w[:, 0]) - 0.7),
+        }
+        clf = FixedExpertsClassifier(["raw", "warped"], experts, [0.5, 0.2, 0.3]).fit()
+        report = interaction_report(
+            clf, {"raw": z, "warped": np.exp(2.5 * z)}, y, random_state=seed
+        )
+        assert report.dominant == "redundancy", seed
+        assert "part of what it carries is shared" in report.table.loc["uniqueness[raw]", "reason"]
 
 
 def test_the_swap_test_pairs_samples_of_the_same_modalities():
