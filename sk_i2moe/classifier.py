@@ -600,6 +600,11 @@ def _temperature(
 ) -> float:
     """:func:`~sk_i2moe.nn.fit_temperature` with ``objective``'s weighted task loss.
 
-    ``objective`` is the criterion the fits train on, the owner of that loss.
+    ``objective`` is the criterion the fits train on, the owner of that loss,
+    evaluated in float32 as the fits train (the search scales the logits in
+    float64; the loss has always been taken in float32, so the temperatures
+    of fitted models do not move with the loss's precision).
     """
-    return fit_temperature(logits, lambda scaled: objective.weighted_task_loss(scaled, y, weights))
+    return fit_temperature(
+        logits, lambda scaled: objective.weighted_task_loss(scaled.float(), y, weights)
+    )

@@ -234,3 +234,25 @@ def test_a_multilabel_refit_is_calibrated_on_its_held_out_rows():
     assert clf.validation_loss_ is not None and clf.output_temperature_ > 2.0
     logits = clf.explain(X).output  # already divided by the temperature
     np.testing.assert_allclose(clf.predict_proba(X), 1 / (1 + np.exp(-logits)), atol=1e-5)
+
+
+def test_the_temperature_is_chosen_with_the_loss_in_float32_as_the_fits_train():
+    # the objective's loss took float64 logits as they came once nn models could run in
+    # float64, which moved a fitted transformer's probabilities by 7e-5 (compare_checkouts)
+    from sk_i2moe.classifier import _temperature
+    from sk_i2moe.nn import StructuredObjective
+
+    g = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(200, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (200,), generator=g)
+    weights = torch.ones(200)
+    seen = []
+
+    class Spy(StructuredObjective):
+        def weighted_task_loss(self, logits, y, weights):
+            seen.append(logits.dtype)
+            return super().weighted_task_loss(logits, y, weights)
+
+    spy = Spy(torch.nn.CrossEntropyLoss(reduction="none"))
+    assert _temperature(spy, logits, y, weights) > 1  # over-confident logits are softened
+    assert set(seen) == {torch.float32}
