@@ -315,13 +315,14 @@ class InteractionReport:
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
             # on complete data only, where the intervals are of the weight dominant is chosen by
+            complete = not (self.table["n_usable"] < self.n_samples).any()
             rivals = [
                 f"{name} (mean weight {other.mean_weight:.2f} [{other.weight_low:.2f}, "
                 f"{other.weight_high:.2f}])"
                 for name, other in self.table.iterrows()
-                if other.supported
+                if complete
+                and other.supported
                 and name != self.dominant
-                and not (self.table["n_usable"] < self.n_samples).any()
                 and other.weight_high >= row.weight_low
                 and row.weight_high >= other.weight_low
             ]
