@@ -218,6 +218,14 @@ class InteractionReport:
         Resamples the intervals are taken over; :meth:`summary` says when
         each tail of the ``confidence`` intervals holds fewer than five of
         them (their ends are then rough). None where not recorded.
+    ties : tuple of str
+        The other supported experts whose ``overall_weight`` the resamples
+        do not show to be below the dominant's: the lower end of the
+        ``confidence`` interval of the difference (the dominant's weight
+        minus theirs, paired within each resample and, for an ensemble, each
+        member) is not above 0. :meth:`summary` names them ("report both"):
+        the dominant one is the heavier by the point estimates only. Empty
+        where there is no dominant or no such expert.
     names_by_construction : bool
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
@@ -245,6 +253,7 @@ class InteractionReport:
     dominant_by_confidence: dict = field(default_factory=dict, repr=False)
     training_rows: bool = False
     n_bootstrap: int | None = None
+    ties: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -256,7 +265,7 @@ class InteractionReport:
             saying where they are too few), a warning where the samples look
             like the training rows, the mixture's held-out skill, the
             dominant interaction (or that none is supported), any other
-            supported expert whose weight interval overlaps its, whether it
+            supported expert not shown to weigh less (:attr:`ties`), whether it
             holds with other interval levels, the expert the mixture leans
             on most where its interaction is not supported, whether the
             expert names are guaranteed, whether samples lack modalities and
@@ -314,23 +323,16 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
-            # on complete data only, where the intervals are of the weight dominant is chosen by
-            complete = not (self.table["n_usable"] < self.n_samples).any()
-            rivals = [
-                f"{name} (mean weight {other.mean_weight:.2f} [{other.weight_low:.2f}, "
-                f"{other.weight_high:.2f}])"
-                for name, other in self.table.iterrows()
-                if complete
-                and other.supported
-                and name != self.dominant
-                and other.weight_high >= row.weight_low
-                and row.weight_high >= other.weight_low
-            ]
-            if rivals:
+            if self.ties:
+                rivals = ", ".join(
+                    f"{name} (weight {self.table.loc[name, 'overall_weight']:.2f} over every "
+                    f"sample, against {row.overall_weight:.2f})"
+                    for name in self.ties
+                )
                 lines.append(
-                    f"Also supported, with a weight interval overlapping the dominant's: "
-                    f"{', '.join(rivals)}. The dominant one is the heavier by the point "
-                    "estimates only: report both."
+                    f"Also supported, and not shown to weigh less than the dominant (a {level} "
+                    f"interval of the paired weight difference): {rivals}. The dominant one is "
+                    "the heavier by the point estimates only: report both."
                 )
         if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
@@ -655,6 +657,27 @@ def _dominant(table: pd.DataFrame) -> str | None:
     """
     supported = table.loc[table["supported"], "overall_weight"]
     return str(supported.idxmax()) if len(supported) else None
+
+
+def _ties(
+    table: pd.DataFrame, dominant: str | None, overall_draws: np.ndarray, confidence: float
+) -> tuple[str, ...]:
+    """The other supported experts whose overall weight is not shown to be below the dominant's.
+
+    ``overall_draws`` ``(B, E)``: each resample's mean weights over every sample
+    (one member's, in an ensemble). The difference of the dominant's weight and
+    another's is taken within each resample (paired: the weights of one sample
+    move together, and they sum to 1); where the lower end of its
+    ``confidence`` interval is not above 0, the resamples do not separate them.
+    """
+    if dominant is None:
+        return ()
+    d = table.index.get_loc(dominant)
+    others = [k for k in np.flatnonzero(table["supported"].to_numpy()) if k != d]
+    if not others:
+        return ()
+    low, _ = _interval(overall_draws[:, [d]] - overall_draws[:, others], confidence)
+    return tuple(str(table.index[k]) for k, lo in zip(others, low) if not lo > 0)
 
 
 def _shuffled_others(
@@ -1360,6 +1383,9 @@ def interaction_report(
         np.hstack(moments) if moments else np.zeros((n, 0)),
         np.repeat(_enough(_stack(both, n, dtype=bool)), N_MOMENTS, axis=1),
     )
+    # every sample's weights (0 where a sample lacks the expert's modalities), whose means
+    # are the overall weights dominant is chosen by
+    blocks.add("overall", member_columns, np.ones(member_columns.shape, dtype=bool))
     # the swap test's two rows of a pair share their samples: resample the pairs
     draws = blocks.bootstrap(
         n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
@@ -1369,9 +1395,13 @@ def interaction_report(
     # scored on (its per-sample chance losses), so a resample of one class keeps a skill;
     # where those samples themselves do not vary, the chance level is 0: NaN, undefined
     floor = _chance_floor(targets, task, w)
-    w_draws = draws["weights"].reshape(n_bootstrap, n_members, n_e)
     drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
-    w_low, w_high = _interval(w_draws[np.arange(n_bootstrap), drawn], confidence)
+
+    def one_member(name: str) -> np.ndarray:
+        """Block ``name``'s draws of every expert, each resample's from its drawn member."""
+        return draws[name].reshape(n_bootstrap, n_members, n_e)[np.arange(n_bootstrap), drawn]
+
+    w_low, w_high = _interval(one_member("weights"), confidence)
     chance_means = _masked_mean(chances, loss_mask, w)
     skill = _skill(_masked_mean(losses, loss_mask, w), chance_means, floor)
     skill_draws = _skill(draws["losses"], draws["chances"], floor)
@@ -1443,6 +1473,7 @@ def interaction_report(
         index=pd.Index(names, name="expert"),
     )
     dominant = _dominant(table)
+    ties = _ties(table, dominant, one_member("overall"), confidence)
     dominant_by_confidence = {}
     for level in _sensitivity_levels(confidence, n_bootstrap):
         other = evidence_at(level)
@@ -1468,4 +1499,5 @@ def interaction_report(
         weighted=w is not None,
         dominant_by_confidence=dominant_by_confidence,
         training_rows=training_rows,
+        ties=ties,
     )

@@ -150,41 +150,79 @@ def test_the_summary_says_how_many_resamples_and_when_they_are_too_few(unique_m1
     assert "bootstrap intervals)." in replace(few, n_bootstrap=None).summary().splitlines()[0]
 
 
-def test_a_supported_rival_with_an_overlapping_weight_interval_is_named(unique_m1):
+def test_a_supported_expert_not_shown_to_weigh_less_is_named_beside_the_dominant(unique_m1):
     # two supported experts at weights 0.4999 [0.23, 0.76] and 0.4955 [0.24, 0.77]: the
     # summary named one dominant as firmly as any other answer (audit helper-77 F2)
     from dataclasses import replace
 
     clf, X, y = unique_m1
     report = interaction_report(clf, X, y, random_state=0)
+    assert report.ties == ()  # one expert supported here
     table = report.table.copy()
     other = next(e for e in table.index if e != report.dominant)
-    table.loc[report.dominant, ["mean_weight", "weight_low", "weight_high"]] = [0.50, 0.23, 0.76]
-    table.loc[other, ["mean_weight", "weight_low", "weight_high", "supported"]] = [
-        0.49,
-        0.24,
-        0.77,
-        True,
-    ]
-    tied = replace(report, table=table).summary()
+    table.loc[report.dominant, "overall_weight"] = 0.50
+    table.loc[other, ["overall_weight", "supported"]] = [0.49, True]
+    tied = replace(report, table=table, ties=(other,)).summary()
     assert (
-        f"Also supported, with a weight interval overlapping the dominant's: {other} (mean "
-        "weight 0.49 [0.24, 0.77]). The dominant one is the heavier by the point estimates only"
+        "Also supported, and not shown to weigh less than the dominant (a 95% interval of the "
+        f"paired weight difference): {other} (weight 0.49 over every sample, against 0.50). "
+        "The dominant one is the heavier by the point estimates only: report both."
     ) in tied
-    table.loc[other, ["mean_weight", "weight_low", "weight_high"]] = [0.10, 0.05, 0.22]
-    assert "Also supported" not in replace(report, table=table).summary()  # apart
-    table.loc[other, ["mean_weight", "weight_low", "weight_high", "supported"]] = [
-        0.49,
-        0.24,
-        0.77,
-        False,
-    ]
-    assert "Also supported" not in replace(report, table=table).summary()  # not supported
-    # where samples lack modalities the intervals are not of the weight dominant is chosen by
-    table.loc[other, "supported"] = True
-    assert "Also supported" in replace(report, table=table).summary()
-    table.loc[other, "n_usable"] = report.n_samples - 1
     assert "Also supported" not in replace(report, table=table).summary()
+
+
+def test_ties_are_decided_by_the_paired_difference_not_by_overlapping_intervals():
+    from sk_i2moe._report import _ties
+
+    rng = np.random.default_rng(0)
+    # each resample moves the weight from the third expert to both others alike: the
+    # marginal intervals overlap widely, the difference (0.05 in every resample) does not
+    shift = rng.normal(0, 0.1, size=(1000, 1))
+    draws = np.hstack([0.40 + shift, 0.35 + shift, 0.25 - 2 * shift])
+    table = pd.DataFrame(
+        {"overall_weight": draws.mean(axis=0), "supported": [True, True, True]},
+        index=["synergy", "redundancy", "uniqueness[m0]"],
+    )
+    low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+    assert high[1] > low[0]  # the overlap rule would have named redundancy
+    assert "redundancy" not in _ties(table, "synergy", draws, 0.95)
+    # independent noise of the same size: the difference's interval holds 0
+    noisy = draws + rng.normal(0, 0.1, size=draws.shape) * [1, 1, 0]
+    assert _ties(table, "synergy", noisy, 0.95) == ("redundancy", "uniqueness[m0]")
+    # only supported experts, and only beside a dominant one
+    table["supported"] = [True, False, True]
+    assert _ties(table, "synergy", noisy, 0.95) == ("uniqueness[m0]",)
+    assert _ties(table, None, noisy, 0.95) == ()
+
+
+def test_ties_are_tested_on_resamples_of_the_overall_weights(monkeypatch):
+    # the paired test reads each resample's overall weights (0 where a sample lacks the
+    # expert's modalities), one member's per resample: their mean is overall_weight
+    import sk_i2moe._report as report_module
+
+    X, y, _ = make_interaction_classification(
+        interaction="redundancy", n_samples=400, random_state=1
+    )
+    X_tr, y_tr, X_te, y_te = _split(X, y, 250)
+    X_te = {**X_te, "m0": X_te["m0"].copy()}
+    X_te["m0"][:40] = np.nan  # uniqueness[m0] is usable on 110 of 150 samples
+    clf = I2MoEClassifier(**{**STRUCTURE, "n_members": 2}).fit(X_tr, y_tr)
+    seen = {}
+    ties = report_module._ties
+
+    def spy(table, dominant, overall_draws, confidence):
+        seen["draws"] = overall_draws
+        return ties(table, dominant, overall_draws, confidence)
+
+    monkeypatch.setattr(report_module, "_ties", spy)
+    report = interaction_report(clf, X_te, y_te, n_bootstrap=400, random_state=0)
+    table = report.table
+    assert seen["draws"].shape == (400, len(table))
+    np.testing.assert_allclose(seen["draws"].mean(axis=0), table["overall_weight"], atol=0.02)
+    assert table.loc["uniqueness[m0]", "overall_weight"] < table.loc[
+        "uniqueness[m0]", "mean_weight"
+    ]
+    assert set(report.ties) <= set(table.index[table["supported"]]) - {report.dominant}
 
 
 def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fragile(unique_m1):
