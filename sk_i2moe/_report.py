@@ -30,7 +30,9 @@ one member, so that the weight intervals cover the randomness of training as
 well: where one fit from another random initialisation could put its weight.
 The dominant interaction is also decided with narrower and wider intervals
 from the same resamples (``SENSITIVITY_FACTORS``), and the summary says when
-the answer changes with them.
+the answer changes with them; another supported expert whose weight the
+resamples do not show to be below the dominant's (the model's weights, paired
+differences) is named beside it (:attr:`InteractionReport.ties`).
 """
 
 from __future__ import annotations
@@ -222,10 +224,13 @@ class InteractionReport:
         The other supported experts whose ``overall_weight`` the resamples
         do not show to be below the dominant's: the lower end of the
         ``confidence`` interval of the difference (the dominant's weight
-        minus theirs, paired within each resample and, for an ensemble, each
-        member) is not above 0. :meth:`summary` names them ("report both"):
-        the dominant one is the heavier by the point estimates only. Empty
-        where there is no dominant or no such expert.
+        minus theirs, paired within each resample; the ends hold for all the
+        differences at once) is not above 0. :meth:`summary` names them
+        ("report both"): the dominant one is the heavier by the point
+        estimates only. A statement about this model's weights on samples
+        like these (an ensemble's mean over its members, as ``dominant``);
+        where another fit could put its weight is what the weight intervals
+        say. Empty where there is no dominant or no such expert.
     names_by_construction : bool
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
@@ -323,17 +328,6 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
-            if self.ties:
-                rivals = ", ".join(
-                    f"{name} (weight {self.table.loc[name, 'overall_weight']:.2f} over every "
-                    f"sample, against {row.overall_weight:.2f})"
-                    for name in self.ties
-                )
-                lines.append(
-                    f"Also supported, and not shown to weigh less than the dominant (a {level} "
-                    f"interval of the paired weight difference): {rivals}. The dominant one is "
-                    "the heavier by the point estimates only: report both."
-                )
         if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
             if all(d == self.dominant for d in self.dominant_by_confidence.values()):
@@ -349,6 +343,19 @@ class InteractionReport:
                     "or held-out split may well give another answer: check it on several before "
                     "reporting it."
                 )
+        if self.ties:
+            against = self.table.loc[self.dominant, "overall_weight"]
+            rivals = ", ".join(
+                f"{name} (weight {self.table.loc[name, 'overall_weight']:.2f} over every "
+                f"sample, against the dominant's {against:.2f})"
+                for name in self.ties
+            )
+            lines.append(
+                f"Also supported, and not shown to weigh less than the dominant ({level} "
+                f"intervals of the paired weight differences): {rivals}. The dominant one is the "
+                "heavier by the point estimates only: report "
+                + ("both." if len(self.ties) == 1 else "them all.")
+            )
         heaviest = str(self.table["overall_weight"].idxmax())
         if not self.table.loc[heaviest, "supported"]:
             every = (
@@ -665,10 +672,15 @@ def _ties(
     """The other supported experts whose overall weight is not shown to be below the dominant's.
 
     ``overall_draws`` ``(B, E)``: each resample's mean weights over every sample
-    (one member's, in an ensemble). The difference of the dominant's weight and
-    another's is taken within each resample (paired: the weights of one sample
-    move together, and they sum to 1); where the lower end of its
-    ``confidence`` interval is not above 0, the resamples do not separate them.
+    (the model's: an ensemble's mean over its members). The difference of the
+    dominant's weight and another's is taken within each resample (paired: the
+    weights of one sample move together, and they sum to 1); where the lower
+    end of its interval is not above 0, the resamples do not separate them.
+    The ends hold for all the differences at once (Bonferroni: each interval at
+    level ``1 - (1 - confidence) / k`` for ``k`` differences, since a max-type
+    bound would widen a near-constant difference by a noisy one's spread), so
+    that naming none says the dominant outweighs every other supported expert
+    at the ``confidence`` level.
     """
     if dominant is None:
         return ()
@@ -676,7 +688,8 @@ def _ties(
     others = [k for k in np.flatnonzero(table["supported"].to_numpy()) if k != d]
     if not others:
         return ()
-    low, _ = _interval(overall_draws[:, [d]] - overall_draws[:, others], confidence)
+    level = 1 - (1 - confidence) / len(others)
+    low, _ = _interval(overall_draws[:, [d]] - overall_draws[:, others], level)
     return tuple(str(table.index[k]) for k, lo in zip(others, low) if not lo > 0)
 
 
@@ -1145,7 +1158,9 @@ def interaction_report(
     InteractionReport
         ``.table``, ``.dominant``, ``.dominant_by_confidence`` (the answer
         with narrower and wider intervals from the same resamples: where it
-        changes, the summary calls it fragile), ``.summary()``.
+        changes, the summary calls it fragile), ``.ties`` (other supported
+        experts not shown to weigh less than the dominant one),
+        ``.summary()``.
 
     Raises
     ------
@@ -1383,9 +1398,9 @@ def interaction_report(
         np.hstack(moments) if moments else np.zeros((n, 0)),
         np.repeat(_enough(_stack(both, n, dtype=bool)), N_MOMENTS, axis=1),
     )
-    # every sample's weights (0 where a sample lacks the expert's modalities), whose means
-    # are the overall weights dominant is chosen by
-    blocks.add("overall", member_columns, np.ones(member_columns.shape, dtype=bool))
+    # every sample's weights (0 where a sample lacks the expert's modalities; an ensemble's
+    # mean), whose means are the overall weights dominant is chosen by
+    blocks.add("overall", weights, np.ones(weights.shape, dtype=bool))
     # the swap test's two rows of a pair share their samples: resample the pairs
     draws = blocks.bootstrap(
         n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
@@ -1395,13 +1410,9 @@ def interaction_report(
     # scored on (its per-sample chance losses), so a resample of one class keeps a skill;
     # where those samples themselves do not vary, the chance level is 0: NaN, undefined
     floor = _chance_floor(targets, task, w)
+    w_draws = draws["weights"].reshape(n_bootstrap, n_members, n_e)
     drawn = rng.integers(n_members, size=n_bootstrap) if n_members > 1 else 0
-
-    def one_member(name: str) -> np.ndarray:
-        """Block ``name``'s draws of every expert, each resample's from its drawn member."""
-        return draws[name].reshape(n_bootstrap, n_members, n_e)[np.arange(n_bootstrap), drawn]
-
-    w_low, w_high = _interval(one_member("weights"), confidence)
+    w_low, w_high = _interval(w_draws[np.arange(n_bootstrap), drawn], confidence)
     chance_means = _masked_mean(chances, loss_mask, w)
     skill = _skill(_masked_mean(losses, loss_mask, w), chance_means, floor)
     skill_draws = _skill(draws["losses"], draws["chances"], floor)
@@ -1473,7 +1484,7 @@ def interaction_report(
         index=pd.Index(names, name="expert"),
     )
     dominant = _dominant(table)
-    ties = _ties(table, dominant, one_member("overall"), confidence)
+    ties = _ties(table, dominant, draws["overall"], confidence)
     dominant_by_confidence = {}
     for level in _sensitivity_levels(confidence, n_bootstrap):
         other = evidence_at(level)
