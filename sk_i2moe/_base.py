@@ -9,6 +9,7 @@ import os
 import sys
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Mapping
+from functools import partial
 from numbers import Integral, Real
 
 import joblib
@@ -104,6 +105,15 @@ AUTO_MIN_VALIDATION = 20
 #: ``max_epochs`` if fewer): the held-out loss can bottom out before the
 #: reweighting network has settled which expert serves which samples
 REFIT_MIN_EPOCHS = 10
+
+
+def refit_epochs(best: int, max_epochs: int) -> int:
+    """The epochs a refit trains on all the data, the search's ``best`` epoch given.
+
+    At least ``REFIT_MIN_EPOCHS`` (or ``max_epochs`` if fewer).
+    """
+    return max(best, min(REFIT_MIN_EPOCHS, max_epochs))
+
 
 #: the most folds whose cross-fitted predictions choose the output temperature of a
 #: classifier that ``early_stopping="auto"`` trains on all the data (fewer where the
@@ -1003,12 +1013,13 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 elif searching:
                     # the epochs are chosen: fit afresh on all the data for that many
                     best = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
-                    chosen = max(best, min(REFIT_MIN_EPOCHS, self.max_epochs))
-                    # the held-out rows' predictions after as many epochs as the final fit's,
-                    # by a network that did not train on them
+                    chosen = refit_epochs(best, self.max_epochs)
+                    # the held-out rows' predictions after as many epochs as the final fit's
+                    # (or the last, where the search stopped before), by a network that did
+                    # not train on them
                     recorded = dict(self.net_.callbacks_)["held_out_logits"].logits_
                     temperature = self._held_out_temperature(
-                        valid, recorded[min(chosen, len(recorded)) - 1]
+                        valid, recorded[min(chosen, max(recorded))]
                     )
                     self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
                     seed_generators(seed, generators)
@@ -1218,7 +1229,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """Build a fresh net for ``train`` (its batch size and input statistics) and fit it.
 
         ``max_epochs`` and ``n_members`` override the estimator's parameters;
-        ``record`` keeps every epoch's outputs on ``valid`` (:class:`HeldOutLogits`).
+        ``record`` keeps the outputs on ``valid`` of the epochs the final fit may
+        read (:class:`HeldOutLogits`).
         """
         self.batch_size_ = resolve_batch_size(self.batch_size, len(train))
         stats = None
@@ -1232,7 +1244,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         n_features = [t.shape[1] for t in train.inputs]
         net = self._build_net(n_features, stats, valid, device, n_members=n_members)
         if record:
-            net.callbacks = [*net.callbacks, ("held_out_logits", HeldOutLogits())]
+            recorder = HeldOutLogits(chosen=partial(refit_epochs, max_epochs=self.max_epochs))
+            net.callbacks = [*net.callbacks, ("held_out_logits", recorder)]
         if max_epochs is not None:
             net.max_epochs = max_epochs
         return net.fit(train)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -64,23 +65,39 @@ class LossParts(Callback):
 
 
 class HeldOutLogits(Callback):
-    """Keep every epoch's outputs on the held-out rows, in their order.
+    """Keep the outputs on the held-out rows of the epochs that may be read, in their order.
 
     skorch scores the validation rows after each training epoch; this keeps
     the mixture's logits of those batches (detached, float32, on the CPU),
-    at no cost beyond the copy: ``logits_[e]`` is ``[n_valid, C]`` after
-    epoch ``e + 1``. The fit that chooses the number of epochs uses it to
-    calibrate the final fit (:meth:`sk_i2moe.I2MoEClassifier.fit`).
+    at no cost beyond the copy. The fit that chooses the number of epochs
+    uses them to calibrate the final fit (:meth:`sk_i2moe.I2MoEClassifier.fit`),
+    which reads one epoch's: ``chosen(best)`` for early stopping's best
+    epoch, or the last epoch where training stopped before it. With
+    ``chosen``, every other epoch's outputs are dropped as soon as no later
+    epoch can make them the one read (a held-out set of 10,000 rows and 100
+    classes holds 4 MB an epoch).
+
+    Parameters
+    ----------
+    chosen : callable or None, default=None
+        Maps early stopping's best epoch (1-based; the net's callback
+        ``"early_stopping"``) to the epoch whose outputs are read, never an
+        earlier one than the best; None keeps every epoch.
 
     Attributes
     ----------
-    logits_ : list of Tensor
-        One ``[n_valid, C]`` tensor per epoch with validation.
+    logits_ : dict of int to Tensor
+        ``{epoch: [n_valid, C]}`` (1-based epochs with validation): every
+        such epoch, or with ``chosen`` the last and ``chosen(best)`` where
+        it has been reached.
     """
+
+    def __init__(self, chosen: Callable[[int], int] | None = None) -> None:
+        self.chosen = chosen
 
     def on_train_begin(self, net: NeuralNet, **kwargs) -> None:
         """Start an empty record."""
-        self.logits_: list[torch.Tensor] = []
+        self.logits_: dict[int, torch.Tensor] = {}
         self._batches: list[torch.Tensor] = []
 
     def on_batch_end(
@@ -95,17 +112,26 @@ class HeldOutLogits(Callback):
             self._batches.append(y_pred.logits.detach().float().cpu())
 
     def on_epoch_end(self, net: NeuralNet, **kwargs) -> None:
-        """Close the epoch's record (epochs without validation leave none)."""
-        self._close()
+        """Close the epoch's record (epochs without validation leave none); drop the unreadable."""
+        epoch = self._close(net)
+        if self.chosen is not None and epoch is not None:
+            best = dict(net.callbacks_)["early_stopping"].best_epoch_
+            readable = {epoch, self.chosen(best)}
+            for old in [e for e in self.logits_ if e not in readable]:
+                del self.logits_[old]
 
     def on_train_end(self, net: NeuralNet, **kwargs) -> None:
         """Close the last epoch's record (early stopping ends training before this one's turn)."""
-        self._close()
+        self._close(net)
 
-    def _close(self) -> None:
-        if self._batches:
-            self.logits_.append(torch.cat(self._batches))
-            self._batches = []
+    def _close(self, net: NeuralNet) -> int | None:
+        """Record this epoch's outputs under its number; the number, or None without any."""
+        if not self._batches:
+            return None
+        epoch = int(net.history[-1, "epoch"])
+        self.logits_[epoch] = torch.cat(self._batches)
+        self._batches = []
+        return epoch
 
 
 class EpochLine(PrintLog):

@@ -138,12 +138,32 @@ def test_held_out_logits_are_the_validation_rows_outputs_of_every_epoch():
     ).fit(X, y)
     recorded = dict(clf.net_.callbacks_)["held"].logits_
     valid = _validation_rows(len(y), y, SMALL["random_state"])
-    assert len(recorded) == len(clf.history_)
-    assert all(logits.shape == (len(valid), 2) for logits in recorded)
+    assert sorted(recorded) == list(range(1, len(clf.history_) + 1))
+    assert all(logits.shape == (len(valid), 2) for logits in recorded.values())
     best = dict(clf.net_.callbacks_)["early_stopping"].best_epoch_
     kept = clf.explain({k: v[valid] for k, v in X.items()}).output  # the best epoch's network
-    np.testing.assert_allclose(recorded[best - 1].numpy(), kept, atol=1e-5)
-    assert not np.allclose(recorded[0].numpy(), recorded[-1].numpy())  # one per epoch
+    np.testing.assert_allclose(recorded[best].numpy(), kept, atol=1e-5)
+    assert not np.allclose(recorded[1].numpy(), recorded[max(recorded)].numpy())  # one per epoch
+
+
+@pytest.mark.parametrize("floor", [1, 4, 40])
+def test_held_out_logits_keep_only_the_epochs_that_may_be_read(floor):
+    # every epoch's outputs were kept though one is read: 4 MB an epoch at 10,000 held-out
+    # rows and 100 classes
+    X, y = _wide_noise(n=120)
+    chosen = lambda best: max(best, floor)  # noqa: E731
+    clf = I2MoEClassifier(
+        **{**SMALL, "n_members": 1, "max_epochs": 12},
+        early_stopping=True,
+        callbacks=[("every", HeldOutLogits()), ("few", HeldOutLogits(chosen=chosen))],
+    ).fit(X, y)
+    every = dict(clf.net_.callbacks_)["every"].logits_
+    few = dict(clf.net_.callbacks_)["few"].logits_
+    last = len(clf.history_)
+    read = min(chosen(dict(clf.net_.callbacks_)["early_stopping"].best_epoch_), last)
+    assert set(few) <= {read, last} and read in few
+    for epoch, logits in few.items():
+        assert torch.equal(logits, every[epoch])
 
 
 def test_a_refit_is_calibrated_on_the_held_out_rows_at_the_final_epoch_count():
