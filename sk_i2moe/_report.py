@@ -351,9 +351,9 @@ class InteractionReport:
                 for name in self.ties
             )
             lines.append(
-                f"Also supported, and not shown to weigh less than the dominant ({level} "
-                f"intervals of the paired weight differences): {rivals}. The dominant one is the "
-                "heavier by the point estimates only: report "
+                f"Also supported, and not shown to weigh less than the dominant (simultaneous "
+                f"{level} intervals of the paired weight differences): {rivals}. The dominant one "
+                "is the heavier by the point estimates only: report "
                 + ("both." if len(self.ties) == 1 else "them all.")
             )
         heaviest = str(self.table["overall_weight"].idxmax())

@@ -153,17 +153,49 @@ def test_held_out_logits_keep_only_the_epochs_that_may_be_read(floor):
     X, y = _wide_noise(n=120)
     chosen = lambda best: max(best, floor)  # noqa: E731
     clf = I2MoEClassifier(
-        **{**SMALL, "n_members": 1, "max_epochs": 12},
+        **{**SMALL, "n_members": 1, "max_epochs": 60},
         early_stopping=True,
         callbacks=[("every", HeldOutLogits()), ("few", HeldOutLogits(chosen=chosen))],
     ).fit(X, y)
     every = dict(clf.net_.callbacks_)["every"].logits_
     few = dict(clf.net_.callbacks_)["few"].logits_
     last = len(clf.history_)
+    assert last < 60  # stopped by early stopping's patience, inside its last epoch
     read = min(chosen(dict(clf.net_.callbacks_)["early_stopping"].best_epoch_), last)
     assert set(few) <= {read, last} and read in few
     for epoch, logits in few.items():
         assert torch.equal(logits, every[epoch])
+
+
+@pytest.mark.parametrize("max_epochs", [5, 60])
+def test_the_refit_is_calibrated_on_the_held_out_outputs_after_its_own_epoch_count(
+    max_epochs, monkeypatch
+):  # 5: the floor is max_epochs; 60: early stopping's patience ends the search
+    # the search's held-out outputs after as many epochs as the refit trains (at least the
+    # floor), or its last where it stopped before: read from a record that keeps few epochs
+    from sk_i2moe._base import REFIT_MIN_EPOCHS
+
+    X, y = _wide_noise(n=120)
+    seen = {}
+    original = I2MoEClassifier._held_out_temperature
+
+    def spy(self, valid, logits):
+        net = dict(self.net_.callbacks_)
+        seen["logits"], seen["history"] = logits, len(self.net_.history)
+        seen["best"] = net["early_stopping"].best_epoch_
+        seen["every"] = net["every"].logits_
+        return original(self, valid, logits)
+
+    monkeypatch.setattr(I2MoEClassifier, "_held_out_temperature", spy)
+    clf = I2MoEClassifier(
+        **{**SMALL, "max_epochs": max_epochs}, callbacks=[("every", HeldOutLogits())]
+    ).fit(X, y)
+    assert clf.validation_loss_ is not None  # the refit path
+    floor = min(REFIT_MIN_EPOCHS, max_epochs)
+    epoch = min(max(seen["best"], floor), seen["history"])
+    if max_epochs == 60:  # noise: the best epoch comes before the floor, the last after it
+        assert seen["best"] < floor < seen["history"] < max_epochs
+    assert torch.equal(seen["logits"], seen["every"][epoch])
 
 
 def test_a_refit_is_calibrated_on_the_held_out_rows_at_the_final_epoch_count():

@@ -166,10 +166,10 @@ def test_a_supported_expert_not_shown_to_weigh_less_is_named_beside_the_dominant
     tied = replace(report, table=table, ties=(other,), dominant_by_confidence={0.9: None})
     lines = tied.summary().splitlines()
     line = (
-        "Also supported, and not shown to weigh less than the dominant (95% intervals of the "
-        f"paired weight differences): {other} (weight 0.49 over every sample, against the "
-        "dominant's 0.50). The dominant one is the heavier by the point estimates only: report "
-        "both."
+        "Also supported, and not shown to weigh less than the dominant (simultaneous 95% "
+        f"intervals of the paired weight differences): {other} (weight 0.49 over every sample, "
+        "against the dominant's 0.50). The dominant one is the heavier by the point estimates "
+        "only: report both."
     )
     assert line in lines
     # after the line on other levels, which is about which expert is dominant
