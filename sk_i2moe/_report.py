@@ -306,7 +306,7 @@ class InteractionReport:
             "removed; 0 = chance).",
         ]
         if self.dominant is None:
-            lines.append("Dominant interaction: none supported by the held-out data.")
+            lines.append(f"Dominant interaction: none supported by these {samples}.")
         else:
             row = self.table.loc[self.dominant]
             share = 1 / len(self.table)
@@ -366,15 +366,22 @@ class InteractionReport:
             lines.append(
                 f"The mixture leans most on {heaviest} (mean weight "
                 f"{self.table.loc[heaviest, 'overall_weight']:.2f}{every}), whose interaction "
-                "the held-out data do not support."
+                "is not supported here (its reason below)"
+                + (
+                    ": the dominant interaction is the heaviest of the supported ones, not the "
+                    "heaviest overall."
+                    if self.dominant is not None
+                    else "."
+                )
             )
         if not self.names_by_construction and len(self.table) > 1:
             shuffled = any(str(name).startswith("uniqueness[") for name in self.table.index)
             lines.append(
                 "Expert names are not guaranteed by this kind of mixture"
                 + (
-                    ": each uniqueness expert was evaluated with the other modalities shuffled "
-                    "across samples."
+                    ": each uniqueness verdict rests on the expert with the other modalities "
+                    "shuffled across samples (the reason gives that skill's lower bound), not on "
+                    "the skill on its row, which is the expert's with every modality."
                     if shuffled
                     else "."
                 )
@@ -390,6 +397,8 @@ class InteractionReport:
             gain = round(a["skill"], 3) - round(a["skill_without_offsets"], 3)  # as printed
             if np.isnan(gain):
                 reading = "their skill is undefined (their targets do not vary)"
+            elif max(round(a["skill"], 3), round(a["skill_without_offsets"], 3)) <= 0:
+                reading = "with or without it their predictions are no better than chance"
             elif gain > 0:
                 reading = "their predictions rest in part on the fact that a modality is missing"
             elif gain < 0:
@@ -845,7 +854,13 @@ class _Evidence:
                 "its skill there is undefined"
             )
         if e in self.unique:
-            return self._uniqueness(e)
+            ok, why = self._uniqueness(e)
+            if not self.by_construction and self.alone_low[e] > 0:
+                why += (
+                    " (alone: with the other modalities shuffled, skill lower bound "
+                    f"{self.alone_low[e]:+.3f})"
+                )
+            return ok, why
         if self.skill_low[e] <= 0:
             return False, "not shown to be better than chance when predicting alone"
         if e == self.synergy:
@@ -926,8 +941,20 @@ class _Evidence:
                 f"{', '.join(unmeasured)} to compare them on"
             )
         unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
-        if unbeaten:
-            return False, f"not shown to be better than the single-modality predictor {unbeaten[0]}"
+        if not self.unique:  # experts="synergy_redundancy": the redundancy expert stands in
+            compared = (
+                "the redundancy expert (this mixture has no single-modality experts: single "
+                "modalities and their sum are not compared)"
+            )
+            if unbeaten:
+                return False, f"not shown to be better than {compared}"
+            beats = "beats the redundancy expert"
+        else:
+            if unbeaten:
+                return False, (
+                    f"not shown to be better than the single-modality predictor {_listed(unbeaten)}"
+                )
+            beats = "beats every single modality"
         if self.pooled_low is not None and not self.pooled_low > 0:
             return False, (
                 "beats every single modality but not the redundancy expert: pooling the "
@@ -954,16 +981,22 @@ class _Evidence:
             )
             if unmade.all():
                 return False, (
-                    "beats every single modality, but whether it only adds the modalities up "
+                    f"{beats}, but whether it only adds the modalities up "
                     "cannot be checked: for no modality do at least " + too_few
                 )
             tested = [repr(m) for m, skip in zip(self.modalities, unmade) if not skip]
             untested = [repr(m) for m, skip in zip(self.modalities, unmade) if skip]
             return False, (
-                "beats every single modality, but is not shown to lose more than half of that "
+                f"{beats}, but is not shown to lose more than half of that "
                 f"gain when made additive across {_listed(tested)} (swapping it between "
                 "samples): it may mostly add the modalities up"
                 + (f"; for {_listed(untested)}, fewer than " + too_few if untested else "")
+            )
+        if not self.unique:
+            return True, (
+                f"{beats}, and loses more than half of that gain when made additive across a "
+                "modality (this mixture has no single-modality experts: single modalities and "
+                "their sum are not compared)"
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 

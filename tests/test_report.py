@@ -104,6 +104,10 @@ def test_the_summary_lines_read_as_their_printed_numbers(unique_m1):
     assert "nothing here says the missingness is informative" in line(0.29, 0.30)
     assert "makes no difference" in line(0.3000001, 0.30)  # printed alike
     assert "undefined" in line(float("nan"), 0.30)
+    # both at or below chance: no gain claimed (audit helper-85 M1)
+    assert "no better than chance" in line(-0.050, -0.051)
+    assert "no better than chance" in line(0.0, -0.2) and "rest in part" not in line(0.0, -0.2)
+    assert "rest in part on the fact" in line(0.001, -0.2)
 
 
 def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
@@ -323,6 +327,8 @@ def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
     leaning = replace(report, table=table, dominant=_dominant(table)).summary()
     assert "Dominant interaction: uniqueness[m1] (mean weight 0.05" in leaning
     assert "leans most on synergy (mean weight 0.80), whose interaction" in leaning
+    # "dominant" is the heaviest of the supported experts (audit helper-85 M3)
+    assert "the dominant interaction is the heaviest of the supported ones" in leaning
     # a supported expert given less than an equal share is said to be so (a clinician read
     # "dominant" as what the predictions rest on)
     assert "supported, but it gets less than an equal share of the weight (0.20): the" in leaning
@@ -867,6 +873,13 @@ def test_training_rows_are_recognised_and_the_summary_says_so():
     first, second = seen.summary().splitlines()[:2]
     assert first.startswith("Interaction report for I2MoEClassifier on 200 samples (95%")
     assert second.startswith("WARNING: these samples look like the model's training data, NOT")
+    from dataclasses import replace
+
+    # and no later line calls them held out (audit helper-85 L1)
+    none = replace(seen, dominant=None, table=seen.table.assign(supported=False)).summary()
+    assert "Dominant interaction: none supported by these samples." in none
+    after = none.split("WARNING")[1].split("\n", 1)[1].split("\n  ")[0]  # to the rows
+    assert "held-out data" not in after and "held-out samples" not in after
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         held_out = interaction_report(clf, X_te, y_te, n_bootstrap=200)

@@ -564,3 +564,56 @@ def test_a_true_synergy_is_supported_with_scattered_missing_modalities():
         y = (rng.random(n) < _logistic(3.0 * X["a"][:, 0] * X["b"][:, 0])).astype(int)
         report = interaction_report(model, X, y, n_bootstrap=400, random_state=seed)
         assert report.table.loc["synergy", "supported"], report.table.loc["synergy", "reason"]
+
+
+def test_reasons_say_what_was_compared_in_mixtures_without_single_modality_experts():
+    # experts="synergy_redundancy": the redundancy expert stands in for the single modalities;
+    # the reason called it "the single-modality predictor redundancy" (audit helper-85 H2)
+    pair = {
+        "names": ["synergy", "redundancy"],
+        "unique": [],
+        "synergy": 0,
+        "redundancy": 1,
+        "rival": 1,
+        "usable": np.ones((100, 2), bool),
+        "undefined": np.zeros(3, bool),
+        "skill_low": np.array([0.3, 0.1, 0.3]),
+        "alone_low": {},
+        "margin_low": {1: 0.05},
+        "pooled_low": None,
+        "added_low": None,
+        "agree_pairs": [],
+        "agree_draws": np.zeros((1000, 0)),
+    }
+    ok, why = _evidence(**pair).verdict(0)
+    assert ok and why.startswith("beats the redundancy expert, and loses more than half")
+    assert "single modalities and their sum are not compared" in why
+    assert "single-modality predictor" not in why
+    ok, why = _evidence(**{**pair, "margin_low": {1: -0.01}}).verdict(0)
+    assert not ok and why.startswith("not shown to be better than the redundancy expert (this")
+    ok, why = _evidence(**{**pair, "swap_low": np.array([-0.1, -0.1, -0.1])}).verdict(0)
+    assert not ok and why.startswith("beats the redundancy expert, but is not shown to lose")
+    # with single-modality experts, every one not beaten is named
+    ok, why = _evidence(margin_low={0: -0.01, 1: 0.05, 2: -0.02}).verdict(3)
+    assert (
+        why == "not shown to be better than the single-modality predictor uniqueness[a] or "
+        "uniqueness[c]"
+    )
+
+
+def test_uniqueness_reasons_of_the_paper_s_mixture_give_the_skill_they_rest_on():
+    # its rows print the expert's skill with every modality; the verdict rests on the expert
+    # with the others shuffled, which no line printed (audit helper-85 H1)
+    unique_a = {
+        "alone_low": {0: 0.123, 1: 0.05, 2: 0.05},
+        "pair_low": {(0, 1): 0.1, (0, 2): 0.1, (1, 0): -0.1, (2, 0): -0.1, (1, 2): 0.0},
+        "others_low": {0: -0.1},
+        "others_high": {0: -0.01},
+        "agree_draws": np.full((1000, 3), -0.2),
+    }
+    ok, why = _evidence(by_construction=False, **unique_a).verdict(0)
+    assert ok and why.endswith(
+        "(alone: with the other modalities shuffled, skill lower bound +0.123)"
+    )
+    ok, why = _evidence(**unique_a).verdict(0)  # built to their kind: the row's own skill
+    assert ok and "shuffled" not in why
