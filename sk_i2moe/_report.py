@@ -231,6 +231,10 @@ class InteractionReport:
         like these (an ensemble's mean over its members, as ``dominant``);
         where another fit could put its weight is what the weight intervals
         say. Empty where there is no dominant or no such expert.
+    n_members : int
+        Members of the ensemble whose weights the report read (1: one
+        mixture). Above 1, each weight interval is a range for one member's
+        weight, which :meth:`summary` says.
     names_by_construction : bool
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
@@ -259,6 +263,7 @@ class InteractionReport:
     training_rows: bool = False
     n_bootstrap: int | None = None
     ties: tuple[str, ...] = ()
+    n_members: int = 1
 
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
@@ -268,7 +273,8 @@ class InteractionReport:
         str
             A few lines: what was evaluated (and with how many resamples,
             saying where they are too few), a warning where the samples look
-            like the training rows, the mixture's held-out skill, the
+            like the training rows, what an ensemble's weight intervals are,
+            the mixture's held-out skill, the
             dominant interaction (or that none is supported), any other
             supported expert not shown to weigh less (:attr:`ties`), whether it
             holds with other interval levels, the expert the mixture leans
@@ -301,11 +307,25 @@ class InteractionReport:
                 if self.training_rows
                 else []
             ),
+            *(
+                [
+                    f"An ensemble of {self.n_members} members: each weight interval is a range "
+                    "for one member's weight, not an interval for the mean weight printed."
+                ]
+                if self.n_members > 1
+                else []
+            ),
             f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:.3f} "
             f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
             "removed; 0 = chance).",
         ]
-        if self.dominant is None:
+        if list(self.table.index) == ["fusion"]:  # experts="single": no interaction experts
+            lines.append(
+                "No interaction to name: the mixture is one expert over every modality "
+                "(experts='single'), which tests no interaction; fit with experts='all' to "
+                "test them."
+            )
+        elif self.dominant is None:
             lines.append(f"Dominant interaction: none supported by these {samples}.")
         else:
             row = self.table.loc[self.dominant]
@@ -397,10 +417,12 @@ class InteractionReport:
             gain = round(a["skill"], 3) - round(a["skill_without_offsets"], 3)  # as printed
             if np.isnan(gain):
                 reading = "their skill is undefined (their targets do not vary)"
-            elif max(round(a["skill"], 3), round(a["skill_without_offsets"], 3)) <= 0:
-                reading = "with or without it their predictions are no better than chance"
             elif gain > 0:
                 reading = "their predictions rest in part on the fact that a modality is missing"
+                if round(a["skill"], 3) <= 0:
+                    reading += ", and with or without it they are no better than chance"
+            elif max(round(a["skill"], 3), round(a["skill_without_offsets"], 3)) <= 0:
+                reading = "with or without it their predictions are no better than chance"
             elif gain < 0:
                 reading = (
                     "nothing here says the missingness is informative "
@@ -1544,4 +1566,5 @@ def interaction_report(
         dominant_by_confidence=dominant_by_confidence,
         training_rows=training_rows,
         ties=ties,
+        n_members=n_members,
     )

@@ -104,10 +104,11 @@ def test_the_summary_lines_read_as_their_printed_numbers(unique_m1):
     assert "nothing here says the missingness is informative" in line(0.29, 0.30)
     assert "makes no difference" in line(0.3000001, 0.30)  # printed alike
     assert "undefined" in line(float("nan"), 0.30)
-    # both at or below chance: no gain claimed (audit helper-85 M1)
-    assert "no better than chance" in line(-0.050, -0.051)
-    assert "no better than chance" in line(0.0, -0.2) and "rest in part" not in line(0.0, -0.2)
-    assert "rest in part on the fact" in line(0.001, -0.2)
+    # at or below chance either way: said so (audit helper-85 M1)
+    assert "and with or without it they are no better than chance" in line(-0.050, -0.051)
+    assert "and with or without it they are no better than chance" in line(0.0, -0.2)
+    assert "no better than chance" not in line(0.001, -0.2)
+    assert "with or without it their predictions are no better than chance" in line(-0.2, -0.1)
 
 
 def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
@@ -700,6 +701,26 @@ def test_vanilla_fusion_summary_names_no_uniqueness_experts():
     clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3}, experts="single").fit(X_tr, y_tr)
     text = interaction_report(clf, X_te, y_te, n_bootstrap=20).summary()
     assert "uniqueness" not in text and "Expert names are not guaranteed" not in text
+    # its one expert is no interaction (audit helper-85 M5)
+    assert "Dominant interaction" not in text
+    assert "No interaction to name: the mixture is one expert over every modality" in text
+
+
+def test_an_ensemble_s_weight_intervals_are_said_to_be_ranges_for_one_member(unique_m1):
+    # printed under "95% bootstrap intervals", they read as intervals for the mean weight
+    # (audit helper-85 M2)
+    from dataclasses import replace
+
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=200)
+    assert report.n_members == clf.n_members_
+    lines = replace(report, n_members=4).summary().splitlines()
+    assert lines[1] == (
+        "An ensemble of 4 members: each weight interval is a range for one member's weight, "
+        "not an interval for the mean weight printed."
+    )
+    assert lines[2].startswith("Mixture: ")
+    assert "ensemble" not in replace(report, n_members=1).summary()
 
 
 def test_untrained_absence_offsets_are_not_reported(unique_m1):
