@@ -89,6 +89,10 @@ JOINT_SHARE = 0.5
 #: a uniqueness claim needs the single-modality predictions added up to beat the modality's
 #: own by less than this share of its gain over chance (over the whole interval)
 ADDED_SHARE = 0.05
+
+#: the least difference of the absent samples' skills, with and without the absence
+#: offsets, that the summary reads as the absence informing the predictions (or harming them)
+ABSENCE_MARGIN = 0.01
 #: the report also decides the dominant interaction with intervals whose error rate
 #: ``1 - confidence`` is multiplied by each of these (0.90 and 0.99 for 0.95): an answer that
 #: changes between them rests on evidence near the rules' thresholds
@@ -286,6 +290,7 @@ class InteractionReport:
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
         samples = "samples" if self.training_rows else "held-out samples"
+        fusion_only = list(self.table.index) == ["fusion"]  # experts="single"
         lines = [
             f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
             f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals"
@@ -309,8 +314,9 @@ class InteractionReport:
             ),
             *(
                 [
-                    f"An ensemble of {self.n_members} members: each weight interval is a range "
-                    "for one member's weight, not an interval for the mean weight printed."
+                    f"An ensemble of {self.n_members} members: each weight interval is where a "
+                    "single member's mean weight falls (members and resamples pooled), not an "
+                    "interval for the ensemble's mean weight printed."
                 ]
                 if self.n_members > 1
                 else []
@@ -319,7 +325,7 @@ class InteractionReport:
             f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
             "removed; 0 = chance).",
         ]
-        if list(self.table.index) == ["fusion"]:  # experts="single": no interaction experts
+        if fusion_only:
             lines.append(
                 "No interaction to name: the mixture is one expert over every modality "
                 "(experts='single'), which tests no interaction; fit with experts='all' to "
@@ -348,7 +354,8 @@ class InteractionReport:
                 f"Dominant interaction: {self.dominant} (mean weight {row.mean_weight:.2f} "
                 f"[{row.weight_low:.2f}, {row.weight_high:.2f}]{over}{little})."
             )
-        if self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
+        # (vanilla fusion names no interaction: no answer to check at other levels, or to lean on)
+        if not fusion_only and self.dominant_by_confidence and self.n_samples >= MIN_CLAIM_SAMPLES:
             levels = " and ".join(f"{100 * level:g}%" for level in self.dominant_by_confidence)
             if all(d == self.dominant for d in self.dominant_by_confidence.values()):
                 lines.append(f"The same answer with {levels} intervals.")
@@ -377,7 +384,7 @@ class InteractionReport:
                 + ("both." if len(self.ties) == 1 else "them all.")
             )
         heaviest = str(self.table["overall_weight"].idxmax())
-        if not self.table.loc[heaviest, "supported"]:
+        if not fusion_only and not self.table.loc[heaviest, "supported"]:
             every = (
                 " over every sample, 0 where one lacks its modalities"
                 if (self.table["n_usable"] < self.n_samples).any()
@@ -400,7 +407,8 @@ class InteractionReport:
                 "Expert names are not guaranteed by this kind of mixture"
                 + (
                     ": each uniqueness verdict rests on the expert with the other modalities "
-                    "shuffled across samples (the reason gives that skill's lower bound), not on "
+                    "shuffled across samples (the reason gives that skill's lower bound where the "
+                    "test reached it), not on "
                     "the skill on its row, which is the expert's with every modality."
                     if shuffled
                     else "."
@@ -417,19 +425,23 @@ class InteractionReport:
             gain = round(a["skill"], 3) - round(a["skill_without_offsets"], 3)  # as printed
             if np.isnan(gain):
                 reading = "their skill is undefined (their targets do not vary)"
-            elif gain > 0:
-                reading = "their predictions rest in part on the fact that a modality is missing"
-                if round(a["skill"], 3) <= 0:
-                    reading += ", and with or without it they are no better than chance"
             elif max(round(a["skill"], 3), round(a["skill_without_offsets"], 3)) <= 0:
-                reading = "with or without it their predictions are no better than chance"
-            elif gain < 0:
+                reading = "with or without it their predictions are no better than chance" + (
+                    f" (counting it improves them by {gain:.3f})" if gain >= ABSENCE_MARGIN else ""
+                )
+            elif gain >= ABSENCE_MARGIN:
+                reading = "their predictions rest in part on the fact that a modality is missing"
+            elif gain <= -ABSENCE_MARGIN:
                 reading = (
                     "nothing here says the missingness is informative "
                     "(absence_offset=False leaves it out)"
                 )
-            else:
+            elif gain == 0:
                 reading = "the absence makes no difference to them"
+            else:
+                reading = (
+                    f"the absence makes little difference to them (less than {ABSENCE_MARGIN})"
+                )
             lines.append(
                 f"On the {a['n_samples']} samples lacking a modality, the skill is "
                 f"{a['skill']:.3f} with the absence itself counted (absence_offset; not an "
@@ -438,7 +450,13 @@ class InteractionReport:
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
-            verdict = "supported" if row.supported else "not supported"
+            verdict = (
+                "no interaction tested"
+                if fusion_only
+                else "supported"
+                if row.supported
+                else "not supported"
+            )
             count = f"  n={row.n_usable}" if incomplete else ""
             lines.append(
                 f"  {name:<{width}}  weight {row.mean_weight:.2f} [{row.weight_low:.2f}, "
@@ -974,7 +992,9 @@ class _Evidence:
         else:
             if unbeaten:
                 return False, (
-                    f"not shown to be better than the single-modality predictor {_listed(unbeaten)}"
+                    "not shown to be better than the single-modality predictor"
+                    + ("s " if len(unbeaten) > 1 else " ")
+                    + _listed(unbeaten)
                 )
             beats = "beats every single modality"
         if self.pooled_low is not None and not self.pooled_low > 0:

@@ -153,7 +153,11 @@ def test_the_report_says_how_much_the_absence_itself_predicts():
     assert absence["n_samples"] == lost[test].sum()
     # the incomplete samples are mostly class 1, which only the offsets know
     assert absence["skill"] > absence["skill_without_offsets"] + 0.02
-    assert "rest in part on the fact that a modality is missing" in report.summary()
+    text = report.summary()  # (below chance either way on these few rows: said so)
+    assert (
+        "rest in part on the fact that a modality is missing" in text
+        or "no better than chance (counting it improves them by" in text
+    )
     complete = {k: np.nan_to_num(v[test]) for k, v in X.items()}
     plain = interaction_report(clf, complete, y[test])
     assert plain.absence is None and "the absence itself" not in plain.summary()

@@ -104,11 +104,16 @@ def test_the_summary_lines_read_as_their_printed_numbers(unique_m1):
     assert "nothing here says the missingness is informative" in line(0.29, 0.30)
     assert "makes no difference" in line(0.3000001, 0.30)  # printed alike
     assert "undefined" in line(float("nan"), 0.30)
-    # at or below chance either way: said so (audit helper-85 M1)
-    assert "and with or without it they are no better than chance" in line(-0.050, -0.051)
-    assert "and with or without it they are no better than chance" in line(0.0, -0.2)
-    assert "no better than chance" not in line(0.001, -0.2)
-    assert "with or without it their predictions are no better than chance" in line(-0.2, -0.1)
+    # at or below chance either way: no finding read into the gap (audit helper-85 M1;
+    # review helper-86 1)
+    at_chance = "with or without it their predictions are no better than chance"
+    assert at_chance + "." in line(-0.050, -0.051) and "rest in part" not in line(-0.05, -0.051)
+    assert at_chance + " (counting it improves them by 0.200)." in line(0.0, -0.2)
+    assert "rest in part" in line(0.001, -0.2) and "no better" not in line(0.001, -0.2)
+    assert at_chance + "." in line(-0.2, -0.1)
+    # a gap under ABSENCE_MARGIN is not read as the absence informing the predictions
+    assert "makes little difference to them (less than 0.01)" in line(0.305, 0.30)
+    assert "makes little difference" in line(0.295, 0.30)
 
 
 def test_the_confidence_level_sets_the_width_of_every_interval(unique_m1):
@@ -701,9 +706,20 @@ def test_vanilla_fusion_summary_names_no_uniqueness_experts():
     clf = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3}, experts="single").fit(X_tr, y_tr)
     text = interaction_report(clf, X_te, y_te, n_bootstrap=20).summary()
     assert "uniqueness" not in text and "Expert names are not guaranteed" not in text
-    # its one expert is no interaction (audit helper-85 M5)
+    # its one expert is no interaction (audit helper-85 M5; review helper-86 2)
+    from dataclasses import replace
+
     assert "Dominant interaction" not in text
     assert "No interaction to name: the mixture is one expert over every modality" in text
+    report = interaction_report(clf, X_te, y_te, n_bootstrap=20)
+    for changed in (
+        replace(report, dominant_by_confidence={0.9: None}),
+        replace(report, dominant_by_confidence={0.9: "fusion"}),
+        replace(report, dominant=None, table=report.table.assign(supported=False)),
+    ):
+        text = changed.summary()
+        assert "Fragile" not in text and "same answer" not in text and "leans" not in text
+        assert "no interaction tested: " in text.splitlines()[-1]
 
 
 def test_an_ensemble_s_weight_intervals_are_said_to_be_ranges_for_one_member(unique_m1):
@@ -716,11 +732,18 @@ def test_an_ensemble_s_weight_intervals_are_said_to_be_ranges_for_one_member(uni
     assert report.n_members == clf.n_members_
     lines = replace(report, n_members=4).summary().splitlines()
     assert lines[1] == (
-        "An ensemble of 4 members: each weight interval is a range for one member's weight, "
-        "not an interval for the mean weight printed."
+        "An ensemble of 4 members: each weight interval is where a single member's mean weight "
+        "falls (members and resamples pooled), not an interval for the ensemble's mean weight "
+        "printed."
     )
     assert lines[2].startswith("Mixture: ")
     assert "ensemble" not in replace(report, n_members=1).summary()
+    X_tr, y_tr, _ = make_interaction_classification(
+        interaction="uniqueness", unique_modality=1, n_samples=200, random_state=5
+    )
+    one = I2MoEClassifier(**{**STRUCTURE, "max_epochs": 3, "n_members": 1}).fit(X_tr, y_tr)
+    single = interaction_report(one, X, y, n_bootstrap=200)
+    assert single.n_members == 1 and "ensemble" not in single.summary()
 
 
 def test_untrained_absence_offsets_are_not_reported(unique_m1):

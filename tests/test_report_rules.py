@@ -596,7 +596,7 @@ def test_reasons_say_what_was_compared_in_mixtures_without_single_modality_exper
     # with single-modality experts, every one not beaten is named
     ok, why = _evidence(margin_low={0: -0.01, 1: 0.05, 2: -0.02}).verdict(3)
     assert (
-        why == "not shown to be better than the single-modality predictor uniqueness[a] or "
+        why == "not shown to be better than the single-modality predictors uniqueness[a] or "
         "uniqueness[c]"
     )
 
