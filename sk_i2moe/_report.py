@@ -237,8 +237,9 @@ class InteractionReport:
         say. Empty where there is no dominant or no such expert.
     n_members : int
         Members of the ensemble whose weights the report read (1: one
-        mixture). Above 1, each weight interval is a range for one member's
-        weight, which :meth:`summary` says.
+        mixture). Above 1, each weight interval is where a single member's
+        mean weight falls (each resample draws one member), not an interval
+        for the ensemble's mean weight printed, which :meth:`summary` says.
     names_by_construction : bool
         Whether the kind of mixture guarantees the expert names.
     estimator_name : str
@@ -408,8 +409,8 @@ class InteractionReport:
                 + (
                     ": each uniqueness verdict rests on the expert with the other modalities "
                     "shuffled across samples (the reason gives that skill's lower bound where the "
-                    "test reached it), not on "
-                    "the skill on its row, which is the expert's with every modality."
+                    "test reached it), not on the skill on its row, which is the expert's with "
+                    "every modality."
                     if shuffled
                     else "."
                 )
