@@ -270,6 +270,10 @@ class InteractionReport:
     ties: tuple[str, ...] = ()
     n_members: int = 1
 
+    def __post_init__(self) -> None:
+        """Hold ``ties`` as a tuple (a list given to ``dataclasses.replace`` stays mutable)."""
+        object.__setattr__(self, "ties", tuple(self.ties))
+
     def summary(self) -> str:
         """The report as plain text for a clinical or methods report.
 
@@ -343,9 +347,10 @@ class InteractionReport:
             little = (
                 "; its interaction is supported, but it gets less than an equal share of the "
                 + (
-                    f"weight ({row.overall_weight:.2f} over every sample, against {share:.2f})"
+                    f"weight ({row.overall_weight:.2f} over every sample, against an equal "
+                    f"share of {share:.2f})"
                     if over
-                    else f"weight ({share:.2f})"
+                    else f"weight (an equal share is {share:.2f})"
                 )
                 + ": the predictions rest mostly on other experts"
                 if round(row.overall_weight, 2) < round(share, 2)  # as printed

@@ -188,6 +188,7 @@ def test_a_supported_expert_not_shown_to_weigh_less_is_named_beside_the_dominant
     assert f"{third} (weight 0.01 over every sample, against the dominant's 0.50)" in two
     assert two.count("report them all.") == 1 and "report both" not in two
     assert "Also supported" not in replace(report, table=table).summary()
+    assert replace(report, ties=[other]).ties == (other,)  # held as given, immutable
 
 
 def test_ties_are_decided_by_the_paired_difference_not_by_overlapping_intervals():
@@ -337,7 +338,11 @@ def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
     assert "the dominant interaction is the heaviest of the supported ones" in leaning
     # a supported expert given less than an equal share is said to be so (a clinician read
     # "dominant" as what the predictions rest on)
-    assert "supported, but it gets less than an equal share of the weight (0.20): the" in leaning
+    # (the share named as such: "(0.20)" read as the expert's own weight, audit helper-85 L7)
+    assert (
+        "supported, but it gets less than an equal share of the weight (an equal share is 0.20): "
+        "the" in leaning
+    )
     assert "leans most" not in report.summary()  # the heaviest is the supported one
     assert "less than an equal share" not in report.summary()
     table["supported"] = False
@@ -787,7 +792,10 @@ def test_the_weight_leant_on_counts_every_sample_where_modalities_are_absent(uni
     edited.loc[[n for n in edited.index if n != rare], "overall_weight"] = 0.1
     text = replace(report, table=edited, dominant=_dominant(edited)).summary()
     assert "over its 50 usable samples; its interaction is supported, but it gets less" in text
-    assert "share of the weight (0.18 over every sample, against 0.20): the predictions" in text
+    assert (
+        "share of the weight (0.18 over every sample, against an equal share of 0.20): the "
+        "predictions" in text
+    )
 
 
 def test_an_expert_no_sample_can_use_says_so_first():
