@@ -987,13 +987,14 @@ class _Evidence:
                 f"{', '.join(unmeasured)} to compare them on"
             )
         unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
-        if not self.unique:  # experts="synergy_redundancy": the redundancy expert stands in
-            compared = (
-                "the redundancy expert (this mixture has no single-modality experts: single "
-                "modalities and their sum are not compared)"
-            )
+        # experts="synergy_redundancy": the redundancy expert stands in for the single modalities
+        uncompared = (
+            "this mixture has no single-modality experts: single modalities and their sum are "
+            "not compared"
+        )
+        if not self.unique:
             if unbeaten:
-                return False, f"not shown to be better than {compared}"
+                return False, f"not shown to be better than the redundancy expert ({uncompared})"
             beats = "beats the redundancy expert"
         else:
             if unbeaten:
@@ -1043,8 +1044,7 @@ class _Evidence:
         if not self.unique:
             return True, (
                 f"{beats}, and loses more than half of that gain when made additive across a "
-                "modality (this mixture has no single-modality experts: single modalities and "
-                "their sum are not compared)"
+                f"modality ({uncompared})"
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 
