@@ -2,7 +2,8 @@
 
 Per-sample losses and chance levels of held-out predictions, paired
 bootstrap means and percentile intervals, the single-modality predictions
-added up (cross-fitted on the held-out samples), what a modality's prediction
+added up (cross-fitted on the held-out samples), a linear probe of each
+modality's own features (cross-fitted likewise), what a modality's prediction
 says beyond the label, and an expert's output made additive across one
 modality by swapping it between paired samples. The rules that turn these
 into verdicts live in :mod:`sk_i2moe._report` (its ``_Evidence`` class).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
 from sklearn.model_selection import KFold, StratifiedKFold
 
 EPS = 1e-12
@@ -20,6 +21,10 @@ EPS = 1e-12
 REGRESSION_FLOOR = 1e-20
 _CHUNK = 100  # bootstrap resamples evaluated at once
 _FOLDS = 5  # cross-fitting of the single-modality predictions added up
+#: the penalties the linear probe of a modality's features chooses from (generalised
+#: cross-validation), for features scaled to unit variance: from almost none to a fit that
+#: is nearly the constant, so that a wide modality of few samples is not overfitted
+PROBE_ALPHAS = np.logspace(-2, 7, 19)
 #: the fewest held-out samples a claim rests on (an expert's, the mixture's): percentile
 #: bootstrap intervals of fewer are far too narrow, and the cross-fitted rivals below need
 #: as many
@@ -253,6 +258,53 @@ def _added_up(
         proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
         return np.log(np.maximum(proba, EPS))
     return predicted.reshape(len(targets), -1)
+
+
+def _probe_losses(
+    features: np.ndarray,
+    rows: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    seed: int,
+    weights: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Per-sample loss of a linear model of one modality's features, cross-fitted.
+
+    Whether the modality's own features predict the target, whatever its
+    expert learned: ridge regression (penalty chosen by generalised
+    cross-validation) on the features scaled to unit variance, onto the
+    one-hot classes (a linear probability model), the labels or the
+    outputs, fitted on four fifths of the held-out samples ``rows`` keeps
+    (those that have the modality) and predicting the other fifth, in turn.
+    Its loss is the Brier score (squared error) of :func:`_losses`, which
+    the model minimises; the scaling uses every such sample's features,
+    never the target. ``seed`` sets the folds; ``weights`` are the fits'
+    sample weights. NaN outside ``rows``; None where fewer than
+    ``MIN_CLAIM_SAMPLES`` samples have the modality.
+    """
+    keep = np.flatnonzero(rows)
+    if len(keep) < MIN_CLAIM_SAMPLES:
+        return None
+    design = features[keep].reshape(len(keep), -1).astype(np.float64)
+    spread = design.std(axis=0)
+    design = (design - design.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    if task == "classification":
+        goal = np.eye(targets.max() + 1)[targets[keep]]
+    else:
+        goal = targets[keep].astype(np.float64)
+    folds = KFold(_FOLDS, shuffle=True, random_state=seed)
+    predicted = _cross_fitted(
+        RidgeCV(alphas=PROBE_ALPHAS),
+        "predict",
+        design,
+        goal,
+        folds,
+        None if weights is None else weights[keep],
+    ).reshape(goal.shape)
+    error = np.square(predicted - goal)
+    out = np.full(len(targets), np.nan)
+    out[keep] = error.sum(axis=1) if task == "classification" else error.mean(axis=1)
+    return out
 
 
 def _cross_fitted(

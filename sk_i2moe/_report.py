@@ -64,6 +64,7 @@ from ._evidence import (
     _pair_clusters,
     _pair_moments,
     _predictions,
+    _probe_losses,
     _shared_information,
     _simultaneous_low,
     _skill,
@@ -831,7 +832,9 @@ class _Evidence:
     synergy expert beats single-modality predictor ``k`` (every one,
     ``rival`` the best) / the redundancy expert / the predictions added up,
     and ``swap_low`` per modality what made-additive copies of it lose beyond
-    ``JOINT_SHARE`` (lower ends that hold for every modality at once).
+    ``JOINT_SHARE`` (lower ends that hold for every modality at once), and
+    ``probe_low[e]`` how much a linear model of ``e``'s modality's own
+    features beats chance (lower ends that hold for every modality at once).
     ``others_low[e]`` and ``others_high[e]`` are both ends of how much the
     modalities added up beat ``e``'s own by more than ``ADDED_SHARE``, and ``agree_draws``
     the resampled agreement beyond the label of the modality pairs
@@ -859,6 +862,7 @@ class _Evidence:
     pooled_low: float | None
     added_low: float | None
     swap_low: np.ndarray | None
+    probe_low: dict[int, float]
     agree_pairs: list[tuple[int, int]]
     agree_draws: np.ndarray
     confidence: float
@@ -970,6 +974,19 @@ class _Evidence:
                 f"it predicts alike with {', '.join(self.label(k) for k in partners)} more than "
                 "the label explains (the redundancy rule's test of sharing): part of what it "
                 "carries is shared, and the report does not call it unique"
+            )
+        unlearnt = [
+            k for k in others if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
+        ]
+        if unlearnt:
+            probes = ", ".join(f"{self.label(k)} {self.probe_low[k]:+.3f}" for k in unlearnt)
+            return False, (
+                f"{name} alone predicts better than the others, and they add little to it, but "
+                "a linear model of another modality's own features, cross-fitted on these "
+                f"samples, predicts better than chance where its expert does not ({probes}, "
+                "the lower end of each gain in squared error over chance): the comparisons "
+                "rest on an expert that did not learn what its modality carries, and the report "
+                "does not call it unique"
             )
         return True, (
             f"{name} alone predicts better than chance and than the others, and the others "
@@ -1133,10 +1150,18 @@ def interaction_report(
       test of sharing (below) does not show ``m`` predicting alike with
       another modality more than the label explains (a cleaner copy of what
       another also holds beats it alone and gains little from it; this
-      holds even where the redundancy expert itself is not supported). Where the
-      modalities inform the target separately, the strongest one beats each
-      other alone, but the target rests on all of them, not on it. "On its
-      own" is the uniqueness expert, which sees only ``m`` in the
+      holds even where the redundancy expert itself is not supported); **and**
+      no other modality whose expert does not predict on its own (skill
+      ``low`` <= 0) is shown to predict from its own features by a linear
+      model (ridge regression onto the one-hot classes or the target, its
+      penalty chosen by generalised cross-validation, cross-fitted on the
+      held-out samples; the lower end of its gain in squared error over
+      chance, holding for every modality at once, > 0): the comparisons
+      above rest on the other experts having learned what their modalities
+      carry. Where the modalities inform the target separately, the
+      strongest one beats each other alone, but the target rests on all of
+      them, not on it. "On its own" is the uniqueness expert, which sees only
+      ``m`` in the
       structured mixture; in the paper's mixture, whose experts see every
       modality, it is the uniqueness expert with every other modality
       shuffled across samples (``name_check`` says whether that expert still
@@ -1436,6 +1461,20 @@ def interaction_report(
             )
             others.append(own - additive_loss - ADDED_SHARE * (chances[:, e] - own))
         blocks.add("others", _stack(others, n), usable[:, unique])
+    # each modality's own features, whatever its expert learned: > 0 where a linear model of
+    # them beats chance (a uniqueness claim rests on the other experts having learned what
+    # their modalities hold)
+    probed, probe_gains, probe_rows = [], [], []
+    for e in unique if len(unique) >= 2 else []:
+        features = arrays[_unique_modality(names[e], modalities)]
+        rows = usable[:, e] & ~np.isnan(features.reshape(n, -1)).any(axis=1)
+        probe = _probe_losses(features, rows, targets, task, fold_seed, w)
+        if probe is not None:
+            probed.append(e)
+            probe_gains.append(_chance_losses(targets, task, rows, w) - probe)
+            probe_rows.append(rows)
+    if probed:
+        blocks.add("probe", _stack(probe_gains, n), _stack(probe_rows, n, dtype=bool))
     # ... and its own prediction made additive across each modality in turn: an expert
     # that only adds the modalities up (it can learn to, seeing which are present) is no
     # synergy whatever its construction
@@ -1528,6 +1567,11 @@ def interaction_report(
             pooled_low=_first(low("pooled")),
             added_low=_first(low("added")),
             swap_low=_simultaneous_low(draws["swap"], level) if "swap" in draws else None,
+            probe_low=(
+                dict(zip(probed, _simultaneous_low(draws["probe"], level)))
+                if "probe" in draws
+                else {}
+            ),
             agree_pairs=upper,
             agree_draws=agree,
             confidence=level,

@@ -13,6 +13,7 @@ from sk_i2moe._evidence import (
     _interval,
     _pair_clusters,
     _pair_moments,
+    _probe_losses,
     _shared_information,
     _simultaneous_low,
     _swap_partners,
@@ -421,6 +422,7 @@ def _evidence(**changes):
         "pooled_low": 0.05,
         "added_low": 0.05,
         "swap_low": np.array([0.05, -0.1, -0.1]),
+        "probe_low": {},
         "agree_pairs": [(0, 1), (0, 2), (1, 2)],
         "agree_draws": np.full((draws, 3), 0.2),
         "confidence": 0.95,
@@ -481,6 +483,78 @@ def test_uniqueness_is_not_claimed_for_a_modality_shown_to_share_information():
     # nor does an informative modality's sharing with one that does not predict on its own
     mute = {**lone, "alone_low": {0: 0.1, 1: 0.1, 2: -0.05}}
     assert _evidence(**mute, agree_draws=copies).verdict(0)[0]
+
+
+def test_uniqueness_is_not_claimed_beside_a_modality_whose_expert_did_not_learn_it():
+    # a clean one-column copy of the factor and a wide noisy copy whose expert learned nothing:
+    # the experts showed no sharing and uniqueness[narrow] was named (checker helper-82 F1)
+    lone = {
+        "pair_low": {(0, 1): 0.05, (0, 2): 0.05, (1, 0): -0.1, (1, 2): -0.1, (2, 0): -0.1},
+        "others_low": {0: -0.1},
+        "others_high": {0: -0.01},
+        "agree_draws": np.full((1000, 3), -0.2),
+    }
+    mute = {0: 0.1, 1: -0.05, 2: -0.05}  # only a's expert predicts on its own
+    assert _evidence(**lone, alone_low=mute, probe_low={0: 0.2, 1: -0.01, 2: -0.02}).verdict(0)[0]
+    unique, reason = _evidence(
+        **lone, alone_low=mute, probe_low={0: 0.2, 1: 0.03, 2: -0.02}
+    ).verdict(0)
+    assert not unique
+    assert "a linear model of another modality's own features" in reason
+    assert "where its expert does not ('b' +0.030, the lower end of each gain" in reason
+    # where b's own expert predicts, the experts' comparisons stand as they are
+    learnt = {0: 0.1, 1: 0.02, 2: -0.05}
+    assert _evidence(**lone, alone_low=learnt, probe_low={0: 0.2, 1: 0.03}).verdict(0)[0]
+
+
+def _narrow_and_wide(n, seed, informative_wide=True):
+    """A clean one-column copy of z, and 30 columns that are a noisy copy of z (or noise)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=n)
+    wide = rng.normal(size=(n, 30)) * 4.0 + (z[:, None] if informative_wide else 0.0)
+    y = (rng.random(n) < _logistic(3.0 * z)).astype(int)
+    return {"narrow": z[:, None] + 0.1 * rng.normal(size=(n, 1)), "wide": wide}, y
+
+
+def test_the_report_checks_each_modality_s_features_not_only_its_expert():
+    experts = {
+        "uniqueness[narrow]": lambda a, b: 3.0 * a[:, 0],
+        "uniqueness[wide]": lambda a, b: 0.0 * a[:, 0],  # learned nothing
+        "synergy": lambda a, b: 1.5 * a[:, 0],
+        "redundancy": lambda a, b: 2.5 * a[:, 0],
+    }
+    model = FixedExpertsClassifier(["narrow", "wide"], experts, [0.6, 0.1, 0.1, 0.2]).fit()
+    for seed in range(3):
+        X, y = _narrow_and_wide(400, seed)
+        report = interaction_report(model, X, y, n_bootstrap=400, random_state=seed)
+        assert report.dominant is None, seed
+        assert "its expert does not ('wide' +" in report.table.loc["uniqueness[narrow]", "reason"]
+    # the wide modality pure noise: the probe does not withdraw the claim
+    named = 0
+    for seed in range(10):
+        X, y = _narrow_and_wide(400, seed, informative_wide=False)
+        report = interaction_report(model, X, y, n_bootstrap=400, random_state=seed)
+        named += report.dominant == "uniqueness[narrow]"
+    assert named >= 9
+
+
+def test_the_linear_probe_is_cross_fitted_on_the_rows_that_have_the_modality():
+    rng = np.random.default_rng(0)
+    n = 300
+    z = rng.normal(size=n)
+    y = (z > 0).astype(int)
+    rows = rng.random(n) < 0.8
+    chance = 0.5  # Brier score of the class rates 1/2 on balanced classes, about
+    noise = _probe_losses(rng.normal(size=(n, 40)), rows, y, "classification", 0)
+    signal = _probe_losses(z[:, None] + rng.normal(size=(n, 3)), rows, y, "classification", 0)
+    assert np.isnan(noise[~rows]).all() and np.isfinite(noise[rows]).all()
+    assert noise[rows].mean() > chance - 0.02  # 40 noise columns on 240 rows: no gain
+    assert signal[rows].mean() < chance - 0.1
+    # regression targets, sample weights, and too few rows
+    t = (2.0 * z)[:, None]
+    loss = _probe_losses(z[:, None], rows, t, "regression", 0, np.full(n, 2.0))
+    assert loss[rows].mean() < 0.05 * t[rows].var()
+    assert _probe_losses(z[:, None], np.arange(n) < 9, y, "classification", 0) is None
 
 
 def test_exact_copies_through_the_whole_report_name_redundancy_not_uniqueness():
