@@ -156,6 +156,8 @@ def data_sets(args: argparse.Namespace) -> dict:
     return {name: data for name, data in out.items() if not args.datasets or name in args.datasets}
 
 
+#: the data sets run without --accuracy-sets
+OWN_SETS = ["breast-cancer", "TCGA-BRCA", "TCGA-BRCA, 200", "NCCTG lung", "GBSG2"]
 #: a gap the report's two decimals hardly resolve
 SHOWN = 0.005
 
@@ -204,6 +206,12 @@ def main() -> None:
         "--datasets", nargs="*", help='names to run (e.g. "GBSG2" "NCCTG lung"); default all'
     )
     args = parser.parse_args()
+    if args.seeds < 2:
+        parser.error(f"--seeds must be at least 2 (pairs of seeds are compared); got {args.seeds}")
+    known = [*REAL_DATASETS, "tcga_brca_200"] if args.accuracy_sets else OWN_SETS
+    unknown = [name for name in args.datasets or [] if name not in known]
+    if unknown:
+        parser.error(f"unknown --datasets {unknown}; choose from {known}")
     torch.set_num_threads(args.threads)
     print(f"torch threads {torch.get_num_threads()}, estimator parameters {args.params}")
     summary = []
