@@ -327,8 +327,8 @@ class InteractionReport:
                 if self.n_members > 1
                 else []
             ),
-            f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:.3f} "
-            f"[{m['skill_low']:.3f}, {m['skill_high']:.3f}] (share of the chance-level loss "
+            f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:+.3f} "
+            f"[{m['skill_low']:+.3f}, {m['skill_high']:+.3f}] (share of the chance-level loss "
             "removed; 0 = chance).",
         ]
         if fusion_only:
@@ -451,8 +451,8 @@ class InteractionReport:
                 )
             lines.append(
                 f"On the {a['n_samples']} samples lacking a modality, the skill is "
-                f"{a['skill']:.3f} with the absence itself counted (absence_offset; not an "
-                f"interaction) and {a['skill_without_offsets']:.3f} without it (point "
+                f"{a['skill']:+.3f} with the absence itself counted (absence_offset; not an "
+                f"interaction) and {a['skill_without_offsets']:+.3f} without it (point "
                 f"estimates): {reading}."
             )
         width = max(len(str(name)) for name in self.table.index)

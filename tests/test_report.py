@@ -113,6 +113,11 @@ def test_the_summary_lines_read_as_their_printed_numbers(unique_m1):
     assert at_chance + "." in line(-0.2, -0.1)
     # a gap under ABSENCE_MARGIN is not read as the absence informing the predictions
     assert "makes little difference to them (less than 0.01)" in line(0.305, 0.30)
+    # skills signed as on the experts' lines, where a skill below chance is negative
+    assert "the skill is -0.050 with the absence itself counted" in line(-0.05, 0.2)
+    assert "and +0.200 without it" in line(-0.05, 0.2)
+    mixture = {"score": 0.5, "skill": 0.25, "skill_low": -0.1, "skill_high": 0.4}
+    assert "skill +0.250 [-0.100, +0.400] (share" in replace(report, mixture=mixture).summary()
     assert "makes little difference" in line(0.295, 0.30)
 
 
