@@ -773,9 +773,9 @@ def _enough(masks: np.ndarray) -> np.ndarray:
     return masks & (masks.sum(axis=0) >= MIN_CLAIM_SAMPLES)
 
 
-def _listed(names: list[str]) -> str:
-    """``"'a'"``, ``"'a' or 'b'"``, ``"'a', 'b' or 'c'"``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+def _listed(names: list[str], word: str = "or") -> str:
+    """``"'a'"``, ``"'a' or 'b'"``, ``"'a', 'b' or 'c'"`` (``word`` between the last two)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
 
 
 class _Blocks:
@@ -833,8 +833,8 @@ class _Evidence:
     ``rival`` the best) / the redundancy expert / the predictions added up,
     and ``swap_low`` per modality what made-additive copies of it lose beyond
     ``JOINT_SHARE`` (lower ends that hold for every modality at once), and
-    ``probe_low[e]`` how much a linear model of ``e``'s modality's own
-    features beats chance (lower ends that hold for every modality at once).
+    ``probe_low[e]`` the skill of a linear model of ``e``'s modality's own
+    features (lower ends that hold for every modality at once).
     ``others_low[e]`` and ``others_high[e]`` are both ends of how much the
     modalities added up beat ``e``'s own by more than ``ADDED_SHARE``, and ``agree_draws``
     the resampled agreement beyond the label of the modality pairs
@@ -927,7 +927,14 @@ class _Evidence:
                 if self.by_construction
                 else f" with the other modalities shuffled (lower bound {self.alone_low[e]:+.3f})"
             )
-            return False, f"{name} alone is not shown to be better than chance{check}"
+            probe = self.probe_low.get(e, np.nan)
+            linear = (
+                f"; a linear model of its own features is (skill lower end {probe:+.3f}): its "
+                "expert is not shown to predict what a linear model finds in it"
+                if probe > 0
+                else ""
+            )
+            return False, f"{name} alone is not shown to be better than chance{check}{linear}"
         others = [k for k in self.unique if k != e]
         unmeasured = [k for k in others if np.isnan(self.pair_low[(e, k)])]
         if unmeasured:
@@ -979,14 +986,17 @@ class _Evidence:
             k for k in others if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
         ]
         if unlearnt:
-            probes = ", ".join(f"{self.label(k)} {self.probe_low[k]:+.3f}" for k in unlearnt)
+            many = len(unlearnt) > 1
+            listed = _listed([self.label(k) for k in unlearnt], "and")
+            lows = ", ".join(f"{self.label(k)} {self.probe_low[k]:+.3f}" for k in unlearnt)
             return False, (
-                f"{name} alone predicts better than the others, and they add little to it, but "
-                "a linear model of another modality's own features, cross-fitted on these "
-                f"samples, predicts better than chance where its expert does not ({probes}, "
-                "the lower end of each gain in squared error over chance): the comparisons "
-                "rest on an expert that did not learn what its modality carries, and the report "
-                "does not call it unique"
+                f"{name} alone predicts better than the others, and their experts add little to "
+                f"it, but a linear model of the features of {listed} alone, cross-fitted on "
+                f"these samples, is shown to predict (skill lower end{'s' if many else ''} "
+                f"{lows}) where {'their experts are' if many else 'its expert is'} not: the "
+                f"comparisons rest on {'experts' if many else 'an expert'} that may have missed "
+                f"what {listed} hold{'' if many else 's'}, and the report does not call {name} "
+                "unique (a model whose expert learns what the linear model finds may settle it)"
             )
         return True, (
             f"{name} alone predicts better than chance and than the others, and the others "
@@ -1093,7 +1103,19 @@ class _Evidence:
                 "fit with experts='all' to test it"
             )
         if sum(self.alone_low[e] > 0 for e in self.unique) < 2:
-            return False, "fewer than two modalities predict on their own"
+            missed = [
+                self.label(k)
+                for k in self.unique
+                if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
+            ]
+            experts = "their experts are" if len(missed) > 1 else "its expert is"
+            return False, "fewer than two modalities predict on their own" + (
+                f" (by their experts; a linear model of the features of {_listed(missed, 'and')} "
+                f"is shown to predict, where {experts} not: the sharing of information is not "
+                "tested on them)"
+                if missed
+                else ""
+            )
         sharing, unmeasured = self._sharing()
         if not sharing:
             if unmeasured:
@@ -1151,17 +1173,17 @@ def interaction_report(
       another modality more than the label explains (a cleaner copy of what
       another also holds beats it alone and gains little from it; this
       holds even where the redundancy expert itself is not supported); **and**
-      no other modality whose expert does not predict on its own (skill
-      ``low`` <= 0) is shown to predict from its own features by a linear
-      model (ridge regression onto the one-hot classes or the target, its
-      penalty chosen by generalised cross-validation, cross-fitted on the
-      held-out samples; the lower end of its gain in squared error over
-      chance, holding for every modality at once, > 0): the comparisons
-      above rest on the other experts having learned what their modalities
-      carry. Where the modalities inform the target separately, the
-      strongest one beats each other alone, but the target rests on all of
-      them, not on it. "On its own" is the uniqueness expert, which sees only
-      ``m`` in the
+      no other modality whose expert is not shown to predict on its own
+      (skill ``low`` <= 0) is shown to predict from its own features by a
+      linear model (ridge regression onto the one-hot classes or the target,
+      its penalty chosen by generalised cross-validation, cross-fitted on the
+      held-out samples; its skill's ``low``, holding for every modality at
+      once, > 0): the comparisons above rest on the other experts having
+      learned what their modalities carry. The linear model tests what a
+      modality predicts on its own, not what it adds to ``m``. Where the
+      modalities inform the target separately, the strongest one beats each
+      other alone, but the target rests on all of them, not on it. "On its
+      own" is the uniqueness expert, which sees only ``m`` in the
       structured mixture; in the paper's mixture, whose experts see every
       modality, it is the uniqueness expert with every other modality
       shuffled across samples (``name_check`` says whether that expert still
@@ -1233,7 +1255,8 @@ def interaction_report(
         Passed to :func:`numpy.random.default_rng`: a ``Generator``'s or a
         ``RandomState``'s stream is used and advanced, None draws fresh
         entropy. Seeds the resamples, the shuffles of the name check, the
-        folds that cross-fit the added-up predictions, the pairing of samples in the
+        folds that cross-fit the added-up predictions and the linear model of
+        each modality's features, the pairing of samples in the
         synergy expert's swap test and the ensemble member each resample
         takes. The folds and the pairing are not resampled, so where the
         evidence sits near a rule's boundary the verdict can change with
@@ -1244,7 +1267,8 @@ def interaction_report(
         Weights of the held-out samples (e.g. survey or inverse-probability
         weights). Every mean, chance level and score is weighted, so that the
         table's estimates for an integer weight are those of the sample
-        repeated; the cross-fitted rivals are fitted with the weights; the
+        repeated; the cross-fitted rivals and the linear models of each
+        modality's features are fitted with the weights; the
         bootstrap, the folds, the swap test's pairs and the name check's
         shuffles draw the samples themselves, so the intervals reflect how
         many samples there are, not the weights' sum. A sample of weight 0 is
@@ -1296,8 +1320,11 @@ def interaction_report(
     linear models on the held-out samples, for ``M`` modalities. For a
     classifier of ``C`` classes they are multinomial logistic regressions
     (on ``M x C`` features for the joint one, ``C`` for each modality's),
-    whose time grows with the square of ``C``; the interpretation guide
-    gives measured times.
+    whose time grows with the square of ``C``. The linear model of each
+    modality's features (five ridge regressions per modality) costs little
+    on narrow modalities and grows with a modality's width, up to
+    ``PROBE_COMPONENTS`` (256) principal components; the interpretation
+    guide gives measured times.
 
     Examples
     --------
@@ -1464,17 +1491,20 @@ def interaction_report(
     # each modality's own features, whatever its expert learned: > 0 where a linear model of
     # them beats chance (a uniqueness claim rests on the other experts having learned what
     # their modalities hold)
-    probed, probe_gains, probe_rows = [], [], []
-    for e in unique if len(unique) >= 2 else []:
+    # (not for multi-label targets, where no uniqueness claim can be checked)
+    probed, probe_losses, probe_chances, probe_rows = [], [], [], []
+    for e in unique if len(unique) >= 2 and task != "multilabel" else []:
         features = arrays[_unique_modality(names[e], modalities)]
         rows = usable[:, e] & ~np.isnan(features.reshape(n, -1)).any(axis=1)
         probe = _probe_losses(features, rows, targets, task, fold_seed, w)
         if probe is not None:
             probed.append(e)
-            probe_gains.append(_chance_losses(targets, task, rows, w) - probe)
+            probe_losses.append(probe)
+            probe_chances.append(_chance_losses(targets, task, rows, w))
             probe_rows.append(rows)
     if probed:
-        blocks.add("probe", _stack(probe_gains, n), _stack(probe_rows, n, dtype=bool))
+        blocks.add("probe", _stack(probe_losses, n), _stack(probe_rows, n, dtype=bool))
+        blocks.add("probe_chances", _stack(probe_chances, n), _stack(probe_rows, n, dtype=bool))
     # ... and its own prediction made additive across each modality in turn: an expert
     # that only adds the modalities up (it can learn to, seeing which are present) is no
     # synergy whatever its construction
@@ -1538,6 +1568,7 @@ def interaction_report(
     skill_draws = _skill(draws["losses"], draws["chances"], floor)
     alone_draws = _skill(draws["alone"], draws["chances"][:, unique], floor)
     agree = _shared_information(draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS))
+    probe_draws = _skill(draws["probe"], draws["probe_chances"], floor) if probed else None
 
     def evidence_at(level: float) -> _Evidence:
         """The rules' inputs with intervals at ``level``, from the same resamples."""
@@ -1567,11 +1598,7 @@ def interaction_report(
             pooled_low=_first(low("pooled")),
             added_low=_first(low("added")),
             swap_low=_simultaneous_low(draws["swap"], level) if "swap" in draws else None,
-            probe_low=(
-                dict(zip(probed, _simultaneous_low(draws["probe"], level)))
-                if "probe" in draws
-                else {}
-            ),
+            probe_low=(dict(zip(probed, _simultaneous_low(probe_draws, level))) if probed else {}),
             agree_pairs=upper,
             agree_draws=agree,
             confidence=level,

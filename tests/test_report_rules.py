@@ -500,8 +500,33 @@ def test_uniqueness_is_not_claimed_beside_a_modality_whose_expert_did_not_learn_
         **lone, alone_low=mute, probe_low={0: 0.2, 1: 0.03, 2: -0.02}
     ).verdict(0)
     assert not unique
-    assert "a linear model of another modality's own features" in reason
-    assert "where its expert does not ('b' +0.030, the lower end of each gain" in reason
+    assert reason == (
+        "'a' alone predicts better than the others, and their experts add little to it, but a "
+        "linear model of the features of 'b' alone, cross-fitted on these samples, is shown to "
+        "predict (skill lower end 'b' +0.030) where its expert is not: the comparisons rest on "
+        "an expert that may have missed what 'b' holds, and the report does not call 'a' unique "
+        "(a model whose expert learns what the linear model finds may settle it)"
+    )
+    both = {0: 0.2, 1: 0.03, 2: 0.04}
+    many = _evidence(**lone, alone_low=mute, probe_low=both).verdict(0)[1]
+    assert (
+        "of 'b' and 'c' alone" in many and "lower ends 'b' +0.030, 'c' +0.040) where their" in many
+    )
+    # the unlearnt modality's own row says what the linear model finds
+    assert _evidence(**lone, alone_low=mute, probe_low=both).verdict(1)[1] == (
+        "'b' alone is not shown to be better than chance; a linear model of its own features "
+        "is (skill lower end +0.030): its expert is not shown to predict what a linear model "
+        "finds in it"
+    )
+    assert _evidence(**lone, alone_low=mute).verdict(1)[1].endswith("better than chance")
+    assert _evidence(**lone, alone_low=mute, probe_low=both).verdict(4)[1] == (
+        "fewer than two modalities predict on their own (by their experts; a linear model of "
+        "the features of 'b' and 'c' is shown to predict, where their experts are not: the "
+        "sharing of information is not tested on them)"
+    )
+    assert _evidence(**lone, alone_low=mute).verdict(4)[1] == (
+        "fewer than two modalities predict on their own"
+    )
     # where b's own expert predicts, the experts' comparisons stand as they are
     learnt = {0: 0.1, 1: 0.02, 2: -0.05}
     assert _evidence(**lone, alone_low=learnt, probe_low={0: 0.2, 1: 0.03}).verdict(0)[0]
@@ -528,7 +553,8 @@ def test_the_report_checks_each_modality_s_features_not_only_its_expert():
         X, y = _narrow_and_wide(400, seed)
         report = interaction_report(model, X, y, n_bootstrap=400, random_state=seed)
         assert report.dominant is None, seed
-        assert "its expert does not ('wide' +" in report.table.loc["uniqueness[narrow]", "reason"]
+        assert "lower end 'wide' +" in report.table.loc["uniqueness[narrow]", "reason"]
+        assert "a linear model of its own" in report.table.loc["uniqueness[wide]", "reason"]
     # the wide modality pure noise: the probe does not withdraw the claim
     named = 0
     for seed in range(10):
@@ -536,6 +562,23 @@ def test_the_report_checks_each_modality_s_features_not_only_its_expert():
         report = interaction_report(model, X, y, n_bootstrap=400, random_state=seed)
         named += report.dominant == "uniqueness[narrow]"
     assert named >= 9
+
+
+def test_the_linear_probe_projects_only_modalities_wide_and_long(monkeypatch):
+    import sk_i2moe._evidence as evidence
+
+    calls = []
+    real = evidence.randomized_svd
+    monkeypatch.setattr(
+        evidence, "randomized_svd", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k)
+    )
+    rng = np.random.default_rng(0)
+    y = rng.integers(2, size=300)
+    for shape in [(300, 256), (256, 400), (300, 257)]:
+        evidence._probe_losses(
+            rng.normal(size=shape), np.ones(shape[0], bool), y[: shape[0]], "classification", 0
+        )
+    assert calls == [(300, 257)]
 
 
 def test_the_linear_probe_is_cross_fitted_on_the_rows_that_have_the_modality():
@@ -555,6 +598,13 @@ def test_the_linear_probe_is_cross_fitted_on_the_rows_that_have_the_modality():
     loss = _probe_losses(z[:, None], rows, t, "regression", 0, np.full(n, 2.0))
     assert loss[rows].mean() < 0.05 * t[rows].var()
     assert _probe_losses(z[:, None], np.arange(n) < 9, y, "classification", 0) is None
+    # more features and samples than PROBE_COMPONENTS: probed on the leading components
+    wide = z[:, None] * rng.choice([-1.0, 1.0], 400) + 6.0 * rng.normal(size=(n, 400))
+    everywhere = np.ones(n, dtype=bool)
+    assert _probe_losses(wide, everywhere, y, "classification", 0).mean() < chance - 0.1
+    assert _probe_losses(wide[rng.permutation(n)], everywhere, y, "classification", 0).mean() > (
+        chance - 0.02
+    )
 
 
 def test_exact_copies_through_the_whole_report_name_redundancy_not_uniqueness():
