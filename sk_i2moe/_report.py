@@ -327,9 +327,9 @@ class InteractionReport:
                 if self.n_members > 1
                 else []
             ),
-            f"Mixture: {self.metric} {m['score']:.3f}; skill {m['skill']:+.3f} "
-            f"[{m['skill_low']:+.3f}, {m['skill_high']:+.3f}] (share of the chance-level loss "
-            "removed; 0 = chance).",
+            f"Mixture: {self.metric} {m['score']:.3f}; skill {_signed(m['skill'])} "
+            f"[{_signed(m['skill_low'])}, {_signed(m['skill_high'])}] (share of the "
+            "chance-level loss removed; 0 = chance).",
         ]
         if fusion_only:
             lines.append(
@@ -451,8 +451,8 @@ class InteractionReport:
                 )
             lines.append(
                 f"On the {a['n_samples']} samples lacking a modality, the skill is "
-                f"{a['skill']:+.3f} with the absence itself counted (absence_offset; not an "
-                f"interaction) and {a['skill_without_offsets']:+.3f} without it (point "
+                f"{_signed(a['skill'])} with the absence itself counted (absence_offset; not an "
+                f"interaction) and {_signed(a['skill_without_offsets'])} without it (point "
                 f"estimates): {reading}."
             )
         width = max(len(str(name)) for name in self.table.index)
@@ -467,8 +467,8 @@ class InteractionReport:
             count = f"  n={row.n_usable}" if incomplete else ""
             lines.append(
                 f"  {name:<{width}}  weight {row.mean_weight:.2f} [{row.weight_low:.2f}, "
-                f"{row.weight_high:.2f}]  skill {row.skill:+.3f} [{row.skill_low:+.3f}, "
-                f"{row.skill_high:+.3f}]{count}  {verdict}: {row.reason}"
+                f"{row.weight_high:.2f}]  skill {_signed(row.skill)} [{_signed(row.skill_low)}, "
+                f"{_signed(row.skill_high)}]{count}  {verdict}: {row.reason}"
             )
         return "\n".join(lines)
 
@@ -771,6 +771,11 @@ def _enough(masks: np.ndarray) -> np.ndarray:
     alone, so it counts as not made.
     """
     return masks & (masks.sum(axis=0) >= MIN_CLAIM_SAMPLES)
+
+
+def _signed(value: float) -> str:
+    """``value`` to three decimals with its sign (``+0.250``), or ``nan``."""
+    return "nan" if np.isnan(value) else f"{value:+.3f}"
 
 
 def _listed(names: list[str], word: str = "or") -> str:

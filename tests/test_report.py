@@ -692,7 +692,8 @@ def test_targets_that_do_not_vary_leave_the_skill_undefined(unique_m1):
     assert np.isnan(report.mixture["skill"]) and np.isnan(report.mixture["skill_low"])
     assert report.table.skill.isna().all() and report.dominant is None
     assert (report.table.reason.str.contains("same target")).all()
-    assert "skill nan" in report.summary()
+    assert "skill nan [nan, nan] (share" in report.summary()  # not "+nan"
+    assert "+nan" not in report.summary()
     # a modality present only in one class: its expert's skill is undefined, not hugely negative
     lacking = {k: v.copy() for k, v in X.items()}
     lacking["m1"][y == 0] = np.nan
