@@ -138,7 +138,9 @@ plot_expert_scores(scores)
 # :func:`~sk_i2moe.inspection.interaction_report` turns the weights into a
 # claim only where held-out data back it: the mixture must beat chance, a
 # uniqueness expert's modality must beat every other modality on its own
-# while the others add little to it, the synergy expert must beat the best
+# while the others add little to it (and no other modality's own features,
+# in a linear model, predict what that modality's expert missed), the
+# synergy expert must beat the best
 # single modality, the redundancy expert and the single-modality predictions
 # added up, and lose most of its gain when made additive across some
 # modality (the report swaps that modality between paired samples to build
