@@ -219,6 +219,9 @@ class InteractionReport:
         samples. Not every case is caught (see the interpretation guide).
     weighted : bool
         Whether the samples were weighted (``sample_weight``).
+    n_weight_zero : int
+        Samples given weight 0, left out of the report (``n_samples`` does
+        not count them); :meth:`summary` says how many.
     confidence : float
         Level of the bootstrap intervals.
     n_bootstrap : int or None
@@ -270,6 +273,7 @@ class InteractionReport:
     n_bootstrap: int | None = None
     ties: tuple[str, ...] = ()
     n_members: int = 1
+    n_weight_zero: int = 0
 
     def __post_init__(self) -> None:
         """Hold ``ties`` as a tuple (a list given to ``dataclasses.replace`` stays mutable)."""
@@ -299,7 +303,9 @@ class InteractionReport:
         fusion_only = list(self.table.index) == ["fusion"]  # experts="single"
         lines = [
             f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
-            f"{', weighted' if self.weighted else ''} ({level} bootstrap intervals"
+            f"{', weighted' if self.weighted else ''}"
+            + (f", {self.n_weight_zero} of weight 0 left out" if self.n_weight_zero else "")
+            + f" ({level} bootstrap intervals"
             + ("" if self.n_bootstrap is None else f", {self.n_bootstrap} resamples")
             + ").",
             *(
@@ -1371,6 +1377,7 @@ def interaction_report(
     if sp.issparse(y):  # a multi-label indicator matrix: dense, as every use below reads it
         y = y.toarray()
     w = check_score_arguments(final, y, scoring, sample_weight, n, row_labels(X))
+    n_weight_zero = 0
     targets, task = _targets(final, y)
     if w is not None:  # a sample of weight 0 is not given
         given = w > 0
@@ -1379,6 +1386,7 @@ def interaction_report(
                 "interaction_report needs at least 2 held-out samples of positive weight; got "
                 f"{int(given.sum())}."
             )
+        n_weight_zero = int((~given).sum())
         arrays, targets, y = [a[given] for a in arrays], targets[given], np.asarray(y)[given]
         w = w[given] / w[given].max()  # then / mean: no overflow of the sum near 1e308
         n, w = int(given.sum()), w / w.mean()
@@ -1669,4 +1677,5 @@ def interaction_report(
         training_rows=training_rows,
         ties=ties,
         n_members=n_members,
+        n_weight_zero=n_weight_zero,
     )

@@ -871,8 +871,10 @@ def test_weights_of_one_change_nothing_and_weights_of_zero_leave_samples_out(uni
     subset = interaction_report(clf, {k: v[40:] for k, v in X.items()}, y[40:], n_bootstrap=100)
     pd.testing.assert_frame_equal(without.table, subset.table)
     assert without.n_samples == len(y) - 40 and without.mixture == subset.mixture
-    assert "160 held-out samples, weighted (" in without.summary()
+    assert "160 held-out samples, weighted, 40 of weight 0 left out (" in without.summary()
+    assert without.n_weight_zero == 40 and ones.n_weight_zero == 0 == subset.n_weight_zero
     assert "weighted" not in subset.summary().splitlines()[0]
+    assert "weight 0" not in ones.summary().splitlines()[0]
 
 
 def test_integer_weights_estimate_what_repeated_samples_do():
