@@ -960,7 +960,8 @@ class _Evidence:
             return False, (
                 f"{name} alone predicts, but is not shown to be better than {listed} alone "
                 "(the lower end of the paired difference's interval is not above 0; it may be "
-                "worse): the data do not show that the target rests on it more than on them"
+                f"worse): the data do not show that the target rests on {name} more than on "
+                + _listed([self.label(k) for k in beaten], "and")
             )
         if others and np.isnan(self.others_high.get(e, np.nan)):
             return False, (
@@ -1024,7 +1025,8 @@ class _Evidence:
                 f"fewer than {MIN_CLAIM_SAMPLES} held-out samples can be scored by both it and "
                 f"{', '.join(unmeasured)} to compare them on"
             )
-        unbeaten = [self.names[k] for k, margin in self.margin_low.items() if not margin > 0]
+        unbeaten_by = [k for k, margin in self.margin_low.items() if not margin > 0]
+        unbeaten = [self.names[k] for k in unbeaten_by]
         # experts="synergy_redundancy": the redundancy expert stands in for the single modalities
         uncompared = (
             "this mixture has no single-modality experts: single modalities and their sum are "
@@ -1040,6 +1042,7 @@ class _Evidence:
                     "not shown to be better than the single-modality predictor"
                     + ("s " if len(unbeaten) > 1 else " ")
                     + _listed(unbeaten)
+                    + self._compared_on(unbeaten_by)
                 )
             beats = "beats every single modality"
         if self.pooled_low is not None and not self.pooled_low > 0:
@@ -1056,8 +1059,8 @@ class _Evidence:
             )
         if self.added_low is not None and not self.added_low > 0:
             return False, (
-                "beats every single modality but not their predictions added up: the "
-                "modalities inform the target separately, not jointly"
+                "beats every single modality but is not shown to beat their predictions added "
+                "up: what the modalities tell may add up, and joint information is not shown"
             )
         if self.swap_low is not None and not (self.swap_low > 0).any():
             unmade = np.isnan(self.swap_low)
@@ -1075,8 +1078,8 @@ class _Evidence:
             untested = [repr(m) for m, skip in zip(self.modalities, unmade) if skip]
             return False, (
                 f"{beats}, but is not shown to lose more than half of that "
-                f"gain when made additive across {_listed(tested)} (swapping it between "
-                "samples): it may mostly add the modalities up"
+                f"gain when made additive across {_listed(tested)} (swapping that modality "
+                "between paired samples): it may mostly add the modalities up"
                 + (f"; for {_listed(untested)}, fewer than " + too_few if untested else "")
             )
         if not self.unique:
@@ -1085,6 +1088,17 @@ class _Evidence:
                 f"modality ({uncompared})"
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
+
+    def _compared_on(self, rivals: list[int]) -> str:
+        """Where synergy was compared with ``rivals`` on fewer samples than its skill is over."""
+        own = self.usable[:, self.synergy]
+        both = [int((own & self.usable[:, k]).sum()) for k in rivals]
+        if all(count == own.sum() for count in both):
+            return ""
+        return (
+            f" (compared on the {', '.join(map(str, both))} samples that both can score; the "
+            f"synergy expert's skill printed is over its {int(own.sum())})"
+        )
 
     def _sharing(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """The pairs of modalities shown to share information, and those not measured.

@@ -725,6 +725,31 @@ def test_reasons_say_what_was_compared_in_mixtures_without_single_modality_exper
     )
 
 
+def test_reasons_say_only_what_their_comparison_shows():
+    # an independent checker's readings (helper-88): "separately, not jointly" asserted what
+    # the test does not show, "them" for one modality, an ambiguous "it", and a comparison on
+    # fewer samples than the printed skills made "not shown to be better" look false
+    why = _evidence(added_low=-0.01).verdict(3)[1]
+    assert why == (
+        "beats every single modality but is not shown to beat their predictions added up: what "
+        "the modalities tell may add up, and joint information is not shown"
+    )
+    why = _evidence(swap_low=np.array([-0.1, -0.1, -0.1])).verdict(3)[1]
+    assert "(swapping that modality between paired samples)" in why
+    beats = {(0, 1): -0.01, (0, 2): 0.05, (1, 0): 0.0, (1, 2): 0.0, (2, 0): 0.0, (2, 1): 0.0}
+    assert _evidence(pair_low=beats).verdict(0)[1].endswith("rests on 'a' more than on 'b'")
+    both = {**beats, (0, 2): -0.01}
+    assert _evidence(pair_low=both).verdict(0)[1].endswith("rests on 'a' more than on 'b' and 'c'")
+    usable = np.ones((100, 5), bool)
+    usable[:40, 0] = False  # 'a' absent from 40 samples
+    unbeaten = {"margin_low": {0: -0.01, 1: 0.05, 2: 0.05}}
+    assert _evidence(**unbeaten, usable=usable).verdict(3)[1] == (
+        "not shown to be better than the single-modality predictor uniqueness[a] (compared on "
+        "the 60 samples that both can score; the synergy expert's skill printed is over its 100)"
+    )
+    assert _evidence(**unbeaten).verdict(3)[1].endswith("predictor uniqueness[a]")
+
+
 def test_uniqueness_reasons_of_the_paper_s_mixture_give_the_skill_they_rest_on():
     # its rows print the expert's skill with every modality; the verdict rests on the expert
     # with the others shuffled, which no line printed (audit helper-85 H1)
