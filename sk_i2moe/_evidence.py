@@ -322,6 +322,48 @@ def _probe_losses(
     return out
 
 
+def _pattern_losses(
+    patterns: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    seed: int,
+    weights: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Per-sample loss of a prediction from which modalities are missing, cross-fitted.
+
+    ``patterns`` ``(n,)`` numbers each sample's set of absent modalities. A
+    linear model on their indicators (logistic for classifiers, least
+    squares for regressors: each pattern's class rates or mean target),
+    fitted on four fifths of the held-out samples and predicting the other
+    fifth, in turn; its loss is :func:`_losses`' Brier score or squared
+    error. What a model can learn from the absences alone, whatever the
+    modalities hold. ``seed`` sets the folds; ``weights`` are the fits'
+    sample weights. None where it cannot be fitted: one pattern only,
+    multilabel targets, fewer than ten samples, or a class with fewer than
+    five.
+    """
+    if len(np.unique(patterns)) < 2:
+        return None
+    design = np.eye(int(patterns.max()) + 1)[patterns]
+    if task == "classification":
+        counts = np.bincount(targets)
+        if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():
+            return None
+        folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
+        proba = _cross_fitted(
+            LogisticRegression(max_iter=1000), "predict_proba", design, targets, folds, weights
+        )
+        predicted = np.zeros((len(targets), targets.max() + 1))
+        predicted[:, np.unique(targets)] = proba
+        predicted[np.arange(len(targets)), targets] -= 1.0
+        return np.square(predicted).sum(axis=1)
+    if task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
+        folds = KFold(_FOLDS, shuffle=True, random_state=seed)
+        predicted = _cross_fitted(LinearRegression(), "predict", design, targets, folds, weights)
+        return np.square(predicted.reshape(targets.shape) - targets).mean(axis=1)
+    return None
+
+
 def _cross_fitted(
     model: object,
     method: str,

@@ -63,6 +63,7 @@ from ._evidence import (
     _masked_mean,
     _pair_clusters,
     _pair_moments,
+    _pattern_losses,
     _predictions,
     _probe_losses,
     _shared_information,
@@ -219,6 +220,18 @@ class InteractionReport:
         samples. Not every case is caught (see the interpretation guide).
     weighted : bool
         Whether the samples were weighted (``sample_weight``).
+    absence_pattern : dict or None
+        Where held-out samples lack different sets of modalities: the
+        ``skill`` (with ``skill_low``, ``skill_high``) of a prediction made
+        from which modalities are missing alone (each set's class rates or
+        mean target, cross-fitted on the held-out samples), against the
+        same chance level as the mixture's. Where its lower end is above 0
+        the absences themselves predict the target, and :meth:`summary`
+        says that the mixture's skill may rest on them rather than on what
+        the modalities hold (the experts are compared on the samples that
+        have their modalities, which do not see it). None where every sample
+        lacks the same modalities or none, or it cannot be fitted
+        (multi-label targets, a class with fewer than five samples).
     n_weight_zero : int
         Samples given weight 0, left out of the report (``n_samples`` does
         not count them); :meth:`summary` says how many.
@@ -274,6 +287,7 @@ class InteractionReport:
     ties: tuple[str, ...] = ()
     n_members: int = 1
     n_weight_zero: int = 0
+    absence_pattern: dict | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """Hold ``ties`` as a tuple (a list given to ``dataclasses.replace`` stays mutable)."""
@@ -460,6 +474,17 @@ class InteractionReport:
                 f"{_signed(a['skill'])} with the absence itself counted (absence_offset; not an "
                 f"interaction) and {_signed(a['skill_without_offsets'])} without it (point "
                 f"estimates): {reading}."
+            )
+        pattern = self.absence_pattern
+        if pattern is not None and pattern["skill_low"] > 0:
+            lines.append(
+                "Which modalities are missing predicts the target by itself: skill "
+                f"{_signed(pattern['skill'])} [{_signed(pattern['skill_low'])}, "
+                f"{_signed(pattern['skill_high'])}] from the sets of missing modalities alone "
+                "(each set's own outcome rates or mean, cross-fitted), against the mixture's "
+                f"{_signed(m['skill'])}: the mixture's skill may rest on the absences, in part "
+                "or whole, rather than on what the modalities hold; the experts, compared on "
+                "the samples that have their modalities, do not test it."
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
@@ -1095,9 +1120,11 @@ class _Evidence:
         both = [int((own & self.usable[:, k]).sum()) for k in rivals]
         if all(count == own.sum() for count in both):
             return ""
+        counts = _listed([str(count) for count in both], "and")
+        who = "both" if len(both) == 1 else "it and each of them"
         return (
-            f" (compared on the {', '.join(map(str, both))} samples that both can score; the "
-            f"synergy expert's skill printed is over its {int(own.sum())})"
+            f" (compared on the {counts} samples that {who} can score; the synergy expert's "
+            f"skill printed is over its {int(own.sum())})"
         )
 
     def _sharing(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -1575,6 +1602,20 @@ def interaction_report(
         np.hstack(moments) if moments else np.zeros((n, 0)),
         np.repeat(_enough(_stack(both, n, dtype=bool)), N_MOMENTS, axis=1),
     )
+    # what the mere absence of modalities predicts, whatever they hold
+    pattern = (
+        None
+        if explanation.absent is None
+        else _pattern_losses(
+            np.unique(explanation.absent, axis=0, return_inverse=True)[1].ravel(),
+            targets,
+            task,
+            fold_seed,
+            w,
+        )
+    )
+    if pattern is not None:
+        blocks.add("pattern", pattern, np.ones(n, dtype=bool))
     # every sample's weights (0 where a sample lacks the expert's modalities; an ensemble's
     # mean), whose means are the overall weights dominant is chosen by
     blocks.add("overall", weights, np.ones(weights.shape, dtype=bool))
@@ -1669,6 +1710,16 @@ def interaction_report(
         other = evidence_at(level)
         supported = [other.verdict(e)[0] for e in range(n_e)]
         dominant_by_confidence[level] = _dominant(table.assign(supported=supported))
+    absence_pattern = None
+    if pattern is not None:
+        pattern_low, pattern_high = _interval(
+            _skill(draws["pattern"], draws["chances"][:, -1:], floor), confidence
+        )
+        absence_pattern = {
+            "skill": float(_skill(np.average(pattern, weights=w), chance_means[-1], floor)),
+            "skill_low": float(pattern_low[0]),
+            "skill_high": float(pattern_high[0]),
+        }
     mixture = {
         "score": _displayed_score(final, raw_mixture, np.asarray(y), scoring, w),
         "skill": float(skill[-1]),
@@ -1692,4 +1743,5 @@ def interaction_report(
         ties=ties,
         n_members=n_members,
         n_weight_zero=n_weight_zero,
+        absence_pattern=absence_pattern,
     )

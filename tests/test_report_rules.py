@@ -748,6 +748,52 @@ def test_reasons_say_only_what_their_comparison_shows():
         "the 60 samples that both can score; the synergy expert's skill printed is over its 100)"
     )
     assert _evidence(**unbeaten).verdict(3)[1].endswith("predictor uniqueness[a]")
+    two = {"margin_low": {0: -0.01, 1: -0.01, 2: 0.05}}
+    assert (
+        _evidence(**two, usable=usable)
+        .verdict(3)[1]
+        .endswith(
+            "(compared on the 60 and 100 samples that it and each of them can score; the synergy "
+            "expert's skill printed is over its 100)"
+        )
+    )
+
+
+def test_the_summary_says_when_which_modalities_are_missing_predicts_the_target():
+    # the label depends only on whether 'a' is missing: the absence line (skill against the
+    # incomplete samples' own class rates) read "no better than chance" and nothing said
+    # that the mixture's skill rested on the missingness (independent checker helper-88)
+    experts = {
+        "uniqueness[a]": lambda a, b: 0.0 * a[:, 0],
+        "uniqueness[b]": lambda a, b: 0.0 * b[:, 0],
+        "synergy": lambda a, b: 0.0 * a[:, 0],
+        "redundancy": lambda a, b: 0.0 * a[:, 0],
+    }
+    model = FixedExpertsClassifier(["a", "b"], experts, [0.25] * 4, offset=1.5).fit()
+    said = 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(2, size=300)
+        a = np.where((rng.random(300) < np.where(y == 1, 0.6, 0.1))[:, None], np.nan, 1.0)
+        X = {"a": a * rng.normal(size=(300, 2)), "b": rng.normal(size=(300, 2))}
+        report = interaction_report(model, X, y, n_bootstrap=300, random_state=seed)
+        said += "Which modalities are missing predicts the target by itself" in report.summary()
+        assert report.absence_pattern["skill_low"] > 0.1
+    assert said == 5
+    # missingness unrelated to the label: no such line
+    said = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(2, size=300)
+        a = np.where((rng.random(300) < 0.3)[:, None], np.nan, rng.normal(size=(300, 2)))
+        report = interaction_report(
+            model, {"a": a, "b": rng.normal(size=(300, 2))}, y, n_bootstrap=300, random_state=seed
+        )
+        said += "Which modalities are missing" in report.summary()
+    assert said <= 1
+    # complete data: nothing to say
+    complete = {"a": rng.normal(size=(300, 2)), "b": rng.normal(size=(300, 2))}
+    assert interaction_report(model, complete, y, n_bootstrap=100).absence_pattern is None
 
 
 def test_uniqueness_reasons_of_the_paper_s_mixture_give_the_skill_they_rest_on():
