@@ -322,8 +322,8 @@ def _probe_losses(
     return out
 
 
-def _pattern_losses(
-    patterns: np.ndarray,
+def _absence_losses(
+    absent: np.ndarray,
     targets: np.ndarray,
     task: str,
     seed: int,
@@ -331,20 +331,22 @@ def _pattern_losses(
 ) -> np.ndarray | None:
     """Per-sample loss of a prediction from which modalities are missing, cross-fitted.
 
-    ``patterns`` ``(n,)`` numbers each sample's set of absent modalities. A
-    linear model on their indicators (logistic for classifiers, least
-    squares for regressors: each pattern's class rates or mean target),
-    fitted on four fifths of the held-out samples and predicting the other
-    fifth, in turn; its loss is :func:`_losses`' Brier score or squared
-    error. What a model can learn from the absences alone, whatever the
-    modalities hold. ``seed`` sets the folds; ``weights`` are the fits'
-    sample weights. None where it cannot be fitted: one pattern only,
-    multilabel targets, fewer than ten samples, or a class with fewer than
-    five.
+    ``absent`` ``(n, M)`` marks each sample's absent modalities. A linear
+    model on those indicators (logistic for classifiers, least squares for
+    regressors: one effect per modality's absence, added up, as the
+    estimators' absence offsets are), fitted on four fifths of the held-out
+    samples and predicting the other fifth, in turn; its loss is
+    :func:`_losses`' Brier score or squared error. What a model can learn
+    from the absences alone, whatever the modalities hold. ``seed`` sets
+    the folds; ``weights`` are the fits' sample weights. None where it
+    cannot be fitted: no modality absent from some samples and present in
+    others, multilabel targets, fewer than ten samples, or a class with
+    fewer than five.
     """
-    if len(np.unique(patterns)) < 2:
+    varies = absent.any(axis=0) & ~absent.all(axis=0)
+    if not varies.any():
         return None
-    design = np.eye(int(patterns.max()) + 1)[patterns]
+    design = absent[:, varies].astype(np.float64)
     if task == "classification":
         counts = np.bincount(targets)
         if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():

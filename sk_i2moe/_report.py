@@ -52,6 +52,7 @@ from ._data import standardization
 from ._evidence import (
     MIN_CLAIM_SAMPLES,
     N_MOMENTS,
+    _absence_losses,
     _added_up,
     _additive_surrogates,
     _beyond_label,
@@ -63,7 +64,6 @@ from ._evidence import (
     _masked_mean,
     _pair_clusters,
     _pair_moments,
-    _pattern_losses,
     _predictions,
     _probe_losses,
     _shared_information,
@@ -221,17 +221,21 @@ class InteractionReport:
     weighted : bool
         Whether the samples were weighted (``sample_weight``).
     absence_pattern : dict or None
-        Where held-out samples lack different sets of modalities: the
-        ``skill`` (with ``skill_low``, ``skill_high``) of a prediction made
-        from which modalities are missing alone (each set's class rates or
-        mean target, cross-fitted on the held-out samples), against the
-        same chance level as the mixture's. Where its lower end is above 0
-        the absences themselves predict the target, and :meth:`summary`
-        says that the mixture's skill may rest on them rather than on what
-        the modalities hold (the experts are compared on the samples that
-        have their modalities, which do not see it). None where every sample
-        lacks the same modalities or none, or it cannot be fitted
-        (multi-label targets, a class with fewer than five samples).
+        Where some modality is absent from some held-out samples and present
+        in others: the ``skill`` (with ``skill_low``, ``skill_high``) of a
+        prediction made from which modalities are missing alone (a linear
+        model on the absence indicators, one effect per modality, logistic
+        for classifiers, cross-fitted on the held-out samples), against the
+        same chance level as the mixture's, and ``mixture_minus`` (with its
+        ends) the mixture's skill minus it, paired within each resample.
+        Where its lower end is above 0 the absences themselves predict the
+        target, and :meth:`summary` says whether the mixture is shown to do
+        better than them, not shown to (its skill may rest on them), or
+        worse (the absences carry information the model does not use).
+        None where no modality is absent from some samples and present in
+        others, for an estimator that holds no absences (its explanation
+        gives none), and where the model cannot be fitted (multi-label
+        targets, fewer than ten samples, a class with fewer than five).
     n_weight_zero : int
         Samples given weight 0, left out of the report (``n_samples`` does
         not count them); :meth:`summary` says how many.
@@ -308,8 +312,11 @@ class InteractionReport:
             holds with other interval levels, the expert the mixture leans
             on most where its interaction is not supported, whether the
             expert names are guaranteed, whether samples lack modalities and
-            what the absence offsets add for them, and one line per expert
-            with its weight, skill, verdict and reason.
+            what the absence offsets add for them, whether which modalities
+            are missing predicts the target by itself (and whether the
+            mixture does better), and one line per expert with its weight,
+            skill, verdict and reason. The first line counts the samples
+            (and, where weighted, those of weight 0 left out).
         """
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
@@ -477,14 +484,38 @@ class InteractionReport:
             )
         pattern = self.absence_pattern
         if pattern is not None and pattern["skill_low"] > 0:
+            gap = (
+                f"{_signed(pattern['mixture_minus'])} [{_signed(pattern['mixture_minus_low'])}, "
+                f"{_signed(pattern['mixture_minus_high'])}]"
+            )
+            if pattern["mixture_minus_low"] > 0:
+                reading = (
+                    f"the mixture does better (by {gap}): part of its skill may rest on the "
+                    "absences rather than on what the modalities hold"
+                )
+            elif pattern["mixture_minus_high"] < 0:
+                ahead = (
+                    f"{_signed(-pattern['mixture_minus'])} "
+                    f"[{_signed(-pattern['mixture_minus_high'])}, "
+                    f"{_signed(-pattern['mixture_minus_low'])}]"
+                )
+                reading = (
+                    f"better than the mixture does (by {ahead}): the absences carry information "
+                    "the model does not use"
+                )
+            else:
+                reading = (
+                    f"the mixture is not shown to do better (difference {gap}): its skill may "
+                    "rest on the absences, in part or whole, rather than on what the modalities "
+                    "hold"
+                )
             lines.append(
                 "Which modalities are missing predicts the target by itself: skill "
                 f"{_signed(pattern['skill'])} [{_signed(pattern['skill_low'])}, "
-                f"{_signed(pattern['skill_high'])}] from the sets of missing modalities alone "
-                "(each set's own outcome rates or mean, cross-fitted), against the mixture's "
-                f"{_signed(m['skill'])}: the mixture's skill may rest on the absences, in part "
-                "or whole, rather than on what the modalities hold; the experts, compared on "
-                "the samples that have their modalities, do not test it."
+                f"{_signed(pattern['skill_high'])}] for a linear model of the absences alone "
+                "(cross-fitted; against the chance level of all the samples"
+                + (", not the incomplete samples' own as above" if self.absence else "")
+                + f"); {reading}."
             )
         width = max(len(str(name)) for name in self.table.index)
         for name, row in self.table.iterrows():
@@ -1115,16 +1146,19 @@ class _Evidence:
         return True, f"beats every single-modality predictor (the best: {rival})"
 
     def _compared_on(self, rivals: list[int]) -> str:
-        """Where synergy was compared with ``rivals`` on fewer samples than its skill is over."""
+        """Where synergy was compared with ``rivals`` on samples its printed skills are not over."""
         own = self.usable[:, self.synergy]
         both = [int((own & self.usable[:, k]).sum()) for k in rivals]
-        if all(count == own.sum() for count in both):
+        theirs = [int(self.usable[:, k].sum()) for k in rivals]
+        if all(count == own.sum() for count in both + theirs):
             return ""
         counts = _listed([str(count) for count in both], "and")
         who = "both" if len(both) == 1 else "it and each of them"
         return (
-            f" (compared on the {counts} samples that {who} can score; the synergy expert's "
-            f"skill printed is over its {int(own.sum())})"
+            f" (compared on the {counts} samples that {who} can score; the skills printed are "
+            f"over the synergy expert's {int(own.sum())} and "
+            + _listed([str(count) for count in theirs], "and")
+            + ")"
         )
 
     def _sharing(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -1606,13 +1640,7 @@ def interaction_report(
     pattern = (
         None
         if explanation.absent is None
-        else _pattern_losses(
-            np.unique(explanation.absent, axis=0, return_inverse=True)[1].ravel(),
-            targets,
-            task,
-            fold_seed,
-            w,
-        )
+        else _absence_losses(np.asarray(explanation.absent), targets, task, fold_seed, w)
     )
     if pattern is not None:
         blocks.add("pattern", pattern, np.ones(n, dtype=bool))
@@ -1712,13 +1740,18 @@ def interaction_report(
         dominant_by_confidence[level] = _dominant(table.assign(supported=supported))
     absence_pattern = None
     if pattern is not None:
-        pattern_low, pattern_high = _interval(
-            _skill(draws["pattern"], draws["chances"][:, -1:], floor), confidence
-        )
+        pattern_draws = _skill(draws["pattern"], draws["chances"][:, -1:], floor)
+        pattern_low, pattern_high = _interval(pattern_draws, confidence)
+        # > 0: the mixture beats the prediction from the absences alone (paired resamples)
+        beyond_low, beyond_high = _interval(skill_draws[:, -1:] - pattern_draws, confidence)
+        pattern_skill = float(_skill(np.average(pattern, weights=w), chance_means[-1], floor))
         absence_pattern = {
-            "skill": float(_skill(np.average(pattern, weights=w), chance_means[-1], floor)),
+            "skill": pattern_skill,
             "skill_low": float(pattern_low[0]),
             "skill_high": float(pattern_high[0]),
+            "mixture_minus": float(skill[-1] - pattern_skill),
+            "mixture_minus_low": float(beyond_low[0]),
+            "mixture_minus_high": float(beyond_high[0]),
         }
     mixture = {
         "score": _displayed_score(final, raw_mixture, np.asarray(y), scoring, w),

@@ -745,16 +745,24 @@ def test_reasons_say_only_what_their_comparison_shows():
     unbeaten = {"margin_low": {0: -0.01, 1: 0.05, 2: 0.05}}
     assert _evidence(**unbeaten, usable=usable).verdict(3)[1] == (
         "not shown to be better than the single-modality predictor uniqueness[a] (compared on "
-        "the 60 samples that both can score; the synergy expert's skill printed is over its 100)"
+        "the 60 samples that both can score; the skills printed are over the synergy expert's "
+        "100 and 60)"
     )
     assert _evidence(**unbeaten).verdict(3)[1].endswith("predictor uniqueness[a]")
-    two = {"margin_low": {0: -0.01, 1: -0.01, 2: 0.05}}
+    two = _evidence(margin_low={0: -0.01, 1: -0.01, 2: 0.05}, usable=usable).verdict(3)[1]
+    assert two.endswith(
+        "(compared on the 60 and 100 samples that it and each of them can score; the skills "
+        "printed are over the synergy expert's 100 and 60 and 100)"
+    )
+    # two modalities, b absent from 40: synergy is scored where both are, 'a' on every sample
+    pair = np.ones((100, 5), bool)
+    pair[:40, [1, 3]] = False
     assert (
-        _evidence(**two, usable=usable)
+        _evidence(**unbeaten, usable=pair)
         .verdict(3)[1]
         .endswith(
-            "(compared on the 60 and 100 samples that it and each of them can score; the synergy "
-            "expert's skill printed is over its 100)"
+            "(compared on the 60 samples that both can score; the skills printed are over the "
+            "synergy expert's 60 and 100)"
         )
     )
 
@@ -779,6 +787,19 @@ def test_the_summary_says_when_which_modalities_are_missing_predicts_the_target(
         report = interaction_report(model, X, y, n_bootstrap=300, random_state=seed)
         said += "Which modalities are missing predicts the target by itself" in report.summary()
         assert report.absence_pattern["skill_low"] > 0.1
+        # a model that ignores the absences (no offset, constant experts) does worse than them
+        blind = FixedExpertsClassifier(["a", "b"], experts, [0.25] * 4).fit()
+        text = interaction_report(blind, X, y, n_bootstrap=300, random_state=seed).summary()
+        assert "better than the mixture does (by +" in text
+        assert "the absences carry information the model does not use" in text
+        # ... and one whose experts predict well does better than them
+        strong = {
+            **experts,
+            "uniqueness[b]": lambda a, b, y=y: 4.0 * (2 * y - 1) + 0.0 * b[:, 0],
+        }
+        sharp = FixedExpertsClassifier(["a", "b"], strong, [0.0, 1.0, 0.0, 0.0]).fit()
+        text = interaction_report(sharp, X, y, n_bootstrap=300, random_state=seed).summary()
+        assert "the mixture does better (by +" in text
     assert said == 5
     # missingness unrelated to the label: no such line
     said = 0
