@@ -3,7 +3,8 @@
 Per-sample losses and chance levels of held-out predictions, paired
 bootstrap means and percentile intervals, the single-modality predictions
 added up (cross-fitted on the held-out samples), a linear probe of each
-modality's own features (cross-fitted likewise), what a modality's prediction
+modality's own features and a linear model of which modalities are missing
+(cross-fitted likewise), what a modality's prediction
 says beyond the label, and an expert's output made additive across one
 modality by swapping it between paired samples. The rules that turn these
 into verdicts live in :mod:`sk_i2moe._report` (its ``_Evidence`` class).
@@ -244,25 +245,49 @@ def _added_up(
     """
     if task == "classification":
         features = [_log_proba(a) - _log_proba(a).mean(axis=1, keepdims=True) for a in alone]
+    elif task == "regression":
+        features = alone
+    else:
+        return None
+    design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
+    predicted = _linear_cross_fit(design, targets, task, seed, weights)
+    if predicted is None or task != "classification":
+        return predicted
+    proba = np.full((len(targets), alone[0].shape[1]), EPS)  # log-probabilities serve as logits
+    proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
+    return np.log(np.maximum(proba, EPS))
+
+
+def _linear_cross_fit(
+    design: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    seed: int,
+    weights: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """A linear model's predictions of ``targets`` from ``design``, cross-fitted.
+
+    Logistic regression (the probabilities of the classes present, in their
+    order) for classifiers, least squares ``(n, outputs)`` for regressors,
+    fitted on four fifths of the samples and predicting the other fifth, in
+    turn (stratified folds for classifiers; ``seed`` sets them), with
+    ``weights`` as sample weights. None where it cannot be fitted:
+    multilabel targets, fewer than ten samples, or a class with fewer than
+    five.
+    """
+    if task == "classification":
         counts = np.bincount(targets)
         if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():
             return None
         folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
-        model, method, y = LogisticRegression(max_iter=1000), "predict_proba", targets
-    elif task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
-        features = alone
+        model = LogisticRegression(max_iter=1000)
+        return _cross_fitted(model, "predict_proba", design, targets, folds, weights)
+    if task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
         folds = KFold(_FOLDS, shuffle=True, random_state=seed)
-        model, method = LinearRegression(), "predict"
         y = targets.ravel() if targets.shape[1] == 1 else targets
-    else:
-        return None
-    design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
-    predicted = _cross_fitted(model, method, design, y, folds, weights)
-    if task == "classification":  # log-probabilities serve as logits
-        proba = np.full((len(targets), alone[0].shape[1]), EPS)
-        proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
-        return np.log(np.maximum(proba, EPS))
-    return predicted.reshape(len(targets), -1)
+        predicted = _cross_fitted(LinearRegression(), "predict", design, y, folds, weights)
+        return predicted.reshape(len(targets), -1)
+    return None
 
 
 def _probe_losses(
@@ -347,23 +372,15 @@ def _absence_losses(
     if not varies.any():
         return None
     design = absent[:, varies].astype(np.float64)
+    predicted = _linear_cross_fit(design, targets, task, seed, weights)
+    if predicted is None:
+        return None
     if task == "classification":
-        counts = np.bincount(targets)
-        if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():
-            return None
-        folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
-        proba = _cross_fitted(
-            LogisticRegression(max_iter=1000), "predict_proba", design, targets, folds, weights
-        )
-        predicted = np.zeros((len(targets), targets.max() + 1))
-        predicted[:, np.unique(targets)] = proba
-        predicted[np.arange(len(targets)), targets] -= 1.0
-        return np.square(predicted).sum(axis=1)
-    if task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
-        folds = KFold(_FOLDS, shuffle=True, random_state=seed)
-        predicted = _cross_fitted(LinearRegression(), "predict", design, targets, folds, weights)
-        return np.square(predicted.reshape(targets.shape) - targets).mean(axis=1)
-    return None
+        error = np.zeros((len(targets), targets.max() + 1))
+        error[:, np.unique(targets)] = predicted
+        error[np.arange(len(targets)), targets] -= 1.0
+        return np.square(error).sum(axis=1)
+    return np.square(predicted - targets).mean(axis=1)
 
 
 def _cross_fitted(
