@@ -1103,8 +1103,8 @@ class _Evidence:
             beats = "beats every single modality"
         if self.pooled_low is not None and not self.pooled_low > 0:
             return False, (
-                "beats every single modality but not the redundancy expert: pooling the "
-                "modalities explains the gain"
+                "beats every single modality but is not shown to beat the redundancy expert: "
+                "pooling the modalities may explain the gain"
             )
         if self.added_low is None and len(self.unique) >= 2:
             # the rival applies (single-modality experts to add up) but could not be fitted
@@ -1195,7 +1195,7 @@ class _Evidence:
                 if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
             ]
             experts = "their experts are" if len(missed) > 1 else "its expert is"
-            return False, "fewer than two modalities predict on their own" + (
+            return False, "fewer than two modalities are shown to predict on their own" + (
                 f" (by their experts; a linear model of the features of {_listed(missed, 'and')} "
                 f"is shown to predict, where {experts} not: the sharing of information is not "
                 "tested on them)"

@@ -520,12 +520,13 @@ def test_uniqueness_is_not_claimed_beside_a_modality_whose_expert_did_not_learn_
     )
     assert _evidence(**lone, alone_low=mute).verdict(1)[1].endswith("better than chance")
     assert _evidence(**lone, alone_low=mute, probe_low=both).verdict(4)[1] == (
-        "fewer than two modalities predict on their own (by their experts; a linear model of "
+        "fewer than two modalities are shown to predict on their own (by their experts; a "
+        "linear model of "
         "the features of 'b' and 'c' is shown to predict, where their experts are not: the "
         "sharing of information is not tested on them)"
     )
     assert _evidence(**lone, alone_low=mute).verdict(4)[1] == (
-        "fewer than two modalities predict on their own"
+        "fewer than two modalities are shown to predict on their own"
     )
     # where b's own expert predicts, the experts' comparisons stand as they are
     learnt = {0: 0.1, 1: 0.02, 2: -0.05}
@@ -733,6 +734,10 @@ def test_reasons_say_only_what_their_comparison_shows():
     assert why == (
         "beats every single modality but is not shown to beat their predictions added up: what "
         "the modalities tell may add up, and joint information is not shown"
+    )
+    assert _evidence(pooled_low=-0.01).verdict(3)[1] == (
+        "beats every single modality but is not shown to beat the redundancy expert: pooling "
+        "the modalities may explain the gain"
     )
     why = _evidence(swap_low=np.array([-0.1, -0.1, -0.1])).verdict(3)[1]
     assert "(swapping that modality between paired samples)" in why
