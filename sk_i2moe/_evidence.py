@@ -44,10 +44,19 @@ def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     and bounded: a few confident mistakes cannot outweigh many right answers,
     as they can with the log-loss.
     """
-    predicted = _predictions(outputs, task)
+    return _squared_errors(_predictions(outputs, task), y, task)
+
+
+def _squared_errors(predicted: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
+    """Per-sample Brier score of probabilities, or squared error of other predictions.
+
+    ``predicted`` ``(n, C)``: class probabilities (``y`` the class indices),
+    label rates or outputs (``y`` alike; the error averaged over columns).
+    """
     if task == "classification":
-        predicted[np.arange(len(y)), y] -= 1.0
-        return np.square(predicted).sum(axis=1)
+        error = predicted.copy()
+        error[np.arange(len(y)), y] -= 1.0
+        return np.square(error).sum(axis=1)
     return np.square(predicted - y).mean(axis=1)
 
 
@@ -341,9 +350,8 @@ def _probe_losses(
         folds,
         None if weights is None else weights[keep],
     ).reshape(goal.shape)
-    error = np.square(predicted - goal)
     out = np.full(len(targets), np.nan)
-    out[keep] = error.sum(axis=1) if task == "classification" else error.mean(axis=1)
+    out[keep] = _squared_errors(predicted, targets[keep], task)
     return out
 
 
@@ -375,12 +383,11 @@ def _absence_losses(
     predicted = _linear_cross_fit(design, targets, task, seed, weights)
     if predicted is None:
         return None
-    if task == "classification":
-        error = np.zeros((len(targets), targets.max() + 1))
-        error[:, np.unique(targets)] = predicted
-        error[np.arange(len(targets)), targets] -= 1.0
-        return np.square(error).sum(axis=1)
-    return np.square(predicted - targets).mean(axis=1)
+    if task == "classification":  # classes absent here are predicted 0
+        proba = np.zeros((len(targets), targets.max() + 1))
+        proba[:, np.unique(targets)] = predicted
+        predicted = proba
+    return _squared_errors(predicted, targets, task)
 
 
 def _cross_fitted(

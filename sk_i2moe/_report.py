@@ -354,8 +354,8 @@ class InteractionReport:
                 if self.n_members > 1
                 else []
             ),
-            f"Mixture: {self.metric} {m['score']:.3f}; skill {_signed(m['skill'])} "
-            f"[{_signed(m['skill_low'])}, {_signed(m['skill_high'])}] (share of the "
+            f"Mixture: {self.metric} {m['score']:.3f}; skill "
+            f"{_signed_interval(m['skill'], m['skill_low'], m['skill_high'])} (share of the "
             "chance-level loss removed; 0 = chance).",
         ]
         if fusion_only:
@@ -484,9 +484,10 @@ class InteractionReport:
             )
         pattern = self.absence_pattern
         if pattern is not None and pattern["skill_low"] > 0:
-            gap = (
-                f"{_signed(pattern['mixture_minus'])} [{_signed(pattern['mixture_minus_low'])}, "
-                f"{_signed(pattern['mixture_minus_high'])}]"
+            gap = _signed_interval(
+                pattern["mixture_minus"],
+                pattern["mixture_minus_low"],
+                pattern["mixture_minus_high"],
             )
             if pattern["mixture_minus_low"] > 0:
                 reading = (
@@ -494,10 +495,10 @@ class InteractionReport:
                     "absences rather than on what the modalities hold"
                 )
             elif pattern["mixture_minus_high"] < 0:
-                ahead = (
-                    f"{_signed(-pattern['mixture_minus'])} "
-                    f"[{_signed(-pattern['mixture_minus_high'])}, "
-                    f"{_signed(-pattern['mixture_minus_low'])}]"
+                ahead = _signed_interval(
+                    -pattern["mixture_minus"],
+                    -pattern["mixture_minus_high"],
+                    -pattern["mixture_minus_low"],
                 )
                 reading = (
                     f"better than the mixture does (by {ahead}): the absences carry information "
@@ -511,8 +512,8 @@ class InteractionReport:
                 )
             lines.append(
                 "Which modalities are missing predicts the target by itself: skill "
-                f"{_signed(pattern['skill'])} [{_signed(pattern['skill_low'])}, "
-                f"{_signed(pattern['skill_high'])}] for a linear model of the absences alone "
+                f"{_signed_interval(pattern['skill'], pattern['skill_low'], pattern['skill_high'])}"
+                " for a linear model of the absences alone "
                 "(cross-fitted; against the chance level of all the samples"
                 + (", not the incomplete samples' own as above" if self.absence else "")
                 + f"); {reading}."
@@ -529,8 +530,9 @@ class InteractionReport:
             count = f"  n={row.n_usable}" if incomplete else ""
             lines.append(
                 f"  {name:<{width}}  weight {row.mean_weight:.2f} [{row.weight_low:.2f}, "
-                f"{row.weight_high:.2f}]  skill {_signed(row.skill)} [{_signed(row.skill_low)}, "
-                f"{_signed(row.skill_high)}]{count}  {verdict}: {row.reason}"
+                f"{row.weight_high:.2f}]  skill "
+                f"{_signed_interval(row.skill, row.skill_low, row.skill_high)}{count}  "
+                f"{verdict}: {row.reason}"
             )
         return "\n".join(lines)
 
@@ -840,6 +842,11 @@ def _signed(value: float) -> str:
     return "nan" if np.isnan(value) else f"{value:+.3f}"
 
 
+def _signed_interval(value: float, low: float, high: float) -> str:
+    """``"+0.250 [-0.100, +0.400]"``: an estimate and its interval, signed."""
+    return f"{_signed(value)} [{_signed(low)}, {_signed(high)}]"
+
+
 def _listed(names: list[str], word: str = "or") -> str:
     """``"'a'"``, ``"'a' or 'b'"``, ``"'a', 'b' or 'c'"`` (``word`` between the last two)."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
@@ -1050,9 +1057,7 @@ class _Evidence:
                 "the label explains (the redundancy rule's test of sharing): part of what it "
                 "carries is shared, and the report does not call it unique"
             )
-        unlearnt = [
-            k for k in others if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
-        ]
+        unlearnt = self._unlearnt(others)
         if unlearnt:
             many = len(unlearnt) > 1
             listed = _listed([self.label(k) for k in unlearnt], "and")
@@ -1145,6 +1150,12 @@ class _Evidence:
             )
         return True, f"beats every single-modality predictor (the best: {rival})"
 
+    def _unlearnt(self, experts: list[int]) -> list[int]:
+        """Uniqueness experts not shown to predict whose modality's linear model is."""
+        return [
+            k for k in experts if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
+        ]
+
     def _compared_on(self, rivals: list[int]) -> str:
         """Where synergy was compared with ``rivals`` on samples its printed skills are not over."""
         own = self.usable[:, self.synergy]
@@ -1189,11 +1200,7 @@ class _Evidence:
                 "fit with experts='all' to test it"
             )
         if sum(self.alone_low[e] > 0 for e in self.unique) < 2:
-            missed = [
-                self.label(k)
-                for k in self.unique
-                if self.probe_low.get(k, np.nan) > 0 and not self.alone_low[k] > 0
-            ]
+            missed = [self.label(k) for k in self._unlearnt(self.unique)]
             experts = "their experts are" if len(missed) > 1 else "its expert is"
             return False, "fewer than two modalities are shown to predict on their own" + (
                 f" (by their experts; a linear model of the features of {_listed(missed, 'and')} "
