@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import math
 import os
 import sys
 from abc import ABCMeta, abstractmethod
@@ -110,9 +111,70 @@ REFIT_MIN_EPOCHS = 10
 def refit_epochs(best: int, max_epochs: int) -> int:
     """The epochs a refit trains on all the data, the search's ``best`` epoch given.
 
-    At least ``REFIT_MIN_EPOCHS`` (or ``max_epochs`` if fewer).
+    At least ``REFIT_MIN_EPOCHS`` (or ``max_epochs`` if fewer); the fit waives
+    the floor where the held-out rows show that it costs most of the skill
+    (``FLOOR_LOSS_Z``).
     """
     return max(best, min(REFIT_MIN_EPOCHS, max_epochs))
+
+
+#: the refit trains the search's best epoch count instead of the floor where the held-out
+#: rows show (a one-sided z above this) that the search's network, after as many epochs as
+#: the floor, keeps less than half the best epoch's skill: its calibrated loss is above the
+#: midpoint of the best epoch's and the best constant output's. Past the best epoch the loss
+#: may rise because the outputs grow confident, which the temperature undoes; a network that
+#: fits noise loses its ranking, which no temperature restores
+FLOOR_LOSS_Z = 2.0
+
+
+def best_constant(
+    objective: torch.nn.Module, data: ModalityDataset, n_outputs: int
+) -> torch.Tensor:
+    """The constant output ``[n_outputs]`` with the least weighted task loss on ``data``.
+
+    The log class rates, the label rates' log-odds, or the target's mean or
+    median, whatever ``objective``'s criterion asks; found by L-BFGS in
+    float64, so that one rule serves every criterion.
+    """
+    constant = torch.zeros(n_outputs, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [constant],
+        max_iter=200,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
+
+    def loss() -> torch.Tensor:
+        optimizer.zero_grad()
+        value = objective.weighted_task_loss(
+            constant.expand(len(data), n_outputs), data.y, data.sample_weight
+        )
+        value.backward()
+        return value
+
+    with torch.enable_grad():
+        optimizer.step(loss)
+    return constant.detach()
+
+
+def weighted_z(values: torch.Tensor, weights: torch.Tensor) -> float:
+    """The weighted mean of ``values`` over its standard error (Kish's effective size).
+
+    0 where fewer than two rows count or the values do not vary and are not
+    positive; infinite where they do not vary and are.
+    """
+    values, weights = values.double(), weights.double()
+    total = float(weights.sum())
+    n_effective = total**2 / float((weights**2).sum()) if total > 0 else 0.0
+    if n_effective < 2:
+        return 0.0
+    mean = float((weights * values).sum()) / total
+    variance = float((weights * (values - mean) ** 2).sum()) / total
+    error = (variance / (n_effective - 1)) ** 0.5  # unbiased variance over n_effective
+    if error == 0:
+        return math.inf if mean > 0 else 0.0
+    return mean / error
 
 
 #: the most folds whose cross-fitted predictions choose the output temperature of a
@@ -439,6 +501,12 @@ SHARED_TRAINING_PARAMETERS = f"""\
           many epochs as the best one had, but at least {REFIT_MIN_EPOCHS} (or
           ``max_epochs`` if fewer), because the routing of samples to experts
           can settle after the validation loss is lowest (``n_iter_``). The
+          floor is waived where the held-out rows show that it costs more
+          than half of the best epoch's skill: after the floor's epochs the
+          first fit's held-out loss, with the temperature below taken out, is
+          shown (one-sided z above {FLOOR_LOSS_Z:g}) to lie above the midpoint of
+          the best epoch's and the best constant prediction's, as when wide
+          modalities that carry nothing are fitted to noise. The
           validation losses that chose it are ``validation_loss_``. The first
           fit only chooses the number of epochs, so it trains one mixture
           whatever ``n_members`` is; it costs that on top of the second.
@@ -1013,11 +1081,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 elif searching:
                     # the epochs are chosen: fit afresh on all the data for that many
                     best = dict(self.net_.callbacks_)["early_stopping"].best_epoch_
-                    chosen = refit_epochs(best, self.max_epochs)
                     # the held-out rows' predictions after as many epochs as the final fit's
                     # (or the last, where the search stopped before), by a network that did
                     # not train on them
                     recorded = dict(self.net_.callbacks_)["held_out_logits"].logits_
+                    chosen = self._refit_epochs(best, train, valid, recorded)
                     temperature = self._held_out_temperature(
                         valid, recorded[min(chosen, max(recorded))]
                     )
@@ -1076,6 +1144,52 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         do not.
         """
         return None
+
+    def _loss_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float:
+        """The temperature that gives held-out ``logits`` the least loss; 1 (none) here.
+
+        Classifiers find one (their outputs are logits); a regressor's
+        outputs are values, which a temperature does not make less confident.
+        """
+        return 1.0
+
+    def _refit_epochs(
+        self,
+        best: int,
+        train: ModalityDataset,
+        valid: ModalityDataset,
+        recorded: dict[int, torch.Tensor],
+    ) -> int:
+        """The epochs the refit trains: the floor (:func:`refit_epochs`) unless it costs the skill.
+
+        ``recorded``: the search's outputs on ``valid`` by epoch (the best, the
+        floor's or the last). The floor is waived for ``best`` where the best
+        epoch's outputs beat the constant that fits ``train`` best, and the
+        floor's are shown (``FLOOR_LOSS_Z``) to lose more than half that
+        margin, each at the temperature of its least loss
+        (:meth:`_loss_temperature`), whether or not the model is calibrated.
+        """
+        floor = refit_epochs(best, self.max_epochs)
+        if floor == best:
+            return floor
+        objective = self.net_.criterion_
+        constant = best_constant(objective, train, self._n_outputs())
+        with torch.no_grad():
+            at_constant = objective.sample_task_loss(constant.expand(len(valid), -1), valid.y)
+        at_best, at_floor = (
+            self._calibrated_losses(valid, recorded[epoch])
+            for epoch in (best, min(floor, max(recorded)))
+        )
+        weights = valid.sample_weight
+        gained = float((weights * (at_constant - at_best)).sum())
+        lost = at_floor - (at_best + at_constant) / 2
+        return best if gained > 0 and weighted_z(lost, weights) > FLOOR_LOSS_Z else floor
+
+    def _calibrated_losses(self, valid: ModalityDataset, logits: torch.Tensor) -> torch.Tensor:
+        """Each held-out row's task loss of ``logits`` at the temperature of their least loss."""
+        temperature = self._loss_temperature(valid, logits)
+        with torch.no_grad():
+            return self.net_.criterion_.sample_task_loss(logits.double() / temperature, valid.y)
 
     def _fit_weights(self, dataset: ModalityDataset, device: torch.device) -> int:
         """Train the reweighting networks alone on ``dataset`` (``reweight_steps``).

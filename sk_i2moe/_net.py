@@ -70,26 +70,26 @@ class HeldOutLogits(Callback):
     skorch scores the validation rows after each training epoch; this keeps
     the mixture's logits of those batches (detached, float32, on the CPU),
     at no cost beyond the copy. The fit that chooses the number of epochs
-    uses them to calibrate the final fit (:meth:`sk_i2moe.I2MoEClassifier.fit`),
-    which reads one epoch's: ``chosen(best)`` for early stopping's best
-    epoch, or the last epoch where training stopped before it. With
-    ``chosen``, every other epoch's outputs are dropped as soon as no later
-    epoch can make them the one read (a held-out set of 10,000 rows and 100
-    classes holds 3.8 MB an epoch).
+    uses them to choose the final fit's number of epochs and to calibrate it
+    (:meth:`sk_i2moe.I2MoEClassifier.fit`): it reads early stopping's best
+    epoch and ``chosen(best)`` (or the last epoch where training stopped
+    before it). With ``chosen``, every other epoch's outputs are dropped as
+    soon as no later epoch can make them one of those read (a held-out set of
+    10,000 rows and 100 classes holds 3.8 MB an epoch).
 
     Parameters
     ----------
     chosen : callable or None, default=None
         Maps early stopping's best epoch (1-based; the net's callback
-        ``"early_stopping"``) to the epoch whose outputs are read, never an
-        earlier one than the best; None keeps every epoch.
+        ``"early_stopping"``) to the other epoch whose outputs are read,
+        never an earlier one than the best; None keeps every epoch.
 
     Attributes
     ----------
     logits_ : dict of int to Tensor
         ``{epoch: [n_valid, C]}`` (1-based epochs with validation): every
-        such epoch, or with ``chosen`` the last and ``chosen(best)`` where
-        it has been reached.
+        such epoch, or with ``chosen`` the last, the best and ``chosen(best)``
+        where it has been reached.
     """
 
     def __init__(self, chosen: Callable[[int], int] | None = None) -> None:
@@ -128,7 +128,7 @@ class HeldOutLogits(Callback):
         self.batches_ = []
         if self.chosen is not None:
             best = dict(net.callbacks_)["early_stopping"].best_epoch_
-            readable = {epoch, self.chosen(best)}
+            readable = {epoch, best, self.chosen(best)}
             for old in [e for e in self.logits_ if e not in readable]:
                 del self.logits_[old]
 

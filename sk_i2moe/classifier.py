@@ -451,6 +451,14 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         """
         if not calibratable(self._module()):
             return None
+        return self._loss_temperature(valid, logits)
+
+    def _loss_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float:
+        """The temperature (at least 1) that gives held-out ``logits`` the least loss.
+
+        Whether or not the model is calibrated: the rule that chooses the
+        refit's epochs compares held-out losses with confidence taken out.
+        """
         return _temperature(self.net_.criterion_, logits, valid.y, valid.sample_weight)
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:

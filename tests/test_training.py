@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from skorch.callbacks import Callback
@@ -349,3 +350,101 @@ def test_warm_start_takes_parameters_without_equality_as_unchanged_copies():
     clf.fusion_kwargs["act"] = nn.ReLU()  # another module, edited in place: a change
     with pytest.raises(ValueError, match="fusion_kwargs"):
         clf.fit(X, y)
+
+
+def _held_out(y: np.ndarray, weights: np.ndarray | None = None) -> ModalityDataset:
+    return ModalityDataset([np.zeros((len(y), 1), np.float32)], y, weights)
+
+
+@pytest.fixture(scope="module")
+def searched(imbalanced):
+    """A fitted classifier whose objective and temperature rule ``_refit_epochs`` reads."""
+    X, y = imbalanced
+    return I2MoEClassifier(**{**SMALL, "max_epochs": REFIT_MIN_EPOCHS}).fit(X, y)
+
+
+def _crafted_outputs():
+    """Held-out labels and outputs: 85 % right and moderately confident, and noise."""
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 100)
+    right = np.where(rng.random(200) < 0.85, y, 1 - y)
+    skilled = torch.as_tensor(np.column_stack([1.0 - right, right]) * 2.0 - 1.0).float()
+    noise = torch.as_tensor(rng.normal(scale=3.0, size=(200, 2))).float()
+    return y, skilled, noise
+
+
+def test_the_floor_is_waived_only_where_it_costs_most_of_the_held_out_skill(searched):
+    # the rule that chooses the refit's epochs, on crafted held-out outputs of the search
+    y, skilled, noise = _crafted_outputs()
+    train, valid = _held_out(np.repeat([0, 1], 200)), _held_out(y)
+
+    def epochs(at_best, at_floor, best=3):
+        return searched._refit_epochs(best, train, valid, {best: at_best, 10: at_floor})
+
+    # the floor's outputs rank no better than noise: the best epoch is kept
+    assert epochs(skilled, noise) == 3
+    # over-confident but as right as the best epoch's: the temperature undoes it, the floor stays
+    assert epochs(skilled, 6.0 * skilled) == REFIT_MIN_EPOCHS
+    # half as confident: calibrated, it keeps more than half the skill
+    assert epochs(skilled, 0.5 * skilled) == REFIT_MIN_EPOCHS
+    # no skill at the best epoch to keep: the floor stays
+    assert epochs(noise, noise) == REFIT_MIN_EPOCHS
+    assert epochs(-skilled, noise) == REFIT_MIN_EPOCHS
+    # the best epoch is the floor or later: nothing to choose
+    assert epochs(skilled, noise, best=REFIT_MIN_EPOCHS) == REFIT_MIN_EPOCHS
+
+
+def test_the_floor_rule_takes_confidence_out_of_an_uncalibrated_mixture(imbalanced):
+    # the paper's mixture is not calibrated, but its over-confidence alone must not waive the
+    # floor: the rule compares losses at each output's best temperature all the same
+    X, y_fit = imbalanced
+    paper = I2MoEClassifier(
+        **{**SMALL, "max_epochs": REFIT_MIN_EPOCHS}, interaction_constraint="loss"
+    ).fit(X, y_fit)
+    y, skilled, noise = _crafted_outputs()
+    train, valid = _held_out(np.repeat([0, 1], 200)), _held_out(y)
+    assert paper._refit_epochs(3, train, valid, {3: skilled, 10: 6.0 * skilled}) == 10
+    assert paper._refit_epochs(3, train, valid, {3: skilled, 10: noise}) == 3
+
+
+@pytest.mark.parametrize("weights", [None, "class"])
+def test_the_best_constant_output_is_the_weighted_class_rates(searched, weights):
+    from sk_i2moe._base import best_constant
+
+    y = np.random.default_rng(2).choice(3, 300, p=[0.6, 0.3, 0.1])
+    w = None if weights is None else np.array([1.0, 2.0, 5.0])[y]
+    rates = np.bincount(y, weights=w, minlength=3)
+    constant = best_constant(searched.net_.criterion_, _held_out(y, w), 3)
+    np.testing.assert_allclose(torch.softmax(constant, 0), rates / rates.sum(), atol=1e-6)
+
+
+def test_a_weighted_z_counts_the_rows_by_their_weights():
+    from sk_i2moe._base import weighted_z
+
+    values = torch.tensor([1.0, 2.0, 4.0, 5.0, 100.0])
+    ones = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0])  # the last row does not count
+    expected = 3.0 / (np.std([1.0, 2.0, 4.0, 5.0], ddof=1) / 2.0)
+    assert weighted_z(values, ones) == pytest.approx(expected)
+    assert weighted_z(values, 3.0 * ones) == pytest.approx(expected)  # scale-free
+    assert weighted_z(values, torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0])) == 0.0  # one row
+    assert weighted_z(torch.full((4,), 0.5), torch.ones(4)) == math.inf
+    assert weighted_z(torch.zeros(4), torch.ones(4)) == 0.0
+
+
+def test_a_refit_keeps_a_narrow_modality_that_wide_noise_modalities_would_drown():
+    # 3 informative columns beside 500 + 400 noise columns at a few hundred rows: ten epochs
+    # fit the noise and the held-out outputs rank no better than chance; the search's best
+    # epoch (its third or fourth) has learnt the narrow modality
+    rng = np.random.default_rng(0)
+    n = 600
+    X = {
+        "labs": rng.normal(size=(n, 3)),
+        "emb": rng.normal(size=(n, 500)),
+        "codes": (rng.random((n, 400)) < 0.03).astype(float),
+    }
+    y = (rng.random(n) < 1 / (1 + np.exp(-3 * X["labs"][:, 0]))).astype(int)
+    train = {k: v[:420] for k, v in X.items()}
+    test = {k: v[420:] for k, v in X.items()}
+    clf = I2MoEClassifier(random_state=0, n_threads=1, n_members=1).fit(train, y[:420])
+    assert clf.n_iter_ < REFIT_MIN_EPOCHS
+    assert clf.score(test, y[420:]) > 0.75  # the floor's ten epochs: 0.55

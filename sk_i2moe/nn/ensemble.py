@@ -391,6 +391,10 @@ class EnsembleObjective(nn.Module):
         """The members' task loss of ``logits`` (the validation loss of the ensemble)."""
         return self.member.weighted_task_loss(logits, y, sample_weight)
 
+    def sample_task_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The members' task loss of each sample of ``logits``, ``[B]``."""
+        return self.member.sample_task_loss(logits, y)
+
     def forward(
         self, output: EnsembleOutput, y: torch.Tensor, sample_weight: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -305,10 +305,27 @@ class MixtureObjective(nn.Module):
             Scalar loss; 0 for a batch whose weights are all 0 (it has nothing
             to learn from, e.g. a mini-batch of rows weighted 0).
         """
+        return _batch_mean(self.sample_task_loss(logits, y), sample_weight)
+
+    def sample_task_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The task criterion of each sample, ``[B]`` (a multi-output loss: its mean).
+
+        Parameters
+        ----------
+        logits : Tensor
+            ``[B, C]`` outputs (computed in float32 at least: float64 stays float64).
+        y : Tensor
+            Targets as the criterion expects them.
+
+        Returns
+        -------
+        Tensor
+            ``[B]`` losses, unweighted.
+        """
         per_sample = self.task_loss(at_least_float32(logits), y)
         if per_sample.dim() > 1:
             per_sample = per_sample.flatten(1).mean(1)
-        return _batch_mean(per_sample, sample_weight)
+        return per_sample
 
     def folded_task_loss(
         self,
