@@ -132,10 +132,19 @@ def best_constant(
 ) -> torch.Tensor:
     """The constant output ``[n_outputs]`` with the least weighted task loss on ``data``.
 
-    The log class rates, the label rates' log-odds, or the target's mean or
-    median, whatever ``objective``'s criterion asks; found by L-BFGS in
-    float64, so that one rule serves every criterion.
+    The log of the weighted class rates, the weighted label rates' log-odds,
+    or the target's location of least loss (mean, or a Huber location for
+    ``smooth_l1``), whatever ``objective``'s criterion asks; found by L-BFGS
+    in float64, so that one rule serves every criterion. The loss of a
+    constant depends on the rows only through their targets, so each
+    distinct target is scored once with its rows' summed weight (a
+    classifier's ``[n, C]`` becomes ``[C, C]``). A class or label absent from
+    ``data`` gets a large finite negative value, where the optimum is
+    ``-inf``.
     """
+    targets, inverse = torch.unique(data.y, dim=0, return_inverse=True)
+    weights = torch.zeros(len(targets), dtype=torch.float64)
+    weights.index_add_(0, inverse, data.sample_weight.double())
     constant = torch.zeros(n_outputs, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS(
         [constant],
@@ -148,7 +157,7 @@ def best_constant(
     def loss() -> torch.Tensor:
         optimizer.zero_grad()
         value = objective.weighted_task_loss(
-            constant.expand(len(data), n_outputs), data.y, data.sample_weight
+            constant.expand(len(targets), n_outputs), targets, weights
         )
         value.backward()
         return value
@@ -159,22 +168,43 @@ def best_constant(
 
 
 def weighted_z(values: torch.Tensor, weights: torch.Tensor) -> float:
-    """The weighted mean of ``values`` over its standard error (Kish's effective size).
+    """The weighted mean of ``values`` over its standard error.
 
-    0 where fewer than two rows count or the values do not vary and are not
-    positive; infinite where they do not vary and are.
+    The error is the weighted mean's linearised (sandwich) one, ``sqrt(sum
+    w^2 (x - m)^2) / sum w``, with the factor ``n / (n - 1)`` of the ``n``
+    rows of positive weight: it stays honest where the weights go with the
+    values (class weights, whose rare class has the noisier losses), and
+    is the plain ``t`` statistic for equal weights. 0 where fewer than two
+    rows count or the values do not vary and are not positive; infinite
+    where they do not vary and are.
     """
     values, weights = values.double(), weights.double()
-    total = float(weights.sum())
-    n_effective = total**2 / float((weights**2).sum()) if total > 0 else 0.0
-    if n_effective < 2:
+    n_counted = int((weights > 0).sum())
+    if n_counted < 2:
         return 0.0
+    total = float(weights.sum())
     mean = float((weights * values).sum()) / total
-    variance = float((weights * (values - mean) ** 2).sum()) / total
-    error = (variance / (n_effective - 1)) ** 0.5  # unbiased variance over n_effective
+    spread = float((weights**2 * (values - mean) ** 2).sum())
+    error = (spread * n_counted / (n_counted - 1)) ** 0.5 / total
     if error == 0:
         return math.inf if mean > 0 else 0.0
     return mean / error
+
+
+def floor_loses_skill(
+    at_constant: torch.Tensor, at_best: torch.Tensor, at_floor: torch.Tensor, weights: torch.Tensor
+) -> bool:
+    """Whether the floor's held-out losses are shown to give up most of the best epoch's skill.
+
+    Each argument but ``weights`` holds one loss per held-out row: under the
+    best constant output, after the best epoch and after the floor's
+    epochs. True where the best epoch beats the constant (weighted mean) and
+    the rows' ``at_floor - (at_best + at_constant) / 2`` has a weighted
+    ``z`` (:func:`weighted_z`) above ``FLOOR_LOSS_Z``.
+    """
+    gained = float((weights * (at_constant - at_best)).sum())
+    lost = at_floor - (at_best + at_constant) / 2
+    return gained > 0 and weighted_z(lost, weights) > FLOOR_LOSS_Z
 
 
 #: the most folds whose cross-fitted predictions choose the output temperature of a
@@ -1165,9 +1195,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         ``recorded``: the search's outputs on ``valid`` by epoch (the best, the
         floor's or the last). The floor is waived for ``best`` where the best
         epoch's outputs beat the constant that fits ``train`` best, and the
-        floor's are shown (``FLOOR_LOSS_Z``) to lose more than half that
+        floor's (or the last epoch's, where the search stopped before the
+        floor) are shown (``FLOOR_LOSS_Z``) to lose more than half that
         margin, each at the temperature of its least loss
         (:meth:`_loss_temperature`), whether or not the model is calibrated.
+        The best epoch was chosen on the same rows, so its margin is a little
+        optimistic.
         """
         floor = refit_epochs(best, self.max_epochs)
         if floor == best:
@@ -1180,10 +1213,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             self._calibrated_losses(valid, recorded[epoch])
             for epoch in (best, min(floor, max(recorded)))
         )
-        weights = valid.sample_weight
-        gained = float((weights * (at_constant - at_best)).sum())
-        lost = at_floor - (at_best + at_constant) / 2
-        return best if gained > 0 and weighted_z(lost, weights) > FLOOR_LOSS_Z else floor
+        return (
+            best
+            if floor_loses_skill(at_constant, at_best, at_floor, valid.sample_weight)
+            else floor
+        )
 
     def _calibrated_losses(self, valid: ModalityDataset, logits: torch.Tensor) -> torch.Tensor:
         """Each held-out row's task loss of ``logits`` at the temperature of their least loss."""

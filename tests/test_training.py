@@ -431,6 +431,76 @@ def test_a_weighted_z_counts_the_rows_by_their_weights():
     assert weighted_z(torch.zeros(4), torch.ones(4)) == 0.0
 
 
+def test_a_weighted_z_stays_honest_where_the_weights_go_with_the_values():
+    # class weights: the rare class carries the large weights and the noisier losses; with
+    # no effect, z > 2 must stay near its nominal rate (Kish's effective size gave 8.5 %)
+    from sk_i2moe._base import weighted_z
+
+    rng = np.random.default_rng(0)
+    rare = np.arange(100) < 10
+    weights = torch.as_tensor(np.where(rare, 1.0, 1.0 / 9.0))
+    hits = 0
+    for _ in range(2000):
+        values = np.where(rare, rng.normal(scale=3.0, size=100), rng.normal(scale=0.3, size=100))
+        hits += weighted_z(torch.as_tensor(values), weights) > 2.0
+    assert hits / 2000 < 0.05
+
+
+def test_the_floor_rule_asks_for_evidence_not_only_a_mean():
+    from sk_i2moe._base import FLOOR_LOSS_Z, floor_loses_skill
+
+    at_constant, at_best = torch.full((12,), 0.7), torch.full((12,), 0.4)
+    ones = torch.ones(12)
+    # the midpoint is 0.55: a floor at 0.62 on every row is shown above it
+    assert floor_loses_skill(at_constant, at_best, torch.full((12,), 0.62), ones)
+    # the same mean, carried by two rows: not shown
+    lumpy = torch.tensor([0.2] * 10 + [2.6, 2.6])
+    assert lumpy.mean() > 0.55 and not floor_loses_skill(at_constant, at_best, lumpy, ones)
+    # below the midpoint: the floor keeps more than half the skill
+    assert not floor_loses_skill(at_constant, at_best, torch.full((12,), 0.5), ones)
+    # no skill at the best epoch: nothing to keep
+    assert not floor_loses_skill(at_best, at_constant, torch.full((12,), 2.0), ones)
+    # the weights decide: the rows that lose the skill weigh nothing here
+    half = torch.tensor([0.5] * 6 + [1.0] * 6)
+    weights = torch.tensor([1.0] * 6 + [0.0] * 6)
+    assert floor_loses_skill(at_constant, at_best, half, ones)
+    assert not floor_loses_skill(at_constant, at_best, half, weights)
+    assert FLOOR_LOSS_Z == 2.0  # the docs' number
+
+
+@pytest.mark.parametrize("loss", ["mse", "smooth_l1"])
+def test_a_regressor_waives_the_floor_by_the_same_rule(loss):
+    from sk_i2moe import I2MoERegressor
+    from sk_i2moe._base import best_constant
+
+    rng = np.random.default_rng(3)
+    X = {"a": rng.normal(size=(120, 3)), "b": rng.normal(size=(120, 2))}
+    params = {**SMALL, "max_epochs": REFIT_MIN_EPOCHS, "early_stopping": False}
+    reg = I2MoERegressor(**params, loss=loss).fit(X, X["a"][:, 0])
+    y_train = rng.normal(loc=2.0, scale=1.0, size=(300, 1)).astype(np.float32)  # as fitted
+    weights = rng.uniform(0.5, 2.0, size=300)
+    constant = best_constant(reg.net_.criterion_, _held_out(y_train, weights), 1)
+    grid = np.linspace(0.0, 4.0, 4001)
+    objective = reg.net_.criterion_.weighted_task_loss
+    losses = [
+        float(
+            objective(torch.full((300, 1), v), torch.as_tensor(y_train), torch.as_tensor(weights))
+        )
+        for v in grid
+    ]
+    assert float(constant) == pytest.approx(grid[int(np.argmin(losses))], abs=2e-3)
+    if loss == "mse":
+        assert float(constant) == pytest.approx(
+            np.average(y_train[:, 0], weights=weights), abs=1e-6
+        )
+    y = rng.normal(size=(200, 1)).astype(np.float32)
+    train, valid = _held_out(rng.normal(size=(400, 1)).astype(np.float32)), _held_out(y)
+    good = torch.as_tensor(y + 0.3 * rng.normal(size=(200, 1))).float()
+    noise = torch.as_tensor(rng.normal(size=(200, 1))).float()
+    assert reg._refit_epochs(3, train, valid, {3: good, 10: noise}) == 3
+    assert reg._refit_epochs(3, train, valid, {3: good, 10: 1.1 * good}) == REFIT_MIN_EPOCHS
+
+
 def test_a_refit_keeps_a_narrow_modality_that_wide_noise_modalities_would_drown():
     # 3 informative columns beside 500 + 400 noise columns at a few hundred rows: ten epochs
     # fit the noise and the held-out outputs rank no better than chance; the search's best
