@@ -533,7 +533,8 @@ SHARED_TRAINING_PARAMETERS = f"""\
           can settle after the validation loss is lowest (``n_iter_``). The
           floor is waived where the held-out rows show that it costs more
           than half of the best epoch's skill: after the floor's epochs the
-          first fit's held-out loss, with the temperature below taken out, is
+          first fit's held-out loss, at the temperature (at least 1) of its
+          least loss so that over-confidence alone does not count, is
           shown (one-sided z above {FLOOR_LOSS_Z:g}) to lie above the midpoint of
           the best epoch's and the best constant prediction's, as when wide
           modalities that carry nothing are fitted to noise. The
