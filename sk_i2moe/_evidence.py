@@ -259,12 +259,10 @@ def _added_up(
     else:
         return None
     design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
-    predicted = _linear_cross_fit(design, targets, task, seed, weights)
+    predicted = _linear_cross_fit(design, targets, task, seed, weights, alone[0].shape[1])
     if predicted is None or task != "classification":
         return predicted
-    proba = np.full((len(targets), alone[0].shape[1]), EPS)  # log-probabilities serve as logits
-    proba[:, np.unique(targets)] = predicted  # classes absent here keep ~0
-    return np.log(np.maximum(proba, EPS))
+    return np.log(np.maximum(predicted, EPS))  # log-probabilities serve as logits
 
 
 def _linear_cross_fit(
@@ -273,11 +271,13 @@ def _linear_cross_fit(
     task: str,
     seed: int,
     weights: np.ndarray | None = None,
+    n_classes: int = 0,
 ) -> np.ndarray | None:
     """A linear model's predictions of ``targets`` from ``design``, cross-fitted.
 
-    Logistic regression (the probabilities of the classes present, in their
-    order) for classifiers, least squares ``(n, outputs)`` for regressors,
+    Logistic regression for classifiers (``(n, n_classes)`` probabilities, at
+    least as many columns as the largest class present; a class absent from
+    ``targets`` is predicted 0), least squares ``(n, outputs)`` for regressors,
     fitted on four fifths of the samples and predicting the other fifth, in
     turn (stratified folds for classifiers; ``seed`` sets them), with
     ``weights`` as sample weights. None where it cannot be fitted:
@@ -290,7 +290,10 @@ def _linear_cross_fit(
             return None
         folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
         model = LogisticRegression(max_iter=1000)
-        return _cross_fitted(model, "predict_proba", design, targets, folds, weights)
+        present = _cross_fitted(model, "predict_proba", design, targets, folds, weights)
+        proba = np.zeros((len(targets), max(n_classes, len(counts))))
+        proba[:, np.flatnonzero(counts)] = present
+        return proba
     if task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
         folds = KFold(_FOLDS, shuffle=True, random_state=seed)
         y = targets.ravel() if targets.shape[1] == 1 else targets
@@ -381,13 +384,7 @@ def _absence_losses(
         return None
     design = absent[:, varies].astype(np.float64)
     predicted = _linear_cross_fit(design, targets, task, seed, weights)
-    if predicted is None:
-        return None
-    if task == "classification":  # classes absent here are predicted 0
-        proba = np.zeros((len(targets), targets.max() + 1))
-        proba[:, np.unique(targets)] = predicted
-        predicted = proba
-    return _squared_errors(predicted, targets, task)
+    return None if predicted is None else _squared_errors(predicted, targets, task)
 
 
 def _cross_fitted(
