@@ -49,7 +49,15 @@ from ._warn import warn
 from .inspection import Explanation, expert_scores
 from .nn._defaults import DEFAULTS
 from .nn._torch_state import fit_cuda_devices, forked_rng, seed_generators, torch_threads
-from .nn.calibration import CALIBRATION_BUFFERS, calibratable, output_temperature, set_temperature
+from .nn.calibration import (
+    CALIBRATION_BUFFERS,
+    absence_shrinkage,
+    calibratable,
+    fit_shrinkage,
+    output_temperature,
+    set_absence_shrinkage,
+    set_temperature,
+)
 from .nn.encoders import ENCODERS
 from .nn.ensemble import EnsembleObjective, MixtureEnsemble, mixtures_of
 from .nn.fusion import FUSIONS
@@ -135,36 +143,85 @@ def best_constant(
     The log of the weighted class rates, the weighted label rates' log-odds,
     or the target's location of least loss (mean, or a Huber location for
     ``smooth_l1``), whatever ``objective``'s criterion asks; found by L-BFGS
-    in float64, so that one rule serves every criterion. The loss of a
-    constant depends on the rows only through their targets, so each
-    distinct target is scored once with its rows' summed weight (a
-    classifier's ``[n, C]`` becomes ``[C, C]``). A class or label absent from
-    ``data`` gets a large finite negative value, where the optimum is
-    ``-inf``.
+    in float64, so that one rule serves every criterion
+    (:func:`_least_loss_outputs`). A class or label absent from ``data``
+    gets a large finite negative value, where the optimum is ``-inf``.
     """
-    targets, inverse = torch.unique(data.y, dim=0, return_inverse=True)
-    weights = torch.zeros(len(targets), dtype=torch.float64)
+    lacking = torch.zeros(len(data), 0, dtype=torch.float64)
+    return _least_loss_outputs(objective, data, lacking, n_outputs)[0]
+
+
+#: the penalty on what lacking a modality adds to the constant output (absence_constants),
+#: in units of the summed sample weight: a modality that the rows of one class alone lack
+#: gets a finite shift
+ABSENCE_SHIFT_PENALTY = 1.0
+
+
+def absence_constants(
+    objective: torch.nn.Module, data: ModalityDataset, n_outputs: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The constant output of each pattern of absent modalities, additive in the modalities.
+
+    The outputs ``c + sum_{m lacking} shift[m]`` with the least weighted task
+    loss on ``data`` plus ``ABSENCE_SHIFT_PENALTY / 2`` times the squared
+    shifts (over the summed weight): a model on the absence indicators alone,
+    as a missing-value indicator would give. ``c`` is the constant of the
+    complete rows (where the rows lack modalities independently of the
+    target, about the overall one); a modality no row lacks gets a shift of
+    0. Returns ``c`` ``[n_outputs]`` and the shifts ``[M, n_outputs]``.
+    """
+    n_modalities = len(data.inputs)
+    lacking = (
+        torch.zeros(len(data), n_modalities, dtype=torch.float64)
+        if data.present is None
+        else (~data.present).double()
+    )
+    coefficients = _least_loss_outputs(objective, data, lacking, n_outputs)
+    return coefficients[0], coefficients[1:]
+
+
+def _least_loss_outputs(
+    objective: torch.nn.Module, data: ModalityDataset, design: torch.Tensor, n_outputs: int
+) -> torch.Tensor:
+    """``[1 + D, n_outputs]``: an intercept and ``D`` coefficients of least loss on ``data``.
+
+    Each row's output is ``coefficients[0] + design[row] @ coefficients[1:]``
+    (``design``: ``[n, D]``, float64); the coefficients but the intercept are
+    penalised by ``ABSENCE_SHIFT_PENALTY``. The loss depends on the rows only
+    through their targets and design rows, so each distinct pair is scored
+    once with its rows' summed weight (a classifier's ``[n, C]`` becomes
+    ``[C, C]`` without a design). L-BFGS in float64.
+    """
+    n = len(data)
+    flat_y = data.y.reshape(n, -1).double()
+    keys, inverse = torch.unique(torch.cat([flat_y, design], dim=1), dim=0, return_inverse=True)
+    weights = torch.zeros(len(keys), dtype=torch.float64)
     weights.index_add_(0, inverse, data.sample_weight.double())
-    constant = torch.zeros(n_outputs, dtype=torch.float64, requires_grad=True)
+    targets = keys[:, : flat_y.shape[1]].to(data.y.dtype).reshape(len(keys), *data.y.shape[1:])
+    rows = keys[:, flat_y.shape[1] :]
+    coefficients = torch.zeros(
+        1 + design.shape[1], n_outputs, dtype=torch.float64, requires_grad=True
+    )
     optimizer = torch.optim.LBFGS(
-        [constant],
+        [coefficients],
         max_iter=200,
         tolerance_grad=1e-10,
         tolerance_change=1e-14,
         line_search_fn="strong_wolfe",
     )
+    total = float(weights.sum())
 
     def loss() -> torch.Tensor:
         optimizer.zero_grad()
-        value = objective.weighted_task_loss(
-            constant.expand(len(targets), n_outputs), targets, weights
-        )
+        outputs = coefficients[0] + rows @ coefficients[1:]
+        value = objective.weighted_task_loss(outputs, targets, weights)
+        value = value + ABSENCE_SHIFT_PENALTY / 2 * (coefficients[1:] ** 2).sum() / total
         value.backward()
         return value
 
     with torch.enable_grad():
         optimizer.step(loss)
-    return constant.detach()
+    return coefficients.detach()
 
 
 def weighted_z(values: torch.Tensor, weights: torch.Tensor) -> float:
@@ -205,6 +262,47 @@ def floor_loses_skill(
     gained = float((weights * (at_constant - at_best)).sum())
     lost = at_floor - (at_best + at_constant) / 2
     return gained > 0 and weighted_z(lost, weights) > FLOOR_LOSS_Z
+
+
+#: how many standard errors of extra held-out loss the absence shrinkage accepts to move
+#: towards the constant output (the one-standard-error rule; see supported_share)
+ABSENCE_SHARE_Z = 1.0
+
+
+def supported_share(
+    outputs: torch.Tensor,
+    target: torch.Tensor,
+    sample_loss: Callable[[torch.Tensor], torch.Tensor],
+    weights: torch.Tensor,
+) -> float:
+    """The share of the way to ``target`` that held-out rows do not show to cost.
+
+    The share of least weighted loss (:func:`~sk_i2moe.nn.calibration.fit_shrinkage`),
+    raised in steps of 0.01 while the rows' extra loss over it has a weighted
+    ``z`` (:func:`weighted_z`) of at most ``ABSENCE_SHARE_Z``: the constant is
+    preferred unless the outputs are shown to predict better, the
+    one-standard-error rule with the constant as the simpler model (a few
+    dozen rows that favour the outputs by chance do not keep them).
+    ``outputs``: ``[n, C]`` held-out outputs; ``target``: ``[C]`` or each
+    row's ``[n, C]`` constant; ``sample_loss``: ``[n, C]`` to ``[n]``
+    losses; ``weights``: ``[n]``.
+    """
+    weights = weights.double()
+
+    def losses(share: float) -> torch.Tensor:
+        with torch.no_grad():
+            return sample_loss((1 - share) * outputs + share * target).double()
+
+    least = fit_shrinkage(
+        outputs, target, lambda z: (weights * sample_loss(z).double()).sum() / weights.sum()
+    )
+    at_least = losses(least)
+    share = least
+    for step in np.arange(np.ceil(least * 100) / 100, 1.0 + 1e-9, 0.01):
+        if weighted_z(losses(float(step)) - at_least, weights) > ABSENCE_SHARE_Z:
+            break
+        share = float(step)
+    return min(share, 1.0)
 
 
 #: the most folds whose cross-fitted predictions choose the output temperature of a
@@ -549,7 +647,10 @@ SHARED_TRAINING_PARAMETERS = f"""\
           trained past its lowest validation loss (the floor of
           {REFIT_MIN_EPOCHS} epochs) can be over-confident. Predicted
           classes, the interaction weights and a binary classifier's
-          ranking of the rows do not change.
+          ranking of the rows do not change. The same held-out rows, predicted
+          without each modality in turn, choose how far the final model moves
+          a sample lacking it towards the constant output
+          (``absence_shrinkage_``); complete samples are not changed.
         - ``"auto"``: ``"refit"`` where the held-out part would have at least
           {AUTO_MIN_VALIDATION} samples and (for classifiers) every class can be stratified;
           otherwise train on all the data for ``max_epochs``. Such a fit of
@@ -569,7 +670,8 @@ SHARED_TRAINING_PARAMETERS = f"""\
         - ``False``: train on all the data for ``max_epochs``.
 
         A ``warm_start`` continuation of a ``"refit"``/``"auto"`` fit trains
-        on all the data for ``max_epochs``, and predicts without a temperature.
+        on all the data for ``max_epochs``, and predicts without a temperature
+        or an absence shrinkage.
     validation_fraction : float, default=0.2
         Share of the data held out by early stopping. Held-out rows of a
         modality that no training-part row has move to the training part, so
@@ -729,6 +831,12 @@ SHARED_ATTRIBUTES = """\
         temperature the held-out rows ask for) or that ``"auto"`` trained on
         all the data for lack of held-out samples (the cross-fitted
         temperature); at least 1 (see ``early_stopping``).
+    absence_shrinkage_ : dict of str to float, or None
+        Per modality, the share of the way to the constant output (the class
+        rates, the target mean) that prediction moves a sample lacking it:
+        chosen on held-out rows where ``early_stopping`` refitted, 0
+        otherwise; None for the paper's mixture. A sample with every modality
+        is predicted as the mixture does.
     n_members_ : int
         Number of mixtures in the fitted network (``n_members`` with
         ``"auto"`` resolved for the training data's size).
@@ -1073,6 +1181,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         dataset = ModalityDataset(arrays, y_encoded, weights)
         refits = self._stopping_mode() == "refit"
         searching = False
+        absence_shares = None  # the absence shrinkage: only a fit that held rows out has one
         # a continued fit trains on all the data unless it keeps the best epoch itself
         train, valid = (
             (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed)
@@ -1092,7 +1201,11 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             if reuse:
                 release_weights(self._module())  # train and validate on the weights as they are
                 if calibratable(self._module()):
-                    set_temperature(self._module(), 1.0)  # fitted for the network before
+                    # both fitted for the network before
+                    set_temperature(self._module(), 1.0)
+                    set_absence_shrinkage(
+                        self._module(), torch.zeros(len(arrays)), torch.zeros(self._n_outputs())
+                    )
                 for name, value in _validation_options(valid).items():
                     setattr(self.net_, name, value)
                 self.net_.max_epochs = self.max_epochs
@@ -1120,6 +1233,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     temperature = self._held_out_temperature(
                         valid, recorded[min(chosen, max(recorded))]
                     )
+                    absence_shares = self._absence_shares(train, valid, recorded[best])
                     self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
                     seed_generators(seed, generators)
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
@@ -1128,6 +1242,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         mean_weights = self._anchor_weights(arrays)
         if temperature is not None and not self.net_.interrupted_:
             set_temperature(self._module(), temperature)
+        if absence_shares is not None and not self.net_.interrupted_:
+            constant, shift = absence_constants(self.net_.criterion_, dataset, self._n_outputs())
+            set_absence_shrinkage(self._module(), absence_shares, constant, shift)
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
         if self.net_.interrupted_:
@@ -1220,6 +1337,84 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             else floor
         )
 
+    def _absence_shares(
+        self, train: ModalityDataset, valid: ModalityDataset, logits: torch.Tensor
+    ) -> list[float] | None:
+        """Per modality, how far the held-out rows lacking it ask to move towards the constant.
+
+        For the fit that chooses the number of epochs (at its best epoch, as
+        early stopping restored it; ``logits`` are its held-out outputs then):
+        the held-out rows with every modality but ``m`` (those lacking ``m``
+        alone, and the complete ones with ``m`` made absent, which get no
+        absence offset for it) are predicted as a sample lacking ``m`` is (at
+        the temperature of least loss of ``logits``), and
+        :func:`supported_share` finds the share of the way to the constant of
+        what each row really lacks, fitted on ``train`` (:func:`absence_constants`),
+        that they do not show to cost. 0 for a modality with fewer than
+        :data:`AUTO_MIN_VALIDATION` such rows, and for a single modality. None
+        for the paper's mixture.
+        """
+        if not calibratable(self._module()):
+            return None
+        objective = self.net_.criterion_
+        constant, shift = absence_constants(objective, train, self._n_outputs())
+        temperature = self._loss_temperature(valid, logits)
+        n_modalities = len(valid.inputs)
+        present = (
+            torch.ones(len(valid), n_modalities, dtype=torch.bool)
+            if valid.present is None
+            else valid.present
+        )
+        shares = []
+        for m in range(n_modalities):
+            # the rows with every other modality: those lacking m alone, and the complete ones
+            # with m made absent (no absence offset for it: they do not really lack it)
+            rows = torch.cat([present[:, :m], present[:, m + 1 :]], dim=1).all(dim=1)
+            if n_modalities == 1 or int(rows.sum()) < AUTO_MIN_VALIDATION:
+                shares.append(0.0)
+                continue
+            part = valid.subset(np.flatnonzero(rows.numpy()))
+            measured = present[rows]
+            without = measured.clone()
+            without[:, m] = False
+            outputs = self._outputs_without(part, without, measured)
+            target = constant + (~measured).double() @ shift  # of what each row really lacks
+            shares.append(
+                supported_share(
+                    outputs.double() / temperature,
+                    target,
+                    lambda z, part=part: objective.sample_task_loss(z, part.y),
+                    part.sample_weight,
+                )
+            )
+        return shares
+
+    def _outputs_without(
+        self, data: ModalityDataset, present: torch.Tensor, measured: torch.Tensor
+    ) -> torch.Tensor:
+        """The network's outputs ``[n, C]`` on ``data`` given only the ``present`` modalities.
+
+        ``measured``: the modalities the rows really have, for the absence
+        offsets (a modality made absent adds none). Evaluation mode, no
+        gradients, ``batch_size`` rows at a time, on the CPU in float32.
+        """
+        self.net_.module_.eval()
+        batch_size = resolve_batch_size(self.batch_size, len(data))
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, len(data), batch_size):
+                rows = slice(start, start + batch_size)
+                inputs = [
+                    torch.where(present[rows, k : k + 1], x[rows], 0.0)
+                    for k, x in enumerate(data.inputs)
+                ]
+                output = self.net_.infer(
+                    {"inputs": inputs, "present": present[rows]},
+                    measured=measured[rows].to(self.net_.device),
+                )
+                outputs.append(output.logits.float().cpu())
+        return torch.cat(outputs)
+
     def _calibrated_losses(self, valid: ModalityDataset, logits: torch.Tensor) -> torch.Tensor:
         """Each held-out row's task loss of ``logits`` at the temperature of their least loss."""
         temperature = self._loss_temperature(valid, logits)
@@ -1262,6 +1457,26 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """
         check_is_fitted(self, "net_")
         return output_temperature(self._module())
+
+    @property
+    def absence_shrinkage_(self) -> dict[str, float] | None:
+        """Per modality, how far prediction moves a sample lacking it towards the constant output.
+
+        A sample lacking the modalities ``S`` is predicted ``(1 - s) z + s c``,
+        where ``z`` is the mixture's (calibrated) output, ``c`` the constant
+        output that fits the training rows best (a classifier's log class
+        rates, a regressor's target mean) and ``s = 1 - prod_{m in S} (1 -
+        absence_shrinkage_[m])``; a sample with every modality is predicted as
+        the mixture does. Chosen where ``early_stopping`` refitted on all the
+        data, on the rows the first fit held out (those lacking the modality,
+        or with it made absent where fewer than 20 lack it): the share that
+        gives them the least loss. 0 for every modality otherwise; None for
+        the paper's mixture, which has none. See
+        :ref:`missing-modalities-predictions`.
+        """
+        check_is_fitted(self, "net_")
+        shares = absence_shrinkage(self._module())
+        return None if shares is None else dict(zip(self._input_spec.names, shares))
 
     def _module(self) -> torch.nn.Module:
         """The fitted torch module (the compiled module's original)."""
@@ -1969,7 +2184,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             weights = _unit_rows(member_weights.mean(axis=1))
         else:
             weights = _unit_rows(res["weights"])
-        return Explanation(
+        explanation = Explanation(
             absence_offset=self._absence_offset(absent),
             weights=weights,
             expert_outputs=self._to_output_space(res["expert_logits"]),
@@ -1987,12 +2202,22 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 else None
             ),
         )
+        shares = absence_shrinkage(self._module())
+        if shares is None or not (absent & (np.asarray(shares) > 0)).any():
+            return explanation
+        # the move towards the constant of what a row lacks is, like the offsets, what its
+        # absence adds outside the experts: the output less the experts' contributions
+        moved = explanation.output - explanation.contributions.sum(axis=1)
+        moved[~absent.any(axis=1)] = 0.0
+        return dataclasses.replace(explanation, absence_offset=moved)
 
     def _absence_offset(self, absent: np.ndarray) -> np.ndarray | None:
-        """``(n, C)`` what the absent modalities add to each row's output (``absence_offset``).
+        """``(n, C)`` what the absent modalities' learned offsets add to each row's output.
 
         In output units; an ensemble's is the members' mean. None when every
-        row has every modality or the model learns no offsets.
+        row has every modality or the model learns no offsets. Where the
+        model moves rows lacking modalities towards a constant
+        (``absence_shrinkage_``), :meth:`_explain_arrays` adds that move.
         """
         if not absent.any():
             return None

@@ -534,8 +534,8 @@ def check_buffers(module_state: Mapping[str, torch.Tensor], path: str) -> None:
     """Refuse network buffers outside the range a fit gives them.
 
     An output temperature lies in ``[1, MAX_TEMPERATURE]`` (``fit_temperature``
-    only softens), a weight shrinkage and the anchor it shrinks towards in
-    ``[0, 1]``, and an input standardisation's scales are positive: a file
+    only softens), a weight shrinkage, the anchor it shrinks towards and an
+    absence shrinkage in ``[0, 1]``, and an input standardisation's scales are positive: a file
     with a temperature of 0 or -1, say, would predict NaN or flip every class.
 
     Parameters
@@ -555,7 +555,7 @@ def check_buffers(module_state: Mapping[str, torch.Tensor], path: str) -> None:
         last = name.rpartition(".")[2]
         if last == "output_temperature":
             ok, what = (value >= 1) & (value <= MAX_TEMPERATURE), f"in [1, {MAX_TEMPERATURE:g}]"
-        elif last in ("weight_shrinkage", "weight_anchor"):
+        elif last in ("weight_shrinkage", "weight_anchor", "absence_shrinkage"):
             ok, what = (value >= 0) & (value <= 1), "in [0, 1]"
         elif re.fullmatch(r"scale_\d+", last):
             ok, what = value > 0, "positive"

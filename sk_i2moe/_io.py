@@ -775,11 +775,18 @@ def load(
         estimator._validate_params()
         estimator._check_combinations()  # as fit and save: values valid alone, not together
     except (TypeError, ValueError) as err:
+        written = document.get("package_version")
+        advice = (
+            "the file was written by this version, so it was edited or damaged after it was "
+            "saved: refit, or save the model again"
+            if written == __version__
+            else f"the file was written by sk_i2moe {written!r} and this is {__version__!r}: a "
+            "newer version may have parameters this one lacks. Load it with the version that "
+            "wrote it (or a newer one), or refit"
+        )
         raise ModelFileError(
-            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here ({err}); "
-            f"the file was written by sk_i2moe {document.get('package_version')!r} and this is "
-            f"{__version__!r}: a newer version may have parameters this one lacks. Load it with "
-            "the version that wrote it (or a newer one), or refit."
+            f"The parameters stored in {os.fspath(path)!r} are not valid for {name} here "
+            f"({err}); {advice}."
         ) from None
     expected = {*_COMMON_FITTED, *_FITTED[name]}
     if not expected <= set(fitted):

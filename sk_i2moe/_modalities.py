@@ -100,7 +100,10 @@ def _as_float32(values: object, name: str, fitting: bool = False) -> np.ndarray:
                 "array.reshape(1, -1) for a single sample."
             )
         elif arr.ndim == 0:
-            hint = " Give the modality's (n_samples, n_features) array, or leave its key out."
+            hint = (
+                " Give the modality's (n_samples, n_features) array; for samples that lack "
+                "the modality, rows of NaN in it (an all-NaN row is an absent modality)."
+            )
         else:
             hint = " Flatten it to (n_samples, n_features) first."
         raise ValueError(

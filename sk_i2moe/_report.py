@@ -266,13 +266,15 @@ class InteractionReport:
     estimator_name : str
         Class name of the estimator.
     absence : dict or None
-        Where held-out samples lack modalities and the model learned what an
-        absence says (``absence_offset``, nonzero offsets for these samples;
-        a model fitted on complete data never learns them): ``n_samples`` (the incomplete
-        samples), and the mixture's ``skill`` on them with its absence
-        offsets and ``skill_without_offsets`` with them taken out. The gap
-        is how much those predictions rest on the *fact* that a modality is
-        missing rather than on any expert. None otherwise.
+        Where held-out samples lack modalities and the model's absence terms
+        change their predictions (the learned ``absence_offset``, which a
+        model fitted on complete data never learns, and the move towards the
+        constant of what they lack, ``absence_shrinkage_``; see
+        :attr:`~sk_i2moe.inspection.Explanation.absence_offset`): ``n_samples``
+        (the incomplete samples), and the mixture's ``skill`` on them with
+        these terms and ``skill_without_offsets`` with them taken out. The
+        gap is how much those predictions rest on the *fact* that a modality
+        is missing rather than on any expert. None otherwise.
     """
 
     table: pd.DataFrame
@@ -468,7 +470,7 @@ class InteractionReport:
             elif gain <= -ABSENCE_MARGIN:
                 reading = (
                     "nothing here says the missingness is informative "
-                    "(absence_offset=False leaves it out)"
+                    "(absence_offset=False leaves the offsets out)"
                 )
             elif gain == 0:
                 reading = "the absence makes no difference to them"
@@ -478,7 +480,8 @@ class InteractionReport:
                 )
             lines.append(
                 f"On the {a['n_samples']} samples lacking a modality, the skill is "
-                f"{_signed(a['skill'])} with the absence itself counted (absence_offset; not an "
+                f"{_signed(a['skill'])} with the absence itself counted (the absence offsets and "
+                "the move towards the constant of what they lack, absence_shrinkage_; not an "
                 f"interaction) and {_signed(a['skill_without_offsets'])} without it (point "
                 f"estimates): {reading}."
             )
@@ -643,7 +646,7 @@ def _absence_evidence(
         return None
     offset = np.asarray(offset, dtype=np.float64) / unit
     rows = np.asarray(explanation.absent).any(axis=1)
-    if not np.any(offset[rows]):  # never learned (fitted on complete data): it adds nothing
+    if not np.any(offset[rows]):  # none learned (fitted on complete data), none moved
         return None
     w = None if weights is None else weights[rows]
     losses = [

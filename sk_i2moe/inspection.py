@@ -89,10 +89,13 @@ default=None
         contributions are the members' mean of ``weight * output``.
     absence_offset : ndarray of shape (n_samples, n_outputs) or None, default=None
         What the sample's absent modalities add to its output, outside the
-        experts (the estimators' ``absence_offset``: how much more likely
-        each class is when those modalities are missing); 0 for a sample
-        with every modality. None when every sample had every modality or
-        the model learns no offsets.
+        experts: the estimators' learned offsets (``absence_offset``: how
+        much more likely each class is when those modalities are missing)
+        and, where held-out rows asked for it, the move of the output
+        towards the constant of the sample's absent modalities
+        (``absence_shrinkage_``); 0 for a sample with every modality. None
+        when every sample had every modality, or the model learns no
+        offsets and does not move such samples.
 
     Raises
     ------

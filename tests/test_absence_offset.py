@@ -7,6 +7,7 @@ import torch
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
 from sk_i2moe.inspection import interaction_report
 from sk_i2moe.nn import StructuredInteractionMoE
+from sk_i2moe.nn.calibration import set_absence_shrinkage
 from sk_i2moe.nn.ensemble import mixtures_of
 from sk_i2moe.plotting import plot_sample_explanation
 
@@ -66,9 +67,15 @@ def test_the_explanation_adds_up_to_the_output(n_members):
     np.testing.assert_allclose(
         odds.contributions.sum(axis=1) + odds.absence_offset, odds.output, atol=1e-5
     )
-    # the offset is the members' mean of each one's per-modality logits, summed over what is absent
+    # the absence moves these rows towards their constant (the label depends on it) ...
+    assert max(clf.absence_shrinkage_.values()) > 0
+    # ... and without that move the offset is the members' mean of each one's per-modality
+    # logits, summed over what is absent (over the output temperature)
+    set_absence_shrinkage(clf._module(), [0.0] * len(X), torch.zeros(2))
+    explanation = clf.explain(X)
     per_member = torch.stack([m.absence_logits for m in mixtures_of(clf.net_.module_)]).mean(0)
     expected = explanation.absent.astype(np.float32) @ per_member.detach().cpu().numpy()
+    expected = expected / clf.output_temperature_
     np.testing.assert_allclose(explanation.absence_offset, expected, atol=1e-6)
 
 
@@ -80,6 +87,11 @@ def test_a_regressor_reports_its_offset_in_target_units():
     total = explanation.contributions.sum(axis=1) + explanation.absence_offset
     np.testing.assert_allclose(total, explanation.output, rtol=1e-5)
     np.testing.assert_allclose(explanation.output[:, 0], reg.predict(X), rtol=1e-5)
+    # what the absence adds: the learned offset, and the move towards the constant of the rows
+    # lacking b, which the held-out rows ask for here
+    assert reg.absence_shrinkage_["b"] > 0
+    set_absence_shrinkage(reg._module(), [0.0] * len(X), torch.zeros(1))
+    explanation = reg.explain(X)
     logits = reg.net_.module_.absence_logits.detach().cpu().numpy()
     np.testing.assert_allclose(explanation.absence_offset[lost][0], logits[1] * reg._y_scale)
 

@@ -176,6 +176,13 @@ def test_masked_arrays_are_refused_with_the_nan_convention():
         I2MoEClassifier(**SMALL).fit(masked, np.arange(10) % 2)
 
 
+def test_a_modality_given_as_none_says_how_to_mark_it_absent():
+    X = {"a": np.ones((10, 2)), "b": None}
+    with pytest.raises(ValueError, match="got NoneType.*rows of NaN in it") as info:
+        _fit(X, y=np.arange(10) % 2)
+    assert "leave its key out" not in str(info.value)  # refused at prediction
+
+
 @pytest.mark.parametrize("shape", [(10,), (10, 2, 2)])
 def test_wrong_dimensionality(shape):
     with pytest.raises(ValueError, match=f"Modality 'a' must be a 2-D array .*{len(shape)} dim"):

@@ -435,5 +435,9 @@ def test_parameters_valid_alone_but_not_together_are_refused(tmp_path):
     path = tmp_path / "model.i2moe"
     I2MoEClassifier(**TINY, interaction_constraint="loss").fit(X, y).save(path)
     _rewrite(path, lambda d, t: d["params"].update(modality_dropout=0.2))
-    with pytest.raises(ModelFileError, match="modality_dropout"):
+    # written by this version: edited since, not a newer version's parameters
+    with pytest.raises(ModelFileError, match="modality_dropout.*edited or damaged after it was"):
+        load(path)
+    _rewrite(path, lambda d, t: d.update(package_version="99.0"))
+    with pytest.raises(ModelFileError, match="written by sk_i2moe '99.0' .* a newer version"):
         load(path)

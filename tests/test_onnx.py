@@ -5,9 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe.nn import FUSIONS
+from sk_i2moe.nn.calibration import set_absence_shrinkage
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -199,6 +201,8 @@ def test_absent_modalities_are_handled_as_the_estimator_does(task, tmp_path):
         model = I2MoERegressor(**TINY).fit(X, complete["labs"][:, 1:3] * [50, 5] + [1000, -20])
     # the offsets the absent modalities add are part of the prediction the graph must match
     assert np.abs(model._module().members[0].absence_logits.detach().cpu().numpy()).max() > 0
+    # and so is the absence shrinkage (too few rows here to hold out and choose it: set one)
+    set_absence_shrinkage(model._module(), [0.6, 0.3], torch.tensor([0.5, -0.25]))
     model.to_onnx(tmp_path / "model.onnx")
     X_new = _with_absent(_data(n=23, seed=3)[0])
     got, weights = _run(tmp_path / "model.onnx", model, X_new, weights=True)

@@ -30,7 +30,7 @@ in your own loop:
 """
 
 from ._defaults import DEFAULTS
-from .calibration import fit_temperature, set_temperature
+from .calibration import fit_shrinkage, fit_temperature, set_absence_shrinkage, set_temperature
 from .custom import VmappedFusion
 from .encoders import MLPEncoder, PatchTokenizer
 from .ensemble import EnsembleObjective, EnsembleOutput, MixtureEnsemble, member_contributions
@@ -111,6 +111,7 @@ __all__ = [
     "agreement_missing",
     "capped_softmax",
     "fit_reweighting",
+    "fit_shrinkage",
     "fit_temperature",
     "interaction_loss",
     "interaction_terms",
@@ -121,6 +122,7 @@ __all__ = [
     "modality_agreement",
     "weighted_mean_missing",
     "release_weights",
+    "set_absence_shrinkage",
     "set_temperature",
     "shrink_weights",
 ]

@@ -1299,6 +1299,11 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         self.register_buffer("weight_shrinkage", torch.zeros(()))
         # what prediction divides the outputs by (set_output_temperature); 1: as trained
         self.register_buffer("output_temperature", torch.ones(()))
+        # how far prediction moves a sample lacking each modality towards the constant
+        # output (set_absence_shrinkage); 0: not at all
+        self.register_buffer("absence_shrinkage", torch.zeros(self.n_modalities))
+        self.register_buffer("absence_prior", torch.zeros(n_outputs))
+        self.register_buffer("absence_prior_shift", torch.zeros(self.n_modalities, n_outputs))
 
     def anchor_weights(self, anchor: torch.Tensor, shrinkage: float) -> None:
         """Shrink the per-sample weights at prediction towards ``anchor``.
@@ -1358,6 +1363,77 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
                 f"The output temperature must be positive and finite; got {temperature}."
             )
         self.output_temperature.fill_(float(temperature))
+
+    def set_absence_shrinkage(
+        self,
+        shrinkage: Sequence[float],
+        prior: torch.Tensor,
+        prior_shift: torch.Tensor | None = None,
+    ) -> None:
+        """Move the outputs of samples lacking modalities towards a constant at prediction.
+
+        In evaluation mode, :meth:`forward` then replaces the (calibrated)
+        mixture output ``z`` of a sample lacking the modalities ``S`` by ``(1 -
+        s) z + s c``, with ``s = 1 - prod_{m in S} (1 - shrinkage[m])`` and ``c
+        = prior + sum_{m in S} prior_shift[m]`` (the constant output of samples
+        lacking ``S``). The weights and the experts' outputs do not change: the
+        move is, like the absence offsets, what the absence adds outside the
+        experts. A sample with every modality is not changed.
+
+        Parameters
+        ----------
+        shrinkage : sequence of float
+            One value in ``[0, 1]`` per modality; 0 leaves the samples lacking
+            it as the mixture predicts them.
+        prior : Tensor
+            ``[C]`` the constant output (e.g. the log class rates).
+        prior_shift : Tensor, optional
+            ``[M, C]`` what lacking each modality adds to it; None: 0.
+
+        Raises
+        ------
+        ValueError
+            For a shrinkage of the wrong length or outside ``[0, 1]``, or a
+            prior or shift of the wrong shape or not finite.
+        """
+        shrinkage = torch.as_tensor(shrinkage, dtype=self.absence_shrinkage.dtype)
+        if shrinkage.shape != self.absence_shrinkage.shape or not bool(
+            ((shrinkage >= 0) & (shrinkage <= 1)).all()
+        ):
+            raise ValueError(
+                f"The absence shrinkage must be {self.n_modalities} values in [0, 1]; got "
+                f"{shrinkage.tolist()}."
+            )
+        shift = torch.zeros_like(self.absence_prior_shift) if prior_shift is None else prior_shift
+        for name, value, like in (
+            ("prior", prior, self.absence_prior),
+            ("prior shift", shift, self.absence_prior_shift),
+        ):
+            value = torch.as_tensor(value, dtype=like.dtype)
+            if value.shape != like.shape or not bool(torch.isfinite(value).all()):
+                raise ValueError(
+                    f"The absence {name} must be finite values of shape {tuple(like.shape)}; "
+                    f"got {value.tolist()}."
+                )
+            like.copy_(value)
+        self.absence_shrinkage.copy_(shrinkage)
+
+    def _absence_kept(self, present: torch.Tensor | None) -> torch.Tensor | None:
+        """``[B, 1]``: the share ``1 - s`` of each sample's output that prediction keeps.
+
+        None when every sample has every modality (``present`` None).
+        """
+        if present is None:
+            return None
+        one = torch.ones_like(self.absence_shrinkage)
+        kept = torch.where(present, one, one - self.absence_shrinkage)
+        return kept.prod(dim=1, keepdim=True)
+
+    def _absence_target(self, present: torch.Tensor) -> torch.Tensor:
+        """``[B, C]``: the constant output of each sample's pattern of absent modalities."""
+        return (
+            self.absence_prior + (~present).to(self.absence_prior.dtype) @ self.absence_prior_shift
+        )
 
     def expert_pass(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
@@ -1424,8 +1500,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             objective scores in training.
         predicting : bool, default=False
             Mix as a fitted mixture predicts: shrink the weights towards the
-            anchor (:meth:`anchor_weights`) and divide the outputs by the
-            output temperature (:meth:`set_output_temperature`).
+            anchor (:meth:`anchor_weights`), divide the outputs by the
+            output temperature (:meth:`set_output_temperature`) and move
+            those of samples lacking modalities towards the constant output
+            (:meth:`set_absence_shrinkage`).
         measured : Tensor, optional
             ``[B, M]`` bool, the modalities each sample really has, for the
             absence offsets (see :meth:`forward`); None: ``parts.present``.
@@ -1465,7 +1543,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         if offset is not None:
             mixture = mixture + offset.to(mixture.dtype)
         if predicting:
-            mixture, expert_logits = self._calibrated(mixture), self._calibrated(expert_logits)
+            mixture = self._predicted(mixture, present if measured is None else measured)
+            expert_logits = self._calibrated(expert_logits)
         shared = {
             "logits": mixture,
             "weights": weights,
@@ -1491,8 +1570,21 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
 
     def _calibrated(self, outputs: torch.Tensor) -> torch.Tensor:
-        """``outputs`` as prediction gives them: divided by the output temperature."""
+        """``outputs`` divided by the output temperature."""
         return outputs / self.output_temperature.to(outputs.dtype)
+
+    def _predicted(self, outputs: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+        """The mixture's ``[B, C]`` ``outputs`` as prediction gives them.
+
+        Calibrated, then moved towards the constant of each sample's absent
+        modalities (see :meth:`set_absence_shrinkage`; ``present``: ``[B, M]``
+        or None).
+        """
+        outputs = self._calibrated(outputs)
+        if present is None:
+            return outputs
+        kept = self._absence_kept(present).to(outputs.dtype)
+        return kept * outputs + (1 - kept) * self._absence_target(present).to(outputs.dtype)
 
     def absence_offsets(
         self, present: torch.Tensor | None, predicting: bool = False
@@ -1505,7 +1597,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             ``[B, M]`` bool: which modalities each sample has (all when None).
         predicting : bool, default=False
             The offsets as prediction adds them: divided by the output
-            temperature (:meth:`set_output_temperature`).
+            temperature (:meth:`set_output_temperature`), before the
+            mixture is moved towards a constant (:meth:`set_absence_shrinkage`).
 
         Returns
         -------
