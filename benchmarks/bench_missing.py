@@ -5,9 +5,11 @@ modalities. Completely at random (``mcar``): each affected sample loses 1 to
 M - 1 modalities, drawn uniformly. Not at random (``mnar``): a sample of class 0
 (the first class) is three times as likely to be affected as the others, so
 that missingness itself says something about the label. 5-fold stratified CV,
-ROC-AUC (one-vs-rest macro for several classes) and macro-F1, mean ± std over
-folds (and over ``--draws`` draws of the missing entries), every approach on
-the same folds and the same missing entries:
+ROC-AUC (one-vs-rest macro for several classes) and macro-F1 of every test
+row, and the log-loss of the test rows that lack a modality (how far their
+probabilities can be trusted), mean ± std over folds (and over ``--draws``
+draws of the missing entries), every approach on the same folds and the same
+missing entries:
 
 - (a) ``I2MoE native``: ``I2MoEClassifier()`` with the absent modalities as NaN rows;
 - (b) ``I2MoE mean-imputed``: train-fold mean imputation, then ``I2MoEClassifier()``;
@@ -48,7 +50,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import f1_score, log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -94,13 +96,27 @@ def _mean_impute(train: dict, test: dict) -> tuple[dict, dict]:
     )
 
 
-def _scores(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
+def _scores(y: np.ndarray, proba: np.ndarray, classes: np.ndarray, incomplete: np.ndarray) -> dict:
+    """ROC-AUC and macro-F1 of every test row; log-loss of those lacking a modality."""
     auc = (
         roc_auc_score(y, proba[:, 1])
         if proba.shape[1] == 2
         else roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=classes)
     )
-    return {"ROC-AUC": auc, "macro-F1": f1_score(y, classes[proba.argmax(1)], average="macro")}
+    return {
+        "ROC-AUC": auc,
+        "macro-F1": f1_score(y, classes[proba.argmax(1)], average="macro"),
+        "log-loss incomplete": (
+            log_loss(y[incomplete], proba[incomplete], labels=classes)
+            if incomplete.any()
+            else np.nan
+        ),
+    }
+
+
+def _incomplete(X: dict) -> np.ndarray:
+    """The rows that lack a whole modality (all NaN in it)."""
+    return np.any([np.isnan(v).all(axis=1) for v in X.values()], axis=0)
 
 
 def run_fold(approach: str, X_tr: dict, y_tr, X_te: dict, args) -> np.ndarray:
@@ -175,17 +191,22 @@ def evaluate(name: str, X: dict, y: np.ndarray, args) -> list[dict]:
                             "draw": draw,
                             "approach": approach,
                             "fold": fold,
-                            **_scores(y[test], proba, classes),
+                            **_scores(y[test], proba, classes, _incomplete(X_te)),
                             "fit s": time.perf_counter() - start,
                             "samples affected": affected,
                         }
                     )
         done = pd.DataFrame([r for r in rows if r["missing"] == f"{mechanism} {rate:.0%}"])
-        print(f"  {name}, {mechanism} {rate:.0%} (AUC / macro-F1 / fit s):", flush=True)
+        print(
+            f"  {name}, {mechanism} {rate:.0%} (AUC / macro-F1 / log-loss of the incomplete "
+            "rows / fit s):",
+            flush=True,
+        )
         for approach, part in done.groupby("approach", sort=False):
             print(
                 f"    {approach:<32} {part['ROC-AUC'].mean():.4f} ± {part['ROC-AUC'].std():.4f}"
                 f"  {part['macro-F1'].mean():.3f} ± {part['macro-F1'].std():.3f}"
+                f"  {part['log-loss incomplete'].mean():.4f}"
                 f"  {part['fit s'].mean():.2f}",
                 flush=True,
             )
@@ -291,7 +312,8 @@ def main() -> None:
         if args.csv:
             results.to_csv(args.csv, index=False)
         grouped = results.groupby(["data set", "missing", "approach"], sort=False)
-        mean, std = grouped[["ROC-AUC", "macro-F1"]].mean(), grouped[["ROC-AUC", "macro-F1"]].std()
+        scores = ["ROC-AUC", "macro-F1", "log-loss incomplete"]
+        mean, std = grouped[scores].mean(), grouped[scores].std()
         table = mean.map(lambda v: f"{v:.3f}") + " ± " + std.map(lambda v: f"{v:.3f}")
         table["fit s"] = grouped["fit s"].mean().round(2)
         with pd.option_context("display.width", 200, "display.max_rows", 500):

@@ -264,47 +264,6 @@ def floor_loses_skill(
     return gained > 0 and weighted_z(lost, weights) > FLOOR_LOSS_Z
 
 
-#: how many standard errors of extra held-out loss the absence shrinkage accepts to move
-#: towards the constant output (the one-standard-error rule; see supported_share)
-ABSENCE_SHARE_Z = 1.0
-
-
-def supported_share(
-    outputs: torch.Tensor,
-    target: torch.Tensor,
-    sample_loss: Callable[[torch.Tensor], torch.Tensor],
-    weights: torch.Tensor,
-) -> float:
-    """The share of the way to ``target`` that held-out rows do not show to cost.
-
-    The share of least weighted loss (:func:`~sk_i2moe.nn.calibration.fit_shrinkage`),
-    raised in steps of 0.01 while the rows' extra loss over it has a weighted
-    ``z`` (:func:`weighted_z`) of at most ``ABSENCE_SHARE_Z``: the constant is
-    preferred unless the outputs are shown to predict better, the
-    one-standard-error rule with the constant as the simpler model (a few
-    dozen rows that favour the outputs by chance do not keep them).
-    ``outputs``: ``[n, C]`` held-out outputs; ``target``: ``[C]`` or each
-    row's ``[n, C]`` constant; ``sample_loss``: ``[n, C]`` to ``[n]``
-    losses; ``weights``: ``[n]``.
-    """
-    weights = weights.double()
-
-    def losses(share: float) -> torch.Tensor:
-        with torch.no_grad():
-            return sample_loss((1 - share) * outputs + share * target).double()
-
-    least = fit_shrinkage(
-        outputs, target, lambda z: (weights * sample_loss(z).double()).sum() / weights.sum()
-    )
-    at_least = losses(least)
-    share = least
-    for step in np.arange(np.ceil(least * 100) / 100, 1.0 + 1e-9, 0.01):
-        if weighted_z(losses(float(step)) - at_least, weights) > ABSENCE_SHARE_Z:
-            break
-        share = float(step)
-    return min(share, 1.0)
-
-
 #: the most folds whose cross-fitted predictions choose the output temperature of a
 #: classifier that ``early_stopping="auto"`` trains on all the data (fewer where the
 #: smallest class has fewer samples)
@@ -832,8 +791,9 @@ SHARED_ATTRIBUTES = """\
         all the data for lack of held-out samples (the cross-fitted
         temperature); at least 1 (see ``early_stopping``).
     absence_shrinkage_ : dict of str to float, or None
-        Per modality, the share of the way to the constant output (the class
-        rates, the target mean) that prediction moves a sample lacking it:
+        Per modality, the share of the way to the constant output of the
+        training rows lacking what a sample lacks (their class rates, or
+        their target's location) that prediction moves a sample lacking it:
         chosen on held-out rows where ``early_stopping`` refitted, 0
         otherwise; None for the paper's mixture. A sample with every modality
         is predicted as the mixture does.
@@ -1340,53 +1300,71 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _absence_shares(
         self, train: ModalityDataset, valid: ModalityDataset, logits: torch.Tensor
     ) -> list[float] | None:
-        """Per modality, how far the held-out rows lacking it ask to move towards the constant.
+        """Per modality, the share of its trust a prediction without it loses on held-out rows.
 
-        For the fit that chooses the number of epochs (at its best epoch, as
-        early stopping restored it; ``logits`` are its held-out outputs then):
-        the held-out rows with every modality but ``m`` (those lacking ``m``
-        alone, and the complete ones with ``m`` made absent, which get no
-        absence offset for it) are predicted as a sample lacking ``m`` is (at
-        the temperature of least loss of ``logits``), and
-        :func:`supported_share` finds the share of the way to the constant of
-        what each row really lacks, fitted on ``train`` (:func:`absence_constants`),
-        that they do not show to cost. 0 for a modality with fewer than
-        :data:`AUTO_MIN_VALIDATION` such rows, and for a single modality. None
-        for the paper's mixture.
+        For the fit that chooses the number of epochs (one mixture, at its
+        best epoch, as early stopping restored it; ``logits`` are its
+        held-out outputs then, scaled by the temperature of their least
+        loss), on the held-out rows with every modality but ``m``: the share
+        ``s_m`` of the way to the constant of what each row really lacks
+        (:func:`absence_constants`, fitted on ``train``) that gives its outputs
+        with ``m`` absent (:meth:`_outputs_without`: the rows that have ``m``
+        with it made absent, those that lack it as they are) the least loss
+        (:func:`~sk_i2moe.nn.calibration.fit_shrinkage`), and the same ``s_c``
+        for its outputs with every modality on the rows that have ``m``. The
+        share returned is ``1 - (1 - s_m) / (1 - s_c)``, clipped to ``[0,
+        1]``: how much of the trust that fit's own predictions earn with
+        ``m`` they lose without it (the final model, an ensemble trained on
+        every row, predicts better than that fit; it loses the same share).
+        0 where ``s_c`` is 1 (no trust to lose), for a modality with fewer
+        than :data:`AUTO_MIN_VALIDATION` such rows of positive weight, and
+        for a single modality (``s_c`` is 0 where fewer rows have ``m``).
+        None for the paper's mixture.
         """
         if not calibratable(self._module()):
             return None
         objective = self.net_.criterion_
         constant, shift = absence_constants(objective, train, self._n_outputs())
         temperature = self._loss_temperature(valid, logits)
+        with_all = logits.double() / temperature
         n_modalities = len(valid.inputs)
         present = (
             torch.ones(len(valid), n_modalities, dtype=torch.bool)
             if valid.present is None
             else valid.present
         )
+        counted = valid.sample_weight > 0
+
+        def least_share(
+            outputs: torch.Tensor, data: ModalityDataset, lacking: torch.Tensor
+        ) -> float:
+            target = constant + lacking.double() @ shift  # of what each row really lacks
+            weights = data.sample_weight.double()
+            return fit_shrinkage(
+                outputs,
+                target,
+                lambda z: (weights * objective.sample_task_loss(z, data.y)).sum() / weights.sum(),
+            )
+
         shares = []
         for m in range(n_modalities):
-            # the rows with every other modality: those lacking m alone, and the complete ones
-            # with m made absent (no absence offset for it: they do not really lack it)
-            rows = torch.cat([present[:, :m], present[:, m + 1 :]], dim=1).all(dim=1)
-            if n_modalities == 1 or int(rows.sum()) < AUTO_MIN_VALIDATION:
+            others = torch.cat([present[:, :m], present[:, m + 1 :]], dim=1).all(dim=1)
+            if n_modalities == 1 or int((others & counted).sum()) < AUTO_MIN_VALIDATION:
                 shares.append(0.0)
                 continue
-            part = valid.subset(np.flatnonzero(rows.numpy()))
-            measured = present[rows]
+            rows = np.flatnonzero(others.numpy())
+            part, measured = valid.subset(rows), present[rows]
             without = measured.clone()
             without[:, m] = False
-            outputs = self._outputs_without(part, without, measured)
-            target = constant + (~measured).double() @ shift  # of what each row really lacks
-            shares.append(
-                supported_share(
-                    outputs.double() / temperature,
-                    target,
-                    lambda z, part=part: objective.sample_task_loss(z, part.y),
-                    part.sample_weight,
-                )
+            outputs = self._outputs_without(part, without, measured).double() / temperature
+            lost = least_share(outputs, part, ~measured)
+            have = rows[measured[:, m].numpy()]
+            kept = (
+                1.0 - least_share(with_all[have], valid.subset(have), ~present[have])
+                if int(counted[have].sum()) >= AUTO_MIN_VALIDATION
+                else 1.0
             )
+            shares.append(0.0 if kept <= 0 else float(np.clip(1 - (1 - lost) / kept, 0, 1)))
         return shares
 
     def _outputs_without(
@@ -1460,19 +1438,21 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
 
     @property
     def absence_shrinkage_(self) -> dict[str, float] | None:
-        """Per modality, how far prediction moves a sample lacking it towards the constant output.
+        """Per modality, how far prediction moves a sample lacking it towards a constant output.
 
-        A sample lacking the modalities ``S`` is predicted ``(1 - s) z + s c``,
-        where ``z`` is the mixture's (calibrated) output, ``c`` the constant
-        output that fits the training rows best (a classifier's log class
-        rates, a regressor's target mean) and ``s = 1 - prod_{m in S} (1 -
-        absence_shrinkage_[m])``; a sample with every modality is predicted as
-        the mixture does. Chosen where ``early_stopping`` refitted on all the
-        data, on the rows the first fit held out (those lacking the modality,
-        or with it made absent where fewer than 20 lack it): the share that
-        gives them the least loss. 0 for every modality otherwise; None for
-        the paper's mixture, which has none. See
-        :ref:`missing-modalities-predictions`.
+        A sample lacking the modalities ``S`` is predicted ``(1 - s) z + s
+        c_S``, where ``z`` is the mixture's (calibrated) output, ``c_S`` the
+        constant output of the training rows lacking ``S`` (an L2-penalised
+        model of the target on the absence indicators: log class rates, or
+        the target's location of least loss, its mean for squared error) and
+        ``s = 1 - prod_{m in S} (1 - absence_shrinkage_[m])``; a sample with
+        every modality is predicted as the mixture does. Chosen where
+        ``early_stopping`` refitted on all the data: on the rows the first fit
+        held out that have every other modality, how much of the trust that
+        fit's predictions earn with the modality (the share of the way to
+        the constant that gives them the least loss) they lose without it.
+        0 for every modality otherwise; None for the paper's mixture, which
+        has none. See :ref:`missing-modalities-predictions`.
         """
         check_is_fitted(self, "net_")
         shares = absence_shrinkage(self._module())

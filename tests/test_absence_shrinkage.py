@@ -238,3 +238,19 @@ def test_absence_constants_are_the_patterns_rates():
     assert abs(float(complete) - y[~lacks_a].mean()) < 0.01
     assert abs(float(lacking) - y[lacks_a].mean()) < 0.01
     torch.testing.assert_close(shift[1], torch.zeros(2, dtype=torch.float64))  # nobody lacks b
+
+
+def test_the_share_is_what_the_first_fit_loses_of_its_own_trust(labs_model):
+    from sk_i2moe._data import ModalityDataset
+
+    clf, X, y = labs_model
+    X_new, y_new = _labs_only(n=200, seed=6)  # rows the network did not train on
+    rows = ModalityDataset([v.astype(np.float32) for v in X_new.values()], y_new)
+    with_all = torch.from_numpy(clf.net_.forward_outputs(rows, 64)["logits"])
+    # outputs that earn trust with every modality and lose it without labs: labs' share is high
+    shares = clf._absence_shares(rows, rows, with_all)
+    assert shares[0] > 0.9
+    assert max(shares[1:]) < 0.5
+    # outputs that earn none with every modality have none to lose: no share, whatever the
+    # outputs without a modality are (a weak first fit says nothing about the final model)
+    assert clf._absence_shares(rows, rows, -5 * with_all) == [0.0, 0.0, 0.0]
