@@ -264,6 +264,12 @@ def floor_loses_skill(
     return gained > 0 and weighted_z(lost, weights) > FLOOR_LOSS_Z
 
 
+#: a share of the way to the constant (absence_shrinkage_) counts only where the held-out
+#: rows show (a one-sided z above this) that moving their predictions that far lowers their
+#: loss: a share fitted on a few dozen rows is otherwise noise, which moves good predictions
+ABSENCE_SHARE_Z = 1.0
+
+
 #: the most folds whose cross-fitted predictions choose the output temperature of a
 #: classifier that ``early_stopping="auto"`` trains on all the data (fewer where the
 #: smallest class has fewer samples)
@@ -1310,8 +1316,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         (:func:`absence_constants`, fitted on ``train``) that gives its outputs
         with ``m`` absent (:meth:`_outputs_without`: the rows that have ``m``
         with it made absent, those that lack it as they are) the least loss
-        (:func:`~sk_i2moe.nn.calibration.fit_shrinkage`), and the same ``s_c``
-        for its outputs with every modality on the rows that have ``m``. The
+        (:func:`~sk_i2moe.nn.calibration.fit_shrinkage`; 0 unless the rows'
+        gain from it has a weighted ``z`` above ``ABSENCE_SHARE_Z``), and the
+        same ``s_c`` for its outputs with every modality on the rows that
+        have ``m``. The
         share returned is ``1 - (1 - s_m) / (1 - s_c)``, clipped to ``[0,
         1]``: how much of the trust that fit's own predictions earn with
         ``m`` they lose without it (the final model, an ensemble trained on
@@ -1340,11 +1348,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         ) -> float:
             target = constant + lacking.double() @ shift  # of what each row really lacks
             weights = data.sample_weight.double()
-            return fit_shrinkage(
+            share = fit_shrinkage(
                 outputs,
                 target,
                 lambda z: (weights * objective.sample_task_loss(z, data.y)).sum() / weights.sum(),
             )
+            with torch.no_grad():  # the rows' gain from moving that far, shown or not
+                gain = objective.sample_task_loss(outputs, data.y) - objective.sample_task_loss(
+                    (1 - share) * outputs + share * target, data.y
+                )
+            return share if weighted_z(gain, weights) > ABSENCE_SHARE_Z else 0.0
 
         shares = []
         for m in range(n_modalities):
@@ -1450,7 +1463,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         ``early_stopping`` refitted on all the data: on the rows the first fit
         held out that have every other modality, how much of the trust that
         fit's predictions earn with the modality (the share of the way to
-        the constant that gives them the least loss) they lose without it.
+        the constant that gives them the least loss, where the rows show it
+        lowers their loss) they lose without it.
         0 for every modality otherwise; None for the paper's mixture, which
         has none. See :ref:`missing-modalities-predictions`.
         """
