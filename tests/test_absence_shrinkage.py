@@ -140,6 +140,9 @@ def test_a_shrinkage_outside_its_range_is_refused(shrinkage, prior, match):
     model = StructuredInteractionMoE([3, 2, 4], n_outputs=2, hidden_dim=8)
     with pytest.raises(ValueError, match=match):
         model.set_absence_shrinkage(shrinkage, torch.tensor(prior))
+    with pytest.raises(ValueError, match="prior shift must be finite"):  # nothing half-stored
+        model.set_absence_shrinkage([0.5] * 3, torch.ones(2), torch.full((3, 2), float("inf")))
+    assert not model.absence_shrinkage.any() and not model.absence_prior.any()
 
 
 def test_fit_shrinkage_finds_the_least_squared_error_share():

@@ -1405,6 +1405,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
                 f"{shrinkage.tolist()}."
             )
         shift = torch.zeros_like(self.absence_prior_shift) if prior_shift is None else prior_shift
+        checked = [(self.absence_shrinkage, shrinkage)]  # all checked before any is stored
         for name, value, like in (
             ("prior", prior, self.absence_prior),
             ("prior shift", shift, self.absence_prior_shift),
@@ -1415,8 +1416,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
                     f"The absence {name} must be finite values of shape {tuple(like.shape)}; "
                     f"got {value.tolist()}."
                 )
-            like.copy_(value)
-        self.absence_shrinkage.copy_(shrinkage)
+            checked.append((like, value))
+        for buffer, value in checked:
+            buffer.copy_(value)
 
     def _absence_kept(self, present: torch.Tensor | None) -> torch.Tensor | None:
         """``[B, 1]``: the share ``1 - s`` of each sample's output that prediction keeps.
