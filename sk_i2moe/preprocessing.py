@@ -236,14 +236,7 @@ class KeepAbsentRows(TransformerMixin, BaseEstimator):
             )
         lacking = self._lacking(X)
         if lacking.all():
-            columns = list(X.columns) if hasattr(X, "columns") else X.shape[1]
-            which = "the modality" if self.modality is None else f"modality {self.modality!r}"
-            raise ValueError(
-                f"Every row lacks {which} (its columns {columns} are all missing), so there "
-                "is nothing to fit. Drop these columns, or, if these rows are one fold of a "
-                "cross-validation, split so that every training fold has samples with it "
-                "(e.g. stratify on its presence)."
-            )
+            raise _no_row_has_it(X, self.modality)
         # numeric columns must stay numeric: text "nan" is not missing to the absence test
         self._numeric_at_fit = (
             [
@@ -997,6 +990,10 @@ class _ModalitySteps(_SklearnColumnTransformer):
         DataFrame or ndarray
         """
         table, self._numbers_at_fit = _numbers_read(X, self._modality())
+        # with absent="impute" nothing else stands between such a table and imputers that would
+        # fill it with constants, and scalers that would then pass real values on unscaled
+        if len(table) and missing_values(pd.DataFrame(table), _holder(self._modality())).all():
+            raise _no_row_has_it(table, self._modality())
         out = super().fit_transform(table, y, **params)
         try:
             self.get_feature_names_out()
@@ -1083,6 +1080,19 @@ def _number_dtype(dtype: object) -> bool:
         pd.api.types.is_numeric_dtype(dtype)
         and not pd.api.types.is_bool_dtype(dtype)
         and not pd.api.types.is_timedelta64_dtype(dtype)
+    )
+
+
+def _no_row_has_it(X: object, modality: str | None) -> ValueError:
+    """The error for a training table in which every row lacks the modality."""
+    columns = list(X.columns) if hasattr(X, "columns") else list(range(X.shape[1]))
+    shown = f"{columns[:5]}{f' and {len(columns) - 5} more' if len(columns) > 5 else ''}"
+    which = "the modality" if modality is None else f"modality {modality!r}"
+    return ValueError(
+        f"Every row lacks {which} (its columns {shown} are all missing), so there is nothing "
+        "to fit. Drop these columns, or, if these rows are one fold of a cross-validation, "
+        "split so that every training fold has samples with it (e.g. stratify on its "
+        "presence)."
     )
 
 
@@ -1191,7 +1201,9 @@ def make_modality_transformer(
         absent for the sample (:class:`KeepAbsentRows`; the modality's steps
         are fitted on the rows that have it). ``"impute"`` fills it in like
         any other missing value, so the model sees an imputed panel as if it
-        had been measured.
+        had been measured. Either way a modality that no training row has is
+        refused when fitted, naming it (imputing would fill it with
+        constants and later pass real values on unscaled).
     remainder : {"error", "drop"}, default="error"
         What to do with columns of the table that no modality selects:
         ``"error"`` refuses them when the transformer is fitted, naming them

@@ -86,11 +86,20 @@ def test_a_modalitys_steps_are_fitted_on_the_rows_that_have_it():
         KeepAbsentRows(StandardScaler()).fit(table.iloc[[1, 3]][["crp"]])
 
 
-def test_a_fold_without_a_modality_names_it():
+@pytest.mark.parametrize("absent", ["keep", "impute"])
+def test_a_fold_without_a_modality_names_it(absent):
+    # imputing would fill it with constants, and later pass real values on unscaled
     frame = pd.DataFrame({"age": [50.0, 60.0, 70.0], "crp": [np.nan, np.nan, np.nan]})
-    transformer = make_modality_transformer({"demo": ["age"], "labs": ["crp"]})
+    transformer = make_modality_transformer({"demo": ["age"], "labs": ["crp"]}, absent=absent)
     with pytest.raises(ValueError, match=r"Every row lacks modality 'labs'.*stratify"):
         transformer.fit(frame)
+    wide = frame.assign(**{f"x{i}": np.nan for i in range(8)})
+    columns = {"demo": ["age"], "labs": ["crp", *(f"x{i}" for i in range(8))]}
+    with pytest.raises(ValueError, match=r"\['crp', 'x0', 'x1', 'x2', 'x3'\] and 4 more"):
+        make_modality_transformer(columns, absent=absent).fit(wide)
+    # scattered gaps, and a column with no value, are still imputed
+    frame.loc[0, "crp"] = 1.0
+    assert make_modality_transformer({"demo": ["age"], "labs": ["crp"]}, absent=absent).fit(frame)
 
 
 def test_custom_steps_are_cloned_per_modality():
