@@ -1349,9 +1349,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             target = constant + lacking.double() @ shift  # of what each row really lacks
             weights = data.sample_weight.double()
             share = fit_shrinkage(
-                outputs,
-                target,
-                lambda z: (weights * objective.sample_task_loss(z, data.y)).sum() / weights.sum(),
+                outputs, target, lambda z: objective.weighted_task_loss(z, data.y, weights)
             )
             with torch.no_grad():  # the rows' gain from moving that far, shown or not
                 gain = objective.sample_task_loss(outputs, data.y) - objective.sample_task_loss(
