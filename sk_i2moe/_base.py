@@ -110,6 +110,13 @@ def _catch_all(parameters: Mapping[str, inspect.Parameter]) -> bool:
 #: the fewest held-out samples ``early_stopping="auto"`` chooses the epochs on
 AUTO_MIN_VALIDATION = 20
 
+#: a modality that fewer training rows than this have (and fewer than half of them) draws a
+#: warning at fit: a held-out fifth of its rows would hold fewer than ``AUTO_MIN_VALIDATION``
+#: of them, too few to check the experts that read it (a modality of noise present in 10 to 50
+#: of 250 rows lowered the held-out ROC-AUC of the rows that have it by up to 0.13; one that
+#: carries the signal raised it by up to 0.5, and no check on those rows told the two apart)
+FEW_MODALITY_ROWS = 5 * AUTO_MIN_VALIDATION
+
 #: the fewest epochs a ``"refit"``/``"auto"`` fit trains on all the data (or
 #: ``max_epochs`` if fewer): the held-out loss can bottom out before the
 #: reweighting network has settled which expert serves which samples
@@ -330,6 +337,41 @@ def _every_modality_trained(
         return idx_train, idx_valid
     move = mask[idx_valid][:, lacking].any(axis=1)
     return np.concatenate([idx_train, idx_valid[move]]), idx_valid[~move]
+
+
+def _warn_few_rows(absent: Mapping[str, np.ndarray], weighted: str = "") -> None:
+    """Warn of the modalities that only a few of the training rows have.
+
+    Those are the modalities present in fewer than ``FEW_MODALITY_ROWS`` rows
+    and in fewer than half of them: the experts that read such a modality
+    learn from its rows alone, and a held-out part of them is too small to
+    check those experts.
+
+    Parameters
+    ----------
+    absent : mapping of str to ndarray
+        Per modality, ``(n,)`` bool: the training rows that lack it.
+    weighted : str, default=""
+        Appended to "training rows" in the message (the rows counted).
+    """
+    n_rows = len(next(iter(absent.values())))
+    present = {name: int((~rows).sum()) for name, rows in absent.items()}
+    few = {
+        name: count for name, count in present.items() if count < min(FEW_MODALITY_ROWS, n_rows / 2)
+    }
+    if not few:
+        return
+    listed = ", ".join(f"{name!r} in {count}" for name, count in few.items())
+    warn(
+        f"Few of the {n_rows} training rows{weighted} have some modalities ({listed}). The "
+        "experts that read a modality learn from its rows alone, and with so few no held-out "
+        "part can check them: one that carries nothing can be fitted as signal and worsen the "
+        "predictions of the samples that have it (one that carries signal can improve them). "
+        "On held-out data, compare those samples' predictions with the modality set to NaN "
+        "(absent), and read interaction_report, which names an expert that takes weight "
+        "while doing worse than chance; or leave the modality out.",
+        UserWarning,
+    )
 
 
 def resolve_n_members(n_members: int | str, n_samples: int) -> int:
@@ -2068,8 +2110,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if not fitting:
             return
         everywhere = [n for n, a in absent.items() if a.all()]
+        weighted = " with a positive sample_weight" if weighted_out else ""
         if everywhere:
-            weighted = " with a positive sample_weight" if weighted_out else ""
             raise ValueError(
                 f"Modality {everywhere[0]!r} is absent (all NaN) in every training row"
                 f"{weighted}, so nothing can be learned about it. Drop it from X."
@@ -2082,6 +2124,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "interaction_constraint='structure' (the default), set "
                 "interaction_loss_weight=0, or train on complete rows."
             )
+        if not fitting_a_part():  # the fit of the whole says it
+            _warn_few_rows(absent, weighted)
 
     def _explanation_task(self) -> str:
         """What the outputs of an explanation are (:attr:`Explanation.task`)."""

@@ -95,6 +95,9 @@ ADDED_SHARE = 0.05
 #: the least difference of the absent samples' skills, with and without the absence
 #: offsets, that the summary reads as the absence informing the predictions (or harming them)
 ABSENCE_MARGIN = 0.01
+#: the least weight (over every sample) of an expert whose own held-out predictions are shown to
+#: do worse than chance that the summary names as pulling the mixture's predictions down
+HARMFUL_WEIGHT = 0.1
 #: the report also decides the dominant interaction with intervals whose error rate
 #: ``1 - confidence`` is multiplied by each of these (0.90 and 0.99 for 0.95): an answer that
 #: changes between them rests on evidence near the rules' thresholds
@@ -312,7 +315,9 @@ class InteractionReport:
             dominant interaction (or that none is supported), any other
             supported expert not shown to weigh less (:attr:`ties`), whether it
             holds with other interval levels, the expert the mixture leans
-            on most where its interaction is not supported, whether the
+            on most where its interaction is not supported, every expert
+            that takes a tenth of the weight or more while its own
+            predictions are shown to do worse than chance, whether the
             expert names are guaranteed, whether samples lack modalities and
             what the absence offsets add for them, whether which modalities
             are missing predicts the target by itself (and whether the
@@ -420,12 +425,12 @@ class InteractionReport:
                 + ("both." if len(self.ties) == 1 else "them all.")
             )
         heaviest = str(self.table["overall_weight"].idxmax())
+        every = (
+            " over every sample, 0 where one lacks its modalities"
+            if (self.table["n_usable"] < self.n_samples).any()
+            else ""
+        )
         if not fusion_only and not self.table.loc[heaviest, "supported"]:
-            every = (
-                " over every sample, 0 where one lacks its modalities"
-                if (self.table["n_usable"] < self.n_samples).any()
-                else ""
-            )
             lines.append(
                 f"The mixture leans most on {heaviest} (mean weight "
                 f"{self.table.loc[heaviest, 'overall_weight']:.2f}{every}), whose interaction "
@@ -437,6 +442,8 @@ class InteractionReport:
                     else "."
                 )
             )
+        if not fusion_only:
+            lines.extend(self._harmful_lines(every))
         if not self.names_by_construction and len(self.table) > 1:
             shuffled = any(str(name).startswith("uniqueness[") for name in self.table.index)
             lines.append(
@@ -538,6 +545,21 @@ class InteractionReport:
                 f"{verdict}: {row.reason}"
             )
         return "\n".join(lines)
+
+    def _harmful_lines(self, every: str) -> list[str]:
+        """A line per expert of ``HARMFUL_WEIGHT`` or more whose skill is shown below chance."""
+        harmful = self.table[
+            (self.table["overall_weight"] >= HARMFUL_WEIGHT) & (self.table["skill_high"] < 0)
+        ]
+        return [
+            f"{name} takes {row.overall_weight:.2f} of the weight{every}, though its own "
+            "predictions do worse than chance on these samples (skill "
+            f"{_signed_interval(row.skill, row.skill_low, row.skill_high)}): that part of the "
+            "mixture pulls its predictions towards worse than chance. An expert fitted to noise "
+            "does this, such as the uniqueness expert of a modality that few training rows have "
+            "(fit warns of those)."
+            for name, row in harmful.iterrows()
+        ]
 
     def __repr__(self) -> str:
         return self.summary()

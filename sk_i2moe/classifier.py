@@ -235,6 +235,13 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         self : I2MoEClassifier
             The fitted estimator.
 
+        Warns
+        -----
+        UserWarning
+            Where few training rows (and fewer than half of them) have a
+            modality: its experts learn from those rows alone, too few to
+            check them (:ref:`missing-modalities-few-rows` says how few).
+
         Examples
         --------
         >>> from sk_i2moe import I2MoEClassifier

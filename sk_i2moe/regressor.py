@@ -216,6 +216,13 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         self : I2MoERegressor
             The fitted estimator.
 
+        Warns
+        -----
+        UserWarning
+            Where few training rows (and fewer than half of them) have a
+            modality: its experts learn from those rows alone, too few to
+            check them (:ref:`missing-modalities-few-rows` says how few).
+
         Examples
         --------
         >>> from sklearn.datasets import load_diabetes

@@ -354,6 +354,29 @@ def test_a_heavier_unsupported_expert_does_not_hide_a_supported_one(unique_m1):
     assert _dominant(table) is None
 
 
+def test_an_expert_shown_worse_than_chance_that_takes_weight_is_named(unique_m1):
+    # notes of noise in few training rows took 0.37 of the weight on held-out samples with a
+    # skill of -1.04 [-1.29, -0.79]; the summary named only the heaviest expert (helper-91)
+    from dataclasses import replace
+
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=200)
+    assert "do worse than chance" not in report.summary()
+    table = report.table.copy()
+    columns = ["overall_weight", "skill", "skill_low", "skill_high"]
+    table.loc["uniqueness[m0]", columns] = [0.3, -0.5, -0.8, -0.2]
+    line = (
+        "uniqueness[m0] takes 0.30 of the weight, though its own predictions do worse than "
+        "chance on these samples (skill -0.500 [-0.800, -0.200]): that part of the mixture "
+        "pulls its predictions towards worse than chance."
+    )
+    assert line in replace(report, table=table).summary()
+    table.loc["uniqueness[m0]", "skill_high"] = 0.01  # not shown below chance
+    assert "do worse than chance" not in replace(report, table=table).summary()
+    table.loc["uniqueness[m0]", ["overall_weight", "skill_high"]] = [0.09, -0.2]  # little weight
+    assert "do worse than chance" not in replace(report, table=table).summary()
+
+
 def test_shuffled_labels_support_no_interaction():
     rng = np.random.default_rng(0)
     X_all, y_all, _ = make_interaction_classification(
