@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from sk_i2moe.nn import interaction_loss
+from sk_i2moe.nn import StructuredInteractionMoE, interaction_loss
 
 #: a model small enough to fit in a test, for the model-file tests
 TINY = {"max_epochs": 1, "hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1}
@@ -126,3 +126,18 @@ class FixedExpertsClassifier(ClassifierMixin, BaseEstimator):
             usable=usable,
             absence_offset=offset if self.offset else None,
         )
+
+
+def five_patterns() -> tuple[torch.nn.Module, list[torch.Tensor], torch.Tensor]:
+    """A small structured mixture in evaluation mode, five rows of three modalities, their mask.
+
+    The rows lack nothing, ``m0``, ``m0`` and ``m1``, ``m2``, and ``m1``.
+    """
+    torch.manual_seed(0)
+    model = StructuredInteractionMoE([3, 2, 4], n_outputs=2, hidden_dim=8).eval()
+    xs = [torch.randn(5, d) for d in (3, 2, 4)]
+    present = torch.tensor(
+        [[True, True, True], [False, True, True], [False, False, True], [True, True, False]]
+        + [[True, False, True]]
+    )
+    return model, xs, present

@@ -9,7 +9,7 @@ from sk_i2moe.nn import StructuredInteractionMoE
 from sk_i2moe.nn.calibration import fit_shrinkage, set_absence_shrinkage, set_temperature
 from sk_i2moe.nn.ensemble import mixtures_of
 
-from .helpers import rewrite_model_file
+from .helpers import five_patterns, rewrite_model_file
 
 SMALL = {"hidden_dim": 8, "n_tokens": 2, "random_state": 0, "n_threads": 1, "max_epochs": 12}
 
@@ -103,13 +103,7 @@ def test_a_regressor_moves_the_rows_without_the_signal_towards_the_mean():
 
 
 def test_the_mixture_moves_incomplete_rows_and_leaves_weights_and_experts():
-    torch.manual_seed(0)
-    model = StructuredInteractionMoE([3, 2, 4], n_outputs=2, hidden_dim=8).eval()
-    xs = [torch.randn(5, d) for d in (3, 2, 4)]
-    present = torch.tensor(
-        [[True, True, True], [False, True, True], [False, False, True], [True, True, False]]
-        + [[True, False, True]]
-    )
+    model, xs, present = five_patterns()
     with torch.no_grad():
         before = model(xs, present)
         prior, shift = torch.tensor([1.0, -1.0]), torch.tensor([[0.5, 0.0], [0.0, 2.0], [9.0, 9.0]])

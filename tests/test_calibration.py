@@ -14,6 +14,8 @@ from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.nn import StructuredInteractionMoE, fit_temperature, set_temperature
 from sk_i2moe.nn.calibration import MAX_TEMPERATURE
 
+from .helpers import five_patterns
+
 SMALL = {"max_epochs": 15, "hidden_dim": 16, "n_members": 2, "random_state": 0, "n_threads": 1}
 
 
@@ -254,13 +256,7 @@ def test_the_cross_fitting_leaves_the_callers_data_and_parameters_alone():
 
 
 def test_the_temperature_scales_each_pattern_of_absences_around_its_centre():
-    torch.manual_seed(0)
-    model = StructuredInteractionMoE([3, 2, 4], n_outputs=2, hidden_dim=8).eval()
-    xs = [torch.randn(5, d) for d in (3, 2, 4)]
-    present = torch.tensor(
-        [[True, True, True], [False, True, True], [False, False, True], [True, True, False]]
-        + [[True, False, True]]
-    )
+    model, xs, present = five_patterns()
     with torch.no_grad():
         before, complete = model(xs, present), model(xs)
         model.set_output_temperature(2.0)  # centred at 0: the outputs halved, as before
