@@ -71,7 +71,6 @@ from .nn.models import (
     InteractionMoE,
     MixtureOfInteractionExperts,
     StructuredInteractionMoE,
-    pattern_outputs,
     shrink_weights,
 )
 from .nn.objective import StructuredObjective
@@ -186,27 +185,6 @@ def absence_constants(
     )
     coefficients = _least_loss_outputs(objective, data, lacking, n_outputs)
     return coefficients[0], coefficients[1:]
-
-
-def temperature_centre(
-    objective: torch.nn.Module, data: ModalityDataset, n_outputs: int
-) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """What the pattern of absent modalities says beyond the constant output of all the rows.
-
-    The centre the output temperature scales around: the constant of each
-    pattern (:func:`absence_constants`) less the constant of all the rows
-    (:func:`best_constant`), so that a temperature tempers what a sample's
-    features say and leaves what its missing modalities say (a sample with
-    every modality, of rows whose class rates differ from the others', keeps
-    its rates). Returns the centre of the samples with every modality
-    ``[n_outputs]`` and what lacking each modality adds ``[M, n_outputs]``;
-    None where every row of ``data`` has every modality (the centre is then
-    0: the temperature scales towards the uniform distribution).
-    """
-    if data.present is None:
-        return None
-    prior, shift = absence_constants(objective, data, n_outputs)
-    return (prior - best_constant(objective, data, n_outputs)).float(), shift.float()
 
 
 def _least_loss_outputs(
@@ -674,14 +652,9 @@ SHARED_TRAINING_PARAMETERS = f"""\
           are divided by the temperature, at least 1, that gives these
           predictions the least loss (``output_temperature_``): a network
           trained past its lowest validation loss (the floor of
-          {REFIT_MIN_EPOCHS} epochs) can be over-confident. Where training
-          rows lack modalities, the outputs are scaled around what each
-          sample's pattern of absent modalities says (the constant output of
-          the rows lacking the same, less that of all the rows), so that the
-          temperature tempers what the features say and leaves what the
-          missing modalities say. Predicted classes of complete data, the
-          interaction weights and a binary classifier's ranking of the rows
-          of one pattern do not change. The same held-out rows, predicted
+          {REFIT_MIN_EPOCHS} epochs) can be over-confident. Predicted
+          classes, the interaction weights and a binary classifier's
+          ranking of the rows do not change. The same held-out rows, predicted
           without each modality in turn, choose how far the final model moves
           a sample lacking it towards the constant output
           (``absence_shrinkage_``); complete samples are not changed.
@@ -1265,11 +1238,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                     # not train on them
                     recorded = dict(self.net_.callbacks_)["held_out_logits"].logits_
                     chosen = self._refit_epochs(best, train, valid, recorded)
-                    centre = temperature_centre(self.net_.criterion_, train, self._n_outputs())
                     temperature = self._held_out_temperature(
-                        valid, recorded[min(chosen, max(recorded))], centre
+                        valid, recorded[min(chosen, max(recorded))]
                     )
-                    absence_shares = self._absence_shares(train, valid, recorded[best], centre)
+                    absence_shares = self._absence_shares(train, valid, recorded[best])
                     self.validation_loss_ = np.asarray(self.net_.history[:, "valid_loss"], float)
                     seed_generators(seed, generators)
                     self.net_ = self._train_new(dataset, None, device, max_epochs=chosen)
@@ -1277,14 +1249,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             self.n_reweight_steps_ = self._fit_weights(dataset, device)
         mean_weights = self._anchor_weights(arrays)
         if temperature is not None and not self.net_.interrupted_:
-            # a held-out temperature scales around what the absent modalities say (the
-            # cross-fitted one, of fits on parts of a few dozen rows, around 0)
-            centre = (
-                temperature_centre(self.net_.criterion_, dataset, self._n_outputs())
-                if absence_shares is not None and temperature != 1.0
-                else None
-            )
-            set_temperature(self._module(), temperature, *(centre or ()))
+            set_temperature(self._module(), temperature)
         if absence_shares is not None and not self.net_.interrupted_:
             constant, shift = absence_constants(self.net_.criterion_, dataset, self._n_outputs())
             set_absence_shrinkage(self._module(), absence_shares, constant, shift)
@@ -1326,28 +1291,17 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """
         return None
 
-    def _held_out_temperature(
-        self,
-        valid: ModalityDataset,
-        logits: torch.Tensor,
-        centre: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> float | None:
+    def _held_out_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float | None:
         """The output temperature that the first fit's held-out ``logits`` ask for.
 
         ``logits``: ``[n_valid, C]``, the held-out rows' outputs of the fit that
         chooses the number of epochs, after as many epochs as the final fit
-        trains; ``centre`` (:func:`temperature_centre`): what the rows'
-        patterns of absent modalities say, which the scaling leaves in place.
-        Classifiers fit one (see ``early_stopping``); other estimators do not.
+        trains. Classifiers fit one (see ``early_stopping``); other estimators
+        do not.
         """
         return None
 
-    def _loss_temperature(
-        self,
-        valid: ModalityDataset,
-        logits: torch.Tensor,
-        centre: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> float:
+    def _loss_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float:
         """The temperature that gives held-out ``logits`` the least loss; 1 (none) here.
 
         Classifiers find one (their outputs are logits); a regressor's
@@ -1392,19 +1346,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _absence_shares(
-        self,
-        train: ModalityDataset,
-        valid: ModalityDataset,
-        logits: torch.Tensor,
-        centre: tuple[torch.Tensor, torch.Tensor] | None = None,
+        self, train: ModalityDataset, valid: ModalityDataset, logits: torch.Tensor
     ) -> list[float] | None:
         """Per modality, the share of its trust a prediction without it loses on held-out rows.
 
         For the fit that chooses the number of epochs (one mixture, at its
         best epoch, as early stopping restored it; ``logits`` are its
         held-out outputs then, scaled by the temperature of their least
-        loss around ``centre``, :func:`temperature_centre`), on the held-out
-        rows with every modality but ``m``: the share
+        loss), on the held-out rows with every modality but ``m``: the share
         ``s_m`` of the way to the constant of what each row really lacks
         (:func:`absence_constants`, fitted on ``train``) that gives its outputs
         with ``m`` absent (:meth:`_outputs_without`: the rows that have ``m``
@@ -1426,22 +1375,14 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             return None
         objective = self.net_.criterion_
         constant, shift = absence_constants(objective, train, self._n_outputs())
+        temperature = self._loss_temperature(valid, logits)
+        with_all = logits.double() / temperature
         n_modalities = len(valid.inputs)
         present = (
             torch.ones(len(valid), n_modalities, dtype=torch.bool)
             if valid.present is None
             else valid.present
         )
-        temperature = self._loss_temperature(valid, logits, centre)
-
-        def calibrated(outputs: torch.Tensor, have: torch.Tensor) -> torch.Tensor:
-            """``outputs`` of rows with the modalities ``have``, at that temperature."""
-            if centre is None:
-                return outputs.double() / temperature
-            middle = pattern_outputs(*centre, have).double()
-            return middle + (outputs.double() - middle) / temperature
-
-        with_all = calibrated(logits, present)
         counted = valid.sample_weight > 0
 
         def least_share(
@@ -1468,7 +1409,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             part, measured = valid.subset(rows), present[rows]
             without = measured.clone()
             without[:, m] = False
-            outputs = calibrated(self._outputs_without(part, without, measured), without)
+            outputs = self._outputs_without(part, without, measured).double() / temperature
             lost = least_share(outputs, part, ~measured)
             have = rows[measured[:, m].numpy()]
             kept = (
@@ -1543,11 +1484,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         with enough samples to hold out; calibrated on the rows the first fit
         held out), or that ``"auto"`` trained on all the data because too few
         samples could be held out (calibrated by cross-fitting); see
-        ``early_stopping``. The outputs are divided around a centre: 0
-        (the uniform distribution) where every training row has every
-        modality or the temperature was cross-fitted; otherwise what each
-        sample's pattern of absent modalities says, which the temperature
-        leaves in place (:ref:`missing-modalities-temperature`).
+        ``early_stopping``.
         """
         check_is_fitted(self, "net_")
         return output_temperature(self._module())

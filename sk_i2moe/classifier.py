@@ -26,7 +26,6 @@ from ._modalities import (
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
-from .nn.models import pattern_outputs
 
 
 @fill_doc
@@ -447,12 +446,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             torch.from_numpy(np.asarray(weights, np.float32)),
         )
 
-    def _held_out_temperature(
-        self,
-        valid: ModalityDataset,
-        logits: torch.Tensor,
-        centre: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> float | None:
+    def _held_out_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float | None:
         """The output temperature (at least 1) that the held-out rows ask for.
 
         For a fit that ``early_stopping="auto"`` or ``"refit"`` refits on all
@@ -460,29 +454,19 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         chose the number of epochs (a network that did not train on them),
         after as many epochs as the final fit trains, and
         :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from them
-        with the objective's weighted task loss, scaling around ``centre``
-        (:func:`~sk_i2moe._base.temperature_centre`; None: 0). None for the
-        paper's mixture.
+        with the objective's weighted task loss. None for the paper's mixture.
         """
         if not calibratable(self._module()):
             return None
-        return self._loss_temperature(valid, logits, centre)
+        return self._loss_temperature(valid, logits)
 
-    def _loss_temperature(
-        self,
-        valid: ModalityDataset,
-        logits: torch.Tensor,
-        centre: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> float:
+    def _loss_temperature(self, valid: ModalityDataset, logits: torch.Tensor) -> float:
         """The temperature (at least 1) that gives held-out ``logits`` the least loss.
 
         Whether or not the model is calibrated: the rule that chooses the
         refit's epochs compares held-out losses with confidence taken out.
-        ``centre``: what the held-out rows' patterns of absent modalities
-        say, which the scaling leaves in place (None: 0).
         """
-        middle = None if centre is None else pattern_outputs(*centre, valid.present)
-        return _temperature(self.net_.criterion_, logits, valid.y, valid.sample_weight, middle)
+        return _temperature(self.net_.criterion_, logits, valid.y, valid.sample_weight)
 
     def _stratify(self, y_encoded: np.ndarray) -> np.ndarray | None:
         return y_encoded if y_encoded.ndim == 1 else None  # multi-label: plain split
@@ -627,27 +611,15 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
 
 
 def _temperature(
-    objective: torch.nn.Module,
-    logits: torch.Tensor,
-    y: torch.Tensor,
-    weights: torch.Tensor,
-    centre: torch.Tensor | None = None,
+    objective: torch.nn.Module, logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor
 ) -> float:
     """:func:`~sk_i2moe.nn.fit_temperature` with ``objective``'s weighted task loss.
 
     ``objective`` is the criterion the fits train on, the owner of that loss,
     evaluated in float32 as the fits train (the search scales the logits in
     float64; the loss has always been taken in float32, so the temperatures
-    of fitted models do not move with the loss's precision). ``centre``
-    (``[n, C]`` or ``[1, C]``): the outputs scale around it, ``centre +
-    (logits - centre) / T``; None: around 0.
+    of fitted models do not move with the loss's precision).
     """
-    if centre is None:
-        return fit_temperature(
-            logits, lambda scaled: objective.weighted_task_loss(scaled.float(), y, weights)
-        )
-    middle = centre.double()
     return fit_temperature(
-        logits.double() - middle,
-        lambda scaled: objective.weighted_task_loss((middle + scaled).float(), y, weights),
+        logits, lambda scaled: objective.weighted_task_loss(scaled.float(), y, weights)
     )

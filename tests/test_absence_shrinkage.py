@@ -6,7 +6,7 @@ import torch
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
 from sk_i2moe.nn import StructuredInteractionMoE
-from sk_i2moe.nn.calibration import fit_shrinkage, set_absence_shrinkage, set_temperature
+from sk_i2moe.nn.calibration import fit_shrinkage, set_absence_shrinkage
 from sk_i2moe.nn.ensemble import mixtures_of
 
 from .helpers import five_patterns, rewrite_model_file
@@ -208,84 +208,22 @@ def test_the_papers_mixture_has_none():
     assert clf.absence_shrinkage_ is None
 
 
-@pytest.fixture(scope="module")
-def absence_only():
-    """A lab panel drawn for 4 in 5 of the patients who turn out positive, 1 in 5 of the others.
-
-    Every measured value is noise. Returns the model fitted on the first 400 rows, the data,
-    the labels and which rows have labs.
-    """
+def test_a_label_that_only_the_absence_carries_is_predicted_from_it():
+    # a lab panel is drawn for 4 in 5 of the patients who turn out positive, 1 in 5 of the others;
+    # every measured value is noise
     rng = np.random.default_rng(0)
     n = 600
     X, _ = _labs_only(n=n)
     y = rng.integers(0, 2, n)
     drawn = rng.random(n) < np.where(y == 1, 0.8, 0.2)
     X = _without(X, "labs", ~drawn)
-    clf = I2MoEClassifier(**SMALL).fit({k: v[:400] for k, v in X.items()}, y[:400])
-    return clf, X, y, drawn
-
-
-def test_a_label_that_only_the_absence_carries_is_predicted_from_it(absence_only):
-    clf, X, y, drawn = absence_only
+    train = np.arange(400)
+    clf = I2MoEClassifier(**SMALL).fit({k: v[train] for k, v in X.items()}, y[train])
     proba = clf.predict_proba({k: v[400:] for k, v in X.items()})[:, 1]
-    rate_without = y[:400][~drawn[:400]].mean()  # about 0.2
+    rate_without = y[train][~drawn[train]].mean()  # about 0.2
     assert abs(proba[~drawn[400:]].mean() - rate_without) < 0.08
     brier = np.mean((proba - y[400:]) ** 2)
     assert brier < 0.2  # the absence alone gives 0.16; the class rate 0.25
-
-
-def test_the_temperature_leaves_the_complete_rows_their_own_rate(tmp_path):
-    # P(positive) 0.8 for the patients whose labs were drawn, 0.2 for the others, every value
-    # noise: an independent checker's patients with labs were predicted 0.65 where their rate
-    # was 0.77, as the output temperature scaled every output towards the uniform distribution
-    # and took back what the pattern of absences said (helper-91)
-    rng = np.random.default_rng(0)
-    n = 600
-    X = {
-        "labs": rng.normal(size=(n, 8)),
-        "notes": rng.normal(size=(n, 48)),
-        "codes": (rng.random((n, 24)) < 0.2).astype(float),
-    }
-    drawn = rng.random(n) < 0.5
-    y = (rng.random(n) < np.where(drawn, 0.8, 0.2)).astype(int)
-    X = _without(X, "labs", ~drawn)
-    clf = I2MoEClassifier(**SMALL).fit({k: v[:400] for k, v in X.items()}, y[:400])
-    # the features carry nothing: a temperature (before: 1, as scaling towards the uniform
-    # distribution cost the complete rows their rate; their mean was 0.683 against 0.770)
-    assert clf.output_temperature_ > 1.5
-    test = {k: v[400:] for k, v in X.items()}
-    proba = clf.predict_proba(test)[:, 1]
-    assert abs(proba[drawn[400:]].mean() - y[:400][drawn[:400]].mean()) < 0.05
-    member = mixtures_of(clf._module())[0]
-    assert member.temperature_centre[1] - member.temperature_centre[0] > 1.0
-    explanation = clf.explain(test)
-    total = explanation.contributions.sum(axis=1) + explanation.absence_offset
-    np.testing.assert_allclose(total, explanation.output, atol=1e-5)
-    # model files carry the centres; a file of an earlier version, without them, scales
-    # around 0 as that version did
-    path = tmp_path / "model.i2moe"
-    clf.save(path)
-    np.testing.assert_array_equal(load(path).predict_proba(test)[:, 1], proba)
-
-    def older(document, tensors):
-        for key in [k for k in tensors if k.endswith(("temperature_centre", "centre_shift"))]:
-            del tensors[key]
-
-    rewrite_model_file(path, older)
-    restored = load(path)
-    centre, shift = member.temperature_centre.clone(), member.temperature_centre_shift.clone()
-    set_temperature(clf._module(), clf.output_temperature_)
-    try:
-        np.testing.assert_array_equal(restored.predict_proba(test), clf.predict_proba(test))
-    finally:
-        set_temperature(clf._module(), clf.output_temperature_, centre, shift)
-    np.testing.assert_array_equal(clf.predict_proba(test)[:, 1], proba)
-
-
-def test_complete_data_leaves_the_temperature_centred_at_0(labs_model):
-    clf, _, _ = labs_model
-    for member in mixtures_of(clf._module()):
-        assert not member.temperature_centre.any() and not member.temperature_centre_shift.any()
 
 
 def test_absence_constants_are_the_patterns_rates():

@@ -14,8 +14,6 @@ from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.nn import StructuredInteractionMoE, fit_temperature, set_temperature
 from sk_i2moe.nn.calibration import MAX_TEMPERATURE
 
-from .helpers import five_patterns
-
 SMALL = {"max_epochs": 15, "hidden_dim": 16, "n_members": 2, "random_state": 0, "n_threads": 1}
 
 
@@ -183,12 +181,12 @@ def test_the_refit_is_calibrated_on_the_held_out_outputs_after_its_own_epoch_cou
     seen = {}
     original = I2MoEClassifier._held_out_temperature
 
-    def spy(self, valid, logits, centre=None):
+    def spy(self, valid, logits):
         net = dict(self.net_.callbacks_)
         seen["logits"], seen["history"] = logits, len(self.net_.history)
         seen["best"] = net["early_stopping"].best_epoch_
         seen["every"] = net["every"].logits_
-        return original(self, valid, logits, centre)
+        return original(self, valid, logits)
 
     monkeypatch.setattr(I2MoEClassifier, "_held_out_temperature", spy)
     clf = I2MoEClassifier(
@@ -255,30 +253,6 @@ def test_the_cross_fitting_leaves_the_callers_data_and_parameters_alone():
     np.testing.assert_array_equal(weights, np.linspace(0.5, 1.5, len(y)))
 
 
-def test_the_temperature_scales_each_pattern_of_absences_around_its_centre():
-    model, xs, present = five_patterns()
-    with torch.no_grad():
-        before, complete = model(xs, present), model(xs)
-        model.set_output_temperature(2.0)  # centred at 0: the outputs halved, as before
-        assert torch.equal(model(xs).logits, complete.logits / 2)
-        centre, shift = (
-            torch.tensor([1.0, -1.0]),
-            torch.tensor([[0.5, 0.0], [0.0, 2.0], [9.0, 9.0]]),
-        )
-        model.set_output_temperature(2.0, centre, shift)
-        after, after_complete = model(xs, present), model(xs)
-    # each row's centre: the centre plus the shifts of what it lacks
-    middle = torch.tensor([[1.0, -1.0], [1.5, -1.0], [1.5, 1.0], [10.0, 8.0], [1.0, 1.0]])
-    torch.testing.assert_close(after.logits, middle + (before.logits - middle) / 2)
-    torch.testing.assert_close(
-        after.expert_logits, middle[:, None] + (before.expert_logits - middle[:, None]) / 2
-    )
-    torch.testing.assert_close(after.weights, before.weights)
-    torch.testing.assert_close(after_complete.logits, centre + (complete.logits - centre) / 2)
-    offsets = model.absence_offsets(present, predicting=True)  # the offsets are only scaled
-    torch.testing.assert_close(offsets, model.absence_offsets(present) / 2)
-
-
 def test_set_output_temperature_rejects_what_is_not_a_positive_number():
     model = StructuredInteractionMoE([3, 2], n_outputs=2, hidden_dim=8)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
@@ -286,11 +260,6 @@ def test_set_output_temperature_rejects_what_is_not_a_positive_number():
             model.set_output_temperature(bad)
     set_temperature(model, 2.0)
     assert float(model.output_temperature) == 2.0
-    for centre, shift in ((torch.zeros(3), None), (None, torch.full((2, 2), float("nan")))):
-        with pytest.raises(ValueError, match="temperature's centre .*must be finite values"):
-            model.set_output_temperature(3.0, centre, shift)
-    assert float(model.output_temperature) == 2.0  # nothing half-stored
-    assert not model.temperature_centre.any() and not model.temperature_centre_shift.any()
 
 
 def test_a_multilabel_fallback_is_calibrated_per_label_with_plain_folds():

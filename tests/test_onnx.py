@@ -9,7 +9,7 @@ import torch
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe.nn import FUSIONS
-from sk_i2moe.nn.calibration import set_absence_shrinkage, set_temperature
+from sk_i2moe.nn.calibration import set_absence_shrinkage
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -203,9 +203,6 @@ def test_absent_modalities_are_handled_as_the_estimator_does(task, tmp_path):
     assert np.abs(model._module().members[0].absence_logits.detach().cpu().numpy()).max() > 0
     # and so is the absence shrinkage (too few rows here to hold out and choose it: set one)
     set_absence_shrinkage(model._module(), [0.6, 0.3], torch.tensor([0.5, -0.25]))
-    if task == "classification":  # and a temperature scaling each pattern around its centre
-        centre, shift = torch.tensor([0.4, -0.4]), torch.tensor([[1.0, -0.5], [-0.7, 0.2]])
-        set_temperature(model._module(), 2.5, centre, shift)
     model.to_onnx(tmp_path / "model.onnx")
     X_new = _with_absent(_data(n=23, seed=3)[0])
     got, weights = _run(tmp_path / "model.onnx", model, X_new, weights=True)

@@ -36,8 +36,6 @@ CALIBRATION_BUFFERS = (
     "absence_shrinkage",
     "absence_prior",
     "absence_prior_shift",
-    "temperature_centre",
-    "temperature_centre_shift",
 )
 
 #: the largest temperature :func:`fit_temperature` returns: predictions that carry no
@@ -214,15 +212,8 @@ def calibratable(module: nn.Module | type) -> bool:
     return all(hasattr(m, "set_output_temperature") for m in mixtures_of(module))
 
 
-def set_temperature(
-    module: nn.Module,
-    temperature: float,
-    centre: torch.Tensor | None = None,
-    centre_shift: torch.Tensor | None = None,
-) -> None:
+def set_temperature(module: nn.Module, temperature: float) -> None:
     """Store ``temperature`` in ``module``'s mixture, or in each member of an ensemble.
-
-    See :meth:`~sk_i2moe.nn.StructuredInteractionMoE.set_output_temperature`.
 
     Parameters
     ----------
@@ -231,11 +222,6 @@ def set_temperature(
         them (:func:`calibratable`).
     temperature : float
         Positive; 1 predicts with the outputs as trained.
-    centre : Tensor, optional
-        ``[C]`` the output the temperature leaves in place for a sample with
-        every modality; None: 0.
-    centre_shift : Tensor, optional
-        ``[M, C]`` what lacking each modality adds to the centre; None: 0.
 
     Raises
     ------
@@ -248,7 +234,7 @@ def set_temperature(
             "StructuredInteractionMoE (interaction_constraint='structure')."
         )
     for member in mixtures_of(module):
-        member.set_output_temperature(temperature, centre, centre_shift)
+        member.set_output_temperature(temperature)
 
 
 def output_temperature(module: nn.Module) -> float:

@@ -382,31 +382,6 @@ def weighted_mean_missing(modality_logits: torch.Tensor, weights: torch.Tensor) 
     )
 
 
-def pattern_outputs(
-    base: torch.Tensor, shift: torch.Tensor, present: torch.Tensor | None
-) -> torch.Tensor:
-    """Each sample's output of its pattern of absent modalities, additive in the modalities.
-
-    Parameters
-    ----------
-    base : Tensor
-        ``[C]`` the output of a sample with every modality.
-    shift : Tensor
-        ``[M, C]`` what lacking each modality adds to it.
-    present : Tensor or None
-        ``[B, M]`` bool: which modalities each sample has; None: all.
-
-    Returns
-    -------
-    Tensor
-        ``[B, C]``: ``base + sum_{m lacking} shift[m]``; ``[1, C]``, ``base``,
-        when ``present`` is None.
-    """
-    if present is None:
-        return base.unsqueeze(0)
-    return base + (~present).to(base.dtype) @ shift
-
-
 def capped_softmax(scores: torch.Tensor, cap: float = 0.5) -> torch.Tensor:
     """Softmax of ``scores`` over the last axis with no weight above ``cap``.
 
@@ -1329,10 +1304,6 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         self.register_buffer("absence_shrinkage", torch.zeros(self.n_modalities))
         self.register_buffer("absence_prior", torch.zeros(n_outputs))
         self.register_buffer("absence_prior_shift", torch.zeros(self.n_modalities, n_outputs))
-        # the output the temperature leaves in place, by pattern of absent modalities
-        # (set_output_temperature); 0: every sample's outputs are scaled towards 0
-        self.register_buffer("temperature_centre", torch.zeros(n_outputs))
-        self.register_buffer("temperature_centre_shift", torch.zeros(self.n_modalities, n_outputs))
 
     def anchor_weights(self, anchor: torch.Tensor, shrinkage: float) -> None:
         """Shrink the per-sample weights at prediction towards ``anchor``.
@@ -1367,62 +1338,31 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         self.weight_anchor.copy_(anchor)
         self.weight_shrinkage.fill_(shrinkage)
 
-    def set_output_temperature(
-        self,
-        temperature: float,
-        centre: torch.Tensor | None = None,
-        centre_shift: torch.Tensor | None = None,
-    ) -> None:
-        """Scale the outputs at prediction by ``1 / temperature`` around a centre.
+    def set_output_temperature(self, temperature: float) -> None:
+        """Divide the outputs at prediction by ``temperature``.
 
-        In evaluation mode, :meth:`forward` then replaces the mixture's
-        output and every expert's output ``z`` of a sample lacking the
-        modalities ``S`` by ``a + (z - a) / temperature``, with ``a = centre +
-        sum_{m in S} centre_shift[m]``, and divides the absence offsets by
-        the temperature (training and :meth:`mix` with ``predicting=False``
-        use them as they are), so the mixture stays the weighted sum of its
-        experts plus the offsets, and the weights do not change. A
-        temperature above 1 makes the predicted probabilities less confident
-        without changing their order among the samples of one pattern; with
-        the centres 0 (the default), it moves every sample towards the
-        uniform distribution (a regressor's output towards 0).
+        In evaluation mode, :meth:`forward` then divides the mixture's
+        output, every expert's output and the absence offsets by it (training
+        and :meth:`mix` with ``predicting=False`` use them as they are), so the
+        mixture stays the weighted sum of its experts plus the offsets, and
+        the weights do not change. A temperature above 1 makes the predicted
+        probabilities less confident without changing their order.
 
         Parameters
         ----------
         temperature : float
             Positive and finite; 1 predicts with the outputs as trained.
-        centre : Tensor, optional
-            ``[C]`` the output left in place for a sample with every
-            modality; None: 0.
-        centre_shift : Tensor, optional
-            ``[M, C]`` what lacking each modality adds to it; None: 0.
 
         Raises
         ------
         ValueError
-            For a temperature that is not positive and finite, or a centre
-            or shift of the wrong shape or not finite (nothing is stored).
+            For a temperature that is not positive and finite.
         """
         if not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(
                 f"The output temperature must be positive and finite; got {temperature}."
             )
-        checked = []  # all checked before any is stored
-        for name, value, like in (
-            ("centre", centre, self.temperature_centre),
-            ("centre shift", centre_shift, self.temperature_centre_shift),
-        ):
-            value = torch.zeros_like(like) if value is None else torch.as_tensor(value)
-            value = value.to(like.dtype)
-            if value.shape != like.shape or not bool(torch.isfinite(value).all()):
-                raise ValueError(
-                    f"The temperature's {name} must be finite values of shape "
-                    f"{tuple(like.shape)}; got {value.tolist()}."
-                )
-            checked.append((like, value))
         self.output_temperature.fill_(float(temperature))
-        for buffer, value in checked:
-            buffer.copy_(value)
 
     def set_absence_shrinkage(
         self,
@@ -1493,7 +1433,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
 
     def _absence_target(self, present: torch.Tensor) -> torch.Tensor:
         """``[B, C]``: the constant output of each sample's pattern of absent modalities."""
-        return pattern_outputs(self.absence_prior, self.absence_prior_shift, present)
+        return (
+            self.absence_prior + (~present).to(self.absence_prior.dtype) @ self.absence_prior_shift
+        )
 
     def expert_pass(
         self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
@@ -1603,9 +1545,8 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         if offset is not None:
             mixture = mixture + offset.to(mixture.dtype)
         if predicting:
-            really = present if measured is None else measured
-            mixture = self._predicted(mixture, really)
-            expert_logits = self._calibrated(expert_logits, really, experts=True)
+            mixture = self._predicted(mixture, present if measured is None else measured)
+            expert_logits = self._calibrated(expert_logits)
         shared = {
             "logits": mixture,
             "weights": weights,
@@ -1630,20 +1571,9 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             missing = missing + offset.to(missing.dtype).unsqueeze(1)
         return StructuredMoEOutput(**shared, modality_logits=per_modality, missing_logits=missing)
 
-    def _calibrated(
-        self, outputs: torch.Tensor, present: torch.Tensor | None, experts: bool = False
-    ) -> torch.Tensor:
-        """``outputs`` (``[B, C]``, or ``[B, E, C]`` for ``experts``) scaled by the temperature.
-
-        Around each sample's centre (:meth:`set_output_temperature`;
-        ``present``: ``[B, M]``, or None for samples with every modality).
-        """
-        centre = pattern_outputs(
-            self.temperature_centre, self.temperature_centre_shift, present
-        ).to(outputs.dtype)
-        if experts:
-            centre = centre.unsqueeze(1)
-        return centre + (outputs - centre) / self.output_temperature.to(outputs.dtype)
+    def _calibrated(self, outputs: torch.Tensor) -> torch.Tensor:
+        """``outputs`` divided by the output temperature."""
+        return outputs / self.output_temperature.to(outputs.dtype)
 
     def _predicted(self, outputs: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
         """The mixture's ``[B, C]`` ``outputs`` as prediction gives them.
@@ -1652,7 +1582,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         modalities (see :meth:`set_absence_shrinkage`; ``present``: ``[B, M]``
         or None).
         """
-        outputs = self._calibrated(outputs, present)
+        outputs = self._calibrated(outputs)
         if present is None:
             return outputs
         kept = self._absence_kept(present).to(outputs.dtype)
@@ -1695,7 +1625,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         if self.absence_logits is None or present is None:
             return None
         offsets = (~present).to(self.absence_logits.dtype) @ self.absence_logits
-        return offsets / self.output_temperature.to(offsets.dtype) if predicting else offsets
+        return self._calibrated(offsets) if predicting else offsets
 
     def _modality_weights(self, pooled: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
         """``[B, M]`` weights of ``redundancy="weighted_mean"`` (:func:`capped_softmax`)."""
