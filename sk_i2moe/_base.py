@@ -1356,8 +1356,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         loss), on the held-out rows with every modality but ``m``: the share
         ``s_m`` of the way to the constant of what each row really lacks
         (:func:`absence_constants`, fitted on ``train``) that gives its outputs
-        with ``m`` absent (:meth:`_outputs_without`: the rows that have ``m``
-        with it made absent, those that lack it as they are) the least loss
+        with ``m`` absent (:meth:`~sk_i2moe._data.ModalityDataset.narrowed`:
+        the rows that have ``m`` with it made absent, those that lack it as
+        they are) the least loss
         (:func:`~sk_i2moe.nn.calibration.fit_shrinkage`; 0 unless the rows'
         gain from it has a weighted ``z`` above ``ABSENCE_SHARE_Z``), and the
         same ``s_c`` for its outputs with every modality on the rows that
@@ -1409,7 +1410,10 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             part, measured = valid.subset(rows), present[rows]
             without = measured.clone()
             without[:, m] = False
-            outputs = self._outputs_without(part, without, measured).double() / temperature
+            outputs = self.net_.forward_outputs(
+                part.narrowed(without), resolve_batch_size(self.batch_size, len(part))
+            )["logits"]
+            outputs = torch.from_numpy(outputs).double() / temperature
             lost = least_share(outputs, part, ~measured)
             have = rows[measured[:, m].numpy()]
             kept = (
@@ -1419,32 +1423,6 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
             shares.append(0.0 if kept <= 0 else float(np.clip(1 - (1 - lost) / kept, 0, 1)))
         return shares
-
-    def _outputs_without(
-        self, data: ModalityDataset, present: torch.Tensor, measured: torch.Tensor
-    ) -> torch.Tensor:
-        """The network's outputs ``[n, C]`` on ``data`` given only the ``present`` modalities.
-
-        ``measured``: the modalities the rows really have, for the absence
-        offsets (a modality made absent adds none). Evaluation mode, no
-        gradients, ``batch_size`` rows at a time, on the CPU in float32.
-        """
-        self.net_.module_.eval()
-        batch_size = resolve_batch_size(self.batch_size, len(data))
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, len(data), batch_size):
-                rows = slice(start, start + batch_size)
-                inputs = [
-                    torch.where(present[rows, k : k + 1], x[rows], 0.0)
-                    for k, x in enumerate(data.inputs)
-                ]
-                output = self.net_.infer(
-                    {"inputs": inputs, "present": present[rows]},
-                    measured=measured[rows].to(self.net_.device),
-                )
-                outputs.append(output.logits.float().cpu())
-        return torch.cat(outputs)
 
     def _calibrated_losses(self, valid: ModalityDataset, logits: torch.Tensor) -> torch.Tensor:
         """Each held-out row's task loss of ``logits`` at the temperature of their least loss."""

@@ -50,6 +50,11 @@ class ModalityDataset(Dataset):
     present : Tensor or None
         ``(n_samples, M)`` bool, or None when every modality is present in
         every row (batches then carry no mask).
+    measured : Tensor or None
+        ``(n_samples, M)`` bool, what each row really has where ``present``
+        leaves some of it out (:meth:`narrowed`; ``"measured"`` in a batch:
+        the absence offsets count only what a row really lacks); None
+        otherwise.
     y : Tensor
         The targets (zeros when none were given).
 
@@ -69,6 +74,7 @@ class ModalityDataset(Dataset):
     ) -> None:
         absent = absent_modalities(arrays)
         self.present = torch.from_numpy(~absent) if absent.any() else None
+        self.measured = None
         self.inputs = [
             _tensor(np.nan_to_num(a, nan=0.0) if a_absent.any() else a)
             for a, a_absent in zip(arrays, absent.T)
@@ -90,10 +96,12 @@ class ModalityDataset(Dataset):
         return self.inputs[0].shape[0]
 
     def __getitem__(self, index: torch.Tensor) -> tuple[dict, torch.Tensor]:
-        """Return ``({"inputs": [...], "sample_weight": w[, "present": mask]}, y)``."""
+        """Return ``({"inputs": [...], "sample_weight": w[, "present", "measured"]}, y)``."""
         x = {"inputs": [t[index] for t in self.inputs], "sample_weight": self.sample_weight[index]}
         if self.present is not None:
             x["present"] = self.present[index]
+        if self.measured is not None:
+            x["measured"] = self.measured[index]
         return x, self.y[index]
 
     def subset(self, index: np.ndarray) -> ModalityDataset:
@@ -104,6 +112,22 @@ class ModalityDataset(Dataset):
         present = None if self.present is None else self.present[idx]
         part.present = None if present is None or present.all() else present
         part.y, part.sample_weight = self.y[idx], self.sample_weight[idx]
+        part.measured = None if self.measured is None else self.measured[idx]
+        return part
+
+    def narrowed(self, present: torch.Tensor) -> ModalityDataset:
+        """The same rows given only the ``present`` modalities (``[n, M]`` bool).
+
+        The values of the modalities it leaves out become 0, as an absent
+        modality's are; :attr:`measured` keeps what each row really has, so
+        that a modality left out adds no absence offset.
+        """
+        part = copy.copy(self)
+        part.inputs = [
+            torch.where(present[:, k : k + 1], x, 0.0) for k, x in enumerate(self.inputs)
+        ]
+        part.measured = torch.ones_like(present) if self.present is None else self.present
+        part.present = present
         return part
 
 

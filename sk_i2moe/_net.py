@@ -304,6 +304,8 @@ class I2MoENet(NeuralNet):
             }
         x = to_tensor(x, device=self.device)
         present = x.get("present")
+        if "measured" in x:  # a dataset narrowed to predict without some modalities
+            fit_params = {**fit_params, "measured": x["measured"]}
         if self.modality_dropout > 0 and self.module_.training:
             if present is None:
                 shape = (x["inputs"][0].shape[0], len(x["inputs"]))
