@@ -37,6 +37,32 @@ PROBE_COMPONENTS = 256
 MIN_CLAIM_SAMPLES = 2 * _FOLDS
 
 
+def _content_order(columns: list[np.ndarray]) -> np.ndarray:
+    """An order of the rows set by what each row holds, not by where it stands.
+
+    ``columns`` are numeric arrays with the samples on their first axis. The
+    rows are sorted by their bytes (every NaN written alike, ``-0.0`` as
+    ``0.0``), so that the same rows given in any order come out in one order,
+    and rows that come out side by side in a different order hold the same
+    values. Statistics that draw samples by position (the bootstrap, the
+    folds, the pairs) then depend on the rows and the seed alone.
+
+    >>> x, y = np.array([[2.0], [np.nan], [1.0], [-0.0]]), np.array([0, 1, 1, 0])
+    >>> order, back = _content_order([x, y]), _content_order([x[::-1], y[::-1]])
+    >>> np.array_equal(x[order], x[::-1][back], equal_nan=True)
+    True
+    """
+    n = columns[0].shape[0]
+    parts = []
+    for column in columns:
+        values = np.asarray(column).reshape(n, -1)
+        if values.dtype.kind == "f":  # one bit pattern per value that compares equal
+            values = np.where(np.isnan(values), np.nan, values) + values.dtype.type(0.0)
+        parts.append(np.ascontiguousarray(values).view(np.uint8).reshape(n, -1))
+    rows = np.ascontiguousarray(np.hstack(parts))
+    return np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
+
+
 def _losses(outputs: np.ndarray, y: np.ndarray, task: str) -> np.ndarray:
     """Per-sample loss of outputs ``(n, C)``: Brier score (classes, labels) or squared error.
 

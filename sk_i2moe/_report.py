@@ -59,6 +59,7 @@ from ._evidence import (
     _bootstrap_means,
     _chance_floor,
     _chance_losses,
+    _content_order,
     _interval,
     _losses,
     _masked_mean,
@@ -1394,7 +1395,8 @@ def interaction_report(
         synergy expert's swap test and the ensemble member each resample
         takes. The folds and the pairing are not resampled, so where the
         evidence sits near a rule's boundary the verdict can change with
-        the seed (or the order of the rows); a claim that matters is worth
+        the seed (not with the order of the rows: they are sorted by what
+        they hold before anything is drawn); a claim that matters is worth
         checking on a few seeds (the summary calls an answer fragile where
         other interval levels change it).
     sample_weight : array-like of shape (n_samples,), default=None
@@ -1511,8 +1513,15 @@ def interaction_report(
             )
         n_weight_zero = int((~given).sum())
         arrays, targets, y = [a[given] for a in arrays], targets[given], np.asarray(y)[given]
-        w = w[given] / w[given].max()  # then / mean: no overflow of the sum near 1e308
-        n, w = int(given.sum()), w / w.mean()
+        n, w = int(given.sum()), w[given]
+    # the rows in an order of their own, so that the resamples, folds and pairs drawn by
+    # position (and so the verdict, to the last bit) are the same whatever order the rows
+    # are given in
+    order = _content_order([*arrays, targets] + ([] if w is None else [w]))
+    arrays, targets, y = [a[order] for a in arrays], targets[order], np.asarray(y)[order]
+    if w is not None:
+        w = w[order] / w.max()  # then / mean: no overflow of the sum near 1e308
+        w = w / w.mean()
     if task == "classification":
         _warn_absent_classes(final.classes_, targets)
     training_rows = _training_rows(final, arrays)

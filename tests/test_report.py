@@ -247,6 +247,11 @@ def test_ties_are_tested_on_resamples_of_the_model_s_overall_weights(monkeypatch
     clf = I2MoEClassifier(**{**STRUCTURE, "n_members": 2}).fit(X_tr, y_tr)
     seen = {}
     ties, means = report_module._ties, report_module._bootstrap_means
+    content_order = report_module._content_order
+
+    def spy_order(columns):
+        seen["order"] = content_order(columns)
+        return seen["order"]
 
     def spy_ties(table, dominant, overall_draws, confidence):
         seen["ties"] = overall_draws
@@ -259,10 +264,12 @@ def test_ties_are_tested_on_resamples_of_the_model_s_overall_weights(monkeypatch
 
     monkeypatch.setattr(report_module, "_ties", spy_ties)
     monkeypatch.setattr(report_module, "_bootstrap_means", spy_means)
+    monkeypatch.setattr(report_module, "_content_order", spy_order)
     report = interaction_report(clf, X_te, y_te, n_bootstrap=400, random_state=0)
     n_e = len(report.table)
     weights = clf.explain(X_te).weights
     assert weights[:40, 0].max() == 0
+    weights = weights[seen["order"]]  # the rows in the report's order
     # the block bootstrapped is the model's weights, and the test reads its resamples' means
     np.testing.assert_allclose(seen["values"][:, -n_e:], weights, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(seen["ties"], seen["means"][:, -n_e:])
@@ -285,12 +292,13 @@ def test_the_dominant_is_also_decided_at_other_levels_and_a_change_is_called_fra
     flipped = replace(report, dominant_by_confidence={0.9: "uniqueness[m1]", 0.99: None})
     assert "Fragile: intervals at another level change the answer" in (flipped.summary())
     assert "(uniqueness[m1] with 90% intervals, none with 99% intervals)" in flipped.summary()
-    # on 20 held-out rows the claim does not survive 99% intervals: called fragile
+    # on 20 held-out rows the claim often does not survive 99% intervals (seeds 0-11: 7
+    # times, seed 1 among them): called fragile
     few = {k: v[:20] for k, v in X.items()}
-    near = interaction_report(clf, few, y[:20], random_state=0)
+    near = interaction_report(clf, few, y[:20], random_state=1)
     assert near.dominant == "uniqueness[m1]"
     assert near.dominant_by_confidence == {0.9: "uniqueness[m1]", 0.99: None}
-    strict = interaction_report(clf, few, y[:20], random_state=0, confidence=0.99)
+    strict = interaction_report(clf, few, y[:20], random_state=1, confidence=0.99)
     assert strict.dominant is None
     assert "Fragile" in near.summary()
     # too few samples for any claim: no line on levels
@@ -927,6 +935,34 @@ def test_integer_weights_estimate_what_repeated_samples_do():
     # the weights count: unweighted, the point estimates differ
     plain = interaction_report(reg, X_te, y_te, n_bootstrap=50)
     assert np.abs(plain.table["mean_weight"] - weighted.table["mean_weight"]).max() > 1e-4
+
+
+def test_the_report_is_the_same_whatever_order_the_rows_are_given_in(unique_m1):
+    clf, X, y = unique_m1
+    order = np.random.default_rng(3).permutation(len(y))
+    base = interaction_report(clf, X, y, n_bootstrap=200)
+    shuffled = interaction_report(
+        clf, {k: v[order] for k, v in X.items()}, y[order], n_bootstrap=200
+    )
+    pd.testing.assert_frame_equal(shuffled.table, base.table, check_exact=True)
+    assert shuffled.summary() == base.summary()
+    # with absent modalities (the swap test's pairs by pattern) and weights, for a regressor
+    X, y, _ = make_interaction_regression("synergy", n_samples=260, random_state=0)
+    X["m0"][::4] = np.nan
+    X_tr, y_tr, X_te, y_te = _split(X, y, 160)
+    reg = I2MoERegressor(**{**STRUCTURE, "max_epochs": 5}).fit(X_tr, y_tr)
+    weight = np.random.default_rng(1).integers(1, 4, size=len(y_te)).astype(float)
+    order = np.random.default_rng(4).permutation(len(y_te))
+    base = interaction_report(reg, X_te, y_te, n_bootstrap=50, sample_weight=weight)
+    shuffled = interaction_report(
+        reg,
+        {k: v[order] for k, v in X_te.items()},
+        y_te[order],
+        n_bootstrap=50,
+        sample_weight=weight[order],
+    )
+    pd.testing.assert_frame_equal(shuffled.table, base.table, check_exact=True)
+    assert shuffled.absence == base.absence and shuffled.mixture == base.mixture
 
 
 def test_weights_reach_the_rivals_with_metadata_routing_on(unique_m1):
