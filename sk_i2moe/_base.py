@@ -443,14 +443,16 @@ SHARED_PARAMETERS = """\
     n_heads : int, default=4
         Attention heads of the transformer backbones; must divide ``hidden_dim``.
     dropout : float, default=0.1
-        Dropout in the experts (one mask per sample, shared by its variants).
+        Dropout in the experts (with the built-in backbones one mask per
+        sample, shared by its variants; a callable backbone draws its own).
     rank : int, default=4
         Rank of the low-rank tensor fusion (``fusion="lrtf"``).
     fusion_kwargs : dict, default=None
-        Further backbone options, e.g. ``{"ffn_mult": 4}`` or
-        ``{"n_ffn_experts": 8}`` for the sparse backbones. An option the
+        Further backbone options, e.g. ``{"ffn_mult": 4}`` for the
+        transformer backbones or ``{"n_ffn_experts": 8}`` for the sparse
+        ones (the default ``"mlp"`` takes none). An option the
         backbone does not take, an estimator parameter (``n_layers``,
-        ``n_heads``, ``dropout``, ``rank``) or a shape the mixture sets
+        ``n_heads``, ``dropout``, ``rank``, ``gate_loss_weight``) or a shape the mixture sets
         (``hidden_dim``, ...) is a ``ValueError`` at ``fit``.
     experts : {"all", "synergy_redundancy", "single"}, default="all"
         Which experts exist: a uniqueness expert per modality plus synergy and
@@ -501,7 +503,9 @@ SHARED_PARAMETERS = """\
         on other data (the hyperparameter guide); ``0`` leaves the term
         out.
     temperature : float, default=1.0
-        Softmax temperature of the interaction weights (lower is sharper).
+        Softmax temperature of the interaction weights (lower is sharper);
+        with ``redundancy="weighted_mean"`` also of the redundancy expert's
+        weights of the modalities.
     perturbation : {"noise", "mean", "zero", "shuffle"}, default="noise"
         The paper's mixture (``interaction_constraint="loss"``) only.
         What replaces a modality's tokens in the perturbed passes: standard
