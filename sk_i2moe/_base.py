@@ -165,7 +165,7 @@ ABSENCE_SHIFT_PENALTY = 1.0
 
 
 def absence_constants(
-    objective: torch.nn.Module, data: ModalityDataset, n_outputs: int
+    objective: torch.nn.Module, data: ModalityDataset, n_outputs: int, by_pattern: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The constant output of each pattern of absent modalities, additive in the modalities.
 
@@ -175,9 +175,15 @@ def absence_constants(
     as a missing-value indicator would give. ``c`` is the constant of the
     complete rows (where the rows lack modalities independently of the
     target, about the overall one); a modality no row lacks gets a shift of
-    0. Returns ``c`` ``[n_outputs]`` and the shifts ``[M, n_outputs]``.
+    0. Without ``by_pattern`` (``absence_offset=False``: what a sample lacks
+    must not inform its prediction) every pattern's constant is the best
+    constant of all the rows (:func:`best_constant`), every shift 0.
+    Returns ``c`` ``[n_outputs]`` and the shifts ``[M, n_outputs]``.
     """
     n_modalities = len(data.inputs)
+    if not by_pattern:
+        constant = best_constant(objective, data, n_outputs)
+        return constant, torch.zeros(n_modalities, n_outputs, dtype=constant.dtype)
     lacking = (
         torch.zeros(len(data), n_modalities, dtype=torch.float64)
         if data.present is None
@@ -733,9 +739,13 @@ SHARED_TRAINING_PARAMETERS = f"""\
         gets no weight; :class:`~sk_i2moe.inspection.Explanation` shows it
         per sample (``absence_offset``). A sample with every modality gets no
         offset, so a fit on complete data is the same either way. False
-        keeps the absence of a modality from moving the prediction except
-        through the weights (e.g. when missingness reflects access to care
-        rather than the patient).
+        (e.g. when missingness reflects access to care rather than the
+        patient) learns no offsets, and moves a prediction without a
+        modality (``absence_shrinkage_``) towards the constant output of all
+        the training rows instead of those lacking the same. What a sample
+        lacks still decides which experts it uses, and a modality's experts
+        learn from the rows that have it, so where who has a modality goes
+        with the target, their outputs carry that.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``/``"cuda"``
         force one.
@@ -845,10 +855,11 @@ SHARED_ATTRIBUTES = """\
     absence_shrinkage_ : dict of str to float, or None
         Per modality, the share of the way to the constant output of the
         training rows lacking what a sample lacks (their class rates, or
-        their target's location) that prediction moves a sample lacking it:
+        their target's location; of all the training rows with
+        ``absence_offset=False``) that prediction moves a sample lacking it:
         chosen on held-out rows where ``early_stopping`` refitted, 0
-        otherwise; None for the paper's mixture. A sample with every modality
-        is predicted as the mixture does.
+        otherwise; None for the paper's mixture and vanilla fusion. A sample
+        with every modality is predicted as the mixture does.
     n_members_ : int
         Number of mixtures in the fitted network (``n_members`` with
         ``"auto"`` resolved for the training data's size).
@@ -1255,7 +1266,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if temperature is not None and not self.net_.interrupted_:
             set_temperature(self._module(), temperature)
         if absence_shares is not None and not self.net_.interrupted_:
-            constant, shift = absence_constants(self.net_.criterion_, dataset, self._n_outputs())
+            constant, shift = absence_constants(
+                self.net_.criterion_, dataset, self._n_outputs(), self.absence_offset
+            )
             set_absence_shrinkage(self._module(), absence_shares, constant, shift)
         self.history_ = self.net_.history
         self.n_iter_ = len(self.history_)
@@ -1379,7 +1392,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if not calibratable(self._module()):
             return None
         objective = self.net_.criterion_
-        constant, shift = absence_constants(objective, train, self._n_outputs())
+        constant, shift = absence_constants(
+            objective, train, self._n_outputs(), self.absence_offset
+        )
         temperature = self._loss_temperature(valid, logits)
         with_all = logits.double() / temperature
         n_modalities = len(valid.inputs)
@@ -1480,15 +1495,18 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         constant output of the training rows lacking ``S`` (an L2-penalised
         model of the target on the absence indicators: log class rates, or
         the target's location of least loss, its mean for squared error) and
-        ``s = 1 - prod_{m in S} (1 - absence_shrinkage_[m])``; a sample with
+        ``s = 1 - prod_{m in S} (1 - absence_shrinkage_[m])`` (with
+        ``absence_offset=False``, ``c_S`` is the constant of all the
+        training rows, whatever ``S``); a sample with
         every modality is predicted as the mixture does. Chosen where
         ``early_stopping`` refitted on all the data: on the rows the first fit
         held out that have every other modality, how much of the trust that
         fit's predictions earn with the modality (the share of the way to
         the constant that gives them the least loss, where the rows show it
         lowers their loss) they lose without it.
-        0 for every modality otherwise; None for the paper's mixture, which
-        has none. See :ref:`missing-modalities-predictions`.
+        0 for every modality otherwise; None for the paper's mixture and
+        vanilla fusion (``experts="single"``), which have none. See
+        :ref:`missing-modalities-predictions`.
         """
         check_is_fitted(self, "net_")
         shares = absence_shrinkage(self._module())

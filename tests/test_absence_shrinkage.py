@@ -224,6 +224,13 @@ def test_a_label_that_only_the_absence_carries_is_predicted_from_it():
     assert abs(proba[~drawn[400:]].mean() - rate_without) < 0.08
     brier = np.mean((proba - y[400:]) ** 2)
     assert brier < 0.2  # the absence alone gives 0.16; the class rate 0.25
+    # absence_offset=False: the missingness must not count, so a move for lack of labs goes
+    # towards the rate of every training row, not of those without labs
+    blind = I2MoEClassifier(**SMALL, absence_offset=False)
+    blind.fit({k: v[train] for k, v in X.items()}, y[train])
+    assert all(not m.absence_prior_shift.any() for m in mixtures_of(blind._module()))
+    proba = blind.predict_proba({k: v[400:] for k, v in X.items()})[:, 1]
+    assert proba[~drawn[400:]].mean() > y[train].mean() - 0.1  # about 0.5, not 0.2
 
 
 def test_absence_constants_are_the_patterns_rates():
@@ -239,12 +246,16 @@ def test_absence_constants_are_the_patterns_rates():
     X["a"][lacks_a] = np.nan
     data = ModalityDataset([v.astype(np.float32) for v in X.values()], y)
     objective = StructuredObjective(torch.nn.CrossEntropyLoss(reduction="none"))
-    constant, shift = absence_constants(objective, data, 2)
+    constant, shift = absence_constants(objective, data, 2, by_pattern=True)
     complete = torch.softmax(constant, 0)[1]
     lacking = torch.softmax(constant + shift[0], 0)[1]
     assert abs(float(complete) - y[~lacks_a].mean()) < 0.01
     assert abs(float(lacking) - y[lacks_a].mean()) < 0.01
     torch.testing.assert_close(shift[1], torch.zeros(2, dtype=torch.float64))  # nobody lacks b
+    # absence_offset=False: what a row lacks says nothing; every pattern gets the overall rate
+    constant, shift = absence_constants(objective, data, 2, by_pattern=False)
+    assert abs(float(torch.softmax(constant, 0)[1]) - y.mean()) < 1e-6
+    assert not shift.any()
 
 
 def test_the_share_is_what_the_first_fit_loses_of_its_own_trust(labs_model):
