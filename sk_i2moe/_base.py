@@ -1372,7 +1372,8 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         held-out outputs then, scaled by the temperature of their least
         loss), on the held-out rows with every modality but ``m``: the share
         ``s_m`` of the way to the constant of what each row really lacks
-        (:func:`absence_constants`, fitted on ``train``) that gives its outputs
+        (:func:`absence_constants`, fitted on ``train``; of all its rows with
+        ``absence_offset=False``) that gives its outputs
         with ``m`` absent (:meth:`~sk_i2moe._data.ModalityDataset.narrowed`:
         the rows that have ``m`` with it made absent, those that lack it as
         they are) the least loss

@@ -279,7 +279,11 @@ class InteractionReport:
         (the incomplete samples), and the mixture's ``skill`` on them with
         these terms and ``skill_without_offsets`` with them taken out. The
         gap is how much those predictions rest on the *fact* that a modality
-        is missing rather than on any expert. None otherwise.
+        is missing rather than on any expert. ``missingness_counted`` is
+        the model's ``absence_offset``: where False there are no offsets and
+        the move goes towards the constant of all the training rows, so the
+        gap says how much moving the predictions without a modality towards
+        it helps, not what the missingness says. None otherwise.
     """
 
     table: pd.DataFrame
@@ -468,6 +472,7 @@ class InteractionReport:
             )
         if self.absence is not None:
             a = self.absence
+            counted = a.get("missingness_counted", True)  # reports from before the key: True
             gain = round(a["skill"], 3) - round(a["skill_without_offsets"], 3)  # as printed
             if np.isnan(gain):
                 reading = "their skill is undefined (their targets do not vary)"
@@ -476,11 +481,18 @@ class InteractionReport:
                     f" (counting it improves them by {gain:.3f})" if gain >= ABSENCE_MARGIN else ""
                 )
             elif gain >= ABSENCE_MARGIN:
-                reading = "their predictions rest in part on the fact that a modality is missing"
+                reading = (
+                    "their predictions rest in part on the fact that a modality is missing"
+                    if counted
+                    else "the mixture's own predictions without those modalities are trusted "
+                    "too much, and the move helps"
+                )
             elif gain <= -ABSENCE_MARGIN:
                 reading = (
                     "nothing here says the missingness is informative "
                     "(absence_offset=False leaves the offsets out)"
+                    if counted
+                    else "the move makes them worse"
                 )
             elif gain == 0:
                 reading = "the absence makes no difference to them"
@@ -488,12 +500,18 @@ class InteractionReport:
                 reading = (
                     f"the absence makes little difference to them (less than {ABSENCE_MARGIN})"
                 )
+            what = (
+                "the absence itself counted (the absence offsets and the move towards the "
+                "constant of what they lack, absence_shrinkage_; not an interaction)"
+                if counted
+                else "the move towards the constant of all the training rows counted "
+                "(absence_shrinkage_; with absence_offset=False what the missingness says is "
+                "not counted; not an interaction)"
+            )
             lines.append(
                 f"On the {a['n_samples']} samples lacking a modality, the skill is "
-                f"{_signed(a['skill'])} with the absence itself counted (the absence offsets and "
-                "the move towards the constant of what they lack, absence_shrinkage_; not an "
-                f"interaction) and {_signed(a['skill_without_offsets'])} without it (point "
-                f"estimates): {reading}."
+                f"{_signed(a['skill'])} with {what} and {_signed(a['skill_without_offsets'])} "
+                f"without it (point estimates): {reading}."
             )
         pattern = self.absence_pattern
         if pattern is not None and pattern["skill_low"] > 0:
@@ -674,11 +692,14 @@ def _absence_evidence(
     task: str,
     unit: np.ndarray | float = 1.0,
     weights: np.ndarray | None = None,
+    missingness_counted: bool = True,
 ) -> dict | None:
     """The mixture's skill on the incomplete samples with and without their absence offsets.
 
     ``output`` and ``targets`` are in ``unit`` (see :func:`_output_unit`);
-    ``weights`` weigh the samples' losses.
+    ``weights`` weigh the samples' losses; ``missingness_counted`` is the
+    model's ``absence_offset`` (False: the terms only move towards the
+    constant of all the training rows), kept in the result.
     """
     offset = explanation.absence_offset
     if offset is None:
@@ -700,6 +721,7 @@ def _absence_evidence(
         "n_samples": int(rows.sum()),
         "skill": float(skills[0]),
         "skill_without_offsets": float(skills[1]),
+        "missingness_counted": missingness_counted,
     }
 
 
@@ -1826,7 +1848,15 @@ def interaction_report(
         n_bootstrap=n_bootstrap,
         names_by_construction=by_construction,
         estimator_name=type(final).__name__,
-        absence=_absence_evidence(explanation, mixture_output, targets, task, unit, w),
+        absence=_absence_evidence(
+            explanation,
+            mixture_output,
+            targets,
+            task,
+            unit,
+            w,
+            bool(getattr(final, "absence_offset", True)),
+        ),
         weighted=w is not None,
         dominant_by_confidence=dominant_by_confidence,
         training_rows=training_rows,

@@ -93,7 +93,8 @@ default=None
         much more likely each class is when those modalities are missing)
         and, where held-out rows asked for it, the move of the output
         towards the constant of the sample's absent modalities
-        (``absence_shrinkage_``); 0 for a sample with every modality. None
+        (``absence_shrinkage_``; of all the training rows with
+        ``absence_offset=False``); 0 for a sample with every modality. None
         when every sample had every modality, or the model learns no
         offsets and does not move such samples.
 
@@ -594,7 +595,9 @@ def modality_importance(
     n_repeats : int, default=5
         Shuffles per modality.
     random_state : int, RandomState instance or None, default=None
-        Seeds the shuffles.
+        Seeds the shuffles. They permute rows by position, so the same rows
+        in another order are shuffled differently (as in
+        :func:`sklearn.inspection.permutation_importance`).
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights of the score.
 

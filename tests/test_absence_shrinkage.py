@@ -272,3 +272,22 @@ def test_the_share_is_what_the_first_fit_loses_of_its_own_trust(labs_model):
     # outputs that earn none with every modality have none to lose: no share, whatever the
     # outputs without a modality are (a weak first fit says nothing about the final model)
     assert clf._absence_shares(rows, rows, -5 * with_all) == [0.0, 0.0, 0.0]
+
+
+def test_the_report_says_what_the_move_goes_towards(labs_model):
+    from sk_i2moe.inspection import interaction_report
+
+    clf, X, y = labs_model
+    blind = I2MoEClassifier(**SMALL, absence_offset=False).fit(X, y)
+    X_new, y_new = _labs_only(n=300, seed=7)
+    X_new = _without(X_new, "labs", slice(0, 150))
+    counted = interaction_report(clf, X_new, y_new, n_bootstrap=50)
+    assert counted.absence["missingness_counted"] is True
+    assert "with the absence itself counted" in counted.summary()
+    # absence_offset=False: the move goes towards the rate of every training row, and a gain
+    # from it is not read as the missingness being counted
+    report = interaction_report(blind, X_new, y_new, n_bootstrap=50)
+    assert report.absence is not None and report.absence["missingness_counted"] is False
+    text = report.summary()
+    assert "the move towards the constant of all the training rows counted" in text
+    assert "the absence itself counted" not in text and "rest in part on the fact" not in text
