@@ -234,7 +234,10 @@ class InteractionReport:
         same chance level as the mixture's, and ``mixture_minus`` (with its
         ends) the mixture's skill minus it, paired within each resample.
         Where its lower end is above 0 the absences themselves predict the
-        target, and :meth:`summary` says whether the mixture is shown to do
+        target (a cautious end: fitted on part of a small held-out set, the
+        model understates what the absences predict, and the interval misses
+        the truth more often than its level says, always from below), and
+        :meth:`summary` says whether the mixture is shown to do
         better than them, not shown to (its skill may rest on them), or
         worse (the absences carry information the model does not use).
         None where no modality is absent from some samples and present in
