@@ -115,12 +115,11 @@ print(report.summary())
 # Labs are often drawn for the patients a clinician already worries about;
 # then a missing panel is evidence in itself. Here a patient of class 1 lacks
 # the labs with probability 0.1 and one of class 0 with probability 0.5
-# (missing *not at random*). No expert reads whether the panel is missing,
-# but which experts a patient can use does, and the labs' experts learn from
-# the patients who have labs: so even without the absence offset the
-# predictions lean part of the way towards the rate of the patients without
-# labs. The offset adds what the missing panel says directly. Fitted with and
-# without it, on the same split:
+# (missing *not at random*). No expert reads whether the panel is missing:
+# without the absence offset, a patient without labs is predicted from the
+# vitals and notes they have (which carry the label here too); the offset
+# adds what the missing panel itself says. Fitted with and without it, on the
+# same split:
 X_mnar, y_mnar, _ = make_interaction_classification(
     "redundancy", n_samples=600, noise=1.0, random_state=3
 )

@@ -236,7 +236,7 @@ class InteractionReport:
         Where its lower end is above 0 the absences themselves predict the
         target (a cautious end: fitted on part of a small held-out set, the
         model understates what the absences predict, and the interval misses
-        the truth more often than its level says, nearly always from below), and
+        the truth more often than its level says, mostly lying below it), and
         :meth:`summary` says whether the mixture is shown to do
         better than them, not shown to (its skill may rest on them), or
         worse (the absences carry information the model does not use).
