@@ -112,9 +112,8 @@ AUTO_MIN_VALIDATION = 20
 
 #: a modality that fewer training rows than this have (and fewer than half of them) draws a
 #: warning at fit: a held-out fifth of its rows would hold fewer than ``AUTO_MIN_VALIDATION``
-#: of them, too few to check the experts that read it (a modality of noise present in 10 to 50
-#: of 250 rows lowered the held-out ROC-AUC of the rows that have it by up to 0.13; one that
-#: carries the signal raised it by up to 0.5, and no check on those rows told the two apart)
+#: of them, too few to check the experts that read it (such a modality can cost or add much,
+#: and its rows cannot tell which: ``benchmarks/README.md``, "A modality few training rows have")
 FEW_MODALITY_ROWS = 5 * AUTO_MIN_VALIDATION
 
 #: the fewest epochs a ``"refit"``/``"auto"`` fit trains on all the data (or
