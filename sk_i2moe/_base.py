@@ -39,7 +39,7 @@ from ._modalities import (
     check_target_names,
     fitting_a_part,
     float32_ratios,
-    refuse_reordered_targets,
+    refuse_reordered_rows,
     refuse_signalling_target,
     row_labels,
 )
@@ -1076,10 +1076,12 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         for an encoding learnt from weighted statistics.
         """
 
-    def _check_score_target(self, X: object, y: object) -> None:
-        """What ``score`` checks of ``y`` before scikit-learn's scoring: named refusals."""
+    def _check_score_target(self, X: object, y: object, sample_weight: object) -> None:
+        """What ``score`` checks of ``y`` and ``sample_weight`` before scikit-learn's scoring."""
         refuse_signalling_target(y)
-        refuse_reordered_targets(row_labels(X), y)
+        rows = row_labels(X)
+        refuse_reordered_rows(rows, y)
+        refuse_reordered_rows(rows, sample_weight, "sample_weight")
         check_target_names(getattr(self, "target_names_", None), y, scoring=True)
         check_targets(self, y, unseen_labels=True)
 
@@ -1176,7 +1178,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
-        refuse_reordered_targets(row_labels(X), y)
+        rows = row_labels(X)
+        refuse_reordered_rows(rows, y)
+        refuse_reordered_rows(rows, sample_weight, "sample_weight")
         if reuse:  # the outputs keep the first fit's names (before rows are left out)
             check_target_names(getattr(self, "target_names_", None), y)
         given_weights = check_sample_weight(sample_weight, n_samples)

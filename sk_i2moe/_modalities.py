@@ -1037,41 +1037,44 @@ class ModalitySpec:
         return data
 
 
-def refuse_reordered_targets(rows: np.ndarray | None, y: object) -> None:
-    """Refuse a ``y`` whose row index holds the labels of ``X``'s rows in another order.
+def refuse_reordered_rows(rows: np.ndarray | None, values: object, name: str = "y") -> None:
+    """Refuse ``y`` or ``sample_weight`` whose row index holds ``X``'s row labels in another order.
 
-    Rows are paired by position (as in scikit-learn), so a ``y`` Series
-    sorted otherwise than ``X`` would give each sample another's target;
-    the modalities of one dict are refused for the same reason. Indexes
-    with other labels (``X`` re-indexed by patient id, say) pair by
-    position, as they always did, and so do parts of such a pair whose
-    label sets differ (the folds of a cross-validation). Labels alone
-    cannot tell a ``y`` taken from ``X``'s table before it was shuffled
-    from one built in ``X``'s order with positions for labels, so the
-    message gives the remedy for each.
+    Rows are paired by position (as in scikit-learn), so a ``y`` (or
+    ``sample_weight``) Series sorted otherwise than ``X`` would give each
+    sample another's target (or weight); the modalities of one dict are
+    refused for the same reason. Indexes with other labels (``X`` re-indexed
+    by patient id, say) pair by position, as they always did, and so do
+    parts of such a pair whose label sets differ (the folds of a
+    cross-validation). Labels alone cannot tell a Series taken from ``X``'s
+    table before it was shuffled from one built in ``X``'s order with
+    positions for labels, so the message gives the remedy for each.
 
     Parameters
     ----------
     rows : ndarray or None
         ``X``'s row labels (:func:`row_labels`), None when it has none.
-    y : object
-        The targets; only a pandas ``y`` has row labels.
+    values : object
+        The targets or the sample weights; only a pandas object has row labels.
+    name : {"y", "sample_weight"}, default="y"
+        What ``values`` is, for the message.
     """
-    index = getattr(y, "index", None)
+    index = getattr(values, "index", None)
     if rows is None or not isinstance(index, pd.Index) or len(index) != len(rows):
         return
     given = pd.Index(rows, dtype=object)
     if index.equals(given) or pd.Index(index, dtype=object).equals(given):
         return
     if _label_counts(index) == _label_counts(rows):
+        what = "target" if name == "y" else "weight"
         raise ValueError(
-            "y's row index holds the labels of X's rows in another order. Rows are paired by "
-            "position, as in scikit-learn, so if those labels name the same samples each "
-            "sample would get another's target. If y comes from the same table as X, align "
-            "it: y = y.loc[X.index] (for a dict, the index of its DataFrame modalities). If y "
-            "is already in X's row order and its index only numbers the positions (as "
-            "pd.Series(values) does), do not reindex it: pass y.to_numpy() or "
-            "y.set_axis(X.index)."
+            f"{name}'s row index holds the labels of X's rows in another order. Rows are "
+            "paired by position, as in scikit-learn, so if those labels name the same samples "
+            f"each sample would get another's {what}. If {name} comes from the same table as "
+            f"X, align it: {name} = {name}.loc[X.index] (for a dict, the index of its "
+            f"DataFrame modalities). If {name} is already in X's row order and its index only "
+            f"numbers the positions (as pd.Series(values) does), do not reindex it: pass "
+            f"{name}.to_numpy() or {name}.set_axis(X.index)."
         )
 
 

@@ -148,9 +148,11 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
         elif search:
             hint = " The search is not fitted: fit it first."
         elif any(hasattr(final, name) for name in ("estimator", "regressor")):
+            inside = _models_inside(final)
             hint = (
                 " Pass the I2MoE model itself (a wrapper such as CalibratedClassifierCV or "
-                "TransformedTargetRegressor predicts something other than the mixture's output)."
+                "TransformedTargetRegressor predicts something other than the mixture's output)"
+                + (f"; this {type(final).__name__} holds {inside}." if inside else ".")
             )
         else:
             hint = ""
@@ -160,6 +162,39 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
         )
     check_is_fitted(final, "net_")
     return final, X
+
+
+def _models_inside(wrapper: object) -> str:
+    """Where a fitted scikit-learn wrapper keeps its fitted I2MoE models, in words; "" if nowhere.
+
+    The attributes scikit-learn's wrappers fit: ``estimator_`` and
+    ``regressor_`` (one model), ``estimators_`` (one per class or output),
+    ``calibrated_classifiers_`` (one per fold, each ``.estimator``).
+    """
+
+    def is_model(obj: object) -> bool:
+        last = obj[-1] if isinstance(obj, Pipeline) else obj
+        return hasattr(last, "_explain_arrays")
+
+    for name in ("estimator_", "regressor_"):
+        if is_model(getattr(wrapper, name, None)):
+            return f"it as .{name}"
+    members = getattr(wrapper, "estimators_", None)
+    if isinstance(members, list) and members and all(map(is_model, members)):
+        return f"one per class or output as .estimators_[i] (i < {len(members)})"
+    folds = getattr(wrapper, "calibrated_classifiers_", None)
+    if (
+        isinstance(folds, list)
+        and folds
+        and all(is_model(getattr(fold, "estimator", None)) for fold in folds)
+    ):
+        if len(folds) == 1:
+            return "it as .calibrated_classifiers_[0].estimator"
+        return (
+            f"one per fold as .calibrated_classifiers_[i].estimator (i < {len(folds)}), each "
+            "fitted on part of the training rows"
+        )
+    return ""
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,7 +21,7 @@ from ._modalities import (
     check_sample_weight,
     check_target_names,
     missing_target_rows,
-    refuse_reordered_targets,
+    refuse_reordered_rows,
     refuse_signalling_target,
 )
 
@@ -196,8 +196,8 @@ def check_score_arguments(
     n_samples : int
         Rows of ``X``.
     rows : ndarray or None, default=None
-        ``X``'s row labels: a pandas ``y`` with the same labels in another
-        order is refused.
+        ``X``'s row labels: a pandas ``y`` or ``sample_weight`` with the same
+        labels in another order is refused.
 
     Returns
     -------
@@ -212,7 +212,8 @@ def check_score_arguments(
             "row of X."
         )
     refuse_signalling_target(y)
-    refuse_reordered_targets(rows, y)
+    refuse_reordered_rows(rows, y)
+    refuse_reordered_rows(rows, sample_weight, "sample_weight")
     check_target_names(getattr(estimator, "target_names_", None), y, scoring=True)
     check_targets(estimator, y)
     if scoring is not None and not callable(scoring):

@@ -606,7 +606,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         float
             The (weighted) fraction of rows predicted right.
         """
-        self._check_score_target(X, y)
+        self._check_score_target(X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
 

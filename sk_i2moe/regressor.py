@@ -370,5 +370,5 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         float
             R² (uniform average over outputs).
         """
-        self._check_score_target(X, y)
+        self._check_score_target(X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)

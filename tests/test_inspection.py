@@ -303,11 +303,19 @@ def test_a_fitted_search_stands_for_its_best_estimator(fitted):
     from sklearn.model_selection import TunedThresholdClassifierCV
 
     tuned = TunedThresholdClassifierCV(clf, cv=2, store_cv_results=True).fit(X, y)
-    with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
+    # the refusal says where the wrapper keeps the model (checker helper-102 F2)
+    with pytest.raises(TypeError, match=r"Pass the I2MoE model itself.*holds it as \.estimator_"):
         explain(tuned, X)  # it moves the threshold: not the mixture's predictions
+    explain(tuned.estimator_, X)
     calibrated = CalibratedClassifierCV(clf, cv=2).fit(X, y)
-    with pytest.raises(TypeError, match="Pass the I2MoE model itself"):
+    with pytest.raises(
+        TypeError, match=r"one per fold as \.calibrated_classifiers_\[i\]\.estimator \(i < 2\)"
+    ):
         explain(calibrated, X)
+    explain(calibrated.calibrated_classifiers_[1].estimator, X)
+    one = CalibratedClassifierCV(clf, cv=2, ensemble=False).fit(X, y)
+    with pytest.raises(TypeError, match=r"holds it as \.calibrated_classifiers_\[0\]\.estimator"):
+        explain(one, X)
 
 
 def test_a_hand_built_explanation_refuses_what_would_be_misread():

@@ -117,6 +117,40 @@ def test_a_target_series_in_another_row_order_than_x_is_refused():
     assert clf.score(X, y.loc[X["labs"].index]) == clf.score(X, labels)
 
 
+def test_a_weight_series_in_another_row_order_than_x_is_refused():
+    # before: a sample_weight Series keyed by patient but in another order than X was paired
+    # by position without a word (each patient weighed as another), while the same mistake in
+    # y was refused (checker helper-102 F1)
+    from sk_i2moe.inspection import expert_scores, interaction_report, modality_importance
+
+    X, labels = _frames()
+    y = pd.Series(labels, index=X["labs"].index)
+    weights = pd.Series(np.linspace(0.5, 2.0, len(y)), index=y.index)
+    shuffled = weights.sample(frac=1.0, random_state=0)
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight's row index holds the labels of X's rows in another order.*"
+        r"another's weight.*sample_weight = sample_weight\.loc\[X\.index\]",
+    ):
+        I2MoEClassifier(**TINY).fit(X, y, sample_weight=shuffled)
+    clf = I2MoEClassifier(**TINY).fit(X, y, sample_weight=weights)
+    calls = (
+        lambda: clf.score(X, y, sample_weight=shuffled),
+        lambda: expert_scores(clf, X, y, sample_weight=shuffled),
+        lambda: modality_importance(clf, X, y, sample_weight=shuffled, n_repeats=1),
+        lambda: interaction_report(clf, X, y, sample_weight=shuffled, n_bootstrap=200),
+    )
+    for call in calls:
+        with pytest.raises(ValueError, match="sample_weight's row index"):
+            call()
+    # aligned, or numbered by position: accepted, and the same as the values in X's order
+    aligned = I2MoEClassifier(**TINY).fit(X, y, sample_weight=shuffled.loc[y.index])
+    positional = I2MoEClassifier(**TINY).fit(X, y, sample_weight=weights.reset_index(drop=True))
+    for other in (aligned, positional):
+        np.testing.assert_array_equal(other.predict_proba(X), clf.predict_proba(X))
+    assert clf.score(X, y, sample_weight=weights) == clf.score(X, y, sample_weight=weights.values)
+
+
 def test_a_y_numbered_by_position_beside_a_shuffled_x_is_given_both_remedies():
     # X's index a permutation of 0..n-1, y = pd.Series(values) in X's order: the message
     # told the user to reindex y by X's index, which paired half the rows with another's
