@@ -1499,7 +1499,9 @@ def interaction_report(
         ``sample_weight``), mismatched lengths, labels the estimator does not
         know, a pandas ``y`` whose row labels are ``X``'s in another order or
         whose columns put a fitted output name (``target_names_``) at another
-        position, ``confidence`` outside (0, 1) or ``n_bootstrap`` below 10.
+        position, a pandas ``sample_weight`` whose row labels are ``X``'s in
+        another order, ``confidence`` outside (0, 1) or ``n_bootstrap`` below
+        10.
 
     Warns
     -----

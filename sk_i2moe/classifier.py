@@ -228,7 +228,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             whose weight is 0 is left out of the fit, as if it were not given:
             its inputs are checked like every row's, then the fit is the one
             without the row (its classes, split, statistics, batches and
-            weights alike).
+            weights alike). Paired with the rows by position: a pandas
+            Series whose index holds ``X``'s row labels in another order is
+            refused, as such a ``y`` is.
 
         Returns
         -------
@@ -585,8 +587,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
 
         scikit-learn's :meth:`~sklearn.base.ClassifierMixin.score` (subset
         accuracy for multi-label ``y``), after ``y`` is checked for a
-        signalling NaN Decimal, for a pandas ``y`` whose row labels are
-        ``X``'s in another order, for a multi-label DataFrame ``y`` that puts
+        signalling NaN Decimal, for a pandas ``y`` (or ``sample_weight``)
+        whose row labels are ``X``'s in another order, for a multi-label DataFrame ``y`` that puts
         a fitted label name (``target_names_``) at another position, for a
         multi-label ``y`` that is not a 0/1 matrix of the fitted labels, and
         for missing labels, each of which it refuses, naming it (a label the
@@ -599,7 +601,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             True labels.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights.
+            Per-sample weights, paired with the rows by position (a pandas
+            Series whose index holds ``X``'s row labels in another order is
+            refused).
 
         Returns
         -------

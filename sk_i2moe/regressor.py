@@ -210,6 +210,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             counts each row of positive weight it is computed on once (the
             rows a fit trains on), as
             :class:`~sklearn.preprocessing.StandardScaler` without weights.
+            Paired with the rows by position: a pandas Series whose index
+            holds ``X``'s row labels in another order is refused, as such a
+            ``y`` is.
 
         Returns
         -------
@@ -350,8 +353,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         """Coefficient of determination (R²) of :meth:`predict` on ``X`` against ``y``.
 
         scikit-learn's :meth:`~sklearn.base.RegressorMixin.score`, after ``y``
-        is checked for a signalling NaN Decimal, for a pandas ``y`` whose row
-        labels are ``X``'s in another order, for a DataFrame ``y`` that puts
+        is checked for a signalling NaN Decimal, for a pandas ``y`` (or ``sample_weight``)
+        whose row labels are ``X``'s in another order, for a DataFrame ``y`` that puts
         a fitted output name (``target_names_``) at another position, and for
         a ``y`` of another number of outputs than fitted or with missing
         values, each of which it refuses, naming it.
@@ -363,7 +366,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Per-sample weights.
+            Per-sample weights, paired with the rows by position (a pandas
+            Series whose index holds ``X``'s row labels in another order is
+            refused).
 
         Returns
         -------
