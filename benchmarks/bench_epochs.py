@@ -38,7 +38,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
 from skorch.callbacks import Callback
 
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe._base import REFIT_MIN_EPOCHS
+from sk_i2moe._fit_rules import REFIT_MIN_EPOCHS
 from sk_i2moe.inspection import explain
 from sk_i2moe.nn import DEFAULTS
 

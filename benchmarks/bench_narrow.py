@@ -40,7 +40,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-import sk_i2moe._base as base
+import sk_i2moe._fit_rules as rules
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe.inspection import interaction_report
 
@@ -88,12 +88,12 @@ def fit_i2moe(task: str, seed: int, floor_always: bool, X: dict, y: np.ndarray):
     estimator = (I2MoERegressor if task == "regression" else I2MoEClassifier)(
         random_state=seed, n_threads=1
     )
-    kept = base.FLOOR_LOSS_Z
-    base.FLOOR_LOSS_Z = math.inf if floor_always else kept
+    kept = rules.FLOOR_LOSS_Z
+    rules.FLOOR_LOSS_Z = math.inf if floor_always else kept
     try:
         return estimator.fit(X, y)
     finally:
-        base.FLOOR_LOSS_Z = kept
+        rules.FLOOR_LOSS_Z = kept
 
 
 def score(task: str, y: np.ndarray, model: object, X: object) -> float:
@@ -143,7 +143,7 @@ def main() -> None:
                 value = score(args.task, y_test, model, test)
                 dominant = interaction_report(model, test, y_test).dominant
                 waived = model.validation_loss_ is not None and model.n_iter_ < min(
-                    base.REFIT_MIN_EPOCHS, model.max_epochs
+                    rules.REFIT_MIN_EPOCHS, model.max_epochs
                 )
                 named = dominant == "uniqueness[labs]"
                 rows.append(

@@ -29,8 +29,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe._base import weighted_z
 from sk_i2moe._evidence import _chance_losses, _probe_losses
+from sk_i2moe._fit_rules import weighted_z
 
 WIDTHS = {"labs": 8, "vitals": 5, "notes": 64, "codes": 30}
 N_TRAIN, N_TEST = 250, 200

@@ -29,6 +29,7 @@ import torch
 from skorch.history import History
 
 from . import _file_checks
+from ._device import check_default_dtype, resolve_device
 from ._warn import warn
 from .nn.custom import VmappedFusion
 from .nn.ensemble import mixtures_of
@@ -698,7 +699,6 @@ def load(
     True
     """
     from . import __version__
-    from ._base import check_default_dtype, resolve_device
     from ._modalities import ModalitySpec
     from .classifier import I2MoEClassifier
     from .regressor import I2MoERegressor

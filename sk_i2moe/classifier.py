@@ -14,8 +14,10 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ._base import CALIBRATION_FOLDS, I2MoEBase, fill_doc
+from ._base import I2MoEBase
 from ._data import ModalityDataset
+from ._docstrings import fill_doc
+from ._fit_rules import CALIBRATION_FOLDS
 from ._modalities import (
     absent_modalities,
     fitting_parts,

@@ -7,7 +7,8 @@ import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import I2MoEBase, fill_doc
+from ._base import I2MoEBase
+from ._docstrings import fill_doc
 from ._modalities import regression_targets, target_names, training_scale
 from .nn import DEFAULTS
 

@@ -234,8 +234,8 @@ def test_a_label_that_only_the_absence_carries_is_predicted_from_it():
 
 
 def test_absence_constants_are_the_patterns_rates():
-    from sk_i2moe._base import absence_constants
     from sk_i2moe._data import ModalityDataset
+    from sk_i2moe._fit_rules import absence_constants
     from sk_i2moe.nn import StructuredObjective
 
     rng = np.random.default_rng(0)

@@ -175,7 +175,7 @@ def test_the_refit_is_calibrated_on_the_held_out_outputs_after_its_own_epoch_cou
 ):  # 5: the floor is max_epochs; 60: early stopping's patience ends the search
     # the search's held-out outputs after as many epochs as the refit trains (at least the
     # floor), or its last where it stopped before: read from a record that keeps few epochs
-    from sk_i2moe._base import REFIT_MIN_EPOCHS
+    from sk_i2moe._fit_rules import REFIT_MIN_EPOCHS
 
     X, y = _wide_noise(n=120)
     seen = {}

@@ -8,7 +8,7 @@ import torch
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor, load
-from sk_i2moe._base import SMALL_FIT_ROWS
+from sk_i2moe._fit_rules import SMALL_FIT_ROWS
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import interaction_report
 from sk_i2moe.nn import InteractionMoE, StructuredInteractionMoE

@@ -313,17 +313,17 @@ def test_a_modality_few_training_rows_have_draws_a_warning_at_fit():
         I2MoEClassifier(**params).fit(*_rare(80, 80))
         assert fitted.predict(X).shape == (80,)  # at fit only: prediction is silent
     # in fewer than half, but in 100 rows or more: enough for a held-out fifth to check
-    from sk_i2moe._base import FEW_MODALITY_ROWS, _warn_few_rows
+    from sk_i2moe._fit_rules import FEW_MODALITY_ROWS, warn_few_rows
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_few_rows({"notes": np.arange(250) >= FEW_MODALITY_ROWS})
+        warn_few_rows({"notes": np.arange(250) >= FEW_MODALITY_ROWS})
     with pytest.warns(UserWarning, match=f"'notes' in {FEW_MODALITY_ROWS - 1}\\)"):
-        _warn_few_rows({"notes": np.arange(250) >= FEW_MODALITY_ROWS - 1})
+        warn_few_rows({"notes": np.arange(250) >= FEW_MODALITY_ROWS - 1})
 
 
 def test_a_rare_modality_is_never_left_to_the_held_out_part():
-    from sk_i2moe._base import _every_modality_trained
+    from sk_i2moe._fit_rules import every_modality_trained
 
     rng = np.random.default_rng(0)
     X = {"vitals": rng.normal(size=(100, 3)), "labs": rng.normal(size=(100, 4)) + 50}
@@ -336,9 +336,9 @@ def test_a_rare_modality_is_never_left_to_the_held_out_part():
         loc = clf.net_.module_.state_dict()["loc_1"].numpy()
         np.testing.assert_allclose(loc, X["labs"][0], rtol=1e-5)
     present = torch.tensor([[True, True], [True, False], [True, False], [True, True]])
-    train, valid = _every_modality_trained(present, np.array([1, 2]), np.array([0, 3]))
+    train, valid = every_modality_trained(present, np.array([1, 2]), np.array([0, 3]))
     assert train.tolist() == [1, 2, 0, 3] and valid.tolist() == []
-    train, valid = _every_modality_trained(present, np.array([0, 1]), np.array([2, 3]))
+    train, valid = every_modality_trained(present, np.array([0, 1]), np.array([2, 3]))
     assert train.tolist() == [0, 1] and valid.tolist() == [2, 3]  # nothing lacking: unchanged
 
 
@@ -366,7 +366,7 @@ def test_a_split_whose_held_out_rows_alone_have_a_modality_is_refused():
 def test_auto_trains_on_all_data_when_a_moved_row_leaves_too_few_held_out():
     from sklearn.model_selection import train_test_split
 
-    from sk_i2moe._base import AUTO_MIN_VALIDATION
+    from sk_i2moe._fit_rules import AUTO_MIN_VALIDATION
 
     n = 5 * AUTO_MIN_VALIDATION  # exactly the minimum held out at validation_fraction 0.2
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sk_i2moe import I2MoEClassifier, _malloc
-from sk_i2moe._base import fused_adamw
+from sk_i2moe._device import fused_adamw
 from sk_i2moe.nn import InteractionMoE
 
 from .helpers import interaction_of

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from skorch.callbacks import Callback
 
 from sk_i2moe import I2MoEClassifier
-from sk_i2moe._base import REFIT_MIN_EPOCHS
 from sk_i2moe._data import ModalityDataset, resolve_batch_size
+from sk_i2moe._fit_rules import REFIT_MIN_EPOCHS
 
 SMALL = {"max_epochs": 4, "hidden_dim": 8, "n_tokens": 2, "batch_size": 32, "random_state": 0}
 
@@ -409,7 +409,7 @@ def test_the_floor_rule_takes_confidence_out_of_an_uncalibrated_mixture(imbalanc
 
 @pytest.mark.parametrize("weights", [None, "class"])
 def test_the_best_constant_output_is_the_weighted_class_rates(searched, weights):
-    from sk_i2moe._base import best_constant
+    from sk_i2moe._fit_rules import best_constant
 
     y = np.random.default_rng(2).choice(3, 300, p=[0.6, 0.3, 0.1])
     w = None if weights is None else np.array([1.0, 2.0, 5.0])[y]
@@ -419,7 +419,7 @@ def test_the_best_constant_output_is_the_weighted_class_rates(searched, weights)
 
 
 def test_a_weighted_z_counts_the_rows_by_their_weights():
-    from sk_i2moe._base import weighted_z
+    from sk_i2moe._fit_rules import weighted_z
 
     values = torch.tensor([1.0, 2.0, 4.0, 5.0, 100.0])
     ones = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0])  # the last row does not count
@@ -434,7 +434,7 @@ def test_a_weighted_z_counts_the_rows_by_their_weights():
 def test_a_weighted_z_stays_honest_where_the_weights_go_with_the_values():
     # class weights: the rare class carries the large weights and the noisier losses; with
     # no effect, z > 2 must stay near its nominal rate (Kish's effective size gave 8.5 %)
-    from sk_i2moe._base import weighted_z
+    from sk_i2moe._fit_rules import weighted_z
 
     rng = np.random.default_rng(0)
     rare = np.arange(100) < 10
@@ -447,7 +447,7 @@ def test_a_weighted_z_stays_honest_where_the_weights_go_with_the_values():
 
 
 def test_the_floor_rule_asks_for_evidence_not_only_a_mean():
-    from sk_i2moe._base import FLOOR_LOSS_Z, floor_loses_skill
+    from sk_i2moe._fit_rules import FLOOR_LOSS_Z, floor_loses_skill
 
     at_constant, at_best = torch.full((12,), 0.7), torch.full((12,), 0.4)
     ones = torch.ones(12)
@@ -471,7 +471,7 @@ def test_the_floor_rule_asks_for_evidence_not_only_a_mean():
 @pytest.mark.parametrize("loss", ["mse", "smooth_l1"])
 def test_a_regressor_waives_the_floor_by_the_same_rule(loss):
     from sk_i2moe import I2MoERegressor
-    from sk_i2moe._base import best_constant
+    from sk_i2moe._fit_rules import best_constant
 
     rng = np.random.default_rng(3)
     X = {"a": rng.normal(size=(120, 3)), "b": rng.normal(size=(120, 2))}
