@@ -22,7 +22,9 @@ EPS = 1e-12
 #: a regression target's chance level below this share of its mean square is 0 (constant)
 REGRESSION_FLOOR = 1e-20
 _CHUNK = 100  # bootstrap resamples evaluated at once
-_FOLDS = 5  # cross-fitting of the single-modality predictions added up
+#: folds of the cross-fitted linear models on the held-out samples (the added-up rival, the
+#: model on the absence indicators, the probes of each modality's features)
+CROSS_FIT_FOLDS = 5
 #: the penalties the linear probe of a modality's features chooses from (generalised
 #: cross-validation), for features scaled to unit variance: from almost none to a fit that
 #: is nearly the constant, so that a wide modality of few samples is not overfitted
@@ -34,7 +36,7 @@ PROBE_COMPONENTS = 256
 #: the fewest held-out samples a claim rests on (an expert's, the mixture's): percentile
 #: bootstrap intervals of fewer are far too narrow, and the cross-fitted rivals below need
 #: as many
-MIN_CLAIM_SAMPLES = 2 * _FOLDS
+MIN_CLAIM_SAMPLES = 2 * CROSS_FIT_FOLDS
 
 
 def _content_order(columns: list[np.ndarray]) -> np.ndarray:
@@ -312,16 +314,16 @@ def _linear_cross_fit(
     """
     if task == "classification":
         counts = np.bincount(targets)
-        if (counts > 0).sum() < 2 or (counts[counts > 0] < _FOLDS).any():
+        if (counts > 0).sum() < 2 or (counts[counts > 0] < CROSS_FIT_FOLDS).any():
             return None
-        folds = StratifiedKFold(_FOLDS, shuffle=True, random_state=seed)
+        folds = StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
         model = LogisticRegression(max_iter=1000)
         present = _cross_fitted(model, "predict_proba", design, targets, folds, weights)
         proba = np.zeros((len(targets), max(n_classes, len(counts))))
         proba[:, np.flatnonzero(counts)] = present
         return proba
     if task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
-        folds = KFold(_FOLDS, shuffle=True, random_state=seed)
+        folds = KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
         y = targets.ravel() if targets.shape[1] == 1 else targets
         predicted = _cross_fitted(LinearRegression(), "predict", design, y, folds, weights)
         return predicted.reshape(len(targets), -1)
@@ -366,10 +368,10 @@ def _probe_losses(
         goal = np.eye(targets.max() + 1)[targets[keep]]
     else:
         goal = targets[keep].astype(np.float64)
-    folds = KFold(_FOLDS, shuffle=True, random_state=seed)
+    folds = KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
     # the penalty search through the SVD of the design where samples outnumber features, its
     # Gram matrix elsewhere: the same losses, and the faster way for each shape
-    fitted_rows = len(keep) * (_FOLDS - 1) / _FOLDS
+    fitted_rows = len(keep) * (CROSS_FIT_FOLDS - 1) / CROSS_FIT_FOLDS
     mode = "svd" if fitted_rows > design.shape[1] else "eigen"
     predicted = _cross_fitted(
         RidgeCV(alphas=PROBE_ALPHAS, gcv_mode=mode),

@@ -50,6 +50,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._data import standardization
 from ._evidence import (
+    CROSS_FIT_FOLDS,
     MIN_CLAIM_SAMPLES,
     N_MOMENTS,
     _absence_losses,
@@ -322,6 +323,10 @@ class InteractionReport:
         the move goes towards the constant of all the training rows, so the
         gap says how much moving the predictions without a modality towards
         it helps, not what the missingness says. None otherwise.
+    n_targets : int
+        The targets the mixture's weights serve at once: the outputs of a
+        multi-output regressor or the labels of a multi-label classifier
+        (their scores are pooled); 1 otherwise.
     """
 
     table: pd.DataFrame
@@ -341,6 +346,7 @@ class InteractionReport:
     n_members: int = 1
     n_weight_zero: int = 0
     absence_pattern: dict | None = field(default=None, repr=False)
+    n_targets: int = 1
 
     def __post_init__(self) -> None:
         """Hold ``ties`` as a tuple (a list given to ``dataclasses.replace`` stays mutable)."""
@@ -362,7 +368,10 @@ class InteractionReport:
             on most where its interaction is not supported, every expert
             that takes a twentieth of the weight or more (on the samples
             that have its modalities) while its own predictions there are
-            shown to do worse than chance, whether the
+            shown to do worse than chance, every expert scored on every
+            sample whose skill interval lies above the mixture's (the weights
+            leave what it learned unused; with several targets, the advice to
+            fit one model per target), whether the
             expert names are guaranteed, whether samples lack modalities and
             what the absence offsets add for them, whether which modalities
             are missing predicts the target by itself (and whether the
@@ -489,6 +498,7 @@ class InteractionReport:
             )
         if not fusion_only:
             lines.extend(self._harmful_lines())
+            lines.extend(self._unused_lines())
         if not self.names_by_construction and len(self.table) > 1:
             shuffled = any(str(name).startswith("uniqueness[") for name in self.table.index)
             lines.append(
@@ -634,6 +644,41 @@ class InteractionReport:
             )
         return lines
 
+    def _unused_lines(self) -> list[str]:
+        """A line per expert shown to predict these samples better alone than the mixture does.
+
+        Those scored on every sample (the mixture's samples) whose skill
+        interval lies wholly above the mixture's, both as printed: the
+        weights leave unused what that expert learned. With several targets
+        one weight per sample serves them all, so targets resting on
+        different interactions compete for it.
+        """
+        table, mixture = self.table, self.mixture
+        if mixture.get("skill_high") is None or not np.isfinite(mixture["skill_high"]):
+            return []
+        better = table[
+            (table["n_usable"] == self.n_samples)
+            & (table["skill_low"].round(3) > round(float(mixture["skill_high"]), 3))
+        ]
+        lines = []
+        for name, row in better.iterrows():
+            lines.append(
+                f"{name} alone predicts these samples better than the mixture does (skill "
+                f"{_signed_interval(row.skill, row.skill_low, row.skill_high)} against "
+                f"{_signed_interval(mixture['skill'], mixture['skill_low'], mixture['skill_high'])}"
+                f"), yet takes {row.mean_weight:.2f} of the weight: the weights leave unused "
+                "what it learned, so they understate its part in what the data hold."
+                + (
+                    f" One weight per sample serves all {self.n_targets} targets: where the "
+                    "targets rest on different interactions, fit one model per target "
+                    "(MultiOutputRegressor or MultiOutputClassifier over the estimator) and "
+                    "read a report for each."
+                    if self.n_targets > 1
+                    else ""
+                )
+            )
+        return lines
+
     def __repr__(self) -> str:
         return self.summary()
 
@@ -699,6 +744,34 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
             UserWarning,
         )
     return same
+
+
+def _added_unfit(final: object, targets: np.ndarray, task: str) -> str:
+    """Why the added-up model cannot be fitted on these held-out data, in words."""
+    if task == "multilabel":
+        return "multi-label targets"
+    if task != "classification":
+        return f"fewer than {MIN_CLAIM_SAMPLES} held-out samples"
+    counts = np.bincount(targets, minlength=len(final.classes_))
+    rare = [
+        (label.item() if isinstance(label, np.generic) else label, int(n))
+        for label, n in zip(final.classes_, counts)
+        if 0 < n < CROSS_FIT_FOLDS
+    ]
+    if not rare:
+        return "fewer than two classes among the held-out samples"
+    needs = (
+        f"the added-up model is cross-fitted in {CROSS_FIT_FOLDS} stratified folds, so it needs "
+        f"{CROSS_FIT_FOLDS} held-out samples of every class present"
+    )
+    if len(rare) == 1:
+        ((label, n),) = rare
+        return f"{needs}; class {label!r} has {n}: add samples of it, or leave its rows out"
+    named = ", ".join(f"{label!r} ({n})" for label, n in rare[:5])
+    more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
+    return (
+        f"{needs}; classes {named}{more} have fewer: add samples of them, or leave their rows out"
+    )
 
 
 def _distinct_counts(values: np.ndarray) -> np.ndarray:
@@ -1042,6 +1115,7 @@ class _Evidence:
     agree_pairs: list[tuple[int, int]]
     agree_draws: np.ndarray
     confidence: float
+    added_unfit: str = "multi-label targets, or fewer than five samples of a class"
 
     def label(self, e: int) -> str:
         """The quoted modality name of uniqueness expert ``e``."""
@@ -1132,7 +1206,7 @@ class _Evidence:
             return False, (
                 f"{name} alone predicts better than chance and than the others, but whether "
                 "the others added up improve on it cannot be checked on these held-out data "
-                "(multi-label targets, or fewer than five samples of a class)"
+                f"({self.added_unfit})"
             )
         if self.others_low.get(e, 0.0) > 0:
             return False, (
@@ -1217,8 +1291,7 @@ class _Evidence:
             # the rival applies (single-modality experts to add up) but could not be fitted
             return False, (
                 "beats every single modality, but whether their predictions added up explain "
-                "the gain cannot be checked on these held-out data (multi-label targets, or "
-                "fewer than five samples of a class)"
+                f"the gain cannot be checked on these held-out data ({self.added_unfit})"
             )
         if self.added_low is not None and not self.added_low > 0:
             return False, (
@@ -1817,6 +1890,7 @@ def interaction_report(
             agree_pairs=upper,
             agree_draws=agree,
             confidence=level,
+            added_unfit=_added_unfit(final, targets, task),
         )
 
     evidence = evidence_at(confidence)
@@ -1904,4 +1978,5 @@ def interaction_report(
         n_members=n_members,
         n_weight_zero=n_weight_zero,
         absence_pattern=absence_pattern,
+        n_targets=targets.shape[1] if task != "classification" else 1,
     )

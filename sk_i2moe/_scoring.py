@@ -134,9 +134,19 @@ def check_targets(estimator: object, y: object, unseen_labels: bool = False) -> 
     unknown = np.setdiff1d(y, classes)
     if unknown.size:
         raise ValueError(
-            f"y contains labels {unknown[:5].tolist()} the estimator was not fitted on "
-            f"(classes_={classes.tolist()[:10]})."
+            f"y contains {_first_of(unknown, 5, 'label')} the estimator was not fitted on; it "
+            f"was fitted on {_first_of(classes, 10, 'class', 'classes')} (classes_). Score on "
+            "samples of the fitted classes, or refit with every class in the training data."
         )
+
+
+def _first_of(values: np.ndarray, shown: int, noun: str, plural: str = "") -> str:
+    """``values`` as a list, its first ``shown`` only and saying so where there are more."""
+    listed = values[:shown].tolist()
+    plural = plural or noun + "s"
+    if len(values) <= shown:
+        return f"{plural if len(values) > 1 else noun} {listed}"
+    return f"{len(values)} {plural}, the first {shown} {listed}"
 
 
 def _label_kind(labels: np.ndarray) -> str | None:

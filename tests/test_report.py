@@ -392,6 +392,38 @@ def test_an_expert_shown_worse_than_chance_that_takes_weight_is_named(unique_m1)
     ) in replace(report, table=table).summary()
 
 
+def test_an_expert_shown_better_than_the_mixture_is_named(unique_m1):
+    # a two-output regressor (one output uniqueness of m0, one a synergy of m0 and m1) put
+    # all its weight on uniqueness[m0] while the synergy expert's held-out skill was +0.937
+    # [+0.929, +0.944] against the mixture's +0.511 [+0.462, +0.564]; the summary said only
+    # "Dominant interaction: uniqueness[m0]" (checker helper-103 H1)
+    from dataclasses import replace
+
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=200)
+    assert "alone predicts these samples better than the mixture" not in report.summary()
+    mixture = dict(report.mixture, skill=0.511, skill_low=0.462, skill_high=0.564)
+    table = report.table.copy()
+    columns = ["mean_weight", "skill", "skill_low", "skill_high"]
+    table.loc["synergy", columns] = [0.0, 0.937, 0.929, 0.944]
+    line = (
+        "synergy alone predicts these samples better than the mixture does (skill +0.937 "
+        "[+0.929, +0.944] against +0.511 [+0.462, +0.564]), yet takes 0.00 of the weight: the "
+        "weights leave unused what it learned, so they understate its part in what the data "
+        "hold."
+    )
+    one = replace(report, table=table, mixture=mixture).summary()
+    assert line in one and "One weight per sample serves" not in one
+    two = replace(report, table=table, mixture=mixture, n_targets=2).summary()
+    assert line + " One weight per sample serves all 2 targets" in two
+    assert "fit one model per target (MultiOutputRegressor or MultiOutputClassifier" in two
+    table.loc["synergy", "skill_low"] = 0.564  # the intervals touch (as printed): not shown
+    assert "synergy alone" not in replace(report, table=table, mixture=mixture).summary()
+    table.loc["synergy", ["skill_low", "n_usable"]] = [0.9, report.n_samples - 1]
+    # scored on other samples than the mixture: not compared
+    assert "synergy alone" not in replace(report, table=table, mixture=mixture).summary()
+
+
 def test_shuffled_labels_support_no_interaction():
     rng = np.random.default_rng(0)
     X_all, y_all, _ = make_interaction_classification(
@@ -484,8 +516,25 @@ def test_bad_input_is_named(unique_m1):
         interaction_report(make_pipeline(FunctionTransformer()), X, y)
     with pytest.raises(ValueError, match=r"y has shape \(5,\) but X has 200 samples"):
         interaction_report(clf, X, y[:5])
-    with pytest.raises(ValueError, match=r"labels \[7\] the estimator was not fitted on"):
+    with pytest.raises(
+        ValueError,
+        match=r"y contains label \[7\] the estimator was not fitted on; it was fitted on "
+        r"classes \[0, 1\] \(classes_\)",
+    ):
         interaction_report(clf, X, np.full(200, 7))
+    # long lists are cut, and say so (they were cut to 10 classes silently: helper-103 L3)
+    from copy import copy
+
+    from sk_i2moe._scoring import check_targets
+
+    many = copy(clf)
+    many.classes_ = np.arange(14)
+    with pytest.raises(
+        ValueError,
+        match=r"y contains 6 labels, the first 5 \[20, 21, 22, 23, 24\] the estimator was not "
+        r"fitted on; it was fitted on 14 classes, the first 10 \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]",
+    ):
+        check_targets(many, np.arange(20, 26))
     with pytest.raises(ValueError, match="confidence"):
         interaction_report(clf, X, y, confidence=95)
     import decimal  # decimal.InvalidOperation before
@@ -1041,3 +1090,33 @@ def test_training_rows_are_told_apart_in_any_units(unit):
             clf, {k: v[order] for k, v in X_tr.items()}, y_tr[order], n_bootstrap=50
         )
     assert seen.training_rows
+
+
+def test_the_reason_names_the_class_too_rare_for_the_added_up_model():
+    # one class with 1-4 held-out samples switches the added-up rival off, and with it every
+    # uniqueness and synergy verdict; the reason said "(multi-label targets, or fewer than five
+    # samples of a class)" without naming the class (checker helper-103 M1)
+    rng = np.random.default_rng(0)
+    X = {f"m{m}": rng.normal(size=(600, 4)) for m in range(3)}
+    y = np.array(["low", "mid", "high"])[np.digitize(X["m1"][:, 0], [-0.5, 0.5])]
+    clf = I2MoEClassifier(**STRUCTURE).fit({k: v[:400] for k, v in X.items()}, y[:400])
+    held_out = np.arange(400, 600)
+
+    def reason(n_high):
+        keep = np.concatenate([held_out[y[held_out] != "high"], held_out[y[held_out] == "high"]])
+        keep = keep[: (y[held_out] != "high").sum() + n_high]
+        report = interaction_report(clf, {k: v[keep] for k, v in X.items()}, y[keep])
+        return report.dominant, report.table.loc["uniqueness[m1]", "reason"]
+
+    assert reason(5) == (
+        "uniqueness[m1]",
+        "'m1' alone predicts better than chance and than the others, and the others add little "
+        "to it",
+    )
+    dominant, why = reason(4)
+    assert dominant is None
+    assert why.endswith(
+        "cannot be checked on these held-out data (the added-up model is cross-fitted in 5 "
+        "stratified folds, so it needs 5 held-out samples of every class present; class 'high' "
+        "has 4: add samples of it, or leave its rows out)"
+    )
