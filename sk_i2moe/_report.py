@@ -370,7 +370,7 @@ class InteractionReport:
             that have its modalities) while its own predictions there are
             shown to do worse than chance, every expert scored on every
             sample whose skill interval lies above the mixture's (the weights
-            leave what it learned unused; with several targets, the advice to
+            do not make full use of it; with several targets, the advice to
             fit one model per target), whether the
             expert names are guaranteed, whether samples lack modalities and
             what the absence offsets add for them, whether which modalities
@@ -649,7 +649,7 @@ class InteractionReport:
 
         Those scored on every sample (the mixture's samples) whose skill
         interval lies wholly above the mixture's, both as printed: the
-        weights leave unused what that expert learned. With several targets
+        weights do not make full use of what that expert learned. With several targets
         one weight per sample serves them all, so targets resting on
         different interactions compete for it.
         """
@@ -666,8 +666,8 @@ class InteractionReport:
                 f"{name} alone predicts these samples better than the mixture does (skill "
                 f"{_signed_interval(row.skill, row.skill_low, row.skill_high)} against "
                 f"{_signed_interval(mixture['skill'], mixture['skill_low'], mixture['skill_high'])}"
-                f"), yet takes {row.mean_weight:.2f} of the weight: the weights leave unused "
-                "what it learned, so they understate its part in what the data hold."
+                f"), where it takes {row.mean_weight:.2f} of the weight: the weights do not make "
+                "full use of what it learned, so they understate its part in what the data hold."
                 + (
                     f" One weight per sample serves all {self.n_targets} targets: where the "
                     "targets rest on different interactions, fit one model per target "

@@ -408,9 +408,9 @@ def test_an_expert_shown_better_than_the_mixture_is_named(unique_m1):
     table.loc["synergy", columns] = [0.0, 0.937, 0.929, 0.944]
     line = (
         "synergy alone predicts these samples better than the mixture does (skill +0.937 "
-        "[+0.929, +0.944] against +0.511 [+0.462, +0.564]), yet takes 0.00 of the weight: the "
-        "weights leave unused what it learned, so they understate its part in what the data "
-        "hold."
+        "[+0.929, +0.944] against +0.511 [+0.462, +0.564]), where it takes 0.00 of the weight: "
+        "the weights do not make full use of what it learned, so they understate its part in "
+        "what the data hold."
     )
     one = replace(report, table=table, mixture=mixture).summary()
     assert line in one and "One weight per sample serves" not in one
