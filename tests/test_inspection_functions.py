@@ -262,7 +262,7 @@ def test_labels_the_model_never_saw_are_refused_by_every_inspection_function():
         lambda: modality_importance(clf, X, typo, n_repeats=1),
         lambda: interaction_report(clf, X, typo, n_bootstrap=10),
     ):
-        with pytest.raises(ValueError, match=r"labels \['gnu'\] the estimator was not fitted"):
+        with pytest.raises(ValueError, match=r"label \['gnu'\] the estimator was not fitted"):
             inspect()
     assert clf.score(X, typo) <= clf.score(X, labels)
     # a missing label is named as missing, not as a label never seen (review helper-66 Q3)
