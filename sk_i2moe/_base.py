@@ -1470,7 +1470,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         y : array-like
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights of the scores.
+            Sample weights of the scores, paired with the rows by position (a
+            pandas Series whose index holds ``X``'s row labels in another
+            order is refused).
         scoring : str, callable or None, default=None
             Any scikit-learn scorer name or callable; None is the default
             metric (accuracy for classifiers, R^2 for regressors).

@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import is_classifier
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -166,23 +168,36 @@ def final_estimator(estimator: object, X: object) -> tuple[object, object]:
 
 
 def _models_inside(wrapper: object) -> str:
-    """Where a fitted scikit-learn wrapper keeps its fitted I2MoE models, in words; "" if nowhere.
+    """Where a fitted scikit-learn wrapper keeps its I2MoE models, on which ``y``; "" if nowhere.
 
-    The attributes scikit-learn's wrappers fit: ``estimator_`` and
-    ``regressor_`` (one model), ``estimators_`` (one per class or output),
+    The attributes scikit-learn's wrappers fit: ``estimator_`` (one model,
+    fitted on ``y``), ``regressor_`` (one model, fitted on ``y`` transformed),
+    ``estimators_`` (one per class of a one-vs-rest wrapper, one per output
+    of a multi-output one; others' members are described generically),
     ``calibrated_classifiers_`` (one per fold, each ``.estimator``).
     """
 
-    def is_model(obj: object) -> bool:
+    def is_model(obj: object) -> bool:  # a fitted one (bagging's estimator_ is a template)
         last = obj[-1] if isinstance(obj, Pipeline) else obj
-        return hasattr(last, "_explain_arrays")
+        return hasattr(last, "_explain_arrays") and hasattr(last, "net_")
 
-    for name in ("estimator_", "regressor_"):
-        if is_model(getattr(wrapper, name, None)):
-            return f"it as .{name}"
+    if is_model(getattr(wrapper, "estimator_", None)):
+        return "it as .estimator_, fitted on the same y"
+    if is_model(getattr(wrapper, "regressor_", None)):
+        return (
+            "it as .regressor_, fitted on y transformed (score it against the transformed y, "
+            "e.g. .transformer_.transform(y))"
+        )
     members = getattr(wrapper, "estimators_", None)
     if isinstance(members, list) and members and all(map(is_model, members)):
-        return f"one per class or output as .estimators_[i] (i < {len(members)})"
+        where = f".estimators_[i] (i < {len(members)})"
+        if isinstance(wrapper, OneVsRestClassifier):
+            if len(members) == 1:  # a binary target: one model, of the second class
+                return "it as .estimators_[0], fitted on y == .classes_[1]"
+            return f"one per class as {where}, each fitted on y == .classes_[i]"
+        if isinstance(wrapper, (MultiOutputClassifier, MultiOutputRegressor)):
+            return f"one per output as {where}, each fitted on y[:, i]"
+        return f"its I2MoE models as {where}, each fitted on what the wrapper gave it"
     folds = getattr(wrapper, "calibrated_classifiers_", None)
     if (
         isinstance(folds, list)
@@ -190,7 +205,7 @@ def _models_inside(wrapper: object) -> str:
         and all(is_model(getattr(fold, "estimator", None)) for fold in folds)
     ):
         if len(folds) == 1:
-            return "it as .calibrated_classifiers_[0].estimator"
+            return "it as .calibrated_classifiers_[0].estimator, fitted on the same y"
         return (
             f"one per fold as .calibrated_classifiers_[i].estimator (i < {len(folds)}), each "
             "fitted on part of the training rows"
@@ -370,7 +385,8 @@ class InteractionReport:
             that have its modalities) while its own predictions there are
             shown to do worse than chance, every expert scored on every
             sample whose skill interval lies above the mixture's (the weights
-            do not make full use of it; with several targets, the advice to
+            do not make full use of it; said where its interaction is not
+            supported; with several targets, the advice to
             fit one model per target), whether the
             expert names are guaranteed, whether samples lack modalities and
             what the absence offsets add for them, whether which modalities
@@ -647,32 +663,40 @@ class InteractionReport:
     def _unused_lines(self) -> list[str]:
         """A line per expert shown to predict these samples better alone than the mixture does.
 
-        Those scored on every sample (the mixture's samples) whose skill
-        interval lies wholly above the mixture's, both as printed: the
-        weights do not make full use of what that expert learned. With several targets
-        one weight per sample serves them all, so targets resting on
-        different interactions compete for it.
+        Those scored on every sample (the mixture's samples, at least
+        ``MIN_CLAIM_SAMPLES`` of them) whose skill interval lies wholly above
+        the mixture's, both as printed: the weights do not make full use of
+        what that expert learned. An expert's name is not evidence of what
+        it learned, so the line says where its interaction is not supported.
+        With several targets one weight per sample serves them all, so
+        targets resting on different interactions compete for it.
         """
         table, mixture = self.table, self.mixture
-        if mixture.get("skill_high") is None or not np.isfinite(mixture["skill_high"]):
+        high = mixture.get("skill_high")
+        if self.n_samples < MIN_CLAIM_SAMPLES or high is None or not np.isfinite(high):
             return []
         better = table[
             (table["n_usable"] == self.n_samples)
-            & (table["skill_low"].round(3) > round(float(mixture["skill_high"]), 3))
+            & (table["skill_low"].round(3) > round(float(high), 3))
         ]
         lines = []
         for name, row in better.iterrows():
             lines.append(
                 f"{name} alone predicts these samples better than the mixture does (skill "
                 f"{_signed_interval(row.skill, row.skill_low, row.skill_high)} against "
-                f"{_signed_interval(mixture['skill'], mixture['skill_low'], mixture['skill_high'])}"
-                f"), where it takes {row.mean_weight:.2f} of the weight: the weights do not make "
-                "full use of what it learned, so they understate its part in what the data hold."
+                f"{_signed_interval(mixture['skill'], mixture['skill_low'], high)}), where it "
+                f"takes {row.mean_weight:.2f} of the weight: the weights do not make full use of "
+                "what it learned"
+                + (
+                    "."
+                    if row.supported
+                    else " (its interaction is not supported: its row says why)."
+                )
                 + (
                     f" One weight per sample serves all {self.n_targets} targets: where the "
                     "targets rest on different interactions, fit one model per target "
-                    "(MultiOutputRegressor or MultiOutputClassifier over the estimator) and "
-                    "read a report for each."
+                    "(MultiOutputRegressor or MultiOutputClassifier over the estimator, given a "
+                    "DataFrame or a SliceDict) and read a report for each."
                     if self.n_targets > 1
                     else ""
                 )
@@ -746,7 +770,7 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
     return same
 
 
-def _added_unfit(final: object, targets: np.ndarray, task: str) -> str:
+def _added_unfit(final: object, targets: np.ndarray, task: str, weighted: bool) -> str:
     """Why the added-up model cannot be fitted on these held-out data, in words."""
     if task == "multilabel":
         return "multi-label targets"
@@ -760,18 +784,17 @@ def _added_unfit(final: object, targets: np.ndarray, task: str) -> str:
     ]
     if not rare:
         return "fewer than two classes among the held-out samples"
+    counted = " of positive weight" if weighted else ""
     needs = (
         f"the added-up model is cross-fitted in {CROSS_FIT_FOLDS} stratified folds, so it needs "
-        f"{CROSS_FIT_FOLDS} held-out samples of every class present"
+        f"{CROSS_FIT_FOLDS} held-out samples{counted} of every class present"
     )
     if len(rare) == 1:
         ((label, n),) = rare
-        return f"{needs}; class {label!r} has {n}: add samples of it, or leave its rows out"
+        return f"{needs}; class {label!r} has {n}: add held-out samples of it"
     named = ", ".join(f"{label!r} ({n})" for label, n in rare[:5])
     more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-    return (
-        f"{needs}; classes {named}{more} have fewer: add samples of them, or leave their rows out"
-    )
+    return f"{needs}; classes {named}{more} have fewer: add held-out samples of them"
 
 
 def _distinct_counts(values: np.ndarray) -> np.ndarray:
@@ -1890,7 +1913,7 @@ def interaction_report(
             agree_pairs=upper,
             agree_draws=agree,
             confidence=level,
-            added_unfit=_added_unfit(final, targets, task),
+            added_unfit=_added_unfit(final, targets, task, w is not None),
         )
 
     evidence = evidence_at(confidence)

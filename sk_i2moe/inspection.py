@@ -496,7 +496,9 @@ def expert_scores(
         y)``; None is the estimator's default metric (accuracy, subset
         accuracy for multi-label targets, or R^2), the one ``score`` uses.
     sample_weight : array-like of shape (n_samples,), default=None
-        Sample weights for every score.
+        Sample weights for every score, paired with the rows by position (a
+        pandas Series whose index holds ``X``'s row labels in another order
+        is refused).
 
     Returns
     -------
@@ -599,7 +601,9 @@ def modality_importance(
         in another order are shuffled differently (as in
         :func:`sklearn.inspection.permutation_importance`).
     sample_weight : array-like of shape (n_samples,), default=None
-        Sample weights of the score.
+        Sample weights of the score, paired with the rows by position (a
+        pandas Series whose index holds ``X``'s row labels in another order
+        is refused).
 
     Returns
     -------

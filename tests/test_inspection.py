@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 
-from sk_i2moe import I2MoEClassifier
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
 from sk_i2moe.datasets import make_interaction_classification
 from sk_i2moe.inspection import Explanation, expert_scores
 
@@ -316,6 +316,28 @@ def test_a_fitted_search_stands_for_its_best_estimator(fitted):
     one = CalibratedClassifierCV(clf, cv=2, ensemble=False).fit(X, y)
     with pytest.raises(TypeError, match=r"holds it as \.calibrated_classifiers_\[0\]\.estimator"):
         explain(one, X)
+    # which y each inner model was fitted on, and no "one per class" for other ensembles
+    # (review helper-104 M1, M2)
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.multiclass import OneVsRestClassifier
+
+    small = {"hidden_dim": 8, "max_epochs": 2, "n_members": 1, "n_threads": 1, "random_state": 0}
+    ovr = OneVsRestClassifier(I2MoEClassifier(**small)).fit(X, y)
+    with pytest.raises(TypeError, match=r"holds it as \.estimators_\[0\], fitted on y == "):
+        explain(ovr, X)
+    table = np.hstack([X[name] for name in X])  # bagging takes a table: modalities by position
+    widths = np.cumsum([0] + [X[name].shape[1] for name in X])
+    by_position = {name: list(range(a, b)) for name, a, b in zip(X, widths[:-1], widths[1:])}
+    member = I2MoEClassifier(modalities=by_position, **small)
+    bagged = BaggingClassifier(member, n_estimators=2, random_state=0).fit(table, y)
+    with pytest.raises(TypeError, match=r"holds its I2MoE models as \.estimators_\[i\] \(i < 2\)"):
+        explain(bagged, table)
+    logged = TransformedTargetRegressor(
+        I2MoERegressor(**small), func=np.log1p, inverse_func=np.expm1
+    )
+    with pytest.raises(TypeError, match=r"as \.regressor_, fitted on y transformed"):
+        explain(logged.fit(X, np.abs(y) + 1.0), X)
 
 
 def test_a_hand_built_explanation_refuses_what_would_be_misread():

@@ -409,14 +409,21 @@ def test_an_expert_shown_better_than_the_mixture_is_named(unique_m1):
     line = (
         "synergy alone predicts these samples better than the mixture does (skill +0.937 "
         "[+0.929, +0.944] against +0.511 [+0.462, +0.564]), where it takes 0.00 of the weight: "
-        "the weights do not make full use of what it learned, so they understate its part in "
-        "what the data hold."
+        "the weights do not make full use of what it learned"
     )
     one = replace(report, table=table, mixture=mixture).summary()
-    assert line in one and "One weight per sample serves" not in one
+    assert line + " (its interaction is not supported: its row says why)." in one
+    assert "One weight per sample serves" not in one
+    table.loc["synergy", "supported"] = True
     two = replace(report, table=table, mixture=mixture, n_targets=2).summary()
-    assert line + " One weight per sample serves all 2 targets" in two
-    assert "fit one model per target (MultiOutputRegressor or MultiOutputClassifier" in two
+    assert line + ". One weight per sample serves all 2 targets" in two
+    assert "(MultiOutputRegressor or MultiOutputClassifier over the estimator, given a" in two
+    # too few held-out samples for any claim: no line (review helper-104 L5)
+    nine = replace(report, table=table.assign(n_usable=9), mixture=mixture)
+    assert (
+        "synergy alone" in replace(nine, n_samples=9 + 1, table=table.assign(n_usable=10)).summary()
+    )
+    assert "synergy alone" not in replace(nine, n_samples=9).summary()
     table.loc["synergy", "skill_low"] = 0.564  # the intervals touch (as printed): not shown
     assert "synergy alone" not in replace(report, table=table, mixture=mixture).summary()
     table.loc["synergy", ["skill_low", "n_usable"]] = [0.9, report.n_samples - 1]
@@ -1118,5 +1125,28 @@ def test_the_reason_names_the_class_too_rare_for_the_added_up_model():
     assert why.endswith(
         "cannot be checked on these held-out data (the added-up model is cross-fitted in 5 "
         "stratified folds, so it needs 5 held-out samples of every class present; class 'high' "
-        "has 4: add samples of it, or leave its rows out)"
+        "has 4: add held-out samples of it)"
     )
+
+
+def test_the_report_counts_the_targets_its_weights_serve(unique_m1):
+    # one weight per sample serves every output of a multi-output model (review helper-104 L4)
+    from types import SimpleNamespace
+
+    from sk_i2moe._report import _added_unfit
+
+    clf, X, y = unique_m1
+    assert interaction_report(clf, X, y, n_bootstrap=20).n_targets == 1
+    targets = np.column_stack([X["m1"][:, 0], X["m0"][:, 0]])
+    small = {"hidden_dim": 8, "max_epochs": 2, "n_members": 1, "n_threads": 1, "random_state": 0}
+    reg = I2MoERegressor(**small).fit(X, targets)
+    assert interaction_report(reg, X, targets, n_bootstrap=20).n_targets == 2
+    # several rare classes are named, at most five, with the count of the others
+    final = SimpleNamespace(classes_=np.array(list("abcdefgh")))
+    counts = np.repeat(np.arange(8), [9, 1, 2, 3, 4, 1, 2, 3])
+    why = _added_unfit(final, counts, "classification", weighted=True)
+    assert why.endswith(
+        "needs 5 held-out samples of positive weight of every class present; classes 'b' (1), "
+        "'c' (2), 'd' (3), 'e' (4), 'f' (1) and 2 more have fewer: add held-out samples of them"
+    )
+    assert _added_unfit(final, counts, "multilabel", weighted=False) == "multi-label targets"
