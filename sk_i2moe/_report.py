@@ -1114,6 +1114,10 @@ class _Evidence:
     not measured.
     ``undefined`` marks, per expert (the mixture last), a skill that cannot
     be measured: the samples it is scored on all have the same target.
+    ``added_unfit`` says in words why the added-up model cannot be fitted
+    on these samples, for the reasons that need it (the report names the
+    rare classes; the default, the general rule, serves evidence built by
+    hand).
     """
 
     names: list[str]
@@ -1881,6 +1885,8 @@ def interaction_report(
     agree = _shared_information(draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS))
     probe_draws = _skill(draws["probe"], draws["probe_chances"], floor) if probed else None
 
+    added_unfit = _added_unfit(final, targets, task, w is not None)
+
     def evidence_at(level: float) -> _Evidence:
         """The rules' inputs with intervals at ``level``, from the same resamples."""
 
@@ -1913,7 +1919,7 @@ def interaction_report(
             agree_pairs=upper,
             agree_draws=agree,
             confidence=level,
-            added_unfit=_added_unfit(final, targets, task, w is not None),
+            added_unfit=added_unfit,
         )
 
     evidence = evidence_at(confidence)
