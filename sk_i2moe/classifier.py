@@ -20,12 +20,14 @@ from ._docstrings import fill_doc
 from ._fit_rules import CALIBRATION_FOLDS
 from ._modalities import (
     absent_modalities,
+    fitting_a_part,
     fitting_parts,
     float32_ratios,
     refuse_missing_labels,
     target_names,
 )
 from ._net import I2MoENet, I2MoENetClassifier, class_probabilities, label_probabilities
+from ._warn import warn
 from .nn import DEFAULTS, fit_temperature
 from .nn.calibration import calibratable
 
@@ -245,6 +247,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             Where few training rows (and fewer than half of them) have a
             modality: its experts learn from those rows alone, too few to
             check them (:ref:`missing-modalities-few-rows` says how few).
+            And where a column of a multi-label ``y`` takes one value in
+            every training row: that label can only be learned as a constant.
 
         Examples
         --------
@@ -291,6 +295,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                     f"y has {y.shape[1]} labels, but the model was fitted with "
                     f"{len(self.classes_)}."
                 )
+            if not fitting_a_part():  # the fit of the whole says it
+                self._warn_constant_labels(y)
             return y.astype(np.float32)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -309,6 +315,31 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
                 f"(classes_={self.classes_.tolist()}); warm_start cannot add classes."
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def _warn_constant_labels(self, y: np.ndarray) -> None:
+        """Warn of multi-label columns that the training rows hold at one value only.
+
+        Such a label can only be learned as a constant (a probability near 0
+        or 1 whatever the input), and the interaction report pools it with
+        the others.
+        """
+        names = self.target_names_ if self.target_names_ is not None else range(y.shape[1])
+        never = [name for name, column in zip(names, y.T) if not column.any()]
+        always = [name for name, column in zip(names, y.T) if column.all()]
+        if not never and not always:
+            return
+        parts = [
+            f"{kind} {listed}"
+            for kind, listed in (("never positive:", never), ("always positive:", always))
+            if listed
+        ]
+        warn(
+            f"Some labels take one value in every training row ({'; '.join(parts)}). The "
+            "model can only learn them as constants (a probability near 0 or 1 whatever the "
+            "input), and interaction_report pools them with the other labels. Check the label "
+            "matrix, or leave such columns out of y.",
+            UserWarning,
+        )
 
     def _loss_weights(self, y_encoded: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
         """``sample_weight`` times each row's class weight (``class_weight``).

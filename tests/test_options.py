@@ -1,5 +1,7 @@
 """Every backbone, task and ablation trains through the estimators."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -296,3 +298,27 @@ def test_structure_constraint_in_regression(views):
     assert np.isfinite(reg.history_[:, "modality_loss"]).all()
     assert reg.history_[-1, "train_loss"] < reg.history_[0, "train_loss"]
     assert reg.explain(X).expert_outputs.shape == (96, 5, 1)
+
+
+def test_a_label_of_one_value_in_every_training_row_is_warned_of(views):
+    # a multi-label column never positive in training was fitted and reported on silently: the
+    # model can only learn it as a constant (checker helper-103 L3)
+    X, _ = views
+    named = pd.DataFrame(
+        {
+            "cardiac": (X["a"][:, 0] > 0).astype(int),
+            "renal": np.zeros(96, dtype=int),
+            "hepatic": np.ones(96, dtype=int),
+        }
+    )
+    quick = {**SMALL, "max_epochs": 1}
+    with pytest.warns(UserWarning, match=r"never positive: \['renal'\]; always positive: "):
+        I2MoEClassifier(**quick).fit(X, named)
+    # the fits on parts (calibration folds of a small fit) do not say it again
+    with pytest.warns(UserWarning) as caught:
+        I2MoEClassifier(**{**quick, "early_stopping": "auto"}).fit(X, named.to_numpy())
+    said = [w for w in caught if "take one value in every training row" in str(w.message)]
+    assert len(said) == 1 and "never positive: [1]; always positive: [2]" in str(said[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        I2MoEClassifier(**quick).fit(X, named[["cardiac"]].assign(other=1 - named["cardiac"]))
