@@ -257,9 +257,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
     def _check_score_target(self, X: object, y: object, sample_weight: object) -> None:
         """What ``score`` checks of ``y`` and ``sample_weight`` before scikit-learn's scoring."""
         refuse_signalling_target(y)
-        rows = row_labels(X)
-        refuse_reordered_rows(rows, y)
-        refuse_reordered_rows(rows, sample_weight, "sample_weight")
+        refuse_reordered_rows(row_labels(X), y, sample_weight)
         check_target_names(getattr(self, "target_names_", None), y, scoring=True)
         check_targets(self, y, unseen_labels=True)
 
@@ -356,9 +354,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         )
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
-        rows = row_labels(X)
-        refuse_reordered_rows(rows, y)
-        refuse_reordered_rows(rows, sample_weight, "sample_weight")
+        refuse_reordered_rows(row_labels(X), y, sample_weight)
         if reuse:  # the outputs keep the first fit's names (before rows are left out)
             check_target_names(getattr(self, "target_names_", None), y)
         given_weights = check_sample_weight(sample_weight, n_samples)

@@ -1037,8 +1037,8 @@ class ModalitySpec:
         return data
 
 
-def refuse_reordered_rows(rows: np.ndarray | None, values: object, name: str = "y") -> None:
-    """Refuse ``y`` or ``sample_weight`` whose row index holds ``X``'s row labels in another order.
+def refuse_reordered_rows(rows: np.ndarray | None, y: object, sample_weight: object) -> None:
+    """Refuse a ``y`` or ``sample_weight`` whose row index holds ``X``'s rows in another order.
 
     Rows are paired by position (as in scikit-learn), so a ``y`` (or
     ``sample_weight``) Series sorted otherwise than ``X`` would give each
@@ -1054,28 +1054,31 @@ def refuse_reordered_rows(rows: np.ndarray | None, values: object, name: str = "
     ----------
     rows : ndarray or None
         ``X``'s row labels (:func:`row_labels`), None when it has none.
-    values : object
-        The targets or the sample weights; only a pandas object has row labels.
-    name : {"y", "sample_weight"}, default="y"
-        What ``values`` is, for the message.
+    y : object
+        The targets; only a pandas object has row labels.
+    sample_weight : object
+        The sample weights (or None); likewise.
     """
-    index = getattr(values, "index", None)
-    if rows is None or not isinstance(index, pd.Index) or len(index) != len(rows):
+    if rows is None:
         return
     given = pd.Index(rows, dtype=object)
-    if index.equals(given) or pd.Index(index, dtype=object).equals(given):
-        return
-    if _label_counts(index) == _label_counts(rows):
-        what = "target" if name == "y" else "weight"
-        raise ValueError(
-            f"{name}'s row index holds the labels of X's rows in another order. Rows are "
-            "paired by position, as in scikit-learn, so if those labels name the same samples "
-            f"each sample would get another's {what}. If {name} comes from the same table as "
-            f"X, align it: {name} = {name}.loc[X.index] (for a dict, the index of its "
-            f"DataFrame modalities). If {name} is already in X's row order and its index only "
-            f"numbers the positions (as pd.Series(values) does), do not reindex it: pass "
-            f"{name}.to_numpy() or {name}.set_axis(X.index)."
-        )
+    for name, values in (("y", y), ("sample_weight", sample_weight)):
+        index = getattr(values, "index", None)
+        if not isinstance(index, pd.Index) or len(index) != len(rows):
+            continue
+        if index.equals(given) or pd.Index(index, dtype=object).equals(given):
+            continue
+        if _label_counts(index) == _label_counts(rows):
+            what = "target" if name == "y" else "weight"
+            raise ValueError(
+                f"{name}'s row index holds the labels of X's rows in another order. Rows are "
+                "paired by position, as in scikit-learn, so if those labels name the same "
+                f"samples each sample would get another's {what}. If {name} comes from the "
+                f"same table as X, align it: {name} = {name}.loc[X.index] (for a dict, the "
+                f"index of its DataFrame modalities). If {name} is already in X's row order "
+                "and its index only numbers the positions (as pd.Series(values) does), do not "
+                f"reindex it: pass {name}.to_numpy() or {name}.set_axis(X.index)."
+            )
 
 
 def column_groups(

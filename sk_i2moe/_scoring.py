@@ -222,8 +222,7 @@ def check_score_arguments(
             "row of X."
         )
     refuse_signalling_target(y)
-    refuse_reordered_rows(rows, y)
-    refuse_reordered_rows(rows, sample_weight, "sample_weight")
+    refuse_reordered_rows(rows, y, sample_weight)
     check_target_names(getattr(estimator, "target_names_", None), y, scoring=True)
     check_targets(estimator, y)
     if scoring is not None and not callable(scoring):
