@@ -1339,6 +1339,19 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             )
         return outputs
 
+    def _synergy_joint(self, arrays: list[np.ndarray]) -> np.ndarray | None:
+        """The synergy expert's joint term on validated arrays, in ``explain``'s output space.
+
+        ``(n, C)``: the synergy expert's output less terms that are sums over
+        the modalities (:meth:`~sk_i2moe.nn.StructuredInteractionMoE.synergy_joint`),
+        members averaged, mapped as the experts' outputs are. None where the
+        mixture's synergy expert is not built to its kind.
+        """
+        batch_size = resolve_batch_size(self.batch_size, arrays[0].shape[0])
+        with torch_threads(self.n_threads):
+            joint = self.net_.forward_synergy_joint(ModalityDataset(arrays), batch_size)
+        return None if joint is None else self._to_output_space(joint)
+
     def _forward(self, X: object) -> dict[str, np.ndarray]:
         """Check the fit, validate ``X`` and evaluate the mixture on it."""
         check_is_fitted(self, "net_")

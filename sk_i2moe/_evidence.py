@@ -576,6 +576,11 @@ def _additive_surrogates(
     side is the surrogate (one forward pass per modality). An expert whose
     name says synergy must predict better than every one of them on at least
     one modality: otherwise its prediction is a sum across the modalities.
+    Where the expert is a synergy expert built to its kind, whose output is
+    a joint term plus terms that are sums over the modalities
+    (``final._synergy_joint``), those terms cancel on the right-hand side and
+    only the joint term is evaluated on the swapped rows (one pass of that
+    expert's backbone instead of the whole mixture): the same surrogate.
 
     ``own`` is the expert's output ``(n, C)`` on ``arrays``; ``absent``
     ``(n, M)`` which modalities each sample lacks (None: none); ``partner``
@@ -591,10 +596,15 @@ def _additive_surrogates(
     n = arrays[0].shape[0]
     present = np.ones((n, len(arrays)), dtype=bool) if absent is None else ~absent
     paired = (partner != np.arange(n)) & (present == present[partner]).all(axis=1)
+    joint = final._synergy_joint(arrays) if final.expert_names_[expert] == "synergy" else None
     surrogates = []
     for m in range(len(arrays)):
         swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
-        # row i: sample i with modality m from its partner, s(m_j, rest_i)
-        out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
-        surrogates.append(out[partner] + out - own[partner])
+        if joint is None:
+            # row i: sample i with modality m from its partner, s(m_j, rest_i)
+            out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
+            surrogates.append(out[partner] + out - own[partner])
+        else:  # the per-modality terms of s(m_j, rest_i) and s(m_i, rest_j) cancel
+            change = np.asarray(final._synergy_joint(swapped), np.float64) - joint
+            surrogates.append(own + change + change[partner])
     return surrogates, present & paired[:, None]

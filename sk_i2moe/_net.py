@@ -25,6 +25,7 @@ from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.utils import to_tensor
 
 from ._data import BatchLoader, ModalityDataset, drop_modalities, stream_blocks
+from .nn._dtypes import at_least_float32
 from .nn.models import MixtureOutput
 
 
@@ -393,6 +394,39 @@ class I2MoENet(NeuralNet):
                 if (value := getattr(output, name, None)) is not None:
                     parts.setdefault(name, []).append(value.float().cpu().numpy())
         return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+    def forward_synergy_joint(self, dataset: ModalityDataset, batch_size: int) -> np.ndarray | None:
+        """The synergy expert's joint term on ``dataset``, members averaged (evaluation mode).
+
+        :meth:`~sk_i2moe.nn.StructuredInteractionMoE.synergy_joint` of every
+        member, averaged as the members' expert outputs are, ``batch_size``
+        rows at a time, without gradients. None where a member has no such
+        term (a mixture whose synergy expert is not built to its kind).
+
+        Parameters
+        ----------
+        dataset : ModalityDataset
+            The rows to evaluate.
+        batch_size : int
+            Rows per forward pass.
+
+        Returns
+        -------
+        ndarray of shape (n, C) or None
+            float32.
+        """
+        members = getattr(self.module_, "members", [self.module_])
+        if not all(hasattr(member, "synergy_joint") for member in members):
+            return None
+        self._set_training(False)
+        chunks = []
+        for batch in BatchLoader(dataset, batch_size):
+            x = to_tensor(batch[0], device=self.device)
+            with torch.no_grad(), self.autocast():
+                joint = [m.synergy_joint(x["inputs"], x.get("present")) for m in members]
+            mean = torch.stack([at_least_float32(j) for j in joint]).mean(0)
+            chunks.append(mean.float().cpu().numpy())
+        return np.concatenate(chunks)
 
 
 class I2MoENetClassifier(ClassifierMixin, I2MoENet):

@@ -460,3 +460,50 @@ def test_a_model_converted_to_float64_trains_and_predicts_in_float64(kind, fusio
     single = model.float()([x.float() for x in xs])
     assert single.logits.dtype == torch.float32
     torch.testing.assert_close(out.logits.float(), single.logits, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "fusion, fusion_kwargs",
+    [
+        ("mlp", {}),
+        ("mlp", {"n_layers": 0}),
+        ("mlp", {"n_layers": 1}),
+        ("early", {}),
+        ("transformer", {}),
+    ],
+)
+def test_the_synergy_expert_is_its_joint_term_plus_a_sum_over_the_modalities(fusion, fusion_kwargs):
+    # synergy_joint is f(x) of f(x) - sum_m f(x_m alone) + (M - 1) f(none): the rest is
+    # additive, so the four-point identity of a swap holds for it exactly (the report's
+    # swap test evaluates only this term on the swapped rows)
+    torch.manual_seed(0)
+    model = StructuredInteractionMoE(
+        [4, 3, 2], n_outputs=2, hidden_dim=8, fusion=fusion, fusion_kwargs=fusion_kwargs
+    ).eval()
+    model.set_output_temperature(torch.tensor(1.7))
+    xs = [torch.randn(10, d) for d in (4, 3, 2)]
+    present = torch.rand(10, 3) > 0.3
+    with torch.no_grad():
+        joint = model.synergy_joint(xs, present)
+        tokens = model.embed(xs, present)
+        clean = model.fusion(tokens).logits[model.n_experts - 2] / 1.7
+        torch.testing.assert_close(joint, clean)
+
+        def rest(xs, present):  # the synergy expert's output less its joint term
+            synergy = model(xs, present).expert_logits[:, model.n_experts - 2]
+            return synergy - model.synergy_joint(xs, present)
+
+        partner = torch.tensor([1, 0, 3, 2, 5, 4, 7, 6, 9, 8])
+        for m in range(3):
+            swapped = [x[partner] if k == m else x for k, x in enumerate(xs)]
+            mask = present.clone()
+            mask[:, m] = present[partner, m]
+            joined = rest(swapped, mask)
+            assert not torch.allclose(joined, rest(xs, present), atol=1e-3)
+            # r(m_i, rest_j) + r(m_j, rest_i) == r(m_i, rest_i) + r(m_j, rest_j)
+            torch.testing.assert_close(
+                joined + joined[partner],
+                rest(xs, present) + rest(xs, present)[partner],
+                atol=1e-5,
+                rtol=1e-5,
+            )

@@ -83,6 +83,11 @@ class MLPFusion(nn.Module):
         pooled = pool_modalities(tokens, self.n_modalities)
         return FusionOutput(*self.mlp(pooled, n_variants, shared=True))
 
+    def forward_expert(self, tokens: torch.Tensor, expert: int) -> torch.Tensor:
+        """Expert ``expert``'s logits ``[N, C]`` from :meth:`forward`, the others not computed."""
+        pooled = pool_modalities(tokens, self.n_modalities)
+        return self.mlp.logits_of(pooled, slice(expert, expert + 1), shared=True)[0]
+
     def forward_variants(
         self,
         tokens: torch.Tensor,

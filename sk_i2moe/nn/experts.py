@@ -410,6 +410,17 @@ class ExpertMLP(nn.Module):
             return self.head(h), h
         return self.forward_from_first(self.hidden[0](x, shared=shared), n_variants)
 
+    def logits_of(self, x: torch.Tensor, experts: slice, shared: bool = False) -> torch.Tensor:
+        """The output of :meth:`forward` for the weight sets ``experts`` only.
+
+        ``experts`` is a slice of the first leading axis; ``x`` is as in
+        :meth:`forward` (with ``shared=False``, only the sliced sets' inputs).
+        The other sets are not computed.
+        """
+        first = self.hidden[0] if self.hidden else self.head
+        out = _batched_affine(x, first.weight[experts], first.bias[experts], shared)
+        return self.forward_from_first(out, 1, experts)[0] if self.hidden else out
+
     def forward_from_first(
         self, pre: torch.Tensor, n_variants: int = 1, experts: slice = slice(None)
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1484,6 +1484,47 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
             gate_loss=passes.aux_loss,
         )
 
+    def synergy_joint(
+        self, xs: Sequence[torch.Tensor], present: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The synergy expert's output less its terms that are sums over the modalities.
+
+        The synergy expert outputs ``f(x) - sum_m f(x_m alone) + (M - 1)
+        f(none)``; everything after ``f(x)`` is a sum of one function per
+        modality (its value or its absence) and a constant. This returns
+        ``f(x)``, as a fitted mixture reports its experts' outputs (divided
+        by the output temperature; evaluation mode), so a change of the
+        inputs changes the synergy expert's output by this one's change plus
+        per-modality terms. It costs one pass of the synergy expert's
+        backbone on the clean rows, where :meth:`forward` costs all the
+        experts on ``M + 1`` rows per sample.
+
+        Parameters
+        ----------
+        xs : sequence of Tensor
+            One ``[B, d_m]`` tensor per modality, in the constructor's order.
+        present : Tensor, optional
+            ``[B, M]`` bool: which modalities each sample has (all when None).
+
+        Returns
+        -------
+        Tensor
+            ``[B, C]``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sk_i2moe.nn import StructuredInteractionMoE
+        >>> model = StructuredInteractionMoE([5, 3], n_outputs=2, hidden_dim=16).eval()
+        >>> model.synergy_joint([torch.randn(4, 5), torch.randn(4, 3)]).shape
+        torch.Size([4, 2])
+        """
+        tokens = self.embed(xs, present)
+        synergy = self.n_experts - 2  # synergy, then redundancy, after the uniqueness experts
+        one = getattr(self.fusion, "forward_expert", None)
+        joint = one(tokens, synergy) if one is not None else self.fusion(tokens).logits[synergy]
+        return self._calibrated(joint)
+
     def mix(
         self,
         parts: ExpertPass,
