@@ -232,12 +232,19 @@ def _interval(draws: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndar
 def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
     """Lower ends ``(k,)`` that hold for all the columns of ``draws`` ``(B, k)`` at once.
 
-    Each column's mean over the resamples minus the ``(1 + confidence) / 2``
-    quantile of the largest amount by which any column of a resample falls
-    below its mean (a max-type bootstrap bound). "Some column's lower end is
-    above 0" is then a claim at the level of one percentile interval's lower
-    end, whatever the number of columns; for one column the bound *is* that
-    lower end. NaN for a column without a finite draw.
+    A studentised max-type bootstrap bound. Each column's scale is how far
+    below its mean its own percentile lower end lies (the ``(1 + confidence)
+    / 2`` quantile of its resamples' shortfalls); a resample's shortfall is
+    the largest number of those scales by which any of its columns falls
+    below its mean; each column's lower end is its mean less the ``(1 +
+    confidence) / 2`` quantile of those shortfalls times its own scale.
+    "Some column's lower end is above 0" is then a claim at the level of one
+    percentile interval's lower end, whatever the number of columns; for one
+    column the bound *is* that lower end. Measured in its own scale, a
+    column that varies little is not held to the shortfalls of one that
+    varies much (a pair of copies of one modality, whose agreement barely
+    varies, beside pairs of separate modalities). A column that does not
+    fall below its mean is its mean; NaN for a column without a finite draw.
     """
     out = np.full(draws.shape[1], np.nan)
     measured = np.isfinite(draws).any(axis=0)
@@ -245,9 +252,14 @@ def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
         return out
     kept = draws[:, measured]
     centre = np.nanmean(kept, axis=0)
+    level = 100 * (1 + confidence) / 2
+    scale = np.nanpercentile(centre - kept, level, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = np.where(scale > 0, (centre - kept) / scale, 0.0)
     # a resample that could use no column is left out
-    shortfall = np.nanmax((centre - kept)[np.isfinite(kept).any(axis=1)], axis=1)
-    out[measured] = centre - np.percentile(shortfall, 100 * (1 + confidence) / 2)
+    rows = np.isfinite(kept).any(axis=1)
+    shortfall = np.nanmax(np.where(np.isfinite(kept), scaled, np.nan)[rows], axis=1)
+    out[measured] = centre - np.percentile(shortfall, level) * np.maximum(scale, 0.0)
     return out
 
 
