@@ -236,15 +236,17 @@ def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
     below its mean its own percentile lower end lies (the ``(1 + confidence)
     / 2`` quantile of its resamples' shortfalls); a resample's shortfall is
     the largest number of those scales by which any of its columns falls
-    below its mean; each column's lower end is its mean less the ``(1 +
-    confidence) / 2`` quantile of those shortfalls times its own scale.
-    "Some column's lower end is above 0" is then a claim at the level of one
-    percentile interval's lower end, whatever the number of columns; for one
-    column the bound *is* that lower end. Measured in its own scale, a
-    column that varies little is not held to the shortfalls of one that
-    varies much (a pair of copies of one modality, whose agreement barely
-    varies, beside pairs of separate modalities). A column that does not
-    fall below its mean is its mean; NaN for a column without a finite draw.
+    below its mean; each column's lower end is its mean less its scale times
+    the ``(1 + confidence) / 2`` quantile of the shortfalls of the resamples
+    in which it is measured (at least 1 scale, so never above its own
+    percentile lower end). "Some column's lower end is above 0" is then a
+    claim at the level of one percentile interval's lower end, whatever the
+    number of columns. Measured in its own scale, a column that varies
+    little is not held to the shortfalls of one that varies much (a pair of
+    copies of one modality, whose agreement barely varies, beside pairs of
+    separate modalities). One column's bound is its percentile lower end; of
+    several, a column whose percentile lower end is not below its mean gets
+    its mean. NaN for a column without a finite draw.
     """
     out = np.full(draws.shape[1], np.nan)
     measured = np.isfinite(draws).any(axis=0)
@@ -254,12 +256,19 @@ def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
     centre = np.nanmean(kept, axis=0)
     level = 100 * (1 + confidence) / 2
     scale = np.nanpercentile(centre - kept, level, axis=0)
+    if kept.shape[1] == 1:
+        out[measured] = centre - scale
+        return out
+    finite = np.isfinite(kept)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scaled = np.where(scale > 0, (centre - kept) / scale, 0.0)
-    # a resample that could use no column is left out
-    rows = np.isfinite(kept).any(axis=1)
-    shortfall = np.nanmax(np.where(np.isfinite(kept), scaled, np.nan)[rows], axis=1)
-    out[measured] = centre - np.percentile(shortfall, level) * np.maximum(scale, 0.0)
+        scaled = np.where(
+            finite & (scale > 0), (centre - kept) / scale, np.where(finite, 0.0, np.nan)
+        )
+    shortfall = np.full(len(kept), np.nan)
+    rows = finite.any(axis=1)  # a resample that could use no column is left out
+    shortfall[rows] = np.nanmax(scaled[rows], axis=1)
+    multiple = np.array([np.percentile(shortfall[finite[:, j]], level) for j in range(len(scale))])
+    out[measured] = centre - np.maximum(multiple, 1.0) * np.maximum(scale, 0.0)
     return out
 
 
@@ -608,7 +617,9 @@ def _additive_surrogates(
     n = arrays[0].shape[0]
     present = np.ones((n, len(arrays)), dtype=bool) if absent is None else ~absent
     paired = (partner != np.arange(n)) & (present == present[partner]).all(axis=1)
-    joint = final._synergy_joint(arrays) if final.expert_names_[expert] == "synergy" else None
+    joint_of = getattr(final, "_synergy_joint", None)  # None: a stand-in for a fitted estimator
+    synergy = joint_of is not None and final.expert_names_[expert] == "synergy"
+    joint = joint_of(arrays) if synergy else None
     surrogates = []
     for m in range(len(arrays)):
         swapped = [a[partner] if k == m else a for k, a in enumerate(arrays)]
@@ -617,6 +628,6 @@ def _additive_surrogates(
             out = np.asarray(final._explain_arrays(swapped).expert_outputs, np.float64)[:, expert]
             surrogates.append(out[partner] + out - own[partner])
         else:  # the per-modality terms of s(m_j, rest_i) and s(m_i, rest_j) cancel
-            change = np.asarray(final._synergy_joint(swapped), np.float64) - joint
+            change = np.asarray(joint_of(swapped), np.float64) - joint
             surrogates.append(own + change + change[partner])
     return surrogates, present & paired[:, None]

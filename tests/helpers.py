@@ -96,9 +96,6 @@ class FixedExpertsClassifier(ClassifierMixin, BaseEstimator):
     def _predict_outputs(self, outputs):
         return self.classes_[outputs.argmax(axis=1)]
 
-    def _synergy_joint(self, arrays):
-        return None  # fixed functions: no joint term is known, the swap test evaluates them
-
     def _explain_arrays(self, arrays):
         from sk_i2moe.inspection import Explanation
 

@@ -742,13 +742,8 @@ def test_the_additive_surrogate_is_exact_for_sums_and_misses_products():
     from sk_i2moe._evidence import _additive_surrogates, _swap_partners
 
     class Expert:  # a fitted estimator's explain pass, for one expert of a given output
-        expert_names_ = ["synergy"]
-
         def __init__(self, fn):
             self.fn = fn
-
-        def _synergy_joint(self, arrays):
-            return None  # no joint term known: the swapped rows are evaluated
 
         def _explain_arrays(self, arrays):
             return SimpleNamespace(expert_outputs=self.fn(*arrays)[:, None, None])

@@ -35,6 +35,14 @@ def test_the_simultaneous_low_end_is_the_percentile_one_for_one_column():
     together = _simultaneous_low(draws, 0.9)
     assert (together < _interval(draws, 0.9)[0]).all()  # a bound for all columns at once
     assert np.isnan(_simultaneous_low(np.full((10, 2), np.nan), 0.9)).all()
+    # one column whose percentile lower end lies above its mean: that end (review helper-106)
+    skewed = np.where(np.random.default_rng(1).random(1000) < 0.99, 1.0, -100.0)[:, None]
+    np.testing.assert_allclose(_simultaneous_low(skewed, 0.95), _interval(skewed, 0.95)[0])
+    # a column measured in half the resamples, beside that one: never above its own end
+    half = np.random.default_rng(2).normal(size=(1000, 1))
+    half[:500] = np.nan
+    both = np.hstack([half, skewed])
+    assert _simultaneous_low(both, 0.95)[0] <= _interval(both, 0.95)[0][0] + 1e-12
 
 
 def test_a_copy_of_a_modality_shares_beside_a_modality_that_adds_to_it():

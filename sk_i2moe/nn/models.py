@@ -1492,12 +1492,13 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         The synergy expert outputs ``f(x) - sum_m f(x_m alone) + (M - 1)
         f(none)``; everything after ``f(x)`` is a sum of one function per
         modality (its value or its absence) and a constant. This returns
-        ``f(x)``, as a fitted mixture reports its experts' outputs (divided
-        by the output temperature; evaluation mode), so a change of the
-        inputs changes the synergy expert's output by this one's change plus
-        per-modality terms. It costs one pass of the synergy expert's
-        backbone on the clean rows, where :meth:`forward` costs all the
-        experts on ``M + 1`` rows per sample.
+        ``f(x)`` divided by the output temperature, as a fitted mixture in
+        evaluation mode reports its experts' outputs, so that there a change
+        of the inputs changes the synergy expert's output by this one's
+        change plus per-modality terms. The caller sets the mode (in
+        training mode dropout applies, with its own masks). It costs one pass
+        of the synergy expert's backbone on the clean rows, where
+        :meth:`forward` costs all the experts on ``M + 1`` rows per sample.
 
         Parameters
         ----------
