@@ -37,6 +37,9 @@ PROBE_COMPONENTS = 256
 #: bootstrap intervals of fewer are far too narrow, and the cross-fitted rivals below need
 #: as many
 MIN_CLAIM_SAMPLES = 2 * CROSS_FIT_FOLDS
+#: fixed-point steps that move the mixture's outputs to these samples' rates
+#: (:func:`_base_rates`); each multiplies the mean prediction's error by far less than 1
+RATE_MATCH_STEPS = 100
 
 
 def _content_order(columns: list[np.ndarray]) -> np.ndarray:
@@ -95,6 +98,55 @@ def _predictions(outputs: np.ndarray, task: str) -> np.ndarray:
     if task == "multilabel":
         return 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, overflow-free
     return outputs
+
+
+def _base_rates(
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    task: str,
+    weights: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Each output's mean over the samples, the mixture's mean prediction, and both matched.
+
+    ``outputs`` ``(n, C)`` are the mixture's outputs as the report scores
+    them (logits, or outputs in the report's units), ``targets`` the encoded
+    targets (class indices, or ``(n, C)`` labels or outputs). A model whose
+    predictions fit samples like these predicts their class rates (or mean
+    target) on average; where the training rows had another balance of
+    classes, or these samples' features are shifted from the training
+    rows', it does not. Returns ``observed`` and ``predicted`` ``(C,)``
+    (means, weighted where ``weights`` are given) and ``matched`` ``(n,
+    C)``, the outputs shifted by one constant per column so that their mean
+    prediction is ``observed``: what calibration to these samples' rates
+    alone, fitted on them (one number per column), would make of the
+    mixture.
+    """
+    n = len(targets)
+    if task == "classification":
+        observed = np.zeros((n, outputs.shape[1]))
+        observed[np.arange(n), targets] = 1.0
+    else:
+        observed = np.asarray(targets, dtype=np.float64).reshape(n, -1)
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    rates = w @ observed / w.sum()
+    shifted = np.array(outputs, dtype=np.float64)
+    if task == "regression":
+        shifted += rates - w @ shifted / w.sum()
+    else:  # logits: each column moved by the log of the ratio of the rates, to a fixed point
+        goal = np.clip(rates, 0.5 / n, 1 - 0.5 / n)
+        for _ in range(RATE_MATCH_STEPS):
+            mean = np.clip(w @ _predictions(shifted, task) / w.sum(), 1e-12, 1 - 1e-12)
+            step = np.log(goal / mean)
+            if task == "multilabel":  # each label on its own: the log of the odds' ratio
+                step = step - np.log((1 - goal) / (1 - mean))
+            shifted += step
+            if np.abs(step).max() < 1e-9:
+                break
+    return {
+        "observed": rates,
+        "predicted": w @ _predictions(np.asarray(outputs, dtype=np.float64), task) / w.sum(),
+        "matched": shifted,
+    }
 
 
 def _chance_losses(

@@ -58,6 +58,7 @@ from ._evidence import (
     _absence_losses,
     _added_up,
     _additive_surrogates,
+    _base_rates,
     _beyond_label,
     _bootstrap_means,
     _chance_floor,
@@ -99,6 +100,10 @@ ADDED_SHARE = 0.05
 #: the least difference of the absent samples' skills, with and without the absence
 #: offsets, that the summary reads as the absence informing the predictions (or harming them)
 ABSENCE_MARGIN = 0.01
+#: how much higher the mixture's skill must be with its outputs matched to the held-out
+#: samples' rates (one shift per class, label or output) for the summary to say that the
+#: predictions do not average to them: a tenth of the chance-level loss
+BASE_RATE_GAIN = 0.1
 #: the least weight (on the samples that have its modalities) of an expert whose own held-out
 #: predictions are shown to do worse than chance that the summary names as pulling the
 #: mixture's predictions down (a regressor's noise expert at 0.067-0.091 cost 0.016-0.036 R^2)
@@ -342,6 +347,17 @@ class InteractionReport:
         The targets the mixture's weights serve at once: the outputs of a
         multi-output regressor or the labels of a multi-label classifier
         (their scores are pooled); 1 otherwise.
+    base_rates : DataFrame or None
+        One row per class (label, output): ``observed``, its rate (mean)
+        in these samples, ``predicted``, the mixture's mean prediction of
+        it, ``z``, their difference over its standard error, and
+        ``shifted``, whether the difference is beyond chance at
+        ``confidence`` (Bonferroni over the rows; for two classes one test).
+        A model fitted to another balance of classes, or samples whose
+        features are shifted from the training rows' (another site, a
+        recalibrated assay), predicts rates these samples do not have; the
+        skills, measured against these samples' rates, are then understated
+        and :meth:`summary` says so. None where not recorded.
     """
 
     table: pd.DataFrame
@@ -362,6 +378,7 @@ class InteractionReport:
     n_weight_zero: int = 0
     absence_pattern: dict | None = field(default=None, repr=False)
     n_targets: int = 1
+    base_rates: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """Hold ``ties`` as a tuple (a list given to ``dataclasses.replace`` stays mutable)."""
@@ -376,7 +393,9 @@ class InteractionReport:
             A few lines: what was evaluated (and with how many resamples,
             saying where they are too few), a warning where the samples look
             like the training rows, what an ensemble's weight intervals are,
-            the mixture's held-out skill, the
+            the mixture's held-out skill, whether its predictions miss these
+            samples' rates by enough to understate every skill
+            (:attr:`base_rates`), the
             dominant interaction (or that none is supported), any other
             supported expert not shown to weigh less (:attr:`ties`), whether it
             holds with other interval levels, the expert the mixture leans
@@ -434,6 +453,7 @@ class InteractionReport:
             f"Mixture: {self.metric} {m['score']:.3f}; skill "
             f"{_signed_interval(m['skill'], m['skill_low'], m['skill_high'])} (share of the "
             "chance-level loss removed; 0 = chance).",
+            *self._base_rate_lines(),
         ]
         if fusion_only:
             lines.append(
@@ -631,6 +651,57 @@ class InteractionReport:
             )
         return "\n".join(lines)
 
+    def _base_rate_lines(self) -> list[str]:
+        """A line where matching these samples' rates alone would raise the mixture's skill much.
+
+        Where shifting the mixture's outputs by one constant per class
+        (label, output) so that they average to these samples' rates, fitted
+        on them, raises its skill by ``BASE_RATE_GAIN`` or more (as printed);
+        at least ``MIN_CLAIM_SAMPLES`` samples. For two classes the second
+        class is named (the first's rate is its complement).
+        """
+        rates, m = self.base_rates, self.mixture
+        matched = m.get("skill_rates_matched", np.nan)
+        if (
+            rates is None
+            or self.n_samples < MIN_CLAIM_SAMPLES
+            or not round(matched - m["skill"], 3) >= BASE_RATE_GAIN
+        ):
+            return []
+        kind = rates.index.name
+        shown = rates.iloc[1:] if kind == "class" and len(rates) == 2 else rates
+        order = (shown["observed"] - shown["predicted"]).abs().sort_values(ascending=False)
+        shown = shown.loc[order.index[:5]]
+        if kind == "output":
+            what = "mean targets"
+            parts = [
+                f"{name!r}: {row.observed:.4g} here, {row.predicted:.4g} predicted on average"
+                for name, row in shown.iterrows()
+            ]
+        else:
+            what = f"{kind} rates"
+            parts = [
+                f"{name!r}: {100 * row.observed:.1f}% of these samples, "
+                f"{100 * row.predicted:.1f}% predicted on average"
+                for name, row in shown.iterrows()
+            ]
+        more = "; ..." if len(rates) > len(shown) + (kind == "class" and len(rates) == 2) else ""
+        fitted_to = {
+            "class": "another balance of classes",
+            "label": "other label rates",
+            "output": "another mean target",
+        }
+        return [
+            f"Check: the mixture's predictions do not average to these samples' {what} "
+            f"({'; '.join(parts)}{more}); matched to them alone (one shift of its outputs "
+            f"per {kind}, fitted on these samples), its skill would be {matched:+.3f}, not "
+            f"{m['skill']:+.3f}. The model was fitted to {fitted_to[kind]}, or "
+            "these samples' features are shifted from the training rows' (another site, a "
+            "recalibrated assay): the skills below are understated, and interactions the "
+            "model uses may not be shown. Read the interactions on samples drawn as the "
+            "training rows were, or on a model fitted to samples like these."
+        ]
+
     def _harmful_lines(self) -> list[str]:
         """A line per expert whose skill is shown below chance on the samples it weighs.
 
@@ -656,7 +727,8 @@ class InteractionReport:
                 f"{_signed_interval(row.skill, row.skill_low, row.skill_high)}): that part of "
                 "the mixture pulls its predictions towards worse than chance. An expert fitted "
                 "to noise does this, such as the uniqueness expert of a modality that few "
-                "training rows have (fit warns of those)."
+                "training rows have (fit warns of those), and so do samples unlike the training "
+                "rows (another site, another balance of classes)."
             )
         return lines
 
@@ -894,6 +966,21 @@ def _prior_shift(final: object, task: str) -> np.ndarray | float:
         return 0.0
     weights = np.asarray(weights, dtype=np.float64)
     return np.log(weights, out=np.zeros_like(weights), where=weights > 0)
+
+
+def _base_rate_table(
+    rates: dict[str, np.ndarray], names: list, task: str, unit: np.ndarray | float
+) -> pd.DataFrame:
+    """:attr:`InteractionReport.base_rates` from :func:`_base_rates` (regression in target units).
+
+    The index is named ``"class"``, ``"label"`` or ``"output"`` after the task.
+    """
+    scale = unit if task == "regression" else 1.0
+    kind = {"classification": "class", "multilabel": "label"}.get(task, "output")
+    return pd.DataFrame(
+        {"observed": rates["observed"] * scale, "predicted": rates["predicted"] * scale},
+        index=pd.Index(names, name=kind),
+    )
 
 
 def _output_unit(final: object, task: str) -> np.ndarray | float:
@@ -1975,11 +2062,19 @@ def interaction_report(
             "mixture_minus_low": float(beyond_low[0]),
             "mixture_minus_high": float(beyond_high[0]),
         }
+    rates = _base_rates(mixture_output, targets, task, w)
     mixture = {
         "score": _displayed_score(final, raw_mixture, np.asarray(y), scoring, w),
         "skill": float(skill[-1]),
         "skill_low": float(s_low[-1]),
         "skill_high": float(s_high[-1]),
+        "skill_rates_matched": float(
+            _skill(
+                np.average(_losses(rates["matched"], targets, task), weights=w),
+                chance_means[-1],
+                floor,
+            )
+        ),
     }
     return InteractionReport(
         table=table,
@@ -2008,4 +2103,5 @@ def interaction_report(
         n_weight_zero=n_weight_zero,
         absence_pattern=absence_pattern,
         n_targets=targets.shape[1] if task != "classification" else 1,
+        base_rates=_base_rate_table(rates, list(explanation.output_names), task, unit),
     )

@@ -1150,3 +1150,51 @@ def test_the_report_counts_the_targets_its_weights_serve(unique_m1):
         "'c' (2), 'd' (3), 'e' (4), 'f' (1) and 2 more have fewer: add held-out samples of them"
     )
     assert _added_unfit(final, counts, "multilabel", weighted=False) == "multi-label targets"
+
+
+def test_predictions_that_miss_the_samples_rates_are_said_to(unique_m1):
+    # a model fitted at one balance of classes and reported at another (another site) ranks
+    # as well, but its probabilities miss the samples' rates and every skill is understated:
+    # the report said "None" and blamed an expert fitted to noise (checker helper-107 H1)
+    clf, X, y = unique_m1
+    report = interaction_report(clf, X, y, n_bootstrap=100)
+    assert report.base_rates.index.name == "class"
+    np.testing.assert_allclose(report.base_rates.observed, np.bincount(y) / len(y))
+    np.testing.assert_allclose(
+        report.base_rates.predicted, clf.predict_proba(X).mean(axis=0), atol=1e-6
+    )
+    gap = report.mixture["skill_rates_matched"] - report.mixture["skill"]
+    assert -1e-9 <= gap < 0.05 and "do not average" not in report.summary()
+    positive = np.flatnonzero(y == 1)
+    keep = np.r_[np.flatnonzero(y == 0), positive[: len(positive) // 8]]  # about 11 % positive
+    shifted = interaction_report(clf, {k: v[keep] for k, v in X.items()}, y[keep], n_bootstrap=100)
+    m = shifted.mixture
+    assert m["skill_rates_matched"] > m["skill"] + 0.1
+    line = next(s for s in shifted.summary().splitlines() if "do not average" in s)
+    assert f"{100 * np.mean(y[keep] == 1):.1f}% of these samples" in line
+    assert f"would be {m['skill_rates_matched']:+.3f}" in line
+
+
+def test_the_rates_matched_outputs_average_to_the_samples_rates():
+    from sk_i2moe._evidence import _base_rates, _losses, _predictions
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(400, 3)) + [2.0, 0.0, -1.0]
+    classes = rng.integers(3, size=400)
+    labels = (rng.random((400, 3)) < [0.1, 0.5, 0.8]).astype(float)
+    outputs = rng.normal(size=(400, 2))
+    measured = outputs + 3.0 + rng.normal(size=(400, 2))
+    for task, targets, observed in (
+        ("classification", classes, np.bincount(classes) / 400),
+        ("multilabel", labels, labels.mean(axis=0)),
+        ("regression", measured, measured.mean(axis=0)),
+    ):
+        out = logits if task != "regression" else outputs
+        rates = _base_rates(out, targets, task)
+        np.testing.assert_allclose(rates["observed"], observed)
+        np.testing.assert_allclose(rates["predicted"], _predictions(out, task).mean(axis=0))
+        matched = rates["matched"]
+        np.testing.assert_allclose(_predictions(matched, task).mean(axis=0), observed, atol=1e-7)
+        shift = matched - out  # one constant per column
+        np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-9)
+        assert _losses(matched, targets, task).mean() < _losses(out, targets, task).mean()
