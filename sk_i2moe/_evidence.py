@@ -115,11 +115,16 @@ def _base_rates(
     target) on average; where the training rows had another balance of
     classes, or these samples' features are shifted from the training
     rows', it does not. Returns ``observed`` and ``predicted`` ``(C,)``
-    (means, weighted where ``weights`` are given) and ``matched`` ``(n,
-    C)``, the outputs shifted by one constant per column so that their mean
-    prediction is ``observed``: what calibration to these samples' rates
-    alone, fitted on them (one number per column), would make of the
-    mixture.
+    (means, weighted where ``weights`` are given), ``z`` ``(C,)``, their
+    difference over its standard error were the predictions right (the
+    predicted probabilities' Bernoulli spread; a regressor's: its errors'
+    own; 0 where none varies), and ``matched`` ``(n, C)``, the outputs shifted
+    by one constant per column so that their mean prediction is
+    ``observed``: what calibration to these samples' rates alone, fitted on
+    them (one number per column), would make of the mixture. Fitted on the
+    samples it is scored on, that shift gains a little even where the
+    predictions fit them (about one part in ``n``); ``z`` tells that chance
+    from a real difference.
     """
     n = len(targets)
     if task == "classification":
@@ -142,9 +147,20 @@ def _base_rates(
             shifted += step
             if np.abs(step).max() < 1e-9:
                 break
+    predicted = _predictions(np.asarray(outputs, dtype=np.float64), task)
+    gap = observed - predicted
+    mean_gap = w @ gap / w.sum()
+    # the spread the gap would have were the predictions right: Bernoulli for a class or label
+    # (from the samples' own gaps a rare class's spread is far too small), the gaps' own for
+    # a regressor's outputs
+    spread = predicted * (1 - predicted) if task != "regression" else (gap - mean_gap) ** 2
+    error = np.sqrt(w**2 @ spread) / w.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(error > 0, mean_gap / error, np.where(mean_gap == 0, 0.0, np.inf))
     return {
         "observed": rates,
-        "predicted": w @ _predictions(np.asarray(outputs, dtype=np.float64), task) / w.sum(),
+        "predicted": w @ predicted / w.sum(),
+        "z": np.where(np.isnan(z), 0.0, z),
         "matched": shifted,
     }
 

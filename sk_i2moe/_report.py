@@ -40,6 +40,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -257,7 +258,10 @@ class InteractionReport:
         None when it supports none.
     mixture : dict
         ``score``, ``skill``, ``skill_low``, ``skill_high`` of the whole
-        mixture.
+        mixture, and ``skill_rates_matched``, its skill with its outputs
+        shifted by one constant per class (label, output) so that they
+        average to these samples' rates, fitted on them (see
+        :attr:`base_rates`).
     metric : str
         The name of the ``score`` column's metric: ``"accuracy"`` or
         ``"r2"``, or ``scoring``'s.
@@ -348,16 +352,21 @@ class InteractionReport:
         multi-output regressor or the labels of a multi-label classifier
         (their scores are pooled); 1 otherwise.
     base_rates : DataFrame or None
-        One row per class (label, output): ``observed``, its rate (mean)
-        in these samples, ``predicted``, the mixture's mean prediction of
-        it, ``z``, their difference over its standard error, and
-        ``shifted``, whether the difference is beyond chance at
-        ``confidence`` (Bonferroni over the rows; for two classes one test).
-        A model fitted to another balance of classes, or samples whose
-        features are shifted from the training rows' (another site, a
+        One row per class (label, output), indexed by name: ``observed``,
+        its rate (mean) in these samples, ``predicted``, the mixture's mean
+        prediction of it as the report scores it (for a classifier fitted
+        with ``class_weight``, with the weights' tilt undone, not the mean
+        of ``predict_proba``), and ``z``, their difference over its standard
+        error. A model fitted to another balance of classes, or samples
+        whose features are shifted from the training rows' (another site, a
         recalibrated assay), predicts rates these samples do not have; the
-        skills, measured against these samples' rates, are then understated
-        and :meth:`summary` says so. None where not recorded.
+        skills, measured against these samples' rates, are then understated.
+        :meth:`summary` says so where ``mixture["skill_rates_matched"]`` is
+        at least ``BASE_RATE_GAIN`` (0.1) above the skill, as printed, and
+        some ``|z|`` exceeds the normal distribution's two-sided quantile at
+        the strictest level of :attr:`dominant_by_confidence` (0.99 for
+        0.95), that level's error divided among the rows (one test for two
+        classes). None where not recorded.
     """
 
     table: pd.DataFrame
@@ -652,26 +661,34 @@ class InteractionReport:
         return "\n".join(lines)
 
     def _base_rate_lines(self) -> list[str]:
-        """A line where matching these samples' rates alone would raise the mixture's skill much.
+        """A line where these samples' rates are shown missed, at a cost to every skill.
 
         Where shifting the mixture's outputs by one constant per class
         (label, output) so that they average to these samples' rates, fitted
-        on them, raises its skill by ``BASE_RATE_GAIN`` or more (as printed);
-        at least ``MIN_CLAIM_SAMPLES`` samples. For two classes the second
-        class is named (the first's rate is its complement).
+        on them, raises its skill by ``BASE_RATE_GAIN`` or more (as printed)
+        and some rate's difference is beyond chance (see :attr:`base_rates`;
+        the shift alone gains a little by chance on few samples); at least
+        ``MIN_CLAIM_SAMPLES`` samples. For two classes the second class is
+        named (the first's rate is its complement); of more, the five
+        furthest in standard errors.
         """
         rates, m = self.base_rates, self.mixture
         matched = m.get("skill_rates_matched", np.nan)
         if (
             rates is None
             or self.n_samples < MIN_CLAIM_SAMPLES
-            or not round(matched - m["skill"], 3) >= BASE_RATE_GAIN
+            or not round(matched, 3) - round(m["skill"], 3) >= BASE_RATE_GAIN - 1e-9
         ):
             return []
         kind = rates.index.name
-        shown = rates.iloc[1:] if kind == "class" and len(rates) == 2 else rates
-        order = (shown["observed"] - shown["predicted"]).abs().sort_values(ascending=False)
-        shown = shown.loc[order.index[:5]]
+        tests = rates.iloc[1:] if kind == "class" and len(rates) == 2 else rates
+        # at the strictest of the report's levels: the line names causes, so chance must be rare
+        level = 1 - min(SENSITIVITY_FACTORS) * (1 - self.confidence)
+        critical = NormalDist().inv_cdf(1 - (1 - level) / (2 * len(tests)))
+        far = tests["z"].abs()
+        if not (far > critical).any():
+            return []
+        shown = tests.loc[far.sort_values(ascending=False).index[:5]]
         if kind == "output":
             what = "mean targets"
             parts = [
@@ -685,7 +702,7 @@ class InteractionReport:
                 f"{100 * row.predicted:.1f}% predicted on average"
                 for name, row in shown.iterrows()
             ]
-        more = "; ..." if len(rates) > len(shown) + (kind == "class" and len(rates) == 2) else ""
+        more = "; ..." if len(tests) > len(shown) else ""
         fitted_to = {
             "class": "another balance of classes",
             "label": "other label rates",
@@ -728,7 +745,7 @@ class InteractionReport:
                 "the mixture pulls its predictions towards worse than chance. An expert fitted "
                 "to noise does this, such as the uniqueness expert of a modality that few "
                 "training rows have (fit warns of those), and so do samples unlike the training "
-                "rows (another site, another balance of classes)."
+                "rows (another site, another case mix)."
             )
         return lines
 
@@ -978,7 +995,11 @@ def _base_rate_table(
     scale = unit if task == "regression" else 1.0
     kind = {"classification": "class", "multilabel": "label"}.get(task, "output")
     return pd.DataFrame(
-        {"observed": rates["observed"] * scale, "predicted": rates["predicted"] * scale},
+        {
+            "observed": rates["observed"] * scale,
+            "predicted": rates["predicted"] * scale,
+            "z": rates["z"],
+        },
         index=pd.Index(names, name=kind),
     )
 
