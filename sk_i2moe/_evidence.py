@@ -335,7 +335,8 @@ def _simultaneous_low(draws: np.ndarray, confidence: float) -> np.ndarray:
     shortfall = np.full(len(kept), np.nan)
     rows = finite.any(axis=1)  # a resample that could use no column is left out
     shortfall[rows] = np.nanmax(scaled[rows], axis=1)
-    multiple = np.array([np.percentile(shortfall[finite[:, j]], level) for j in range(len(scale))])
+    # each column's quantile over the resamples that measure it
+    multiple = np.nanpercentile(np.where(finite, shortfall[:, None], np.nan), level, axis=0)
     out[measured] = centre - np.maximum(multiple, 1.0) * np.maximum(scale, 0.0)
     return out
 
