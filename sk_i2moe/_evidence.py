@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.extmath import randomized_svd
 
 EPS = 1e-12
@@ -105,6 +105,7 @@ def _base_rates(
     targets: np.ndarray,
     task: str,
     weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Each output's mean over the samples, the mixture's mean prediction, and both matched.
 
@@ -124,7 +125,12 @@ def _base_rates(
     them (one number per column), would make of the mixture. Fitted on the
     samples it is scored on, that shift gains a little even where the
     predictions fit them (about one part in ``n``); ``z`` tells that chance
-    from a real difference.
+    from a real difference. With ``clusters`` (``(n,)`` group numbers, ``0`` to
+    ``G - 1``: samples of one group are not independent) the standard error
+    adds up each group's spread as if its samples moved together (its
+    members' Bernoulli standard deviations summed, the largest a group's
+    can be whatever their correlation; a regressor's: its errors' sum, as
+    for a cluster-robust variance).
     """
     n = len(targets)
     if task == "classification":
@@ -154,7 +160,13 @@ def _base_rates(
     # (from the samples' own gaps a rare class's spread is far too small), the gaps' own for
     # a regressor's outputs
     spread = predicted * (1 - predicted) if task != "regression" else (gap - mean_gap) ** 2
-    error = np.sqrt(w**2 @ spread) / w.sum()
+    if clusters is None:
+        error = np.sqrt(w**2 @ spread) / w.sum()
+    else:  # each group's deviations summed before they are squared
+        deviation = np.sqrt(spread) if task != "regression" else gap - mean_gap
+        summed = np.zeros((int(clusters.max()) + 1, deviation.shape[1]))
+        np.add.at(summed, clusters, w[:, None] * deviation)
+        error = np.sqrt(np.square(summed).sum(axis=0)) / w.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(error > 0, mean_gap / error, np.where(mean_gap == 0, 0.0, np.inf))
     return {
@@ -354,6 +366,7 @@ def _added_up(
     task: str,
     seed: int,
     weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The single-modality predictions added up, cross-fitted on the held-out samples.
 
@@ -365,10 +378,12 @@ def _added_up(
     that a claim of synergy, information the modalities hold only jointly,
     must beat; and, given one modality's prediction alone, the same model on
     that modality only, which a claim of uniqueness must not fall behind.
-    ``seed`` sets the folds (the same for every call on the same samples);
+    ``seed`` sets the folds (the same for every call on the same samples),
+    ``clusters`` keeps each group's samples in one fold (:func:`_fold_splits`);
     ``weights`` are the fits' sample weights.
     None where it cannot be fitted: multilabel targets, fewer than ten
-    held-out samples, or a class with fewer than five.
+    held-out samples, or a class with fewer than five (with ``clusters``:
+    found in fewer than five groups).
     """
     if task == "classification":
         features = [_log_proba(a) - _log_proba(a).mean(axis=1, keepdims=True) for a in alone]
@@ -377,7 +392,7 @@ def _added_up(
     else:
         return None
     design = np.hstack([np.where(u[:, None], f, 0.0) for f, u in zip(features, usable.T)])
-    predicted = _linear_cross_fit(design, targets, task, seed, weights, alone[0].shape[1])
+    predicted = _linear_cross_fit(design, targets, task, seed, weights, alone[0].shape[1], clusters)
     if predicted is None or task != "classification":
         return predicted
     return np.log(np.maximum(predicted, EPS))  # log-probabilities serve as logits
@@ -390,6 +405,7 @@ def _linear_cross_fit(
     seed: int,
     weights: np.ndarray | None = None,
     n_classes: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """A linear model's predictions of ``targets`` from ``design``, cross-fitted.
 
@@ -397,27 +413,85 @@ def _linear_cross_fit(
     least as many columns as the largest class present; a class absent from
     ``targets`` is predicted 0), least squares ``(n, outputs)`` for regressors,
     fitted on four fifths of the samples and predicting the other fifth, in
-    turn (stratified folds for classifiers; ``seed`` sets them), with
-    ``weights`` as sample weights. None where it cannot be fitted:
-    multilabel targets, fewer than ten samples, or a class with fewer than
-    five.
+    turn (:func:`_fold_splits`: stratified folds for classifiers, each of
+    ``clusters``' groups in one fold; ``seed`` sets them), with ``weights`` as
+    sample weights. None where it cannot be fitted: multilabel targets, fewer
+    than ten samples, or a class with fewer than five (with ``clusters``:
+    found in fewer than five groups, or missing from some fold's fit).
     """
     if task == "classification":
         counts = np.bincount(targets)
-        if (counts > 0).sum() < 2 or (counts[counts > 0] < CROSS_FIT_FOLDS).any():
+        if (counts > 0).sum() < 2 or (_units_per_class(targets, clusters) < CROSS_FIT_FOLDS).any():
             return None
-        folds = StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
+        splits = _fold_splits(targets, targets, seed, clusters)
+        if splits is None:
+            return None
         model = LogisticRegression(max_iter=1000)
-        present = _cross_fitted(model, "predict_proba", design, targets, folds, weights)
+        present = _cross_fitted(model, "predict_proba", design, targets, splits, weights)
         proba = np.zeros((len(targets), max(n_classes, len(counts))))
         proba[:, np.flatnonzero(counts)] = present
         return proba
     if task == "regression" and len(targets) >= MIN_CLAIM_SAMPLES:
-        folds = KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
+        splits = _fold_splits(targets, None, seed, clusters)
+        if splits is None:
+            return None
         y = targets.ravel() if targets.shape[1] == 1 else targets
-        predicted = _cross_fitted(LinearRegression(), "predict", design, y, folds, weights)
+        predicted = _cross_fitted(LinearRegression(), "predict", design, y, splits, weights)
         return predicted.reshape(len(targets), -1)
     return None
+
+
+def _units_per_class(targets: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
+    """Each class's independent units: its samples, or with ``clusters`` its groups.
+
+    Only the classes present (a positive count) are returned.
+    """
+    if clusters is None:
+        counts = np.bincount(targets)
+        return counts[counts > 0]
+    pairs = np.unique(np.column_stack([targets, clusters]), axis=0)
+    return np.bincount(pairs[:, 0])[np.unique(targets)]
+
+
+def _fold_splits(
+    rows: np.ndarray,
+    classes: np.ndarray | None,
+    seed: int,
+    clusters: np.ndarray | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """``CROSS_FIT_FOLDS`` train/test splits of ``len(rows)`` samples, shuffled by ``seed``.
+
+    Stratified by ``classes`` (class indices) where given. With ``clusters``
+    (a group number per sample) every group's samples fall in one fold, so
+    that no fit sees a group it predicts (the samples of a patient seen at
+    several visits, say); stratified as far as the groups allow. None where
+    the groups are fewer than the folds, or a class present among the
+    samples is missing from some fold's training samples.
+    """
+    n = len(rows)
+    if clusters is None:
+        if classes is None:
+            return list(KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed).split(rows))
+        folds = StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
+        return list(folds.split(np.zeros(n), classes))
+    clusters = np.unique(clusters, return_inverse=True)[1].reshape(n)  # 0 to G - 1, all used
+    if clusters.max() + 1 < CROSS_FIT_FOLDS:
+        return None
+    if classes is None:  # the groups dealt to the folds in a random order
+        order = np.random.default_rng(seed).permutation(int(clusters.max()) + 1)
+        fold = np.empty_like(order)
+        fold[order] = np.arange(len(order)) % CROSS_FIT_FOLDS
+        of_row = fold[clusters]
+        return [
+            (np.flatnonzero(of_row != k), np.flatnonzero(of_row == k))
+            for k in range(CROSS_FIT_FOLDS)
+        ]
+    folds = StratifiedGroupKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
+    splits = list(folds.split(np.zeros(n), classes, clusters))
+    present = np.unique(classes)
+    if any(len(np.unique(classes[train])) < len(present) for train, _ in splits):
+        return None
+    return splits
 
 
 def _probe_losses(
@@ -427,6 +501,7 @@ def _probe_losses(
     task: str,
     seed: int,
     weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Per-sample loss of a linear model of one modality's features, cross-fitted.
 
@@ -441,9 +516,12 @@ def _probe_losses(
     ``PROBE_COMPONENTS`` features and samples, the projection on that many
     leading principal components, where ridge regression shrinks the
     others most) uses every such sample's features, never the target.
-    ``seed`` sets the folds and the projection; ``weights`` are the fits'
+    ``seed`` sets the folds and the projection, ``clusters`` keeps each
+    group's samples in one fold (:func:`_fold_splits`; the penalty is still
+    chosen by leaving out one sample at a time); ``weights`` are the fits'
     sample weights. NaN outside ``rows``; None where fewer than
-    ``MIN_CLAIM_SAMPLES`` samples have the modality.
+    ``MIN_CLAIM_SAMPLES`` samples (or, with ``clusters``, fewer groups than
+    folds) have the modality.
     """
     keep = np.flatnonzero(rows)
     if len(keep) < MIN_CLAIM_SAMPLES:
@@ -458,7 +536,9 @@ def _probe_losses(
         goal = np.eye(targets.max() + 1)[targets[keep]]
     else:
         goal = targets[keep].astype(np.float64)
-    folds = KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
+    splits = _fold_splits(keep, None, seed, None if clusters is None else clusters[keep])
+    if splits is None:
+        return None
     # the penalty search through the SVD of the design where samples outnumber features, its
     # Gram matrix elsewhere: the same losses, and the faster way for each shape
     fitted_rows = len(keep) * (CROSS_FIT_FOLDS - 1) / CROSS_FIT_FOLDS
@@ -468,7 +548,7 @@ def _probe_losses(
         "predict",
         design,
         goal,
-        folds,
+        splits,
         None if weights is None else weights[keep],
     ).reshape(goal.shape)
     out = np.full(len(targets), np.nan)
@@ -482,6 +562,7 @@ def _absence_losses(
     task: str,
     seed: int,
     weights: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Per-sample loss of a prediction from which modalities are missing, cross-fitted.
 
@@ -492,7 +573,8 @@ def _absence_losses(
     samples and predicting the other fifth, in turn; its loss is
     :func:`_losses`' Brier score or squared error. What a model can learn
     from the absences alone, whatever the modalities hold. ``seed`` sets
-    the folds; ``weights`` are the fits' sample weights. None where it
+    the folds, ``clusters`` keeps each group in one; ``weights`` are the
+    fits' sample weights. None where it
     cannot be fitted: no modality absent from some samples and present in
     others, multilabel targets, fewer than ten samples, or a class with
     fewer than five.
@@ -501,7 +583,7 @@ def _absence_losses(
     if not varies.any():
         return None
     design = absent[:, varies].astype(np.float64)
-    predicted = _linear_cross_fit(design, targets, task, seed, weights)
+    predicted = _linear_cross_fit(design, targets, task, seed, weights, clusters=clusters)
     return None if predicted is None else _squared_errors(predicted, targets, task)
 
 
@@ -510,17 +592,19 @@ def _cross_fitted(
     method: str,
     design: np.ndarray,
     y: np.ndarray,
-    folds: KFold | StratifiedKFold,
+    splits: list[tuple[np.ndarray, np.ndarray]],
     weights: np.ndarray | None,
 ) -> np.ndarray:
     """Each fold's ``method`` output by ``model`` fitted on the other folds (with ``weights``).
+
+    ``splits`` are the folds' ``(train, test)`` indices (:func:`_fold_splits`).
 
     :func:`~sklearn.model_selection.cross_val_predict`'s computation, fitted
     by hand so that the weights reach ``fit`` whether or not scikit-learn's
     metadata routing is enabled.
     """
     out = None
-    for train, test in folds.split(design, y):
+    for train, test in splits:
         fold_weights = None if weights is None else weights[train]
         fitted = clone(model).fit(design[train], y[train], sample_weight=fold_weights)
         part = getattr(fitted, method)(design[test])
@@ -642,6 +726,55 @@ def _swap_partners(
     partner = np.arange(n)
     partner[order[first]], partner[order[first + 1]] = order[first + 1], order[first]
     return partner
+
+
+def _group_partners(
+    rng: np.random.Generator, clusters: np.ndarray, patterns: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A pairing of the samples across groups, and the groups resampled together.
+
+    ``clusters`` ``(n,)`` numbers the groups ``0`` to ``G - 1`` (samples of
+    one group are not independent: the visits of one patient, say). The
+    groups are paired at random; each sample is paired with one of the
+    paired group's samples (of the same ``patterns`` value, where given:
+    the swap test pairs samples of the same modalities), as many as both
+    have, chosen at random; the rest stay alone (their own partner). Two
+    samples of one group are never paired: a swap between them would change
+    little of what the swap test asks. Returns ``partner``
+    (``partner[partner[i]] == i``) and, per sample, the number of its pair of
+    groups (``0`` to ``P - 1``): a resample must draw both groups of a pair
+    together, since each sample's swapped rows hold its partner's values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_i2moe._evidence import _group_partners
+    >>> clusters = np.array([0, 0, 1, 1, 2, 2, 3])
+    >>> partner, together = _group_partners(np.random.default_rng(0), clusters)
+    >>> bool((partner[partner] == np.arange(7)).all())
+    True
+    >>> bool((clusters[partner] != clusters)[partner != np.arange(7)].all())
+    True
+    """
+    n = len(clusters)
+    g = int(clusters.max()) + 1
+    pair_of_group = np.empty(g, dtype=np.int64)
+    pair_of_group[rng.permutation(g)] = np.arange(g) // 2
+    together = pair_of_group[clusters]
+    kind = np.zeros(n, dtype=np.int64) if patterns is None else np.asarray(patterns).reshape(n)
+    # within each pair of groups and kind of sample: the first group's samples in a random
+    # order beside the second's
+    order = rng.permutation(n)
+    order = order[np.lexsort((clusters[order], kind[order], together[order]))]
+    partner = np.arange(n)
+    block = np.r_[0, np.flatnonzero(np.diff(together[order]) | np.diff(kind[order])) + 1, n]
+    for start, stop in zip(block[:-1], block[1:]):
+        rows = order[start:stop]
+        first = rows[clusters[rows] == clusters[rows[0]]]
+        second = rows[clusters[rows] != clusters[rows[0]]]
+        m = min(len(first), len(second))
+        partner[first[:m]], partner[second[:m]] = second[:m], first[:m]
+    return partner, np.unique(together, return_inverse=True)[1].reshape(n)
 
 
 def _pair_clusters(partner: np.ndarray) -> np.ndarray:

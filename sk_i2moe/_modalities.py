@@ -1037,8 +1037,10 @@ class ModalitySpec:
         return data
 
 
-def refuse_reordered_rows(rows: np.ndarray | None, y: object, sample_weight: object) -> None:
-    """Refuse a ``y`` or ``sample_weight`` whose row index holds ``X``'s rows in another order.
+def refuse_reordered_rows(
+    rows: np.ndarray | None, y: object, sample_weight: object, groups: object = None
+) -> None:
+    """Refuse a ``y``, weights or groups whose row index holds ``X``'s rows in another order.
 
     Rows are paired by position (as in scikit-learn), so a ``y`` (or
     ``sample_weight``) Series sorted otherwise than ``X`` would give each
@@ -1058,18 +1060,20 @@ def refuse_reordered_rows(rows: np.ndarray | None, y: object, sample_weight: obj
         The targets; only a pandas object has row labels.
     sample_weight : object
         The sample weights (or None); likewise.
+    groups : object, default=None
+        The samples' group labels (:func:`~sk_i2moe.inspection.interaction_report`); likewise.
     """
     if rows is None:
         return
     given = pd.Index(rows, dtype=object)
-    for name, values in (("y", y), ("sample_weight", sample_weight)):
+    for name, values in (("y", y), ("sample_weight", sample_weight), ("groups", groups)):
         index = getattr(values, "index", None)
         if not isinstance(index, pd.Index) or len(index) != len(rows):
             continue
         if index.equals(given) or pd.Index(index, dtype=object).equals(given):
             continue
         if _label_counts(index) == _label_counts(rows):
-            what = "target" if name == "y" else "weight"
+            what = {"y": "target", "sample_weight": "weight", "groups": "group"}[name]
             raise ValueError(
                 f"{name}'s row index holds the labels of X's rows in another order. Rows are "
                 "paired by position, as in scikit-learn, so if those labels name the same "

@@ -38,7 +38,7 @@ differences) is named beside it (:attr:`InteractionReport.ties`).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -65,6 +65,7 @@ from ._evidence import (
     _chance_floor,
     _chance_losses,
     _content_order,
+    _group_partners,
     _interval,
     _losses,
     _masked_mean,
@@ -76,9 +77,11 @@ from ._evidence import (
     _simultaneous_low,
     _skill,
     _swap_partners,
+    _units_per_class,
 )
 from ._modalities import (
     absent_rows,
+    refuse_reordered_rows,
     regression_targets,
     row_labels,
     training_scale,
@@ -277,6 +280,10 @@ class InteractionReport:
         resamples, so near a threshold it can differ with ``random_state``.
     n_samples : int
         Held-out samples the report is computed on (of positive weight).
+    n_groups : int or None
+        The groups among them where ``groups`` were given (and some group
+        has more than one sample): the resamples and folds took each group
+        whole. None otherwise.
     training_rows : bool
         Whether those samples look like the model's training rows (each
         feature's mean and standard deviation equal the training rows', and
@@ -374,6 +381,7 @@ class InteractionReport:
     mixture: dict = field(repr=False)
     metric: str = "accuracy"
     n_samples: int = 0
+    n_groups: int | None = None
     confidence: float = 0.95
     names_by_construction: bool = True
     estimator_name: str = ""
@@ -421,7 +429,8 @@ class InteractionReport:
             are missing predicts the target by itself (and whether the
             mixture does better), and one line per expert with its weight,
             skill, verdict and reason. The first line counts the samples
-            (and, where weighted, those of weight 0 left out).
+            (their groups, where given, and, where weighted, those of
+            weight 0 left out).
         """
         level = f"{100 * self.confidence:g}%"
         m = self.mixture
@@ -429,7 +438,8 @@ class InteractionReport:
         fusion_only = list(self.table.index) == ["fusion"]  # experts="single"
         lines = [
             f"Interaction report for {self.estimator_name} on {self.n_samples} {samples}"
-            f"{', weighted' if self.weighted else ''}"
+            + ("" if self.n_groups is None else f" in {self.n_groups} groups")
+            + f"{', weighted' if self.weighted else ''}"
             + (f", {self.n_weight_zero} of weight 0 left out" if self.n_weight_zero else "")
             + f" ({level} bootstrap intervals"
             + ("" if self.n_bootstrap is None else f", {self.n_bootstrap} resamples")
@@ -859,31 +869,106 @@ def _training_rows(final: object, arrays: list[np.ndarray]) -> bool:
     return same
 
 
-def _added_unfit(final: object, targets: np.ndarray, task: str, weighted: bool) -> str:
-    """Why the added-up model cannot be fitted on these held-out data, in words."""
+def _added_unfit(
+    final: object,
+    targets: np.ndarray,
+    task: str,
+    weighted: bool,
+    clusters: np.ndarray | None = None,
+) -> str:
+    """Why the added-up model cannot be fitted on these held-out data, in words.
+
+    With ``clusters`` (the report's ``groups``) a class counts its groups.
+    """
     if task == "multilabel":
         return "multi-label targets"
     if task != "classification":
         return f"fewer than {MIN_CLAIM_SAMPLES} held-out samples"
     counts = np.bincount(targets, minlength=len(final.classes_))
+    if clusters is not None:
+        present = np.flatnonzero(counts)
+        counts[present] = _units_per_class(targets, clusters)
+    unit = "samples" if clusters is None else "groups"
     rare = [
         (label.item() if isinstance(label, np.generic) else label, int(n))
         for label, n in zip(final.classes_, counts)
         if 0 < n < CROSS_FIT_FOLDS
     ]
     if not rare:
-        return "fewer than two classes among the held-out samples"
+        if (counts > 0).sum() < 2:
+            return "fewer than two classes among the held-out samples"
+        return (
+            f"the held-out groups cannot be dealt to {CROSS_FIT_FOLDS} folds that leave every "
+            "class in each fold's fit: add held-out groups of the rarer classes"
+        )
     counted = " of positive weight" if weighted else ""
     needs = (
         f"the added-up model is cross-fitted in {CROSS_FIT_FOLDS} stratified folds, so it needs "
-        f"{CROSS_FIT_FOLDS} held-out samples{counted} of every class present"
+        f"{CROSS_FIT_FOLDS} held-out {unit}{counted} of every class present"
     )
     if len(rare) == 1:
         ((label, n),) = rare
-        return f"{needs}; class {label!r} has {n}: add held-out samples of it"
+        return f"{needs}; class {label!r} has {n}: add held-out {unit} of it"
     named = ", ".join(f"{label!r} ({n})" for label, n in rare[:5])
     more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
-    return f"{needs}; classes {named}{more} have fewer: add held-out samples of them"
+    return f"{needs}; classes {named}{more} have fewer: add held-out {unit} of them"
+
+
+def _group_numbers(groups: object, n: int, rows: np.ndarray | None) -> np.ndarray | None:
+    """``groups`` checked and numbered ``0`` to ``G - 1`` in their order of appearance.
+
+    None for None. Refuses what is not one hashable,
+    non-missing label per row of ``X``, and a pandas object whose row labels
+    are ``X``'s in another order.
+    """
+    if groups is None:
+        return None
+    if sp.issparse(groups) or isinstance(groups, (str, bytes, Mapping)) or np.ndim(groups) != 1:
+        raise ValueError(
+            f"groups must be one label per held-out sample (a 1-D array-like of length {n}); "
+            f"got {type(groups).__name__} of shape {np.shape(groups)}."
+        )
+    if len(groups) != n:
+        raise ValueError(
+            f"groups has {len(groups)} labels but X has {n} samples; pass one group label "
+            "(a patient id, say) per row of X."
+        )
+    refuse_reordered_rows(rows, None, None, groups=groups)
+    labels = pd.Series(np.asarray(groups, dtype=object).reshape(n))
+    if labels.isna().any():
+        raise ValueError(
+            f"groups has {int(labels.isna().sum())} missing labels (None or NaN) at rows "
+            f"{np.flatnonzero(labels.isna().to_numpy())[:5].tolist()}: give every held-out "
+            "sample its group (a sample on its own is a group of one)."
+        )
+    try:
+        return pd.factorize(labels, sort=False)[0].astype(np.int64)
+    except TypeError as error:
+        raise TypeError(f"groups must hold hashable labels: {error}") from None
+
+
+def _checked_groups(clusters: np.ndarray | None, order: np.ndarray) -> np.ndarray | None:
+    """The group numbers in the report's row ``order``, renumbered by first appearance.
+
+    Numbered in that order, the resamples and folds depend on which samples
+    share a group, not on what the groups are called or the order the rows
+    came in. Refuses fewer than ``MIN_CLAIM_SAMPLES`` groups: the bootstrap
+    draws groups, and no claim rests on fewer. None for groups of one
+    sample each: every sample its own group is the report without groups.
+    """
+    if clusters is None:
+        return None
+    codes = pd.factorize(clusters[order], sort=False)[0].astype(np.int64)
+    g = int(codes.max()) + 1
+    if g == len(codes):
+        return None
+    if g < MIN_CLAIM_SAMPLES:
+        raise ValueError(
+            f"groups holds {g} groups among the held-out samples; the report resamples whole "
+            f"groups and needs at least {MIN_CLAIM_SAMPLES}: report on more groups (patients, "
+            "sites), or pass groups=None if the samples are independent."
+        )
+    return codes
 
 
 def _distinct_counts(values: np.ndarray) -> np.ndarray:
@@ -1549,6 +1634,7 @@ def interaction_report(
     random_state: int | np.random.Generator | np.random.RandomState | None = 0,
     sample_weight: object = None,
     scoring: str | Callable | None = None,
+    groups: object = None,
 ) -> InteractionReport:
     """Which interaction the held-out data support, with uncertainty.
 
@@ -1686,6 +1772,22 @@ def interaction_report(
         displayed: the skills and the verdicts rest on the Brier score or
         squared error whatever it is. An expert whose samples the metric
         cannot score (e.g. ROC-AUC where they hold one class) gets NaN.
+    groups : array-like of shape (n_samples,), default=None
+        A label per held-out sample naming the group it belongs to, where
+        samples are not independent: the visits of one patient, the
+        patients of one hospital, the slides of one biopsy (as for
+        scikit-learn's ``GroupKFold``). The bootstrap then resamples whole
+        groups, the cross-fitted linear models keep each group in one fold,
+        the swap test pairs samples of different groups, and the base-rate
+        check's standard errors allow for samples of one group moving
+        together; the intervals then reflect how many groups there are. Without
+        it every sample counts as independent, and the intervals of samples
+        that repeat a patient are too narrow. Labels of any hashable kind
+        (not missing); how they are named and ordered does not matter.
+        Needs at least ``MIN_CLAIM_SAMPLES`` (10) groups. Groups of one
+        sample each are the same as None. The linear model of each
+        modality's features still chooses its penalty by leaving out one
+        sample at a time.
 
     Returns
     -------
@@ -1707,9 +1809,10 @@ def interaction_report(
         ``sample_weight``), mismatched lengths, labels the estimator does not
         know, a pandas ``y`` whose row labels are ``X``'s in another order or
         whose columns put a fitted output name (``target_names_``) at another
-        position, a pandas ``sample_weight`` whose row labels are ``X``'s in
-        another order, ``confidence`` outside (0, 1) or ``n_bootstrap`` below
-        10.
+        position, a pandas ``sample_weight`` or ``groups`` whose row labels
+        are ``X``'s in another order, ``groups`` not one label per sample,
+        with a missing label or fewer than 10 groups, ``confidence`` outside
+        (0, 1) or ``n_bootstrap`` below 10.
 
     Warns
     -----
@@ -1772,6 +1875,7 @@ def interaction_report(
     if sp.issparse(y):  # a multi-label indicator matrix: dense, as every use below reads it
         y = y.toarray()
     w = check_score_arguments(final, y, scoring, sample_weight, n, row_labels(X))
+    clusters = _group_numbers(groups, n, row_labels(X))
     n_weight_zero = 0
     targets, task = _targets(final, y)
     if w is not None:  # a sample of weight 0 is not given
@@ -1784,11 +1888,14 @@ def interaction_report(
         n_weight_zero = int((~given).sum())
         arrays, targets, y = [a[given] for a in arrays], targets[given], np.asarray(y)[given]
         n, w = int(given.sum()), w[given]
+        clusters = None if clusters is None else clusters[given]
     # the rows in an order of their own, so that the resamples, folds and pairs drawn by
     # position (and so the verdict, to the last bit) are the same whatever order the rows
     # are given in
     order = _content_order([*arrays, targets] + ([] if w is None else [w]))
     arrays, targets, y = [a[order] for a in arrays], targets[order], np.asarray(y)[order]
+    clusters = _checked_groups(clusters, order)
+    n_groups = None if clusters is None else int(clusters.max()) + 1
     if w is not None:
         w = w[order] / w.max()  # then / mean: no overflow of the sum near 1e308
         w = w / w.mean()
@@ -1886,7 +1993,9 @@ def interaction_report(
     # refitted the same way, by little: the others add little to that modality)
     fold_seed = int(rng.integers(2**31)) if len(unique) >= 2 else 0
     additive = (
-        _added_up([alone_out[e] for e in unique], usable[:, unique], targets, task, fold_seed, w)
+        _added_up(
+            [alone_out[e] for e in unique], usable[:, unique], targets, task, fold_seed, w, clusters
+        )
         if len(unique) >= 2
         else None
     )
@@ -1897,7 +2006,7 @@ def interaction_report(
         others = []
         for e in unique:  # > 0: the others add more than ADDED_SHARE of e's own gain to it
             own = _losses(
-                _added_up([alone_out[e]], usable[:, [e]], targets, task, fold_seed, w),
+                _added_up([alone_out[e]], usable[:, [e]], targets, task, fold_seed, w, clusters),
                 targets,
                 task,
             )
@@ -1911,7 +2020,7 @@ def interaction_report(
     for e in unique if len(unique) >= 2 and task != "multilabel" else []:
         features = arrays[_unique_modality(names[e], modalities)]
         rows = usable[:, e] & ~np.isnan(features.reshape(n, -1)).any(axis=1)
-        probe = _probe_losses(features, rows, targets, task, fold_seed, w)
+        probe = _probe_losses(features, rows, targets, task, fold_seed, w, clusters)
         if probe is not None:
             probed.append(e)
             probe_losses.append(probe)
@@ -1928,7 +2037,10 @@ def interaction_report(
         # pairs of the same modalities (the test's condition), formed within them
         absent = explanation.absent
         patterns = None if absent is None else np.unique(absent, axis=0, return_inverse=True)[1]
-        partner = _swap_partners(n, rng, patterns)
+        if clusters is None:
+            partner = _swap_partners(n, rng, patterns)
+        else:  # pairs of samples of two groups: both groups resampled together
+            partner, group_pairs = _group_partners(rng, clusters, patterns)
         surrogates, pairable = _additive_surrogates(
             final, arrays, raw_outputs[:, synergy], explanation.absent, synergy, partner
         )
@@ -1967,17 +2079,20 @@ def interaction_report(
     pattern = (
         None
         if explanation.absent is None
-        else _absence_losses(np.asarray(explanation.absent), targets, task, fold_seed, w)
+        else _absence_losses(np.asarray(explanation.absent), targets, task, fold_seed, w, clusters)
     )
     if pattern is not None:
         blocks.add("pattern", pattern, np.ones(n, dtype=bool))
     # every sample's weights (0 where a sample lacks the expert's modalities; an ensemble's
     # mean), whose means are the overall weights dominant is chosen by
     blocks.add("overall", weights, np.ones(weights.shape, dtype=bool))
-    # the swap test's two rows of a pair share their samples: resample the pairs
-    draws = blocks.bootstrap(
-        n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
-    )
+    # the swap test's two rows of a pair share their samples: resample the pairs (with
+    # groups: each group whole, with the group its samples are paired with)
+    if clusters is None:
+        together = None if partner is None else _pair_clusters(partner)
+    else:
+        together = clusters if partner is None else group_pairs
+    draws = blocks.bootstrap(n_bootstrap, rng, together, w)
 
     # every resample is scored against the chance level of all the samples an expert is
     # scored on (its per-sample chance losses), so a resample of one class keeps a skill;
@@ -1993,7 +2108,7 @@ def interaction_report(
     agree = _shared_information(draws["moments"].reshape(n_bootstrap, len(upper), N_MOMENTS))
     probe_draws = _skill(draws["probe"], draws["probe_chances"], floor) if probed else None
 
-    added_unfit = _added_unfit(final, targets, task, w is not None)
+    added_unfit = _added_unfit(final, targets, task, w is not None, clusters)
 
     def evidence_at(level: float) -> _Evidence:
         """The rules' inputs with intervals at ``level``, from the same resamples."""
@@ -2083,7 +2198,7 @@ def interaction_report(
             "mixture_minus_low": float(beyond_low[0]),
             "mixture_minus_high": float(beyond_high[0]),
         }
-    rates = _base_rates(mixture_output, targets, task, w)
+    rates = _base_rates(mixture_output, targets, task, w, clusters)
     mixture = {
         "score": _displayed_score(final, raw_mixture, np.asarray(y), scoring, w),
         "skill": float(skill[-1]),
@@ -2103,6 +2218,7 @@ def interaction_report(
         mixture=mixture,
         metric=metric_name(final, scoring),
         n_samples=n,
+        n_groups=n_groups,
         confidence=confidence,
         n_bootstrap=n_bootstrap,
         names_by_construction=by_construction,
