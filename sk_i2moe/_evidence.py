@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeCV
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeCV
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.extmath import randomized_svd
 
@@ -127,10 +127,10 @@ def _base_rates(
     predictions fit them (about one part in ``n``); ``z`` tells that chance
     from a real difference. With ``clusters`` (``(n,)`` group numbers, ``0`` to
     ``G - 1``: samples of one group are not independent) the standard error
-    adds up each group's spread as if its samples moved together (its
-    members' Bernoulli standard deviations summed, the largest a group's
-    can be whatever their correlation; a regressor's: its errors' sum, as
-    for a cluster-robust variance).
+    is cluster-robust: each group's gaps from the mean gap summed before they
+    are squared, times ``G / (G - 1)``; for classes and labels the larger of
+    that and the Bernoulli one (a rare class's own gaps, in few groups, can
+    understate its spread).
     """
     n = len(targets)
     if task == "classification":
@@ -160,13 +160,13 @@ def _base_rates(
     # (from the samples' own gaps a rare class's spread is far too small), the gaps' own for
     # a regressor's outputs
     spread = predicted * (1 - predicted) if task != "regression" else (gap - mean_gap) ** 2
-    if clusters is None:
-        error = np.sqrt(w**2 @ spread) / w.sum()
-    else:  # each group's deviations summed before they are squared
-        deviation = np.sqrt(spread) if task != "regression" else gap - mean_gap
-        summed = np.zeros((int(clusters.max()) + 1, deviation.shape[1]))
-        np.add.at(summed, clusters, w[:, None] * deviation)
-        error = np.sqrt(np.square(summed).sum(axis=0)) / w.sum()
+    error = np.sqrt(w**2 @ spread) / w.sum()
+    if clusters is not None:  # each group's deviations summed before they are squared
+        g = int(clusters.max()) + 1
+        summed = np.zeros((g, gap.shape[1]))
+        np.add.at(summed, clusters, w[:, None] * (gap - mean_gap))
+        robust = np.sqrt(g / (g - 1) * np.square(summed).sum(axis=0)) / w.sum()
+        error = robust if task == "regression" else np.maximum(error, robust)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(error > 0, mean_gap / error, np.where(mean_gap == 0, 0.0, np.inf))
     return {
@@ -517,9 +517,9 @@ def _probe_losses(
     leading principal components, where ridge regression shrinks the
     others most) uses every such sample's features, never the target.
     ``seed`` sets the folds and the projection, ``clusters`` keeps each
-    group's samples in one fold (:func:`_fold_splits`; the penalty is still
-    chosen by leaving out one sample at a time); ``weights`` are the fits'
-    sample weights. NaN outside ``rows``; None where fewer than
+    group's samples in one fold (:func:`_fold_splits`), and the penalty is
+    then chosen on folds of the fit's groups (:func:`_grouped_penalty`);
+    ``weights`` are the fits' sample weights. NaN outside ``rows``; None where fewer than
     ``MIN_CLAIM_SAMPLES`` samples (or, with ``clusters``, fewer groups than
     folds) have the modality.
     """
@@ -539,21 +539,61 @@ def _probe_losses(
     splits = _fold_splits(keep, None, seed, None if clusters is None else clusters[keep])
     if splits is None:
         return None
-    # the penalty search through the SVD of the design where samples outnumber features, its
-    # Gram matrix elsewhere: the same losses, and the faster way for each shape
-    fitted_rows = len(keep) * (CROSS_FIT_FOLDS - 1) / CROSS_FIT_FOLDS
-    mode = "svd" if fitted_rows > design.shape[1] else "eigen"
-    predicted = _cross_fitted(
-        RidgeCV(alphas=PROBE_ALPHAS, gcv_mode=mode),
-        "predict",
-        design,
-        goal,
-        splits,
-        None if weights is None else weights[keep],
-    ).reshape(goal.shape)
+    kept_weights = None if weights is None else weights[keep]
+    if clusters is None:
+        # the penalty search through the SVD of the design where samples outnumber features,
+        # its Gram matrix elsewhere: the same losses, and the faster way for each shape
+        fitted_rows = len(keep) * (CROSS_FIT_FOLDS - 1) / CROSS_FIT_FOLDS
+        mode = "svd" if fitted_rows > design.shape[1] else "eigen"
+        model = RidgeCV(alphas=PROBE_ALPHAS, gcv_mode=mode)
+        predicted = _cross_fitted(model, "predict", design, goal, splits, kept_weights)
+    else:  # leaving out one sample would leave its group's others in: the penalty by groups too
+        predicted = np.empty(goal.shape)
+        for train, test in splits:
+            inner = _fold_splits(train, None, seed, clusters[keep][train])
+            fold_weights = None if kept_weights is None else kept_weights[train]
+            alpha = _grouped_penalty(design[train], goal[train], fold_weights, inner)
+            fitted = Ridge(alpha=alpha).fit(design[train], goal[train], sample_weight=fold_weights)
+            predicted[test] = fitted.predict(design[test]).reshape(len(test), *goal.shape[1:])
+    predicted = predicted.reshape(goal.shape)
     out = np.full(len(targets), np.nan)
     out[keep] = _squared_errors(predicted, targets[keep], task)
     return out
+
+
+def _grouped_penalty(
+    design: np.ndarray,
+    goal: np.ndarray,
+    weights: np.ndarray | None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None,
+) -> float:
+    """The ``PROBE_ALPHAS`` penalty of least (weighted) squared error over ``splits``.
+
+    Ridge regression of ``goal`` on ``design`` fitted on each split's first
+    part, with an intercept and ``weights`` as sample weights (as
+    :class:`~sklearn.linear_model.Ridge` fits them), scored on its second;
+    every penalty from one SVD per split. The largest penalty where
+    ``splits`` is None (too few groups to split: the fit nearest the
+    constant).
+    """
+    if splits is None:
+        return float(PROBE_ALPHAS[-1])
+    goal = goal.reshape(len(goal), -1)
+    errors = np.zeros(len(PROBE_ALPHAS))
+    for train, test in splits:
+        w = np.ones(len(train)) if weights is None else weights[train]
+        mean_x = np.average(design[train], axis=0, weights=w)
+        mean_y = np.average(goal[train], axis=0, weights=w)
+        root = np.sqrt(w)[:, None]
+        left, values, right = np.linalg.svd((design[train] - mean_x) * root, full_matrices=False)
+        projected = left.T @ ((goal[train] - mean_y) * root)  # [k, C]
+        rotated = (design[test] - mean_x) @ right.T  # [m, k]
+        w_test = np.ones(len(test)) if weights is None else weights[test]
+        for i, alpha in enumerate(PROBE_ALPHAS):
+            shrunk = (values / (values**2 + alpha))[:, None] * projected
+            error = np.square(rotated @ shrunk + mean_y - goal[test]).sum(axis=1)
+            errors[i] += w_test @ error
+    return float(PROBE_ALPHAS[int(np.argmin(errors))])
 
 
 def _absence_losses(

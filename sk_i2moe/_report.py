@@ -38,7 +38,7 @@ differences) is named beside it (:attr:`InteractionReport.ties`).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -919,14 +919,20 @@ def _group_numbers(groups: object, n: int, rows: np.ndarray | None) -> np.ndarra
 
     None for None. Refuses what is not one hashable,
     non-missing label per row of ``X``, and a pandas object whose row labels
-    are ``X``'s in another order.
+    are ``X``'s in another order. Labels that compare equal (``1``, ``1.0``
+    and ``True``) are one group, as in a dict.
     """
     if groups is None:
         return None
-    if sp.issparse(groups) or isinstance(groups, (str, bytes, Mapping)) or np.ndim(groups) != 1:
+    if hasattr(groups, "__array__") and not sp.issparse(groups):  # arrays, pandas, polars
+        one_dimensional = np.ndim(groups) == 1
+    else:  # a list or tuple of labels, each a tuple (or a list: unhashable, refused below)
+        one_dimensional = isinstance(groups, (list, tuple, range))
+    if not one_dimensional:
+        shape = f" of shape {np.shape(groups)}" if hasattr(groups, "shape") else ""
         raise ValueError(
             f"groups must be one label per held-out sample (a 1-D array-like of length {n}); "
-            f"got {type(groups).__name__} of shape {np.shape(groups)}."
+            f"got {type(groups).__name__}{shape}."
         )
     if len(groups) != n:
         raise ValueError(
@@ -934,7 +940,10 @@ def _group_numbers(groups: object, n: int, rows: np.ndarray | None) -> np.ndarra
             "(a patient id, say) per row of X."
         )
     refuse_reordered_rows(rows, None, None, groups=groups)
-    labels = pd.Series(np.asarray(groups, dtype=object).reshape(n))
+    if hasattr(groups, "__array__"):
+        labels = pd.Series(np.asarray(groups, dtype=object))
+    else:  # element by element: tuples stay labels
+        labels = pd.Series(list(groups), dtype=object)
     if labels.isna().any():
         raise ValueError(
             f"groups has {int(labels.isna().sum())} missing labels (None or NaN) at rows "
@@ -1217,15 +1226,26 @@ def _shuffled_others(
     return final._explain_arrays(shuffled).expert_outputs[:, e].astype(np.float64)
 
 
-def _enough(masks: np.ndarray) -> np.ndarray:
+def _enough(masks: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
     """``masks`` ``(n, k)`` with every column of fewer than ``MIN_CLAIM_SAMPLES`` samples emptied.
 
     A comparison of two experts (or of an expert with a surrogate) is made on
     the samples both can score; on fewer than a claim needs (one or two
     samples, where a modality is rare) its interval would rest on them
-    alone, so it counts as not made.
+    alone, so it counts as not made. With ``clusters`` (the report's
+    ``groups``) a column counts its groups: the bootstrap resamples groups,
+    and the samples of one group leave a mean over them unchanged.
     """
-    return masks & (masks.sum(axis=0) >= MIN_CLAIM_SAMPLES)
+    return masks & (_units(masks, clusters) >= MIN_CLAIM_SAMPLES)
+
+
+def _units(masks: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
+    """The samples each column of ``masks`` ``(n, k)`` keeps, or with ``clusters`` their groups."""
+    if clusters is None:
+        return masks.sum(axis=0)
+    present = np.zeros((int(clusters.max()) + 1, masks.shape[1]), dtype=bool)
+    np.logical_or.at(present, clusters, masks)
+    return present.sum(axis=0)
 
 
 def _signed(value: float) -> str:
@@ -1310,7 +1330,8 @@ class _Evidence:
     ``added_unfit`` says in words why the added-up model cannot be fitted
     on these samples, for the reasons that need it (the report names the
     rare classes; the default, the general rule, serves evidence built by
-    hand).
+    hand). ``clusters`` are the report's ``groups`` (None: every sample its
+    own): the rules' minimum numbers count groups then.
     """
 
     names: list[str]
@@ -1336,6 +1357,16 @@ class _Evidence:
     agree_draws: np.ndarray
     confidence: float
     added_unfit: str = "multi-label targets, or fewer than five samples of a class"
+    clusters: np.ndarray | None = None
+
+    @property
+    def units(self) -> str:
+        """What the rules' minimum numbers count: held-out samples, or their groups."""
+        return "held-out samples" if self.clusters is None else "held-out groups"
+
+    def count(self, mask: np.ndarray) -> int:
+        """The samples ``mask`` ``(n,)`` keeps, or with ``clusters`` their groups."""
+        return int(_units(mask.reshape(-1, 1), self.clusters)[0])
 
     def label(self, e: int) -> str:
         """The quoted modality name of uniqueness expert ``e``."""
@@ -1351,12 +1382,11 @@ class _Evidence:
         """``(supported, reason)`` for expert ``e``."""
         if not self.usable[:, e].any():
             return False, "no held-out sample has the modalities it needs"
-        n_total, n_usable = len(self.usable), int(self.usable[:, e].sum())
+        n_total = self.count(np.ones(len(self.usable), dtype=bool))
+        n_usable = self.count(self.usable[:, e])
         if min(n_total, n_usable) < MIN_CLAIM_SAMPLES:
             what = (
-                "held-out samples"
-                if n_total < MIN_CLAIM_SAMPLES
-                else "held-out samples have its modalities"
+                self.units if n_total < MIN_CLAIM_SAMPLES else f"{self.units} have its modalities"
             )
             return False, (
                 f"only {min(n_total, n_usable)} {what}; a claim needs at least {MIN_CLAIM_SAMPLES}"
@@ -1409,7 +1439,7 @@ class _Evidence:
         unmeasured = [k for k in others if np.isnan(self.pair_low[(e, k)])]
         if unmeasured:
             return False, (
-                f"{name} alone predicts, but fewer than {MIN_CLAIM_SAMPLES} held-out samples "
+                f"{name} alone predicts, but fewer than {MIN_CLAIM_SAMPLES} {self.units} "
                 f"have both it and {', '.join(self.label(k) for k in unmeasured)} to compare "
                 "them on"
             )
@@ -1479,7 +1509,7 @@ class _Evidence:
         unmeasured = [self.names[k] for k, margin in self.margin_low.items() if np.isnan(margin)]
         if unmeasured:
             return False, (
-                f"fewer than {MIN_CLAIM_SAMPLES} held-out samples can be scored by both it and "
+                f"fewer than {MIN_CLAIM_SAMPLES} {self.units} can be scored by both it and "
                 f"{', '.join(unmeasured)} to compare them on"
             )
         unbeaten_by = [k for k, margin in self.margin_low.items() if not margin > 0]
@@ -1521,9 +1551,13 @@ class _Evidence:
         if self.swap_low is not None and not (self.swap_low > 0).any():
             unmade = np.isnan(self.swap_low)
             too_few = (
-                f"{MIN_CLAIM_SAMPLES} held-out samples that have it, among those both the "
+                f"{MIN_CLAIM_SAMPLES} {self.units} that have it, among those both the "
                 f"synergy expert and {rival} can score, have a partner with the same modalities "
-                "to swap it with"
+                + (
+                    "to swap it with"
+                    if self.clusters is None
+                    else "in another group to swap it with"
+                )
             )
             if unmade.all():
                 return False, (
@@ -1611,7 +1645,7 @@ class _Evidence:
                 return False, (
                     "several modalities predict on their own, but no two are shown to predict "
                     f"alike more than the label explains, and {listed} are seen together on "
-                    f"fewer than {MIN_CLAIM_SAMPLES} held-out samples to compare them"
+                    f"fewer than {MIN_CLAIM_SAMPLES} {self.units} to compare them"
                 )
             return False, (
                 "several modalities predict on their own, but no two are shown to predict "
@@ -1777,17 +1811,23 @@ def interaction_report(
         samples are not independent: the visits of one patient, the
         patients of one hospital, the slides of one biopsy (as for
         scikit-learn's ``GroupKFold``). The bootstrap then resamples whole
-        groups, the cross-fitted linear models keep each group in one fold,
-        the swap test pairs samples of different groups, and the base-rate
-        check's standard errors allow for samples of one group moving
-        together; the intervals then reflect how many groups there are. Without
-        it every sample counts as independent, and the intervals of samples
-        that repeat a patient are too narrow. Labels of any hashable kind
-        (not missing); how they are named and ordered does not matter.
-        Needs at least ``MIN_CLAIM_SAMPLES`` (10) groups. Groups of one
-        sample each are the same as None. The linear model of each
-        modality's features still chooses its penalty by leaving out one
-        sample at a time.
+        groups; the cross-fitted linear models keep each group in one fold
+        (and the linear model of each modality's features chooses its
+        penalty on folds of groups too); the swap test pairs samples of two
+        different groups (as many as both have with the same modalities:
+        groups of very different sizes leave many samples unpaired) and
+        resamples both groups together; the rules' minimum numbers
+        (``MIN_CLAIM_SAMPLES``, 10) count groups, so that no claim rests on
+        a modality seen in fewer groups; and the base-rate check's standard
+        errors allow for a group's samples moving together. The intervals
+        then are those of as many independent samples as there are groups:
+        with few groups (tens), like those of few samples, narrower than
+        their level. Without ``groups`` every sample counts as independent,
+        and the intervals of samples that repeat a patient are too narrow.
+        Labels of any hashable kind, not missing (labels that compare equal,
+        ``1`` and ``1.0``, are one group); how they are named and ordered
+        does not matter. Needs at least 10 groups. Groups of one sample each
+        are the same as None.
 
     Returns
     -------
@@ -1979,10 +2019,10 @@ def interaction_report(
     blocks.add(
         "pairs",
         _stack([alone[k] - alone[e] for e, k in pairs], n),
-        _enough(_stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool)),
+        _enough(_stack([usable[:, e] & usable[:, k] for e, k in pairs], n, dtype=bool), clusters),
     )
     if rival is not None:
-        blocks.add("margin", single_losses - losses[:, synergy, None], _enough(compared))
+        blocks.add("margin", single_losses - losses[:, synergy, None], _enough(compared, clusters))
     # an additive pooling of the modalities gains from averaging their noise too: synergy
     # must also beat the redundancy expert, which pools them
     if synergy is not None and redundancy is not None and rival != redundancy:
@@ -2032,7 +2072,7 @@ def interaction_report(
     # ... and its own prediction made additive across each modality in turn: an expert
     # that only adds the modalities up (it can learn to, seeing which are present) is no
     # synergy whatever its construction
-    partner = None
+    partner, swap_blocks = None, _Blocks()
     if synergy is not None and rival is not None and len(modalities) >= 2:
         # pairs of the same modalities (the test's condition), formed within them
         absent = explanation.absent
@@ -2048,7 +2088,8 @@ def interaction_report(
         # > 0: more than JOINT_SHARE of the gain over the best single modality is lost
         # when the expert is made additive across this modality
         gain = rival_loss - losses[:, synergy]
-        blocks.add(
+        # (with groups the swap test's own resamples: of the pairs of groups it pairs samples of)
+        (blocks if clusters is None else swap_blocks).add(
             "swap",
             _stack(
                 [
@@ -2058,7 +2099,7 @@ def interaction_report(
                 n,
             ),
             # (a pair has one set of modalities: the partner can use the expert too)
-            _enough(pairable & (usable[:, synergy] & usable[:, rival])[:, None]),
+            _enough(pairable & (usable[:, synergy] & usable[:, rival])[:, None], clusters),
         )
     # shared information: two modalities' predictions agree across the samples more than
     # what the label leaves of them does
@@ -2073,7 +2114,7 @@ def interaction_report(
     blocks.add(
         "moments",
         np.hstack(moments) if moments else np.zeros((n, 0)),
-        np.repeat(_enough(_stack(both, n, dtype=bool)), N_MOMENTS, axis=1),
+        np.repeat(_enough(_stack(both, n, dtype=bool), clusters), N_MOMENTS, axis=1),
     )
     # what the mere absence of modalities predicts, whatever they hold
     pattern = (
@@ -2087,12 +2128,15 @@ def interaction_report(
     # mean), whose means are the overall weights dominant is chosen by
     blocks.add("overall", weights, np.ones(weights.shape, dtype=bool))
     # the swap test's two rows of a pair share their samples: resample the pairs (with
-    # groups: each group whole, with the group its samples are paired with)
+    # groups: each group whole, and for the swap test each pair of groups it pairs samples of)
     if clusters is None:
-        together = None if partner is None else _pair_clusters(partner)
+        draws = blocks.bootstrap(
+            n_bootstrap, rng, None if partner is None else _pair_clusters(partner), w
+        )
     else:
-        together = clusters if partner is None else group_pairs
-    draws = blocks.bootstrap(n_bootstrap, rng, together, w)
+        draws = blocks.bootstrap(n_bootstrap, rng, clusters, w)
+        if partner is not None:
+            draws |= swap_blocks.bootstrap(n_bootstrap, rng, group_pairs, w)
 
     # every resample is scored against the chance level of all the samples an expert is
     # scored on (its per-sample chance losses), so a resample of one class keeps a skill;
@@ -2143,6 +2187,7 @@ def interaction_report(
             agree_draws=agree,
             confidence=level,
             added_unfit=added_unfit,
+            clusters=clusters,
         )
 
     evidence = evidence_at(confidence)

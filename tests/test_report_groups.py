@@ -3,9 +3,21 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import Ridge, RidgeCV
 
 from sk_i2moe import I2MoEClassifier, I2MoERegressor
-from sk_i2moe._evidence import CROSS_FIT_FOLDS, _base_rates, _fold_splits, _group_partners
+from sk_i2moe._evidence import (
+    CROSS_FIT_FOLDS,
+    PROBE_ALPHAS,
+    _base_rates,
+    _chance_losses,
+    _cross_fitted,
+    _fold_splits,
+    _group_partners,
+    _grouped_penalty,
+    _probe_losses,
+    _squared_errors,
+)
 from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
 from sk_i2moe.inspection import interaction_report
 
@@ -73,6 +85,25 @@ def test_the_grouped_report_depends_on_which_samples_share_a_group_only(fitted):
     assert other.summary() == base.summary()
 
 
+def test_a_modality_seen_in_one_group_supports_no_claim(fitted):
+    """Its rows resampled together never vary: a claim on them would rest on one group."""
+    clf, X, y = fitted
+    X = {k: v.copy() for k, v in X.items()}
+    X["m2"][15:] = np.nan  # measured at one hospital only
+    hospital = np.r_[np.zeros(15, dtype=int), 1 + np.arange(len(y) - 15) % 20]
+    rows = interaction_report(clf, X, y, n_bootstrap=200)
+    grouped = interaction_report(clf, X, y, n_bootstrap=200, groups=hospital)
+    assert "a claim needs" not in rows.table.loc["uniqueness[m2]", "reason"]
+    assert grouped.table.loc["uniqueness[m2]", "reason"] == (
+        "only 1 held-out groups have its modalities; a claim needs at least 10"
+    )
+    for expert in grouped.table.index:
+        reason = grouped.table.loc[expert, "reason"]
+        assert "'m2' and" not in reason and "and 'm2' predict" not in reason
+        if expert != "uniqueness[m2]" and "'m2'" in reason:
+            assert "fewer than 10 held-out groups" in reason
+
+
 def test_the_folds_keep_each_group_whole_and_every_class_in_each_fit():
     rng = np.random.default_rng(0)
     clusters = rng.integers(0, 40, size=300)
@@ -92,6 +123,47 @@ def test_the_folds_keep_each_group_whole_and_every_class_in_each_fit():
     assert _fold_splits(np.arange(300), rare, 0, clusters) is None
 
 
+def test_the_probes_penalty_is_chosen_on_folds_of_groups():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 30))
+    Y = X @ rng.normal(size=(30, 2)) / 3 + rng.normal(size=(120, 2)) * 3
+    w = rng.uniform(0.5, 2.0, 120)
+    splits = _fold_splits(np.arange(120), None, 0, np.repeat(np.arange(30), 4))
+    errors = [
+        sum(
+            w[test]
+            @ np.square(Ridge(alpha=a).fit(X[tr], Y[tr], w[tr]).predict(X[test]) - Y[test]).sum(1)
+            for tr, test in splits
+        )
+        for a in PROBE_ALPHAS
+    ]
+    assert _grouped_penalty(X, Y, w, splits) == PROBE_ALPHAS[int(np.argmin(errors))]
+    # eight alike visits of 60 patients, 200 features, five of them weakly informative: leaving
+    # one visit out keeps the patient's others in, and picks too small a penalty
+    gains = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        patient = np.repeat(np.arange(60), 8)
+        z = rng.normal(size=(60, 200))
+        label = (z[:, :5].sum(axis=1) * 0.5 + rng.normal(size=60) > 0).astype(int)
+        features, y = z[patient] + 0.3 * rng.normal(size=(480, 200)), label[patient]
+        everywhere = np.ones(480, dtype=bool)
+        chance = _chance_losses(y, "classification", everywhere).mean()
+        grouped = _probe_losses(features, everywhere, y, "classification", 0, None, patient)
+        design = (features - features.mean(0)) / features.std(0)
+        one_out = _cross_fitted(
+            RidgeCV(alphas=PROBE_ALPHAS),
+            "predict",
+            design,
+            np.eye(2)[y],
+            _fold_splits(np.arange(480), None, 0, patient),
+            None,
+        )
+        loss = _squared_errors(one_out, y, "classification")
+        gains.append((loss.mean() - grouped.mean()) / chance)
+    assert np.mean(gains) > 0.05
+
+
 def test_the_swap_pairs_join_samples_of_two_groups_of_the_same_modalities():
     rng = np.random.default_rng(1)
     clusters = rng.integers(0, 30, size=240)
@@ -107,22 +179,37 @@ def test_the_swap_pairs_join_samples_of_two_groups_of_the_same_modalities():
         assert len(np.unique(clusters[together == pair])) <= 2
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_base_rate_check_counts_a_repeated_sample_once_with_groups(task):
+def test_the_base_rate_z_of_a_regressor_counts_a_repeated_sample_once_with_groups():
     rng = np.random.default_rng(2)
-    n = 300
-    if task == "classification":
-        outputs = rng.normal(size=(n, 3))
-        targets = rng.integers(3, size=n)
-    else:
-        outputs = rng.normal(size=(n, 2))
-        targets = outputs + 0.3 + rng.normal(size=(n, 2))
-    once = _base_rates(outputs, targets, task)
-    index = np.repeat(np.arange(n), 5)
-    repeated = _base_rates(outputs[index], targets[index], task)
-    grouped = _base_rates(outputs[index], targets[index], task, clusters=index)
-    np.testing.assert_allclose(grouped["z"], once["z"], rtol=1e-9)
-    np.testing.assert_allclose(repeated["z"], once["z"] * np.sqrt(5), rtol=1e-9)
+    outputs = rng.normal(size=(300, 2))
+    targets = outputs + 0.3 + rng.normal(size=(300, 2))
+    each_alone = _base_rates(outputs, targets, "regression", clusters=np.arange(300))
+    index = np.repeat(np.arange(300), 5)
+    grouped = _base_rates(outputs[index], targets[index], "regression", clusters=index)
+    np.testing.assert_allclose(grouped["z"], each_alone["z"], rtol=1e-9)
+    repeated = _base_rates(outputs[index], targets[index], "regression")
+    assert (np.abs(repeated["z"]) > 2 * np.abs(grouped["z"])).all()
+
+
+def test_the_base_rate_check_allows_for_groups_whose_rates_differ():
+    """Hospitals whose rates scatter around a right prediction: no shift, with groups."""
+    rng = np.random.default_rng(3)
+    hospital = np.repeat(np.arange(25), 20)
+    fired = {"rows": 0, "groups": 0, "shift": 0}
+    for _ in range(200):
+        logit = rng.normal(size=500)
+        effect = rng.normal(scale=0.7, size=25)[hospital]  # each hospital's own rate
+        y = (rng.random(500) < 1 / (1 + np.exp(-(logit + effect)))).astype(int)
+        outputs = np.column_stack([np.zeros(500), logit])
+        shifted = np.column_stack([np.zeros(500), logit - 1.0])  # a real miss of the rate
+        fired["rows"] += abs(_base_rates(outputs, y, "classification")["z"][1]) > 2.58
+        z = _base_rates(outputs, y, "classification", clusters=hospital)["z"][1]
+        fired["groups"] += abs(z) > 2.58
+        z = _base_rates(shifted, y, "classification", clusters=hospital)["z"][1]
+        fired["shift"] += abs(z) > 2.58
+    # (measured: 28, 5 and 199 of 200) the 25 hospitals' scatter read as a miss of the rates
+    # without groups, about the level's 1 % with them, a real miss found either way
+    assert fired["rows"] >= 20 and fired["groups"] <= 8 and fired["shift"] >= 190
 
 
 def test_a_regressors_report_takes_groups():
@@ -150,6 +237,14 @@ def test_bad_groups_are_named(fitted):
         interaction_report(clf, X, y, groups=np.arange(n) % 9)
     with pytest.raises(TypeError, match="hashable"):
         interaction_report(clf, X, y, groups=[{i} for i in range(n)])
+    with pytest.raises(TypeError, match="hashable"):
+        interaction_report(clf, X, y, groups=[[i % 20] * (1 + i % 2) for i in range(n)])
+    # tuples are labels: the same report as the integers they stand for
+    as_tuples = interaction_report(
+        clf, X, y, n_bootstrap=200, groups=[(i % 20, "a") for i in range(n)]
+    )
+    as_integers = interaction_report(clf, X, y, n_bootstrap=200, groups=np.arange(n) % 20)
+    pd.testing.assert_frame_equal(as_tuples.table, as_integers.table, check_exact=True)
     frame = {k: pd.DataFrame(v, index=np.arange(n) + 100) for k, v in X.items()}
     reordered = pd.Series(np.arange(n) % 20, index=(np.arange(n) + 100)[::-1])
     with pytest.raises(ValueError, match="groups's row index holds the labels of X's rows"):

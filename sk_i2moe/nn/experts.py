@@ -48,6 +48,19 @@ class FusionOutput(NamedTuple):
     aux_loss: torch.Tensor | None = None
 
 
+def n_uniqueness_experts(n_experts: int) -> int:
+    """How many of a structured mixture's ``n_experts`` experts are uniqueness experts.
+
+    The structured expert set is ordered ``uniqueness[0 .. M-1]`` (or none),
+    ``synergy``, ``redundancy``: all but the last two, which is also the
+    synergy expert's index.
+
+    >>> n_uniqueness_experts(5)
+    3
+    """
+    return n_experts - 2
+
+
 def check_backbone_option(name: str, value: object, minimum: float, integer: bool = True) -> None:
     """Refuse a backbone option (a ``fusion_kwargs`` entry) outside its range, naming it.
 

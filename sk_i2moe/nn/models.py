@@ -31,7 +31,12 @@ from torch import nn
 from ._defaults import DEFAULTS
 from ._dtypes import at_least_float32
 from .encoders import make_encoder
-from .experts import alone_from_variants, build_variants, single_modality_variants
+from .experts import (
+    alone_from_variants,
+    build_variants,
+    n_uniqueness_experts,
+    single_modality_variants,
+)
 from .fusion import make_fusion
 from .objective import InteractionObjective, StructuredObjective
 
@@ -1460,7 +1465,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         """
         tokens = self.embed(xs, present)
         n_modalities = self.n_modalities
-        n_unique = self.n_experts - 2  # kinds: uniqueness[0 .. M-1] (or none), synergy, redundancy
+        n_unique = n_uniqueness_experts(self.n_experts)
         fast = getattr(self.fusion, "forward_alone", None)
         if fast is not None:  # a backbone that builds the single-modality passes itself
             passes = fast(tokens, n_unique)
@@ -1473,8 +1478,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         if passes.none is not None:
             none = passes.none[0]  # the synergy expert, all absent, [B, C]
         else:  # the same for every sample (no dropout): one row
-            none = self.fusion(torch.zeros_like(tokens[:1])).logits[-2]  # [1, C]
-        # synergy, then redundancy, after the uniqueness experts
+            none = self.fusion(torch.zeros_like(tokens[:1])).logits[n_unique]  # [1, C]
         synergy = passes.clean[0] - passes.alone[0].sum(0) + (n_modalities - 1) * none
         return ExpertPass(
             pooled=self.pool(tokens),
@@ -1521,7 +1525,7 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         torch.Size([4, 2])
         """
         tokens = self.embed(xs, present)
-        synergy = self.n_experts - 2  # synergy, then redundancy, after the uniqueness experts
+        synergy = n_uniqueness_experts(self.n_experts)  # the synergy expert follows them
         one = getattr(self.fusion, "forward_expert", None)
         joint = one(tokens, synergy) if one is not None else self.fusion(tokens).logits[synergy]
         return self._calibrated(joint)
@@ -1607,7 +1611,10 @@ class StructuredInteractionMoE(MixtureOfInteractionExperts):
         else:
             redundancy_missing = weighted_mean_missing(per_modality.detach(), redundancy_weights)
         missing = missing_modality_mixtures(
-            weights, detached, redundancy_missing.to(detached.dtype), self.n_experts - 2
+            weights,
+            detached,
+            redundancy_missing.to(detached.dtype),
+            n_uniqueness_experts(self.n_experts),
         )
         if offset is not None:  # a modality really absent stays absent; one made missing adds none
             missing = missing + offset.to(missing.dtype).unsqueeze(1)

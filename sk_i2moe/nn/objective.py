@@ -59,6 +59,7 @@ from torch.nn import functional as F
 
 from ._defaults import DEFAULTS
 from ._dtypes import at_least_float32
+from .experts import n_uniqueness_experts
 
 __all__ = [
     "DISTANCES",
@@ -196,7 +197,7 @@ def interaction_terms(
         pair = per_sample.mean((1, 2))
     else:
         pair = _batch_mean(per_sample.mean(1), sample_weight)
-    n_unique = n_experts - 2
+    n_unique = n_uniqueness_experts(n_experts)
     if n_unique == 0 or n_perturbed < 2:
         return pair
     if modalities is None:
