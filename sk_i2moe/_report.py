@@ -718,15 +718,21 @@ class InteractionReport:
             "label": "other label rates",
             "output": "another mean target",
         }
+        recorded = {
+            "class": "labels recorded otherwise than these (a code that misses some cases)",
+            "label": "labels recorded otherwise than these (a code that misses some cases)",
+            "output": "targets measured otherwise than these",
+        }
         return [
             f"Check: the mixture's predictions do not average to these samples' {what} "
             f"({'; '.join(parts)}{more}); matched to them alone (one shift of its outputs "
             f"per {kind}, fitted on these samples), its skill would be {matched:+.3f}, not "
-            f"{m['skill']:+.3f}. The model was fitted to {fitted_to[kind]}, or "
-            "these samples' features are shifted from the training rows' (another site, a "
-            "recalibrated assay): the skills below are understated, and interactions the "
-            "model uses may not be shown. Read the interactions on samples drawn as the "
-            "training rows were, or on a model fitted to samples like these."
+            f"{m['skill']:+.3f}. The model was fitted to {fitted_to[kind]} or to "
+            f"{recorded[kind]}, or these samples' features are shifted from the training "
+            "rows' (another site, a recalibrated assay): the skills below are understated, "
+            "and interactions the model uses may not be shown. Read the interactions on "
+            "samples drawn and labelled as the training rows were, or on a model fitted to "
+            "samples like these."
         ]
 
     def _harmful_lines(self) -> list[str]:

@@ -1174,6 +1174,8 @@ def test_predictions_that_miss_the_samples_rates_are_said_to(unique_m1):
     line = next(s for s in shifted.summary().splitlines() if "do not average" in s)
     assert f"{100 * np.mean(y[keep] == 1):.1f}% of these samples" in line
     assert f"would be {m['skill_rates_matched']:+.3f}" in line
+    # its causes include training labels that miss cases (a phenotype from codes, say)
+    assert "or to labels recorded otherwise than these" in line
     assert shifted.base_rates.z.abs().max() > 3
     # the shift is fitted on the samples it is scored on: on few samples it gains by chance,
     # and without a difference beyond chance the line names no cause (review helper-108 H1)
