@@ -421,7 +421,8 @@ def _linear_cross_fit(
     """
     if task == "classification":
         counts = np.bincount(targets)
-        if (counts > 0).sum() < 2 or (_units_per_class(targets, clusters) < CROSS_FIT_FOLDS).any():
+        per_class = _units(targets[:, None] == np.flatnonzero(counts), clusters)
+        if (counts > 0).sum() < 2 or (per_class < CROSS_FIT_FOLDS).any():
             return None
         splits = _fold_splits(targets, targets, seed, clusters)
         if splits is None:
@@ -441,16 +442,17 @@ def _linear_cross_fit(
     return None
 
 
-def _units_per_class(targets: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
-    """Each class's independent units: its samples, or with ``clusters`` its groups.
+def _units(masks: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
+    """The samples each column of ``masks`` ``(n, k)`` keeps, or with ``clusters`` their groups.
 
-    Only the classes present (a positive count) are returned.
+    The independent units a mean over a column rests on: with ``clusters``
+    (a group number per sample) the samples of one group count once.
     """
     if clusters is None:
-        counts = np.bincount(targets)
-        return counts[counts > 0]
-    pairs = np.unique(np.column_stack([targets, clusters]), axis=0)
-    return np.bincount(pairs[:, 0])[np.unique(targets)]
+        return masks.sum(axis=0)
+    present = np.zeros((int(clusters.max()) + 1, masks.shape[1]), dtype=bool)
+    np.logical_or.at(present, clusters, masks)
+    return present.sum(axis=0)
 
 
 def _fold_splits(

@@ -77,7 +77,7 @@ from ._evidence import (
     _simultaneous_low,
     _skill,
     _swap_partners,
-    _units_per_class,
+    _units,
 )
 from ._modalities import (
     absent_rows,
@@ -893,7 +893,7 @@ def _added_unfit(
     counts = np.bincount(targets, minlength=len(final.classes_))
     if clusters is not None:
         present = np.flatnonzero(counts)
-        counts[present] = _units_per_class(targets, clusters)
+        counts[present] = _units(targets[:, None] == present, clusters)
     unit = "samples" if clusters is None else "groups"
     rare = [
         (label.item() if isinstance(label, np.generic) else label, int(n))
@@ -1243,15 +1243,6 @@ def _enough(masks: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray
     and the samples of one group leave a mean over them unchanged.
     """
     return masks & (_units(masks, clusters) >= MIN_CLAIM_SAMPLES)
-
-
-def _units(masks: np.ndarray, clusters: np.ndarray | None = None) -> np.ndarray:
-    """The samples each column of ``masks`` ``(n, k)`` keeps, or with ``clusters`` their groups."""
-    if clusters is None:
-        return masks.sum(axis=0)
-    present = np.zeros((int(clusters.max()) + 1, masks.shape[1]), dtype=bool)
-    np.logical_or.at(present, clusters, masks)
-    return present.sum(axis=0)
 
 
 def _signed(value: float) -> str:
