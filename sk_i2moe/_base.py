@@ -42,6 +42,7 @@ from ._fit_rules import (
     warn_few_rows,
     weighted_z,
 )
+from ._groups import group_holdout, group_numbers
 from ._malloc import retain_heap_if_asked
 from ._modalities import (
     ModalitySpec,
@@ -300,7 +301,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """Fitted once a network is: what every method that needs the fit checks."""
         return hasattr(self, "net_")
 
-    def _fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEBase:
+    def _fit(
+        self, X: object, y: object, sample_weight: object = None, groups: object = None
+    ) -> I2MoEBase:
         """Fit (or, with ``warm_start``, continue fitting); ``fit`` validates the parameters.
 
         A fresh fit that fails leaves the estimator unfitted: the previous
@@ -308,7 +311,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         """
         fresh = not (self.warm_start and hasattr(self, "net_"))
         try:
-            return self._fit_data(X, y, sample_weight)
+            return self._fit_data(X, y, sample_weight, groups)
         except BaseException:  # a KeyboardInterrupt outside skorch's epoch loop too
             if fresh:
                 self.__dict__.pop("net_", None)
@@ -327,7 +330,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
                 "interaction_loss_weight=0, or modality_dropout=0."
             )
 
-    def _fit_data(self, X: object, y: object, sample_weight: object) -> I2MoEBase:
+    def _fit_data(self, X: object, y: object, sample_weight: object, groups: object) -> I2MoEBase:
         """:meth:`_fit`'s work."""
         check_default_dtype()
         if y is None:
@@ -355,6 +358,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         if n_targets != n_samples:
             raise ValueError(f"y has {n_targets} samples but X has {n_samples}; they must match.")
         refuse_reordered_rows(row_labels(X), y, sample_weight)
+        clusters = group_numbers(groups, n_samples, row_labels(X), "training")
         if reuse:  # the outputs keep the first fit's names (before rows are left out)
             check_target_names(getattr(self, "target_names_", None), y)
         given_weights = check_sample_weight(sample_weight, n_samples)
@@ -366,6 +370,9 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             kept = np.flatnonzero(counted)
             arrays, y = [a[kept] for a in arrays], _safe_indexing(y, kept)
             given_weights, n_samples = given_weights[kept], len(kept)
+            clusters = None if clusters is None else clusters[kept]
+        if clusters is not None and len(np.unique(clusters)) == n_samples:
+            clusters = None  # every row its own group: the fit without groups
         self._check_absent(arrays, fitting=True, weighted_out=weighted_out)
         try:
             y_encoded = self._prepare_target(y, fit=not reuse, sample_weight=given_weights)
@@ -384,14 +391,16 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         absence_shares = None  # the absence shrinkage: only a fit that held rows out has one
         # a continued fit trains on all the data unless it keeps the best epoch itself
         train, valid = (
-            (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed)
+            (dataset, None) if reuse and refits else self._split(dataset, y_encoded, seed, clusters)
         )
         if not reuse:  # a network is built from the options: say which it is not given
             self._warn_unpassed_options()
         # too little data to hold out: a classifier's output temperature from cross-fitting
         # (before the fit itself, so that callbacks see the estimator's own fit last)
         temperature = (
-            self._cross_fitted_temperature(arrays, y_encoded, given_weights, weights, seed)
+            self._cross_fitted_temperature(
+                arrays, y_encoded, given_weights, weights, seed, clusters
+            )
             if valid is None and not reuse and self.early_stopping == "auto"
             else None
         )
@@ -478,6 +487,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         sample_weight: np.ndarray,
         weights: np.ndarray,
         seed: int,
+        clusters: np.ndarray | None,
     ) -> float | None:
         """The output temperature of a fit without held-out data; None: no temperature.
 
@@ -736,49 +746,72 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         return None
 
     def _split(
-        self, dataset: ModalityDataset, y_encoded: np.ndarray, seed: int
+        self,
+        dataset: ModalityDataset,
+        y_encoded: np.ndarray,
+        seed: int,
+        clusters: np.ndarray | None = None,
     ) -> tuple[ModalityDataset, ModalityDataset | None]:
         """Hold out ``validation_fraction`` for early stopping; nothing otherwise.
 
         ``early_stopping="auto"`` holds out data only where the held-out part
         has at least :data:`AUTO_MIN_VALIDATION` samples and (for classifiers)
         every class can be stratified; otherwise it trains on all the data.
+        With ``clusters`` (a group number per row: ``fit``'s ``groups``)
+        whole groups are held out (:func:`~sk_i2moe._groups.group_holdout`).
         """
         if self._stopping_mode() is None:
             return dataset, None
         n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
         if self.early_stopping == "auto" and n_valid < AUTO_MIN_VALIDATION:
             return dataset, None
-        try:
-            idx_train, idx_valid = train_test_split(
-                np.arange(len(dataset)),
-                test_size=self.validation_fraction,
-                random_state=seed,
-                stratify=self._stratify(y_encoded),
-            )
-        except ValueError as err:
-            if self.early_stopping == "auto":
-                return dataset, None
-            # which side of the split is too small for every class to be on it; no fraction
-            # puts a class of one sample on both
-            strata = self._stratify(y_encoded)
-            single = strata is not None and np.bincount(strata).min() < 2
-            side = "smaller" if self.validation_fraction > 0.5 else "larger"
-            change = (
-                "a class with at least 2 samples (a class of one sample cannot be on both sides)"
-                if single
-                else f"a {side} validation_fraction"
-            )
-            raise ValueError(
-                f"Cannot hold out validation_fraction={self.validation_fraction} of "
-                f"{len(dataset)} samples for early_stopping={self.early_stopping!r} ({err}). "
-                f"Use more data, {change}, early_stopping='auto' (which "
-                "trains on all the data when no split is possible), or early_stopping=False."
-            ) from err
-        moved, idx_valid = every_modality_trained(dataset.present, idx_train, idx_valid)
-        if self.early_stopping == "auto" and len(moved) > len(idx_train):
-            # the held-out part must still meet "auto"'s conditions
-            strata = self._stratify(y_encoded)
+        strata = self._stratify(y_encoded)
+        if clusters is None:
+            try:
+                idx_train, idx_valid = train_test_split(
+                    np.arange(len(dataset)),
+                    test_size=self.validation_fraction,
+                    random_state=seed,
+                    stratify=strata,
+                )
+            except ValueError as err:
+                if self.early_stopping == "auto":
+                    return dataset, None
+                # which side of the split is too small for every class to be on it; no
+                # fraction puts a class of one sample on both
+                single = strata is not None and np.bincount(strata).min() < 2
+                side = "smaller" if self.validation_fraction > 0.5 else "larger"
+                change = (
+                    "a class with at least 2 samples (a class of one sample cannot be on both "
+                    "sides)"
+                    if single
+                    else f"a {side} validation_fraction"
+                )
+                raise ValueError(
+                    f"Cannot hold out validation_fraction={self.validation_fraction} of "
+                    f"{len(dataset)} samples for early_stopping={self.early_stopping!r} ({err}). "
+                    f"Use more data, {change}, early_stopping='auto' (which "
+                    "trains on all the data when no split is possible), or early_stopping=False."
+                ) from err
+        else:
+            split = group_holdout(strata, clusters, self.validation_fraction, seed)
+            if split is None:
+                if self.early_stopping == "auto":
+                    return dataset, None
+                classes = " with every class on both sides" if strata is not None else ""
+                raise ValueError(
+                    f"Cannot hold out validation_fraction={self.validation_fraction} of "
+                    f"{len(dataset)} samples in {len(np.unique(clusters))} groups for "
+                    f"early_stopping={self.early_stopping!r}: whole groups are held out, and "
+                    f"these groups cannot be split in about that share{classes}. Use more "
+                    "groups, early_stopping='auto' (which then trains on all the data), or "
+                    "early_stopping=False."
+                )
+            idx_train, idx_valid = split
+        moved, idx_valid = every_modality_trained(dataset.present, idx_train, idx_valid, clusters)
+        if self.early_stopping == "auto" and (len(moved) > len(idx_train) or clusters is not None):
+            # the held-out part must still meet "auto"'s conditions (whole groups: its size
+            # is known only now)
             if len(idx_valid) < AUTO_MIN_VALIDATION or (
                 strata is not None and len(np.unique(strata[idx_valid])) < len(np.unique(strata))
             ):

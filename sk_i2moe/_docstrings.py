@@ -472,11 +472,34 @@ SHARED_ATTRIBUTES = """\
         resolved; a ``warm_start`` refit keeps the first fit's)."""
 
 
+FIT_GROUPS = """\
+            A group label per row (a patient id, say) where several rows come
+            from one patient, site or source. The part of the rows that early
+            stopping holds out (on which the refit's epochs, the output
+            temperature and ``absence_shrinkage_`` are chosen) then holds out
+            whole groups, and so do the folds of the cross-fitted temperature
+            (see ``early_stopping``), so that they score the model on groups
+            it did not train on, as new patients would: about
+            ``validation_fraction`` of the rows, one fold of ``round(1 /
+            validation_fraction)`` folds of the groups, stratified by class
+            as far as the groups allow. Unused where nothing is held out
+            (``early_stopping=False``); rows each in a group of its own give
+            the fit without groups. Any hashable labels, none missing, paired
+            with the rows by position: a pandas Series whose index holds
+            ``X``'s row labels in another order is refused. A search's
+            ``fit(X, y, groups=g)`` gives them to its splitter only; to
+            give them to this ``fit`` too, pass them as a fit parameter
+            (``params={"groups": g}`` of ``cross_validate``, ``model__groups``
+            in a ``Pipeline``) or, with metadata routing enabled, request
+            them (``set_fit_request(groups=True)``)."""
+
+
 def fill_doc(cls: type) -> type:
-    """Insert the shared parameter and attribute docs into a class docstring."""
+    """Insert the shared docs into a class's docstring and its ``fit``'s."""
     cls.__doc__ = (
         cls.__doc__.replace("    {shared_parameters}", SHARED_PARAMETERS)
         .replace("    {shared_training_parameters}", SHARED_TRAINING_PARAMETERS)
         .replace("    {shared_attributes}", SHARED_ATTRIBUTES)
     )
+    cls.fit.__doc__ = cls.fit.__doc__.replace("            {fit_groups}", FIT_GROUPS)
     return cls

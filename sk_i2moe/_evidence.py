@@ -15,8 +15,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeCV
-from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils.extmath import randomized_svd
+
+from ._groups import group_folds
 
 EPS = 1e-12
 #: a regression target's chance level below this share of its mean square is 0 (constant)
@@ -466,34 +468,16 @@ def _fold_splits(
     Stratified by ``classes`` (class indices) where given. With ``clusters``
     (a group number per sample) every group's samples fall in one fold, so
     that no fit sees a group it predicts (the samples of a patient seen at
-    several visits, say); stratified as far as the groups allow. None where
+    several visits, say): :func:`~sk_i2moe._groups.group_folds`, None where
     the groups are fewer than the folds, or a class present among the
     samples is missing from some fold's training samples.
     """
-    n = len(rows)
-    if clusters is None:
-        if classes is None:
-            return list(KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed).split(rows))
-        folds = StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
-        return list(folds.split(np.zeros(n), classes))
-    clusters = np.unique(clusters, return_inverse=True)[1].reshape(n)  # 0 to G - 1, all used
-    if clusters.max() + 1 < CROSS_FIT_FOLDS:
-        return None
-    if classes is None:  # the groups dealt to the folds in a random order
-        order = np.random.default_rng(seed).permutation(int(clusters.max()) + 1)
-        fold = np.empty_like(order)
-        fold[order] = np.arange(len(order)) % CROSS_FIT_FOLDS
-        of_row = fold[clusters]
-        return [
-            (np.flatnonzero(of_row != k), np.flatnonzero(of_row == k))
-            for k in range(CROSS_FIT_FOLDS)
-        ]
-    folds = StratifiedGroupKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
-    splits = list(folds.split(np.zeros(n), classes, clusters))
-    present = np.unique(classes)
-    if any(len(np.unique(classes[train])) < len(present) for train, _ in splits):
-        return None
-    return splits
+    if clusters is not None:
+        return group_folds(classes, clusters, CROSS_FIT_FOLDS, seed)
+    if classes is None:
+        return list(KFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed).split(rows))
+    folds = StratifiedKFold(CROSS_FIT_FOLDS, shuffle=True, random_state=seed)
+    return list(folds.split(np.zeros(len(rows)), classes))
 
 
 def _probe_losses(

@@ -209,7 +209,10 @@ AUTO_MEMBERS = 4
 
 
 def every_modality_trained(
-    present: torch.Tensor | None, idx_train: np.ndarray, idx_valid: np.ndarray
+    present: torch.Tensor | None,
+    idx_train: np.ndarray,
+    idx_valid: np.ndarray,
+    clusters: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Move to the training part the held-out rows of a modality it lacks.
 
@@ -224,6 +227,8 @@ def every_modality_trained(
         ``(n, M)`` bool, the dataset's modality mask (None: all present).
     idx_train, idx_valid : ndarray
         The split's row indices.
+    clusters : ndarray or None, default=None
+        A group number per row of the dataset: a group moves whole.
 
     Returns
     -------
@@ -237,6 +242,8 @@ def every_modality_trained(
     if not lacking.any():
         return idx_train, idx_valid
     move = mask[idx_valid][:, lacking].any(axis=1)
+    if clusters is not None:
+        move = np.isin(clusters[idx_valid], clusters[idx_valid][move])
     return np.concatenate([idx_train, idx_valid[move]]), idx_valid[~move]
 
 

@@ -79,9 +79,9 @@ from ._evidence import (
     _swap_partners,
     _units,
 )
+from ._groups import group_numbers
 from ._modalities import (
     absent_rows,
-    refuse_reordered_rows,
     regression_targets,
     row_labels,
     training_scale,
@@ -918,48 +918,6 @@ def _added_unfit(
     named = ", ".join(f"{label!r} ({n})" for label, n in rare[:5])
     more = f" and {len(rare) - 5} more" if len(rare) > 5 else ""
     return f"{needs}; classes {named}{more} have fewer: add held-out {unit} of them"
-
-
-def _group_numbers(groups: object, n: int, rows: np.ndarray | None) -> np.ndarray | None:
-    """``groups`` checked and numbered ``0`` to ``G - 1`` in their order of appearance.
-
-    None for None. Refuses what is not one hashable,
-    non-missing label per row of ``X``, and a pandas object whose row labels
-    are ``X``'s in another order. Labels that compare equal (``1``, ``1.0``
-    and ``True``) are one group, as in a dict.
-    """
-    if groups is None:
-        return None
-    if hasattr(groups, "__array__") and not sp.issparse(groups):  # arrays, pandas, polars
-        one_dimensional = np.ndim(groups) == 1
-    else:  # a list or tuple of labels, each a tuple (or a list: unhashable, refused below)
-        one_dimensional = isinstance(groups, (list, tuple, range))
-    if not one_dimensional:
-        shape = f" of shape {np.shape(groups)}" if hasattr(groups, "shape") else ""
-        raise ValueError(
-            f"groups must be one label per held-out sample (a 1-D array-like of length {n}); "
-            f"got {type(groups).__name__}{shape}."
-        )
-    if len(groups) != n:
-        raise ValueError(
-            f"groups has {len(groups)} labels but X has {n} samples; pass one group label "
-            "(a patient id, say) per row of X."
-        )
-    refuse_reordered_rows(rows, None, None, groups=groups)
-    if hasattr(groups, "__array__"):
-        labels = pd.Series(np.asarray(groups, dtype=object))
-    else:  # element by element: tuples stay labels
-        labels = pd.Series(list(groups), dtype=object)
-    if labels.isna().any():
-        raise ValueError(
-            f"groups has {int(labels.isna().sum())} missing labels (None or NaN) at rows "
-            f"{np.flatnonzero(labels.isna().to_numpy())[:5].tolist()}: give every held-out "
-            "sample its group (a sample on its own is a group of one)."
-        )
-    try:
-        return pd.factorize(labels, sort=False)[0].astype(np.int64)
-    except TypeError as error:
-        raise TypeError(f"groups must hold hashable labels: {error}") from None
 
 
 def _checked_groups(clusters: np.ndarray | None, order: np.ndarray) -> np.ndarray | None:
@@ -1912,7 +1870,7 @@ def interaction_report(
     if sp.issparse(y):  # a multi-label indicator matrix: dense, as every use below reads it
         y = y.toarray()
     w = check_score_arguments(final, y, scoring, sample_weight, n, row_labels(X))
-    clusters = _group_numbers(groups, n, row_labels(X))
+    clusters = group_numbers(groups, n, row_labels(X), "held-out")
     n_weight_zero = 0
     targets, task = _targets(final, y)
     if w is not None:  # a sample of weight 0 is not given

@@ -18,6 +18,7 @@ from ._base import I2MoEBase
 from ._data import ModalityDataset
 from ._docstrings import fill_doc
 from ._fit_rules import CALIBRATION_FOLDS
+from ._groups import group_folds
 from ._modalities import (
     absent_modalities,
     fitting_a_part,
@@ -216,7 +217,9 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: object, y: object, sample_weight: object = None) -> I2MoEClassifier:
+    def fit(
+        self, X: object, y: object, sample_weight: object = None, groups: object = None
+    ) -> I2MoEClassifier:
         """Fit the mixture of interaction experts.
 
         Parameters
@@ -235,6 +238,8 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             weights alike). Paired with the rows by position: a pandas
             Series whose index holds ``X``'s row labels in another order is
             refused, as such a ``y`` is.
+        groups : array-like of shape (n_samples,), default=None
+            {fit_groups}
 
         Returns
         -------
@@ -259,7 +264,7 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         >>> clf.modalities_
         {'mean': 10, 'error': 10, 'worst': 10}
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, groups)
 
     def _refuse_missing_targets(self, y: object, counted: np.ndarray) -> None:
         refuse_missing_labels(y, counted)
@@ -429,19 +434,24 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
         sample_weight: np.ndarray,
         weights: np.ndarray,
         seed: int,
+        clusters: np.ndarray | None,
     ) -> float | None:
         """The output temperature (at least 1) that cross-fitted predictions ask for.
 
         For a fit that ``early_stopping="auto"`` trains on all the data: each
         of ``CALIBRATION_FOLDS`` folds (stratified by class; fewer folds where
-        a class has fewer samples) is predicted by this estimator fitted with
+        a class has fewer samples; with ``clusters``, a group number per row,
+        each group in one fold: :func:`~sk_i2moe._groups.group_folds`) is
+        predicted by this estimator fitted with
         ``early_stopping=False`` on the other folds, and
         :func:`~sk_i2moe.nn.fit_temperature` chooses the temperature from
         these predictions with the objective's weighted task loss. None for the
-        paper's mixture, where a class has fewer than two samples, and where a
-        fold's other folds cannot be fitted: every row there lacks a modality
-        (a rare one, all in the fold). ``arrays`` and the weights are the
-        training rows (those of positive ``sample_weight``).
+        paper's mixture, where a class has fewer than two samples, where the
+        groups cannot be split so (fewer groups than folds, or a class missing
+        from some fold's fit), and where a fold's other folds cannot be
+        fitted: every row there lacks a modality (a rare one, all in the fold).
+        ``arrays`` and the weights are the training rows (those of positive
+        ``sample_weight``).
         """
         if not calibratable(self._model_kind()):
             return None
@@ -461,7 +471,12 @@ class I2MoEClassifier(ClassifierMixin, I2MoEBase):
             modalities=None, early_stopping=False, warm_start=False, verbose=0, random_state=seed
         )
         names = self._input_spec.names
-        folds = list(splitter.split(np.zeros(n), strata))
+        if clusters is None:
+            folds = list(splitter.split(np.zeros(n), strata))
+        else:
+            folds = group_folds(strata, clusters, CALIBRATION_FOLDS, seed)
+            if folds is None:
+                return None
         present = ~absent_modalities(arrays)
         if not all(present[train].any(axis=0).all() for train, _ in folds):
             return None

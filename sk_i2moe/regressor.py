@@ -190,7 +190,9 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: object, y: object, sample_weight: object = None) -> I2MoERegressor:
+    def fit(
+        self, X: object, y: object, sample_weight: object = None, groups: object = None
+    ) -> I2MoERegressor:
         """Fit the mixture of interaction experts.
 
         Parameters
@@ -214,6 +216,8 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
             Paired with the rows by position: a pandas Series whose index
             holds ``X``'s row labels in another order is refused, as such a
             ``y`` is.
+        groups : array-like of shape (n_samples,), default=None
+            {fit_groups}
 
         Returns
         -------
@@ -237,7 +241,7 @@ class I2MoERegressor(RegressorMixin, I2MoEBase):
         >>> reg.n_features_in_
         10
         """
-        return self._fit(X, y, sample_weight)
+        return self._fit(X, y, sample_weight, groups)
 
     def _prepare_target(self, y: object, fit: bool, sample_weight: np.ndarray) -> np.ndarray:
         arr = regression_targets(y)

@@ -1,0 +1,168 @@
+"""Groups of samples (a patient's visits, a hospital's patients) and splits that keep them whole.
+
+Samples of one group are not independent: a split that puts some of a
+patient's visits on each side scores the model on what it has seen. The
+fit's internal split (``fit(groups=...)``) and the report's cross-fitted
+models (``interaction_report(groups=...)``) both take their groups from
+:func:`group_numbers` and their folds from :func:`group_folds`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.model_selection import StratifiedGroupKFold
+
+from ._modalities import refuse_reordered_rows
+
+
+def group_numbers(groups: object, n: int, rows: np.ndarray | None, role: str) -> np.ndarray | None:
+    """``groups`` checked and numbered ``0`` to ``G - 1`` in their order of appearance.
+
+    None for None. Refuses what is not one hashable, non-missing label per
+    row of ``X``, and a pandas object whose row labels are ``X``'s in another
+    order. Labels that compare equal (``1``, ``1.0`` and ``True``) are one
+    group, as in a dict.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n,) or None
+        The caller's group labels.
+    n : int
+        The number of rows of ``X``.
+    rows : ndarray or None
+        ``X``'s row labels (``_modalities.row_labels``), None when it has none.
+    role : str
+        What the rows are to the caller, for the messages (``"held-out"``,
+        ``"training"``).
+
+    Returns
+    -------
+    ndarray of int64 or None
+        Each row's group number.
+    """
+    if groups is None:
+        return None
+    if hasattr(groups, "__array__") and not sp.issparse(groups):  # arrays, pandas, polars
+        one_dimensional = np.ndim(groups) == 1
+    else:  # a list or tuple of labels, each a tuple (or a list: unhashable, refused below)
+        one_dimensional = isinstance(groups, (list, tuple, range))
+    if not one_dimensional:
+        shape = f" of shape {np.shape(groups)}" if hasattr(groups, "shape") else ""
+        raise ValueError(
+            f"groups must be one label per {role} sample (a 1-D array-like of length {n}); "
+            f"got {type(groups).__name__}{shape}."
+        )
+    if len(groups) != n:
+        raise ValueError(
+            f"groups has {len(groups)} labels but X has {n} samples; pass one group label "
+            "(a patient id, say) per row of X."
+        )
+    refuse_reordered_rows(rows, None, None, groups=groups)
+    if hasattr(groups, "__array__"):
+        labels = pd.Series(np.asarray(groups, dtype=object))
+    else:  # element by element: tuples stay labels
+        labels = pd.Series(list(groups), dtype=object)
+    if labels.isna().any():
+        raise ValueError(
+            f"groups has {int(labels.isna().sum())} missing labels (None or NaN) at rows "
+            f"{np.flatnonzero(labels.isna().to_numpy())[:5].tolist()}: give every {role} "
+            "sample its group (a sample on its own is a group of one)."
+        )
+    try:
+        return pd.factorize(labels, sort=False)[0].astype(np.int64)
+    except TypeError as error:
+        raise TypeError(f"groups must hold hashable labels: {error}") from None
+
+
+def group_folds(
+    classes: np.ndarray | None, clusters: np.ndarray, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """``n_folds`` train/test splits that put every group's samples in one fold.
+
+    Stratified by ``classes`` (class indices) as far as the groups allow
+    (:class:`~sklearn.model_selection.StratifiedGroupKFold`, shuffled by
+    ``seed``; a class of fewer samples than folds cannot be in every fold,
+    and is left out of the stratification); without classes the groups are
+    dealt to the folds in a random order. None where the groups are fewer
+    than the folds, or a class present among the samples is missing from
+    some fold's training samples.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n,) or None
+        Each sample's class index; None for targets that are not one class.
+    clusters : ndarray of shape (n,)
+        Each sample's group number.
+    n_folds : int
+        The number of folds.
+    seed : int
+        The shuffling's seed.
+
+    Returns
+    -------
+    list of (ndarray, ndarray) or None
+        Each fold's training and test sample indices.
+    """
+    n = len(clusters)
+    clusters = np.unique(clusters, return_inverse=True)[1].reshape(n)  # 0 to G - 1, all used
+    n_groups = int(clusters.max()) + 1
+    if n_groups < n_folds:
+        return None
+    if classes is None:  # the groups dealt to the folds in a random order
+        order = np.random.default_rng(seed).permutation(n_groups)
+        fold = np.empty_like(order)
+        fold[order] = np.arange(n_groups) % n_folds
+        of_row = fold[clusters]
+        return [(np.flatnonzero(of_row != k), np.flatnonzero(of_row == k)) for k in range(n_folds)]
+    counts = np.bincount(classes)
+    present = np.flatnonzero(counts)
+    # scikit-learn warns of (or, if every class is, refuses) a class of fewer samples than folds
+    strata = np.where(counts[classes] < n_folds, present[np.argmax(counts[present])], classes)
+    folds = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+    splits = list(folds.split(np.zeros(n), strata, clusters))
+    if any(len(np.unique(classes[train])) < len(present) for train, _ in splits):
+        return None
+    return splits
+
+
+def group_holdout(
+    classes: np.ndarray | None, clusters: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A training and a held-out part of about ``fraction`` of the samples, whole groups each.
+
+    One fold of :func:`group_folds` with ``round(1 / fraction)`` folds (or,
+    for ``fraction`` above one half, all but one fold of ``round(1 / (1 -
+    fraction))``), so the held-out share is the nearest such fraction of the
+    groups. None where no such split exists, or (for classes) either part
+    would lack a class.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n,) or None
+        Each sample's class index; None for targets that are not one class.
+    clusters : ndarray of shape (n,)
+        Each sample's group number.
+    fraction : float
+        The share of the samples to hold out, in ``(0, 1)``.
+    seed : int
+        The shuffling's seed.
+
+    Returns
+    -------
+    tuple of ndarray or None
+        The training and the held-out sample indices.
+    """
+    n_folds = max(2, round(1 / min(fraction, 1 - fraction)))
+    folds = group_folds(classes, clusters, n_folds, seed)
+    if folds is None:
+        return None
+    train, held_out = folds[0]
+    if fraction > 0.5:
+        train, held_out = held_out, train
+    if classes is not None and len(np.unique(classes[held_out])) < len(np.unique(classes)):
+        return None
+    if classes is not None and len(np.unique(classes[train])) < len(np.unique(classes)):
+        return None
+    return train, held_out
