@@ -50,7 +50,8 @@ def patients(generator: str, mechanism: str, n: int, seed: int) -> tuple[dict, n
     if generator == "package":
         X, y, _ = make_interaction_classification(mechanism, n_samples=n, random_state=seed)
     else:
-        X, y, _ = make_warped(mechanism, n_samples=n, n_modalities=3, random_state=seed)
+        name = "uniqueness[m0]" if mechanism == "uniqueness" else mechanism
+        X, y, _ = make_warped(name, n_samples=n, n_modalities=3, random_state=seed)
     return X, y
 
 
@@ -117,27 +118,28 @@ def main() -> None:
             results = [one_seed(generator, mechanism, s, args) for s in range(*args.seeds)]
             print(f"\n{generator} / {mechanism}, {len(results)} seeds")
             print(
-                f"{'':10}"
+                f"{'':12}"
                 + "".join(f"{m:>18}" for m in METRICS)
-                + f"{'epochs':>14}{'temperature':>16}"
+                + f"{'epochs':>16}{'temperature':>20}"
             )
             for way in WAYS:
                 cells = [
-                    _mean_std([r[way][key] for r in results])
+                    _mean_std([r[way][key] for r in results], sign=key in METRICS)
                     for key in (*METRICS, "epochs", "temperature")
                 ]
                 print(
-                    f"{way:10}"
+                    f"{way:12}"
                     + "".join(f"{c:>18}" for c in cells[:3])
-                    + f"{cells[3]:>14}{cells[4]:>16}"
+                    + f"{cells[3]:>16}{cells[4]:>20}"
                 )
             gain = [_mean_std([r["groups"][m] - r["rows"][m] for r in results], 4) for m in METRICS]
-            print(f"{'groups-rows':10}" + "".join(f"{c:>18}" for c in gain))
+            print(f"{'groups-rows':12}" + "".join(f"{c:>18}" for c in gain))
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 
-def _mean_std(values: list[float], digits: int = 3) -> str:
-    return f"{np.mean(values):+.{digits}f} ± {np.std(values):.{digits}f}"
+def _mean_std(values: list[float], digits: int = 3, sign: bool = True) -> str:
+    mean = f"{np.mean(values):+.{digits}f}" if sign else f"{np.mean(values):.{digits - 1}f}"
+    return f"{mean} ± {np.std(values):.{digits}f}"
 
 
 if __name__ == "__main__":

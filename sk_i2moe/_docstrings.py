@@ -491,7 +491,9 @@ FIT_GROUPS = """\
             give them to this ``fit`` too, pass them as a fit parameter
             (``params={"groups": g}`` of ``cross_validate``, ``model__groups``
             in a ``Pipeline``) or, with metadata routing enabled, request
-            them (``set_fit_request(groups=True)``)."""
+            them (``set_fit_request(groups=True)``; with routing, a splitter's
+            groups reach a search only once the estimator requests or
+            refuses them: ``set_fit_request(groups=False)``)."""
 
 
 def fill_doc(cls: type) -> type:

@@ -203,6 +203,19 @@ def test_groups_reach_fit_through_cross_validate_and_metadata_routing():
             params={"groups": patient},
             return_estimator=True,
         )["estimator"][0]
+        # a splitter's groups, refused for the fit: the fit without them, as before
+        refused = cross_validate(
+            I2MoEClassifier(**params).set_fit_request(groups=False),
+            Xc,
+            yc,
+            cv=cv,
+            params={"groups": patient},
+            return_estimator=True,
+        )["estimator"][0]
+    plain = I2MoEClassifier(**params).fit(
+        SliceDict(**{k: v[fold_train] for k, v in Xc.items()}), yc[fold_train]
+    )
+    np.testing.assert_array_equal(refused.predict_proba(Xc), plain.predict_proba(Xc))
     expected = alone.predict_proba(Xc)
     np.testing.assert_array_equal(as_parameter.predict_proba(Xc), expected)
     np.testing.assert_array_equal(routed.predict_proba(Xc), expected)
