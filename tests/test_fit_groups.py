@@ -185,33 +185,17 @@ def test_groups_reach_fit_through_cross_validate_and_metadata_routing():
     alone = I2MoEClassifier(**params).fit(
         {k: v[fold_train] for k, v in Xc.items()}, yc[fold_train], groups=patient[fold_train]
     )
-    as_parameter = cross_validate(
-        I2MoEClassifier(**params),
-        Xc,
-        yc,
-        groups=patient,
-        cv=cv,
-        params={"groups": patient},
-        return_estimator=True,
-    )["estimator"][0]
+
+    def first_fold(estimator, **groups):
+        return cross_validate(
+            estimator, Xc, yc, cv=cv, params={"groups": patient}, return_estimator=True, **groups
+        )["estimator"][0]
+
+    as_parameter = first_fold(I2MoEClassifier(**params), groups=patient)
     with sklearn.config_context(enable_metadata_routing=True):
-        routed = cross_validate(
-            I2MoEClassifier(**params).set_fit_request(groups=True),
-            Xc,
-            yc,
-            cv=cv,
-            params={"groups": patient},
-            return_estimator=True,
-        )["estimator"][0]
+        routed = first_fold(I2MoEClassifier(**params).set_fit_request(groups=True))
         # a splitter's groups, refused for the fit: the fit without them, as before
-        refused = cross_validate(
-            I2MoEClassifier(**params).set_fit_request(groups=False),
-            Xc,
-            yc,
-            cv=cv,
-            params={"groups": patient},
-            return_estimator=True,
-        )["estimator"][0]
+        refused = first_fold(I2MoEClassifier(**params).set_fit_request(groups=False))
     plain = I2MoEClassifier(**params).fit(
         SliceDict(**{k: v[fold_train] for k, v in Xc.items()}), yc[fold_train]
     )
