@@ -42,7 +42,7 @@ from ._fit_rules import (
     warn_few_rows,
     weighted_z,
 )
-from ._groups import group_holdout, group_numbers
+from ._groups import group_holdout, group_numbers, holdout_obstacle
 from ._malloc import retain_heap_if_asked
 from ._modalities import (
     ModalitySpec,
@@ -796,15 +796,22 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
         else:
             split = group_holdout(strata, clusters, self.validation_fraction, seed)
             if split is None:
+                labels = getattr(self, "classes_", None)
+                why = holdout_obstacle(strata, clusters, self.validation_fraction, labels)
                 if self.early_stopping == "auto":
+                    warn(
+                        f"fit holds out whole groups for early stopping, but {why}; "
+                        "early_stopping='auto' trains on all the data for "
+                        f"max_epochs={self.max_epochs} epochs instead. Give every class "
+                        "several groups, or choose the epochs yourself (early_stopping=False "
+                        "and max_epochs=)."
+                    )
                     return dataset, None
-                classes = " with every class on both sides" if strata is not None else ""
                 raise ValueError(
                     f"Cannot hold out validation_fraction={self.validation_fraction} of "
-                    f"{len(dataset)} samples in {len(np.unique(clusters))} groups for "
-                    f"early_stopping={self.early_stopping!r}: whole groups are held out, and "
-                    f"these groups cannot be split in about that share{classes}. Use more "
-                    "groups, early_stopping='auto' (which then trains on all the data), or "
+                    f"{len(dataset)} samples in whole groups for "
+                    f"early_stopping={self.early_stopping!r}: {why}. Use more groups, "
+                    "early_stopping='auto' (which then trains on all the data), or "
                     "early_stopping=False."
                 )
             idx_train, idx_valid = split

@@ -480,13 +480,18 @@ FIT_GROUPS = """\
             whole groups, and so do the folds of the cross-fitted temperature
             (see ``early_stopping``), so that they score the model on groups
             it did not train on, as new patients would: about
-            ``validation_fraction`` of the rows, one fold of ``round(1 /
-            validation_fraction)`` folds of the groups, stratified by class
-            as far as the groups allow. Unused where nothing is held out
-            (``early_stopping=False``); rows each in a group of its own give
-            the fit without groups. Any hashable labels, none missing, paired
-            with the rows by position: a pandas Series whose index holds
-            ``X``'s row labels in another order is refused. A search's
+            ``validation_fraction`` of the rows (the groups go to ``round(1 /
+            validation_fraction)`` folds, stratified by class as far as the
+            groups allow, and the fold whose share is nearest is held out,
+            so a group of many rows is not held out for a small fraction).
+            Where no such part has every class on both sides (a class found
+            in one group only), ``early_stopping="auto"`` warns and trains on
+            all the data, and other values raise a ``ValueError``. Unused
+            where nothing is held out (``early_stopping=False``); rows each
+            in a group of its own give the fit without groups. Any hashable
+            labels, none missing, paired with the rows by position: a pandas
+            Series whose index holds ``X``'s row labels in another order is
+            refused. A search's
             ``fit(X, y, groups=g)`` gives them to its splitter only; to
             give them to this ``fit`` too, pass them as a fit parameter
             (``params={"groups": g}`` of ``cross_validate``, ``model__groups``

@@ -82,12 +82,10 @@ def group_folds(
     """``n_folds`` train/test splits that put every group's samples in one fold.
 
     Stratified by ``classes`` (class indices) as far as the groups allow
-    (:class:`~sklearn.model_selection.StratifiedGroupKFold`, shuffled by
-    ``seed``; a class of fewer samples than folds cannot be in every fold,
-    and is left out of the stratification); without classes the groups are
-    dealt to the folds in a random order. None where the groups are fewer
-    than the folds, or a class present among the samples is missing from
-    some fold's training samples.
+    (:func:`_stratified_group_splits`); without classes the groups are dealt
+    to the folds in a random order. None where the groups are fewer than the
+    folds, or a class present among the samples is missing from some fold's
+    training samples.
 
     Parameters
     ----------
@@ -116,13 +114,8 @@ def group_folds(
         fold[order] = np.arange(n_groups) % n_folds
         of_row = fold[clusters]
         return [(np.flatnonzero(of_row != k), np.flatnonzero(of_row == k)) for k in range(n_folds)]
-    counts = np.bincount(classes)
-    present = np.flatnonzero(counts)
-    # scikit-learn warns of (or, if every class is, refuses) a class of fewer samples than folds
-    strata = np.where(counts[classes] < n_folds, present[np.argmax(counts[present])], classes)
-    folds = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
-    splits = list(folds.split(np.zeros(n), strata, clusters))
-    if any(len(np.unique(classes[train])) < len(present) for train, _ in splits):
+    splits = _stratified_group_splits(classes, clusters, n_folds, seed)
+    if not all(_every_class(classes, train) for train, _ in splits):
         return None
     return splits
 
@@ -132,11 +125,15 @@ def group_holdout(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """A training and a held-out part of about ``fraction`` of the samples, whole groups each.
 
-    One fold of :func:`group_folds` with ``round(1 / fraction)`` folds (or,
-    for ``fraction`` above one half, all but one fold of ``round(1 / (1 -
-    fraction))``), so the held-out share is the nearest such fraction of the
-    groups. None where no such split exists, or (for classes) either part
-    would lack a class.
+    The groups go to ``round(1 / fraction)`` folds (``round(1 / (1 -
+    fraction))`` for a fraction above one half, where all but one fold is
+    held out) stratified by class, or without classes balanced in samples
+    (:func:`_stratified_group_splits`). Of these candidates, those with
+    every class on both sides, the held-out part is the one whose share of
+    the samples is nearest ``fraction`` (ties broken at random by
+    ``seed``): neither a dominant group nor the folds' order decides it.
+    None where the groups are fewer than the folds or no candidate has
+    every class on both sides (:func:`holdout_obstacle` says which).
 
     Parameters
     ----------
@@ -154,15 +151,87 @@ def group_holdout(
     tuple of ndarray or None
         The training and the held-out sample indices.
     """
-    n_folds = max(2, round(1 / min(fraction, 1 - fraction)))
-    folds = group_folds(classes, clusters, n_folds, seed)
-    if folds is None:
+    n = len(clusters)
+    n_folds = _holdout_folds(fraction)
+    if len(np.unique(clusters)) < n_folds:
         return None
-    train, held_out = folds[0]
-    if fraction > 0.5:
-        train, held_out = held_out, train
-    if classes is not None and len(np.unique(classes[held_out])) < len(np.unique(classes)):
+    strata = np.zeros(n, np.int64) if classes is None else classes
+    splits = _stratified_group_splits(strata, clusters, n_folds, seed)
+    candidates = [
+        (held_out, train) if fraction > 0.5 else (train, held_out) for train, held_out in splits
+    ]
+    usable = [
+        (train, held_out)
+        for train, held_out in candidates
+        if _every_class(strata, train) and _every_class(strata, held_out)
+    ]
+    if not usable:
         return None
-    if classes is not None and len(np.unique(classes[train])) < len(np.unique(classes)):
-        return None
-    return train, held_out
+    order = np.random.default_rng(seed).permutation(len(usable))
+    nearest = min(order, key=lambda i: abs(len(usable[i][1]) / n - fraction))
+    return usable[nearest]
+
+
+def holdout_obstacle(
+    classes: np.ndarray | None, clusters: np.ndarray, fraction: float, labels: np.ndarray | None
+) -> str:
+    """Why :func:`group_holdout` finds no split, in words for a message.
+
+    Parameters
+    ----------
+    classes : ndarray of shape (n,) or None
+        Each sample's class index; None for targets that are not one class.
+    clusters : ndarray of shape (n,)
+        Each sample's group number.
+    fraction : float
+        The share of the samples to hold out.
+    labels : ndarray or None
+        The class of each class index, for the message.
+
+    Returns
+    -------
+    str
+        A clause: what keeps the groups from being split.
+    """
+    n_groups = len(np.unique(clusters))
+    n_folds = _holdout_folds(fraction)
+    if n_groups < n_folds:
+        return (
+            f"{n_groups} groups are fewer than the {n_folds} folds of groups that "
+            f"validation_fraction={fraction} asks for"
+        )
+    if classes is None:
+        return f"no split of the groups into {n_folds} folds is possible"
+    pairs = np.unique(np.column_stack([classes, clusters]), axis=0)
+    per_class = np.bincount(pairs[:, 0], minlength=int(classes.max()) + 1)
+    alone = [repr(labels[c]) for c in np.flatnonzero(per_class == 1)]
+    if alone:
+        which = f"class {alone[0]} is" if len(alone) == 1 else f"classes {', '.join(alone[:5])} are"
+        return f"{which} found in one group only, and no split of whole groups has it on both sides"
+    return f"no split of the groups into {n_folds} folds has every class on both sides"
+
+
+def _holdout_folds(fraction: float) -> int:
+    """The number of folds whose one fold (or all but one) is about ``fraction``."""
+    return max(2, round(1 / min(fraction, 1 - fraction)))
+
+
+def _stratified_group_splits(
+    classes: np.ndarray, clusters: np.ndarray, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:class:`~sklearn.model_selection.StratifiedGroupKFold`'s splits, shuffled by ``seed``.
+
+    A class of fewer samples than folds cannot be in every fold, and is left
+    out of the stratification (scikit-learn warns of it, or refuses it where
+    every class is so small). With one class the folds balance the samples.
+    """
+    counts = np.bincount(classes)
+    present = np.flatnonzero(counts)
+    strata = np.where(counts[classes] < n_folds, present[np.argmax(counts[present])], classes)
+    folds = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+    return list(folds.split(np.zeros(len(classes)), strata, clusters))
+
+
+def _every_class(classes: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether ``rows`` hold every class of ``classes``."""
+    return len(np.unique(classes[rows])) == len(np.unique(classes))

@@ -81,7 +81,7 @@ def test_group_holdout_keeps_groups_whole_stratified_and_near_the_fraction():
     rng = np.random.default_rng(0)
     clusters = np.repeat(np.arange(100), rng.integers(1, 9, 100))
     classes = (np.arange(100) % 3)[clusters]  # a patient's visits share the label
-    for fraction in (0.1, 0.2, 0.25, 0.5, 0.8):
+    for fraction in (0.1, 0.2, 0.25, 0.5, 0.7, 0.8):
         train, held_out = group_holdout(classes, clusters, fraction, seed=0)
         assert not set(clusters[train]) & set(clusters[held_out])
         assert len(train) + len(held_out) == len(clusters)
@@ -129,10 +129,50 @@ def test_a_rare_modality_moves_to_the_training_part_with_its_whole_group():
 def test_too_few_groups_to_hold_out():
     X, y, _ = make_interaction_classification("redundancy", n_samples=200, random_state=0)
     groups = np.arange(200) % 3
-    with pytest.raises(ValueError, match=r"in 3 groups for early_stopping=True: whole groups"):
+    with pytest.raises(ValueError, match=r"3 groups are fewer than the 5 folds of groups"):
         I2MoEClassifier(**TINY, early_stopping=True).fit(X, y, groups=groups)
-    # "auto" trains on all the data
-    assert I2MoEClassifier(**TINY).fit(X, y, groups=groups).validation_loss_ is None
+    # "auto" trains on all the data, and says so
+    with pytest.warns(UserWarning, match="3 groups are fewer .* trains on all the data"):
+        clf = I2MoEClassifier(**TINY).fit(X, y, groups=groups)
+    assert clf.validation_loss_ is None
+
+
+def test_a_class_of_one_group_is_named_where_it_keeps_the_groups_from_being_split():
+    X, y, _ = make_interaction_classification("redundancy", n_samples=200, random_state=0)
+    labels = np.where(y == 1, "yes", "no").astype(object)
+    groups = np.arange(200) // 4
+    labels[groups == 7] = "rare"  # the third class: one patient's rows
+    with pytest.raises(ValueError, match="class 'rare' is found in one group only"):
+        I2MoEClassifier(**TINY, early_stopping=True).fit(X, labels, groups=groups)
+    with pytest.warns(UserWarning, match="class 'rare' is found in one group only"):
+        I2MoEClassifier(**TINY).fit(X, labels, groups=groups)
+    # in two groups it can be on both sides
+    labels[groups == 8] = "rare"
+    clf = I2MoEClassifier(**TINY, early_stopping="refit").fit(X, labels, groups=groups)
+    assert clf.validation_loss_ is not None
+
+
+@pytest.mark.parametrize("task", ["classes", "values"])
+def test_a_dominant_group_does_not_decide_the_held_out_part(task):
+    # one hospital with 40 % of the rows beside sixty of 10 rows each
+    clusters = np.r_[np.zeros(400, int), np.repeat(np.arange(1, 61), 10)]
+    classes = (np.arange(1000) % 2) if task == "classes" else None
+    held_out_sets = set()
+    for seed in range(8):
+        train, held_out = group_holdout(classes, clusters, 0.2, seed)
+        # the other folds share the other 60 %: about 0.15 each
+        assert 0.1 < len(held_out) / 1000 < 0.25 and 0 not in clusters[held_out]
+        assert not set(clusters[train]) & set(clusters[held_out])
+        held_out_sets.add(tuple(sorted(set(clusters[held_out]))))
+    assert len(held_out_sets) == 8  # the seed chooses which groups
+
+
+def test_the_held_out_part_is_the_candidate_nearest_the_fraction():
+    # six groups of 10 rows: one group (1/6) is nearer 0.2 than two (1/3)
+    train, held_out = group_holdout(None, np.repeat(np.arange(6), 10), 0.2, seed=0)
+    assert len(held_out) == 10
+    train, held_out = group_holdout(None, np.repeat(np.arange(6), 10), 0.7, seed=0)
+    assert len(held_out) == 40  # all but one fold of three
 
 
 def test_the_cross_fitted_temperature_predicts_each_group_by_a_fit_without_it():
