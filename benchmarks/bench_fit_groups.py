@@ -17,9 +17,10 @@ label. ``--train`` patients (all their visits) train ``I2MoEClassifier``
   sides; no output temperature).
 
 Scored on ``--fresh`` new patients, one visit each: ROC-AUC, log-loss and
-Brier score, mean +- std over the seeds, and the differences ``groups -
-rows`` (paired by seed); also the epochs the final fit trained and the fitted
-output temperature.
+Brier score (``--task regression``: ``I2MoERegressor`` on the generators'
+regression targets, R², RMSE and MAE), mean +- std over the seeds, and the
+differences ``groups - rows`` (paired by seed); also the epochs the final fit
+trained and the fitted output temperature (1 for a regressor, which has none).
 
 Run ``python benchmarks/bench_fit_groups.py`` (``--help`` for options), e.g.
 ``python benchmarks/bench_fit_groups.py --seeds 0 10`` for the table in
@@ -36,29 +37,65 @@ import numpy as np
 import torch
 from _warped import make_warped
 from bench_groups import visits_of
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import (
+    brier_score_loss,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 
-from sk_i2moe import I2MoEClassifier
-from sk_i2moe.datasets import make_interaction_classification
+from sk_i2moe import I2MoEClassifier, I2MoERegressor
+from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
 
 WAYS = ("rows", "groups", "reference")
-METRICS = ("ROC-AUC", "log-loss", "Brier")
+METRICS = {
+    "classification": ("ROC-AUC", "log-loss", "Brier"),
+    "regression": ("R2", "RMSE", "MAE"),
+}
 
 
-def patients(generator: str, mechanism: str, n: int, seed: int) -> tuple[dict, np.ndarray]:
-    """``n`` patients' features and labels."""
+def patients(
+    generator: str, mechanism: str, n: int, seed: int, task: str
+) -> tuple[dict, np.ndarray]:
+    """``n`` patients' features and targets."""
     if generator == "package":
-        X, y, _ = make_interaction_classification(mechanism, n_samples=n, random_state=seed)
+        make = (
+            make_interaction_classification
+            if task == "classification"
+            else make_interaction_regression
+        )
+        X, y, _ = make(mechanism, n_samples=n, random_state=seed)
     else:
         name = "uniqueness[m0]" if mechanism == "uniqueness" else mechanism
-        X, y, _ = make_warped(name, n_samples=n, n_modalities=3, random_state=seed)
+        X, y, _ = make_warped(name, n_samples=n, n_modalities=3, task=task, random_state=seed)
     return X, y
+
+
+def scores(task: str, clf: object, X: dict, y: np.ndarray) -> dict:
+    """The metrics of ``clf`` on ``X``, ``y``, its epochs and its output temperature."""
+    if task == "classification":
+        proba = clf.predict_proba(X)[:, 1]
+        values = (roc_auc_score(y, proba), log_loss(y, proba), brier_score_loss(y, proba))
+        temperature = clf.output_temperature_
+    else:
+        predicted = clf.predict(X)
+        values = (
+            r2_score(y, predicted),
+            np.sqrt(mean_squared_error(y, predicted)),
+            mean_absolute_error(y, predicted),
+        )
+        temperature = 1.0  # a regressor has none
+    out = dict(zip(METRICS[task], values))
+    return {**out, "epochs": clf.n_iter_, "temperature": temperature}
 
 
 def one_seed(generator: str, mechanism: str, seed: int, args: argparse.Namespace) -> dict:
     """The three fits of one seed, scored on new patients."""
     rng = np.random.default_rng(seed + 1000)
-    X, y = patients(generator, mechanism, args.train + args.fresh, seed)
+    X, y = patients(generator, mechanism, args.train + args.fresh, seed, args.task)
+    estimator = I2MoEClassifier if args.task == "classification" else I2MoERegressor
     train = {k: v[: args.train] for k, v in X.items()}
     X_train, y_train, patient = visits_of(
         train, y[: args.train], args.visits, args.visit_noise, rng
@@ -67,29 +104,17 @@ def one_seed(generator: str, mechanism: str, seed: int, args: argparse.Namespace
         {k: v[args.train :] for k, v in X.items()}, y[args.train :], 1, args.visit_noise, rng
     )
     first = patient_first_visits(patient)
-    one_visit = I2MoEClassifier(random_state=seed, n_threads=1).fit(
+    one_visit = estimator(random_state=seed, n_threads=1).fit(
         {k: v[first] for k, v in X_train.items()}, y_train[first]
     )
     fits = {
-        "rows": I2MoEClassifier(random_state=seed, n_threads=1).fit(X_train, y_train),
-        "groups": I2MoEClassifier(random_state=seed, n_threads=1).fit(
-            X_train, y_train, groups=patient
-        ),
-        "reference": I2MoEClassifier(
+        "rows": estimator(random_state=seed, n_threads=1).fit(X_train, y_train),
+        "groups": estimator(random_state=seed, n_threads=1).fit(X_train, y_train, groups=patient),
+        "reference": estimator(
             random_state=seed, n_threads=1, early_stopping=False, max_epochs=one_visit.n_iter_
         ).fit(X_train, y_train),
     }
-    out = {}
-    for way, clf in fits.items():
-        proba = clf.predict_proba(X_new)[:, 1]
-        out[way] = {
-            "ROC-AUC": roc_auc_score(y_new, proba),
-            "log-loss": log_loss(y_new, proba),
-            "Brier": brier_score_loss(y_new, proba),
-            "epochs": clf.n_iter_,
-            "temperature": clf.output_temperature_,
-        }
-    return out
+    return {way: scores(args.task, clf, X_new, y_new) for way, clf in fits.items()}
 
 
 def patient_first_visits(patient: np.ndarray) -> np.ndarray:
@@ -99,6 +124,7 @@ def patient_first_visits(patient: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=sorted(METRICS), default="classification")
     parser.add_argument("--generators", nargs="+", default=["package", "warped"])
     parser.add_argument("--mechanisms", nargs="+", default=["uniqueness", "redundancy"])
     parser.add_argument("--seeds", nargs=2, type=int, default=[0, 3], metavar=("FIRST", "STOP"))
@@ -119,20 +145,23 @@ def main() -> None:
             print(f"\n{generator} / {mechanism}, {len(results)} seeds")
             print(
                 f"{'':12}"
-                + "".join(f"{m:>18}" for m in METRICS)
+                + "".join(f"{m:>18}" for m in METRICS[args.task])
                 + f"{'epochs':>16}{'temperature':>20}"
             )
             for way in WAYS:
                 cells = [
-                    _mean_std([r[way][key] for r in results], sign=key in METRICS)
-                    for key in (*METRICS, "epochs", "temperature")
+                    _mean_std([r[way][key] for r in results], sign=key in METRICS[args.task])
+                    for key in (*METRICS[args.task], "epochs", "temperature")
                 ]
                 print(
                     f"{way:12}"
                     + "".join(f"{c:>18}" for c in cells[:3])
                     + f"{cells[3]:>16}{cells[4]:>20}"
                 )
-            gain = [_mean_std([r["groups"][m] - r["rows"][m] for r in results], 4) for m in METRICS]
+            gain = [
+                _mean_std([r["groups"][m] - r["rows"][m] for r in results], 4)
+                for m in METRICS[args.task]
+            ]
             print(f"{'groups-rows':12}" + "".join(f"{c:>18}" for c in gain))
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
