@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The library on the oldest releases of its dependencies that pyproject.toml admits
 # (constraints-min.txt; torch at the CPU pin), in its own virtual environment: the tests that
-# cross scikit-learn's, skorch's, NumPy's, pandas', SciPy's and safetensors' APIs. The optional
+# cross scikit-learn's (its splitters and metadata routing too), skorch's, NumPy's, pandas', SciPy's and safetensors' APIs. The optional
 # test extras (ONNX, matplotlib, dask) need newer NumPy; their tests skip here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +29,4 @@ print("minimum versions:", ", ".join(f"{n} {v}" for n, v in pins.items()))
 PY
 python -m pytest -p no:cacheprovider tests/test_integration.py tests/test_io.py \
     tests/test_inputs.py tests/test_class_weights.py tests/test_preprocessing.py \
-    tests/test_kernels.py tests/test_sklearn_checks.py
+    tests/test_kernels.py tests/test_sklearn_checks.py tests/test_fit_groups.py
