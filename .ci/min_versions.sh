@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The library on the oldest releases of its dependencies that pyproject.toml admits
 # (constraints-min.txt; torch at the CPU pin), in its own virtual environment: the tests that
-# cross scikit-learn's (its splitters and metadata routing too), skorch's, NumPy's, pandas', SciPy's and safetensors' APIs. The optional
-# test extras (ONNX, matplotlib, dask) need newer NumPy; their tests skip here.
+# cross scikit-learn's (its splitters and metadata routing too), skorch's, NumPy's, pandas',
+# SciPy's and safetensors' APIs. The optional test extras (ONNX, matplotlib, dask) need newer
+# NumPy; their tests skip here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv-min
