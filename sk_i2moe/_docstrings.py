@@ -484,21 +484,22 @@ FIT_GROUPS = """\
             validation_fraction)`` folds, stratified by class as far as the
             groups allow, and the fold whose share is nearest is held out,
             so a group of many rows is not held out for a small fraction).
-            Where no such part has every class on both sides (a class found
-            in one group only), ``early_stopping="auto"`` warns and trains on
-            all the data, and other values raise a ``ValueError``. Unused
-            where nothing is held out (``early_stopping=False``); rows each
-            in a group of its own give the fit without groups. Any hashable
-            labels, none missing, paired with the rows by position: a pandas
-            Series whose index holds ``X``'s row labels in another order is
-            refused. A search's
-            ``fit(X, y, groups=g)`` gives them to its splitter only; to
-            give them to this ``fit`` too, pass them as a fit parameter
-            (``params={"groups": g}`` of ``cross_validate``, ``model__groups``
-            in a ``Pipeline``) or, with metadata routing enabled, request
-            them (``set_fit_request(groups=True)``; with routing, a splitter's
-            groups reach a search only once the estimator requests or
-            refuses them: ``set_fit_request(groups=False)``)."""
+            Where no such part exists (fewer groups than folds, or a class
+            found in one group only, which cannot be on both sides),
+            ``early_stopping="auto"`` warns and trains on all the data, and
+            other values raise a ``ValueError``. Unused where nothing is held
+            out (``early_stopping=False``); rows each in a group of its own
+            give the fit without groups. Any hashable labels, none missing,
+            paired with the rows by position: a pandas Series whose index
+            holds ``X``'s row labels in another order is refused. A search's
+            ``fit(X, y, groups=g)`` gives them to its splitter only; to give
+            them to this ``fit`` too, pass them as a fit parameter
+            (``params={"groups": g}`` of ``cross_validate``,
+            ``model__groups`` in a ``Pipeline``) or, with metadata routing
+            enabled, request them (``set_fit_request(groups=True)``; with
+            routing, a splitter's groups reach a search only once the
+            estimator requests or refuses them:
+            ``set_fit_request(groups=False)``)."""
 
 
 def fill_doc(cls: type) -> type:
