@@ -42,7 +42,7 @@ from ._fit_rules import (
     warn_few_rows,
     weighted_z,
 )
-from ._groups import group_holdout, group_numbers, holdout_obstacle
+from ._groups import group_holdout, group_numbers, holdout_obstacle, shared_groups
 from ._malloc import retain_heap_if_asked
 from ._modalities import (
     ModalitySpec,
@@ -371,8 +371,7 @@ class I2MoEBase(BaseEstimator, metaclass=ABCMeta):
             arrays, y = [a[kept] for a in arrays], _safe_indexing(y, kept)
             given_weights, n_samples = given_weights[kept], len(kept)
             clusters = None if clusters is None else clusters[kept]
-        if clusters is not None and len(np.unique(clusters)) == n_samples:
-            clusters = None  # every row its own group: the fit without groups
+        clusters = shared_groups(clusters)
         self._check_absent(arrays, fitting=True, weighted_out=weighted_out)
         try:
             y_encoded = self._prepare_target(y, fit=not reuse, sample_weight=given_weights)

@@ -76,6 +76,17 @@ def group_numbers(groups: object, n: int, rows: np.ndarray | None, role: str) ->
         raise TypeError(f"groups must hold hashable labels: {error}") from None
 
 
+def shared_groups(clusters: np.ndarray | None) -> np.ndarray | None:
+    """``clusters``, or None where every sample is a group of its own.
+
+    Groups of one sample each are independent samples: the fit and the
+    report then do what they do without groups, to the last bit.
+    """
+    if clusters is None or len(np.unique(clusters)) == len(clusters):
+        return None
+    return clusters
+
+
 def group_folds(
     classes: np.ndarray | None, clusters: np.ndarray, n_folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]] | None:

@@ -79,7 +79,7 @@ from ._evidence import (
     _swap_partners,
     _units,
 )
-from ._groups import group_numbers
+from ._groups import group_numbers, shared_groups
 from ._modalities import (
     absent_rows,
     regression_targets,
@@ -927,14 +927,13 @@ def _checked_groups(clusters: np.ndarray | None, order: np.ndarray) -> np.ndarra
     share a group, not on what the groups are called or the order the rows
     came in. Refuses fewer than ``MIN_CLAIM_SAMPLES`` groups: the bootstrap
     draws groups, and no claim rests on fewer. None for groups of one
-    sample each: every sample its own group is the report without groups.
+    sample each (:func:`~sk_i2moe._groups.shared_groups`).
     """
+    clusters = shared_groups(clusters)
     if clusters is None:
         return None
     codes = pd.factorize(clusters[order], sort=False)[0].astype(np.int64)
     g = int(codes.max()) + 1
-    if g == len(codes):
-        return None
     if g < MIN_CLAIM_SAMPLES:
         raise ValueError(
             f"groups holds {g} groups among the held-out samples; the report resamples whole "

@@ -23,6 +23,12 @@ def interaction_of(out, distance: str = "cosine") -> torch.Tensor:
     )
 
 
+def repeated(X: dict, y: np.ndarray, times: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Each sample ``times`` times over, exactly, and the group (the sample) of each copy."""
+    index = np.repeat(np.arange(len(y)), times)
+    return {k: v[index] for k, v in X.items()}, y[index], index
+
+
 def three_modalities(n: int = 40, seed: int = 0) -> tuple[dict, np.ndarray]:
     """Three small modalities and a label that two of them add up to."""
     rng = np.random.default_rng(seed)

@@ -14,15 +14,9 @@ from sk_i2moe._fit_rules import every_modality_trained
 from sk_i2moe._groups import group_folds, group_holdout
 from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
 
-from .helpers import TINY
+from .helpers import TINY, repeated
 
 SMALL = {"hidden_dim": 16, "n_tokens": 2, "lr": 5e-3, "random_state": 0, "n_threads": 1}
-
-
-def _copies(X, y, times):
-    """Each sample ``times`` times over, exactly, and the group of each copy."""
-    index = np.repeat(np.arange(len(y)), times)
-    return {k: v[index] for k, v in X.items()}, y[index], index
 
 
 def test_copies_of_a_patient_on_both_sides_hide_memorised_labels():
@@ -30,7 +24,7 @@ def test_copies_of_a_patient_on_both_sides_hide_memorised_labels():
     # predicts the patient's other copies; only a split by patient shows the loss rise
     X, _, _ = make_interaction_classification("redundancy", n_samples=150, random_state=0)
     y = np.random.default_rng(0).integers(0, 2, 150)
-    Xc, yc, patient = _copies(X, y, 5)
+    Xc, yc, patient = repeated(X, y, 5)
     params = {**SMALL, "early_stopping": True, "max_epochs": 25, "n_iter_no_change": 25}
     by_row = I2MoEClassifier(**params).fit(Xc, yc)
     by_patient = I2MoEClassifier(**params).fit(Xc, yc, groups=patient)
@@ -51,7 +45,7 @@ def test_groups_of_one_row_each_give_the_fit_without_groups():
 
 def test_only_which_rows_share_a_group_matters():
     X, y, _ = make_interaction_classification("redundancy", n_samples=60, random_state=2)
-    Xc, yc, patient = _copies(X, y, 3)
+    Xc, yc, patient = repeated(X, y, 3)
     params = {**SMALL, "max_epochs": 12}
     numbers = I2MoEClassifier(**params).fit(Xc, yc, groups=patient)
     names = I2MoEClassifier(**params).fit(
@@ -65,7 +59,7 @@ def test_only_which_rows_share_a_group_matters():
 
 def test_a_row_of_weight_zero_takes_its_group_label_out_with_it():
     X, y, _ = make_interaction_regression("synergy", n_samples=60, random_state=3)
-    Xc, yc, patient = _copies(X, y, 3)
+    Xc, yc, patient = repeated(X, y, 3)
     weight = np.ones(len(yc))
     weight[::4] = 0
     kept = weight > 0
@@ -181,7 +175,7 @@ def test_the_cross_fitted_temperature_predicts_each_group_by_a_fit_without_it():
     # right unless the folds keep patients whole
     X, _, _ = make_interaction_classification("redundancy", n_samples=25, random_state=5)
     y = np.random.default_rng(5).integers(0, 2, 25)
-    Xc, yc, patient = _copies(X, y, 3)
+    Xc, yc, patient = repeated(X, y, 3)
     params = {**SMALL, "max_epochs": 40}
     by_row = I2MoEClassifier(**params).fit(Xc, yc)
     by_patient = I2MoEClassifier(**params).fit(Xc, yc, groups=patient)
@@ -217,7 +211,7 @@ def test_groups_whose_index_holds_the_rows_in_another_order_are_refused():
 
 def test_groups_reach_fit_through_cross_validate_and_metadata_routing():
     X, y, _ = make_interaction_classification("redundancy", n_samples=80, random_state=4)
-    Xc, yc, patient = _copies(X, y, 3)
+    Xc, yc, patient = repeated(X, y, 3)
     Xc = SliceDict(**Xc)
     cv = GroupKFold(3)
     params = {**SMALL, "max_epochs": 12}

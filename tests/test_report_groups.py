@@ -21,6 +21,8 @@ from sk_i2moe._evidence import (
 from sk_i2moe.datasets import make_interaction_classification, make_interaction_regression
 from sk_i2moe.inspection import interaction_report
 
+from .helpers import repeated
+
 SMALL = {"hidden_dim": 16, "n_tokens": 2, "max_epochs": 15, "lr": 5e-3, "random_state": 0}
 
 
@@ -32,12 +34,6 @@ def fitted():
     return I2MoEClassifier(**SMALL, n_threads=1).fit(train, y[:250]), test, y[250:]
 
 
-def _repeated(X, y, times):
-    """Each held-out sample ``times`` times over, and the group of each copy."""
-    index = np.repeat(np.arange(len(y)), times)
-    return {k: v[index] for k, v in X.items()}, y[index], index
-
-
 def _widths(report):
     table = report.table
     return (table["skill_high"] - table["skill_low"]).to_numpy()
@@ -46,7 +42,7 @@ def _widths(report):
 def test_groups_give_repeated_samples_the_intervals_of_the_samples_once(fitted):
     clf, X, y = fitted
     once = interaction_report(clf, X, y, n_bootstrap=400)
-    X4, y4, patient = _repeated(X, y, 4)
+    X4, y4, patient = repeated(X, y, 4)
     rows = interaction_report(clf, X4, y4, n_bootstrap=400)
     grouped = interaction_report(clf, X4, y4, n_bootstrap=400, groups=patient)
     # four copies of each sample counted as independent: intervals about half as wide
@@ -70,7 +66,7 @@ def test_groups_of_one_sample_each_are_the_report_without_groups(fitted):
 
 def test_the_grouped_report_depends_on_which_samples_share_a_group_only(fitted):
     clf, X, y = fitted
-    X3, y3, patient = _repeated(X, y, 3)
+    X3, y3, patient = repeated(X, y, 3)
     base = interaction_report(clf, X3, y3, n_bootstrap=200, groups=patient)
     order = np.random.default_rng(5).permutation(len(y3))
     names = np.array([f"patient-{i}" for i in np.random.default_rng(6).permutation(len(y))])
@@ -215,7 +211,7 @@ def test_the_base_rate_check_allows_for_groups_whose_rates_differ():
 def test_a_regressors_report_takes_groups():
     X, y, _ = make_interaction_regression("uniqueness", n_samples=300, random_state=1)
     reg = I2MoERegressor(**SMALL, n_threads=1).fit({k: v[:200] for k, v in X.items()}, y[:200])
-    X2, y2, patient = _repeated({k: v[200:] for k, v in X.items()}, y[200:], 2)
+    X2, y2, patient = repeated({k: v[200:] for k, v in X.items()}, y[200:], 2)
     report = interaction_report(reg, X2, y2, n_bootstrap=200, groups=patient)
     assert report.n_groups == 100 and np.isfinite(report.table["skill_low"]).all()
 
